@@ -1,0 +1,73 @@
+"""The Matong application factory."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask_swagger_ui import get_swaggerui_blueprint
+
+from config import Base as BaseConfig
+from config import get_config
+
+
+def create_app(config: BaseConfig | str | None = None) -> Flask:
+    """Build the app: settings, extensions, HTTP APIs, error handlers, CLI commands."""
+    app = Flask(__name__)
+    configure(app, config)
+    register_extensions(app)
+    register_apis(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def configure(app: Flask, config) -> None:
+    if config is None or isinstance(config, str):
+        config = get_config(config)
+    app.config.from_object(config)
+    app.config["MATONG_ENV"] = config.ENV_NAME
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def register_extensions(app: Flask) -> None:
+    from app.extensions import api, db, migrate, redis_ext
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", "migrations")),
+                     render_as_batch=True)
+    redis_ext.init_app(app)
+    api.init_app(app)
+    _import_models()
+
+
+def _import_models() -> None:
+    """Import every models module so the metadata is complete (Alembic, relationships)."""
+    import app.identity.models  # noqa: F401
+
+
+def register_apis(app: Flask) -> None:
+    from app import admin_api, health, integration_api
+    from app.extensions import api
+    import miniprogram_api
+
+    for blueprint in (health.blp, *admin_api.BLUEPRINTS, *integration_api.BLUEPRINTS,
+                      *miniprogram_api.BLUEPRINTS):
+        api.register_blueprint(blueprint)
+    api.spec.options["security"] = [{"bearerAuth": []}]
+    app.register_blueprint(
+        get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "Matong API"}),
+        url_prefix="/docs",
+    )
+
+
+def register_error_handlers(app: Flask) -> None:
+    from app.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from app.commands import COMMANDS
+
+    for command in COMMANDS:
+        app.cli.add_command(command)

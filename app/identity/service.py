@@ -1,0 +1,328 @@
+"""Identity use cases: log in and out, resolve tokens and API keys, manage users and keys, audit."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import Enum
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+
+from app.db import utcnow
+from app.errors import Conflict, DomainError, NotFound, Unauthorized, ValidationFailed
+from app.extensions import db
+from app.identity.models import AdminToken, AdminUser, ApiKey, AuditRecord, Role, Scope
+
+_hasher = PasswordHasher()
+# Verified when the username is unknown, so a wrong name costs as much time as a wrong password.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+API_KEY_PREFIX = "mtk"
+
+
+class InvalidCredentials(Unauthorized):
+    code = "invalid_credentials"
+    message = "Wrong username or password."
+
+
+class AccountLocked(DomainError):
+    status = 429
+    code = "account_locked"
+    message = "Too many failed logins; the account is locked for a while."
+
+
+class TokenInvalid(Unauthorized):
+    code = "token_invalid"
+    message = "The token is missing, unknown, expired or revoked; log in again."
+
+
+class ApiKeyInvalid(Unauthorized):
+    code = "api_key_invalid"
+    message = "The API key is missing, unknown or revoked."
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a back-office user, a machine client, or the system itself."""
+
+    kind: str  # "user" | "api_key" | "system"
+    id: int | None
+    name: str
+    role: Role | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def system(cls, name: str = "system") -> "Actor":
+        return cls(kind="system", id=None, name=name)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- passwords and users ---------------------------------------------------------------------
+
+MIN_PASSWORD_LENGTH = 10
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"The password must have at least {MIN_PASSWORD_LENGTH} characters.",
+            code="password_too_short", errors={"password": ["too short"]},
+        )
+    return _hasher.hash(password)
+
+
+def create_user(*, actor: Actor, username: str, password: str, role: Role | str,
+                display_name: str = "") -> AdminUser:
+    username = username.strip()
+    if db.session.scalar(sa.select(AdminUser.id).where(AdminUser.username == username)):
+        raise Conflict(f"The username {username!r} is taken.", code="username_taken",
+                       errors={"username": ["taken"]})
+    user = AdminUser(username=username, display_name=display_name, role=Role(role),
+                     password_hash=hash_password(password))
+    db.session.add(user)
+    db.session.flush()
+    audit(actor, "user.create", user, {"username": [None, username], "role": [None, user.role.value]})
+    return user
+
+
+def get_user(user_id: int) -> AdminUser:
+    user = db.session.get(AdminUser, user_id)
+    if user is None:
+        raise NotFound("No such user.", code="user_not_found")
+    return user
+
+
+def update_user(*, actor: Actor, user_id: int, changes: dict) -> AdminUser:
+    user = get_user(user_id)
+    values = dict(changes)
+    if "password" in values:
+        user.password_hash = hash_password(values.pop("password"))
+        _revoke_tokens_of(user.id)
+        audit_changes = {"password": ["***", "***"]}
+    else:
+        audit_changes = {}
+    if "role" in values:
+        values["role"] = Role(values["role"])
+    audit_changes.update(apply_changes(user, values))
+    if values.get("is_active") is False:
+        _revoke_tokens_of(user.id)
+    if audit_changes:
+        audit(actor, "user.update", user, audit_changes)
+    return user
+
+
+def unlock_user(*, actor: Actor, user_id: int) -> AdminUser:
+    user = get_user(user_id)
+    changes = apply_changes(user, {"failed_logins": 0, "locked_until": None})
+    audit(actor, "user.unlock", user, changes)
+    return user
+
+
+def _revoke_tokens_of(user_id: int) -> None:
+    db.session.execute(
+        sa.update(AdminToken)
+        .where(AdminToken.user_id == user_id, AdminToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+# --- login, tokens ------------------------------------------------------------------------------
+
+def login(*, username: str, password: str) -> tuple[str, AdminToken]:
+    """Check the password and issue a bearer token; count failures and lock after too many.
+
+    Failure counting commits on its own (it must survive the failed request), so callers
+    run this outside any other unit of work.
+    """
+    config = current_app.config
+    now = utcnow()
+    user = db.session.scalar(sa.select(AdminUser).where(AdminUser.username == username.strip()))
+    if user is None:
+        _verify(_DUMMY_HASH, password)
+        raise InvalidCredentials()
+    if user.locked_until and user.locked_until > now:
+        raise _locked(user.locked_until, now)
+    if not _verify(user.password_hash, password) or not user.is_active:
+        _count_failure(user.id, now)
+        db.session.commit()
+        db.session.refresh(user)
+        if user.locked_until and user.locked_until > now:
+            raise _locked(user.locked_until, now)
+        raise InvalidCredentials()
+
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    raw = secrets.token_urlsafe(32)
+    token = AdminToken(token_hash=_sha256(raw), user=user, created_at=now,
+                       expires_at=now + timedelta(seconds=config["ADMIN_TOKEN_TTL_SECONDS"]))
+    db.session.add(token)
+    db.session.commit()
+    return raw, token
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _count_failure(user_id: int, now: datetime) -> None:
+    """Atomically count a failed login; the failure that reaches the limit locks the account."""
+    config = current_app.config
+    reaches_limit = AdminUser.failed_logins + 1 >= config["LOGIN_MAX_FAILURES"]
+    # locked_until is assigned first: MySQL evaluates SET clauses left to right with new values.
+    db.session.execute(
+        sa.update(AdminUser)
+        .where(AdminUser.id == user_id)
+        .values(
+            locked_until=sa.case(
+                (reaches_limit, now + timedelta(seconds=config["LOGIN_LOCK_SECONDS"])),
+                else_=AdminUser.locked_until,
+            ),
+            failed_logins=sa.case((reaches_limit, 0), else_=AdminUser.failed_logins + 1),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _locked(until: datetime, now: datetime) -> AccountLocked:
+    seconds = max(1, int((until - now).total_seconds()))
+    return AccountLocked(
+        f"Too many failed logins; try again in {(seconds + 59) // 60} minute(s).",
+        errors={"retry_after": seconds}, headers={"Retry-After": str(seconds)},
+    )
+
+
+def authenticate_token(raw: str | None) -> Actor:
+    if not raw:
+        raise TokenInvalid()
+    token = db.session.scalar(sa.select(AdminToken).where(AdminToken.token_hash == _sha256(raw)))
+    if token is None or token.revoked_at is not None or token.expires_at <= utcnow():
+        raise TokenInvalid()
+    user = token.user
+    if not user.is_active:
+        raise TokenInvalid()
+    return Actor(kind="user", id=user.id, name=user.username, role=user.role)
+
+
+def logout(raw: str) -> None:
+    db.session.execute(
+        sa.update(AdminToken)
+        .where(AdminToken.token_hash == _sha256(raw), AdminToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+# --- API keys ---------------------------------------------------------------------------------
+
+def create_api_key(*, actor: Actor, name: str, scopes: list[str]) -> tuple[str, ApiKey]:
+    """Create a key; the raw key is returned once and never stored."""
+    scope_values = sorted({Scope(s).value for s in scopes})
+    if not scope_values:
+        raise ValidationFailed("An API key needs at least one scope.", code="scopes_required",
+                               errors={"scopes": ["at least one scope"]})
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    raw = f"{API_KEY_PREFIX}_{prefix}_{secret}"
+    key = ApiKey(name=name.strip(), prefix=prefix, key_hash=_sha256(raw), scopes=scope_values,
+                 created_by_id=actor.id if actor.kind == "user" else None)
+    db.session.add(key)
+    db.session.flush()
+    audit(actor, "api_key.create", key, {"name": [None, key.name], "scopes": [None, scope_values]})
+    return raw, key
+
+
+def revoke_api_key(*, actor: Actor, key_id: int) -> ApiKey:
+    key = db.session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound("No such API key.", code="api_key_not_found")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        audit(actor, "api_key.revoke", key, {"revoked_at": [None, key.revoked_at]})
+    return key
+
+
+# Don't write last_used_at on every call of a busy line client: once a minute is enough.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+def authenticate_api_key(raw: str | None) -> Actor:
+    if not raw or raw.count("_") < 2:
+        raise ApiKeyInvalid()
+    _, prefix, _ = raw.split("_", 2)
+    key = db.session.scalar(sa.select(ApiKey).where(ApiKey.prefix == prefix))
+    if key is None or key.revoked_at is not None or not hmac.compare_digest(key.key_hash, _sha256(raw)):
+        raise ApiKeyInvalid()
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        db.session.execute(sa.update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now)
+                           .execution_options(synchronize_session=False))
+        db.session.commit()
+    return Actor(kind="api_key", id=key.id, name=key.name, scopes=frozenset(key.scopes))
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+def _plain(value):
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def apply_changes(obj, values: dict) -> dict:
+    """Set attributes on obj; return {field: [old, new]} for those that really changed."""
+    changed = {}
+    for name, new in values.items():
+        old = getattr(obj, name)
+        if old != new:
+            setattr(obj, name, new)
+            changed[name] = [_plain(old), _plain(new)]
+    return changed
+
+
+def audit(actor: Actor, action: str, entity, changes: dict | None = None, *,
+          entity_type: str | None = None, entity_id=None) -> AuditRecord:
+    """Add an audit record to the current transaction."""
+    record = AuditRecord(
+        actor_type=actor.kind, actor_id=actor.id, actor_name=actor.name, action=action,
+        entity_type=entity_type or getattr(entity, "__tablename__", type(entity).__name__),
+        entity_id=str(entity_id if entity_id is not None else getattr(entity, "id", "")),
+        changes={k: [_plain(v) for v in pair] for k, pair in (changes or {}).items()},
+    )
+    db.session.add(record)
+    return record
+
+
+def list_audit(*, entity_type=None, entity_id=None, actor_id=None, action=None,
+               since=None, until=None):
+    query = sa.select(AuditRecord).order_by(AuditRecord.id.desc())
+    if entity_type:
+        query = query.where(AuditRecord.entity_type == entity_type)
+    if entity_id:
+        query = query.where(AuditRecord.entity_id == str(entity_id))
+    if actor_id:
+        query = query.where(AuditRecord.actor_type == "user", AuditRecord.actor_id == actor_id)
+    if action:
+        query = query.where(AuditRecord.action == action)
+    if since:
+        query = query.where(AuditRecord.created_at >= since)
+    if until:
+        query = query.where(AuditRecord.created_at < until)
+    return query

@@ -1,0 +1,3 @@
+"""The machine HTTP API for ERP, line controllers and PDAs (API keys, scopes)."""
+
+BLUEPRINTS = ()

@@ -1,0 +1,145 @@
+"""Settings classes, read from the environment when the app is created.
+
+`MATONG_ENV` picks one of development (the default), testing and production.
+Production refuses to start while a secret it needs is missing; development and
+testing get safe, local defaults (SQLite, an in-process Redis, the WeChat sandbox).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; start-up stops with this message."""
+
+
+def env(name: str, default=None):
+    value = os.environ.get(name)
+    return default if value is None or value.strip() == "" else value
+
+
+def env_int(name: str, default: int) -> int:
+    value = env(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from exc
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Base:
+    """Settings every environment shares; subclasses change defaults, never names."""
+
+    ENV_NAME = "base"
+    # Environment variable names of secrets this environment cannot run without.
+    REQUIRED_ENV: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.DEBUG = False
+        self.TESTING = False
+        self.SECRET_KEY = env("SECRET_KEY")
+        self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL")
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.REDIS_URL = env("REDIS_URL")
+
+        # OpenAPI (flask-smorest); the docs UI is served from a bundled copy at /docs.
+        self.API_TITLE = "Matong API"
+        self.API_VERSION = "v1"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.API_SPEC_OPTIONS = {
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer"},
+                    "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+                }
+            }
+        }
+
+        # Back-office identity
+        self.ADMIN_TOKEN_TTL_SECONDS = env_int("ADMIN_TOKEN_TTL_SECONDS", 8 * 3600)
+        self.LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+        self.LOGIN_LOCK_SECONDS = env_int("LOGIN_LOCK_SECONDS", 15 * 60)
+
+        # Codes: "version:hexkey" pairs, comma separated (keys of at least 32 bytes).
+        # CODE_KEY_VERSION picks the version that issues new codes (default: the highest).
+        self.CODE_KEYS = env("CODE_KEYS")
+        self.CODE_KEY_VERSION = env_int("CODE_KEY_VERSION", 0)
+        self.CODE_BATCH_MAX = env_int("CODE_BATCH_MAX", 50_000_000)
+        self.CODE_EXPORT_FILE_ROWS = env_int("CODE_EXPORT_FILE_ROWS", 1_000_000)
+        self.CODE_EXPORT_DIR = env("CODE_EXPORT_DIR", str(ROOT / "var" / "exports"))
+        # "thread": exports run in a thread of the web process (embedded default);
+        # "worker": a separate `flask codes work` process runs them (production);
+        # "inline": they run before the request returns (tests).
+        self.CODE_EXPORT_RUNNER = env("CODE_EXPORT_RUNNER", "thread")
+        self.LABEL_DOMAIN = env("LABEL_DOMAIN", "m.example.com")
+        self.LABEL_PREFIX = env("LABEL_PREFIX", "c")
+        self.GS1_COMPANY_PREFIX = env("GS1_COMPANY_PREFIX")  # enables SSCC-18 on pallet codes
+
+    def validate(self) -> None:
+        missing = [name for name in self.REQUIRED_ENV if env(name) is None]
+        if missing:
+            raise ConfigError(
+                f"{missing[0]} is not set: {self.ENV_NAME} refuses to start without it"
+                + (f" (also missing: {', '.join(missing[1:])})" if missing[1:] else "")
+            )
+
+
+class Development(Base):
+    ENV_NAME = "development"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.DEBUG = env_bool("FLASK_DEBUG", False)
+        self.SECRET_KEY = env("SECRET_KEY", "dev-only-secret-key")
+        self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'matong.db'}")
+        # Fixed development keys, so demo codes keep verifying after a restart.
+        self.CODE_KEYS = env("CODE_KEYS", "1:" + "11" * 32)
+
+
+class Testing(Base):
+    ENV_NAME = "testing"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.TESTING = True
+        self.SECRET_KEY = "testing-secret-key"
+        self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", "sqlite://")
+        self.CODE_KEYS = "1:" + "aa" * 32 + ",2:" + "bb" * 32
+        self.CODE_EXPORT_RUNNER = "inline"
+        self.CODE_EXPORT_DIR = env("CODE_EXPORT_DIR", str(ROOT / "var" / "test-exports"))
+
+
+class Production(Base):
+    ENV_NAME = "production"
+    REQUIRED_ENV = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CODE_KEYS")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.CODE_EXPORT_RUNNER = env("CODE_EXPORT_RUNNER", "worker")
+
+
+CONFIGS = {"development": Development, "testing": Testing, "production": Production}
+
+
+def get_config(name: str | None = None) -> Base:
+    """The settings of the named environment (default: $MATONG_ENV), validated."""
+    name = name or env("MATONG_ENV", "development")
+    try:
+        config = CONFIGS[name]()
+    except KeyError as exc:
+        raise ConfigError(f"MATONG_ENV must be one of {', '.join(CONFIGS)}, got {name!r}") from exc
+    config.validate()
+    return config

@@ -1,0 +1,3 @@
+"""HTTP APIs of the three WeChat mini-programs (dealer, clerk, consumer)."""
+
+BLUEPRINTS = ()
