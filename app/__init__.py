@@ -43,6 +43,7 @@ def register_extensions(app: Flask) -> None:
 def _import_models() -> None:
     """Import every models module so the metadata is complete (Alembic, relationships)."""
     import app.identity.models  # noqa: F401
+    import app.masterdata.models  # noqa: F401
 
 
 def register_apis(app: Flask) -> None:

@@ -1,0 +1,1 @@
+"""Master data: products, factories, lines, warehouses, regions, dealers, stores."""
