@@ -180,20 +180,21 @@ def _verify(password_hash: str, password: str) -> bool:
 
 
 def _count_failure(user_id: int, now: datetime) -> None:
-    """Atomically count a failed login; the failure that reaches the limit locks the account."""
+    """Count a failed login; the failure that reaches the limit locks the account.
+
+    Two statements in one transaction: the first takes the row lock, so concurrent failures
+    are counted one after the other (and no SET-clause evaluation order matters).
+    """
     config = current_app.config
-    reaches_limit = AdminUser.failed_logins + 1 >= config["LOGIN_MAX_FAILURES"]
-    # locked_until is assigned first: MySQL evaluates SET clauses left to right with new values.
+    db.session.execute(
+        sa.update(AdminUser).where(AdminUser.id == user_id)
+        .values(failed_logins=AdminUser.failed_logins + 1)
+        .execution_options(synchronize_session=False)
+    )
     db.session.execute(
         sa.update(AdminUser)
-        .where(AdminUser.id == user_id)
-        .values(
-            locked_until=sa.case(
-                (reaches_limit, now + timedelta(seconds=config["LOGIN_LOCK_SECONDS"])),
-                else_=AdminUser.locked_until,
-            ),
-            failed_logins=sa.case((reaches_limit, 0), else_=AdminUser.failed_logins + 1),
-        )
+        .where(AdminUser.id == user_id, AdminUser.failed_logins >= config["LOGIN_MAX_FAILURES"])
+        .values(failed_logins=0, locked_until=now + timedelta(seconds=config["LOGIN_LOCK_SECONDS"]))
         .execution_options(synchronize_session=False)
     )
 
