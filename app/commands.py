@@ -5,6 +5,7 @@ import click
 from flask.cli import AppGroup
 
 from app.db import transaction
+from app.errors import DomainError
 from app.identity import service as identity
 from app.identity.models import Role
 
@@ -20,9 +21,12 @@ users = AppGroup("users", help="Back-office users.")
 @click.option("--display-name", default="")
 def create_user(username, role, password, display_name):
     """Create a back-office user (use it to make the first admin)."""
-    with transaction():
-        user = identity.create_user(actor=identity.Actor.system("cli"), username=username,
-                                    password=password, role=role, display_name=display_name)
+    try:
+        with transaction():
+            user = identity.create_user(actor=identity.Actor.system("cli"), username=username,
+                                        password=password, role=role, display_name=display_name)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
     click.echo(f"created {user.role.value} {user.username!r} (id {user.id})")
 
 

@@ -1,0 +1,34 @@
+# The README's commands. Both work on a fresh machine with only Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi
+
+.PHONY: run test bench install clean-db
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+## make run: the embedded default (SQLite, in-process Redis), demo data, server on port 8000.
+run: install
+	mkdir -p var
+	$(BIN)/flask db upgrade
+	$(BIN)/flask demo seed
+	$(BIN)/gunicorn -c config/gunicorn.py wsgi:app
+
+## make test: pytest; with DATABASE_URL / REDIS_URL set it runs against those servers.
+test: install
+	MATONG_ENV=testing $(BIN)/pytest -q
+
+## make bench: the benchmarks in bench/ (figures go to docs/benchmarks.md).
+bench: install
+	$(BIN)/python bench/issue_codes.py
+
+clean-db:
+	rm -f var/matong.db
