@@ -6,9 +6,12 @@ hook, and a view that declares neither its roles (``@roles``) nor its scopes (``
 """
 from __future__ import annotations
 
+from copy import deepcopy
+
 import sqlalchemy as sa
 from flask import current_app, g, request
 from flask_smorest import Page
+from flask_smorest.utils import deepupdate
 
 from app.errors import Forbidden
 from app.extensions import db
@@ -16,10 +19,18 @@ from app.identity import service as identity
 from app.identity.models import Role
 
 
+def _document(fn, **doc) -> None:
+    """Add to the view's OpenAPI operation, as flask-smorest's ``blp.doc`` does."""
+    apidoc = deepcopy(getattr(fn, "_apidoc", {}))
+    apidoc["manual_doc"] = deepupdate(apidoc.get("manual_doc", {}), doc)
+    fn._apidoc = apidoc
+
+
 def roles(*allowed: Role):
     """Back-office roles allowed to call this view."""
     def decorate(fn):
         fn._allowed_roles = frozenset(allowed)
+        _document(fn, security=[{"bearerAuth": []}], **{"x-roles": [r.value for r in allowed]})
         return fn
     return decorate
 
@@ -28,6 +39,7 @@ def scopes(*needed: str):
     """API-key scopes this machine-API view needs (any one of them)."""
     def decorate(fn):
         fn._needed_scopes = frozenset(str(getattr(s, "value", s)) for s in needed)
+        _document(fn, security=[{"apiKey": []}], **{"x-scopes": sorted(fn._needed_scopes)})
         return fn
     return decorate
 
@@ -35,6 +47,7 @@ def scopes(*needed: str):
 def public(fn):
     """This view is public by design: no authentication."""
     fn._public = True
+    _document(fn, security=[])
     return fn
 
 

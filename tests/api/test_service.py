@@ -22,3 +22,24 @@ def test_unknown_route_gets_the_error_body(client):
     response = client.get("/no/such/thing")
     assert response.status_code == 404
     assert response.get_json()["code"] == "not_found"
+
+
+def test_openapi_documents_who_may_call_what(client):
+    paths = client.get("/openapi.json").get_json()["paths"]
+    assert paths["/api/admin/auth/login"]["post"]["security"] == []
+    users = paths["/api/admin/users"]["post"]
+    assert users["security"] == [{"bearerAuth": []}] and users["x-roles"] == ["admin"]
+
+
+def test_every_view_declares_who_may_call_it(app):
+    """Authenticated by default: a view without roles, scopes or @public would be refused."""
+    undeclared = []
+    for endpoint, view in app.view_functions.items():
+        if endpoint == "static" or endpoint.startswith(("api-docs", "swagger_ui")):
+            continue
+        functions = ([getattr(view.view_class, m.lower()) for m in view.view_class.methods]
+                     if hasattr(view, "view_class") else [view])
+        for fn in functions:
+            if not any(hasattr(fn, a) for a in ("_allowed_roles", "_needed_scopes", "_public")):
+                undeclared.append(endpoint)
+    assert undeclared == []
