@@ -8,6 +8,7 @@ from app.db import transaction
 from app.errors import DomainError
 from app.identity import service as identity
 from app.identity.models import Role
+from app.masterdata.commands import regions
 
 users = AppGroup("users", help="Back-office users.")
 
@@ -30,4 +31,4 @@ def create_user(username, role, password, display_name):
     click.echo(f"created {user.role.value} {user.username!r} (id {user.id})")
 
 
-COMMANDS = (users,)
+COMMANDS = (users, regions)

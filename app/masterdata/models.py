@@ -3,10 +3,15 @@ from __future__ import annotations
 import enum
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import BigId, JSONType, TimestampMixin
 from app.extensions import db
+
+
+# The ERP's identifier, compared exactly: MySQL's default collation would make "a1" and "A1" one id.
+ExternalId = sa.String(64).with_variant(mysql.VARCHAR(64, collation="utf8mb4_bin"), "mysql", "mariadb")
 
 
 def _enum(cls):
@@ -36,7 +41,7 @@ class Product(TimestampMixin, db.Model):
     __tablename__ = "products"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    external_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    external_id: Mapped[str | None] = mapped_column(ExternalId, unique=True)
     sku: Mapped[str] = mapped_column(sa.String(64), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     gtin: Mapped[str | None] = mapped_column(sa.String(14), unique=True)  # GTIN-14, check digit valid
@@ -58,7 +63,7 @@ class Factory(TimestampMixin, db.Model):
     __tablename__ = "factories"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    external_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    external_id: Mapped[str | None] = mapped_column(ExternalId, unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     address: Mapped[str] = mapped_column(sa.String(500), default="")
     region_code: Mapped[str | None] = mapped_column(sa.ForeignKey("regions.code"), index=True)
@@ -72,7 +77,7 @@ class ProductionLine(TimestampMixin, db.Model):
     __table_args__ = (sa.UniqueConstraint("factory_id", "code"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    external_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    external_id: Mapped[str | None] = mapped_column(ExternalId, unique=True)
     factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factories.id"), index=True)
     code: Mapped[str] = mapped_column(sa.String(32))
     name: Mapped[str] = mapped_column(sa.String(200))
@@ -86,7 +91,7 @@ class Warehouse(TimestampMixin, db.Model):
     __tablename__ = "warehouses"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    external_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    external_id: Mapped[str | None] = mapped_column(ExternalId, unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     factory_id: Mapped[int | None] = mapped_column(sa.ForeignKey("factories.id"), index=True)
     address: Mapped[str] = mapped_column(sa.String(500), default="")
@@ -128,7 +133,7 @@ class Dealer(TimestampMixin, db.Model):
     __tablename__ = "dealers"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    external_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    external_id: Mapped[str | None] = mapped_column(ExternalId, unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     tier: Mapped[int] = mapped_column(default=1)
     parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("dealers.id"), index=True)
@@ -145,7 +150,7 @@ class Store(TimestampMixin, db.Model):
     __tablename__ = "stores"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    external_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    external_id: Mapped[str | None] = mapped_column(ExternalId, unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     address: Mapped[str] = mapped_column(sa.String(500), default="")
     region_code: Mapped[str] = mapped_column(sa.ForeignKey("regions.code"), index=True)
