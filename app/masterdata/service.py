@@ -1,0 +1,728 @@
+"""Master-data use cases: create, update, (de)activate, list and the ERP's bulk upsert.
+
+Every change writes an audit record with the changed fields, in the caller's transaction.
+Checks come before any attribute is set, so a refused change leaves the session untouched.
+
+Dealer tiers are derived, never free: a dealer without a parent is tier 1, a dealer under a
+parent is the parent's tier + 1. A tier given by the caller must agree (else
+``dealer_tier_mismatch``); moving a dealer re-tiers its whole subtree.
+
+Bulk upserts (ERP) match records by ``external_id`` and are all or nothing: every item is
+checked in order (each seeing the ones before it), and if any is refused ``BatchRejected`` is
+raised with the reason of each refused item, so the caller's transaction writes nothing.
+The same payload sent twice changes nothing and writes no audit record the second time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from app.errors import ValidationFailed
+from app.extensions import db
+from app.identity.service import Actor, apply_changes, audit
+from app.masterdata import rules
+from app.masterdata.models import (
+    Dealer, Factory, LineMode, Product, ProductionLine, Region, RegionLevel, Status, Store, Warehouse,
+)
+
+# --- shared steps -----------------------------------------------------------------------------
+
+
+def _status(value) -> Status:
+    try:
+        return Status(value)
+    except ValueError:
+        raise rules.StatusInvalid(errors={"status": ["active or inactive"]})
+
+
+def _external_id(model, value, current) -> str | None:
+    value = rules.text(value, "external_id") or None
+    if value is not None:
+        other = db.session.scalar(sa.select(model.id).where(model.external_id == value))
+        if other is not None and (current is None or other != current.id):
+            raise rules.ExternalIdTaken(f"The external id {value!r} is taken.",
+                                        errors={"external_id": ["taken"]})
+    return value
+
+
+def _region(code, field: str, *, levels: tuple[RegionLevel, ...] | None = None) -> Region:
+    region = db.session.get(Region, str(code).strip()) if code else None
+    if region is None:
+        raise rules.RegionUnknown(f"No region has the code {code!r}.", errors={field: ["unknown region"]})
+    if levels and region.level not in levels:
+        allowed = " or ".join(level.value for level in levels)
+        raise rules.RegionLevelInvalid(f"{region.name} is a {region.level.value}; a {allowed} is needed.",
+                                       errors={field: [f"a {allowed}"]})
+    return region
+
+
+def _common(model, data: dict, current, *, plain: tuple[str, ...], required: tuple[str, ...]) -> dict:
+    """Values of the plain text fields, external_id and status, checked."""
+    if current is None:
+        missing = [name for name in required if name not in data]
+        if missing:
+            raise rules.FieldRequired(f"{', '.join(missing)} required.",
+                                      errors={name: ["required"] for name in missing})
+    values = {}
+    for name in plain:
+        if name in data:
+            values[name] = rules.text(data[name], name, required=name in required) or ""
+    if "external_id" in data:
+        values["external_id"] = _external_id(model, data["external_id"], current)
+    if "status" in data:
+        values["status"] = _status(data["status"])
+    elif current is None:
+        values["status"] = Status.ACTIVE
+    return values
+
+
+def _create(actor: Actor, obj, values: dict, collections: dict | None = None):
+    db.session.add(obj)
+    changes = apply_changes(obj, values)
+    changes.update(collections or {})
+    db.session.flush()
+    audit(actor, f"{_entity(obj)}.create", obj, changes)
+    return obj
+
+
+def _update(actor: Actor, obj, values: dict, collections: dict | None = None) -> bool:
+    changes = apply_changes(obj, values)
+    changes.update(collections or {})
+    if changes:
+        db.session.flush()
+        audit(actor, f"{_entity(obj)}.update", obj, changes)
+    return bool(changes)
+
+
+def _replace(obj, name: str, items: list, key: Callable, label: str | None = None) -> dict:
+    """Replace a many-to-many collection; return {label: [old keys, new keys]} when it changed."""
+    old = sorted(key(item) for item in getattr(obj, name))
+    new = sorted(key(item) for item in items)
+    if old == new:
+        return {}
+    setattr(obj, name, list(items))
+    return {label or name: [old, new]}
+
+
+def _set_status(actor: Actor, obj, status: Status):
+    changes = apply_changes(obj, {"status": status})
+    if changes:
+        verb = "deactivate" if status is Status.INACTIVE else "reactivate"
+        audit(actor, f"{_entity(obj)}.{verb}", obj, changes)
+    return obj
+
+
+_ENTITY_NAMES = {Product: "product", Factory: "factory", ProductionLine: "production_line",
+                 Warehouse: "warehouse", Dealer: "dealer", Store: "store"}
+
+
+def _entity(obj) -> str:
+    return _ENTITY_NAMES[type(obj)]
+
+
+def _get(model, entity_id):
+    obj = db.session.get(model, entity_id)
+    if obj is None:
+        raise rules.not_found(_ENTITY_NAMES[model])
+    return obj
+
+
+def _contains(column, q: str | None):
+    return column.contains(q.strip(), autoescape=True) if q and q.strip() else None
+
+
+# --- products ---------------------------------------------------------------------------------
+
+PRODUCT_TEXT = ("sku", "name", "specification", "description")
+
+
+def _product_values(data: dict, product: Product | None) -> dict:
+    values = _common(Product, data, product, plain=PRODUCT_TEXT, required=("sku", "name"))
+    if "sku" in values:
+        # Case-insensitive on every backend, as MySQL's unique index already is.
+        taken = db.session.scalar(sa.select(Product.id).where(
+            sa.func.lower(Product.sku) == values["sku"].lower(),
+            Product.id != (product.id if product else -1)))
+        if taken is not None:
+            raise rules.SkuTaken(f"The SKU {values['sku']!r} is taken.", errors={"sku": ["taken"]})
+    if "gtin" in data:
+        values["gtin"] = rules.gtin14(data["gtin"])
+        if values["gtin"] is not None:
+            taken = db.session.scalar(sa.select(Product.id).where(
+                Product.gtin == values["gtin"], Product.id != (product.id if product else -1)))
+            if taken is not None:
+                raise rules.GtinTaken(f"The GTIN {values['gtin']} is taken.", errors={"gtin": ["taken"]})
+    for name in ("units_per_case", "cases_per_pallet"):
+        if name in data:
+            values[name] = rules.positive_int(data[name], name, rules.PackagingInvalid)
+        elif product is None:
+            values[name] = 1
+    if "shelf_life_days" in data:
+        values["shelf_life_days"] = rules.positive_int(data["shelf_life_days"], "shelf_life_days",
+                                                       rules.ShelfLifeInvalid, optional=True)
+    if "image_url" in data:
+        values["image_url"] = rules.image_url(data["image_url"])
+    return values
+
+
+def create_product(*, actor: Actor, data: dict) -> Product:
+    """Create a product (SKU); a GTIN-8/12/13/14 is stored as GTIN-14."""
+    return _create(actor, Product(), _product_values(data, None))
+
+
+def get_product(product_id: int) -> Product:
+    return _get(Product, product_id)
+
+
+def update_product(*, actor: Actor, product_id: int, changes: dict) -> Product:
+    product = get_product(product_id)
+    _update(actor, product, _product_values(changes, product))
+    return product
+
+
+def deactivate_product(*, actor: Actor, product_id: int) -> Product:
+    return _set_status(actor, get_product(product_id), Status.INACTIVE)
+
+
+def reactivate_product(*, actor: Actor, product_id: int) -> Product:
+    return _set_status(actor, get_product(product_id), Status.ACTIVE)
+
+
+def list_products(*, status=None, q=None, gtin=None, external_id=None):
+    query = sa.select(Product).order_by(Product.id)
+    if status:
+        query = query.where(Product.status == Status(status))
+    if q and q.strip():
+        query = query.where(sa.or_(_contains(Product.name, q), _contains(Product.sku, q)))
+    if gtin:
+        try:
+            gtin = rules.gtin14(gtin)
+        except rules.GtinInvalid:
+            pass  # no product has an invalid GTIN: the exact match finds nothing
+        query = query.where(Product.gtin == gtin)
+    if external_id:
+        query = query.where(Product.external_id == external_id)
+    return query
+
+
+# --- factories, production lines, warehouses ------------------------------------------------------
+
+def _place_values(model, data: dict, current) -> dict:
+    values = _common(model, data, current, plain=("name", "address"), required=("name",))
+    if "region_code" in data:
+        values["region_code"] = _region(data["region_code"], "region_code").code \
+            if data["region_code"] else None
+    return values
+
+
+def create_factory(*, actor: Actor, data: dict) -> Factory:
+    return _create(actor, Factory(), _place_values(Factory, data, None))
+
+
+def get_factory(factory_id: int) -> Factory:
+    return _get(Factory, factory_id)
+
+
+def update_factory(*, actor: Actor, factory_id: int, changes: dict) -> Factory:
+    factory = get_factory(factory_id)
+    _update(actor, factory, _place_values(Factory, changes, factory))
+    return factory
+
+
+def deactivate_factory(*, actor: Actor, factory_id: int) -> Factory:
+    return _set_status(actor, get_factory(factory_id), Status.INACTIVE)
+
+
+def reactivate_factory(*, actor: Actor, factory_id: int) -> Factory:
+    return _set_status(actor, get_factory(factory_id), Status.ACTIVE)
+
+
+def list_factories(*, status=None, q=None, region_code=None, external_id=None):
+    query = sa.select(Factory).order_by(Factory.id)
+    if status:
+        query = query.where(Factory.status == Status(status))
+    if q and q.strip():
+        query = query.where(_contains(Factory.name, q))
+    if region_code:
+        query = query.where(Factory.region_code.startswith(rules.region_prefix(region_code)))
+    if external_id:
+        query = query.where(Factory.external_id == external_id)
+    return query
+
+
+def _line_values(data: dict, line: ProductionLine | None) -> dict:
+    values = _common(ProductionLine, data, line, plain=("code", "name"), required=("factory_id", "code", "name"))
+    if "factory_id" in data:
+        factory = db.session.get(Factory, data["factory_id"]) if data["factory_id"] else None
+        if factory is None:
+            raise rules.FactoryUnknown(errors={"factory_id": ["unknown factory"]})
+        values["factory_id"] = factory.id
+    if "mode" in data:
+        try:
+            values["mode"] = LineMode(data["mode"])
+        except ValueError:
+            raise ValidationFailed(code="line_mode_invalid", errors={"mode": [", ".join(m.value for m in LineMode)]})
+    elif line is None:
+        values["mode"] = LineMode.MANUAL
+    factory_id = values.get("factory_id", line.factory_id if line else None)
+    code = values.get("code", line.code if line else None)
+    taken = db.session.scalar(sa.select(ProductionLine.id).where(
+        ProductionLine.factory_id == factory_id, ProductionLine.code == code,
+        ProductionLine.id != (line.id if line else -1)))
+    if taken is not None:
+        raise rules.LineCodeTaken(f"The factory already has a line {code!r}.", errors={"code": ["taken"]})
+    return values
+
+
+def create_production_line(*, actor: Actor, data: dict) -> ProductionLine:
+    return _create(actor, ProductionLine(), _line_values(data, None))
+
+
+def get_production_line(line_id: int) -> ProductionLine:
+    return _get(ProductionLine, line_id)
+
+
+def update_production_line(*, actor: Actor, line_id: int, changes: dict) -> ProductionLine:
+    line = get_production_line(line_id)
+    _update(actor, line, _line_values(changes, line))
+    return line
+
+
+def deactivate_production_line(*, actor: Actor, line_id: int) -> ProductionLine:
+    return _set_status(actor, get_production_line(line_id), Status.INACTIVE)
+
+
+def reactivate_production_line(*, actor: Actor, line_id: int) -> ProductionLine:
+    return _set_status(actor, get_production_line(line_id), Status.ACTIVE)
+
+
+def list_production_lines(*, factory_id=None, status=None, q=None, mode=None):
+    query = sa.select(ProductionLine).order_by(ProductionLine.id)
+    if factory_id:
+        query = query.where(ProductionLine.factory_id == factory_id)
+    if status:
+        query = query.where(ProductionLine.status == Status(status))
+    if mode:
+        query = query.where(ProductionLine.mode == LineMode(mode))
+    if q and q.strip():
+        query = query.where(sa.or_(_contains(ProductionLine.name, q), _contains(ProductionLine.code, q)))
+    return query
+
+
+def _warehouse_values(data: dict, warehouse: Warehouse | None) -> dict:
+    values = _place_values(Warehouse, data, warehouse)
+    if "factory_id" in data:
+        factory = None
+        if data["factory_id"] is not None:
+            factory = db.session.get(Factory, data["factory_id"])
+            if factory is None:
+                raise rules.FactoryUnknown(errors={"factory_id": ["unknown factory"]})
+        values["factory_id"] = factory.id if factory else None
+    return values
+
+
+def create_warehouse(*, actor: Actor, data: dict) -> Warehouse:
+    return _create(actor, Warehouse(), _warehouse_values(data, None))
+
+
+def get_warehouse(warehouse_id: int) -> Warehouse:
+    return _get(Warehouse, warehouse_id)
+
+
+def update_warehouse(*, actor: Actor, warehouse_id: int, changes: dict) -> Warehouse:
+    warehouse = get_warehouse(warehouse_id)
+    _update(actor, warehouse, _warehouse_values(changes, warehouse))
+    return warehouse
+
+
+def deactivate_warehouse(*, actor: Actor, warehouse_id: int) -> Warehouse:
+    return _set_status(actor, get_warehouse(warehouse_id), Status.INACTIVE)
+
+
+def reactivate_warehouse(*, actor: Actor, warehouse_id: int) -> Warehouse:
+    return _set_status(actor, get_warehouse(warehouse_id), Status.ACTIVE)
+
+
+def list_warehouses(*, status=None, q=None, factory_id=None, region_code=None, external_id=None):
+    query = sa.select(Warehouse).order_by(Warehouse.id)
+    if status:
+        query = query.where(Warehouse.status == Status(status))
+    if q and q.strip():
+        query = query.where(_contains(Warehouse.name, q))
+    if factory_id:
+        query = query.where(Warehouse.factory_id == factory_id)
+    if region_code:
+        query = query.where(Warehouse.region_code.startswith(rules.region_prefix(region_code)))
+    if external_id:
+        query = query.where(Warehouse.external_id == external_id)
+    return query
+
+
+# --- regions ----------------------------------------------------------------------------------
+
+def get_region(code: str) -> Region:
+    region = db.session.get(Region, code)
+    if region is None:
+        raise rules.not_found("region")
+    return region
+
+
+def list_regions(*, level=None, parent_code=None, q=None):
+    query = sa.select(Region).order_by(Region.code)
+    if level:
+        query = query.where(Region.level == RegionLevel(level))
+    if parent_code:
+        query = query.where(Region.parent_code == parent_code)
+    if q and q.strip():
+        query = query.where(_contains(Region.name, q))
+    return query
+
+
+# --- dealers ----------------------------------------------------------------------------------
+
+def _dealer_values(data: dict, dealer: Dealer | None) -> tuple[dict, dict]:
+    """(column values, collection changes to apply) for a dealer."""
+    values = _common(Dealer, data, dealer, plain=("name",), required=("name",))
+    if "parent_id" in data:
+        parent = None
+        if data["parent_id"] is not None:
+            parent = db.session.get(Dealer, data["parent_id"])
+            if parent is None:
+                raise rules.DealerParentUnknown(errors={"parent_id": ["unknown dealer"]})
+            if dealer is not None:
+                _refuse_cycle(dealer, parent)
+        values["parent_id"] = parent.id if parent else None
+    else:
+        parent = db.session.get(Dealer, dealer.parent_id) if dealer and dealer.parent_id else None
+    tier = parent.tier + 1 if parent else 1
+    if data.get("tier") is not None and data["tier"] != tier:
+        raise rules.DealerTierMismatch(
+            f"The tier must be {tier}" + (f" (under the tier-{parent.tier} dealer {parent.name})."
+                                          if parent else " for a dealer without a parent."),
+            errors={"tier": [f"must be {tier}"]})
+    values["tier"] = tier
+    if "contacts" in data:
+        values["contacts"] = _contacts(data["contacts"])
+    elif dealer is None:
+        values["contacts"] = []
+    territory = None
+    if "territory" in data:
+        codes = sorted({str(code).strip() for code in data["territory"] or []})
+        territory = db.session.scalars(sa.select(Region).where(Region.code.in_(codes))).all() if codes else []
+        unknown = sorted(set(codes) - {region.code for region in territory})
+        if unknown:
+            raise rules.RegionUnknown(f"Unknown region code(s): {', '.join(unknown)}.",
+                                      errors={"territory": unknown})
+    return values, {"territory": territory}
+
+
+def _contacts(contacts) -> list[dict]:
+    if not isinstance(contacts, list) or not all(isinstance(c, dict) for c in contacts):
+        raise ValidationFailed(code="contacts_invalid", errors={"contacts": ["a list of {name, phone, title}"]})
+    return [{key: str(contact.get(key) or "").strip() for key in ("name", "phone", "title")}
+            for contact in contacts]
+
+
+def _refuse_cycle(dealer: Dealer, parent: Dealer) -> None:
+    """Walk up from the new parent; meeting the dealer itself would close a loop."""
+    node, seen = parent, set()
+    while node is not None and node.id not in seen:
+        if node.id == dealer.id:
+            raise rules.DealerParentCycle(
+                f"{parent.name} is {dealer.name} itself or one of its sub-dealers.",
+                errors={"parent_id": ["would create a cycle"]})
+        seen.add(node.id)
+        node = db.session.get(Dealer, node.parent_id) if node.parent_id else None
+
+
+def _retier_subtree(actor: Actor, dealer: Dealer) -> None:
+    """After a move, every sub-dealer's tier follows its new depth."""
+    queue, seen = [dealer], {dealer.id}
+    while queue:
+        node = queue.pop()
+        for child in db.session.scalars(sa.select(Dealer).where(Dealer.parent_id == node.id)):
+            if child.id in seen:
+                continue
+            seen.add(child.id)
+            changes = apply_changes(child, {"tier": node.tier + 1})
+            if changes:
+                audit(actor, "dealer.update", child, changes)
+                queue.append(child)
+
+
+def _dealer_collections(dealer: Dealer, collections: dict) -> dict:
+    if collections["territory"] is None:
+        return {}
+    return _replace(dealer, "territory", collections["territory"], key=lambda region: region.code)
+
+
+def create_dealer(*, actor: Actor, data: dict) -> Dealer:
+    """Create a dealer; territory is a list of region codes of any level."""
+    values, collections = _dealer_values(data, None)
+    dealer = Dealer()
+    return _create(actor, dealer, values, _dealer_collections(dealer, collections))
+
+
+def get_dealer(dealer_id: int) -> Dealer:
+    return _get(Dealer, dealer_id)
+
+
+def update_dealer(*, actor: Actor, dealer_id: int, changes: dict) -> Dealer:
+    dealer = get_dealer(dealer_id)
+    _save_dealer(actor, dealer, changes)
+    return dealer
+
+
+def _save_dealer(actor: Actor, dealer: Dealer, changes: dict) -> bool:
+    values, collections = _dealer_values(changes, dealer)
+    old_tier = dealer.tier
+    changed = _update(actor, dealer, values, _dealer_collections(dealer, collections))
+    if "parent_id" in values:
+        db.session.expire(dealer, ["parent"])
+    if dealer.tier != old_tier:
+        _retier_subtree(actor, dealer)
+    return changed
+
+
+def deactivate_dealer(*, actor: Actor, dealer_id: int) -> Dealer:
+    return _set_status(actor, get_dealer(dealer_id), Status.INACTIVE)
+
+
+def reactivate_dealer(*, actor: Actor, dealer_id: int) -> Dealer:
+    return _set_status(actor, get_dealer(dealer_id), Status.ACTIVE)
+
+
+def list_dealers(*, status=None, q=None, tier=None, parent_id=None, region_code=None, external_id=None):
+    """Dealers; region_code finds those whose territory covers the region (it or an ancestor)."""
+    query = sa.select(Dealer).options(selectinload(Dealer.territory)).order_by(Dealer.id)
+    if status:
+        query = query.where(Dealer.status == Status(status))
+    if q and q.strip():
+        query = query.where(_contains(Dealer.name, q))
+    if tier:
+        query = query.where(Dealer.tier == tier)
+    if parent_id:
+        query = query.where(Dealer.parent_id == parent_id)
+    if region_code:
+        query = query.where(Dealer.territory.any(Region.code.in_(rules.region_ancestors(region_code))))
+    if external_id:
+        query = query.where(Dealer.external_id == external_id)
+    return query
+
+
+# --- stores -----------------------------------------------------------------------------------
+
+def _store_values(data: dict, store: Store | None) -> tuple[dict, list[Dealer] | None]:
+    values = _common(Store, data, store, plain=("name", "address"), required=("name", "region_code"))
+    if "region_code" in data:
+        values["region_code"] = _region(data["region_code"], "region_code",
+                                         levels=(RegionLevel.CITY, RegionLevel.DISTRICT)).code
+    if "longitude" in data or "latitude" in data:
+        values["longitude"], values["latitude"] = rules.coordinates(
+            data.get("longitude", store.longitude if store else None),
+            data.get("latitude", store.latitude if store else None))
+    dealers = None
+    if "dealer_ids" in data:
+        ids = sorted(set(data["dealer_ids"] or []))
+        dealers = db.session.scalars(sa.select(Dealer).where(Dealer.id.in_(ids))).all() if ids else []
+        unknown = sorted(set(ids) - {dealer.id for dealer in dealers})
+        if unknown:
+            raise rules.DealerUnknown(f"Unknown dealer id(s): {', '.join(map(str, unknown))}.",
+                                      errors={"dealer_ids": unknown})
+    return values, dealers
+
+
+def _store_collections(store: Store, dealers: list[Dealer] | None) -> dict:
+    if dealers is None:
+        return {}
+    return _replace(store, "dealers", dealers, key=lambda dealer: dealer.id, label="dealer_ids")
+
+
+def create_store(*, actor: Actor, data: dict) -> Store:
+    """Create a store in a city or district, served by zero or more dealers."""
+    values, dealers = _store_values(data, None)
+    store = Store()
+    return _create(actor, store, values, _store_collections(store, dealers))
+
+
+def get_store(store_id: int) -> Store:
+    return _get(Store, store_id)
+
+
+def update_store(*, actor: Actor, store_id: int, changes: dict) -> Store:
+    store = get_store(store_id)
+    _save_store(actor, store, changes)
+    return store
+
+
+def _save_store(actor: Actor, store: Store, changes: dict) -> bool:
+    values, dealers = _store_values(changes, store)
+    return _update(actor, store, values, _store_collections(store, dealers))
+
+
+def deactivate_store(*, actor: Actor, store_id: int) -> Store:
+    return _set_status(actor, get_store(store_id), Status.INACTIVE)
+
+
+def reactivate_store(*, actor: Actor, store_id: int) -> Store:
+    return _set_status(actor, get_store(store_id), Status.ACTIVE)
+
+
+def list_stores(*, status=None, q=None, region_code=None, dealer_id=None, external_id=None):
+    """Stores; region_code matches the region and everything inside it."""
+    query = sa.select(Store).options(selectinload(Store.dealers)).order_by(Store.id)
+    if status:
+        query = query.where(Store.status == Status(status))
+    if q and q.strip():
+        query = query.where(sa.or_(_contains(Store.name, q), _contains(Store.address, q)))
+    if region_code:
+        query = query.where(Store.region_code.startswith(rules.region_prefix(region_code)))
+    if dealer_id:
+        query = query.where(Store.dealers.any(Dealer.id == dealer_id))
+    if external_id:
+        query = query.where(Store.external_id == external_id)
+    return query
+
+
+# --- ERP bulk upsert --------------------------------------------------------------------------
+
+@dataclass
+class ItemResult:
+    index: int
+    external_id: str
+    id: int | None = None
+    result: str = "rejected"  # created | updated | unchanged | rejected
+    code: str | None = None
+    message: str | None = None
+
+
+def _upsert_batch(*, records: list[dict], model, save: Callable[[object | None, dict], tuple[object, str]],
+                  order: list[int] | None = None, refused: dict[int, ValidationFailed] | None = None
+                  ) -> list[ItemResult]:
+    """Save each record (created/updated/unchanged) in order; all or nothing."""
+    seen: dict[str, int] = {}
+    for index, record in enumerate(records):
+        key = record["external_id"]
+        if key in seen:
+            raise rules.ExternalIdDuplicate(
+                f"The external id {key!r} appears more than once (items {seen[key]} and {index}).",
+                errors={"external_id": [key]})
+        seen[key] = index
+    results = [ItemResult(index=i, external_id=r["external_id"]) for i, r in enumerate(records)]
+    for index in order if order is not None else range(len(records)):
+        result, record = results[index], records[index]
+        current = db.session.scalar(sa.select(model).where(model.external_id == record["external_id"]))
+        result.id = current.id if current else None
+        try:
+            if refused and index in refused:
+                raise refused[index]
+            obj, result.result = save(current, record)
+            result.id = obj.id
+        except ValidationFailed as error:
+            result.result, result.code, result.message = "rejected", error.code, error.message
+    rejected = [r for r in results if r.result == "rejected"]
+    if rejected:
+        raise rules.BatchRejected(
+            f"{len(rejected)} of {len(records)} items are not valid; nothing was written.",
+            errors={"items": [{"index": r.index, "external_id": r.external_id, "code": r.code,
+                               "message": r.message} for r in rejected]})
+    return results
+
+
+def _saver(actor: Actor, create: Callable, save_existing: Callable):
+    def save(current, record):
+        if current is None:
+            return create(actor=actor, data=record), "created"
+        return current, "updated" if save_existing(actor, current, record) else "unchanged"
+    return save
+
+
+def bulk_upsert_products(*, actor: Actor, records: list[dict]) -> list[ItemResult]:
+    return _upsert_batch(records=records, model=Product, save=_saver(
+        actor, create_product, lambda a, p, r: _update(a, p, _product_values(r, p))))
+
+
+def bulk_upsert_factories(*, actor: Actor, records: list[dict]) -> list[ItemResult]:
+    return _upsert_batch(records=records, model=Factory, save=_saver(
+        actor, create_factory, lambda a, f, r: _update(a, f, _place_values(Factory, r, f))))
+
+
+def _by_external_id(model, external_id, field: str, error: type[ValidationFailed]):
+    obj = db.session.scalar(sa.select(model).where(model.external_id == external_id))
+    if obj is None:
+        raise error(f"No record has the external id {external_id!r}.", errors={field: [external_id]})
+    return obj
+
+
+def bulk_upsert_warehouses(*, actor: Actor, records: list[dict]) -> list[ItemResult]:
+    """Warehouses; the factory is named by factory_external_id."""
+    def translate(record):
+        record = dict(record)
+        if "factory_external_id" in record:
+            ext = record.pop("factory_external_id")
+            record["factory_id"] = _by_external_id(Factory, ext, "factory_external_id",
+                                                   rules.FactoryUnknown).id if ext else None
+        return record
+
+    return _upsert_batch(records=records, model=Warehouse, save=_saver(
+        actor, lambda *, actor, data: create_warehouse(actor=actor, data=translate(data)),
+        lambda a, w, r: _update(a, w, _warehouse_values(translate(r), w))))
+
+
+def _parents_first(records: list[dict]) -> tuple[list[int], dict[int, ValidationFailed]]:
+    """An order in which every in-batch parent comes before its children, and the items in loops."""
+    index_of = {r["external_id"]: i for i, r in enumerate(records)}
+    order, done, refused = [], set(), {}
+    for start in range(len(records)):
+        path, on_path, node = [], set(), start
+        while node is not None and node not in done and node not in on_path:
+            path.append(node)
+            on_path.add(node)
+            node = index_of.get(records[node].get("parent_external_id"))
+        if node is not None and node in on_path:  # the walk came back to itself: a loop
+            for member in path:
+                refused[member] = rules.DealerParentCycle(
+                    "The batch makes dealers each other's ancestors.",
+                    errors={"parent_external_id": ["would create a cycle"]})
+        order.extend(reversed(path))
+        done.update(path)
+    return order, refused
+
+
+def bulk_upsert_dealers(*, actor: Actor, records: list[dict]) -> list[ItemResult]:
+    """Dealers; parent by parent_external_id (in the database or earlier in any order in the batch)."""
+    def translate(record):
+        record = dict(record)
+        if "parent_external_id" in record:
+            ext = record.pop("parent_external_id")
+            record["parent_id"] = _by_external_id(Dealer, ext, "parent_external_id",
+                                                  rules.DealerParentUnknown).id if ext else None
+        return record
+
+    order, refused = _parents_first(records)
+    return _upsert_batch(records=records, model=Dealer, order=order, refused=refused, save=_saver(
+        actor, lambda *, actor, data: create_dealer(actor=actor, data=translate(data)),
+        lambda a, d, r: _save_dealer(a, d, translate(r))))
+
+
+def bulk_upsert_stores(*, actor: Actor, records: list[dict]) -> list[ItemResult]:
+    """Stores; dealers by dealer_external_ids."""
+    def translate(record):
+        record = dict(record)
+        if "dealer_external_ids" in record:
+            wanted = sorted(set(record.pop("dealer_external_ids") or []))
+            found = db.session.execute(sa.select(Dealer.external_id, Dealer.id)
+                                       .where(Dealer.external_id.in_(wanted))).all() if wanted else []
+            unknown = sorted(set(wanted) - {ext for ext, _ in found})
+            if unknown:
+                raise rules.DealerUnknown(f"Unknown dealer external id(s): {', '.join(unknown)}.",
+                                          errors={"dealer_external_ids": unknown})
+            record["dealer_ids"] = [dealer_id for _, dealer_id in found]
+        return record
+
+    return _upsert_batch(records=records, model=Store, save=_saver(
+        actor, lambda *, actor, data: create_store(actor=actor, data=translate(data)),
+        lambda a, s, r: _save_store(a, s, translate(r))))
