@@ -1,4 +1,4 @@
 """The back-office HTTP API (bearer tokens, role checks)."""
-from app.admin_api import api_keys, audit, auth, users
+from app.admin_api import api_keys, audit, auth, masterdata, users
 
-BLUEPRINTS = (auth.blp, users.blp, api_keys.blp, audit.blp)
+BLUEPRINTS = (auth.blp, users.blp, api_keys.blp, audit.blp, *masterdata.BLUEPRINTS)

@@ -1,3 +1,4 @@
 """The machine HTTP API for ERP, line controllers and PDAs (API keys, scopes)."""
+from app.integration_api import masterdata
 
-BLUEPRINTS = ()
+BLUEPRINTS = (masterdata.blp,)

@@ -1,0 +1,274 @@
+"""Factories, their production lines, and warehouses."""
+from __future__ import annotations
+
+import marshmallow as ma
+from flask_smorest import Blueprint
+
+from app.admin_api.masterdata.fields import external_id, status, status_filter, text
+from app.db import transaction
+from app.http import ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor, roles
+from app.masterdata import service
+from app.masterdata.models import LineMode
+
+factories = Blueprint("admin_factories", __name__, url_prefix="/api/admin/factories",
+                      description="Factories.")
+lines = Blueprint("admin_production_lines", __name__, url_prefix="/api/admin/production-lines",
+                  description="Production lines of the factories.")
+warehouses = Blueprint("admin_warehouses", __name__, url_prefix="/api/admin/warehouses",
+                       description="Warehouses (a factory's or free-standing).")
+for _blp in (factories, lines, warehouses):
+    _blp.before_request(authenticate_back_office)
+
+MODE_NAMES = [m.value for m in LineMode]
+
+
+class FactoryReadSchema(ma.Schema):
+    id = ma.fields.Integer()
+    external_id = ma.fields.String(allow_none=True)
+    name = ma.fields.String()
+    address = ma.fields.String()
+    region_code = ma.fields.String(allow_none=True)
+    status = status()
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+
+class FactoryUpdateSchema(ma.Schema):
+    external_id = external_id()
+    name = text(200)
+    address = text(500)
+    region_code = ma.fields.String(allow_none=True, metadata={"description": "12-digit adcode, any level"})
+
+
+class FactoryCreateSchema(FactoryUpdateSchema):
+    name = text(200, required=True)
+
+
+class PlaceQuerySchema(ma.Schema):
+    status = status_filter()
+    q = ma.fields.String(metadata={"description": "Part of the name"})
+    region_code = ma.fields.String(metadata={"description": "In this region or inside it"})
+    external_id = ma.fields.String()
+
+
+class LineReadSchema(ma.Schema):
+    id = ma.fields.Integer()
+    external_id = ma.fields.String(allow_none=True)
+    factory_id = ma.fields.Integer()
+    code = ma.fields.String()
+    name = ma.fields.String()
+    mode = ma.fields.Enum(LineMode, by_value=True)
+    status = status()
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+
+class LineUpdateSchema(ma.Schema):
+    external_id = external_id()
+    factory_id = ma.fields.Integer()
+    code = text(32)
+    name = text(200)
+    mode = ma.fields.String(validate=ma.validate.OneOf(MODE_NAMES))
+
+
+class LineCreateSchema(LineUpdateSchema):
+    factory_id = ma.fields.Integer(required=True)
+    code = text(32, required=True)
+    name = text(200, required=True)
+
+
+class LineQuerySchema(ma.Schema):
+    factory_id = ma.fields.Integer()
+    status = status_filter()
+    mode = ma.fields.String(validate=ma.validate.OneOf(MODE_NAMES))
+    q = ma.fields.String(metadata={"description": "Part of the name or code"})
+
+
+class WarehouseReadSchema(FactoryReadSchema):
+    factory_id = ma.fields.Integer(allow_none=True)
+
+
+class WarehouseUpdateSchema(FactoryUpdateSchema):
+    factory_id = ma.fields.Integer(allow_none=True)
+
+
+class WarehouseCreateSchema(WarehouseUpdateSchema):
+    name = text(200, required=True)
+
+
+class WarehouseQuerySchema(PlaceQuerySchema):
+    factory_id = ma.fields.Integer()
+
+
+# --- factories --------------------------------------------------------------------------------
+
+@factories.route("", methods=["GET"])
+@roles(*ALL_ROLES)
+@factories.arguments(PlaceQuerySchema, location="query")
+@factories.response(200, FactoryReadSchema(many=True))
+@factories.paginate(SelectPage)
+def list_factories(query):
+    """List factories"""
+    return service.list_factories(**query)
+
+
+@factories.route("", methods=["POST"])
+@roles(*WRITERS_OF_MASTER_DATA)
+@factories.arguments(FactoryCreateSchema)
+@factories.response(201, FactoryReadSchema)
+def create_factory(body):
+    """Create a factory"""
+    with transaction():
+        return service.create_factory(actor=current_actor(), data=body)
+
+
+@factories.route("/<int:factory_id>", methods=["GET"])
+@roles(*ALL_ROLES)
+@factories.response(200, FactoryReadSchema)
+def get_factory(factory_id):
+    """Get a factory"""
+    return service.get_factory(factory_id)
+
+
+@factories.route("/<int:factory_id>", methods=["PATCH"])
+@roles(*WRITERS_OF_MASTER_DATA)
+@factories.arguments(FactoryUpdateSchema)
+@factories.response(200, FactoryReadSchema)
+def update_factory(body, factory_id):
+    """Change a factory"""
+    with transaction():
+        return service.update_factory(actor=current_actor(), factory_id=factory_id, changes=body)
+
+
+@factories.route("/<int:factory_id>/deactivate", methods=["POST"])
+@roles(*WRITERS_OF_MASTER_DATA)
+@factories.response(200, FactoryReadSchema)
+def deactivate_factory(factory_id):
+    """Deactivate a factory"""
+    with transaction():
+        return service.deactivate_factory(actor=current_actor(), factory_id=factory_id)
+
+
+@factories.route("/<int:factory_id>/reactivate", methods=["POST"])
+@roles(*WRITERS_OF_MASTER_DATA)
+@factories.response(200, FactoryReadSchema)
+def reactivate_factory(factory_id):
+    """Reactivate a factory"""
+    with transaction():
+        return service.reactivate_factory(actor=current_actor(), factory_id=factory_id)
+
+
+# --- production lines -------------------------------------------------------------------------
+
+@lines.route("", methods=["GET"])
+@roles(*ALL_ROLES)
+@lines.arguments(LineQuerySchema, location="query")
+@lines.response(200, LineReadSchema(many=True))
+@lines.paginate(SelectPage)
+def list_lines(query):
+    """List production lines"""
+    return service.list_production_lines(**query)
+
+
+@lines.route("", methods=["POST"])
+@roles(*WRITERS_OF_MASTER_DATA)
+@lines.arguments(LineCreateSchema)
+@lines.response(201, LineReadSchema)
+def create_line(body):
+    """Create a production line in a factory"""
+    with transaction():
+        return service.create_production_line(actor=current_actor(), data=body)
+
+
+@lines.route("/<int:line_id>", methods=["GET"])
+@roles(*ALL_ROLES)
+@lines.response(200, LineReadSchema)
+def get_line(line_id):
+    """Get a production line"""
+    return service.get_production_line(line_id)
+
+
+@lines.route("/<int:line_id>", methods=["PATCH"])
+@roles(*WRITERS_OF_MASTER_DATA)
+@lines.arguments(LineUpdateSchema)
+@lines.response(200, LineReadSchema)
+def update_line(body, line_id):
+    """Change a production line"""
+    with transaction():
+        return service.update_production_line(actor=current_actor(), line_id=line_id, changes=body)
+
+
+@lines.route("/<int:line_id>/deactivate", methods=["POST"])
+@roles(*WRITERS_OF_MASTER_DATA)
+@lines.response(200, LineReadSchema)
+def deactivate_line(line_id):
+    """Deactivate a production line"""
+    with transaction():
+        return service.deactivate_production_line(actor=current_actor(), line_id=line_id)
+
+
+@lines.route("/<int:line_id>/reactivate", methods=["POST"])
+@roles(*WRITERS_OF_MASTER_DATA)
+@lines.response(200, LineReadSchema)
+def reactivate_line(line_id):
+    """Reactivate a production line"""
+    with transaction():
+        return service.reactivate_production_line(actor=current_actor(), line_id=line_id)
+
+
+# --- warehouses -------------------------------------------------------------------------------
+
+@warehouses.route("", methods=["GET"])
+@roles(*ALL_ROLES)
+@warehouses.arguments(WarehouseQuerySchema, location="query")
+@warehouses.response(200, WarehouseReadSchema(many=True))
+@warehouses.paginate(SelectPage)
+def list_warehouses(query):
+    """List warehouses"""
+    return service.list_warehouses(**query)
+
+
+@warehouses.route("", methods=["POST"])
+@roles(*WRITERS_OF_MASTER_DATA)
+@warehouses.arguments(WarehouseCreateSchema)
+@warehouses.response(201, WarehouseReadSchema)
+def create_warehouse(body):
+    """Create a warehouse"""
+    with transaction():
+        return service.create_warehouse(actor=current_actor(), data=body)
+
+
+@warehouses.route("/<int:warehouse_id>", methods=["GET"])
+@roles(*ALL_ROLES)
+@warehouses.response(200, WarehouseReadSchema)
+def get_warehouse(warehouse_id):
+    """Get a warehouse"""
+    return service.get_warehouse(warehouse_id)
+
+
+@warehouses.route("/<int:warehouse_id>", methods=["PATCH"])
+@roles(*WRITERS_OF_MASTER_DATA)
+@warehouses.arguments(WarehouseUpdateSchema)
+@warehouses.response(200, WarehouseReadSchema)
+def update_warehouse(body, warehouse_id):
+    """Change a warehouse"""
+    with transaction():
+        return service.update_warehouse(actor=current_actor(), warehouse_id=warehouse_id, changes=body)
+
+
+@warehouses.route("/<int:warehouse_id>/deactivate", methods=["POST"])
+@roles(*WRITERS_OF_MASTER_DATA)
+@warehouses.response(200, WarehouseReadSchema)
+def deactivate_warehouse(warehouse_id):
+    """Deactivate a warehouse"""
+    with transaction():
+        return service.deactivate_warehouse(actor=current_actor(), warehouse_id=warehouse_id)
+
+
+@warehouses.route("/<int:warehouse_id>/reactivate", methods=["POST"])
+@roles(*WRITERS_OF_MASTER_DATA)
+@warehouses.response(200, WarehouseReadSchema)
+def reactivate_warehouse(warehouse_id):
+    """Reactivate a warehouse"""
+    with transaction():
+        return service.reactivate_warehouse(actor=current_actor(), warehouse_id=warehouse_id)

@@ -1,0 +1,112 @@
+"""Products (SKUs): GTIN, specification, packaging hierarchy, shelf life, consumer-facing text."""
+from __future__ import annotations
+
+import marshmallow as ma
+from flask_smorest import Blueprint
+
+from app.admin_api.masterdata.fields import external_id, status, status_filter, text
+from app.db import transaction
+from app.http import ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor, roles
+from app.masterdata import service
+
+blp = Blueprint("admin_products", __name__, url_prefix="/api/admin/products",
+                description="Products (SKUs) and their packaging hierarchy.")
+blp.before_request(authenticate_back_office)
+
+
+class ProductReadSchema(ma.Schema):
+    id = ma.fields.Integer()
+    external_id = ma.fields.String(allow_none=True)
+    sku = ma.fields.String()
+    name = ma.fields.String()
+    gtin = ma.fields.String(allow_none=True, metadata={"description": "GTIN-14"})
+    specification = ma.fields.String()
+    units_per_case = ma.fields.Integer()
+    cases_per_pallet = ma.fields.Integer()
+    shelf_life_days = ma.fields.Integer(allow_none=True)
+    description = ma.fields.String()
+    image_url = ma.fields.String(allow_none=True)
+    status = status()
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+
+class ProductUpdateSchema(ma.Schema):
+    external_id = external_id()
+    sku = text(64)
+    name = text(200)
+    gtin = ma.fields.String(allow_none=True, metadata={"description": "GTIN-8/12/13/14; stored as GTIN-14"})
+    specification = text(200)
+    units_per_case = ma.fields.Integer()
+    cases_per_pallet = ma.fields.Integer()
+    shelf_life_days = ma.fields.Integer(allow_none=True)
+    description = text(5000)
+    image_url = text(500, allow_none=True)
+
+
+class ProductCreateSchema(ProductUpdateSchema):
+    sku = text(64, required=True)
+    name = text(200, required=True)
+
+
+class ProductQuerySchema(ma.Schema):
+    status = status_filter()
+    q = ma.fields.String(metadata={"description": "Part of the name or SKU"})
+    gtin = ma.fields.String()
+    external_id = ma.fields.String()
+
+
+@blp.route("", methods=["GET"])
+@roles(*ALL_ROLES)
+@blp.arguments(ProductQuerySchema, location="query")
+@blp.response(200, ProductReadSchema(many=True))
+@blp.paginate(SelectPage)
+def list_products(query):
+    """List products"""
+    return service.list_products(**query)
+
+
+@blp.route("", methods=["POST"])
+@roles(*WRITERS_OF_MASTER_DATA)
+@blp.arguments(ProductCreateSchema)
+@blp.response(201, ProductReadSchema)
+def create_product(body):
+    """Create a product"""
+    with transaction():
+        return service.create_product(actor=current_actor(), data=body)
+
+
+@blp.route("/<int:product_id>", methods=["GET"])
+@roles(*ALL_ROLES)
+@blp.response(200, ProductReadSchema)
+def get_product(product_id):
+    """Get a product"""
+    return service.get_product(product_id)
+
+
+@blp.route("/<int:product_id>", methods=["PATCH"])
+@roles(*WRITERS_OF_MASTER_DATA)
+@blp.arguments(ProductUpdateSchema)
+@blp.response(200, ProductReadSchema)
+def update_product(body, product_id):
+    """Change a product"""
+    with transaction():
+        return service.update_product(actor=current_actor(), product_id=product_id, changes=body)
+
+
+@blp.route("/<int:product_id>/deactivate", methods=["POST"])
+@roles(*WRITERS_OF_MASTER_DATA)
+@blp.response(200, ProductReadSchema)
+def deactivate_product(product_id):
+    """Deactivate a product"""
+    with transaction():
+        return service.deactivate_product(actor=current_actor(), product_id=product_id)
+
+
+@blp.route("/<int:product_id>/reactivate", methods=["POST"])
+@roles(*WRITERS_OF_MASTER_DATA)
+@blp.response(200, ProductReadSchema)
+def reactivate_product(product_id):
+    """Reactivate a product"""
+    with transaction():
+        return service.reactivate_product(actor=current_actor(), product_id=product_id)
