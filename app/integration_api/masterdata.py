@@ -97,17 +97,17 @@ DealerBatchSchema = _batch_of(DealerItemSchema)
 StoreBatchSchema = _batch_of(StoreItemSchema)
 
 
-class ItemResultSchema(ma.Schema):
+class UpsertItemResultSchema(ma.Schema):
     external_id = ma.fields.String()
     id = ma.fields.Integer(allow_none=True)
     result = ma.fields.String(metadata={"description": "created | updated | unchanged"})
 
 
-class BatchResultSchema(ma.Schema):
+class UpsertResultSchema(ma.Schema):
     created = ma.fields.Integer()
     updated = ma.fields.Integer()
     unchanged = ma.fields.Integer()
-    items = ma.fields.List(ma.fields.Nested(ItemResultSchema))
+    items = ma.fields.List(ma.fields.Nested(UpsertItemResultSchema))
 
 
 def _answer(results: list[service.ItemResult]) -> dict:
@@ -120,7 +120,7 @@ def _answer(results: list[service.ItemResult]) -> dict:
 @blp.route("/products", methods=["PUT"])
 @scopes(Scope.MASTERDATA)
 @blp.arguments(ProductBatchSchema)
-@blp.response(200, BatchResultSchema)
+@blp.response(200, UpsertResultSchema)
 def upsert_products(body):
     """Create or update products by external id"""
     with transaction():
@@ -130,7 +130,7 @@ def upsert_products(body):
 @blp.route("/factories", methods=["PUT"])
 @scopes(Scope.MASTERDATA)
 @blp.arguments(FactoryBatchSchema)
-@blp.response(200, BatchResultSchema)
+@blp.response(200, UpsertResultSchema)
 def upsert_factories(body):
     """Create or update factories by external id"""
     with transaction():
@@ -140,7 +140,7 @@ def upsert_factories(body):
 @blp.route("/warehouses", methods=["PUT"])
 @scopes(Scope.MASTERDATA)
 @blp.arguments(WarehouseBatchSchema)
-@blp.response(200, BatchResultSchema)
+@blp.response(200, UpsertResultSchema)
 def upsert_warehouses(body):
     """Create or update warehouses by external id (factory by factory_external_id)"""
     with transaction():
@@ -150,7 +150,7 @@ def upsert_warehouses(body):
 @blp.route("/dealers", methods=["PUT"])
 @scopes(Scope.MASTERDATA)
 @blp.arguments(DealerBatchSchema)
-@blp.response(200, BatchResultSchema)
+@blp.response(200, UpsertResultSchema)
 def upsert_dealers(body):
     """Create or update dealers by external id (parent by parent_external_id, territory by region codes)"""
     with transaction():
@@ -160,7 +160,7 @@ def upsert_dealers(body):
 @blp.route("/stores", methods=["PUT"])
 @scopes(Scope.MASTERDATA)
 @blp.arguments(StoreBatchSchema)
-@blp.response(200, BatchResultSchema)
+@blp.response(200, UpsertResultSchema)
 def upsert_stores(body):
     """Create or update stores by external id (dealers by dealer_external_ids)"""
     with transaction():

@@ -20,7 +20,7 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from app.errors import ValidationFailed
+from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.identity.service import Actor, apply_changes, audit
 from app.masterdata import rules
@@ -79,11 +79,20 @@ def _common(model, data: dict, current, *, plain: tuple[str, ...], required: tup
     return values
 
 
+def _flush() -> None:
+    """Flush; a unique key that our checks found free but a concurrent request took is a 409."""
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        raise Conflict("A concurrent change took the same key; retry the request.",
+                       code="concurrent_change")
+
+
 def _create(actor: Actor, obj, values: dict, collections: dict | None = None):
     db.session.add(obj)
     changes = apply_changes(obj, values)
     changes.update(collections or {})
-    db.session.flush()
+    _flush()
     audit(actor, f"{_entity(obj)}.create", obj, changes)
     return obj
 
@@ -92,7 +101,7 @@ def _update(actor: Actor, obj, values: dict, collections: dict | None = None) ->
     changes = apply_changes(obj, values)
     changes.update(collections or {})
     if changes:
-        db.session.flush()
+        _flush()
         audit(actor, f"{_entity(obj)}.update", obj, changes)
     return bool(changes)
 

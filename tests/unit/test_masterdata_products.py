@@ -88,3 +88,12 @@ def test_an_unknown_product_is_404(app):
     with pytest.raises(DomainError) as caught:
         service.get_product(999)
     assert (caught.value.status, caught.value.code) == (404, "product_not_found")
+
+
+def test_a_key_taken_by_a_concurrent_request_is_a_409_not_a_500(app, monkeypatch):
+    make_product(external_id="ERP-1")
+    # As if the other request committed after our check ran.
+    monkeypatch.setattr(service, "_external_id", lambda model, value, current: value)
+    error = _refused(service.create_product, data={"sku": "OTHER", "name": "x", "external_id": "ERP-1"})
+    assert (error.status, error.code) == (409, "concurrent_change")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Product)) == 1
