@@ -1,0 +1,254 @@
+"""Code issuance (赋码): batches, code packs, code lookup, QR images and label sheets."""
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import Response, send_file
+from flask_smorest import Blueprint
+
+from app.codes import labels
+from app.codes import service as codes
+from app.codes.export import MIN_PASSWORD_LENGTH
+from app.codes.format import HIDDEN_DIGITS
+from app.codes.models import BatchStatus, ExportStatus, Level
+from app.db import transaction
+from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, roles
+from app.identity.models import Role
+
+batches = Blueprint("admin_code_batches", __name__, url_prefix="/api/admin/code-batches",
+                    description="Code batches (reserved serial ranges) and their code packs.")
+batches.before_request(authenticate_back_office)
+
+lookup = Blueprint("admin_codes", __name__, url_prefix="/api/admin/codes",
+                   description="Look up a single code; its QR image.")
+lookup.before_request(authenticate_back_office)
+
+ISSUERS = (Role.ADMIN, Role.OPS)
+
+
+class ProductBriefSchema(ma.Schema):
+    id = ma.fields.Integer()
+    sku = ma.fields.String()
+    name = ma.fields.String()
+    gtin = ma.fields.String(allow_none=True)
+
+
+class ExportReadSchema(ma.Schema):
+    id = ma.fields.Integer()
+    batch_id = ma.fields.Integer()
+    status = ma.fields.Enum(ExportStatus, by_value=True)
+    rows_done = ma.fields.Integer()
+    rows_total = ma.fields.Integer()
+    file_rows = ma.fields.Integer(metadata={"description": "Rows per CSV file in the zip"})
+    encrypted = ma.fields.Boolean()
+    file_size = ma.fields.Integer(allow_none=True)
+    sha256 = ma.fields.String(allow_none=True)
+    error = ma.fields.String(allow_none=True)
+    requested_by = ma.fields.String()
+    created_at = ma.fields.DateTime()
+    started_at = ma.fields.DateTime(allow_none=True)
+    finished_at = ma.fields.DateTime(allow_none=True)
+
+
+class BatchReadSchema(ma.Schema):
+    id = ma.fields.Integer()
+    batch_no = ma.fields.String()
+    product_id = ma.fields.Integer(allow_none=True)
+    product = ma.fields.Nested(ProductBriefSchema, allow_none=True)
+    level = ma.fields.Enum(Level, by_value=True)
+    count = ma.fields.Integer()
+    key_version = ma.fields.Integer()
+    serial_start = ma.fields.Integer()
+    serial_end = ma.fields.Integer()
+    hidden_code_digits = ma.fields.Integer(allow_none=True)
+    sscc_company_prefix = ma.fields.String(allow_none=True)
+    status = ma.fields.Enum(BatchStatus, by_value=True)
+    voided_at = ma.fields.DateTime(allow_none=True)
+    void_reason = ma.fields.String(allow_none=True)
+    created_by = ma.fields.String()
+    created_at = ma.fields.DateTime()
+
+
+class BatchDetailSchema(BatchReadSchema):
+    exports = ma.fields.List(ma.fields.Nested(ExportReadSchema), metadata={"description": "Newest first"})
+
+
+class BatchIssuedSchema(ma.Schema):
+    batch = ma.fields.Nested(BatchReadSchema)
+    export = ma.fields.Nested(ExportReadSchema)
+
+
+class BatchCreateSchema(ma.Schema):
+    # Range rules (count, digits, level) are the service's, so they answer with their own codes.
+    product_id = ma.fields.Integer(load_default=None, allow_none=True,
+                                   metadata={"description": "Leave out for unassigned codes"})
+    level = ma.fields.String(required=True, metadata={"description": "item, case or pallet"})
+    count = ma.fields.Integer(required=True, strict=True)
+    hidden_code_digits = ma.fields.Integer(load_default=None, allow_none=True, strict=True,
+                                           metadata={"description": f"{HIDDEN_DIGITS[0]}-{HIDDEN_DIGITS[-1]}; item level only"})
+    export_password = ma.fields.String(load_default=None, allow_none=True, load_only=True,
+                                       metadata={"description": f"Encrypt the code pack (at least {MIN_PASSWORD_LENGTH} characters); never stored"})
+
+
+class BatchQuerySchema(ma.Schema):
+    product_id = ma.fields.Integer()
+    level = ma.fields.String(validate=ma.validate.OneOf([l.value for l in Level]))
+    status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in BatchStatus]))
+
+
+class VoidSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=500))
+
+
+class ExportCreateSchema(ma.Schema):
+    password = ma.fields.String(load_default=None, allow_none=True, load_only=True,
+                                metadata={"description": f"Encrypt the zip with AES-256 (at least {MIN_PASSWORD_LENGTH} characters); never stored"})
+
+
+class UrlsSchema(ma.Schema):
+    short = ma.fields.String()
+    digital_link = ma.fields.String(allow_none=True)
+    sscc = ma.fields.String(allow_none=True)
+
+
+class BatchBriefSchema(ma.Schema):
+    id = ma.fields.Integer()
+    batch_no = ma.fields.String()
+    status = ma.fields.Enum(BatchStatus, by_value=True)
+
+
+class ResolutionSchema(ma.Schema):
+    code = ma.fields.String()
+    valid = ma.fields.Boolean()
+    status = ma.fields.String(metadata={"description": "issued, voided, forged, malformed or not_issued"})
+    reason = ma.fields.String(allow_none=True)
+    key_version = ma.fields.Integer(allow_none=True)
+    serial = ma.fields.Integer(allow_none=True)
+    batch = ma.fields.Nested(BatchBriefSchema, allow_none=True)
+    product = ma.fields.Nested(ProductBriefSchema, allow_none=True)
+    level = ma.fields.Enum(Level, by_value=True, allow_none=True)
+    urls = ma.fields.Nested(UrlsSchema, allow_none=True)
+
+
+class QrQuerySchema(ma.Schema):
+    form = ma.fields.String(load_default="short", validate=ma.validate.OneOf(["short", "digital_link"]),
+                            metadata={"description": "Which label URL the QR holds"})
+
+
+@batches.route("", methods=["POST"])
+@roles(*ISSUERS)
+@batches.arguments(BatchCreateSchema)
+@batches.response(202, BatchIssuedSchema)
+def issue_batch(body):
+    """Issue a batch of codes; its code pack is exported in the background"""
+    password = body.pop("export_password")
+    with transaction():
+        batch, job = codes.issue_batch(actor=current_actor(), export_password=password, **body)
+    codes.dispatch_export(job_id=job.id, password=password)
+    return {"batch": batch, "export": job}
+
+
+@batches.route("", methods=["GET"])
+@roles(*ALL_ROLES)
+@batches.arguments(BatchQuerySchema, location="query")
+@batches.response(200, BatchReadSchema(many=True))
+@batches.paginate(SelectPage)
+def list_batches(query):
+    """List code batches, newest first"""
+    return codes.list_batches(**query)
+
+
+@batches.route("/<int:batch_id>", methods=["GET"])
+@roles(*ALL_ROLES)
+@batches.response(200, BatchDetailSchema)
+def get_batch(batch_id):
+    """Get a batch with the progress of its exports"""
+    return codes.get_batch(batch_id)
+
+
+@batches.route("/<int:batch_id>/void", methods=["POST"])
+@roles(*ISSUERS)
+@batches.arguments(VoidSchema)
+@batches.response(200, BatchReadSchema)
+def void_batch(body, batch_id):
+    """Void a batch: its codes resolve as voided"""
+    with transaction():
+        return codes.void_batch(actor=current_actor(), batch_id=batch_id, reason=body["reason"])
+
+
+@batches.route("/<int:batch_id>/exports", methods=["POST"])
+@roles(*ISSUERS)
+@batches.arguments(ExportCreateSchema)
+@batches.response(202, ExportReadSchema)
+def request_export(body, batch_id):
+    """Export the batch's code pack again, optionally encrypted"""
+    with transaction():
+        job = codes.request_export(actor=current_actor(), batch_id=batch_id, password=body["password"])
+    codes.dispatch_export(job_id=job.id, password=body["password"])
+    return codes.get_export(job.id)
+
+
+@batches.route("/exports/<int:job_id>", methods=["GET"])
+@roles(*ALL_ROLES)
+@batches.response(200, ExportReadSchema)
+def get_export(job_id):
+    """Progress of a code pack export"""
+    return codes.get_export(job_id)
+
+
+@batches.route("/exports/<int:job_id>/download", methods=["GET"])
+@roles(*ISSUERS)
+@batches.response(200, content_type="application/zip")
+def download_export(job_id):
+    """Download a code pack (a zip of CSV files); every download is audited"""
+    with transaction():
+        path, name = codes.download_export(actor=current_actor(), job_id=job_id)
+    return send_file(path, mimetype="application/zip", as_attachment=True, download_name=name,
+                     max_age=0)
+
+
+@batches.route("/<int:batch_id>/label-sheet", methods=["GET"])
+@roles(*ISSUERS)
+@batches.response(200, content_type="text/html")
+def label_sheet(batch_id):
+    """A printable sample label sheet of the batch's first 24 codes (audited: they are real codes)"""
+    with transaction():
+        batch, sample = codes.sample_labels(actor=current_actor(), batch_id=batch_id)
+    page = labels.label_sheet_html(
+        title=f"{batch.batch_no} · {batch.level.value} · sample of {len(sample)}",
+        labels=[(code, urls.short, urls.sscc or urls.digital_link) for code, urls in sample],
+    )
+    return Response(page, mimetype="text/html")
+
+
+@lookup.route("/<code>", methods=["GET"])
+@roles(*ALL_ROLES)
+@lookup.response(200, ResolutionSchema)
+def resolve_code(code):
+    """Resolve a code: valid or forged, its batch, product, level and status"""
+    return codes.resolve_code(code)
+
+
+@lookup.route("/<code>/qr.png", methods=["GET"])
+@roles(*ALL_ROLES)
+@lookup.arguments(QrQuerySchema, location="query")
+@lookup.response(200, content_type="image/png")
+def qr_png(query, code):
+    """QR image (PNG) of an issued code's label URL"""
+    return Response(labels.qr_png(_label_url(code, query["form"])), mimetype="image/png")
+
+
+@lookup.route("/<code>/qr.svg", methods=["GET"])
+@roles(*ALL_ROLES)
+@lookup.arguments(QrQuerySchema, location="query")
+@lookup.response(200, content_type="image/svg+xml")
+def qr_svg(query, code):
+    """QR image (SVG) of an issued code's label URL"""
+    return Response(labels.qr_svg(_label_url(code, query["form"])), mimetype="image/svg+xml")
+
+
+def _label_url(code: str, form: str) -> str:
+    urls = codes.issued_code(code).urls
+    return urls.digital_link if form == "digital_link" and urls.digital_link else urls.short
+
+
+BLUEPRINTS = (batches, lookup)

@@ -1,0 +1,475 @@
+"""Code issuance use cases: issue, resolve and void batches; export code packs; label URLs."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from app.codes import export as packs
+from app.codes.format import MAX_SERIAL, CodeKeyring, InvalidCode
+from app.codes.models import BatchStatus, CodeBatch, CodeCounter, ExportJob, ExportStatus, Level
+from app.db import transaction, utcnow
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.extensions import db, redis
+from app.identity.service import Actor, audit
+from app.masterdata.models import Product, Status
+
+log = logging.getLogger(__name__)
+
+# Passwords of encrypted exports travel to a worker through Redis, never through the database.
+PASSWORD_KEY = "codes:export-password:{job_id}"
+PASSWORD_TTL_SECONDS = 15 * 60
+
+
+class ProductUnknown(ValidationFailed):
+    code = "product_unknown"
+    message = "No such product."
+
+
+class ProductInactive(ValidationFailed):
+    code = "product_inactive"
+    message = "The product is inactive; codes are issued for active products only."
+
+
+class CountOutOfRange(ValidationFailed):
+    code = "count_out_of_range"
+    message = "The number of codes is out of range."
+
+
+class LevelInvalid(ValidationFailed):
+    code = "level_invalid"
+    message = "The packaging level is item, case or pallet."
+
+
+class HiddenCodeInvalid(ValidationFailed):
+    code = "hidden_code_invalid"
+    message = "Hidden codes go with item codes only and have 6 to 8 digits."
+
+
+class PasswordTooShort(ValidationFailed):
+    code = "password_too_short"
+    message = f"A code pack password has at least {packs.MIN_PASSWORD_LENGTH} characters."
+
+
+class SerialsExhausted(Conflict):
+    code = "serials_exhausted"
+    message = "The code serial space (or the SSCC numbers of the GS1 company prefix) is used up."
+
+
+class BatchNotFound(NotFound):
+    code = "batch_not_found"
+    message = "No such code batch."
+
+
+class BatchVoided(Conflict):
+    code = "batch_voided"
+    message = "The batch is voided; its codes can no longer be exported."
+
+
+class ExportNotFound(NotFound):
+    code = "export_not_found"
+    message = "No such code pack export."
+
+
+class ExportNotReady(Conflict):
+    code = "export_not_ready"
+    message = "The code pack is not ready (or its export failed)."
+
+
+class CodeNotFound(NotFound):
+    code = "code_not_found"
+    message = "The code is not valid or was never issued."
+
+
+# --- keys and URLs ------------------------------------------------------------------------------
+
+_keyrings: dict[tuple, CodeKeyring] = {}
+
+
+def keyring() -> CodeKeyring:
+    """The code keys of the current settings (built once per distinct setting)."""
+    config = current_app.config
+    setting = (config["CODE_KEYS"], config["CODE_KEY_VERSION"])
+    ring = _keyrings.get(setting)
+    if ring is None:
+        ring = _keyrings[setting] = CodeKeyring.from_setting(*setting)
+    return ring
+
+
+@dataclass(frozen=True)
+class LabelUrls:
+    short: str
+    digital_link: str | None
+    sscc: str | None = None
+
+
+def _url_base() -> str:
+    return f"https://{current_app.config['LABEL_DOMAIN']}"
+
+
+def _short_prefix() -> str:
+    return f"{_url_base()}/{current_app.config['LABEL_PREFIX']}/"
+
+
+def _digital_link_prefix(batch: CodeBatch) -> str | None:
+    gtin = batch.product.gtin if batch.product is not None else None
+    return f"{_url_base()}/01/{gtin}/21/" if gtin else None
+
+
+def _sscc_number(batch: CodeBatch, serial: int) -> int | None:
+    return None if batch.sscc_start is None else batch.sscc_start + (serial - batch.serial_start)
+
+
+def label_urls(batch: CodeBatch, code: str, serial: int) -> LabelUrls:
+    """The label URLs of a code: short form, GS1 Digital Link (/00/SSCC for pallets that have one)."""
+    number = _sscc_number(batch, serial)
+    if number is not None:
+        sscc = packs.sscc_of(company_prefix=batch.sscc_company_prefix, number=number)
+        return LabelUrls(_short_prefix() + code, f"{_url_base()}/00/{sscc}", sscc)
+    prefix = _digital_link_prefix(batch)
+    return LabelUrls(_short_prefix() + code, prefix + code if prefix else None)
+
+
+def pack_spec(batch: CodeBatch) -> packs.PackSpec:
+    return packs.PackSpec(
+        batch_no=batch.batch_no, level=batch.level.value, key_version=batch.key_version,
+        serial_start=batch.serial_start, count=batch.count, url_prefix=_short_prefix(),
+        digital_link_prefix=_digital_link_prefix(batch), sscc_link_prefix=f"{_url_base()}/00/",
+        hidden_code_digits=batch.hidden_code_digits,
+        sscc_company_prefix=batch.sscc_company_prefix, sscc_start=batch.sscc_start,
+    )
+
+
+# --- counters -----------------------------------------------------------------------------------
+
+def _reserve(name: str, amount: int, *, first: int = 1) -> int:
+    """Reserve `amount` consecutive values of a named counter; return the first.
+
+    The counter row is locked (SELECT ... FOR UPDATE) until the transaction ends, so concurrent
+    reservations queue up and never overlap. The value is selected as a column, never as an
+    entity, so a stale object in the session can't hand out a value twice.
+    """
+    # A plain read first: locking a missing row would take a gap lock on InnoDB.
+    if db.session.scalar(sa.select(CodeCounter.name).where(CodeCounter.name == name)) is None:
+        _create_counter(name, first)
+    start = db.session.scalar(
+        sa.select(CodeCounter.next_value).where(CodeCounter.name == name).with_for_update()
+    )
+    db.session.execute(sa.update(CodeCounter).where(CodeCounter.name == name)
+                       .values(next_value=start + amount)
+                       .execution_options(synchronize_session=False))
+    return start
+
+
+def _create_counter(name: str, first: int) -> None:
+    """Create a missing counter row, committed on its own connection.
+
+    Inserting it inside the use case could deadlock on InnoDB: two transactions that both find
+    it missing and insert it hold locks the other's insert waits for. SQLite has one writer
+    at a time, so there it is inserted in the session (a second connection would wait on it).
+    """
+    if db.engine.dialect.name == "sqlite":
+        with db.session.begin_nested():
+            db.session.execute(sa.insert(CodeCounter).values(name=name, next_value=first))
+        return
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(sa.insert(CodeCounter).values(name=name, next_value=first))
+    except IntegrityError:
+        pass  # another transaction created it first
+
+
+# --- batches ------------------------------------------------------------------------------------
+
+def issue_batch(*, actor: Actor, product_id: int | None, level: str, count: int,
+                hidden_code_digits: int | None = None, export_password: str | None = None
+                ) -> tuple[CodeBatch, ExportJob]:
+    """Reserve a serial range for count codes (one row, however many) and queue its export."""
+    config = current_app.config
+    try:
+        level = Level(level)
+    except ValueError:
+        raise LevelInvalid(errors={"level": [f"one of {', '.join(l.value for l in Level)}"]}) from None
+    maximum = config["CODE_BATCH_MAX"]
+    if not isinstance(count, int) or not 1 <= count <= maximum:
+        raise CountOutOfRange(f"A batch holds 1 to {maximum} codes.",
+                              errors={"count": [f"between 1 and {maximum}"]})
+    if hidden_code_digits is not None and (level is not Level.ITEM or hidden_code_digits not in (6, 7, 8)):
+        raise HiddenCodeInvalid(errors={"hidden_code_digits": ["6 to 8, item level only"]})
+    _check_password(export_password)
+    product = None
+    if product_id is not None:
+        product = db.session.get(Product, product_id)
+        if product is None:
+            raise ProductUnknown(errors={"product_id": ["unknown"]})
+        if product.status != Status.ACTIVE:
+            raise ProductInactive(errors={"product_id": ["inactive"]})
+
+    ring = keyring()
+    serial_start = _reserve("serial", count)
+    if serial_start + count - 1 > MAX_SERIAL:
+        raise SerialsExhausted()
+    company_prefix = config.get("GS1_COMPANY_PREFIX") if level is Level.PALLET else None
+    sscc_start = None
+    if company_prefix:
+        sscc_start = _reserve("sscc", count, first=0)
+        if sscc_start + count > packs.sscc_capacity(company_prefix):
+            raise SerialsExhausted()
+    number = _reserve("batch", 1)
+    batch = CodeBatch(
+        batch_no=f"CB{number:06d}", product=product, level=level, key_version=ring.current,
+        serial_start=serial_start, count=count, hidden_code_digits=hidden_code_digits,
+        sscc_company_prefix=company_prefix or None, sscc_start=sscc_start, created_by=actor.name,
+    )
+    db.session.add(batch)
+    db.session.flush()
+    audit(actor, "code_batch.issue", batch, {
+        "product_id": [None, product_id], "level": [None, level.value], "count": [None, count],
+        "serial_start": [None, serial_start], "key_version": [None, ring.current],
+        "hidden_code_digits": [None, hidden_code_digits],
+    })
+    job = _new_export(actor, batch, export_password)
+    return batch, job
+
+
+def get_batch(batch_id: int) -> CodeBatch:
+    batch = db.session.get(CodeBatch, batch_id)
+    if batch is None:
+        raise BatchNotFound()
+    return batch
+
+
+def list_batches(*, product_id: int | None = None, level: str | None = None, status: str | None = None):
+    """A select of batches, newest first, for the paginator."""
+    query = sa.select(CodeBatch).order_by(CodeBatch.id.desc())
+    if product_id is not None:
+        query = query.where(CodeBatch.product_id == product_id)
+    if level:
+        query = query.where(CodeBatch.level == Level(level))
+    if status:
+        query = query.where(CodeBatch.status == BatchStatus(status))
+    return query
+
+
+def void_batch(*, actor: Actor, batch_id: int, reason: str) -> CodeBatch:
+    """Void a batch: its codes then resolve as voided and it can no longer be exported."""
+    batch = db.session.scalar(sa.select(CodeBatch).where(CodeBatch.id == batch_id).with_for_update())
+    if batch is None:
+        raise BatchNotFound()
+    if batch.status is BatchStatus.VOIDED:
+        raise Conflict("The batch is already voided.", code="batch_already_voided")
+    batch.status, batch.voided_at, batch.void_reason = BatchStatus.VOIDED, utcnow(), reason
+    audit(actor, "code_batch.void", batch, {"status": ["active", "voided"], "void_reason": [None, reason]})
+    return batch
+
+
+# --- resolving codes ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Resolution:
+    code: str
+    valid: bool
+    status: str  # issued | voided | forged | malformed | not_issued
+    reason: str | None = None
+    key_version: int | None = None
+    serial: int | None = None
+    batch: CodeBatch | None = None
+    urls: LabelUrls | None = None
+
+    @property
+    def product(self):
+        return self.batch.product if self.batch is not None else None
+
+    @property
+    def level(self):
+        return self.batch.level if self.batch is not None else None
+
+
+def resolve_code(code: str) -> Resolution:
+    """What a code is: arithmetic first (no database for malformed or forged codes), then its batch."""
+    try:
+        ident = keyring().decode(code)
+    except InvalidCode as exc:
+        status = "malformed" if exc.reason == "malformed" else "forged"
+        return Resolution(code=code, valid=False, status=status, reason=exc.reason)
+    canonical = keyring().encode(ident.serial, ident.key_version)
+    batch = db.session.scalar(
+        sa.select(CodeBatch).where(CodeBatch.serial_start <= ident.serial)
+        .order_by(CodeBatch.serial_start.desc()).limit(1)
+    )
+    if batch is None or not batch.holds(ident.serial) or batch.key_version != ident.key_version:
+        # Verifies, yet no batch holds it: a key has been used outside issuance.
+        return Resolution(code=canonical, valid=True, status="not_issued", key_version=ident.key_version,
+                          serial=ident.serial)
+    return Resolution(
+        code=canonical, valid=True, key_version=ident.key_version, serial=ident.serial, batch=batch,
+        status="voided" if batch.status is BatchStatus.VOIDED else "issued",
+        urls=label_urls(batch, canonical, ident.serial),
+    )
+
+
+def issued_code(code: str) -> Resolution:
+    """The resolution of a code that was issued (voided or not); CodeNotFound otherwise."""
+    resolution = resolve_code(code)
+    if resolution.batch is None:
+        raise CodeNotFound()
+    return resolution
+
+
+def sample_labels(*, actor: Actor, batch_id: int, limit: int = 24) -> tuple[CodeBatch, list[tuple[str, LabelUrls]]]:
+    """The first codes of a batch with their URLs, for a printable sample sheet (audited: real codes)."""
+    batch = get_batch(batch_id)
+    count = min(limit, batch.count)
+    ring = keyring()
+    labels = []
+    for offset in range(count):
+        serial = batch.serial_start + offset
+        code = ring.encode(serial, batch.key_version)
+        labels.append((code, label_urls(batch, code, serial)))
+    audit(actor, "code_batch.label_sheet", batch, {"codes": [None, count]})
+    return batch, labels
+
+
+# --- exports --------------------------------------------------------------------------------------
+
+def _check_password(password: str | None) -> None:
+    if password is not None and len(password) < packs.MIN_PASSWORD_LENGTH:
+        raise PasswordTooShort(errors={"password": [f"at least {packs.MIN_PASSWORD_LENGTH} characters"]})
+
+
+def _new_export(actor: Actor, batch: CodeBatch, password: str | None) -> ExportJob:
+    job = ExportJob(batch=batch, rows_total=batch.count, encrypted=password is not None,
+                    file_rows=current_app.config["CODE_EXPORT_FILE_ROWS"], requested_by=actor.name)
+    db.session.add(job)
+    db.session.flush()
+    if password is not None and current_app.config["CODE_EXPORT_RUNNER"] == "worker":
+        # Set before the commit, so a worker that claims the job finds it (it expires otherwise).
+        redis.set(PASSWORD_KEY.format(job_id=job.id), password, ex=PASSWORD_TTL_SECONDS)
+    audit(actor, "code_pack.request", job, {"batch_id": [None, batch.id], "encrypted": [None, job.encrypted]})
+    return job
+
+
+def request_export(*, actor: Actor, batch_id: int, password: str | None = None) -> ExportJob:
+    """Queue a new export of a batch's code pack, optionally encrypted with a password."""
+    _check_password(password)
+    batch = get_batch(batch_id)
+    if batch.status is BatchStatus.VOIDED:
+        raise BatchVoided()
+    return _new_export(actor, batch, password)
+
+
+def get_export(job_id: int) -> ExportJob:
+    job = db.session.get(ExportJob, job_id)
+    if job is None:
+        raise ExportNotFound()
+    return job
+
+
+def download_export(*, actor: Actor, job_id: int) -> tuple[Path, str]:
+    """Path and file name of a finished code pack; every download is audited."""
+    job = get_export(job_id)
+    if job.status is not ExportStatus.DONE or not job.file_path or not Path(job.file_path).is_file():
+        raise ExportNotReady()
+    if job.batch.status is BatchStatus.VOIDED:
+        raise BatchVoided()
+    audit(actor, "code_pack.download", job, {"sha256": [None, job.sha256], "batch_id": [None, job.batch_id]})
+    return Path(job.file_path), f"codes-{job.batch.batch_no}-{job.id}.zip"
+
+
+def dispatch_export(*, job_id: int, password: str | None = None) -> None:
+    """Run a committed export job the configured way: inline, in a thread, or leave it to a worker."""
+    runner = current_app.config["CODE_EXPORT_RUNNER"]
+    if runner == "inline":
+        run_export(job_id=job_id, password=password)
+    elif runner == "thread":
+        app = current_app._get_current_object()
+        threading.Thread(target=_run_in_thread, args=(app, job_id, password),
+                         name=f"code-export-{job_id}", daemon=True).start()
+    elif runner != "worker":
+        raise RuntimeError(f"CODE_EXPORT_RUNNER must be inline, thread or worker, not {runner!r}")
+
+
+def _run_in_thread(app, job_id: int, password: str | None) -> None:
+    with app.app_context():
+        try:
+            run_export(job_id=job_id, password=password)
+        finally:
+            db.session.remove()
+
+
+def claim_export(job_id: int) -> bool:
+    """Take a queued job (atomically: only one runner wins); commits."""
+    with transaction():
+        claimed = db.session.execute(
+            sa.update(ExportJob).where(ExportJob.id == job_id, ExportJob.status == ExportStatus.QUEUED)
+            .values(status=ExportStatus.RUNNING, started_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount == 1
+    return claimed
+
+
+def run_export(*, job_id: int, password: str | None = None) -> bool:
+    """Claim and perform an export job; False when another runner had it already."""
+    if not claim_export(job_id):
+        return False
+    perform_export(job_id=job_id, password=password)
+    return True
+
+
+def perform_export(*, job_id: int, password: str | None) -> None:
+    """Write the code pack of a claimed job, reporting progress; a failure is recorded on the job."""
+    job = db.session.get(ExportJob, job_id, populate_existing=True)
+    batch = job.batch
+    path = Path(current_app.config["CODE_EXPORT_DIR"]) / batch.batch_no / f"job-{job.id}.zip"
+    try:
+        if job.encrypted and password is None:
+            raise RuntimeError("the password of this encrypted export is missing or expired; request it again")
+        result = packs.write_pack(keyring=keyring(), spec=pack_spec(batch), path=path,
+                                  file_rows=job.file_rows, password=password,
+                                  progress=lambda rows: _set_progress(job_id, rows))
+    except Exception as exc:
+        log.exception("code pack export %s failed", job_id)
+        _finish(job_id, status=ExportStatus.FAILED, error=str(exc)[:1000] or type(exc).__name__)
+        return
+    _finish(job_id, status=ExportStatus.DONE, rows_done=result.rows, file_path=str(path),
+            file_size=result.size, sha256=result.sha256)
+
+
+def _set_progress(job_id: int, rows: int) -> None:
+    with transaction():
+        db.session.execute(sa.update(ExportJob).where(ExportJob.id == job_id).values(rows_done=rows)
+                           .execution_options(synchronize_session=False))
+
+
+def _finish(job_id: int, **values) -> None:
+    with transaction():
+        db.session.execute(sa.update(ExportJob).where(ExportJob.id == job_id)
+                           .values(finished_at=utcnow(), **values)
+                           .execution_options(synchronize_session=False))
+    db.session.expire_all()
+
+
+def work(*, once: bool = False, poll_seconds: float = 2.0, stop: threading.Event | None = None) -> int:
+    """The worker loop of `flask codes work`: run queued exports, oldest first; returns jobs run."""
+    done = 0
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        queued = db.session.scalars(sa.select(ExportJob.id).where(ExportJob.status == ExportStatus.QUEUED)
+                                    .order_by(ExportJob.id)).all()
+        db.session.rollback()  # don't sit in a transaction (and its snapshot) while exporting
+        for job_id in queued:
+            if not claim_export(job_id):
+                continue
+            # Taken only by the runner that claimed the job, and deleted as it is taken.
+            password = redis.getdel(PASSWORD_KEY.format(job_id=job_id))
+            perform_export(job_id=job_id, password=password.decode() if password else None)
+            done += 1
+        if once:
+            break
+        stop.wait(poll_seconds)
+    return done
