@@ -44,6 +44,7 @@ def _import_models() -> None:
     """Import every models module so the metadata is complete (Alembic, relationships)."""
     import app.identity.models  # noqa: F401
     import app.masterdata.models  # noqa: F401
+    import app.codes.models  # noqa: F401
 
 
 def register_apis(app: Flask) -> None:

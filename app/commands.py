@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from app.codes.cli import codes
 from app.db import transaction
 from app.errors import DomainError
 from app.identity import service as identity
@@ -31,4 +32,4 @@ def create_user(username, role, password, display_name):
     click.echo(f"created {user.role.value} {user.username!r} (id {user.id})")
 
 
-COMMANDS = (users, regions)
+COMMANDS = (users, regions, codes)

@@ -1,4 +1,5 @@
 """The back-office HTTP API (bearer tokens, role checks)."""
-from app.admin_api import api_keys, audit, auth, masterdata, users
+from app.admin_api import api_keys, audit, auth, codes, masterdata, users
 
-BLUEPRINTS = (auth.blp, users.blp, api_keys.blp, audit.blp, *masterdata.BLUEPRINTS)
+BLUEPRINTS = (auth.blp, users.blp, api_keys.blp, audit.blp, *masterdata.BLUEPRINTS,
+              *codes.BLUEPRINTS)
