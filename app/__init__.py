@@ -27,6 +27,7 @@ def configure(app: Flask, config) -> None:
     app.config.from_object(config)
     app.config["MATONG_ENV"] = config.ENV_NAME
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def register_extensions(app: Flask) -> None:

@@ -1,9 +1,12 @@
 """`flask ...` commands."""
 from __future__ import annotations
 
+import json
+
 import click
 from flask.cli import AppGroup
 
+from app import demo as demo_data
 from app.codes.cli import codes
 from app.db import transaction
 from app.errors import DomainError
@@ -32,4 +35,31 @@ def create_user(username, role, password, display_name):
     click.echo(f"created {user.role.value} {user.username!r} (id {user.id})")
 
 
-COMMANDS = (users, regions, codes)
+demo = AppGroup("demo", help="Demo data for the embedded default.")
+
+
+@demo.command("seed")
+@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True,
+              help="Where the server will listen, for the links printed.")
+def seed_demo(base_url):
+    """Seed (or refresh) the demo brand and print where to look."""
+    result = demo_data.seed()
+    batch = result["batch"]
+    login = {"username": "demo-admin", "password": result["password"]}
+    click.echo(f"""
+Matong demo data is ready (embedded default: SQLite, in-process Redis, WeChat sandbox).
+
+  API docs (Swagger UI)  {base_url}/docs
+  OpenAPI document       {base_url}/openapi.json
+  Readiness              {base_url}/readyz
+
+  Back-office users      {", ".join(result["users"])}
+  Their password         {result["password"]}
+  Log in                 curl -s -X POST {base_url}/api/admin/auth/login \\
+                           -H 'Content-Type: application/json' -d '{json.dumps(login)}'
+  Code batch             {batch.batch_no}: {batch.count:,} item codes (GET /api/admin/code-batches/{batch.id})
+  A code to resolve      GET {base_url}/api/admin/codes/{result["sample_code"]}
+""")
+
+
+COMMANDS = (users, regions, codes, demo)

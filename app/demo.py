@@ -1,0 +1,117 @@
+"""Demo data for the embedded default: a small brand with its chain, and a code batch.
+
+Seeding is idempotent: master data is upserted by external id, users and the batch are made once.
+"""
+from __future__ import annotations
+
+import os
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.codes import service as codes
+from app.codes.models import CodeBatch
+from app.db import transaction
+from app.extensions import db
+from app.identity import service as identity
+from app.identity.models import AdminUser, Role
+from app.masterdata import service as masterdata
+from app.masterdata.models import Product
+
+ACTOR = identity.Actor.system("demo")
+DEMO_BATCH_SIZE = 1_000
+
+PRODUCTS = [
+    {"external_id": "DEMO-SKU-001", "sku": "MT-TEA-500", "name": "明前龙井 500ml 茶饮",
+     "gtin": "6901234560015", "specification": "500ml × 1 bottle", "units_per_case": 24,
+     "cases_per_pallet": 50, "shelf_life_days": 365,
+     "description": "Cold-brewed Longjing green tea from Hangzhou.",
+     "image_url": "https://m.example.com/img/tea-500.png"},
+    {"external_id": "DEMO-SKU-002", "sku": "MT-MILK-250", "name": "高钙儿童奶 250ml",
+     "gtin": "6901234560022", "specification": "250ml × 1 carton", "units_per_case": 12,
+     "cases_per_pallet": 80, "shelf_life_days": 180,
+     "description": "Calcium-enriched milk for children."},
+    {"external_id": "DEMO-SKU-003", "sku": "MT-BAIJIU-500", "name": "窖藏白酒 52度 500ml",
+     "gtin": "6901234560039", "specification": "500ml × 1 bottle, 52% vol", "units_per_case": 6,
+     "cases_per_pallet": 40, "shelf_life_days": None,
+     "description": "Cellar-aged baijiu; scan the cap to verify."},
+]
+FACTORIES = [{"external_id": "DEMO-FAC-HZ", "name": "杭州滨江工厂", "address": "滨江区江南大道 1 号",
+              "region_code": "330108000000"}]
+WAREHOUSES = [{"external_id": "DEMO-WH-HZ", "name": "杭州成品仓", "factory_external_id": "DEMO-FAC-HZ",
+               "address": "滨江区江南大道 1 号 3 号库", "region_code": "330108000000"}]
+DEALERS = [
+    {"external_id": "DEMO-DLR-ZJ", "name": "浙江省总代理", "territory": ["330000000000"],
+     "contacts": [{"name": "王经理", "phone": "13800000001", "title": "总经理"}]},
+    {"external_id": "DEMO-DLR-HZ", "name": "杭州市经销商", "parent_external_id": "DEMO-DLR-ZJ",
+     "territory": ["330100000000"], "contacts": [{"name": "李经理", "phone": "13800000002"}]},
+    {"external_id": "DEMO-DLR-JS", "name": "江苏省总代理", "territory": ["320000000000"],
+     "contacts": [{"name": "张经理", "phone": "13800000003", "title": "总经理"}]},
+    {"external_id": "DEMO-DLR-NJ", "name": "南京市经销商", "parent_external_id": "DEMO-DLR-JS",
+     "territory": ["320100000000"], "contacts": [{"name": "赵经理", "phone": "13800000004"}]},
+]
+STORES = [
+    {"external_id": "DEMO-STO-HZ1", "name": "西湖便利店", "address": "西湖区文三路 100 号",
+     "region_code": "330106000000", "longitude": 120.130194, "latitude": 30.259463,
+     "dealer_external_ids": ["DEMO-DLR-HZ"]},
+    {"external_id": "DEMO-STO-HZ2", "name": "滨江生活超市", "address": "滨江区网商路 200 号",
+     "region_code": "330108000000", "dealer_external_ids": ["DEMO-DLR-HZ"]},
+    {"external_id": "DEMO-STO-NJ1", "name": "鼓楼烟酒店", "address": "鼓楼区中山路 300 号",
+     "region_code": "320106000000", "longitude": 118.770182, "latitude": 32.066601,
+     "dealer_external_ids": ["DEMO-DLR-NJ"]},
+    {"external_id": "DEMO-STO-NJ2", "name": "秦淮百货", "address": "秦淮区夫子庙 400 号",
+     "region_code": "320104000000", "dealer_external_ids": ["DEMO-DLR-NJ"]},
+]
+
+
+def demo_password() -> str:
+    return os.environ.get("DEMO_PASSWORD") or "matong-demo-2026"
+
+
+def seed() -> dict:
+    """Create or refresh the demo brand; returns what a newcomer needs to look at it."""
+    if current_app.config["MATONG_ENV"] == "production":
+        raise RuntimeError("demo data is not seeded in production")
+    password = demo_password()
+    with transaction():
+        users = [_demo_user(role, password) for role in Role]
+        masterdata.bulk_upsert_products(actor=ACTOR, records=PRODUCTS)
+        masterdata.bulk_upsert_factories(actor=ACTOR, records=FACTORIES)
+        factory = masterdata.list_factories(external_id="DEMO-FAC-HZ")
+        factory_id = db.session.scalars(factory).one().id
+        if not db.session.scalars(masterdata.list_production_lines(factory_id=factory_id)).first():
+            masterdata.create_production_line(actor=ACTOR, data={
+                "factory_id": factory_id, "code": "L1", "name": "灌装一线", "mode": "auto"})
+        masterdata.bulk_upsert_warehouses(actor=ACTOR, records=WAREHOUSES)
+        masterdata.bulk_upsert_dealers(actor=ACTOR, records=DEALERS)
+        masterdata.bulk_upsert_stores(actor=ACTOR, records=STORES)
+        batch, job = _demo_batch()
+    if job is not None:
+        codes.run_export(job_id=job.id)
+    sample = next(iter(codes.sample_labels(actor=ACTOR, batch_id=batch.id, limit=1)[1]), None)
+    db.session.commit()  # the sample's audit record
+    return {"users": [u.username for u in users], "password": password, "batch": batch,
+            "sample_code": sample[0] if sample else None}
+
+
+def _demo_user(role: Role, password: str) -> AdminUser:
+    username = f"demo-{role.value}"
+    user = db.session.scalar(sa.select(AdminUser).where(AdminUser.username == username))
+    if user is None:
+        return identity.create_user(actor=ACTOR, username=username, password=password, role=role,
+                                    display_name=f"Demo {role.value}")
+    # Same password every run, so what `make run` prints is always true.
+    identity.update_user(actor=ACTOR, user_id=user.id,
+                         changes={"password": password, "is_active": True})
+    identity.unlock_user(actor=ACTOR, user_id=user.id)
+    return user
+
+
+def _demo_batch():
+    product = db.session.scalar(sa.select(Product).where(Product.external_id == "DEMO-SKU-001"))
+    batch = db.session.scalar(sa.select(CodeBatch).where(CodeBatch.product_id == product.id)
+                              .order_by(CodeBatch.id))
+    if batch is not None:
+        return batch, None
+    return codes.issue_batch(actor=ACTOR, product_id=product.id, level="item",
+                             count=DEMO_BATCH_SIZE, hidden_code_digits=6)
