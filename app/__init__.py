@@ -26,6 +26,7 @@ def configure(app: Flask, config) -> None:
         config = get_config(config)
     app.config.from_object(config)
     app.config["MATONG_ENV"] = config.ENV_NAME
+    app.json.ensure_ascii = False  # Chinese names stay readable in responses
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
