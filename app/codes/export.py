@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import contextlib
 import queue
+import sys
 import threading
 import time
 import zipfile
@@ -23,10 +25,35 @@ from app.codes.format import CodeKeyring
 
 HEADER = "code,url,digital_link_url,hidden_code,level,batch"
 MIN_PASSWORD_LENGTH = 12
-# Rows per chunk handed from the producer thread to the writer: big enough that the writer's
-# few GIL hand-offs per chunk are amortised, small enough to keep memory flat (~10 MB a chunk).
-CHUNK_ROWS = 65536
+# Rows per chunk handed from the producer thread to the writer (~1.2 MB of CSV): small chunks
+# stay in the CPU cache, which measurably speeds up the producer, and keep memory flat.
+CHUNK_ROWS = 8192
 COMPRESS_LEVEL = 1
+# While a pack is written the producer thread never lets go of the GIL on its own, so each time
+# the writer comes back from zlib or a file write it waits a whole switch interval (5 ms by
+# default) for it. A short interval while exports run removes most of that wait.
+EXPORT_SWITCH_INTERVAL = 0.0005
+_switch_lock = threading.Lock()
+_exports_running = 0
+_saved_interval = sys.getswitchinterval()
+
+
+@contextlib.contextmanager
+def _short_switch_interval():
+    """Lower the interpreter's thread switch interval while at least one export runs."""
+    global _exports_running, _saved_interval
+    with _switch_lock:
+        if _exports_running == 0:
+            _saved_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(_saved_interval, EXPORT_SWITCH_INTERVAL))
+        _exports_running += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _exports_running -= 1
+            if _exports_running == 0:
+                sys.setswitchinterval(_saved_interval)
 
 
 @dataclass(frozen=True)
@@ -151,7 +178,7 @@ def write_pack(*, keyring: CodeKeyring, spec: PackSpec, path: str | Path, file_r
     last_report = time.monotonic()
     producer.start()
     try:
-        with _open_zip(partial, password) as archive:
+        with _short_switch_interval(), _open_zip(partial, password) as archive:
             entry = None
             while (item := chunks.get()) is not None:
                 if isinstance(item, BaseException):
