@@ -424,13 +424,14 @@ def run_export(*, job_id: int, password: str | None = None) -> bool:
 def perform_export(*, job_id: int, password: str | None) -> None:
     """Write the code pack of a claimed job, reporting progress; a failure is recorded on the job."""
     job = db.session.get(ExportJob, job_id, populate_existing=True)
-    batch = job.batch
-    path = Path(current_app.config["CODE_EXPORT_DIR"]) / batch.batch_no / f"job-{job.id}.zip"
+    spec, file_rows, encrypted = pack_spec(job.batch), job.file_rows, job.encrypted
+    path = Path(current_app.config["CODE_EXPORT_DIR"]) / spec.batch_no / f"job-{job_id}.zip"
+    db.session.commit()  # end the read: don't hold a snapshot open for the whole export
     try:
-        if job.encrypted and password is None:
+        if encrypted and password is None:
             raise RuntimeError("the password of this encrypted export is missing or expired; request it again")
-        result = packs.write_pack(keyring=keyring(), spec=pack_spec(batch), path=path,
-                                  file_rows=job.file_rows, password=password,
+        result = packs.write_pack(keyring=keyring(), spec=spec, path=path,
+                                  file_rows=file_rows, password=password,
                                   progress=lambda rows: _set_progress(job_id, rows))
     except Exception as exc:
         log.exception("code pack export %s failed", job_id)

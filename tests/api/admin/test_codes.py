@@ -377,3 +377,12 @@ def test_concurrent_issues_get_disjoint_serial_ranges(app):
     ranges = sorted(results)
     for (_, end, _), (start, _, _) in zip(ranges, ranges[1:]):
         assert start > end
+
+
+def test_the_worker_command_runs_queued_exports(client, auth, app, monkeypatch):
+    monkeypatch.setitem(app.config, "CODE_EXPORT_RUNNER", "worker")
+    issue(client, auth.as_admin(), count=4)
+    result = app.test_cli_runner().invoke(args=["codes", "work", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "ran 1 export(s)" in result.output
+    assert db.session.scalar(sa.select(ExportJob.status)).value == "done"
