@@ -84,6 +84,8 @@ class Base:
         # "worker": a separate `flask codes work` process runs them (production);
         # "inline": they run before the request returns (tests).
         self.CODE_EXPORT_RUNNER = env("CODE_EXPORT_RUNNER", "thread")
+        # A running export whose progress has not moved for this long lost its worker.
+        self.CODE_EXPORT_STALE_SECONDS = env_int("CODE_EXPORT_STALE_SECONDS", 300)
         self.LABEL_DOMAIN = env("LABEL_DOMAIN", "m.example.com")
         self.LABEL_PREFIX = env("LABEL_PREFIX", "c")
         self.GS1_COMPANY_PREFIX = env("GS1_COMPANY_PREFIX")  # enables SSCC-18 on pallet codes

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import contextlib
 import queue
 import sys
 import threading
@@ -31,29 +30,14 @@ CHUNK_ROWS = 8192
 COMPRESS_LEVEL = 1
 # While a pack is written the producer thread never lets go of the GIL on its own, so each time
 # the writer comes back from zlib or a file write it waits a whole switch interval (5 ms by
-# default) for it. A short interval while exports run removes most of that wait.
+# default) for it. The export worker, a process of its own, shortens the interval for its whole
+# life (the web process is left alone: its request threads are better served by the default).
 EXPORT_SWITCH_INTERVAL = 0.0005
-_switch_lock = threading.Lock()
-_exports_running = 0
-_saved_interval = sys.getswitchinterval()
 
 
-@contextlib.contextmanager
-def _short_switch_interval():
-    """Lower the interpreter's thread switch interval while at least one export runs."""
-    global _exports_running, _saved_interval
-    with _switch_lock:
-        if _exports_running == 0:
-            _saved_interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(_saved_interval, EXPORT_SWITCH_INTERVAL))
-        _exports_running += 1
-    try:
-        yield
-    finally:
-        with _switch_lock:
-            _exports_running -= 1
-            if _exports_running == 0:
-                sys.setswitchinterval(_saved_interval)
+def tune_interpreter_for_exports() -> None:
+    """Shorten the thread switch interval of this process; call it in dedicated export workers only."""
+    sys.setswitchinterval(min(sys.getswitchinterval(), EXPORT_SWITCH_INTERVAL))
 
 
 @dataclass(frozen=True)
@@ -178,7 +162,7 @@ def write_pack(*, keyring: CodeKeyring, spec: PackSpec, path: str | Path, file_r
     last_report = time.monotonic()
     producer.start()
     try:
-        with _short_switch_interval(), _open_zip(partial, password) as archive:
+        with _open_zip(partial, password) as archive:
             entry = None
             while (item := chunks.get()) is not None:
                 if isinstance(item, BaseException):

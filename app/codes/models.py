@@ -102,5 +102,9 @@ class ExportJob(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # Each claim is an attempt; a runner writes progress and the result only under its own attempt,
+    # and beats the heart with its progress, so a job whose runner died can be taken over.
+    attempt: Mapped[int] = mapped_column(default=0)
+    heartbeat_at: Mapped[datetime | None]
 
     batch: Mapped[CodeBatch] = relationship(back_populates="exports")

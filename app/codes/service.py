@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -402,73 +403,110 @@ def _run_in_thread(app, job_id: int, password: str | None) -> None:
             db.session.remove()
 
 
-def claim_export(job_id: int) -> bool:
-    """Take a queued job (atomically: only one runner wins); commits."""
+def claim_export(job_id: int) -> int | None:
+    """Take a queued job (atomically: only one runner wins); its attempt number, or None; commits."""
     with transaction():
+        now = utcnow()
         claimed = db.session.execute(
             sa.update(ExportJob).where(ExportJob.id == job_id, ExportJob.status == ExportStatus.QUEUED)
-            .values(status=ExportStatus.RUNNING, started_at=utcnow())
+            .values(status=ExportStatus.RUNNING, started_at=now, heartbeat_at=now,
+                    attempt=ExportJob.attempt + 1)
             .execution_options(synchronize_session=False)
         ).rowcount == 1
-    return claimed
+        if not claimed:
+            return None
+        return db.session.scalar(sa.select(ExportJob.attempt).where(ExportJob.id == job_id))
 
 
 def run_export(*, job_id: int, password: str | None = None) -> bool:
     """Claim and perform an export job; False when another runner had it already."""
-    if not claim_export(job_id):
+    attempt = claim_export(job_id)
+    if attempt is None:
         return False
-    perform_export(job_id=job_id, password=password)
+    perform_export(job_id=job_id, attempt=attempt, password=password)
     return True
 
 
-def perform_export(*, job_id: int, password: str | None) -> None:
+def perform_export(*, job_id: int, attempt: int, password: str | None) -> None:
     """Write the code pack of a claimed job, reporting progress; a failure is recorded on the job."""
     job = db.session.get(ExportJob, job_id, populate_existing=True)
     spec, file_rows, encrypted = pack_spec(job.batch), job.file_rows, job.encrypted
-    path = Path(current_app.config["CODE_EXPORT_DIR"]) / spec.batch_no / f"job-{job_id}.zip"
+    # A file per attempt: a runner presumed dead that wakes up never writes over its successor's.
+    path = Path(current_app.config["CODE_EXPORT_DIR"]) / spec.batch_no / f"job-{job_id}-{attempt}.zip"
     db.session.commit()  # end the read: don't hold a snapshot open for the whole export
     try:
         if encrypted and password is None:
             raise RuntimeError("the password of this encrypted export is missing or expired; request it again")
         result = packs.write_pack(keyring=keyring(), spec=spec, path=path,
                                   file_rows=file_rows, password=password,
-                                  progress=lambda rows: _set_progress(job_id, rows))
+                                  progress=lambda rows: _set_progress(job_id, attempt, rows))
     except Exception as exc:
         log.exception("code pack export %s failed", job_id)
-        _finish(job_id, status=ExportStatus.FAILED, error=str(exc)[:1000] or type(exc).__name__)
+        _finish(job_id, attempt, status=ExportStatus.FAILED, error=str(exc)[:1000] or type(exc).__name__)
         return
-    _finish(job_id, status=ExportStatus.DONE, rows_done=result.rows, file_path=str(path),
+    _finish(job_id, attempt, status=ExportStatus.DONE, rows_done=result.rows, file_path=str(path),
             file_size=result.size, sha256=result.sha256)
 
 
-def _set_progress(job_id: int, rows: int) -> None:
+def _mine(job_id: int, attempt: int):
+    return sa.update(ExportJob).where(ExportJob.id == job_id, ExportJob.attempt == attempt,
+                                      ExportJob.status == ExportStatus.RUNNING)
+
+
+def _set_progress(job_id: int, attempt: int, rows: int) -> None:
     with transaction():
-        db.session.execute(sa.update(ExportJob).where(ExportJob.id == job_id).values(rows_done=rows)
+        db.session.execute(_mine(job_id, attempt).values(rows_done=rows, heartbeat_at=utcnow())
                            .execution_options(synchronize_session=False))
 
 
-def _finish(job_id: int, **values) -> None:
+def _finish(job_id: int, attempt: int, **values) -> None:
     with transaction():
-        db.session.execute(sa.update(ExportJob).where(ExportJob.id == job_id)
-                           .values(finished_at=utcnow(), **values)
+        db.session.execute(_mine(job_id, attempt).values(finished_at=utcnow(), **values)
                            .execution_options(synchronize_session=False))
     db.session.expire_all()
 
 
+def recover_stale_exports(*, stale_after: timedelta) -> int:
+    """Jobs whose runner stopped beating (a crashed worker): queue them again; returns how many.
+
+    An encrypted job fails instead: its password was handed to the dead runner and is gone.
+    """
+    stale = sa.and_(ExportJob.status == ExportStatus.RUNNING,
+                    ExportJob.heartbeat_at < utcnow() - stale_after)
+    with transaction():
+        requeued = db.session.execute(
+            sa.update(ExportJob).where(stale, ExportJob.encrypted.is_(False))
+            .values(status=ExportStatus.QUEUED, rows_done=0, started_at=None, heartbeat_at=None)
+            .execution_options(synchronize_session=False)).rowcount
+        failed = db.session.execute(
+            sa.update(ExportJob).where(stale, ExportJob.encrypted.is_(True))
+            .values(status=ExportStatus.FAILED, finished_at=utcnow(),
+                    error="the export stopped (its worker died); request a new export")
+            .execution_options(synchronize_session=False)).rowcount
+    if requeued or failed:
+        log.warning("code pack exports whose worker stopped: %s queued again, %s failed", requeued, failed)
+    return requeued + failed
+
+
 def work(*, once: bool = False, poll_seconds: float = 2.0, stop: threading.Event | None = None) -> int:
     """The worker loop of `flask codes work`: run queued exports, oldest first; returns jobs run."""
+    packs.tune_interpreter_for_exports()  # this process only exports
+    stale_after = timedelta(seconds=current_app.config["CODE_EXPORT_STALE_SECONDS"])
     done = 0
     stop = stop or threading.Event()
     while not stop.is_set():
+        recover_stale_exports(stale_after=stale_after)
         queued = db.session.scalars(sa.select(ExportJob.id).where(ExportJob.status == ExportStatus.QUEUED)
                                     .order_by(ExportJob.id)).all()
         db.session.rollback()  # don't sit in a transaction (and its snapshot) while exporting
         for job_id in queued:
-            if not claim_export(job_id):
+            attempt = claim_export(job_id)
+            if attempt is None:
                 continue
             # Taken only by the runner that claimed the job, and deleted as it is taken.
             password = redis.getdel(PASSWORD_KEY.format(job_id=job_id))
-            perform_export(job_id=job_id, password=password.decode() if password else None)
+            perform_export(job_id=job_id, attempt=attempt,
+                           password=password.decode() if password else None)
             done += 1
         if once:
             break

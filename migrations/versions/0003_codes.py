@@ -67,6 +67,8 @@ def upgrade():
     sa.Column('created_at', app.db.UTCDateTime(), nullable=False),
     sa.Column('started_at', app.db.UTCDateTime(), nullable=True),
     sa.Column('finished_at', app.db.UTCDateTime(), nullable=True),
+    sa.Column('attempt', sa.Integer(), nullable=False),
+    sa.Column('heartbeat_at', app.db.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['batch_id'], ['code_batches.id'], name=op.f('fk_code_export_jobs_batch_id_code_batches')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_code_export_jobs'))
     )

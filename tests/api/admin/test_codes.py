@@ -7,6 +7,7 @@ import itertools
 import threading
 import xml.etree.ElementTree as ET
 import zipfile
+from datetime import timedelta
 
 import pytest
 import pyzipper
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from app import gs1
 from app.codes import service as codes
 from app.codes.models import CodeBatch, CodeCounter, ExportJob
-from app.db import transaction
+from app.db import transaction, utcnow
 from app.extensions import db
 from app.identity.models import AuditRecord, Role
 from app.masterdata.models import Product, Status
@@ -327,9 +328,49 @@ def test_an_encrypted_export_whose_password_expired_fails_instead_of_writing_pla
 def test_a_job_is_claimed_by_one_runner_only(client, auth, app, monkeypatch):
     monkeypatch.setitem(app.config, "CODE_EXPORT_RUNNER", "worker")
     job_id = issue(client, auth.as_admin(), count=3).get_json()["export"]["id"]
-    assert codes.claim_export(job_id) is True
-    assert codes.claim_export(job_id) is False
+    assert codes.claim_export(job_id) == 1
+    assert codes.claim_export(job_id) is None
     assert codes.run_export(job_id=job_id) is False
+
+
+def _age_heartbeat(job_id, seconds):
+    db.session.execute(sa.update(ExportJob).where(ExportJob.id == job_id)
+                       .values(heartbeat_at=utcnow() - timedelta(seconds=seconds)))
+    db.session.commit()
+
+
+def test_a_job_whose_worker_died_is_taken_over_and_the_dead_runner_cannot_overwrite_it(
+        client, auth, app, monkeypatch):
+    monkeypatch.setitem(app.config, "CODE_EXPORT_RUNNER", "worker")
+    headers = auth.as_admin()
+    job_id = issue(client, headers, count=5).get_json()["export"]["id"]
+    dead_attempt = codes.claim_export(job_id)  # a worker claims it, then dies
+    _age_heartbeat(job_id, app.config["CODE_EXPORT_STALE_SECONDS"] + 1)
+    assert codes.work(once=True) == 1
+    job = client.get(f"/api/admin/code-batches/exports/{job_id}", headers=headers).get_json()
+    assert job["status"] == "done" and job["rows_done"] == 5
+    codes._finish(job_id, dead_attempt, status=codes.ExportStatus.FAILED, error="late")  # it wakes up
+    job = client.get(f"/api/admin/code-batches/exports/{job_id}", headers=headers).get_json()
+    assert job["status"] == "done"
+
+
+def test_a_live_job_is_not_taken_over(client, auth, app, monkeypatch):
+    monkeypatch.setitem(app.config, "CODE_EXPORT_RUNNER", "worker")
+    job_id = issue(client, auth.as_admin(), count=5).get_json()["export"]["id"]
+    codes.claim_export(job_id)
+    assert codes.recover_stale_exports(stale_after=timedelta(seconds=60)) == 0
+    assert db.session.get(ExportJob, job_id, populate_existing=True).status.value == "running"
+
+
+def test_an_encrypted_job_whose_worker_died_fails_as_its_password_is_gone(client, auth, app, monkeypatch):
+    monkeypatch.setitem(app.config, "CODE_EXPORT_RUNNER", "worker")
+    job_id = issue(client, auth.as_admin(), count=5,
+                   export_password="a worker password").get_json()["export"]["id"]
+    codes.claim_export(job_id)
+    _age_heartbeat(job_id, 3600)
+    assert codes.recover_stale_exports(stale_after=timedelta(seconds=60)) == 1
+    job = db.session.get(ExportJob, job_id, populate_existing=True)
+    assert job.status.value == "failed" and "request a new export" in job.error
 
 
 def test_the_thread_runner_finishes_in_the_background(client, auth, app, monkeypatch):
