@@ -4,8 +4,9 @@
     .venv/bin/python bench/issue_codes.py --count 10000000 --runs 5 --hidden-digits 8
 
 Each size runs in a fresh process (so its peak RSS is its own) against a temporary SQLite
-database migrated to head. Per run it times (1) the bare loop: computing the N code strings and
-nothing else (with the hidden codes when the batch has them), (2) issuing the batch (one row, O(1)), (3) the full export job: the zip of CSV
+database migrated to head. Per run it times (1) the bare loop: computing the N code strings
+(with the hidden codes when the batch has them) and nothing else, (2) issuing the batch
+(one row, O(1)), (3) the full export job: the zip of CSV
 files on disk, with its progress updates and SHA-256. It prints medians and the export/bare ratio
 (the median of each run's ratio: runs are paired, which a noisy shared machine needs).
 """
