@@ -51,6 +51,11 @@ JSONType = sa.JSON().with_variant(mysql.JSON(), "mysql", "mariadb")
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
+def enum_type(cls) -> sa.Enum:
+    """A Python enum stored as its values in a short string column (portable, no native ENUM)."""
+    return sa.Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+
+
 class Base(DeclarativeBase):
     registry = registry(
         metadata=sa.MetaData(naming_convention=NAMING_CONVENTION),

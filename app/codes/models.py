@@ -6,12 +6,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import BigId, TimestampMixin, utcnow
+from app.db import BigId, TimestampMixin, enum_type, utcnow
 from app.extensions import db
-
-
-def _enum(cls):
-    return sa.Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
 
 
 class Level(str, enum.Enum):
@@ -55,7 +51,7 @@ class CodeBatch(TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     batch_no: Mapped[str] = mapped_column(sa.String(32), unique=True)
     product_id: Mapped[int | None] = mapped_column(sa.ForeignKey("products.id"))
-    level: Mapped[Level] = mapped_column(_enum(Level))
+    level: Mapped[Level] = mapped_column(enum_type(Level))
     key_version: Mapped[int] = mapped_column(sa.SmallInteger)
     # Unique, so indexed: a code finds its batch by the greatest serial_start <= its serial.
     serial_start: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
@@ -65,7 +61,7 @@ class CodeBatch(TimestampMixin, db.Model):
     # SSCC number of serial s = sscc_start + (s - serial_start), under this prefix.
     sscc_company_prefix: Mapped[str | None] = mapped_column(sa.String(12))
     sscc_start: Mapped[int | None] = mapped_column(sa.BigInteger)
-    status: Mapped[BatchStatus] = mapped_column(_enum(BatchStatus), default=BatchStatus.ACTIVE, index=True)
+    status: Mapped[BatchStatus] = mapped_column(enum_type(BatchStatus), default=BatchStatus.ACTIVE, index=True)
     voided_at: Mapped[datetime | None]
     void_reason: Mapped[str | None] = mapped_column(sa.String(500))
     created_by: Mapped[str] = mapped_column(sa.String(128))
@@ -89,7 +85,7 @@ class ExportJob(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     batch_id: Mapped[int] = mapped_column(sa.ForeignKey("code_batches.id"), index=True)
-    status: Mapped[ExportStatus] = mapped_column(_enum(ExportStatus), default=ExportStatus.QUEUED, index=True)
+    status: Mapped[ExportStatus] = mapped_column(enum_type(ExportStatus), default=ExportStatus.QUEUED, index=True)
     rows_done: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     rows_total: Mapped[int] = mapped_column(sa.BigInteger)
     file_rows: Mapped[int] = mapped_column(sa.BigInteger)

@@ -6,7 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import BigId, JSONType, TimestampMixin, utcnow
+from app.db import BigId, JSONType, TimestampMixin, enum_type, utcnow
 from app.extensions import db
 
 
@@ -35,8 +35,7 @@ class AdminUser(TimestampMixin, db.Model):
     username: Mapped[str] = mapped_column(sa.String(64), unique=True)
     display_name: Mapped[str] = mapped_column(sa.String(128), default="")
     password_hash: Mapped[str] = mapped_column(sa.String(255))
-    role: Mapped[Role] = mapped_column(sa.Enum(Role, native_enum=False, length=16,
-                                               values_callable=lambda e: [m.value for m in e]))
+    role: Mapped[Role] = mapped_column(enum_type(Role))
     is_active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]

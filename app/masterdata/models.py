@@ -6,16 +6,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import BigId, JSONType, TimestampMixin
+from app.db import BigId, JSONType, TimestampMixin, enum_type
 from app.extensions import db
 
 
 # The ERP's identifier, compared exactly: MySQL's default collation would make "a1" and "A1" one id.
 ExternalId = sa.String(64).with_variant(mysql.VARCHAR(64, collation="utf8mb4_bin"), "mysql", "mariadb")
-
-
-def _enum(cls):
-    return sa.Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
 
 
 class Status(str, enum.Enum):
@@ -51,7 +47,7 @@ class Product(TimestampMixin, db.Model):
     shelf_life_days: Mapped[int | None]
     description: Mapped[str] = mapped_column(sa.Text, default="")
     image_url: Mapped[str | None] = mapped_column(sa.String(500))
-    status: Mapped[Status] = mapped_column(_enum(Status), default=Status.ACTIVE, index=True)
+    status: Mapped[Status] = mapped_column(enum_type(Status), default=Status.ACTIVE, index=True)
 
     __table_args__ = (
         sa.CheckConstraint("units_per_case >= 1", name="units_per_case_positive"),
@@ -67,7 +63,7 @@ class Factory(TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(sa.String(200))
     address: Mapped[str] = mapped_column(sa.String(500), default="")
     region_code: Mapped[str | None] = mapped_column(sa.ForeignKey("regions.code"), index=True)
-    status: Mapped[Status] = mapped_column(_enum(Status), default=Status.ACTIVE)
+    status: Mapped[Status] = mapped_column(enum_type(Status), default=Status.ACTIVE)
 
     lines: Mapped[list["ProductionLine"]] = relationship(back_populates="factory")
 
@@ -81,8 +77,8 @@ class ProductionLine(TimestampMixin, db.Model):
     factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factories.id"), index=True)
     code: Mapped[str] = mapped_column(sa.String(32))
     name: Mapped[str] = mapped_column(sa.String(200))
-    mode: Mapped[LineMode] = mapped_column(_enum(LineMode), default=LineMode.MANUAL)
-    status: Mapped[Status] = mapped_column(_enum(Status), default=Status.ACTIVE)
+    mode: Mapped[LineMode] = mapped_column(enum_type(LineMode), default=LineMode.MANUAL)
+    status: Mapped[Status] = mapped_column(enum_type(Status), default=Status.ACTIVE)
 
     factory: Mapped[Factory] = relationship(back_populates="lines")
 
@@ -96,7 +92,7 @@ class Warehouse(TimestampMixin, db.Model):
     factory_id: Mapped[int | None] = mapped_column(sa.ForeignKey("factories.id"), index=True)
     address: Mapped[str] = mapped_column(sa.String(500), default="")
     region_code: Mapped[str | None] = mapped_column(sa.ForeignKey("regions.code"), index=True)
-    status: Mapped[Status] = mapped_column(_enum(Status), default=Status.ACTIVE)
+    status: Mapped[Status] = mapped_column(enum_type(Status), default=Status.ACTIVE)
 
 
 class Region(db.Model):
@@ -106,7 +102,7 @@ class Region(db.Model):
 
     code: Mapped[str] = mapped_column(sa.String(12), primary_key=True)  # 12-digit adcode
     name: Mapped[str] = mapped_column(sa.String(64))
-    level: Mapped[RegionLevel] = mapped_column(_enum(RegionLevel), index=True)
+    level: Mapped[RegionLevel] = mapped_column(enum_type(RegionLevel), index=True)
     parent_code: Mapped[str | None] = mapped_column(sa.String(12), index=True)
     longitude: Mapped[float | None]
     latitude: Mapped[float | None]
@@ -138,7 +134,7 @@ class Dealer(TimestampMixin, db.Model):
     tier: Mapped[int] = mapped_column(default=1)
     parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("dealers.id"), index=True)
     contacts: Mapped[list] = mapped_column(JSONType, default=list)  # [{name, phone, title}]
-    status: Mapped[Status] = mapped_column(_enum(Status), default=Status.ACTIVE, index=True)
+    status: Mapped[Status] = mapped_column(enum_type(Status), default=Status.ACTIVE, index=True)
 
     parent: Mapped["Dealer | None"] = relationship(remote_side=[id])
     territory: Mapped[list[Region]] = relationship(secondary=dealer_territories)
@@ -156,7 +152,7 @@ class Store(TimestampMixin, db.Model):
     region_code: Mapped[str] = mapped_column(sa.ForeignKey("regions.code"), index=True)
     longitude: Mapped[float | None]
     latitude: Mapped[float | None]
-    status: Mapped[Status] = mapped_column(_enum(Status), default=Status.ACTIVE, index=True)
+    status: Mapped[Status] = mapped_column(enum_type(Status), default=Status.ACTIVE, index=True)
 
     region: Mapped[Region] = relationship()
     dealers: Mapped[list[Dealer]] = relationship(secondary=store_dealers)
