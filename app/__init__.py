@@ -17,6 +17,7 @@ def create_app(config: BaseConfig | str | None = None) -> Flask:
     register_extensions(app)
     register_apis(app)
     register_error_handlers(app)
+    register_request_hooks(app)
     register_commands(app)
     return app
 
@@ -68,6 +69,12 @@ def register_error_handlers(app: Flask) -> None:
     from app.errors import register_error_handlers as register
 
     register(app)
+
+
+def register_request_hooks(app: Flask) -> None:
+    from app import idempotency
+
+    idempotency.init_app(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -1,0 +1,95 @@
+"""Retry-safe writes: an `Idempotency-Key` header makes a retried request answer as the first did.
+
+A client that may retry a write (a timeout, a dropped connection) sends the same key with each
+attempt. The first attempt runs and its response is kept in Redis for a day; a retry with the same
+key, credential, method and path gets that response back (`Idempotent-Replayed: true`) and runs
+nothing. A retry while the first attempt still runs is 409 `request_in_progress`; the same key with
+a different body is 422 `idempotency_key_reused`. Server errors (5xx) are not kept, so they can be
+retried. Writes that are idempotent by nature (ERP upserts by external id) don't need the header.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+from flask import Flask, g, request
+
+from app.errors import Conflict, ValidationFailed
+from app.extensions import redis
+
+HEADER = "Idempotency-Key"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:\-]{8,128}$")
+RESULT_TTL_SECONDS = 24 * 3600
+IN_PROGRESS_TTL_SECONDS = 120
+
+
+class KeyInvalid(ValidationFailed):
+    code = "idempotency_key_invalid"
+    message = f"{HEADER} must be 8 to 128 letters, digits or _ . : -"
+
+
+class KeyReused(ValidationFailed):
+    code = "idempotency_key_reused"
+    message = f"This {HEADER} was used for a different request; use a new key for a new request."
+
+
+class InProgress(Conflict):
+    code = "request_in_progress"
+    message = "A request with this Idempotency-Key is still being processed; retry shortly."
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _redis_key(key: str) -> str:
+    credential = request.headers.get("Authorization") or request.headers.get("X-Api-Key") or ""
+    return f"idem:{_sha256(credential.encode())[:32]}:{request.method}:{request.path}:{key}"
+
+
+def before_request():
+    key = request.headers.get(HEADER)
+    if key is None or request.method not in WRITE_METHODS:
+        return None
+    if not KEY_PATTERN.match(key):
+        raise KeyInvalid()
+    redis_key = _redis_key(key)
+    fingerprint = _sha256(request.get_data() + request.query_string)
+    claim = json.dumps({"state": "running", "fingerprint": fingerprint})
+    if redis.set(redis_key, claim, nx=True, ex=IN_PROGRESS_TTL_SECONDS):
+        g.idempotency = redis_key, fingerprint
+        return None
+    stored = redis.get(redis_key)
+    if stored is None:  # expired between the two calls: treat as in progress, the client retries
+        raise InProgress()
+    stored = json.loads(stored)
+    if stored["fingerprint"] != fingerprint:
+        raise KeyReused()
+    if stored["state"] == "running":
+        raise InProgress()
+    response = Flask.response_class(stored["body"], status=stored["status"],
+                                    content_type=stored["content_type"])
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def after_request(response):
+    pending = g.pop("idempotency", None)
+    if pending is None:
+        return response
+    redis_key, fingerprint = pending
+    if response.status_code >= 500 or response.direct_passthrough:
+        redis.delete(redis_key)  # not kept: the client may retry it
+        return response
+    redis.set(redis_key, json.dumps({
+        "state": "done", "fingerprint": fingerprint, "status": response.status_code,
+        "content_type": response.content_type, "body": response.get_data(as_text=True),
+    }), ex=RESULT_TTL_SECONDS)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(before_request)
+    app.after_request(after_request)
