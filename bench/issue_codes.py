@@ -37,7 +37,8 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(count: int, runs: int, hidden_digits: int | None, file_rows: int) -> dict:
+def measure(count: int, runs: int, hidden_digits: int | None, file_rows: int,
+            keep_switch_interval: bool = False) -> dict:
     """One size, in this process: returns the figures as a dict."""
     tmp = tempfile.TemporaryDirectory(prefix="matong-bench-")
     os.environ.update({
@@ -70,7 +71,8 @@ def measure(count: int, runs: int, hidden_digits: int | None, file_rows: int) ->
             product = Product(sku="BENCH-1", name="Bench product", gtin=body + str(gs1.check_digit(body)))
             db.session.add(product)
         ring = service.keyring()
-        packs.tune_interpreter_for_exports()  # as `flask codes work`, which runs exports in production
+        if not keep_switch_interval:
+            packs.tune_interpreter_for_exports()  # as `flask codes work`, which runs exports in production
         rss_before = rss_mb()
         for _ in range(runs):
             started = time.perf_counter()
@@ -126,12 +128,15 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--hidden-digits", type=int, choices=(6, 7, 8), default=None)
     parser.add_argument("--file-rows", type=int, default=1_000_000, help="rows per CSV file in the zip")
+    parser.add_argument("--keep-switch-interval", action="store_true",
+                        help="leave the thread switch interval alone, as the web process's thread runner does")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     counts = args.count or [1_000_000, 10_000_000]
 
     if args.child:
-        print(json.dumps(measure(counts[0], args.runs, args.hidden_digits, args.file_rows)))
+        print(json.dumps(measure(counts[0], args.runs, args.hidden_digits, args.file_rows,
+                                 args.keep_switch_interval)))
         return 0
 
     print(f"machine: {machine()}")
@@ -143,6 +148,8 @@ def main() -> int:
                    "--file-rows", str(args.file_rows)]
         if args.hidden_digits:
             command += ["--hidden-digits", str(args.hidden_digits)]
+        if args.keep_switch_interval:
+            command.append("--keep-switch-interval")
         output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
         results.append(json.loads(output.strip().splitlines()[-1]))
 
