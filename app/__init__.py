@@ -7,7 +7,7 @@ from flask import Flask
 from flask_swagger_ui import get_swaggerui_blueprint
 
 from config import Base as BaseConfig
-from config import get_config
+from config import ConfigError, get_config
 
 
 def create_app(config: BaseConfig | str | None = None) -> Flask:
@@ -27,9 +27,20 @@ def configure(app: Flask, config) -> None:
         config = get_config(config)
     app.config.from_object(config)
     app.config["MATONG_ENV"] = config.ENV_NAME
+    check_code_keys(app.config)
     app.json.ensure_ascii = False  # Chinese names stay readable in responses
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def check_code_keys(config) -> None:
+    """Refuse to start with code keys that cannot issue or verify (not at the first scan)."""
+    from app.codes.format import CodeKeyring
+
+    try:
+        CodeKeyring.from_setting(config["CODE_KEYS"], config["CODE_KEY_VERSION"])
+    except ValueError as exc:
+        raise ConfigError(f"CODE_KEYS / CODE_KEY_VERSION: {exc}") from exc
 
 
 def register_extensions(app: Flask) -> None:

@@ -33,3 +33,16 @@ def test_development_has_safe_defaults(monkeypatch):
 def test_an_unknown_environment_is_refused():
     with pytest.raises(ConfigError, match="MATONG_ENV"):
         get_config("staging")
+
+
+@pytest.mark.parametrize("keys, complaint", [
+    ("1:abcd", "at least 32"),
+    ("nonsense", "look like"),
+    ("1:" + "ab" * 32 + ",1:" + "cd" * 32, "twice"),
+])
+def test_bad_code_keys_stop_start_up(monkeypatch, keys, complaint):
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CODE_KEYS", keys)
+    with pytest.raises(ConfigError, match=complaint):
+        create_app("production")
