@@ -43,3 +43,16 @@ def test_every_view_declares_who_may_call_it(app):
             if not any(hasattr(fn, a) for a in ("_allowed_roles", "_needed_scopes", "_public")):
                 undeclared.append(endpoint)
     assert undeclared == []
+
+
+def test_readyz_is_503_when_redis_is_down(client, monkeypatch):
+    from app.extensions import redis
+
+    def refuse():
+        raise ConnectionError("redis down")
+
+    monkeypatch.setattr(redis._get_current_object(), "ping", refuse)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["code"] == "not_ready" and body["errors"] == {"database": "ok", "redis": "unreachable"}
