@@ -64,8 +64,10 @@ def _import_models() -> None:
 def register_apis(app: Flask) -> None:
     from app import admin_api, health, integration_api
     from app.extensions import api
+    from app.schemas import IdConverter
     import miniprogram_api
 
+    app.url_map.converters["int"] = IdConverter
     for blueprint in (health.blp, *admin_api.BLUEPRINTS, *integration_api.BLUEPRINTS,
                       *miniprogram_api.BLUEPRINTS):
         api.register_blueprint(blueprint)

@@ -100,9 +100,9 @@ def _demo_user(role: Role, password: str) -> AdminUser:
     if user is None:
         return identity.create_user(actor=ACTOR, username=username, password=password, role=role,
                                     display_name=f"Demo {role.value}")
-    # Same password every run, so what `make run` prints is always true.
+    # Same password and role every run, so what `make run` prints is always true.
     identity.update_user(actor=ACTOR, user_id=user.id,
-                         changes={"password": password, "is_active": True})
+                         changes={"password": password, "is_active": True, "role": role})
     identity.unlock_user(actor=ACTOR, user_id=user.id)
     return user
 

@@ -108,9 +108,14 @@ def current_actor() -> identity.Actor:
 class SelectPage(Page):
     """flask-smorest pagination over a SQLAlchemy select (count + offset/limit)."""
 
+    # Past this offset there is nothing to page (and the number would overflow the database's).
+    MAX_OFFSET = 2**62
+
     @property
     def items(self):
         params = self.page_params
+        if params.first_item >= self.MAX_OFFSET:
+            return []
         return db.session.scalars(
             self.collection.offset(params.first_item).limit(params.page_size)
         ).all()

@@ -9,6 +9,7 @@ from app.db import transaction
 from app.http import SelectPage, authenticate_back_office, current_actor, roles
 from app.identity import service as identity
 from app.identity.models import ApiKey, Role, Scope
+from app.schemas import Int
 
 blp = Blueprint("admin_api_keys", __name__, url_prefix="/api/admin/api-keys",
                 description="API keys for ERP, line controllers and PDAs (admins only).")
@@ -16,7 +17,7 @@ blp.before_request(authenticate_back_office)
 
 
 class ApiKeyReadSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Int()
     name = ma.fields.String()
     prefix = ma.fields.String()
     scopes = ma.fields.List(ma.fields.String())

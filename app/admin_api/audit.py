@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from app.http import SelectPage, authenticate_back_office, roles
 from app.identity import service as identity
 from app.identity.models import Role
+from app.schemas import Int
 
 blp = Blueprint("admin_audit", __name__, url_prefix="/api/admin/audit",
                 description="Who changed what, and when.")
@@ -16,10 +17,10 @@ blp.before_request(authenticate_back_office)
 
 
 class AuditReadSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Int()
     created_at = ma.fields.DateTime()
     actor_type = ma.fields.String()
-    actor_id = ma.fields.Integer(allow_none=True)
+    actor_id = Int(allow_none=True)
     actor_name = ma.fields.String()
     action = ma.fields.String()
     entity_type = ma.fields.String()
@@ -30,7 +31,7 @@ class AuditReadSchema(ma.Schema):
 class AuditQuerySchema(ma.Schema):
     entity_type = ma.fields.String()
     entity_id = ma.fields.String()
-    actor_id = ma.fields.Integer()
+    actor_id = Int()
     action = ma.fields.String()
     since = ma.fields.AwareDateTime(default_timezone=timezone.utc)
     until = ma.fields.AwareDateTime(default_timezone=timezone.utc)

@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from app.db import transaction
 from app.http import ALL_ROLES, authenticate_back_office, bearer_token, current_actor, public, roles
 from app.identity import service as identity
+from app.schemas import Int
 
 blp = Blueprint("admin_auth", __name__, url_prefix="/api/admin/auth",
                 description="Back-office login: bearer tokens with an expiry.")
@@ -19,7 +20,7 @@ class LoginSchema(ma.Schema):
 
 
 class MeSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Int()
     username = ma.fields.String()
     role = ma.fields.String()
 
@@ -28,7 +29,7 @@ class TokenSchema(ma.Schema):
     token = ma.fields.String()
     token_type = ma.fields.String()
     expires_at = ma.fields.DateTime()
-    expires_in = ma.fields.Integer()
+    expires_in = Int()
     user = ma.fields.Nested(MeSchema)
 
 

@@ -13,6 +13,7 @@ from app.codes.models import BatchStatus, ExportStatus, Level
 from app.db import transaction
 from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, roles
 from app.identity.models import Role
+from app.schemas import Int
 
 batches = Blueprint("admin_code_batches", __name__, url_prefix="/api/admin/code-batches",
                     description="Code batches (reserved serial ranges) and their code packs.")
@@ -26,21 +27,21 @@ ISSUERS = (Role.ADMIN, Role.OPS)
 
 
 class ProductBriefSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Int()
     sku = ma.fields.String()
     name = ma.fields.String()
     gtin = ma.fields.String(allow_none=True)
 
 
 class ExportReadSchema(ma.Schema):
-    id = ma.fields.Integer()
-    batch_id = ma.fields.Integer()
+    id = Int()
+    batch_id = Int()
     status = ma.fields.Enum(ExportStatus, by_value=True)
-    rows_done = ma.fields.Integer()
-    rows_total = ma.fields.Integer()
-    file_rows = ma.fields.Integer(metadata={"description": "Rows per CSV file in the zip"})
+    rows_done = Int()
+    rows_total = Int()
+    file_rows = Int(metadata={"description": "Rows per CSV file in the zip"})
     encrypted = ma.fields.Boolean()
-    file_size = ma.fields.Integer(allow_none=True)
+    file_size = Int(allow_none=True)
     sha256 = ma.fields.String(allow_none=True)
     error = ma.fields.String(allow_none=True)
     requested_by = ma.fields.String()
@@ -50,16 +51,16 @@ class ExportReadSchema(ma.Schema):
 
 
 class BatchReadSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Int()
     batch_no = ma.fields.String()
-    product_id = ma.fields.Integer(allow_none=True)
+    product_id = Int(allow_none=True)
     product = ma.fields.Nested(ProductBriefSchema, allow_none=True)
     level = ma.fields.Enum(Level, by_value=True)
-    count = ma.fields.Integer()
-    key_version = ma.fields.Integer()
-    serial_start = ma.fields.Integer()
-    serial_end = ma.fields.Integer()
-    hidden_code_digits = ma.fields.Integer(allow_none=True)
+    count = Int()
+    key_version = Int()
+    serial_start = Int()
+    serial_end = Int()
+    hidden_code_digits = Int(allow_none=True)
     sscc_company_prefix = ma.fields.String(allow_none=True)
     status = ma.fields.Enum(BatchStatus, by_value=True)
     voided_at = ma.fields.DateTime(allow_none=True)
@@ -79,18 +80,18 @@ class BatchIssuedSchema(ma.Schema):
 
 class BatchCreateSchema(ma.Schema):
     # Range rules (count, digits, level) are the service's, so they answer with their own codes.
-    product_id = ma.fields.Integer(load_default=None, allow_none=True,
+    product_id = Int(load_default=None, allow_none=True,
                                    metadata={"description": "Leave out for unassigned codes"})
     level = ma.fields.String(required=True, metadata={"description": "item, case or pallet"})
-    count = ma.fields.Integer(required=True, strict=True)
-    hidden_code_digits = ma.fields.Integer(load_default=None, allow_none=True, strict=True,
+    count = Int(required=True, strict=True)
+    hidden_code_digits = Int(load_default=None, allow_none=True, strict=True,
                                            metadata={"description": f"{HIDDEN_DIGITS[0]}-{HIDDEN_DIGITS[-1]}; item level only"})
     export_password = ma.fields.String(load_default=None, allow_none=True, load_only=True,
                                        metadata={"description": f"Encrypt the code pack (at least {MIN_PASSWORD_LENGTH} characters); never stored"})
 
 
 class BatchQuerySchema(ma.Schema):
-    product_id = ma.fields.Integer()
+    product_id = Int()
     level = ma.fields.String(validate=ma.validate.OneOf([l.value for l in Level]))
     status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in BatchStatus]))
 
@@ -111,7 +112,7 @@ class UrlsSchema(ma.Schema):
 
 
 class BatchBriefSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Int()
     batch_no = ma.fields.String()
     status = ma.fields.Enum(BatchStatus, by_value=True)
 
@@ -121,8 +122,8 @@ class ResolutionSchema(ma.Schema):
     valid = ma.fields.Boolean()
     status = ma.fields.String(metadata={"description": "issued, voided, forged, malformed or not_issued"})
     reason = ma.fields.String(allow_none=True)
-    key_version = ma.fields.Integer(allow_none=True)
-    serial = ma.fields.Integer(allow_none=True)
+    key_version = Int(allow_none=True)
+    serial = Int(allow_none=True)
     batch = ma.fields.Nested(BatchBriefSchema, allow_none=True)
     product = ma.fields.Nested(ProductBriefSchema, allow_none=True)
     level = ma.fields.Enum(Level, by_value=True, allow_none=True)

@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import marshmallow as ma
+import sqlalchemy as sa
 from flask_smorest import Blueprint
 
 from app.db import transaction
-from app.extensions import db
 from app.http import SelectPage, authenticate_back_office, current_actor, roles
 from app.identity import service as identity
 from app.identity.models import AdminUser, Role
-
-import sqlalchemy as sa
+from app.schemas import Int
 
 blp = Blueprint("admin_users", __name__, url_prefix="/api/admin/users",
                 description="Back-office users and their roles (admins only).")
@@ -20,7 +19,7 @@ ROLE_NAMES = [r.value for r in Role]
 
 
 class UserReadSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Int()
     username = ma.fields.String()
     display_name = ma.fields.String()
     role = ma.fields.Enum(Role, by_value=True)

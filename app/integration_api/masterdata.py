@@ -19,6 +19,7 @@ from app.http import authenticate_machine, current_actor, scopes
 from app.identity.models import Scope
 from app.masterdata import service
 from app.masterdata.models import Status
+from app.schemas import Int
 
 blp = Blueprint("integration_masterdata", __name__, url_prefix="/api/integration/masterdata",
                 description="ERP: push products, factories, warehouses, dealers and stores (scope masterdata).")
@@ -42,9 +43,9 @@ class ProductItemSchema(ItemSchema):
     name = _text(200, required=True)
     gtin = ma.fields.String(allow_none=True, metadata={"description": "GTIN-8/12/13/14"})
     specification = _text(200)
-    units_per_case = ma.fields.Integer()
-    cases_per_pallet = ma.fields.Integer()
-    shelf_life_days = ma.fields.Integer(allow_none=True)
+    units_per_case = Int()
+    cases_per_pallet = Int()
+    shelf_life_days = Int(allow_none=True)
     description = _text(5000)
     image_url = _text(500, allow_none=True)
 
@@ -69,7 +70,7 @@ class DealerItemSchema(ItemSchema):
     name = _text(200, required=True)
     parent_external_id = ma.fields.String(allow_none=True, metadata={
         "description": "The parent dealer: in the database or anywhere in this batch"})
-    tier = ma.fields.Integer(allow_none=True, metadata={"description": "Checked: parent's tier + 1"})
+    tier = Int(allow_none=True, metadata={"description": "Checked: parent's tier + 1"})
     territory = ma.fields.List(ma.fields.String(), validate=ma.validate.Length(max=1000))
     contacts = ma.fields.List(ma.fields.Nested(ContactItemSchema), validate=ma.validate.Length(max=50))
 
@@ -99,14 +100,14 @@ StoreBatchSchema = _batch_of(StoreItemSchema)
 
 class UpsertItemResultSchema(ma.Schema):
     external_id = ma.fields.String()
-    id = ma.fields.Integer(allow_none=True)
+    id = Int(allow_none=True)
     result = ma.fields.String(metadata={"description": "created | updated | unchanged"})
 
 
 class UpsertResultSchema(ma.Schema):
-    created = ma.fields.Integer()
-    updated = ma.fields.Integer()
-    unchanged = ma.fields.Integer()
+    created = Int()
+    updated = Int()
+    unchanged = Int()
     items = ma.fields.List(ma.fields.Nested(UpsertItemResultSchema))
 
 

@@ -131,11 +131,16 @@ def text(value, field: str, *, required: bool = False) -> str | None:
     return value
 
 
-def positive_int(value, field: str, error: type[ValidationFailed], *, optional: bool = False):
+# Larger than any real case, pallet or shelf life, and within a 32-bit column.
+MAX_COUNT = 1_000_000
+
+
+def positive_int(value, field: str, error: type[ValidationFailed], *, optional: bool = False,
+                 maximum: int = MAX_COUNT):
     if value is None and optional:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise error(errors={field: ["a whole number of at least 1"]})
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise error(errors={field: [f"a whole number from 1 to {maximum:,}"]})
     return value
 
 

@@ -8,6 +8,7 @@ from app.admin_api.masterdata.fields import external_id, status, status_filter, 
 from app.db import transaction
 from app.http import ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor, roles
 from app.masterdata import service
+from app.schemas import Int
 
 blp = Blueprint("admin_dealers", __name__, url_prefix="/api/admin/dealers",
                 description="Dealers (经销商): tier n buys from a tier n-1 parent; territory is a set of regions.")
@@ -21,11 +22,11 @@ class ContactSchema(ma.Schema):
 
 
 class DealerReadSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Int()
     external_id = ma.fields.String(allow_none=True)
     name = ma.fields.String()
-    tier = ma.fields.Integer()
-    parent_id = ma.fields.Integer(allow_none=True)
+    tier = Int()
+    parent_id = Int(allow_none=True)
     territory = ma.fields.Function(lambda dealer: sorted(region.code for region in dealer.territory),
                                    metadata={"description": "Region codes"})
     contacts = ma.fields.List(ma.fields.Nested(ContactSchema))
@@ -37,8 +38,8 @@ class DealerReadSchema(ma.Schema):
 class DealerUpdateSchema(ma.Schema):
     external_id = external_id()
     name = text(200)
-    parent_id = ma.fields.Integer(allow_none=True)
-    tier = ma.fields.Integer(allow_none=True, metadata={
+    parent_id = Int(allow_none=True)
+    tier = Int(allow_none=True, metadata={
         "description": "Optional; when given it must be the parent's tier + 1 (1 without a parent)"})
     territory = ma.fields.List(ma.fields.String(), validate=ma.validate.Length(max=1000),
                                metadata={"description": "Region codes of any level"})
@@ -52,8 +53,8 @@ class DealerCreateSchema(DealerUpdateSchema):
 class DealerQuerySchema(ma.Schema):
     status = status_filter()
     q = ma.fields.String(metadata={"description": "Part of the name"})
-    tier = ma.fields.Integer()
-    parent_id = ma.fields.Integer()
+    tier = Int()
+    parent_id = Int()
     region_code = ma.fields.String(metadata={"description": "Dealers whose territory covers this region"})
     external_id = ma.fields.String()
 

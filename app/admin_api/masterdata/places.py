@@ -9,6 +9,7 @@ from app.db import transaction
 from app.http import ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor, roles
 from app.masterdata import service
 from app.masterdata.models import LineMode
+from app.schemas import Int
 
 factories = Blueprint("admin_factories", __name__, url_prefix="/api/admin/factories",
                       description="Factories.")
@@ -23,7 +24,7 @@ MODE_NAMES = [m.value for m in LineMode]
 
 
 class FactoryReadSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Int()
     external_id = ma.fields.String(allow_none=True)
     name = ma.fields.String()
     address = ma.fields.String()
@@ -52,9 +53,9 @@ class PlaceQuerySchema(ma.Schema):
 
 
 class LineReadSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Int()
     external_id = ma.fields.String(allow_none=True)
-    factory_id = ma.fields.Integer()
+    factory_id = Int()
     code = ma.fields.String()
     name = ma.fields.String()
     mode = ma.fields.Enum(LineMode, by_value=True)
@@ -65,31 +66,31 @@ class LineReadSchema(ma.Schema):
 
 class LineUpdateSchema(ma.Schema):
     external_id = external_id()
-    factory_id = ma.fields.Integer()
+    factory_id = Int()
     code = text(32)
     name = text(200)
     mode = ma.fields.String(validate=ma.validate.OneOf(MODE_NAMES))
 
 
 class LineCreateSchema(LineUpdateSchema):
-    factory_id = ma.fields.Integer(required=True)
+    factory_id = Int(required=True)
     code = text(32, required=True)
     name = text(200, required=True)
 
 
 class LineQuerySchema(ma.Schema):
-    factory_id = ma.fields.Integer()
+    factory_id = Int()
     status = status_filter()
     mode = ma.fields.String(validate=ma.validate.OneOf(MODE_NAMES))
     q = ma.fields.String(metadata={"description": "Part of the name or code"})
 
 
 class WarehouseReadSchema(FactoryReadSchema):
-    factory_id = ma.fields.Integer(allow_none=True)
+    factory_id = Int(allow_none=True)
 
 
 class WarehouseUpdateSchema(FactoryUpdateSchema):
-    factory_id = ma.fields.Integer(allow_none=True)
+    factory_id = Int(allow_none=True)
 
 
 class WarehouseCreateSchema(WarehouseUpdateSchema):
@@ -97,7 +98,7 @@ class WarehouseCreateSchema(WarehouseUpdateSchema):
 
 
 class WarehouseQuerySchema(PlaceQuerySchema):
-    factory_id = ma.fields.Integer()
+    factory_id = Int()
 
 
 # --- factories --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from app.admin_api.masterdata.fields import external_id, status, status_filter, 
 from app.db import transaction
 from app.http import ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor, roles
 from app.masterdata import service
+from app.schemas import Int
 
 blp = Blueprint("admin_products", __name__, url_prefix="/api/admin/products",
                 description="Products (SKUs) and their packaging hierarchy.")
@@ -15,15 +16,15 @@ blp.before_request(authenticate_back_office)
 
 
 class ProductReadSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Int()
     external_id = ma.fields.String(allow_none=True)
     sku = ma.fields.String()
     name = ma.fields.String()
     gtin = ma.fields.String(allow_none=True, metadata={"description": "GTIN-14"})
     specification = ma.fields.String()
-    units_per_case = ma.fields.Integer()
-    cases_per_pallet = ma.fields.Integer()
-    shelf_life_days = ma.fields.Integer(allow_none=True)
+    units_per_case = Int()
+    cases_per_pallet = Int()
+    shelf_life_days = Int(allow_none=True)
     description = ma.fields.String()
     image_url = ma.fields.String(allow_none=True)
     status = status()
@@ -37,9 +38,9 @@ class ProductUpdateSchema(ma.Schema):
     name = text(200)
     gtin = ma.fields.String(allow_none=True, metadata={"description": "GTIN-8/12/13/14; stored as GTIN-14"})
     specification = text(200)
-    units_per_case = ma.fields.Integer()
-    cases_per_pallet = ma.fields.Integer()
-    shelf_life_days = ma.fields.Integer(allow_none=True)
+    units_per_case = Int()
+    cases_per_pallet = Int()
+    shelf_life_days = Int(allow_none=True)
     description = text(5000)
     image_url = text(500, allow_none=True)
 

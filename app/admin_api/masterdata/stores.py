@@ -8,6 +8,7 @@ from app.admin_api.masterdata.fields import external_id, status, status_filter, 
 from app.db import transaction
 from app.http import ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor, roles
 from app.masterdata import service
+from app.schemas import Int
 
 blp = Blueprint("admin_stores", __name__, url_prefix="/api/admin/stores",
                 description="Stores (门店) and the dealers that serve them.")
@@ -15,7 +16,7 @@ blp.before_request(authenticate_back_office)
 
 
 class StoreReadSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Int()
     external_id = ma.fields.String(allow_none=True)
     name = ma.fields.String()
     address = ma.fields.String()
@@ -35,7 +36,7 @@ class StoreUpdateSchema(ma.Schema):
     region_code = ma.fields.String(metadata={"description": "A city or district adcode"})
     longitude = ma.fields.Float(allow_none=True, allow_nan=False)
     latitude = ma.fields.Float(allow_none=True, allow_nan=False)
-    dealer_ids = ma.fields.List(ma.fields.Integer(), validate=ma.validate.Length(max=100))
+    dealer_ids = ma.fields.List(Int(), validate=ma.validate.Length(max=100))
 
 
 class StoreCreateSchema(StoreUpdateSchema):
@@ -47,7 +48,7 @@ class StoreQuerySchema(ma.Schema):
     status = status_filter()
     q = ma.fields.String(metadata={"description": "Part of the name or address"})
     region_code = ma.fields.String(metadata={"description": "In this region or inside it"})
-    dealer_id = ma.fields.Integer(metadata={"description": "Served by this dealer"})
+    dealer_id = Int(metadata={"description": "Served by this dealer"})
     external_id = ma.fields.String()
 
 
