@@ -24,3 +24,26 @@ def test_unknown_scope_is_refused(client, auth):
 def test_api_key_cannot_call_the_back_office(client, auth):
     headers = auth.key_headers("masterdata")
     assert client.get("/api/admin/users", headers=headers).status_code == 401
+
+
+def test_using_a_key_records_when_it_was_last_used(client, auth):
+    headers = auth.key_headers("masterdata")
+    key = db.session.scalar(sa.select(ApiKey))
+    assert key.last_used_at is None
+    response = client.put("/api/integration/masterdata/products", headers=headers, json={"items": [
+        {"external_id": "P1", "sku": "P1", "name": "Tea"}]})
+    assert response.status_code == 200
+    db.session.refresh(key)
+    assert key.last_used_at is not None
+
+
+def test_a_revoked_key_stops_working_at_once(client, auth):
+    admin = auth.as_admin()
+    created = client.post("/api/admin/api-keys", json={"name": "PDA", "scopes": ["masterdata"]},
+                          headers=admin).get_json()
+    headers = {"X-Api-Key": created["key"]}
+    body = {"items": [{"external_id": "P1", "sku": "P1", "name": "Tea"}]}
+    assert client.put("/api/integration/masterdata/products", headers=headers, json=body).status_code == 200
+    assert client.post(f"/api/admin/api-keys/{created['id']}/revoke", headers=admin).status_code == 200
+    response = client.put("/api/integration/masterdata/products", headers=headers, json=body)
+    assert response.status_code == 401 and response.get_json()["code"] == "api_key_invalid"
