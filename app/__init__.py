@@ -44,12 +44,14 @@ def check_code_keys(config) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from app import wechat
     from app.extensions import api, db, migrate, redis_ext
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", "migrations")),
                      render_as_batch=True)
     redis_ext.init_app(app)
+    wechat.init_app(app)
     api.init_app(app)
     _import_models()
 

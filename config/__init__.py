@@ -12,6 +12,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+WECHAT_APP_NAMES = ("dealer", "clerk", "consumer")
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or wrong; start-up stops with this message."""
 
@@ -90,6 +93,32 @@ class Base:
         self.LABEL_PREFIX = env("LABEL_PREFIX", "c")
         self.GS1_COMPANY_PREFIX = env("GS1_COMPANY_PREFIX")  # enables SSCC-18 on pallet codes
 
+        # WeChat. Each API base is "sandbox" (the project's sandbox, started in-process, with keys
+        # generated at start-up), the URL of a standalone sandbox (`flask wechat-sandbox run`),
+        # or WeChat itself. Production refuses anything but WeChat.
+        self.WECHAT_API_BASE = env("WECHAT_API_BASE", "sandbox")
+        self.WECHATPAY_API_BASE = env("WECHATPAY_API_BASE", "sandbox")
+        # Where "sandbox" is: unset = in this process; else a standalone sandbox's URL.
+        self.WECHAT_SANDBOX_URL = env("WECHAT_SANDBOX_URL")
+        self.WECHAT_TIMEOUT_SECONDS = float(env("WECHAT_TIMEOUT_SECONDS", "5"))
+        # One mini-program per audience: WECHAT_DEALER_APPID / _SECRET, WECHAT_CLERK_..., WECHAT_CONSUMER_...
+        self.WECHAT_APPS = {
+            name: {"appid": env(f"WECHAT_{name.upper()}_APPID"), "secret": env(f"WECHAT_{name.upper()}_SECRET")}
+            for name in WECHAT_APP_NAMES
+        }
+        # WeChat Pay (APIv3 transfer bills; APIv2 cash red packets as a second channel).
+        self.WECHATPAY_MCHID = env("WECHATPAY_MCHID")
+        self.WECHATPAY_APPID = env("WECHATPAY_APPID")  # the appid transfers are paid under
+        self.WECHATPAY_APIV3_KEY = env("WECHATPAY_APIV3_KEY")
+        self.WECHATPAY_PRIVATE_KEY_PATH = env("WECHATPAY_PRIVATE_KEY_PATH")  # merchant API private key (PEM)
+        self.WECHATPAY_CERT_SERIAL_NO = env("WECHATPAY_CERT_SERIAL_NO")
+        self.WECHATPAY_PUBLIC_KEY_PATH = env("WECHATPAY_PUBLIC_KEY_PATH")  # WeChat Pay public key (PEM)
+        self.WECHATPAY_PUBLIC_KEY_ID = env("WECHATPAY_PUBLIC_KEY_ID")
+        self.WECHATPAY_NOTIFY_URL = env("WECHATPAY_NOTIFY_URL")
+        self.WECHATPAY_V2_KEY = env("WECHATPAY_V2_KEY")  # APIv2 key (MD5 signatures)
+        self.WECHATPAY_V2_CERT_PATH = env("WECHATPAY_V2_CERT_PATH")  # client certificate for red packets
+        self.WECHATPAY_V2_KEY_PATH = env("WECHATPAY_V2_KEY_PATH")
+
     def validate(self) -> None:
         missing = [name for name in self.REQUIRED_ENV if env(name) is None]
         if missing:
@@ -131,6 +160,14 @@ class Production(Base):
     def __init__(self) -> None:
         super().__init__()
         self.CODE_EXPORT_RUNNER = env("CODE_EXPORT_RUNNER", "worker")
+        self.WECHAT_API_BASE = env("WECHAT_API_BASE", "https://api.weixin.qq.com")
+        self.WECHATPAY_API_BASE = env("WECHATPAY_API_BASE", "https://api.mch.weixin.qq.com")
+
+    def validate(self) -> None:
+        super().validate()
+        for name in ("WECHAT_API_BASE", "WECHATPAY_API_BASE"):
+            if getattr(self, name) == "sandbox":
+                raise ConfigError(f"{name}=sandbox: production refuses the WeChat sandbox")
 
 
 CONFIGS = {"development": Development, "testing": Testing, "production": Production}

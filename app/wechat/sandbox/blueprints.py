@@ -1,0 +1,3 @@
+"""The sandbox's blueprints: the mini-program API, WeChat Pay, and sandbox controls."""
+
+BLUEPRINTS = ()
