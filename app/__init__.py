@@ -61,6 +61,7 @@ def _import_models() -> None:
     import app.identity.models  # noqa: F401
     import app.masterdata.models  # noqa: F401
     import app.codes.models  # noqa: F401
+    import app.accounts.models  # noqa: F401
 
 
 def register_apis(app: Flask) -> None:

@@ -1,0 +1,1 @@
+"""Mini-program accounts: login, tokens, dealer and store memberships, invitations."""
