@@ -1,3 +1,5 @@
 """The sandbox's blueprints: the mini-program API, WeChat Pay, and sandbox controls."""
 
-BLUEPRINTS = ()
+from app.wechat.sandbox import controls, miniprogram
+
+BLUEPRINTS = (miniprogram.bp, controls.bp)
