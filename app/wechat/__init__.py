@@ -7,6 +7,8 @@ The in-process sandbox starts on first use, so commands that never talk to WeCha
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 from flask import Flask, current_app
@@ -15,6 +17,24 @@ from app.wechat.sandbox.credentials import SandboxCredentials
 
 SANDBOX = "sandbox"
 CREDENTIALS_PATH = "/__sandbox__/credentials"
+
+
+@dataclass(frozen=True)
+class PaySettings:
+    """What the WeChat Pay adapters need: the merchant's ids, keys (PEM text) and WeChat Pay's public key."""
+
+    mchid: str
+    appid: str
+    apiv3_key: str
+    private_key: str
+    cert_serial_no: str
+    public_key: str
+    public_key_id: str
+    notify_url: str | None
+    v2_key: str | None
+    # The APIv2 client certificate red packets need in production; the sandbox does without.
+    v2_cert_path: str | None = None
+    v2_key_path: str | None = None
 
 
 class WeChatRuntime:
@@ -77,6 +97,36 @@ class WeChatRuntime:
             return app.appid, app.secret
         app = self.config["WECHAT_APPS"][name]
         return app["appid"], app["secret"]
+
+    def pay_settings(self) -> PaySettings:
+        """The merchant's WeChat Pay settings: from the configuration, or the sandbox's generated ones."""
+        config = self.config
+        if self.uses_sandbox("WECHATPAY_API_BASE"):
+            credentials = self.sandbox_credentials()
+            pay = credentials.pay
+            # Transfers are paid under a mini-program's appid; the consumer's unless one is set.
+            appid = config.get("WECHATPAY_APPID") or credentials.apps["consumer"].appid
+            return PaySettings(mchid=credentials.mchid, appid=appid, apiv3_key=credentials.apiv3_key,
+                               private_key=pay["merchant_private_key"],
+                               cert_serial_no=pay["merchant_cert_serial_no"],
+                               public_key=pay["platform_public_key"],
+                               public_key_id=pay["platform_public_key_id"],
+                               notify_url=config.get("WECHATPAY_NOTIFY_URL"), v2_key=credentials.v2_key)
+        return PaySettings(mchid=config["WECHATPAY_MCHID"], appid=config["WECHATPAY_APPID"],
+                           apiv3_key=config["WECHATPAY_APIV3_KEY"],
+                           private_key=_read(config["WECHATPAY_PRIVATE_KEY_PATH"]),
+                           cert_serial_no=config["WECHATPAY_CERT_SERIAL_NO"],
+                           public_key=_read(config["WECHATPAY_PUBLIC_KEY_PATH"]),
+                           public_key_id=config["WECHATPAY_PUBLIC_KEY_ID"],
+                           notify_url=config.get("WECHATPAY_NOTIFY_URL"), v2_key=config.get("WECHATPAY_V2_KEY"),
+                           v2_cert_path=config.get("WECHATPAY_V2_CERT_PATH"),
+                           v2_key_path=config.get("WECHATPAY_V2_KEY_PATH"))
+
+
+def _read(path: str | None) -> str:
+    if not path:
+        raise RuntimeError("WeChat Pay key paths are not configured (WECHATPAY_*_KEY_PATH)")
+    return Path(path).read_text(encoding="utf-8")
 
 
 def init_app(app: Flask) -> None:

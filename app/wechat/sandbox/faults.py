@@ -23,9 +23,11 @@ HTTP_500 = "http_500"  # a bare 500 with no WeChat body
 DUPLICATE = "duplicate"  # the callback is delivered twice
 OUT_OF_ORDER = "out_of_order"  # callbacks arrive in a different order than the states changed
 NEVER = "never"  # the callback never comes
+BAD_SIGNATURE = "bad_signature"  # WeChat Pay: the answer is changed after signing (a forgery)
+UNSIGNED = "unsigned"  # WeChat Pay: the answer carries no signature headers
 
 KINDS = frozenset({TIMEOUT, SYSTEM_ERROR, FAIL, RATE_LIMITED, HIGH_RISK, HTTP_500, DUPLICATE,
-                   OUT_OF_ORDER, NEVER})
+                   OUT_OF_ORDER, NEVER, BAD_SIGNATURE, UNSIGNED})
 
 # Long enough to outlast the default WECHAT_TIMEOUT_SECONDS (5); tests pass a shorter one.
 DEFAULT_DELAY_SECONDS = 6.0
