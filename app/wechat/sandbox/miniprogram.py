@@ -1,7 +1,8 @@
 """The mini-program API as WeChat answers it: token, login, phone numbers, codes, messages, checks.
 
 Test login codes: `sandbox:<name>` logs in the user <name> (a stable openid per appid, one unionid
-across the three apps); `sandbox-phone:<digits>` is a phone-number code. Every code works once.
+across the three apps); `sandbox:<name>:<anything>` logs in the same user again with a fresh code;
+`sandbox-phone:<digits>` is a phone-number code. Every code works once, as on WeChat.
 """
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ class MiniProgramState:
 
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)  # token -> (appid, expires at)
     token_requests: Counter = field(default_factory=Counter)  # appid -> tokens issued
-    spent_codes: set[str] = field(default_factory=set)
+    spent_codes: set[tuple[str, str]] = field(default_factory=set)  # (appid, code)
     sessions: dict[tuple[str, str], str] = field(default_factory=dict)  # (appid, openid) -> session_key
     subscribe_messages: list[dict] = field(default_factory=list)
     risky_words: list[str] = field(default_factory=list)
@@ -173,12 +174,12 @@ def jscode2session():
     if failure:
         return failure
     code = request.args.get("js_code", "")
-    name = code[len(LOGIN_PREFIX):]
+    name = code[len(LOGIN_PREFIX):].split(":", 1)[0]
     state = mp_state()
     with state.lock:
-        if not code.startswith(LOGIN_PREFIX) or not name or code in state.spent_codes:
+        if not code.startswith(LOGIN_PREFIX) or not name or (appid, code) in state.spent_codes:
             return error(40029)
-        state.spent_codes.add(code)
+        state.spent_codes.add((appid, code))
         openid = openid_for(appid, name)
         session_key = base64.b64encode(secrets.token_bytes(16)).decode()
         state.sessions[(appid, openid)] = session_key
@@ -196,9 +197,9 @@ def get_user_phone_number():
     digits = code[len(PHONE_PREFIX):]
     state = mp_state()
     with state.lock:
-        if not code.startswith(PHONE_PREFIX) or not digits.isdigit() or code in state.spent_codes:
+        if not code.startswith(PHONE_PREFIX) or not digits.isdigit() or (appid, code) in state.spent_codes:
             return error(40029)
-        state.spent_codes.add(code)
+        state.spent_codes.add((appid, code))
     return jsonify({"errcode": 0, "errmsg": "ok", "phone_info": phone_info(appid, digits)})
 
 
