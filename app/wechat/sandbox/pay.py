@@ -16,6 +16,7 @@ import base64
 import hashlib
 import json
 import logging
+import re
 import secrets
 import threading
 import time
@@ -531,8 +532,21 @@ def _v2_request() -> tuple[dict | None, Response | None]:
     return data, None
 
 
+def _v2_answer(response: Response) -> Response:
+    """The answer as it leaves, spoilt if a bad_signature or unsigned fault was taken."""
+    fault = getattr(request, "_pay_fault", None)
+    if fault is None or fault.kind not in (faults.BAD_SIGNATURE, faults.UNSIGNED):
+        return response
+    body = response.get_data(as_text=True)
+    if fault.kind == faults.UNSIGNED:
+        body = re.sub(r"<sign>.*?</sign>", "", body)
+    else:
+        body = body.replace("<total_amount><![CDATA[", "<total_amount><![CDATA[1")
+    return Response(body, content_type="text/xml; charset=utf-8")
+
+
 def _v2_fault(operation: str) -> Response | None:
-    fault = faults.take_fault(_state(), operation)
+    fault = request._pay_fault = faults.take_fault(_state(), operation)
     if fault is None:
         return None
     if fault.kind == faults.TIMEOUT:
@@ -544,10 +558,8 @@ def _v2_fault(operation: str) -> Response | None:
         return _v2_fail("SYSTEMERROR", fault.errmsg or "系统繁忙，请稍后再试")
     if fault.kind == faults.RATE_LIMITED:
         return _v2_fail("FREQ_LIMIT", fault.errmsg or "超过频率限制，请稍后再试")
-    if fault.kind == faults.BAD_SIGNATURE:
-        response = _v2_fail("SYSTEMERROR", "placeholder")
-        return Response(response.get_data(as_text=True).replace("placeholder", "tampered"),
-                        content_type="text/xml; charset=utf-8")
+    if fault.kind in (faults.BAD_SIGNATURE, faults.UNSIGNED):
+        return None  # the answer is spoilt on its way out (_v2_answer)
     return _v2_fail(str(fault.errcode or "NOTENOUGH"), fault.errmsg or "帐号余额不足，请到商户平台充值后再重试")
 
 
@@ -582,10 +594,11 @@ def send_redpack():
                 "params": params, "send_listid": "1000041701" + str(secrets.randbelow(10**18)).zfill(18),
                 "status": "SENT", "send_time": datetime.fromtimestamp(sandbox_now(state), CHINA)
                 .strftime("%Y-%m-%d %H:%M:%S"), "rcv_time": None}
-    return _xml({"return_code": "SUCCESS", "return_msg": "发放成功", "result_code": "SUCCESS",
-                 "err_code": "SUCCESS", "err_code_des": "发放成功", "mch_billno": billno,
-                 "mch_id": data["mch_id"], "wxappid": params["wxappid"], "re_openid": params["re_openid"],
-                 "total_amount": params["total_amount"], "send_listid": existing["send_listid"]})
+    return _v2_answer(_xml({
+        "return_code": "SUCCESS", "return_msg": "发放成功", "result_code": "SUCCESS", "err_code": "SUCCESS",
+        "err_code_des": "发放成功", "mch_billno": billno, "mch_id": data["mch_id"], "wxappid": params["wxappid"],
+        "re_openid": params["re_openid"], "total_amount": params["total_amount"],
+        "send_listid": existing["send_listid"]}))
 
 
 @blp.post("/mmpaymkttransfers/gethbinfo")
@@ -602,13 +615,13 @@ def query_redpack():
         if packet is None:
             return _v2_fail("NOT_FOUND", "指定单号数据不存在")
         params = packet["params"]
-        return _xml({"return_code": "SUCCESS", "return_msg": "OK", "result_code": "SUCCESS",
-                     "err_code": "SUCCESS", "err_code_des": "OK", "mch_billno": data["mch_billno"],
-                     "mch_id": data["mch_id"], "detail_id": packet["send_listid"], "status": packet["status"],
-                     "send_type": "API", "hb_type": "NORMAL", "total_num": "1",
-                     "total_amount": params["total_amount"], "send_time": packet["send_time"],
-                     "openid": params["re_openid"], "amount": params["total_amount"],
-                     "rcv_time": packet["rcv_time"]})
+        return _v2_answer(_xml({
+            "return_code": "SUCCESS", "return_msg": "OK", "result_code": "SUCCESS", "err_code": "SUCCESS",
+            "err_code_des": "OK", "mch_billno": data["mch_billno"], "mch_id": data["mch_id"],
+            "detail_id": packet["send_listid"], "status": packet["status"], "send_type": "API",
+            "hb_type": "NORMAL", "total_num": "1", "total_amount": params["total_amount"],
+            "send_time": packet["send_time"], "openid": params["re_openid"], "amount": params["total_amount"],
+            "rcv_time": packet["rcv_time"]}))
 
 
 @blp.post("/__sandbox__/redpacks/<mch_billno>/receive")
