@@ -1,0 +1,141 @@
+"""Account services without HTTP: people linked by unionid, invitation uses under concurrency, tokens."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from app.accounts import service as accounts
+from app.accounts.models import AppName, AppUser, DealerMembership, Invitation, Person
+from app.db import transaction
+from app.extensions import db
+from app.wechat.miniprogram import WxSession
+from tests.masterdata_factories import make_dealer
+from tests.mp_factories import make_invitation
+
+
+class FakeWeChat:
+    """Answers code_to_session from a table: code -> (openid, unionid)."""
+
+    sessions: dict[str, tuple[str, str | None]] = {}
+
+    def code_to_session(self, code):
+        openid, unionid = self.sessions[code]
+        return WxSession(openid=openid, session_key="c2Vzc2lvbi1rZXktMTIzNA==", unionid=unionid)
+
+
+@pytest.fixture
+def wechat(monkeypatch):
+    fake = FakeWeChat()
+    fake.sessions = {}
+    monkeypatch.setattr(accounts, "_wechat", lambda app: fake)
+    return fake
+
+
+def _login(app, code):
+    with transaction():
+        return accounts.login(app=app, code=code, ip="127.0.0.1").user
+
+
+def test_a_unionid_that_arrives_later_joins_the_person_of_the_other_apps(wechat):
+    wechat.sessions = {"c1": ("o-consumer", "u-1"), "d1": ("o-dealer", None), "d2": ("o-dealer", "u-1")}
+    consumer = _login("consumer", "c1")
+    dealer = _login("dealer", "d1")
+    assert dealer.person_id != consumer.person_id
+    dealer = _login("dealer", "d2")  # the brand bound its mini-programs to one open-platform account
+    assert dealer.person_id == consumer.person_id and dealer.unionid == "u-1"
+
+
+def test_a_person_gets_the_unionid_when_no_one_else_has_it(wechat):
+    wechat.sessions = {"a": ("o-1", None), "b": ("o-1", "u-2")}
+    first = _login("clerk", "a")
+    person_id = first.person_id
+    again = _login("clerk", "b")
+    assert again.person_id == person_id and db.session.get(Person, person_id).unionid == "u-2"
+
+
+def test_tokens_are_stored_as_hashes_only(wechat):
+    wechat.sessions = {"a": ("o-1", None)}
+    with transaction():
+        pair = accounts.login(app="consumer", code="a", ip="127.0.0.1")
+    stored = db.session.execute(sa.text("SELECT token_hash FROM app_access_tokens")).scalars().all()
+    assert pair.token not in stored and accounts._sha256(pair.token) in stored
+
+
+def _users(n):
+    with transaction():
+        people = [Person() for _ in range(n)]
+        users = [AppUser(app=AppName.DEALER, openid=f"o-{i}", person=p) for i, p in enumerate(people)]
+        db.session.add_all(users)
+    return [u.id for u in users]
+
+
+def test_an_invitation_of_one_use_bound_by_two_users_at_once_binds_exactly_one(app):
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite serialises writers with a file lock; the row-lock race needs MariaDB/MySQL")
+    code = make_invitation(kind="dealer_member", dealer_id=make_dealer().id).code
+    user_ids = _users(2)
+    both_checked = threading.Barrier(2, timeout=10)
+    check = accounts._usable_invitation
+
+    def checked_then_wait(app_name, invitation_code):
+        invitation = check(app_name, invitation_code)
+        both_checked.wait()  # both saw an unused invitation before either takes it
+        return invitation
+
+    results = []
+
+    def bind(user_id):
+        with app.app_context():
+            try:
+                with transaction():
+                    accounts.bind_dealer(user=db.session.get(AppUser, user_id), code=code)
+                results.append("bound")
+            except accounts.InvitationUsedUp:
+                results.append("used_up")
+            finally:
+                db.session.remove()
+
+    original = accounts._usable_invitation
+    accounts._usable_invitation = checked_then_wait
+    try:
+        threads = [threading.Thread(target=bind, args=(user_id,)) for user_id in user_ids]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+    finally:
+        accounts._usable_invitation = original
+    assert sorted(results) == ["bound", "used_up"]
+    assert db.session.scalar(sa.select(Invitation.used_count).where(Invitation.code == code)) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(DealerMembership)) == 1
+
+
+def test_two_refreshes_with_one_token_at_once_give_one_new_pair(app, wechat):
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite serialises writers with a file lock; the row-lock race needs MariaDB/MySQL")
+    wechat.sessions = {"a": ("o-1", None)}
+    with transaction():
+        pair = accounts.login(app="dealer", code="a", ip="127.0.0.1")
+    start = threading.Barrier(2, timeout=10)
+    results = []
+
+    def refresh():
+        with app.app_context():
+            start.wait()
+            try:
+                with transaction():
+                    accounts.refresh(app="dealer", refresh_token=pair.refresh_token)
+                results.append("refreshed")
+            except accounts.RefreshTokenReused:
+                results.append("reused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=refresh) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert sorted(results) == ["refreshed", "reused"]
