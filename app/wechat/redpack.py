@@ -17,7 +17,7 @@ import requests
 import xmltodict
 from wechatpy.exceptions import WeChatPayException
 from wechatpy.pay import WeChatPay
-from wechatpy.pay.utils import _check_signature
+from wechatpy.pay.utils import _check_signature, calculate_signature
 
 from app.errors import ValidationFailed
 from app.wechat import runtime
@@ -58,6 +58,11 @@ class RedpackInfo:
     send_time: str | None
     rcv_time: str | None
     reason: str | None
+
+
+def md5_signature(params: dict, key: str) -> str:
+    """APIv2's MD5 sign of these parameters, as wechatpy computes it for our requests."""
+    return calculate_signature(params, key)
 
 
 def _client() -> WeChatPay:

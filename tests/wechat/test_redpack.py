@@ -5,8 +5,6 @@ import secrets
 
 import pytest
 import requests
-from wechatpy.pay.utils import calculate_signature
-
 from app.wechat import pay, redpack, runtime
 from app.wechat.sandbox import faults
 from app.wechat.sandbox import pay as sandbox_pay
@@ -38,7 +36,7 @@ def send(mch_billno: str, **overrides) -> redpack.RedpackSent:
 
 
 def test_md5_signatures_match_wechats_published_example():
-    assert calculate_signature(EXAMPLE_PARAMS, EXAMPLE_KEY) == EXAMPLE_SIGN
+    assert redpack.md5_signature(EXAMPLE_PARAMS, EXAMPLE_KEY) == EXAMPLE_SIGN
     assert sandbox_pay.md5_sign(EXAMPLE_PARAMS, EXAMPLE_KEY) == EXAMPLE_SIGN
 
 
@@ -69,7 +67,7 @@ def test_amounts_outside_1_to_200_yuan_are_refused(sandbox, amount):
 def test_the_sandbox_refuses_a_request_signed_with_another_key(sandbox):
     params = {"mch_id": sandbox.credentials.mchid, "mch_billno": billno(), "bill_type": "MCHT",
               "appid": "wx0", "nonce_str": "abc"}
-    params["sign"] = calculate_signature(params, secrets.token_hex(16))
+    params["sign"] = redpack.md5_signature(params, secrets.token_hex(16))
     body = "<xml>" + "".join(f"<{k}>{v}</{k}>" for k, v in params.items()) + "</xml>"
     answer = requests.post(f"{sandbox.url}/mmpaymkttransfers/gethbinfo", data=body.encode(), timeout=5)
     assert "<return_code><![CDATA[FAIL]]></return_code>" in answer.text and "签名错误" in answer.text
