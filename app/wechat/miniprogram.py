@@ -181,10 +181,9 @@ class MiniProgramClient:
     # --- errors and retries -----------------------------------------------------------------------
 
     def _call(self, operation: Callable[[], T], *, retry: bool = False) -> T:
-        """Run one call; a refused token is refreshed and the call retried once (WeChat did nothing).
-
-        `retry` allows one more try when WeChat is busy or unreachable: only for idempotent reads.
-        """
+        """Run one call with WeChat's failures mapped to ours; `retry` only for idempotent reads."""
+        # A refused token is refreshed and the call retried once: WeChat did nothing with it.
+        # A busy or unreachable WeChat may have done the work, so only reads get a second try.
         token_retried = False
         tries_left = 2 if retry else 1
         while True:

@@ -9,6 +9,7 @@ import requests
 from flask import current_app
 from PIL import Image
 
+from app.errors import handle_domain_error
 from app.wechat import runtime
 from app.wechat import miniprogram as mp
 from app.wechat.errors import WeChatDecryptFailed, WeChatError
@@ -282,7 +283,6 @@ def test_the_domain_error_renders_with_our_body(app, sandbox):
     with app.test_request_context():
         with pytest.raises(WeChatError) as caught:
             mp.client("clerk").code_to_session("sandbox:leo")
-        from app.errors import handle_domain_error
         response = handle_domain_error(caught.value)
     assert response.status_code == 429 and response.headers["Retry-After"] == "60"
     assert response.get_json()["code"] == "wechat_rate_limited"
