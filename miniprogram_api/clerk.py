@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import Response
 from flask_smorest import Blueprint
 
 from app.accounts import service as accounts
@@ -94,3 +95,12 @@ def remove_clerk(member_id):
     """Remove a clerk from my store (owner only)"""
     with transaction():
         accounts.remove_clerk(user=current_app_user(), member_id=member_id)
+
+
+@blp.route("/invitations/<int:invitation_id>/wxacode.png", methods=["GET"])
+@audience(CLERK)
+@blp.response(200, content_type="image/png", description="A mini-program code image (PNG)")
+def invitation_wxacode(invitation_id):
+    """The mini-program code of an invitation I created, to show to the invitee"""
+    return Response(accounts.my_invitation_wxacode(user=current_app_user(), invitation_id=invitation_id),
+                    mimetype="image/png")

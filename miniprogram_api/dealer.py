@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import Response
 from flask_smorest import Blueprint
 
 from app.accounts import service as accounts
@@ -82,3 +83,12 @@ def invite_store_owner(body):
     """Invite the owner of a store my dealer serves (owner only)"""
     with transaction():
         return accounts.create_store_owner_invitation(user=current_app_user(), store_id=body["store_id"])
+
+
+@blp.route("/store-invitations/<int:invitation_id>/wxacode.png", methods=["GET"])
+@audience(DEALER)
+@blp.response(200, content_type="image/png", description="A mini-program code image (PNG)")
+def invitation_wxacode(invitation_id):
+    """The mini-program code of an invitation I created, to show to the invitee"""
+    return Response(accounts.my_invitation_wxacode(user=current_app_user(), invitation_id=invitation_id),
+                    mimetype="image/png")

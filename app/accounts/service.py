@@ -22,7 +22,7 @@ from app.db import utcnow
 from app.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, ValidationFailed
 from app.extensions import db, redis
 from app.identity.service import Actor, audit
-from app.masterdata.models import Dealer, Store, store_dealers
+from app.masterdata.models import Dealer, Status, Store, store_dealers
 from app.wechat import miniprogram
 
 # Defaults; each can be overridden by the app config key of the same name.
@@ -125,6 +125,11 @@ class InvitationWrongApp(ValidationFailed):
 class InvitationInvalid(ValidationFailed):
     code = "invitation_invalid"
     message = "The invitation is not valid."
+
+
+class InvitationTargetInactive(ValidationFailed):
+    code = "invitation_target_inactive"
+    message = "The dealer or store of this invitation is inactive."
 
 
 class AlreadyBound(Conflict):
@@ -412,8 +417,8 @@ def create_invitation(*, created_by: Actor | AppUser, kind: InvitationKind | str
             errors["role"] = ["owner or staff"]
         if dealer_id is None or store_id is not None:
             errors["dealer_id"] = ["a dealer invitation names a dealer (and no store)"]
-        elif db.session.get(Dealer, dealer_id) is None:
-            raise NotFound("No such dealer.", code="dealer_not_found")
+        else:
+            _check_active(db.session.get(Dealer, dealer_id), "dealer")
     else:
         expected = MemberRole.OWNER if kind is InvitationKind.STORE_OWNER else MemberRole.CLERK
         role = MemberRole(role or expected)
@@ -421,8 +426,8 @@ def create_invitation(*, created_by: Actor | AppUser, kind: InvitationKind | str
             errors["role"] = [expected.value]
         if store_id is None or dealer_id is not None:
             errors["store_id"] = ["a store invitation names a store (and no dealer)"]
-        elif db.session.get(Store, store_id) is None:
-            raise NotFound("No such store.", code="store_not_found")
+        else:
+            _check_active(db.session.get(Store, store_id), "store")
     if not 1 <= expires_in_days <= INVITATION_MAX_DAYS:
         errors["expires_in_days"] = [f"1 to {INVITATION_MAX_DAYS}"]
     if not 1 <= max_uses <= INVITATION_MAX_USES:
@@ -444,6 +449,13 @@ def create_invitation(*, created_by: Actor | AppUser, kind: InvitationKind | str
             "expires_at": [None, invitation.expires_at],
         })
     return invitation
+
+
+def _check_active(target: Dealer | Store | None, entity: str) -> None:
+    if target is None:
+        raise NotFound(f"No such {entity}.", code=f"{entity}_not_found")
+    if target.status is not Status.ACTIVE:
+        raise InvitationTargetInactive(f"The {entity} is inactive.")
 
 
 def get_invitation(invitation_id: int) -> Invitation:
@@ -478,6 +490,14 @@ def invitation_wxacode(*, invitation_id: int) -> bytes:
     return _wechat(INVITATION_APP[invitation.kind]).get_wxacode_unlimit(invitation.code)
 
 
+def my_invitation_wxacode(*, user: AppUser, invitation_id: int) -> bytes:
+    """The mini-program code of an invitation this user created (a dealer's or a store owner's)."""
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.created_by_app_user_id != user.id:
+        raise InvitationNotFound()
+    return invitation_wxacode(invitation_id=invitation.id)
+
+
 def _usable_invitation(app: AppName, code: str) -> Invitation:
     invitation = db.session.scalar(sa.select(Invitation).where(Invitation.code == (code or "").strip().upper()))
     if invitation is None:
@@ -490,6 +510,10 @@ def _usable_invitation(app: AppName, code: str) -> Invitation:
         raise InvitationExpired()
     if invitation.used_count >= invitation.max_uses:
         raise InvitationUsedUp()
+    if invitation.dealer_id is not None:
+        _check_active(db.session.get(Dealer, invitation.dealer_id), "dealer")
+    if invitation.store_id is not None:
+        _check_active(db.session.get(Store, invitation.store_id), "store")
     return invitation
 
 

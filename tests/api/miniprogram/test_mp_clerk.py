@@ -91,3 +91,12 @@ def test_an_unbound_clerk_app_user_has_no_clerks(client, mp):
     headers, _ = mp.sign_in("clerk")
     response = client.get("/api/clerk/clerks", headers=headers)
     assert response.status_code == 403 and response.get_json()["code"] == "not_bound"
+
+
+def test_the_owner_shows_a_clerk_invitation_as_a_mini_program_code(client, mp):
+    owner = _owner(mp, make_store())
+    invitation = _clerk_invitation(client, owner)
+    image = client.get(f"/api/clerk/invitations/{invitation['id']}/wxacode.png", headers=owner)
+    assert image.status_code == 200 and image.mimetype == "image/png"
+    other_owner = _owner(mp, make_store())
+    assert client.get(f"/api/clerk/invitations/{invitation['id']}/wxacode.png", headers=other_owner).status_code == 404

@@ -158,3 +158,28 @@ def test_a_dealer_owner_invites_the_owner_of_a_store_it_serves(client, mp):
     store_owner = mp.bound("clerk", invitation["code"])
     me = client.get("/api/clerk/me", headers=store_owner).get_json()
     assert me["membership"]["role"] == "owner" and me["membership"]["store"]["id"] == served.id
+
+
+def test_an_invitation_to_an_inactive_dealer_binds_nobody(client, mp):
+    from app.db import transaction
+    from app.masterdata import service as masterdata
+    from tests.masterdata_factories import ACTOR
+
+    dealer = make_dealer()
+    code = _invite(dealer)
+    with transaction():
+        masterdata.deactivate_dealer(actor=ACTOR, dealer_id=dealer.id)
+    headers, _ = mp.sign_in("dealer")
+    response = client.post("/api/dealer/bind", json={"invitation_code": code}, headers=headers)
+    assert response.status_code == 422 and response.get_json()["code"] == "invitation_target_inactive"
+
+
+def test_the_dealer_owner_shows_its_store_invitation_as_a_mini_program_code(client, mp):
+    dealer = make_dealer()
+    store = make_store(dealer_ids=[dealer.id])
+    owner, staff = _team(mp, dealer)
+    invitation = client.post("/api/dealer/store-invitations", json={"store_id": store.id}, headers=owner).get_json()
+    image = client.get(f"/api/dealer/store-invitations/{invitation['id']}/wxacode.png", headers=owner)
+    assert image.status_code == 200 and image.data.startswith(b"\x89PNG\r\n\x1a\n")
+    response = client.get(f"/api/dealer/store-invitations/{invitation['id']}/wxacode.png", headers=staff)
+    assert response.status_code == 404 and response.get_json()["code"] == "invitation_not_found"

@@ -48,7 +48,7 @@ def test_the_session_key_never_leaves_the_server(client, mp):
     name = mp.new_name()
     headers, body = mp.sign_in("consumer", name)
     session_key = redis.get(f"mp:session_key:consumer:{mp.openid('consumer', name)}").decode()
-    assert session_key
+    assert session_key and 0 < redis.ttl(f"mp:session_key:consumer:{mp.openid('consumer', name)}") <= 3 * 86400
     responses = [
         mp.login("consumer", name),
         client.get("/api/consumer/me", headers=headers),
