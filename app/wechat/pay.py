@@ -24,6 +24,7 @@ from wechatpayv3 import WeChatPay, WeChatPayType
 
 from app.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.wechat import PaySettings, runtime
+from app.wechat.errors import WeChatUnavailable
 
 MIN_TRANSFER_FEN = 10  # WeChat Pay refuses transfers below 0.1 yuan
 DEFAULT_SCENE_ID = "1000"  # 现金营销 (cash marketing)
@@ -31,19 +32,12 @@ FINISHED_EVENT = "MCHTRANSFER.BILL.FINISHED"
 FINAL_STATES = frozenset({"SUCCESS", "FAIL", "CANCELLED"})
 # WeChat Pay's replay window for signed messages.
 MAX_CLOCK_SKEW_SECONDS = 300
-RETRY_AFTER_SECONDS = 5
 _OUT_BILL_NO = re.compile(r"^[0-9A-Za-z]{5,32}$")
 
 
-class WeChatPayUnavailable(DomainError):
-    status = 503
-    code = "wechat_unavailable"
+class WeChatPayUnavailable(WeChatUnavailable):
     message = ("WeChat Pay did not answer in time or is busy; retry later with the same "
                "out_bill_no (query it first), never with a new one.")
-
-    def __init__(self, message: str | None = None, **kwargs):
-        kwargs.setdefault("headers", {"Retry-After": str(RETRY_AFTER_SECONDS)})
-        super().__init__(message, **kwargs)
 
 
 class WeChatPaySignatureInvalid(DomainError):
