@@ -76,6 +76,14 @@ class Base:
         self.LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
         self.LOGIN_LOCK_SECONDS = env_int("LOGIN_LOCK_SECONDS", 15 * 60)
 
+        # Mini-program accounts: token lifetimes, how long WeChat's session_key is kept, login limits.
+        self.MP_ACCESS_TOKEN_TTL_SECONDS = env_int("MP_ACCESS_TOKEN_TTL_SECONDS", 2 * 3600)
+        self.MP_REFRESH_TOKEN_TTL_SECONDS = env_int("MP_REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600)
+        self.MP_SESSION_KEY_TTL_SECONDS = env_int("MP_SESSION_KEY_TTL_SECONDS", 3 * 24 * 3600)
+        self.MP_LOGIN_WINDOW_SECONDS = env_int("MP_LOGIN_WINDOW_SECONDS", 60)
+        self.MP_LOGIN_LIMIT_PER_IP = env_int("MP_LOGIN_LIMIT_PER_IP", 30)  # logins per window per address
+        self.MP_LOGIN_LIMIT_PER_OPENID = env_int("MP_LOGIN_LIMIT_PER_OPENID", 10)  # per window per WeChat user
+
         # Codes: "version:hexkey" pairs, comma separated (keys of at least 32 bytes).
         # CODE_KEY_VERSION picks the version that issues new codes (default: the highest).
         self.CODE_KEYS = env("CODE_KEYS")

@@ -25,15 +25,6 @@ from app.identity.service import Actor, audit
 from app.masterdata.models import Dealer, Status, Store, store_dealers
 from app.wechat import miniprogram
 
-# Defaults; each can be overridden by the app config key of the same name.
-DEFAULTS = {
-    "MP_ACCESS_TOKEN_TTL_SECONDS": 2 * 3600,
-    "MP_REFRESH_TOKEN_TTL_SECONDS": 30 * 24 * 3600,
-    "MP_SESSION_KEY_TTL_SECONDS": 3 * 24 * 3600,
-    "MP_LOGIN_LIMIT_PER_IP": 30,  # logins per window from one address
-    "MP_LOGIN_LIMIT_PER_OPENID": 10,  # logins per window of one WeChat user
-    "MP_LOGIN_WINDOW_SECONDS": 60,
-}
 INVITATION_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 INVITATION_CODE_LENGTH = 20  # 100 random bits; fits a mini-program code's 32-character scene
 INVITATION_MAX_DAYS = 90
@@ -163,7 +154,7 @@ class OwnerCannotBeRemoved(Forbidden):
 
 
 def _setting(name: str) -> int:
-    return int(current_app.config.get(name, DEFAULTS[name]))
+    return int(current_app.config[name])
 
 
 def _sha256(text: str) -> str:
