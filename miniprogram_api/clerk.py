@@ -26,7 +26,7 @@ class StoreMembershipSchema(ma.Schema):
     id = Int()
     role = ma.fields.Function(lambda m: m.role.value)
     status = ma.fields.Function(lambda m: m.status.value)
-    store = ma.fields.Function(lambda m: PlaceSchema().dump(accounts.store_of(m)))
+    store = ma.fields.Nested(PlaceSchema)
 
 
 class ClerkMeSchema(ma.Schema):

@@ -25,7 +25,7 @@ blp.before_request(authenticate(DEALER))
 class DealerMembershipSchema(ma.Schema):
     id = Int()
     role = ma.fields.Function(lambda m: m.role.value)
-    dealer = ma.fields.Function(lambda m: PlaceSchema().dump(accounts.dealer_of(m)))
+    dealer = ma.fields.Nested(PlaceSchema)
 
 
 class DealerMeSchema(ma.Schema):

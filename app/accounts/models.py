@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import BigId, enum_type, utcnow
 from app.extensions import db
+from app.masterdata.models import Dealer, Store
 
 
 class AppName(str, enum.Enum):
@@ -148,6 +149,7 @@ class DealerMembership(db.Model):
     removed_at: Mapped[datetime | None]
 
     app_user: Mapped[AppUser] = relationship()
+    dealer: Mapped[Dealer] = relationship()
 
 
 class StoreMembership(db.Model):
@@ -167,3 +169,4 @@ class StoreMembership(db.Model):
     removed_at: Mapped[datetime | None]
 
     app_user: Mapped[AppUser] = relationship()
+    store: Mapped[Store] = relationship()

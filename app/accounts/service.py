@@ -672,12 +672,3 @@ def remove_clerk(*, user: AppUser, member_id: int) -> StoreMembership:
     membership = _clerk(user, member_id)
     _remove(membership)
     return membership
-
-
-def dealer_of(membership: DealerMembership | None) -> Dealer | None:
-    return db.session.get(Dealer, membership.dealer_id) if membership else None
-
-
-def store_of(membership: StoreMembership | None) -> Store | None:
-    return db.session.get(Store, membership.store_id) if membership else None
-
