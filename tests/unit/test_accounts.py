@@ -71,7 +71,7 @@ def _users(n):
     return [u.id for u in users]
 
 
-def test_an_invitation_of_one_use_bound_by_two_users_at_once_binds_exactly_one(app):
+def test_an_invitation_of_one_use_bound_by_two_users_at_once_binds_exactly_one(app, monkeypatch):
     if db.engine.dialect.name == "sqlite":
         pytest.skip("SQLite serialises writers with a file lock; the row-lock race needs MariaDB/MySQL")
     code = make_invitation(kind="dealer_member", dealer_id=make_dealer().id).code
@@ -97,16 +97,12 @@ def test_an_invitation_of_one_use_bound_by_two_users_at_once_binds_exactly_one(a
             finally:
                 db.session.remove()
 
-    original = accounts._usable_invitation
-    accounts._usable_invitation = checked_then_wait
-    try:
-        threads = [threading.Thread(target=bind, args=(user_id,)) for user_id in user_ids]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=20)
-    finally:
-        accounts._usable_invitation = original
+    monkeypatch.setattr(accounts, "_usable_invitation", checked_then_wait)
+    threads = [threading.Thread(target=bind, args=(user_id,)) for user_id in user_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
     assert sorted(results) == ["bound", "used_up"]
     assert db.session.scalar(sa.select(Invitation.used_count).where(Invitation.code == code)) == 1
     assert db.session.scalar(sa.select(sa.func.count()).select_from(DealerMembership)) == 1
