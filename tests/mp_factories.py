@@ -9,7 +9,7 @@ from app.accounts import service as accounts
 from app.db import transaction
 from app.identity.service import Actor
 from app.wechat import runtime
-from app.wechat.sandbox.miniprogram import mp_state, openid_for
+from app.wechat.sandbox.miniprogram import openid_for
 
 ACTOR = Actor.system("tests")
 
@@ -31,13 +31,8 @@ class MiniProgramActions:
 
     @staticmethod
     def code(name: str) -> str:
-        """A wx.login code of test user <name>; the sandbox takes each code once, so forget it was used."""
-        code = f"sandbox:{name}"
-        state = mp_state(runtime().sandbox_server().state)
-        with state.lock:
-            for spent in [s for s in state.spent_codes if code == s or (isinstance(s, tuple) and code in s)]:
-                state.spent_codes.discard(spent)
-        return code
+        """A fresh wx.login code of test user <name> (the sandbox takes each code once)."""
+        return f"sandbox:{name}:{uuid.uuid4().hex[:8]}"
 
     @staticmethod
     def openid(app: str, name: str) -> str:

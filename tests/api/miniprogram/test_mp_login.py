@@ -63,9 +63,9 @@ def test_the_session_key_never_leaves_the_server(client, mp):
 
 
 def test_a_spent_login_code_is_401(client, mp):
-    name = mp.new_name()
-    assert mp.login("dealer", name).status_code == 200
-    response = client.post("/api/dealer/auth/login", json={"code": f"sandbox:{name}"})
+    code = mp.code(mp.new_name())
+    assert client.post("/api/dealer/auth/login", json={"code": code}).status_code == 200
+    response = client.post("/api/dealer/auth/login", json={"code": code})
     assert response.status_code == 401 and response.get_json()["code"] == "wechat_code_invalid"
 
 
