@@ -19,7 +19,7 @@ from app.identity import service as identity
 from app.identity.models import Role
 
 
-def _document(fn, **doc) -> None:
+def add_to_operation_doc(fn, **doc) -> None:
     """Add to the view's OpenAPI operation, as flask-smorest's ``blp.doc`` does."""
     apidoc = deepcopy(getattr(fn, "_apidoc", {}))
     apidoc["manual_doc"] = deepupdate(apidoc.get("manual_doc", {}), doc)
@@ -30,7 +30,7 @@ def roles(*allowed: Role):
     """Back-office roles allowed to call this view."""
     def decorate(fn):
         fn._allowed_roles = frozenset(allowed)
-        _document(fn, security=[{"bearerAuth": []}], **{"x-roles": [r.value for r in allowed]})
+        add_to_operation_doc(fn, security=[{"bearerAuth": []}], **{"x-roles": [r.value for r in allowed]})
         return fn
     return decorate
 
@@ -39,7 +39,7 @@ def scopes(*needed: str):
     """API-key scopes this machine-API view needs (any one of them)."""
     def decorate(fn):
         fn._needed_scopes = frozenset(str(getattr(s, "value", s)) for s in needed)
-        _document(fn, security=[{"apiKey": []}], **{"x-scopes": sorted(fn._needed_scopes)})
+        add_to_operation_doc(fn, security=[{"apiKey": []}], **{"x-scopes": sorted(fn._needed_scopes)})
         return fn
     return decorate
 
@@ -47,7 +47,7 @@ def scopes(*needed: str):
 def public(fn):
     """This view is public by design: no authentication."""
     fn._public = True
-    _document(fn, security=[])
+    add_to_operation_doc(fn, security=[])
     return fn
 
 
@@ -63,7 +63,7 @@ def _view_function():
     return view
 
 
-def _declared(name: str, default=None):
+def declared_on_view(name: str, default=None):
     fn = _view_function()
     return getattr(fn, name, default) if fn is not None else default
 
@@ -76,11 +76,11 @@ def bearer_token() -> str | None:
 
 def authenticate_back_office():
     """before_request of back-office blueprints: a valid bearer token and an allowed role."""
-    if request.endpoint is None or request.method == "OPTIONS" or _declared("_public"):
+    if request.endpoint is None or request.method == "OPTIONS" or declared_on_view("_public"):
         return None
     actor = identity.authenticate_token(bearer_token())
     g.actor = actor
-    allowed = _declared("_allowed_roles")
+    allowed = declared_on_view("_allowed_roles")
     if not allowed or actor.role not in allowed:
         raise Forbidden(f"The role {actor.role.value!r} may not do this.", code="role_forbidden")
     return None
@@ -88,11 +88,11 @@ def authenticate_back_office():
 
 def authenticate_machine():
     """before_request of machine-API blueprints: a valid API key holding the view's scope."""
-    if request.endpoint is None or request.method == "OPTIONS" or _declared("_public"):
+    if request.endpoint is None or request.method == "OPTIONS" or declared_on_view("_public"):
         return None
     actor = identity.authenticate_api_key(request.headers.get("X-Api-Key"))
     g.actor = actor
-    needed = _declared("_needed_scopes")
+    needed = declared_on_view("_needed_scopes")
     if not needed or not (needed & actor.scopes):
         raise Forbidden(
             f"This API key lacks the scope {', '.join(sorted(needed or {'?'}))}.",

@@ -10,7 +10,7 @@ from flask import g, request
 from app.accounts import service as accounts
 from app.accounts.models import AppName, AppUser
 from app.errors import Forbidden
-from app.http import _declared, _document, bearer_token
+from app.http import add_to_operation_doc, bearer_token, declared_on_view
 
 
 def _role(app: AppName) -> str:
@@ -22,7 +22,7 @@ def audience(app: AppName):
     def decorate(fn):
         # The mini-program a user signed in to is their role, in app.http's sense.
         fn._allowed_roles = frozenset({_role(app)})
-        _document(fn, security=[{"bearerAuth": []}], **{"x-audience": app.value})
+        add_to_operation_doc(fn, security=[{"bearerAuth": []}], **{"x-audience": app.value})
         return fn
     return decorate
 
@@ -30,10 +30,10 @@ def audience(app: AppName):
 def authenticate(app: AppName):
     """A before_request hook: a valid token of this mini-program, on a view declared for it."""
     def hook():
-        if request.endpoint is None or request.method == "OPTIONS" or _declared("_public"):
+        if request.endpoint is None or request.method == "OPTIONS" or declared_on_view("_public"):
             return None
         g.app_user = accounts.authenticate(token=bearer_token(), app=app)
-        if _role(app) not in (_declared("_allowed_roles") or ()):
+        if _role(app) not in (declared_on_view("_allowed_roles") or ()):
             raise Forbidden("This view is not open to this mini-program.", code="audience_forbidden")
         return None
     return hook
