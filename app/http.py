@@ -64,6 +64,7 @@ def _view_function():
 
 
 def declared_on_view(name: str, default=None):
+    """An attribute the decorators above set on the view of this request (roles, scopes, public)."""
     fn = _view_function()
     return getattr(fn, name, default) if fn is not None else default
 
