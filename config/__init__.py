@@ -15,6 +15,15 @@ ROOT = Path(__file__).resolve().parent.parent
 WECHAT_APP_NAMES = ("dealer", "clerk", "consumer")
 
 
+# What real WeChat needs: each mini-program's appid and secret, and the WeChat Pay merchant's keys.
+WECHAT_REQUIRED_ENV = (
+    *(f"WECHAT_{name.upper()}_{part}" for name in WECHAT_APP_NAMES for part in ("APPID", "SECRET")),
+    "WECHATPAY_MCHID", "WECHATPAY_APPID", "WECHATPAY_APIV3_KEY", "WECHATPAY_PRIVATE_KEY_PATH",
+    "WECHATPAY_CERT_SERIAL_NO", "WECHATPAY_PUBLIC_KEY_PATH", "WECHATPAY_PUBLIC_KEY_ID",
+    "WECHATPAY_NOTIFY_URL",
+)
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or wrong; start-up stops with this message."""
 
@@ -176,6 +185,13 @@ class Production(Base):
         for name in ("WECHAT_API_BASE", "WECHATPAY_API_BASE"):
             if getattr(self, name) == "sandbox":
                 raise ConfigError(f"{name}=sandbox: production refuses the WeChat sandbox")
+        missing = [name for name in WECHAT_REQUIRED_ENV if env(name) is None]
+        if missing:
+            raise ConfigError(f"{missing[0]} is not set: production refuses to start without it"
+                              + (f" (also missing: {', '.join(missing[1:])})" if missing[1:] else ""))
+        for name in ("WECHATPAY_PRIVATE_KEY_PATH", "WECHATPAY_PUBLIC_KEY_PATH"):
+            if not os.path.isfile(env(name)):
+                raise ConfigError(f"{name}={env(name)!r} is not a readable file")
 
 
 CONFIGS = {"development": Development, "testing": Testing, "production": Production}

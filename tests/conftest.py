@@ -54,6 +54,24 @@ def clean_state(app):
 
 
 @pytest.fixture
+def production_env(monkeypatch, tmp_path):
+    """Every secret production needs, set in the environment; tests take one away."""
+    from config import WECHAT_REQUIRED_ENV
+
+    (tmp_path / "key.pem").write_text("not read at start-up")
+    values = {"SECRET_KEY": "s" * 40, "DATABASE_URL": "sqlite://", "REDIS_URL": "redis://localhost:6379/0",
+              "CODE_KEYS": "1:" + "ab" * 32}
+    values.update({name: "x" * 32 for name in WECHAT_REQUIRED_ENV})
+    values["WECHATPAY_PRIVATE_KEY_PATH"] = values["WECHATPAY_PUBLIC_KEY_PATH"] = str(tmp_path / "key.pem")
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    for name in ("WECHAT_API_BASE", "WECHATPAY_API_BASE", "WECHAT_SANDBOX_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.secrets = values
+    return monkeypatch
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

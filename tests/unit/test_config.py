@@ -3,27 +3,22 @@ import pytest
 from app import create_app
 from config import ConfigError, get_config
 
-SECRETS = {"SECRET_KEY": "s" * 40, "DATABASE_URL": "sqlite://", "REDIS_URL": "redis://localhost:6379/0",
-           "CODE_KEYS": "1:" + "ab" * 32}
+CORE_SECRETS = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CODE_KEYS")
 
 
-@pytest.mark.parametrize("missing", sorted(SECRETS))
-def test_production_refuses_to_start_without_a_secret_and_names_it(monkeypatch, missing):
-    for name, value in SECRETS.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv(missing)
+@pytest.mark.parametrize("missing", CORE_SECRETS)
+def test_production_refuses_to_start_without_a_secret_and_names_it(production_env, missing):
+    production_env.delenv(missing)
     with pytest.raises(ConfigError, match=missing):
         create_app("production")
 
 
-def test_production_starts_with_its_secrets(monkeypatch):
-    for name, value in SECRETS.items():
-        monkeypatch.setenv(name, value)
-    assert get_config("production").SECRET_KEY == SECRETS["SECRET_KEY"]
+def test_production_starts_with_its_secrets(production_env):
+    assert get_config("production").SECRET_KEY == production_env.secrets["SECRET_KEY"]
 
 
 def test_development_has_safe_defaults(monkeypatch):
-    for name in SECRETS:
+    for name in CORE_SECRETS:
         monkeypatch.delenv(name, raising=False)
     config = get_config("development")
     assert config.SQLALCHEMY_DATABASE_URI.startswith("sqlite:///")
@@ -40,9 +35,7 @@ def test_an_unknown_environment_is_refused():
     ("nonsense", "look like"),
     ("1:" + "ab" * 32 + ",1:" + "cd" * 32, "twice"),
 ])
-def test_bad_code_keys_stop_start_up(monkeypatch, keys, complaint):
-    for name, value in SECRETS.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("CODE_KEYS", keys)
+def test_bad_code_keys_stop_start_up(production_env, keys, complaint):
+    production_env.setenv("CODE_KEYS", keys)
     with pytest.raises(ConfigError, match=complaint):
         create_app("production")
