@@ -29,7 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from flask import Blueprint, Response, current_app, redirect, render_template_string, request, url_for
+from flask import Blueprint, Response, current_app, g, redirect, render_template_string, request, url_for
 
 from app.wechat.sandbox import faults
 from app.wechat.sandbox.credentials import SandboxCredentials
@@ -534,7 +534,7 @@ def _v2_request() -> tuple[dict | None, Response | None]:
 
 def _v2_answer(response: Response) -> Response:
     """The answer as it leaves, spoilt if a bad_signature or unsigned fault was taken."""
-    fault = getattr(request, "_pay_fault", None)
+    fault = g.get("pay_fault")
     if fault is None or fault.kind not in (faults.BAD_SIGNATURE, faults.UNSIGNED):
         return response
     body = response.get_data(as_text=True)
@@ -546,7 +546,7 @@ def _v2_answer(response: Response) -> Response:
 
 
 def _v2_fault(operation: str) -> Response | None:
-    fault = request._pay_fault = faults.take_fault(_state(), operation)
+    fault = g.pay_fault = faults.take_fault(_state(), operation)
     if fault is None:
         return None
     if fault.kind == faults.TIMEOUT:
