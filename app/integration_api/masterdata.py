@@ -9,14 +9,13 @@ written; the same external id twice in one batch is 422 ``external_id_duplicate`
 """
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import marshmallow as ma
 from flask_smorest import Blueprint
 
 from app.db import transaction
 from app.http import authenticate_machine, current_actor, scopes
 from app.identity.models import Scope
+from app.integration_api.batch import UpsertResultSchema, answer, batch_of
 from app.masterdata import service
 from app.masterdata.models import Status
 from app.schemas import Int
@@ -25,7 +24,6 @@ blp = Blueprint("integration_masterdata", __name__, url_prefix="/api/integration
                 description="ERP: push products, factories, warehouses, dealers and stores (scope masterdata).")
 blp.before_request(authenticate_machine)
 
-MAX_ITEMS = 1000
 STATUS_NAMES = [s.value for s in Status]
 
 
@@ -84,38 +82,11 @@ class StoreItemSchema(ItemSchema):
     dealer_external_ids = ma.fields.List(ma.fields.String(), validate=ma.validate.Length(max=100))
 
 
-def _batch_of(item_schema: type[ma.Schema]) -> type[ma.Schema]:
-    name = item_schema.__name__.replace("ItemSchema", "BatchSchema")
-    return ma.Schema.from_dict({"items": ma.fields.List(
-        ma.fields.Nested(item_schema), required=True,
-        validate=ma.validate.Length(min=1, max=MAX_ITEMS))}, name=name)
-
-
-ProductBatchSchema = _batch_of(ProductItemSchema)
-FactoryBatchSchema = _batch_of(FactoryItemSchema)
-WarehouseBatchSchema = _batch_of(WarehouseItemSchema)
-DealerBatchSchema = _batch_of(DealerItemSchema)
-StoreBatchSchema = _batch_of(StoreItemSchema)
-
-
-class UpsertItemResultSchema(ma.Schema):
-    external_id = ma.fields.String()
-    id = Int(allow_none=True)
-    result = ma.fields.String(metadata={"description": "created | updated | unchanged"})
-
-
-class UpsertResultSchema(ma.Schema):
-    created = Int()
-    updated = Int()
-    unchanged = Int()
-    items = ma.fields.List(ma.fields.Nested(UpsertItemResultSchema))
-
-
-def _answer(results: list[service.ItemResult]) -> dict:
-    items = [asdict(result) for result in results]
-    counts = {name: sum(1 for item in items if item["result"] == name)
-              for name in ("created", "updated", "unchanged")}
-    return {**counts, "items": items}
+ProductBatchSchema = batch_of(ProductItemSchema)
+FactoryBatchSchema = batch_of(FactoryItemSchema)
+WarehouseBatchSchema = batch_of(WarehouseItemSchema)
+DealerBatchSchema = batch_of(DealerItemSchema)
+StoreBatchSchema = batch_of(StoreItemSchema)
 
 
 @blp.route("/products", methods=["PUT"])
@@ -125,7 +96,7 @@ def _answer(results: list[service.ItemResult]) -> dict:
 def upsert_products(body):
     """Create or update products by external id"""
     with transaction():
-        return _answer(service.bulk_upsert_products(actor=current_actor(), records=body["items"]))
+        return answer(service.bulk_upsert_products(actor=current_actor(), records=body["items"]))
 
 
 @blp.route("/factories", methods=["PUT"])
@@ -135,7 +106,7 @@ def upsert_products(body):
 def upsert_factories(body):
     """Create or update factories by external id"""
     with transaction():
-        return _answer(service.bulk_upsert_factories(actor=current_actor(), records=body["items"]))
+        return answer(service.bulk_upsert_factories(actor=current_actor(), records=body["items"]))
 
 
 @blp.route("/warehouses", methods=["PUT"])
@@ -145,7 +116,7 @@ def upsert_factories(body):
 def upsert_warehouses(body):
     """Create or update warehouses by external id (factory by factory_external_id)"""
     with transaction():
-        return _answer(service.bulk_upsert_warehouses(actor=current_actor(), records=body["items"]))
+        return answer(service.bulk_upsert_warehouses(actor=current_actor(), records=body["items"]))
 
 
 @blp.route("/dealers", methods=["PUT"])
@@ -155,7 +126,7 @@ def upsert_warehouses(body):
 def upsert_dealers(body):
     """Create or update dealers by external id (parent by parent_external_id, territory by region codes)"""
     with transaction():
-        return _answer(service.bulk_upsert_dealers(actor=current_actor(), records=body["items"]))
+        return answer(service.bulk_upsert_dealers(actor=current_actor(), records=body["items"]))
 
 
 @blp.route("/stores", methods=["PUT"])
@@ -165,4 +136,4 @@ def upsert_dealers(body):
 def upsert_stores(body):
     """Create or update stores by external id (dealers by dealer_external_ids)"""
     with transaction():
-        return _answer(service.bulk_upsert_stores(actor=current_actor(), records=body["items"]))
+        return answer(service.bulk_upsert_stores(actor=current_actor(), records=body["items"]))

@@ -5,6 +5,7 @@ import math
 from urllib.parse import urlsplit
 
 from app import gs1
+from app.bulk import BatchRejected, ExternalIdDuplicate  # noqa: F401  (the batch errors master data raises)
 from app.errors import DomainError, NotFound, ValidationFailed
 
 
@@ -26,11 +27,6 @@ class SkuTaken(ValidationFailed):
 class ExternalIdTaken(ValidationFailed):
     code = "external_id_taken"
     message = "Another record has this external id."
-
-
-class ExternalIdDuplicate(ValidationFailed):
-    code = "external_id_duplicate"
-    message = "The batch holds the same external id more than once."
 
 
 class FieldRequired(ValidationFailed):
@@ -101,11 +97,6 @@ class FactoryUnknown(ValidationFailed):
 class LineCodeTaken(ValidationFailed):
     code = "line_code_taken"
     message = "The factory already has a line with this code."
-
-
-class BatchRejected(ValidationFailed):
-    code = "batch_rejected"
-    message = "Some items are not valid; nothing was written (see errors.items)."
 
 
 def not_found(entity: str) -> DomainError:

@@ -14,12 +14,12 @@ The same payload sent twice changes nothing and writes no audit record the secon
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from app.bulk import ItemResult, saver as _saver, upsert_batch as _upsert_batch
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.identity.service import Actor, apply_changes, audit
@@ -597,57 +597,6 @@ def list_stores(*, status=None, q=None, region_code=None, dealer_id=None, extern
 
 
 # --- ERP bulk upsert --------------------------------------------------------------------------
-
-@dataclass
-class ItemResult:
-    index: int
-    external_id: str
-    id: int | None = None
-    result: str = "rejected"  # created | updated | unchanged | rejected
-    code: str | None = None
-    message: str | None = None
-
-
-def _upsert_batch(*, records: list[dict], model, save: Callable[[object | None, dict], tuple[object, str]],
-                  order: list[int] | None = None, refused: dict[int, ValidationFailed] | None = None
-                  ) -> list[ItemResult]:
-    """Save each record (created/updated/unchanged) in order; all or nothing."""
-    seen: dict[str, int] = {}
-    for index, record in enumerate(records):
-        key = record["external_id"]
-        if key in seen:
-            raise rules.ExternalIdDuplicate(
-                f"The external id {key!r} appears more than once (items {seen[key]} and {index}).",
-                errors={"external_id": [key]})
-        seen[key] = index
-    results = [ItemResult(index=i, external_id=r["external_id"]) for i, r in enumerate(records)]
-    for index in order if order is not None else range(len(records)):
-        result, record = results[index], records[index]
-        current = db.session.scalar(sa.select(model).where(model.external_id == record["external_id"]))
-        result.id = current.id if current else None
-        try:
-            if refused and index in refused:
-                raise refused[index]
-            obj, result.result = save(current, record)
-            result.id = obj.id
-        except ValidationFailed as error:
-            result.result, result.code, result.message = "rejected", error.code, error.message
-    rejected = [r for r in results if r.result == "rejected"]
-    if rejected:
-        raise rules.BatchRejected(
-            f"{len(rejected)} of {len(records)} items are not valid; nothing was written.",
-            errors={"items": [{"index": r.index, "external_id": r.external_id, "code": r.code,
-                               "message": r.message} for r in rejected]})
-    return results
-
-
-def _saver(actor: Actor, create: Callable, save_existing: Callable):
-    def save(current, record):
-        if current is None:
-            return create(actor=actor, data=record), "created"
-        return current, "updated" if save_existing(actor, current, record) else "unchanged"
-    return save
-
 
 def bulk_upsert_products(*, actor: Actor, records: list[dict]) -> list[ItemResult]:
     return _upsert_batch(records=records, model=Product, save=_saver(
