@@ -62,6 +62,7 @@ def _import_models() -> None:
     import app.masterdata.models  # noqa: F401
     import app.codes.models  # noqa: F401
     import app.accounts.models  # noqa: F401
+    import app.production.models  # noqa: F401
 
 
 def register_apis(app: Flask) -> None:

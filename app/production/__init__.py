@@ -1,0 +1,1 @@
+"""Production: production lots, materials, suppliers, raw-material lots and what each lot consumed."""

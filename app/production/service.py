@@ -1,0 +1,463 @@
+"""Production use cases: production lots, materials, suppliers, raw-material lots, consumption, trace.
+
+Every change writes an audit record with the changed fields, in the caller's transaction; checks
+come before any attribute is set, so a refused change leaves the session untouched.
+
+A production lot's expiry date defaults to production date + the product's shelf life (when the
+product has one) and must be after the production date; its line, when given, belongs to its
+factory. A closed lot refuses changes and new consumptions until reopened.
+
+A raw-material lot may be consumed once inspection passed it, or passed it with a concession
+(``conditional``); ``failed`` and ``pending`` lots are refused, as a plant's quality gate does.
+Quantities are decimals (3 places) in the material's unit. A later failed inspection does not
+erase recorded consumptions: they are exactly what the recall query needs.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from app.bulk import ItemResult, saver, upsert_batch
+from app.db import utcnow
+from app.extensions import db
+from app.identity.service import Actor, apply_changes, audit
+from app.masterdata import rules as masterdata_rules
+from app.masterdata.models import Factory, Product, ProductionLine, Status
+from app.masterdata.service import _common, _flush
+from app.production import rules
+from app.production.models import (
+    InspectionResult, LotConsumption, LotStatus, Material, ProductionLot, RawMaterialLot, Supplier,
+)
+
+_ENTITY_NAMES = {ProductionLot: "production_lot", Material: "material", Supplier: "supplier",
+                 RawMaterialLot: "raw_material_lot"}
+CONSUMABLE = (InspectionResult.PASSED, InspectionResult.CONDITIONAL)
+
+
+def _get(model, entity_id):
+    obj = db.session.get(model, entity_id)
+    if obj is None:
+        raise masterdata_rules.not_found(_ENTITY_NAMES[model])
+    return obj
+
+
+def _create(actor: Actor, obj, values: dict):
+    db.session.add(obj)
+    changes = apply_changes(obj, values)
+    _flush()
+    audit(actor, f"{_ENTITY_NAMES[type(obj)]}.create", obj, changes)
+    return obj
+
+
+def _update(actor: Actor, obj, values: dict, verb: str = "update") -> bool:
+    changes = apply_changes(obj, values)
+    if changes:
+        _flush()
+        audit(actor, f"{_ENTITY_NAMES[type(obj)]}.{verb}", obj, changes)
+    return bool(changes)
+
+
+def _referenced(model, entity_id, field: str, error):
+    obj = db.session.get(model, entity_id) if entity_id else None
+    if obj is None:
+        raise error(errors={field: ["unknown"]})
+    return obj
+
+
+# --- production lots ----------------------------------------------------------------------------
+
+def _lot_values(data: dict, lot: ProductionLot | None) -> dict:
+    values = _common(ProductionLot, data, lot, plain=("lot_no", "shift"),
+                     required=("product_id", "lot_no", "production_date", "factory_id"))
+    values.pop("status", None)  # open/closed changes only through close and reopen
+    if "product_id" in data:
+        values["product_id"] = _referenced(Product, data["product_id"], "product_id", rules.ProductUnknown).id
+    if "factory_id" in data:
+        values["factory_id"] = _referenced(Factory, data["factory_id"], "factory_id", rules.FactoryUnknown).id
+    if "line_id" in data:
+        values["line_id"] = data["line_id"] and _referenced(
+            ProductionLine, data["line_id"], "line_id", rules.LineUnknown).id
+    if "production_date" in data:
+        values["production_date"] = rules.plausible(data["production_date"], "production_date")
+    if "expiry_date" in data:
+        values["expiry_date"] = rules.plausible(data["expiry_date"], "expiry_date")
+
+    def final(name):
+        return values.get(name, getattr(lot, name) if lot else None)
+
+    line_id, factory_id = final("line_id"), final("factory_id")
+    if line_id and db.session.get(ProductionLine, line_id).factory_id != factory_id:
+        raise rules.LineNotInFactory(errors={"line_id": ["not a line of this factory"]})
+    product = db.session.get(Product, final("product_id"))
+    if final("expiry_date") is None and product.shelf_life_days:
+        values["expiry_date"] = final("production_date") + timedelta(days=product.shelf_life_days)
+    if final("expiry_date") is not None and final("expiry_date") <= final("production_date"):
+        raise rules.ExpiryBeforeProduction(errors={"expiry_date": ["after the production date"]})
+    taken = db.session.scalar(sa.select(ProductionLot.id).where(
+        ProductionLot.product_id == product.id, ProductionLot.lot_no == final("lot_no"),
+        ProductionLot.id != (lot.id if lot else -1)))
+    if taken is not None:
+        raise rules.LotNoTaken(f"The product already has a lot {final('lot_no')!r}.", errors={"lot_no": ["taken"]})
+    return values
+
+
+def _open(lot: ProductionLot) -> ProductionLot:
+    if lot.status is LotStatus.CLOSED:
+        raise rules.ProductionLotClosed(f"The production lot {lot.lot_no} is closed; reopen it first.")
+    return lot
+
+
+def create_production_lot(*, actor: Actor, data: dict) -> ProductionLot:
+    """Create an open production lot; expiry defaults from the product's shelf life."""
+    return _create(actor, ProductionLot(status=LotStatus.OPEN), _lot_values(data, None))
+
+
+def get_production_lot(lot_id: int) -> ProductionLot:
+    return _get(ProductionLot, lot_id)
+
+
+def update_production_lot(*, actor: Actor, lot_id: int, changes: dict) -> ProductionLot:
+    lot = _open(get_production_lot(lot_id))
+    _update(actor, lot, _lot_values(changes, lot))
+    return lot
+
+
+def close_production_lot(*, actor: Actor, lot_id: int) -> ProductionLot:
+    """Close a lot: it accepts no new units or consumptions (closing twice changes nothing)."""
+    lot = get_production_lot(lot_id)
+    if lot.status is LotStatus.OPEN:
+        _update(actor, lot, {"status": LotStatus.CLOSED, "closed_at": utcnow()}, verb="close")
+    return lot
+
+
+def reopen_production_lot(*, actor: Actor, lot_id: int) -> ProductionLot:
+    lot = get_production_lot(lot_id)
+    if lot.status is LotStatus.CLOSED:
+        _update(actor, lot, {"status": LotStatus.OPEN, "closed_at": None}, verb="reopen")
+    return lot
+
+
+def list_production_lots(*, product_id=None, factory_id=None, line_id=None, status=None,
+                         produced_from: date | None = None, produced_to: date | None = None,
+                         lot_no=None, external_id=None):
+    """Production lots, newest production date first; produced_from/to are inclusive."""
+    query = sa.select(ProductionLot).order_by(ProductionLot.production_date.desc(), ProductionLot.id.desc())
+    for column, value in ((ProductionLot.product_id, product_id), (ProductionLot.factory_id, factory_id),
+                          (ProductionLot.line_id, line_id), (ProductionLot.lot_no, lot_no),
+                          (ProductionLot.external_id, external_id)):
+        if value:
+            query = query.where(column == value)
+    if status:
+        query = query.where(ProductionLot.status == LotStatus(status))
+    if produced_from:
+        query = query.where(ProductionLot.production_date >= produced_from)
+    if produced_to:
+        query = query.where(ProductionLot.production_date <= produced_to)
+    return query
+
+
+# --- materials and suppliers --------------------------------------------------------------------
+
+def _material_values(data: dict, material: Material | None) -> dict:
+    values = _common(Material, data, material, plain=("code", "name", "unit"), required=("code", "name"))
+    if "code" in values:
+        # Case-insensitive on every backend, as MySQL's unique index already is.
+        taken = db.session.scalar(sa.select(Material.id).where(
+            sa.func.lower(Material.code) == values["code"].lower(),
+            Material.id != (material.id if material else -1)))
+        if taken is not None:
+            raise rules.MaterialCodeTaken(f"The material code {values['code']!r} is taken.",
+                                          errors={"code": ["taken"]})
+    if material is None and not values.get("unit"):
+        values["unit"] = "kg"
+    return values
+
+
+def create_material(*, actor: Actor, data: dict) -> Material:
+    return _create(actor, Material(), _material_values(data, None))
+
+
+def get_material(material_id: int) -> Material:
+    return _get(Material, material_id)
+
+
+def update_material(*, actor: Actor, material_id: int, changes: dict) -> Material:
+    material = get_material(material_id)
+    _update(actor, material, _material_values(changes, material))
+    return material
+
+
+def list_materials(*, status=None, q=None, code=None):
+    query = sa.select(Material).order_by(Material.id)
+    if status:
+        query = query.where(Material.status == Status(status))
+    if q and q.strip():
+        query = query.where(sa.or_(Material.name.contains(q.strip(), autoescape=True),
+                                   Material.code.contains(q.strip(), autoescape=True)))
+    if code:
+        query = query.where(Material.code == code)
+    return query
+
+
+def create_supplier(*, actor: Actor, data: dict) -> Supplier:
+    return _create(actor, Supplier(), _common(Supplier, data, None, plain=("name",), required=("name",)))
+
+
+def get_supplier(supplier_id: int) -> Supplier:
+    return _get(Supplier, supplier_id)
+
+
+def update_supplier(*, actor: Actor, supplier_id: int, changes: dict) -> Supplier:
+    supplier = get_supplier(supplier_id)
+    _update(actor, supplier, _common(Supplier, changes, supplier, plain=("name",), required=("name",)))
+    return supplier
+
+
+def list_suppliers(*, status=None, q=None, external_id=None):
+    query = sa.select(Supplier).order_by(Supplier.id)
+    if status:
+        query = query.where(Supplier.status == Status(status))
+    if q and q.strip():
+        query = query.where(Supplier.name.contains(q.strip(), autoescape=True))
+    if external_id:
+        query = query.where(Supplier.external_id == external_id)
+    return query
+
+
+# --- raw-material lots --------------------------------------------------------------------------
+
+def _inspection(value) -> InspectionResult:
+    try:
+        return InspectionResult(value)
+    except ValueError:
+        raise rules.InspectionResultInvalid(errors={"inspection_result": [", ".join(r.value for r in InspectionResult)]})
+
+
+def _raw_lot_values(data: dict, raw: RawMaterialLot | None) -> dict:
+    values = _common(RawMaterialLot, data, raw, plain=("lot_no",),
+                     required=("material_id", "supplier_id", "lot_no", "received_at"))
+    values.pop("status", None)
+    if "material_id" in data:
+        values["material_id"] = _referenced(Material, data["material_id"], "material_id", rules.MaterialUnknown).id
+    if "supplier_id" in data:
+        values["supplier_id"] = _referenced(Supplier, data["supplier_id"], "supplier_id", rules.SupplierUnknown).id
+    if "received_at" in data:
+        # Kept in UTC in memory too, so the answer shows what the database holds.
+        values["received_at"] = rules.plausible(data["received_at"], "received_at").astimezone(timezone.utc)
+    if "quantity" in data:
+        values["quantity"] = rules.quantity(data["quantity"])
+    if raw is None:
+        values.update(_inspection_values(data.get("inspection_result", InspectionResult.PENDING),
+                                         data.get("inspection_note"), None))
+
+    def final(name):
+        return values.get(name, getattr(raw, name) if raw else None)
+
+    taken = db.session.scalar(sa.select(RawMaterialLot.id).where(
+        RawMaterialLot.material_id == final("material_id"), RawMaterialLot.supplier_id == final("supplier_id"),
+        RawMaterialLot.lot_no == final("lot_no"), RawMaterialLot.id != (raw.id if raw else -1)))
+    if taken is not None:
+        raise rules.LotNoTaken(f"The supplier already delivered a lot {final('lot_no')!r} of this material.",
+                               errors={"lot_no": ["taken"]})
+    return values
+
+
+def _inspection_values(result, note, raw: RawMaterialLot | None) -> dict:
+    result = _inspection(result)
+    values = {"inspection_result": result,
+              "inspected_at": None if result is InspectionResult.PENDING else utcnow()}
+    if raw is not None and raw.inspection_result is result:
+        values.pop("inspected_at")  # the same verdict again keeps its time (idempotent)
+    if note is not None:
+        values["inspection_note"] = str(note).strip()
+    elif raw is None:
+        values["inspection_note"] = ""
+    return values
+
+
+def create_raw_material_lot(*, actor: Actor, data: dict) -> RawMaterialLot:
+    """Record a received raw-material lot (pending inspection unless a result is given)."""
+    return _create(actor, RawMaterialLot(), _raw_lot_values(data, None))
+
+
+def get_raw_material_lot(raw_lot_id: int) -> RawMaterialLot:
+    return _get(RawMaterialLot, raw_lot_id)
+
+
+def update_raw_material_lot(*, actor: Actor, raw_lot_id: int, changes: dict) -> RawMaterialLot:
+    raw = get_raw_material_lot(raw_lot_id)
+    _save_raw_lot(actor, raw, changes)
+    return raw
+
+
+def _save_raw_lot(actor: Actor, raw: RawMaterialLot, changes: dict) -> bool:
+    changed = _update(actor, raw, _raw_lot_values(changes, raw))
+    if "inspection_result" in changes:
+        changed |= _update(actor, raw, _inspection_values(
+            changes["inspection_result"], changes.get("inspection_note"), raw), verb="inspect")
+    return changed
+
+
+def record_inspection(*, actor: Actor, raw_lot_id: int, result, note: str | None = None) -> RawMaterialLot:
+    """Record the quality inspection's verdict on a raw-material lot."""
+    raw = get_raw_material_lot(raw_lot_id)
+    _update(actor, raw, _inspection_values(result, note, raw), verb="inspect")
+    return raw
+
+
+def list_raw_material_lots(*, material_id=None, supplier_id=None, inspection_result=None,
+                           lot_no=None, external_id=None):
+    query = sa.select(RawMaterialLot).order_by(RawMaterialLot.received_at.desc(), RawMaterialLot.id.desc())
+    for column, value in ((RawMaterialLot.material_id, material_id), (RawMaterialLot.supplier_id, supplier_id),
+                          (RawMaterialLot.lot_no, lot_no), (RawMaterialLot.external_id, external_id)):
+        if value:
+            query = query.where(column == value)
+    if inspection_result:
+        query = query.where(RawMaterialLot.inspection_result == InspectionResult(inspection_result))
+    return query
+
+
+# --- consumption and trace ----------------------------------------------------------------------
+
+def _consumption(lot_id: int, raw_lot_id: int) -> LotConsumption | None:
+    return db.session.scalar(sa.select(LotConsumption).where(
+        LotConsumption.production_lot_id == lot_id, LotConsumption.raw_material_lot_id == raw_lot_id))
+
+
+def add_consumption(*, actor: Actor, lot_id: int, raw_lot_id: int, quantity=None) -> tuple[LotConsumption, str]:
+    """Record that a production lot used a raw-material lot; the same pair again updates its quantity."""
+    lot = _open(get_production_lot(lot_id))
+    raw = _referenced(RawMaterialLot, raw_lot_id, "raw_material_lot_id", rules.RawMaterialLotUnknown)
+    if raw.inspection_result is InspectionResult.FAILED:
+        raise rules.RawMaterialLotFailedInspection(
+            f"The raw-material lot {raw.lot_no} failed inspection.", errors={"raw_material_lot_id": [raw.id]})
+    if raw.inspection_result not in CONSUMABLE:
+        raise rules.RawMaterialLotNotInspected(
+            f"The raw-material lot {raw.lot_no} is pending inspection.", errors={"raw_material_lot_id": [raw.id]})
+    quantity = rules.quantity(quantity)
+    link = _consumption(lot.id, raw.id)
+    if link is None:
+        link = LotConsumption(production_lot_id=lot.id, raw_material_lot_id=raw.id, quantity=quantity)
+        db.session.add(link)
+        _flush()
+        audit(actor, "production_lot.consume", lot, {"raw_material_lot_id": [None, raw.id],
+                                                      "quantity": [None, quantity]})
+        return link, "created"
+    changes = apply_changes(link, {"quantity": quantity})
+    if changes:
+        audit(actor, "production_lot.consume", lot, {"raw_material_lot_id": [raw.id, raw.id], **changes})
+    return link, "updated" if changes else "unchanged"
+
+
+def remove_consumption(*, actor: Actor, lot_id: int, raw_lot_id: int) -> None:
+    """Undo a consumption recorded by mistake."""
+    lot = _open(get_production_lot(lot_id))
+    link = _consumption(lot.id, raw_lot_id)
+    if link is None:
+        raise rules.ConsumptionUnknown(errors={"raw_material_lot_id": [raw_lot_id]})
+    audit(actor, "production_lot.unconsume", lot, {"raw_material_lot_id": [raw_lot_id, None],
+                                                    "quantity": [link.quantity, None]})
+    db.session.delete(link)
+    db.session.flush()
+
+
+def consumptions_of_production_lot(lot_id: int) -> list[LotConsumption]:
+    """Trace back: the raw-material lots a production lot consumed (with material and supplier)."""
+    get_production_lot(lot_id)
+    return db.session.scalars(
+        sa.select(LotConsumption).where(LotConsumption.production_lot_id == lot_id)
+        .options(selectinload(LotConsumption.raw_material_lot).selectinload(RawMaterialLot.material),
+                 selectinload(LotConsumption.raw_material_lot).selectinload(RawMaterialLot.supplier))
+        .order_by(LotConsumption.id)).all()
+
+
+def consumptions_of_raw_material_lot(raw_lot_id: int) -> list[LotConsumption]:
+    """Trace forward: the production lots that used a raw-material lot (the start of a recall)."""
+    get_raw_material_lot(raw_lot_id)
+    return db.session.scalars(
+        sa.select(LotConsumption).where(LotConsumption.raw_material_lot_id == raw_lot_id)
+        .options(selectinload(LotConsumption.production_lot)).order_by(LotConsumption.id)).all()
+
+
+def production_lot_ids_using(raw_lot_ids: list[int]) -> list[int]:
+    """Ids of every production lot that consumed any of these raw-material lots."""
+    return list(db.session.scalars(sa.select(LotConsumption.production_lot_id).distinct()
+                                   .where(LotConsumption.raw_material_lot_id.in_(raw_lot_ids))))
+
+
+# --- machine sync (line controllers, ERP) -------------------------------------------------------
+
+def _by_external_id(model, external_id, field: str, error):
+    obj = db.session.scalar(sa.select(model).where(model.external_id == external_id)) if external_id else None
+    if obj is None:
+        raise error(f"No record has the external id {external_id!r}.", errors={field: [external_id]})
+    return obj
+
+
+def _translate_lot(record: dict) -> dict:
+    record = dict(record)
+    if "product_external_id" in record:
+        record["product_id"] = _by_external_id(Product, record.pop("product_external_id"),
+                                               "product_external_id", rules.ProductUnknown).id
+    if "factory_external_id" in record:
+        record["factory_id"] = _by_external_id(Factory, record.pop("factory_external_id"),
+                                               "factory_external_id", rules.FactoryUnknown).id
+    if "line_external_id" in record:
+        ext = record.pop("line_external_id")
+        record["line_id"] = _by_external_id(ProductionLine, ext, "line_external_id", rules.LineUnknown).id \
+            if ext else None
+    return record
+
+
+def _save_lot_from_sync(actor: Actor, lot: ProductionLot, record: dict) -> bool:
+    values = _lot_values(_translate_lot(record), lot)
+    if lot.status is LotStatus.CLOSED and any(getattr(lot, k) != v for k, v in values.items()):
+        raise rules.ProductionLotClosed(f"The production lot {lot.lot_no} is closed; reopen it first.")
+    return _update(actor, lot, values)
+
+
+def bulk_upsert_production_lots(*, actor: Actor, records: list[dict]) -> list[ItemResult]:
+    """Production lots by external id; product, factory and line by their external ids."""
+    return upsert_batch(records=records, model=ProductionLot, save=saver(
+        actor, lambda *, actor, data: create_production_lot(actor=actor, data=_translate_lot(data)),
+        _save_lot_from_sync))
+
+
+def _translate_raw_lot(record: dict) -> dict:
+    record = dict(record)
+    if "material_code" in record:
+        code = record.pop("material_code")
+        material = db.session.scalar(sa.select(Material).where(Material.code == code))
+        if material is None:
+            raise rules.MaterialUnknown(f"No material has the code {code!r}.", errors={"material_code": [code]})
+        record["material_id"] = material.id
+    if "supplier_external_id" in record:
+        record["supplier_id"] = _by_external_id(Supplier, record.pop("supplier_external_id"),
+                                                "supplier_external_id", rules.SupplierUnknown).id
+    return record
+
+
+def bulk_upsert_raw_material_lots(*, actor: Actor, records: list[dict]) -> list[ItemResult]:
+    """Raw-material lots by external id; material by code, supplier by external id."""
+    return upsert_batch(records=records, model=RawMaterialLot, save=saver(
+        actor, lambda *, actor, data: create_raw_material_lot(actor=actor, data=_translate_raw_lot(data)),
+        lambda a, raw, r: _save_raw_lot(a, raw, _translate_raw_lot(r))))
+
+
+def record_consumptions(*, actor: Actor, lot_external_id: str, items: list[dict]) -> list[ItemResult]:
+    """A line reports the raw-material lots (by external id) a production lot used; all or nothing."""
+    lot = db.session.scalar(sa.select(ProductionLot).where(ProductionLot.external_id == lot_external_id))
+    if lot is None:
+        raise masterdata_rules.not_found("production_lot")
+
+    def save(raw, item):
+        if raw is None:
+            raise rules.RawMaterialLotUnknown(f"No raw-material lot has the external id {item['external_id']!r}.",
+                                              errors={"external_id": [item["external_id"]]})
+        return add_consumption(actor=actor, lot_id=lot.id, raw_lot_id=raw.id, quantity=item.get("quantity"))
+
+    # Items are keyed by the raw-material lot's external id, so the batch rules (no duplicates,
+    # all or nothing, a retry answers "unchanged") are the bulk upsert's.
+    return upsert_batch(records=items, model=RawMaterialLot, save=save)
