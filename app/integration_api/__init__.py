@@ -1,4 +1,4 @@
 """The machine HTTP API for ERP, line controllers and PDAs (API keys, scopes)."""
-from app.integration_api import masterdata
+from app.integration_api import masterdata, production
 
-BLUEPRINTS = (masterdata.blp,)
+BLUEPRINTS = (masterdata.blp, production.blp)
