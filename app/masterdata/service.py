@@ -59,7 +59,7 @@ def _region(code, field: str, *, levels: tuple[RegionLevel, ...] | None = None) 
     return region
 
 
-def _common(model, data: dict, current, *, plain: tuple[str, ...], required: tuple[str, ...]) -> dict:
+def common_values(model, data: dict, current, *, plain: tuple[str, ...], required: tuple[str, ...]) -> dict:
     """Values of the plain text fields, external_id and status, checked."""
     if current is None:
         missing = [name for name in required if name not in data]
@@ -79,7 +79,7 @@ def _common(model, data: dict, current, *, plain: tuple[str, ...], required: tup
     return values
 
 
-def _flush() -> None:
+def flush_or_conflict() -> None:
     """Flush; a unique key that our checks found free but a concurrent request took is a 409."""
     try:
         db.session.flush()
@@ -92,7 +92,7 @@ def _create(actor: Actor, obj, values: dict, collections: dict | None = None):
     db.session.add(obj)
     changes = apply_changes(obj, values)
     changes.update(collections or {})
-    _flush()
+    flush_or_conflict()
     audit(actor, f"{_entity(obj)}.create", obj, changes)
     return obj
 
@@ -101,7 +101,7 @@ def _update(actor: Actor, obj, values: dict, collections: dict | None = None) ->
     changes = apply_changes(obj, values)
     changes.update(collections or {})
     if changes:
-        _flush()
+        flush_or_conflict()
         audit(actor, f"{_entity(obj)}.update", obj, changes)
     return bool(changes)
 
@@ -149,7 +149,7 @@ PRODUCT_TEXT = ("sku", "name", "specification", "description")
 
 
 def _product_values(data: dict, product: Product | None) -> dict:
-    values = _common(Product, data, product, plain=PRODUCT_TEXT, required=("sku", "name"))
+    values = common_values(Product, data, product, plain=PRODUCT_TEXT, required=("sku", "name"))
     if "sku" in values:
         # Case-insensitive on every backend, as MySQL's unique index already is.
         taken = db.session.scalar(sa.select(Product.id).where(
@@ -220,7 +220,7 @@ def list_products(*, status=None, q=None, gtin=None, external_id=None):
 # --- factories, production lines, warehouses ------------------------------------------------------
 
 def _place_values(model, data: dict, current) -> dict:
-    values = _common(model, data, current, plain=("name", "address"), required=("name",))
+    values = common_values(model, data, current, plain=("name", "address"), required=("name",))
     if "region_code" in data:
         values["region_code"] = _region(data["region_code"], "region_code").code \
             if data["region_code"] else None
@@ -263,7 +263,7 @@ def list_factories(*, status=None, q=None, region_code=None, external_id=None):
 
 
 def _line_values(data: dict, line: ProductionLine | None) -> dict:
-    values = _common(ProductionLine, data, line, plain=("code", "name"), required=("factory_id", "code", "name"))
+    values = common_values(ProductionLine, data, line, plain=("code", "name"), required=("factory_id", "code", "name"))
     if "factory_id" in data:
         factory = db.session.get(Factory, data["factory_id"]) if data["factory_id"] else None
         if factory is None:
@@ -394,7 +394,7 @@ def list_regions(*, level=None, parent_code=None, q=None):
 
 def _dealer_values(data: dict, dealer: Dealer | None) -> tuple[dict, dict]:
     """(column values, collection changes to apply) for a dealer."""
-    values = _common(Dealer, data, dealer, plain=("name",), required=("name",))
+    values = common_values(Dealer, data, dealer, plain=("name",), required=("name",))
     if "parent_id" in data:
         parent = None
         if data["parent_id"] is not None:
@@ -525,7 +525,7 @@ def list_dealers(*, status=None, q=None, tier=None, parent_id=None, region_code=
 # --- stores -----------------------------------------------------------------------------------
 
 def _store_values(data: dict, store: Store | None) -> tuple[dict, list[Dealer] | None]:
-    values = _common(Store, data, store, plain=("name", "address"), required=("name", "region_code"))
+    values = common_values(Store, data, store, plain=("name", "address"), required=("name", "region_code"))
     if "region_code" in data:
         values["region_code"] = _region(data["region_code"], "region_code",
                                          levels=(RegionLevel.CITY, RegionLevel.DISTRICT)).code

@@ -25,7 +25,7 @@ from app.extensions import db
 from app.identity.service import Actor, apply_changes, audit
 from app.masterdata import rules as masterdata_rules
 from app.masterdata.models import Factory, Product, ProductionLine, Status
-from app.masterdata.service import _common, _flush
+from app.masterdata.service import common_values, flush_or_conflict
 from app.production import rules
 from app.production.models import (
     InspectionResult, LotConsumption, LotStatus, Material, ProductionLot, RawMaterialLot, Supplier,
@@ -46,7 +46,7 @@ def _get(model, entity_id):
 def _create(actor: Actor, obj, values: dict):
     db.session.add(obj)
     changes = apply_changes(obj, values)
-    _flush()
+    flush_or_conflict()
     audit(actor, f"{_ENTITY_NAMES[type(obj)]}.create", obj, changes)
     return obj
 
@@ -54,7 +54,7 @@ def _create(actor: Actor, obj, values: dict):
 def _update(actor: Actor, obj, values: dict, verb: str = "update") -> bool:
     changes = apply_changes(obj, values)
     if changes:
-        _flush()
+        flush_or_conflict()
         audit(actor, f"{_ENTITY_NAMES[type(obj)]}.{verb}", obj, changes)
     return bool(changes)
 
@@ -69,7 +69,7 @@ def _referenced(model, entity_id, field: str, error):
 # --- production lots ----------------------------------------------------------------------------
 
 def _lot_values(data: dict, lot: ProductionLot | None) -> dict:
-    values = _common(ProductionLot, data, lot, plain=("lot_no", "shift"),
+    values = common_values(ProductionLot, data, lot, plain=("lot_no", "shift"),
                      required=("product_id", "lot_no", "production_date", "factory_id"))
     values.pop("status", None)  # open/closed changes only through close and reopen
     if "product_id" in data:
@@ -161,7 +161,7 @@ def list_production_lots(*, product_id=None, factory_id=None, line_id=None, stat
 # --- materials and suppliers --------------------------------------------------------------------
 
 def _material_values(data: dict, material: Material | None) -> dict:
-    values = _common(Material, data, material, plain=("code", "name", "unit"), required=("code", "name"))
+    values = common_values(Material, data, material, plain=("code", "name", "unit"), required=("code", "name"))
     if "code" in values:
         # Case-insensitive on every backend, as MySQL's unique index already is.
         taken = db.session.scalar(sa.select(Material.id).where(
@@ -202,7 +202,7 @@ def list_materials(*, status=None, q=None, code=None):
 
 
 def create_supplier(*, actor: Actor, data: dict) -> Supplier:
-    return _create(actor, Supplier(), _common(Supplier, data, None, plain=("name",), required=("name",)))
+    return _create(actor, Supplier(), common_values(Supplier, data, None, plain=("name",), required=("name",)))
 
 
 def get_supplier(supplier_id: int) -> Supplier:
@@ -211,7 +211,7 @@ def get_supplier(supplier_id: int) -> Supplier:
 
 def update_supplier(*, actor: Actor, supplier_id: int, changes: dict) -> Supplier:
     supplier = get_supplier(supplier_id)
-    _update(actor, supplier, _common(Supplier, changes, supplier, plain=("name",), required=("name",)))
+    _update(actor, supplier, common_values(Supplier, changes, supplier, plain=("name",), required=("name",)))
     return supplier
 
 
@@ -236,7 +236,7 @@ def _inspection(value) -> InspectionResult:
 
 
 def _raw_lot_values(data: dict, raw: RawMaterialLot | None) -> dict:
-    values = _common(RawMaterialLot, data, raw, plain=("lot_no",),
+    values = common_values(RawMaterialLot, data, raw, plain=("lot_no",),
                      required=("material_id", "supplier_id", "lot_no", "received_at"))
     values.pop("status", None)
     if "material_id" in data:
@@ -341,7 +341,7 @@ def add_consumption(*, actor: Actor, lot_id: int, raw_lot_id: int, quantity=None
     if link is None:
         link = LotConsumption(production_lot_id=lot.id, raw_material_lot_id=raw.id, quantity=quantity)
         db.session.add(link)
-        _flush()
+        flush_or_conflict()
         audit(actor, "production_lot.consume", lot, {"raw_material_lot_id": [None, raw.id],
                                                       "quantity": [None, quantity]})
         return link, "created"
