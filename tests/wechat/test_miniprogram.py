@@ -10,7 +10,6 @@ from flask import current_app
 from PIL import Image
 
 from app.errors import handle_domain_error
-from app.wechat import runtime
 from app.wechat import miniprogram as mp
 from app.wechat.errors import WeChatDecryptFailed, WeChatError
 from app.wechat.sandbox import faults
@@ -28,13 +27,6 @@ OFFICIAL_ENCRYPTED_DATA = (
     "/8wR2SiRS7MNACwTyrGvt9ts8p12PKFdlqYTopNHR1Vf7XjfhQlVsAJdNiKdYmYVoKlaRv85IfVunYzO0IKXsyl7JCUjCpoG"
     "20f0a04COwfneQAGGwd5oa+T8yO5hzuyDb/XcxxmK01EpqOyuxINew=="
 )
-
-
-@pytest.fixture
-def sandbox(app):
-    server = runtime().sandbox_server()
-    yield server
-    requests.post(server.url + "/__sandbox__/reset", timeout=5)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from app.wechat import pay, runtime
+from app.wechat import pay
 from app.wechat.sandbox import faults
 from app.wechat.sandbox import pay as sandbox_pay
 from app.wechat.sandbox.credentials import SandboxCredentials
@@ -52,13 +52,6 @@ def receiver():
     server = NotifyReceiver()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def sandbox(app):
-    server = runtime().sandbox_server()
-    yield server
-    faults.clear_faults(server.state)
 
 
 def bill_no() -> str:

@@ -5,7 +5,7 @@ import secrets
 
 import pytest
 import requests
-from app.wechat import pay, redpack, runtime
+from app.wechat import pay, redpack
 from app.wechat.sandbox import faults
 from app.wechat.sandbox import pay as sandbox_pay
 
@@ -16,13 +16,6 @@ EXAMPLE_KEY = "192006250b4c09247ec02edce69f6a2d"
 EXAMPLE_PARAMS = {"appid": "wxd930ea5d5a258f4f", "mch_id": "10000100", "device_info": "1000",
                   "body": "test", "nonce_str": "ibuaiVcKdpRxkhJA"}
 EXAMPLE_SIGN = "9A0A8659F005D6984697E2CA0A9CF3B7"
-
-
-@pytest.fixture
-def sandbox(app):
-    server = runtime().sandbox_server()
-    yield server
-    faults.clear_faults(server.state)
 
 
 def billno() -> str:

@@ -1,18 +1,9 @@
 """The sandbox's controls and fault injection, over HTTP on loopback."""
 from __future__ import annotations
 
-import pytest
 import requests
 
-from app.wechat import runtime
 from app.wechat.sandbox import faults
-
-
-@pytest.fixture
-def sandbox(app):
-    server = runtime().sandbox_server()
-    yield server
-    requests.post(server.url + "/__sandbox__/reset", timeout=5)
 
 
 def test_credentials_are_the_ones_generated_at_start_up(sandbox):

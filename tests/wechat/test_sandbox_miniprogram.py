@@ -6,15 +6,7 @@ import base64
 import pytest
 import requests
 
-from app.wechat import runtime
 from app.wechat.sandbox.miniprogram import openid_for
-
-
-@pytest.fixture
-def sandbox(app):
-    server = runtime().sandbox_server()
-    yield server
-    requests.post(server.url + "/__sandbox__/reset", timeout=5)
 
 
 @pytest.fixture
