@@ -63,6 +63,8 @@ def _import_models() -> None:
     import app.codes.models  # noqa: F401
     import app.accounts.models  # noqa: F401
     import app.production.models  # noqa: F401
+    import app.units.models  # noqa: F401
+    import app.warehouse.models  # noqa: F401
 
 
 def register_apis(app: Flask) -> None:

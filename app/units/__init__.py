@@ -1,0 +1,1 @@
+"""Units, their events and line sessions: commissioning, packing and the line upload."""

@@ -1,0 +1,1 @@
+"""Warehouse moves (inbound, outbound, transfer) and stock."""
