@@ -108,7 +108,8 @@ class Event(db.Model):
     # first event a record writes carries its record_id.
     source: Mapped[str] = mapped_column(sa.String(64))
     record_id: Mapped[str | None] = mapped_column(RecordId)
-    corrects_event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("unit_events.id"))
+    # No foreign key: events are never deleted, and a self-reference would make bulk deletes order-bound.
+    corrects_event_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     data: Mapped[dict | None] = mapped_column(JSONType)
 
 

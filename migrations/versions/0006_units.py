@@ -33,9 +33,8 @@ def upgrade():
     sa.Column('session_id', sa.BigInteger(), nullable=True),
     sa.Column('source', sa.String(length=64), nullable=False),
     sa.Column('record_id', sa.String(length=64).with_variant(mysql.VARCHAR(collation='utf8mb4_bin', length=64), 'mariadb').with_variant(mysql.VARCHAR(collation='utf8mb4_bin', length=64), 'mysql'), nullable=True),
-    sa.Column('corrects_event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('corrects_event_id', sa.BigInteger(), nullable=True),
     sa.Column('data', sa.JSON().with_variant(mysql.JSON(), 'mariadb').with_variant(mysql.JSON(), 'mysql'), nullable=True),
-    sa.ForeignKeyConstraint(['corrects_event_id'], ['unit_events.id'], name=op.f('fk_unit_events_corrects_event_id_unit_events')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_unit_events')),
     sa.UniqueConstraint('source', 'record_id', name=op.f('uq_unit_events_source_record_id'))
     )
