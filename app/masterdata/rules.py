@@ -74,6 +74,11 @@ class DealerUnknown(ValidationFailed):
     message = "A referenced dealer does not exist."
 
 
+class DealerInactive(ValidationFailed):
+    code = "dealer_inactive"
+    message = "A deactivated dealer can't take new sub-dealers or stores; reactivate it first."
+
+
 class DealerParentUnknown(ValidationFailed):
     code = "dealer_parent_unknown"
     message = "The parent dealer does not exist."

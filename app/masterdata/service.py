@@ -401,6 +401,8 @@ def _dealer_values(data: dict, dealer: Dealer | None) -> tuple[dict, dict]:
             parent = db.session.get(Dealer, data["parent_id"])
             if parent is None:
                 raise rules.DealerParentUnknown(errors={"parent_id": ["unknown dealer"]})
+            if parent.status is not Status.ACTIVE and (dealer is None or dealer.parent_id != parent.id):
+                raise rules.DealerInactive(errors={"parent_id": ["inactive dealer"]})
             if dealer is not None:
                 _refuse_cycle(dealer, parent)
         values["parent_id"] = parent.id if parent else None
@@ -541,6 +543,11 @@ def _store_values(data: dict, store: Store | None) -> tuple[dict, list[Dealer] |
         if unknown:
             raise rules.DealerUnknown(f"Unknown dealer id(s): {', '.join(map(str, unknown))}.",
                                       errors={"dealer_ids": unknown})
+        current = {dealer.id for dealer in store.dealers} if store is not None else set()
+        inactive = sorted(d.id for d in dealers if d.status is not Status.ACTIVE and d.id not in current)
+        if inactive:
+            raise rules.DealerInactive(f"Deactivated dealer id(s): {', '.join(map(str, inactive))}.",
+                                       errors={"dealer_ids": inactive})
     return values, dealers
 
 

@@ -86,3 +86,29 @@ def test_dealers_are_found_by_a_region_their_territory_covers(app):
 def test_contacts_are_kept_as_given(app):
     dealer = make_dealer(contacts=[{"name": "王伟", "phone": "13800000000", "title": "经理"}])
     assert dealer.contacts == [{"name": "王伟", "phone": "13800000000", "title": "经理"}]
+
+
+def test_a_deactivated_dealer_takes_no_new_sub_dealers_or_stores(app):
+    parent = make_dealer()
+    with transaction():
+        service.deactivate_dealer(actor=ACTOR, dealer_id=parent.id)
+    with pytest.raises(DomainError) as error, transaction():
+        service.create_dealer(actor=ACTOR, data={"name": "Sub", "parent_id": parent.id})
+    assert error.value.code == "dealer_inactive"
+    with pytest.raises(DomainError) as error, transaction():
+        service.create_store(actor=ACTOR, data={"name": "Shop", "region_code": XIHU, "dealer_ids": [parent.id]})
+    assert error.value.code == "dealer_inactive"
+
+
+def test_a_dealer_keeps_its_links_when_its_parent_is_deactivated_later(app):
+    parent = make_dealer()
+    child = make_dealer(parent_id=parent.id)
+    with transaction():
+        store = service.create_store(actor=ACTOR, data={"name": "Shop", "region_code": XIHU,
+                                                        "dealer_ids": [parent.id]})
+        service.deactivate_dealer(actor=ACTOR, dealer_id=parent.id)
+    with transaction():
+        service.update_dealer(actor=ACTOR, dealer_id=child.id, changes={"name": "Renamed",
+                                                                        "parent_id": parent.id})
+        service.update_store(actor=ACTOR, store_id=store.id, changes={"dealer_ids": [parent.id]})
+    assert db.session.get(type(child), child.id).parent_id == parent.id
