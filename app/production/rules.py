@@ -61,6 +61,11 @@ class QuantityInvalid(ValidationFailed):
     message = "A quantity is a number from 0 to 999,999,999,999,999 with at most 3 decimals."
 
 
+class QuantityExceedsLot(ValidationFailed):
+    code = "quantity_exceeds_lot"
+    message = "The consumptions would use more of the raw-material lot than it holds."
+
+
 class InspectionResultInvalid(ValidationFailed):
     code = "inspection_result_invalid"
     message = "The inspection result is pending, passed, failed or conditional."

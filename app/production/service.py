@@ -337,6 +337,8 @@ def add_consumption(*, actor: Actor, lot_id: int, raw_lot_id: int, quantity=None
         raise rules.RawMaterialLotNotInspected(
             f"The raw-material lot {raw.lot_no} is pending inspection.", errors={"raw_material_lot_id": [raw.id]})
     quantity = rules.quantity(quantity)
+    if quantity is not None and raw.quantity is not None:
+        _check_remaining(raw, lot.id, quantity)
     link = _consumption(lot.id, raw.id)
     if link is None:
         link = LotConsumption(production_lot_id=lot.id, raw_material_lot_id=raw.id, quantity=quantity)
@@ -349,6 +351,18 @@ def add_consumption(*, actor: Actor, lot_id: int, raw_lot_id: int, quantity=None
     if changes:
         audit(actor, "production_lot.consume", lot, {"raw_material_lot_id": [raw.id, raw.id], **changes})
     return link, "updated" if changes else "unchanged"
+
+
+def _check_remaining(raw: RawMaterialLot, lot_id: int, quantity) -> None:
+    """Refuse consuming more of a raw-material lot than it holds (the row is locked: no race past it)."""
+    db.session.refresh(raw, with_for_update=True)
+    used = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(LotConsumption.quantity), 0)).where(
+        LotConsumption.raw_material_lot_id == raw.id, LotConsumption.production_lot_id != lot_id))
+    if used + quantity > raw.quantity:
+        left = max(raw.quantity - used, 0)
+        raise rules.QuantityExceedsLot(
+            f"The raw-material lot {raw.lot_no} has {left} {raw.material.unit} left; {quantity} was asked.",
+            errors={"quantity": [f"at most {left}"]})
 
 
 def remove_consumption(*, actor: Actor, lot_id: int, raw_lot_id: int) -> None:

@@ -173,3 +173,17 @@ def test_every_change_is_audited_with_its_fields():
     records = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.entity_type == "production_lots",
                                                               AuditRecord.action == "production_lot.update")).all()
     assert [r.changes for r in records] == [{"shift": ["A", "B"]}]
+
+
+def test_consumptions_cannot_use_more_of_a_raw_lot_than_it_holds():
+    sugar = make_raw_lot(quantity="100")
+    lot_a, lot_b = make_production_lot(), make_production_lot()
+    with transaction():
+        service.add_consumption(actor=ACTOR, lot_id=lot_a.id, raw_lot_id=sugar.id, quantity=Decimal("70"))
+    assert _code(service.add_consumption, lot_id=lot_b.id, raw_lot_id=sugar.id,
+                 quantity=Decimal("30.001")) == "quantity_exceeds_lot"
+    with transaction():
+        service.add_consumption(actor=ACTOR, lot_id=lot_b.id, raw_lot_id=sugar.id, quantity=Decimal("30"))
+        # Restating lot A's own quantity is measured against what the others used, not against itself.
+        service.add_consumption(actor=ACTOR, lot_id=lot_a.id, raw_lot_id=sugar.id, quantity=Decimal("70"))
+    assert sum(c.quantity for c in service.consumptions_of_raw_material_lot(sugar.id)) == Decimal("100")
