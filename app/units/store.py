@@ -268,6 +268,13 @@ def adjust_stock(deltas: dict[tuple[int, int, int], int]) -> None:
     for (warehouse_id, product_id, lot_id), delta in sorted(deltas.items()):
         if not delta:
             continue
+        if delta < 0:
+            # The row exists (the units were counted in it). An upsert would check the negative
+            # insert value against the constraint before reaching its update, on both backends.
+            db.session.execute(sa.update(Stock).where(
+                Stock.warehouse_id == warehouse_id, Stock.product_id == product_id, Stock.lot_id == lot_id)
+                .values(quantity=Stock.quantity + delta))
+            continue
         values = {"warehouse_id": warehouse_id, "product_id": product_id, "lot_id": lot_id, "quantity": delta}
         if dialect in ("mysql", "mariadb"):
             statement = mysql.insert(Stock).values(values)
