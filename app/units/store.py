@@ -271,9 +271,11 @@ def adjust_stock(deltas: dict[tuple[int, int, int], int]) -> None:
         if delta < 0:
             # The row exists (the units were counted in it). An upsert would check the negative
             # insert value against the constraint before reaching its update, on both backends.
-            db.session.execute(sa.update(Stock).where(
+            result = db.session.execute(sa.update(Stock).where(
                 Stock.warehouse_id == warehouse_id, Stock.product_id == product_id, Stock.lot_id == lot_id)
                 .values(quantity=Stock.quantity + delta))
+            if result.rowcount != 1:
+                raise RuntimeError(f"stock {warehouse_id}/{product_id}/{lot_id} was never counted; can't take {-delta}")
             continue
         values = {"warehouse_id": warehouse_id, "product_id": product_id, "lot_id": lot_id, "quantity": delta}
         if dialect in ("mysql", "mariadb"):
