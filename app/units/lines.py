@@ -1,0 +1,739 @@
+"""Line sessions and the line upload engine: commission, pack, unpack, remove, replace, scrap.
+
+An upload is applied in one transaction (the caller's): records are sorted by scan time (an
+offline line uploading late is applied in the order things happened), every code is decoded with
+one reader, batches are found by one bisection index, every unit involved is locked up front in
+serial order, then the records are applied one after the other on plain in-memory rows (a later
+record sees what an earlier one did) and everything is written back in a few multi-row statements.
+No ORM object and no query per record.
+
+Each record answers accepted, duplicate (the fact is already true, or the record id was applied
+before — harmless) or rejected with a reason (``app.units.rules.REASONS``). A rejected record is
+kept in ``rejected_records`` for its reason; a record that was a duplicate by fact is kept there too
+under the reason ``duplicate``, so that a retry of it counts once in the session's figures.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from datetime import datetime
+from typing import Annotated, Callable, Iterable, Literal, TypeVar, Union
+
+import msgspec
+import sqlalchemy as sa
+from msgspec import Meta
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from app.codes.models import Level
+from app.codes.service import keyring
+from app.db import utcnow
+from app.extensions import db
+from app.identity.service import Actor
+from app.masterdata.models import Product, ProductionLine, Status
+from app.production.models import LotStatus, ProductionLot
+from app.units import rules, store
+from app.units.models import (
+    Event, EventKind, LineSession, LocationKind, RejectedRecord, SessionStatus, UnitStatus,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_RECORDS = 100_000
+MAX_CODES_PER_RECORD = 100_000  # a list or a range of one commission record
+CODES_REPORTED = 20  # failing codes named in the answer to a list or range record
+
+# --- records ------------------------------------------------------------------------------------
+
+RecordIdText = Annotated[str, Meta(min_length=1, max_length=64)]
+CodeText = Annotated[str, Meta(min_length=1, max_length=64)]
+AwareTime = Annotated[datetime, Meta(tz=True)]
+LotId = Annotated[int, Meta(ge=1, le=2**63 - 1)]
+
+
+class _Record(msgspec.Struct, kw_only=True, tag_field="type", forbid_unknown_fields=True):
+    """What every record carries: the client's record id, the scan time, optionally what it corrects."""
+
+    record_id: RecordIdText
+    scanned_at: AwareTime
+    corrects: RecordIdText | None = None  # the record id of an earlier record of the same client
+
+
+class Commission(_Record, kw_only=True, tag="commission"):
+    """Items into a production lot: one code, a list, or an inclusive range code..last_code of one batch."""
+
+    code: CodeText | None = None
+    codes: Annotated[list[CodeText], Meta(min_length=1, max_length=MAX_CODES_PER_RECORD)] | None = None
+    last_code: CodeText | None = None
+    lot_id: LotId | None = None  # default: the session's lot
+
+    def __post_init__(self):
+        if (self.code is None) == (self.codes is None):
+            raise ValueError("a commission record has either code (with last_code for a range) or codes")
+        if self.last_code is not None and self.code is None:
+            raise ValueError("last_code goes with code (an inclusive range)")
+
+
+class Pack(_Record, kw_only=True, tag="pack"):
+    """A child (item or case) into a parent one level above (case or pallet)."""
+
+    code: CodeText
+    parent: CodeText
+    partial: bool = False  # marks the parent partial (sticky): not held to the packaging count
+
+
+class Unpack(_Record, kw_only=True, tag="unpack"):
+    """Every child out of a parent."""
+
+    code: CodeText
+
+
+class Remove(_Record, kw_only=True, tag="remove"):
+    """One child out of its parent (which, when given, must be the one it is in)."""
+
+    code: CodeText
+    parent: CodeText | None = None
+
+
+class Replace(_Record, kw_only=True, tag="replace"):
+    """A damaged label: new_code takes over the unit, code is voided."""
+
+    code: CodeText
+    new_code: CodeText
+
+
+class Scrap(_Record, kw_only=True, tag="scrap"):
+    """A unit and everything inside it destroyed."""
+
+    code: CodeText
+
+
+Record = Union[Commission, Pack, Unpack, Remove, Replace, Scrap]
+RECORD_TYPES = ("commission", "pack", "unpack", "remove", "replace", "scrap")
+
+
+class Upload(msgspec.Struct, forbid_unknown_fields=True):
+    records: Annotated[list[Record], Meta(min_length=1)]
+
+
+class Result(msgspec.Struct, omit_defaults=True):
+    """One record's outcome: accepted, duplicate or rejected (with reason, message, failing codes)."""
+
+    index: int
+    record_id: str
+    status: Literal["accepted", "duplicate", "rejected"]
+    reason: str | None = None
+    message: str | None = None
+    codes: list[str] | None = None
+    previously_applied: bool = False
+
+
+def as_records(records: Iterable) -> list[Record]:
+    """Records as the engine takes them (dicts are validated and converted, structs pass as they are)."""
+    records = list(records)
+    if all(isinstance(r, _Record) for r in records):
+        return records
+    try:
+        return msgspec.convert(records, list[Record])
+    except msgspec.ValidationError as error:
+        raise rules.RecordsInvalid(str(error), errors={"records": [str(error)]})
+
+
+# --- sessions -----------------------------------------------------------------------------------
+
+def start_session(*, actor: Actor, line_id: int, lot_id: int, operator: str = "") -> LineSession:
+    """Open a session of an active line on an open lot (of that line, when the lot names one)."""
+    line = db.session.get(ProductionLine, line_id)
+    if line is None:
+        raise rules.LineUnknown(errors={"line_id": ["unknown"]})
+    if line.status is not Status.ACTIVE:
+        raise rules.LineInactive(f"The production line {line.code} is deactivated.")
+    lot = db.session.get(ProductionLot, lot_id)
+    if lot is None:
+        raise rules.LotUnknown(errors={"lot_id": ["unknown"]})
+    if lot.status is not LotStatus.OPEN:
+        raise rules.LotClosed(f"The production lot {lot.lot_no} is closed; reopen it first.")
+    if lot.line_id is not None and lot.line_id != line.id:
+        raise rules.LotOnAnotherLine(f"The production lot {lot.lot_no} is made on another line.")
+    session = LineSession(line_id=line.id, lot_id=lot.id, source=store.source_of(actor), operator=operator,
+                          status=SessionStatus.OPEN, started_at=utcnow())
+    db.session.add(session)
+    db.session.flush()
+    return session
+
+
+def get_session(session_id: int) -> LineSession:
+    session = db.session.get(LineSession, session_id)
+    if session is None:
+        raise rules.LineSessionNotFound()
+    return session
+
+
+def stop_session(*, actor: Actor, session_id: int) -> LineSession:
+    """Stop a session: it takes no more uploads (stopping twice changes nothing)."""
+    session = db.session.scalar(sa.select(LineSession).where(LineSession.id == session_id).with_for_update())
+    if session is None:
+        raise rules.LineSessionNotFound()
+    if session.status is SessionStatus.OPEN:
+        session.status, session.stopped_at = SessionStatus.STOPPED, utcnow()
+    return session
+
+
+def list_sessions(*, line_id: int | None = None, lot_id: int | None = None, status: str | None = None):
+    """Sessions, newest first (a select, for paging)."""
+    query = sa.select(LineSession).order_by(LineSession.id.desc())
+    if line_id:
+        query = query.where(LineSession.line_id == line_id)
+    if lot_id:
+        query = query.where(LineSession.lot_id == lot_id)
+    if status:
+        query = query.where(LineSession.status == SessionStatus(status))
+    return query
+
+
+def session_report(session: LineSession) -> dict:
+    """A session's counts (each record id once, under its latest outcome), reasons and pass rate."""
+    by_reason = dict(db.session.execute(
+        sa.select(RejectedRecord.reason, sa.func.count())
+        .where(RejectedRecord.session_id == session.id, RejectedRecord.reason != rules.DUPLICATE)
+        .group_by(RejectedRecord.reason)).all())
+    return {
+        "id": session.id, "line_id": session.line_id, "lot_id": session.lot_id, "operator": session.operator,
+        "status": session.status.value, "started_at": session.started_at, "stopped_at": session.stopped_at,
+        "total": session.total, "accepted": session.accepted, "duplicate": session.duplicate,
+        "rejected": session.rejected, "rejected_by_reason": dict(sorted(by_reason.items())),
+        "pass_rate": round(session.accepted / session.total, 4) if session.total else None,
+    }
+
+
+# --- retries of a whole transaction -------------------------------------------------------------
+
+# MariaDB/MySQL: deadlock, lock wait timeout, duplicate key (two uploads creating the same unit or
+# applying the same record id at once: the retry sees the other's rows and answers duplicate).
+RETRYABLE_ERRORS = frozenset({1213, 1205, 1062})
+T = TypeVar("T")
+
+
+def retrying(fn: Callable[[], T], *, attempts: int = 3) -> T:
+    """Run a use case (its own transaction) again when the database picked it as a deadlock victim."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except (OperationalError, IntegrityError) as error:
+            number = error.orig.args[0] if getattr(error.orig, "args", None) else None
+            if number not in RETRYABLE_ERRORS or attempt == attempts:
+                raise
+            db.session.rollback()
+            log.info("line upload retried after database error %s (attempt %d)", number, attempt)
+            time.sleep(0.02 * attempt)
+    raise AssertionError("unreachable")
+
+
+# --- the engine ---------------------------------------------------------------------------------
+
+class _Rejected(Exception):
+    def __init__(self, reason: str, codes: list[str] | None = None):
+        self.reason, self.codes = reason, codes
+
+
+_DUPLICATE = "duplicate"
+_ACCEPTED = "accepted"
+_PARENT_LEVEL = {Level.ITEM: Level.CASE, Level.CASE: Level.PALLET}
+_IN_FACTORY = (LocationKind.LINE, LocationKind.WAREHOUSE)
+SAVED_FIELDS = ("status", "parent_serial", "child_count", "partial", "replaced_by_serial")
+
+
+def apply_records(*, actor: Actor, session_id: int, records: list) -> list[Result]:
+    """Apply a line's records (in scan-time order) in the caller's transaction; one result per record."""
+    records = as_records(records)
+    if not 1 <= len(records) <= MAX_RECORDS:
+        raise rules.TooManyRecords(f"An upload holds 1 to {MAX_RECORDS:,} records; this one has {len(records):,}.")
+    session = db.session.scalar(sa.select(LineSession).where(LineSession.id == session_id).with_for_update())
+    if session is None:
+        raise rules.LineSessionNotFound()
+    if session.status is not SessionStatus.OPEN:
+        raise rules.LineSessionStopped()
+    engine = _Engine(session, store.source_of(actor), records)
+    engine.prepare()
+    engine.apply()
+    engine.write()
+    return engine.results
+
+
+class _Engine:
+    def __init__(self, session: LineSession, source: str, records: list[Record]):
+        self.session_id, self.line_id, self.lot_id = session.id, session.line_id, session.lot_id
+        self.source, self.records, self.now = source, records, utcnow()
+        self.reader = store.CodeReader()
+        self.units: dict[int, store.UnitState] = {}
+        self.before: dict[int, tuple | None] = {}
+        self.new: dict[int, store.UnitState] = {}
+        self.changed: dict[int, store.UnitState] = {}
+        self.children: dict[int, set[int]] = defaultdict(set)
+        self.events: list[dict] = []
+        self.results: list[Result | None] = [None] * len(records)
+        self.ranges: dict[int, tuple | str] = {}
+        self.outcomes: dict[str, tuple[int, str, str | None]] = {}  # record id -> (index, status, reason)
+
+    # -- prepare: decode, find batches, lock units, read lots, products, prior outcomes ----------
+
+    def prepare(self) -> None:
+        read = self.reader.read
+        serials: set[int] = set()
+        roots_with_children: set[int] = set()
+        scrap_roots: set[int] = set()
+        lot_ids = {self.lot_id}
+        for record in self.records:
+            texts = [record.code] if record.code is not None else []
+            if type(record) is Commission:
+                if record.codes is not None:
+                    texts = record.codes
+                if record.last_code is not None:
+                    texts.append(record.last_code)
+                if record.lot_id is not None:
+                    lot_ids.add(record.lot_id)
+            elif type(record) is Pack or (type(record) is Remove and record.parent is not None):
+                texts.append(record.parent)
+            elif type(record) is Replace:
+                texts.append(record.new_code)
+            for text in texts:
+                decoded = read(text)
+                if type(decoded) is store.Decoded:
+                    serials.add(decoded.serial)
+            if type(record) in (Unpack, Replace, Scrap):
+                decoded = read(record.code)
+                if type(decoded) is store.Decoded:
+                    (scrap_roots if type(record) is Scrap else roots_with_children).add(decoded.serial)
+        self.batches = store.BatchIndex.covering(serials)
+        for i, record in enumerate(self.records):
+            if type(record) is Commission and record.last_code is not None:
+                self.ranges[i] = found = self._range(record)
+                if type(found) is tuple:
+                    serials.update(range(found[1], found[2] + 1))
+
+        units = self.units
+        units.update(store.load_units(serials))
+        if scrap_roots:
+            # A scrap takes everything inside: what is inside now, and what this upload packs first.
+            scrap_roots.update(s for s, u in units.items() if u.level is not Level.ITEM)
+            for serial, unit in store.subtree(scrap_roots).items():
+                units.setdefault(serial, unit)
+        if roots_with_children:
+            for serial, unit in store.children_of(roots_with_children).items():
+                units.setdefault(serial, unit)
+        parents = {u.parent_serial for u in units.values() if u.parent_serial is not None} - units.keys()
+        if parents:
+            units.update(store.load_units(parents))
+        for serial, unit in units.items():
+            self.before[serial] = store.stock_key(unit)
+            if unit.parent_serial is not None:
+                self.children[unit.parent_serial].add(serial)
+
+        self.lots = {row.id: row for row in db.session.execute(
+            sa.select(ProductionLot.id, ProductionLot.product_id, ProductionLot.status)
+            .where(ProductionLot.id.in_(lot_ids)))}
+        product_ids = {lot.product_id for lot in self.lots.values()}
+        product_ids.update(u.product_id for u in units.values() if u.product_id is not None)
+        product_ids.update(b.product_id for b in self.batches.batches if b.product_id is not None)
+        self.capacity = {row.id: {Level.CASE: row.units_per_case, Level.PALLET: row.cases_per_pallet}
+                         for row in db.session.execute(
+                             sa.select(Product.id, Product.units_per_case, Product.cases_per_pallet)
+                             .where(Product.id.in_(product_ids)))}
+
+        record_ids = {r.record_id for r in self.records}
+        self.applied = store.applied_record_ids(self.source, record_ids)
+        self.prior = self._prior_outcomes(record_ids - self.applied)
+        corrected = {r.corrects for r in self.records if r.corrects is not None}
+        self.corrected = self._event_ids(corrected) if corrected else {}
+
+    def _range(self, record: Commission) -> tuple | str:
+        first, last = self.reader.read(record.code), self.reader.read(record.last_code)
+        if type(first) is not store.Decoded or type(last) is not store.Decoded:
+            return rules.FORGED
+        batch = self.batches.batch_of(first)
+        reason = store.issue_reason(batch)
+        if reason:
+            return reason
+        if (not batch.holds(last.serial) or last.key_version != first.key_version
+                or not 0 <= last.serial - first.serial < MAX_CODES_PER_RECORD):
+            return rules.RANGE_INVALID
+        return batch, first.serial, last.serial
+
+    def _prior_outcomes(self, record_ids: set[str]) -> dict[str, tuple[int | None, str]]:
+        found = {}
+        for chunk in _chunks(sorted(record_ids)):
+            for row in db.session.execute(
+                    sa.select(RejectedRecord.record_id, RejectedRecord.session_id, RejectedRecord.reason)
+                    .where(RejectedRecord.source == self.source, RejectedRecord.record_id.in_(chunk))):
+                found[row.record_id] = (row.session_id, row.reason)
+        return found
+
+    def _event_ids(self, record_ids: set[str]) -> dict[str, int]:
+        found = {}
+        for chunk in _chunks(sorted(record_ids)):
+            found.update(db.session.execute(
+                sa.select(Event.record_id, Event.id)
+                .where(Event.source == self.source, Event.record_id.in_(chunk))).all())
+        return found
+
+    # -- apply: in scan-time order, on plain rows ------------------------------------------------
+
+    def apply(self) -> None:
+        records, results, outcomes = self.records, self.results, self.outcomes
+        handlers = {Commission: self._commission, Pack: self._pack, Unpack: self._unpack, Remove: self._remove,
+                    Replace: self._replace, Scrap: self._scrap}
+        # The first of a record id (by position) is the record; a later one is its duplicate.
+        firsts = {}
+        for i, record in enumerate(records):
+            firsts.setdefault(record.record_id, i)
+        order = sorted(range(len(records)), key=lambda i: (records[i].scanned_at, i))
+        for i in order:
+            record = records[i]
+            record_id = record.record_id
+            if record_id in self.applied:
+                results[i] = Result(i, record_id, _DUPLICATE, previously_applied=True)
+                continue
+            if firsts[record_id] != i:
+                continue  # answered below, once the first is known
+            self.record_id = record_id
+            self.corrects = None
+            try:
+                if rules.scan_time_invalid(record.scanned_at, self.now):
+                    raise _Rejected(rules.SCAN_TIME_INVALID)
+                if record.corrects is not None:
+                    self.corrects = self.corrected.get(record.corrects)
+                    if self.corrects is None:
+                        raise _Rejected(rules.UNKNOWN_RECORD)
+                self.at = record.scanned_at
+                status = handlers[type(record)](record, i)
+                results[i] = Result(i, record_id, status)
+                outcomes[record_id] = (i, status, None)
+            except _Rejected as rejected:
+                results[i] = Result(i, record_id, "rejected", rejected.reason, rules.REASONS[rejected.reason],
+                                    rejected.codes)
+                outcomes[record_id] = (i, "rejected", rejected.reason)
+        for i, record in enumerate(records):
+            if results[i] is None:
+                results[i] = Result(i, record.record_id, _DUPLICATE)
+
+    def _event(self, kind: EventKind, unit: store.UnitState, parent_serial: int | None = None,
+               data: dict | None = None) -> None:
+        """Append an event; the first event of a record carries its record id (and what it corrects)."""
+        self.events.append({
+            "kind": kind, "serial": unit.serial, "parent_serial": parent_serial, "lot_id": unit.lot_id,
+            "occurred_at": self.at, "recorded_at": self.now, "location_kind": unit.location_kind,
+            "location_id": unit.location_id, "session_id": self.session_id, "source": self.source,
+            "record_id": self.record_id, "corrects_event_id": self.corrects, "data": data})
+        self.record_id = self.corrects = None
+
+    def _issued(self, text: str):
+        decoded = self.reader.read(text)
+        if type(decoded) is not store.Decoded:
+            raise _Rejected(rules.FORGED)
+        batch = self.batches.batch_of(decoded)
+        reason = store.issue_reason(batch)
+        if reason:
+            raise _Rejected(reason)
+        return decoded, batch
+
+    def _unit(self, text: str) -> store.UnitState:
+        """The commissioned unit of a code, active."""
+        decoded, _ = self._issued(text)
+        unit = self.units.get(decoded.serial)
+        if unit is None:
+            raise _Rejected(rules.NOT_COMMISSIONED)
+        _check_active(unit)
+        return unit
+
+    def _touch(self, unit: store.UnitState) -> None:
+        if unit.serial not in self.new:
+            self.changed[unit.serial] = unit
+
+    def _commission(self, record: Commission, i: int) -> str:
+        lot = self.lots.get(record.lot_id or self.lot_id)
+        if lot is None:
+            raise _Rejected(rules.LOT_UNKNOWN)
+        if lot.status is not LotStatus.OPEN:
+            raise _Rejected(rules.LOT_CLOSED)
+        many = record.codes is not None or record.last_code is not None
+        failures: list[tuple[str, str]] = []
+        fresh: list[tuple[int, int, int]] = []  # serial, key version, batch id
+        units = self.units
+
+        def check(serial: int, batch) -> str | None:
+            if batch.level is not Level.ITEM:
+                return rules.WRONG_LEVEL
+            if batch.product_id is not None and batch.product_id != lot.product_id:
+                return rules.WRONG_PRODUCT
+            unit = units.get(serial)
+            if unit is None:
+                return None
+            if unit.status is UnitStatus.SCRAPPED:
+                return rules.SCRAPPED
+            if unit.status is UnitStatus.VOIDED:
+                return rules.VOIDED
+            return _DUPLICATE if unit.lot_id == lot.id else rules.COMMISSIONED_ELSEWHERE
+
+        if record.last_code is not None:
+            found = self.ranges[i]
+            if type(found) is str:
+                raise _Rejected(found, [record.code])
+            batch, first, last = found
+            encode = keyring().encode
+            for serial in range(first, last + 1):
+                reason = check(serial, batch)
+                if reason is None:
+                    fresh.append((serial, batch.key_version, batch.id))
+                elif reason != _DUPLICATE:
+                    failures.append((reason, encode(serial, batch.key_version)) if len(failures) < CODES_REPORTED
+                                    else (reason, ""))
+        else:
+            seen = set()
+            for text in (record.codes if record.codes is not None else [record.code]):
+                try:
+                    decoded, batch = self._issued(text)
+                except _Rejected as rejected:
+                    failures.append((rejected.reason, text))
+                    continue
+                if decoded.serial in seen:
+                    continue
+                seen.add(decoded.serial)
+                reason = check(decoded.serial, batch)
+                if reason is None:
+                    fresh.append((decoded.serial, decoded.key_version, batch.id))
+                elif reason != _DUPLICATE:
+                    failures.append((reason, text))
+        if failures:
+            raise _Rejected(failures[0][0], [code for _, code in failures[:CODES_REPORTED]] if many else None)
+        if not fresh:
+            return _DUPLICATE
+        for serial, key_version, batch_id in fresh:
+            unit = store.UnitState(
+                serial, key_version, batch_id, Level.ITEM, lot.product_id, lot.id, UnitStatus.ACTIVE, None, 0,
+                False, LocationKind.LINE, self.line_id, False, None, None, None, self.at)
+            units[serial] = self.new[serial] = unit
+            self.before[serial] = None
+            self._event(EventKind.COMMISSION, unit)
+        return _ACCEPTED
+
+    def _pack(self, record: Pack, i: int) -> str:
+        child = self._unit(record.code)
+        decoded, batch = self._issued(record.parent)
+        if child.parent_serial == decoded.serial:
+            return _DUPLICATE
+        if batch.level is not _PARENT_LEVEL.get(child.level):
+            raise _Rejected(rules.WRONG_LEVEL)
+        _check_in_factory(child)
+        if child.parent_serial is not None:
+            raise _Rejected(rules.PACKED_ELSEWHERE)
+        if batch.product_id is not None and batch.product_id != child.product_id:
+            raise _Rejected(rules.WRONG_PRODUCT)
+        parent = self.units.get(decoded.serial)
+        if parent is None:
+            parent = store.UnitState(
+                decoded.serial, decoded.key_version, batch.id, batch.level, child.product_id, child.lot_id,
+                UnitStatus.ACTIVE, None, 0, record.partial, child.location_kind, child.location_id, False,
+                None, None, None, self.at)
+            self.units[parent.serial] = self.new[parent.serial] = parent
+            self.before[parent.serial] = None
+        else:
+            _check_active(parent)
+            if parent.product_id != child.product_id:
+                raise _Rejected(rules.WRONG_PRODUCT)
+            _check_in_factory(parent)
+            if parent.location_kind is not child.location_kind or parent.location_id != child.location_id:
+                raise _Rejected(rules.LOCATION_MISMATCH)
+            capacity = self.capacity.get(parent.product_id, {}).get(parent.level, 1)
+            if not (parent.partial or record.partial) and parent.child_count >= capacity:
+                raise _Rejected(rules.OVER_CAPACITY)
+            if record.partial:
+                parent.partial = True
+            self._touch(parent)
+        child.parent_serial = parent.serial
+        parent.child_count += 1
+        self.children[parent.serial].add(child.serial)
+        self._touch(child)
+        self._event(EventKind.PACK, child, parent.serial)
+        return _ACCEPTED
+
+    def _unpack(self, record: Unpack, i: int) -> str:
+        parent = self._unit(record.code)
+        if parent.level is Level.ITEM:
+            raise _Rejected(rules.NOT_PACKED)
+        _check_in_factory(parent)
+        kids = self.children.pop(parent.serial, None)
+        if not kids:
+            raise _Rejected(rules.NOT_PACKED)
+        for serial in sorted(kids):
+            child = self.units[serial]
+            child.parent_serial = None
+            self._touch(child)
+            self._event(EventKind.UNPACK, child, parent.serial)
+        parent.child_count = 0
+        self._touch(parent)
+        return _ACCEPTED
+
+    def _remove(self, record: Remove, i: int) -> str:
+        child = self._unit(record.code)
+        if child.parent_serial is None:
+            raise _Rejected(rules.NOT_PACKED)
+        if record.parent is not None:
+            decoded, _ = self._issued(record.parent)
+            if decoded.serial != child.parent_serial:
+                raise _Rejected(rules.NOT_PACKED)
+        _check_in_factory(child)
+        parent = self.units[child.parent_serial]
+        self._detach(child)
+        self._event(EventKind.REMOVE, child, parent.serial)
+        return _ACCEPTED
+
+    def _detach(self, child: store.UnitState) -> None:
+        parent = self.units[child.parent_serial]
+        parent.child_count -= 1
+        self.children[parent.serial].discard(child.serial)
+        child.parent_serial = None
+        self._touch(parent)
+        self._touch(child)
+
+    def _replace(self, record: Replace, i: int) -> str:
+        decoded_old, _ = self._issued(record.code)
+        old = self.units.get(decoded_old.serial)
+        if old is None:
+            raise _Rejected(rules.NOT_COMMISSIONED)
+        decoded, batch = self._issued(record.new_code)
+        if old.replaced_by_serial == decoded.serial:
+            return _DUPLICATE
+        _check_active(old)
+        if batch.level is not old.level:
+            raise _Rejected(rules.WRONG_LEVEL)
+        if batch.product_id is not None and batch.product_id != old.product_id:
+            raise _Rejected(rules.WRONG_PRODUCT)
+        if decoded.serial in self.units:
+            raise _Rejected(rules.COMMISSIONED_ELSEWHERE)
+        new = store.UnitState(
+            decoded.serial, decoded.key_version, batch.id, old.level, old.product_id, old.lot_id, UnitStatus.ACTIVE,
+            old.parent_serial, old.child_count, old.partial, old.location_kind, old.location_id, old.in_transit,
+            old.serial, None, old.recall_id, old.commissioned_at)
+        self.units[new.serial] = self.new[new.serial] = new
+        self.before[new.serial] = None
+        if old.parent_serial is not None:
+            siblings = self.children[old.parent_serial]
+            siblings.discard(old.serial)
+            siblings.add(new.serial)
+        kids = self.children.pop(old.serial, set())
+        for serial in kids:
+            self.units[serial].parent_serial = new.serial
+            self._touch(self.units[serial])
+        if kids:
+            self.children[new.serial] = kids
+        old.status, old.replaced_by_serial, old.parent_serial, old.child_count = \
+            UnitStatus.VOIDED, new.serial, None, 0
+        self._touch(old)
+        data = {"old_serial": old.serial, "new_serial": new.serial}
+        self._event(EventKind.REPLACE, old, new.parent_serial, data)
+        self._event(EventKind.REPLACE, new, new.parent_serial, data)
+        return _ACCEPTED
+
+    def _scrap(self, record: Scrap, i: int) -> str:
+        decoded, _ = self._issued(record.code)
+        root = self.units.get(decoded.serial)
+        if root is None:
+            raise _Rejected(rules.NOT_COMMISSIONED)
+        if root.status is UnitStatus.SCRAPPED:
+            return _DUPLICATE
+        _check_active(root)
+        if root.parent_serial is not None:
+            self._detach(root)
+        doomed, stack = [root], [root.serial]
+        while stack:
+            for serial in sorted(self.children.get(stack.pop(), ())):
+                unit = self.units[serial]
+                if unit.status is UnitStatus.ACTIVE:
+                    doomed.append(unit)
+                    stack.append(serial)
+        for unit in doomed:
+            unit.status = UnitStatus.SCRAPPED
+            self._touch(unit)
+            self._event(EventKind.SCRAP, unit, unit.parent_serial)
+        return _ACCEPTED
+
+    # -- write: state, events, stock, rejected records, session counts ---------------------------
+
+    def write(self) -> None:
+        store.insert_units(self.new.values())
+        store.save_units(self.changed.values(), SAVED_FIELDS)
+        store.write_events(self.events)
+        store.adjust_stock(store.stock_deltas(self.before, [*self.changed.values(), *self.new.values()]))
+        self._write_outcomes()
+
+    def _write_outcomes(self) -> None:
+        counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        kept, dropped = [], []
+        for record_id, (i, status, reason) in self.outcomes.items():
+            mine = counts[self.session_id]
+            prior = self.prior.get(record_id)
+            if prior is not None:
+                prior_session, prior_reason = prior
+                if prior_session is not None:
+                    theirs = counts[prior_session]
+                    theirs["total"] -= 1
+                    theirs["duplicate" if prior_reason == rules.DUPLICATE else "rejected"] -= 1
+            mine["total"] += 1
+            mine[status] += 1
+            if status == _ACCEPTED:
+                if prior is not None:
+                    dropped.append(record_id)
+                continue
+            record = self.records[i]
+            kept.append({"session_id": self.session_id, "source": self.source, "record_id": record_id,
+                         "kind": type(record).__name__.lower(), "code": (record.code or "")[:64] or None,
+                         "reason": reason or rules.DUPLICATE, "scanned_at": record.scanned_at,
+                         "recorded_at": self.now})
+        for chunk in _chunks(dropped):
+            db.session.execute(sa.delete(RejectedRecord).where(
+                RejectedRecord.source == self.source, RejectedRecord.record_id.in_(chunk)))
+        _upsert_rejected(kept)
+        for session_id in sorted(counts):
+            values = {name: getattr(LineSession, name) + delta for name, delta in counts[session_id].items() if delta}
+            if values:
+                db.session.execute(sa.update(LineSession).where(LineSession.id == session_id).values(**values)
+                                   .execution_options(synchronize_session=False))
+        for session in db.session.identity_map.values():
+            if isinstance(session, LineSession) and session.id in counts:
+                db.session.expire(session)
+
+
+def _check_active(unit: store.UnitState) -> None:
+    if unit.status is UnitStatus.SCRAPPED:
+        raise _Rejected(rules.SCRAPPED)
+    if unit.status is UnitStatus.VOIDED:
+        raise _Rejected(rules.VOIDED)
+
+
+def _check_in_factory(unit: store.UnitState) -> None:
+    if unit.in_transit or unit.location_kind not in _IN_FACTORY:
+        raise _Rejected(rules.IN_TRANSIT_OR_SHIPPED)
+
+
+def _chunks(values: list, size: int = store.CHUNK):
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+def _upsert_rejected(rows: list[dict]) -> None:
+    """Keep rejected records by (source, record id), the latest reason winning."""
+    if not rows:
+        return
+    fields = ("session_id", "kind", "code", "reason", "scanned_at", "recorded_at")
+    dialect = db.session.get_bind().dialect.name
+    for chunk in _chunks(rows):
+        if dialect in ("mysql", "mariadb"):
+            statement = mysql.insert(RejectedRecord)
+            statement = statement.on_duplicate_key_update({f: statement.inserted[f] for f in fields})
+        else:
+            statement = sqlite.insert(RejectedRecord)
+            statement = statement.on_conflict_do_update(
+                index_elements=[RejectedRecord.source, RejectedRecord.record_id],
+                set_={f: statement.excluded[f] for f in fields})
+        db.session.execute(statement, chunk)
