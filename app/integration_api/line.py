@@ -1,0 +1,273 @@
+"""Line controllers, PDAs, hand scanners: line sessions and their record uploads (scope production).
+
+The upload body is read with msgspec, not marshmallow: a hundred thousand records must parse in a
+fraction of a second. The marshmallow-free request body below is only its OpenAPI description.
+"""
+from __future__ import annotations
+
+import io
+import logging
+
+import marshmallow as ma
+import msgspec
+from flask import Response, request, stream_with_context
+from flask_smorest import Blueprint
+
+from app.db import transaction
+from app.errors import DomainError
+from app.http import SelectPage, authenticate_machine, current_actor, scopes
+from app.identity.models import Scope
+from app.idempotency import HEADER as IDEMPOTENCY_HEADER
+from app.schemas import Int
+from app.units import lines, rules
+from app.units.models import SessionStatus
+
+log = logging.getLogger(__name__)
+
+blp = Blueprint("integration_line", __name__, url_prefix="/api/integration/line",
+                description="Line controllers and PDAs: line sessions and their records (scope production).")
+blp.before_request(authenticate_machine)
+
+NDJSON = "application/x-ndjson"
+STREAM_CHUNK = 10_000
+_upload_decoder = msgspec.json.Decoder(lines.Upload)
+_record_decoder = msgspec.json.Decoder(lines.Record)
+_encoder = msgspec.json.Encoder()
+
+
+# --- schemas ------------------------------------------------------------------------------------
+
+def _pass_rate(report):
+    total, accepted = ma.utils.get_value(report, "total"), ma.utils.get_value(report, "accepted")
+    return round(accepted / total, 4) if total else None
+
+
+class SessionCreateSchema(ma.Schema):
+    line_id = Int(required=True, validate=ma.validate.Range(min=1))
+    lot_id = Int(required=True, validate=ma.validate.Range(min=1))
+    operator = ma.fields.String(load_default="", validate=ma.validate.Length(max=64))
+
+
+class SessionQuerySchema(ma.Schema):
+    line_id = Int()
+    lot_id = Int()
+    status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in SessionStatus]))
+
+
+class SessionReadSchema(ma.Schema):
+    id = Int()
+    line_id = Int()
+    lot_id = Int()
+    operator = ma.fields.String()
+    status = ma.fields.Function(lambda s: SessionStatus(ma.utils.get_value(s, "status")).value)
+    started_at = ma.fields.DateTime()
+    stopped_at = ma.fields.DateTime(allow_none=True)
+    total = Int(metadata={"description": "Distinct record ids, each under its latest outcome"})
+    accepted = Int()
+    duplicate = Int()
+    rejected = Int()
+    pass_rate = ma.fields.Function(_pass_rate, metadata={"type": "number", "nullable": True,
+                                                         "description": "accepted / total"})
+
+
+class SessionReportSchema(SessionReadSchema):
+    rejected_by_reason = ma.fields.Dict(keys=ma.fields.String(), values=Int())
+
+
+class ResultSchema(ma.Schema):
+    index = Int(metadata={"description": "Position of the record in the upload"})
+    record_id = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": ["accepted", "duplicate", "rejected"]})
+    reason = ma.fields.String(metadata={"enum": sorted(rules.REASONS)})
+    message = ma.fields.String()
+    codes = ma.fields.List(ma.fields.String(), metadata={"description": "Failing codes of a list or range (≤ 20)"})
+    previously_applied = ma.fields.Boolean(metadata={"description": "The record id was applied by an earlier upload"})
+
+
+class UploadAnswerSchema(ma.Schema):
+    accepted = Int()
+    duplicate = Int()
+    rejected = Int()
+    results = ma.fields.List(ma.fields.Nested(ResultSchema))
+
+
+_CODE = {"type": "string", "minLength": 1, "maxLength": 64}
+_RECORD_ID = {"type": "string", "minLength": 1, "maxLength": 64}
+RECORD_SCHEMA = {
+    "type": "object",
+    "required": ["type", "record_id", "scanned_at"],
+    "additionalProperties": False,
+    "properties": {
+        "type": {"type": "string", "enum": list(lines.RECORD_TYPES)},
+        "record_id": {**_RECORD_ID, "description": "The client's own id: unique per API key, a retry reuses it"},
+        "scanned_at": {"type": "string", "format": "date-time", "description": "With a time zone"},
+        "corrects": {**_RECORD_ID, "description": "record_id of an earlier record this one corrects"},
+        "code": {**_CODE, "description": "commission: the item (or a range's first); pack/remove: the child; "
+                                         "unpack: the parent; replace: the old label; scrap: the unit"},
+        "codes": {"type": "array", "items": _CODE, "minItems": 1, "maxItems": lines.MAX_CODES_PER_RECORD,
+                  "description": "commission: a list of items (instead of code)"},
+        "last_code": {**_CODE, "description": "commission: the last code of an inclusive range of one batch"},
+        "lot_id": {"type": "integer", "minimum": 1, "description": "commission: default the session's lot"},
+        "parent": {**_CODE, "description": "pack: the parent; remove: the parent it must be in"},
+        "partial": {"type": "boolean", "description": "pack: mark the parent partial (not held to its count)"},
+        "new_code": {**_CODE, "description": "replace: the new label"},
+    },
+}
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {
+            "type": "object", "required": ["records"], "additionalProperties": False,
+            "properties": {"records": {"type": "array", "minItems": 1, "maxItems": lines.MAX_RECORDS,
+                                       "items": RECORD_SCHEMA}}}},
+        NDJSON: {"schema": {"type": "string", "description": "One record per line (any number); answered as "
+                                                             "NDJSON: one result per line, then a summary"}},
+    },
+}
+
+
+# --- views --------------------------------------------------------------------------------------
+
+@blp.route("/sessions", methods=["POST"])
+@scopes(Scope.PRODUCTION)
+@blp.arguments(SessionCreateSchema)
+@blp.response(201, SessionReportSchema)
+def start_session(body):
+    """Start a line session on a production lot"""
+    with transaction():
+        session = lines.start_session(actor=current_actor(), **body)
+    return lines.session_report(session)
+
+
+@blp.route("/sessions", methods=["GET"])
+@scopes(Scope.PRODUCTION)
+@blp.arguments(SessionQuerySchema, location="query")
+@blp.response(200, SessionReadSchema(many=True))
+@blp.paginate(SelectPage)
+def list_sessions(query):
+    """List line sessions (newest first) with their counts"""
+    return lines.list_sessions(**query)
+
+
+@blp.route("/sessions/<int:session_id>", methods=["GET"])
+@scopes(Scope.PRODUCTION)
+@blp.response(200, SessionReportSchema)
+def get_session(session_id):
+    """A line session's report: counts, rejections by reason, pass rate"""
+    return lines.session_report(lines.get_session(session_id))
+
+
+@blp.route("/sessions/<int:session_id>/stop", methods=["POST"])
+@scopes(Scope.PRODUCTION)
+@blp.response(200, SessionReportSchema)
+def stop_session(session_id):
+    """Stop a line session (it takes no more records)"""
+    with transaction():
+        session = lines.stop_session(actor=current_actor(), session_id=session_id)
+        return lines.session_report(session)
+
+
+@blp.route("/sessions/<int:session_id>/records", methods=["POST"])
+@scopes(Scope.PRODUCTION)
+@blp.doc(requestBody=UPLOAD_BODY)
+@blp.response(200, UploadAnswerSchema)
+def upload_records(session_id):
+    """Upload records: JSON (1 to 100,000) or NDJSON (any number, in chunks of 10,000)"""
+    if request.mimetype == NDJSON:
+        return _stream(session_id)
+    if request.mimetype != "application/json":
+        raise rules.RecordsMediaType()
+    records = _decode(request.get_data())
+    actor = current_actor()
+
+    def apply():
+        with transaction():
+            return lines.apply_records(actor=actor, session_id=session_id, records=records)
+
+    results = lines.retrying(apply)
+    counts = _counts(results)
+    return Response(_encoder.encode({**counts, "results": results}), mimetype="application/json")
+
+
+def _decode(body: bytes) -> list:
+    try:
+        records = _upload_decoder.decode(body).records
+    except msgspec.DecodeError as error:
+        raise rules.RecordsInvalid(f"The records are malformed: {error}", errors={"json": [str(error)]})
+    if len(records) > lines.MAX_RECORDS:
+        raise rules.TooManyRecords(
+            f"An upload holds at most {lines.MAX_RECORDS:,} records; this one has {len(records):,}. "
+            f"Send more as NDJSON.")
+    return records
+
+
+def _counts(results) -> dict:
+    counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    for result in results:
+        counts[result.status] += 1
+    return counts
+
+
+def _stream(session_id: int) -> Response:
+    """NDJSON in, NDJSON out: each chunk of 10,000 records is its own transaction."""
+    session = lines.get_session(session_id)
+    if session.status is not SessionStatus.OPEN:
+        raise rules.LineSessionStopped()
+    actor = current_actor()
+    # The idempotency check has already read a body it fingerprinted; otherwise read as it comes.
+    body = io.BytesIO(request.get_data()) if request.headers.get(IDEMPOTENCY_HEADER) else request.stream
+
+    def apply(records):
+        with transaction():
+            return lines.apply_records(actor=actor, session_id=session_id, records=records)
+
+    def generate():
+        totals = {"records": 0, "accepted": 0, "duplicate": 0, "rejected": 0, "invalid": 0,
+                  "chunks_committed": 0}
+        chunk, indexes = [], []
+
+        def flush():
+            results = lines.retrying(lambda: apply(chunk))
+            totals["chunks_committed"] += 1
+            for index, result in zip(indexes, results):
+                result.index = index
+                totals[result.status] += 1
+                yield _encoder.encode(result) + b"\n"
+            chunk.clear()
+            indexes.clear()
+
+        try:
+            for index, line in enumerate(_lines(body)):
+                totals["records"] += 1
+                try:
+                    record = _record_decoder.decode(line)
+                except msgspec.DecodeError as error:
+                    totals["invalid"] += 1
+                    totals["rejected"] += 1
+                    yield _encoder.encode(lines.Result(index, "", "rejected", rules.INVALID_RECORD, str(error))) + b"\n"
+                    continue
+                chunk.append(record)
+                indexes.append(index)
+                if len(chunk) == STREAM_CHUNK:
+                    yield from flush()
+            if chunk:
+                yield from flush()
+        except DomainError as error:
+            yield _encoder.encode({"error": {"code": error.code, "status": error.status,
+                                             "message": error.message}}) + b"\n"
+        except Exception:
+            log.exception("NDJSON line upload failed")
+            yield _encoder.encode({"error": {"code": "internal_error", "status": 500, "message":
+                                             "An unexpected error occurred; the chunk was rolled back."}}) + b"\n"
+        yield _encoder.encode({"summary": totals}) + b"\n"
+
+    response = Response(stream_with_context(generate()), mimetype=NDJSON)
+    response.direct_passthrough = True  # streamed: never buffered (nor kept for Idempotency-Key replays)
+    return response
+
+
+def _lines(body):
+    for line in body:
+        line = line.strip()
+        if line:
+            yield line
