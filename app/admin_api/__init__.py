@@ -1,6 +1,6 @@
 """The back-office HTTP API (bearer tokens, role checks)."""
-from app.admin_api import api_keys, audit, auth, codes, invitations, masterdata, production, users
+from app.admin_api import api_keys, audit, auth, codes, invitations, masterdata, production, users, warehouse
 
 BLUEPRINTS = (auth.blp, users.blp, api_keys.blp, audit.blp, *masterdata.BLUEPRINTS,
               *codes.BLUEPRINTS, invitations.blp, invitations.members_blp,
-              *production.BLUEPRINTS)
+              *production.BLUEPRINTS, warehouse.blp)

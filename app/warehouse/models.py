@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 
@@ -20,3 +20,8 @@ class Stock(db.Model):
     product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id"), primary_key=True)
     lot_id: Mapped[int] = mapped_column(sa.ForeignKey("production_lots.id"), primary_key=True)
     quantity: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+    # For reading stock with names (never written through).
+    warehouse: Mapped["Warehouse"] = relationship(viewonly=True)  # noqa: F821
+    product: Mapped["Product"] = relationship(viewonly=True)  # noqa: F821
+    lot: Mapped["ProductionLot"] = relationship(viewonly=True)  # noqa: F821

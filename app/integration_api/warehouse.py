@@ -1,0 +1,103 @@
+"""Warehouse PDAs: inbound and outbound scans (scope warehouse).
+
+Each record is answered on its own (accepted, duplicate, rejected with a reason); a retried upload
+applies nothing twice. A malformed record refuses the whole request (422) and writes nothing.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import marshmallow as ma
+from flask_smorest import Blueprint
+
+from app.db import transaction
+from app.http import authenticate_machine, current_actor, scopes
+from app.identity.models import Scope
+from app.schemas import Int
+from app.units.lines import retrying
+from app.warehouse import rules, service
+
+blp = Blueprint("integration_warehouse", __name__, url_prefix="/api/integration/warehouse",
+                description="Warehouse PDAs: inbound and outbound scans (scope warehouse).")
+blp.before_request(authenticate_machine)
+
+# Beyond these a time isn't a scan time (and may not even convert to UTC); within them, a time that
+# can't be right (before 2000, ahead of our clock) rejects only its record: scan_time_invalid.
+SCAN_TIMES = ma.validate.Range(min=datetime(1970, 1, 1, tzinfo=timezone.utc),
+                               max=datetime(2100, 1, 1, tzinfo=timezone.utc))
+
+
+class ScanRecordSchema(ma.Schema):
+    record_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64), metadata={
+        "description": "The client's own id of this scan; a retry sends the same id"})
+    scanned_at = ma.fields.AwareDateTime(required=True, default_timezone=timezone.utc, validate=SCAN_TIMES)
+    action = ma.fields.String(required=True, validate=ma.validate.OneOf([service.INBOUND, service.OUTBOUND]))
+    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64), metadata={
+        "description": "The scanned code: an item, a case or a pallet (what is inside moves with it)"})
+    warehouse_id = Int(required=True, metadata={"description": "The warehouse that scans"})
+    source = ma.fields.String(validate=ma.validate.OneOf([service.FROM_LINE, service.FROM_TRANSFER]), metadata={
+        "description": "Inbound only: from a production line, or a transfer from another warehouse"})
+    to_dealer_id = Int(metadata={"description": "Outbound to a dealer (or to_warehouse_id)"})
+    to_warehouse_id = Int(metadata={"description": "Outbound transfer to another warehouse (or to_dealer_id)"})
+    order_no = ma.fields.String(validate=ma.validate.Length(max=64), allow_none=True, metadata={
+        "description": "The order shipped against; stored on the event, not yet checked"})
+
+    @ma.validates_schema
+    def check_action(self, data, **kwargs):
+        if data.get("action") == service.INBOUND:
+            if "source" not in data:
+                raise ma.ValidationError("An inbound scan says where the goods come from.", "source")
+            if "to_dealer_id" in data or "to_warehouse_id" in data:
+                raise ma.ValidationError("An inbound scan has no destination.", "to_dealer_id")
+        elif data.get("action") == service.OUTBOUND:
+            if ("to_dealer_id" in data) == ("to_warehouse_id" in data):
+                raise ma.ValidationError("An outbound scan goes to exactly one of to_dealer_id, "
+                                         "to_warehouse_id.", "to_dealer_id")
+            if "source" in data:
+                raise ma.ValidationError("An outbound scan has no source.", "source")
+
+
+class ScanUploadSchema(ma.Schema):
+    records = ma.fields.List(ma.fields.Nested(ScanRecordSchema), required=True,
+                             validate=ma.validate.Length(min=1, max=service.MAX_RECORDS))
+
+
+class ScanResultSchema(ma.Schema):
+    index = Int(metadata={"description": "The record's position in the request"})
+    record_id = ma.fields.String()
+    status = ma.fields.String(metadata={"description": "accepted | duplicate | rejected"})
+    reason = ma.fields.String(metadata={"description": "Rejected: " + ", ".join(rules.REASONS)})
+    message = ma.fields.String()
+    units = Int(metadata={"description": "Accepted: the items moved (inside the scanned code too)"})
+
+
+class ScanAnswerSchema(ma.Schema):
+    accepted = Int()
+    duplicate = Int()
+    rejected = Int()
+    results = ma.fields.List(ma.fields.Nested(ScanResultSchema))
+
+
+def _answer(results: list[service.Result]) -> dict:
+    counts = {status: 0 for status in (rules.ACCEPTED, rules.DUPLICATE, rules.REJECTED)}
+    for result in results:
+        counts[result.status] += 1
+    items = [{name: value for name, value in (
+        ("index", r.index), ("record_id", r.record_id), ("status", r.status), ("reason", r.reason),
+        ("message", r.message), ("units", r.units)) if value is not None} for r in results]
+    return {**counts, "results": items}
+
+
+@blp.route("/scans", methods=["POST"])
+@scopes(Scope.WAREHOUSE)
+@blp.arguments(ScanUploadSchema)
+@blp.response(200, ScanAnswerSchema)
+def post_scans(body):
+    """Apply inbound and outbound scans (1 to 10,000 records); each record is answered on its own"""
+    actor = current_actor()
+
+    def apply():
+        with transaction():
+            return service.apply_scans(actor=actor, records=body["records"])
+
+    return _answer(retrying(apply))

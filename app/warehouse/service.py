@@ -1,0 +1,354 @@
+"""Warehouse moves (inbound from a line or a transfer, outbound to a dealer or a transfer) and stock.
+
+A scan moves the scanned code and everything inside it, with ONE event for the scanned code (the
+units inside read it in their timelines through their packing intervals). Scans are applied in
+scan-time order, each against the state the previous ones left; the units' rows, the events and
+the stock change in one transaction. Stock counts items that are active, in a warehouse and not in
+transit (``store.stock_key``), so every move adjusts it from the units' keys before and after.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.orm import joinedload
+
+from app.codes.models import Level
+from app.db import utcnow
+from app.extensions import db
+from app.identity.service import Actor
+from app.masterdata.models import Dealer, Status, Warehouse
+from app.units import store
+from app.units.models import EventKind, LocationKind, RejectedRecord, Unit, UnitStatus
+from app.warehouse import rules
+from app.warehouse.models import Stock
+
+MAX_RECORDS = 10_000
+INBOUND, OUTBOUND = "inbound", "outbound"
+FROM_LINE, FROM_TRANSFER = "line", "transfer"
+_CHUNK = 1000
+
+
+@dataclass(slots=True)
+class Result:
+    """What became of one scan record (``index``: its position in the request)."""
+
+    index: int
+    record_id: str
+    status: str  # accepted | duplicate | rejected
+    reason: str | None = None
+    message: str | None = None
+    units: int | None = None  # items moved (accepted scans)
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a unit is: location kind and id, and whether it is still on its way there."""
+
+    kind: LocationKind
+    id: int | None
+    in_transit: bool
+
+    @classmethod
+    def of(cls, unit: store.UnitState) -> "Place":
+        return cls(unit.location_kind, unit.location_id, unit.in_transit)
+
+    def as_data(self) -> dict:
+        return {"kind": self.kind.value, "id": self.id, "in_transit": self.in_transit}
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+class _AlreadyThere(Exception):
+    pass
+
+
+# --- scans --------------------------------------------------------------------------------------
+
+def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
+    """Apply warehouse scan records; answer each (accepted, duplicate, rejected with a reason).
+
+    A record: ``record_id``, ``scanned_at``, ``action`` (inbound | outbound), ``code``,
+    ``warehouse_id``; inbound: ``source`` (line | transfer); outbound: exactly one of
+    ``to_dealer_id`` / ``to_warehouse_id``; optional ``order_no`` (stored, not yet checked).
+    """
+    _check_shapes(records)
+    source, now = store.source_of(actor), utcnow()
+    results: list[Result | None] = [None] * len(records)
+    applied = store.applied_record_ids(source, (r["record_id"] for r in records))
+
+    # The same record id twice in one request is one record: the later copies answer as the first.
+    first_index: dict[str, int] = {}
+    copies: list[tuple[int, int]] = []
+    candidates: list[int] = []
+    reader = store.CodeReader()
+    decoded: dict[int, store.Decoded] = {}
+    for i, record in enumerate(records):
+        record_id = record["record_id"]
+        if record_id in applied:
+            results[i] = Result(i, record_id, rules.DUPLICATE, message="This record was applied before.")
+        elif record_id in first_index:
+            copies.append((i, first_index[record_id]))
+        else:
+            first_index[record_id] = i
+            if rules.scan_time_invalid(record["scanned_at"], now):
+                results[i] = _rejected(i, record, rules.SCAN_TIME_INVALID)
+                continue
+            code = reader.read(record["code"])
+            if isinstance(code, str):
+                results[i] = _rejected(i, record, code)
+                continue
+            decoded[i] = code
+            candidates.append(i)
+
+    batches = store.BatchIndex.covering(d.serial for d in decoded.values())
+    warehouses, dealers = _active_places(records[i] for i in candidates)
+    ready: list[int] = []
+    for i in candidates:
+        reason = store.issue_reason(batches.batch_of(decoded[i])) or _place_reason(records[i], warehouses, dealers)
+        if reason:
+            results[i] = _rejected(i, records[i], reason)
+        else:
+            ready.append(i)
+
+    # Lock the scanned units, then everything inside them (each in serial order).
+    scanned = store.load_units(decoded[i].serial for i in ready)
+    units = store.subtree(s for s, u in scanned.items() if u.level is not Level.ITEM)
+    units.update(scanned)
+    children: dict[int, list[store.UnitState]] = {}
+    for unit in units.values():
+        if unit.parent_serial is not None:
+            children.setdefault(unit.parent_serial, []).append(unit)
+    before = {s: store.stock_key(u) for s, u in units.items()}
+
+    changed: dict[int, store.UnitState] = {}
+    events: list[dict] = []
+    for i in sorted(ready, key=lambda i: (records[i]["scanned_at"], i)):
+        record = records[i]
+        unit = units.get(decoded[i].serial)
+        try:
+            if unit is None:
+                raise _Refused(rules.NOT_COMMISSIONED)
+            moved, target = _check_move(record, unit, children)
+        except _Refused as refusal:
+            results[i] = _rejected(i, record, refusal.reason)
+            continue
+        except _AlreadyThere:
+            results[i] = Result(i, record["record_id"], rules.DUPLICATE,
+                                message="The units are already where this scan puts them.")
+            continue
+        origin = Place.of(unit)
+        for each in moved:
+            each.location_kind, each.location_id, each.in_transit = target.kind, target.id, target.in_transit
+            changed[each.serial] = each
+        items = sum(1 for each in moved if each.level is Level.ITEM)
+        events.append(store.event_row(
+            kind=EventKind.RECEIVE if record["action"] == INBOUND else EventKind.SHIP, serial=unit.serial,
+            lot_id=unit.lot_id, occurred_at=record["scanned_at"], recorded_at=now,
+            location_kind=LocationKind.WAREHOUSE, location_id=record["warehouse_id"], source=source,
+            record_id=record["record_id"],
+            data={"from": origin.as_data(), "to": target.as_data(), "order_no": record.get("order_no"),
+                  "units": items}))
+        results[i] = Result(i, record["record_id"], rules.ACCEPTED, units=items)
+
+    store.save_units(changed.values(), ("location_kind", "location_id", "in_transit"))
+    store.adjust_stock(store.stock_deltas(before, changed.values()))
+    store.write_events(events)
+    _keep_rejections(source, records, results)
+
+    for i, first in copies:
+        answer = results[first]
+        results[i] = Result(i, answer.record_id, answer.status, answer.reason, answer.message, answer.units)
+    return results
+
+
+def _check_shapes(records: list[dict]) -> None:
+    """Refuse the whole request when a record lacks what its action needs (the HTTP schema checks too)."""
+    errors: dict[int, list[str]] = {}
+    if not 1 <= len(records) <= MAX_RECORDS:
+        raise rules.ScanRecordsInvalid(f"A scan upload holds 1 to {MAX_RECORDS:,} records.")
+    for i, record in enumerate(records):
+        problems = []
+        action = record.get("action")
+        if action == INBOUND:
+            if record.get("source") not in (FROM_LINE, FROM_TRANSFER):
+                problems.append("An inbound scan says where the goods come from: source line or transfer.")
+            if record.get("to_dealer_id") is not None or record.get("to_warehouse_id") is not None:
+                problems.append("An inbound scan has no destination (to_dealer_id, to_warehouse_id).")
+        elif action == OUTBOUND:
+            if (record.get("to_dealer_id") is None) == (record.get("to_warehouse_id") is None):
+                problems.append("An outbound scan goes to exactly one of to_dealer_id, to_warehouse_id.")
+            if record.get("source") is not None:
+                problems.append("An outbound scan has no source.")
+        else:
+            problems.append("action is inbound or outbound.")
+        if not record.get("record_id") or not isinstance(record.get("scanned_at"), datetime) \
+                or not record.get("code") or record.get("warehouse_id") is None:
+            problems.append("record_id, scanned_at, code and warehouse_id are required.")
+        if problems:
+            errors[i] = problems
+    if errors:
+        raise rules.ScanRecordsInvalid(errors=errors)
+
+
+def _active_places(records) -> tuple[set[int], set[int]]:
+    """The active warehouses and dealers among those these records name."""
+    warehouse_ids, dealer_ids = set(), set()
+    for record in records:
+        warehouse_ids.add(record["warehouse_id"])
+        if record.get("to_warehouse_id") is not None:
+            warehouse_ids.add(record["to_warehouse_id"])
+        if record.get("to_dealer_id") is not None:
+            dealer_ids.add(record["to_dealer_id"])
+    warehouses = set(db.session.scalars(sa.select(Warehouse.id).where(
+        Warehouse.id.in_(warehouse_ids), Warehouse.status == Status.ACTIVE))) if warehouse_ids else set()
+    dealers = set(db.session.scalars(sa.select(Dealer.id).where(
+        Dealer.id.in_(dealer_ids), Dealer.status == Status.ACTIVE))) if dealer_ids else set()
+    return warehouses, dealers
+
+
+def _place_reason(record: dict, warehouses: set[int], dealers: set[int]) -> str | None:
+    if record["warehouse_id"] not in warehouses:
+        return rules.WAREHOUSE_UNKNOWN
+    if record["action"] == OUTBOUND:
+        to_warehouse, to_dealer = record.get("to_warehouse_id"), record.get("to_dealer_id")
+        if to_warehouse is not None and to_warehouse == record["warehouse_id"]:
+            return rules.SAME_WAREHOUSE
+        if (to_warehouse is not None and to_warehouse not in warehouses) or \
+                (to_dealer is not None and to_dealer not in dealers):
+            return rules.DESTINATION_UNKNOWN
+    return None
+
+
+def _target(record: dict) -> Place:
+    """Where a scan puts the units."""
+    if record["action"] == INBOUND:
+        return Place(LocationKind.WAREHOUSE, record["warehouse_id"], False)
+    if record.get("to_dealer_id") is not None:
+        return Place(LocationKind.DEALER, record["to_dealer_id"], True)
+    return Place(LocationKind.WAREHOUSE, record["to_warehouse_id"], True)
+
+
+def _may_leave(record: dict, place: Place) -> bool:
+    """Whether a unit at ``place`` is where this scan takes units from."""
+    warehouse_id = record["warehouse_id"]
+    if record["action"] == OUTBOUND:
+        return place == Place(LocationKind.WAREHOUSE, warehouse_id, False)
+    if record["source"] == FROM_LINE:
+        return place.kind is LocationKind.LINE
+    return place == Place(LocationKind.WAREHOUSE, warehouse_id, True)
+
+
+def _check_move(record: dict, unit: store.UnitState,
+                children: dict[int, list[store.UnitState]]) -> tuple[list[store.UnitState], Place]:
+    """The units this scan moves (the scanned one and the active ones inside it) and where to."""
+    if unit.status is UnitStatus.VOIDED:
+        raise _Refused(rules.VOIDED)
+    if unit.status is UnitStatus.SCRAPPED:
+        raise _Refused(rules.SCRAPPED)
+    if unit.parent_serial is not None:
+        raise _Refused(rules.PACKED_ELSEWHERE)
+    target, place = _target(record), Place.of(unit)
+    if place == target:
+        raise _AlreadyThere()
+    if not _may_leave(record, place):
+        raise _Refused(rules.WRONG_LOCATION)
+    moved = _with_contents(unit, children)
+    if record["action"] == OUTBOUND and any(each.recall_id is not None for each in moved):
+        raise _Refused(rules.RECALLED)
+    return moved, target
+
+
+def _with_contents(unit: store.UnitState, children: dict[int, list[store.UnitState]]) -> list[store.UnitState]:
+    """The unit and every active unit inside it, at any depth."""
+    found, stack = [], [unit]
+    while stack:
+        each = stack.pop()
+        found.append(each)
+        stack.extend(c for c in children.get(each.serial, ()) if c.status is UnitStatus.ACTIVE)
+    return found
+
+
+def _rejected(index: int, record: dict, reason: str) -> Result:
+    return Result(index, record["record_id"], rules.REJECTED, reason, rules.REASONS[reason])
+
+
+def _keep_rejections(source: str, records: list[dict], results: list[Result | None]) -> None:
+    """Keep each rejected record (its latest reason); forget the earlier rejection of one now applied."""
+    now = utcnow()
+    rejected = [{"session_id": None, "source": source, "record_id": r.record_id,
+                 "kind": records[r.index]["action"], "code": str(records[r.index]["code"])[:64],
+                 "reason": r.reason, "scanned_at": records[r.index]["scanned_at"], "recorded_at": now}
+                for r in results if r is not None and r.status == rules.REJECTED]
+    accepted = [r.record_id for r in results if r is not None and r.status == rules.ACCEPTED]
+    for start in range(0, len(accepted), _CHUNK):
+        db.session.execute(sa.delete(RejectedRecord).where(
+            RejectedRecord.source == source, RejectedRecord.record_id.in_(accepted[start:start + _CHUNK])))
+    if not rejected:
+        return
+    refreshed = ("kind", "code", "reason", "scanned_at", "recorded_at")
+    if db.session.get_bind().dialect.name in ("mysql", "mariadb"):
+        statement = mysql.insert(RejectedRecord)
+        statement = statement.on_duplicate_key_update({f: statement.inserted[f] for f in refreshed})
+    else:
+        statement = sqlite.insert(RejectedRecord)
+        statement = statement.on_conflict_do_update(
+            index_elements=[RejectedRecord.source, RejectedRecord.record_id],
+            set_={f: statement.excluded[f] for f in refreshed})
+    for start in range(0, len(rejected), _CHUNK):
+        db.session.execute(statement, rejected[start:start + _CHUNK])
+
+
+# --- stock --------------------------------------------------------------------------------------
+
+def stock(*, warehouse_id: int | None = None, product_id: int | None = None,
+          lot_id: int | None = None) -> sa.Select:
+    """Stock rows holding something, with their warehouse, product and lot, for paging."""
+    query = (sa.select(Stock).where(Stock.quantity > 0)
+             .options(joinedload(Stock.warehouse), joinedload(Stock.product), joinedload(Stock.lot))
+             .order_by(Stock.warehouse_id, Stock.product_id, Stock.lot_id))
+    if warehouse_id is not None:
+        query = query.where(Stock.warehouse_id == warehouse_id)
+    if product_id is not None:
+        query = query.where(Stock.product_id == product_id)
+    if lot_id is not None:
+        query = query.where(Stock.lot_id == lot_id)
+    return query
+
+
+def _in_stock():
+    """The units ``store.stock_key`` counts, as SQL."""
+    return (Unit.level == Level.ITEM, Unit.status == UnitStatus.ACTIVE, Unit.in_transit.is_(False),
+            Unit.location_kind == LocationKind.WAREHOUSE, Unit.lot_id.is_not(None))
+
+
+def count_units_in(warehouse_id: int, product_id: int, lot_id: int) -> int:
+    """The truth stock stands for: the items of this product and lot in this warehouse."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Unit).where(
+        *_in_stock(), Unit.location_id == warehouse_id, Unit.product_id == product_id,
+        Unit.lot_id == lot_id))
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    warehouse_id: int
+    product_id: int
+    lot_id: int
+    stock: int  # what the stock row says
+    units: int  # what the units say
+
+
+def check_stock() -> list[Mismatch]:
+    """Every stock row that differs from the count of its units (a stock row missing counts as 0)."""
+    counted = {(w, p, l): n for w, p, l, n in db.session.execute(
+        sa.select(Unit.location_id, Unit.product_id, Unit.lot_id, sa.func.count())
+        .where(*_in_stock()).group_by(Unit.location_id, Unit.product_id, Unit.lot_id))}
+    kept = {(w, p, l): q for w, p, l, q in db.session.execute(
+        sa.select(Stock.warehouse_id, Stock.product_id, Stock.lot_id, Stock.quantity))}
+    return [Mismatch(*key, stock=kept.get(key, 0), units=counted.get(key, 0))
+            for key in sorted(counted.keys() | kept.keys()) if kept.get(key, 0) != counted.get(key, 0)]
