@@ -1,0 +1,282 @@
+"""Traceability (穿透): a code's trace and timeline, a lot's units and where they are, recalls, corrections."""
+from __future__ import annotations
+
+import marshmallow as ma
+from flask_smorest import Blueprint
+
+from app.admin_api.codes import BatchBriefSchema, ProductBriefSchema
+from app.admin_api.production import ConsumedRawLotSchema, ProductionLotReadSchema, RawMaterialLotReadSchema
+from app.codes.models import Level
+from app.db import transaction
+from app.http import ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor, roles
+from app.schemas import Int
+from app.trace import service
+from app.units.models import EventKind, LocationKind, UnitStatus
+
+blp = Blueprint("admin_trace", __name__, url_prefix="/api/admin/trace",
+                description="Trace a code (tree and timeline), a production lot (the recall view) or a "
+                            "raw-material lot; recall a lot; correct a unit's lot.")
+recalls = Blueprint("admin_recalls", __name__, url_prefix="/api/admin/recalls",
+                    description="Recalls of production lots.")
+BLUEPRINTS = (blp, recalls)
+for _blueprint in BLUEPRINTS:
+    _blueprint.before_request(authenticate_back_office)
+
+RECALLERS = WRITERS_OF_MASTER_DATA
+
+
+class UnitPage(SelectPage):
+    """A page of units, answered as rows with their codes and place names."""
+
+    @property
+    def items(self):
+        return service.unit_rows(super().items)
+
+
+# --- schemas ------------------------------------------------------------------------------------
+
+def level_field(**kwargs):
+    return ma.fields.Enum(Level, by_value=True, **kwargs)
+
+
+def status_field(**kwargs):
+    return ma.fields.Enum(UnitStatus, by_value=True, **kwargs)
+
+
+class TracePlaceSchema(ma.Schema):
+    kind = ma.fields.Enum(LocationKind, by_value=True, allow_none=True)
+    id = Int(allow_none=True)
+    name = ma.fields.String(allow_none=True, metadata={"description": "The line, warehouse, dealer or store name"})
+    in_transit = ma.fields.Boolean(metadata={"description": "Shipped towards this place, not yet received"})
+
+
+class RecallReadSchema(ma.Schema):
+    id = Int()
+    lot_id = Int()
+    reason = ma.fields.String()
+    units = Int(metadata={"description": "Units this recall marked"})
+    created_by = ma.fields.String()
+    created_at = ma.fields.DateTime()
+
+
+class UnitRefSchema(ma.Schema):
+    code = ma.fields.String()
+    level = level_field()
+    status = status_field()
+
+
+class TreeNodeSchema(UnitRefSchema):
+    children = ma.fields.List(ma.fields.Nested(lambda: TreeNodeSchema()))
+
+
+class TimelineEntrySchema(ma.Schema):
+    id = Int()
+    kind = ma.fields.Enum(EventKind, by_value=True)
+    code = ma.fields.String(metadata={"description": "The code the event was written on"})
+    via = ma.fields.String(allow_none=True, metadata={
+        "description": "Set when the event is the case's or pallet's the unit was inside: that code"})
+    parent_code = ma.fields.String(allow_none=True, metadata={"description": "pack, unpack, remove: the parent"})
+    occurred_at = ma.fields.DateTime(metadata={"description": "Scan time the client reported"})
+    recorded_at = ma.fields.DateTime()
+    location = ma.fields.Nested(TracePlaceSchema, allow_none=True)
+    lot_id = Int(allow_none=True)
+    corrects_event_id = Int(allow_none=True)
+    corrected_by = ma.fields.List(Int(), metadata={"description": "Ids of the events correcting this one"})
+    data = ma.fields.Dict(allow_none=True)
+
+
+class LotBriefSchema(ProductionLotReadSchema):
+    factory_name = ma.fields.String(attribute="factory.name")
+    line_name = ma.fields.String(attribute="line.name", allow_none=True)
+
+
+class CodeTraceSchema(ma.Schema):
+    code = ma.fields.String()
+    commissioned = ma.fields.Boolean(metadata={"description": "false: issued, never bound to a unit"})
+    level = level_field()
+    batch = ma.fields.Nested(BatchBriefSchema)
+    product = ma.fields.Nested(ProductBriefSchema, allow_none=True)
+    status = status_field(allow_none=True)
+    recall = ma.fields.Nested(RecallReadSchema, allow_none=True)
+    lot = ma.fields.Nested(LotBriefSchema, allow_none=True)
+    raw_materials = ma.fields.List(ma.fields.Nested(ConsumedRawLotSchema))
+    location = ma.fields.Nested(TracePlaceSchema, allow_none=True)
+    ancestors = ma.fields.List(ma.fields.Nested(UnitRefSchema), metadata={"description": "Parent first"})
+    children = ma.fields.List(ma.fields.Nested(TreeNodeSchema))
+    tree_size = Int()
+    truncated = ma.fields.Boolean(metadata={"description": f"The tree was cut at {service.TREE_CAP} nodes"})
+    replaces = ma.fields.String(allow_none=True, metadata={"description": "The code whose label this one replaced"})
+    replaced_by = ma.fields.String(allow_none=True)
+    timeline = ma.fields.List(ma.fields.Nested(TimelineEntrySchema))
+
+
+class PlaceCountSchema(TracePlaceSchema):
+    units = Int()
+
+
+class LotCountsSchema(ma.Schema):
+    units = Int(metadata={"description": "Items of the lot, whatever their state"})
+    active = Int()
+    in_transit = Int()
+    scrapped = Int()
+    voided = Int()
+    recalled = Int()
+    by_kind = ma.fields.Dict(keys=ma.fields.String(), values=Int(),
+                             metadata={"description": "Active items per location kind"})
+    by_location = ma.fields.List(ma.fields.Nested(PlaceCountSchema))
+    recalls = ma.fields.List(ma.fields.Nested(RecallReadSchema))
+
+
+class LotSummarySchema(LotCountsSchema):
+    lot = ma.fields.Nested(LotBriefSchema)
+
+
+class UnitRowSchema(ma.Schema):
+    code = ma.fields.String()
+    level = level_field()
+    status = status_field()
+    product_id = Int(allow_none=True)
+    lot_id = Int(allow_none=True)
+    location = ma.fields.Nested(TracePlaceSchema)
+    in_transit = ma.fields.Boolean()
+    parent_code = ma.fields.String(allow_none=True)
+    recall_id = Int(allow_none=True)
+    commissioned_at = ma.fields.DateTime()
+
+
+class UnitQuerySchema(ma.Schema):
+    level = ma.fields.String(validate=ma.validate.OneOf([lv.value for lv in Level]),
+                             metadata={"description": "Default item"})
+    location_kind = ma.fields.String(validate=ma.validate.OneOf([k.value for k in LocationKind]))
+    status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in UnitStatus]))
+    recalled = ma.fields.Boolean()
+
+
+class LotUnitQuerySchema(UnitQuerySchema):
+    location_id = Int()
+    in_transit = ma.fields.Boolean()
+
+
+class LotUsageSchema(ma.Schema):
+    production_lot = ma.fields.Nested(LotBriefSchema, attribute="consumption.production_lot")
+    quantity = ma.fields.Decimal(attribute="consumption.quantity", as_string=True, allow_none=True)
+    summary = ma.fields.Nested(LotCountsSchema)
+
+
+class RawMaterialTraceSchema(ma.Schema):
+    raw_material_lot = ma.fields.Nested(RawMaterialLotReadSchema)
+    units = Int(metadata={"description": "Items of every production lot that used it"})
+    lots = ma.fields.List(ma.fields.Nested(LotUsageSchema))
+
+
+def reason_field():
+    return ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=500))
+
+
+class RecallCreateSchema(ma.Schema):
+    reason = reason_field()
+
+
+class RecallQuerySchema(ma.Schema):
+    lot_id = Int()
+
+
+class CorrectionCreateSchema(ma.Schema):
+    lot_id = Int(required=True, metadata={"description": "The lot the item really belongs to (same product)"})
+    reason = reason_field()
+
+
+class CorrectionReadSchema(ma.Schema):
+    code = ma.fields.String()
+    lot_id = Int(attribute="unit_lot_id")
+    event = ma.fields.Nested(TimelineEntrySchema)
+
+
+# --- codes --------------------------------------------------------------------------------------
+
+@blp.route("/codes/<code>", methods=["GET"])
+@roles(*ALL_ROLES)
+@blp.response(200, CodeTraceSchema)
+def trace_code(code):
+    """Trace a code: product, lot, raw materials, place, parents, children and timeline"""
+    return service.trace_code(code)
+
+
+@blp.route("/codes/<code>/corrections", methods=["POST"])
+@roles(*RECALLERS)
+@blp.arguments(CorrectionCreateSchema)
+@blp.response(201, CorrectionReadSchema)
+def correct_unit_lot(body, code):
+    """Correct the lot of an item commissioned into the wrong one (a CORRECT event)"""
+    with transaction():
+        return service.correct_unit_lot(actor=current_actor(), code=code, **body)
+
+
+# --- production lots ----------------------------------------------------------------------------
+
+@blp.route("/lots/<int:lot_id>", methods=["GET"])
+@roles(*ALL_ROLES)
+@blp.response(200, LotSummarySchema)
+def lot_summary(lot_id):
+    """Where a lot's items are: counts by place, in transit, scrapped, recalled"""
+    return service.lot_summary(lot_id)
+
+
+@blp.route("/lots/<int:lot_id>/units", methods=["GET"])
+@roles(*ALL_ROLES)
+@blp.arguments(LotUnitQuerySchema, location="query")
+@blp.response(200, UnitRowSchema(many=True))
+@blp.paginate(UnitPage)
+def lot_units(query, lot_id):
+    """The recall view: the lot's items (or cases, pallets) and where each is now"""
+    return service.lot_units(lot_id=lot_id, **query)
+
+
+@blp.route("/lots/<int:lot_id>/recall", methods=["POST"])
+@roles(*RECALLERS)
+@blp.arguments(RecallCreateSchema)
+@blp.response(201, RecallReadSchema)
+def recall_lot(body, lot_id):
+    """Recall a lot: mark its active units recalled (again: only those not yet recalled)"""
+    with transaction():
+        return service.recall_lot(actor=current_actor(), lot_id=lot_id, reason=body["reason"])
+
+
+# --- raw-material lots --------------------------------------------------------------------------
+
+@blp.route("/raw-material-lots/<int:raw_lot_id>", methods=["GET"])
+@roles(*ALL_ROLES)
+@blp.response(200, RawMaterialTraceSchema)
+def raw_material_trace(raw_lot_id):
+    """Trace a raw-material lot forward: the production lots that used it and where their items are"""
+    return service.raw_material_trace(raw_lot_id)
+
+
+@blp.route("/raw-material-lots/<int:raw_lot_id>/units", methods=["GET"])
+@roles(*ALL_ROLES)
+@blp.arguments(UnitQuerySchema, location="query")
+@blp.response(200, UnitRowSchema(many=True))
+@blp.paginate(UnitPage)
+def units_using(query, raw_lot_id):
+    """The units of every production lot that used a raw-material lot"""
+    return service.units_using(raw_lot_id=raw_lot_id, **query)
+
+
+# --- recalls ------------------------------------------------------------------------------------
+
+@recalls.route("", methods=["GET"])
+@roles(*ALL_ROLES)
+@recalls.arguments(RecallQuerySchema, location="query")
+@recalls.response(200, RecallReadSchema(many=True))
+@recalls.paginate(SelectPage)
+def list_recalls(query):
+    """List recalls (newest first)"""
+    return service.list_recalls(**query)
+
+
+@recalls.route("/<int:recall_id>", methods=["GET"])
+@roles(*ALL_ROLES)
+@recalls.response(200, RecallReadSchema)
+def get_recall(recall_id):
+    """Get a recall"""
+    return service.get_recall(recall_id)

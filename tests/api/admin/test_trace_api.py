@@ -1,0 +1,164 @@
+"""Traceability over HTTP: code trace, recall view and action, raw-material trace, corrections, roles."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from app.db import transaction, utcnow
+from app.masterdata import service as masterdata
+from app.production import service as production
+from app.units import store
+from app.units.models import EventKind, LocationKind
+from tests import unit_factories as uf
+from tests.masterdata_factories import ACTOR, make_dealer, make_factory, make_product
+from tests.production_factories import make_line, make_production_lot, make_raw_lot
+
+TRACE = "/api/admin/trace"
+T0 = uf.SCANNED
+
+
+def world():
+    """A lot of 4 items in 2 cases on a pallet, received into a warehouse, then the pallet shipped."""
+    factory, product = make_factory(), make_product()
+    line = make_line(factory.id)
+    with transaction():
+        warehouse = masterdata.create_warehouse(actor=ACTOR, data={"name": "Main", "factory_id": factory.id})
+    dealer, raw = make_dealer(), make_raw_lot()
+    lot = make_production_lot(product_id=product.id, factory_id=factory.id, line_id=line.id)
+    with transaction():
+        production.add_consumption(actor=ACTOR, lot_id=lot.id, raw_lot_id=raw.id, quantity="3")
+    items = uf.commission(lot, 4)
+    cases = [uf.pack(items[:2], at=T0 + timedelta(minutes=1)), uf.pack(items[2:], at=T0 + timedelta(minutes=1))]
+    pallet = uf.pack(cases, level="pallet", at=T0 + timedelta(minutes=2))
+    uf.receive([pallet], warehouse_id=warehouse.id, at=T0 + timedelta(minutes=3))
+    return dict(product=product, factory=factory, line=line, warehouse=warehouse, dealer=dealer, raw=raw,
+                lot=lot, items=items, cases=cases, pallet=pallet)
+
+
+def ship(code: str, *, dealer_id: int) -> None:
+    """The pallet leaves for a dealer: one SHIP event on its code, everything inside moves (in transit)."""
+    root = uf.serial(code)
+    with transaction():
+        units = store.load_units([root])
+        units.update(store.subtree([root]))
+        before = {s: store.stock_key(u) for s, u in units.items()}
+        for unit in units.values():
+            unit.location_kind, unit.location_id, unit.in_transit = LocationKind.DEALER, dealer_id, True
+        store.save_units(units.values(), ["location_kind", "location_id", "in_transit"])
+        store.adjust_stock(store.stock_deltas(before, units.values()))
+        store.write_events([store.event_row(
+            kind=EventKind.SHIP, serial=root, occurred_at=T0 + timedelta(hours=1), recorded_at=utcnow(),
+            location_kind=LocationKind.WAREHOUSE, location_id=units[root].location_id, source=uf.SOURCE)])
+
+
+def test_a_code_trace_answers_product_lot_materials_tree_and_timeline(client, auth):
+    w = world()
+    ship(w["pallet"], dealer_id=w["dealer"].id)
+    response = client.get(f"{TRACE}/codes/{w['items'][0]}", headers=auth.headers_for("auditor"))
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert (body["commissioned"], body["level"], body["status"], body["product"]["id"]) == \
+        (True, "item", "active", w["product"].id)
+    assert (body["lot"]["lot_no"], body["lot"]["production_date"], body["lot"]["line_name"]) == \
+        (w["lot"].lot_no, "2026-03-02", w["line"].name)
+    assert [m["raw_material_lot"]["id"] for m in body["raw_materials"]] == [w["raw"].id]
+    assert body["location"] == {"kind": "dealer", "id": w["dealer"].id, "name": w["dealer"].name, "in_transit": True}
+    assert [a["code"] for a in body["ancestors"]] == [w["cases"][0], w["pallet"]]
+    assert [(e["kind"], e["via"]) for e in body["timeline"]] == [
+        ("commission", None), ("pack", None), ("pack", w["cases"][0]), ("receive", w["pallet"]),
+        ("ship", w["pallet"])]
+    assert body["timeline"][0]["location"]["name"] == w["line"].name
+    pallet = client.get(f"{TRACE}/codes/{w['pallet']}", headers=auth.as_admin()).get_json()
+    assert [[g["code"] for g in c["children"]] for c in pallet["children"]] == [w["items"][:2], w["items"][2:]]
+    assert (pallet["tree_size"], pallet["truncated"]) == (6, False)
+
+
+def test_a_forged_code_is_404_and_an_issued_one_is_not_commissioned(client, auth):
+    headers = auth.as_admin()
+    response = client.get(f"{TRACE}/codes/{'0' * 18}", headers=headers)
+    assert (response.status_code, response.get_json()["code"]) == (404, "code_not_found")
+    code = uf.issue(1, level="case")[0]
+    body = client.get(f"{TRACE}/codes/{code}", headers=headers).get_json()
+    assert (body["commissioned"], body["level"], body["timeline"], body["lot"]) == (False, "case", [], None)
+
+
+def test_the_recall_view_and_the_recall(client, auth):
+    w = world()
+    uf.commission(w["lot"], 2)  # still on the line
+    ship(w["pallet"], dealer_id=w["dealer"].id)
+    headers = auth.headers_for("ops")
+    summary = client.get(f"{TRACE}/lots/{w['lot'].id}", headers=headers).get_json()
+    assert (summary["units"], summary["in_transit"], summary["by_kind"]) == (6, 4, {"dealer": 4, "line": 2})
+    page = client.get(f"{TRACE}/lots/{w['lot'].id}/units?location_kind=dealer&page_size=3", headers=headers)
+    assert json.loads(page.headers["X-Pagination"])["total"] == 4
+    assert [(u["level"], u["location"]["kind"], u["in_transit"]) for u in page.get_json()] == \
+        [("item", "dealer", True)] * 3
+    assert {u["parent_code"] for u in page.get_json()} <= set(w["cases"])
+
+    response = client.post(f"{TRACE}/lots/{w['lot'].id}/recall", headers=headers, json={"reason": "mould"})
+    assert response.status_code == 201, response.get_json()
+    recall = response.get_json()
+    assert (recall["lot_id"], recall["units"], recall["reason"]) == (w["lot"].id, 9, "mould")  # 6 items, 2 cases, pallet
+    again = client.post(f"{TRACE}/lots/{w['lot'].id}/recall", headers=headers, json={"reason": "mould"})
+    assert (again.status_code, again.get_json()["code"]) == (409, "lot_already_recalled")
+    recalled = client.get(f"{TRACE}/lots/{w['lot'].id}/units?recalled=true", headers=headers)
+    assert json.loads(recalled.headers["X-Pagination"])["total"] == 6
+    assert client.get(f"{TRACE}/codes/{w['items'][0]}", headers=headers).get_json()["recall"]["id"] == recall["id"]
+    listed = client.get(f"/api/admin/recalls?lot_id={w['lot'].id}", headers=headers).get_json()
+    assert [r["id"] for r in listed] == [recall["id"]]
+    assert client.get(f"/api/admin/recalls/{recall['id']}", headers=headers).get_json()["units"] == 9
+
+
+def test_an_auditor_reads_but_cannot_recall_or_correct(client, auth):
+    w = world()
+    headers = auth.headers_for("auditor")
+    for url in (f"{TRACE}/lots/{w['lot'].id}", f"{TRACE}/lots/{w['lot'].id}/units",
+                f"{TRACE}/raw-material-lots/{w['raw'].id}", "/api/admin/recalls"):
+        assert client.get(url, headers=headers).status_code == 200, url
+    for url, body in ((f"{TRACE}/lots/{w['lot'].id}/recall", {"reason": "x"}),
+                      (f"{TRACE}/codes/{w['items'][0]}/corrections", {"lot_id": w["lot"].id, "reason": "x"})):
+        response = client.post(url, headers=headers, json=body)
+        assert (response.status_code, response.get_json()["code"]) == (403, "role_forbidden")
+
+
+def test_unknown_ids_are_404(client, auth):
+    headers = auth.as_admin()
+    for url, code in ((f"{TRACE}/lots/987654", "production_lot_not_found"),
+                      (f"{TRACE}/lots/987654/units", "production_lot_not_found"),
+                      (f"{TRACE}/raw-material-lots/987654", "raw_material_lot_not_found"),
+                      (f"{TRACE}/raw-material-lots/987654/units", "raw_material_lot_not_found"),
+                      ("/api/admin/recalls/987654", "recall_not_found")):
+        response = client.get(url, headers=headers)
+        assert (response.status_code, response.get_json()["code"]) == (404, code), url
+    response = client.post(f"{TRACE}/lots/987654/recall", headers=headers, json={"reason": "x"})
+    assert (response.status_code, response.get_json()["code"]) == (404, "production_lot_not_found")
+
+
+def test_the_raw_material_trace_lists_lots_and_units(client, auth):
+    w = world()
+    headers = auth.as_admin()
+    body = client.get(f"{TRACE}/raw-material-lots/{w['raw'].id}", headers=headers).get_json()
+    assert body["units"] == 4
+    assert [(lot["production_lot"]["id"], lot["quantity"], lot["summary"]["by_kind"]) for lot in body["lots"]] == \
+        [(w["lot"].id, "3.000", {"warehouse": 4})]
+    units = client.get(f"{TRACE}/raw-material-lots/{w['raw'].id}/units", headers=headers).get_json()
+    assert sorted(u["code"] for u in units) == sorted(w["items"])
+
+
+def test_a_lot_correction_over_http(client, auth):
+    w = world()
+    right = make_production_lot(product_id=w["product"].id, factory_id=w["factory"].id)
+    headers = auth.headers_for("ops")
+    url = f"{TRACE}/codes/{w['items'][0]}/corrections"
+    response = client.post(url, headers=headers, json={"lot_id": right.id, "reason": "wrong lot scanned"})
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert (body["code"], body["lot_id"], body["event"]["kind"]) == (w["items"][0], right.id, "correct")
+    timeline = client.get(f"{TRACE}/codes/{w['items'][0]}", headers=headers).get_json()["timeline"]
+    commission = next(e for e in timeline if e["kind"] == "commission")
+    assert body["event"]["corrects_event_id"] == commission["id"]
+    assert commission["corrected_by"] == [body["event"]["id"]]
+    wrong = client.post(url, headers=headers, json={"lot_id": make_production_lot().id, "reason": "x"})
+    assert (wrong.status_code, wrong.get_json()["code"]) == (422, "wrong_product")
+    empty = client.post(url, headers=headers, json={"lot_id": right.id, "reason": ""})
+    assert empty.status_code == 422
