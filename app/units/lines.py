@@ -35,7 +35,7 @@ from app.masterdata.models import Product, ProductionLine, Status
 from app.production.models import LotStatus, ProductionLot
 from app.units import rules, store
 from app.units.models import (
-    Event, EventKind, LineSession, LocationKind, RejectedRecord, SessionStatus, UnitStatus,
+    Event, EventKind, LineSession, LocationKind, RejectedRecord, SessionStatus, Unit, UnitStatus,
 )
 
 log = logging.getLogger(__name__)
@@ -662,8 +662,8 @@ class _Engine:
 
     def write(self) -> None:
         store.insert_units(self.new.values())
-        store.save_units(self.changed.values(), SAVED_FIELDS)
-        store.write_events(self.events)
+        _update_units(self.changed.values())
+        _write_events(self.events)
         store.adjust_stock(store.stock_deltas(self.before, [*self.changed.values(), *self.new.values()]))
         self._write_outcomes()
 
@@ -737,3 +737,36 @@ def _upsert_rejected(rows: list[dict]) -> None:
                 index_elements=[RejectedRecord.source, RejectedRecord.record_id],
                 set_={f: statement.excluded[f] for f in fields})
         db.session.execute(statement, chunk)
+
+
+_EVENTS = Event.__table__
+_UNITS = Unit.__table__
+
+
+def _write_events(rows: list[dict]) -> None:
+    """``store.write_events`` on the Core table: no ORM bulk bookkeeping per row (a third of the time)."""
+    for chunk in _chunks(rows):
+        db.session.execute(sa.insert(_EVENTS), chunk)
+
+
+def _update_units(units: Iterable[store.UnitState]) -> None:
+    """Write back the fields the line changes: rows into a temporary table, then one joined UPDATE.
+
+    Much cheaper than ``store.save_units``' upsert, which must send every column of every row.
+    """
+    rows = [{"serial": u.serial, "status": u.status, "parent_serial": u.parent_serial, "child_count": u.child_count,
+             "partial": u.partial, "replaced_by_serial": u.replaced_by_serial} for u in units]
+    if not rows:
+        return
+    changes = sa.Table("tmp_line_unit_changes", sa.MetaData(), *(
+        sa.Column(c.name, c.type, primary_key=c.name == "serial", autoincrement=False)
+        for c in _UNITS.columns if c.name in ("serial", *SAVED_FIELDS)), prefixes=["TEMPORARY"])
+    connection = db.session.connection()
+    changes.create(connection)
+    try:
+        for chunk in _chunks(rows):
+            connection.execute(sa.insert(changes), chunk)
+        connection.execute(sa.update(_UNITS).where(_UNITS.c.serial == changes.c.serial).values(
+            {name: changes.c[name] for name in SAVED_FIELDS}))
+    finally:
+        changes.drop(connection)
