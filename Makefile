@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test bench install clean-db
+.PHONY: run test bench bench-line install clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ test: install
 ## make bench: the benchmarks in bench/ (figures go to docs/benchmarks.md).
 bench: install
 	$(BIN)/python bench/issue_codes.py
+
+## make bench-line: 100,000 pack records in one line upload vs a bare insert (MariaDB; DATABASE_URL
+## must name a database of its own, e.g. .../matong_bench: it is wiped).
+bench-line: install
+	$(BIN)/python bench/line_upload.py
 
 clean-db:
 	rm -f var/matong.db
