@@ -6,6 +6,7 @@ event semantics say, straight through the store.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -390,3 +391,29 @@ def test_a_correction_is_refused_for_another_product_a_case_the_same_lot_or_an_u
         assert (caught.value.status, caught.value.code) == (status, error)
     assert stock_of(world.lot.id) == 4
     assert db.session.scalar(sa.select(sa.func.count()).where(Event.kind == EventKind.CORRECT)) == 0
+
+
+def test_two_recalls_of_one_lot_at_once_mark_each_unit_once(app):
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite serialises writers with a file lock; the row-lock race needs MariaDB/MySQL")
+    world = build_world()
+    start, outcomes = threading.Barrier(2, timeout=10), []
+
+    def recall(reason):
+        with app.app_context():
+            try:
+                start.wait()
+                with transaction():
+                    outcomes.append(trace.recall_lot(actor=ACTOR, lot_id=world.lot.id, reason=reason).units)
+            except DomainError as error:
+                outcomes.append(error.code)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=recall, args=(reason,)) for reason in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes, key=str) == [7, "lot_already_recalled"]
+    assert db.session.scalar(sa.select(sa.func.count()).where(Event.kind == EventKind.RECALL)) == 7
