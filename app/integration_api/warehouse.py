@@ -69,6 +69,8 @@ class ScanResultSchema(ma.Schema):
     reason = ma.fields.String(metadata={"description": "Rejected: " + ", ".join(rules.REASONS)})
     message = ma.fields.String()
     units = Int(metadata={"description": "Accepted: the items moved (inside the scanned code too)"})
+    previously_applied = ma.fields.Boolean(metadata={
+        "description": "Duplicate because this record id was applied before (absent otherwise)"})
 
 
 class ScanAnswerSchema(ma.Schema):
@@ -84,7 +86,8 @@ def _answer(results: list[service.Result]) -> dict:
         counts[result.status] += 1
     items = [{name: value for name, value in (
         ("index", r.index), ("record_id", r.record_id), ("status", r.status), ("reason", r.reason),
-        ("message", r.message), ("units", r.units)) if value is not None} for r in results]
+        ("message", r.message), ("units", r.units), ("previously_applied", r.previously_applied or None))
+        if value is not None} for r in results]
     return {**counts, "results": items}
 
 

@@ -41,6 +41,7 @@ class Result:
     reason: str | None = None
     message: str | None = None
     units: int | None = None  # items moved (accepted scans)
+    previously_applied: bool = False  # duplicate because this record id was applied before
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,8 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
     for i, record in enumerate(records):
         record_id = record["record_id"]
         if record_id in applied:
-            results[i] = Result(i, record_id, rules.DUPLICATE, message="This record was applied before.")
+            results[i] = Result(i, record_id, rules.DUPLICATE, message="This record was applied before.",
+                                previously_applied=True)
         elif record_id in first_index:
             copies.append((i, first_index[record_id]))
         else:
@@ -156,14 +158,15 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
                   "units": items}))
         results[i] = Result(i, record["record_id"], rules.ACCEPTED, units=items)
 
-    store.save_units(changed.values(), ("location_kind", "location_id", "in_transit"))
+    _write_places(changed.values())
     store.adjust_stock(store.stock_deltas(before, changed.values()))
     store.write_events(events)
     _keep_rejections(source, records, results)
 
     for i, first in copies:
         answer = results[first]
-        results[i] = Result(i, answer.record_id, answer.status, answer.reason, answer.message, answer.units)
+        results[i] = Result(i, answer.record_id, answer.status, answer.reason, answer.message, answer.units,
+                            answer.previously_applied)
     return results
 
 
@@ -272,6 +275,18 @@ def _with_contents(unit: store.UnitState, children: dict[int, list[store.UnitSta
         found.append(each)
         stack.extend(c for c in children.get(each.serial, ()) if c.status is UnitStatus.ACTIVE)
     return found
+
+
+def _write_places(units) -> None:
+    """Write the units' new places: one UPDATE per place (a scan moves all its units to one place)."""
+    by_place: dict[Place, list[int]] = {}
+    for unit in units:
+        by_place.setdefault(Place.of(unit), []).append(unit.serial)
+    for place, serials in by_place.items():
+        serials.sort()
+        for start in range(0, len(serials), store.CHUNK):
+            db.session.execute(sa.update(Unit).where(Unit.serial.in_(serials[start:start + store.CHUNK])).values(
+                location_kind=place.kind, location_id=place.id, in_transit=place.in_transit))
 
 
 def _rejected(index: int, record: dict, reason: str) -> Result:

@@ -56,6 +56,7 @@ def test_a_retried_upload_answers_duplicate_and_moves_nothing(client, auth):
     first = scans(client, headers, *records).get_json()
     again = scans(client, headers, *records).get_json()
     assert (first["accepted"], again["duplicate"]) == (2, 2)
+    assert [r.get("previously_applied") for r in again["results"]] == [True, True]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Event).where(Event.record_id.is_not(None))) == 2
 
 
