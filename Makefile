@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test bench bench-line install clean-db
+.PHONY: run test bench bench-line bench-pallet install clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ bench: install
 ## must name a database of its own, e.g. .../matong_bench: it is wiped).
 bench-line: install
 	$(BIN)/python bench/line_upload.py
+
+## make bench-pallet: the outbound scan of a 1,200-item pallet, 50 runs, vs a bare UPDATE (MariaDB;
+## DATABASE_URL must name a database of its own, e.g. .../matong_bench: it is wiped).
+bench-pallet: install
+	$(BIN)/python bench/pallet_move.py
 
 clean-db:
 	rm -f var/matong.db
