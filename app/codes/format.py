@@ -121,6 +121,10 @@ class CodeKeyring:
         hasher.update((version << SERIAL_BITS | serial).to_bytes(6, "big"))
         return int.from_bytes(hasher.digest(), "big")
 
+    def mac(self, version: int, serial: int) -> int:
+        """The 45-bit MAC of a serial under a key version (the key version must be known)."""
+        return self._digest(version, serial) >> 83
+
     def encode(self, serial: int, version: int | None = None) -> str:
         """The code of a serial under a key version (default: the current one)."""
         version = version or self.current

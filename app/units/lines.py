@@ -15,6 +15,7 @@ under the reason ``duplicate``, so that a retry of it counts once in the session
 from __future__ import annotations
 
 import logging
+import operator
 import time
 from collections import defaultdict
 from datetime import datetime
@@ -35,7 +36,7 @@ from app.masterdata.models import Product, ProductionLine, Status
 from app.production.models import LotStatus, ProductionLot
 from app.units import rules, store
 from app.units.models import (
-    Event, EventKind, LineSession, LocationKind, RejectedRecord, SessionStatus, Unit, UnitStatus,
+    Event, EventKind, LineSession, LocationKind, RejectedRecord, SessionStatus, UnitStatus,
 )
 
 log = logging.getLogger(__name__)
@@ -242,6 +243,7 @@ _ACCEPTED = "accepted"
 _PARENT_LEVEL = {Level.ITEM: Level.CASE, Level.CASE: Level.PALLET}
 _IN_FACTORY = (LocationKind.LINE, LocationKind.WAREHOUSE)
 SAVED_FIELDS = ("status", "parent_serial", "child_count", "partial", "replaced_by_serial")
+_saved = operator.attrgetter(*SAVED_FIELDS)
 
 
 def apply_records(*, actor: Actor, session_id: int, records: list) -> list[Result]:
@@ -325,6 +327,7 @@ class _Engine:
         parents = {u.parent_serial for u in units.values() if u.parent_serial is not None} - units.keys()
         if parents:
             units.update(store.load_units(parents))
+        self.saved = {serial: _saved(unit) for serial, unit in units.items()}
         for serial, unit in units.items():
             self.before[serial] = store.stock_key(unit)
             if unit.parent_serial is not None:
@@ -362,10 +365,10 @@ class _Engine:
 
     def _prior_outcomes(self, record_ids: set[str]) -> dict[str, tuple[int | None, str]]:
         found = {}
-        for chunk in _chunks(sorted(record_ids)):
+        for chunk in store.key_chunks(record_ids):
             for row in db.session.execute(
                     sa.select(RejectedRecord.record_id, RejectedRecord.session_id, RejectedRecord.reason)
-                    .where(RejectedRecord.source == self.source, RejectedRecord.record_id.in_(chunk))):
+                    .where(RejectedRecord.source == self.source, store.one_of(RejectedRecord.record_id, chunk))):
                 found[row.record_id] = (row.session_id, row.reason)
         return found
 
@@ -662,10 +665,23 @@ class _Engine:
 
     def write(self) -> None:
         store.insert_units(self.new.values())
-        _update_units(self.changed.values())
-        _write_events(self.events)
+        self._save_changes()
+        store.write_events(self.events)
         store.adjust_stock(store.stock_deltas(self.before, [*self.changed.values(), *self.new.values()]))
         self._write_outcomes()
+
+    def _save_changes(self) -> None:
+        """Write back the units that changed, and only the fields that changed in any of them."""
+        changed, fields = [], set()
+        for unit in self.changed.values():
+            now, then = _saved(unit), self.saved.get(unit.serial)
+            if then is None:
+                changed.append(unit)
+                fields.update(SAVED_FIELDS)
+            elif now != then:
+                changed.append(unit)
+                fields.update(name for name, a, b in zip(SAVED_FIELDS, now, then) if a != b)
+        store.save_units(changed, [name for name in SAVED_FIELDS if name in fields])
 
     def _write_outcomes(self) -> None:
         counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -737,36 +753,3 @@ def _upsert_rejected(rows: list[dict]) -> None:
                 index_elements=[RejectedRecord.source, RejectedRecord.record_id],
                 set_={f: statement.excluded[f] for f in fields})
         db.session.execute(statement, chunk)
-
-
-_EVENTS = Event.__table__
-_UNITS = Unit.__table__
-
-
-def _write_events(rows: list[dict]) -> None:
-    """``store.write_events`` on the Core table: no ORM bulk bookkeeping per row (a third of the time)."""
-    for chunk in _chunks(rows):
-        db.session.execute(sa.insert(_EVENTS), chunk)
-
-
-def _update_units(units: Iterable[store.UnitState]) -> None:
-    """Write back the fields the line changes: rows into a temporary table, then one joined UPDATE.
-
-    Much cheaper than ``store.save_units``' upsert, which must send every column of every row.
-    """
-    rows = [{"serial": u.serial, "status": u.status, "parent_serial": u.parent_serial, "child_count": u.child_count,
-             "partial": u.partial, "replaced_by_serial": u.replaced_by_serial} for u in units]
-    if not rows:
-        return
-    changes = sa.Table("tmp_line_unit_changes", sa.MetaData(), *(
-        sa.Column(c.name, c.type, primary_key=c.name == "serial", autoincrement=False)
-        for c in _UNITS.columns if c.name in ("serial", *SAVED_FIELDS)), prefixes=["TEMPORARY"])
-    connection = db.session.connection()
-    changes.create(connection)
-    try:
-        for chunk in _chunks(rows):
-            connection.execute(sa.insert(changes), chunk)
-        connection.execute(sa.update(_UNITS).where(_UNITS.c.serial == changes.c.serial).values(
-            {name: changes.c[name] for name in SAVED_FIELDS}))
-    finally:
-        changes.drop(connection)
