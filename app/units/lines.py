@@ -268,6 +268,7 @@ class _Engine:
         self.session_id, self.line_id, self.lot_id = session.id, session.line_id, session.lot_id
         self.source, self.records, self.now = source, records, utcnow()
         self.reader = store.CodeReader()
+        self.issued: dict[str, tuple | str] = {}
         self.units: dict[int, store.UnitState] = {}
         self.before: dict[int, tuple | None] = {}
         self.new: dict[int, store.UnitState] = {}
@@ -431,14 +432,19 @@ class _Engine:
         self.record_id = self.corrects = None
 
     def _issued(self, text: str):
-        decoded = self.reader.read(text)
-        if type(decoded) is not store.Decoded:
-            raise _Rejected(rules.FORGED)
-        batch = self.batches.batch_of(decoded)
-        reason = store.issue_reason(batch)
-        if reason:
-            raise _Rejected(reason)
-        return decoded, batch
+        """(decoded code, its batch) of an issued code; rejected when forged, unknown or voided."""
+        found = self.issued.get(text)
+        if found is None:
+            decoded = self.reader.read(text)
+            if type(decoded) is not store.Decoded:
+                found = rules.FORGED
+            else:
+                batch = self.batches.batch_of(decoded)
+                found = store.issue_reason(batch) or (decoded, batch)
+            self.issued[text] = found
+        if type(found) is str:
+            raise _Rejected(found)
+        return found
 
     def _unit(self, text: str) -> store.UnitState:
         """The commissioned unit of a code, active."""

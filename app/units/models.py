@@ -96,14 +96,16 @@ class Event(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[EventKind] = mapped_column(enum_type(EventKind))
+    # Indexed by serial only (a unit's timeline) and by the idempotency key: every index costs each
+    # of the hundred thousand rows a line upload writes.
     serial: Mapped[int] = mapped_column(sa.BigInteger, index=True)
-    parent_serial: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    parent_serial: Mapped[int | None] = mapped_column(sa.BigInteger)
     lot_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     occurred_at: Mapped[datetime]  # the scan time the client reported
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     location_kind: Mapped[LocationKind | None] = mapped_column(enum_type(LocationKind))
     location_id: Mapped[int | None] = mapped_column(sa.BigInteger)
-    session_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    session_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     # Who sent it ("api_key:7", "user:3"); with record_id, the client's idempotency key. Only the
     # first event a record writes carries its record_id.
     source: Mapped[str] = mapped_column(sa.String(64))

@@ -12,7 +12,7 @@ import enum
 import hmac
 import operator
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable
 
@@ -81,12 +81,15 @@ class CodeReader:
         return result
 
 
-@dataclass
 class BatchIndex:
     """The code batches holding a set of serials, found by bisection (batches are serial ranges)."""
 
-    batches: list[CodeBatch] = field(default_factory=list)
-    starts: list[int] = field(default_factory=list)
+    def __init__(self, batches: list[CodeBatch] | None = None):
+        self.batches = batches or []
+        # Plain lists: a hundred thousand look-ups shouldn't each go through ORM attributes.
+        self.starts = [b.serial_start for b in self.batches]
+        self._ends = [b.serial_start + b.count for b in self.batches]
+        self._versions = [b.key_version for b in self.batches]
 
     @classmethod
     def covering(cls, serials: Iterable[int]) -> "BatchIndex":
@@ -100,17 +103,15 @@ class BatchIndex:
             sa.select(CodeBatch).where(CodeBatch.serial_start >= (floor if floor is not None else low),
                                        CodeBatch.serial_start <= high)
             .order_by(CodeBatch.serial_start)))
-        return cls(batches, [b.serial_start for b in batches])
+        return cls(batches)
 
     def batch_of(self, decoded: Decoded) -> CodeBatch | None:
         """The batch that issued this code (same key version), or None: the code was never issued."""
-        i = bisect.bisect_right(self.starts, decoded.serial) - 1
-        if i < 0:
+        serial = decoded.serial
+        i = bisect.bisect_right(self.starts, serial) - 1
+        if i < 0 or serial >= self._ends[i] or self._versions[i] != decoded.key_version:
             return None
-        batch = self.batches[i]
-        if not batch.holds(decoded.serial) or batch.key_version != decoded.key_version:
-            return None
-        return batch
+        return self.batches[i]
 
 
 def issue_reason(batch: CodeBatch | None) -> str | None:
@@ -333,6 +334,13 @@ def _json_row(columns, get=operator.attrgetter):
     return row
 
 
+def _all_equal(values: list) -> bool:
+    try:
+        return values.count(values[0]) == len(values)
+    except TypeError:  # a dict that can't be compared with == cheaply is compared all the same
+        return all(v == values[0] for v in values)
+
+
 def _insert(table: sa.Table, rows: list[dict]) -> None:
     """Insert rows (dicts with the same keys) in bulk; on MySQL columns equal in every row travel once."""
     if not rows:
@@ -348,7 +356,7 @@ def _insert(table: sa.Table, rows: list[dict]) -> None:
                 if c.key not in rows[0] and c.default is not None and (c.default.is_scalar or c.default.is_callable)}
     for chunk in _chunks(rows, JSON_CHUNK):
         first = chunk[0]
-        same = [c for c in columns if all(r[c.key] == first[c.key] for r in chunk)]
+        same = [c for c in columns if _all_equal(list(map(operator.itemgetter(c.key), chunk)))]
         varying = [c for c in columns if c not in same] or [same.pop(0)]  # one row per row, always
         params = {f"c_{c.key}": first[c.key] for c in same}
         params.update({f"c_{c.key}": value for c, value in defaults.items()})

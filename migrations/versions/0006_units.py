@@ -39,9 +39,7 @@ def upgrade():
     sa.UniqueConstraint('source', 'record_id', name=op.f('uq_unit_events_source_record_id'))
     )
     with op.batch_alter_table('unit_events', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_unit_events_parent_serial'), ['parent_serial'], unique=False)
         batch_op.create_index(batch_op.f('ix_unit_events_serial'), ['serial'], unique=False)
-        batch_op.create_index(batch_op.f('ix_unit_events_session_id'), ['session_id'], unique=False)
 
     op.create_table('line_sessions',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
