@@ -60,6 +60,11 @@ Matong demo data is ready (embedded default: SQLite, in-process Redis, WeChat sa
                            -H 'Content-Type: application/json' -d '{json.dumps(login)}'
   Code batch             {batch.batch_no}: {batch.count:,} item codes (GET /api/admin/code-batches/{batch.id})
   A code to resolve      GET {base_url}/api/admin/codes/{result["sample_code"]}
+  Its trace              GET {base_url}/api/admin/trace/codes/{result["sample_code"]}
+  Produced               lot {result["lot"].lot_no}: {batch.count:,} items in {result["case_count"]} cases on pallet {result["pallet_code"]},
+                         received into {result["warehouse"].name}
+  The recall view        GET {base_url}/api/admin/trace/lots/{result["lot"].id}
+  Stock                  GET {base_url}/api/admin/stock?warehouse_id={result["warehouse"].id}
 """)
 
 

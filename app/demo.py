@@ -9,17 +9,29 @@ import os
 import sqlalchemy as sa
 from flask import current_app
 
+from datetime import date, datetime, timedelta, timezone
+
 from app.codes import service as codes
-from app.codes.models import CodeBatch
+from app.codes.models import CodeBatch, Level
 from app.db import transaction
 from app.extensions import db
 from app.identity import service as identity
 from app.identity.models import AdminUser, Role
 from app.masterdata import service as masterdata
-from app.masterdata.models import Product
+from app.masterdata.models import Product, ProductionLine, Warehouse
+from app.production import service as production
+from app.production.models import ProductionLot
+from app.units import lines
+from app.units.models import LineSession, SessionStatus
+from app.warehouse import service as warehouse
 
 ACTOR = identity.Actor.system("demo")
 DEMO_BATCH_SIZE = 1_000
+# The demo's first shift: the batch commissioned into one lot, packed 24 to a case, the cases onto
+# one pallet, the pallet received into the factory warehouse.
+DEMO_LOT = {"external_id": "DEMO-LOT-001", "lot_no": "20261101A", "production_date": date(2026, 11, 1),
+            "shift": "A"}
+SHIFT_START = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
 
 PRODUCTS = [
     {"external_id": "DEMO-SKU-001", "sku": "MT-TEA-500", "name": "明前龙井 500ml 茶饮",
@@ -88,10 +100,12 @@ def seed() -> dict:
         batch, job = _demo_batch()
     if job is not None:
         codes.run_export(job_id=job.id)
+    with transaction():
+        factory_run = _first_shift(batch)
     sample = next(iter(codes.sample_labels(actor=ACTOR, batch_id=batch.id, limit=1)[1]), None)
     db.session.commit()  # the sample's audit record
     return {"users": [u.username for u in users], "password": password, "batch": batch,
-            "sample_code": sample[0] if sample else None}
+            "sample_code": sample[0] if sample else None, **factory_run}
 
 
 def _demo_user(role: Role, password: str) -> AdminUser:
@@ -115,3 +129,53 @@ def _demo_batch():
         return batch, None
     return codes.issue_batch(actor=ACTOR, product_id=product.id, level="item",
                              count=DEMO_BATCH_SIZE, hidden_code_digits=6)
+
+
+def _issued(product_id: int, level: Level, count: int) -> CodeBatch:
+    batch = db.session.scalar(sa.select(CodeBatch).where(CodeBatch.product_id == product_id,
+                                                         CodeBatch.level == level).order_by(CodeBatch.id))
+    return batch or codes.issue_batch(actor=ACTOR, product_id=product_id, level=level.value, count=count)[0]
+
+
+def _first_shift(items: CodeBatch) -> dict:
+    """Commission, pack and receive the demo batch through the line and warehouse engines.
+
+    Record ids are fixed, so seeding again finds every record applied and changes nothing.
+    """
+    line = db.session.scalar(sa.select(ProductionLine).where(ProductionLine.code == "L1"))
+    product = items.product
+    lot = db.session.scalar(sa.select(ProductionLot).where(ProductionLot.external_id == DEMO_LOT["external_id"]))
+    lot = lot or production.create_production_lot(actor=ACTOR, data={
+        **DEMO_LOT, "product_id": product.id, "factory_id": line.factory_id, "line_id": line.id})
+    per_case = product.units_per_case
+    case_count = -(-items.count // per_case)
+    cases = _issued(product.id, Level.CASE, case_count)
+    pallets = _issued(product.id, Level.PALLET, 1)
+    ring = codes.keyring()
+    item_codes = [ring.encode(items.serial_start + i, items.key_version) for i in range(items.count)]
+    case_codes = [ring.encode(cases.serial_start + i, cases.key_version) for i in range(case_count)]
+    pallet = ring.encode(pallets.serial_start, pallets.key_version)
+    session = db.session.scalar(sa.select(LineSession).where(
+        LineSession.line_id == line.id, LineSession.lot_id == lot.id, LineSession.status == SessionStatus.OPEN))
+    session = session or lines.start_session(actor=ACTOR, line_id=line.id, lot_id=lot.id, operator="demo")
+    tick = iter(range(10**6))
+
+    def at():
+        return SHIFT_START + timedelta(seconds=next(tick))
+
+    records = [{"type": "commission", "record_id": "demo-commission", "scanned_at": at(),
+                "code": item_codes[0], "last_code": item_codes[-1]}]
+    records += [{"type": "pack", "record_id": f"demo-pack-{i}", "scanned_at": at(), "code": code,
+                 "parent": case_codes[i // per_case], "partial": i // per_case == case_count - 1
+                 and items.count % per_case != 0} for i, code in enumerate(item_codes)]
+    records += [{"type": "pack", "record_id": f"demo-palletise-{j}", "scanned_at": at(), "code": code,
+                 "parent": pallet} for j, code in enumerate(case_codes)]
+    results = lines.apply_records(actor=ACTOR, session_id=session.id, records=records)
+    finished_goods = db.session.scalar(sa.select(Warehouse).where(Warehouse.external_id == "DEMO-WH-HZ"))
+    warehouse.apply_scans(actor=ACTOR, records=[{
+        "record_id": "demo-inbound-pallet", "scanned_at": at(), "action": "inbound", "code": pallet,
+        "warehouse_id": finished_goods.id, "source": "line"}])
+    refused = [r for r in results if r.status == "rejected"]
+    if refused:
+        raise RuntimeError(f"the demo's line records were refused: {refused[:3]}")
+    return {"lot": lot, "pallet_code": pallet, "case_count": case_count, "warehouse": finished_goods}
