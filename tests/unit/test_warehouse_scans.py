@@ -12,7 +12,15 @@ from app.codes import service as codes
 from app.db import transaction, utcnow
 from app.extensions import db
 from app.masterdata import service as masterdata
-from app.units.models import Event, EventKind, LocationKind, Recall, RejectedRecord, Unit, UnitStatus
+from app.units.models import (
+    Event,
+    EventKind,
+    LocationKind,
+    Recall,
+    RejectedRecord,
+    Unit,
+    UnitStatus,
+)
 from app.warehouse import rules, service
 from app.warehouse.cli import warehouse as warehouse_cli
 from app.warehouse.models import Stock
