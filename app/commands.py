@@ -13,6 +13,7 @@ from app.errors import DomainError
 from app.identity import service as identity
 from app.identity.models import Role
 from app.masterdata.commands import regions
+from app.warehouse.cli import warehouse
 from app.wechat.sandbox.cli import wechat_sandbox
 
 users = AppGroup("users", help="Back-office users.")
@@ -68,4 +69,4 @@ Matong demo data is ready (embedded default: SQLite, in-process Redis, WeChat sa
 """)
 
 
-COMMANDS = (users, regions, codes, demo, wechat_sandbox)
+COMMANDS = (users, regions, codes, demo, wechat_sandbox, warehouse)
