@@ -65,6 +65,10 @@ def _import_models() -> None:
     import app.production.models  # noqa: F401
     import app.units.models  # noqa: F401
     import app.warehouse.models  # noqa: F401
+    import app.channel.models  # noqa: F401
+    import app.retail.models  # noqa: F401
+    import app.rebates.models  # noqa: F401
+    import app.webhooks.models  # noqa: F401
 
 
 def register_apis(app: Flask) -> None:

@@ -81,6 +81,8 @@ class Unit(db.Model):
     replaces_serial: Mapped[int | None] = mapped_column(sa.BigInteger)
     replaced_by_serial: Mapped[int | None] = mapped_column(sa.BigInteger)
     recall_id: Mapped[int | None] = mapped_column(sa.ForeignKey("recalls.id"), index=True)
+    # The dealer the unit was last shipped to: whose territory a diversion check compares against.
+    last_dealer_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     commissioned_at: Mapped[datetime]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -1,0 +1,1 @@
+"""Dealer rebates: rules and statements from verified flows."""

@@ -1,0 +1,1 @@
+"""Stores and clerks: sale scans, rewards, withdrawals, rankings, training."""

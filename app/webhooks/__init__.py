@@ -1,0 +1,1 @@
+"""Outbound events for the ERP: pull cursors and signed webhooks."""
