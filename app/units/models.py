@@ -48,6 +48,7 @@ class EventKind(str, enum.Enum):
     SCRAP = "scrap"
     RECEIVE = "receive"  # into a warehouse (from a line or a transfer)
     SHIP = "ship"  # out of a warehouse to a dealer or another warehouse
+    SELL = "sell"  # sale-scanned at a store (location: the store)
     RECALL = "recall"
     CORRECT = "correct"  # corrects_event_id says which event; data says what was wrong
 
