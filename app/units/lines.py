@@ -14,10 +14,12 @@ under the reason ``duplicate``, so that a retry of it counts once in the session
 """
 from __future__ import annotations
 
+import gc
 import logging
 import operator
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Callable, Iterable, Literal, TypeVar, Union
 
@@ -53,8 +55,11 @@ AwareTime = Annotated[datetime, Meta(tz=True)]
 LotId = Annotated[int, Meta(ge=1, le=2**63 - 1)]
 
 
-class _Record(msgspec.Struct, kw_only=True, tag_field="type", forbid_unknown_fields=True):
-    """What every record carries: the client's record id, the scan time, optionally what it corrects."""
+class _Record(msgspec.Struct, kw_only=True, tag_field="type", forbid_unknown_fields=True, gc=False):
+    """What every record carries: the client's record id, the scan time, optionally what it corrects.
+
+    (gc=False: records hold no cycles, so the garbage collector needn't walk a hundred thousand of them.)
+    """
 
     record_id: RecordIdText
     scanned_at: AwareTime
@@ -118,7 +123,7 @@ class Upload(msgspec.Struct, forbid_unknown_fields=True):
     records: Annotated[list[Record], Meta(min_length=1)]
 
 
-class Result(msgspec.Struct, omit_defaults=True):
+class Result(msgspec.Struct, omit_defaults=True, gc=False):
     """One record's outcome: accepted, duplicate or rejected (with reason, message, failing codes)."""
 
     index: int
@@ -256,11 +261,30 @@ def apply_records(*, actor: Actor, session_id: int, records: list) -> list[Resul
         raise rules.LineSessionNotFound()
     if session.status is not SessionStatus.OPEN:
         raise rules.LineSessionStopped()
-    engine = _Engine(session, store.source_of(actor), records)
-    engine.prepare()
-    engine.apply()
-    engine.write()
+    with _collector_paused():
+        engine = _Engine(session, store.source_of(actor), records)
+        engine.prepare()
+        engine.apply()
+        engine.write()
     return engine.results
+
+
+@contextmanager
+def _collector_paused():
+    """Pause Python's cyclic garbage collector for the length of an upload.
+
+    An upload makes hundreds of thousands of small objects (event rows, sets, results) that all live
+    until it ends; the collector would walk them again and again looking for cycles there are none
+    of — over a second of a 100,000-record upload. Reference counting still frees everything; the
+    collector resumes (if it was on) when the upload ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _Engine:
