@@ -219,7 +219,7 @@ def _last_dealers(items: list[store.UnitState]) -> dict[int, int]:
     for chunk in store.key_chunks([u.serial for u in items]):
         for serial, dealer_id in db.session.execute(
                 sa.select(Unit.serial, Unit.last_dealer_id)
-                .where(Unit.serial.in_(chunk), Unit.last_dealer_id.is_not(None))):
+                .where(store.one_of(Unit.serial, chunk), Unit.last_dealer_id.is_not(None))):
             found[serial] = dealer_id
     return found
 
@@ -278,7 +278,7 @@ def _moves(serials: set[int]) -> dict[int, list[Event]]:
     moves: dict[int, list[Event]] = {}
     for chunk in store.key_chunks(sorted(serials)):
         for event in db.session.scalars(sa.select(Event).where(
-                Event.serial.in_(chunk), Event.kind.in_((EventKind.SHIP, EventKind.RECEIVE)))):
+                store.one_of(Event.serial, chunk), Event.kind.in_((EventKind.SHIP, EventKind.RECEIVE)))):
             moves.setdefault(event.serial, []).append(event)
     return moves
 
@@ -289,7 +289,7 @@ def _shipments(serials: list[int]) -> dict[int, list[tuple[Shipment, ShipmentUni
     for chunk in store.key_chunks(serials):
         rows = db.session.execute(
             sa.select(Shipment, ShipmentUnit).join(ShipmentUnit, ShipmentUnit.shipment_id == Shipment.id)
-            .where(ShipmentUnit.serial.in_(chunk)).order_by(Shipment.id)).all()
+            .where(store.one_of(ShipmentUnit.serial, chunk)).order_by(Shipment.id)).all()
         for shipment, unit in rows:
             found.setdefault(unit.serial, []).append((shipment, unit))
     return found
@@ -416,7 +416,8 @@ def _insert_ignoring_duplicates(rows: list[dict]) -> int:
     for row in rows:
         row["created_at"] = now
     statement = (sa.insert(DiversionAlert.__table__)
-                 .prefix_with("IGNORE", dialect=("mysql", "mariadb"))
+                 .prefix_with("IGNORE", dialect="mysql")
+                 .prefix_with("IGNORE", dialect="mariadb")
                  .prefix_with("OR IGNORE", dialect="sqlite"))
     raised = 0
     for i in range(0, len(rows), 500):
