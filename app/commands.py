@@ -14,6 +14,7 @@ from app.identity import service as identity
 from app.identity.models import Role
 from app.masterdata.commands import regions
 from app.warehouse.cli import warehouse
+from app.webhooks.cli import webhooks
 from app.wechat.sandbox.cli import wechat_sandbox
 
 users = AppGroup("users", help="Back-office users.")
@@ -69,4 +70,4 @@ Matong demo data is ready (embedded default: SQLite, in-process Redis, WeChat sa
 """)
 
 
-COMMANDS = (users, regions, codes, demo, wechat_sandbox, warehouse)
+COMMANDS = (users, regions, codes, demo, wechat_sandbox, warehouse, webhooks)
