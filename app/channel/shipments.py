@@ -1,0 +1,577 @@
+"""Shipments: a dealer (or the brand warehouse) scans goods out against an order, or to a store or a
+sub-dealer without one, then ships them.
+
+Scanning holds the items inside each accepted code in the open shipment (``ShipmentUnit.open_serial``
+is unique, so a unit is in one open shipment at most); nothing moves until the shipment ships. Each
+code is all or nothing: every item inside it fits the order line, or the code is refused with a
+machine reason. Shipping moves the units to the receiver, in transit, writes one SHIP event per
+scanned code, adds to the order lines' ``shipped`` with an atomic guarded UPDATE (the database's
+check constraint is the last word on over-shipping) and emits ``shipment.shipped``.
+
+Every use case locks the shipment row first, then the units in serial order, then order lines in id
+order, then the order: two requests on the same goods queue up instead of deadlocking.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from app.channel.models import (
+    OrderLine, OrderStatus, PartyKind, SalesOrder, Shipment, ShipmentScan, ShipmentStatus, ShipmentUnit,
+)
+from app.codes.models import Level
+from app.db import utcnow
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.extensions import db
+from app.masterdata.models import Dealer, Status, Store, store_dealers
+from app.units import store
+from app.units.models import EventKind, LocationKind, Unit, UnitStatus
+from app.webhooks.service import emit
+
+MAX_CODES = 1000
+
+# Why a code is refused (machine reason → sentence for people).
+REASONS = {
+    "forged": "This is not a code of ours.",
+    "unknown": "This code was never issued.",
+    "voided": "This code's batch was voided.",
+    "not_commissioned": "This code was never put on a product.",
+    "not_in_my_stock": "This is not in your stock (elsewhere, in transit, or packed inside a case or pallet: "
+                       "scan that one).",
+    "wrong_sku": "No line of this order is for this product.",
+    "wrong_lot": "The order line asks for another lot.",
+    "line_complete": "The order line has no room for everything inside this code.",
+    "already_shipped": "You have already shipped this.",
+    "already_scanned": "This is already in an open shipment.",
+    "scrapped": "This was scrapped.",
+    "recalled": "This is under recall and can't be shipped.",
+    "mixed": "This case or pallet holds several products; against an order, scan them one by one.",
+    "empty": "Nothing is inside this case or pallet.",
+}
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+    message = "No such order of yours."
+
+
+class ShipmentNotFound(NotFound):
+    code = "shipment_not_found"
+    message = "No such shipment of yours."
+
+
+class ScanNotFound(NotFound):
+    code = "scan_not_found"
+    message = "No such scan in this shipment."
+
+
+class ReceiverNotFound(NotFound):
+    code = "receiver_not_found"
+    message = "No such store you serve, nor sub-dealer of yours."
+
+
+class OrderNotShippable(Conflict):
+    code = "order_not_shippable"
+    message = "This order is cancelled, closed or already shipped in full."
+
+
+class ShipmentNotOpen(Conflict):
+    code = "shipment_not_open"
+    message = "This shipment is no longer open."
+
+
+class ShipmentEmpty(Conflict):
+    code = "shipment_empty"
+    message = "Nothing was scanned into this shipment."
+
+
+class ShipmentCancelled(Conflict):
+    code = "shipment_cancelled"
+    message = "This shipment was cancelled."
+
+
+class LineOverShipped(Conflict):
+    code = "line_complete"
+    message = "An order line would be shipped beyond its quantity; undo a scan."
+
+
+class ScanCodesInvalid(ValidationFailed):
+    code = "scan_codes_invalid"
+    message = f"A scan sends 1 to {MAX_CODES:,} codes."
+
+
+# --- results ------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class ScanResult:
+    """What became of one scanned code (``index``: its position in the request)."""
+
+    index: int
+    code: str
+    status: str  # accepted | refused
+    reason: str | None = None
+    message: str | None = None
+    scan_id: int | None = None
+    level: str | None = None
+    items: int = 0
+    order_line_id: int | None = None
+
+
+@dataclass(slots=True)
+class LineProgress:
+    id: int
+    line_no: int
+    product_id: int
+    lot_id: int | None
+    quantity: int
+    shipped: int
+    picked: int  # scanned into an open shipment, not yet shipped
+    received: int
+
+    @property
+    def remaining(self) -> int:
+        return self.quantity - self.shipped - self.picked
+
+
+@dataclass(slots=True)
+class ScanOutcome:
+    shipment: Shipment
+    results: list[ScanResult]
+    progress: list[LineProgress] = field(default_factory=list)
+
+
+# --- shared helpers (receipts use them too) -----------------------------------------------------
+
+_LOCATION = {PartyKind.WAREHOUSE: LocationKind.WAREHOUSE, PartyKind.DEALER: LocationKind.DEALER,
+             PartyKind.STORE: LocationKind.STORE}
+
+
+def location_of(kind: PartyKind) -> LocationKind:
+    return _LOCATION[PartyKind(kind)]
+
+
+def children_map(units) -> dict[int, list[store.UnitState]]:
+    children: dict[int, list[store.UnitState]] = {}
+    for unit in units:
+        if unit.parent_serial is not None:
+            children.setdefault(unit.parent_serial, []).append(unit)
+    return children
+
+
+def with_contents(unit: store.UnitState, children: dict[int, list[store.UnitState]]) -> list[store.UnitState]:
+    """The unit and every active unit inside it, at any depth."""
+    found, stack = [], [unit]
+    while stack:
+        each = stack.pop()
+        found.append(each)
+        stack.extend(c for c in children.get(each.serial, ()) if c.status is UnitStatus.ACTIVE)
+    return found
+
+
+def items_under(unit: store.UnitState, children: dict[int, list[store.UnitState]]) -> list[int]:
+    """The serials of the active items in this unit (itself, if an item)."""
+    return [u.serial for u in with_contents(unit, children) if u.level is Level.ITEM]
+
+
+def refresh_order(order_id: int) -> SalesOrder:
+    """Set an order's status from its lines and shipments (locked: receipts of two shipments agree)."""
+    order = db.session.scalar(sa.select(SalesOrder).where(SalesOrder.id == order_id).with_for_update())
+    if order.status is OrderStatus.CANCELLED:
+        return order
+    db.session.refresh(order, ["lines"])
+    lines = order.lines
+    full = all(line.shipped >= line.quantity for line in lines)
+    on_the_way = db.session.scalar(sa.select(sa.func.count()).select_from(Shipment).where(
+        Shipment.order_id == order_id, Shipment.status == ShipmentStatus.SHIPPED))
+    if full and not on_the_way:
+        status = OrderStatus.CLOSED
+    elif full:
+        status = OrderStatus.SHIPPED
+    elif any(line.shipped for line in lines):
+        status = OrderStatus.SHIPPING
+    else:
+        status = OrderStatus.OPEN
+    if status is not order.status:
+        order.status = status
+        order.closed_at = utcnow() if status is OrderStatus.CLOSED else None
+    return order
+
+
+def progress(order: SalesOrder) -> list[LineProgress]:
+    """Each line of the order: ordered, shipped, picked (in open shipments) and received."""
+    picked = dict(db.session.execute(
+        sa.select(ShipmentUnit.order_line_id, sa.func.count())
+        .join(Shipment, Shipment.id == ShipmentUnit.shipment_id)
+        .where(Shipment.order_id == order.id, Shipment.status == ShipmentStatus.OPEN)
+        .group_by(ShipmentUnit.order_line_id)).all())
+    lines = db.session.scalars(sa.select(OrderLine).where(OrderLine.order_id == order.id)
+                               .order_by(OrderLine.line_no)).all()
+    return [LineProgress(line.id, line.line_no, line.product_id, line.lot_id, line.quantity, line.shipped,
+                         picked.get(line.id, 0), line.received) for line in lines]
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def get_shipment(*, party_kind, party_id: int, shipment_id: int, lock: bool = False) -> Shipment:
+    """A shipment this party ships, or one shipped to it (404 otherwise)."""
+    kind = PartyKind(party_kind)
+    query = sa.select(Shipment).where(Shipment.id == shipment_id, sa.or_(
+        sa.and_(Shipment.shipper_kind == kind, Shipment.shipper_id == party_id),
+        sa.and_(Shipment.receiver_kind == kind, Shipment.receiver_id == party_id,
+                Shipment.status.in_((ShipmentStatus.SHIPPED, ShipmentStatus.RECEIVED)))))
+    if lock:
+        query = query.with_for_update()
+    shipment = db.session.scalar(query)
+    if shipment is None:
+        raise ShipmentNotFound()
+    return shipment
+
+
+def list_shipments(*, party_kind, party_id: int, direction: str = "out",
+                   status: ShipmentStatus | str | None = None) -> sa.Select:
+    """This party's shipments out (it ships) or in (shipped to it), newest first, for paging."""
+    kind = PartyKind(party_kind)
+    if direction == "in":
+        query = sa.select(Shipment).where(Shipment.receiver_kind == kind, Shipment.receiver_id == party_id,
+                                          Shipment.status.in_((ShipmentStatus.SHIPPED, ShipmentStatus.RECEIVED)))
+    else:
+        query = sa.select(Shipment).where(Shipment.shipper_kind == kind, Shipment.shipper_id == party_id)
+    if status is not None:
+        query = query.where(Shipment.status == ShipmentStatus(status))
+    return query.order_by(Shipment.id.desc())
+
+
+def shipment_scans(*, shipment_id: int) -> list[ShipmentScan]:
+    return list(db.session.scalars(sa.select(ShipmentScan).where(
+        ShipmentScan.shipment_id == shipment_id, ShipmentScan.undone_at.is_(None)).order_by(ShipmentScan.id)))
+
+
+def _shipper_shipment(shipper_kind, shipper_id: int, shipment_id: int) -> Shipment:
+    """The shipment, locked, if this party ships it."""
+    shipment = db.session.scalar(sa.select(Shipment).where(
+        Shipment.id == shipment_id, Shipment.shipper_kind == PartyKind(shipper_kind),
+        Shipment.shipper_id == shipper_id).with_for_update())
+    if shipment is None:
+        raise ShipmentNotFound()
+    return shipment
+
+
+def _open_shipment(shipper_kind, shipper_id: int, shipment_id: int) -> Shipment:
+    shipment = _shipper_shipment(shipper_kind, shipper_id, shipment_id)
+    if shipment.status is not ShipmentStatus.OPEN:
+        raise ShipmentNotOpen()
+    return shipment
+
+
+# --- use cases ----------------------------------------------------------------------------------
+
+def open_shipment(*, actor_label: str, shipper_kind, shipper_id: int, order_id: int | None = None,
+                  receiver_kind=None, receiver_id: int | None = None) -> Shipment:
+    """Open a shipment against an order of this seller (the open one if there is one), or to a store
+    the dealer serves or a sub-dealer of it (no order)."""
+    shipper_kind = PartyKind(shipper_kind)
+    if order_id is not None:
+        order = db.session.scalar(sa.select(SalesOrder).where(
+            SalesOrder.id == order_id, SalesOrder.seller_kind == shipper_kind,
+            SalesOrder.seller_id == shipper_id).with_for_update())
+        if order is None:
+            raise OrderNotFound()
+        if order.status in (OrderStatus.CANCELLED, OrderStatus.CLOSED, OrderStatus.SHIPPED):
+            raise OrderNotShippable()
+        existing = db.session.scalar(sa.select(Shipment).where(
+            Shipment.order_id == order.id, Shipment.shipper_kind == shipper_kind,
+            Shipment.shipper_id == shipper_id, Shipment.status == ShipmentStatus.OPEN))
+        if existing is not None:
+            return existing
+        receiver_kind, receiver_id = order.buyer_kind, order.buyer_id
+    else:
+        if shipper_kind is not PartyKind.DEALER or receiver_kind is None or receiver_id is None:
+            raise ReceiverNotFound()
+        receiver_kind = PartyKind(receiver_kind)
+        if receiver_kind is PartyKind.STORE:
+            served = db.session.scalar(sa.select(Store.id).join(store_dealers, store_dealers.c.store_id == Store.id)
+                                       .where(Store.id == receiver_id, Store.status == Status.ACTIVE,
+                                              store_dealers.c.dealer_id == shipper_id))
+        elif receiver_kind is PartyKind.DEALER:
+            served = db.session.scalar(sa.select(Dealer.id).where(
+                Dealer.id == receiver_id, Dealer.parent_id == shipper_id, Dealer.status == Status.ACTIVE))
+        else:
+            served = None
+        if served is None:
+            raise ReceiverNotFound()
+    shipment = Shipment(order_id=order_id, shipper_kind=shipper_kind, shipper_id=shipper_id,
+                        receiver_kind=receiver_kind, receiver_id=receiver_id, status=ShipmentStatus.OPEN,
+                        items=0, created_by=actor_label[:128])
+    db.session.add(shipment)
+    db.session.flush()
+    return shipment
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def scan(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int, codes: list[str],
+         shipment: Shipment | None = None) -> ScanOutcome:
+    """Scan codes into an open shipment: an answer per code (all or nothing per code) and the progress."""
+    if not 1 <= len(codes) <= MAX_CODES:
+        raise ScanCodesInvalid()
+    shipper_kind = PartyKind(shipper_kind)
+    if shipment is None:
+        shipment = _open_shipment(shipper_kind, shipper_id, shipment_id)
+    now = utcnow()
+    results: list[ScanResult | None] = [None] * len(codes)
+
+    reader = store.CodeReader()
+    decoded: dict[int, store.Decoded] = {}
+    for i, text in enumerate(codes):
+        code = reader.read(str(text))
+        if isinstance(code, str):
+            results[i] = _refused(i, str(text), code)
+        else:
+            decoded[i] = code
+    batches = store.BatchIndex.covering(d.serial for d in decoded.values())
+    for i in list(decoded):
+        reason = store.issue_reason(batches.batch_of(decoded[i]))
+        if reason:
+            results[i] = _refused(i, decoded.pop(i).code, reason)
+
+    scanned = store.load_units(d.serial for d in decoded.values())
+    units = store.subtree(s for s, u in scanned.items() if u.level is not Level.ITEM)
+    units.update(scanned)
+    children = children_map(units.values())
+    # Locking read: sees the rows of a shipment that committed while we waited for the units' locks.
+    taken = _open_serials([s for s, u in units.items() if u.level is Level.ITEM])
+
+    lines = []
+    room: dict[int, int] = {}
+    if shipment.order_id is not None:
+        lines = list(db.session.scalars(sa.select(OrderLine).where(OrderLine.order_id == shipment.order_id)
+                                        .order_by(OrderLine.line_no)))
+        picked = Counter(db.session.scalars(sa.select(ShipmentUnit.order_line_id).where(
+            ShipmentUnit.shipment_id == shipment.id)))
+        room = {line.id: line.quantity - line.shipped - picked.get(line.id, 0) for line in lines}
+    place = (location_of(shipper_kind), shipper_id, False)
+
+    accepted: list[tuple[int, store.UnitState, list[store.UnitState], int | None]] = []
+    for i, code in decoded.items():
+        unit = units.get(code.serial)
+        try:
+            if unit is None:
+                raise _Refused("not_commissioned")
+            moved = _check_unit(unit, children, place)
+            items = [u for u in moved if u.level is Level.ITEM]
+            if not items:
+                raise _Refused("empty")
+            if any(u.serial in taken for u in items):
+                raise _Refused("already_scanned")
+            line_id = _line_for(items, lines, room) if shipment.order_id is not None else None
+        except _Refused as refusal:
+            reason = refusal.reason
+            if reason == "not_in_my_stock" and unit is not None and _shipped_by(shipper_kind, shipper_id, unit):
+                reason = "already_shipped"
+            results[i] = _refused(i, code.code, reason)
+            continue
+        if line_id is not None:
+            room[line_id] -= len(items)
+        taken.update(u.serial for u in items)
+        accepted.append((i, unit, items, line_id))
+
+    scans = [ShipmentScan(shipment_id=shipment.id, code=decoded[i].code, serial=unit.serial, level=unit.level,
+                          items=len(items), order_line_id=line_id, scanned_at=now, scanned_by=actor_label[:128])
+             for i, unit, items, line_id in accepted]
+    db.session.add_all(scans)
+    db.session.flush()
+    rows = []
+    for scan_row, (i, unit, items, line_id) in zip(scans, accepted):
+        results[i] = ScanResult(i, decoded[i].code, "accepted", scan_id=scan_row.id, level=unit.level.value,
+                                items=len(items), order_line_id=line_id)
+        rows += [{"shipment_id": shipment.id, "scan_id": scan_row.id, "serial": u.serial,
+                  "product_id": u.product_id, "lot_id": u.lot_id, "order_line_id": line_id,
+                  "open_serial": u.serial} for u in items]
+    _insert_shipment_units(rows)
+    if rows:
+        db.session.execute(sa.update(Shipment).where(Shipment.id == shipment.id)
+                           .values(items=Shipment.items + len(rows)))
+        db.session.refresh(shipment, ["items", "updated_at"])
+    order = shipment.order
+    return ScanOutcome(shipment, results, progress(order) if order is not None else [])
+
+
+def _check_unit(unit: store.UnitState, children, place) -> list[store.UnitState]:
+    if unit.status is UnitStatus.SCRAPPED:
+        raise _Refused("scrapped")
+    if unit.status is UnitStatus.VOIDED:
+        raise _Refused("voided")
+    if unit.parent_serial is not None or (unit.location_kind, unit.location_id, unit.in_transit) != place:
+        raise _Refused("not_in_my_stock")
+    moved = with_contents(unit, children)
+    if any(u.recall_id is not None for u in moved):
+        raise _Refused("recalled")
+    if any((u.location_kind, u.location_id, u.in_transit) != place for u in moved):
+        raise _Refused("not_in_my_stock")
+    return moved
+
+
+def _line_for(items: list[store.UnitState], lines: list[OrderLine], room: dict[int, int]) -> int:
+    """The order line these items go to, or the reason none can take them all."""
+    products = {u.product_id for u in items}
+    if len(products) > 1:
+        raise _Refused("mixed")
+    product = products.pop()
+    candidates = [line for line in lines if line.product_id == product]
+    if not candidates:
+        raise _Refused("wrong_sku")
+    lots = {u.lot_id for u in items}
+    fitting = [line for line in candidates if line.lot_id is None or lots == {line.lot_id}]
+    if not fitting:
+        raise _Refused("wrong_lot")
+    # A line naming this lot first, then any-lot lines.
+    fitting.sort(key=lambda line: (line.lot_id is None, line.line_no))
+    for line in fitting:
+        if room[line.id] >= len(items):
+            return line.id
+    raise _Refused("line_complete")
+
+
+def _shipped_by(shipper_kind: PartyKind, shipper_id: int, unit: store.UnitState) -> bool:
+    """Whether this shipper already shipped this unit (so "not in my stock" is "already shipped")."""
+    return db.session.scalar(
+        sa.select(ShipmentUnit.id).join(Shipment, Shipment.id == ShipmentUnit.shipment_id).where(
+            ShipmentUnit.serial == unit.serial if unit.level is Level.ITEM else
+            ShipmentUnit.scan_id.in_(sa.select(ShipmentScan.id).where(ShipmentScan.serial == unit.serial)),
+            Shipment.shipper_kind == shipper_kind, Shipment.shipper_id == shipper_id,
+            Shipment.status.in_((ShipmentStatus.SHIPPED, ShipmentStatus.RECEIVED))).limit(1)) is not None
+
+
+def _open_serials(serials: list[int]) -> set[int]:
+    found: set[int] = set()
+    for chunk in store.key_chunks(serials):
+        found.update(db.session.scalars(sa.select(ShipmentUnit.open_serial).where(
+            store.one_of(ShipmentUnit.open_serial, chunk)).with_for_update()))
+    return found
+
+
+def _insert_shipment_units(rows: list[dict]) -> None:
+    if not rows:
+        return
+    table = ShipmentUnit.__table__
+    if db.session.get_bind().dialect.name in ("mysql", "mariadb"):
+        store._insert(table, rows)
+        return
+    for start in range(0, len(rows), store.CHUNK):
+        db.session.execute(sa.insert(table), rows[start:start + store.CHUNK])
+
+
+def _refused(index: int, code: str, reason: str) -> ScanResult:
+    return ScanResult(index, code[:64], "refused", reason, REASONS.get(reason, reason))
+
+
+def undo_scan(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int, scan_id: int) -> Shipment:
+    """Take a scanned code (and its items) back out of an open shipment."""
+    shipment = _shipper_shipment(shipper_kind, shipper_id, shipment_id)
+    scan_row = db.session.scalar(sa.select(ShipmentScan).where(
+        ShipmentScan.id == scan_id, ShipmentScan.shipment_id == shipment.id))
+    if scan_row is None or scan_row.undone_at is not None:
+        raise ScanNotFound()
+    if shipment.status is not ShipmentStatus.OPEN:
+        raise ShipmentNotOpen()
+    removed = db.session.execute(sa.delete(ShipmentUnit).where(ShipmentUnit.scan_id == scan_row.id)).rowcount
+    scan_row.undone_at = utcnow()
+    db.session.execute(sa.update(Shipment).where(Shipment.id == shipment.id)
+                       .values(items=Shipment.items - removed))
+    db.session.refresh(shipment, ["items", "updated_at"])
+    return shipment
+
+
+def cancel(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int) -> Shipment:
+    """Cancel an open shipment: its codes are free to scan elsewhere (cancelling twice answers the same)."""
+    shipment = _shipper_shipment(shipper_kind, shipper_id, shipment_id)
+    if shipment.status is ShipmentStatus.CANCELLED:
+        return shipment
+    if shipment.status is not ShipmentStatus.OPEN:
+        raise ShipmentNotOpen()
+    db.session.execute(sa.delete(ShipmentUnit).where(ShipmentUnit.shipment_id == shipment.id))
+    shipment.status, shipment.cancelled_at, shipment.items = ShipmentStatus.CANCELLED, utcnow(), 0
+    return shipment
+
+
+def ship(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int,
+         shipment: Shipment | None = None, at: datetime | None = None) -> Shipment:
+    """Ship an open shipment: its units go in transit to the receiver; shipping again answers the same."""
+    shipper_kind = PartyKind(shipper_kind)
+    if shipment is None:
+        shipment = _shipper_shipment(shipper_kind, shipper_id, shipment_id)
+    if shipment.status in (ShipmentStatus.SHIPPED, ShipmentStatus.RECEIVED):
+        return shipment
+    if shipment.status is ShipmentStatus.CANCELLED:
+        raise ShipmentCancelled()
+    if not shipment.items:
+        raise ShipmentEmpty()
+    now = utcnow()
+    occurred = at or now
+
+    scans = shipment_scans(shipment_id=shipment.id)
+    roots = [s.serial for s in scans]
+    units = store.load_units(roots)
+    units.update(store.subtree(roots))
+    per_line = dict(db.session.execute(
+        sa.select(ShipmentUnit.order_line_id, sa.func.count()).where(
+            ShipmentUnit.shipment_id == shipment.id, ShipmentUnit.order_line_id.is_not(None))
+        .group_by(ShipmentUnit.order_line_id)).all())
+    for line_id, count in sorted(per_line.items()):
+        updated = db.session.execute(sa.update(OrderLine).where(
+            OrderLine.id == line_id, OrderLine.shipped + count <= OrderLine.quantity)
+            .values(shipped=OrderLine.shipped + count)).rowcount
+        if updated != 1:
+            raise LineOverShipped()
+
+    children = children_map(units.values())
+    held = set(db.session.scalars(sa.select(ShipmentUnit.serial).where(ShipmentUnit.shipment_id == shipment.id)))
+    moved: dict[int, store.UnitState] = {}
+    events = []
+    target = location_of(shipment.receiver_kind)
+    origin = location_of(shipment.shipper_kind)
+    order = shipment.order
+    data = {"shipment_id": shipment.id, "order_id": shipment.order_id,
+            "order_no": order.order_no if order is not None else None}
+    for scan_row in scans:
+        root = units.get(scan_row.serial)
+        if root is None:
+            continue
+        for unit in with_contents(root, children):
+            if unit.level is not Level.ITEM or unit.serial in held:
+                moved[unit.serial] = unit
+        events.append(store.event_row(
+            kind=EventKind.SHIP, serial=root.serial, lot_id=root.lot_id, occurred_at=occurred, recorded_at=now,
+            location_kind=origin, location_id=shipment.shipper_id, source=actor_label[:64],
+            data={**data, "to": {"kind": target.value, "id": shipment.receiver_id, "in_transit": True},
+                  "units": scan_row.items}))
+    before = {s: store.stock_key(u) for s, u in moved.items()}
+    for unit in moved.values():
+        unit.location_kind, unit.location_id, unit.in_transit = target, shipment.receiver_id, True
+    store.save_units(moved.values(), ["location_kind", "location_id", "in_transit"])
+    if shipment.receiver_kind is PartyKind.DEALER:
+        for chunk in store.key_chunks(moved):
+            db.session.execute(sa.update(Unit).where(store.one_of(Unit.serial, chunk))
+                               .values(last_dealer_id=shipment.receiver_id))
+    store.adjust_stock(store.stock_deltas(before, moved.values()))
+    store.write_events(events)
+    db.session.execute(sa.update(ShipmentUnit).where(ShipmentUnit.shipment_id == shipment.id)
+                       .values(open_serial=None))
+    shipment.status, shipment.shipped_at, shipment.shipped_by = ShipmentStatus.SHIPPED, occurred, actor_label[:128]
+    db.session.flush()
+    if shipment.order_id is not None:
+        refresh_order(shipment.order_id)
+    emit("shipment.shipped", {
+        **data, "shipper": {"kind": shipment.shipper_kind.value, "id": shipment.shipper_id},
+        "receiver": {"kind": shipment.receiver_kind.value, "id": shipment.receiver_id},
+        "items": shipment.items, "lines": [{"order_line_id": k, "items": v} for k, v in sorted(per_line.items())],
+        "shipped_at": occurred.isoformat()})
+    return shipment
