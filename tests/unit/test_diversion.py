@@ -1,6 +1,7 @@
 """Anti-diversion: units seen outside the territory of the dealer they were last shipped to raise alerts."""
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 
 import pytest
@@ -233,3 +234,34 @@ def test_resolving_an_alert_is_audited_and_happens_once(goods):
         diversion.resolve_alert(actor=ACTOR, alert_id=alert.id, status="open", resolution="x")
     with pytest.raises(diversion.AlertNotFound):
         diversion.get_alert(alert.id + 1000)
+
+
+def test_two_scans_of_one_unit_at_one_place_at_once_raise_one_alert(app, goods):
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite serialises writers with a file lock; the unique-key race needs MariaDB/MySQL")
+    place = make_store(region_code=DONGCHENG).id
+    ready = threading.Barrier(2, timeout=10)
+    raised, errors = [], []
+
+    def scan():
+        with app.app_context():
+            try:
+                with transaction():
+                    units = units_of([goods["items"][3]])
+                    ready.wait()
+                    raised.append(diversion.check(units=units, seen_kind=SeenKind.SALE, place_kind="store",
+                                                  place_id=place, region_code=DONGCHENG, seen_by="clerk:1",
+                                                  seen_at=SEEN))
+            except Exception as exc:  # reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=scan) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors
+    assert sorted(raised) == [0, 1]
+    assert len(alerts()) == 1
