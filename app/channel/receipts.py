@@ -12,6 +12,7 @@ from collections import Counter
 
 import sqlalchemy as sa
 
+from app.channel import diversion
 from app.channel import shipments as ship
 from app.channel.models import (
     Discrepancy, DiscrepancyKind, OrderLine, PartyKind, Receipt, ReceiptMode, SeenKind, Shipment, ShipmentScan,
@@ -174,8 +175,8 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
         "shipper": {"kind": shipment.shipper_kind.value, "id": shipment.shipper_id}, "mode": mode.value,
         "expected": receipt.expected, "received": receipt.received, "missing": receipt.missing,
         "extra": receipt.extra, "damaged": receipt.damaged, "confirmed_at": now.isoformat()})
-    if receiver_kind is PartyKind.STORE and received:
-        _check_diversion(shipment, receiver_id, [tree[s] for s in sorted(received)], actor_label, now)
+    if received:
+        _check_diversion(shipment, receiver_kind, receiver_id, [tree[s] for s in sorted(received)], actor_label, now)
     return receipt
 
 
@@ -187,14 +188,13 @@ def _mark_shipment_units(shipment_id: int, received: set[int]) -> None:
             ShipmentUnit.shipment_id == shipment_id, store.one_of(ShipmentUnit.serial, chunk)).values(received=True))
 
 
-def _check_diversion(shipment: Shipment, store_id: int, units: list, actor_label: str, now) -> None:
-    """Received at a store outside the territory of the dealer the units were last shipped to: alerts."""
-    try:
-        from app.channel import diversion  # the anti-diversion work; absent until it lands
-    except ImportError:
-        return
-    region_code = db.session.scalar(sa.select(Store.region_code).where(Store.id == store_id))
-    diversion.check(units=units, seen_kind=SeenKind.RECEIPT, place_kind="store", place_id=store_id,
+def _check_diversion(shipment: Shipment, receiver_kind: PartyKind, receiver_id: int, units: list,
+                     actor_label: str, now) -> None:
+    """Received outside the territory of the dealer the units were last shipped to: alerts."""
+    region_code = None
+    if receiver_kind is PartyKind.STORE:
+        region_code = db.session.scalar(sa.select(Store.region_code).where(Store.id == receiver_id))
+    diversion.check(units=units, seen_kind=SeenKind.RECEIPT, place_kind=receiver_kind.value, place_id=receiver_id,
                     region_code=region_code, seen_by=actor_label, seen_at=now, shipment_id=shipment.id,
                     order_id=shipment.order_id)
 
