@@ -60,6 +60,10 @@ class Unit(db.Model):
     __table_args__ = (
         sa.CheckConstraint("child_count >= 0", name="child_count_not_negative"),
         sa.Index("ix_units_location", "location_kind", "location_id"),
+        # InnoDB's REDUNDANT rows keep a NULL number's 8 bytes: packing an item (parent_serial NULL
+        # -> a serial), a recall or a shipment then rewrite a row in place instead of growing it,
+        # which split the freshly filled pages and doubled the time of a line upload's UPDATE.
+        {"mysql_row_format": "REDUNDANT"},
     )
 
     serial: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)

@@ -127,7 +127,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['lot_id'], ['production_lots.id'], name=op.f('fk_units_lot_id_production_lots')),
     sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_units_product_id_products')),
     sa.ForeignKeyConstraint(['recall_id'], ['recalls.id'], name=op.f('fk_units_recall_id_recalls')),
-    sa.PrimaryKeyConstraint('serial', name=op.f('pk_units'))
+    sa.PrimaryKeyConstraint('serial', name=op.f('pk_units')),
+    mysql_row_format='REDUNDANT'
     )
     with op.batch_alter_table('units', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_units_batch_id'), ['batch_id'], unique=False)
