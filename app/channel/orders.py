@@ -17,7 +17,17 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from app.channel.models import OrderLine, OrderStatus, PartyKind, SalesOrder, Shipment, ShipmentScan, ShipmentStatus
+from app.channel.models import (
+    Discrepancy,
+    OrderLine,
+    OrderStatus,
+    PartyKind,
+    Receipt,
+    SalesOrder,
+    Shipment,
+    ShipmentScan,
+    ShipmentStatus,
+)
 from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
@@ -316,6 +326,9 @@ def _has_shipments(order_id: int) -> bool:
 def upsert_order(*, actor: Actor, data: dict) -> Upserted:
     """Create an order, or apply a newer version of it, by ERP order number and version."""
     order_no, version = data["order_no"], data["version"]
+    if not isinstance(order_no, str) or not 1 <= len(order_no) <= 64 or order_no != order_no.strip():
+        raise ValidationFailed("An order number is 1 to 64 characters, without surrounding spaces.",
+                               errors={"order_no": ["1 to 64 characters"]}, code="order_no_invalid")
     if not isinstance(version, int) or version < 1:
         raise ValidationFailed("The version is an integer of at least 1.", errors={"version": ["≥ 1"]})
     seller_kind, seller_id, buyer_kind, buyer_id = _parties(data)
@@ -428,3 +441,40 @@ def cancel_order(*, actor: Actor, order_no: str, version: int | None = None) -> 
     order.status, order.cancelled_at = OrderStatus.CANCELLED, utcnow()
     audit(actor, "order.cancel", order, changes)
     return order
+
+
+# --- the brand's view of shipments (written by the shipment and receipt services) ---------------
+
+class ShipmentNotFound(NotFound):
+    code = "shipment_not_found"
+    message = "No shipment has this id."
+
+
+def list_shipments(*, status=None, order_id=None, shipper_kind=None, shipper_id=None, receiver_kind=None,
+                   receiver_id=None):
+    """A select of shipments, newest first."""
+    query = sa.select(Shipment).order_by(Shipment.id.desc())
+    for column, value in ((Shipment.status, status), (Shipment.order_id, order_id),
+                          (Shipment.shipper_kind, shipper_kind), (Shipment.shipper_id, shipper_id),
+                          (Shipment.receiver_kind, receiver_kind), (Shipment.receiver_id, receiver_id)):
+        if value is not None:
+            query = query.where(column == value)
+    return query
+
+
+def get_shipment(shipment_id: int) -> Shipment:
+    shipment = db.session.get(Shipment, shipment_id)
+    if shipment is None:
+        raise ShipmentNotFound()
+    return shipment
+
+
+def shipment_receipt(shipment_id: int) -> Receipt | None:
+    return db.session.scalar(sa.select(Receipt).where(Receipt.shipment_id == shipment_id))
+
+
+def shipment_discrepancies(*, shipment_id: int, kind=None):
+    """A select of what the shipment's receipt found wrong (missing, extra, damaged)."""
+    get_shipment(shipment_id)
+    query = sa.select(Discrepancy).where(Discrepancy.shipment_id == shipment_id).order_by(Discrepancy.id)
+    return query.where(Discrepancy.kind == kind) if kind is not None else query
