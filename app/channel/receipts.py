@@ -207,3 +207,8 @@ def discrepancies(*, shipment_id: int) -> sa.Select:
     """What the receipt of this shipment found missing, extra or damaged, for paging."""
     return (sa.select(Discrepancy).where(Discrepancy.shipment_id == shipment_id)
             .order_by(Discrepancy.kind, Discrepancy.id))
+
+
+def first_discrepancies(*, shipment_id: int, limit: int = 1000) -> list[Discrepancy]:
+    """The first discrepancies of a shipment's receipt (a shipment's detail shows them)."""
+    return list(db.session.scalars(discrepancies(shipment_id=shipment_id).limit(limit)))

@@ -217,6 +217,24 @@ def progress(order: SalesOrder) -> list[LineProgress]:
 
 # --- reading ------------------------------------------------------------------------------------
 
+def party_order(*, party_kind, party_id: int, order_id: int) -> SalesOrder:
+    """An order this party sells or buys (404 otherwise)."""
+    kind = PartyKind(party_kind)
+    order = db.session.scalar(sa.select(SalesOrder).where(SalesOrder.id == order_id, sa.or_(
+        sa.and_(SalesOrder.seller_kind == kind, SalesOrder.seller_id == party_id),
+        sa.and_(SalesOrder.buyer_kind == kind, SalesOrder.buyer_id == party_id))))
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
+def open_shipment_of(*, order_id: int, shipper_kind, shipper_id: int) -> int | None:
+    """The id of this shipper's open shipment of the order, if any."""
+    return db.session.scalar(sa.select(Shipment.id).where(
+        Shipment.order_id == order_id, Shipment.shipper_kind == PartyKind(shipper_kind),
+        Shipment.shipper_id == shipper_id, Shipment.status == ShipmentStatus.OPEN))
+
+
 def get_shipment(*, party_kind, party_id: int, shipment_id: int, lock: bool = False) -> Shipment:
     """A shipment this party ships, or one shipped to it (404 otherwise)."""
     kind = PartyKind(party_kind)

@@ -1,0 +1,183 @@
+"""The dealer mini-program's channel over HTTP: orders, scanning out, shipping, receiving, stock, performance."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from app.channel import receipts
+from app.db import transaction
+from tests import channel_factories as cf
+from tests.masterdata_factories import make_dealer
+from tests.mp_factories import mp  # noqa: F401
+
+PERIOD = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
+
+
+@dataclass
+class Chain:
+    brand: cf.Brand
+    t1: object
+    h1: dict
+    t2: object
+    h2: dict
+    store: object
+
+
+@pytest.fixture
+def chain(mp):
+    brand = cf.make_brand()
+    t1, h1 = cf.dealer_owner(mp)
+    t2, h2 = cf.dealer_owner(mp, make_dealer(parent_id=t1.id))
+    return Chain(brand, t1, h1, t2, h2, cf.make_store_of(t2.id))
+
+
+def _ok(response, status=200):
+    assert response.status_code == status, response.get_json()
+    return response.get_json()
+
+
+def test_a_two_tier_chain_from_the_brand_to_a_store(client, chain):
+    brand, t1, t2 = chain.brand, chain.t1, chain.t2
+    # The brand ships two cases to the tier-1 dealer against an ERP order.
+    codes = cf.cases(brand.lot, 2, warehouse_id=brand.warehouse_id)
+    erp = cf.make_order(seller=("warehouse", brand.warehouse_id), buyer=("dealer", t1.id),
+                        lines=[(brand.product.id, 48)])
+    inbound = cf.ship_to(codes, shipper=("warehouse", brand.warehouse_id), receiver=("dealer", t1.id),
+                         order_id=erp.id)
+
+    pending = _ok(client.get("/api/dealer/receipts/pending", headers=chain.h1))
+    assert [s["id"] for s in pending] == [inbound.id]
+    receipt = _ok(client.post(f"/api/dealer/shipments/{inbound.id}/receipt", json={}, headers=chain.h1), 201)
+    assert (receipt["mode"], receipt["expected"], receipt["received"], receipt["missing"]) == ("whole", 48, 48, 0)
+    assert _ok(client.get(f"/api/dealer/orders/{erp.id}", headers=chain.h1))["status"] == "closed"
+    stock = _ok(client.get("/api/dealer/stock", headers=chain.h1))
+    assert [(r["product_id"], r["lot_id"], r["quantity"]) for r in stock] == [(brand.product.id, brand.lot.id, 48)]
+
+    # Tier 1 scans one case out to tier 2 against an order of one case.
+    order = cf.make_order(seller=("dealer", t1.id), buyer=("dealer", t2.id), lines=[(brand.product.id, 24)])
+    listed = _ok(client.get("/api/dealer/orders", headers=chain.h1))
+    assert {o["id"] for o in listed} == {erp.id, order.id}
+    shipment = _ok(client.post(f"/api/dealer/orders/{order.id}/shipments", headers=chain.h1), 201)
+    again = _ok(client.post(f"/api/dealer/orders/{order.id}/shipments", headers=chain.h1), 201)
+    assert again["id"] == shipment["id"]
+    scanned = _ok(client.post(f"/api/dealer/shipments/{shipment['id']}/scans", json={"codes": [codes[0]]},
+                              headers=chain.h1))
+    assert scanned["accepted"] == 1 and scanned["lines"][0]["picked"] == 24
+    assert scanned["lines"][0]["remaining"] == 0
+    refused = _ok(client.post(f"/api/dealer/shipments/{shipment['id']}/scans", json={"codes": [codes[1]]},
+                              headers=chain.h1))
+    assert refused["results"][0]["reason"] == "line_complete"
+    detail = _ok(client.get(f"/api/dealer/orders/{order.id}", headers=chain.h1))
+    assert detail["open_shipment_id"] == shipment["id"] and detail["lines"][0]["picked"] == 24
+    shipped = _ok(client.post(f"/api/dealer/shipments/{shipment['id']}/ship", headers=chain.h1))
+    assert shipped["status"] == "shipped" and shipped["items"] == 24
+    assert _ok(client.post(f"/api/dealer/shipments/{shipment['id']}/ship", headers=chain.h1)) == shipped
+    assert _ok(client.get(f"/api/dealer/orders/{order.id}", headers=chain.h1))["status"] == "shipped"
+
+    # Tier 2 scans the case in, then ships it to a store it serves without an order.
+    assert [s["id"] for s in _ok(client.get("/api/dealer/shipments?direction=in", headers=chain.h2))] == \
+        [shipment["id"]]
+    receipt = _ok(client.post(f"/api/dealer/shipments/{shipment['id']}/receipt", json={"codes": [codes[0]]},
+                              headers=chain.h2), 201)
+    assert (receipt["mode"], receipt["received"]) == ("scanned", 24)
+    twice = client.post(f"/api/dealer/shipments/{shipment['id']}/receipt", json={}, headers=chain.h2)
+    assert twice.status_code == 409 and twice.get_json()["code"] == "shipment_already_received"
+    assert _ok(client.get(f"/api/dealer/orders/{order.id}", headers=chain.h2))["status"] == "closed"
+
+    to_store = _ok(client.post("/api/dealer/shipments", json={"receiver_kind": "store",
+                                                              "receiver_id": chain.store.id}, headers=chain.h2), 201)
+    _ok(client.post(f"/api/dealer/shipments/{to_store['id']}/scans", json={"codes": [codes[0]]}, headers=chain.h2))
+    _ok(client.post(f"/api/dealer/shipments/{to_store['id']}/ship", headers=chain.h2))
+    with transaction():
+        receipts.confirm_receipt(actor_label="app_user:0", receiver_kind="store", receiver_id=chain.store.id,
+                                 shipment_id=to_store["id"])
+    assert _ok(client.get("/api/dealer/stock", headers=chain.h2)) == []
+    performance = _ok(client.get("/api/dealer/performance", query_string=PERIOD, headers=chain.h2))
+    assert (performance["items_shipped"], performance["items_shipped_to_stores"],
+            performance["items_received_by_stores"], performance["items_received"]) == (24, 24, 24, 24)
+    outgoing = _ok(client.get("/api/dealer/shipments?direction=out&status=received", headers=chain.h2))
+    assert [s["id"] for s in outgoing] == [to_store["id"]]
+    detail = _ok(client.get(f"/api/dealer/shipments/{to_store['id']}", headers=chain.h2))
+    assert detail["receipt"]["received"] == 24 and len(detail["scans"]) == 1
+
+
+def test_undo_and_cancel_over_http(client, chain):
+    codes = cf.dealer_stock(chain.brand, chain.t1.id, cases_=2)
+    shipment = _ok(client.post("/api/dealer/shipments", json={"receiver_kind": "dealer", "receiver_id": chain.t2.id},
+                               headers=chain.h1), 201)
+    scanned = _ok(client.post(f"/api/dealer/shipments/{shipment['id']}/scans", json={"codes": codes},
+                              headers=chain.h1))
+    assert scanned["shipment"]["items"] == 48
+    scan_id = scanned["results"][0]["scan_id"]
+    undone = _ok(client.delete(f"/api/dealer/shipments/{shipment['id']}/scans/{scan_id}", headers=chain.h1))
+    assert undone["items"] == 24
+    again = client.delete(f"/api/dealer/shipments/{shipment['id']}/scans/{scan_id}", headers=chain.h1)
+    assert again.status_code == 404 and again.get_json()["code"] == "scan_not_found"
+    cancelled = _ok(client.post(f"/api/dealer/shipments/{shipment['id']}/cancel", headers=chain.h1))
+    assert cancelled["status"] == "cancelled"
+    ship = client.post(f"/api/dealer/shipments/{shipment['id']}/ship", headers=chain.h1)
+    assert ship.status_code == 409 and ship.get_json()["code"] == "shipment_cancelled"
+
+
+def test_a_user_without_a_dealer_is_403(client, mp):
+    headers, _ = mp.sign_in("dealer")
+    response = client.get("/api/dealer/orders", headers=headers)
+    assert response.status_code == 403 and response.get_json()["code"] == "no_dealer"
+
+
+def test_a_shipment_goes_only_to_a_store_i_serve_or_a_sub_dealer_of_mine(client, chain, mp):
+    other, _ = cf.dealer_owner(mp)
+    for body in ({"receiver_kind": "store", "receiver_id": cf.make_store_of(other.id).id},
+                 {"receiver_kind": "dealer", "receiver_id": other.id},
+                 {"receiver_kind": "dealer", "receiver_id": chain.t1.id}):
+        response = client.post("/api/dealer/shipments", json=body, headers=chain.h1)
+        assert response.status_code == 404 and response.get_json()["code"] == "receiver_not_found", body
+
+
+def test_another_dealers_ids_answer_404_on_every_endpoint(client, chain, mp):
+    """BOLA: dealer B reaches none of dealer A's orders, shipments, scans, receipts, stock or figures."""
+    _, hb = cf.dealer_owner(mp)
+    codes = cf.dealer_stock(chain.brand, chain.t1.id, cases_=2)
+    order = cf.make_order(seller=("dealer", chain.t1.id), buyer=("dealer", chain.t2.id),
+                          lines=[(chain.brand.product.id, 48)])
+    open_ = _ok(client.post(f"/api/dealer/orders/{order.id}/shipments", headers=chain.h1), 201)
+    scan_id = _ok(client.post(f"/api/dealer/shipments/{open_['id']}/scans", json={"codes": [codes[0]]},
+                              headers=chain.h1))["results"][0]["scan_id"]
+    shipped = _ok(client.post("/api/dealer/shipments", json={"receiver_kind": "dealer", "receiver_id": chain.t2.id},
+                              headers=chain.h1), 201)
+    _ok(client.post(f"/api/dealer/shipments/{shipped['id']}/scans", json={"codes": [codes[1]]}, headers=chain.h1))
+    _ok(client.post(f"/api/dealer/shipments/{shipped['id']}/ship", headers=chain.h1))
+
+    for method, path, body in (
+            ("get", f"/api/dealer/orders/{order.id}", None),
+            ("post", f"/api/dealer/orders/{order.id}/shipments", None),
+            ("get", f"/api/dealer/shipments/{open_['id']}", None),
+            ("get", f"/api/dealer/shipments/{shipped['id']}", None),
+            ("post", f"/api/dealer/shipments/{open_['id']}/scans", {"codes": [codes[0]]}),
+            ("delete", f"/api/dealer/shipments/{open_['id']}/scans/{scan_id}", None),
+            ("post", f"/api/dealer/shipments/{open_['id']}/ship", None),
+            ("post", f"/api/dealer/shipments/{open_['id']}/cancel", None),
+            ("post", f"/api/dealer/shipments/{shipped['id']}/receipt", {}),
+    ):
+        response = getattr(client, method)(path, json=body, headers=hb)
+        assert response.status_code == 404, (method, path, response.get_json())
+    # Tier 1 ships, it doesn't receive its own shipment; tier 2 can't touch tier 1's open shipment.
+    assert client.post(f"/api/dealer/shipments/{shipped['id']}/receipt", json={}, headers=chain.h1).status_code == 404
+    assert client.post(f"/api/dealer/shipments/{open_['id']}/ship", headers=chain.h2).status_code == 404
+    assert client.get(f"/api/dealer/shipments/{open_['id']}", headers=chain.h2).status_code == 404
+    # Lists show B nothing of A's.
+    for path in ("/api/dealer/orders", "/api/dealer/shipments", "/api/dealer/shipments?direction=in",
+                 "/api/dealer/receipts/pending", "/api/dealer/stock"):
+        assert _ok(client.get(path, headers=hb)) == [], path
+    performance = _ok(client.get("/api/dealer/performance", query_string=PERIOD, headers=hb))
+    assert performance["items_shipped"] == 0 and performance["items_received"] == 0
+    # And A still has everything.
+    assert _ok(client.get(f"/api/dealer/shipments/{open_['id']}", headers=chain.h1))["items"] == 24
+
+
+def test_performance_needs_a_period(client, chain):
+    response = client.get("/api/dealer/performance", query_string={"from": PERIOD["to"], "to": PERIOD["from"]},
+                          headers=chain.h1)
+    assert response.status_code == 422 and response.get_json()["code"] == "period_invalid"
+    assert client.get("/api/dealer/performance", headers=chain.h1).status_code == 422
