@@ -21,7 +21,7 @@ import time
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Callable, Iterable, Literal, TypeVar, Union
+from typing import Annotated, Callable, Iterable, Literal, NamedTuple, TypeVar, Union
 
 import msgspec
 import sqlalchemy as sa
@@ -238,6 +238,15 @@ def retrying(fn: Callable[[], T], *, attempts: int = 3) -> T:
 
 # --- the engine ---------------------------------------------------------------------------------
 
+class _Batch(NamedTuple):
+    """What the engine reads of a code batch, as plain data (not an ORM attribute per record)."""
+
+    id: int
+    level: Level
+    product_id: int | None
+    key_version: int
+
+
 class _Rejected(Exception):
     def __init__(self, reason: str, codes: list[str] | None = None):
         self.reason, self.codes = reason, codes
@@ -293,6 +302,7 @@ class _Engine:
         self.source, self.records, self.now = source, records, utcnow()
         self.reader = store.CodeReader()
         self.issued: dict[str, tuple | str] = {}
+        self.plain_batches: dict = {}  # CodeBatch -> _Batch
         self.units: dict[int, store.UnitState] = {}
         self.before: dict[int, tuple | None] = {}
         self.new: dict[int, store.UnitState] = {}
@@ -306,33 +316,44 @@ class _Engine:
     # -- prepare: decode, find batches, lock units, read lots, products, prior outcomes ----------
 
     def prepare(self) -> None:
-        read = self.reader.read
-        serials: set[int] = set()
-        roots_with_children: set[int] = set()
-        scrap_roots: set[int] = set()
+        texts: set[str] = set()  # every code the records name (a parent is named once per child)
+        roots_with_children: set[str] = set()
+        scrap_roots: set[str] = set()
         lot_ids = {self.lot_id}
         for record in self.records:
-            texts = [record.code] if record.code is not None else []
-            if type(record) is Commission:
+            kind = type(record)
+            if kind is Pack:
+                texts.add(record.code)
+                texts.add(record.parent)
+            elif kind is Commission:
                 if record.codes is not None:
-                    texts = record.codes
-                if record.last_code is not None:
-                    texts.append(record.last_code)
+                    texts.update(record.codes)
+                else:
+                    texts.add(record.code)
+                    if record.last_code is not None:
+                        texts.add(record.last_code)
                 if record.lot_id is not None:
                     lot_ids.add(record.lot_id)
-            elif type(record) is Pack or (type(record) is Remove and record.parent is not None):
-                texts.append(record.parent)
-            elif type(record) is Replace:
-                texts.append(record.new_code)
-            for text in texts:
-                decoded = read(text)
-                if type(decoded) is store.Decoded:
-                    serials.add(decoded.serial)
-            if type(record) in (Unpack, Replace, Scrap):
-                decoded = read(record.code)
-                if type(decoded) is store.Decoded:
-                    (scrap_roots if type(record) is Scrap else roots_with_children).add(decoded.serial)
+            else:
+                texts.add(record.code)
+                if kind is Remove and record.parent is not None:
+                    texts.add(record.parent)
+                elif kind is Replace:
+                    texts.add(record.new_code)
+                    roots_with_children.add(record.code)
+                elif kind is Unpack:
+                    roots_with_children.add(record.code)
+                elif kind is Scrap:
+                    scrap_roots.add(record.code)
+        # Each distinct code is decoded once, then checked against its batch once.
+        read = self.reader.read
+        decoded = {text: read(text) for text in texts}
+        serials = {code.serial for code in decoded.values() if type(code) is store.Decoded}
         self.batches = store.BatchIndex.covering(serials)
+        issue = self._issue
+        self.issued = {text: issue(code) for text, code in decoded.items()}
+        roots_with_children = self._serials(roots_with_children, decoded)
+        scrap_roots = self._serials(scrap_roots, decoded)
         for i, record in enumerate(self.records):
             if type(record) is Commission and record.last_code is not None:
                 self.ranges[i] = found = self._range(record)
@@ -364,16 +385,34 @@ class _Engine:
         product_ids = {lot.product_id for lot in self.lots.values()}
         product_ids.update(u.product_id for u in units.values() if u.product_id is not None)
         product_ids.update(b.product_id for b in self.batches.batches if b.product_id is not None)
-        self.capacity = {row.id: {Level.CASE: row.units_per_case, Level.PALLET: row.cases_per_pallet}
-                         for row in db.session.execute(
-                             sa.select(Product.id, Product.units_per_case, Product.cases_per_pallet)
-                             .where(Product.id.in_(product_ids)))}
+        self.capacity = {}  # (product id, parent level) -> children it holds
+        for row in db.session.execute(sa.select(Product.id, Product.units_per_case, Product.cases_per_pallet)
+                                      .where(Product.id.in_(product_ids))):
+            self.capacity[row.id, Level.CASE] = row.units_per_case
+            self.capacity[row.id, Level.PALLET] = row.cases_per_pallet
 
         record_ids = {r.record_id for r in self.records}
         self.applied = store.applied_record_ids(self.source, record_ids)
         self.prior = self._prior_outcomes(record_ids - self.applied)
         corrected = {r.corrects for r in self.records if r.corrects is not None}
         self.corrected = self._event_ids(corrected) if corrected else {}
+
+    def _issue(self, decoded: store.Decoded | str) -> tuple[store.Decoded, _Batch] | str:
+        """A decoded code with its batch, or why it can't be used (forged, unknown, voided)."""
+        if type(decoded) is not store.Decoded:
+            return rules.FORGED
+        batch = self.batches.batch_of(decoded)
+        reason = store.issue_reason(batch)
+        if reason:
+            return reason
+        plain = self.plain_batches.get(batch)
+        if plain is None:
+            plain = self.plain_batches[batch] = _Batch(batch.id, batch.level, batch.product_id, batch.key_version)
+        return decoded, plain
+
+    @staticmethod
+    def _serials(texts: set[str], decoded: dict) -> set[int]:
+        return {code.serial for text in texts if type(code := decoded[text]) is store.Decoded}
 
     def _range(self, record: Commission) -> tuple | str:
         first, last = self.reader.read(record.code), self.reader.read(record.last_code)
@@ -455,17 +494,9 @@ class _Engine:
             "record_id": self.record_id, "corrects_event_id": self.corrects, "data": data})
         self.record_id = self.corrects = None
 
-    def _issued(self, text: str):
+    def _issued(self, text: str) -> tuple[store.Decoded, _Batch]:
         """(decoded code, its batch) of an issued code; rejected when forged, unknown or voided."""
-        found = self.issued.get(text)
-        if found is None:
-            decoded = self.reader.read(text)
-            if type(decoded) is not store.Decoded:
-                found = rules.FORGED
-            else:
-                batch = self.batches.batch_of(decoded)
-                found = store.issue_reason(batch) or (decoded, batch)
-            self.issued[text] = found
+        found = self.issued[text]  # prepare() resolved every code the records name
         if type(found) is str:
             raise _Rejected(found)
         return found
@@ -577,7 +608,7 @@ class _Engine:
             _check_in_factory(parent)
             if parent.location_kind is not child.location_kind or parent.location_id != child.location_id:
                 raise _Rejected(rules.LOCATION_MISMATCH)
-            capacity = self.capacity.get(parent.product_id, {}).get(parent.level, 1)
+            capacity = self.capacity.get((parent.product_id, parent.level), 1)
             if not (parent.partial or record.partial) and parent.child_count >= capacity:
                 raise _Rejected(rules.OVER_CAPACITY)
             if record.partial:
