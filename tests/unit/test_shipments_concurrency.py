@@ -1,0 +1,114 @@
+"""Two dealer staff at once: one case scanned into two shipments, two shipments of one order line."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from app.channel import shipments
+from app.channel.models import OrderLine, Shipment, ShipmentStatus, ShipmentUnit
+from app.db import transaction
+from app.extensions import db
+from app.units import store
+from tests import channel_factories as cf
+from tests.masterdata_factories import make_dealer
+
+
+@pytest.fixture
+def mariadb(app):
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite serialises writers with a file lock; the row-lock race needs MariaDB/MySQL")
+
+
+def _race(app, monkeypatch, calls) -> tuple[list, list]:
+    """Run each call in its own thread and transaction; all reach the units' locks together."""
+    ready = threading.Barrier(len(calls), timeout=10)
+    load_units = store.load_units
+
+    def load_when_all_are_ready(serials, **kwargs):
+        ready.wait()
+        return load_units(serials, **kwargs)
+
+    monkeypatch.setattr(store, "load_units", load_when_all_are_ready)
+    results, errors = [None] * len(calls), [None] * len(calls)
+
+    def run(i):
+        with app.app_context():
+            try:
+                with transaction():
+                    results[i] = calls[i]()
+            except Exception as exc:  # reported to the test
+                errors[i] = exc
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    monkeypatch.setattr(store, "load_units", load_units)
+    return results, errors
+
+
+def test_one_case_scanned_into_two_shipments_at_once_goes_into_one(app, mariadb, monkeypatch):
+    brand = cf.make_brand()
+    dealer = make_dealer()
+    sub = make_dealer(parent_id=dealer.id)
+    case = cf.dealer_stock(brand, dealer.id, cases_=1)[0]
+    order = cf.make_order(seller=("dealer", dealer.id), buyer=("dealer", sub.id), lines=[(brand.product.id, 24)])
+    with transaction():
+        first = shipments.open_shipment(actor_label="a", shipper_kind="dealer", shipper_id=dealer.id,
+                                        order_id=order.id)
+        second = shipments.open_shipment(actor_label="b", shipper_kind="dealer", shipper_id=dealer.id,
+                                         receiver_kind="dealer", receiver_id=sub.id)
+    ids = [first.id, second.id]
+
+    def scan_into(shipment_id):
+        return lambda: [r.reason or r.status for r in shipments.scan(
+            actor_label="staff", shipper_kind="dealer", shipper_id=dealer.id, shipment_id=shipment_id,
+            codes=[case]).results]
+
+    results, errors = _race(app, monkeypatch, [scan_into(i) for i in ids])
+    assert errors == [None, None]
+    assert sorted(r[0] for r in results) == ["accepted", "already_scanned"]
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(sa.distinct(ShipmentUnit.shipment_id)))
+                             .where(ShipmentUnit.shipment_id.in_(ids))) == 1
+    assert sorted(db.session.scalars(sa.select(Shipment.items).where(Shipment.id.in_(ids)))) == [0, 24]
+
+
+def test_two_shipments_of_one_line_shipped_at_once_never_over_ship(app, mariadb, monkeypatch):
+    brand = cf.make_brand()
+    dealer = make_dealer()
+    sub = make_dealer(parent_id=dealer.id)
+    cases = cf.dealer_stock(brand, dealer.id, cases_=2)
+    order = cf.make_order(seller=("dealer", dealer.id), buyer=("dealer", sub.id), lines=[(brand.product.id, 24)])
+    ids = []
+    with transaction():
+        first = shipments.open_shipment(actor_label="a", shipper_kind="dealer", shipper_id=dealer.id,
+                                        order_id=order.id)
+        shipments.scan(actor_label="a", shipper_kind="dealer", shipper_id=dealer.id, shipment_id=first.id,
+                       codes=[cases[0]])
+        # A second open shipment of the order (open_shipment would hand back the first) with the other case.
+        second = Shipment(order_id=order.id, shipper_kind="dealer", shipper_id=dealer.id, receiver_kind="dealer",
+                          receiver_id=sub.id, created_by="b")
+        db.session.add(second)
+        db.session.flush()
+        shipments.scan(actor_label="b", shipper_kind="dealer", shipper_id=dealer.id, shipment_id=second.id,
+                       codes=[cases[1]])
+        ids = [first.id, second.id]
+
+    def ship(shipment_id):
+        return lambda: shipments.ship(actor_label="staff", shipper_kind="dealer", shipper_id=dealer.id,
+                                      shipment_id=shipment_id).status
+
+    results, errors = _race(app, monkeypatch, [ship(i) for i in ids])
+    assert sorted(type(e).__name__ for e in errors if e) == ["LineOverShipped"]
+    assert [r for r in results if r] == [ShipmentStatus.SHIPPED]
+    db.session.expire_all()
+    line = db.session.scalar(sa.select(OrderLine).where(OrderLine.order_id == order.id))
+    assert line.shipped == 24
+    assert sorted(s.value for s in db.session.scalars(sa.select(Shipment.status).where(Shipment.id.in_(ids)))) == \
+        ["open", "shipped"]
