@@ -86,7 +86,7 @@ def sale_scan(*, user: AppUser, store_id: int, code: str, scanned_at: datetime |
 
     unit, parent = _lock_unit(decoded.serial)
     _check_sellable(unit)
-    if db.session.scalar(sa.select(SaleScan.id).where(SaleScan.serial == unit.serial).with_for_update()):
+    if _already_sold(unit.serial):
         raise rules.refuse_sale(rules.ALREADY_SOLD)
 
     not_received = not (unit.location_kind is LocationKind.STORE and unit.location_id == store_id
@@ -136,6 +136,13 @@ def _lock_unit(serial: int) -> tuple[store.UnitState, store.UnitState | None]:
         # Repacked between the two reads (rare): lock the new parent too.
         locked.update(store.load_units([unit.parent_serial]))
     return unit, locked.get(unit.parent_serial) if unit.parent_serial is not None else None
+
+
+def _already_sold(serial: int) -> bool:
+    # A plain read (a locking read of a missing serial would gap-lock, and two clerks selling units
+    # in one gap would deadlock). A sale committed while we waited for the unit's lock may be
+    # missed here; the unique serial then refuses our insert.
+    return db.session.scalar(sa.select(SaleScan.id).where(SaleScan.serial == serial)) is not None
 
 
 def _check_sellable(unit: store.UnitState) -> None:
@@ -299,24 +306,43 @@ def list_sale_scans(*, store_id=None, product_id=None, app_user_id=None, not_rec
 
 # --- ledger ------------------------------------------------------------------------------------
 
-def _existing_entry(kind: RewardKind, source: str) -> LedgerEntry | None:
-    # A locking read: under REPEATABLE READ it sees what a concurrent transaction just committed.
-    return db.session.scalar(sa.select(LedgerEntry).where(LedgerEntry.kind == kind, LedgerEntry.source == source)
-                             .with_for_update())
+def _existing_entry(kind: RewardKind, source: str, *, lock: bool = False) -> LedgerEntry | None:
+    query = sa.select(LedgerEntry).where(LedgerEntry.kind == kind, LedgerEntry.source == source)
+    return db.session.scalar(query.with_for_update() if lock else query)
 
 
 def _entry(app_user_id: int, kind: RewardKind, amount: int, source: str, note: str) -> tuple[LedgerEntry, bool]:
-    """The ledger entry of this source: (new entry, True), or (the existing one, False)."""
+    """The ledger entry of this source: (new entry, True), or (the existing one, False).
+
+    The first look is a plain read: a locking read of a missing key would take a gap lock, and two
+    inserts into one gap then deadlock. The unique key settles a race; the locking read after it
+    sees the row the other transaction committed.
+    """
     existing = _existing_entry(kind, source)
     if existing is not None:
         return existing, False
     entry = LedgerEntry(app_user_id=app_user_id, kind=kind, amount=amount, source=source, note=note[:200])
+    if not _insert_once(entry):  # the same source written concurrently: it happened once
+        return _existing_entry(kind, source, lock=True), False
+    return entry, True
+
+
+def _insert_once(row) -> bool:
+    """Insert a row a unique key may refuse (a concurrent twin): True when inserted.
+
+    On MySQL/MariaDB inside a savepoint, so the refusal leaves the transaction usable. SQLite
+    serialises writers (no twin can slip in) and pysqlite would commit a bare savepoint's release.
+    """
+    if db.session.get_bind().dialect.name not in ("mysql", "mariadb"):
+        db.session.add(row)
+        db.session.flush()
+        return True
     try:
         with db.session.begin_nested():
-            db.session.add(entry)
-    except IntegrityError:  # the same source written concurrently: it happened once
-        return _existing_entry(kind, source), False
-    return entry, True
+            db.session.add(row)
+    except IntegrityError:
+        return False
+    return True
 
 
 def credit(*, app_user_id: int, kind: RewardKind | str, amount: int, source: str, note: str = "") -> LedgerEntry:
@@ -383,24 +409,21 @@ def withdrawal_minimum() -> int:
     return int(current_app.config.get("WITHDRAWAL_MIN_FEN", DEFAULT_WITHDRAWAL_MIN_FEN))
 
 
-def _withdrawal_by_request(app_user_id: int, request_id: str) -> Withdrawal | None:
-    return db.session.scalar(sa.select(Withdrawal).where(
-        Withdrawal.app_user_id == app_user_id, Withdrawal.request_id == request_id).with_for_update())
+def _withdrawal_by_request(app_user_id: int, request_id: str, *, lock: bool = False) -> Withdrawal | None:
+    query = sa.select(Withdrawal).where(Withdrawal.app_user_id == app_user_id, Withdrawal.request_id == request_id)
+    return db.session.scalar(query.with_for_update() if lock else query)
 
 
 def request_withdrawal(*, user: AppUser, amount: int, request_id: str) -> Withdrawal:
     """Take accrued cash (fen) out for the payout queue; the same request_id is the same withdrawal."""
-    existing = _withdrawal_by_request(user.id, request_id)
+    existing = _withdrawal_by_request(user.id, request_id)  # plain read: no gap lock (see _entry)
     if existing is None:
         if amount < withdrawal_minimum():
             raise rules.WithdrawalBelowMinimum(f"A withdrawal is at least {withdrawal_minimum()} fen.")
         withdrawal = Withdrawal(app_user_id=user.id, request_id=request_id, amount=amount,
                                 status=WithdrawalStatus.REQUESTED)
-        try:
-            with db.session.begin_nested():
-                db.session.add(withdrawal)
-        except IntegrityError:  # the same request sent twice at once
-            existing = _withdrawal_by_request(user.id, request_id)
+        if not _insert_once(withdrawal):  # the same request sent twice at once
+            existing = _withdrawal_by_request(user.id, request_id, lock=True)
         else:
             debit(app_user_id=user.id, kind=RewardKind.CASH, amount=amount, source=f"withdrawal:{withdrawal.id}",
                   note="Withdrawal requested")
