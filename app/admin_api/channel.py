@@ -29,6 +29,12 @@ for _blueprint in BLUEPRINTS:
 WRITERS = WRITERS_OF_MASTER_DATA
 
 
+def _fields(obj, schema, **extra) -> dict:
+    """The object's values of the schema's fields, plus extras (the response schema dumps them once)."""
+    return {**{name: getattr(obj, name) for name, field in schema._declared_fields.items()
+               if field.attribute is None}, **extra}
+
+
 def _enum(enum, **kwargs):
     return ma.fields.Enum(enum, by_value=True, **kwargs)
 
@@ -106,7 +112,7 @@ def get_order(order_id):
     """An order with its progress per line and totals"""
     order = orders.get_order(order_id=order_id)
     progress = orders.order_progress(order)
-    return {**OrderSummarySchema().dump(order), "lines": progress["lines"], "totals": progress["totals"]}
+    return _fields(order, OrderSummarySchema, lines=progress["lines"], totals=progress["totals"])
 
 
 # --- shipments ---------------------------------------------------------------------------------
@@ -185,8 +191,8 @@ def list_shipments(query):
 def get_shipment(shipment_id):
     """A shipment with its receipt's counts (expected, received, missing, extra, damaged)"""
     shipment = orders.get_shipment(shipment_id)
-    return {**ShipmentSummarySchema().dump(shipment),
-            "receipt": orders.shipment_receipt(shipment_id)}
+    return _fields(shipment, ShipmentSummarySchema, order=shipment.order,
+                   receipt=orders.shipment_receipt(shipment_id))
 
 
 @shipments_blp.route("/<int:shipment_id>/discrepancies", methods=["GET"])
