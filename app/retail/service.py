@@ -213,6 +213,11 @@ RULE_FIELDS = ("name", "product_id", "region_code", "starts_at", "ends_at", "kin
 
 
 def _check_rule(rule: RewardRule) -> None:
+    with db.session.no_autoflush:  # the database's own checks would refuse the changes with a 500
+        _check_rule_values(rule)
+
+
+def _check_rule_values(rule: RewardRule) -> None:
     errors = {}
     if rule.amount is None or rule.amount <= 0:
         errors["amount"] = ["An amount is positive (points, or fen)."]
