@@ -18,7 +18,6 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from app.channel.models import PartyKind, Receipt, Shipment, ShipmentStatus, ShipmentUnit
 from app.db import utcnow
@@ -203,21 +202,27 @@ def _lines(dealer: Dealer, period_start: date, period_end: date) -> list[RebateL
 
 # --- statements ---------------------------------------------------------------------------------
 
+def _dealer_for_update(dealer_id: int) -> Dealer:
+    dealer = db.session.scalar(sa.select(Dealer).where(Dealer.id == dealer_id).with_for_update())
+    if dealer is None:
+        raise DealerNotFound()
+    return dealer
+
+
 def _statement_for_update(dealer_id: int, period_start: date, period_end: date) -> RebateStatement:
-    """The dealer's statement of the period, locked; created (as a draft) if there is none yet."""
-    query = (sa.select(RebateStatement).where(RebateStatement.dealer_id == dealer_id,
-                                              RebateStatement.period_start == period_start,
-                                              RebateStatement.period_end == period_end).with_for_update())
-    statement = db.session.scalar(query)
-    if statement is not None:
-        return statement
-    try:
-        with db.session.begin_nested():
-            statement = RebateStatement(dealer_id=dealer_id, period_start=period_start, period_end=period_end,
-                                        status=StatementStatus.DRAFT, total_fen=0)
-            db.session.add(statement)
-    except IntegrityError:  # created at the same moment by another request: take theirs
-        statement = db.session.scalar(query.execution_options(populate_existing=True))
+    """The dealer's statement of the period, locked; created (as a draft) if there is none yet.
+
+    The caller holds the dealer's row lock, so two computations of one dealer run one after the other
+    (locking a statement row that doesn't exist yet would take gap locks, and two inserts would deadlock).
+    """
+    statement = db.session.scalar(
+        sa.select(RebateStatement).where(RebateStatement.dealer_id == dealer_id,
+                                         RebateStatement.period_start == period_start,
+                                         RebateStatement.period_end == period_end).with_for_update())
+    if statement is None:
+        statement = RebateStatement(dealer_id=dealer_id, period_start=period_start, period_end=period_end,
+                                    status=StatementStatus.DRAFT, total_fen=0)
+        db.session.add(statement)
     return statement
 
 
@@ -225,9 +230,7 @@ def compute_statement(*, actor: Actor, dealer_id: int, period_start: date, perio
     """Compute (or recompute) the dealer's draft statement of a period; an approved one is frozen (409)."""
     if period_end < period_start:
         raise PeriodInvalid(errors={"period_end": ["Must not be before period_start."]})
-    dealer = db.session.get(Dealer, dealer_id)
-    if dealer is None:
-        raise DealerNotFound()
+    dealer = _dealer_for_update(dealer_id)
     statement = _statement_for_update(dealer_id, period_start, period_end)
     if statement.status is StatementStatus.APPROVED:
         raise StatementApproved()
