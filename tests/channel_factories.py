@@ -134,3 +134,17 @@ def dealer_owner(mp, dealer=None, *, role: str = "owner"):
     dealer = dealer or make_dealer()
     code = make_invitation(kind="dealer_member", dealer_id=dealer.id, role=role).code
     return dealer, mp.bound("dealer", code)
+
+
+def warehouse_outbound(codes: list[str], *, warehouse_id: int, dealer_id: int, order_no: str | None = None) -> list:
+    """Warehouse outbound scans of these codes to a dealer (with an ERP order number): the results."""
+    from datetime import timedelta
+
+    from app.db import utcnow
+    from app.warehouse import service as warehouse
+
+    at = utcnow() - timedelta(minutes=1)
+    with transaction():
+        return warehouse.apply_scans(actor=ACTOR, records=[
+            {"record_id": f"out-{next(_order_numbers)}", "scanned_at": at, "action": "outbound", "code": code,
+             "warehouse_id": warehouse_id, "to_dealer_id": dealer_id, "order_no": order_no} for code in codes])

@@ -13,7 +13,6 @@ order, then the order: two requests on the same goods queue up instead of deadlo
 """
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -50,6 +49,8 @@ REASONS = {
     "recalled": "This is under recall and can't be shipped.",
     "mixed": "This case or pallet holds several products; against an order, scan them one by one.",
     "empty": "Nothing is inside this case or pallet.",
+    "order_mismatch": "This order is not from this warehouse to this dealer.",
+    "order_not_shippable": "This order is cancelled, closed or already shipped in full.",
 }
 
 
@@ -372,8 +373,9 @@ def scan(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int, c
     if shipment.order_id is not None:
         lines = list(db.session.scalars(sa.select(OrderLine).where(OrderLine.order_id == shipment.order_id)
                                         .order_by(OrderLine.line_no)))
-        picked = Counter(db.session.scalars(sa.select(ShipmentUnit.order_line_id).where(
-            ShipmentUnit.shipment_id == shipment.id)))
+        picked = dict(db.session.execute(
+            sa.select(ShipmentUnit.order_line_id, sa.func.count()).where(ShipmentUnit.shipment_id == shipment.id)
+            .group_by(ShipmentUnit.order_line_id)).all())
         room = {line.id: line.quantity - line.shipped - picked.get(line.id, 0) for line in lines}
     place = (location_of(shipper_kind), shipper_id, False)
 
@@ -593,3 +595,94 @@ def ship(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int,
         "items": shipment.items, "lines": [{"order_line_id": k, "items": v} for k, v in sorted(per_line.items())],
         "shipped_at": occurred.isoformat()})
     return shipment
+
+
+# --- the brand warehouse ------------------------------------------------------------------------
+
+class WarehouseOrders:
+    """Warehouse outbound scans carrying an ERP order number: checked against the order's lines, then
+    recorded as one shipment per order, shipped at once (the warehouse scan has moved the units).
+    An order number we don't know (the ERP hasn't sent the order) is kept on the event, unchecked.
+
+    Orders are read without a lock (the guarded UPDATE of the lines refuses over-shipping), so the
+    lock order stays that of receipts: units, order lines, then the order.
+    """
+
+    def __init__(self, *, actor_label: str, records: list[dict]):
+        self.actor_label = actor_label
+        numbers = sorted({r["order_no"] for r in records if r.get("order_no")})
+        self.orders = {o.order_no: o for o in db.session.scalars(
+            sa.select(SalesOrder).where(SalesOrder.order_no.in_(numbers)))} if numbers else {}
+        self.lines: dict[int, list[OrderLine]] = {}
+        self.room: dict[int, int] = {}
+        self.taken: dict[int, list[tuple]] = {}
+
+    def take(self, record: dict, code: str, unit: store.UnitState, moved: list[store.UnitState]) -> str | None:
+        """Hold this scan's items on a line of the record's order; the refusal reason otherwise."""
+        order = self.orders.get(record["order_no"])
+        if order is None:
+            return None
+        if (order.seller_kind is not PartyKind.WAREHOUSE
+                or order.seller_id != record["warehouse_id"] or order.buyer_kind is not PartyKind.DEALER
+                or order.buyer_id != record.get("to_dealer_id")):
+            return "order_mismatch"
+        if order.status in (OrderStatus.CANCELLED, OrderStatus.CLOSED, OrderStatus.SHIPPED):
+            return "order_not_shippable"
+        if order.id not in self.lines:
+            self.lines[order.id] = list(db.session.scalars(
+                sa.select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)))
+            self.room.update({line.id: line.quantity - line.shipped for line in self.lines[order.id]})
+        items = [u for u in moved if u.level is Level.ITEM]
+        if not items:
+            return "empty"
+        try:
+            line_id = _line_for(items, self.lines[order.id], self.room)
+        except _Refused as refusal:
+            return refusal.reason
+        self.room[line_id] -= len(items)
+        self.taken.setdefault(order.id, []).append((order, code, unit, items, line_id, record))
+        return None
+
+    def ship(self) -> list[Shipment]:
+        """Write a shipped shipment per order for the scans taken; lines' shipped grow; events emitted."""
+        now, done = utcnow(), []
+        for order_id, taken in sorted(self.taken.items()):
+            order = taken[0][0]
+            shipped_at = max(record["scanned_at"] for *_, record in taken)
+            shipment = Shipment(order_id=order_id, shipper_kind=PartyKind.WAREHOUSE,
+                                shipper_id=taken[0][5]["warehouse_id"], receiver_kind=order.buyer_kind,
+                                receiver_id=order.buyer_id, status=ShipmentStatus.SHIPPED,
+                                items=sum(len(items) for _, _, _, items, _, _ in taken),
+                                created_by=self.actor_label[:128], shipped_at=shipped_at,
+                                shipped_by=self.actor_label[:128])
+            db.session.add(shipment)
+            db.session.flush()
+            scans = [ShipmentScan(shipment_id=shipment.id, code=code, serial=unit.serial, level=unit.level,
+                                  items=len(items), order_line_id=line_id, scanned_at=record["scanned_at"],
+                                  scanned_by=self.actor_label[:128])
+                     for _, code, unit, items, line_id, record in taken]
+            db.session.add_all(scans)
+            db.session.flush()
+            _insert_shipment_units([
+                {"shipment_id": shipment.id, "scan_id": scan_row.id, "serial": u.serial, "product_id": u.product_id,
+                 "lot_id": u.lot_id, "order_line_id": line_id, "open_serial": None}
+                for scan_row, (_, _, _, items, line_id, _) in zip(scans, taken) for u in items])
+            per_line: dict[int, int] = {}
+            for _, _, _, items, line_id, _ in taken:
+                per_line[line_id] = per_line.get(line_id, 0) + len(items)
+            for line_id, count in sorted(per_line.items()):
+                updated = db.session.execute(sa.update(OrderLine).where(
+                    OrderLine.id == line_id, OrderLine.shipped + count <= OrderLine.quantity)
+                    .values(shipped=OrderLine.shipped + count)).rowcount
+                if updated != 1:
+                    raise LineOverShipped()
+            refresh_order(order_id)
+            emit("shipment.shipped", {
+                "shipment_id": shipment.id, "order_id": order_id, "order_no": order.order_no,
+                "shipper": {"kind": PartyKind.WAREHOUSE.value, "id": shipment.shipper_id},
+                "receiver": {"kind": shipment.receiver_kind.value, "id": shipment.receiver_id},
+                "items": shipment.items,
+                "lines": [{"order_line_id": k, "items": v} for k, v in sorted(per_line.items())],
+                "shipped_at": shipped_at.isoformat(), "recorded_at": now.isoformat()})
+            done.append(shipment)
+        return done

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.orm import joinedload
 
+from app.channel import shipments as channel_shipments
 from app.codes.models import Level
 from app.db import utcnow
 from app.extensions import db
@@ -76,7 +77,8 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
 
     A record: ``record_id``, ``scanned_at``, ``action`` (inbound | outbound), ``code``,
     ``warehouse_id``; inbound: ``source`` (line | transfer); outbound: exactly one of
-    ``to_dealer_id`` / ``to_warehouse_id``; optional ``order_no`` (stored, not yet checked).
+    ``to_dealer_id`` / ``to_warehouse_id``; optional ``order_no``: an outbound scan with one lands in
+    a shipment of that order (``channel.shipments.WarehouseOrders``), refused when it doesn't fit.
     """
     _check_shapes(records)
     source, now = store.source_of(actor), utcnow()
@@ -128,6 +130,8 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
             children.setdefault(unit.parent_serial, []).append(unit)
     before = {s: store.stock_key(u) for s, u in units.items()}
 
+    orders = channel_shipments.WarehouseOrders(
+        actor_label=source, records=[records[i] for i in ready if records[i]["action"] == OUTBOUND])
     changed: dict[int, store.UnitState] = {}
     events: list[dict] = []
     for i in sorted(ready, key=lambda i: (records[i]["scanned_at"], i)):
@@ -137,6 +141,10 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
             if unit is None:
                 raise _Refused(rules.NOT_COMMISSIONED)
             moved, target = _check_move(record, unit, children)
+            if record["action"] == OUTBOUND and record.get("order_no"):
+                reason = orders.take(record, decoded[i].code, unit, moved)
+                if reason:
+                    raise _Refused(reason)
         except _Refused as refusal:
             results[i] = _rejected(i, record, refusal.reason)
             continue
@@ -161,6 +169,7 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
     _write_places(changed.values())
     store.adjust_stock(store.stock_deltas(before, changed.values()))
     store.write_events(events)
+    orders.ship()
     _keep_rejections(source, records, results)
 
     for i, first in copies:
@@ -285,12 +294,15 @@ def _write_places(units) -> None:
     for place, serials in by_place.items():
         serials.sort()
         for start in range(0, len(serials), store.CHUNK):
+            # Shipped to a dealer: the dealer whose territory the anti-diversion check compares against.
+            dealer = {"last_dealer_id": place.id} if place.kind is LocationKind.DEALER else {}
             db.session.execute(sa.update(Unit).where(Unit.serial.in_(serials[start:start + store.CHUNK])).values(
-                location_kind=place.kind, location_id=place.id, in_transit=place.in_transit))
+                location_kind=place.kind, location_id=place.id, in_transit=place.in_transit, **dealer))
 
 
 def _rejected(index: int, record: dict, reason: str) -> Result:
-    return Result(index, record["record_id"], rules.REJECTED, reason, rules.REASONS[reason])
+    message = rules.REASONS.get(reason) or channel_shipments.REASONS[reason]
+    return Result(index, record["record_id"], rules.REJECTED, reason, message)
 
 
 def _keep_rejections(source: str, records: list[dict], results: list[Result | None]) -> None:

@@ -167,3 +167,34 @@ def test_shipping_never_goes_beyond_a_lines_quantity():
             shipments.ship(actor_label="t", shipper_kind="dealer", shipper_id=dealer.id, shipment_id=second.id)
     assert db.session.get(Shipment, second.id).status is ShipmentStatus.OPEN
     assert db.session.get(Unit, uf.serial(codes[1])).location_id == dealer.id
+
+
+def test_warehouse_outbound_scans_with_an_order_number_land_in_a_shipment_of_the_order():
+    from tests.masterdata_factories import make_product
+
+    brand, dealer, _ = _world()
+    other = make_dealer()
+    codes = cf.cases(brand.lot, 4, warehouse_id=brand.warehouse_id)
+    order = cf.make_order(seller=("warehouse", brand.warehouse_id), buyer=("dealer", dealer.id),
+                          lines=[(brand.product.id, 48)])
+    wrong = cf.make_order(seller=("warehouse", brand.warehouse_id), buyer=("dealer", dealer.id),
+                          lines=[(make_product().id, 24)])
+    results = cf.warehouse_outbound(codes[:3], warehouse_id=brand.warehouse_id, dealer_id=dealer.id,
+                                    order_no=order.order_no)
+    assert [r.reason or r.status for r in results] == ["accepted", "accepted", "line_complete"]
+    assert [r.reason for r in cf.warehouse_outbound([codes[2]], warehouse_id=brand.warehouse_id, dealer_id=other.id,
+                                                    order_no=order.order_no)] == ["order_mismatch"]
+    assert [r.reason for r in cf.warehouse_outbound([codes[2]], warehouse_id=brand.warehouse_id,
+                                                    dealer_id=dealer.id, order_no=wrong.order_no)] == ["wrong_sku"]
+    # An order number the ERP never sent is kept on the event, unchecked, as before.
+    assert [r.status for r in cf.warehouse_outbound([codes[3]], warehouse_id=brand.warehouse_id,
+                                                    dealer_id=dealer.id, order_no="NOT-SYNCED")] == ["accepted"]
+
+    shipment = db.session.scalars(sa.select(Shipment).where(Shipment.order_id == order.id)).one()
+    assert (shipment.status, shipment.items, shipment.shipper_kind.value, shipment.receiver_id) == (
+        ShipmentStatus.SHIPPED, 48, "warehouse", dealer.id)
+    assert db.session.get(SalesOrder, order.id).status is OrderStatus.SHIPPED
+    unit = db.session.get(Unit, uf.serial(codes[0]))
+    assert (unit.location_id, unit.in_transit, unit.last_dealer_id) == (dealer.id, True, dealer.id)
+    receipt = cf.receive(shipment.id, receiver=("dealer", dealer.id))
+    assert receipt.received == 48 and db.session.get(SalesOrder, order.id).status is OrderStatus.CLOSED

@@ -4,9 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+import sqlalchemy as sa
 
 from app.channel import receipts
+from app.channel.models import Shipment
 from app.db import transaction
+from app.extensions import db
 from tests import channel_factories as cf
 from tests.masterdata_factories import make_dealer
 from tests.mp_factories import mp  # noqa: F401
@@ -39,12 +42,13 @@ def _ok(response, status=200):
 
 def test_a_two_tier_chain_from_the_brand_to_a_store(client, chain):
     brand, t1, t2 = chain.brand, chain.t1, chain.t2
-    # The brand ships two cases to the tier-1 dealer against an ERP order.
+    # The brand warehouse scans two cases out to the tier-1 dealer against an ERP order.
     codes = cf.cases(brand.lot, 2, warehouse_id=brand.warehouse_id)
     erp = cf.make_order(seller=("warehouse", brand.warehouse_id), buyer=("dealer", t1.id),
                         lines=[(brand.product.id, 48)])
-    inbound = cf.ship_to(codes, shipper=("warehouse", brand.warehouse_id), receiver=("dealer", t1.id),
-                         order_id=erp.id)
+    results = cf.warehouse_outbound(codes, warehouse_id=brand.warehouse_id, dealer_id=t1.id, order_no=erp.order_no)
+    assert [r.status for r in results] == ["accepted", "accepted"]
+    inbound = db.session.scalars(sa.select(Shipment).where(Shipment.order_id == erp.id)).one()
 
     pending = _ok(client.get("/api/dealer/receipts/pending", headers=chain.h1))
     assert [s["id"] for s in pending] == [inbound.id]
