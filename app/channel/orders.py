@@ -180,9 +180,10 @@ def refresh_status(order: SalesOrder) -> OrderStatus:
     """Derive an order's status from its lines (open, shipping, shipped, closed); cancelled stays."""
     if order.status is OrderStatus.CANCELLED:
         return order.status
+    # A locking read: it sees the latest committed counts, not this transaction's first snapshot.
     counts = db.session.execute(
         sa.select(OrderLine.quantity, OrderLine.shipped, OrderLine.received)
-        .where(OrderLine.order_id == order.id)).all()
+        .where(OrderLine.order_id == order.id).with_for_update()).all()
     if counts and all(c.received >= c.quantity for c in counts):
         status = OrderStatus.CLOSED
     elif counts and all(c.shipped >= c.quantity for c in counts):
@@ -298,10 +299,17 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc) if value is not None else None
 
 
-def _content(order: SalesOrder) -> dict:
+def _locked_lines(order_id: int) -> list[OrderLine]:
+    """The order's lines, locked and as last committed (a plain read could see an older snapshot)."""
+    return list(db.session.scalars(sa.select(OrderLine).where(OrderLine.order_id == order_id)
+                                   .order_by(OrderLine.line_no).with_for_update()
+                                   .execution_options(populate_existing=True)))
+
+
+def _content(order: SalesOrder, lines: list[OrderLine]) -> dict:
     return {"seller": (order.seller_kind, order.seller_id), "buyer": (order.buyer_kind, order.buyer_id),
             "note": order.note, "ordered_at": _aware(order.ordered_at),
-            "lines": [_Line(line.line_no, line.product_id, line.lot_id, line.quantity) for line in order.lines]}
+            "lines": [_Line(line.line_no, line.product_id, line.lot_id, line.quantity) for line in lines]}
 
 
 def _audit_content(content: dict) -> dict:
@@ -313,14 +321,15 @@ def _audit_content(content: dict) -> dict:
 
 def _scanned_line_ids(order_id: int) -> set[int]:
     """Lines that any shipment scan names (shipped, held in an open shipment, or undone)."""
-    return set(db.session.scalars(sa.select(ShipmentScan.order_line_id).distinct().join(
+    return set(db.session.scalars(sa.select(ShipmentScan.order_line_id).join(
         Shipment, Shipment.id == ShipmentScan.shipment_id).where(
-        Shipment.order_id == order_id, ShipmentScan.order_line_id.is_not(None))))
+        Shipment.order_id == order_id, ShipmentScan.order_line_id.is_not(None)).with_for_update(read=True)))
 
 
 def _has_shipments(order_id: int) -> bool:
-    return db.session.scalar(sa.select(sa.func.count(Shipment.id)).where(
-        Shipment.order_id == order_id, Shipment.status != ShipmentStatus.CANCELLED)) > 0
+    return db.session.scalar(sa.select(Shipment.id).where(
+        Shipment.order_id == order_id, Shipment.status != ShipmentStatus.CANCELLED).limit(1)
+        .with_for_update(read=True)) is not None
 
 
 def upsert_order(*, actor: Actor, data: dict) -> Upserted:
@@ -345,7 +354,8 @@ def upsert_order(*, actor: Actor, data: dict) -> Upserted:
     if version < existing.version:
         raise VersionStale(f"Order {order_no} is at version {existing.version}; version {version} is refused.",
                            errors={"version": [f"current is {existing.version}"]})
-    current = _content(existing)
+    lines = _locked_lines(existing.id)
+    current = _content(existing, lines)
     if version == existing.version:
         if current == content:
             return Upserted(existing, UNCHANGED)
@@ -353,11 +363,12 @@ def upsert_order(*, actor: Actor, data: dict) -> Upserted:
                               errors={"version": [f"current is {existing.version}"]})
     if existing.status is OrderStatus.CANCELLED:
         raise OrderCancelled(f"Order {order_no} is cancelled; it cannot change.")
-    _apply_version(existing, version, current, content)
+    _apply_version(existing, lines, current, content)
     audit(actor, "order.update", existing, {"version": [existing.version, version],
                                             **_changes(_audit_content(current), _audit_content(content))})
     existing.version = version
     db.session.flush()
+    db.session.expire(existing, ["lines"])
     refresh_status(existing)
     return Upserted(existing, UPDATED)
 
@@ -386,11 +397,9 @@ def _create(actor: Actor, order_no: str, version: int, content: dict) -> SalesOr
     return order
 
 
-def _apply_version(order: SalesOrder, version: int, current: dict, content: dict) -> None:
+def _apply_version(order: SalesOrder, locked_lines: list[OrderLine], current: dict, content: dict) -> None:
     """Replace the header and lines, refusing what would contradict a shipment."""
-    lines = {line.line_no: line for line in db.session.scalars(
-        sa.select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id)
-        .with_for_update().execution_options(populate_existing=True))}
+    lines = {line.line_no: line for line in locked_lines}
     if (current["seller"], current["buyer"]) != (content["seller"], content["buyer"]) and \
             _has_shipments(order.id):
         raise PartiesLocked(f"Order {order.order_no} has shipments; its seller and buyer stay.")
@@ -410,13 +419,13 @@ def _apply_version(order: SalesOrder, version: int, current: dict, content: dict
     for line_no, line in lines.items():
         new = wanted.get(line_no)
         if new is None:
-            order.lines.remove(line)
+            db.session.delete(line)
         else:
             line.product_id, line.lot_id, line.quantity = new.product_id, new.lot_id, new.quantity
     for line_no, new in wanted.items():
         if line_no not in lines:
-            order.lines.append(OrderLine(line_no=line_no, product_id=new.product_id, lot_id=new.lot_id,
-                                         quantity=new.quantity, shipped=0, received=0))
+            db.session.add(OrderLine(order_id=order.id, line_no=line_no, product_id=new.product_id,
+                                     lot_id=new.lot_id, quantity=new.quantity, shipped=0, received=0))
     order.seller_kind, order.seller_id = content["seller"]
     order.buyer_kind, order.buyer_id = content["buyer"]
     order.note, order.ordered_at = content["note"], content["ordered_at"]

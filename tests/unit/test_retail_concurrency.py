@@ -103,7 +103,7 @@ def test_the_unique_serial_settles_a_race_the_locks_miss(app, mariadb, monkeypat
             return service.sale_scan(user=db.session.get(AppUser, user_id), store_id=shop.store_id, code=code).sale.id
         return call
 
-    results, errors = _race(app, [scan_as(i) for i in ids])
+    _, errors = _race(app, [scan_as(i) for i in ids])
     assert sorted(e.code for e in errors if e) == ["already_sold"], errors
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SaleScan)) == 1
 
@@ -122,7 +122,7 @@ def test_two_withdrawals_of_the_whole_balance_at_once_one_succeeds(app, mariadb)
                                               request_id=request_id).id
         return call
 
-    results, errors = _race(app, [withdraw("a"), withdraw("b")])
+    _, errors = _race(app, [withdraw("a"), withdraw("b")])
 
     assert [e.code for e in errors if e] == ["insufficient_balance"]
     assert service.balances(app_user_id=user_id)["cash"] == 0

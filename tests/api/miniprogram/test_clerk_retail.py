@@ -73,7 +73,7 @@ def test_a_receipt_by_scanning_records_what_is_missing(client, mp):
 
 
 def test_another_stores_shipment_is_404(client, mp):
-    brand, dealer, store, headers = setup(mp)
+    brand, dealer, _, headers = setup(mp)
     other = cf.make_store_of(dealer.id)
     shipment, _ = shipment_to_store(brand, dealer.id, other.id)
     assert client.get(f"/api/clerk/receipts/{shipment.id}", headers=headers).status_code == 404
@@ -83,7 +83,7 @@ def test_another_stores_shipment_is_404(client, mp):
 
 
 def test_withdrawals_over_http(client, mp):
-    _, _, store, headers = setup(mp)
+    headers = setup(mp)[3]
     me = client.get("/api/clerk/me", headers=headers).get_json()["user"]["id"]
     with transaction():
         service.credit(app_user_id=me, kind="cash", amount=500, source="adjust:http")

@@ -1,0 +1,118 @@
+"""Races on MariaDB: the same new order sent twice at once, an ERP update against a dealer's scan,
+two webhook workers on one delivery."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from app.channel import orders
+from app.channel.models import OrderLine
+from app.db import transaction
+from app.errors import DomainError
+from app.extensions import db
+from app.webhooks import service as webhooks
+from tests.masterdata_factories import ACTOR
+from tests.unit.test_orders import channel, order_data, ship  # noqa: F401 (fixture)
+from tests.unit.test_webhooks import Receiver
+
+
+@pytest.fixture
+def mariadb(app):
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite serialises writers with a file lock; the row-lock race needs MariaDB/MySQL")
+
+
+def race(app, *jobs):
+    """Run each job in its own thread and app context; return what each returned or raised."""
+    results = [None] * len(jobs)
+
+    def run(i):
+        with app.app_context():
+            try:
+                results[i] = jobs[i]()
+            except Exception as exc:  # compared by the test
+                results[i] = exc
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+def test_the_same_new_order_sent_twice_at_once_is_created_once(app, mariadb, channel, monkeypatch):
+    ready = threading.Barrier(2, timeout=10)
+    lines = orders._lines
+
+    def lines_when_both_are_ready(raw):
+        result = lines(raw)
+        ready.wait()
+        return result
+
+    monkeypatch.setattr(orders, "_lines", lines_when_both_are_ready)
+
+    def put():
+        with transaction():
+            return orders.upsert_order(actor=ACTOR, data=order_data(channel)).result
+
+    assert sorted(race(app, put, put)) == ["created", "unchanged"]
+
+
+def test_an_erp_update_and_a_dealer_scan_at_once_never_ship_past_the_quantity(app, mariadb, channel, monkeypatch):
+    with transaction():
+        order_id = orders.upsert_order(actor=ACTOR, data=order_data(channel)).order.id
+    ready = threading.Barrier(2, timeout=10)
+    lock_order = orders.lock_order
+
+    def lock_when_both_are_ready(order_id):
+        ready.wait()
+        return lock_order(order_id)
+
+    monkeypatch.setattr(orders, "lock_order", lock_when_both_are_ready)
+
+    def update():
+        with transaction():
+            ready.wait()
+            return orders.upsert_order(actor=ACTOR, data=order_data(channel, version=2, lines=[
+                {"line_no": 1, "sku": channel.sku, "quantity": 50},
+                {"line_no": 2, "sku": channel.sku2, "quantity": 50}])).result
+
+    def scan():
+        ship(order_id, 1, 60)
+        return "shipped"
+
+    updated, shipped = race(app, update, scan)
+    line = db.session.scalar(sa.select(OrderLine).where(OrderLine.order_id == order_id, OrderLine.line_no == 1))
+    assert line.shipped <= line.quantity
+    if line.shipped == 60:  # the scan won: the update was refused, not applied
+        assert isinstance(updated, DomainError) and updated.code == "order_line_below_shipped"
+        assert line.quantity == 100
+    else:  # the update won: the scan found no room (the shipment service answers "line complete")
+        assert updated == "updated" and line.quantity == 50 and isinstance(shipped, AssertionError)
+
+
+def test_two_workers_post_a_delivery_once(app, mariadb, monkeypatch):
+    server = Receiver((200,))
+    try:
+        with transaction():
+            webhooks.create_endpoint(actor=ACTOR, url=server.url)
+        with transaction():
+            webhooks.emit("sale.scanned", {"serial": 1})
+        ready = threading.Barrier(2, timeout=10)
+        claim = webhooks._claim
+
+        def claim_when_both_are_ready(*args):
+            ready.wait()
+            return claim(*args)
+
+        monkeypatch.setattr(webhooks, "_claim", claim_when_both_are_ready)
+        reports = race(app, webhooks.deliver_due, webhooks.deliver_due)
+        assert sorted(report.delivered for report in reports) == [0, 1]
+        assert len(server.requests) == 1
+    finally:
+        server.close()
