@@ -454,7 +454,8 @@ class _Engine:
         firsts = {}
         for i, record in enumerate(records):
             firsts.setdefault(record.record_id, i)
-        order = sorted(range(len(records)), key=lambda i: (records[i].scanned_at, i))
+        # Scan-time order; the sort is stable, so records scanned at the same time keep upload order.
+        order = sorted(range(len(records)), key=[record.scanned_at for record in records].__getitem__)
         for i in order:
             record = records[i]
             record_id = record.record_id
