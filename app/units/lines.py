@@ -285,7 +285,8 @@ def _collector_paused():
     An upload makes hundreds of thousands of small objects (event rows, sets, results) that all live
     until it ends; the collector would walk them again and again looking for cycles there are none
     of — over a second of a 100,000-record upload. Reference counting still frees everything; the
-    collector resumes (if it was on) when the upload ends.
+    collector resumes (if it was on) when the upload ends. (The pause is process-wide: other threads
+    go without cycle collection for those few seconds, which costs them nothing but memory.)
     """
     was_enabled = gc.isenabled()
     gc.disable()

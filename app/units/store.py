@@ -162,6 +162,10 @@ class UnitState(msgspec.Struct, array_like=True, gc=False):
         return {name: getattr(self, name) for name in UNIT_FIELDS}
 
 
+# Rows are read by position: a UnitState's fields are UNIT_COLUMNS, in that order.
+assert UnitState.__struct_fields__ == UNIT_FIELDS
+
+
 def _chunks(values: list, size: int = CHUNK):
     for i in range(0, len(values), size):
         yield values[i:i + size]
