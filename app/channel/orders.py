@@ -4,11 +4,12 @@ The ERP owns an order's content and numbers its versions. Sending a version agai
 content changes nothing (a retry); the same version with other content, or an older version, is
 refused. A newer version replaces the header and the lines, but never below what was shipped.
 
-Locking protocol (shared with shipments): whoever changes an order's lines locks the order row
-first (``get_order(..., for_update=True)`` or ``lock_order``), then the lines; the order row is the
-mutex of its lines, so an ERP update and a dealer's scan queue up instead of deadlocking. The
-lines' ``shipped`` and ``received`` counters change only by atomic SQL; the database refuses
-``shipped > quantity`` and ``received > shipped`` whatever happens upstream.
+Locking order (the shipment and receipt services' too): an order's lines in id order, then the
+order row; so an ERP update and a dealer's scan queue up instead of deadlocking. Decisions read
+the lines with locking reads (in MariaDB a plain read sees the transaction's first snapshot, which
+may predate a commit we waited for). The lines' ``shipped`` and ``received`` counters change only by
+atomic SQL; the database refuses ``shipped > quantity`` and ``received > shipped`` whatever happens
+upstream, and refuses to delete a line a scan names (a foreign key), which is answered as a 409.
 """
 from __future__ import annotations
 
@@ -139,7 +140,7 @@ def get_order(*, order_id: int | None = None, order_no: str | None = None, for_u
 
 
 def lock_order(order_id: int) -> SalesOrder:
-    """Lock an order's row (take it before changing its lines)."""
+    """Lock an order's row (after its lines: see the locking order above)."""
     return get_order(order_id=order_id, for_update=True)
 
 
@@ -300,10 +301,11 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def _locked_lines(order_id: int) -> list[OrderLine]:
-    """The order's lines, locked and as last committed (a plain read could see an older snapshot)."""
-    return list(db.session.scalars(sa.select(OrderLine).where(OrderLine.order_id == order_id)
-                                   .order_by(OrderLine.line_no).with_for_update()
-                                   .execution_options(populate_existing=True)))
+    """The order's lines, locked in id order and as last committed; by line number."""
+    lines = db.session.scalars(sa.select(OrderLine).where(OrderLine.order_id == order_id)
+                               .order_by(OrderLine.id).with_for_update()
+                               .execution_options(populate_existing=True)).all()
+    return sorted(lines, key=lambda line: line.line_no)
 
 
 def _content(order: SalesOrder, lines: list[OrderLine]) -> dict:
@@ -321,15 +323,16 @@ def _audit_content(content: dict) -> dict:
 
 def _scanned_line_ids(order_id: int) -> set[int]:
     """Lines that any shipment scan names (shipped, held in an open shipment, or undone)."""
+    # Not a locking read: the shipment services hold their shipment and scan rows while they wait for
+    # our lines. A scan committed since our snapshot makes the foreign key refuse the change instead.
     return set(db.session.scalars(sa.select(ShipmentScan.order_line_id).join(
         Shipment, Shipment.id == ShipmentScan.shipment_id).where(
-        Shipment.order_id == order_id, ShipmentScan.order_line_id.is_not(None)).with_for_update(read=True)))
+        Shipment.order_id == order_id, ShipmentScan.order_line_id.is_not(None))))
 
 
 def _has_shipments(order_id: int) -> bool:
     return db.session.scalar(sa.select(Shipment.id).where(
-        Shipment.order_id == order_id, Shipment.status != ShipmentStatus.CANCELLED).limit(1)
-        .with_for_update(read=True)) is not None
+        Shipment.order_id == order_id, Shipment.status != ShipmentStatus.CANCELLED).limit(1)) is not None
 
 
 def upsert_order(*, actor: Actor, data: dict) -> Upserted:
@@ -345,16 +348,19 @@ def upsert_order(*, actor: Actor, data: dict) -> Upserted:
                "note": data.get("note") or "", "ordered_at": _aware(data.get("ordered_at")),
                "lines": _lines(data.get("lines") or [])}
     # A plain read first: a locking read of a missing key takes gap locks that two creators deadlock on.
-    exists = db.session.scalar(sa.select(SalesOrder.id).where(SalesOrder.order_no == order_no))
-    if exists is None:
+    order_id = db.session.scalar(sa.select(SalesOrder.id).where(SalesOrder.order_no == order_no))
+    if order_id is None:
         created = _create(actor, order_no, version, content)
         if created is not None:
             return Upserted(created, CREATED)
-    existing = get_order(order_no=order_no, for_update=True)
+        # A concurrent request created it: a locking read sees it (the snapshot doesn't).
+        order_id = db.session.scalar(sa.select(SalesOrder.id).where(SalesOrder.order_no == order_no)
+                                     .with_for_update(read=True))
+    lines = _locked_lines(order_id)
+    existing = get_order(order_id=order_id, for_update=True)
     if version < existing.version:
         raise VersionStale(f"Order {order_no} is at version {existing.version}; version {version} is refused.",
                            errors={"version": [f"current is {existing.version}"]})
-    lines = _locked_lines(existing.id)
     current = _content(existing, lines)
     if version == existing.version:
         if current == content:
@@ -367,7 +373,10 @@ def upsert_order(*, actor: Actor, data: dict) -> Upserted:
     audit(actor, "order.update", existing, {"version": [existing.version, version],
                                             **_changes(_audit_content(current), _audit_content(content))})
     existing.version = version
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:  # a scan named a removed line after our read of the scans
+        raise LineHasShipments(f"Order {order_no}: a line to remove or change has shipments.")
     db.session.expire(existing, ["lines"])
     refresh_status(existing)
     return Upserted(existing, UPDATED)
@@ -433,15 +442,15 @@ def _apply_version(order: SalesOrder, locked_lines: list[OrderLine], current: di
 
 def cancel_order(*, actor: Actor, order_no: str, version: int | None = None) -> SalesOrder:
     """Cancel an order nothing was shipped or scanned against; a retry answers the cancelled order."""
-    order = get_order(order_no=order_no, for_update=True)
+    order_id = get_order(order_no=order_no).id
+    lines = _locked_lines(order_id)
+    order = get_order(order_id=order_id, for_update=True)
     if version is not None and version < order.version:
         raise VersionStale(f"Order {order_no} is at version {order.version}; version {version} is refused.",
                            errors={"version": [f"current is {order.version}"]})
     if order.status is OrderStatus.CANCELLED:
         return order
-    shipped = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(OrderLine.shipped), 0))
-                                .where(OrderLine.order_id == order.id).with_for_update())
-    if shipped or _has_shipments(order.id):
+    if any(line.shipped for line in lines) or _has_shipments(order.id):
         raise OrderHasShipments(f"Order {order_no} has shipments; it can't be cancelled.")
     changes = {"status": [order.status, OrderStatus.CANCELLED]}
     if version is not None and version != order.version:

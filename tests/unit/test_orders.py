@@ -63,10 +63,12 @@ def upsert(data):
         return upserted.order.id, upserted.result
 
 
-def ship(order_id: int, line_no: int, n: int):
-    """What the shipment service does: one scan against the line, its shipped count grown atomically."""
+def ship(order_id: int, line_no: int, n: int, *, ready=None):
+    """What the shipment service does: a shipment and its scan against the line, the line's shipped count
+    grown atomically (locking the line), then the order locked and its status refreshed."""
     with transaction():
-        orders.lock_order(order_id)
+        if ready is not None:
+            ready()
         line = db.session.scalar(sa.select(OrderLine).where(OrderLine.order_id == order_id,
                                                             OrderLine.line_no == line_no))
         shipment = Shipment(order_id=order_id, shipper_kind=PartyKind.WAREHOUSE, shipper_id=1,
@@ -79,15 +81,14 @@ def ship(order_id: int, line_no: int, n: int):
         assert db.session.execute(sa.text(
             "UPDATE sales_order_lines SET shipped = shipped + :n WHERE id = :id AND shipped + :n <= quantity"),
             {"n": n, "id": line.id}).rowcount == 1
-        orders.refresh_status(db.session.get(SalesOrder, order_id))
+        orders.refresh_status(orders.lock_order(order_id))
 
 
 def receive(order_id: int, line_no: int, n: int):
     with transaction():
-        orders.lock_order(order_id)
         db.session.execute(sa.update(OrderLine).where(OrderLine.order_id == order_id, OrderLine.line_no == line_no)
                            .values(received=OrderLine.received + n))
-        orders.refresh_status(db.session.get(SalesOrder, order_id))
+        orders.refresh_status(orders.lock_order(order_id))
 
 
 def progress(order_id: int) -> dict:
