@@ -110,6 +110,13 @@ class Base:
         self.LABEL_PREFIX = env("LABEL_PREFIX", "c")
         self.GS1_COMPANY_PREFIX = env("GS1_COMPANY_PREFIX")  # enables SSCC-18 on pallet codes
 
+        # Channel and stores.
+        self.WITHDRAWAL_MIN_FEN = env_int("WITHDRAWAL_MIN_FEN", 100)  # a clerk's smallest cash withdrawal
+        self.WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10)
+        self.WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
+        # Pulls skip events younger than this, so a cursor never passes a lower id still committing.
+        self.EVENT_PULL_SETTLE_SECONDS = env_int("EVENT_PULL_SETTLE_SECONDS", 2)
+
         # WeChat. Each API base is "sandbox" (the project's sandbox, started in-process, with keys
         # generated at start-up), the URL of a standalone sandbox (`flask wechat-sandbox run`),
         # or WeChat itself. Production refuses anything but WeChat.
@@ -167,6 +174,7 @@ class Testing(Base):
         self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", "sqlite://")
         self.CODE_KEYS = "1:" + "aa" * 32 + ",2:" + "bb" * 32
         self.CODE_EXPORT_RUNNER = "inline"
+        self.EVENT_PULL_SETTLE_SECONDS = 0
         self.CODE_EXPORT_DIR = env("CODE_EXPORT_DIR", str(ROOT / "var" / "test-exports"))
 
 

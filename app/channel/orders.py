@@ -178,16 +178,24 @@ def order_progress(order: SalesOrder) -> dict:
 
 
 def refresh_status(order: SalesOrder) -> OrderStatus:
-    """Derive an order's status from its lines (open, shipping, shipped, closed); cancelled stays."""
+    """Derive an order's status from its lines and shipments; cancelled stays.
+
+    Open (nothing shipped), shipping, shipped (every line in full), closed: shipped in full and
+    every shipment received — the order closes when the last receipt is confirmed, missing units
+    being that receipt's discrepancies rather than an order left open forever.
+    """
     if order.status is OrderStatus.CANCELLED:
         return order.status
     # A locking read: it sees the latest committed counts, not this transaction's first snapshot.
     counts = db.session.execute(
-        sa.select(OrderLine.quantity, OrderLine.shipped, OrderLine.received)
-        .where(OrderLine.order_id == order.id).with_for_update()).all()
-    if counts and all(c.received >= c.quantity for c in counts):
+        sa.select(OrderLine.quantity, OrderLine.shipped)
+        .where(OrderLine.order_id == order.id).order_by(OrderLine.id).with_for_update()).all()
+    full = bool(counts) and all(c.shipped >= c.quantity for c in counts)
+    on_the_way = db.session.scalar(sa.select(sa.func.count()).select_from(Shipment).where(
+        Shipment.order_id == order.id, Shipment.status == ShipmentStatus.SHIPPED))
+    if full and not on_the_way:
         status = OrderStatus.CLOSED
-    elif counts and all(c.shipped >= c.quantity for c in counts):
+    elif full:
         status = OrderStatus.SHIPPED
     elif any(c.shipped > 0 for c in counts):
         status = OrderStatus.SHIPPING

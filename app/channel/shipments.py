@@ -18,6 +18,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from app.channel import orders
 from app.channel.models import (
     OrderLine, OrderStatus, PartyKind, SalesOrder, Shipment, ShipmentScan, ShipmentStatus, ShipmentUnit,
 )
@@ -182,24 +183,7 @@ def items_under(unit: store.UnitState, children: dict[int, list[store.UnitState]
 def refresh_order(order_id: int) -> SalesOrder:
     """Set an order's status from its lines and shipments (locked: receipts of two shipments agree)."""
     order = db.session.scalar(sa.select(SalesOrder).where(SalesOrder.id == order_id).with_for_update())
-    if order.status is OrderStatus.CANCELLED:
-        return order
-    db.session.refresh(order, ["lines"])
-    lines = order.lines
-    full = all(line.shipped >= line.quantity for line in lines)
-    on_the_way = db.session.scalar(sa.select(sa.func.count()).select_from(Shipment).where(
-        Shipment.order_id == order_id, Shipment.status == ShipmentStatus.SHIPPED))
-    if full and not on_the_way:
-        status = OrderStatus.CLOSED
-    elif full:
-        status = OrderStatus.SHIPPED
-    elif any(line.shipped for line in lines):
-        status = OrderStatus.SHIPPING
-    else:
-        status = OrderStatus.OPEN
-    if status is not order.status:
-        order.status = status
-        order.closed_at = utcnow() if status is OrderStatus.CLOSED else None
+    orders.refresh_status(order)
     return order
 
 

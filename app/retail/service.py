@@ -34,7 +34,6 @@ from app.units.models import EventKind, LocationKind, UnitStatus
 from app.webhooks.service import emit
 
 SALE_MAX_AGE = timedelta(days=3)  # an offline phone uploads late, but not a week later
-DEFAULT_WITHDRAWAL_MIN_FEN = 100
 RANKING_MAX = 100
 # Region levels to the length of the adcode prefix their descendants share.
 PREFIX_LENGTH = {RegionLevel.PROVINCE: 2, RegionLevel.CITY: 4, RegionLevel.DISTRICT: 6}
@@ -411,7 +410,7 @@ def list_ledger(*, app_user_id: int, kind: str | None = None):
 # --- withdrawals -------------------------------------------------------------------------------
 
 def withdrawal_minimum() -> int:
-    return int(current_app.config.get("WITHDRAWAL_MIN_FEN", DEFAULT_WITHDRAWAL_MIN_FEN))
+    return current_app.config["WITHDRAWAL_MIN_FEN"]
 
 
 def _withdrawal_by_request(app_user_id: int, request_id: str, *, lock: bool = False) -> Withdrawal | None:

@@ -62,7 +62,7 @@ def emit(type_: str, payload: dict) -> OutboundEvent:
 
 def settle_seconds() -> float:
     """Events younger than this are not pulled yet: a transaction that took a lower id may still commit."""
-    return float(current_app.config.get("EVENT_PULL_SETTLE_SECONDS", 0 if current_app.testing else 2))
+    return float(current_app.config["EVENT_PULL_SETTLE_SECONDS"])
 
 
 def pull_events(*, after: int = 0, types: tuple[str, ...] | None = None, limit: int = 100,
@@ -310,8 +310,8 @@ def deliver_due(now: datetime | None = None, *, limit: int = 100) -> WorkReport:
     """
     now = now or utcnow()
     config = current_app.config
-    max_attempts = int(config.get("WEBHOOK_MAX_ATTEMPTS", 10))
-    timeout = float(config.get("WEBHOOK_TIMEOUT_SECONDS", 5))
+    max_attempts = config["WEBHOOK_MAX_ATTEMPTS"]
+    timeout = float(config["WEBHOOK_TIMEOUT_SECONDS"])
     due = db.session.scalars(sa.select(WebhookDelivery.id).join(
         WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id).where(
         WebhookDelivery.status == DeliveryStatus.PENDING, WebhookDelivery.next_attempt_at <= now,

@@ -85,9 +85,14 @@ def ship(order_id: int, line_no: int, n: int, *, ready=None):
 
 
 def receive(order_id: int, line_no: int, n: int):
+    """What a receipt does: the line's received count grown, the shipment that carried it received."""
     with transaction():
-        db.session.execute(sa.update(OrderLine).where(OrderLine.order_id == order_id, OrderLine.line_no == line_no)
-                           .values(received=OrderLine.received + n))
+        line_id = db.session.scalar(sa.select(OrderLine.id).where(OrderLine.order_id == order_id,
+                                                                  OrderLine.line_no == line_no))
+        db.session.execute(sa.update(OrderLine).where(OrderLine.id == line_id).values(received=OrderLine.received + n))
+        db.session.execute(sa.update(Shipment).where(Shipment.id.in_(
+            sa.select(ShipmentScan.shipment_id).where(ShipmentScan.order_line_id == line_id)))
+            .values(status=ShipmentStatus.RECEIVED))
         orders.refresh_status(orders.lock_order(order_id))
 
 
