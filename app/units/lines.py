@@ -270,8 +270,8 @@ def apply_records(*, actor: Actor, session_id: int, records: list) -> list[Resul
         raise rules.LineSessionNotFound()
     if session.status is not SessionStatus.OPEN:
         raise rules.LineSessionStopped()
-    with _collector_paused():
-        engine = _Engine(session, store.source_of(actor), records)
+    with _collector_paused(), store.Meanwhile() as meanwhile:
+        engine = _Engine(session, store.source_of(actor), records, meanwhile)
         engine.prepare()
         engine.apply()
         engine.write()
@@ -298,8 +298,11 @@ def _collector_paused():
 
 
 class _Engine:
-    def __init__(self, session: LineSession, source: str, records: list[Record]):
+    def __init__(self, session: LineSession, source: str, records: list[Record], meanwhile: store.Meanwhile):
         self.session_id, self.line_id, self.lot_id = session.id, session.line_id, session.lot_id
+        # The record-id checks run while the codes are decoded, the events are inserted while the
+        # records are applied: neither needs the other's result until write().
+        self.meanwhile = meanwhile
         self.source, self.records, self.now = source, records, utcnow()
         self.reader = store.CodeReader()
         self.issued: dict[str, tuple | str] = {}
@@ -317,6 +320,8 @@ class _Engine:
     # -- prepare: decode, find batches, lock units, read lots, products, prior outcomes ----------
 
     def prepare(self) -> None:
+        record_ids = {r.record_id for r in self.records}
+        outcomes = self.meanwhile.submit(self._record_outcomes, record_ids)
         texts: set[str] = set()  # every code the records name (a parent is named once per child)
         roots_with_children: set[str] = set()
         scrap_roots: set[str] = set()
@@ -350,6 +355,8 @@ class _Engine:
         read = self.reader.read
         decoded = {text: read(text) for text in texts}
         serials = {code.serial for code in decoded.values() if type(code) is store.Decoded}
+        self.meanwhile.wait()  # the database is ours again
+        self.applied, self.prior = outcomes.result()
         self.batches = store.BatchIndex.covering(serials)
         issue = self._issue
         self.issued = {text: issue(code) for text, code in decoded.items()}
@@ -392,9 +399,6 @@ class _Engine:
             self.capacity[row.id, Level.CASE] = row.units_per_case
             self.capacity[row.id, Level.PALLET] = row.cases_per_pallet
 
-        record_ids = {r.record_id for r in self.records}
-        self.applied = store.applied_record_ids(self.source, record_ids)
-        self.prior = self._prior_outcomes(record_ids - self.applied)
         corrected = {r.corrects for r in self.records if r.corrects is not None}
         self.corrected = self._event_ids(corrected) if corrected else {}
 
@@ -427,6 +431,11 @@ class _Engine:
                 or not 0 <= last.serial - first.serial < MAX_CODES_PER_RECORD):
             return rules.RANGE_INVALID
         return batch, first.serial, last.serial
+
+    def _record_outcomes(self, record_ids: set[str]) -> tuple[set[str], dict[str, tuple[int | None, str]]]:
+        """The record ids applied before, and the prior outcome of the others (rejected or duplicate)."""
+        applied = store.applied_record_ids(self.source, record_ids)
+        return applied, self._prior_outcomes(record_ids - applied)
 
     def _prior_outcomes(self, record_ids: set[str]) -> dict[str, tuple[int | None, str]]:
         found = {}
@@ -495,6 +504,9 @@ class _Engine:
             "location_id": unit.location_id, "session_id": self.session_id, "source": self.source,
             "record_id": self.record_id, "corrects_event_id": self.corrects, "data": data})
         self.record_id = self.corrects = None
+        if len(self.events) == store.JSON_CHUNK:  # events are final once made: insert them meanwhile
+            self.meanwhile.submit(store.write_events, self.events)
+            self.events = []
 
     def _issued(self, text: str) -> tuple[store.Decoded, _Batch]:
         """(decoded code, its batch) of an issued code; rejected when forged, unknown or voided."""
@@ -727,9 +739,10 @@ class _Engine:
     # -- write: state, events, stock, rejected records, session counts ---------------------------
 
     def write(self) -> None:
+        self.meanwhile.submit(store.write_events, self.events)
+        self.meanwhile.wait()
         store.insert_units(self.new.values())
         self._save_changes()
-        store.write_events(self.events)
         store.adjust_stock(store.stock_deltas(self.before, [*self.changed.values(), *self.new.values()]))
         self._write_outcomes()
 
