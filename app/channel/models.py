@@ -32,7 +32,7 @@ class OrderStatus(str, enum.Enum):
     OPEN = "open"  # nothing shipped yet
     SHIPPING = "shipping"  # some shipped
     SHIPPED = "shipped"  # every line shipped in full
-    CLOSED = "closed"  # every line received
+    CLOSED = "closed"  # shipped in full and every shipment received
     CANCELLED = "cancelled"
 
 
