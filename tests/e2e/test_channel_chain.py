@@ -1,0 +1,119 @@
+"""A whole two-tier chain over HTTP only: ERP orders, the brand's PDA, two dealers, a store's clerk,
+the ERP's pull, the back office's trace and the dealer's rebate.
+
+brand warehouse ─(ERP order 1)→ tier-1 dealer ─(order 2)→ tier-2 dealer ─(order 3)→ store → sold
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from tests import channel_factories as cf
+from tests.masterdata_factories import make_dealer
+from tests.mp_factories import make_invitation, mp  # noqa: F401
+from tests.unit.test_retail import items_of
+
+CHINA = timezone(timedelta(hours=8))
+
+
+def _ok(response, status=200):
+    assert response.status_code == status, response.get_json()
+    return response.get_json()
+
+
+def _erp_order(client, erp, order_no, *, seller, buyer, sku, quantity):
+    return _ok(client.put(f"/api/integration/orders/{order_no}", headers=erp, json={
+        "version": 1, "seller": {"kind": seller[0], "id": seller[1]}, "buyer": {"kind": buyer[0], "id": buyer[1]},
+        "lines": [{"line_no": 1, "sku": sku, "quantity": quantity}]}))
+
+
+def _dealer_ships(client, headers, order_no, codes):
+    """The dealer finds the ERP's order in its list, scans the codes against it and ships."""
+    order_id = next(o["id"] for o in _ok(client.get("/api/dealer/orders", headers=headers))
+                    if o["order_no"] == order_no)
+    shipment = _ok(client.post(f"/api/dealer/orders/{order_id}/shipments", headers=headers), 201)
+    scanned = _ok(client.post(f"/api/dealer/shipments/{shipment['id']}/scans", json={"codes": codes},
+                              headers=headers))
+    assert [r["status"] for r in scanned["results"]] == ["accepted"] * len(codes), scanned
+    return _ok(client.post(f"/api/dealer/shipments/{shipment['id']}/ship", headers=headers))
+
+
+def _receive_pending(client, headers, prefix):
+    pending = _ok(client.get(f"/api/{prefix}/receipts/pending", headers=headers))
+    assert len(pending) == 1, pending
+    path = (f"/api/dealer/shipments/{pending[0]['id']}/receipt" if prefix == "dealer"
+            else f"/api/clerk/receipts/{pending[0]['id']}")
+    return _ok(client.post(path, json={}, headers=headers), 201)
+
+
+def test_goods_travel_from_an_erp_order_to_a_clerks_sale_and_every_party_sees_it(client, auth, mp):
+    brand = cf.make_brand()
+    t1, h1 = cf.dealer_owner(mp)
+    t2, h2 = cf.dealer_owner(mp, make_dealer(parent_id=t1.id))
+    store = cf.make_store_of(t2.id)
+    clerk = mp.bound("clerk", make_invitation(kind="store_owner", store_id=store.id).code)
+    case_a, case_b = cf.cases(brand.lot, 2, warehouse_id=brand.warehouse_id)
+    erp, pda = auth.key_headers("orders"), auth.key_headers("warehouse")
+    sku = brand.product.sku
+
+    # 1. The ERP orders two cases for tier 1; the brand's PDA scans them out against the order.
+    first = _erp_order(client, erp, "E2E-1", seller=("warehouse", brand.warehouse_id), buyer=("dealer", t1.id),
+                       sku=sku, quantity=48)
+    assert first["result"] == "created"
+    now = datetime.now(timezone.utc) - timedelta(minutes=1)
+    scans = _ok(client.post("/api/integration/warehouse/scans", headers=pda, json={"records": [
+        {"record_id": f"pda-{i}", "scanned_at": now.isoformat(), "action": "outbound", "code": code,
+         "warehouse_id": brand.warehouse_id, "to_dealer_id": t1.id, "order_no": "E2E-1"}
+        for i, code in enumerate((case_a, case_b))]}))
+    assert scans["accepted"] == 2, scans
+    assert _receive_pending(client, h1, "dealer")["received"] == 48
+
+    # 2. Tier 1 sells one case on to tier 2, which receives it.
+    _erp_order(client, erp, "E2E-2", seller=("dealer", t1.id), buyer=("dealer", t2.id), sku=sku, quantity=24)
+    assert _dealer_ships(client, h1, "E2E-2", [case_a])["items"] == 24
+    assert _receive_pending(client, h2, "dealer")["received"] == 24
+
+    # 3. Tier 2 ships it to a store it serves; the store's clerk confirms the receipt.
+    _erp_order(client, erp, "E2E-3", seller=("dealer", t2.id), buyer=("store", store.id), sku=sku, quantity=24)
+    _dealer_ships(client, h2, "E2E-3", [case_a])
+    assert _receive_pending(client, clerk, "clerk")["receipt"]["received"] == 24
+
+    # 4. The marketers pay 50 fen a sale; the clerk sells one bottle and earns it.
+    start = datetime.now(timezone.utc) - timedelta(days=1)
+    _ok(client.post("/api/admin/reward-rules", headers=auth.headers_for("marketer"), json={
+        "name": "Launch bonus", "product_id": brand.product.id, "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(days=30)).isoformat(), "kind": "cash", "amount": 50}), 201)
+    bottle = items_of(case_a)[0]
+    sale = _ok(client.post("/api/clerk/sales", json={"code": bottle}, headers=clerk), 201)
+    assert sale["sale"]["not_received"] is False and sale["credited"] == 50
+    assert _ok(client.get("/api/clerk/rewards/balance", headers=clerk))["cash"] == 50
+
+    # 5. The ERP sees every order closed and pulls every fact in order.
+    for order_no in ("E2E-1", "E2E-2", "E2E-3"):
+        assert _ok(client.get(f"/api/integration/orders/{order_no}", headers=erp))["status"] == "closed", order_no
+    events = _ok(client.get("/api/integration/events?after=0&limit=100", headers=erp))
+    kinds = [e["type"] for e in events["items"]]
+    assert kinds.count("shipment.shipped") == 3 and kinds.count("receipt.confirmed") == 3
+    assert kinds[-1] == "sale.scanned" and events["items"][-1]["payload"]["code"] == bottle
+    assert _ok(client.get(f"/api/integration/events?after={events['next_cursor']}", headers=erp))["items"] == []
+
+    # 6. The back office traces the bottle to the consumer, and the stock left behind adds up.
+    trace = _ok(client.get(f"/api/admin/trace/codes/{bottle}", headers=auth.headers_for("auditor")))
+    assert trace["location"]["kind"] == "consumer"
+    assert [e["kind"] for e in trace["timeline"]][-1] == "sell"
+    assert _ok(client.get("/api/dealer/stock", headers=h1))[0]["quantity"] == 24  # case B stayed with tier 1
+    assert _ok(client.get("/api/dealer/stock", headers=h2)) == []
+
+    # 7. Finance pays tier 2 a rebate: 500 fen per case its stores received, 20 fen per unit sold through.
+    finance = auth.headers_for("finance")
+    today = datetime.now(CHINA).date()
+    for basis, amount in (("case_to_store", 500), ("unit_sold", 20)):
+        _ok(client.post("/api/admin/rebate-rules", headers=finance, json={
+            "name": basis, "tier": 2, "basis": basis, "amount_fen": amount,
+            "starts_on": (today - timedelta(days=7)).isoformat(), "ends_on": (today + timedelta(days=7)).isoformat()}),
+            201)
+    statement = _ok(client.post("/api/admin/rebate-statements", headers=finance, json={
+        "dealer_id": t2.id, "period_start": (today - timedelta(days=1)).isoformat(),
+        "period_end": (today + timedelta(days=1)).isoformat()}))
+    assert statement["total_fen"] == 1 * 500 + 1 * 20
+    assert sorted((line["basis"], line["quantity"]) for line in statement["lines"]) == [
+        ("case_to_store", 1), ("unit_sold", 1)]
