@@ -45,9 +45,12 @@ def check_code_keys(config) -> None:
 
 def register_extensions(app: Flask) -> None:
     from app import wechat
+    from app.db import tune_connections
     from app.extensions import api, db, migrate, redis_ext
 
     db.init_app(app)
+    with app.app_context():
+        tune_connections(db.engine)
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", "migrations")),
                      render_as_batch=True)
     redis_ext.init_app(app)

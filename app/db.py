@@ -68,6 +68,19 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+def tune_connections(engine) -> None:
+    """Per-connection settings the bulk paths rely on, set once as each connection opens."""
+    if engine.dialect.name not in ("mysql", "mariadb"):
+        return
+
+    @sa.event.listens_for(engine, "connect")
+    def _settings(dbapi_connection, _record):
+        with dbapi_connection.cursor() as cursor:
+            # A chunk of units read as one JSON_ARRAYAGG document is far above the 1 MB default,
+            # past which MariaDB would cut the document short.
+            cursor.execute("SET SESSION group_concat_max_len = 4294967295")
+
+
 @contextlib.contextmanager
 def transaction():
     """Run a use case in one transaction: commit on success, roll back on any error."""

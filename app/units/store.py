@@ -183,7 +183,6 @@ def _select_units(column, keys: list[int], lock: bool) -> dict[int, UnitState]:
     if _mysql():
         # One JSON document per chunk instead of a row per unit: PyMySQL decodes rows in Python,
         # ten times slower than msgspec decodes the document.
-        db.session.execute(sa.text("SET SESSION group_concat_max_len = 4294967295"))
         statement = sa.text(
             f"SELECT JSON_ARRAYAGG(JSON_ARRAY({_UNIT_JSON_COLUMNS})) FROM units"
             f" WHERE {column.key} IN (SELECT k FROM JSON_TABLE(:keys, '$[*]' COLUMNS (k BIGINT PATH '$')) AS j)"
