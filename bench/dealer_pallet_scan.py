@@ -26,16 +26,26 @@ It prints median, p95 and max of each (target: scan p95 <= 150 ms) and the ratio
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from bench.pallet_move import machine, p95  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import (
+    MS,
+    alternate,
+    development_app,
+    machine,
+    may_wipe_bench_database,
+    p95,
+    pallet,
+    product_line_lot,
+    timing_line,
+    wipe_and_migrate,
+    write_commissioned,
+)
 
 TARGET_P95_MS = 150
 CASES, PER_CASE = 50, 24
@@ -48,42 +58,28 @@ def main() -> int:
     parser.add_argument("--wipe", action="store_true", help="wipe a database whose name lacks 'bench'")
     parser.add_argument("--profile", metavar="FILE", help="also profile one more scan (cProfile) into FILE")
     args = parser.parse_args()
-
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("mysql", "mariadb")):
-        print("DATABASE_URL must point at MariaDB/MySQL (mysql+pymysql://...); SQLite is not measured.",
-              file=sys.stderr)
-        return 2
-    database = url.rsplit("/", 1)[-1].split("?", 1)[0]
-    if "bench" not in database and not args.wipe:
-        print(f"The database {database!r} is wiped by this benchmark: use one named *bench*, or pass --wipe.",
-              file=sys.stderr)
+    if not may_wipe_bench_database(args.wipe):
         return 2
 
-    os.environ.update({"MATONG_ENV": "development", "CODE_EXPORT_RUNNER": "worker"})
-    os.environ.pop("REDIS_URL", None)
-    import logging
-
+    app = development_app()
     import sqlalchemy as sa
-    from flask_migrate import downgrade, upgrade
 
-    from app import create_app
     from app.accounts import service as accounts
-    from app.accounts.models import AppName, AppUser, DealerMembership, MemberRole, Person
+    from app.accounts.models import (
+        AppName,
+        AppUser,
+        DealerMembership,
+        MemberRole,
+        Person,
+    )
     from app.channel import shipments
     from app.channel.models import OrderLine, PartyKind, SalesOrder
-    from app.codes import service as codes
-    from app.codes.models import Level
-    from app.db import transaction, utcnow
+    from app.db import transaction
     from app.extensions import db
     from app.identity.service import Actor
     from app.masterdata import service as masterdata
-    from app.production import service as production
-    from app.units import store
-    from app.units.models import EventKind, LocationKind, UnitStatus
+    from app.units.models import LocationKind
 
-    logging.disable(logging.WARNING)
-    app = create_app("development")
     actor = Actor.system("bench")
     metadata = sa.MetaData()
     bare_units = sa.Table("bench_bare_units", metadata,
@@ -100,20 +96,10 @@ def main() -> int:
     at = datetime.now(timezone.utc) - timedelta(hours=2)
 
     with app.app_context():
-        downgrade(directory=str(ROOT / "migrations"), revision="base")
-        upgrade(directory=str(ROOT / "migrations"))
-        metadata.drop_all(db.engine, checkfirst=True)
-        metadata.create_all(db.engine)
+        wipe_and_migrate(metadata)
         with transaction():
-            product = masterdata.create_product(actor=actor, data={
-                "sku": "BENCH-1200", "name": "Bench product", "units_per_case": PER_CASE,
-                "cases_per_pallet": CASES})
-            factory = masterdata.create_factory(actor=actor, data={"name": "Bench factory"})
-            line = masterdata.create_production_line(actor=actor, data={
-                "factory_id": factory.id, "code": "B1", "name": "Bench line"})
-            lot = production.create_production_lot(actor=actor, data={
-                "product_id": product.id, "factory_id": factory.id, "line_id": line.id, "lot_no": "BENCH",
-                "production_date": date(2026, 3, 2)})
+            product, _, line, lot = product_line_lot(
+                actor, sku="BENCH-1200", units_per_case=PER_CASE, cases_per_pallet=CASES)
             dealer = masterdata.create_dealer(actor=actor, data={"name": "Bench dealer"})
             sub = masterdata.create_dealer(actor=actor, data={"name": "Bench sub-dealer", "parent_id": dealer.id})
             order = SalesOrder(order_no="BENCH-SO-1", seller_kind=PartyKind.DEALER, seller_id=dealer.id,
@@ -129,36 +115,17 @@ def main() -> int:
                                                shipper_id=dealer.id, order_id=order.id)
         product_id, lot_id, line_id, dealer_id = product.id, lot.id, line.id, dealer.id
         shipment_id = shipment.id
-        ring = codes.keyring()
 
-        def pallet() -> tuple[str, list[int]]:
+        def stocked_pallet() -> tuple[str, list[int]]:
             """A pallet of 50 cases x 24 items in the dealer's stock (untimed); its code and serials."""
+            code, units = pallet(actor, product_id=product_id, lot_id=lot_id, location_kind=LocationKind.DEALER,
+                                 location_id=dealer_id, at=at, cases=CASES, per_case=PER_CASE)
             with transaction():
-                items, _ = codes.issue_batch(actor=actor, product_id=product_id, level="item", count=ITEMS)
-                cases, _ = codes.issue_batch(actor=actor, product_id=product_id, level="case", count=CASES)
-                pallets, _ = codes.issue_batch(actor=actor, product_id=product_id, level="pallet", count=1)
-
-            def unit(batch, i, level, parent, children):
-                return store.UnitState(
-                    batch.serial_start + i, batch.key_version, batch.id, level, product_id, lot_id,
-                    UnitStatus.ACTIVE, parent, children, False, LocationKind.DEALER, dealer_id, False,
-                    None, None, None, at)
-
-            top = pallets.serial_start
-            units = [unit(pallets, 0, Level.PALLET, None, CASES)]
-            units += [unit(cases, c, Level.CASE, top, PER_CASE) for c in range(CASES)]
-            units += [unit(items, i, Level.ITEM, cases.serial_start + i // PER_CASE, 0) for i in range(ITEMS)]
-            now = utcnow()
-            with transaction():
-                store.insert_units(units)
-                store.write_events([store.event_row(
-                    kind=EventKind.COMMISSION, serial=u.serial, lot_id=lot_id, occurred_at=at, recorded_at=now,
-                    location_kind=LocationKind.LINE, location_id=line_id, source="bench")
-                    for u in units if u.level is Level.ITEM])
+                write_commissioned(units, lot_id=lot_id, line_id=line_id, at=at)
                 db.session.execute(bare_units.insert(), [
                     {"serial": u.serial, "product_id": product_id, "lot_id": lot_id, "parent_serial": u.parent_serial,
                      "location_kind": "dealer", "location_id": dealer_id, "in_transit": False} for u in units])
-            return ring.encode(top, pallets.key_version), [u.serial for u in units]
+            return code, [u.serial for u in units]
 
         client = app.test_client()
         headers = {"Authorization": f"Bearer {token}"}
@@ -192,37 +159,28 @@ def main() -> int:
         print(f"database: {db.engine.dialect.name} {db.engine.dialect.server_version_info}; "
               f"setting up {args.runs + 1} pallets of {CASES} x {PER_CASE} items ...", flush=True)
         started = time.perf_counter()
-        prepared = [pallet() for _ in range(args.runs + 1)]
+        prepared = [stocked_pallet() for _ in range(args.runs + 1)]
         print(f"set-up (untimed) {time.perf_counter() - started:.1f} s", flush=True)
 
         warm_code, warm_serials = prepared.pop()
         scan(warm_code)
         bare(warm_serials)
-        scans, bares = [], []
-        for run, (code, serials) in enumerate(prepared):
-            if run % 2 == 0:
-                scans.append(scan(code))
-                bares.append(bare(serials))
-            else:
-                bares.append(bare(serials))
-                scans.append(scan(code))
+        scans, bares = alternate(args.runs, lambda run: scan(prepared[run][0]), lambda run: bare(prepared[run][1]))
         if args.profile:
             import cProfile
 
-            code, _ = pallet()
+            code, _ = stocked_pallet()
             cProfile.runctx("scan(code)", globals(), locals(), args.profile)
 
-    ms = 1000
-    s_med, s_p95, s_max = statistics.median(scans) * ms, p95(scans) * ms, max(scans) * ms
-    b_med, b_p95, b_max = statistics.median(bares) * ms, p95(bares) * ms, max(bares) * ms
+    s_med, s_p95 = statistics.median(scans) * MS, p95(scans) * MS
+    b_med = statistics.median(bares) * MS
     print(f"\n{args.runs} runs, each a fresh pallet of {ITEMS:,} items ({1 + CASES + ITEMS:,} unit rows) "
           f"scanned out against an order line of {ITEMS:,}:")
-    print(f"  pallet scan (HTTP)      median {s_med:6.1f} ms   p95 {s_p95:6.1f} ms   max {s_max:6.1f} ms")
-    print(f"  bare SELECT + INSERT    median {b_med:6.1f} ms   p95 {b_p95:6.1f} ms   max {b_max:6.1f} ms")
+    print(timing_line("pallet scan (HTTP)", scans, 24))
+    print(timing_line("bare SELECT + INSERT", bares, 24))
     print(f"  ratio of medians (scan / bare): {s_med / b_med:.2f}")
     print(f"target: scan p95 <= {TARGET_P95_MS} ms: {'met' if s_p95 <= TARGET_P95_MS else 'NOT met'}")
     return 0 if s_p95 <= TARGET_P95_MS else 1
-
 
 if __name__ == "__main__":
     sys.exit(main())

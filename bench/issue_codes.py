@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -24,7 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import ROOT, development_app, machine, peak_rss_mb
+
 TARGET_RATIO = 1.5
 
 
@@ -33,26 +33,16 @@ def rss_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def measure(count: int, runs: int, hidden_digits: int | None, file_rows: int,
             keep_switch_interval: bool = False) -> dict:
     """One size, in this process: returns the figures as a dict."""
     tmp = tempfile.TemporaryDirectory(prefix="matong-bench-")
-    os.environ.update({
-        "MATONG_ENV": "development", "DATABASE_URL": f"sqlite:///{tmp.name}/bench.db",
-        "CODE_EXPORT_DIR": f"{tmp.name}/exports", "CODE_EXPORT_RUNNER": "worker",
-        "CODE_EXPORT_FILE_ROWS": str(file_rows), "CODE_BATCH_MAX": str(max(count, 1)),
-    })
-    os.environ.pop("REDIS_URL", None)
-    sys.path.insert(0, str(ROOT))
-    import logging
-
+    app = development_app(
+        DATABASE_URL=f"sqlite:///{tmp.name}/bench.db", CODE_EXPORT_DIR=f"{tmp.name}/exports",
+        CODE_EXPORT_FILE_ROWS=str(file_rows), CODE_BATCH_MAX=str(max(count, 1)))
     from flask_migrate import upgrade
 
-    from app import create_app, gs1
+    from app import gs1
     from app.codes import export as packs
     from app.codes import service
     from app.codes.models import ExportJob
@@ -61,8 +51,6 @@ def measure(count: int, runs: int, hidden_digits: int | None, file_rows: int,
     from app.identity.service import Actor
     from app.masterdata.models import Product
 
-    logging.disable(logging.WARNING)
-    app = create_app("development")
     figures = {"bare": [], "issue": [], "export": [], "ratio": []}
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))
@@ -107,18 +95,6 @@ def measure(count: int, runs: int, hidden_digits: int | None, file_rows: int,
         "export_s": statistics.median(figures["export"]), "ratio": statistics.median(figures["ratio"]),
         "rss_before_export_mb": rss_before, "peak_rss_mb": peak_rss_mb(),
     }
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPU(s), {model}, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
 def main() -> int:

@@ -22,35 +22,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
 import statistics
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import (
+    development_app,
+    machine,
+    may_wipe_bench_database,
+    peak_rss_mb,
+    product_line_lot,
+    wipe_and_migrate,
+)
+
 TARGET_RATIO = 3.0
 TARGET_RSS_MB = 500
 PER_CASE = 24
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPU(s), {model}, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
 def server_settings(engine) -> str:
@@ -72,61 +62,33 @@ def main() -> int:
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the last upload to FILE")
     args = parser.parse_args()
 
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("mysql", "mariadb")):
-        print("DATABASE_URL must point at MariaDB/MySQL (mysql+pymysql://...); SQLite is not measured.",
-              file=sys.stderr)
-        return 2
-    database = url.rsplit("/", 1)[-1].split("?", 1)[0]
-    if "bench" not in database and not args.wipe:
-        print(f"The database {database!r} is wiped by this benchmark: use one named *bench*, or pass --wipe.",
-              file=sys.stderr)
+    if not may_wipe_bench_database(args.wipe):
         return 2
 
-    os.environ.update({"MATONG_ENV": "development", "CODE_EXPORT_RUNNER": "worker",
-                       "CODE_BATCH_MAX": str(max(args.records, 1_000_000))})
-    os.environ.pop("REDIS_URL", None)
-    sys.path.insert(0, str(ROOT))
-    import logging
-
+    app = development_app(CODE_BATCH_MAX=str(max(args.records, 1_000_000)))
     import sqlalchemy as sa
-    from flask_migrate import downgrade, upgrade
 
-    from app import create_app
     from app.codes import service as codes
     from app.codes.models import Level
     from app.db import transaction, utcnow
     from app.extensions import db
     from app.identity import service as identity
     from app.identity.service import Actor
-    from app.masterdata import service as masterdata
-    from app.production import service as production
     from app.units import lines, store
     from app.units.models import EventKind, LocationKind, UnitStatus
 
-    logging.disable(logging.WARNING)
-    app = create_app("development")
     actor = Actor.system("bench")
-    raw = sa.Table("bench_raw_records", sa.MetaData(),
+    metadata = sa.MetaData()
+    raw = sa.Table("bench_raw_records", metadata,
                    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
                    sa.Column("record_id", sa.String(64)), sa.Column("type", sa.String(16)),
                    sa.Column("code", sa.String(64)), sa.Column("parent", sa.String(64)),
                    sa.Column("scanned_at", sa.DateTime))
 
     with app.app_context():
-        downgrade(directory=str(ROOT / "migrations"), revision="base")
-        upgrade(directory=str(ROOT / "migrations"))
-        raw.drop(db.engine, checkfirst=True)
-        raw.create(db.engine)
+        wipe_and_migrate(metadata)
         with transaction():
-            product = masterdata.create_product(actor=actor, data={
-                "sku": "BENCH-24", "name": "Bench product", "units_per_case": PER_CASE})
-            factory = masterdata.create_factory(actor=actor, data={"name": "Bench factory"})
-            line = masterdata.create_production_line(actor=actor, data={
-                "factory_id": factory.id, "code": "B1", "name": "Bench line"})
-            lot = production.create_production_lot(actor=actor, data={
-                "product_id": product.id, "factory_id": factory.id, "line_id": line.id, "lot_no": "BENCH",
-                "production_date": date(2026, 3, 2)})
+            product, _, line, lot = product_line_lot(actor, sku="BENCH-24", units_per_case=PER_CASE)
             key, _ = identity.create_api_key(actor=actor, name="bench-line", scopes=["production"])
             session = lines.start_session(actor=actor, line_id=line.id, lot_id=lot.id)
         product_id, lot_id, line_id, session_id = product.id, lot.id, line.id, session.id

@@ -26,33 +26,29 @@ It prints median, p95 and max of each (target: move p95 <= 150 ms) and the ratio
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import (
+    MS,
+    alternate,
+    development_app,
+    machine,
+    may_wipe_bench_database,
+    p95,
+    pallet,
+    product_line_lot,
+    timing_line,
+    wipe_and_migrate,
+    write_commissioned,
+)
+
 TARGET_P95_MS = 150
 CASES, PER_CASE = 50, 24
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPU(s), {model}, Python {platform.python_version()}, {platform.system()} {platform.release()}"
-
-
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
 
 
 def main() -> int:
@@ -61,100 +57,51 @@ def main() -> int:
     parser.add_argument("--wipe", action="store_true", help="wipe a database whose name lacks 'bench'")
     parser.add_argument("--profile", metavar="FILE", help="also profile one more move (cProfile) into FILE")
     args = parser.parse_args()
-
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("mysql", "mariadb")):
-        print("DATABASE_URL must point at MariaDB/MySQL (mysql+pymysql://...); SQLite is not measured.",
-              file=sys.stderr)
-        return 2
-    database = url.rsplit("/", 1)[-1].split("?", 1)[0]
-    if "bench" not in database and not args.wipe:
-        print(f"The database {database!r} is wiped by this benchmark: use one named *bench*, or pass --wipe.",
-              file=sys.stderr)
+    if not may_wipe_bench_database(args.wipe):
         return 2
 
-    os.environ.update({"MATONG_ENV": "development", "CODE_EXPORT_RUNNER": "worker"})
-    os.environ.pop("REDIS_URL", None)
-    sys.path.insert(0, str(ROOT))
-    import logging
-
+    app = development_app()
     import sqlalchemy as sa
-    from flask_migrate import downgrade, upgrade
 
-    from app import create_app
-    from app.codes import service as codes
-    from app.codes.models import Level
-    from app.db import transaction, utcnow
+    from app.db import transaction
     from app.extensions import db
     from app.identity import service as identity
     from app.identity.service import Actor
     from app.masterdata import service as masterdata
-    from app.production import service as production
     from app.units import store
-    from app.units.models import EventKind, LocationKind, UnitStatus
+    from app.units.models import LocationKind
 
-    logging.disable(logging.WARNING)
-    app = create_app("development")
     actor = Actor.system("bench")
-    bare = sa.Table("bench_bare_units", sa.MetaData(),
+    metadata = sa.MetaData()
+    bare = sa.Table("bench_bare_units", metadata,
                     sa.Column("serial", sa.BigInteger, primary_key=True, autoincrement=False),
                     sa.Column("location_kind", sa.String(16)), sa.Column("location_id", sa.BigInteger),
                     sa.Column("in_transit", sa.Boolean))
     at = datetime.now(timezone.utc) - timedelta(hours=2)
 
     with app.app_context():
-        downgrade(directory=str(ROOT / "migrations"), revision="base")
-        upgrade(directory=str(ROOT / "migrations"))
-        bare.drop(db.engine, checkfirst=True)
-        bare.create(db.engine)
+        wipe_and_migrate(metadata)
         with transaction():
-            product = masterdata.create_product(actor=actor, data={
-                "sku": "BENCH-1200", "name": "Bench product", "units_per_case": PER_CASE,
-                "cases_per_pallet": CASES})
-            factory = masterdata.create_factory(actor=actor, data={"name": "Bench factory"})
-            line = masterdata.create_production_line(actor=actor, data={
-                "factory_id": factory.id, "code": "B1", "name": "Bench line"})
-            lot = production.create_production_lot(actor=actor, data={
-                "product_id": product.id, "factory_id": factory.id, "line_id": line.id, "lot_no": "BENCH",
-                "production_date": date(2026, 3, 2)})
+            product, factory, line, lot = product_line_lot(
+                actor, sku="BENCH-1200", units_per_case=PER_CASE, cases_per_pallet=CASES)
             warehouse = masterdata.create_warehouse(actor=actor, data={"name": "Bench A", "factory_id": factory.id})
             masterdata.create_warehouse(actor=actor, data={"name": "Bench B", "factory_id": factory.id})
             dealer = masterdata.create_dealer(actor=actor, data={"name": "Bench dealer"})
             key, _ = identity.create_api_key(actor=actor, name="bench-pda", scopes=["warehouse"])
         product_id, lot_id, line_id = product.id, lot.id, line.id
         warehouse_id, dealer_id = warehouse.id, dealer.id
-        ring = codes.keyring()
 
-        def pallet() -> tuple[str, list[int]]:
+        def received_pallet() -> tuple[str, list[int]]:
             """A pallet of 50 cases x 24 items received in warehouse A (untimed); its code and serials."""
+            code, units = pallet(actor, product_id=product_id, lot_id=lot_id, location_kind=LocationKind.WAREHOUSE,
+                                 location_id=warehouse_id, at=at, cases=CASES, per_case=PER_CASE)
             with transaction():
-                items, _ = codes.issue_batch(actor=actor, product_id=product_id, level="item", count=CASES * PER_CASE)
-                cases, _ = codes.issue_batch(actor=actor, product_id=product_id, level="case", count=CASES)
-                pallets, _ = codes.issue_batch(actor=actor, product_id=product_id, level="pallet", count=1)
-
-            def unit(batch, i, level, parent, children):
-                return store.UnitState(
-                    batch.serial_start + i, batch.key_version, batch.id, level, product_id, lot_id,
-                    UnitStatus.ACTIVE, parent, children, False, LocationKind.WAREHOUSE, warehouse_id, False,
-                    None, None, None, at)
-
-            top = pallets.serial_start
-            units = [unit(pallets, 0, Level.PALLET, None, CASES)]
-            units += [unit(cases, c, Level.CASE, top, PER_CASE) for c in range(CASES)]
-            units += [unit(items, i, Level.ITEM, cases.serial_start + i // PER_CASE, 0)
-                      for i in range(CASES * PER_CASE)]
-            now = utcnow()
-            with transaction():
-                store.insert_units(units)
-                store.write_events([store.event_row(
-                    kind=EventKind.COMMISSION, serial=u.serial, lot_id=lot_id, occurred_at=at, recorded_at=now,
-                    location_kind=LocationKind.LINE, location_id=line_id, source="bench")
-                    for u in units if u.level is Level.ITEM])
+                write_commissioned(units, lot_id=lot_id, line_id=line_id, at=at)
                 store.adjust_stock({(warehouse_id, product_id, lot_id): CASES * PER_CASE})
                 db.session.execute(bare.insert(), [
                     {"serial": u.serial, "location_kind": "warehouse", "location_id": warehouse_id,
                      "in_transit": False} for u in units])
-            return ring.encode(top, pallets.key_version), [u.serial for u in units]
+            return code, [u.serial for u in units]
 
         client = app.test_client()
         headers = {"X-Api-Key": key}
@@ -181,39 +128,31 @@ def main() -> int:
         print(f"database: {db.engine.dialect.name} {db.engine.dialect.server_version_info}; "
               f"setting up {args.runs + 1} pallets of {CASES} x {PER_CASE} items ...", flush=True)
         started = time.perf_counter()
-        prepared = [pallet() for _ in range(args.runs + 1)]
+        prepared = [received_pallet() for _ in range(args.runs + 1)]
         print(f"set-up (untimed) {time.perf_counter() - started:.1f} s", flush=True)
 
         warm_code, warm_serials = prepared.pop()
         move(warm_code, -1)
         bare_update(warm_serials)
-        moves, updates = [], []
-        for run, (code, serials) in enumerate(prepared):
-            if run % 2 == 0:
-                moves.append(move(code, run))
-                updates.append(bare_update(serials))
-            else:
-                updates.append(bare_update(serials))
-                moves.append(move(code, run))
+        moves, updates = alternate(args.runs, lambda run: move(prepared[run][0], run),
+                                   lambda run: bare_update(prepared[run][1]))
         if args.profile:
             import cProfile
 
-            code, _ = pallet()
+            code, _ = received_pallet()
             cProfile.runctx("move(code, args.runs)", globals(), locals(), args.profile)
         stock = db.session.scalar(sa.text("SELECT quantity FROM stock"))
         assert stock == 0, stock
 
-    ms = 1000
-    m_med, m_p95, m_max = statistics.median(moves) * ms, p95(moves) * ms, max(moves) * ms
-    u_med, u_p95, u_max = statistics.median(updates) * ms, p95(updates) * ms, max(updates) * ms
+    m_med, m_p95 = statistics.median(moves) * MS, p95(moves) * MS
+    u_med = statistics.median(updates) * MS
     print(f"\n{args.runs} runs, each a fresh pallet of {CASES * PER_CASE:,} items "
           f"({1 + CASES + CASES * PER_CASE:,} unit rows) shipped to a dealer:")
-    print(f"  pallet move (HTTP)  median {m_med:6.1f} ms   p95 {m_p95:6.1f} ms   max {m_max:6.1f} ms")
-    print(f"  bare UPDATE         median {u_med:6.1f} ms   p95 {u_p95:6.1f} ms   max {u_max:6.1f} ms")
+    print(timing_line("pallet move (HTTP)", moves, 20))
+    print(timing_line("bare UPDATE", updates, 20))
     print(f"  ratio of medians (move / bare update): {m_med / u_med:.2f}")
     print(f"target: move p95 <= {TARGET_P95_MS} ms: {'met' if m_p95 <= TARGET_P95_MS else 'NOT met'}")
     return 0 if m_p95 <= TARGET_P95_MS else 1
-
 
 if __name__ == "__main__":
     sys.exit(main())
