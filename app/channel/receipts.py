@@ -25,7 +25,7 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.masterdata.models import Store
 from app.units import store
-from app.units.models import EventKind
+from app.units.models import EventKind, UnitStatus
 from app.webhooks.service import emit
 
 MAX_CODES = 5000
@@ -112,23 +112,30 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
                 scanned_roots.append(decoded.serial)
     extra = list(dict.fromkeys(extra))
 
+    place = ship.location_of(receiver_kind)
+
+    def arriving(unit: store.UnitState) -> bool:
+        # Only what is still on its way here arrives: a unit sold, scrapped or moved on since it
+        # was shipped is missing from this receipt, never brought back into anyone's stock.
+        return (unit.status is UnitStatus.ACTIVE and unit.in_transit and unit.location_kind is place
+                and unit.location_id == receiver_id)
+
     covered: dict[int, store.UnitState] = {}
     for root in scanned_roots:
         for unit in ship.with_contents(tree[root], children):
             covered[unit.serial] = unit
-    received = {s for s, u in covered.items() if u.level is Level.ITEM and s in expected}
+    received = {s for s, u in covered.items() if u.level is Level.ITEM and s in expected and arriving(u)}
     if codes is not None:
         # A damaged item counts as arrived, even when only its damaged code was scanned.
         for _, _, items in damaged_found:
-            received.update(s for s in items if s in expected)
+            received.update(s for s in items if s in expected and arriving(tree[s]))
             for s in items:
                 covered.setdefault(s, tree[s])
     missing = sorted(set(expected) - received)
 
     # The received units (and the cases and pallets they came in) are now the receiver's.
-    moved = [u for u in covered.values() if u.level is not Level.ITEM or u.serial in received]
+    moved = [u for u in covered.values() if u.serial in received or u.level is not Level.ITEM and arriving(u)]
     before = {u.serial: store.stock_key(u) for u in moved}
-    place = ship.location_of(receiver_kind)
     for unit in moved:
         unit.location_kind, unit.location_id, unit.in_transit = place, receiver_id, False
     store.save_units(moved, ["location_kind", "location_id", "in_transit"])

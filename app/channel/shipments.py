@@ -97,6 +97,11 @@ class ShipmentCancelled(Conflict):
     message = "This shipment was cancelled."
 
 
+class ShipmentContentsChanged(Conflict):
+    code = "shipment_contents_changed"
+    message = "Goods scanned into this shipment changed since (recalled, sold or moved): undo those scans first."
+
+
 class LineOverShipped(Conflict):
     code = "line_complete"
     message = "An order line would be shipped beyond its quantity; undo a scan."
@@ -423,6 +428,33 @@ def _check_unit(unit: store.UnitState, children, place) -> list[store.UnitState]
     return moved
 
 
+def _check_still_shippable(shipment: Shipment, scans: list[ShipmentScan], units: dict[int, store.UnitState],
+                           children) -> None:
+    """Refuse to ship when what a scan holds changed since it was scanned (the units are locked now).
+
+    A lot recalled, an item sold or taken out of its case in the meantime: the scan's checks no
+    longer hold, and shipping would move goods that aren't there or mustn't go.
+    """
+    place = (location_of(shipment.shipper_kind), shipment.shipper_id, False)
+    held: dict[int, set[int]] = {}
+    for scan_id, serial in db.session.execute(sa.select(ShipmentUnit.scan_id, ShipmentUnit.serial)
+                                              .where(ShipmentUnit.shipment_id == shipment.id)):
+        held.setdefault(scan_id, set()).add(serial)
+    changed = {}
+    for scan_row in scans:
+        root = units.get(scan_row.serial)
+        try:
+            if root is None:
+                raise _Refused("not_in_my_stock")
+            contents = {u.serial for u in _check_unit(root, children, place) if u.level is Level.ITEM}
+            if not held.get(scan_row.id, set()) <= contents:
+                raise _Refused("not_in_my_stock")
+        except _Refused as refused:
+            changed[str(scan_row.id)] = [f"{scan_row.code}: {refused.reason}"]
+    if changed:
+        raise ShipmentContentsChanged(errors={"scans": changed})
+
+
 def _line_for(items: list[store.UnitState], lines: list[OrderLine], room: dict[int, int]) -> int:
     """The order line these items go to, or the reason none can take them all."""
     products = {u.product_id for u in items}
@@ -525,6 +557,8 @@ def ship(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int,
     roots = [s.serial for s in scans]
     units = store.load_units(roots)
     units.update(store.subtree(roots))
+    children = children_map(units.values())
+    _check_still_shippable(shipment, scans, units, children)
     per_line = dict(db.session.execute(
         sa.select(ShipmentUnit.order_line_id, sa.func.count()).where(
             ShipmentUnit.shipment_id == shipment.id, ShipmentUnit.order_line_id.is_not(None))
@@ -536,7 +570,6 @@ def ship(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int,
         if updated != 1:
             raise LineOverShipped()
 
-    children = children_map(units.values())
     held = set(db.session.scalars(sa.select(ShipmentUnit.serial).where(ShipmentUnit.shipment_id == shipment.id)))
     moved: dict[int, store.UnitState] = {}
     events = []
@@ -584,9 +617,12 @@ def ship(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int,
 # --- the brand warehouse ------------------------------------------------------------------------
 
 class WarehouseOrders:
-    """Warehouse outbound scans carrying an ERP order number: checked against the order's lines, then
-    recorded as one shipment per order, shipped at once (the warehouse scan has moved the units).
-    An order number we don't know (the ERP hasn't sent the order) is kept on the event, unchecked.
+    """Warehouse outbound scans to dealers, recorded as shipments shipped at once (the warehouse scan
+    has moved the units), so the dealer has something to receive. A scan carrying the number of an
+    ERP order we know is checked against the order's lines and lands in one shipment per order; the
+    others (no order number, or one the ERP hasn't sent: kept on the event, unchecked) land in one
+    shipment without an order per warehouse and dealer. Transfers between warehouses are not
+    shipments: the receiving warehouse scans them in.
 
     Orders are read without a lock (the guarded UPDATE of the lines refuses over-shipping), so the
     lock order stays that of receipts: units, order lines, then the order.
@@ -600,11 +636,17 @@ class WarehouseOrders:
         self.lines: dict[int, list[OrderLine]] = {}
         self.room: dict[int, int] = {}
         self.taken: dict[int, list[tuple]] = {}
+        self.loose: dict[tuple[int, int], list[tuple]] = {}
 
     def take(self, record: dict, code: str, unit: store.UnitState, moved: list[store.UnitState]) -> str | None:
         """Hold this scan's items on a line of the record's order; the refusal reason otherwise."""
-        order = self.orders.get(record["order_no"])
+        if record.get("to_dealer_id") is None:
+            return None
+        order = self.orders.get(record["order_no"]) if record.get("order_no") else None
         if order is None:
+            items = [u for u in moved if u.level is Level.ITEM]
+            self.loose.setdefault((record["warehouse_id"], record["to_dealer_id"]), []).append(
+                (None, code, unit, items, None, record))
             return None
         if (order.seller_kind is not PartyKind.WAREHOUSE
                 or order.seller_id != record["warehouse_id"] or order.buyer_kind is not PartyKind.DEALER
@@ -628,45 +670,52 @@ class WarehouseOrders:
         return None
 
     def ship(self) -> list[Shipment]:
-        """Write a shipped shipment per order for the scans taken; lines' shipped grow; events emitted."""
-        now, done = utcnow(), []
-        for order_id, taken in sorted(self.taken.items()):
-            order = taken[0][0]
-            shipped_at = max(record["scanned_at"] for *_, record in taken)
-            shipment = Shipment(order_id=order_id, shipper_kind=PartyKind.WAREHOUSE,
-                                shipper_id=taken[0][5]["warehouse_id"], receiver_kind=order.buyer_kind,
-                                receiver_id=order.buyer_id, status=ShipmentStatus.SHIPPED,
-                                items=sum(len(items) for _, _, _, items, _, _ in taken),
-                                created_by=self.actor_label[:128], shipped_at=shipped_at,
-                                shipped_by=self.actor_label[:128])
-            db.session.add(shipment)
-            db.session.flush()
-            scans = [ShipmentScan(shipment_id=shipment.id, code=code, serial=unit.serial, level=unit.level,
-                                  items=len(items), order_line_id=line_id, scanned_at=record["scanned_at"],
-                                  scanned_by=self.actor_label[:128])
-                     for _, code, unit, items, line_id, record in taken]
-            db.session.add_all(scans)
-            db.session.flush()
-            _insert_shipment_units([
-                {"shipment_id": shipment.id, "scan_id": scan_row.id, "serial": u.serial, "product_id": u.product_id,
-                 "lot_id": u.lot_id, "order_line_id": line_id, "open_serial": None}
-                for scan_row, (_, _, _, items, line_id, _) in zip(scans, taken) for u in items])
-            per_line: dict[int, int] = {}
-            for _, _, _, items, line_id, _ in taken:
-                per_line[line_id] = per_line.get(line_id, 0) + len(items)
-            for line_id, count in sorted(per_line.items()):
-                updated = db.session.execute(sa.update(OrderLine).where(
-                    OrderLine.id == line_id, OrderLine.shipped + count <= OrderLine.quantity)
-                    .values(shipped=OrderLine.shipped + count)).rowcount
-                if updated != 1:
-                    raise LineOverShipped()
-            refresh_order(order_id)
-            emit("shipment.shipped", {
-                "shipment_id": shipment.id, "order_id": order_id, "order_no": order.order_no,
-                "shipper": {"kind": PartyKind.WAREHOUSE.value, "id": shipment.shipper_id},
-                "receiver": {"kind": shipment.receiver_kind.value, "id": shipment.receiver_id},
-                "items": shipment.items,
-                "lines": [{"order_line_id": k, "items": v} for k, v in sorted(per_line.items())],
-                "shipped_at": shipped_at.isoformat(), "recorded_at": now.isoformat()})
-            done.append(shipment)
+        """Write the shipped shipments of the scans taken (per order, and per dealer without an order)."""
+        done = [self._shipment(taken[0][0], taken[0][5]["warehouse_id"], taken[0][0].buyer_id, taken)
+                for _, taken in sorted(self.taken.items())]
+        done += [self._shipment(None, warehouse_id, dealer_id, taken)
+                 for (warehouse_id, dealer_id), taken in sorted(self.loose.items())]
         return done
+
+    def _shipment(self, order: SalesOrder | None, warehouse_id: int, dealer_id: int, taken: list[tuple]) -> Shipment:
+        """One shipped shipment of these scans; with an order, its lines' shipped grow."""
+        now = utcnow()
+        shipped_at = max(record["scanned_at"] for *_, record in taken)
+        shipment = Shipment(order_id=order.id if order else None, shipper_kind=PartyKind.WAREHOUSE,
+                            shipper_id=warehouse_id, receiver_kind=PartyKind.DEALER, receiver_id=dealer_id,
+                            status=ShipmentStatus.SHIPPED, items=sum(len(items) for _, _, _, items, _, _ in taken),
+                            created_by=self.actor_label[:128], shipped_at=shipped_at,
+                            shipped_by=self.actor_label[:128])
+        db.session.add(shipment)
+        db.session.flush()
+        scans = [ShipmentScan(shipment_id=shipment.id, code=code, serial=unit.serial, level=unit.level,
+                              items=len(items), order_line_id=line_id, scanned_at=record["scanned_at"],
+                              scanned_by=self.actor_label[:128])
+                 for _, code, unit, items, line_id, record in taken]
+        db.session.add_all(scans)
+        db.session.flush()
+        _insert_shipment_units([
+            {"shipment_id": shipment.id, "scan_id": scan_row.id, "serial": u.serial, "product_id": u.product_id,
+             "lot_id": u.lot_id, "order_line_id": line_id, "open_serial": None}
+            for scan_row, (_, _, _, items, line_id, _) in zip(scans, taken) for u in items])
+        per_line: dict[int, int] = {}
+        for _, _, _, items, line_id, _ in taken:
+            if line_id is not None:
+                per_line[line_id] = per_line.get(line_id, 0) + len(items)
+        for line_id, count in sorted(per_line.items()):
+            updated = db.session.execute(sa.update(OrderLine).where(
+                OrderLine.id == line_id, OrderLine.shipped + count <= OrderLine.quantity)
+                .values(shipped=OrderLine.shipped + count)).rowcount
+            if updated != 1:
+                raise LineOverShipped()
+        if order is not None:
+            refresh_order(order.id)
+        emit("shipment.shipped", {
+            "shipment_id": shipment.id, "order_id": shipment.order_id,
+            "order_no": order.order_no if order else None,
+            "shipper": {"kind": PartyKind.WAREHOUSE.value, "id": shipment.shipper_id},
+            "receiver": {"kind": shipment.receiver_kind.value, "id": shipment.receiver_id},
+            "items": shipment.items,
+            "lines": [{"order_line_id": k, "items": v} for k, v in sorted(per_line.items())],
+            "shipped_at": shipped_at.isoformat(), "recorded_at": now.isoformat()})
+        return shipment

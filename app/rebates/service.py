@@ -47,6 +47,11 @@ class StatementNotFound(NotFound):
     message = "No such rebate statement."
 
 
+class StatementPeriodOverlaps(Conflict):
+    code = "statement_period_overlaps"
+    message = "Another statement of this dealer covers part of this period: its flows would be paid twice."
+
+
 class StatementApproved(Conflict):
     code = "statement_approved"
     message = "This statement is approved: it is frozen and cannot be recomputed or approved again."
@@ -231,6 +236,14 @@ def compute_statement(*, actor: Actor, dealer_id: int, period_start: date, perio
     if period_end < period_start:
         raise PeriodInvalid(errors={"period_end": ["Must not be before period_start."]})
     dealer = _dealer_for_update(dealer_id)
+    # Periods never overlap (checked under the dealer's lock): each flow is paid by one statement.
+    overlapping = db.session.scalar(sa.select(RebateStatement.id).where(
+        RebateStatement.dealer_id == dealer_id, RebateStatement.period_start <= period_end,
+        RebateStatement.period_end >= period_start,
+        sa.not_(sa.and_(RebateStatement.period_start == period_start, RebateStatement.period_end == period_end)))
+        .limit(1))
+    if overlapping is not None:
+        raise StatementPeriodOverlaps(errors={"statement_id": [overlapping]})
     statement = _statement_for_update(dealer_id, period_start, period_end)
     if statement.status is StatementStatus.APPROVED:
         raise StatementApproved()

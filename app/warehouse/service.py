@@ -141,7 +141,7 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
             if unit is None:
                 raise _Refused(rules.NOT_COMMISSIONED)
             moved, target = _check_move(record, unit, children)
-            if record["action"] == OUTBOUND and record.get("order_no"):
+            if record["action"] == OUTBOUND:
                 reason = orders.take(record, decoded[i].code, unit, moved)
                 if reason:
                     raise _Refused(reason)

@@ -308,7 +308,7 @@ def deliver_due(now: datetime | None = None, *, limit: int = 100) -> WorkReport:
 
     It runs its own short transactions (claim, record) and must not be called inside one.
     """
-    now = now or utcnow()
+    fixed, now = now, now or utcnow()
     config = current_app.config
     max_attempts = config["WEBHOOK_MAX_ATTEMPTS"]
     timeout = float(config["WEBHOOK_TIMEOUT_SECONDS"])
@@ -320,7 +320,9 @@ def deliver_due(now: datetime | None = None, *, limit: int = 100) -> WorkReport:
     db.session.rollback()  # end the read's transaction: each claim is its own
     report = WorkReport()
     for delivery_id in due:
-        lease = _claim(delivery_id, now)
+        # Each claim's lease starts when it is taken, not when the batch began: a batch of slow
+        # posts must not leave later claims with leases already expired (another worker's to take).
+        lease = _claim(delivery_id, fixed or utcnow())
         if lease is None:
             continue
         delivery = db.session.get(WebhookDelivery, delivery_id)
@@ -330,5 +332,5 @@ def deliver_due(now: datetime | None = None, *, limit: int = 100) -> WorkReport:
                      body=body_of(event))
         db.session.rollback()  # no transaction stays open while the network is waited on
         error = _post(post, timeout)
-        _record(delivery_id, lease, error, now, max_attempts, report)
+        _record(delivery_id, lease, error, fixed or utcnow(), max_attempts, report)
     return report
