@@ -17,6 +17,7 @@ from app.channel.models import OrderStatus, PartyKind, ShipmentStatus
 from app.db import transaction
 from app.errors import Forbidden
 from app.http import SelectPage
+from app.masterdata.models import Status
 from app.schemas import Int
 from miniprogram_api.security import audience, authenticate, current_app_user
 
@@ -32,10 +33,17 @@ class NoDealer(Forbidden):
     message = "Bind to a dealer first."
 
 
+class DealerInactive(Forbidden):
+    code = "dealer_inactive"
+    message = "Your dealer is deactivated; ask the brand to reactivate it."
+
+
 def _dealer_id() -> int:
     membership = accounts.dealer_membership(current_app_user())
     if membership is None:
         raise NoDealer()
+    if membership.dealer.status is not Status.ACTIVE:
+        raise DealerInactive()
     return membership.dealer_id
 
 
