@@ -72,6 +72,8 @@ def _import_models() -> None:
     import app.retail.models  # noqa: F401
     import app.rebates.models  # noqa: F401
     import app.webhooks.models  # noqa: F401
+    import app.consumers.models  # noqa: F401
+    import app.payouts.models  # noqa: F401
 
 
 def register_apis(app: Flask) -> None:

@@ -54,6 +54,13 @@ def clean_state(app):
 
 
 @pytest.fixture
+def mariadb(app):
+    """Skip on SQLite: it serialises writers with a file lock, so a race of row locks needs MariaDB/MySQL."""
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite serialises writers with a file lock; the row-lock race needs MariaDB/MySQL")
+
+
+@pytest.fixture
 def production_env(monkeypatch, tmp_path):
     """Every secret production needs, set in the environment; tests take one away."""
     from config import WECHAT_REQUIRED_ENV

@@ -11,6 +11,7 @@ from app.accounts.models import AppName, AppUser, DealerMembership, Invitation, 
 from app.db import transaction
 from app.extensions import db
 from app.wechat.miniprogram import WxSession
+from tests.concurrency import at_once, results_and_errors
 from tests.masterdata_factories import make_dealer
 from tests.mp_factories import make_invitation
 
@@ -84,26 +85,17 @@ def test_an_invitation_of_one_use_bound_by_two_users_at_once_binds_exactly_one(a
         both_checked.wait()  # both saw an unused invitation before either takes it
         return invitation
 
-    results = []
 
     def bind(user_id):
-        with app.app_context():
-            try:
-                with transaction():
-                    accounts.bind_dealer(user=db.session.get(AppUser, user_id), code=code)
-                results.append("bound")
-            except accounts.InvitationUsedUp:
-                results.append("used_up")
-            finally:
-                db.session.remove()
+        def call():
+            accounts.bind_dealer(user=db.session.get(AppUser, user_id), code=code)
+            return "bound"
+        return call
 
     monkeypatch.setattr(accounts, "_usable_invitation", checked_then_wait)
-    threads = [threading.Thread(target=bind, args=(user_id,)) for user_id in user_ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
-    assert sorted(results) == ["bound", "used_up"]
+    results, errors = results_and_errors(at_once(app, *map(bind, user_ids), each_in_transaction=True))
+    assert [r for r in results if r] == ["bound"]
+    assert [type(e) for e in errors if e] == [accounts.InvitationUsedUp]
     assert db.session.scalar(sa.select(Invitation.used_count).where(Invitation.code == code)) == 1
     assert db.session.scalar(sa.select(sa.func.count()).select_from(DealerMembership)) == 1
 
@@ -114,24 +106,10 @@ def test_two_refreshes_with_one_token_at_once_give_one_new_pair(app, wechat):
     wechat.sessions = {"a": ("o-1", None)}
     with transaction():
         pair = accounts.login(app="dealer", code="a", ip="127.0.0.1")
-    start = threading.Barrier(2, timeout=10)
-    results = []
 
     def refresh():
-        with app.app_context():
-            start.wait()
-            try:
-                with transaction():
-                    accounts.refresh(app="dealer", refresh_token=pair.refresh_token)
-                results.append("refreshed")
-            except accounts.RefreshTokenReused:
-                results.append("reused")
-            finally:
-                db.session.remove()
+        return accounts.refresh(app="dealer", refresh_token=pair.refresh_token)
 
-    threads = [threading.Thread(target=refresh) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
-    assert sorted(results) == ["refreshed", "reused"]
+    results, errors = results_and_errors(at_once(app, refresh, refresh, each_in_transaction=True))
+    assert len([r for r in results if r]) == 1
+    assert [type(e) for e in errors if e] == [accounts.RefreshTokenReused]

@@ -16,6 +16,7 @@ from app.extensions import db
 from app.identity.models import AuditRecord
 from app.units import store
 from app.units.models import EventKind, LocationKind, Unit
+from tests.concurrency import at_once, results_and_errors
 from tests.masterdata_factories import ACTOR, DONGCHENG, HANGZHOU, XIHU, ZHEJIANG, make_dealer, make_store
 from tests.production_factories import make_production_lot
 from tests.unit_factories import SOURCE, commission, pack, serial
@@ -241,27 +242,14 @@ def test_two_scans_of_one_unit_at_one_place_at_once_raise_one_alert(app, goods):
         pytest.skip("SQLite serialises writers with a file lock; the unique-key race needs MariaDB/MySQL")
     place = make_store(region_code=DONGCHENG).id
     ready = threading.Barrier(2, timeout=10)
-    raised, errors = [], []
 
     def scan():
-        with app.app_context():
-            try:
-                with transaction():
-                    units = units_of([goods["items"][3]])
-                    ready.wait()
-                    raised.append(diversion.check(units=units, seen_kind=SeenKind.SALE, place_kind="store",
-                                                  place_id=place, region_code=DONGCHENG, seen_by="clerk:1",
-                                                  seen_at=SEEN))
-            except Exception as exc:  # reported below
-                errors.append(exc)
-            finally:
-                db.session.remove()
+        units = units_of([goods["items"][3]])
+        ready.wait()
+        return diversion.check(units=units, seen_kind=SeenKind.SALE, place_kind="store", place_id=place,
+                               region_code=DONGCHENG, seen_by="clerk:1", seen_at=SEEN)
 
-    threads = [threading.Thread(target=scan) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not errors, errors
+    raised, errors = results_and_errors(at_once(app, scan, scan, each_in_transaction=True))
+    assert errors == [None, None], errors
     assert sorted(raised) == [0, 1]
     assert len(alerts()) == 1

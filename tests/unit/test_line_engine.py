@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import itertools
-import threading
 from datetime import timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from app.units import lines, rules, store
 from app.units.models import Event, EventKind, LineSession, LocationKind, RejectedRecord, Unit, UnitStatus
 from app.warehouse.models import Stock
 from tests import unit_factories as uf
+from tests.concurrency import at_once
 from tests.masterdata_factories import ACTOR, make_factory, make_product
 from tests.production_factories import make_line, make_production_lot
 
@@ -515,29 +515,15 @@ def test_two_lines_packing_one_item_into_two_cases_at_once_pack_it_once(app):
     second_session = first_line.start()
     item = first_line.commissioned(1)[0]
     cases = first_line.cases(2)
-    start = threading.Barrier(2, timeout=10)
-    results = {}
 
     def pack_into(session_id, case):
-        with app.app_context():
-            try:
-                start.wait()
+        def run():
+            with transaction():
+                return lines.apply_records(actor=ACTOR, session_id=session_id, records=[pack(item, case)])
+        return lambda: outcome(lines.retrying(run)[0])
 
-                def run():
-                    with transaction():
-                        return lines.apply_records(actor=ACTOR, session_id=session_id,
-                                                   records=[pack(item, case)])
-                results[case] = outcome(lines.retrying(run)[0])
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=pack_into, args=(s, c))
-               for s, c in ((first_line.session_id, cases[0]), (second_session, cases[1]))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert sorted(results.values()) == [("accepted", None), ("rejected", "packed_elsewhere")]
+    results = at_once(app, pack_into(first_line.session_id, cases[0]), pack_into(second_session, cases[1]))
+    assert sorted(results) == [("accepted", None), ("rejected", "packed_elsewhere")]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Event).where(Event.kind == EventKind.PACK)) == 1
     parents = db.session.scalars(sa.select(Unit.child_count).where(Unit.level == "case")).all()
     assert sorted(parents) == [1]

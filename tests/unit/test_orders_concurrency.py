@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 import sqlalchemy as sa
 
 from app.channel import orders
@@ -13,36 +12,10 @@ from app.db import transaction
 from app.errors import DomainError
 from app.extensions import db
 from app.webhooks import service as webhooks
+from tests.concurrency import at_once, meeting_in
 from tests.masterdata_factories import ACTOR
 from tests.unit.test_orders import channel, order_data, ship  # noqa: F401 (fixture)
 from tests.unit.test_webhooks import Receiver
-
-
-@pytest.fixture
-def mariadb(app):
-    if db.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite serialises writers with a file lock; the row-lock race needs MariaDB/MySQL")
-
-
-def race(app, *jobs):
-    """Run each job in its own thread and app context; return what each returned or raised."""
-    results = [None] * len(jobs)
-
-    def run(i):
-        with app.app_context():
-            try:
-                results[i] = jobs[i]()
-            except Exception as exc:  # compared by the test
-                results[i] = exc
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 def test_the_same_new_order_sent_twice_at_once_is_created_once(app, mariadb, channel, monkeypatch):
@@ -60,7 +33,7 @@ def test_the_same_new_order_sent_twice_at_once_is_created_once(app, mariadb, cha
         with transaction():
             return orders.upsert_order(actor=ACTOR, data=order_data(channel)).result
 
-    assert sorted(race(app, put, put)) == ["created", "unchanged"]
+    assert sorted(at_once(app, put, put)) == ["created", "unchanged"]
 
 
 def test_an_erp_update_and_a_dealer_scan_at_once_never_ship_past_the_quantity(app, mariadb, channel, monkeypatch):
@@ -79,7 +52,7 @@ def test_an_erp_update_and_a_dealer_scan_at_once_never_ship_past_the_quantity(ap
         ship(order_id, 1, 60, ready=ready.wait)
         return "shipped"
 
-    updated, shipped = race(app, update, scan)
+    updated, shipped = at_once(app, update, scan)
     line = db.session.scalar(sa.select(OrderLine).where(OrderLine.order_id == order_id, OrderLine.line_no == 1)
                              .execution_options(populate_existing=True))
     assert line.shipped <= line.quantity
@@ -90,22 +63,15 @@ def test_an_erp_update_and_a_dealer_scan_at_once_never_ship_past_the_quantity(ap
         assert updated == "updated" and line.quantity == 50 and isinstance(shipped, AssertionError)
 
 
-def test_two_workers_post_a_delivery_once(app, mariadb, monkeypatch):
+def test_two_workers_post_a_delivery_once(app, mariadb):
     server = Receiver((200,))
     try:
         with transaction():
             webhooks.create_endpoint(actor=ACTOR, url=server.url)
         with transaction():
             webhooks.emit("sale.scanned", {"serial": 1})
-        ready = threading.Barrier(2, timeout=10)
-        claim = webhooks._claim
-
-        def claim_when_both_are_ready(*args):
-            ready.wait()
-            return claim(*args)
-
-        monkeypatch.setattr(webhooks, "_claim", claim_when_both_are_ready)
-        reports = race(app, webhooks.deliver_due, webhooks.deliver_due)
+        with meeting_in(webhooks, "_claim"):
+            reports = at_once(app, webhooks.deliver_due, webhooks.deliver_due)
         assert sorted(report.delivered for report in reports) == [0, 1]
         assert len(server.requests) == 1
     finally:

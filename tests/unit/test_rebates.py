@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import itertools
-import threading
 from datetime import date, datetime, timezone
 
 import pytest
@@ -18,6 +17,7 @@ from app.identity.models import AuditRecord
 from app.rebates import service
 from app.rebates.models import RebateBasis, StatementStatus
 from app.retail.models import SaleScan
+from tests.concurrency import at_once, meeting_in, results_and_errors
 from tests.masterdata_factories import ACTOR, DONGCHENG, make_dealer, make_product, make_store
 
 MARCH = (date(2026, 3, 1), date(2026, 3, 31))
@@ -207,35 +207,17 @@ def test_a_statement_needs_a_dealer_and_a_period_in_order(world):
         compute(world["dealer"].id, period=(date(2026, 3, 2), date(2026, 3, 1)))
 
 
-def test_two_computations_of_one_statement_at_once_make_one_statement(app, world, monkeypatch):
+def test_two_computations_of_one_statement_at_once_make_one_statement(app, world):
     if db.engine.dialect.name == "sqlite":
         pytest.skip("SQLite serialises writers with a file lock; the race needs MariaDB/MySQL")
     dealer, store, product = world["dealer"], world["store"], world["product"]
     shipment_to_store(dealer.id, store.id, product.id, received=6)
-    ready = threading.Barrier(2, timeout=10)
-    lock_dealer = service._dealer_for_update
-
-    def lock_when_both_are_ready(dealer_id):
-        ready.wait()
-        return lock_dealer(dealer_id)
-
-    monkeypatch.setattr(service, "_dealer_for_update", lock_when_both_are_ready)
-    totals, errors = [], []
 
     def run():
-        with app.app_context():
-            try:
-                totals.append(compute(dealer.id).total_fen)
-            except Exception as exc:  # reported below
-                errors.append(exc)
-            finally:
-                db.session.remove()
+        return compute(dealer.id).total_fen
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not errors, errors
+    with meeting_in(service, "_dealer_for_update"):
+        totals, errors = results_and_errors(at_once(app, run, run))
+    assert errors == [None, None], errors
     assert totals == [500, 500]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(service.RebateStatement)) == 1

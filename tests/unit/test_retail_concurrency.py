@@ -1,66 +1,23 @@
 """Races on MariaDB: two clerks sale-scanning one unit at once; two withdrawals of one balance at once."""
 from __future__ import annotations
 
-import threading
-
-import pytest
 import sqlalchemy as sa
 
 from app.db import transaction
-from app.errors import DomainError
 from app.extensions import db
 from app.retail import service
 from app.retail.models import LedgerEntry, SaleScan, Withdrawal
 from app.units import store
+from tests.concurrency import at_once, meeting_in, results_and_errors
 from tests.unit.test_retail import make_clerk, make_shop, rule, store_items
 
 
-@pytest.fixture
-def mariadb(app):
-    if db.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite serialises writers with a file lock; the row-lock race needs MariaDB/MySQL")
+def _race(app, calls) -> tuple[list, list]:
+    """Run each call in its own thread and transaction, all at once; (results, errors) by position."""
+    return results_and_errors(at_once(app, *calls, each_in_transaction=True))
 
 
-def _race(app, calls, *, barrier_on=None, monkeypatch=None) -> tuple[list, list]:
-    """Run each call in its own thread and transaction; (results, errors) by position.
-
-    With barrier_on=(module, name) every thread waits at that function until all are there, so
-    both take their locks at the same moment.
-    """
-    ready = threading.Barrier(len(calls), timeout=10)
-    if barrier_on is not None:
-        module, name = barrier_on
-        original = getattr(module, name)
-
-        def when_all_are_ready(*args, **kwargs):
-            ready.wait()
-            return original(*args, **kwargs)
-        monkeypatch.setattr(module, name, when_all_are_ready)
-    results, errors = [None] * len(calls), [None] * len(calls)
-
-    def run(i):
-        with app.app_context():
-            try:
-                if barrier_on is None:
-                    ready.wait()
-                with transaction():
-                    results[i] = calls[i]()
-            except DomainError as error:
-                errors[i] = error
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    if barrier_on is not None:
-        monkeypatch.setattr(module, name, original)
-    return results, errors
-
-
-def test_two_clerks_scanning_one_unit_at_once_sell_it_once_and_are_rewarded_once(app, mariadb, monkeypatch):
+def test_two_clerks_scanning_one_unit_at_once_sell_it_once_and_are_rewarded_once(app, mariadb):
     shop = make_shop()
     code = store_items(shop, 1)[0]
     rule(amount=10)
@@ -75,8 +32,8 @@ def test_two_clerks_scanning_one_unit_at_once_sell_it_once_and_are_rewarded_once
             return service.sale_scan(user=db.session.get(AppUser, user_id), store_id=shop.store_id, code=code).sale.id
         return call
 
-    results, errors = _race(app, [scan_as(i) for i in ids], barrier_on=(store, "load_units"),
-                            monkeypatch=monkeypatch)
+    with meeting_in(store, "load_units"):
+        results, errors = _race(app, [scan_as(i) for i in ids])
 
     assert sorted(e.code for e in errors if e) == ["already_sold"], errors
     assert len([r for r in results if r]) == 1

@@ -1,9 +1,6 @@
 """Two dealer staff at once: one case scanned into two shipments, two shipments of one order line."""
 from __future__ import annotations
 
-import threading
-
-import pytest
 import sqlalchemy as sa
 
 from app.channel import shipments
@@ -12,47 +9,17 @@ from app.db import transaction
 from app.extensions import db
 from app.units import store
 from tests import channel_factories as cf
+from tests.concurrency import at_once, meeting_in, results_and_errors
 from tests.masterdata_factories import make_dealer
 
 
-@pytest.fixture
-def mariadb(app):
-    if db.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite serialises writers with a file lock; the row-lock race needs MariaDB/MySQL")
-
-
-def _race(app, monkeypatch, calls) -> tuple[list, list]:
+def _race(app, calls) -> tuple[list, list]:
     """Run each call in its own thread and transaction; all reach the units' locks together."""
-    ready = threading.Barrier(len(calls), timeout=10)
-    load_units = store.load_units
-
-    def load_when_all_are_ready(serials, **kwargs):
-        ready.wait()
-        return load_units(serials, **kwargs)
-
-    monkeypatch.setattr(store, "load_units", load_when_all_are_ready)
-    results, errors = [None] * len(calls), [None] * len(calls)
-
-    def run(i):
-        with app.app_context():
-            try:
-                with transaction():
-                    results[i] = calls[i]()
-            except Exception as exc:  # reported to the test
-                errors[i] = exc
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    monkeypatch.setattr(store, "load_units", load_units)
-    return results, errors
+    with meeting_in(store, "load_units", len(calls)):
+        return results_and_errors(at_once(app, *calls, each_in_transaction=True))
 
 
-def test_one_case_scanned_into_two_shipments_at_once_goes_into_one(app, mariadb, monkeypatch):
+def test_one_case_scanned_into_two_shipments_at_once_goes_into_one(app, mariadb):
     brand = cf.make_brand()
     dealer = make_dealer()
     sub = make_dealer(parent_id=dealer.id)
@@ -70,7 +37,7 @@ def test_one_case_scanned_into_two_shipments_at_once_goes_into_one(app, mariadb,
             actor_label="staff", shipper_kind="dealer", shipper_id=dealer.id, shipment_id=shipment_id,
             codes=[case]).results]
 
-    results, errors = _race(app, monkeypatch, [scan_into(i) for i in ids])
+    results, errors = _race(app, [scan_into(i) for i in ids])
     assert errors == [None, None]
     assert sorted(r[0] for r in results) == ["accepted", "already_scanned"]
     db.session.expire_all()
@@ -79,7 +46,7 @@ def test_one_case_scanned_into_two_shipments_at_once_goes_into_one(app, mariadb,
     assert sorted(db.session.scalars(sa.select(Shipment.items).where(Shipment.id.in_(ids)))) == [0, 24]
 
 
-def test_two_shipments_of_one_line_shipped_at_once_never_over_ship(app, mariadb, monkeypatch):
+def test_two_shipments_of_one_line_shipped_at_once_never_over_ship(app, mariadb):
     brand = cf.make_brand()
     dealer = make_dealer()
     sub = make_dealer(parent_id=dealer.id)
@@ -104,7 +71,7 @@ def test_two_shipments_of_one_line_shipped_at_once_never_over_ship(app, mariadb,
         return lambda: shipments.ship(actor_label="staff", shipper_kind="dealer", shipper_id=dealer.id,
                                       shipment_id=shipment_id).status
 
-    results, errors = _race(app, monkeypatch, [ship(i) for i in ids])
+    results, errors = _race(app, [ship(i) for i in ids])
     assert sorted(type(e).__name__ for e in errors if e) == ["LineOverShipped"]
     assert [r for r in results if r] == [ShipmentStatus.SHIPPED]
     db.session.expire_all()

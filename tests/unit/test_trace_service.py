@@ -6,7 +6,6 @@ event semantics say, straight through the store.
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -25,6 +24,7 @@ from app.units import store
 from app.units.models import Event, EventKind, LocationKind, Unit, UnitStatus
 from app.warehouse.models import Stock
 from tests import unit_factories as uf
+from tests.concurrency import at_once
 from tests.masterdata_factories import ACTOR, make_dealer, make_factory, make_product
 from tests.production_factories import make_line, make_production_lot, make_raw_lot
 
@@ -397,23 +397,11 @@ def test_two_recalls_of_one_lot_at_once_mark_each_unit_once(app):
     if db.engine.dialect.name == "sqlite":
         pytest.skip("SQLite serialises writers with a file lock; the row-lock race needs MariaDB/MySQL")
     world = build_world()
-    start, outcomes = threading.Barrier(2, timeout=10), []
 
     def recall(reason):
-        with app.app_context():
-            try:
-                start.wait()
-                with transaction():
-                    outcomes.append(trace.recall_lot(actor=ACTOR, lot_id=world.lot.id, reason=reason).units)
-            except DomainError as error:
-                outcomes.append(error.code)
-            finally:
-                db.session.remove()
+        return lambda: trace.recall_lot(actor=ACTOR, lot_id=world.lot.id, reason=reason).units
 
-    threads = [threading.Thread(target=recall, args=(reason,)) for reason in ("a", "b")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert sorted(outcomes, key=str) == [7, "lot_already_recalled"]
+    outcomes = at_once(app, recall("a"), recall("b"), each_in_transaction=True)
+    assert sorted((o.code if isinstance(o, DomainError) else o for o in outcomes), key=str) == \
+        [7, "lot_already_recalled"]
     assert db.session.scalar(sa.select(sa.func.count()).where(Event.kind == EventKind.RECALL)) == 7

@@ -1,68 +1,38 @@
 """Two PDAs scanning the same pallet at the same moment: the row locks let one move win."""
 from __future__ import annotations
 
-import threading
-
-import pytest
 import sqlalchemy as sa
 
-from app.db import transaction
 from app.extensions import db
 from app.units import store
 from app.units.models import Event, EventKind, LocationKind, Unit
 from app.warehouse import service
 from tests import unit_factories as uf
+from tests.concurrency import at_once, meeting_in, results_and_errors
 from tests.masterdata_factories import ACTOR, make_dealer
 from tests.unit.test_warehouse_scans import make_world, outbound, stock_of
 
 
-@pytest.fixture
-def mariadb(app):
-    if db.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite serialises writers with a file lock; the row-lock race needs MariaDB/MySQL")
+def _race(app, records: list[dict]) -> list:
+    """Apply each record in its own thread and transaction; both reach the units' locks together."""
+    def apply(record):
+        return lambda: service.apply_scans(actor=ACTOR, records=[record])[0]
 
-
-def _race(app, monkeypatch, records: list[dict]) -> list:
-    """Apply each record in its own thread; both take their locks only once both are ready to."""
-    ready = threading.Barrier(len(records), timeout=10)
-    load_units = store.load_units
-
-    def load_when_all_are_ready(serials, **kwargs):
-        ready.wait()
-        return load_units(serials, **kwargs)
-
-    monkeypatch.setattr(store, "load_units", load_when_all_are_ready)
-    results, errors = [None] * len(records), []
-
-    def scan(i):
-        with app.app_context():
-            try:
-                with transaction():
-                    results[i] = service.apply_scans(actor=ACTOR, records=[records[i]])[0]
-            except Exception as exc:  # reported below
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=scan, args=(i,)) for i in range(len(records))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    monkeypatch.setattr(store, "load_units", load_units)
-    assert not errors, errors
+    with meeting_in(store, "load_units", len(records)):
+        results, errors = results_and_errors(at_once(app, *map(apply, records), each_in_transaction=True))
+    assert errors == [None] * len(records), errors
     return results
 
 
-def test_one_pallet_shipped_to_two_dealers_at_once_goes_to_one(app, mariadb, monkeypatch):
+def test_one_pallet_shipped_to_two_dealers_at_once_goes_to_one(app, mariadb):
     world = make_world()
     cases = [uf.pack(uf.commission(world.lot, 3)) for _ in range(2)]
     pallet = uf.pack(cases, level="pallet")
     uf.receive([pallet], warehouse_id=world.a)
     other_dealer = make_dealer().id
 
-    results = _race(app, monkeypatch, [outbound(pallet, world.a, to_dealer_id=world.dealer),
-                                       outbound(pallet, world.a, to_dealer_id=other_dealer)])
+    results = _race(app, [outbound(pallet, world.a, to_dealer_id=world.dealer),
+                          outbound(pallet, world.a, to_dealer_id=other_dealer)])
 
     assert sorted(r.reason or r.status for r in results) == ["accepted", "wrong_location"]
     winner = world.dealer if results[0].status == "accepted" else other_dealer
@@ -74,13 +44,13 @@ def test_one_pallet_shipped_to_two_dealers_at_once_goes_to_one(app, mariadb, mon
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Event).where(Event.kind == EventKind.SHIP)) == 1
 
 
-def test_the_same_record_sent_twice_at_once_applies_once(app, mariadb, monkeypatch):
+def test_the_same_record_sent_twice_at_once_applies_once(app, mariadb):
     world = make_world()
     case = uf.pack(uf.commission(world.lot, 4))
     uf.receive([case], warehouse_id=world.a)
     rec = outbound(case, world.a, to_warehouse_id=world.b)
 
-    results = _race(app, monkeypatch, [rec, dict(rec)])
+    results = _race(app, [rec, dict(rec)])
 
     assert sorted(r.status for r in results) == ["accepted", "duplicate"]
     assert stock_of(world.a, world.lot) == 0

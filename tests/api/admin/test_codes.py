@@ -20,6 +20,7 @@ from app.db import transaction, utcnow
 from app.extensions import db
 from app.identity.models import AuditRecord, Role
 from app.masterdata.models import Product, Status
+from tests.concurrency import at_once, results_and_errors
 
 GTIN = "06912345678900"[:13] + str(gs1.check_digit("06912345678900"[:13]))
 _numbers = itertools.count(1)
@@ -390,30 +391,21 @@ def test_concurrent_issues_get_disjoint_serial_ranges(app):
     from app.identity.service import Actor
 
     app.config["CODE_EXPORT_RUNNER"] = "worker"  # issue only; no export needed
-    results, errors = [], []
 
     def issue_some():
-        with app.app_context():
-            try:
-                for _ in range(5):
-                    with transaction():
-                        batch, _ = codes.issue_batch(actor=Actor.system("race"), product_id=None,
-                                                     level="item", count=1000)
-                    results.append((batch.serial_start, batch.serial_end, batch.batch_no))
-            except Exception as exc:  # reported below
-                errors.append(exc)
-            finally:
-                db.session.remove()
+        issued = []
+        for _ in range(5):
+            with transaction():
+                batch, _ = codes.issue_batch(actor=Actor.system("race"), product_id=None, level="item", count=1000)
+            issued.append((batch.serial_start, batch.serial_end, batch.batch_no))
+        return issued
 
     try:
-        threads = [threading.Thread(target=issue_some) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        issued, errors = results_and_errors(at_once(app, *[issue_some] * 8))
     finally:
         app.config["CODE_EXPORT_RUNNER"] = "inline"
-    assert not errors, errors
+    assert errors == [None] * 8, errors
+    results = [r for some in issued for r in some]
     assert len(results) == 40 and len({no for _, _, no in results}) == 40
     ranges = sorted(results)
     for (_, end, _), (start, _, _) in zip(ranges, ranges[1:]):

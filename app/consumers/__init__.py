@@ -1,0 +1,1 @@
+"""Consumers: scans of printed codes, verdicts, the trace story, leak alerts."""

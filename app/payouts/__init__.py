@@ -1,0 +1,1 @@
+"""Payouts to WeChat users (prizes, withdrawals): the durable queue and its worker."""

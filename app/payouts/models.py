@@ -1,0 +1,96 @@
+"""Payouts: money to a WeChat user (a consumer's cash prize, a clerk's withdrawal), paid by a worker.
+
+A payout is durable before any money moves. Its ``out_bill_no`` is derived from its id, so a
+retried or restarted worker asks WeChat about the same bill instead of making a second one.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.accounts.models import AppName
+from app.db import BigId, JSONType, enum_type, utcnow
+from app.extensions import db
+
+
+class PayoutPurpose(str, enum.Enum):
+    PRIZE = "prize"  # a consumer's cash prize (campaigns)
+    WITHDRAWAL = "withdrawal"  # a clerk's withdrawal of accrued rewards
+
+
+class PayoutChannel(str, enum.Enum):
+    TRANSFER = "transfer"  # WeChat Pay APIv3 transfer bill; the user confirms it in the mini-program
+    REDPACK = "redpack"  # APIv2 cash red packet
+
+
+class PayoutStatus(str, enum.Enum):
+    PENDING = "pending"  # queued for the worker
+    HELD = "held"  # held for review (a velocity rule fired); released or cancelled by a person
+    CREATING = "creating"  # a bill is being created: its outcome may be unknown, so it is queried
+    WAITING = "waiting"  # the bill exists and waits for the user to confirm (WAIT_USER_CONFIRM)
+    PROCESSING = "processing"  # confirmed, WeChat is paying
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # WeChat refused or failed it; the money went back
+    CANCELLED = "cancelled"  # cancelled before it was paid (or expired unconfirmed); the money went back
+
+
+class Payout(db.Model):
+    __tablename__ = "payouts"
+    __table_args__ = (
+        sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
+        sa.Index("ix_payouts_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    purpose: Mapped[PayoutPurpose] = mapped_column(enum_type(PayoutPurpose))
+    # What it pays, once: "draw:<id>", "withdrawal:<id>".
+    source: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    app_user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_users.id"), index=True)
+    app: Mapped[AppName] = mapped_column(enum_type(AppName))  # whose appid pays (the user's mini-program)
+    openid: Mapped[str] = mapped_column(sa.String(64))
+    amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
+    channel: Mapped[PayoutChannel] = mapped_column(enum_type(PayoutChannel), default=PayoutChannel.TRANSFER)
+    out_bill_no: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
+    status: Mapped[PayoutStatus] = mapped_column(enum_type(PayoutStatus), default=PayoutStatus.PENDING)
+    campaign_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)  # money returns to its budget
+    transfer_bill_no: Mapped[str | None] = mapped_column(sa.String(64))
+    package_info: Mapped[str | None] = mapped_column(sa.String(1000))  # for wx.requestMerchantTransfer
+    wechat_state: Mapped[str | None] = mapped_column(sa.String(32))
+    fail_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    hold_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    bill_created_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PayoutNotification(db.Model):
+    """A WeChat Pay callback, kept once by its id (a duplicate is acknowledged and ignored)."""
+
+    __tablename__ = "payout_notifications"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    notification_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    out_bill_no: Mapped[str] = mapped_column(sa.String(32), index=True)
+    state: Mapped[str] = mapped_column(sa.String(32))
+    payload: Mapped[dict] = mapped_column(JSONType)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Reconciliation(db.Model):
+    """A day's payouts compared with WeChat's bills; the mismatches listed."""
+
+    __tablename__ = "payout_reconciliations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    day: Mapped[datetime] = mapped_column(unique=True)  # 00:00 UTC of the day
+    checked: Mapped[int] = mapped_column(default=0)
+    mismatches: Mapped[list] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
