@@ -88,7 +88,7 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
         ShipmentScan.shipment_id == shipment.id, ShipmentScan.undone_at.is_(None)).order_by(ShipmentScan.id)))
     tree = store.load_units(roots)
     tree.update(store.subtree(roots))
-    children = ship.children_map(tree.values())
+    children = store.children_map(tree.values())
 
     extra: list[tuple[int | None, str]] = []
     damaged_found: list[tuple[int, str, list[int]]] = []
@@ -105,7 +105,7 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
                 extra.append((None if isinstance(decoded, str) else decoded.serial, str(text)[:64]))
             continue
         if is_damaged:
-            damaged_found.append((decoded.serial, decoded.code, ship.items_under(tree[decoded.serial], children)))
+            damaged_found.append((decoded.serial, decoded.code, store.items_under(tree[decoded.serial], children)))
         if decoded.serial not in seen:
             seen.add(decoded.serial)
             if codes is not None:
@@ -122,7 +122,7 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
 
     covered: dict[int, store.UnitState] = {}
     for root in scanned_roots:
-        for unit in ship.with_contents(tree[root], children):
+        for unit in store.with_contents(tree[root], children):
             covered[unit.serial] = unit
     received = {s for s, u in covered.items() if u.level is Level.ITEM and s in expected and arriving(u)}
     if codes is not None:
@@ -146,7 +146,7 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
     store.write_events([store.event_row(
         kind=EventKind.RECEIVE, serial=root, lot_id=tree[root].lot_id, occurred_at=now, recorded_at=now,
         location_kind=place, location_id=receiver_id, source=actor_label[:64],
-        data={**data, "units": sum(1 for s in ship.items_under(tree[root], children) if s in received)})
+        data={**data, "units": sum(1 for s in store.items_under(tree[root], children) if s in received)})
         for root in dict.fromkeys(scanned_roots)])
 
     _mark_shipment_units(shipment.id, received)

@@ -162,29 +162,6 @@ def location_of(kind: PartyKind) -> LocationKind:
     return _LOCATION[PartyKind(kind)]
 
 
-def children_map(units) -> dict[int, list[store.UnitState]]:
-    children: dict[int, list[store.UnitState]] = {}
-    for unit in units:
-        if unit.parent_serial is not None:
-            children.setdefault(unit.parent_serial, []).append(unit)
-    return children
-
-
-def with_contents(unit: store.UnitState, children: dict[int, list[store.UnitState]]) -> list[store.UnitState]:
-    """The unit and every active unit inside it, at any depth."""
-    found, stack = [], [unit]
-    while stack:
-        each = stack.pop()
-        found.append(each)
-        stack.extend(c for c in children.get(each.serial, ()) if c.status is UnitStatus.ACTIVE)
-    return found
-
-
-def items_under(unit: store.UnitState, children: dict[int, list[store.UnitState]]) -> list[int]:
-    """The serials of the active items in this unit (itself, if an item)."""
-    return [u.serial for u in with_contents(unit, children) if u.level is Level.ITEM]
-
-
 def refresh_order(order_id: int) -> SalesOrder:
     """Set an order's status from its lines and shipments (locked: receipts of two shipments agree)."""
     order = db.session.scalar(sa.select(SalesOrder).where(SalesOrder.id == order_id).with_for_update())
@@ -353,7 +330,7 @@ def scan(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int, c
     scanned = store.load_units(d.serial for d in decoded.values())
     units = store.subtree(s for s, u in scanned.items() if u.level is not Level.ITEM)
     units.update(scanned)
-    children = children_map(units.values())
+    children = store.children_map(units.values())
     # Locking read: sees the rows of a shipment that committed while we waited for the units' locks.
     taken = _open_serials([s for s, u in units.items() if u.level is Level.ITEM])
 
@@ -420,7 +397,7 @@ def _check_unit(unit: store.UnitState, children, place) -> list[store.UnitState]
         raise _Refused("voided")
     if unit.parent_serial is not None or (unit.location_kind, unit.location_id, unit.in_transit) != place:
         raise _Refused("not_in_my_stock")
-    moved = with_contents(unit, children)
+    moved = store.with_contents(unit, children)
     if any(u.recall_id is not None for u in moved):
         raise _Refused("recalled")
     if any((u.location_kind, u.location_id, u.in_transit) != place for u in moved):
@@ -557,7 +534,7 @@ def ship(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int,
     roots = [s.serial for s in scans]
     units = store.load_units(roots)
     units.update(store.subtree(roots))
-    children = children_map(units.values())
+    children = store.children_map(units.values())
     _check_still_shippable(shipment, scans, units, children)
     per_line = dict(db.session.execute(
         sa.select(ShipmentUnit.order_line_id, sa.func.count()).where(
@@ -582,7 +559,7 @@ def ship(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int,
         root = units.get(scan_row.serial)
         if root is None:
             continue
-        for unit in with_contents(root, children):
+        for unit in store.with_contents(root, children):
             if unit.level is not Level.ITEM or unit.serial in held:
                 moved[unit.serial] = unit
         events.append(store.event_row(

@@ -225,6 +225,30 @@ def subtree(roots: Iterable[int], *, lock: bool = True) -> dict[int, UnitState]:
     return found
 
 
+def children_map(units: Iterable[UnitState]) -> dict[int, list[UnitState]]:
+    """Each parent serial's loaded children."""
+    children: dict[int, list[UnitState]] = {}
+    for unit in units:
+        if unit.parent_serial is not None:
+            children.setdefault(unit.parent_serial, []).append(unit)
+    return children
+
+
+def with_contents(unit: UnitState, children: dict[int, list[UnitState]]) -> list[UnitState]:
+    """The unit and every active unit inside it, at any depth."""
+    found, stack = [], [unit]
+    while stack:
+        each = stack.pop()
+        found.append(each)
+        stack.extend(c for c in children.get(each.serial, ()) if c.status is UnitStatus.ACTIVE)
+    return found
+
+
+def items_under(unit: UnitState, children: dict[int, list[UnitState]]) -> list[int]:
+    """The serials of the active items in this unit (itself, if an item)."""
+    return [u.serial for u in with_contents(unit, children) if u.level is Level.ITEM]
+
+
 def insert_units(units: Iterable[UnitState]) -> None:
     """Insert new unit rows (commissioning, a parent's first use) in multi-row statements."""
     _insert(Unit.__table__, [u.as_row() for u in units])

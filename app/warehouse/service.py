@@ -124,10 +124,7 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
     scanned = store.load_units(decoded[i].serial for i in ready)
     units = store.subtree(s for s, u in scanned.items() if u.level is not Level.ITEM)
     units.update(scanned)
-    children: dict[int, list[store.UnitState]] = {}
-    for unit in units.values():
-        if unit.parent_serial is not None:
-            children.setdefault(unit.parent_serial, []).append(unit)
+    children = store.children_map(units.values())
     before = {s: store.stock_key(u) for s, u in units.items()}
 
     orders = channel_shipments.WarehouseOrders(
@@ -270,20 +267,10 @@ def _check_move(record: dict, unit: store.UnitState,
         raise _AlreadyThere()
     if not _may_leave(record, place):
         raise _Refused(rules.WRONG_LOCATION)
-    moved = _with_contents(unit, children)
+    moved = store.with_contents(unit, children)
     if record["action"] == OUTBOUND and any(each.recall_id is not None for each in moved):
         raise _Refused(rules.RECALLED)
     return moved, target
-
-
-def _with_contents(unit: store.UnitState, children: dict[int, list[store.UnitState]]) -> list[store.UnitState]:
-    """The unit and every active unit inside it, at any depth."""
-    found, stack = [], [unit]
-    while stack:
-        each = stack.pop()
-        found.append(each)
-        stack.extend(c for c in children.get(each.serial, ()) if c.status is UnitStatus.ACTIVE)
-    return found
 
 
 def _write_places(units) -> None:
