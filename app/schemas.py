@@ -1,4 +1,4 @@
-"""Schema fields every HTTP layer shares."""
+"""Schema fields, and shapes that more than one audience sees alike, shared by the HTTP layers."""
 from __future__ import annotations
 
 import marshmallow as ma
@@ -24,3 +24,27 @@ class IdConverter(IntegerConverter):
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", INT64_MAX)
         super().__init__(map, *args, **kwargs)
+
+
+class OrderLineProgressSchema(ma.Schema):
+    """An order line's progress as the brand sees it (its back office and its ERP alike)."""
+
+    line_no = Int()
+    sku = ma.fields.String()
+    product_name = ma.fields.String()
+    lot_no = ma.fields.String(allow_none=True)
+    quantity = Int()
+    shipped = Int()
+    received = Int()
+    remaining = Int(metadata={"description": "Still to ship"})
+    to_receive = Int(metadata={"description": "Shipped, not yet received"})
+
+
+class OrderTotalsSchema(ma.Schema):
+    """An order's totals over its lines (the brand's back office and its ERP alike)."""
+
+    quantity = Int()
+    shipped = Int()
+    received = Int()
+    remaining = Int()
+    to_receive = Int()

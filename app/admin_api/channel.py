@@ -10,7 +10,7 @@ from app.channel.models import DiscrepancyKind, OrderStatus, PartyKind, ReceiptM
 from app.db import transaction
 from app.http import ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor, roles
 from app.masterdata.models import Status
-from app.schemas import Int
+from app.schemas import Int, OrderLineProgressSchema, OrderTotalsSchema
 from app.webhooks import service as webhooks
 from app.webhooks.models import DeliveryStatus
 
@@ -67,32 +67,15 @@ class OrderSummarySchema(ma.Schema):
     updated_at = ma.fields.DateTime()
 
 
-class OrderLineBrandSchema(ma.Schema):
+class OrderLineBrandSchema(OrderLineProgressSchema):
     id = Int()
-    line_no = Int()
     product_id = Int()
-    sku = ma.fields.String()
-    product_name = ma.fields.String()
     lot_id = Int(allow_none=True)
-    lot_no = ma.fields.String(allow_none=True)
-    quantity = Int()
-    shipped = Int()
-    received = Int()
-    remaining = Int(metadata={"description": "Still to ship"})
-    to_receive = Int(metadata={"description": "Shipped, not yet received"})
-
-
-class OrderTotalsBrandSchema(ma.Schema):
-    quantity = Int()
-    shipped = Int()
-    received = Int()
-    remaining = Int()
-    to_receive = Int()
 
 
 class OrderDetailSchema(OrderSummarySchema):
     lines = ma.fields.List(ma.fields.Nested(OrderLineBrandSchema))
-    totals = ma.fields.Nested(OrderTotalsBrandSchema)
+    totals = ma.fields.Nested(OrderTotalsSchema)
 
 
 @orders_blp.route("", methods=["GET"])

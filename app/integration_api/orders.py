@@ -16,7 +16,7 @@ from app.channel.models import OrderStatus
 from app.db import transaction
 from app.http import authenticate_machine, current_actor, scopes
 from app.identity.models import Scope
-from app.schemas import Int
+from app.schemas import Int, OrderLineProgressSchema, OrderTotalsSchema
 from app.units.lines import retrying
 from app.webhooks import service as webhooks
 
@@ -70,26 +70,6 @@ class CancelSchema(ma.Schema):
 class PartySchema(ma.Schema):
     kind = ma.fields.String()
     id = Int()
-
-
-class OrderLineProgressSchema(ma.Schema):
-    line_no = Int()
-    sku = ma.fields.String()
-    product_name = ma.fields.String()
-    lot_no = ma.fields.String(allow_none=True)
-    quantity = Int()
-    shipped = Int()
-    received = Int()
-    remaining = Int(metadata={"description": "Still to ship"})
-    to_receive = Int(metadata={"description": "Shipped, not yet received"})
-
-
-class OrderTotalsSchema(ma.Schema):
-    quantity = Int()
-    shipped = Int()
-    received = Int()
-    remaining = Int()
-    to_receive = Int()
 
 
 class OrderReadSchema(ma.Schema):
