@@ -162,6 +162,16 @@ def location_of(kind: PartyKind) -> LocationKind:
     return _LOCATION[PartyKind(kind)]
 
 
+def _grow_shipped(per_line: dict[int, int]) -> None:
+    """Add each line's newly shipped items atomically, in line id order; none may pass its quantity."""
+    for line_id, count in sorted(per_line.items()):
+        updated = db.session.execute(sa.update(OrderLine).where(
+            OrderLine.id == line_id, OrderLine.shipped + count <= OrderLine.quantity)
+            .values(shipped=OrderLine.shipped + count)).rowcount
+        if updated != 1:
+            raise LineOverShipped()
+
+
 def refresh_order(order_id: int) -> SalesOrder:
     """Set an order's status from its lines and shipments (locked: receipts of two shipments agree)."""
     order = db.session.scalar(sa.select(SalesOrder).where(SalesOrder.id == order_id).with_for_update())
@@ -540,12 +550,7 @@ def ship(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int,
         sa.select(ShipmentUnit.order_line_id, sa.func.count()).where(
             ShipmentUnit.shipment_id == shipment.id, ShipmentUnit.order_line_id.is_not(None))
         .group_by(ShipmentUnit.order_line_id)).all())
-    for line_id, count in sorted(per_line.items()):
-        updated = db.session.execute(sa.update(OrderLine).where(
-            OrderLine.id == line_id, OrderLine.shipped + count <= OrderLine.quantity)
-            .values(shipped=OrderLine.shipped + count)).rowcount
-        if updated != 1:
-            raise LineOverShipped()
+    _grow_shipped(per_line)
 
     held = set(db.session.scalars(sa.select(ShipmentUnit.serial).where(ShipmentUnit.shipment_id == shipment.id)))
     moved: dict[int, store.UnitState] = {}
@@ -679,12 +684,7 @@ class WarehouseOrders:
         for _, _, _, items, line_id, _ in taken:
             if line_id is not None:
                 per_line[line_id] = per_line.get(line_id, 0) + len(items)
-        for line_id, count in sorted(per_line.items()):
-            updated = db.session.execute(sa.update(OrderLine).where(
-                OrderLine.id == line_id, OrderLine.shipped + count <= OrderLine.quantity)
-                .values(shipped=OrderLine.shipped + count)).rowcount
-            if updated != 1:
-                raise LineOverShipped()
+        _grow_shipped(per_line)
         if order is not None:
             refresh_order(order.id)
         emit("shipment.shipped", {

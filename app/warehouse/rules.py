@@ -1,8 +1,6 @@
 """Warehouse rules: why a scan is refused (machine code + a sentence), and the whole-request refusals."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 from app.errors import ValidationFailed
 
 # --- per-record reasons (a scan upload answers them per record; the request itself succeeds) -----
@@ -41,15 +39,6 @@ REASONS = {
 DUPLICATE = "duplicate"
 ACCEPTED = "accepted"
 REJECTED = "rejected"
-
-EARLIEST_SCAN = datetime(2000, 1, 1, tzinfo=timezone.utc)
-CLOCK_SKEW = timedelta(minutes=5)
-
-
-def scan_time_invalid(scanned_at: datetime, now: datetime) -> bool:
-    """A scan time we can't believe: before 2000, or more than 5 minutes ahead of our clock."""
-    return scanned_at < EARLIEST_SCAN or scanned_at > now + CLOCK_SKEW
-
 
 # --- whole-request refusals ----------------------------------------------------------------------
 

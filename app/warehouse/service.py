@@ -21,6 +21,7 @@ from app.db import utcnow
 from app.extensions import db
 from app.identity.service import Actor
 from app.masterdata.models import Dealer, Status, Warehouse
+from app.units import rules as unit_rules
 from app.units import store
 from app.units.models import EventKind, LocationKind, RejectedRecord, Unit, UnitStatus
 from app.warehouse import rules
@@ -100,7 +101,7 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
             copies.append((i, first_index[record_id]))
         else:
             first_index[record_id] = i
-            if rules.scan_time_invalid(record["scanned_at"], now):
+            if unit_rules.scan_time_invalid(record["scanned_at"], now):
                 results[i] = _rejected(i, record, rules.SCAN_TIME_INVALID)
                 continue
             code = reader.read(record["code"])
