@@ -36,9 +36,8 @@ def app():
     tmp.cleanup()
 
 
-@pytest.fixture(autouse=True)
-def clean_state(app):
-    yield
+def wipe_rows() -> None:
+    """Delete every row a test writes (reference data stays), after dropping the session's own work."""
     db.session.rollback()
     db.session.remove()
     with db.engine.begin() as conn:
@@ -50,6 +49,12 @@ def clean_state(app):
                 conn.execute(table.delete())
         if is_mysql:
             conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 1"))
+
+
+@pytest.fixture(autouse=True)
+def clean_state(app):
+    yield
+    wipe_rows()
     redis.flushdb()
 
 

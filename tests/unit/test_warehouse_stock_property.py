@@ -32,7 +32,7 @@ from app.warehouse import service
 from app.warehouse.models import Stock
 from app.warehouse.service import Place
 from tests import unit_factories as uf
-from tests.conftest import REFERENCE_TABLES
+from tests.conftest import wipe_rows
 from tests.unit.test_warehouse_scans import LATER, apply, inbound, make_world, outbound
 
 MOVES = ("in_line", "in_transfer", "out_dealer", "out_transfer")
@@ -54,21 +54,6 @@ class Node:
     parent: str | None = None
     children: list[str] = field(default_factory=list)
     place: Place | None = None
-
-
-def _wipe() -> None:
-    """Every row a test writes (as conftest does after each test), so each example starts clean."""
-    db.session.rollback()
-    db.session.remove()
-    with db.engine.begin() as conn:
-        is_mysql = conn.dialect.name in ("mysql", "mariadb")
-        if is_mysql:
-            conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 0"))
-        for table in reversed(db.metadata.sorted_tables):
-            if table.name not in REFERENCE_TABLES:
-                conn.execute(table.delete())
-        if is_mysql:
-            conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 1"))
 
 
 class WarehouseMoves(RuleBasedStateMachine):
@@ -112,7 +97,7 @@ class WarehouseMoves(RuleBasedStateMachine):
         self.codes = sorted(self.nodes)
 
     def teardown(self):
-        _wipe()
+        wipe_rows()  # each example starts clean
 
     # --- the model --------------------------------------------------------------------------
 
