@@ -117,6 +117,17 @@ class Base:
         # Pulls skip events younger than this, so a cursor never passes a lower id still committing.
         self.EVENT_PULL_SETTLE_SECONDS = env_int("EVENT_PULL_SETTLE_SECONDS", 2)
 
+        # Consumer scans: suspected copies, hidden-code lock-outs, rate limits (per minute).
+        self.CONSUMER_COPY_USERS = env_int("CONSUMER_COPY_USERS", 3)  # distinct users within the window
+        self.CONSUMER_COPY_REGIONS = env_int("CONSUMER_COPY_REGIONS", 2)  # or distinct regions
+        self.CONSUMER_COPY_WINDOW_HOURS = env_int("CONSUMER_COPY_WINDOW_HOURS", 24)
+        self.HIDDEN_CODE_MAX_FAILURES_PER_CODE = env_int("HIDDEN_CODE_MAX_FAILURES_PER_CODE", 5)  # locks the code
+        self.HIDDEN_CODE_LOCK_HOURS = env_int("HIDDEN_CODE_LOCK_HOURS", 24)
+        self.HIDDEN_CODE_MAX_FAILURES_PER_USER = env_int("HIDDEN_CODE_MAX_FAILURES_PER_USER", 20)  # per hour
+        self.CONSUMER_SCANS_PER_MINUTE_USER = env_int("CONSUMER_SCANS_PER_MINUTE_USER", 30)
+        self.CONSUMER_SCANS_PER_MINUTE_IP = env_int("CONSUMER_SCANS_PER_MINUTE_IP", 120)
+        self.CONSUMER_SCANS_PER_MINUTE_CODE = env_int("CONSUMER_SCANS_PER_MINUTE_CODE", 60)
+
         # WeChat. Each API base is "sandbox" (the project's sandbox, started in-process, with keys
         # generated at start-up), the URL of a standalone sandbox (`flask wechat-sandbox run`),
         # or WeChat itself. Production refuses anything but WeChat.

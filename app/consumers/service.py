@@ -1,0 +1,464 @@
+"""Consumer scans: read the printed URL, decide a verdict, tell the unit's story, keep the counters.
+
+Decisions (docs/api.md, "Consumer scans"):
+
+- The text is a printed URL (short form https://<LABEL_DOMAIN>/<LABEL_PREFIX>/<code>, or the GS1
+  Digital Link .../01/<gtin>[/10/<lot>]/21/<code>), with or without a query string, or a bare code.
+  A URL of our forms whose code does not verify is forged; anything else is scan_text_invalid.
+- Forged codes (malformed, failing the MAC, or never issued) are recorded with serial None.
+- A unit's consumer scans are counted in unit_scan_stats with atomic insert-or-increment SQL; the
+  first scan sets first_*, later ones only the count and last_scanned_at.
+- Suspected copy: within CONSUMER_COPY_WINDOW_HOURS, CONSUMER_COPY_USERS distinct users or
+  CONSUMER_COPY_REGIONS distinct regions scanned the unit.
+- Hidden codes: failures are counted in Redis per code (HIDDEN_CODE_MAX_FAILURES_PER_CODE per
+  HIDDEN_CODE_LOCK_HOURS locks the code: the verdict says locked) and per user
+  (HIDDEN_CODE_MAX_FAILURES_PER_USER per hour: 429 too_many_attempts).
+- Rate limits per openid, IP and code: fixed one-minute windows in Redis (429 rate_limited).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import unquote, urlsplit
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects import mysql, sqlite
+
+from app.accounts.models import AppUser
+from app.channel import diversion
+from app.channel.models import SeenKind
+from app.codes import service as codes
+from app.codes.format import CODE_LENGTH, normalise
+from app.codes.models import CodeBatch
+from app.db import utcnow
+from app.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
+from app.extensions import db, redis
+from app.identity.service import Actor, audit
+from app.masterdata.models import Dealer, Factory, Product, Region, RegionLevel, Store
+from app.production.models import ProductionLot
+from app.units import store as unit_store
+from app.units.models import LocationKind, Unit, UnitStatus
+from app.consumers.models import CodeLeakAlert, ConsumerScan, LeakAlertStatus, UnitScanStats, Verdict
+
+_CODE_CHARS = re.compile(r"^[0-9A-Z]+$")
+_TEXT_MAX = 500
+_PLACEHOLDER_CITIES = {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"}
+
+DEFAULTS = {
+    "CONSUMER_COPY_USERS": 3,
+    "CONSUMER_COPY_REGIONS": 2,
+    "CONSUMER_COPY_WINDOW_HOURS": 24,
+    "HIDDEN_CODE_MAX_FAILURES_PER_CODE": 5,
+    "HIDDEN_CODE_LOCK_HOURS": 24,
+    "HIDDEN_CODE_MAX_FAILURES_PER_USER": 20,
+    "CONSUMER_SCANS_PER_MINUTE_USER": 30,
+    "CONSUMER_SCANS_PER_MINUTE_IP": 120,
+    "CONSUMER_SCANS_PER_MINUTE_CODE": 60,
+}
+
+MESSAGES = {
+    Verdict.GENUINE: "正品，首次查询。Genuine: this is the first scan.",
+    Verdict.SCANNED_BEFORE: "正品，但此码已被查询过。Genuine, but this code was scanned before.",
+    Verdict.SUSPECTED_COPY: "此码被多人或多地查询，疑似仿冒。Scanned by many people or places: suspected copy.",
+    Verdict.NOT_COMMISSIONED: "此码未投入使用，请谨慎购买。This code was never put on a product: beware.",
+    Verdict.FORGED: "查无此码，疑似假冒。Not one of our codes: suspected fake.",
+    Verdict.VOIDED: "此码已作废。This code has been voided.",
+    Verdict.SCRAPPED: "此产品已报废，请勿食用。This product was scrapped: do not use it.",
+    Verdict.RECALLED: "此产品已召回，请勿食用。This product has been recalled: do not use it.",
+}
+LOCKED_MESSAGE = "暗码错误次数过多，已锁定。Too many wrong hidden codes: locked for now."
+
+
+class ScanTextInvalid(ValidationFailed):
+    code = "scan_text_invalid"
+    message = "This is not one of our label URLs or codes."
+
+
+class RateLimited(TooManyRequests):
+    code = "rate_limited"
+    message = "Too many scans; try again shortly."
+
+
+class TooManyAttempts(TooManyRequests):
+    code = "too_many_attempts"
+    message = "Too many wrong hidden codes; try again later."
+
+
+class LeakAlertNotFound(NotFound):
+    code = "code_leak_alert_not_found"
+    message = "No such code-leak alert."
+
+
+class LeakAlertClosed(Conflict):
+    code = "code_leak_alert_closed"
+    message = "The alert is already resolved."
+
+
+def _setting(name: str) -> int:
+    return int(current_app.config.get(name, DEFAULTS[name]))
+
+
+# --- reading the text -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScannedText:
+    code: str  # normalised
+    gtin: str | None = None  # from a Digital Link
+    from_url: bool = False
+
+
+def parse_text(text: str) -> ScannedText:
+    """The code a scanned text carries; ScanTextInvalid when it is not one of our forms."""
+    text = (text or "").strip()
+    if not text or len(text) > _TEXT_MAX:
+        raise ScanTextInvalid()
+    if "/" not in text:
+        code = normalise(text)
+        if len(code) != CODE_LENGTH or not _CODE_CHARS.match(code):
+            raise ScanTextInvalid()
+        return ScannedText(code)
+    if "://" not in text:
+        text = "https://" + text
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        raise ScanTextInvalid() from None
+    config = current_app.config
+    if parts.scheme.lower() not in ("http", "https") or \
+            (parts.hostname or "").lower() != str(config["LABEL_DOMAIN"]).lower():
+        raise ScanTextInvalid()
+    segments = [unquote(s) for s in parts.path.split("/") if s]
+    prefix = str(config["LABEL_PREFIX"])
+    if len(segments) == 2 and segments[0] == prefix:
+        return ScannedText(normalise(segments[1]), from_url=True)
+    if len(segments) >= 4 and segments[0] == "01" and segments[-2] == "21" and len(segments) % 2 == 0:
+        return ScannedText(normalise(segments[-1]), gtin=segments[1], from_url=True)
+    raise ScanTextInvalid()
+
+
+# --- Redis counters -----------------------------------------------------------------------------
+
+def _hit(key: str, window: int) -> tuple[int, int]:
+    """Count one hit in a fixed window (atomic: SET NX with expiry, then INCR); (count, seconds left)."""
+    pipe = redis.pipeline()
+    pipe.set(key, 0, ex=window, nx=True)
+    pipe.incr(key)
+    pipe.ttl(key)
+    _, count, ttl = pipe.execute()
+    return int(count), max(1, int(ttl))
+
+
+def _count(key: str) -> tuple[int, int]:
+    pipe = redis.pipeline()
+    pipe.get(key)
+    pipe.ttl(key)
+    value, ttl = pipe.execute()
+    return int(value or 0), max(1, int(ttl or 1))
+
+
+def _limit(key: str, limit: int) -> None:
+    count, ttl = _hit(key, 60)
+    if count > limit:
+        raise RateLimited(errors={"retry_after": ttl}, headers={"Retry-After": str(ttl)})
+
+
+def _rate_limits(user: AppUser, ip: str | None, code: str) -> None:
+    _limit(f"consumer:scans:user:{user.openid}", _setting("CONSUMER_SCANS_PER_MINUTE_USER"))
+    if ip:
+        _limit(f"consumer:scans:ip:{ip}", _setting("CONSUMER_SCANS_PER_MINUTE_IP"))
+    _limit(f"consumer:scans:code:{code}", _setting("CONSUMER_SCANS_PER_MINUTE_CODE"))
+
+
+def _code_failures_key(serial: int) -> str:
+    return f"consumer:hidden:fail:code:{serial}"
+
+
+def _user_failures_key(user_id: int) -> str:
+    return f"consumer:hidden:fail:user:{user_id}"
+
+
+def hidden_code_locked(serial: int) -> bool:
+    return _count(_code_failures_key(serial))[0] >= _setting("HIDDEN_CODE_MAX_FAILURES_PER_CODE")
+
+
+def _check_hidden(*, user: AppUser, resolution, given: str | None) -> dict:
+    digits = resolution.batch.hidden_code_digits if resolution.batch is not None else None
+    answer = {"required": bool(digits), "ok": None, "locked": False}
+    if not digits:
+        return answer
+    if hidden_code_locked(resolution.serial):
+        answer["locked"] = True
+        return answer
+    if given is None or not str(given).strip():
+        return answer
+    user_count, user_ttl = _count(_user_failures_key(user.id))
+    if user_count >= _setting("HIDDEN_CODE_MAX_FAILURES_PER_USER"):
+        raise TooManyAttempts(errors={"retry_after": user_ttl}, headers={"Retry-After": str(user_ttl)})
+    ok = codes.keyring().check_hidden_code(codes.keyring().decode(resolution.code), digits, str(given))
+    answer["ok"] = ok
+    if not ok:
+        failures, _ = _hit(_code_failures_key(resolution.serial), _setting("HIDDEN_CODE_LOCK_HOURS") * 3600)
+        _hit(_user_failures_key(user.id), 3600)
+        answer["locked"] = failures >= _setting("HIDDEN_CODE_MAX_FAILURES_PER_CODE")
+    return answer
+
+
+# --- atomic counters in the database -------------------------------------------------------------
+
+def _upsert(model, values: dict, *, key: str, increment: str, refresh: tuple[str, ...]):
+    """INSERT the row, or add 1 to `increment` and refresh these columns of the existing one."""
+    table = model.__table__
+    if db.engine.dialect.name in ("mysql", "mariadb"):
+        statement = mysql.insert(table).values(values)
+        statement = statement.on_duplicate_key_update(
+            {increment: table.c[increment] + 1, **{f: statement.inserted[f] for f in refresh}})
+    else:
+        statement = sqlite.insert(table).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[key],
+            set_={increment: table.c[increment] + 1, **{f: statement.excluded[f] for f in refresh}})
+    db.session.execute(statement)
+
+
+def _count_unit_scan(*, serial: int, user: AppUser, region_code: str | None, now: datetime) -> UnitScanStats:
+    _upsert(UnitScanStats, {"serial": serial, "scans": 1, "first_scanned_at": now, "first_app_user_id": user.id,
+                            "first_region_code": region_code, "last_scanned_at": now},
+            key="serial", increment="scans", refresh=("last_scanned_at",))
+    return db.session.scalar(sa.select(UnitScanStats).where(UnitScanStats.serial == serial)
+                             .with_for_update().execution_options(populate_existing=True))
+
+
+def _record_leak(resolution, now: datetime) -> None:
+    _upsert(CodeLeakAlert, {"serial": resolution.serial, "code": resolution.code, "batch_id": resolution.batch.id,
+                            "scans": 1, "first_seen_at": now, "last_seen_at": now,
+                            "status": LeakAlertStatus.OPEN, "resolution": ""},
+            key="serial", increment="scans", refresh=("last_seen_at",))
+
+
+def _suspected_copy(serial: int, now: datetime) -> bool:
+    since = now - timedelta(hours=_setting("CONSUMER_COPY_WINDOW_HOURS"))
+    users, regions = db.session.execute(
+        sa.select(sa.func.count(sa.distinct(ConsumerScan.app_user_id)),
+                  sa.func.count(sa.distinct(ConsumerScan.region_code)))
+        .where(ConsumerScan.serial == serial, ConsumerScan.scanned_at >= since)).one()
+    return users >= _setting("CONSUMER_COPY_USERS") or regions >= _setting("CONSUMER_COPY_REGIONS")
+
+
+# --- the story ----------------------------------------------------------------------------------
+
+def _region_names(code: str | None) -> list[tuple[str, RegionLevel, str]]:
+    """The region and its ancestors: (code, level, name), the region first."""
+    chain = []
+    while code and len(chain) < 5:
+        row = db.session.get(Region, code)
+        if row is None:
+            break
+        chain.append((row.code, row.level, row.name))
+        code = row.parent_code
+    return chain
+
+
+def city_of(code: str | None) -> str | None:
+    """The name of the city a region lies in (a province-level city for municipalities)."""
+    chain = _region_names(code)
+    for i, (_, level, name) in enumerate(chain):
+        if level is RegionLevel.CITY:
+            if name in _PLACEHOLDER_CITIES and i + 1 < len(chain):
+                return chain[i + 1][2]  # a municipality's 市辖区: the municipality itself
+            return name
+    return chain[0][2] if chain else None
+
+
+def _product(product: Product | None) -> dict | None:
+    if product is None:
+        return None
+    return {"id": product.id, "name": product.name, "specification": product.specification,
+            "image_url": product.image_url, "gtin": product.gtin}
+
+
+def _lot(lot: ProductionLot | None) -> dict | None:
+    if lot is None:
+        return None
+    return {"lot_no": lot.lot_no, "production_date": lot.production_date, "expiry_date": lot.expiry_date}
+
+
+def _story(unit: Unit, lot: ProductionLot | None) -> dict:
+    made = None
+    if lot is not None:
+        factory = db.session.get(Factory, lot.factory_id)
+        made = {"city": city_of(factory.region_code) if factory else None, "date": lot.production_date}
+    dealer_regions: list[str] = []
+    if unit.last_dealer_id is not None:
+        dealer = db.session.get(Dealer, unit.last_dealer_id)
+        if dealer is not None:
+            dealer_regions = sorted(region.name for region in dealer.territory)
+    sold_at = None
+    at_store = unit.location_kind is LocationKind.CONSUMER or (
+        unit.location_kind is LocationKind.STORE and not unit.in_transit)
+    if at_store and unit.location_id is not None:
+        shop = db.session.get(Store, unit.location_id)
+        if shop is not None:
+            sold_at = {"name": shop.name, "city": city_of(shop.region_code),
+                       "sold": unit.location_kind is LocationKind.CONSUMER}
+    return {"made": made, "dealer_regions": dealer_regions, "store": sold_at}
+
+
+# --- the scan ------------------------------------------------------------------------------------
+
+@dataclass
+class ScanResult:
+    scan: ConsumerScan
+    verdict: Verdict
+    message: str
+    product: dict | None = None
+    lot: dict | None = None
+    story: dict | None = None
+    scans: dict = field(default_factory=lambda: {"count": 0, "first_at": None, "first_city": None})
+    hidden_code: dict = field(default_factory=lambda: {"required": False, "ok": None, "locked": False})
+    # The campaigns this scan can enter.
+    campaigns: list = field(default_factory=list)
+
+    @property
+    def scan_id(self) -> int:
+        return self.scan.id
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a code is, without recording anything (the public page and the scan share it)."""
+
+    verdict: Verdict
+    resolution: object = None
+    unit: Unit | None = None
+    product: Product | None = None
+
+
+def read(scanned: ScannedText) -> Reading:
+    resolution = codes.resolve_code(scanned.code)
+    if resolution.status in ("malformed", "forged", "not_issued") or resolution.batch is None:
+        return Reading(Verdict.FORGED, resolution)
+    batch: CodeBatch = resolution.batch
+    if scanned.gtin and batch.product is not None and batch.product.gtin and batch.product.gtin != scanned.gtin:
+        return Reading(Verdict.FORGED, resolution)
+    if resolution.status == "voided":
+        return Reading(Verdict.VOIDED, resolution, product=batch.product)
+    unit = db.session.get(Unit, resolution.serial)
+    if unit is None:
+        return Reading(Verdict.NOT_COMMISSIONED, resolution, product=batch.product)
+    product = db.session.get(Product, unit.product_id) if unit.product_id else batch.product
+    if unit.status is UnitStatus.VOIDED:
+        return Reading(Verdict.VOIDED, resolution, unit, product)
+    if unit.status is UnitStatus.SCRAPPED:
+        return Reading(Verdict.SCRAPPED, resolution, unit, product)
+    if unit.recall_id is not None:
+        return Reading(Verdict.RECALLED, resolution, unit, product)
+    return Reading(Verdict.GENUINE, resolution, unit, product)
+
+
+def preview(text: str) -> Reading:
+    """The verdict of a printed URL for a browser: nothing recorded, no counters moved."""
+    return read(parse_text(text))
+
+
+def scan(*, user: AppUser, text: str, hidden_code: str | None = None, latitude: float | None = None,
+         longitude: float | None = None, ip: str | None = None, now: datetime | None = None) -> ScanResult:
+    """A consumer scans a printed URL or code: record the scan with its verdict and answer the story."""
+    now = now or utcnow()
+    scanned = parse_text(text)
+    _rate_limits(user, ip, scanned.code)
+    reading = read(scanned)
+    resolution, unit, verdict = reading.resolution, reading.unit, reading.verdict
+    region_code = diversion.region_of(latitude, longitude)
+    valid = verdict is not Verdict.FORGED
+    record = ConsumerScan(
+        serial=resolution.serial if valid else None, code=(resolution.code if valid else scanned.code)[:64],
+        app_user_id=user.id, verdict=verdict, scan_number=1, hidden_code_ok=None,
+        product_id=reading.product.id if reading.product is not None else None,
+        lot_id=unit.lot_id if unit is not None else None, latitude=latitude, longitude=longitude,
+        region_code=region_code, ip=ip, scanned_at=now)
+    result = ScanResult(scan=record, verdict=verdict, message=MESSAGES[verdict],
+                        product=_product(reading.product))
+    if valid:
+        result.hidden_code = _check_hidden(user=user, resolution=resolution, given=hidden_code)
+        record.hidden_code_ok = result.hidden_code["ok"]
+    if verdict is Verdict.NOT_COMMISSIONED:
+        _record_leak(resolution, now)
+    if unit is not None:
+        lot = db.session.get(ProductionLot, unit.lot_id) if unit.lot_id else None
+        result.lot, result.story = _lot(lot), _story(unit, lot)
+    if verdict is Verdict.GENUINE:
+        stats = _count_unit_scan(serial=unit.serial, user=user, region_code=region_code, now=now)
+        record.scan_number = stats.scans
+        db.session.add(record)
+        db.session.flush()
+        if stats.scans > 1:
+            verdict = Verdict.SUSPECTED_COPY if _suspected_copy(unit.serial, now) else Verdict.SCANNED_BEFORE
+            record.verdict = result.verdict = verdict
+            result.message = MESSAGES[verdict]
+        result.scans = {"count": stats.scans, "first_at": stats.first_scanned_at,
+                        "first_city": city_of(stats.first_region_code)}
+        if region_code:
+            diversion.check(units=list(unit_store.load_units([unit.serial], lock=False).values()),
+                            seen_kind=SeenKind.CONSUMER_SCAN, place_kind="region", place_id=None,
+                            region_code=region_code, seen_by=f"consumer:{user.id}", seen_at=now)
+    else:
+        db.session.add(record)
+    if result.hidden_code["locked"]:
+        result.message = f"{result.message} {LOCKED_MESSAGE}"
+    db.session.flush()
+    return result
+
+
+def my_scans(*, user: AppUser):
+    """A select of a consumer's own scans, newest first."""
+    return (sa.select(ConsumerScan).where(ConsumerScan.app_user_id == user.id)
+            .order_by(ConsumerScan.id.desc()))
+
+
+# --- back office ---------------------------------------------------------------------------------
+
+def list_scans(*, verdict: str | None = None, product_id: int | None = None, region_code: str | None = None,
+               scanned_from: datetime | None = None, scanned_to: datetime | None = None):
+    query = sa.select(ConsumerScan).order_by(ConsumerScan.id.desc())
+    if verdict:
+        query = query.where(ConsumerScan.verdict == Verdict(verdict))
+    if product_id is not None:
+        query = query.where(ConsumerScan.product_id == product_id)
+    if region_code:
+        query = query.where(ConsumerScan.region_code.like(_region_prefix(region_code) + "%"))
+    if scanned_from is not None:
+        query = query.where(ConsumerScan.scanned_at >= scanned_from)
+    if scanned_to is not None:
+        query = query.where(ConsumerScan.scanned_at < scanned_to)
+    return query
+
+
+def _region_prefix(code: str) -> str:
+    """The adcode prefix shared by a region's descendants (110000000000 → 11, 110100000000 → 1101)."""
+    code = code.strip()
+    if len(code) == 12 and code.isdigit():
+        for keep in (2, 4, 6, 9):
+            if code[keep:] == "0" * (12 - keep):
+                return code[:keep]
+    return code
+
+
+def list_leak_alerts(*, status: str | None = None):
+    query = sa.select(CodeLeakAlert).order_by(CodeLeakAlert.id.desc())
+    if status:
+        query = query.where(CodeLeakAlert.status == LeakAlertStatus(status))
+    return query
+
+
+def resolve_leak_alert(*, actor: Actor, alert_id: int, resolution: str) -> CodeLeakAlert:
+    alert = db.session.scalar(sa.select(CodeLeakAlert).where(CodeLeakAlert.id == alert_id).with_for_update())
+    if alert is None:
+        raise LeakAlertNotFound()
+    if alert.status is LeakAlertStatus.RESOLVED:
+        raise LeakAlertClosed()
+    alert.status, alert.resolved_by, alert.resolved_at, alert.resolution = (
+        LeakAlertStatus.RESOLVED, actor.name, utcnow(), resolution)
+    audit(actor, "code_leak_alert.resolve", alert, {"status": ["open", "resolved"], "resolution": [None, resolution]})
+    return alert

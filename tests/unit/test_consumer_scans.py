@@ -1,0 +1,311 @@
+"""Consumer scans: URL forms, every verdict, scanned-before answers, suspected copies, hidden codes, limits."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from app.accounts.models import AppName, AppUser
+from app.channel.models import DiversionAlert, SeenKind
+from app.codes import service as codes
+from app.consumers import service
+from app.consumers.models import CodeLeakAlert, ConsumerScan, UnitScanStats, Verdict
+from app.db import transaction
+from app.errors import DomainError
+from app.extensions import db
+from app.trace import service as trace
+from app.units.models import LocationKind, Unit, UnitStatus
+from tests.masterdata_factories import (ACTOR, DONGCHENG, HANGZHOU, XIHU, gtin13, make_dealer, make_factory,
+                                        make_product, make_store)
+from tests.production_factories import make_production_lot
+from tests.mp_factories import mp  # noqa: F401 - the fixture
+from tests.unit_factories import commission, issue, serial
+
+NOW = datetime(2026, 4, 1, 10, 0, tzinfo=timezone.utc)
+BEIJING_POS = (39.93, 116.42)  # Dongcheng
+HANGZHOU_POS = (30.26, 120.13)  # West Lake
+
+
+@pytest.fixture
+def users(mp):
+    made = []
+
+    def make():
+        name = mp.new_name()
+        mp.sign_in("consumer", name)
+        user = db.session.scalar(sa.select(AppUser).where(AppUser.app == AppName.CONSUMER,
+                                                          AppUser.openid == mp.openid("consumer", name)))
+        made.append(user)
+        return user
+    return make
+
+
+@pytest.fixture
+def goods():
+    product = make_product(name="Jasmine Tea", specification="250 g", gtin=gtin13(4242),
+                           image_url="https://img.example.com/tea.png")
+    factory = make_factory(region_code=XIHU)
+    lot = make_production_lot(product_id=product.id, factory_id=factory.id, lot_no="L2026-03",
+                              expiry_date=date(2027, 3, 2))
+    items = commission(lot, 6)
+    return {"product": product, "lot": lot, "items": items}
+
+
+def scan(user, text, **kw):
+    kw.setdefault("now", NOW)
+    with transaction():
+        return service.scan(user=user, text=text, **kw)
+
+
+def short(code):
+    return f"https://m.example.com/c/{code}"
+
+
+def error_of(fn) -> DomainError:
+    with pytest.raises(DomainError) as caught:
+        fn()
+    return caught.value
+
+
+# --- URL forms ----------------------------------------------------------------------------------
+
+def test_the_url_forms_all_read_the_same_code(app, goods, users):
+    code = goods["items"][0]
+    gtin = goods["product"].gtin
+    forms = [short(code), f"https://m.example.com/c/{code}?from=wx&t=1", code, code.lower(),
+             f"http://M.EXAMPLE.COM/01/{gtin}/21/{code}", f"https://m.example.com/01/{gtin}/10/L2026-03/21/{code}",
+             f"m.example.com/c/{code}/"]
+    for text in forms:
+        assert service.parse_text(text).code == code, text
+
+
+@pytest.mark.parametrize("text", ["", "hello", "https://evil.example.com/c/0123456789ABCDEFGH",
+                                  "https://m.example.com/other/0123456789ABCDEFGH", "https://m.example.com/",
+                                  "x" * 600, "ftp://m.example.com/c/0123456789ABCDEFGH",
+                                  "https://m.example.com/00/123456789012345678"])
+def test_garbage_is_scan_text_invalid(app, users, text):
+    user = users()
+    error = error_of(lambda: scan(user, text))
+    assert (error.status, error.code) == (422, "scan_text_invalid")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ConsumerScan)) == 0
+
+
+def test_a_digital_link_with_another_gtin_is_forged(app, goods, users):
+    result = scan(users(), f"https://m.example.com/01/{gtin13(9999)}/21/{goods['items'][0]}")
+    assert result.verdict is Verdict.FORGED
+
+
+# --- verdicts -----------------------------------------------------------------------------------
+
+def test_a_first_scan_is_genuine_with_product_lot_and_story(app, goods, users):
+    dealer = make_dealer(territory=[HANGZHOU])
+    shop = make_store(name="West Lake Mart", region_code=XIHU)
+    item = goods["items"][0]
+    with transaction():
+        db.session.execute(sa.update(Unit).where(Unit.serial == serial(item)).values(
+            last_dealer_id=dealer.id, location_kind=LocationKind.CONSUMER, location_id=shop.id))
+    result = scan(users(), short(item), latitude=HANGZHOU_POS[0], longitude=HANGZHOU_POS[1])
+    assert result.verdict is Verdict.GENUINE and result.scan.scan_number == 1
+    assert result.product["name"] == "Jasmine Tea" and result.product["specification"] == "250 g"
+    assert result.lot == {"lot_no": "L2026-03", "production_date": date(2026, 3, 2), "expiry_date": date(2027, 3, 2)}
+    assert result.story["made"] == {"city": "杭州市", "date": date(2026, 3, 2)}
+    assert result.story["dealer_regions"] == ["杭州市"]
+    assert result.story["store"] == {"name": "West Lake Mart", "city": "杭州市", "sold": True}
+    assert "Dealer" not in str(result.story)  # no dealer name: private business data
+    assert result.scans["count"] == 1 and result.scans["first_city"] == "杭州市"
+    assert result.campaigns == [] and result.scan.region_code == XIHU
+    assert result.hidden_code == {"required": False, "ok": None, "locked": False}
+
+
+def test_a_second_scan_answers_how_many_times_when_and_where_first(app, goods, users):
+    user = users()
+    item = goods["items"][1]
+    scan(user, short(item), latitude=BEIJING_POS[0], longitude=BEIJING_POS[1])
+    result = scan(user, item, latitude=BEIJING_POS[0], longitude=BEIJING_POS[1], now=NOW + timedelta(hours=1))
+    assert result.verdict is Verdict.SCANNED_BEFORE and result.scan.scan_number == 2
+    assert result.scans["count"] == 2 and result.scans["first_at"] == NOW
+    assert result.scans["first_city"] == "北京市"
+    stats = db.session.get(UnitScanStats, serial(item))
+    assert (stats.scans, stats.first_region_code, stats.first_app_user_id) == (2, DONGCHENG, user.id)
+    assert stats.last_scanned_at == NOW + timedelta(hours=1)
+
+
+def test_many_users_in_the_window_make_a_suspected_copy(app, goods, users):
+    item = goods["items"][2]
+    verdicts = [scan(users(), short(item), now=NOW + timedelta(minutes=i)).verdict for i in range(3)]
+    assert verdicts == [Verdict.GENUINE, Verdict.SCANNED_BEFORE, Verdict.SUSPECTED_COPY]
+    # Outside the window the same users are not counted together.
+    later = scan(users(), short(item), now=NOW + timedelta(hours=30)).verdict
+    assert later is Verdict.SCANNED_BEFORE
+
+
+def test_two_regions_in_the_window_make_a_suspected_copy(app, goods, users):
+    user = users()
+    item = goods["items"][3]
+    assert scan(user, short(item), latitude=HANGZHOU_POS[0], longitude=HANGZHOU_POS[1]).verdict is Verdict.GENUINE
+    result = scan(user, short(item), latitude=BEIJING_POS[0], longitude=BEIJING_POS[1], now=NOW + timedelta(hours=2))
+    assert result.verdict is Verdict.SUSPECTED_COPY
+
+
+def test_the_thresholds_are_configurable(app, goods, users, monkeypatch):
+    monkeypatch.setitem(app.config, "CONSUMER_COPY_USERS", 2)
+    item = goods["items"][4]
+    scan(users(), short(item))
+    assert scan(users(), short(item)).verdict is Verdict.SUSPECTED_COPY
+
+
+def test_forged_codes_are_recorded_without_a_serial(app, goods, users):
+    user = users()
+    code = goods["items"][0]
+    tampered = code[:-1] + ("0" if code[-1] != "0" else "1")
+    ring = codes.keyring()
+    never_issued = ring.encode(ring.decode(code).serial + 10_000)
+    for text in (short(tampered), tampered, short("NOTACODE"), short(never_issued)):
+        result = scan(user, text)
+        assert result.verdict is Verdict.FORGED and result.scan.serial is None and result.product is None
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(UnitScanStats)) == 0
+
+
+def test_an_issued_code_never_commissioned_raises_one_leak_alert_per_code_with_a_count(app, users):
+    issued = issue(3, product_id=make_product(name="Leaky").id)
+    for i in range(3):
+        result = scan(users(), short(issued[0]), now=NOW + timedelta(minutes=i))
+        assert result.verdict is Verdict.NOT_COMMISSIONED and result.product["name"] == "Leaky"
+    scan(users(), short(issued[1]))
+    alerts = db.session.scalars(sa.select(CodeLeakAlert).order_by(CodeLeakAlert.serial)).all()
+    assert [(a.code, a.scans) for a in alerts] == [(issued[0], 3), (issued[1], 1)]
+    assert alerts[0].first_seen_at == NOW and alerts[0].last_seen_at == NOW + timedelta(minutes=2)
+
+
+def test_voided_scrapped_and_recalled(app, goods, users):
+    user = users()
+    voided = issue(1)
+    with transaction():
+        codes.void_batch(actor=ACTOR, batch_id=voided.batch.id, reason="misprint")
+    assert scan(user, short(voided[0])).verdict is Verdict.VOIDED
+    items = goods["items"]
+    with transaction():
+        db.session.execute(sa.update(Unit).where(Unit.serial == serial(items[0])).values(status=UnitStatus.SCRAPPED))
+        db.session.execute(sa.update(Unit).where(Unit.serial == serial(items[1])).values(status=UnitStatus.VOIDED))
+    assert scan(user, short(items[0])).verdict is Verdict.SCRAPPED
+    assert scan(user, short(items[1])).verdict is Verdict.VOIDED
+    with transaction():
+        trace.recall_lot(actor=ACTOR, lot_id=goods["lot"].id, reason="contamination")
+    result = scan(user, short(items[2]))
+    assert result.verdict is Verdict.RECALLED and result.product["name"] == "Jasmine Tea"
+    assert "召回" in result.message
+
+
+# --- hidden codes ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def hidden(app):
+    product = make_product()
+    lot = make_production_lot(product_id=product.id)
+    with transaction():
+        batch, _ = codes.issue_batch(actor=ACTOR, product_id=product.id, level="item", count=2, hidden_code_digits=6)
+    ring = codes.keyring()
+    code = ring.encode(batch.serial_start, batch.key_version)
+    other = ring.encode(batch.serial_start + 1, batch.key_version)
+    from tests.unit_factories import _state
+    from app.units import store
+    from app.codes.models import Level
+    with transaction():
+        store.insert_units([_state(batch, c, level=Level.ITEM, product_id=product.id, lot_id=lot.id,
+                                   location_kind=LocationKind.LINE, location_id=None, at=NOW) for c in (code, other)])
+    return {"code": code, "other": other, "right": ring.hidden_code(batch.serial_start, 6),
+            "right_other": ring.hidden_code(batch.serial_start + 1, 6)}
+
+
+def wrong(right: str) -> str:
+    return "000000" if right != "000000" else "111111"
+
+
+def test_a_hidden_code_is_required_and_checked(app, hidden, users):
+    user = users()
+    assert scan(user, short(hidden["code"])).hidden_code == {"required": True, "ok": None, "locked": False}
+    result = scan(user, short(hidden["code"]), hidden_code=hidden["right"])
+    assert result.hidden_code == {"required": True, "ok": True, "locked": False} and result.scan.hidden_code_ok
+    assert scan(user, short(hidden["code"]), hidden_code=wrong(hidden["right"])).hidden_code["ok"] is False
+
+
+def test_five_wrong_hidden_codes_lock_the_code(app, hidden, users):
+    for i in range(5):
+        result = scan(users(), short(hidden["code"]), hidden_code=wrong(hidden["right"]))
+        assert result.hidden_code["ok"] is False
+    assert result.hidden_code["locked"] is True and "locked" in result.message
+    # Locked: even the right code is not checked now, for anyone.
+    result = scan(users(), short(hidden["code"]), hidden_code=hidden["right"])
+    assert result.hidden_code == {"required": True, "ok": None, "locked": True}
+    # Another code is not locked.
+    assert scan(users(), short(hidden["other"]), hidden_code=hidden["right_other"]).hidden_code["ok"] is True
+
+
+def test_a_user_with_too_many_wrong_hidden_codes_is_stopped(app, hidden, users, monkeypatch):
+    monkeypatch.setitem(app.config, "HIDDEN_CODE_MAX_FAILURES_PER_USER", 3)
+    monkeypatch.setitem(app.config, "HIDDEN_CODE_MAX_FAILURES_PER_CODE", 100)
+    user = users()
+    for _ in range(3):
+        scan(user, short(hidden["code"]), hidden_code=wrong(hidden["right"]))
+    error = error_of(lambda: scan(user, short(hidden["other"]), hidden_code=hidden["right_other"]))
+    assert (error.status, error.code) == (429, "too_many_attempts") and int(error.headers["Retry-After"]) > 0
+    assert scan(users(), short(hidden["other"]), hidden_code=hidden["right_other"]).hidden_code["ok"] is True
+
+
+# --- rate limits ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("setting, per", [("CONSUMER_SCANS_PER_MINUTE_USER", "user"),
+                                          ("CONSUMER_SCANS_PER_MINUTE_IP", "ip"),
+                                          ("CONSUMER_SCANS_PER_MINUTE_CODE", "code")])
+def test_rate_limits_per_user_ip_and_code(app, goods, users, monkeypatch, setting, per):
+    monkeypatch.setitem(app.config, setting, 2)
+    user = users()
+    items = goods["items"]
+    for i in range(2):
+        scan(user if per != "code" else users(), short(items[0] if per == "code" else items[i]), ip="10.0.0.1")
+    who = user if per != "code" else users()
+    error = error_of(lambda: scan(who, short(items[0] if per == "code" else items[5]), ip="10.0.0.1"))
+    assert (error.status, error.code) == (429, "rate_limited") and 0 < int(error.headers["Retry-After"]) <= 60
+    # Another user, address or code is not held back.
+    if per == "user":
+        scan(users(), short(items[5]), ip="10.0.0.1")
+    elif per == "ip":
+        scan(user, short(items[5]), ip="10.0.0.2")
+    else:
+        scan(users(), short(items[5]), ip="10.0.0.1")
+
+
+# --- diversion ------------------------------------------------------------------------------------
+
+def test_a_consumer_scan_far_from_the_dealers_territory_raises_a_diversion_alert(app, goods, users):
+    dealer = make_dealer(territory=[HANGZHOU])
+    with transaction():
+        db.session.execute(sa.update(Unit).where(Unit.serial.in_([serial(c) for c in goods["items"][:2]]))
+                           .values(last_dealer_id=dealer.id, location_kind=LocationKind.DEALER,
+                                   location_id=dealer.id))
+    user = users()
+    scan(user, short(goods["items"][0]), latitude=HANGZHOU_POS[0], longitude=HANGZHOU_POS[1])
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(DiversionAlert)) == 0
+    scan(user, short(goods["items"][1]), latitude=BEIJING_POS[0], longitude=BEIJING_POS[1])
+    alert = db.session.scalar(sa.select(DiversionAlert))
+    assert alert.seen_kind is SeenKind.CONSUMER_SCAN and alert.place_key == f"region:{DONGCHENG}"
+    assert alert.serial == serial(goods["items"][1]) and alert.dealer_id == dealer.id
+
+
+def test_scans_of_one_unit_from_many_threads_count_each_once(app, mariadb, goods, users):
+    from tests.concurrency import at_once, results_and_errors
+
+    item = goods["items"][5]
+    people = [users() for _ in range(6)]
+    ids = [p.id for p in people]
+
+    def one(i):
+        user = db.session.get(AppUser, ids[i])
+        return scan(user, short(item)).scan.scan_number
+
+    results, errors = results_and_errors(at_once(app, *[lambda i=i: one(i) for i in range(6)]))
+    assert errors == [None] * 6
+    assert sorted(results) == [1, 2, 3, 4, 5, 6]
+    db.session.rollback()  # a fresh snapshot
+    assert db.session.get(UnitScanStats, serial(item)).scans == 6
