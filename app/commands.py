@@ -13,6 +13,7 @@ from app.errors import DomainError
 from app.identity import service as identity
 from app.identity.models import Role
 from app.masterdata.commands import regions
+from app.payouts.cli import payouts
 from app.warehouse.cli import warehouse
 from app.webhooks.cli import webhooks
 from app.wechat.sandbox.cli import wechat_sandbox
@@ -70,4 +71,4 @@ Matong demo data is ready (embedded default: SQLite, in-process Redis, WeChat sa
 """)
 
 
-COMMANDS = (users, regions, codes, demo, wechat_sandbox, warehouse, webhooks)
+COMMANDS = (users, regions, codes, demo, wechat_sandbox, warehouse, webhooks, payouts)

@@ -4,3 +4,7 @@ from miniprogram_api import clerk, clerk_retail, consumer, dealer, dealer_channe
 from miniprogram_api.auth import auth_blueprint
 
 BLUEPRINTS = (*(auth_blueprint(app) for app in AppName), dealer.blp, dealer_channel.blp, dealer_rebates.blp, clerk.blp, clerk_retail.blp, consumer.blp)
+
+from miniprogram_api import consumer_payouts  # noqa: E402 - the payouts' blueprints (consumer and clerk)
+
+BLUEPRINTS = (*BLUEPRINTS, *consumer_payouts.BLUEPRINTS)

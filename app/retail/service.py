@@ -24,6 +24,8 @@ from app.db import utcnow
 from app.extensions import db
 from app.identity.service import Actor, audit
 from app.masterdata.models import Product, Region, RegionLevel, Status, Store
+from app.payouts import service as payouts
+from app.payouts.models import PayoutPurpose, PayoutStatus
 from app.retail import rules
 from app.retail.models import (
     LedgerEntry, RewardBalance, RewardKind, RewardRule, SaleScan, Withdrawal, WithdrawalStatus,
@@ -431,6 +433,8 @@ def request_withdrawal(*, user: AppUser, amount: int, request_id: str) -> Withdr
         else:
             debit(app_user_id=user.id, kind=RewardKind.CASH, amount=amount, source=f"withdrawal:{withdrawal.id}",
                   note="Withdrawal requested")
+            withdrawal.payout_id = payouts.enqueue(purpose=PayoutPurpose.WITHDRAWAL, source=f"withdrawal:{withdrawal.id}",
+                                                   app_user=user, amount_fen=amount).id
             return withdrawal
     if existing.amount != amount:
         raise rules.WithdrawalRequestReused()
@@ -456,10 +460,30 @@ def cancel_withdrawal(*, user: AppUser, withdrawal_id: int) -> Withdrawal:
         return withdrawal
     if withdrawal.status is not WithdrawalStatus.REQUESTED:
         raise rules.WithdrawalNotCancellable()
+    if withdrawal.payout_id is not None:  # only while no bill exists (pending/held); else 409
+        payout = payouts.get_payout(withdrawal.payout_id, lock=True)
+        if payout.status not in (PayoutStatus.PENDING, PayoutStatus.HELD):
+            raise rules.WithdrawalNotCancellable()
+        payout.status, payout.finished_at, payout.fail_reason = PayoutStatus.CANCELLED, utcnow(), "withdrawal cancelled"
     withdrawal.status = WithdrawalStatus.CANCELLED
     withdrawal.updated_at = utcnow()
     credit(app_user_id=user.id, kind=RewardKind.CASH, amount=withdrawal.amount,
            source=f"withdrawal-cancel:{withdrawal.id}", note="Withdrawal cancelled")
+    return withdrawal
+
+
+def settle_withdrawal(*, payout_id: int, paid: bool) -> Withdrawal | None:
+    """The payout queue settles a withdrawal (inside its transaction): paid, or failed with the cash back."""
+    withdrawal = db.session.scalar(sa.select(Withdrawal).where(Withdrawal.payout_id == payout_id).with_for_update())
+    if withdrawal is None or withdrawal.status is not WithdrawalStatus.REQUESTED:
+        return withdrawal
+    withdrawal.updated_at = utcnow()
+    if paid:
+        withdrawal.status = WithdrawalStatus.PAID
+        return withdrawal
+    withdrawal.status = WithdrawalStatus.FAILED
+    credit(app_user_id=withdrawal.app_user_id, kind=RewardKind.CASH, amount=withdrawal.amount,
+           source=f"withdrawal-return:{withdrawal.id}", note="Withdrawal not paid: returned")
     return withdrawal
 
 

@@ -1,0 +1,164 @@
+"""Payouts in the back office (finance and admin write; every role reads), and WeChat Pay's callback.
+
+The callback (POST /api/payouts/wechat/notify) is public by design: WeChat Pay calls it, and it is
+believed only when its signature verifies and its resource decrypts.
+"""
+from __future__ import annotations
+
+import json
+from datetime import timezone
+
+import marshmallow as ma
+from flask import Response, request
+from flask_smorest import Blueprint
+
+from app.db import transaction
+from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, public, roles
+from app.identity.models import Role
+from app.payouts import service
+from app.payouts.models import PayoutChannel, PayoutPurpose, PayoutStatus
+from app.schemas import Int
+from app.wechat import pay
+
+blp = Blueprint("admin_payouts", __name__, url_prefix="/api/admin/payouts",
+                description="The payout queue: prizes and withdrawals paid through WeChat Pay; reconciliations.")
+blp.before_request(authenticate_back_office)
+notify_blp = Blueprint("payouts_notify", __name__, url_prefix="/api/payouts",
+                       description="WeChat Pay's transfer callback (signed by WeChat Pay).")
+BLUEPRINTS = (blp, notify_blp)
+
+WRITERS = (Role.FINANCE, Role.ADMIN)
+
+
+def _time(**kwargs):
+    return ma.fields.AwareDateTime(default_timezone=timezone.utc, **kwargs)
+
+
+class AdminPayoutReadSchema(ma.Schema):
+    id = Int()
+    purpose = ma.fields.Enum(PayoutPurpose, by_value=True)
+    source = ma.fields.String()
+    app_user_id = Int()
+    app = ma.fields.Function(lambda p: p.app.value)
+    openid = ma.fields.String()
+    amount_fen = Int()
+    channel = ma.fields.Enum(PayoutChannel, by_value=True)
+    out_bill_no = ma.fields.String(allow_none=True)
+    status = ma.fields.Enum(PayoutStatus, by_value=True)
+    campaign_id = Int(allow_none=True)
+    transfer_bill_no = ma.fields.String(allow_none=True)
+    wechat_state = ma.fields.String(allow_none=True)
+    fail_reason = ma.fields.String(allow_none=True)
+    hold_reason = ma.fields.String(allow_none=True)
+    attempts = Int()
+    next_attempt_at = ma.fields.DateTime()
+    last_error = ma.fields.String(allow_none=True)
+    bill_created_at = ma.fields.DateTime(allow_none=True)
+    finished_at = ma.fields.DateTime(allow_none=True)
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+
+class AdminPayoutQuerySchema(ma.Schema):
+    status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in PayoutStatus]))
+    purpose = ma.fields.String(validate=ma.validate.OneOf([p.value for p in PayoutPurpose]))
+    channel = ma.fields.String(validate=ma.validate.OneOf([c.value for c in PayoutChannel]))
+    app_user_id = Int()
+    campaign_id = Int()
+    from_ = _time(data_key="from", metadata={"description": "Created at or after"})
+    to = _time(metadata={"description": "Created before"})
+
+
+class AdminPayoutCancelSchema(ma.Schema):
+    reason = ma.fields.String(load_default="cancelled", validate=ma.validate.Length(min=1, max=200))
+
+
+class ReconciliationReadSchema(ma.Schema):
+    id = Int()
+    day = ma.fields.Function(lambda r: r.day.date().isoformat())
+    checked = Int()
+    mismatches = ma.fields.List(ma.fields.Dict(), metadata={
+        "description": "payout_id, out_bill_no, ours (our status), wechat (WeChat's state), note"})
+    created_at = ma.fields.DateTime()
+
+
+@blp.route("", methods=["GET"])
+@roles(*ALL_ROLES)
+@blp.arguments(AdminPayoutQuerySchema, location="query")
+@blp.response(200, AdminPayoutReadSchema(many=True))
+@blp.paginate(SelectPage)
+def list_payouts(query):
+    """Payouts, newest first, by status, purpose, channel, user, campaign and period"""
+    return service.list_payouts(status=query.get("status"), purpose=query.get("purpose"),
+                                channel=query.get("channel"), app_user_id=query.get("app_user_id"),
+                                campaign_id=query.get("campaign_id"), since=query.get("from_"),
+                                until=query.get("to"))
+
+
+@blp.route("/reconciliations", methods=["GET"])
+@roles(*ALL_ROLES)
+@blp.response(200, ReconciliationReadSchema(many=True))
+@blp.paginate(SelectPage)
+def list_reconciliations():
+    """Daily reconciliations with WeChat Pay, newest day first"""
+    return service.list_reconciliations()
+
+
+@blp.route("/<int:payout_id>", methods=["GET"])
+@roles(*ALL_ROLES)
+@blp.response(200, AdminPayoutReadSchema)
+def get_payout(payout_id):
+    """A payout"""
+    return service.get_payout(payout_id)
+
+
+@blp.route("/<int:payout_id>/release", methods=["POST"])
+@roles(*WRITERS)
+@blp.response(200, AdminPayoutReadSchema)
+def release_payout(payout_id):
+    """Release a held payout to the queue"""
+    with transaction():
+        return service.release(actor=current_actor(), payout_id=payout_id)
+
+
+@blp.route("/<int:payout_id>/cancel", methods=["POST"])
+@roles(*WRITERS)
+@blp.arguments(AdminPayoutCancelSchema)
+@blp.response(200, AdminPayoutReadSchema)
+def cancel_payout(body, payout_id):
+    """Cancel a pending or held payout (no bill exists yet); its money returns"""
+    with transaction():
+        return service.cancel(actor=current_actor(), payout_id=payout_id, reason=body["reason"])
+
+
+def _wechat_answer(status: int, code: str | None = None, message: str | None = None) -> Response:
+    if code is None:
+        return Response(status=status)
+    return Response(json.dumps({"code": code, "message": message}, ensure_ascii=False), status=status,
+                    content_type="application/json; charset=utf-8")
+
+
+@notify_blp.route("/wechat/notify", methods=["POST"])
+@public
+@notify_blp.response(204, description="Acknowledged (also a duplicate or an unknown bill)")
+@notify_blp.alt_response(401, description='Bad signature: {"code": "FAIL", "message": "签名错误"}')
+def wechat_notify():
+    """WeChat Pay's MCHTRANSFER.BILL.FINISHED callback: verified, decrypted, applied once"""
+    body = request.get_data()
+    try:
+        notification = pay.parse_transfer_callback(request.headers, body)
+    except pay.CallbackInvalid:
+        return _wechat_answer(401, "FAIL", "签名错误")
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = {}
+    with transaction():
+        service.receive_notification(notification=notification,
+                                     payload={"id": payload.get("id"), "event_type": payload.get("event_type"),
+                                              "create_time": payload.get("create_time"),
+                                              "bill": {"out_bill_no": notification.bill.out_bill_no,
+                                                       "transfer_bill_no": notification.bill.transfer_bill_no,
+                                                       "state": notification.bill.state,
+                                                       "fail_reason": notification.bill.fail_reason}})
+    return _wechat_answer(204)
