@@ -32,6 +32,13 @@ from app.channel.models import SeenKind
 from app.codes import service as codes
 from app.codes.format import CODE_LENGTH, normalise
 from app.codes.models import CodeBatch
+from app.consumers.models import (
+    CodeLeakAlert,
+    ConsumerScan,
+    LeakAlertStatus,
+    UnitScanStats,
+    Verdict,
+)
 from app.db import utcnow
 from app.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 from app.extensions import db, redis
@@ -40,7 +47,6 @@ from app.masterdata.models import Dealer, Factory, Product, Region, RegionLevel,
 from app.production.models import ProductionLot
 from app.units import store as unit_store
 from app.units.models import LocationKind, Unit, UnitStatus
-from app.consumers.models import CodeLeakAlert, ConsumerScan, LeakAlertStatus, UnitScanStats, Verdict
 
 _CODE_CHARS = re.compile(r"^[0-9A-Z]+$")
 _TEXT_MAX = 500

@@ -1,7 +1,7 @@
 """Consumer scans: URL forms, every verdict, scanned-before answers, suspected copies, hidden codes, limits."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -16,19 +16,28 @@ from app.errors import DomainError
 from app.extensions import db
 from app.trace import service as trace
 from app.units.models import LocationKind, Unit, UnitStatus
-from tests.masterdata_factories import (ACTOR, DONGCHENG, HANGZHOU, XIHU, gtin13, make_dealer, make_factory,
-                                        make_product, make_store)
-from tests.production_factories import make_production_lot
+from tests.masterdata_factories import (
+    ACTOR,
+    DONGCHENG,
+    HANGZHOU,
+    XIHU,
+    gtin13,
+    make_dealer,
+    make_factory,
+    make_product,
+    make_store,
+)
 from tests.mp_factories import mp  # noqa: F401 - the fixture
+from tests.production_factories import make_production_lot
 from tests.unit_factories import commission, issue, serial
 
-NOW = datetime(2026, 4, 1, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
 BEIJING_POS = (39.93, 116.42)  # Dongcheng
 HANGZHOU_POS = (30.26, 120.13)  # West Lake
 
 
 @pytest.fixture
-def users(mp):
+def users(mp):  # noqa: F811
     made = []
 
     def make():
@@ -208,9 +217,9 @@ def hidden(app):
     ring = codes.keyring()
     code = ring.encode(batch.serial_start, batch.key_version)
     other = ring.encode(batch.serial_start + 1, batch.key_version)
-    from tests.unit_factories import _state
-    from app.units import store
     from app.codes.models import Level
+    from app.units import store
+    from tests.unit_factories import _state
     with transaction():
         store.insert_units([_state(batch, c, level=Level.ITEM, product_id=product.id, lot_id=lot.id,
                                    location_kind=LocationKind.LINE, location_id=None, at=NOW) for c in (code, other)])

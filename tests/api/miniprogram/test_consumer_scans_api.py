@@ -1,0 +1,61 @@
+"""Consumer scans over HTTP: POST a scanned URL or code, the answer's shape, my scans only, errors."""
+from __future__ import annotations
+
+from tests.mp_factories import mp  # noqa: F401 - the fixture
+from tests.unit.test_consumer_scans import goods, short  # noqa: F401 - the fixture
+
+SCANS = "/api/consumer/scans"
+
+
+def test_a_consumer_scans_a_url_and_gets_verdict_product_lot_story(client, mp, goods):  # noqa: F811
+    headers, _ = mp.sign_in("consumer")
+    response = client.post(SCANS, json={"url": short(goods["items"][0]), "latitude": 30.26, "longitude": 120.13},
+                           headers=headers)
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert body["verdict"] == "genuine" and body["scan_id"] > 0 and "Genuine" in body["message"]
+    assert body["product"]["name"] == "Jasmine Tea"
+    assert body["lot"] == {"lot_no": "L2026-03", "production_date": "2026-03-02", "expiry_date": "2027-03-02"}
+    assert body["story"]["made"]["city"] == "杭州市" and body["story"]["store"] is None
+    assert body["scans"]["count"] == 1 and body["scans"]["first_city"] == "杭州市"
+    assert body["hidden_code"] == {"required": False, "ok": None, "locked": False}
+    assert body["campaigns"] == []
+
+    again = client.post(SCANS, json={"code": goods["items"][0]}, headers=headers).json
+    assert again["verdict"] == "scanned_before" and again["scans"]["count"] == 2
+
+
+def test_bad_bodies_and_garbage_text(client, mp):  # noqa: F811
+    headers, _ = mp.sign_in("consumer")
+    for body in ({}, {"url": "https://m.example.com/c/X", "code": "X"}, {"code": "X", "latitude": 91},
+                 {"code": "x" * 65}):
+        assert client.post(SCANS, json=body, headers=headers).status_code == 422, body
+    response = client.post(SCANS, json={"url": "https://elsewhere.example/c/0123456789ABCDEFGH"}, headers=headers)
+    assert response.status_code == 422 and response.json["code"] == "scan_text_invalid"
+
+
+def test_rate_limited_answers_429_with_retry_after(client, mp, goods, app, monkeypatch):  # noqa: F811
+    monkeypatch.setitem(app.config, "CONSUMER_SCANS_PER_MINUTE_USER", 1)
+    headers, _ = mp.sign_in("consumer")
+    assert client.post(SCANS, json={"code": goods["items"][0]}, headers=headers).status_code == 201
+    response = client.post(SCANS, json={"code": goods["items"][1]}, headers=headers)
+    assert response.status_code == 429 and response.json["code"] == "rate_limited"
+    assert 0 < int(response.headers["Retry-After"]) <= 60
+
+
+def test_a_consumer_sees_only_their_own_scans(client, mp, goods):  # noqa: F811
+    mine, _ = mp.sign_in("consumer")
+    theirs, _ = mp.sign_in("consumer")
+    client.post(SCANS, json={"code": goods["items"][0]}, headers=mine)
+    client.post(SCANS, json={"code": goods["items"][1]}, headers=mine)
+    client.post(SCANS, json={"code": goods["items"][2]}, headers=theirs)
+    listed = client.get(SCANS, headers=mine, query_string={"page_size": 1})
+    assert listed.status_code == 200 and len(listed.json) == 1 and listed.json[0]["code"] == goods["items"][1]
+    assert [s["code"] for s in client.get(SCANS, headers=mine).json] == [goods["items"][1], goods["items"][0]]
+    assert [s["code"] for s in client.get(SCANS, headers=theirs).json] == [goods["items"][2]]
+
+
+def test_other_mini_programs_and_strangers_are_refused(client, mp, goods):  # noqa: F811
+    assert client.post(SCANS, json={"code": goods["items"][0]}).status_code == 401
+    clerk, _ = mp.sign_in("clerk")
+    assert client.post(SCANS, json={"code": goods["items"][0]}, headers=clerk).status_code in (401, 403)
