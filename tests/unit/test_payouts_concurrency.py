@@ -1,0 +1,35 @@
+"""Two payout workers at once on MariaDB: every payout claimed by one of them, every bill created once."""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.payouts import service
+from app.payouts.models import Payout, PayoutStatus
+from app.wechat import pay
+from app.wechat.sandbox import pay as sandbox_pay
+from tests.concurrency import at_once
+from tests.unit.test_payouts import make_user, prize, sandbox  # noqa: F401
+
+
+def test_two_workers_on_the_same_due_payouts_create_each_bill_once(app, mariadb, sandbox, monkeypatch):
+    payouts = [prize(make_user()) for _ in range(12)]
+    created, lock, real = Counter(), threading.Lock(), pay.create_transfer
+
+    def counted(**kwargs):
+        with lock:
+            created[kwargs["out_bill_no"]] += 1
+        return real(**kwargs)
+
+    monkeypatch.setattr(pay, "create_transfer", counted)
+    reports = at_once(app, service.work_due, service.work_due, service.work_due)
+    assert not [r for r in reports if isinstance(r, Exception)], reports
+    assert sum(r.claimed for r in reports) == 12
+    assert set(created.values()) == {1} and len(created) == 12
+    db.session.expire_all()
+    statuses = db.session.scalars(sa.select(Payout.status).where(Payout.id.in_([p.id for p in payouts]))).all()
+    assert set(statuses) == {PayoutStatus.WAITING}
+    assert len(sandbox_pay.pay_state(sandbox.state).bills) == 12
