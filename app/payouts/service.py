@@ -24,6 +24,7 @@ The worker runs its own short transactions and must not be called inside one.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -40,6 +41,8 @@ from app.payouts.models import (
     Payout, PayoutChannel, PayoutNotification, PayoutPurpose, PayoutStatus, Reconciliation,
 )
 from app.wechat import pay, redpack
+
+log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 120  # a claimed payout is this worker's for so long (a crashed worker's returns after it)
 QUERY_WAITING_SECONDS = 600  # how often a bill waiting for the user is queried (the callback may be lost)
@@ -218,7 +221,11 @@ def work_due(now: datetime | None = None, *, limit: int = 100) -> WorkReport:
                    out_bill_no=payout.out_bill_no, openid=payout.openid, amount_fen=payout.amount_fen,
                    bill_created_at=_as_aware(payout.bill_created_at), created_at=_as_aware(payout.created_at))
         db.session.rollback()  # no transaction stays open while WeChat is waited on
-        outcome = _step(job, moment)
+        try:
+            outcome = _step(job, moment)
+        except Exception as exc:  # noqa: BLE001 - one payout's surprise must not stop the others
+            log.exception("payout %s: unexpected error; retried later under the same bill number", job.id)
+            outcome = _Outcome(error=f"{type(exc).__name__}: {exc}"[:500])
         _record(job, outcome, fixed or utcnow(), report)
     return report
 
@@ -236,10 +243,11 @@ def _step(job: _Job, now: datetime) -> _Outcome:
             return found
         return _create_transfer(job)  # no bill under this number: safe to create it, same number
     if job.status is PayoutStatus.WAITING and now - (job.bill_created_at or job.created_at) >= confirm_window():
+        # Unconfirmed too long: cancel it. Whatever the cancel answers (CANCELING, or refused because
+        # the user confirmed at the last moment), the query that follows says where the bill ended.
         cancelled = _transfer_call(pay.cancel_transfer, out_bill_no=job.out_bill_no)
-        if cancelled.error or cancelled.missing or cancelled.state != "CANCELING":
+        if cancelled.state == "CANCELLED":
             return cancelled
-        return _transfer_call(pay.query_transfer, out_bill_no=job.out_bill_no)
     return _transfer_call(pay.query_transfer, out_bill_no=job.out_bill_no)
 
 

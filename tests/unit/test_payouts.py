@@ -186,7 +186,7 @@ def test_a_busy_wechat_pay_leaves_it_creating_and_the_retry_creates_one_bill(app
     assert service.work_due().retried == 1
     stuck = fresh(payout.id)
     assert stuck.status is PayoutStatus.CREATING and stuck.attempts == 1
-    assert stuck.next_attempt_at > utcnow().replace(tzinfo=None) if stuck.next_attempt_at.tzinfo is None else True
+    assert service.work_due().claimed == 0  # retried later, not at once
     service.work_due(later(hours=1))  # query: no bill, so it is created, same number
     assert fresh(payout.id).status is PayoutStatus.WAITING and len(bills(sandbox, user.openid)) == 1
 
@@ -263,6 +263,36 @@ def test_an_unconfirmed_bill_is_cancelled_after_24_hours_and_the_money_returns(a
     assert sandbox_pay.pay_state(sandbox.state).bills[payout.out_bill_no].state == "CANCELLED"
     assert db.session.get(Withdrawal, requested.id).status is WithdrawalStatus.FAILED
     assert cash(requested.app_user_id) == 500
+
+
+def test_a_bill_confirmed_at_the_last_moment_is_paid_not_cancelled(app, sandbox):
+    requested = withdrawal()
+    service.work_due()
+    payout = fresh(requested.payout_id)
+    user_acts(sandbox, payout.out_bill_no)  # confirmed; the callback lost; the cancel will be refused
+    service.work_due(later(hours=24, seconds=1))
+    assert fresh(payout.id).status is PayoutStatus.SUCCEEDED
+    assert db.session.get(Withdrawal, requested.id).status is WithdrawalStatus.PAID
+    assert cash(requested.app_user_id) == 200
+
+
+def test_an_unexpected_error_is_retried_later_and_the_other_payouts_go_on(app, sandbox, monkeypatch):
+    first, second = prize(make_user()), prize(make_user())
+    real = pay.create_transfer
+
+    def broken_once(**kwargs):
+        if kwargs["out_bill_no"] == first.out_bill_no:
+            raise RuntimeError("surprise")
+        return real(**kwargs)
+
+    monkeypatch.setattr(pay, "create_transfer", broken_once)
+    report = service.work_due()
+    assert report.claimed == 2 and report.retried == 1
+    assert fresh(first.id).status is PayoutStatus.CREATING and "surprise" in fresh(first.id).last_error
+    assert fresh(second.id).status is PayoutStatus.WAITING
+    monkeypatch.undo()
+    service.work_due(later(hours=1))
+    assert fresh(first.id).status is PayoutStatus.WAITING
 
 
 def test_a_held_payout_waits_for_release_and_a_pending_one_can_be_cancelled(app, sandbox):
