@@ -75,6 +75,8 @@ MESSAGES = {
     Verdict.RECALLED: "此产品已召回，请勿食用。This product has been recalled: do not use it.",
 }
 LOCKED_MESSAGE = "暗码错误次数过多，已锁定。Too many wrong hidden codes: locked for now."
+HIDDEN_NEEDED_MESSAGE = "请刮开涂层输入暗码完成验证。Scratch off and enter the hidden code to complete the check."
+HIDDEN_WRONG_MESSAGE = "暗码错误。The hidden code is wrong."
 
 
 class ScanTextInvalid(ValidationFailed):
@@ -411,8 +413,13 @@ def scan(*, user: AppUser, text: str, hidden_code: str | None = None, latitude: 
                             region_code=region_code, seen_by=f"consumer:{user.id}", seen_at=now)
     else:
         db.session.add(record)
-    if result.hidden_code["locked"]:
+    hidden = result.hidden_code
+    if hidden["locked"]:
         result.message = f"{result.message} {LOCKED_MESSAGE}"
+    elif hidden["required"] and hidden["ok"] is None:
+        result.message = f"{result.message} {HIDDEN_NEEDED_MESSAGE}"
+    elif hidden["ok"] is False:
+        result.message = f"{result.message} {HIDDEN_WRONG_MESSAGE}"
     db.session.flush()
     return result
 

@@ -233,10 +233,12 @@ def wrong(right: str) -> str:
 
 def test_a_hidden_code_is_required_and_checked(app, hidden, users):
     user = users()
-    assert scan(user, short(hidden["code"])).hidden_code == {"required": True, "ok": None, "locked": False}
+    first = scan(user, short(hidden["code"]))
+    assert first.hidden_code == {"required": True, "ok": None, "locked": False} and "hidden code" in first.message
     result = scan(user, short(hidden["code"]), hidden_code=hidden["right"])
     assert result.hidden_code == {"required": True, "ok": True, "locked": False} and result.scan.hidden_code_ok
-    assert scan(user, short(hidden["code"]), hidden_code=wrong(hidden["right"])).hidden_code["ok"] is False
+    wrongly = scan(user, short(hidden["code"]), hidden_code=wrong(hidden["right"]))
+    assert wrongly.hidden_code["ok"] is False and "wrong" in wrongly.message
 
 
 def test_five_wrong_hidden_codes_lock_the_code(app, hidden, users):
@@ -318,3 +320,19 @@ def test_scans_of_one_unit_from_many_threads_count_each_once(app, mariadb, goods
     assert sorted(results) == [1, 2, 3, 4, 5, 6]
     db.session.rollback()  # a fresh snapshot
     assert db.session.get(UnitScanStats, serial(item)).scans == 6
+
+
+def test_scans_of_one_leaked_code_from_many_threads_make_one_alert(app, mariadb, users):
+    from tests.concurrency import at_once, results_and_errors
+
+    issued = issue(1)
+    ids = [users().id for _ in range(8)]
+
+    def one(i):
+        return scan(db.session.get(AppUser, ids[i]), short(issued[0])).verdict
+
+    results, errors = results_and_errors(at_once(app, *[lambda i=i: one(i) for i in range(8)]))
+    assert errors == [None] * 8 and set(results) == {Verdict.NOT_COMMISSIONED}
+    db.session.rollback()
+    (alert,) = db.session.scalars(sa.select(CodeLeakAlert)).all()
+    assert alert.scans == 8
