@@ -348,7 +348,8 @@ def read(scanned: ScannedText) -> Reading:
     if resolution.status in ("malformed", "forged", "not_issued") or resolution.batch is None:
         return Reading(Verdict.FORGED, resolution)
     batch: CodeBatch = resolution.batch
-    if scanned.gtin and batch.product is not None and batch.product.gtin and batch.product.gtin != scanned.gtin:
+    if scanned.gtin and batch.product is not None and batch.product.gtin and \
+            batch.product.gtin.lstrip("0") != scanned.gtin.lstrip("0"):  # GTIN-13 and its GTIN-14 form agree
         return Reading(Verdict.FORGED, resolution)
     if resolution.status == "voided":
         return Reading(Verdict.VOIDED, resolution, product=batch.product)

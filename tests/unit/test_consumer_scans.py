@@ -103,6 +103,8 @@ def test_garbage_is_scan_text_invalid(app, users, text):
 def test_a_digital_link_with_another_gtin_is_forged(app, goods, users):
     result = scan(users(), f"https://m.example.com/01/{gtin13(9999)}/21/{goods['items'][0]}")
     assert result.verdict is Verdict.FORGED
+    padded = scan(users(), f"https://m.example.com/01/0{goods['product'].gtin}/21/{goods['items'][0]}")
+    assert padded.verdict is Verdict.GENUINE  # the GTIN-14 form of the product's GTIN-13
 
 
 # --- verdicts -----------------------------------------------------------------------------------
