@@ -151,6 +151,8 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
 
     _mark_shipment_units(shipment.id, received)
     per_line = Counter(expected[s] for s in received if expected[s] is not None)
+    if shipment.order_id is not None:
+        ship.lock_lines_of(shipment.order_id)
     for line_id, count in sorted(per_line.items()):
         db.session.execute(sa.update(OrderLine).where(
             OrderLine.id == line_id, OrderLine.received + count <= OrderLine.shipped)

@@ -162,6 +162,16 @@ def location_of(kind: PartyKind) -> LocationKind:
     return _LOCATION[PartyKind(kind)]
 
 
+def lock_lines_of(order_id: int) -> None:
+    """Lock all an order's lines, the way every writer of lines takes them: by order, in id order.
+
+    It reads a column outside the order_id index on purpose: the same access path as the other
+    writers' locking reads, so all of them lock the same records in the same order.
+    """
+    db.session.execute(sa.select(OrderLine.id, OrderLine.shipped).where(OrderLine.order_id == order_id)
+                       .order_by(OrderLine.id).with_for_update())
+
+
 def _grow_shipped(per_line: dict[int, int]) -> None:
     """Add each line's newly shipped items atomically, in line id order; none may pass its quantity."""
     for line_id, count in sorted(per_line.items()):
@@ -550,6 +560,8 @@ def ship(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int,
         sa.select(ShipmentUnit.order_line_id, sa.func.count()).where(
             ShipmentUnit.shipment_id == shipment.id, ShipmentUnit.order_line_id.is_not(None))
         .group_by(ShipmentUnit.order_line_id)).all())
+    if shipment.order_id is not None:
+        lock_lines_of(shipment.order_id)
     _grow_shipped(per_line)
 
     held = set(db.session.scalars(sa.select(ShipmentUnit.serial).where(ShipmentUnit.shipment_id == shipment.id)))
@@ -663,6 +675,10 @@ class WarehouseOrders:
         """One shipped shipment of these scans; with an order, its lines' shipped grow."""
         now = utcnow()
         shipped_at = max(record["scanned_at"] for *_, record in taken)
+        # Lock the lines before the scans' foreign keys take shared locks on them: a shared lock
+        # upgraded to the update's exclusive one deadlocks with an ERP update waiting on the line.
+        if order is not None:
+            lock_lines_of(order.id)
         shipment = Shipment(order_id=order.id if order else None, shipper_kind=PartyKind.WAREHOUSE,
                             shipper_id=warehouse_id, receiver_kind=PartyKind.DEALER, receiver_id=dealer_id,
                             status=ShipmentStatus.SHIPPED, items=sum(len(items) for _, _, _, items, _, _ in taken),
