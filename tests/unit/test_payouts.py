@@ -51,13 +51,13 @@ def withdrawal(amount: int = 300, cash: int = 500) -> Withdrawal:
 
 
 def cash(app_user_id: int) -> int:
-    db.session.expire_all()
+    db.session.rollback()  # a fresh snapshot (MariaDB: repeatable read)
     return db.session.scalar(sa.select(RewardBalance.balance).where(
         RewardBalance.app_user_id == app_user_id, RewardBalance.kind == RewardKind.CASH)) or 0
 
 
 def fresh(payout_id: int) -> Payout:
-    db.session.expire_all()
+    db.session.rollback()  # a fresh snapshot (MariaDB: repeatable read)
     return db.session.get(Payout, payout_id)
 
 
@@ -360,3 +360,17 @@ def test_reconciliation_lists_what_wechat_says_otherwise(app, sandbox):
     day = datetime.now(timezone.utc) - timedelta(days=3)
     assert service.reconcile(day).checked == 0
     assert second.payout_id
+
+
+# --- the commands -------------------------------------------------------------------------------
+
+def test_flask_payouts_work_and_reconcile(app, sandbox):
+    requested = withdrawal()
+    runner = app.test_cli_runner()
+    worked = runner.invoke(args=["payouts", "work", "--once"])
+    assert worked.exit_code == 0 and "worked 1: changed waiting 1" in worked.output
+    assert fresh(requested.payout_id).status is PayoutStatus.WAITING
+    day = utcnow().strftime("%Y-%m-%d")
+    reconciled = runner.invoke(args=["payouts", "reconcile", "--day", day])
+    assert reconciled.exit_code == 0 and f"{day}: checked 1, mismatches 0" in reconciled.output
+    assert runner.invoke(args=["payouts", "reconcile", "--day", "yesterday"]).exit_code != 0

@@ -33,3 +33,36 @@ def test_two_workers_on_the_same_due_payouts_create_each_bill_once(app, mariadb,
     statuses = db.session.scalars(sa.select(Payout.status).where(Payout.id.in_([p.id for p in payouts]))).all()
     assert set(statuses) == {PayoutStatus.WAITING}
     assert len(sandbox_pay.pay_state(sandbox.state).bills) == 12
+
+
+def test_a_clerk_cancelling_while_the_worker_claims_either_cancels_or_is_refused(app, mariadb, sandbox):
+    from app.accounts.models import AppUser
+    from app.db import transaction
+    from app.errors import DomainError
+    from app.retail import service as retail
+    from app.retail.models import Withdrawal, WithdrawalStatus
+    from tests.unit.test_payouts import cash, withdrawal
+
+    for _ in range(5):
+        requested = withdrawal()
+        user = db.session.get(AppUser, requested.app_user_id)
+        db.session.rollback()
+
+        def cancel(user_id=user.id, withdrawal_id=requested.id):
+            with transaction():
+                return retail.cancel_withdrawal(user=db.session.get(AppUser, user_id), withdrawal_id=withdrawal_id)
+
+        cancelled, _worked = at_once(app, cancel, service.work_due)
+        db.session.rollback()  # read what the two committed, not an older snapshot
+        payout = db.session.get(Payout, requested.payout_id)
+        status = db.session.get(Withdrawal, requested.id).status
+        bills = sandbox_pay.pay_state(sandbox.state).bills
+        assert not isinstance(_worked, Exception), _worked
+        assert isinstance(cancelled, (DomainError, Withdrawal)), repr(cancelled)
+        if isinstance(cancelled, DomainError):
+            assert cancelled.code == "withdrawal_not_cancellable"
+            assert status is WithdrawalStatus.REQUESTED and payout.status is PayoutStatus.WAITING
+            assert cash(requested.app_user_id) == 200
+        else:
+            assert status is WithdrawalStatus.CANCELLED and payout.status is PayoutStatus.CANCELLED
+            assert payout.out_bill_no not in bills and cash(requested.app_user_id) == 500
