@@ -128,6 +128,13 @@ class Base:
         self.CONSUMER_SCANS_PER_MINUTE_IP = env_int("CONSUMER_SCANS_PER_MINUTE_IP", 120)
         self.CONSUMER_SCANS_PER_MINUTE_CODE = env_int("CONSUMER_SCANS_PER_MINUTE_CODE", 60)
 
+        # Payouts: the channel this merchant pays by (transfer: APIv3 transfer bills; redpack: APIv2),
+        # and how long a transfer waits for the user to confirm before it is cancelled.
+        self.PAYOUT_CHANNEL = env("PAYOUT_CHANNEL", "transfer")
+        if self.PAYOUT_CHANNEL not in ("transfer", "redpack"):
+            raise ConfigError(f"PAYOUT_CHANNEL is transfer or redpack, got {self.PAYOUT_CHANNEL!r}")
+        self.PAYOUT_CONFIRM_HOURS = env_int("PAYOUT_CONFIRM_HOURS", 24)
+
         # WeChat. Each API base is "sandbox" (the project's sandbox, started in-process, with keys
         # generated at start-up), the URL of a standalone sandbox (`flask wechat-sandbox run`),
         # or WeChat itself. Production refuses anything but WeChat.

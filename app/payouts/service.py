@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from app.accounts.models import AppUser
+from app.accounts.models import AppName, AppUser
 from app.db import transaction, utcnow
 from app.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.extensions import db
@@ -97,11 +97,11 @@ def _as_aware(value: datetime | None) -> datetime | None:
 
 
 def default_channel() -> PayoutChannel:
-    return PayoutChannel(current_app.config.get("PAYOUT_CHANNEL", PayoutChannel.TRANSFER.value))
+    return PayoutChannel(current_app.config["PAYOUT_CHANNEL"])
 
 
 def confirm_window() -> timedelta:
-    return timedelta(hours=float(current_app.config.get("PAYOUT_CONFIRM_HOURS", 24)))
+    return timedelta(hours=float(current_app.config["PAYOUT_CONFIRM_HOURS"]))
 
 
 # --- the queue --------------------------------------------------------------------------------
@@ -174,6 +174,7 @@ class _Job:
     amount_fen: int
     bill_created_at: datetime | None
     created_at: datetime
+    app: AppName = AppName.CONSUMER  # the mini-program the openid belongs to
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,8 @@ def work_due(now: datetime | None = None, *, limit: int = 100) -> WorkReport:
         payout = db.session.get(Payout, payout_id)
         job = _Job(id=payout.id, status=payout.status, channel=payout.channel, purpose=payout.purpose,
                    out_bill_no=payout.out_bill_no, openid=payout.openid, amount_fen=payout.amount_fen,
-                   bill_created_at=_as_aware(payout.bill_created_at), created_at=_as_aware(payout.created_at))
+                   bill_created_at=_as_aware(payout.bill_created_at), created_at=_as_aware(payout.created_at),
+                   app=payout.app)
         db.session.rollback()  # no transaction stays open while WeChat is waited on
         try:
             outcome = _step(job, moment)
@@ -251,8 +253,15 @@ def _step(job: _Job, now: datetime) -> _Outcome:
     return _transfer_call(pay.query_transfer, out_bill_no=job.out_bill_no)
 
 
+def _appid(app: AppName) -> str:
+    """The appid a user's openid belongs to: transfers to a clerk go under the clerk app's."""
+    from app.wechat import runtime
+
+    return runtime().app_credentials(app.value)[0]
+
+
 def _create_transfer(job: _Job) -> _Outcome:
-    return _transfer_call(pay.create_transfer, out_bill_no=job.out_bill_no, openid=job.openid,
+    return _transfer_call(pay.create_transfer, out_bill_no=job.out_bill_no, openid=job.openid, appid=_appid(job.app),
                           amount_fen=job.amount_fen, remark=TRANSFER_REMARK[job.purpose],
                           report_infos=[{"info_type": "活动名称", "info_content": "码通"},
                                         {"info_type": "奖励说明", "info_content": TRANSFER_REMARK[job.purpose]}])
@@ -517,6 +526,6 @@ def confirm_request(payout: Payout) -> dict:
     settings = runtime().pay_settings()
     waiting = payout.status is PayoutStatus.WAITING and payout.channel is PayoutChannel.TRANSFER
     return {"id": payout.id, "status": payout.status, "amount_fen": payout.amount_fen, "channel": payout.channel,
-            "mch_id": settings.mchid, "app_id": settings.appid,
+            "mch_id": settings.mchid, "app_id": _appid(payout.app),
             "package": payout.package_info if waiting else None, "created_at": payout.created_at,
             "finished_at": payout.finished_at}

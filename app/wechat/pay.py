@@ -156,8 +156,13 @@ def _check_out_bill_no(out_bill_no: str) -> None:
 
 def create_transfer(*, out_bill_no: str, openid: str, amount_fen: int, remark: str,
                     scene_id: str = DEFAULT_SCENE_ID, report_infos: list[dict] | None = None,
-                    user_recv_perception: str | None = None, notify_url: str | None = None) -> TransferBill:
-    """Create (or find again, same out_bill_no) a transfer bill the user confirms in WeChat."""
+                    user_recv_perception: str | None = None, notify_url: str | None = None,
+                    appid: str | None = None) -> TransferBill:
+    """Create (or find again, same out_bill_no) a transfer bill the user confirms in WeChat.
+
+    ``appid`` is the mini-program the openid belongs to (a clerk's is the clerk app's); by default
+    the merchant's configured one.
+    """
     _check_out_bill_no(out_bill_no)
     if amount_fen < MIN_TRANSFER_FEN:
         raise TransferAmountTooSmall(errors={"amount_fen": [f"at least {MIN_TRANSFER_FEN}"]})
@@ -168,7 +173,7 @@ def create_transfer(*, out_bill_no: str, openid: str, amount_fen: int, remark: s
     data = _call(client.mch_transfer_bills, out_bill_no=out_bill_no, transfer_scene_id=scene_id,
                  openid=openid, transfer_amount=amount_fen, transfer_remark=remark,
                  user_recv_perception=user_recv_perception,
-                 transfer_scene_report_infos=report_infos or [],
+                 transfer_scene_report_infos=report_infos or [], appid=appid or settings.appid,
                  notify_url=notify_url or settings.notify_url)
     return TransferBill.from_payload({"transfer_amount": amount_fen, "openid": openid, **data})
 

@@ -114,6 +114,9 @@ def test_a_payout_waits_for_the_user_then_the_callback_pays_it(app, client, sand
     payout = fresh(requested.payout_id)
     assert report.claimed == 1 and payout.status is PayoutStatus.WAITING and payout.package_info
     assert payout.transfer_bill_no and payout.wechat_state == "WAIT_USER_CONFIRM"
+    # A clerk's openid is the clerk mini-program's: the bill is made under that app's appid.
+    [bill] = [b for b in sandbox_pay.pay_state(sandbox.state).bills.values() if b.out_bill_no == payout.out_bill_no]
+    assert bill.params["appid"] == sandbox.credentials.apps["clerk"].appid
     user_acts(sandbox, payout.out_bill_no)
     assert forward(client, notify_to.wait_for(1)) == [204]
     payout = fresh(payout.id)
