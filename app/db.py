@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 
 NAMING_CONVENTION = {
@@ -92,3 +93,23 @@ def transaction():
     except BaseException:
         db.session.rollback()
         raise
+
+
+def insert_once(row) -> bool:
+    """Insert a row a unique key may refuse (a concurrent twin): True when inserted.
+
+    On MySQL/MariaDB inside a savepoint, so the refusal leaves the transaction usable. SQLite
+    serialises writers (no twin can slip in) and pysqlite would commit a bare savepoint's release.
+    """
+    from app.extensions import db
+
+    if db.session.get_bind().dialect.name not in ("mysql", "mariadb"):
+        db.session.add(row)
+        db.session.flush()
+        return True
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        return False
+    return True

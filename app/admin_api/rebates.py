@@ -28,7 +28,8 @@ FINANCE = (Role.ADMIN, Role.FINANCE)
 def _rule_fields(required: bool) -> dict:
     return {
         "name": ma.fields.String(required=required, validate=ma.validate.Length(min=1, max=200)),
-        "tier": Int(allow_none=True, validate=ma.validate.Range(min=1), metadata={"description": "None: every tier"}),
+        "tier": Int(allow_none=True, validate=ma.validate.Range(min=1, max=service.MAX_TIER),
+                    metadata={"description": "None: every tier"}),
         "product_id": Int(allow_none=True, metadata={"description": "None: every product"}),
         "basis": ma.fields.String(required=required, validate=ma.validate.OneOf([b.value for b in RebateBasis])),
         "amount_fen": Int(required=required, validate=ma.validate.Range(min=1),

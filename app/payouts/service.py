@@ -30,10 +30,9 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import AppName, AppUser
-from app.db import transaction, utcnow
+from app.db import insert_once, transaction, utcnow
 from app.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.extensions import db
 from app.identity.service import Actor, audit
@@ -127,7 +126,7 @@ def enqueue(*, purpose: PayoutPurpose | str, source: str, app_user: AppUser, amo
                         openid=app_user.openid, amount_fen=amount_fen, channel=chosen, campaign_id=campaign_id,
                         status=PayoutStatus.HELD if hold_reason else PayoutStatus.PENDING,
                         hold_reason=hold_reason, next_attempt_at=utcnow())
-        if _insert_once(payout):
+        if insert_once(payout):
             payout.out_bill_no = bill_number(payout.id, chosen)
             db.session.flush()
             return payout
@@ -135,20 +134,6 @@ def enqueue(*, purpose: PayoutPurpose | str, source: str, app_user: AppUser, amo
     if existing.app_user_id != app_user.id or existing.amount_fen != amount_fen:
         raise PayoutSourceReused()
     return existing
-
-
-def _insert_once(row) -> bool:
-    """Insert a row a unique key may refuse (a concurrent twin): True when inserted."""
-    if db.session.get_bind().dialect.name not in ("mysql", "mariadb"):
-        db.session.add(row)
-        db.session.flush()
-        return True
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-    except IntegrityError:
-        return False
-    return True
 
 
 # --- the worker -------------------------------------------------------------------------------
@@ -399,7 +384,7 @@ def receive_notification(*, notification: pay.TransferNotification, payload: dic
         return False
     kept = PayoutNotification(notification_id=notification.id[:64], out_bill_no=bill.out_bill_no[:32],
                               state=bill.state[:32], payload=payload)
-    if not _insert_once(kept):
+    if not insert_once(kept):
         return False
     payout = db.session.scalar(sa.select(Payout).where(Payout.out_bill_no == bill.out_bill_no).with_for_update())
     status = TRANSFER_STATES.get(bill.state)

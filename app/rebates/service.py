@@ -29,6 +29,7 @@ from app.rebates.models import RebateBasis, RebateLine, RebateRule, RebateStatem
 from app.retail.models import SaleScan
 
 BUSINESS_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+MAX_TIER = 99  # a channel is a handful of tiers deep; the column is a plain integer
 RULE_FIELDS = ("name", "tier", "product_id", "basis", "amount_fen", "starts_on", "ends_on", "status")
 
 
@@ -84,8 +85,8 @@ def _rule_values(data: dict, rule: RebateRule | None) -> dict:
         errors["basis"] = ["Required."]
     if merged["amount_fen"] is None or merged["amount_fen"] <= 0:
         errors["amount_fen"] = ["Must be more than 0."]
-    if merged["tier"] is not None and merged["tier"] < 1:
-        errors["tier"] = ["At least 1 (or none: every tier)."]
+    if merged["tier"] is not None and not 1 <= merged["tier"] <= MAX_TIER:
+        errors["tier"] = [f"1 to {MAX_TIER} (or none: every tier)."]
     if merged["starts_on"] is None:
         errors["starts_on"] = ["Required."]
     if merged["ends_on"] is None:

@@ -20,7 +20,7 @@ from app.accounts.models import AppUser, MembershipStatus, StoreMembership
 from app.channel import diversion, receipts
 from app.channel.models import PartyKind, SeenKind, Shipment, ShipmentScan, ShipmentUnit
 from app.codes.models import Level
-from app.db import utcnow
+from app.db import insert_once, utcnow
 from app.extensions import db
 from app.identity.service import Actor, audit
 from app.masterdata.models import Product, Region, RegionLevel, Status, Store
@@ -328,27 +328,9 @@ def _entry(app_user_id: int, kind: RewardKind, amount: int, source: str, note: s
     if existing is not None:
         return existing, False
     entry = LedgerEntry(app_user_id=app_user_id, kind=kind, amount=amount, source=source, note=note[:200])
-    if not _insert_once(entry):  # the same source written concurrently: it happened once
+    if not insert_once(entry):  # the same source written concurrently: it happened once
         return _existing_entry(kind, source, lock=True), False
     return entry, True
-
-
-def _insert_once(row) -> bool:
-    """Insert a row a unique key may refuse (a concurrent twin): True when inserted.
-
-    On MySQL/MariaDB inside a savepoint, so the refusal leaves the transaction usable. SQLite
-    serialises writers (no twin can slip in) and pysqlite would commit a bare savepoint's release.
-    """
-    if db.session.get_bind().dialect.name not in ("mysql", "mariadb"):
-        db.session.add(row)
-        db.session.flush()
-        return True
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-    except IntegrityError:
-        return False
-    return True
 
 
 def credit(*, app_user_id: int, kind: RewardKind | str, amount: int, source: str, note: str = "") -> LedgerEntry:
@@ -428,7 +410,7 @@ def request_withdrawal(*, user: AppUser, amount: int, request_id: str) -> Withdr
             raise rules.WithdrawalBelowMinimum(f"A withdrawal is at least {withdrawal_minimum()} fen.")
         withdrawal = Withdrawal(app_user_id=user.id, request_id=request_id, amount=amount,
                                 status=WithdrawalStatus.REQUESTED)
-        if not _insert_once(withdrawal):  # the same request sent twice at once
+        if not insert_once(withdrawal):  # the same request sent twice at once
             existing = _withdrawal_by_request(user.id, request_id, lock=True)
         else:
             debit(app_user_id=user.id, kind=RewardKind.CASH, amount=amount, source=f"withdrawal:{withdrawal.id}",

@@ -6,6 +6,8 @@ mini-program on that mini-program's endpoints. Endpoints that
 end the caller's own session (logout, user and key changes) are left out so the run keeps its
 credentials; they have tests of their own.
 """
+import os
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -48,8 +50,9 @@ def test_no_operation_answers_500(app, audience):
         strategy = operation.as_strategy(generation_mode=GenerationMode.POSITIVE) | \
             operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
 
+        # Derandomized, so CI's gate is the same every run; FUZZ_RANDOM=1 explores new inputs.
         @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+                  derandomize=not os.environ.get("FUZZ_RANDOM"), suppress_health_check=list(HealthCheck))
         @given(case=strategy)
         def fuzz(case):
             response = case.call(headers=headers)
