@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from datetime import datetime, timezone
+from typing import Callable, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 
 NAMING_CONVENTION = {
@@ -113,3 +116,27 @@ def insert_once(row) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+# MySQL errors a use case may simply run again: a deadlock victim, a lock wait timed out, and a
+# duplicate key lost to a concurrent twin (the retry then finds the twin and answers as a repeat).
+RETRYABLE_ERRORS = frozenset({1213, 1205, 1062})
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def retrying(fn: Callable[[], T], *, attempts: int = 3) -> T:
+    """Run a use case (its own transaction) again when the database picked it as a deadlock victim."""
+    from app.extensions import db
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except (OperationalError, IntegrityError) as error:
+            number = error.orig.args[0] if getattr(error.orig, "args", None) else None
+            if number not in RETRYABLE_ERRORS or attempt == attempts:
+                raise
+            db.session.rollback()
+            log.info("use case retried after database error %s (attempt %d)", number, attempt)
+            time.sleep(0.02 * attempt)
+    raise AssertionError("unreachable")

@@ -13,7 +13,7 @@ import msgspec
 from flask import Response, request, stream_with_context
 from flask_smorest import Blueprint
 
-from app.db import transaction
+from app.db import retrying, transaction
 from app.errors import DomainError
 from app.http import SelectPage, authenticate_machine, current_actor, scopes
 from app.identity.models import Scope
@@ -184,7 +184,7 @@ def upload_records(session_id):
         with transaction():
             return lines.apply_records(actor=actor, session_id=session_id, records=records)
 
-    results = lines.retrying(apply)
+    results = retrying(apply)
     counts = _counts(results)
     return Response(_encoder.encode({**counts, "results": results}), mimetype="application/json")
 
@@ -227,7 +227,7 @@ def _stream(session_id: int) -> Response:
         chunk, indexes = [], []
 
         def flush():
-            results = lines.retrying(lambda: apply(chunk))
+            results = retrying(lambda: apply(chunk))
             totals["chunks_committed"] += 1
             for index, result in zip(indexes, results):
                 result.index = index

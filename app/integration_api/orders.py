@@ -17,7 +17,7 @@ from app.db import transaction
 from app.http import authenticate_machine, current_actor, scopes
 from app.identity.models import Scope
 from app.schemas import Int, OrderLineProgressSchema, OrderTotalsSchema
-from app.units.lines import retrying
+from app.db import retrying
 from app.webhooks import service as webhooks
 
 blp = Blueprint("integration_orders", __name__, url_prefix="/api/integration",

@@ -14,7 +14,7 @@ from app.db import transaction
 from app.http import authenticate_machine, current_actor, scopes
 from app.identity.models import Scope
 from app.schemas import Int
-from app.units.lines import retrying
+from app.db import retrying
 from app.warehouse import rules, service
 
 blp = Blueprint("integration_warehouse", __name__, url_prefix="/api/integration/warehouse",

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.accounts.models import AppName, AppUser
-from app.db import insert_once, transaction, utcnow
+from app.db import insert_once, retrying, transaction, utcnow
 from app.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.extensions import db
 from app.identity.service import Actor, audit
@@ -199,7 +199,9 @@ def work_due(now: datetime | None = None, *, limit: int = 100) -> WorkReport:
     report = WorkReport()
     for payout_id, status in due:
         moment = fixed or utcnow()
-        if not _claim(payout_id, status, moment):
+        # Claims and records race the clerk's cancel and the callback for the same rows: a
+        # deadlock victim runs its short transaction again.
+        if not retrying(lambda: _claim(payout_id, status, moment)):
             continue
         report.claimed += 1
         payout = db.session.get(Payout, payout_id)
@@ -213,7 +215,7 @@ def work_due(now: datetime | None = None, *, limit: int = 100) -> WorkReport:
         except Exception as exc:  # noqa: BLE001 - one payout's surprise must not stop the others
             log.exception("payout %s: unexpected error; retried later under the same bill number", job.id)
             outcome = _Outcome(error=f"{type(exc).__name__}: {exc}"[:500])
-        _record(job, outcome, fixed or utcnow(), report)
+        retrying(lambda: _record(job, outcome, fixed or utcnow(), report))
     return report
 
 

@@ -17,17 +17,15 @@ from __future__ import annotations
 import gc
 import logging
 import operator
-import time
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Callable, Iterable, Literal, NamedTuple, TypeVar, Union
+from typing import Annotated, Iterable, Literal, NamedTuple, Union
 
 import msgspec
 import sqlalchemy as sa
 from msgspec import Meta
 from sqlalchemy.dialects import mysql, sqlite
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.codes.models import Level
 from app.codes.service import keyring
@@ -211,29 +209,6 @@ def session_report(session: LineSession) -> dict:
         "rejected": session.rejected, "rejected_by_reason": dict(sorted(by_reason.items())),
         "pass_rate": round(session.accepted / session.total, 4) if session.total else None,
     }
-
-
-# --- retries of a whole transaction -------------------------------------------------------------
-
-# MariaDB/MySQL: deadlock, lock wait timeout, duplicate key (two uploads creating the same unit or
-# applying the same record id at once: the retry sees the other's rows and answers duplicate).
-RETRYABLE_ERRORS = frozenset({1213, 1205, 1062})
-T = TypeVar("T")
-
-
-def retrying(fn: Callable[[], T], *, attempts: int = 3) -> T:
-    """Run a use case (its own transaction) again when the database picked it as a deadlock victim."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return fn()
-        except (OperationalError, IntegrityError) as error:
-            number = error.orig.args[0] if getattr(error.orig, "args", None) else None
-            if number not in RETRYABLE_ERRORS or attempt == attempts:
-                raise
-            db.session.rollback()
-            log.info("line upload retried after database error %s (attempt %d)", number, attempt)
-            time.sleep(0.02 * attempt)
-    raise AssertionError("unreachable")
 
 
 # --- the engine ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.codes import service as codes
-from app.db import transaction, utcnow
+from app.db import retrying, transaction, utcnow
 from app.extensions import db
 from app.masterdata import service as masterdata
 from app.production import service as production
@@ -520,7 +520,7 @@ def test_two_lines_packing_one_item_into_two_cases_at_once_pack_it_once(app):
         def run():
             with transaction():
                 return lines.apply_records(actor=ACTOR, session_id=session_id, records=[pack(item, case)])
-        return lambda: outcome(lines.retrying(run)[0])
+        return lambda: outcome(retrying(run)[0])
 
     results = at_once(app, pack_into(first_line.session_id, cases[0]), pack_into(second_session, cases[1]))
     assert sorted(results) == [("accepted", None), ("rejected", "packed_elsewhere")]
