@@ -288,9 +288,11 @@ def open_shipment(*, actor_label: str, shipper_kind, shipper_id: int, order_id: 
             raise OrderNotFound()
         if order.status in (OrderStatus.CANCELLED, OrderStatus.CLOSED, OrderStatus.SHIPPED):
             raise OrderNotShippable()
+        # A locking read, under the order's lock: it sees a twin request's shipment committed a moment
+        # ago, which the transaction's snapshot (taken at its first plain read) would not.
         existing = db.session.scalar(sa.select(Shipment).where(
             Shipment.order_id == order.id, Shipment.shipper_kind == shipper_kind,
-            Shipment.shipper_id == shipper_id, Shipment.status == ShipmentStatus.OPEN))
+            Shipment.shipper_id == shipper_id, Shipment.status == ShipmentStatus.OPEN).with_for_update())
         if existing is not None:
             return existing
         receiver_kind, receiver_id = order.buyer_kind, order.buyer_id

@@ -1,11 +1,13 @@
 """Two dealer staff at once: one case scanned into two shipments, two shipments of one order line."""
 from __future__ import annotations
 
+import threading
+
 import sqlalchemy as sa
 
 from app.channel import shipments
 from app.channel.models import OrderLine, Shipment, ShipmentStatus, ShipmentUnit
-from app.db import transaction
+from app.db import retrying, transaction
 from app.extensions import db
 from app.units import store
 from tests import channel_factories as cf
@@ -79,3 +81,29 @@ def test_two_shipments_of_one_line_shipped_at_once_never_over_ship(app, mariadb)
     assert line.shipped == 24
     assert sorted(s.value for s in db.session.scalars(sa.select(Shipment.status).where(Shipment.id.in_(ids)))) == \
         ["open", "shipped"]
+
+
+def test_two_staff_opening_a_shipment_of_one_order_at_once_get_the_same_one(app, mariadb):
+    seller = make_dealer()
+    buyer = make_dealer(parent_id=seller.id)
+    product = cf.make_brand().product
+    order = cf.make_order(seller=("dealer", seller.id), buyer=("dealer", buyer.id), lines=[(product.id, 24)])
+
+    both_read = threading.Barrier(2, timeout=10)
+
+    def open_it():
+        first_try = iter([True])
+
+        def once():
+            with transaction():
+                # The request's earlier plain reads (its user, its dealer) take the transaction's snapshot,
+                # both before either has opened the shipment.
+                db.session.scalar(sa.select(sa.func.count()).select_from(Shipment))
+                if next(first_try, False):
+                    both_read.wait()
+                return shipments.open_shipment(actor_label="tests", shipper_kind="dealer", shipper_id=seller.id,
+                                               order_id=order.id).id
+        return retrying(once)
+
+    first, second = at_once(app, open_it, open_it)
+    assert first == second
