@@ -1,0 +1,1 @@
+"""Consumer campaigns: prizes drawn when a consumer scans a genuine unit."""
