@@ -72,9 +72,7 @@ def _users(n):
     return [u.id for u in users]
 
 
-def test_an_invitation_of_one_use_bound_by_two_users_at_once_binds_exactly_one(app, monkeypatch):
-    if db.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite serialises writers with a file lock; the row-lock race needs MariaDB/MySQL")
+def test_an_invitation_of_one_use_bound_by_two_users_at_once_binds_exactly_one(app, mariadb, monkeypatch):
     code = make_invitation(kind="dealer_member", dealer_id=make_dealer().id).code
     user_ids = _users(2)
     both_checked = threading.Barrier(2, timeout=10)
@@ -100,9 +98,7 @@ def test_an_invitation_of_one_use_bound_by_two_users_at_once_binds_exactly_one(a
     assert db.session.scalar(sa.select(sa.func.count()).select_from(DealerMembership)) == 1
 
 
-def test_two_refreshes_with_one_token_at_once_give_one_new_pair(app, wechat):
-    if db.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite serialises writers with a file lock; the row-lock race needs MariaDB/MySQL")
+def test_two_refreshes_with_one_token_at_once_give_one_new_pair(app, mariadb, wechat):
     wechat.sessions = {"a": ("o-1", None)}
     with transaction():
         pair = accounts.login(app="dealer", code="a", ip="127.0.0.1")

@@ -237,9 +237,7 @@ def test_resolving_an_alert_is_audited_and_happens_once(goods):
         diversion.get_alert(alert.id + 1000)
 
 
-def test_two_scans_of_one_unit_at_one_place_at_once_raise_one_alert(app, goods):
-    if db.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite serialises writers with a file lock; the unique-key race needs MariaDB/MySQL")
+def test_two_scans_of_one_unit_at_one_place_at_once_raise_one_alert(app, mariadb, goods):
     place = make_store(region_code=DONGCHENG).id
     ready = threading.Barrier(2, timeout=10)
 

@@ -508,9 +508,7 @@ def test_a_session_needs_an_active_line_and_an_open_lot_of_that_line(line):
 
 # --- concurrency --------------------------------------------------------------------------------
 
-def test_two_lines_packing_one_item_into_two_cases_at_once_pack_it_once(app):
-    if db.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite serialises writers with a file lock; the row-lock race needs MariaDB/MySQL")
+def test_two_lines_packing_one_item_into_two_cases_at_once_pack_it_once(app, mariadb):
     first_line = Line()
     second_session = first_line.start()
     item = first_line.commissioned(1)[0]

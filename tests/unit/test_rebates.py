@@ -207,9 +207,7 @@ def test_a_statement_needs_a_dealer_and_a_period_in_order(world):
         compute(world["dealer"].id, period=(date(2026, 3, 2), date(2026, 3, 1)))
 
 
-def test_two_computations_of_one_statement_at_once_make_one_statement(app, world):
-    if db.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite serialises writers with a file lock; the race needs MariaDB/MySQL")
+def test_two_computations_of_one_statement_at_once_make_one_statement(app, mariadb, world):
     dealer, store, product = world["dealer"], world["store"], world["product"]
     shipment_to_store(dealer.id, store.id, product.id, received=6)
 

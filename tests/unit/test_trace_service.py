@@ -393,9 +393,7 @@ def test_a_correction_is_refused_for_another_product_a_case_the_same_lot_or_an_u
     assert db.session.scalar(sa.select(sa.func.count()).where(Event.kind == EventKind.CORRECT)) == 0
 
 
-def test_two_recalls_of_one_lot_at_once_mark_each_unit_once(app):
-    if db.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite serialises writers with a file lock; the row-lock race needs MariaDB/MySQL")
+def test_two_recalls_of_one_lot_at_once_mark_each_unit_once(app, mariadb):
     world = build_world()
 
     def recall(reason):

@@ -385,9 +385,7 @@ def test_the_thread_runner_finishes_in_the_background(client, auth, app, monkeyp
     assert job["status"] == "done" and job["rows_done"] == 2000
 
 
-def test_concurrent_issues_get_disjoint_serial_ranges(app):
-    if db.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite serialises writers with a file lock; the row-lock race needs MariaDB/MySQL")
+def test_concurrent_issues_get_disjoint_serial_ranges(app, mariadb):
     from app.identity.service import Actor
 
     app.config["CODE_EXPORT_RUNNER"] = "worker"  # issue only; no export needed
