@@ -75,6 +75,7 @@ def _import_models() -> None:
     import app.consumers.models  # noqa: F401
     import app.payouts.models  # noqa: F401
     import app.campaigns.models  # noqa: F401
+    import app.points.models  # noqa: F401
 
 
 def register_apis(app: Flask) -> None:

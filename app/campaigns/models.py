@@ -6,12 +6,12 @@ region lists mean "all". Probabilities are integer parts per million, so the odd
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import BigId, JSONType, TimestampMixin, enum_type
+from app.db import BigId, JSONType, TimestampMixin, enum_type, utcnow
 from app.extensions import db
 
 PPM = 1_000_000  # probability 1
@@ -80,3 +80,97 @@ class Prize(db.Model):
     probability_ppm: Mapped[int]
     stock: Mapped[int | None]
     awarded: Mapped[int] = mapped_column(default=0)
+
+
+class DrawOutcome(str, enum.Enum):
+    WON = "won"
+    LOST = "lost"  # the random number fell on no prize
+    OUT_OF_STOCK = "out_of_stock"  # it fell on a prize none of which was left
+    BUDGET_EXHAUSTED = "budget_exhausted"  # it fell on a cash prize the (daily) budget could no longer pay
+
+
+class Draw(db.Model):
+    """One draw, for one unit, ever (``serial`` is unique), kept with its random number and the odds in force.
+
+    The prize was chosen by ``random_ppm`` (uniform in 0..999,999) falling in a prize's band of the
+    cumulative odds ``odds`` (prizes in id order); a band whose prize could not be given is not re-drawn.
+    """
+
+    __tablename__ = "campaign_draws"
+    __table_args__ = (
+        sa.CheckConstraint("random_ppm >= 0 AND random_ppm < 1000000", name="random_range"),
+        sa.Index("ix_campaign_draws_user_time", "app_user_id", "drawn_at"),
+        sa.Index("ix_campaign_draws_campaign_outcome", "campaign_id", "outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    serial: Mapped[int] = mapped_column(sa.BigInteger, unique=True)  # one draw per unit, ever
+    scan_id: Mapped[int] = mapped_column(sa.ForeignKey("consumer_scans.id"), unique=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id"))
+    app_user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_users.id"))
+    random_ppm: Mapped[int]
+    odds: Mapped[list] = mapped_column(JSONType)  # [{prize_id, kind, amount, probability_ppm, from, to}]
+    outcome: Mapped[DrawOutcome] = mapped_column(enum_type(DrawOutcome))
+    prize_id: Mapped[int | None] = mapped_column(sa.BigInteger)  # the prize the number fell on
+    prize_kind: Mapped[PrizeKind | None] = mapped_column(enum_type(PrizeKind))
+    amount: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # fen or points won
+    day: Mapped[date] = mapped_column(sa.Date)  # China day, for the daily limits and budget
+    region_code: Mapped[str | None] = mapped_column(sa.String(12))
+    held_reason: Mapped[str | None] = mapped_column(sa.String(200))  # a velocity rule held its payout
+    drawn_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CampaignDay(db.Model):
+    """What a campaign spent on one China day; the database refuses going over that day's budget."""
+
+    __tablename__ = "campaign_days"
+    __table_args__ = (
+        sa.CheckConstraint("spent_fen >= 0", name="spent_not_negative"),
+        sa.CheckConstraint("budget_fen IS NULL OR spent_fen <= budget_fen", name="spent_within_budget"),
+    )
+
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    budget_fen: Mapped[int | None] = mapped_column(sa.BigInteger)  # the daily budget in force that day
+    spent_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class Entries(db.Model):
+    """A user's draws in a campaign per period ("total", or a China day "2026-11-25"), within the limits."""
+
+    __tablename__ = "campaign_entries"
+    __table_args__ = (sa.CheckConstraint("draws >= 0", name="draws_not_negative"),)
+
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id"), primary_key=True)
+    app_user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_users.id"), primary_key=True)
+    period: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    draws: Mapped[int] = mapped_column(default=0)
+
+
+class RedemptionStatus(str, enum.Enum):
+    ISSUED = "issued"  # a coupon with its code
+    AWAITING_ADDRESS = "awaiting_address"  # a gift waits for the winner's shipping address
+    TO_SHIP = "to_ship"
+    SHIPPED = "shipped"
+    REDEEMED = "redeemed"  # a coupon used, or a gift delivered
+    CANCELLED = "cancelled"
+
+
+class Redemption(db.Model):
+    """A coupon or physical gift won in a draw, and where it is on its way to the winner."""
+
+    __tablename__ = "prize_redemptions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    draw_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign_draws.id"), unique=True)
+    app_user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_users.id"), index=True)
+    campaign_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    prize_id: Mapped[int] = mapped_column(sa.BigInteger)
+    kind: Mapped[PrizeKind] = mapped_column(enum_type(PrizeKind))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[RedemptionStatus] = mapped_column(enum_type(RedemptionStatus))
+    coupon_code: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
+    address: Mapped[dict | None] = mapped_column(JSONType)  # {name, phone, region_code, detail}
+    tracking_no: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -82,3 +82,15 @@ class CodeLeakAlert(db.Model):
     resolved_by: Mapped[str | None] = mapped_column(sa.String(128))
     resolved_at: Mapped[datetime | None]
     resolution: Mapped[str] = mapped_column(sa.String(500), default="")
+
+
+class BlockedConsumer(db.Model):
+    """A consumer on the blacklist: no draw, no payout (every campaign; a campaign has its own list too)."""
+
+    __tablename__ = "consumer_blacklist"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    openid: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    reason: Mapped[str] = mapped_column(sa.String(500), default="")
+    created_by: Mapped[str] = mapped_column(sa.String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,1 @@
+"""Consumers\x27 points: a ledger per user and the points mall."""
