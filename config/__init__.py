@@ -127,6 +127,12 @@ class Base:
         self.CONSUMER_SCANS_PER_MINUTE_USER = env_int("CONSUMER_SCANS_PER_MINUTE_USER", 30)
         self.CONSUMER_SCANS_PER_MINUTE_IP = env_int("CONSUMER_SCANS_PER_MINUTE_IP", 120)
         self.CONSUMER_SCANS_PER_MINUTE_CODE = env_int("CONSUMER_SCANS_PER_MINUTE_CODE", 60)
+        # Claims: how long a scan can be claimed, and the velocity rules that hold a cash prize for review.
+        self.CLAIM_WINDOW_HOURS = env_int("CLAIM_WINDOW_HOURS", 24)
+        self.CLAIM_VELOCITY_CITIES = env_int("CLAIM_VELOCITY_CITIES", 3)  # distinct cities claimed from ...
+        self.CLAIM_VELOCITY_HOURS = env_int("CLAIM_VELOCITY_HOURS", 24)  # ... within this many hours
+        self.CLAIM_HOLD_DAILY_FEN = env_int("CLAIM_HOLD_DAILY_FEN", 10_000)  # cash won in a China day above it
+        self.POINTS_EXPIRE_DAYS = env_int("POINTS_EXPIRE_DAYS", 365)  # consumers' points expire after
 
         # Payouts: the channel this merchant pays by (transfer: APIv3 transfer bills; redpack: APIv2),
         # and how long a transfer waits for the user to confirm before it is cancelled.
