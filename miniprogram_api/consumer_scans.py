@@ -71,6 +71,20 @@ class ConsumerHiddenCodeSchema(ma.Schema):
     locked = ma.fields.Boolean(metadata={"description": "Too many wrong hidden codes for this code"})
 
 
+class ConsumerScanPrizeSchema(ma.Schema):
+    kind = ma.fields.String(metadata={"description": "cash, points, coupon or gift"})
+    name = ma.fields.String()
+    amount = Int(metadata={"description": "Fen for cash, points for points"})
+
+
+class ConsumerScanCampaignSchema(ma.Schema):
+    id = Int()
+    name = ma.fields.String()
+    ends_at = ma.fields.DateTime()
+    hidden_code_required = ma.fields.Boolean()
+    prizes = ma.fields.List(ma.fields.Nested(ConsumerScanPrizeSchema))
+
+
 class ConsumerScanResultSchema(ma.Schema):
     scan_id = Int()
     verdict = ma.fields.Enum(Verdict, by_value=True)
@@ -80,7 +94,8 @@ class ConsumerScanResultSchema(ma.Schema):
     story = ma.fields.Nested(ConsumerScanStorySchema, allow_none=True)
     scans = ma.fields.Nested(ConsumerScanCountSchema)
     hidden_code = ma.fields.Nested(ConsumerHiddenCodeSchema)
-    campaigns = ma.fields.List(ma.fields.Dict(), metadata={"description": "The campaigns this scan can enter"})
+    campaigns = ma.fields.List(ma.fields.Nested(ConsumerScanCampaignSchema), metadata={
+        "description": "The campaigns this scan can enter: POST /api/consumer/scans/{scan_id}/claim"})
 
 
 class MyConsumerScanSchema(ma.Schema):

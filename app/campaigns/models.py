@@ -106,10 +106,12 @@ class Draw(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     serial: Mapped[int] = mapped_column(sa.BigInteger, unique=True)  # one draw per unit, ever
     scan_id: Mapped[int] = mapped_column(sa.ForeignKey("consumer_scans.id"), unique=True)
-    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id"))
+    # No foreign key to campaigns here, in CampaignDay or in Entries: a claim's insert would share-lock
+    # the campaign row that its winners then update, and concurrent claims would deadlock on it.
+    campaign_id: Mapped[int] = mapped_column(sa.BigInteger)
     app_user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_users.id"))
     random_ppm: Mapped[int]
-    odds: Mapped[list] = mapped_column(JSONType)  # [{prize_id, kind, amount, probability_ppm, from, to}]
+    odds: Mapped[list] = mapped_column(JSONType)  # [{prize_id, kind, name, amount, probability_ppm, from, to}]
     outcome: Mapped[DrawOutcome] = mapped_column(enum_type(DrawOutcome))
     prize_id: Mapped[int | None] = mapped_column(sa.BigInteger)  # the prize the number fell on
     prize_kind: Mapped[PrizeKind | None] = mapped_column(enum_type(PrizeKind))
@@ -129,7 +131,7 @@ class CampaignDay(db.Model):
         sa.CheckConstraint("budget_fen IS NULL OR spent_fen <= budget_fen", name="spent_within_budget"),
     )
 
-    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)  # (see Draw)
     day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
     budget_fen: Mapped[int | None] = mapped_column(sa.BigInteger)  # the daily budget in force that day
     spent_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
@@ -141,7 +143,7 @@ class Entries(db.Model):
     __tablename__ = "campaign_entries"
     __table_args__ = (sa.CheckConstraint("draws >= 0", name="draws_not_negative"),)
 
-    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)  # (see Draw)
     app_user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_users.id"), primary_key=True)
     period: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
     draws: Mapped[int] = mapped_column(default=0)

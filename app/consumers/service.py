@@ -27,6 +27,7 @@ from flask import current_app
 from sqlalchemy.dialects import mysql, sqlite
 
 from app.accounts.models import AppUser
+from app.campaigns import claims
 from app.channel import diversion
 from app.channel.models import SeenKind
 from app.codes import service as codes
@@ -411,6 +412,7 @@ def scan(*, user: AppUser, text: str, hidden_code: str | None = None, latitude: 
     elif hidden["ok"] is False:
         result.message = f"{result.message} {HIDDEN_WRONG_MESSAGE}"
     db.session.flush()
+    result.campaigns = claims.open_campaigns(scan=record, user=user, now=now)
     return result
 
 
@@ -430,7 +432,7 @@ def list_scans(*, verdict: str | None = None, product_id: int | None = None, reg
     if product_id is not None:
         query = query.where(ConsumerScan.product_id == product_id)
     if region_code:
-        query = query.where(ConsumerScan.region_code.like(_region_prefix(region_code) + "%"))
+        query = query.where(ConsumerScan.region_code.like(region_prefix(region_code) + "%"))
     if scanned_from is not None:
         query = query.where(ConsumerScan.scanned_at >= scanned_from)
     if scanned_to is not None:
@@ -438,7 +440,7 @@ def list_scans(*, verdict: str | None = None, product_id: int | None = None, reg
     return query
 
 
-def _region_prefix(code: str) -> str:
+def region_prefix(code: str) -> str:
     """The adcode prefix shared by a region's descendants (110000000000 → 11, 110100000000 → 1101)."""
     code = code.strip()
     if len(code) == 12 and code.isdigit():

@@ -363,17 +363,20 @@ def _settle_paid(payout: Payout) -> None:
 
 
 def _return_money(payout: Payout) -> None:
-    """The money of a payout that failed or was cancelled goes back where it came from.
+    """The money of a payout that failed or was cancelled goes back where it came from, in this transaction.
 
     - A withdrawal: the withdrawal fails and the cash is credited back to the clerk's balance
       (ledger source "withdrawal-return:<withdrawal id>", once).
-    - A prize (campaigns, not built yet): its amount returns to the campaign's budget
-      (``payout.campaign_id``); the campaign service will hook in here, inside this same transaction.
+    - A prize: its amount returns to the campaign's budget (and its day's), the prize to its stock.
     """
     if payout.purpose is PayoutPurpose.WITHDRAWAL:
         from app.retail import service as retail
 
         retail.settle_withdrawal(payout_id=payout.id, paid=False)
+    elif payout.purpose is PayoutPurpose.PRIZE and payout.source.startswith("draw:"):
+        from app.campaigns import claims
+
+        claims.return_prize(draw_id=int(payout.source.split(":", 1)[1]), amount_fen=payout.amount_fen)
 
 
 # --- WeChat's callback ------------------------------------------------------------------------

@@ -47,23 +47,21 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mall_items'))
     )
     op.create_table('campaign_days',
-    sa.Column('campaign_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('campaign_id', sa.BigInteger(), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('budget_fen', sa.BigInteger(), nullable=True),
     sa.Column('spent_fen', sa.BigInteger(), nullable=False),
     sa.CheckConstraint('budget_fen IS NULL OR spent_fen <= budget_fen', name=op.f('ck_campaign_days_spent_within_budget')),
     sa.CheckConstraint('spent_fen >= 0', name=op.f('ck_campaign_days_spent_not_negative')),
-    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_campaign_days_campaign_id_campaigns')),
     sa.PrimaryKeyConstraint('campaign_id', 'day', name=op.f('pk_campaign_days'))
     )
     op.create_table('campaign_entries',
-    sa.Column('campaign_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('campaign_id', sa.BigInteger(), nullable=False),
     sa.Column('app_user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('period', sa.String(length=10), nullable=False),
     sa.Column('draws', sa.Integer(), nullable=False),
     sa.CheckConstraint('draws >= 0', name=op.f('ck_campaign_entries_draws_not_negative')),
     sa.ForeignKeyConstraint(['app_user_id'], ['app_users.id'], name=op.f('fk_campaign_entries_app_user_id_app_users')),
-    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_campaign_entries_campaign_id_campaigns')),
     sa.PrimaryKeyConstraint('campaign_id', 'app_user_id', 'period', name=op.f('pk_campaign_entries'))
     )
     op.create_table('mall_orders',
@@ -122,7 +120,7 @@ def upgrade():
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('serial', sa.BigInteger(), nullable=False),
     sa.Column('scan_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('campaign_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('campaign_id', sa.BigInteger(), nullable=False),
     sa.Column('app_user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('random_ppm', sa.Integer(), nullable=False),
     sa.Column('odds', sa.JSON().with_variant(mysql.JSON(), 'mariadb').with_variant(mysql.JSON(), 'mysql'), nullable=False),
@@ -136,7 +134,6 @@ def upgrade():
     sa.Column('drawn_at', app.db.UTCDateTime(), nullable=False),
     sa.CheckConstraint('random_ppm >= 0 AND random_ppm < 1000000', name=op.f('ck_campaign_draws_random_range')),
     sa.ForeignKeyConstraint(['app_user_id'], ['app_users.id'], name=op.f('fk_campaign_draws_app_user_id_app_users')),
-    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_campaign_draws_campaign_id_campaigns')),
     sa.ForeignKeyConstraint(['scan_id'], ['consumer_scans.id'], name=op.f('fk_campaign_draws_scan_id_consumer_scans')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign_draws')),
     sa.UniqueConstraint('scan_id', name=op.f('uq_campaign_draws_scan_id')),

@@ -1,0 +1,422 @@
+"""Claims: a consumer's scan enters a campaign's draw — one draw per unit, ever, whoever claims first.
+
+Decisions (docs/api.md, "Claims"):
+
+- The unit's one draw is the unique ``serial`` of ``campaign_draws``: two claims of one unit at once
+  meet on that key; the second waits for the first and answers its draw (the same consumer) or 409
+  ``unit_already_drawn`` (another consumer).
+- Limits per user (daily, total) are counters in ``campaign_entries`` raised by a guarded UPDATE
+  (``draws < limit``): a claim over a limit is refused whole and leaves the unit drawable.
+- The prize is chosen by a uniform random number in 0..999,999 falling in a prize's band of the odds
+  in force (prizes in id order); both are kept with the draw. A band whose prize cannot be given (out
+  of stock, budget gone) is not drawn again: the draw says why it won nothing.
+- Money and stock: Redis answers first (app/campaigns/budget.py); a "yes" is then taken in the
+  database by guarded UPDATEs of the campaign day, the campaign and the prize (in that order, the
+  order money returns in too), behind CHECKs that refuse overspending whatever Redis says.
+- Cash → a payout queued in the same transaction (source "draw:<id>"), held for review when a velocity
+  rule fires; points → the points ledger; a coupon or a gift → a redemption record.
+- A payout that fails or is cancelled returns its money (and the prize) to the campaign
+  (``return_prize``, called by the payout queue inside its transaction).
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects import mysql, sqlite
+
+from app.accounts.models import AppName, AppUser
+from app.campaigns import budget
+from app.campaigns.models import (
+    PPM, Campaign, CampaignDay, CampaignStatus, Draw, DrawOutcome, Entries, Prize, PrizeKind, Redemption,
+    RedemptionStatus,
+)
+from app.consumers import blacklist
+from app.consumers.models import ConsumerScan, Verdict
+from app.db import insert_once, utcnow
+from app.errors import Conflict, Forbidden, NotFound
+from app.extensions import db
+from app.rebates.service import BUSINESS_TZ
+
+DRAWABLE = (Verdict.GENUINE, Verdict.SCANNED_BEFORE)
+
+
+class ScanNotFound(NotFound):
+    code = "scan_not_found"
+    message = "No such scan."
+
+
+class DrawNotFound(NotFound):
+    code = "draw_not_found"
+    message = "No such draw."
+
+
+class UnitAlreadyDrawn(Conflict):
+    code = "unit_already_drawn"
+    message = "This unit's draw has been claimed already (one draw per unit, ever)."
+
+
+class ScanNotEligible(Conflict):
+    code = "scan_not_eligible"
+    message = "This scan cannot enter the campaign; see errors for why."
+
+
+class NoCampaign(Conflict):
+    code = "no_campaign"
+    message = "No campaign is open to this scan."
+
+
+class ClaimWindowPassed(Conflict):
+    code = "claim_window_passed"
+    message = "This scan is too old to claim; scan the code again."
+
+
+class LimitReached(Conflict):
+    code = "claim_limit_reached"
+    message = "You have reached this campaign's limit of draws."
+
+
+class ConsumerBlocked(Forbidden):
+    code = "consumer_blocked"
+    message = "This account cannot take part in campaigns."
+
+
+def china_day(moment: datetime) -> date:
+    return moment.astimezone(BUSINESS_TZ).date()
+
+
+def _setting(name: str) -> int:
+    return current_app.config[name]
+
+
+# --- who may enter what ---------------------------------------------------------------------------
+
+def _active_campaigns(now: datetime) -> list[Campaign]:
+    return list(db.session.scalars(sa.select(Campaign).where(
+        Campaign.status == CampaignStatus.ACTIVE, Campaign.starts_at <= now, Campaign.ends_at > now)
+        .order_by(Campaign.ends_at, Campaign.id)))
+
+
+def _in_region(region_code: str | None, wanted: list[str]) -> bool:
+    from app.consumers.service import region_prefix
+
+    return region_code is not None and any(region_code.startswith(region_prefix(code)) for code in wanted)
+
+
+def refusal(campaign: Campaign, scan: ConsumerScan, user: AppUser, now: datetime) -> str | None:
+    """Why this scan cannot enter the campaign (None: it can), before limits and the unit's one draw."""
+    if campaign.status is not CampaignStatus.ACTIVE:
+        return f"campaign_{campaign.status.value}"
+    if not _aware(campaign.starts_at) <= now < _aware(campaign.ends_at):
+        return "outside_campaign_window"
+    if scan.verdict not in DRAWABLE:
+        return f"verdict_{scan.verdict.value}"
+    if campaign.first_scan_only and scan.scan_number != 1:
+        return "not_first_scan"
+    if campaign.product_ids and scan.product_id not in campaign.product_ids:
+        return "product_not_in_campaign"
+    if campaign.lot_ids and scan.lot_id not in campaign.lot_ids:
+        return "lot_not_in_campaign"
+    if campaign.region_codes and not _in_region(scan.region_code, campaign.region_codes):
+        return "region_not_in_campaign" if scan.region_code else "location_needed"
+    if campaign.hidden_code_required and scan.hidden_code_ok is not True:
+        return "hidden_code_needed"
+    if user.openid in (campaign.blacklist or []):
+        return "blacklisted"
+    return None
+
+
+def open_campaigns(*, scan: ConsumerScan, user: AppUser, now: datetime | None = None) -> list[dict]:
+    """The campaigns a fresh scan can enter, for the scan's answer (nothing once the unit was drawn)."""
+    now = now or utcnow()
+    if scan.serial is None or scan.verdict not in DRAWABLE:
+        return []
+    candidates = [c for c in _active_campaigns(now) if refusal(c, scan, user, now) is None]
+    if not candidates or _draw_of(scan.serial) is not None or blacklist.is_blocked(user.openid):
+        return []
+    prizes: dict[int, list[Prize]] = {}
+    for prize in db.session.scalars(sa.select(Prize).where(Prize.campaign_id.in_([c.id for c in candidates]))
+                                    .order_by(Prize.id)):
+        prizes.setdefault(prize.campaign_id, []).append(prize)
+    return [{"id": c.id, "name": c.name, "ends_at": c.ends_at, "hidden_code_required": c.hidden_code_required,
+             "prizes": [{"kind": p.kind.value, "name": p.name, "amount": p.amount} for p in prizes.get(c.id, [])]}
+            for c in candidates]
+
+
+# --- the claim ------------------------------------------------------------------------------------
+
+@dataclass
+class ClaimResult:
+    draw: Draw
+    repeat: bool = False  # the same claim answered again
+    payout_id: int | None = None
+    redemption_id: int | None = None
+
+
+def claim(*, user: AppUser, scan_id: int, campaign_id: int | None = None, now: datetime | None = None) -> ClaimResult:
+    """Draw for the unit of the user's scan, once ever; take the prize's money and stock; queue what it wins."""
+    now = now or utcnow()
+    scan = db.session.get(ConsumerScan, scan_id)
+    if scan is None or scan.app_user_id != user.id or user.app is not AppName.CONSUMER:
+        raise ScanNotFound()
+    if scan.serial is None or scan.verdict not in DRAWABLE:
+        raise ScanNotEligible(errors={"reason": f"verdict_{scan.verdict.value}"})
+    earlier = _draw_of(scan.serial)
+    if earlier is not None:
+        return _repeat(earlier, user)
+    if blacklist.is_blocked(user.openid):
+        raise ConsumerBlocked()
+    if now - _aware(scan.scanned_at) > timedelta(hours=_setting("CLAIM_WINDOW_HOURS")):
+        raise ClaimWindowPassed()
+    campaign = _chosen_campaign(scan, user, campaign_id, now)
+    prizes = list(db.session.scalars(sa.select(Prize).where(Prize.campaign_id == campaign.id).order_by(Prize.id)))
+    odds, start = [], 0
+    for prize in prizes:
+        odds.append({"prize_id": prize.id, "kind": prize.kind.value, "name": prize.name, "amount": prize.amount,
+                     "probability_ppm": prize.probability_ppm, "from": start, "to": start + prize.probability_ppm})
+        start += prize.probability_ppm
+    number = secrets.randbelow(PPM)
+    hit = next((band for band in odds if band["from"] <= number < band["to"]), None)
+    day = china_day(now)
+    draw = Draw(serial=scan.serial, scan_id=scan.id, campaign_id=campaign.id, app_user_id=user.id, random_ppm=number,
+                odds=odds, outcome=DrawOutcome.LOST, prize_id=hit["prize_id"] if hit else None,
+                prize_kind=PrizeKind(hit["kind"]) if hit else None, amount=0, day=day,
+                region_code=scan.region_code, drawn_at=now)
+    if not insert_once(draw):  # a concurrent claim of the same unit committed first: read it past our snapshot
+        return _repeat(_draw_of(scan.serial, lock=True), user)
+    _count_entry(campaign, user, day)
+    result = ClaimResult(draw=draw)
+    if hit is not None:
+        prize = next(p for p in prizes if p.id == hit["prize_id"])
+        draw.outcome = _take(campaign, prize, day)
+        if draw.outcome is DrawOutcome.WON:
+            draw.amount = prize.amount
+            _deliver(result, campaign, prize, user, now)
+    db.session.flush()
+    return result
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands datetimes back naive; they are UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def _draw_of(serial: int, *, lock: bool = False) -> Draw | None:
+    query = sa.select(Draw).where(Draw.serial == serial).execution_options(populate_existing=True)
+    return db.session.scalar(query.with_for_update(read=True) if lock else query)
+
+
+def _repeat(draw: Draw, user: AppUser) -> ClaimResult:
+    if draw.app_user_id != user.id:
+        raise UnitAlreadyDrawn()
+    from app.payouts import service as payouts
+
+    payout = payouts.payout_by_source(f"draw:{draw.id}")
+    redemption = db.session.scalar(sa.select(Redemption.id).where(Redemption.draw_id == draw.id))
+    return ClaimResult(draw=draw, repeat=True, payout_id=payout.id if payout else None, redemption_id=redemption)
+
+
+def _chosen_campaign(scan: ConsumerScan, user: AppUser, campaign_id: int | None, now: datetime) -> Campaign:
+    if campaign_id is not None:
+        campaign = db.session.get(Campaign, campaign_id)
+        if campaign is None:
+            from app.campaigns.rules import CampaignNotFound
+
+            raise CampaignNotFound()
+        reason = refusal(campaign, scan, user, now)
+        if reason:
+            raise ScanNotEligible(errors={"reason": reason, "campaign_id": campaign.id})
+        return campaign
+    for campaign in _active_campaigns(now):
+        if refusal(campaign, scan, user, now) is None:
+            return campaign
+    raise NoCampaign()
+
+
+def _upsert(model, values: dict, keys: list[str], column: str, step) -> None:
+    """INSERT the row, or add ``step`` to ``column`` of the existing one (0: only lock it).
+
+    On MySQL the duplicate row is locked exclusively by the statement itself; an INSERT IGNORE
+    followed by an UPDATE would take a shared lock first and deadlock with its twin.
+    """
+    table = model.__table__
+    if db.engine.dialect.name in ("mysql", "mariadb"):
+        statement = mysql.insert(table).values(values).on_duplicate_key_update({column: table.c[column] + step})
+    else:
+        statement = sqlite.insert(table).values(values).on_conflict_do_update(
+            index_elements=keys, set_={column: table.c[column] + step})
+    db.session.execute(statement)
+
+
+def _count_entry(campaign: Campaign, user: AppUser, day: date) -> None:
+    """One more draw for the user in the campaign, within the total and daily limits (refused whole)."""
+    for period, limit, which in (("total", campaign.per_user_total_limit, "total"),
+                                 (day.isoformat(), campaign.per_user_daily_limit, "daily")):
+        _upsert(Entries, {"campaign_id": campaign.id, "app_user_id": user.id, "period": period, "draws": 1},
+                ["campaign_id", "app_user_id", "period"], "draws", 1)
+        draws = db.session.scalar(sa.select(Entries.draws).where(
+            Entries.campaign_id == campaign.id, Entries.app_user_id == user.id, Entries.period == period)
+            .with_for_update())
+        if draws > limit:  # the transaction rolls back, and the count with it
+            raise LimitReached(f"You have had your {limit} draw(s) in this campaign{' today' if which == 'daily' else ''}.",
+                               errors={"limit": which, "draws": limit})
+
+
+def _money_request(campaign: Campaign, prize: Prize, day: date) -> budget.Request:
+    return budget.Request(campaign_id=campaign.id, prize_id=prize.id, day=day,
+                          amount_fen=prize.amount if prize.kind is PrizeKind.CASH else 0,
+                          total_budget_fen=campaign.total_budget_fen, day_budget_fen=campaign.daily_budget_fen,
+                          stock=prize.stock)
+
+
+def _take(campaign: Campaign, prize: Prize, day: date) -> DrawOutcome:
+    """Take the prize's stock (and money, for cash): Redis first, then the database, which decides."""
+    request = _money_request(campaign, prize, day)
+    answer = budget.take(request, seed=lambda: _spent(campaign.id, prize.id, day))
+    if answer is budget.Answer.STOCK:
+        return DrawOutcome.OUT_OF_STOCK
+    if answer in (budget.Answer.BUDGET, budget.Answer.DAY_BUDGET):
+        return DrawOutcome.BUDGET_EXHAUSTED
+    try:
+        outcome = _take_in_database(campaign, prize, day, request.amount_fen)
+    except Exception:
+        if answer is budget.Answer.TAKEN:
+            budget.release(request)
+        raise
+    if outcome is not DrawOutcome.WON and answer is budget.Answer.TAKEN:
+        budget.release(request)  # Redis said yes, the database no: the mirror is put right
+    return outcome
+
+
+def _spent(campaign_id: int, prize_id: int, day: date) -> tuple[int, int, int]:
+    spent = db.session.scalar(sa.select(Campaign.spent_fen).where(Campaign.id == campaign_id)
+                              .execution_options(populate_existing=True))
+    day_spent = db.session.scalar(sa.select(CampaignDay.spent_fen).where(
+        CampaignDay.campaign_id == campaign_id, CampaignDay.day == day)) or 0
+    awarded = db.session.scalar(sa.select(Prize.awarded).where(Prize.id == prize_id)
+                                .execution_options(populate_existing=True))
+    return spent, day_spent, awarded
+
+
+def _take_in_database(campaign: Campaign, prize: Prize, day: date, amount: int) -> DrawOutcome:
+    """Guarded UPDATEs in lock order (day, campaign, prize); a refusal undoes what this draw took before it."""
+    undo = []
+    if amount:
+        _upsert(CampaignDay, {"campaign_id": campaign.id, "day": day, "budget_fen": campaign.daily_budget_fen,
+                              "spent_fen": 0}, ["campaign_id", "day"], "spent_fen", 0)
+        taken = db.session.execute(sa.update(CampaignDay).where(
+            CampaignDay.campaign_id == campaign.id, CampaignDay.day == day,
+            sa.or_(CampaignDay.budget_fen.is_(None), CampaignDay.spent_fen + amount <= CampaignDay.budget_fen))
+            .values(spent_fen=CampaignDay.spent_fen + amount)).rowcount
+        if taken != 1:
+            return DrawOutcome.BUDGET_EXHAUSTED
+        undo.append(sa.update(CampaignDay).where(CampaignDay.campaign_id == campaign.id, CampaignDay.day == day)
+                    .values(spent_fen=CampaignDay.spent_fen - amount))
+        taken = db.session.execute(sa.update(Campaign).where(
+            Campaign.id == campaign.id, Campaign.spent_fen + amount <= Campaign.total_budget_fen)
+            .values(spent_fen=Campaign.spent_fen + amount)).rowcount
+        if taken != 1:
+            _undo(undo)
+            return DrawOutcome.BUDGET_EXHAUSTED
+        undo.append(sa.update(Campaign).where(Campaign.id == campaign.id)
+                    .values(spent_fen=Campaign.spent_fen - amount))
+    taken = db.session.execute(sa.update(Prize).where(
+        Prize.id == prize.id, sa.or_(Prize.stock.is_(None), Prize.awarded + 1 <= Prize.stock))
+        .values(awarded=Prize.awarded + 1)).rowcount
+    if taken != 1:
+        _undo(undo)
+        return DrawOutcome.OUT_OF_STOCK
+    return DrawOutcome.WON
+
+
+def _undo(statements: list) -> None:
+    for statement in reversed(statements):
+        db.session.execute(statement)
+
+
+def _deliver(result: ClaimResult, campaign: Campaign, prize: Prize, user: AppUser, now: datetime) -> None:
+    draw = result.draw
+    if prize.kind is PrizeKind.CASH:
+        from app.payouts import service as payouts
+        from app.payouts.models import PayoutPurpose
+
+        draw.held_reason = _velocity_hold(user, draw, now)
+        payout = payouts.enqueue(purpose=PayoutPurpose.PRIZE, source=f"draw:{draw.id}", app_user=user,
+                                 amount_fen=prize.amount, campaign_id=campaign.id, hold_reason=draw.held_reason)
+        result.payout_id = payout.id
+    elif prize.kind is PrizeKind.POINTS:
+        from app.points import service as points
+
+        points.earn(app_user_id=user.id, points=prize.amount, source=f"draw:{draw.id}",
+                    note=f"{campaign.name}: {prize.name}"[:200], now=now)
+    else:
+        redemption = Redemption(
+            draw_id=draw.id, app_user_id=user.id, campaign_id=campaign.id, prize_id=prize.id, kind=prize.kind,
+            name=prize.name,
+            status=RedemptionStatus.ISSUED if prize.kind is PrizeKind.COUPON else RedemptionStatus.AWAITING_ADDRESS,
+            coupon_code=_coupon_code() if prize.kind is PrizeKind.COUPON else None, created_at=now, updated_at=now)
+        db.session.add(redemption)
+        db.session.flush()
+        result.redemption_id = redemption.id
+
+
+def _coupon_code() -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a till
+    return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+def _velocity_hold(user: AppUser, draw: Draw, now: datetime) -> str | None:
+    """Why this cash prize waits for a person (None: it does not) — the velocity rules, all configurable."""
+    since = now - timedelta(hours=_setting("CLAIM_VELOCITY_HOURS"))
+    cities = set(db.session.scalars(sa.select(sa.func.substr(Draw.region_code, 1, 4)).where(
+        Draw.app_user_id == user.id, Draw.drawn_at >= since, Draw.region_code.is_not(None)).distinct()))
+    if draw.region_code:
+        cities.add(draw.region_code[:4])
+    if len(cities) >= _setting("CLAIM_VELOCITY_CITIES"):
+        return f"claims from {len(cities)} cities within {_setting('CLAIM_VELOCITY_HOURS')} h"
+    won_today = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Draw.amount), 0)).where(
+        Draw.app_user_id == user.id, Draw.day == draw.day, Draw.outcome == DrawOutcome.WON,
+        Draw.prize_kind == PrizeKind.CASH, Draw.id != draw.id)) + draw.amount
+    if won_today > _setting("CLAIM_HOLD_DAILY_FEN"):
+        return f"{won_today} fen won today, above {_setting('CLAIM_HOLD_DAILY_FEN')}"
+    return None
+
+
+# --- money back -----------------------------------------------------------------------------------
+
+def return_prize(*, draw_id: int, amount_fen: int) -> None:
+    """A cash prize's payout failed or was cancelled: its money and its prize go back to the campaign.
+
+    Called by the payout queue inside its transaction, once per payout (it only reaches a final state once).
+    """
+    draw = db.session.get(Draw, draw_id)
+    if draw is None or draw.prize_id is None:
+        return
+    db.session.execute(sa.update(CampaignDay).where(CampaignDay.campaign_id == draw.campaign_id,
+                                                    CampaignDay.day == draw.day)
+                       .values(spent_fen=CampaignDay.spent_fen - amount_fen))
+    db.session.execute(sa.update(Campaign).where(Campaign.id == draw.campaign_id)
+                       .values(spent_fen=Campaign.spent_fen - amount_fen))
+    db.session.execute(sa.update(Prize).where(Prize.id == draw.prize_id).values(awarded=Prize.awarded - 1))
+    campaign = db.session.get(Campaign, draw.campaign_id)
+    prize = db.session.get(Prize, draw.prize_id)
+    budget.release(budget.Request(campaign_id=campaign.id, prize_id=prize.id, day=draw.day, amount_fen=amount_fen,
+                                  total_budget_fen=campaign.total_budget_fen,
+                                  day_budget_fen=campaign.daily_budget_fen, stock=prize.stock))
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+def my_draws(*, user: AppUser):
+    """A select of the user's draws, newest first."""
+    return sa.select(Draw).where(Draw.app_user_id == user.id).order_by(Draw.id.desc())
+
+
+def get_my_draw(*, user: AppUser, draw_id: int) -> ClaimResult:
+    draw = db.session.get(Draw, draw_id)
+    if draw is None or draw.app_user_id != user.id:
+        raise DrawNotFound()
+    return _repeat(draw, user)
