@@ -7,6 +7,7 @@ import click
 from flask.cli import AppGroup
 
 from app import demo as demo_data
+from app import demo_chain
 from app.codes.cli import codes
 from app.db import transaction
 from app.errors import DomainError
@@ -14,6 +15,7 @@ from app.identity import service as identity
 from app.identity.models import Role
 from app.masterdata.commands import regions
 from app.payouts.cli import payouts
+from app.points.cli import points
 from app.warehouse.cli import warehouse
 from app.webhooks.cli import webhooks
 from app.wechat.sandbox.cli import wechat_sandbox
@@ -68,7 +70,9 @@ Matong demo data is ready (embedded default: SQLite, in-process Redis, WeChat sa
                          received into {result["warehouse"].name}
   The recall view        GET {base_url}/api/admin/trace/lots/{result["lot"].id}
   Stock                  GET {base_url}/api/admin/stock?warehouse_id={result["warehouse"].id}
+
+{demo_chain.summary(result["chain"], base_url)}
 """)
 
 
-COMMANDS = (users, regions, codes, demo, wechat_sandbox, warehouse, webhooks, payouts)
+COMMANDS = (users, regions, codes, demo, wechat_sandbox, warehouse, webhooks, payouts, points)

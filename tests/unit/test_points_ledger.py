@@ -193,3 +193,14 @@ def test_adjust_both_ways_audited_and_idempotent(user):
     assert error_of(lambda: service.adjust(actor=ACTOR, app_user_id=user, points=0, reason="x",
                                            key="k4")).status == 422
     check_invariants(user)
+
+
+def test_the_expire_command(app, user):
+    earn(user, 100, "draw:1", now=NOW)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["points", "expire", "--at", "2027-06-01T00:00:00"])
+    assert result.exit_code == 0, result.output
+    assert "expired 100 points of 1 consumers" in result.output
+    assert runner.invoke(args=["points", "expire", "--at", "2027-06-01"]).output.startswith("expired 0 points")
+    assert runner.invoke(args=["points", "expire", "--at", "soon"]).exit_code != 0
+    assert service.balance_of(user) == 0

@@ -1,0 +1,257 @@
+"""The points mall: items, redeeming (stock, points, address, coupon codes, idempotency), order
+handling, and the races on MariaDB (the last items, one consumer spending from many threads)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app.accounts.models import AppUser
+from app.db import retrying, transaction
+from app.errors import DomainError
+from app.extensions import db
+from app.identity.models import AuditRecord
+from app.points import service
+from app.points.models import (
+    MallItem,
+    MallOrder,
+    MallOrderStatus,
+    PointsEntry,
+    PointsKind,
+)
+from tests.concurrency import at_once, results_and_errors
+from tests.masterdata_factories import DONGCHENG
+from tests.unit.test_points_ledger import (
+    ACTOR,
+    NOW,
+    check_invariants,
+    error_of,
+    make_consumer,
+)
+
+ADDRESS = {"name": "Li Lei", "phone": "13800138000", "region_code": DONGCHENG, "detail": "1 Wangfujing St"}
+
+
+def make_item(**data) -> MallItem:
+    values = {"name": "Tea cup", "kind": "physical", "points_price": 100, "stock": 5, **data}
+    with transaction():
+        return service.create_item(actor=ACTOR, data=values)
+
+
+def user_of(user_id: int) -> AppUser:
+    return db.session.get(AppUser, user_id)
+
+
+def redeem(user_id, item_id, request_id="r1", quantity=1, address=ADDRESS):
+    with transaction():
+        return service.redeem(app_user=user_of(user_id), item_id=item_id, quantity=quantity,
+                              request_id=request_id, address=address)
+
+
+@pytest.fixture
+def rich(app):
+    user = make_consumer()
+    with transaction():
+        service.earn(app_user_id=user, points=1000, source="draw:1")
+    return user
+
+
+def test_items_are_created_changed_and_audited(app):
+    item = make_item()
+    assert (item.sold, item.active) == (0, True)
+    with transaction():
+        service.update_item(actor=ACTOR, item_id=item.id, changes={"stock": 7, "active": False})
+    assert (item.stock, item.active) == (7, False)
+    actions = db.session.scalars(sa.select(AuditRecord.action).where(AuditRecord.entity_type == "mall_items")).all()
+    assert sorted(actions) == ["mall_item.create", "mall_item.update"]
+    assert error_of(lambda: service.get_item(item.id + 1)).status == 404
+
+
+def test_stock_never_below_sold(rich):
+    item = make_item(stock=3)
+    redeem(rich, item.id, quantity=2)
+    error = error_of(lambda: service.update_item(actor=ACTOR, item_id=item.id, changes={"stock": 1}))
+    db.session.rollback()
+    assert (error.status, error.code, list(error.errors)) == (422, "mall_item_invalid", ["stock"])
+
+
+def test_a_physical_item_is_placed_with_points_spent_and_stock_taken(rich):
+    item = make_item(points_price=150)
+    order = redeem(rich, item.id, quantity=2)
+    assert (order.status, order.points, order.quantity, order.coupon_code) == (MallOrderStatus.PLACED, 300, 2, None)
+    assert order.address == ADDRESS
+    db.session.expire_all()
+    assert db.session.get(MallItem, item.id).sold == 2
+    assert service.balance_of(rich) == 700
+    spent = db.session.scalar(sa.select(PointsEntry).where(PointsEntry.source == f"mall-order:{order.id}"))
+    assert (spent.kind, spent.points) == (PointsKind.SPEND, -300)
+    check_invariants(rich)
+
+
+def test_a_coupon_is_issued_with_a_unique_code(rich):
+    item = make_item(kind="coupon", points_price=10)
+    first = redeem(rich, item.id, request_id="a", address=None)
+    second = redeem(rich, item.id, request_id="b", address=None)
+    assert first.status is MallOrderStatus.ISSUED and first.address is None
+    assert len(first.coupon_code) == 16 and first.coupon_code != second.coupon_code
+
+
+def test_a_retry_answers_the_same_order(rich):
+    item = make_item()
+    first = redeem(rich, item.id)
+    again = redeem(rich, item.id)
+    assert again.id == first.id
+    assert service.balance_of(rich) == 900
+    error = error_of(lambda: redeem(rich, item.id, quantity=2))
+    assert (error.status, error.code) == (409, "mall_request_reused")
+    other = make_item(name="Other")
+    assert error_of(lambda: redeem(rich, other.id)).code == "mall_request_reused"
+
+
+@pytest.mark.parametrize("address, field", [
+    (None, "address"),
+    ({**ADDRESS, "name": ""}, "name"),
+    ({**ADDRESS, "phone": "call me"}, "phone"),
+    ({**ADDRESS, "region_code": "999999000000"}, "region_code"),
+    ({k: v for k, v in ADDRESS.items() if k != "detail"}, "detail"),
+])
+def test_a_physical_item_needs_a_shipping_address(rich, address, field):
+    item = make_item()
+    error = error_of(lambda: redeem(rich, item.id, address=address))
+    assert (error.status, error.code) == (422, "mall_address_invalid")
+    assert field in error.errors["address"] or field == "address"
+    assert service.balance_of(rich) == 1000
+
+
+def test_sold_out_inactive_and_too_poor_are_refused_and_roll_back(rich):
+    item = make_item(stock=1)
+    redeem(rich, item.id, request_id="a")
+    assert error_of(lambda: redeem(rich, item.id, request_id="b")).code == "mall_item_sold_out"
+    off = make_item(active=False)
+    assert error_of(lambda: redeem(rich, off.id, request_id="c")).code == "mall_item_sold_out"
+    dear = make_item(points_price=901)
+    assert error_of(lambda: redeem(rich, dear.id, request_id="d")).code == "points_insufficient"
+    db.session.expire_all()
+    assert db.session.get(MallItem, dear.id).sold == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(MallOrder)) == 1
+    assert error_of(lambda: redeem(rich, 10**9, request_id="e")).status == 404
+
+
+def test_ship_deliver(rich):
+    item = make_item()
+    order = redeem(rich, item.id)
+    assert error_of(lambda: service.deliver(actor=ACTOR, order_id=order.id)).code == "mall_order_state"
+    db.session.rollback()
+    with transaction():
+        service.ship(actor=ACTOR, order_id=order.id, tracking_no="SF123")
+    with transaction():
+        assert service.ship(actor=ACTOR, order_id=order.id, tracking_no="SF123").status is MallOrderStatus.SHIPPED
+    assert error_of(lambda: service.ship(actor=ACTOR, order_id=order.id, tracking_no="SF999")).status == 409
+    db.session.rollback()
+    with transaction():
+        done = service.deliver(actor=ACTOR, order_id=order.id)
+    assert (done.status, done.tracking_no) == (MallOrderStatus.DELIVERED, "SF123")
+    assert error_of(lambda: service.cancel(actor=ACTOR, order_id=order.id)).code == "mall_order_state"
+
+
+def test_cancel_gives_points_and_stock_back_once(rich):
+    item = make_item(points_price=200)
+    order = redeem(rich, item.id)
+    for _ in range(2):
+        with transaction():
+            assert service.cancel(actor=ACTOR, order_id=order.id, reason="out of cups").status is MallOrderStatus.CANCELLED
+    db.session.expire_all()
+    assert service.balance_of(rich) == 1000
+    assert db.session.get(MallItem, item.id).sold == 0
+    refund = db.session.scalar(sa.select(PointsEntry).where(PointsEntry.source == f"mall-refund:{order.id}"))
+    assert (refund.kind, refund.points, refund.remaining) == (PointsKind.EARN, 200, 200)
+    check_invariants(rich)
+
+
+def test_my_orders_are_mine(rich):
+    other = make_consumer()
+    item = make_item()
+    order = redeem(rich, item.id)
+    assert service.get_my_order(app_user=user_of(rich), order_id=order.id).id == order.id
+    assert error_of(lambda: service.get_my_order(app_user=user_of(other), order_id=order.id)).status == 404
+    assert db.session.scalars(service.list_my_orders(app_user_id=other)).all() == []
+
+
+def test_available_items_are_active_and_in_stock(rich):
+    cheap = make_item(points_price=5, stock=1)
+    dear = make_item(points_price=50)
+    make_item(active=False)
+    make_item(stock=0)
+    assert [i.id for i in db.session.scalars(service.available_items())] == [cheap.id, dear.id]
+    redeem(rich, cheap.id)
+    assert [i.id for i in db.session.scalars(service.available_items())] == [dear.id]
+
+
+# --- races (MariaDB) -----------------------------------------------------------------------------
+
+def test_the_last_items_go_to_exactly_as_many_orders(app, mariadb):
+    stock, buyers = 3, 12
+    item = make_item(kind="coupon", stock=stock, points_price=10)
+    users = []
+    for _ in range(buyers):
+        user = make_consumer()
+        with transaction():
+            service.earn(app_user_id=user, points=100, source=f"draw:{user}")
+        users.append(user)
+
+    def buy(user_id):
+        def run():
+            with transaction():
+                return service.redeem(app_user=db.session.get(AppUser, user_id), item_id=item.id,
+                                      request_id="race", quantity=1).id
+        return lambda: retrying(run)
+
+    results, errors = results_and_errors(at_once(app, *(buy(u) for u in users)))
+    db.session.expire_all()
+    won = [r for r in results if r]
+    assert len(won) == stock, errors
+    assert all(isinstance(e, DomainError) and e.code == "mall_item_sold_out" for e in errors if e), errors
+    assert all(isinstance(e, DomainError) and e.code == "mall_item_sold_out" for e in errors if e)
+    assert db.session.get(MallItem, item.id).sold == stock
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(MallOrder)) == stock
+    assert sum(service.balance_of(u) for u in users) == buyers * 100 - stock * 10
+
+
+def test_one_consumer_spending_from_many_threads_never_goes_negative(app, mariadb):
+    user = make_consumer()
+    for i, points in enumerate((30, 50, 20)):  # 100 in three earnings
+        with transaction():
+            service.earn(app_user_id=user, points=points, source=f"draw:{i}", now=NOW + timedelta(days=i))
+    threads = 16
+
+    def spend(i):
+        def run():
+            with transaction():
+                return service.spend(app_user_id=user, points=7, source=f"mall-order:{i}").points
+        return lambda: retrying(run)
+
+    results, errors = results_and_errors(at_once(app, *(spend(i) for i in range(threads))))
+    done = [r for r in results if r]
+    assert len(done) == 100 // 7
+    assert all(isinstance(e, DomainError) and e.code == "points_insufficient" for e in errors if e)
+    db.session.expire_all()
+    assert service.balance_of(user) == 100 - 7 * len(done)
+    check_invariants(user)
+
+
+def test_two_sweeps_at_once_expire_once(app, mariadb):
+    users = [make_consumer() for _ in range(4)]
+    for user in users:
+        with transaction():
+            service.earn(app_user_id=user, points=40, source=f"draw:{user}", now=NOW)
+    later = NOW + timedelta(days=400)
+    outcomes = at_once(app, lambda: service.expire(later), lambda: service.expire(later))
+    assert not [o for o in outcomes if isinstance(o, Exception)]
+    assert sum(o["points"] for o in outcomes) == 160
+    db.session.expire_all()
+    for user in users:
+        assert service.balance_of(user) == 0
+        check_invariants(user)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PointsEntry)
+                             .where(PointsEntry.kind == PointsKind.EXPIRE)) == 4
