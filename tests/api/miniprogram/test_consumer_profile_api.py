@@ -1,14 +1,20 @@
 """The consumer's own record over HTTP: summary, prizes, payouts, redemptions and a gift's address; own rows only."""
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from app.accounts.models import AppUser
 from app.campaigns import redemptions
+from app.campaigns import service as campaigns
 from app.campaigns.models import PrizeKind
 from app.db import transaction
 from app.extensions import db
+from app.identity.models import Role
 from app.identity.service import Actor
+from tests.masterdata_factories import ACTOR
 from tests.mp_factories import mp  # noqa: F401
 from tests.unit.test_consumer_profiles import claims  # noqa: F401 - the fixture
+from tests.unit.test_consumer_scans import goods  # noqa: F401 - the fixture
 from tests.unit.test_redemptions import ADDRESS
 
 ME = "/api/consumer/me"
@@ -81,3 +87,36 @@ def test_a_winner_gives_and_changes_a_gifts_address_until_it_ships(client, mp, c
     assert closed.status_code == 409 and closed.get_json()["code"] == "redemption_address_closed"
     assert client.get(f"{ME}/redemptions/{gift.id}", headers=headers).get_json()["tracking_no"] == "SF1234"
     assert client.put(f"{ME}/redemptions/999999/address", json=ADDRESS, headers=headers).status_code == 404
+
+
+def test_a_gift_won_by_a_real_claim_reaches_the_winner(client, mp, auth, goods):  # noqa: F811
+    """End to end: scan, claim (the lead's claim), my prizes, my address, shipped and delivered by a marketer."""
+    now = datetime.now(UTC)
+    with transaction():
+        created = campaigns.create_campaign(actor=ACTOR, data={
+            "name": "Gifts", "starts_at": now - timedelta(days=1), "ends_at": now + timedelta(days=1),
+            "total_budget_fen": 10_000, "first_scan_only": True,
+            "prizes": [{"kind": "gift", "name": "Tea set", "amount": 0, "probability_ppm": 1_000_000, "stock": 5}]})
+    with transaction():
+        campaigns.change_status(actor=ACTOR, campaign_id=created.id, action="activate")
+    headers, user = signed_in(mp)
+    scan_id = client.post("/api/consumer/scans", json={"code": goods["items"][0]}, headers=headers).json["scan_id"]
+    claimed = client.post(f"/api/consumer/scans/{scan_id}/claim", json={}, headers=headers)
+    assert claimed.status_code == 201, claimed.json
+    prizes = client.get(f"{ME}/prizes", headers=headers).json
+    assert [(p["draw_id"], p["prize_name"], p["redemption_status"]) for p in prizes] == [
+        (claimed.json["draw_id"], "Tea set", "awaiting_address")]
+    redemption_id = prizes[0]["redemption_id"]
+    assert client.put(f"{ME}/redemptions/{redemption_id}/address", json=ADDRESS,
+                      headers=headers).json["status"] == "to_ship"
+    marketer = auth.headers_for(Role.MARKETER)
+    admin_url = f"/api/admin/draws/redemptions/{redemption_id}"
+    assert client.post(f"{admin_url}/ship", json={"tracking_no": "SF1234"}, headers=marketer).json["status"] == (
+        "shipped")
+    assert client.post(f"{admin_url}/redeem", headers=marketer).json["status"] == "redeemed"
+    summary = client.get(f"{ME}/summary", headers=headers).json
+    assert summary["scans"] == 1 and summary["prizes"]["gifts"] == 1
+    profile = client.get(f"/api/admin/consumer-profiles/{user.id}", headers=marketer).json
+    assert profile["won"]["gifts"] == 1 and profile["scans"]["count"] == 1
+    draw = client.get(f"/api/admin/draws/{claimed.json['draw_id']}", headers=marketer).json
+    assert draw["redemption_status"] == "redeemed" and draw["odds"] and draw["random_ppm"] >= 0
