@@ -4,10 +4,13 @@ Every change is audited with its before and after values (an active campaign's a
 """
 from __future__ import annotations
 
+from datetime import timezone
+
 import sqlalchemy as sa
 
 from app.campaigns import rules
-from app.campaigns.models import PPM, Campaign, CampaignStatus, Prize, PrizeKind
+from app.campaigns.models import PPM, Campaign, CampaignDay, CampaignStatus, Prize, PrizeKind
+from app.db import utcnow
 from app.extensions import db
 from app.identity.service import Actor, audit
 from app.masterdata.models import Product, Region
@@ -82,6 +85,8 @@ def update_campaign(*, actor: Actor, campaign_id: int, changes: dict) -> Campaig
         for prize in prizes:
             prize.campaign_id = campaign.id
             db.session.add(prize)
+    if "daily_budget_fen" in changed:
+        _reset_daily_budgets(campaign)
     if changed:
         db.session.flush()
         audit(actor, "campaign.update", campaign, {**changed, "status_at_change": [None, campaign.status.value]})
@@ -96,6 +101,8 @@ def change_status(*, actor: Actor, campaign_id: int, action: str) -> Campaign:
         raise rules.TransitionRefused(
             f"A {campaign.status.value} campaign cannot {action}.",
             errors={"status": [campaign.status.value], "allowed_from": sorted(s.value for s in sources)})
+    if target is CampaignStatus.ACTIVE:
+        _check_can_run(campaign)
     before = campaign.status
     campaign.status = target
     db.session.flush()
@@ -110,6 +117,32 @@ def list_campaigns(*, status=None, q=None):
     if q:
         query = query.where(Campaign.name.contains(q, autoescape=True))
     return query
+
+
+def _reset_daily_budgets(campaign: Campaign) -> None:
+    """A new daily budget holds from today (China time) on; a day never ends up under what it spent."""
+    from app.campaigns.claims import china_day
+
+    budget = campaign.daily_budget_fen
+    db.session.execute(sa.update(CampaignDay).where(
+        CampaignDay.campaign_id == campaign.id, CampaignDay.day >= china_day(utcnow()))
+        .values(budget_fen=None if budget is None else sa.case(
+            (CampaignDay.spent_fen > budget, CampaignDay.spent_fen), else_=budget)))
+
+
+def _check_can_run(campaign: Campaign) -> None:
+    errors = {}
+    if _aware(campaign.ends_at) <= utcnow():
+        errors["ends_at"] = ["The campaign's window is over; move ends_at to activate it."]
+    prizes = prizes_of(campaign.id)
+    if not prizes or not any(prize.probability_ppm for prize in prizes):
+        errors["prizes"] = ["A campaign needs a prize with odds above zero to run."]
+    if errors:
+        raise rules.CampaignInvalid(errors=errors)
+
+
+def _aware(moment):
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 # --- validation ---------------------------------------------------------------------------------

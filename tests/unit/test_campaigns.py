@@ -1,7 +1,7 @@
 """Campaigns in the back office: validation, status transitions, audit, and the database's own limits."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -15,8 +15,8 @@ from app.identity.models import AuditRecord
 from tests.masterdata_factories import ACTOR, HANGZHOU, make_product
 from tests.production_factories import make_production_lot
 
-START = datetime(2026, 3, 1, tzinfo=UTC)
-END = datetime(2026, 6, 1, tzinfo=UTC)
+START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)  # running now: it can be activated
+END = START + timedelta(days=120)
 CASH = {"kind": "cash", "name": "Red packet", "amount": 888, "probability_ppm": 100_000, "stock": 300}
 # SQLite says IntegrityError; MariaDB reports a failed CHECK as error 4025, an OperationalError.
 CHECK_FAILED = (sa.exc.IntegrityError, sa.exc.OperationalError)
@@ -173,3 +173,28 @@ def test_prizes_once_awarded_cannot_be_replaced():
     with transaction():
         db.session.execute(Prize.__table__.update().where(Prize.__table__.c.id == cash.id).values(awarded=1))
     assert refused(change, campaign_id=created.id, prizes=[POINTS]).code == "campaign_prizes_awarded"
+
+
+def test_a_campaign_whose_window_is_over_or_without_odds_cannot_be_activated():
+    over = campaign(starts_at=START - timedelta(days=90), ends_at=START - timedelta(days=1))
+    error = refused(move, campaign_id=over.id, action="activate")
+    assert error.code == "campaign_invalid" and "ends_at" in error.errors
+    no_odds = campaign(prizes=[{**CASH, "probability_ppm": 0}])
+    assert "prizes" in refused(move, campaign_id=no_odds.id, action="activate").errors
+
+
+def test_a_new_daily_budget_holds_from_today_and_never_below_what_a_day_spent():
+    from app.campaigns.claims import china_day
+    from app.campaigns.models import CampaignDay
+
+    created = campaign(daily_budget_fen=5_000)
+    today = china_day(datetime.now(UTC))
+    with transaction():
+        db.session.add_all([CampaignDay(campaign_id=created.id, day=today, budget_fen=5_000, spent_fen=3_000),
+                            CampaignDay(campaign_id=created.id, day=today - timedelta(days=1), budget_fen=5_000,
+                                        spent_fen=5_000)])
+    change(created.id, daily_budget_fen=2_000)
+    budgets = dict(db.session.execute(sa.select(CampaignDay.day, CampaignDay.budget_fen)).all())
+    assert budgets == {today: 3_000, today - timedelta(days=1): 5_000}
+    change(created.id, daily_budget_fen=8_000)
+    assert db.session.get(CampaignDay, (created.id, today), populate_existing=True).budget_fen == 8_000

@@ -6,7 +6,7 @@ import pytest
 from app.identity.models import Role
 from tests.masterdata_factories import HANGZHOU, make_product
 
-CAMPAIGN = {"name": "Spring", "starts_at": "2026-03-01T00:00:00Z", "ends_at": "2026-06-01T00:00:00Z",
+CAMPAIGN = {"name": "Spring", "starts_at": "2026-03-01T00:00:00Z", "ends_at": "2099-06-01T00:00:00Z",
             "total_budget_fen": 100_000, "daily_budget_fen": 10_000, "per_user_daily_limit": 1,
             "per_user_total_limit": 3, "hidden_code_required": True, "region_codes": [HANGZHOU],
             "prizes": [{"kind": "cash", "name": "Red packet", "amount": 888, "probability_ppm": 100_000, "stock": 300},
