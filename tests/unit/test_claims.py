@@ -1,7 +1,7 @@
 """Claims: one draw per unit, ever; limits; odds; stock and budget taken atomically; money back on failure."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -22,7 +22,8 @@ from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.production_factories import make_production_lot
 from tests.unit_factories import commission, serial
 
-NOW = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
+NOW = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0)  # a campaign must be running to start
+TODAY = claims.china_day(NOW)
 HANGZHOU_POS = (30.26, 120.13)  # West Lake
 BEIJING_POS = (39.93, 116.42)  # Dongcheng
 SHANGHAI_POS = (31.23, 121.47)
@@ -103,7 +104,7 @@ def test_a_winning_claim_records_the_draw_and_queues_the_payout(app, goods, user
         f"draw:{draw.id}", 100, PayoutStatus.PENDING, campaign.id)
     assert spent_of(campaign.id) == 100
     assert db.session.get(Prize, draw.prize_id).awarded == 1
-    assert db.session.get(CampaignDay, (campaign.id, date(2026, 4, 1))).spent_fen == 100
+    assert db.session.get(CampaignDay, (campaign.id, TODAY)).spent_fen == 100
 
 
 def test_the_random_number_picks_the_band_it_falls_in(app, goods, users, monkeypatch):
@@ -301,7 +302,7 @@ def test_a_cancelled_prize_payout_returns_its_money_and_prize(app, goods, users)
         payouts.cancel(actor=ACTOR, payout_id=result.payout_id, reason="test")
     assert spent_of(campaign.id) == 0
     assert db.session.get(Prize, result.draw.prize_id).awarded == 0
-    assert db.session.get(CampaignDay, (campaign.id, date(2026, 4, 1))).spent_fen == 0
+    assert db.session.get(CampaignDay, (campaign.id, TODAY)).spent_fen == 0
     assert int(redis.get(f"campaign:{campaign.id}:spent")) == 0
     assert claim(user, scan(user, goods["items"][1]).scan_id).draw.outcome is DrawOutcome.WON
 
