@@ -14,6 +14,7 @@ def create_app(config: BaseConfig | str | None = None) -> Flask:
     """Build the app: settings, extensions, HTTP APIs, error handlers, CLI commands."""
     app = Flask(__name__)
     configure(app, config)
+    trust_proxies(app)
     register_extensions(app)
     register_apis(app)
     register_error_handlers(app)
@@ -31,6 +32,19 @@ def configure(app: Flask, config) -> None:
     app.json.ensure_ascii = False  # Chinese names stay readable in responses
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies, the client's address is what they say in X-Forwarded-For.
+
+    Per-IP rate limits and the scans' recorded IP need the consumer's address, not the proxy's; with no
+    proxy configured the header is ignored, so a client cannot choose its own address.
+    """
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def check_code_keys(config) -> None:

@@ -127,6 +127,8 @@ class Base:
         self.CONSUMER_SCANS_PER_MINUTE_USER = env_int("CONSUMER_SCANS_PER_MINUTE_USER", 30)
         self.CONSUMER_SCANS_PER_MINUTE_IP = env_int("CONSUMER_SCANS_PER_MINUTE_IP", 120)
         self.CONSUMER_SCANS_PER_MINUTE_CODE = env_int("CONSUMER_SCANS_PER_MINUTE_CODE", 60)
+        # Reverse proxies in front of the app whose X-Forwarded-For is believed (0: none, the header is ignored).
+        self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
         # Claims: how long a scan can be claimed, and the velocity rules that hold a cash prize for review.
         self.CLAIM_WINDOW_HOURS = env_int("CLAIM_WINDOW_HOURS", 24)
         self.CLAIM_VELOCITY_CITIES = env_int("CLAIM_VELOCITY_CITIES", 3)  # distinct cities claimed from ...

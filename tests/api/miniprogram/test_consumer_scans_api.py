@@ -59,3 +59,19 @@ def test_other_mini_programs_and_strangers_are_refused(client, mp, goods):  # no
     assert client.post(SCANS, json={"code": goods["items"][0]}).status_code == 401
     clerk, _ = mp.sign_in("clerk")
     assert client.post(SCANS, json={"code": goods["items"][0]}, headers=clerk).status_code in (401, 403)
+
+
+
+def test_the_client_address_comes_from_trusted_proxies_only(app, client, mp, goods, monkeypatch):  # noqa: F811
+    from app import trust_proxies
+    from app.consumers.models import ConsumerScan
+    from app.extensions import db
+
+    headers, _ = mp.sign_in("consumer")
+    forwarded = {**headers, "X-Forwarded-For": "203.0.113.9"}
+    direct = client.post(SCANS, json={"code": goods["items"][0]}, headers=forwarded).json["scan_id"]
+    monkeypatch.setitem(app.config, "TRUSTED_PROXIES", 1)
+    monkeypatch.setattr(app, "wsgi_app", app.wsgi_app)  # put back after the test
+    trust_proxies(app)
+    proxied = client.post(SCANS, json={"code": goods["items"][1]}, headers=forwarded).json["scan_id"]
+    assert [db.session.get(ConsumerScan, i).ip for i in (direct, proxied)] == ["127.0.0.1", "203.0.113.9"]
