@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import request
 from flask_smorest import Blueprint
 
 from app.accounts.models import AppName
@@ -75,7 +76,8 @@ def claim(body, scan_id):
     """Claim my scan's draw: one draw per unit, ever (409 unit_already_drawn, claim_limit_reached, ...)"""
     def run():
         with transaction():
-            return claims.claim(user=current_app_user(), scan_id=scan_id, campaign_id=body.get("campaign_id"))
+            return claims.claim(user=current_app_user(), scan_id=scan_id, campaign_id=body.get("campaign_id"),
+                                ip=request.remote_addr)
 
     result = retrying(run)
     return _answer(result), 200 if result.repeat else 201

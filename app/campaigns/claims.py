@@ -156,9 +156,15 @@ class ClaimResult:
     redemption_id: int | None = None
 
 
-def claim(*, user: AppUser, scan_id: int, campaign_id: int | None = None, now: datetime | None = None) -> ClaimResult:
+def claim(*, user: AppUser, scan_id: int, campaign_id: int | None = None, ip: str | None = None,
+          now: datetime | None = None) -> ClaimResult:
     """Draw for the unit of the user's scan, once ever; take the prize's money and stock; queue what it wins."""
+    from app.consumers.service import rate_limit
+
     now = now or utcnow()
+    rate_limit(f"consumer:claims:user:{user.openid}", _setting("CLAIMS_PER_MINUTE_USER"))
+    if ip:
+        rate_limit(f"consumer:claims:ip:{ip}", _setting("CLAIMS_PER_MINUTE_IP"))
     scan = db.session.get(ConsumerScan, scan_id)
     if scan is None or scan.app_user_id != user.id or user.app is not AppName.CONSUMER:
         raise ScanNotFound()

@@ -156,17 +156,18 @@ def _count(key: str) -> tuple[int, int]:
     return int(value or 0), max(1, int(ttl or 1))
 
 
-def _limit(key: str, limit: int) -> None:
+def rate_limit(key: str, limit: int) -> None:
+    """At most ``limit`` hits a minute under this key (429 rate_limited with Retry-After past it)."""
     count, ttl = _hit(key, 60)
     if count > limit:
         raise RateLimited(errors={"retry_after": ttl}, headers={"Retry-After": str(ttl)})
 
 
 def _rate_limits(user: AppUser, ip: str | None, code: str) -> None:
-    _limit(f"consumer:scans:user:{user.openid}", _setting("CONSUMER_SCANS_PER_MINUTE_USER"))
+    rate_limit(f"consumer:scans:user:{user.openid}", _setting("CONSUMER_SCANS_PER_MINUTE_USER"))
     if ip:
-        _limit(f"consumer:scans:ip:{ip}", _setting("CONSUMER_SCANS_PER_MINUTE_IP"))
-    _limit(f"consumer:scans:code:{code}", _setting("CONSUMER_SCANS_PER_MINUTE_CODE"))
+        rate_limit(f"consumer:scans:ip:{ip}", _setting("CONSUMER_SCANS_PER_MINUTE_IP"))
+    rate_limit(f"consumer:scans:code:{code}", _setting("CONSUMER_SCANS_PER_MINUTE_CODE"))
 
 
 def _code_failures_key(serial: int) -> str:

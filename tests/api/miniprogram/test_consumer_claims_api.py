@@ -72,3 +72,12 @@ def test_claim_errors_are_4xx_with_codes(client, mp, goods, campaign):  # noqa: 
     assert client.post(f"{SCANS}/{scan_id}/claim", json={}).status_code == 401
     clerk, _ = mp.sign_in("clerk")
     assert client.post(f"{SCANS}/{scan_id}/claim", json={}, headers=clerk).status_code in (401, 403)
+
+
+def test_claims_are_rate_limited_per_consumer(client, mp, goods, campaign, app, monkeypatch):  # noqa: F811
+    monkeypatch.setitem(app.config, "CLAIMS_PER_MINUTE_USER", 2)
+    headers, _ = mp.sign_in("consumer")
+    scan_id = client.post(SCANS, json={"code": goods["items"][0]}, headers=headers).json["scan_id"]
+    answers = [client.post(f"{SCANS}/{scan_id}/claim", json={}, headers=headers) for _ in range(3)]
+    assert [a.status_code for a in answers] == [201, 200, 429]
+    assert answers[2].json["code"] == "rate_limited" and int(answers[2].headers["Retry-After"]) <= 60
