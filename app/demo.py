@@ -1,6 +1,9 @@
 """Demo data for the embedded default: a small brand with its chain, and a code batch.
 
 Seeding is idempotent: master data is upserted by external id, users and the batch are made once.
+Then the whole chain is played through the HTTP API (`app.demo_chain`): every seed plays it again
+with fresh codes, its own lot, campaign and mini-program users, so nothing of an earlier play is
+touched or duplicated.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from flask import current_app
 
 from datetime import date, datetime, timedelta, timezone
 
+from app import demo_chain
 from app.codes import service as codes
 from app.codes.models import CodeBatch, Level
 from app.db import transaction
@@ -104,8 +108,10 @@ def seed() -> dict:
         factory_run = _first_shift(batch)
     sample = next(iter(codes.sample_labels(actor=ACTOR, batch_id=batch.id, limit=1)[1]), None)
     db.session.commit()  # the sample's audit record
-    return {"users": [u.username for u in users], "password": password, "batch": batch,
-            "sample_code": sample[0] if sample else None, **factory_run}
+    users = [u.username for u in users]
+    chain = demo_chain.play(password=password)
+    return {"users": users, "password": password, "batch": batch,
+            "sample_code": sample[0] if sample else None, **factory_run, "chain": chain}
 
 
 def _demo_user(role: Role, password: str) -> AdminUser:

@@ -4,32 +4,88 @@ from app import demo
 from app.codes import service as codes
 from app.codes.models import CodeBatch
 from app.extensions import db
-from app.masterdata.models import Dealer, Product, Store
+from app.identity.models import AdminUser
+from app.masterdata.models import Dealer, Factory, Product, Store, Warehouse
+from app.payouts.models import Payout, PayoutNotification, PayoutStatus
 from app.units.models import Event, Unit
 from app.warehouse.models import Stock
+from tests.wechat.conftest import sandbox  # noqa: F401 - a fresh sandbox per test (bill numbers restart)
 
 
-def _counts():
-    return {model.__name__: db.session.scalar(sa.select(sa.func.count()).select_from(model))
-            for model in (Product, Dealer, Store, CodeBatch, Unit, Event)}
+def _counts(*models):
+    return {model.__name__: db.session.scalar(sa.select(sa.func.count()).select_from(model)) for model in models}
 
 
-def test_the_demo_seeds_a_brand_with_two_tiers_in_two_provinces(app, auth):
+def _seeded_once() -> dict:
+    """What seeding makes once: master data, back-office users, the first shift's units and events."""
+    first_lot = demo.DEMO_LOT["external_id"]
+    from app.production.models import ProductionLot
+
+    lot_id = db.session.scalar(sa.select(ProductionLot.id).where(ProductionLot.external_id == first_lot))
+    units = db.session.scalar(sa.select(sa.func.count()).select_from(Unit).where(Unit.lot_id == lot_id))
+    return {**_counts(Product, Dealer, Store, Factory, Warehouse, AdminUser), "first shift units": units}
+
+
+def _stock():
+    return db.session.execute(sa.select(Stock.warehouse_id, Stock.lot_id, Stock.quantity)
+                              .where(Stock.quantity > 0)).all()
+
+
+def test_the_demo_seeds_a_brand_with_two_tiers_in_two_provinces(app, auth, sandbox):  # noqa: F811
     result = demo.seed()
-    # 1,000 items packed 24 to a case into 42 cases (the last one partial), on one pallet.
-    assert _counts() == {"Product": 3, "Dealer": 4, "Store": 4, "CodeBatch": 3, "Unit": 1_043,
-                         "Event": 1_000 + 1_000 + 42 + 1}
+    # 1,000 items packed 24 to a case into 42 cases (the last one partial), on one pallet; the chain's
+    # play: 24 more items in one case, from two batches of its own.
+    assert _counts(Product, Dealer, Store, CodeBatch, Unit) == {
+        "Product": 3, "Dealer": 4, "Store": 4, "CodeBatch": 3 + 2, "Unit": 1_043 + 25}
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Event).where(
+        Event.lot_id == result["lot"].id)) == 1_000 + 1_000 + 42 + 1
     tiers = db.session.execute(sa.select(Dealer.name, Dealer.tier)).all()
     assert sorted(tier for _, tier in tiers) == [1, 1, 2, 2]
     assert codes.resolve_code(result["sample_code"]).status == "issued"
-    assert db.session.execute(sa.select(Stock.warehouse_id, Stock.lot_id, Stock.quantity)).all() == [
-        (result["warehouse"].id, result["lot"].id, 1_000)]
+    # The chain's case went through the warehouse and on: only the first shift is in stock.
+    assert _stock() == [(result["warehouse"].id, result["lot"].id, 1_000)]
     for username in result["users"]:
         assert auth.login(username, result["password"]).status_code == 200
 
 
-def test_seeding_twice_changes_nothing(app):
-    demo.seed()
-    before = _counts()
-    demo.seed()
-    assert _counts() == before
+def test_the_demo_plays_the_whole_chain_and_pays_the_prize(app, sandbox):  # noqa: F811
+    chain = demo.seed()["chain"]
+    facts = chain.facts
+    assert chain.play == 1
+    assert facts["verdicts"] == {"A": "genuine", "B": "scanned_before", "C": "forged"}
+    # Every draw wins one of the two prizes; consumers claim until both were won (cash at 70 %).
+    draws = facts["draws"]
+    assert {d["outcome"] for d in draws} == {"won"}
+    cash = [d for d in draws if d["prize"]["kind"] == "cash"]
+    assert cash and all(d["payout_id"] and d["prize"]["amount"] == 88 for d in cash)
+    assert facts["payouts"] == {d["payout_id"]: "succeeded" for d in cash}
+    assert facts["campaign_spent_fen"] == 88 * len(cash)
+    # WeChat Pay's callback, not a query, brought each payout to succeeded, once.
+    assert db.session.scalars(sa.select(Payout.status)).all() == [PayoutStatus.SUCCEEDED] * len(cash)
+    assert _counts(PayoutNotification) == {"PayoutNotification": len(cash)}
+    # The summary says it: one line per step with its figure.
+    text = "\n".join(chain.lines)
+    assert "shipped     24 items from 杭州成品仓 to 浙江省总代理 (tier 1)" in text
+    assert "received    24 items at 西湖便利店 (clerk mini-program)" in text
+    assert "consumer B  scanned the same bottle: scanned_before" in text
+    assert "consumer C  scanned a made-up code: forged" in text
+    first = f"payout {cash[0]['payout_id']} succeeded"
+    assert first in text
+    summary = demo.demo_chain.summary(chain, "http://127.0.0.1:8000")
+    assert f"http://127.0.0.1:8000/api/admin/payouts/{cash[0]['payout_id']}" in summary
+
+
+def test_seeding_twice_plays_the_chain_again_with_fresh_codes_and_changes_nothing_else(app, sandbox):  # noqa: F811
+    first = demo.seed()
+    before, stock = _seeded_once(), _stock()
+    second = demo.seed()
+    assert _seeded_once() == before and _stock() == stock
+    assert first["batch"].id == second["batch"].id
+    one, two = first["chain"], second["chain"]
+    assert (one.play, two.play) == (1, 2)
+    assert set(one.facts["sold"]).isdisjoint(two.facts["sold"]) and one.facts["lot_id"] != two.facts["lot_id"]
+    assert two.facts["verdicts"] == {"A": "genuine", "B": "scanned_before", "C": "forged"}
+    assert set(two.facts["payouts"].values()) == {"succeeded"}
+    # The first play's payouts are as it left them.
+    paid = db.session.scalars(sa.select(Payout.status).where(Payout.id.in_(one.facts["payouts"]))).all()
+    assert paid == [PayoutStatus.SUCCEEDED] * len(one.facts["payouts"])
