@@ -17,3 +17,37 @@ keepalive = 5
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# The payout worker. With REDIS_URL the stack runs `flask payouts work` beside the web process
+# (docker-compose.yml); the embedded default (`make run`) has one web process whose Redis and WeChat
+# sandbox are in-process, so a worker process of its own would pay through a sandbox of its own: the
+# web worker runs the payout worker in a thread instead (PAYOUT_WORKER_THREAD=0 turns it off).
+PAYOUT_INTERVAL_SECONDS = 2.0
+
+
+def post_worker_init(worker):
+    if os.environ.get("REDIS_URL") or os.environ.get("PAYOUT_WORKER_THREAD", "1") == "0":
+        return
+    import threading
+
+    threading.Thread(target=_pay_forever, args=(worker.wsgi, worker.log), name="payout-worker", daemon=True).start()
+
+
+def _pay_forever(app, log):
+    import time
+
+    from app.extensions import db
+    from app.payouts import service
+
+    while True:
+        claimed = 0
+        try:
+            with app.app_context():
+                try:
+                    claimed = service.work_due().claimed
+                finally:
+                    db.session.remove()
+        except Exception:  # noqa: BLE001 - the next round tries again; the web process stays up
+            log.exception("payout worker thread: a round failed")
+        if not claimed:
+            time.sleep(PAYOUT_INTERVAL_SECONDS)
