@@ -7,6 +7,7 @@ import click
 from flask.cli import AppGroup
 
 from app import demo as demo_data
+from app import demo_chain
 from app.codes.cli import codes
 from app.db import transaction
 from app.errors import DomainError
@@ -69,6 +70,8 @@ Matong demo data is ready (embedded default: SQLite, in-process Redis, WeChat sa
                          received into {result["warehouse"].name}
   The recall view        GET {base_url}/api/admin/trace/lots/{result["lot"].id}
   Stock                  GET {base_url}/api/admin/stock?warehouse_id={result["warehouse"].id}
+
+{demo_chain.summary(result["chain"], base_url)}
 """)
 
 
