@@ -5,8 +5,8 @@ spending) and a CHECK keeps it from going negative. ``remaining`` on each earnin
 positive adjustment) says what is left of it, so that, after every use case,
 balance = sum(points) of the ledger = sum(remaining) of the earnings.
 
-Lock order, the same in every use case that takes points away: the consumer's balance row, then
-the consumer's earnings in id order. Earning only increments the balance row.
+Lock order, the same in every use case: the consumer's balance row first (earning makes it if
+missing), then the consumer's earnings in id order, then new entries.
 """
 from __future__ import annotations
 
@@ -151,6 +151,9 @@ def _earn(app_user_id: int, kind: PointsKind, points: int, source: str, note: st
     if existing is not None:
         return _same(existing, app_user_id, kind, points)
     now = now or utcnow()
+    # The balance row first (made if missing), like every use case: a spend holding it scans the
+    # consumer's entries, and an entry inserted before taking it would deadlock with that spend.
+    _increment(app_user_id, 0)
     entry, new = _insert_entry(app_user_id=app_user_id, kind=kind, points=points, source=source, note=note,
                                remaining=points, expires_at=expiry_from(now))
     if new:

@@ -255,3 +255,28 @@ def test_two_sweeps_at_once_expire_once(app, mariadb):
         check_invariants(user)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PointsEntry)
                              .where(PointsEntry.kind == PointsKind.EXPIRE)) == 4
+
+
+def test_earning_and_spending_at_once_keep_the_ledger_exact(app, mariadb):
+    user = make_consumer()
+    with transaction():
+        service.earn(app_user_id=user, points=50, source="draw:first", now=NOW)
+
+    def earn(i):
+        def run():
+            with transaction():
+                return service.earn(app_user_id=user, points=10, source=f"draw:{i}").points
+        return run
+
+    def spend(i):
+        def run():
+            with transaction():
+                return service.spend(app_user_id=user, points=10, source=f"mall-order:{i}").points
+        return run
+
+    calls = [earn(i) if i % 2 else spend(i) for i in range(16)]
+    results, errors = results_and_errors(at_once(app, *calls))
+    assert all(isinstance(e, DomainError) and e.code == "points_insufficient" for e in errors if e), errors
+    db.session.expire_all()
+    assert service.balance_of(user) == 50 + sum(r for r in results if r)
+    check_invariants(user)
