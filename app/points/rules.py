@@ -1,7 +1,7 @@
 """Points and mall refusals: each a machine ``code`` with a sentence for people."""
 from __future__ import annotations
 
-from app.errors import Conflict, NotFound, ValidationFailed
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 
 class SourceReused(Conflict):
@@ -52,3 +52,8 @@ class RequestReused(Conflict):
 class MallOrderState(Conflict):
     code = "mall_order_state"
     message = "The order is not in a state that allows this."
+
+
+class ConsumerBlocked(Forbidden):
+    code = "consumer_blocked"
+    message = "This account cannot redeem points."

@@ -19,6 +19,7 @@ from flask import current_app
 from sqlalchemy.dialects import mysql, sqlite
 
 from app.accounts.models import AppUser
+from app.consumers import blacklist
 from app.db import insert_once, transaction, utcnow
 from app.extensions import db
 from app.identity.service import Actor, audit
@@ -419,13 +420,16 @@ def redeem(*, app_user: AppUser, item_id: int, quantity: int = 1, request_id: st
     The stock is taken by a guarded UPDATE (409 ``mall_item_sold_out``), the points are spent from
     the balance (409 ``points_insufficient``); a physical item is PLACED for shipping to ``address``,
     a coupon is ISSUED with its code. A retry answers the same order; the same request id for
-    another item or quantity is 409 ``mall_request_reused``.
+    another item or quantity is 409 ``mall_request_reused``. A blacklisted consumer is 403
+    ``consumer_blocked``.
     """
     existing = _order_by_request(app_user.id, request_id)  # a plain read: no gap lock
     if existing is not None:
         return _repeat(existing, item_id, quantity)
     if quantity <= 0:
         raise rules.MallItemInvalid(errors={"quantity": ["At least 1."]})
+    if blacklist.is_blocked(app_user.openid):
+        raise rules.ConsumerBlocked()
     # The item's row first: inserting the order takes a shared lock on it (the foreign key), and
     # many buyers upgrading that to the stock UPDATE's exclusive lock would deadlock.
     item = get_item(item_id, lock=True)

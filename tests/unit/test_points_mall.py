@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import AppUser
+from app.consumers.models import BlockedConsumer
 from app.db import retrying, transaction
 from app.errors import DomainError
 from app.extensions import db
@@ -279,4 +280,35 @@ def test_earning_and_spending_at_once_keep_the_ledger_exact(app, mariadb):
     assert all(isinstance(e, DomainError) and e.code == "points_insufficient" for e in errors if e), errors
     db.session.expire_all()
     assert service.balance_of(user) == 50 + sum(r for r in results if r)
+    check_invariants(user)
+
+
+def test_a_blacklisted_consumer_cannot_redeem(rich):
+    item = make_item(kind="coupon", points_price=10)
+    with transaction():
+        db.session.add(BlockedConsumer(openid=user_of(rich).openid, reason="fraud", created_by="test"))
+    error = error_of(lambda: redeem(rich, item.id, address=None))
+    assert (error.status, error.code) == (403, "consumer_blocked")
+    assert service.balance_of(rich) == 1000
+
+
+def test_the_same_request_sent_at_once_makes_one_order(app, mariadb):
+    user = make_consumer()
+    with transaction():
+        service.earn(app_user_id=user, points=1000, source="draw:1")
+    item = make_item(kind="coupon", points_price=10, stock=100)
+
+    def buy():
+        def run():
+            with transaction():
+                return service.redeem(app_user=db.session.get(AppUser, user), item_id=item.id,
+                                      request_id="same", quantity=2).id
+        return retrying(run)
+
+    results, errors = results_and_errors(at_once(app, *([buy] * 8)))
+    assert not [e for e in errors if e], errors
+    assert len(set(results)) == 1
+    db.session.expire_all()
+    assert db.session.get(MallItem, item.id).sold == 2
+    assert service.balance_of(user) == 980
     check_invariants(user)
