@@ -1,11 +1,10 @@
 """Draws and prize redemptions (coupons and gifts) in the back office (every role reads; admin and marketer write)."""
 from __future__ import annotations
 
-from datetime import UTC
-
 import marshmallow as ma
 from flask_smorest import Blueprint
 
+from app.admin_api.consumer_profiles import UtcTime as _time
 from app.campaigns import redemptions
 from app.campaigns.models import DrawOutcome, PrizeKind, RedemptionStatus
 from app.db import transaction
@@ -26,10 +25,6 @@ blp = Blueprint("admin_claims", __name__, url_prefix="/api/admin/draws",
                 description="Draws and prize redemptions (coupons and gifts) in the back office.")
 blp.before_request(authenticate_back_office)
 BLUEPRINTS = (blp,)
-
-
-def _time(**kwargs):
-    return ma.fields.AwareDateTime(default_timezone=UTC, **kwargs)
 
 
 class AdminDrawQuerySchema(ma.Schema):

@@ -39,8 +39,22 @@ class RowPage(SelectPage):
         return db.session.execute(self.collection.offset(params.first_item).limit(params.page_size)).all()
 
 
+class UtcTime(ma.fields.AwareDateTime):
+    """An aware time (UTC when no offset is given), in UTC; one UTC cannot hold (year 1 at +05:00) is a 422."""
+
+    def __init__(self, **kwargs):
+        super().__init__(default_timezone=UTC, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as error:
+            raise ma.ValidationError("Out of the range of dates.") from error
+
+
 def _time(**kwargs):
-    return ma.fields.AwareDateTime(default_timezone=UTC, **kwargs)
+    return UtcTime(**kwargs)
 
 
 class ProfileQuerySchema(ma.Schema):

@@ -9,7 +9,7 @@ States (app.campaigns.models.RedemptionStatus):
 The winner may give or change the address until the gift is shipped. A change in the wrong state
 is refused with 409 and a code saying which; each change locks the row first (two staff shipping
 at once: one ships, the other is told it is shipped). Back-office changes are audited. A cancelled
-prize's stock is not given back (the draw stays won, its record unchanged).
+prize goes back to its stock (the draw stays won, its record unchanged).
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app.accounts.models import AppUser
+from app.campaigns import claims
 from app.campaigns.models import (
     Campaign,
     Draw,
@@ -135,8 +136,10 @@ def cancel(*, actor: Actor, redemption_id: int, reason: str = "") -> Redemption:
     redemption = get_redemption(redemption_id, lock=True)
     if redemption.status not in CANCELLABLE:
         raise NotCancellable(errors={"status": redemption.status.value})
-    return _move(actor, redemption, RedemptionStatus.CANCELLED, "redemption.cancel",
-                 noted={"reason": [None, reason]} if reason else None)
+    _move(actor, redemption, RedemptionStatus.CANCELLED, "redemption.cancel",
+          noted={"reason": [None, reason]} if reason else None)
+    claims.return_prize(draw_id=redemption.draw_id, amount_fen=0)  # the prize goes back to its stock
+    return redemption
 
 
 def _check_address(address: dict) -> dict:

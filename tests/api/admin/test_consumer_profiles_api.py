@@ -64,7 +64,8 @@ def test_segments_by_region_product_and_frequency(client, auth, claims):
     frequency = client.get(f"{URL}/segments?group=frequency&to=2026-12-01T00:00:00Z", headers=marketer).get_json()
     assert [(s["code"], s["consumers"]) for s in frequency["segments"]] == [("1", 1), ("2-5", 1), ("6-20", 0),
                                                                            ("21+", 0)]
-    for bad in ("", "?group=age", "?group=region&level=district", "?group=region&from=yesterday"):
+    for bad in ("", "?group=age", "?group=region&level=district", "?group=region&from=yesterday",
+                "?group=frequency&from=0001-01-01T00:00:00%2B05:00"):  # before year 1 in UTC
         refused = client.get(f"{URL}/segments{bad}", headers=marketer)
         assert refused.status_code == 422 and refused.get_json()["code"] == "validation_failed", bad
 

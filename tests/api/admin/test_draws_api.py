@@ -36,6 +36,7 @@ def test_draws_are_listed_by_filters_and_read_with_the_random_number_and_odds(cl
     missing = client.get(f"{URL}/999999", headers=auditor)
     assert missing.status_code == 404 and missing.get_json()["code"] == "draw_not_found"
     assert client.get(f"{URL}?outcome=maybe", headers=auditor).status_code == 422
+    assert client.get(f"{URL}?to=9999-12-31T23:59:59-05:00", headers=auditor).status_code == 422  # past 9999 in UTC
 
 
 def test_a_gift_is_shipped_and_delivered_by_admin_or_marketer_in_the_right_states(client, auth, claims):

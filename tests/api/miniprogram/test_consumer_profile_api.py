@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from app.accounts.models import AppUser
 from app.campaigns import redemptions
 from app.campaigns import service as campaigns
-from app.campaigns.models import PrizeKind
+from app.campaigns.models import Draw, Prize, PrizeKind
 from app.db import transaction
 from app.extensions import db
 from app.identity.models import Role
@@ -120,3 +120,32 @@ def test_a_gift_won_by_a_real_claim_reaches_the_winner(client, mp, auth, goods):
     assert profile["won"]["gifts"] == 1 and profile["scans"]["count"] == 1
     draw = client.get(f"/api/admin/draws/{claimed.json['draw_id']}", headers=marketer).json
     assert draw["redemption_status"] == "redeemed" and draw["odds"] and draw["random_ppm"] >= 0
+
+
+def test_a_cancelled_gift_goes_back_to_its_stock_for_the_next_winner(client, mp, auth, goods):  # noqa: F811
+    now = datetime.now(UTC)
+    with transaction():
+        created = campaigns.create_campaign(actor=ACTOR, data={
+            "name": "One gift", "starts_at": now - timedelta(days=1), "ends_at": now + timedelta(days=1),
+            "total_budget_fen": 10_000, "first_scan_only": True, "per_user_total_limit": 5,
+            "per_user_daily_limit": 5,
+            "prizes": [{"kind": "gift", "name": "Tea set", "amount": 0, "probability_ppm": 1_000_000, "stock": 1}]})
+    with transaction():
+        campaigns.change_status(actor=ACTOR, campaign_id=created.id, action="activate")
+    headers, _ = signed_in(mp)
+
+    def claim(code):
+        scan_id = client.post("/api/consumer/scans", json={"code": code}, headers=headers).json["scan_id"]
+        return client.post(f"/api/consumer/scans/{scan_id}/claim", json={}, headers=headers).json
+
+    first = claim(goods["items"][0])
+    assert first["outcome"] == "won", first
+    assert claim(goods["items"][1])["outcome"] == "out_of_stock"
+    redemption_id = client.get(f"{ME}/prizes", headers=headers).json[0]["redemption_id"]
+    cancelled = client.post(f"/api/admin/draws/redemptions/{redemption_id}/cancel", json={"reason": "fraud"},
+                            headers=auth.headers_for(Role.MARKETER))
+    assert cancelled.status_code == 200 and cancelled.json["status"] == "cancelled"
+    db.session.rollback()
+    db.session.expire_all()
+    assert db.session.get(Prize, db.session.get(Draw, first["draw_id"]).prize_id).awarded == 0
+    assert claim(goods["items"][2])["outcome"] == "won"
