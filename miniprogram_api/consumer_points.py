@@ -79,10 +79,19 @@ class ConsumerMallOrderCreateSchema(ma.Schema):
                                metadata={"description": "Required for a physical item"})
 
 
+class ConsumerMallOrderItemSchema(ma.Schema):
+    id = Int()
+    name = ma.fields.String()
+    image_url = ma.fields.String(allow_none=True)
+    kind = ma.fields.Enum(MallItemKind, by_value=True)
+
+
 class ConsumerMallOrderSchema(ma.Schema):
     id = Int()
     request_id = ma.fields.String()
     item_id = Int()
+    item = ma.fields.Function(lambda order: ConsumerMallOrderItemSchema().dump(service.get_item(order.item_id)),
+                              metadata={"description": "{id, name, image_url, kind}"})
     quantity = Int()
     points = Int()
     status = ma.fields.Enum(MallOrderStatus, by_value=True)

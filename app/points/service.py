@@ -276,7 +276,7 @@ def adjust(*, actor: Actor, app_user_id: int, points: int, reason: str, key: str
         raise rules.AdjustmentInvalid(errors={"points": ["Non-zero."]} if not points
                                       else {"app_user_id": ["No such consumer."]})
     source = f"adjust:{key}"
-    note = f"{reason} ({actor.name})"
+    note = reason  # who did it is in the audit (the consumer sees the note)
     if _existing(source) is not None:
         return _same(_existing(source), app_user_id, PointsKind.ADJUST, points)
     if points > 0:

@@ -61,6 +61,7 @@ def test_redeem_a_physical_item_and_follow_it(client, consumer):
     assert created.status_code == 201, created.get_json()
     order = created.get_json()
     assert (order["status"], order["points"], order["address"]) == ("placed", 240, ADDRESS)
+    assert order["item"] == {"id": item, "name": "Tea cup", "image_url": None, "kind": "physical"}
     again = client.post(f"{URL}/mall/orders", json=body, headers=headers)
     assert again.status_code == 201 and again.get_json()["id"] == order["id"]
     assert client.get(URL, headers=headers).get_json()["balance"] == 260
