@@ -303,3 +303,18 @@ def test_region_prefix():
     assert profiles.region_prefix("110000000000") == "11"
     assert profiles.region_prefix("440100000000") == "4401"
     assert profiles.region_prefix("440106000000") == "440106"
+
+
+def test_two_people_listing_one_openid_at_once_make_one_entry(app, mariadb, claims):
+    from tests.concurrency import at_once, meeting_in
+
+    user = claims.consumer()
+    with meeting_in(blacklist, "is_blocked"):  # both pass the check before either inserts
+        outcomes = at_once(app, *(lambda n=n: blacklist.block(actor=ACTOR, openid=user.openid, reason=f"r{n}")
+                                  for n in range(2)), each_in_transaction=True)
+    errors = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(errors) == 1 and errors[0].code == "consumer_already_blacklisted", outcomes
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(blacklist.BlockedConsumer)) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditRecord).where(
+        AuditRecord.action == "consumer_blacklist.add")) == 1

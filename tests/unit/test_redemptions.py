@@ -158,3 +158,26 @@ def test_two_staff_shipping_at_once_ship_once(app, mariadb, claims):
     audits = db.session.scalar(sa.select(sa.func.count()).select_from(AuditRecord).where(
         AuditRecord.action == "redemption.ship"))
     assert audits == 1
+
+
+def test_an_address_change_racing_the_shipment_ships_to_the_address_it_saw(app, mariadb, claims):
+    from tests.concurrency import meeting_in
+
+    gift = a_prize(claims, PrizeKind.GIFT)
+    winner = db.session.get(AppUser, gift.app_user_id)
+    with transaction():
+        redemptions.set_address(app_user=winner, redemption_id=gift.id, address=ADDRESS)
+    with meeting_in(redemptions, "get_redemption"):
+        moved, shipped = at_once(
+            app,
+            lambda: redemptions.set_address(app_user=db.session.get(AppUser, winner.id), redemption_id=gift.id,
+                                            address={**ADDRESS, "detail": "新地址"}),
+            lambda: redemptions.ship(actor=ACTOR, redemption_id=gift.id, tracking_no="SF1234"),
+            each_in_transaction=True)
+    assert not isinstance(shipped, Exception), shipped
+    row = fresh(gift.id)
+    assert row.status is RedemptionStatus.SHIPPED and row.tracking_no == "SF1234"
+    if isinstance(moved, Exception):  # the shipment locked first: the address is closed
+        assert moved.code == "redemption_address_closed" and row.address["detail"] == ADDRESS["detail"]
+    else:  # the change locked first: shipped to the new address
+        assert row.address["detail"] == "新地址"
