@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test bench bench-line bench-pallet bench-dealer install clean-db
+.PHONY: run test bench bench-line bench-pallet bench-dealer bench-consumer bench-claims install clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,16 @@ bench-pallet: install
 ## SELECT + INSERT (MariaDB; DATABASE_URL must name a database of its own, e.g. .../matong_bench: it is wiped).
 bench-dealer: install
 	$(BIN)/python bench/dealer_pallet_scan.py
+
+## make bench-consumer: POST /api/consumer/scans under gunicorn, 64 clients (wrk: apt-get install wrk), vs
+## bare Flask endpoints (MariaDB and Redis; DATABASE_URL and REDIS_URL name databases of its own: both wiped).
+bench-consumer: install
+	$(BIN)/python bench/consumer_scans.py
+
+## make bench-claims: 2,000 consumers claim at once for 300 cash prizes; money, payouts and bills checked
+## (MariaDB and Redis; DATABASE_URL and REDIS_URL name databases of its own: both wiped).
+bench-claims: install
+	$(BIN)/python bench/claim_storm.py
 
 clean-db:
 	rm -f var/matong.db

@@ -1,0 +1,301 @@
+"""Benchmark: a claim storm — 2,000 consumers claim their scans' draws at once, for 300 cash prizes.
+
+    DATABASE_URL="mysql+pymysql://matong:matong@127.0.0.1/matong_bench6?charset=utf8mb4" \\
+    REDIS_URL=redis://127.0.0.1:6379/6 .venv/bin/python bench/claim_storm.py
+
+MariaDB/MySQL and a Redis server only; the database is WIPED and migrated to head (its name must
+contain "bench", or pass --wipe) and the Redis database is flushed.
+
+Untimed set-up: 2,000 item codes commissioned at a store (as bench/consumer_scans.py does); an
+active campaign whose only prize is cash, 100 fen with probability 1,000,000 ppm, total budget
+30,000 fen (so exactly 300 prizes), one draw per user per day and in all; the WeChat sandbox in this
+process (its state is read at the end) and the app under gunicorn (``config/gunicorn.py``, the same
+settings as the consumer-scan benchmark); 2,000 consumers signed in through the sandbox login, each
+scanning its own unit (``POST /api/consumer/scans``).
+
+Timed: 2,000 connections are opened first, then every client sends
+``POST /api/consumer/scans/<its scan>/claim {"campaign_id": ...}`` at once (one asyncio client, raw
+HTTP/1.1). Printed: the wall time from the first request to the last answer, the claim latency
+percentiles and the answers' statuses. Then checked and printed: exactly 300 won draws and 1,700
+budget-exhausted ones, 300 payouts of 100 fen, the campaign's (and its day's) spent_fen == 30,000, no
+duplicate out_bill_no; the payout worker (``app.payouts.service.work_due``, as ``flask payouts work``
+runs it) until nothing is due, timed; the sandbox holds exactly the 300 bills, one per payout, none
+twice; a second pass of the worker creates none. The per-IP rate limits are raised through the
+environment (every client is 127.0.0.1); the per-user ones keep their defaults.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import ROOT, machine, may_wipe_bench_database
+from bench.consumer_scans import (
+    BIN,
+    RAISED_LIMITS,
+    bench_app,
+    free_port,
+    git_head,
+    post_lines,
+    set_up,
+    short,
+    sign_in,
+    wait_for,
+)
+
+PRIZE_FEN = 100
+BUDGET_FEN = 30_000
+PRIZES = BUDGET_FEN // PRIZE_FEN
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=2000, help="consumers claiming at once (one unit each)")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "5")))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", "4")))
+    parser.add_argument("--wipe", action="store_true", help="wipe a database whose name lacks 'bench'")
+    args = parser.parse_args()
+    if not may_wipe_bench_database(args.wipe):
+        return 2
+    redis_url = os.environ.get("REDIS_URL", "")
+    if not redis_url.startswith("redis://"):
+        print("REDIS_URL must name a Redis server database of the benchmark's own (it is flushed).", file=sys.stderr)
+        return 2
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < args.clients + 200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, args.clients + 1000), hard))
+
+    import redis as redis_client
+
+    from app.wechat.sandbox import SandboxServer, create_sandbox_app
+
+    redis_client.Redis.from_url(redis_url).flushdb()
+    sandbox = SandboxServer(create_sandbox_app()).start()
+    os.environ["WECHAT_SANDBOX_URL"] = sandbox.url  # the in-process app (set-up, payout worker) uses it too
+    work = Path(tempfile.mkdtemp(prefix="bench-claims-"))
+    print(f"machine: {machine()}")
+    print(f"commit: {git_head()}")
+    started = time.perf_counter()
+    codes = set_up(args.clients)
+    campaign_id = make_campaign()
+    print(f"set-up: {args.clients:,} commissioned units, campaign {campaign_id} ({PRIZES} prizes of {PRIZE_FEN} fen, "
+          f"budget {BUDGET_FEN:,} fen) in {time.perf_counter() - started:.1f} s (untimed)", flush=True)
+
+    server = None
+    try:
+        port = free_port()
+        env = {**os.environ, **RAISED_LIMITS, "MATONG_ENV": "development", "REDIS_URL": redis_url,
+               "WECHAT_API_BASE": "sandbox", "WECHATPAY_API_BASE": "sandbox", "WECHAT_SANDBOX_URL": sandbox.url,
+               "CODE_EXPORT_RUNNER": "worker", "WEB_CONCURRENCY": str(args.workers),
+               "GUNICORN_THREADS": str(args.threads), "BIND": f"127.0.0.1:{port}", "PYTHONUNBUFFERED": "1"}
+        env.pop("FLASK_DEBUG", None)
+        log = open(work / "app.log", "w")  # noqa: SIM115 - open while the server runs
+        server = subprocess.Popen([str(BIN / "gunicorn"), "-c", "config/gunicorn.py", "--access-logfile", "/dev/null",
+                                   "wsgi:app"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        wait_for(port, server, "gunicorn")
+        app_url = f"http://127.0.0.1:{port}"
+        print(f"gunicorn: {args.workers} workers x {args.threads} threads (gthread), config/gunicorn.py", flush=True)
+
+        started = time.perf_counter()
+        tokens = sign_in(app_url, args.clients)
+        scan_ids = post_lines(app_url, [f"{token}\t{json.dumps({'url': short(code)})}"
+                                        for token, code in zip(tokens, codes, strict=True)])
+        print(f"{len(tokens):,} consumers signed in and scanned their own unit in "
+              f"{time.perf_counter() - started:.1f} s (untimed)", flush=True)
+
+        body = json.dumps({"campaign_id": campaign_id})
+        requests = [(f"/api/consumer/scans/{scan_id}/claim", token, body)
+                    for scan_id, token in zip(scan_ids, tokens, strict=True)]
+        wall, answers = asyncio.run(storm(port, requests))
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+
+    latencies = sorted(a[1] for a in answers)
+    statuses: dict[int, int] = {}
+    for status, _, _ in answers:
+        statuses[status] = statuses.get(status, 0) + 1
+    won_answers = sum(1 for status, _, text in answers if status == 201 and '"outcome":"won"' in text.replace(" ", ""))
+    print(f"\nstorm: {len(requests):,} claims sent at once on {len(requests):,} connections: "
+          f"wall {wall:.2f} s ({len(requests) / wall:.0f} claims/s)")
+    print(f"  claim latency p50 {pct(latencies, 50):.0f} ms  p95 {pct(latencies, 95):.0f} ms  "
+          f"p99 {pct(latencies, 99):.0f} ms  max {latencies[-1]:.0f} ms")
+    print(f"  answers: {', '.join(f'{n:,} x {s}' for s, n in sorted(statuses.items()))}; {won_answers} said won")
+    problems = [text[:300] for status, _, text in answers if status != 201][:3]
+    for text in problems:
+        print(f"  e.g. {text}")
+
+    expected = min(PRIZES, args.clients)  # fewer clients than prizes (a trial run): each wins
+    checks = check_money(campaign_id, expected, args.clients)
+    checks += run_worker(expected)
+    checks += check_sandbox(sandbox, expected)
+    print("\nchecks:")
+    for ok, text in checks:
+        print(f"  [{'ok' if ok else 'FAILED'}] {text}")
+    sandbox.stop()
+    return 0 if all(ok for ok, _ in checks) and statuses.get(201) == len(requests) else 1
+
+
+def pct(values: list[float], p: float) -> float:
+    """The nearest-rank percentile of sorted values."""
+    return values[max(0, math.ceil(p / 100 * len(values)) - 1)]
+
+
+async def storm(port: int, requests: list[tuple[str, str, str]]) -> tuple[float, list[tuple[int, float, str]]]:
+    """Open one connection per request, then send them all at once; (wall seconds, [(status, ms, body)])."""
+    semaphore = asyncio.Semaphore(200)  # connect in waves: a burst of 2,000 SYNs would overflow the backlog
+
+    async def connect():
+        async with semaphore:
+            return await asyncio.open_connection("127.0.0.1", port)
+
+    connections = await asyncio.gather(*(connect() for _ in requests))
+    go = asyncio.Event()
+
+    async def one(connection, request) -> tuple[int, float, str]:
+        reader, writer = connection
+        path, token, body = request
+        payload = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
+                   f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                   f"{body}").encode()
+        await go.wait()
+        started = time.perf_counter()
+        writer.write(payload)
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        length = next((int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:")),
+                      None)
+        text = (await reader.readexactly(length) if length is not None else await reader.read()).decode()
+        elapsed = (time.perf_counter() - started) * 1000
+        writer.close()
+        return status, elapsed, text
+
+    tasks = [asyncio.create_task(one(c, r)) for c, r in zip(connections, requests, strict=True)]
+    await asyncio.sleep(0.5)  # every task waits at the gate
+    started = time.perf_counter()
+    go.set()
+    answers = await asyncio.gather(*tasks)
+    return time.perf_counter() - started, answers
+
+
+def make_campaign() -> int:
+    """An active campaign: one cash prize of PRIZE_FEN at 1,000,000 ppm, BUDGET_FEN in all."""
+    from app.campaigns import service as campaigns
+    from app.db import transaction
+    from app.identity.service import Actor
+
+    actor = Actor.system("bench")
+    now = datetime.now(UTC)
+    with bench_app().app_context():
+        with transaction():
+            created = campaigns.create_campaign(actor=actor, data={
+                "name": "Bench storm", "starts_at": now - timedelta(hours=1), "ends_at": now + timedelta(days=1),
+                "total_budget_fen": BUDGET_FEN, "per_user_daily_limit": 1, "per_user_total_limit": 1,
+                "first_scan_only": True,
+                "prizes": [{"kind": "cash", "name": "Red packet", "amount": PRIZE_FEN, "probability_ppm": 1_000_000}]})
+        with transaction():
+            campaigns.change_status(actor=actor, campaign_id=created.id, action="activate")
+        return created.id
+
+
+def check_money(campaign_id: int, expected: int, clients: int) -> list[tuple[bool, str]]:
+    import sqlalchemy as sa
+
+    from app.campaigns.models import Campaign, CampaignDay, Draw
+    from app.extensions import db
+    from app.payouts.models import Payout
+
+    with bench_app().app_context():
+        outcomes = dict(db.session.execute(sa.select(Draw.outcome, sa.func.count()).group_by(Draw.outcome)).all())
+        won = sum(n for o, n in outcomes.items() if o.value == "won")
+        draws = sum(outcomes.values())
+        payouts = db.session.execute(sa.select(Payout.source, Payout.out_bill_no, Payout.amount_fen)).all()
+        spent = db.session.scalar(sa.select(Campaign.spent_fen).where(Campaign.id == campaign_id))
+        days = db.session.execute(sa.select(CampaignDay.day, CampaignDay.spent_fen)
+                                  .where(CampaignDay.campaign_id == campaign_id)).all()
+        db.session.remove()
+    bills = [p.out_bill_no for p in payouts]
+    print("\ndraws by outcome: " + ", ".join(f"{o.value} {n:,}" for o, n in outcomes.items()))
+    money = expected * PRIZE_FEN
+    return [
+        (draws == clients, f"draws: {draws:,} (one per claim)"),
+        (won == expected, f"won draws: {won} (expected {expected})"),
+        (len(payouts) == expected and all(p.amount_fen == PRIZE_FEN for p in payouts),
+         f"payouts: {len(payouts)} of {sorted({p.amount_fen for p in payouts})} fen (expected {expected} of {PRIZE_FEN})"),
+        (len({p.source for p in payouts}) == len(payouts), "one payout per draw (sources distinct)"),
+        (spent == money, f"campaign spent_fen: {spent:,} (expected {money:,}, never above)"),
+        (sum(s for _, s in days) == money, f"campaign days' spent_fen: {[(str(d), s) for d, s in days]}"),
+        (len(set(bills)) == len(bills) and None not in bills, f"out_bill_no: {len(set(bills))} distinct of {len(bills)}"),
+    ]
+
+
+def run_worker(expected: int) -> list[tuple[bool, str]]:
+    """The payout worker's steps (flask payouts work) until nothing is due; then one more pass."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.payouts import service as payouts
+    from app.payouts.models import Payout
+
+    with bench_app().app_context():
+        started, passes, claimed, changed = time.perf_counter(), 0, 0, {}
+        while True:
+            report = payouts.work_due(limit=100)
+            passes += 1
+            claimed += report.claimed
+            for status, n in report.changed.items():
+                changed[status] = changed.get(status, 0) + n
+            if report.claimed == 0:
+                break
+        elapsed = time.perf_counter() - started
+        again = payouts.work_due(limit=100)
+        statuses = dict(db.session.execute(sa.select(Payout.status, sa.func.count()).group_by(Payout.status)).all())
+        db.session.remove()
+    print(f"payout worker: {passes} passes, {claimed} payouts stepped in {elapsed:.1f} s; changed to {changed}; "
+          f"payouts now {', '.join(f'{s.value} {n}' for s, n in statuses.items())}")
+    waiting = sum(n for s, n in statuses.items() if s.value == "waiting")
+    return [(waiting == expected, f"payouts waiting for the user's confirmation (a bill each): {waiting}"),
+            (again.claimed == 0, f"a second worker pass finds nothing due ({again.claimed} stepped)")]
+
+
+def check_sandbox(sandbox, expected: int) -> list[tuple[bool, str]]:
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.payouts.models import Payout
+    from app.wechat.sandbox.pay import pay_state
+
+    state = sandbox.state
+    with state.lock:
+        bills = dict(pay_state(state).bills)
+    with bench_app().app_context():
+        payouts = db.session.execute(sa.select(Payout.out_bill_no, Payout.transfer_bill_no, Payout.openid)).all()
+        db.session.remove()
+    ours = {p.out_bill_no: p for p in payouts}
+    matching = sum(1 for no, bill in bills.items() if no in ours and ours[no].transfer_bill_no == bill.transfer_bill_no
+                   and bill.params["openid"] == ours[no].openid and bill.params["transfer_amount"] == PRIZE_FEN)
+    transfer_numbers = [b.transfer_bill_no for b in bills.values()]
+    openids = [b.params["openid"] for b in bills.values()]
+    return [
+        (len(bills) == expected, f"sandbox transfer bills: {len(bills)} (expected {expected})"),
+        (matching == len(bills) == len(ours), f"each bill is one payout's (number, openid, {PRIZE_FEN} fen): {matching}"),
+        (len(set(transfer_numbers)) == len(transfer_numbers) and len(set(openids)) == len(openids),
+         f"no bill twice: {len(set(transfer_numbers))} distinct bills, {len(set(openids))} distinct winners"),
+    ]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
