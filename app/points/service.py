@@ -531,7 +531,7 @@ def deliver(*, actor: Actor, order_id: int) -> MallOrder:
 CANCELLABLE = (MallOrderStatus.PLACED, MallOrderStatus.SHIPPED, MallOrderStatus.ISSUED)
 
 
-def cancel(*, actor: Actor, order_id: int, reason: str = "") -> MallOrder:
+def cancel(*, actor: Actor, order_id: int, reason: str = "", now: datetime | None = None) -> MallOrder:
     """Cancel an order: its points go back (source ``mall-refund:<id>``) and its stock, once."""
     order = get_order(order_id, lock=True)
     if order.status is MallOrderStatus.CANCELLED:
@@ -541,5 +541,5 @@ def cancel(*, actor: Actor, order_id: int, reason: str = "") -> MallOrder:
     db.session.execute(sa.update(MallItem).where(MallItem.id == order.item_id, MallItem.sold >= order.quantity)
                        .values(sold=MallItem.sold - order.quantity, updated_at=utcnow()))
     earn(app_user_id=order.app_user_id, points=order.points, source=f"mall-refund:{order.id}",
-         note=f"Mall order {order.id} cancelled")
+         note=f"Mall order {order.id} cancelled", now=now)
     return _move(actor, order, MallOrderStatus.CANCELLED, {"reason": [None, reason]})

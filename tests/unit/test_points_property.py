@@ -21,11 +21,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from app.accounts.models import AppUser
 from app.db import transaction
 from app.errors import DomainError
 from app.extensions import db
 from app.points import service
-from app.points.models import PointsEntry
+from app.points.models import MallItem, PointsEntry
 from tests.conftest import wipe_rows
 from tests.unit.test_points_ledger import ACTOR, NOW, check_invariants, make_consumer
 
@@ -41,6 +42,11 @@ class PointsLedger(RuleBasedStateMachine):
         # The model: per user, its earnings as [expires_at, remaining].
         self.earnings: list[list[list]] = [[], []]
         self.counter = 0
+        self.item = service.create_item(actor=ACTOR, data={"name": "Coupon", "kind": "coupon", "points_price": 40,
+                                                           "stock": 10_000}).id
+        db.session.commit()
+        self.orders: list[tuple[int, int, int]] = []  # (order id, user index, points)
+        self.cancelled: set[int] = set()
 
     def teardown(self):
         wipe_rows()
@@ -108,6 +114,35 @@ class PointsLedger(RuleBasedStateMachine):
         else:
             assert expected
             self.sources[f"adjust:{key}"] = (u, points)
+
+    @rule(u=st.integers(0, 1), quantity=st.integers(1, 5))
+    def redeem(self, u, quantity):
+        request_id = self._new_source("req")
+        expected = self._take(u, 40 * quantity)
+        try:
+            with transaction():
+                order = service.redeem(app_user=db.session.get(AppUser, self.users[u]), item_id=self.item,
+                                       quantity=quantity, request_id=request_id, now=self.clock)
+        except DomainError as error:
+            assert not expected and error.code == "points_insufficient"
+        else:
+            assert expected and order.points == 40 * quantity
+            self.orders.append((order.id, u, order.points))
+            self.sources[f"mall-order:{order.id}"] = (u, -order.points)
+
+    @rule(data=st.data())
+    def cancel(self, data):
+        if not self.orders:
+            return
+        order_id, u, points = data.draw(st.sampled_from(self.orders))
+        with transaction():
+            service.cancel(actor=ACTOR, order_id=order_id, reason="test", now=self.clock)
+        if order_id not in self.cancelled:  # refunded once
+            self.cancelled.add(order_id)
+            self.earnings[u].append([self.clock + timedelta(days=DAYS), points])
+            self.sources[f"mall-refund:{order_id}"] = (u, points)
+        sold = sum(points for (i, _, points) in self.orders if i not in self.cancelled) // 40
+        assert db.session.get(MallItem, self.item).sold == sold
 
     @rule()
     def sweep(self):
