@@ -312,3 +312,58 @@ def test_the_same_request_sent_at_once_makes_one_order(app, mariadb):
     assert db.session.get(MallItem, item.id).sold == 2
     assert service.balance_of(user) == 980
     check_invariants(user)
+
+
+def test_two_cancels_at_once_refund_once(app, mariadb):
+    user = make_consumer()
+    with transaction():
+        service.earn(app_user_id=user, points=1000, source="draw:1")
+    item = make_item(points_price=100, stock=10)
+    order = redeem(user, item.id, quantity=3).id
+
+    def cancel():
+        def run():
+            with transaction():
+                return service.cancel(actor=ACTOR, order_id=order, reason="race").status
+        return retrying(run)
+
+    results, errors = results_and_errors(at_once(app, *([cancel] * 6)))
+    assert not [e for e in errors if e], errors
+    assert set(results) == {MallOrderStatus.CANCELLED}
+    db.session.expire_all()
+    assert db.session.get(MallItem, item.id).sold == 0
+    assert service.balance_of(user) == 1000
+    check_invariants(user)
+
+
+def test_redeem_cancel_earn_and_sweep_at_once_never_deadlock(app, mariadb):
+    user = make_consumer()
+    for i in range(3):
+        with transaction():
+            service.earn(app_user_id=user, points=100, source=f"draw:old{i}", now=NOW - timedelta(days=400))
+            service.earn(app_user_id=user, points=100, source=f"draw:new{i}")
+    items = [make_item(kind="coupon", points_price=30, stock=50, name=f"C{i}").id for i in range(2)]
+    orders = [redeem(user, items[i % 2], request_id=f"first{i}", address=None).id for i in range(3)]
+
+    def run_in_transaction(fn):
+        def run():
+            with transaction():
+                return fn()
+        return lambda: retrying(run)
+
+    calls = []
+    for i in range(6):
+        calls.append(run_in_transaction(lambda i=i: service.redeem(
+            app_user=db.session.get(AppUser, user), item_id=items[i % 2], request_id=f"r{i}").id))
+    for order in orders:
+        calls.append(run_in_transaction(lambda order=order: service.cancel(actor=ACTOR, order_id=order).id))
+    for i in range(3):
+        calls.append(run_in_transaction(lambda i=i: service.earn(app_user_id=user, points=20, source=f"draw:x{i}").id))
+    calls.append(lambda: service.expire())
+    _, errors = results_and_errors(at_once(app, *calls))
+    assert all(isinstance(e, DomainError) and e.code == "points_insufficient" for e in errors if e), errors
+    db.session.expire_all()
+    check_invariants(user)
+    sold = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(MallOrder.quantity), 0))
+                             .where(MallOrder.status != MallOrderStatus.CANCELLED))
+    assert sum(db.session.get(MallItem, i).sold for i in items) == sold
