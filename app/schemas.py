@@ -1,6 +1,8 @@
 """Schema fields, and shapes that more than one audience sees alike, shared by the HTTP layers."""
 from __future__ import annotations
 
+from datetime import UTC
+
 import marshmallow as ma
 from werkzeug.routing import IntegerConverter
 
@@ -16,6 +18,21 @@ class Int(ma.fields.Integer):
         if validate is not None:
             validators += list(validate) if isinstance(validate, (list, tuple)) else [validate]
         super().__init__(validate=validators, **kwargs)
+
+
+class UtcTime(ma.fields.AwareDateTime):
+    """An aware time (UTC when no offset is given), in UTC; one UTC cannot hold (year 1 at +05:00) is a 422."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("default_timezone", UTC)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as error:
+            raise ma.ValidationError("Out of the range of dates.") from error
 
 
 class IdConverter(IntegerConverter):

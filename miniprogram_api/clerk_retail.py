@@ -15,7 +15,7 @@ from app.db import retrying, transaction
 from app.http import SelectPage
 from app.retail import service, training
 from app.retail.models import RewardKind, WithdrawalStatus
-from app.schemas import Int
+from app.schemas import Int, UtcTime
 from miniprogram_api.security import audience, authenticate, current_app_user
 
 CLERK = AppName.CLERK
@@ -101,7 +101,7 @@ class ClerkReceiptResultSchema(ma.Schema):
 
 class ClerkSaleCreateSchema(ma.Schema):
     code = ma.fields.String(required=True, validate=CODE)
-    scanned_at = ma.fields.AwareDateTime(default_timezone=timezone.utc, metadata={
+    scanned_at = UtcTime(metadata={
         "description": "When it was scanned (an offline phone uploads later); default now; at most 3 days ago"})
 
 
@@ -182,7 +182,7 @@ class ClerkWithdrawalQuerySchema(ma.Schema):
 
 class ClerkRankingQuerySchema(ma.Schema):
     from_ = ma.fields.AwareDateTime(data_key="from", default_timezone=timezone.utc)
-    to = ma.fields.AwareDateTime(default_timezone=timezone.utc)
+    to = UtcTime()
     region_code = ma.fields.String(validate=ma.validate.Regexp(r"^\d{12}$"), metadata={
         "description": "A province, city or district adcode (12 digits)"})
     top = ma.fields.Integer(load_default=10, validate=ma.validate.Range(min=1, max=service.RANKING_MAX))

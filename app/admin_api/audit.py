@@ -1,7 +1,6 @@
 """The audit trail of back-office changes (admins and auditors read it)."""
 from __future__ import annotations
 
-from datetime import timezone
 
 import marshmallow as ma
 from flask_smorest import Blueprint
@@ -9,7 +8,7 @@ from flask_smorest import Blueprint
 from app.http import SelectPage, authenticate_back_office, roles
 from app.identity import service as identity
 from app.identity.models import Role
-from app.schemas import Int
+from app.schemas import Int, UtcTime
 
 blp = Blueprint("admin_audit", __name__, url_prefix="/api/admin/audit",
                 description="Who changed what, and when.")
@@ -33,8 +32,8 @@ class AuditQuerySchema(ma.Schema):
     entity_id = ma.fields.String()
     actor_id = Int()
     action = ma.fields.String()
-    since = ma.fields.AwareDateTime(default_timezone=timezone.utc)
-    until = ma.fields.AwareDateTime(default_timezone=timezone.utc)
+    since = UtcTime()
+    until = UtcTime()
 
 
 @blp.route("", methods=["GET"])

@@ -4,7 +4,6 @@ Admins and marketers write; every back-office role reads.
 """
 from __future__ import annotations
 
-from datetime import UTC
 
 import marshmallow as ma
 from flask_smorest import Blueprint
@@ -20,7 +19,7 @@ from app.http import (
     roles,
 )
 from app.identity.models import Role
-from app.schemas import Int
+from app.schemas import Int, UtcTime
 
 blp = Blueprint("admin_campaigns", __name__, url_prefix="/api/admin/campaigns",
                 description="Consumer campaigns: prizes with exact odds, budgets, limits, status.")
@@ -34,7 +33,7 @@ MAX_LIST = 1000
 
 
 def _time(**kwargs):
-    return ma.fields.AwareDateTime(default_timezone=UTC, **kwargs)
+    return UtcTime(**kwargs)
 
 
 class AdminPrizeWriteSchema(ma.Schema):

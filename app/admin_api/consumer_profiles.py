@@ -1,7 +1,6 @@
 """Consumer profiles, segment counts and the consumer blacklist (every role reads; admin and marketer write)."""
 from __future__ import annotations
 
-from datetime import UTC
 
 import marshmallow as ma
 from flask_smorest import Blueprint
@@ -18,7 +17,7 @@ from app.http import (
     roles,
 )
 from app.identity.models import Role
-from app.schemas import Int
+from app.schemas import Int, UtcTime
 
 WRITERS = (Role.ADMIN, Role.MARKETER)
 
@@ -37,20 +36,6 @@ class RowPage(SelectPage):
         if params.first_item >= self.MAX_OFFSET:
             return []
         return db.session.execute(self.collection.offset(params.first_item).limit(params.page_size)).all()
-
-
-class UtcTime(ma.fields.AwareDateTime):
-    """An aware time (UTC when no offset is given), in UTC; one UTC cannot hold (year 1 at +05:00) is a 422."""
-
-    def __init__(self, **kwargs):
-        super().__init__(default_timezone=UTC, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        moment = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return moment.astimezone(UTC)
-        except OverflowError as error:
-            raise ma.ValidationError("Out of the range of dates.") from error
 
 
 def _time(**kwargs):

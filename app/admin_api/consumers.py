@@ -1,7 +1,6 @@
 """Consumer scans and code-leak alerts in the back office."""
 from __future__ import annotations
 
-from datetime import UTC
 
 import marshmallow as ma
 from flask_smorest import Blueprint
@@ -17,7 +16,7 @@ from app.http import (
     roles,
 )
 from app.identity.models import Role
-from app.schemas import Int
+from app.schemas import Int, UtcTime
 
 RESOLVERS = (Role.ADMIN, Role.OPS)
 
@@ -75,9 +74,9 @@ class ScanQuerySchema(ma.Schema):
     product_id = Int()
     region_code = ma.fields.String(validate=ma.validate.Length(min=2, max=12), metadata={
         "description": "A province, city or district adcode: scans located in it"})
-    scanned_from = ma.fields.AwareDateTime(default_timezone=UTC, data_key="from",
+    scanned_from = UtcTime(data_key="from",
                                            metadata={"description": "scanned_at ≥ this"})
-    scanned_to = ma.fields.AwareDateTime(default_timezone=UTC, data_key="to",
+    scanned_to = UtcTime(data_key="to",
                                          metadata={"description": "scanned_at < this"})
 
 

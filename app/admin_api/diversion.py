@@ -1,7 +1,6 @@
 """Anti-diversion (窜货) alerts: units seen outside their dealer's territory, with their evidence."""
 from __future__ import annotations
 
-from datetime import timezone
 
 import marshmallow as ma
 from flask_smorest import Blueprint
@@ -11,7 +10,7 @@ from app.channel.models import AlertStatus, SeenKind
 from app.db import transaction
 from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, roles
 from app.identity.models import Role
-from app.schemas import Int
+from app.schemas import Int, UtcTime
 
 blp = Blueprint("admin_diversion", __name__, url_prefix="/api/admin/diversion-alerts",
                 description="Diversion alerts: a unit seen (store receipt, sale scan, consumer scan) outside the "
@@ -54,8 +53,8 @@ class AlertQuerySchema(ma.Schema):
     region_code = ma.fields.String(validate=ma.validate.Length(min=2, max=12), metadata={
         "description": "A province, city or district adcode: alerts seen in it"})
     seen_kind = ma.fields.String(validate=ma.validate.OneOf([k.value for k in SeenKind]))
-    seen_from = ma.fields.AwareDateTime(default_timezone=timezone.utc, metadata={"description": "seen_at ≥ this"})
-    seen_to = ma.fields.AwareDateTime(default_timezone=timezone.utc, metadata={"description": "seen_at < this"})
+    seen_from = UtcTime(metadata={"description": "seen_at ≥ this"})
+    seen_to = UtcTime(metadata={"description": "seen_at < this"})
 
 
 class AlertResolveSchema(ma.Schema):

@@ -6,7 +6,6 @@ believed only when its signature verifies and its resource decrypts.
 from __future__ import annotations
 
 import json
-from datetime import timezone
 
 import marshmallow as ma
 from flask import Response, request
@@ -17,7 +16,7 @@ from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_ac
 from app.identity.models import Role
 from app.payouts import service
 from app.payouts.models import PayoutChannel, PayoutPurpose, PayoutStatus
-from app.schemas import Int
+from app.schemas import Int, UtcTime
 from app.wechat import pay
 
 blp = Blueprint("admin_payouts", __name__, url_prefix="/api/admin/payouts",
@@ -31,7 +30,7 @@ WRITERS = (Role.FINANCE, Role.ADMIN)
 
 
 def _time(**kwargs):
-    return ma.fields.AwareDateTime(default_timezone=timezone.utc, **kwargs)
+    return UtcTime(**kwargs)
 
 
 class AdminPayoutReadSchema(ma.Schema):

@@ -5,7 +5,6 @@ marketers and ops handle orders (ship, deliver, cancel).
 """
 from __future__ import annotations
 
-from datetime import UTC
 
 import marshmallow as ma
 from flask_smorest import Blueprint
@@ -21,7 +20,7 @@ from app.http import (
 from app.identity.models import Role
 from app.points import service
 from app.points.models import MallItemKind, MallOrderStatus, PointsKind
-from app.schemas import Int
+from app.schemas import Int, UtcTime
 
 blp = Blueprint("admin_points", __name__, url_prefix="/api/admin/points", description="Consumers' points and the points mall: items, orders, adjustments.")
 blp.before_request(authenticate_back_office)
@@ -121,8 +120,8 @@ class AdminMallOrderQuerySchema(ma.Schema):
     status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in MallOrderStatus]))
     app_user_id = Int(validate=ma.validate.Range(min=1))
     item_id = Int(validate=ma.validate.Range(min=1))
-    since = ma.fields.AwareDateTime(default_timezone=UTC)
-    until = ma.fields.AwareDateTime(default_timezone=UTC)
+    since = UtcTime()
+    until = UtcTime()
 
 
 class AdminMallShipSchema(ma.Schema):

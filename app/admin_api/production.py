@@ -1,7 +1,6 @@
 """Production lots, materials, suppliers, raw-material lots and what each production lot consumed."""
 from __future__ import annotations
 
-from datetime import timezone
 
 import marshmallow as ma
 from flask_smorest import Blueprint
@@ -11,7 +10,7 @@ from app.db import transaction
 from app.http import ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor, roles
 from app.production import service
 from app.production.models import InspectionResult, LotStatus
-from app.schemas import Int
+from app.schemas import Int, UtcTime
 
 lots = Blueprint("admin_production_lots", __name__, url_prefix="/api/admin/production-lots",
                  description="Production lots and the raw-material lots each consumed.")
@@ -193,7 +192,7 @@ class RawMaterialLotUpdateSchema(ma.Schema):
     material_id = Int()
     supplier_id = Int()
     lot_no = text(64, metadata={"description": "The supplier's lot number"})
-    received_at = ma.fields.AwareDateTime(default_timezone=timezone.utc)
+    received_at = UtcTime()
     quantity = quantity()
 
 
@@ -201,7 +200,7 @@ class RawMaterialLotCreateSchema(RawMaterialLotUpdateSchema):
     material_id = Int(required=True)
     supplier_id = Int(required=True)
     lot_no = text(64, required=True)
-    received_at = ma.fields.AwareDateTime(default_timezone=timezone.utc, required=True)
+    received_at = UtcTime(required=True)
     inspection_result = ma.fields.String(validate=ma.validate.OneOf(INSPECTION_NAMES),
                                          metadata={"description": "Default pending"})
     inspection_note = text(500)

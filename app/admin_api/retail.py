@@ -4,7 +4,6 @@ Admins and marketers write rules and courses; every back-office role reads.
 """
 from __future__ import annotations
 
-from datetime import timezone
 
 import marshmallow as ma
 from flask_smorest import Blueprint
@@ -15,7 +14,7 @@ from app.identity.models import Role
 from app.masterdata.models import Status
 from app.retail import service, training
 from app.retail.models import CourseStatus, RewardKind, WithdrawalStatus
-from app.schemas import Int
+from app.schemas import Int, UtcTime
 
 rules_blp = Blueprint("admin_reward_rules", __name__, url_prefix="/api/admin/reward-rules",
                       description="What a clerk's sale scan earns: per product, region and period.")
@@ -32,7 +31,7 @@ ADCODE = ma.validate.Regexp(r"^\d{12}$")
 
 
 def _time(**kwargs):
-    return ma.fields.AwareDateTime(default_timezone=timezone.utc, **kwargs)
+    return UtcTime(**kwargs)
 
 
 # --- schemas ------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ one is 409 ``order_version_stale``. Pulls return outbound events after a cursor,
 """
 from __future__ import annotations
 
-from datetime import timezone
 
 import marshmallow as ma
 from flask_smorest import Blueprint
@@ -16,7 +15,7 @@ from app.channel.models import OrderStatus
 from app.db import transaction
 from app.http import authenticate_machine, current_actor, scopes
 from app.identity.models import Scope
-from app.schemas import Int, OrderLineProgressSchema, OrderTotalsSchema
+from app.schemas import Int, OrderLineProgressSchema, OrderTotalsSchema, UtcTime
 from app.db import retrying
 from app.webhooks import service as webhooks
 
@@ -59,7 +58,7 @@ class OrderWriteSchema(ma.Schema):
     lines = ma.fields.List(ma.fields.Nested(LineWriteSchema), required=True,
                            validate=ma.validate.Length(min=1, max=orders.MAX_LINES))
     note = ma.fields.String(load_default="", validate=ma.validate.Length(max=500))
-    ordered_at = ma.fields.AwareDateTime(default_timezone=timezone.utc, allow_none=True)
+    ordered_at = UtcTime(allow_none=True)
 
 
 class CancelSchema(ma.Schema):

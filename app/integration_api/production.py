@@ -6,7 +6,6 @@ absent fields are left as they are; references use external ids (``product_exter
 """
 from __future__ import annotations
 
-from datetime import timezone
 
 import marshmallow as ma
 from flask_smorest import Blueprint
@@ -17,6 +16,7 @@ from app.identity.models import Scope
 from app.integration_api.batch import UpsertResultSchema, answer, batch_of
 from app.production import service
 from app.production.models import InspectionResult
+from app.schemas import UtcTime
 
 blp = Blueprint("integration_production", __name__, url_prefix="/api/integration/production",
                 description="Line controllers and ERP: production lots, raw-material lots, consumptions "
@@ -54,7 +54,7 @@ class RawMaterialLotItemSchema(ma.Schema):
     material_code = _text(64, required=True)
     supplier_external_id = _external_id(required=True)
     lot_no = _text(64, required=True)
-    received_at = ma.fields.AwareDateTime(default_timezone=timezone.utc, required=True)
+    received_at = UtcTime(required=True)
     quantity = _quantity()
     inspection_result = ma.fields.String(validate=ma.validate.OneOf([r.value for r in InspectionResult]))
     inspection_note = _text(500, allow_none=True)

@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 from app.db import transaction
 from app.http import authenticate_machine, current_actor, scopes
 from app.identity.models import Scope
-from app.schemas import Int
+from app.schemas import Int, UtcTime
 from app.db import retrying
 from app.warehouse import rules, service
 
@@ -30,7 +30,7 @@ SCAN_TIMES = ma.validate.Range(min=datetime(1970, 1, 1, tzinfo=timezone.utc),
 class ScanRecordSchema(ma.Schema):
     record_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64), metadata={
         "description": "The client's own id of this scan; a retry sends the same id"})
-    scanned_at = ma.fields.AwareDateTime(required=True, default_timezone=timezone.utc, validate=SCAN_TIMES)
+    scanned_at = UtcTime(required=True, validate=SCAN_TIMES)
     action = ma.fields.String(required=True, validate=ma.validate.OneOf([service.INBOUND, service.OUTBOUND]))
     code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64), metadata={
         "description": "The scanned code: an item, a case or a pallet (what is inside moves with it)"})

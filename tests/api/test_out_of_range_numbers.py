@@ -41,3 +41,11 @@ def test_an_erp_batch_with_a_huge_count_is_refused_not_crashed(client, auth):
                           json={"items": [{"external_id": "X1", "sku": "X1", "name": "x",
                                            "cases_per_pallet": 326355240985439126144822475227136}]})
     assert response.status_code == 422
+
+
+
+@pytest.mark.parametrize("path, name", [("/api/admin/payouts", "from"), ("/api/admin/consumer-scans", "from"),
+                                        ("/api/admin/audit", "since"), ("/api/admin/diversion-alerts", "seen_from")])
+def test_times_utc_cannot_hold_are_a_422_not_a_500(client, auth, path, name):
+    response = client.get(path, headers=auth.as_admin(), query_string={name: "0001-01-01T00:00:00+05:00"})
+    assert response.status_code == 422, response.json
