@@ -125,3 +125,14 @@ class SelectPage(Page):
     def item_count(self):
         subquery = self.collection.order_by(None).subquery()
         return db.session.scalar(sa.select(sa.func.count()).select_from(subquery))
+
+
+class RowPage(SelectPage):
+    """Paging over a select of labelled columns (rows, not entities)."""
+
+    @property
+    def items(self):
+        params = self.page_params
+        if params.first_item >= self.MAX_OFFSET:
+            return []
+        return db.session.execute(self.collection.offset(params.first_item).limit(params.page_size)).all()

@@ -12,8 +12,7 @@ from app.campaigns import redemptions
 from app.campaigns.models import PrizeKind, RedemptionStatus
 from app.consumers import profiles
 from app.db import transaction
-from app.extensions import db
-from app.http import SelectPage
+from app.http import RowPage, SelectPage
 from app.payouts.models import PayoutChannel, PayoutPurpose, PayoutStatus
 from app.schemas import Int
 from miniprogram_api.security import audience, authenticate, current_app_user
@@ -23,17 +22,6 @@ CONSUMER = AppName.CONSUMER
 blp = Blueprint("mp_consumer_profile", __name__, url_prefix="/api/consumer/me",
                 description="The consumer's own record: scans, prizes, points and payouts at a glance.")
 blp.before_request(authenticate(CONSUMER))
-
-
-class RowPage(SelectPage):
-    """Paging over a select of labelled columns (rows, not entities)."""
-
-    @property
-    def items(self):
-        params = self.page_params
-        if params.first_item >= self.MAX_OFFSET:
-            return []
-        return db.session.execute(self.collection.offset(params.first_item).limit(params.page_size)).all()
 
 
 class ConsumerPrizeTotalsSchema(ma.Schema):

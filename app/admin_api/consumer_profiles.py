@@ -8,10 +8,9 @@ from flask_smorest import Blueprint
 from app.accounts.models import AppUserStatus
 from app.consumers import blacklist, profiles
 from app.db import transaction
-from app.extensions import db
 from app.http import (
     ALL_ROLES,
-    SelectPage,
+    RowPage,
     authenticate_back_office,
     current_actor,
     roles,
@@ -25,17 +24,6 @@ blp = Blueprint("admin_consumer_profiles", __name__, url_prefix="/api/admin/cons
                 description="Consumer profiles, segment counts and the consumer blacklist.")
 blp.before_request(authenticate_back_office)
 BLUEPRINTS = (blp,)
-
-
-class RowPage(SelectPage):
-    """Paging over a select of labelled columns (rows, not entities)."""
-
-    @property
-    def items(self):
-        params = self.page_params
-        if params.first_item >= self.MAX_OFFSET:
-            return []
-        return db.session.execute(self.collection.offset(params.first_item).limit(params.page_size)).all()
 
 
 def _time(**kwargs):
