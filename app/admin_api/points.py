@@ -5,7 +5,6 @@ marketers and ops handle orders (ship, deliver, cancel).
 """
 from __future__ import annotations
 
-
 import marshmallow as ma
 from flask_smorest import Blueprint
 

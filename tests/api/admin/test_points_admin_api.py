@@ -121,3 +121,10 @@ def test_adjustments_and_the_consumers_ledger(client, auth):
     assert [(e["points"], e["source"]) for e in ledger] == [(-100, "adjust:k-6"), (300, "adjust:k-1")]
     audit = client.get(f"{URL.replace('/points', '')}/audit?action=points.adjust", headers=auditor).get_json()
     assert len(audit) == 2
+
+
+def test_order_filters_by_time(client, auth):
+    headers = auth.headers_for(Role.AUDITOR)
+    assert client.get(f"{URL}/mall/orders?since=2026-01-01T00:00:00Z&until=2099-01-01", headers=headers).status_code == 200
+    bad = client.get(f"{URL}/mall/orders?since=0001-01-01T00:00:00%2B05:00", headers=headers)
+    assert bad.status_code == 422
