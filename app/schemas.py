@@ -6,6 +6,9 @@ from datetime import UTC
 import marshmallow as ma
 from werkzeug.routing import IntegerConverter
 
+from app.campaigns.models import PrizeKind, RedemptionStatus
+from app.points.models import MallOrderStatus
+
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -65,3 +68,37 @@ class OrderTotalsSchema(ma.Schema):
     received = Int()
     remaining = Int()
     to_receive = Int()
+
+
+class RedemptionSchema(ma.Schema):
+    """A coupon or gift won in a draw, as its winner sees it (the back office adds who and which prize)."""
+
+    id = Int()
+    draw_id = Int()
+    campaign_id = Int()
+    kind = ma.fields.Enum(PrizeKind, by_value=True)
+    name = ma.fields.String()
+    status = ma.fields.Enum(RedemptionStatus, by_value=True)
+    coupon_code = ma.fields.String(allow_none=True)
+    address = ma.fields.Dict(allow_none=True, metadata={
+        "description": "{name, phone, region_code, region_name, detail}"})
+    tracking_no = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+
+class MallOrderSchema(ma.Schema):
+    """A points-mall order, as its buyer sees it (the back office adds the buyer)."""
+
+    id = Int()
+    request_id = ma.fields.String()
+    item_id = Int()
+    quantity = Int()
+    points = Int()
+    status = ma.fields.Enum(MallOrderStatus, by_value=True)
+    address = ma.fields.Dict(allow_none=True)
+    coupon_code = ma.fields.String(allow_none=True)
+    tracking_no = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+

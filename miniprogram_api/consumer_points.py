@@ -15,7 +15,7 @@ from app.http import SelectPage
 from app.idempotency import HEADER
 from app.points import service
 from app.points.models import MallItemKind, MallOrderStatus, PointsKind
-from app.schemas import Int
+from app.schemas import Int, MallOrderSchema
 from miniprogram_api.security import audience, authenticate, current_app_user
 
 CONSUMER = AppName.CONSUMER
@@ -86,20 +86,9 @@ class ConsumerMallOrderItemSchema(ma.Schema):
     kind = ma.fields.Enum(MallItemKind, by_value=True)
 
 
-class ConsumerMallOrderSchema(ma.Schema):
-    id = Int()
-    request_id = ma.fields.String()
-    item_id = Int()
+class ConsumerMallOrderSchema(MallOrderSchema):
     item = ma.fields.Function(lambda order: ConsumerMallOrderItemSchema().dump(service.get_item(order.item_id)),
                               metadata={"description": "{id, name, image_url, kind}"})
-    quantity = Int()
-    points = Int()
-    status = ma.fields.Enum(MallOrderStatus, by_value=True)
-    address = ma.fields.Dict(allow_none=True)
-    coupon_code = ma.fields.String(allow_none=True)
-    tracking_no = ma.fields.String(allow_none=True)
-    created_at = ma.fields.DateTime()
-    updated_at = ma.fields.DateTime()
 
 
 class ConsumerMallOrderQuerySchema(ma.Schema):

@@ -14,7 +14,7 @@ from app.consumers import profiles
 from app.db import transaction
 from app.http import RowPage, SelectPage
 from app.payouts.models import PayoutChannel, PayoutPurpose, PayoutStatus
-from app.schemas import Int
+from app.schemas import Int, RedemptionSchema
 from miniprogram_api.security import audience, authenticate, current_app_user
 
 CONSUMER = AppName.CONSUMER
@@ -74,21 +74,6 @@ class MyRedemptionQuerySchema(ma.Schema):
     status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in RedemptionStatus]))
 
 
-class MyRedemptionSchema(ma.Schema):
-    id = Int()
-    draw_id = Int()
-    campaign_id = Int()
-    kind = ma.fields.Enum(PrizeKind, by_value=True)
-    name = ma.fields.String()
-    status = ma.fields.Enum(RedemptionStatus, by_value=True)
-    coupon_code = ma.fields.String(allow_none=True)
-    address = ma.fields.Dict(allow_none=True, metadata={
-        "description": "{name, phone, region_code, region_name, detail}"})
-    tracking_no = ma.fields.String(allow_none=True)
-    created_at = ma.fields.DateTime()
-    updated_at = ma.fields.DateTime()
-
-
 class GiftAddressSchema(ma.Schema):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=50))
     phone = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=20))
@@ -126,7 +111,7 @@ def my_payouts():
 @blp.route("/redemptions", methods=["GET"])
 @audience(CONSUMER)
 @blp.arguments(MyRedemptionQuerySchema, location="query")
-@blp.response(200, MyRedemptionSchema(many=True))
+@blp.response(200, RedemptionSchema(many=True))
 @blp.paginate(SelectPage)
 def my_redemptions(query):
     """My coupons and gifts, newest first"""
@@ -135,7 +120,7 @@ def my_redemptions(query):
 
 @blp.route("/redemptions/<int:redemption_id>", methods=["GET"])
 @audience(CONSUMER)
-@blp.response(200, MyRedemptionSchema)
+@blp.response(200, RedemptionSchema)
 def my_redemption(redemption_id):
     """One of my coupons or gifts"""
     return redemptions.get_user_redemption(app_user=current_app_user(), redemption_id=redemption_id)
@@ -144,7 +129,7 @@ def my_redemption(redemption_id):
 @blp.route("/redemptions/<int:redemption_id>/address", methods=["PUT"])
 @audience(CONSUMER)
 @blp.arguments(GiftAddressSchema)
-@blp.response(200, MyRedemptionSchema)
+@blp.response(200, RedemptionSchema)
 def set_address(body, redemption_id):
     """Give or change my gift's shipping address (until it is shipped): awaiting_address | to_ship → to_ship"""
     with transaction():

@@ -17,7 +17,7 @@ from app.http import (
 )
 from app.identity.models import Role
 from app.payouts.models import PayoutStatus
-from app.schemas import Int
+from app.schemas import Int, RedemptionSchema
 
 WRITERS = (Role.ADMIN, Role.MARKETER)
 
@@ -72,21 +72,9 @@ class AdminRedemptionQuerySchema(ma.Schema):
     until = _time(data_key="to", metadata={"description": "Created before"})
 
 
-class AdminRedemptionSchema(ma.Schema):
-    id = Int()
-    draw_id = Int()
+class AdminRedemptionSchema(RedemptionSchema):
     app_user_id = Int()
-    campaign_id = Int()
     prize_id = Int()
-    kind = ma.fields.Enum(PrizeKind, by_value=True)
-    name = ma.fields.String()
-    status = ma.fields.Enum(RedemptionStatus, by_value=True)
-    coupon_code = ma.fields.String(allow_none=True)
-    address = ma.fields.Dict(allow_none=True, metadata={
-        "description": "{name, phone, region_code, region_name, detail}"})
-    tracking_no = ma.fields.String(allow_none=True)
-    created_at = ma.fields.DateTime()
-    updated_at = ma.fields.DateTime()
 
 
 class RedemptionShipSchema(ma.Schema):

@@ -19,7 +19,7 @@ from app.http import (
 from app.identity.models import Role
 from app.points import service
 from app.points.models import MallItemKind, MallOrderStatus, PointsKind
-from app.schemas import Int, UtcTime
+from app.schemas import Int, MallOrderSchema, UtcTime
 
 blp = Blueprint("admin_points", __name__, url_prefix="/api/admin/points", description="Consumers' points and the points mall: items, orders, adjustments.")
 blp.before_request(authenticate_back_office)
@@ -100,19 +100,8 @@ class AdminMallItemQuerySchema(ma.Schema):
     q = ma.fields.String(validate=ma.validate.Length(max=200), metadata={"description": "Part of the name"})
 
 
-class AdminMallOrderSchema(ma.Schema):
-    id = Int()
+class AdminMallOrderSchema(MallOrderSchema):
     app_user_id = Int()
-    request_id = ma.fields.String()
-    item_id = Int()
-    quantity = Int()
-    points = Int()
-    status = ma.fields.Enum(MallOrderStatus, by_value=True)
-    address = ma.fields.Dict(allow_none=True)
-    coupon_code = ma.fields.String(allow_none=True)
-    tracking_no = ma.fields.String(allow_none=True)
-    created_at = ma.fields.DateTime()
-    updated_at = ma.fields.DateTime()
 
 
 class AdminMallOrderQuerySchema(ma.Schema):
