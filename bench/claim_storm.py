@@ -16,7 +16,8 @@ scanning its own unit (``POST /api/consumer/scans``).
 Timed: 2,000 connections are opened first, then every client sends
 ``POST /api/consumer/scans/<its scan>/claim {"campaign_id": ...}`` at once (one asyncio client, raw
 HTTP/1.1). Printed: the wall time from the first request to the last answer, the claim latency
-percentiles and the answers' statuses. Then checked and printed: exactly 300 won draws and 1,700
+percentiles and the answers' statuses; meanwhile a thread reads the campaign's spent_fen every 20 ms
+(the highest it saw must not pass the budget). Then checked and printed: exactly 300 won draws and 1,700
 budget-exhausted ones, 300 payouts of 100 fen, the campaign's (and its day's) spent_fen == 30,000, no
 duplicate out_bill_no; the payout worker (``app.payouts.service.work_due``, as ``flask payouts work``
 runs it) until nothing is due, timed; the sandbox holds exactly the 300 bills, one per payout, none
@@ -34,6 +35,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -116,7 +118,12 @@ def main() -> int:
         body = json.dumps({"campaign_id": campaign_id})
         requests = [(f"/api/consumer/scans/{scan_id}/claim", token, body)
                     for scan_id, token in zip(scan_ids, tokens, strict=True)]
-        wall, answers = asyncio.run(storm(port, requests))
+        watcher = SpentWatcher(campaign_id)
+        watcher.start()
+        try:
+            wall, answers = asyncio.run(storm(port, requests))
+        finally:
+            watcher.stop()
     finally:
         if server is not None:
             server.terminate()
@@ -137,7 +144,10 @@ def main() -> int:
         print(f"  e.g. {text}")
 
     expected = min(PRIZES, args.clients)  # fewer clients than prizes (a trial run): each wins
-    checks = check_money(campaign_id, expected, args.clients)
+    watched = (f"campaign spent_fen read {watcher.reads:,} times during the storm: highest {watcher.highest:,} "
+               f"(budget {BUDGET_FEN:,})")
+    checks = [(watcher.highest <= BUDGET_FEN, watched)]
+    checks += check_money(campaign_id, expected, args.clients)
     checks += run_worker(expected)
     checks += check_sandbox(sandbox, expected)
     print("\nchecks:")
@@ -189,6 +199,33 @@ async def storm(port: int, requests: list[tuple[str, str, str]]) -> tuple[float,
     go.set()
     answers = await asyncio.gather(*tasks)
     return time.perf_counter() - started, answers
+
+
+class SpentWatcher(threading.Thread):
+    """Reads the campaign's spent_fen over and over (a fresh snapshot each time) while the storm runs."""
+
+    def __init__(self, campaign_id: int):
+        super().__init__(daemon=True)
+        self.campaign_id, self.highest, self.reads = campaign_id, 0, 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        import sqlalchemy as sa
+
+        from app.campaigns.models import Campaign
+        from app.extensions import db
+
+        with bench_app().app_context():
+            while not self._stop_event.is_set():
+                spent = db.session.scalar(sa.select(Campaign.spent_fen).where(Campaign.id == self.campaign_id))
+                db.session.rollback()
+                self.highest, self.reads = max(self.highest, spent), self.reads + 1
+                time.sleep(0.02)
+            db.session.remove()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
 
 
 def make_campaign() -> int:
