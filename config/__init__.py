@@ -131,6 +131,7 @@ class Base:
         self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
         # Claims: how long a scan can be claimed, and the velocity rules that hold a cash prize for review.
         self.CLAIM_WINDOW_HOURS = env_int("CLAIM_WINDOW_HOURS", 24)
+        self.CAMPAIGN_CACHE_SECONDS = env_int("CAMPAIGN_CACHE_SECONDS", 5)  # how long a scan's campaign list may lag
         self.CLAIMS_PER_MINUTE_USER = env_int("CLAIMS_PER_MINUTE_USER", 10)
         self.CLAIMS_PER_MINUTE_IP = env_int("CLAIMS_PER_MINUTE_IP", 120)
         self.CLAIM_VELOCITY_CITIES = env_int("CLAIM_VELOCITY_CITIES", 3)  # distinct cities claimed from ...

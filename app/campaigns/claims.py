@@ -21,6 +21,7 @@ Decisions (docs/api.md, "Claims"):
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -106,7 +107,7 @@ def _in_region(region_code: str | None, wanted: list[str]) -> bool:
     return region_code is not None and any(region_code.startswith(region_prefix(code)) for code in wanted)
 
 
-def refusal(campaign: Campaign, scan: ConsumerScan, user: AppUser, now: datetime) -> str | None:
+def refusal(campaign: Campaign | _Listed, scan: ConsumerScan, user: AppUser, now: datetime) -> str | None:
     """Why this scan cannot enter the campaign (None: it can), before limits and the unit's one draw."""
     if campaign.status is not CampaignStatus.ACTIVE:
         return f"campaign_{campaign.status.value}"
@@ -129,21 +130,65 @@ def refusal(campaign: Campaign, scan: ConsumerScan, user: AppUser, now: datetime
     return None
 
 
+@dataclass(frozen=True)
+class _Listed:
+    """An active campaign as the scans' answers list it: what ``refusal`` reads, and its prizes."""
+
+    id: int
+    name: str
+    status: CampaignStatus
+    starts_at: datetime
+    ends_at: datetime
+    first_scan_only: bool
+    hidden_code_required: bool
+    product_ids: list
+    lot_ids: list
+    region_codes: list
+    blacklist: list
+    prizes: list
+
+
+def forget_listed_campaigns() -> None:
+    """Campaigns changed: this process lists them afresh (other processes within CAMPAIGN_CACHE_SECONDS)."""
+    current_app.extensions.pop("listed_campaigns", None)
+
+
+def _listed_campaigns() -> list[_Listed]:
+    """The active campaigns, read at most every CAMPAIGN_CACHE_SECONDS per process (scans are many)."""
+    cached = current_app.extensions.get("listed_campaigns")
+    if cached is not None and time.monotonic() - cached[0] < _setting("CAMPAIGN_CACHE_SECONDS"):
+        return cached[1]
+    campaigns = list(db.session.scalars(sa.select(Campaign).where(Campaign.status == CampaignStatus.ACTIVE)
+                                        .order_by(Campaign.ends_at, Campaign.id)))
+    prizes: dict[int, list[dict]] = {}
+    if campaigns:
+        for prize in db.session.scalars(sa.select(Prize).where(Prize.campaign_id.in_([c.id for c in campaigns]))
+                                        .order_by(Prize.id)):
+            prizes.setdefault(prize.campaign_id, []).append(
+                {"kind": prize.kind.value, "name": prize.name, "amount": prize.amount})
+    listed = [_Listed(id=c.id, name=c.name, status=c.status, starts_at=c.starts_at, ends_at=c.ends_at,
+                      first_scan_only=c.first_scan_only, hidden_code_required=c.hidden_code_required,
+                      product_ids=list(c.product_ids or []), lot_ids=list(c.lot_ids or []),
+                      region_codes=list(c.region_codes or []), blacklist=list(c.blacklist or []),
+                      prizes=prizes.get(c.id, [])) for c in campaigns]
+    current_app.extensions["listed_campaigns"] = (time.monotonic(), listed)
+    return listed
+
+
 def open_campaigns(*, scan: ConsumerScan, user: AppUser, now: datetime | None = None) -> list[dict]:
-    """The campaigns a fresh scan can enter, for the scan's answer (nothing once the unit was drawn)."""
+    """The campaigns a fresh scan can enter, for the scan's answer (nothing once the unit was drawn).
+
+    Read from a short per-process cache: a listing may lag a change by CAMPAIGN_CACHE_SECONDS; the
+    claim itself always reads the database.
+    """
     now = now or utcnow()
     if scan.serial is None or scan.verdict not in DRAWABLE:
         return []
-    candidates = [c for c in _active_campaigns(now) if refusal(c, scan, user, now) is None]
+    candidates = [c for c in _listed_campaigns() if refusal(c, scan, user, now) is None]
     if not candidates or _draw_of(scan.serial) is not None or blacklist.is_blocked(user.openid):
         return []
-    prizes: dict[int, list[Prize]] = {}
-    for prize in db.session.scalars(sa.select(Prize).where(Prize.campaign_id.in_([c.id for c in candidates]))
-                                    .order_by(Prize.id)):
-        prizes.setdefault(prize.campaign_id, []).append(prize)
     return [{"id": c.id, "name": c.name, "ends_at": c.ends_at, "hidden_code_required": c.hidden_code_required,
-             "prizes": [{"kind": p.kind.value, "name": p.name, "amount": p.amount} for p in prizes.get(c.id, [])]}
-            for c in candidates]
+             "prizes": c.prizes} for c in candidates]
 
 
 # --- the claim ------------------------------------------------------------------------------------

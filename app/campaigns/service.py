@@ -8,7 +8,7 @@ from datetime import timezone
 
 import sqlalchemy as sa
 
-from app.campaigns import rules
+from app.campaigns import claims, rules
 from app.campaigns.models import PPM, Campaign, CampaignDay, CampaignStatus, Prize, PrizeKind
 from app.db import utcnow
 from app.extensions import db
@@ -46,6 +46,7 @@ def create_campaign(*, actor: Actor, data: dict) -> Campaign:
         prize.campaign_id = campaign.id
         db.session.add(prize)
     db.session.flush()
+    claims.forget_listed_campaigns()
     audit(actor, "campaign.create", campaign, {"status": [None, campaign.status.value],
                                                "total_budget_fen": [None, campaign.total_budget_fen],
                                                "prizes": [None, _prize_summary(prizes)]})
@@ -89,6 +90,7 @@ def update_campaign(*, actor: Actor, campaign_id: int, changes: dict) -> Campaig
         _reset_daily_budgets(campaign)
     if changed:
         db.session.flush()
+        claims.forget_listed_campaigns()
         audit(actor, "campaign.update", campaign, {**changed, "status_at_change": [None, campaign.status.value]})
     return campaign
 
@@ -106,6 +108,7 @@ def change_status(*, actor: Actor, campaign_id: int, action: str) -> Campaign:
     before = campaign.status
     campaign.status = target
     db.session.flush()
+    claims.forget_listed_campaigns()
     audit(actor, f"campaign.{action}", campaign, {"status": [before.value, target.value]})
     return campaign
 
@@ -121,11 +124,9 @@ def list_campaigns(*, status=None, q=None):
 
 def _reset_daily_budgets(campaign: Campaign) -> None:
     """A new daily budget holds from today (China time) on; a day never ends up under what it spent."""
-    from app.campaigns.claims import china_day
-
     budget = campaign.daily_budget_fen
     db.session.execute(sa.update(CampaignDay).where(
-        CampaignDay.campaign_id == campaign.id, CampaignDay.day >= china_day(utcnow()))
+        CampaignDay.campaign_id == campaign.id, CampaignDay.day >= claims.china_day(utcnow()))
         .values(budget_fen=None if budget is None else sa.case(
             (CampaignDay.spent_fen > budget, CampaignDay.spent_fen), else_=budget)))
 

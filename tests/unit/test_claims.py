@@ -414,3 +414,16 @@ def test_the_mirror_keys_expire_so_drift_heals(app, goods, users):
     user = users()
     claim(user, scan(user, goods["items"][0]).scan_id)
     assert 0 < redis.ttl(f"campaign:{campaign.id}:spent") <= budget.MIRROR_SECONDS
+
+
+def test_scans_list_campaigns_from_a_short_cache_but_a_claim_reads_the_database(app, goods, users):
+    campaign = open_campaign()
+    user = users()
+    assert [c["id"] for c in scan(user, goods["items"][0]).campaigns] == [campaign.id]
+    with transaction():  # another process ends it: this one's list lags for CAMPAIGN_CACHE_SECONDS
+        db.session.execute(sa.update(Campaign).where(Campaign.id == campaign.id).values(status="ended"))
+    lagging = scan(user, goods["items"][1])
+    assert [c["id"] for c in lagging.campaigns] == [campaign.id]
+    assert refused(claim, user, lagging.scan_id).code == "no_campaign"
+    claims.forget_listed_campaigns()
+    assert scan(user, goods["items"][2]).campaigns == []
