@@ -59,6 +59,7 @@ def check_code_keys(config) -> None:
 
 def register_extensions(app: Flask) -> None:
     from app import wechat
+    from app.campaigns import budget
     from app.db import tune_connections
     from app.extensions import api, db, migrate, redis_ext
 
@@ -71,6 +72,7 @@ def register_extensions(app: Flask) -> None:
     wechat.init_app(app)
     api.init_app(app)
     _import_models()
+    budget.watch_transactions()
 
 
 def _import_models() -> None:

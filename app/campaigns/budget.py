@@ -7,9 +7,12 @@ there, so a Redis that was flushed, restarted or wrong can never make the campai
 
 - A missing key is seeded from the database (SET NX: the first seeder wins) with an expiry, so the
   mirror heals itself: whatever drift a crash left behind is gone within ``MIRROR_SECONDS``.
-- A reservation the database then refuses, or whose transaction fails, is handed back (``release``).
+- A reservation the database then refuses is handed back at once (``release``); one whose transaction
+  rolls back for any reason (an error, a deadlock, a retry) is handed back by a session hook
+  (``watch_transactions``), so a failed claim never leaves Redis charged.
 - A mirror that over-counts only says "no" too early (a prize not given); it never says "yes" to money
-  the database lacks, because the database is asked every time the answer is "yes".
+  the database lacks, because the database is asked every time the answer is "yes". With rollbacks
+  handed back, over-counting needs a process killed mid-claim, and lasts until the keys expire.
 """
 from __future__ import annotations
 
@@ -18,10 +21,12 @@ from dataclasses import dataclass
 from datetime import date
 
 import redis as redis_lib
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from app.extensions import redis
 
-MIRROR_SECONDS = 600
+MIRROR_SECONDS = 60
 
 # KEYS: spent, day spent, prize awarded. ARGV: amount, total budget, day budget (-1: none), stock (-1: none), ttl.
 # A key whose limit does not apply is skipped. Answers 1 taken, 0 budget, 2 day budget, 3 stock, -1 not seeded.
@@ -90,6 +95,39 @@ def take(request: Request, seed) -> Answer:
         return answer
     except redis_lib.RedisError:
         return Answer.UNKNOWN
+
+
+def hold_until_commit(session, request: Request) -> None:
+    """A reservation lives as long as the transaction that took it: a rollback hands it back."""
+    session.info.setdefault(_HELD, []).append(request)
+
+
+_HELD = "budget_reservations"
+
+
+def hand_back(session, request: Request) -> None:
+    """Release a reservation now (the database refused it), and stop holding it for the transaction."""
+    held = session.info.get(_HELD, [])
+    if request in held:
+        held.remove(request)
+    release(request)
+
+
+def _kept(session) -> None:
+    session.info.pop(_HELD, None)
+
+
+def _rolled_back(session, previous_transaction) -> None:
+    if previous_transaction.parent is None:  # the whole transaction, not a savepoint inside it
+        for request in session.info.pop(_HELD, []):
+            release(request)
+
+
+def watch_transactions() -> None:
+    """Hook every session's commit and rollback (once per process), for ``hold_until_commit``."""
+    if not sa.event.contains(Session, "after_commit", _kept):
+        sa.event.listen(Session, "after_commit", _kept)
+        sa.event.listen(Session, "after_soft_rollback", _rolled_back)
 
 
 def release(request: Request) -> None:

@@ -218,6 +218,9 @@ def claim(*, user: AppUser, scan_id: int, campaign_id: int | None = None, ip: st
     earlier = _draw_of(scan.serial)
     if earlier is not None:
         return _repeat(earlier, user)
+    # One claim per consumer at a time: the velocity rules then read (with locking reads, past this
+    # transaction's snapshot) every draw the consumer's earlier claims committed.
+    db.session.execute(sa.select(AppUser.id).where(AppUser.id == user.id).with_for_update())
     if blacklist.is_blocked(user.openid):
         raise ConsumerBlocked()
     if now - _aware(scan.scanned_at) > timedelta(hours=_setting("CLAIM_WINDOW_HOURS")):
@@ -331,14 +334,11 @@ def _take(campaign: Campaign, prize: Prize, day: date) -> DrawOutcome:
         return DrawOutcome.OUT_OF_STOCK
     if answer in (budget.Answer.BUDGET, budget.Answer.DAY_BUDGET):
         return DrawOutcome.BUDGET_EXHAUSTED
-    try:
-        outcome = _take_in_database(campaign, prize, day, request.amount_fen)
-    except Exception:
-        if answer is budget.Answer.TAKEN:
-            budget.release(request)
-        raise
+    if answer is budget.Answer.TAKEN:
+        budget.hold_until_commit(db.session(), request)  # a rollback, whatever its cause, hands it back
+    outcome = _take_in_database(campaign, prize, day, request.amount_fen)
     if outcome is not DrawOutcome.WON and answer is budget.Answer.TAKEN:
-        budget.release(request)  # Redis said yes, the database no: the mirror is put right
+        budget.hand_back(db.session(), request)  # Redis said yes, the database no: the mirror is put right
     return outcome
 
 
@@ -423,14 +423,15 @@ def _velocity_hold(user: AppUser, draw: Draw, now: datetime) -> str | None:
     """Why this cash prize waits for a person (None: it does not) — the velocity rules, all configurable."""
     since = now - timedelta(hours=_setting("CLAIM_VELOCITY_HOURS"))
     cities = set(db.session.scalars(sa.select(sa.func.substr(Draw.region_code, 1, 4)).where(
-        Draw.app_user_id == user.id, Draw.drawn_at >= since, Draw.region_code.is_not(None)).distinct()))
+        Draw.app_user_id == user.id, Draw.drawn_at >= since, Draw.region_code.is_not(None))
+        .with_for_update(read=True)))
     if draw.region_code:
         cities.add(draw.region_code[:4])
     if len(cities) >= _setting("CLAIM_VELOCITY_CITIES"):
         return f"claims from {len(cities)} cities within {_setting('CLAIM_VELOCITY_HOURS')} h"
-    won_today = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Draw.amount), 0)).where(
+    won_today = sum(db.session.scalars(sa.select(Draw.amount).where(
         Draw.app_user_id == user.id, Draw.day == draw.day, Draw.outcome == DrawOutcome.WON,
-        Draw.prize_kind == PrizeKind.CASH, Draw.id != draw.id)) + draw.amount
+        Draw.prize_kind == PrizeKind.CASH, Draw.id != draw.id).with_for_update(read=True))) + draw.amount
     if won_today > _setting("CLAIM_HOLD_DAILY_FEN"):
         return f"{won_today} fen won today, above {_setting('CLAIM_HOLD_DAILY_FEN')}"
     return None

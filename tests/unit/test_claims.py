@@ -427,3 +427,57 @@ def test_scans_list_campaigns_from_a_short_cache_but_a_claim_reads_the_database(
     assert refused(claim, user, lagging.scan_id).code == "no_campaign"
     claims.forget_listed_campaigns()
     assert scan(user, goods["items"][2]).campaigns == []
+
+
+def test_a_claim_that_fails_after_taking_from_redis_hands_it_back(app, goods, users, monkeypatch):
+    campaign = open_campaign(total_budget_fen=200)
+    first, second, third = users(), users(), users()
+    broken = scan(first, goods["items"][0])
+
+    def fails(*args):
+        raise RuntimeError("the payout queue is down")
+    monkeypatch.setattr(claims, "_deliver", fails)
+    with pytest.raises(RuntimeError):
+        claim(first, broken.scan_id)
+    db.session.rollback()
+    assert int(redis.get(f"campaign:{campaign.id}:spent")) == 0 and spent_of(campaign.id) == 0
+    monkeypatch.undo()
+    won = [claim(u, scan(u, item).scan_id).draw.outcome for u, item in ((second, goods["items"][1]),
+                                                                       (third, goods["items"][2]))]
+    assert won == [DrawOutcome.WON, DrawOutcome.WON]
+    assert claim(first, broken.scan_id).draw.outcome is DrawOutcome.BUDGET_EXHAUSTED  # the unit could still draw
+
+
+def test_velocity_rules_hold_claims_made_at_the_same_moment(app, mariadb, goods, users, monkeypatch):
+    from tests.concurrency import at_once, results_and_errors
+
+    monkeypatch.setitem(app.config, "CLAIM_HOLD_DAILY_FEN", 150)
+    open_campaign()
+    user = users()
+    scans = [scan(user, item, position=pos).scan_id
+             for item, pos in zip(goods["items"], (HANGZHOU_POS, HANGZHOU_POS, HANGZHOU_POS, HANGZHOU_POS))]
+
+    def one(i):
+        with transaction():
+            return claims.claim(user=db.session.get(AppUser, user.id), scan_id=scans[i], now=NOW).draw.held_reason
+
+    results, errors = results_and_errors(at_once(app, *[lambda i=i: one(i) for i in range(4)]))
+    assert errors == [None] * 4
+    assert sorted(r is not None for r in results) == [False, True, True, True]  # 100 fen free, then held
+
+
+def test_claims_from_three_cities_at_once_hold_the_last(app, mariadb, goods, users):
+    from tests.concurrency import at_once, results_and_errors
+
+    open_campaign()
+    user = users()
+    scans = [scan(user, item, position=pos).scan_id
+             for item, pos in zip(goods["items"], (HANGZHOU_POS, BEIJING_POS, SHANGHAI_POS))]
+
+    def one(i):
+        with transaction():
+            return claims.claim(user=db.session.get(AppUser, user.id), scan_id=scans[i], now=NOW).draw.held_reason
+
+    results, errors = results_and_errors(at_once(app, *[lambda i=i: one(i) for i in range(3)]))
+    assert errors == [None] * 3
+    assert sum(r is not None and "3 cities" in r for r in results) == 1
