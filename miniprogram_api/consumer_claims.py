@@ -74,10 +74,11 @@ def _answer(result: claims.ClaimResult) -> dict:
 @blp.alt_response(200, schema=DrawReadSchema, description="The unit was drawn before for me: the same draw")
 def claim(body, scan_id):
     """Claim my scan's draw: one draw per unit, ever (409 unit_already_drawn, claim_limit_reached, ...)"""
+    claims.limit_rate(user=current_app_user(), ip=request.remote_addr)
+
     def run():
         with transaction():
-            return claims.claim(user=current_app_user(), scan_id=scan_id, campaign_id=body.get("campaign_id"),
-                                ip=request.remote_addr)
+            return claims.claim(user=current_app_user(), scan_id=scan_id, campaign_id=body.get("campaign_id"))
 
     result = retrying(run)
     return _answer(result), 200 if result.repeat else 201

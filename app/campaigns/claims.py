@@ -36,7 +36,7 @@ from app.campaigns.models import (
     RedemptionStatus,
 )
 from app.consumers import blacklist
-from app.consumers.models import ConsumerScan, Verdict
+from app.consumers.models import ConsumerScan, UnitScanStats, Verdict
 from app.db import insert_once, utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
@@ -115,8 +115,8 @@ def refusal(campaign: Campaign | _Listed, scan: ConsumerScan, user: AppUser, now
         return "outside_campaign_window"
     if scan.verdict not in DRAWABLE:
         return f"verdict_{scan.verdict.value}"
-    if campaign.first_scan_only and scan.scan_number != 1:
-        return "not_first_scan"
+    if campaign.first_scan_only and scan.scan_number != 1 and _first_scanner(scan.serial) != user.id:
+        return "not_first_scan"  # the unit's first scanner may scan it again (a claim window passed)
     if campaign.product_ids and scan.product_id not in campaign.product_ids:
         return "product_not_in_campaign"
     if campaign.lot_ids and scan.lot_id not in campaign.lot_ids:
@@ -175,6 +175,10 @@ def _listed_campaigns() -> list[_Listed]:
     return listed
 
 
+def _first_scanner(serial: int) -> int | None:
+    return db.session.scalar(sa.select(UnitScanStats.first_app_user_id).where(UnitScanStats.serial == serial))
+
+
 def open_campaigns(*, scan: ConsumerScan, user: AppUser, now: datetime | None = None) -> list[dict]:
     """The campaigns a fresh scan can enter, for the scan's answer (nothing once the unit was drawn).
 
@@ -201,15 +205,18 @@ class ClaimResult:
     redemption_id: int | None = None
 
 
-def claim(*, user: AppUser, scan_id: int, campaign_id: int | None = None, ip: str | None = None,
-          now: datetime | None = None) -> ClaimResult:
-    """Draw for the unit of the user's scan, once ever; take the prize's money and stock; queue what it wins."""
+def limit_rate(*, user: AppUser, ip: str | None) -> None:
+    """Claims per minute per openid and per IP (429 rate_limited); counted once per request, before any retry."""
     from app.consumers.service import rate_limit
 
-    now = now or utcnow()
     rate_limit(f"consumer:claims:user:{user.openid}", _setting("CLAIMS_PER_MINUTE_USER"))
     if ip:
         rate_limit(f"consumer:claims:ip:{ip}", _setting("CLAIMS_PER_MINUTE_IP"))
+
+
+def claim(*, user: AppUser, scan_id: int, campaign_id: int | None = None, now: datetime | None = None) -> ClaimResult:
+    """Draw for the unit of the user's scan, once ever; take the prize's money and stock; queue what it wins."""
+    now = now or utcnow()
     scan = db.session.get(ConsumerScan, scan_id)
     if scan is None or scan.app_user_id != user.id or user.app is not AppName.CONSUMER:
         raise ScanNotFound()

@@ -65,6 +65,9 @@ def get_campaign(campaign_id: int, *, lock: bool = False) -> Campaign:
 
 def update_campaign(*, actor: Actor, campaign_id: int, changes: dict) -> Campaign:
     """Change a campaign (not once ended); ``prizes`` replaces the prize list while none was awarded."""
+    # Claims lock a campaign's day before the campaign: a change of the daily budget takes them in that order.
+    db.session.execute(sa.select(CampaignDay.day).where(
+        CampaignDay.campaign_id == campaign_id, CampaignDay.day >= claims.china_day(utcnow())).with_for_update())
     campaign = get_campaign(campaign_id, lock=True)
     if campaign.status == CampaignStatus.ENDED:
         raise rules.CampaignEnded()

@@ -50,14 +50,18 @@ def get_entry(entry_id: int):
 
 
 def block(*, actor: Actor, openid: str, reason: str = "") -> BlockedConsumer:
-    """Put an openid on the blacklist; one already there is refused (409)."""
+    """Put an openid on the blacklist (409 when already there); its payouts not yet with WeChat Pay are held."""
     openid = openid.strip()
     if is_blocked(openid):
         raise AlreadyBlacklisted()
     entry = BlockedConsumer(openid=openid, reason=reason, created_by=actor.name)
     if not insert_once(entry):
         raise AlreadyBlacklisted()
-    audit(actor, "consumer_blacklist.add", entry, {"openid": [None, openid], "reason": [None, reason]})
+    from app.payouts import service as payouts
+
+    held = payouts.hold_blacklisted(openid=openid)
+    audit(actor, "consumer_blacklist.add", entry, {"openid": [None, openid], "reason": [None, reason],
+                                                    "payouts_held": [None, held]})
     return entry
 
 

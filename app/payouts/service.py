@@ -32,6 +32,8 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.accounts.models import AppName, AppUser
+from app.consumers import blacklist
+from app.consumers.models import BlockedConsumer
 from app.db import insert_once, retrying, transaction, utcnow
 from app.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.extensions import db
@@ -46,6 +48,7 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 120  # a claimed payout is this worker's for so long (a crashed worker's returns after it)
 QUERY_WAITING_SECONDS = 600  # how often a bill waiting for the user is queried (the callback may be lost)
 MAX_RETRY_SECONDS = 3600
+BLACKLISTED = "blacklisted"
 TRANSFER_REMARK = {PayoutPurpose.PRIZE: "扫码红包", PayoutPurpose.WITHDRAWAL: "导购奖励提现"}
 ACTIVE = (PayoutStatus.PENDING, PayoutStatus.CREATING, PayoutStatus.WAITING, PayoutStatus.PROCESSING)
 FINAL = frozenset({PayoutStatus.SUCCEEDED, PayoutStatus.FAILED, PayoutStatus.CANCELLED})
@@ -122,6 +125,8 @@ def enqueue(*, purpose: PayoutPurpose | str, source: str, app_user: AppUser, amo
         if amount_fen <= 0:
             raise ValidationFailed("A payout is a positive amount of fen.", code="payout_amount_invalid")
         chosen = PayoutChannel(channel) if channel else default_channel()
+        if hold_reason is None and blacklist.is_blocked(app_user.openid):
+            hold_reason = BLACKLISTED
         payout = Payout(purpose=PayoutPurpose(purpose), source=source, app_user_id=app_user.id, app=app_user.app,
                         openid=app_user.openid, amount_fen=amount_fen, channel=chosen, campaign_id=campaign_id,
                         status=PayoutStatus.HELD if hold_reason else PayoutStatus.PENDING,
@@ -188,10 +193,26 @@ def _claim(payout_id: int, status: PayoutStatus, now: datetime) -> bool:
     return claimed == 1
 
 
+def hold_blacklisted(*, openid: str | None = None) -> int:
+    """Hold the pending payouts of blacklisted openids (of this one, or of every listed one); how many."""
+    listed = sa.select(BlockedConsumer.openid)
+    if openid is not None:
+        listed = listed.where(BlockedConsumer.openid == openid)
+    return db.session.execute(sa.update(Payout).where(Payout.status == PayoutStatus.PENDING,
+                                                      Payout.openid.in_(listed))
+                              .values(status=PayoutStatus.HELD, hold_reason=BLACKLISTED)).rowcount
+
+
+def _hold_all_blacklisted() -> int:
+    with transaction():
+        return hold_blacklisted()
+
+
 def work_due(now: datetime | None = None, *, limit: int = 100) -> WorkReport:
     """One worker step over up to ``limit`` due payouts (its own transactions; not inside one)."""
     fixed = now
     now = now or utcnow()
+    retrying(_hold_all_blacklisted)  # nothing is paid to a blacklisted openid, whenever it was listed
     due = db.session.execute(sa.select(Payout.id, Payout.status).where(
         Payout.status.in_(ACTIVE), Payout.next_attempt_at <= now)
         .order_by(Payout.next_attempt_at, Payout.id).limit(limit)).all()

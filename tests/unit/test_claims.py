@@ -481,3 +481,33 @@ def test_claims_from_three_cities_at_once_hold_the_last(app, mariadb, goods, use
     results, errors = results_and_errors(at_once(app, *[lambda i=i: one(i) for i in range(3)]))
     assert errors == [None] * 3
     assert sum(r is not None and "3 cities" in r for r in results) == 1
+
+
+def test_a_blacklisted_winner_is_not_paid(app, goods, users):
+    from app.consumers import blacklist
+
+    open_campaign()
+    before, after = users(), users()
+    early = claim(before, scan(before, goods["items"][0]).scan_id)
+    with transaction():
+        blacklist.block(actor=ACTOR, openid=before.openid, reason="prize farm")
+    held = fresh(Payout, early.payout_id)
+    assert (held.status, held.hold_reason) == (PayoutStatus.HELD, "blacklisted")
+    late = claim(after, scan(after, goods["items"][1]).scan_id)
+    with transaction():  # listed straight in the table, after the claim: the worker still holds it
+        db.session.add(BlockedConsumer(openid=after.openid, reason="farm", created_by="test"))
+    payouts.work_due()
+    assert fresh(Payout, late.payout_id).status is PayoutStatus.HELD
+
+
+def test_the_first_scanner_can_scan_again_once_the_claim_window_passed(app, goods, users):
+    campaign = open_campaign(first_scan_only=True)
+    first, other = users(), users()
+    item = goods["items"][0]
+    old = scan(first, item)
+    later = NOW + timedelta(hours=25)
+    assert refused(claim, first, old.scan_id, now=later).code == "claim_window_passed"
+    assert refused(claim, other, scan(other, item, now=later).scan_id, now=later).code == "no_campaign"
+    again = scan(first, item, now=later)
+    assert [c["id"] for c in again.campaigns] == [campaign.id]
+    assert claim(first, again.scan_id, now=later).draw.outcome is DrawOutcome.WON
