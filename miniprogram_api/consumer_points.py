@@ -87,8 +87,7 @@ class ConsumerMallOrderItemSchema(ma.Schema):
 
 
 class ConsumerMallOrderSchema(MallOrderSchema):
-    item = ma.fields.Function(lambda order: ConsumerMallOrderItemSchema().dump(service.get_item(order.item_id)),
-                              metadata={"description": "{id, name, image_url, kind}"})
+    item = ma.fields.Nested(ConsumerMallOrderItemSchema, metadata={"description": "{id, name, image_url, kind}"})
 
 
 class ConsumerMallOrderQuerySchema(ma.Schema):

@@ -10,7 +10,7 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import BigId, JSONType, TimestampMixin, enum_type, utcnow
 from app.extensions import db
@@ -105,6 +105,7 @@ class MallOrder(db.Model):
     app_user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_users.id"), index=True)
     request_id: Mapped[str] = mapped_column(sa.String(64))
     item_id: Mapped[int] = mapped_column(sa.ForeignKey("mall_items.id"), index=True)
+    item: Mapped[MallItem] = relationship(lazy="select")  # many-to-one: read once per session and item
     quantity: Mapped[int] = mapped_column(default=1)
     points: Mapped[int] = mapped_column(sa.BigInteger)  # paid
     status: Mapped[MallOrderStatus] = mapped_column(enum_type(MallOrderStatus))
