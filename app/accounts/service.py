@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from app.accounts.models import (
     AccessToken, AppName, AppUser, AppUserStatus, DealerMembership, Invitation, InvitationKind,
@@ -307,7 +308,9 @@ def authenticate(*, token: str | None, app: AppName | str) -> AppUser:
     """The app user behind a bearer token, if it is valid for this mini-program."""
     if not token:
         raise TokenInvalid()
-    access = db.session.scalar(sa.select(AccessToken).where(AccessToken.token_hash == _sha256(token)))
+    # The token and its user in one statement (the user is then in the session: no second read).
+    access = db.session.scalar(sa.select(AccessToken).options(joinedload(AccessToken.app_user))
+                               .where(AccessToken.token_hash == _sha256(token)))
     if access is None or access.revoked_at is not None:
         raise TokenInvalid()
     if access.expires_at <= utcnow():

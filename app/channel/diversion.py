@@ -18,7 +18,6 @@ Decisions (see docs/api.md, "Anti-diversion and rebates"):
 from __future__ import annotations
 
 import math
-import threading
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -37,10 +36,10 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.identity.service import Actor, audit
+from app.masterdata import region_cache
 from app.masterdata.models import (
     Dealer,
     Product,
-    Region,
     RegionLevel,
     Store,
     dealer_territories,
@@ -72,38 +71,28 @@ class ResolutionInvalid(ValidationFailed):
 # --- regions ------------------------------------------------------------------------------------
 
 class _Regions:
-    """Region rows by code with their ancestor chains, read on demand (one use case's cache)."""
+    """Region names and ancestor chains, from the process's region table (app.masterdata.region_cache)."""
 
     def __init__(self):
-        self._rows: dict[str, tuple[str, str | None]] = {}  # code -> (name, parent_code)
+        self._table = region_cache.table()
 
-    def _load(self, codes) -> None:
-        todo = {c for c in codes if c and c not in self._rows}
-        while todo:
-            found = db.session.execute(sa.select(Region.code, Region.name, Region.parent_code)
-                                       .where(Region.code.in_(sorted(todo)))).all()
-            for code, name, parent in found:
-                self._rows[code] = (name, parent)
-            for code in todo - {row[0] for row in found}:
-                self._rows[code] = ("", None)  # unknown code: a chain of itself
-            todo = {parent for _, _, parent in found if parent and parent not in self._rows}
+    def _row(self, code: str) -> tuple[str, str | None]:
+        row = self._table.get(code)
+        return (row.name, row.parent_code) if row is not None else ("", None)  # unknown: a chain of itself
 
     def chain(self, code: str) -> list[str]:
         """The code and its ancestors, nearest first."""
-        self._load([code])
         chain, seen = [], set()
         while code and code not in seen:
             chain.append(code)
             seen.add(code)
-            self._load([self._rows[code][1]])
-            code = self._rows[code][1]
+            code = self._row(code)[1]
         return chain
 
     def name(self, code: str | None) -> str | None:
         if not code:
             return None
-        self._load([code])
-        names = [self._rows[c][0] for c in reversed(self.chain(code)) if self._rows[c][0]]
+        names = [self._row(c)[0] for c in reversed(self.chain(code)) if self._row(c)[0]]
         return "".join(dict.fromkeys(names)) or None  # 浙江省杭州市西湖区 (市辖区 rows included once)
 
     def inside(self, code: str, territory: set[str]) -> bool:
@@ -116,8 +105,9 @@ class _Regions:
 
 
 class _Territories:
-    def __init__(self):
-        self._codes: dict[int, set[str]] = {}
+    def __init__(self, known: dict[int, set[str]] | None = None):
+        # dealer id -> its territory's region codes (`known`: already read by the caller in this transaction)
+        self._codes: dict[int, set[str]] = {d: set(codes) for d, codes in (known or {}).items()}
 
     def of(self, dealer_ids) -> None:
         todo = sorted({d for d in dealer_ids if d is not None and d not in self._codes})
@@ -135,32 +125,29 @@ class _Territories:
         return self._codes[dealer_id]
 
 
-_districts_lock = threading.Lock()
-_districts: list[tuple[float, float, float, str]] | None = None  # (lat rad, lon rad, cos lat, code)
 # Beyond this from every centroid, the point is not in China (or the data has no district there).
 MAX_DISTANCE_KM = 300.0
 _EARTH_KM = 6371.0
 
 
 def _district_centroids() -> list[tuple[float, float, float, str]]:
-    """Districts (and cities without districts) with coordinates, read once per process."""
-    global _districts
-    if _districts is None:
-        with _districts_lock:
-            if _districts is None:
-                rows = db.session.execute(sa.select(Region.code, Region.level, Region.parent_code,
-                                                    Region.longitude, Region.latitude)).all()
-                parents = {row.parent_code for row in rows}
-                points = []
-                for row in rows:
-                    if row.longitude is None or row.latitude is None:
-                        continue
-                    if row.level is RegionLevel.DISTRICT or (row.level is RegionLevel.CITY
-                                                             and row.code not in parents):
-                        lat = math.radians(row.latitude)
-                        points.append((lat, math.radians(row.longitude), math.cos(lat), row.code))
-                _districts = points
-    return _districts
+    """Districts (and cities without districts) with coordinates: (lat rad, lon rad, cos lat, code).
+
+    Computed once per region table (app.masterdata.region_cache), so a reload of the regions renews them.
+    """
+    regions = region_cache.table()
+    points = regions.derived.get("district_centroids")
+    if points is None:
+        parents = {row.parent_code for row in regions.rows.values()}
+        points = []
+        for code, row in regions.rows.items():
+            if row.longitude is None or row.latitude is None:
+                continue
+            if row.level is RegionLevel.DISTRICT or (row.level is RegionLevel.CITY and code not in parents):
+                lat = math.radians(row.latitude)
+                points.append((lat, math.radians(row.longitude), math.cos(lat), code))
+        regions.derived["district_centroids"] = points
+    return points
 
 
 def region_of(latitude: float | None, longitude: float | None) -> str | None:
@@ -194,9 +181,8 @@ def region_of(latitude: float | None, longitude: float | None) -> str | None:
 
 
 def reset_region_cache() -> None:
-    """Forget the district centroids (after the regions table is reloaded)."""
-    global _districts
-    _districts = None
+    """Forget this process's regions and district centroids (the next use reads them again)."""
+    region_cache.forget()
 
 
 # --- the check ----------------------------------------------------------------------------------
@@ -211,12 +197,18 @@ def _items_of(units: list[store.UnitState]) -> list[store.UnitState]:
     return [items[s] for s in sorted(items)]
 
 
-def _last_dealers(items: list[store.UnitState]) -> dict[int, int]:
-    """serial -> the dealer each item was last shipped to (items without one are left out)."""
+def _last_dealers(items: list[store.UnitState], known: dict[int, int | None] | None = None) -> dict[int, int]:
+    """serial -> the dealer each item was last shipped to (items without one are left out).
+
+    `known`: serial -> last dealer (or None) already read by the caller in this transaction.
+    """
     if "last_dealer_id" in store.UnitState.__struct_fields__:
         return {u.serial: u.last_dealer_id for u in items if u.last_dealer_id is not None}
-    found = {}
-    for chunk in store.key_chunks([u.serial for u in items]):
+    known = known or {}
+    serials = {u.serial for u in items}
+    found = {serial: dealer_id for serial, dealer_id in known.items() if dealer_id is not None and serial in serials}
+    todo = [u.serial for u in items if u.serial not in known]
+    for chunk in store.key_chunks(todo):
         for serial, dealer_id in db.session.execute(
                 sa.select(Unit.serial, Unit.last_dealer_id)
                 .where(store.one_of(Unit.serial, chunk), Unit.last_dealer_id.is_not(None))):
@@ -301,21 +293,25 @@ def _iso(value: datetime | None) -> str | None:
 
 def check(*, units: list[store.UnitState], seen_kind: SeenKind, place_kind: str, place_id: int | None,
           region_code: str | None, seen_by: str, seen_at: datetime, shipment_id: int | None = None,
-          order_id: int | None = None) -> int:
+          order_id: int | None = None, last_dealers: dict[int, int | None] | None = None,
+          territories: dict[int, set[str]] | None = None) -> int:
     """Raise a diversion alert for each item seen outside its last dealer's territory; the count raised.
 
     `units` may hold items, cases and pallets (those are checked through their items). One alert per
     item and place: seeing it there again raises nothing (duplicates are ignored by the database, so
     two requests racing agree). Call it in the transaction of the receipt or scan that saw the units.
+    A caller that already read them in this transaction may pass `last_dealers` (serial -> last
+    dealer id or None, for items among `units`) and `territories` (dealer id -> region codes); they
+    are not read again.
     """
     if place_kind not in PLACE_KINDS:
         raise ValueError(f"unknown place kind {place_kind!r}")
     seen_kind = SeenKind(seen_kind)
     items = _items_of(units)
-    dealers = _last_dealers(items)
+    dealers = _last_dealers(items, last_dealers)
     if not dealers:
         return 0
-    regions, territories = _Regions(), _Territories()
+    regions, territories = _Regions(), _Territories(territories)
     territories.of(list(dealers.values()) + ([place_id] if place_kind == "dealer" else []))
     outside: dict[int, str] = {}
     verdicts: dict[int, str | None] = {}

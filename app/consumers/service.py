@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
@@ -44,7 +44,15 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 from app.extensions import db, redis
 from app.identity.service import Actor, audit
-from app.masterdata.models import Dealer, Factory, Product, Region, RegionLevel, Store
+from app.masterdata import region_cache
+from app.masterdata.models import (
+    Factory,
+    Product,
+    Region,
+    RegionLevel,
+    Store,
+    dealer_territories,
+)
 from app.production.models import ProductionLot
 from app.units import store as unit_store
 from app.units.models import LocationKind, Unit, UnitStatus
@@ -163,11 +171,35 @@ def rate_limit(key: str, limit: int) -> None:
         raise RateLimited(errors={"retry_after": ttl}, headers={"Retry-After": str(ttl)})
 
 
+# rate_limit over several keys in one round trip: in order, each window counted (SET NX with expiry,
+# INCR) until one is past its limit, which answers its 1-based index and seconds left; 0 when none is.
+_RATE_LIMITS_LUA = """
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], 0, 'EX', ARGV[1], 'NX')
+  if redis.call('INCR', KEYS[i]) > tonumber(ARGV[i + 1]) then
+    return {i, redis.call('TTL', KEYS[i])}
+  end
+end
+return {0, 0}
+"""
+
+
+def rate_limits(limits: list[tuple[str, int]], window: int = 60) -> None:
+    """rate_limit for each (key, limit) in turn, in one Redis round trip: the first one past its limit
+    answers 429 (keys after it are not counted, as with separate calls)."""
+    hit, ttl = redis.eval(_RATE_LIMITS_LUA, len(limits), *(key for key, _ in limits), window,
+                          *(limit for _, limit in limits))
+    if int(hit):
+        ttl = max(1, int(ttl))
+        raise RateLimited(errors={"retry_after": ttl}, headers={"Retry-After": str(ttl)})
+
+
 def _rate_limits(user: AppUser, ip: str | None, code: str) -> None:
-    rate_limit(f"consumer:scans:user:{user.openid}", _setting("CONSUMER_SCANS_PER_MINUTE_USER"))
+    limits = [(f"consumer:scans:user:{user.openid}", _setting("CONSUMER_SCANS_PER_MINUTE_USER"))]
     if ip:
-        rate_limit(f"consumer:scans:ip:{ip}", _setting("CONSUMER_SCANS_PER_MINUTE_IP"))
-    rate_limit(f"consumer:scans:code:{code}", _setting("CONSUMER_SCANS_PER_MINUTE_CODE"))
+        limits.append((f"consumer:scans:ip:{ip}", _setting("CONSUMER_SCANS_PER_MINUTE_IP")))
+    limits.append((f"consumer:scans:code:{code}", _setting("CONSUMER_SCANS_PER_MINUTE_CODE")))
+    rate_limits(limits)
 
 
 def _code_failures_key(serial: int) -> str:
@@ -206,10 +238,14 @@ def _check_hidden(*, user: AppUser, resolution, given: str | None) -> dict:
 
 # --- atomic counters in the database -------------------------------------------------------------
 
-def _upsert(model, values: dict, *, key: str, increment: str, refresh: tuple[str, ...]):
-    """INSERT the row, or add 1 to `increment` and refresh these columns of the existing one."""
+def _upsert(model, values: dict, *, key: str, increment: str, refresh: tuple[str, ...]) -> bool:
+    """INSERT the row, or add 1 to `increment` and refresh these columns of the existing one.
+
+    True when the database says it inserted the row (MySQL/MariaDB); False when it updated or cannot tell.
+    """
     table = model.__table__
-    if db.engine.dialect.name in ("mysql", "mariadb"):
+    mysql_like = db.engine.dialect.name in ("mysql", "mariadb")
+    if mysql_like:
         statement = mysql.insert(table).values(values)
         statement = statement.on_duplicate_key_update(
             {increment: table.c[increment] + 1, **{f: statement.inserted[f] for f in refresh}})
@@ -218,13 +254,21 @@ def _upsert(model, values: dict, *, key: str, increment: str, refresh: tuple[str
         statement = statement.on_conflict_do_update(
             index_elements=[key],
             set_={increment: table.c[increment] + 1, **{f: statement.excluded[f] for f in refresh}})
-    db.session.execute(statement)
+    result = db.session.execute(statement)
+    # MySQL/MariaDB count 1 affected row for an insert, 2 for an update that changed the row (even with
+    # the FOUND_ROWS client flag SQLAlchemy sets, which only turns an unchanged update's 0 into 1; the
+    # increment always changes it). SQLite counts 1 either way: unknown there.
+    return mysql_like and result.rowcount == 1
 
 
 def _count_unit_scan(*, serial: int, user: AppUser, region_code: str | None, now: datetime) -> UnitScanStats:
-    _upsert(UnitScanStats, {"serial": serial, "scans": 1, "first_scanned_at": now, "first_app_user_id": user.id,
-                            "first_region_code": region_code, "last_scanned_at": now},
-            key="serial", increment="scans", refresh=("last_scanned_at",))
+    """Count a scan of the unit; its stats after this scan (read back, locked, unless this scan inserted them)."""
+    values = {"serial": serial, "scans": 1, "first_scanned_at": now, "first_app_user_id": user.id,
+              "first_region_code": region_code, "last_scanned_at": now}
+    inserted = _upsert(UnitScanStats, values, key="serial", increment="scans", refresh=("last_scanned_at",))
+    if inserted:  # the first scan: the row holds just these values (and this transaction holds its lock)
+        return UnitScanStats(**{**values, "first_scanned_at": now.astimezone(UTC),
+                                "last_scanned_at": now.astimezone(UTC)})
     return db.session.scalar(sa.select(UnitScanStats).where(UnitScanStats.serial == serial)
                              .with_for_update().execution_options(populate_existing=True))
 
@@ -248,15 +292,8 @@ def _suspected_copy(serial: int, now: datetime) -> bool:
 # --- the story ----------------------------------------------------------------------------------
 
 def _region_names(code: str | None) -> list[tuple[str, RegionLevel, str]]:
-    """The region and its ancestors: (code, level, name), the region first."""
-    chain = []
-    while code and len(chain) < 5:
-        row = db.session.get(Region, code)
-        if row is None:
-            break
-        chain.append((row.code, row.level, row.name))
-        code = row.parent_code
-    return chain
+    """The region and its ancestors: (code, level, name), the region first (from the process's region table)."""
+    return region_cache.table().chain(code)
 
 
 def city_of(code: str | None) -> str | None:
@@ -283,25 +320,71 @@ def _lot(lot: ProductionLot | None) -> dict | None:
     return {"lot_no": lot.lot_no, "production_date": lot.production_date, "expiry_date": lot.expiry_date}
 
 
-def _story(unit: Unit, lot: ProductionLot | None) -> dict:
-    made = None
-    if lot is not None:
-        factory = db.session.get(Factory, lot.factory_id)
-        made = {"city": city_of(factory.region_code) if factory else None, "date": lot.production_date}
-    dealer_regions: list[str] = []
-    if unit.last_dealer_id is not None:
-        dealer = db.session.get(Dealer, unit.last_dealer_id)
-        if dealer is not None:
-            dealer_regions = sorted(region.name for region in dealer.territory)
-    sold_at = None
+def _at_store(unit: Unit) -> bool:
+    """Whether the unit's story names a store: sold there, or on its shelf (not in transit)."""
     at_store = unit.location_kind is LocationKind.CONSUMER or (
         unit.location_kind is LocationKind.STORE and not unit.in_transit)
-    if at_store and unit.location_id is not None:
-        shop = db.session.get(Store, unit.location_id)
-        if shop is not None:
-            sold_at = {"name": shop.name, "city": city_of(shop.region_code),
-                       "sold": unit.location_kind is LocationKind.CONSUMER}
+    return at_store and unit.location_id is not None
+
+
+def _story_rows(unit: Unit) -> tuple[ProductionLot | None, str | None, tuple[str, str | None] | None]:
+    """The unit's lot, its factory's region and its store's (name, region) when the story names one.
+
+    One statement: the lot joined to its factory, the store's columns as scalar subqueries.
+    """
+    store_id = unit.location_id if _at_store(unit) else None
+    lot = factory_region = shop = None
+    if unit.lot_id is not None:
+        columns = [ProductionLot, Factory.region_code]
+        if store_id is not None:
+            columns += [sa.select(Store.name).where(Store.id == store_id).scalar_subquery().label("store_name"),
+                        sa.select(Store.region_code).where(Store.id == store_id).scalar_subquery()
+                        .label("store_region")]
+        row = db.session.execute(sa.select(*columns).outerjoin(Factory, Factory.id == ProductionLot.factory_id)
+                                 .where(ProductionLot.id == unit.lot_id)).first()
+        if row is not None:
+            lot, factory_region = row[0], row[1]
+            if store_id is not None:
+                shop = (row.store_name, row.store_region) if row.store_name is not None else None
+                store_id = None  # read
+    if store_id is not None:  # no lot to read it with
+        found = db.session.execute(sa.select(Store.name, Store.region_code).where(Store.id == store_id)).first()
+        shop = (found[0], found[1]) if found is not None else None
+    return lot, factory_region, shop
+
+
+def _territory(dealer_id: int | None) -> set[str]:
+    """The region codes of a dealer's territory (none for no dealer, or one that does not exist)."""
+    if dealer_id is None:
+        return set()
+    return set(db.session.scalars(sa.select(dealer_territories.c.region_code)
+                                  .where(dealer_territories.c.dealer_id == dealer_id)))
+
+
+def _region_name_list(codes: set[str]) -> list[str]:
+    regions = region_cache.table()
+    names = [regions.rows[code].name for code in codes if code in regions.rows]
+    missing = [code for code in codes if code not in regions.rows]  # newer than this process's copy
+    if missing:
+        names += db.session.scalars(sa.select(Region.name).where(Region.code.in_(missing)))
+    return sorted(names)
+
+
+def _story(unit: Unit, lot: ProductionLot | None, factory_region: str | None, shop: tuple[str, str | None] | None,
+           territory: set[str]) -> dict:
+    made = None
+    if lot is not None:
+        made = {"city": city_of(factory_region), "date": lot.production_date}
+    dealer_regions = _region_name_list(territory) if unit.last_dealer_id is not None else []
+    sold_at = None
+    if shop is not None:
+        sold_at = {"name": shop[0], "city": city_of(shop[1]), "sold": unit.location_kind is LocationKind.CONSUMER}
     return {"made": made, "dealer_regions": dealer_regions, "store": sold_at}
+
+
+def _state_of(unit: Unit) -> unit_store.UnitState:
+    """The unit the scan loaded, as the units store's plain data (no second read)."""
+    return unit_store.UnitState(**{name: getattr(unit, name) for name in unit_store.UnitState.__struct_fields__})
 
 
 # --- the scan ------------------------------------------------------------------------------------
@@ -385,9 +468,11 @@ def scan(*, user: AppUser, text: str, hidden_code: str | None = None, latitude: 
         record.hidden_code_ok = result.hidden_code["ok"]
     if verdict is Verdict.NOT_COMMISSIONED:
         _record_leak(resolution, now)
+    territory: set[str] = set()
     if unit is not None:
-        lot = db.session.get(ProductionLot, unit.lot_id) if unit.lot_id else None
-        result.lot, result.story = _lot(lot), _story(unit, lot)
+        lot, factory_region, shop = _story_rows(unit)
+        territory = _territory(unit.last_dealer_id)
+        result.lot, result.story = _lot(lot), _story(unit, lot, factory_region, shop, territory)
     if verdict is Verdict.GENUINE:
         stats = _count_unit_scan(serial=unit.serial, user=user, region_code=region_code, now=now)
         record.scan_number = stats.scans
@@ -400,9 +485,11 @@ def scan(*, user: AppUser, text: str, hidden_code: str | None = None, latitude: 
         result.scans = {"count": stats.scans, "first_at": stats.first_scanned_at,
                         "first_city": city_of(stats.first_region_code)}
         if region_code:
-            diversion.check(units=list(unit_store.load_units([unit.serial], lock=False).values()),
-                            seen_kind=SeenKind.CONSUMER_SCAN, place_kind="region", place_id=None,
-                            region_code=region_code, seen_by=f"consumer:{user.id}", seen_at=now)
+            # The unit and its dealer's territory as this scan read them (an item is its own last dealer's).
+            known = {unit.last_dealer_id: territory} if unit.last_dealer_id is not None else {}
+            diversion.check(units=[_state_of(unit)], seen_kind=SeenKind.CONSUMER_SCAN, place_kind="region",
+                            place_id=None, region_code=region_code, seen_by=f"consumer:{user.id}", seen_at=now,
+                            last_dealers={unit.serial: unit.last_dealer_id}, territories=known)
     else:
         db.session.add(record)
     hidden = result.hidden_code

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.identity.service import Actor, apply_changes, audit
+from app.masterdata import region_cache
 from app.masterdata.models import Region, RegionLevel
 
 
@@ -38,6 +39,8 @@ def load_regions(*, actor: Actor) -> dict[str, int]:
         else:
             counts["unchanged"] += 1
     if counts["created"] or counts["updated"]:
+        # Every process's region cache reloads once this transaction commits.
+        sa.event.listen(db.session(), "after_commit", lambda _session: region_cache.changed(), once=True)
         audit(actor, "regions.load", None, {"created": [None, counts["created"]],
                                             "updated": [None, counts["updated"]]},
               entity_type="regions", entity_id="dataset")

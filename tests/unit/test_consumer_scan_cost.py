@@ -1,0 +1,176 @@
+"""What a consumer scan costs: SQL statements and Redis round trips (behaviours that could regress).
+
+The story, the scan counter and the diversion check reuse what the scan already read; regions come
+from the process's region table (app.masterdata.region_cache), reloaded when the regions change.
+"""
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+
+import pytest
+import redis.connection
+import sqlalchemy as sa
+
+from app.channel.models import DiversionAlert
+from app.consumers import service
+from app.consumers.models import UnitScanStats
+from app.db import transaction
+from app.errors import DomainError
+from app.extensions import db
+from app.extensions import redis as app_redis
+from app.identity.service import Actor
+from app.masterdata import region_cache
+from app.masterdata.models import Region
+from app.masterdata.regions import load_regions
+from app.units.models import LocationKind, Unit
+from tests.masterdata_factories import HANGZHOU, XIHU, make_dealer, make_store
+from tests.mp_factories import mp  # noqa: F401 - the fixture
+from tests.unit.test_consumer_scans import (  # noqa: F401
+    BEIJING_POS,
+    HANGZHOU_POS,
+    NOW,
+    goods,
+    scan,
+    short,
+    users,
+)
+from tests.unit_factories import serial
+
+SCANS = "/api/consumer/scans"
+
+
+@contextlib.contextmanager
+def counting():
+    """The SQL statements run (and the Redis commands sent) inside the block."""
+    statements: list[str] = []
+    commands: list[bytes] = []
+
+    def on_statement(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", on_statement)
+    send = redis.connection.Connection.send_packed_command
+
+    def counting_send(self, command, check_health=True):
+        commands.append(command)
+        return send(self, command, check_health)
+
+    redis.connection.Connection.send_packed_command = counting_send
+    try:
+        yield statements, commands
+    finally:
+        redis.connection.Connection.send_packed_command = send
+        sa.event.remove(engine, "before_cursor_execute", on_statement)
+
+
+@pytest.fixture
+def shelved(goods):  # noqa: F811
+    """Goods sold at a store in Hangzhou by a dealer whose territory is Hangzhou."""
+    dealer = make_dealer(territory=[HANGZHOU])
+    shop = make_store(name="West Lake Mart", region_code=XIHU)
+    with transaction():
+        db.session.execute(sa.update(Unit).where(Unit.serial.in_([serial(i) for i in goods["items"]])).values(
+            last_dealer_id=dealer.id, location_kind=LocationKind.STORE, location_id=shop.id))
+    return {**goods, "dealer": dealer, "shop": shop}
+
+
+def _mysql() -> bool:
+    return db.engine.dialect.name in ("mysql", "mariadb")
+
+
+def test_a_located_first_scan_over_http_makes_seven_statements(app, client, mp, shelved):  # noqa: F811
+    headers, _ = mp.sign_in("consumer")
+    body = {"latitude": HANGZHOU_POS[0], "longitude": HANGZHOU_POS[1]}
+    warm = client.post(SCANS, json={"url": short(shelved["items"][0]), **body}, headers=headers)
+    assert warm.status_code == 201, warm.json
+    with counting() as (statements, commands):
+        response = client.post(SCANS, json={"url": short(shelved["items"][1]), **body}, headers=headers)
+    assert response.status_code == 201, response.json
+    answer = response.json
+    assert answer["verdict"] == "genuine" and answer["story"]["store"]["name"] == "West Lake Mart"
+    assert answer["story"]["dealer_regions"] == ["杭州市"] and answer["scans"]["first_city"] == "杭州市"
+    # The token with its user; the batch; the unit; the lot with its factory and store; the dealer's
+    # territory; the scan counter; the scan. No region is read (the process holds them), the diversion
+    # check reads nothing again, and a first scan does not read its counter back on MySQL/MariaDB
+    # (SQLite cannot tell an insert from an update: it reads it back).
+    assert not [s for s in statements if "regions" in s], statements
+    assert len([s for s in statements if s.startswith(("SELECT", "INSERT", "UPDATE"))]) == \
+        (7 if _mysql() else 8), statements
+    if commands:  # a real Redis server: the three rate-limit windows in one round trip
+        assert len(commands) == 1, commands
+
+
+def test_a_repeat_scan_reads_its_counter_back_and_answers_where_first(app, shelved, users):  # noqa: F811
+    user = users()
+    item = shelved["items"][2]
+    scan(user, short(item), latitude=BEIJING_POS[0], longitude=BEIJING_POS[1])
+    with counting() as (statements, _):
+        result = scan(user, short(item), now=NOW + timedelta(hours=1))
+    assert result.scans == {"count": 2, "first_at": NOW, "first_city": "北京市"}
+    assert len([s for s in statements if s.startswith("SELECT unit_scan_stats")]) == 1
+
+
+def test_the_first_scan_answers_what_the_counter_holds(app, shelved, users):  # noqa: F811
+    user = users()
+    result = scan(user, short(shelved["items"][3]), latitude=HANGZHOU_POS[0], longitude=HANGZHOU_POS[1])
+    stats = db.session.scalar(sa.select(UnitScanStats).execution_options(populate_existing=True))
+    assert (stats.scans, stats.first_scanned_at, stats.first_app_user_id, stats.first_region_code) == \
+        (1, NOW, user.id, XIHU)
+    assert result.scans == {"count": 1, "first_at": NOW, "first_city": "杭州市"}
+    assert result.scans["first_at"].utcoffset() == timedelta(0)
+
+
+def test_a_scan_outside_the_territory_still_raises_a_diversion_alert(app, shelved, users):  # noqa: F811
+    scan(users(), short(shelved["items"][4]), latitude=BEIJING_POS[0], longitude=BEIJING_POS[1])
+    alert = db.session.scalar(sa.select(DiversionAlert))
+    assert alert is not None and alert.serial == serial(shelved["items"][4])
+    assert alert.dealer_id == shelved["dealer"].id and alert.evidence["dealer"]["territory"] == [
+        {"code": HANGZHOU, "name": "浙江省杭州市"}]
+
+
+def test_the_rate_limit_windows_stop_at_the_first_one_past_its_limit(app):
+    with pytest.raises(DomainError) as caught:
+        service.rate_limits([("t:a", 5), ("t:b", 0), ("t:c", 5)])
+    assert caught.value.status == 429 and caught.value.code == "rate_limited"
+    assert 1 <= int(caught.value.headers["Retry-After"]) <= 60
+    assert (app_redis.get("t:a"), app_redis.get("t:b"), app_redis.get("t:c")) == (b"1", b"1", None)
+    assert 0 < app_redis.ttl("t:a") <= 60
+    service.rate_limits([("t:a", 5)])
+    assert app_redis.get("t:a") == b"2"
+
+
+# --- the region table ---------------------------------------------------------------------------
+
+def test_the_region_table_is_read_once_and_renewed_when_the_regions_change(app, shelved, users):  # noqa: F811
+    region_cache.forget()
+    first = region_cache.table()
+    assert region_cache.table() is first and first.rows[XIHU].name == "西湖区"
+    with counting() as (statements, _):
+        assert service.city_of(XIHU) == "杭州市"
+    assert statements == []
+    try:
+        with transaction():
+            db.session.get(Region, HANGZHOU).name = "杭州"
+            load_regions(actor=Actor.system("tests"))  # repairs the drift: the cache is dropped after the commit
+        assert region_cache.table() is not first and service.city_of(XIHU) == "杭州市"
+        before = app_redis.get(region_cache.VERSION_KEY)
+        with transaction():
+            db.session.get(Region, HANGZHOU).name = "杭州"
+        # Another process changed the regions: this one notices within CHECK_SECONDS.
+        app_redis.incr(region_cache.VERSION_KEY)
+        assert app_redis.get(region_cache.VERSION_KEY) != before
+        region_cache._holder().checked_at -= region_cache.CHECK_SECONDS
+        assert service.city_of(XIHU) == "杭州"
+    finally:
+        with transaction():
+            load_regions(actor=Actor.system("tests"))
+    assert service.city_of(XIHU) == "杭州市"
+
+
+def test_loading_unchanged_regions_keeps_the_table(app):
+    table = region_cache.table()
+    with transaction():
+        load_regions(actor=Actor.system("tests"))
+    assert region_cache.table() is table
