@@ -304,13 +304,17 @@ def logout(*, token: str) -> None:
         _revoke_family(access.family, utcnow())
 
 
+# The token and its user in one statement (the user is then in the session: no second read); built
+# once, as every mini-program request runs it.
+_TOKEN_WITH_USER = (sa.select(AccessToken).options(joinedload(AccessToken.app_user))
+                    .where(AccessToken.token_hash == sa.bindparam("token_hash")))
+
+
 def authenticate(*, token: str | None, app: AppName | str) -> AppUser:
     """The app user behind a bearer token, if it is valid for this mini-program."""
     if not token:
         raise TokenInvalid()
-    # The token and its user in one statement (the user is then in the session: no second read).
-    access = db.session.scalar(sa.select(AccessToken).options(joinedload(AccessToken.app_user))
-                               .where(AccessToken.token_hash == _sha256(token)))
+    access = db.session.scalar(_TOKEN_WITH_USER, {"token_hash": _sha256(token)})
     if access is None or access.revoked_at is not None:
         raise TokenInvalid()
     if access.expires_at <= utcnow():

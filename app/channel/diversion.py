@@ -17,6 +17,7 @@ Decisions (see docs/api.md, "Anti-diversion and rebates"):
 """
 from __future__ import annotations
 
+import bisect
 import math
 from datetime import datetime
 
@@ -130,14 +131,15 @@ MAX_DISTANCE_KM = 300.0
 _EARTH_KM = 6371.0
 
 
-def _district_centroids() -> list[tuple[float, float, float, str]]:
-    """Districts (and cities without districts) with coordinates: (lat rad, lon rad, cos lat, code).
+def _district_centroids() -> tuple[list[float], list[tuple[float, int, float, float, str]]]:
+    """Districts (and cities without districts) with coordinates, by latitude.
 
+    (the latitudes in radians, ascending; for each: (lat rad, position in the table, lon rad, cos lat, code)).
     Computed once per region table (app.masterdata.region_cache), so a reload of the regions renews them.
     """
     regions = region_cache.table()
-    points = regions.derived.get("district_centroids")
-    if points is None:
+    found = regions.derived.get("district_centroids")
+    if found is None:
         parents = {row.parent_code for row in regions.rows.values()}
         points = []
         for code, row in regions.rows.items():
@@ -145,9 +147,10 @@ def _district_centroids() -> list[tuple[float, float, float, str]]:
                 continue
             if row.level is RegionLevel.DISTRICT or (row.level is RegionLevel.CITY and code not in parents):
                 lat = math.radians(row.latitude)
-                points.append((lat, math.radians(row.longitude), math.cos(lat), code))
-        regions.derived["district_centroids"] = points
-    return points
+                points.append((lat, len(points), math.radians(row.longitude), math.cos(lat), code))
+        points.sort()
+        found = regions.derived["district_centroids"] = ([p[0] for p in points], points)
+    return found
 
 
 def region_of(latitude: float | None, longitude: float | None) -> str | None:
@@ -167,14 +170,20 @@ def region_of(latitude: float | None, longitude: float | None) -> str | None:
     if not (-90.0 <= latitude <= 90.0 and -180.0 <= longitude <= 180.0) or math.isnan(latitude + longitude):
         return None
     lat, lon = math.radians(latitude), math.radians(longitude)
-    best, best_code = math.inf, None
+    cos_here = math.cos(lat)
+    latitudes, centroids = _district_centroids()
+    # Only centroids within MAX_DISTANCE_KM of latitude can be the answer (the distance is at least the
+    # latitude's difference); among equally near ones the first in the table wins, as it always did.
+    band = MAX_DISTANCE_KM / _EARTH_KM * (1 + 1e-6)
+    best, best_at, best_code = math.inf, -1, None
     # Equirectangular distance (squared): exact enough at these distances, and cheap.
-    for d_lat, d_lon, cos_lat, code in _district_centroids():
-        x = (lon - d_lon) * (cos_lat + math.cos(lat)) / 2
+    for d_lat, at, d_lon, cos_lat, code in centroids[bisect.bisect_left(latitudes, lat - band):
+                                                     bisect.bisect_right(latitudes, lat + band)]:
+        x = (lon - d_lon) * (cos_lat + cos_here) / 2
         y = lat - d_lat
         distance = x * x + y * y
-        if distance < best:
-            best, best_code = distance, code
+        if distance < best or (distance == best and at < best_at):
+            best, best_at, best_code = distance, at, code
     if best_code is None or math.sqrt(best) * _EARTH_KM > MAX_DISTANCE_KM:
         return None
     return best_code

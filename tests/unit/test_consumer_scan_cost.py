@@ -12,6 +12,7 @@ import pytest
 import redis.connection
 import sqlalchemy as sa
 
+from app.campaigns import claims
 from app.channel.models import DiversionAlert
 from app.consumers import service
 from app.consumers.models import UnitScanStats
@@ -74,6 +75,13 @@ def shelved(goods):  # noqa: F811
         db.session.execute(sa.update(Unit).where(Unit.serial.in_([serial(i) for i in goods["items"]])).values(
             last_dealer_id=dealer.id, location_kind=LocationKind.STORE, location_id=shop.id))
     return {**goods, "dealer": dealer, "shop": shop}
+
+
+@pytest.fixture(autouse=True)
+def no_listed_campaigns(app):
+    """Campaigns an earlier test listed in this process are not this test's (the listing is cached)."""
+    with app.test_request_context():
+        claims.forget_listed_campaigns()
 
 
 def _mysql() -> bool:
