@@ -327,30 +327,25 @@ def _at_store(unit: Unit) -> bool:
     return at_store and unit.location_id is not None
 
 
-def _story_rows(unit: Unit) -> tuple[ProductionLot | None, str | None, tuple[str, str | None] | None]:
-    """The unit's lot, its factory's region and its store's (name, region) when the story names one.
+def _unit_with_story(serial: int) -> tuple[Unit | None, tuple | None]:
+    """The unit, with its lot, its factory's region and the (name, region) of the store its story names.
 
-    One statement: the lot joined to its factory, the store's columns as scalar subqueries.
+    One statement: the unit joined to its lot and the lot's factory, the store's columns as scalar
+    subqueries (read whatever the unit's location; used only when the story names a store).
     """
-    store_id = unit.location_id if _at_store(unit) else None
-    lot = factory_region = shop = None
-    if unit.lot_id is not None:
-        columns = [ProductionLot, Factory.region_code]
-        if store_id is not None:
-            columns += [sa.select(Store.name).where(Store.id == store_id).scalar_subquery().label("store_name"),
-                        sa.select(Store.region_code).where(Store.id == store_id).scalar_subquery()
-                        .label("store_region")]
-        row = db.session.execute(sa.select(*columns).outerjoin(Factory, Factory.id == ProductionLot.factory_id)
-                                 .where(ProductionLot.id == unit.lot_id)).first()
-        if row is not None:
-            lot, factory_region = row[0], row[1]
-            if store_id is not None:
-                shop = (row.store_name, row.store_region) if row.store_name is not None else None
-                store_id = None  # read
-    if store_id is not None:  # no lot to read it with
-        found = db.session.execute(sa.select(Store.name, Store.region_code).where(Store.id == store_id)).first()
-        shop = (found[0], found[1]) if found is not None else None
-    return lot, factory_region, shop
+    row = db.session.execute(
+        sa.select(Unit, ProductionLot, Factory.region_code,
+                  sa.select(Store.name).where(Store.id == Unit.location_id).scalar_subquery().label("store_name"),
+                  sa.select(Store.region_code).where(Store.id == Unit.location_id).scalar_subquery()
+                  .label("store_region"))
+        .outerjoin(ProductionLot, ProductionLot.id == Unit.lot_id)
+        .outerjoin(Factory, Factory.id == ProductionLot.factory_id)
+        .where(Unit.serial == serial)).first()
+    if row is None:
+        return None, None
+    unit, lot = row[0], row[1]
+    shop = (row.store_name, row.store_region) if _at_store(unit) and row.store_name is not None else None
+    return unit, (lot, row.region_code if lot is not None else None, shop)
 
 
 def _territory(dealer_id: int | None) -> set[str]:
@@ -415,9 +410,11 @@ class Reading:
     resolution: object = None
     unit: Unit | None = None
     product: Product | None = None
+    # With story=True: the unit's (lot, its factory's region, (store name, store region) or None).
+    story: tuple | None = None
 
 
-def read(scanned: ScannedText) -> Reading:
+def read(scanned: ScannedText, *, story: bool = False) -> Reading:
     resolution = codes.resolve_code(scanned.code)
     if resolution.status in ("malformed", "forged", "not_issued") or resolution.batch is None:
         return Reading(Verdict.FORGED, resolution)
@@ -427,17 +424,20 @@ def read(scanned: ScannedText) -> Reading:
         return Reading(Verdict.FORGED, resolution)
     if resolution.status == "voided":
         return Reading(Verdict.VOIDED, resolution, product=batch.product)
-    unit = db.session.get(Unit, resolution.serial)
+    if story:
+        unit, rows = _unit_with_story(resolution.serial)
+    else:
+        unit, rows = db.session.get(Unit, resolution.serial), None
     if unit is None:
         return Reading(Verdict.NOT_COMMISSIONED, resolution, product=batch.product)
     product = db.session.get(Product, unit.product_id) if unit.product_id else batch.product
     if unit.status is UnitStatus.VOIDED:
-        return Reading(Verdict.VOIDED, resolution, unit, product)
+        return Reading(Verdict.VOIDED, resolution, unit, product, rows)
     if unit.status is UnitStatus.SCRAPPED:
-        return Reading(Verdict.SCRAPPED, resolution, unit, product)
+        return Reading(Verdict.SCRAPPED, resolution, unit, product, rows)
     if unit.recall_id is not None:
-        return Reading(Verdict.RECALLED, resolution, unit, product)
-    return Reading(Verdict.GENUINE, resolution, unit, product)
+        return Reading(Verdict.RECALLED, resolution, unit, product, rows)
+    return Reading(Verdict.GENUINE, resolution, unit, product, rows)
 
 
 def preview(text: str) -> Reading:
@@ -451,7 +451,7 @@ def scan(*, user: AppUser, text: str, hidden_code: str | None = None, latitude: 
     now = now or utcnow()
     scanned = parse_text(text)
     _rate_limits(user, ip, scanned.code)
-    reading = read(scanned)
+    reading = read(scanned, story=True)
     resolution, unit, verdict = reading.resolution, reading.unit, reading.verdict
     region_code = diversion.region_of(latitude, longitude)
     valid = verdict is not Verdict.FORGED
@@ -470,7 +470,7 @@ def scan(*, user: AppUser, text: str, hidden_code: str | None = None, latitude: 
         _record_leak(resolution, now)
     territory: set[str] = set()
     if unit is not None:
-        lot, factory_region, shop = _story_rows(unit)
+        lot, factory_region, shop = reading.story
         territory = _territory(unit.last_dealer_id)
         result.lot, result.story = _lot(lot), _story(unit, lot, factory_region, shop, territory)
     if verdict is Verdict.GENUINE:
@@ -485,7 +485,7 @@ def scan(*, user: AppUser, text: str, hidden_code: str | None = None, latitude: 
         result.scans = {"count": stats.scans, "first_at": stats.first_scanned_at,
                         "first_city": city_of(stats.first_region_code)}
         if region_code:
-            # The unit and its dealer's territory as this scan read them (an item is its own last dealer's).
+            # The unit and its last dealer's territory as this scan read them: not read again.
             known = {unit.last_dealer_id: territory} if unit.last_dealer_id is not None else {}
             diversion.check(units=[_state_of(unit)], seen_kind=SeenKind.CONSUMER_SCAN, place_kind="region",
                             place_id=None, region_code=region_code, seen_by=f"consumer:{user.id}", seen_at=now,
