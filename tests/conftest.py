@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from app import create_app
+from app.campaigns import claims
 from app.extensions import db, redis
 from tests.factories import AuthActions
 
@@ -56,6 +57,7 @@ def clean_state(app):
     yield
     wipe_rows()
     redis.flushdb()
+    claims.forget_listed_campaigns()  # the per-process list of campaigns the scans answer with
 
 
 @pytest.fixture

@@ -32,8 +32,8 @@ from sqlalchemy.dialects import mysql, sqlite
 from app.accounts.models import AppName, AppUser
 from app.campaigns import budget
 from app.campaigns.models import (
-    PPM, Campaign, CampaignDay, CampaignStatus, Draw, DrawOutcome, Entries, Prize, PrizeKind, Redemption,
-    RedemptionStatus,
+    PPM, Campaign, CampaignDay, CampaignStatus, ClaimVelocity, Draw, DrawOutcome, Entries, Prize, PrizeKind,
+    Redemption, RedemptionStatus,
 )
 from app.consumers import blacklist
 from app.consumers.models import ConsumerScan, UnitScanStats, Verdict
@@ -225,8 +225,7 @@ def claim(*, user: AppUser, scan_id: int, campaign_id: int | None = None, now: d
     earlier = _draw_of(scan.serial)
     if earlier is not None:
         return _repeat(earlier, user)
-    # One claim per consumer at a time: the velocity rules then read (with locking reads, past this
-    # transaction's snapshot) every draw the consumer's earlier claims committed.
+    # One claim per consumer at a time (their velocity row, read later, then holds every earlier claim).
     db.session.execute(sa.select(AppUser.id).where(AppUser.id == user.id).with_for_update())
     if blacklist.is_blocked(user.openid):
         raise ConsumerBlocked()
@@ -249,13 +248,15 @@ def claim(*, user: AppUser, scan_id: int, campaign_id: int | None = None, now: d
     if not insert_once(draw):  # a concurrent claim of the same unit committed first: read it past our snapshot
         return _repeat(_draw_of(scan.serial, lock=True), user)
     _count_entry(campaign, user, day)
+    velocity = _velocity_of(user.id)
+    _note_claim(velocity, draw, now)
     result = ClaimResult(draw=draw)
     if hit is not None:
         prize = next(p for p in prizes if p.id == hit["prize_id"])
         draw.outcome = _take(campaign, prize, day)
         if draw.outcome is DrawOutcome.WON:
             draw.amount = prize.amount
-            _deliver(result, campaign, prize, user, now)
+            _deliver(result, campaign, prize, user, velocity, now)
     db.session.flush()
     return result
 
@@ -395,13 +396,14 @@ def _undo(statements: list) -> None:
         db.session.execute(statement)
 
 
-def _deliver(result: ClaimResult, campaign: Campaign, prize: Prize, user: AppUser, now: datetime) -> None:
+def _deliver(result: ClaimResult, campaign: Campaign, prize: Prize, user: AppUser, velocity: ClaimVelocity,
+             now: datetime) -> None:
     draw = result.draw
     if prize.kind is PrizeKind.CASH:
         from app.payouts import service as payouts
         from app.payouts.models import PayoutPurpose
 
-        draw.held_reason = _velocity_hold(user, draw, now)
+        draw.held_reason = _velocity_hold(velocity, draw)
         payout = payouts.enqueue(purpose=PayoutPurpose.PRIZE, source=f"draw:{draw.id}", app_user=user,
                                  amount_fen=prize.amount, campaign_id=campaign.id, hold_reason=draw.held_reason)
         result.payout_id = payout.id
@@ -426,19 +428,33 @@ def _coupon_code() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(12))
 
 
-def _velocity_hold(user: AppUser, draw: Draw, now: datetime) -> str | None:
-    """Why this cash prize waits for a person (None: it does not) — the velocity rules, all configurable."""
+def _velocity_of(user_id: int) -> ClaimVelocity:
+    """The consumer's velocity row, locked (a locking read by primary key sees every earlier claim's commit)."""
+    _upsert(ClaimVelocity, {"app_user_id": user_id, "cities": {}, "day": None, "cash_won_fen": 0},
+            ["app_user_id"], "cash_won_fen", 0)
+    return db.session.scalar(sa.select(ClaimVelocity).where(ClaimVelocity.app_user_id == user_id)
+                             .with_for_update().execution_options(populate_existing=True))
+
+
+def _note_claim(velocity: ClaimVelocity, draw: Draw, now: datetime) -> None:
+    """Remember where this claim came from (cities older than the velocity window are forgotten)."""
     since = now - timedelta(hours=_setting("CLAIM_VELOCITY_HOURS"))
-    cities = set(db.session.scalars(sa.select(sa.func.substr(Draw.region_code, 1, 4)).where(
-        Draw.app_user_id == user.id, Draw.drawn_at >= since, Draw.region_code.is_not(None))
-        .with_for_update(read=True)))
+    cities = {city: at for city, at in (velocity.cities or {}).items() if datetime.fromisoformat(at) >= since}
     if draw.region_code:
-        cities.add(draw.region_code[:4])
-    if len(cities) >= _setting("CLAIM_VELOCITY_CITIES"):
-        return f"claims from {len(cities)} cities within {_setting('CLAIM_VELOCITY_HOURS')} h"
-    won_today = sum(db.session.scalars(sa.select(Draw.amount).where(
-        Draw.app_user_id == user.id, Draw.day == draw.day, Draw.outcome == DrawOutcome.WON,
-        Draw.prize_kind == PrizeKind.CASH, Draw.id != draw.id).with_for_update(read=True))) + draw.amount
+        cities[draw.region_code[:4]] = now.isoformat()
+    velocity.cities = cities
+
+
+def _velocity_hold(velocity: ClaimVelocity, draw: Draw) -> str | None:
+    """Why this cash prize waits for a person (None: it does not) — the velocity rules, all configurable.
+
+    Counts this prize in: the claims from many cities within CLAIM_VELOCITY_HOURS, the cash won today.
+    """
+    won_today = (velocity.cash_won_fen if velocity.day == draw.day else 0) + draw.amount
+    velocity.day, velocity.cash_won_fen = draw.day, won_today
+    cities = len(velocity.cities or {})
+    if cities >= _setting("CLAIM_VELOCITY_CITIES"):
+        return f"claims from {cities} cities within {_setting('CLAIM_VELOCITY_HOURS')} h"
     if won_today > _setting("CLAIM_HOLD_DAILY_FEN"):
         return f"{won_today} fen won today, above {_setting('CLAIM_HOLD_DAILY_FEN')}"
     return None

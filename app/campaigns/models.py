@@ -176,3 +176,18 @@ class Redemption(db.Model):
     tracking_no: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ClaimVelocity(db.Model):
+    """A consumer's recent claims at a glance, for the velocity rules; read and written under their lock.
+
+    ``cities`` maps a city (the first 4 digits of an adcode) to the last time the consumer claimed from
+    it; ``cash_won_fen`` is what cash prizes they won on ``day`` (a China day).
+    """
+
+    __tablename__ = "claim_velocity"
+
+    app_user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_users.id"), primary_key=True, autoincrement=False)
+    cities: Mapped[dict] = mapped_column(JSONType, default=dict)
+    day: Mapped[date | None] = mapped_column(sa.Date)
+    cash_won_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)

@@ -46,6 +46,14 @@ def upgrade():
     sa.CheckConstraint('stock >= 0', name=op.f('ck_mall_items_stock_not_negative')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mall_items'))
     )
+    op.create_table('claim_velocity',
+    sa.Column('app_user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('cities', sa.JSON().with_variant(mysql.JSON(), 'mariadb').with_variant(mysql.JSON(), 'mysql'), nullable=False),
+    sa.Column('day', sa.Date(), nullable=True),
+    sa.Column('cash_won_fen', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['app_user_id'], ['app_users.id'], name=op.f('fk_claim_velocity_app_user_id_app_users')),
+    sa.PrimaryKeyConstraint('app_user_id', name=op.f('pk_claim_velocity'))
+    )
     op.create_table('campaign_days',
     sa.Column('campaign_id', sa.BigInteger(), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
@@ -172,6 +180,6 @@ def upgrade():
 
 def downgrade():
     # Dropping a table drops its indexes (MariaDB refuses to drop a foreign key's index first).
-    for table in ("prize_redemptions", "campaign_draws", "points_ledger", "points_balances", "mall_orders",
+    for table in ("claim_velocity", "prize_redemptions", "campaign_draws", "points_ledger", "points_balances", "mall_orders",
                   "campaign_entries", "campaign_days", "mall_items", "consumer_blacklist"):
         op.drop_table(table)
