@@ -40,6 +40,7 @@ from app.consumers.models import ConsumerScan, UnitScanStats, Verdict
 from app.db import insert_once, utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
+from app.masterdata.rules import region_prefix
 from app.rebates.service import BUSINESS_TZ
 
 DRAWABLE = (Verdict.GENUINE, Verdict.SCANNED_BEFORE)
@@ -102,8 +103,6 @@ def _active_campaigns(now: datetime) -> list[Campaign]:
 
 
 def _in_region(region_code: str | None, wanted: list[str]) -> bool:
-    from app.consumers.service import region_prefix
-
     return region_code is not None and any(region_code.startswith(region_prefix(code)) for code in wanted)
 
 

@@ -45,6 +45,7 @@ from app.masterdata.models import (
     Store,
     dealer_territories,
 )
+from app.masterdata.rules import region_prefix
 from app.production.models import ProductionLot
 from app.units import store
 from app.units.models import Event, EventKind, Unit
@@ -444,7 +445,7 @@ def list_alerts(*, status=None, dealer_id=None, product_id=None, region_code=Non
     if product_id is not None:
         query = query.where(DiversionAlert.product_id == product_id)
     if region_code:
-        query = query.where(DiversionAlert.region_code.like(_region_prefix(region_code) + "%"))
+        query = query.where(DiversionAlert.region_code.like(region_prefix(region_code) + "%"))
     if seen_kind:
         query = query.where(DiversionAlert.seen_kind == SeenKind(seen_kind))
     if seen_from is not None:
@@ -452,19 +453,6 @@ def list_alerts(*, status=None, dealer_id=None, product_id=None, region_code=Non
     if seen_to is not None:
         query = query.where(DiversionAlert.seen_at < seen_to)
     return query
-
-
-def _region_prefix(code: str) -> str:
-    """The adcode prefix shared by a region and everything inside it (33 for a province, 3301 a city)."""
-    code = code.strip()
-    if len(code) == 12 and code.isdigit():
-        if code[2:] == "0" * 10:
-            return code[:2]
-        if code[4:] == "0" * 8:
-            return code[:4]
-        if code[6:] == "0" * 6:
-            return code[:6]
-    return code
 
 
 def get_alert(alert_id: int) -> DiversionAlert:

@@ -22,6 +22,7 @@ from app.consumers.models import BlockedConsumer, ConsumerScan
 from app.errors import NotFound
 from app.extensions import db
 from app.masterdata.models import Product, Region
+from app.masterdata.rules import region_prefix
 from app.payouts.models import Payout, PayoutPurpose, PayoutStatus
 from app.points.models import PointsBalance
 
@@ -36,16 +37,6 @@ _PLACEHOLDER_CITY_NAMES = {"市辖区", "县", "省直辖县级行政区划", "�
 class ConsumerNotFound(NotFound):
     code = "consumer_not_found"
     message = "No such consumer."
-
-
-def region_prefix(code: str) -> str:
-    """The adcode prefix shared by a region's descendants (110000000000 → 11, 110100000000 → 1101)."""
-    code = code.strip()
-    if len(code) == 12 and code.isdigit():
-        for keep in (2, 4, 6, 9):
-            if code[keep:] == "0" * (12 - keep):
-                return code[:keep]
-    return code
 
 
 def _in_region(column, code: str):

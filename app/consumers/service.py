@@ -53,6 +53,7 @@ from app.masterdata.models import (
     Store,
     dealer_territories,
 )
+from app.masterdata.rules import region_prefix
 from app.production.models import ProductionLot
 from app.units import store as unit_store
 from app.units.models import LocationKind, Unit, UnitStatus
@@ -526,16 +527,6 @@ def list_scans(*, verdict: str | None = None, product_id: int | None = None, reg
     if scanned_to is not None:
         query = query.where(ConsumerScan.scanned_at < scanned_to)
     return query
-
-
-def region_prefix(code: str) -> str:
-    """The adcode prefix shared by a region's descendants (110000000000 → 11, 110100000000 → 1101)."""
-    code = code.strip()
-    if len(code) == 12 and code.isdigit():
-        for keep in (2, 4, 6, 9):
-            if code[keep:] == "0" * (12 - keep):
-                return code[:keep]
-    return code
 
 
 def list_leak_alerts(*, status: str | None = None):

@@ -164,12 +164,16 @@ def coordinates(longitude, latitude) -> tuple[float | None, float | None]:
 
 
 def region_prefix(code: str) -> str:
-    """The adcode prefix every region inside this one shares (province 2, city 4, else 6 digits)."""
-    if code[2:].strip("0") == "":
-        return code[:2]
-    if code[4:].strip("0") == "":
-        return code[:4]
-    return code[:6]
+    """The adcode prefix every region inside this one shares (33 a province, 3301 a city, 330106 a district).
+
+    A code that is not 12 digits is its own prefix.
+    """
+    code = code.strip()
+    if len(code) == 12 and code.isdigit():
+        for keep in (2, 4, 6, 9):
+            if code[keep:] == "0" * (12 - keep):
+                return code[:keep]
+    return code
 
 
 def region_ancestors(code: str) -> list[str]:
