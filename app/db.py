@@ -83,6 +83,10 @@ def tune_connections(engine) -> None:
             # A chunk of units read as one JSON_ARRAYAGG document is far above the 1 MB default,
             # past which MariaDB would cut the document short.
             cursor.execute("SET SESSION group_concat_max_len = 4294967295")
+            # Strings built in SQL (CONCAT, CAST AS CHAR) take the connection's collation; the tables
+            # take the database's. Made equal, an expression compares with a column whatever the
+            # server's defaults (MySQL 8's utf8mb4_0900_ai_ci, a database created utf8mb4_unicode_ci).
+            cursor.execute("SET SESSION collation_connection = @@collation_database")
 
 
 @contextlib.contextmanager
