@@ -11,7 +11,7 @@ import logging
 import threading
 
 from flask import Flask
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from app.wechat.sandbox.credentials import SandboxCredentials
 from app.wechat.sandbox.state import SandboxState
@@ -31,12 +31,19 @@ def create_sandbox_app(credentials: SandboxCredentials | None = None) -> Flask:
     return sandbox
 
 
+class PathOnlyLog(WSGIRequestHandler):
+    """Request lines without their query strings: WeChat's code2session carries the app secret there."""
+
+    def log_request(self, code="-", size="-") -> None:
+        self.log("info", '"%s %s" %s %s', self.command, self.path.split("?", 1)[0], code, size)
+
+
 class SandboxServer:
     """The sandbox served on a loopback port by a daemon thread of this process."""
 
     def __init__(self, sandbox: Flask, host: str = "127.0.0.1", port: int = 0):
         self.app = sandbox
-        self._server = make_server(host, port, sandbox, threaded=True)
+        self._server = make_server(host, port, sandbox, threaded=True, request_handler=PathOnlyLog)
         self.url = f"http://{host}:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="wechat-sandbox",
                                         daemon=True)

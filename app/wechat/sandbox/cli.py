@@ -38,14 +38,14 @@ def sandbox_request(url: str | None, method: str, path: str, **kwargs) -> reques
 @click.option("--port", default=8900, show_default=True, type=int)
 def run(host, port):
     """Serve a standalone sandbox (fresh credentials, in-memory state) until stopped."""
-    from app.wechat.sandbox import create_sandbox_app
+    from app.wechat.sandbox import PathOnlyLog, create_sandbox_app
 
     url = f"http://{host}:{port}"
     click.echo(f"WeChat sandbox listening on {url}\n"
                f"  its credentials (generated now): {url}/__sandbox__/credentials\n"
                f"  point Matong at it: WECHAT_SANDBOX_URL={url} (with WECHAT_API_BASE / "
                f"WECHATPAY_API_BASE = sandbox)")
-    run_simple(host, port, create_sandbox_app(), threaded=True)
+    run_simple(host, port, create_sandbox_app(), threaded=True, request_handler=PathOnlyLog)
 
 
 @wechat_sandbox.command("fault")
