@@ -59,7 +59,7 @@ def check_code_keys(config) -> None:
 
 def register_extensions(app: Flask) -> None:
     from app import wechat
-    from app.campaigns import budget
+    from app.campaigns import budget, claims
     from app.db import tune_connections
     from app.extensions import api, db, migrate, redis_ext
 
@@ -73,6 +73,7 @@ def register_extensions(app: Flask) -> None:
     api.init_app(app)
     _import_models()
     budget.watch_transactions()
+    claims.watch_commits()
 
 
 def _import_models() -> None:

@@ -129,6 +129,19 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
+def _retryable_number(error: BaseException) -> int | None:
+    """The MySQL error worth a retry behind this one, if any. A deadlock inside a savepoint rolls the
+    whole transaction back, and the ROLLBACK TO SAVEPOINT that follows fails (1305) in its place."""
+    seen = 0
+    while error is not None and seen < 5:
+        orig = getattr(error, "orig", error)
+        number = orig.args[0] if getattr(orig, "args", None) and isinstance(orig.args[0], int) else None
+        if number in RETRYABLE_ERRORS:
+            return number
+        error, seen = error.__context__ or error.__cause__, seen + 1
+    return None
+
+
 def retrying(fn: Callable[[], T], *, attempts: int = 3) -> T:
     """Run a use case (its own transaction) again when the database picked it as a deadlock victim."""
     from app.extensions import db
@@ -137,8 +150,8 @@ def retrying(fn: Callable[[], T], *, attempts: int = 3) -> T:
         try:
             return fn()
         except (OperationalError, IntegrityError) as error:
-            number = error.orig.args[0] if getattr(error.orig, "args", None) else None
-            if number not in RETRYABLE_ERRORS or attempt == attempts:
+            number = _retryable_number(error)
+            if number is None or attempt == attempts:
                 raise
             db.session.rollback()
             log.info("use case retried after database error %s (attempt %d)", number, attempt)

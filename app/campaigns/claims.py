@@ -28,6 +28,7 @@ from datetime import date, datetime, timedelta, timezone
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.orm import Session
 
 from app.accounts.models import AppName, AppUser
 from app.campaigns import budget
@@ -148,8 +149,29 @@ class _Listed:
 
 
 def forget_listed_campaigns() -> None:
-    """Campaigns changed: this process lists them afresh (other processes within CAMPAIGN_CACHE_SECONDS)."""
+    """Drop this process's list of campaigns (the next scan reads them again)."""
     current_app.extensions.pop("listed_campaigns", None)
+
+
+def campaigns_changed(session) -> None:
+    """Campaigns changed in this transaction: once it commits, this process lists them afresh (other
+    processes within CAMPAIGN_CACHE_SECONDS). Not before the commit: a scan in between would read and
+    keep the old rows."""
+    session.info[_CHANGED] = True
+
+
+_CHANGED = "campaigns_changed"
+
+
+def _after_commit(session) -> None:
+    if session.info.pop(_CHANGED, False):
+        forget_listed_campaigns()
+
+
+def watch_commits() -> None:
+    """Hook every session's commit (once per process), for ``campaigns_changed``."""
+    if not sa.event.contains(Session, "after_commit", _after_commit):
+        sa.event.listen(Session, "after_commit", _after_commit)
 
 
 def _listed_campaigns() -> list[_Listed]:

@@ -46,7 +46,7 @@ def create_campaign(*, actor: Actor, data: dict) -> Campaign:
         prize.campaign_id = campaign.id
         db.session.add(prize)
     db.session.flush()
-    claims.forget_listed_campaigns()
+    claims.campaigns_changed(db.session())
     audit(actor, "campaign.create", campaign, {"status": [None, campaign.status.value],
                                                "total_budget_fen": [None, campaign.total_budget_fen],
                                                "prizes": [None, _prize_summary(prizes)]})
@@ -93,7 +93,7 @@ def update_campaign(*, actor: Actor, campaign_id: int, changes: dict) -> Campaig
         _reset_daily_budgets(campaign)
     if changed:
         db.session.flush()
-        claims.forget_listed_campaigns()
+        claims.campaigns_changed(db.session())
         audit(actor, "campaign.update", campaign, {**changed, "status_at_change": [None, campaign.status.value]})
     return campaign
 
@@ -111,7 +111,7 @@ def change_status(*, actor: Actor, campaign_id: int, action: str) -> Campaign:
     before = campaign.status
     campaign.status = target
     db.session.flush()
-    claims.forget_listed_campaigns()
+    claims.campaigns_changed(db.session())
     audit(actor, f"campaign.{action}", campaign, {"status": [before.value, target.value]})
     return campaign
 

@@ -12,6 +12,7 @@ reloads when it differs, so another process sees a reload within a few seconds.
 from __future__ import annotations
 
 import threading
+import uuid
 import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -80,8 +81,14 @@ def _read_version() -> bytes | None:
 
 
 def _load(version: bytes | None) -> RegionTable:
-    rows = db.session.execute(sa.select(Region.code, Region.name, Region.level, Region.parent_code,
-                                        Region.longitude, Region.latitude)).all()
+    """The rows as committed now, read after the version: on MySQL on a connection of its own, since the
+    caller's transaction may hold a snapshot older than the version it read (old rows, new version)."""
+    query = sa.select(Region.code, Region.name, Region.level, Region.parent_code, Region.longitude, Region.latitude)
+    if db.engine.dialect.name in ("mysql", "mariadb"):
+        with db.engine.connect() as connection:
+            rows = connection.execute(query).all()
+    else:
+        rows = db.session.execute(query).all()
     return RegionTable({row.code: RegionRow(row.name, row.level, row.parent_code, row.longitude, row.latitude)
                         for row in rows}, version)
 
@@ -106,7 +113,7 @@ def table() -> RegionTable:
 
 def changed() -> None:
     """The regions table changed (call after the commit): every process reloads, this one at once."""
-    redis.incr(VERSION_KEY)
+    redis.set(VERSION_KEY, uuid.uuid4().hex)  # never a value seen before, even after Redis lost its data
     holder = _holder()
     with holder.lock:
         holder.table = None

@@ -166,9 +166,12 @@ def coordinates(longitude, latitude) -> tuple[float | None, float | None]:
 def region_prefix(code: str) -> str:
     """The adcode prefix every region inside this one shares (33 a province, 3301 a city, 330106 a district).
 
-    A code that is not 12 digits is its own prefix.
+    A 6- or 9-digit adcode is read as the 12-digit one it stands for (330000 is Zhejiang); any other
+    text is its own prefix.
     """
     code = code.strip()
+    if len(code) in (6, 9) and code.isdigit():
+        code = code.ljust(12, "0")
     if len(code) == 12 and code.isdigit():
         for keep in (2, 4, 6, 9):
             if code[keep:] == "0" * (12 - keep):
