@@ -157,3 +157,12 @@ def retrying(fn: Callable[[], T], *, attempts: int = 3) -> T:
             log.info("use case retried after database error %s (attempt %d)", number, attempt)
             time.sleep(0.02 * attempt)
     raise AssertionError("unreachable")
+
+
+def retried_transaction(use_case: Callable[[], T]) -> T:
+    """Run a use case in a transaction of its own, again when the database picked it as a deadlock victim."""
+    def run() -> T:
+        with transaction():
+            return use_case()
+    return retrying(run)
+

@@ -9,7 +9,7 @@ from flask import request
 from flask_smorest import Blueprint
 
 from app.accounts.models import AppName
-from app.db import retrying, transaction
+from app.db import retried_transaction
 from app.errors import ValidationFailed
 from app.http import SelectPage
 from app.idempotency import HEADER
@@ -138,10 +138,7 @@ def redeem(body):
         raise ValidationFailed(errors={"request_id": ["At most 64 characters."]})
     user = current_app_user()
 
-    def run():
-        with transaction():
-            return service.redeem(app_user=user, request_id=request_id, **body)
-    return retrying(run)
+    return retried_transaction(lambda: service.redeem(app_user=user, request_id=request_id, **body))
 
 
 @blp.route("/mall/orders", methods=["GET"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from app.db import retrying, transaction
+from app.db import retried_transaction, transaction
 from app.http import (
     ALL_ROLES,
     SelectPage,
@@ -150,10 +150,7 @@ def adjust(body, app_user_id):
     """Give or take a consumer's points (audited, once per key; never below zero)"""
     actor = current_actor()
 
-    def run():
-        with transaction():
-            return service.adjust(actor=actor, app_user_id=app_user_id, **body)
-    return retrying(run)
+    return retried_transaction(lambda: service.adjust(actor=actor, app_user_id=app_user_id, **body))
 
 
 # --- the mall: items -----------------------------------------------------------------------------
@@ -243,7 +240,4 @@ def cancel_order(body, order_id):
     """Cancel an order: its points and its stock go back, once"""
     actor = current_actor()
 
-    def run():
-        with transaction():
-            return service.cancel(actor=actor, order_id=order_id, **body)
-    return retrying(run)
+    return retried_transaction(lambda: service.cancel(actor=actor, order_id=order_id, **body))

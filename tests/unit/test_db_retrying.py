@@ -49,3 +49,10 @@ def test_other_errors_and_the_last_attempt_are_raised(app):
     with pytest.raises(OperationalError):
         retrying(use_case)
     assert len(calls) == 3
+
+
+def test_a_retried_transaction_commits_each_attempt_on_its_own(app):
+    from app.db import retried_transaction
+
+    use_case, calls = flaky(failure(1213))
+    assert retried_transaction(use_case) == "done" and len(calls) == 2
