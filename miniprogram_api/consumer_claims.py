@@ -56,14 +56,8 @@ class MyDrawSchema(ma.Schema):
 
 def _answer(result: claims.ClaimResult) -> dict:
     draw = result.draw
-    won = draw.outcome is DrawOutcome.WON
-    prize = None
-    if won:
-        band = next(band for band in draw.odds if band["prize_id"] == draw.prize_id)
-        prize = {"kind": draw.prize_kind, "name": band.get("name", ""), "amount": draw.amount}
-    return {"draw_id": draw.id, "campaign_id": draw.campaign_id, "outcome": draw.outcome, "prize": prize,
-            "points": draw.amount if won and draw.prize_kind is PrizeKind.POINTS else None,
-            "payout_id": result.payout_id, "payout_held": bool(draw.held_reason),
+    return {"draw_id": draw.id, "campaign_id": draw.campaign_id, "outcome": draw.outcome, "prize": result.prize,
+            "points": result.points, "payout_id": result.payout_id, "payout_held": bool(draw.held_reason),
             "redemption_id": result.redemption_id, "random_number": draw.random_ppm, "drawn_at": draw.drawn_at}
 
 

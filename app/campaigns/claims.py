@@ -20,10 +20,12 @@ Decisions (docs/api.md, "Claims"):
 """
 from __future__ import annotations
 
+import functools
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -107,15 +109,17 @@ def _in_region(region_code: str | None, wanted: list[str]) -> bool:
     return region_code is not None and any(region_code.startswith(region_prefix(code)) for code in wanted)
 
 
-def refusal(campaign: Campaign | _Listed, scan: ConsumerScan, user: AppUser, now: datetime) -> str | None:
+def refusal(campaign: Campaign | _Listed, scan: ConsumerScan, user: AppUser, now: datetime,
+            first_scanner: Callable[[], int | None] | None = None) -> str | None:
     """Why this scan cannot enter the campaign (None: it can), before limits and the unit's one draw."""
     if campaign.status is not CampaignStatus.ACTIVE:
         return f"campaign_{campaign.status.value}"
-    if not _aware(campaign.starts_at) <= now < _aware(campaign.ends_at):
+    if not campaign.starts_at <= now < campaign.ends_at:
         return "outside_campaign_window"
     if scan.verdict not in DRAWABLE:
         return f"verdict_{scan.verdict.value}"
-    if campaign.first_scan_only and scan.scan_number != 1 and _first_scanner(scan.serial) != user.id:
+    if campaign.first_scan_only and scan.scan_number != 1 and \
+            (first_scanner or functools.partial(_first_scanner, scan.serial))() != user.id:
         return "not_first_scan"  # the unit's first scanner may scan it again (a claim window passed)
     if campaign.product_ids and scan.product_id not in campaign.product_ids:
         return "product_not_in_campaign"
@@ -209,7 +213,8 @@ def open_campaigns(*, scan: ConsumerScan, user: AppUser, now: datetime | None = 
     now = now or utcnow()
     if scan.serial is None or scan.verdict not in DRAWABLE:
         return []
-    candidates = [c for c in _listed_campaigns() if refusal(c, scan, user, now) is None]
+    first_scanner = functools.cache(functools.partial(_first_scanner, scan.serial))  # read once, if at all
+    candidates = [c for c in _listed_campaigns() if refusal(c, scan, user, now, first_scanner) is None]
     if not candidates or _draw_of(scan.serial) is not None or blacklist.is_blocked(user.openid):
         return []
     return [{"id": c.id, "name": c.name, "ends_at": c.ends_at, "hidden_code_required": c.hidden_code_required,
@@ -224,6 +229,21 @@ class ClaimResult:
     repeat: bool = False  # the same claim answered again
     payout_id: int | None = None
     redemption_id: int | None = None
+
+    @property
+    def prize(self) -> dict | None:
+        """What the draw won ({kind, name, amount}), named as in the odds it was drawn with."""
+        draw = self.draw
+        if draw.outcome is not DrawOutcome.WON:
+            return None
+        band = next(band for band in draw.odds if band["prize_id"] == draw.prize_id)
+        return {"kind": draw.prize_kind, "name": band.get("name", ""), "amount": draw.amount}
+
+    @property
+    def points(self) -> int | None:
+        """Points added to the balance by this draw."""
+        won = self.draw.outcome is DrawOutcome.WON and self.draw.prize_kind is PrizeKind.POINTS
+        return self.draw.amount if won else None
 
 
 def limit_rate(*, user: AppUser, ip: str | None) -> None:
@@ -250,7 +270,7 @@ def claim(*, user: AppUser, scan_id: int, campaign_id: int | None = None, now: d
     db.session.execute(sa.select(AppUser.id).where(AppUser.id == user.id).with_for_update())
     if blacklist.is_blocked(user.openid):
         raise ConsumerBlocked()
-    if now - _aware(scan.scanned_at) > timedelta(hours=_setting("CLAIM_WINDOW_HOURS")):
+    if now - scan.scanned_at > timedelta(hours=_setting("CLAIM_WINDOW_HOURS")):
         raise ClaimWindowPassed()
     campaign = _chosen_campaign(scan, user, campaign_id, now)
     prizes = list(db.session.scalars(sa.select(Prize).where(Prize.campaign_id == campaign.id).order_by(Prize.id)))
@@ -280,11 +300,6 @@ def claim(*, user: AppUser, scan_id: int, campaign_id: int | None = None, now: d
             _deliver(result, campaign, prize, user, velocity, now)
     db.session.flush()
     return result
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands datetimes back naive; they are UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def _draw_of(serial: int, *, lock: bool = False) -> Draw | None:

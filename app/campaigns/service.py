@@ -4,7 +4,6 @@ Every change is audited with its before and after values (an active campaign's a
 """
 from __future__ import annotations
 
-from datetime import timezone
 
 import sqlalchemy as sa
 
@@ -136,17 +135,13 @@ def _reset_daily_budgets(campaign: Campaign) -> None:
 
 def _check_can_run(campaign: Campaign) -> None:
     errors = {}
-    if _aware(campaign.ends_at) <= utcnow():
+    if campaign.ends_at <= utcnow():
         errors["ends_at"] = ["The campaign's window is over; move ends_at to activate it."]
     prizes = prizes_of(campaign.id)
     if not prizes or not any(prize.probability_ppm for prize in prizes):
         errors["prizes"] = ["A campaign needs a prize with odds above zero to run."]
     if errors:
         raise rules.CampaignInvalid(errors=errors)
-
-
-def _aware(moment):
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 # --- validation ---------------------------------------------------------------------------------
