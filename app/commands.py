@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from app import demo as demo_data
 from app import demo_chain
 from app.codes.cli import codes
+from app.consumers.cli import consumers
 from app.db import transaction
 from app.errors import DomainError
 from app.identity import service as identity
@@ -75,4 +76,4 @@ Matong demo data is ready (embedded default: SQLite, in-process Redis, WeChat sa
 """)
 
 
-COMMANDS = (users, regions, codes, demo, wechat_sandbox, warehouse, webhooks, payouts, points)
+COMMANDS = (users, regions, codes, consumers, demo, wechat_sandbox, warehouse, webhooks, payouts, points)

@@ -224,9 +224,13 @@ def main() -> int:
         gunicorn = [str(BIN / "gunicorn"), "-c", "config/gunicorn.py", "--access-logfile", "/dev/null"]
         app_server = start("app", [*gunicorn, "wsgi:app"], app_port)
         start("bare", [*gunicorn, "bench.bare_app:app"], bare_port)
+        # The scan-log worker, as deployed (docker-compose.yml): it writes the scans to the database.
+        log = open(work / "scan-log-worker.log", "w")  # noqa: SIM115 - open while the worker runs
+        servers.append(subprocess.Popen([str(BIN / "flask"), "consumers", "persist-scans"], cwd=ROOT, env=common_env,
+                                        stdout=log, stderr=subprocess.STDOUT))
         print(f"gunicorn (both apps): {args.workers} workers x {args.threads} threads (gthread), "
-              f"config/gunicorn.py, access log off; wrk: {args.clients} connections on {args.wrk_threads} threads",
-              flush=True)
+              f"config/gunicorn.py, access log off; one scan-log worker (flask consumers persist-scans); "
+              f"wrk: {args.clients} connections on {args.wrk_threads} threads", flush=True)
 
         app_url = f"http://127.0.0.1:{app_port}"
         started = time.perf_counter()
@@ -238,6 +242,7 @@ def main() -> int:
         repeats = all_codes[:repeat_codes]
         pre = [line_of(tokens[i % len(tokens)], {"url": short(code)}) for i, code in enumerate(repeats)]
         post_lines(app_url, pre)
+        drain(redis_url)
         fresh = all_codes[repeat_codes:]
 
         consumer_cursor = [0]
@@ -259,6 +264,7 @@ def main() -> int:
         warm = round_file("warm-up", args.rounds)
         for url in urls.values():
             wrk(url, warm, 3, args, lua)
+        drain(redis_url)
 
         results = []
         for r in range(args.rounds):
@@ -267,6 +273,12 @@ def main() -> int:
             sides = {}
             for side in (SIDES if r % 2 == 0 else SIDES[::-1]):
                 sides[side] = wrk(urls[side], lines_file, args.seconds, args, lua)
+                if side == "scans":
+                    # The worker's backlog is written before the next side runs: its time counts against
+                    # the scans (answered per second, and written per second including the backlog).
+                    lag = drain(redis_url)
+                    sides[side].update(answered=sides[side]["rps"], backlog_s=lag,
+                                       rps=sides[side]["requests"] / (args.seconds + lag))
             sides["recorded"] = scan_count() - before
             results.append(sides)
             print_round(r, sides, flush=True)
@@ -423,6 +435,21 @@ def round_trips(token: str, warm: str, code: str) -> None:
         print(f"  {n:3d} x Redis {kind}")
 
 
+def drain(redis_url: str, timeout: float = 300) -> float:
+    """Wait until the scan-log worker has written every logged scan: the seconds it took."""
+    import redis as redis_client
+
+    from app.consumers import scan_log
+
+    client = redis_client.Redis.from_url(redis_url)
+    started = time.perf_counter()
+    while client.exists(scan_log.STREAM) and client.xlen(scan_log.STREAM):
+        if time.perf_counter() - started > timeout:
+            raise RuntimeError(f"the scan-log worker has not written the scans in {timeout:.0f} s")
+        time.sleep(0.05)
+    return time.perf_counter() - started
+
+
 def scan_count() -> int:
     import sqlalchemy as sa
 
@@ -490,6 +517,8 @@ def post_lines(app_url: str, lines: list[str]) -> list[int]:
 def describe(name: str, r: dict) -> str:
     text = (f"  {name:<8}{r['rps']:8.0f} req/s  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms  "
             f"p99 {r['p99']:6.1f} ms  max {r['max']:7.1f} ms  ({r['requests']:,} requests")
+    if "backlog_s" in r:
+        text += f"; answered {r['answered']:.0f}/s, written {r['backlog_s']:.1f} s after the last answer"
     keys = ("non2xx", "socket_errors", "timeouts") + (("wraps",) if name == "scans" else ())
     problems = [f"{r[k]:,} {k}" for k in keys if r[k]]
     return text + (", " + ", ".join(problems) if problems else "") + ")"

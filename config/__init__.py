@@ -132,6 +132,11 @@ class Base:
         # Claims: how long a scan can be claimed, and the velocity rules that hold a cash prize for review.
         self.CLAIM_WINDOW_HOURS = env_int("CLAIM_WINDOW_HOURS", 24)
         self.CAMPAIGN_CACHE_SECONDS = env_int("CAMPAIGN_CACHE_SECONDS", 5)  # how long a scan's campaign list may lag
+        # How long a scan's code batches, products and dealer territories may lag a change (per process).
+        self.SCAN_CACHE_SECONDS = env_int("SCAN_CACHE_SECONDS", 5)
+        # "stream": a scan's record goes to a Redis stream, written to the database in batches by
+        # `flask consumers persist-scans`; "inline": the request writes it (tests).
+        self.CONSUMER_SCAN_WRITER = env("CONSUMER_SCAN_WRITER", "stream")
         self.CLAIMS_PER_MINUTE_USER = env_int("CLAIMS_PER_MINUTE_USER", 10)
         self.CLAIMS_PER_MINUTE_IP = env_int("CLAIMS_PER_MINUTE_IP", 120)
         self.CLAIM_VELOCITY_CITIES = env_int("CLAIM_VELOCITY_CITIES", 3)  # distinct cities claimed from ...
@@ -203,6 +208,8 @@ class Testing(Base):
         self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", "sqlite://")
         self.CODE_KEYS = "1:" + "aa" * 32 + ",2:" + "bb" * 32
         self.CODE_EXPORT_RUNNER = "inline"
+        self.CONSUMER_SCAN_WRITER = "inline"
+        self.SCAN_CACHE_SECONDS = 0  # tests change batches and territories between scans
         self.EVENT_PULL_SETTLE_SECONDS = 0
         self.CODE_EXPORT_DIR = env("CODE_EXPORT_DIR", str(ROOT / "var" / "test-exports"))
 

@@ -38,7 +38,7 @@ from app.campaigns.models import (
     PPM, Campaign, CampaignDay, CampaignStatus, ClaimVelocity, Draw, DrawOutcome, Entries, Prize, PrizeKind,
     Redemption, RedemptionStatus,
 )
-from app.consumers import blacklist
+from app.consumers import blacklist, scan_log
 from app.consumers.models import ConsumerScan, UnitScanStats, Verdict
 from app.db import insert_once, utcnow
 from app.errors import Conflict, Forbidden, NotFound
@@ -204,17 +204,20 @@ def _first_scanner(serial: int) -> int | None:
     return db.session.scalar(sa.select(UnitScanStats.first_app_user_id).where(UnitScanStats.serial == serial))
 
 
-def open_campaigns(*, scan: ConsumerScan, user: AppUser, now: datetime | None = None) -> list[dict]:
+def open_campaigns(*, scan: ConsumerScan, user: AppUser, now: datetime | None = None,
+                   first_scanner: int | None = None) -> list[dict]:
     """The campaigns a fresh scan can enter, for the scan's answer (nothing once the unit was drawn).
 
     Read from a short per-process cache: a listing may lag a change by CAMPAIGN_CACHE_SECONDS; the
-    claim itself always reads the database.
+    claim itself always reads the database. `first_scanner`: the unit's first scanner as the scan
+    counted it (else read from unit_scan_stats, if a campaign needs it).
     """
     now = now or utcnow()
     if scan.serial is None or scan.verdict not in DRAWABLE:
         return []
-    first_scanner = functools.cache(functools.partial(_first_scanner, scan.serial))  # read once, if at all
-    candidates = [c for c in _listed_campaigns() if refusal(c, scan, user, now, first_scanner) is None]
+    first = (lambda: first_scanner) if first_scanner is not None else \
+        functools.cache(functools.partial(_first_scanner, scan.serial))  # read once, if at all
+    candidates = [c for c in _listed_campaigns() if refusal(c, scan, user, now, first) is None]
     if not candidates or _draw_of(scan.serial) is not None or blacklist.is_blocked(user.openid):
         return []
     return [{"id": c.id, "name": c.name, "ends_at": c.ends_at, "hidden_code_required": c.hidden_code_required,
@@ -259,6 +262,8 @@ def claim(*, user: AppUser, scan_id: int, campaign_id: int | None = None, now: d
     """Draw for the unit of the user's scan, once ever; take the prize's money and stock; queue what it wins."""
     now = now or utcnow()
     scan = db.session.get(ConsumerScan, scan_id)
+    if scan is None and scan_log.persist_one(scan_id):  # the scan-log worker has not written it yet
+        scan = db.session.get(ConsumerScan, scan_id)
     if scan is None or scan.app_user_id != user.id or user.app is not AppName.CONSUMER:
         raise ScanNotFound()
     if scan.serial is None or scan.verdict not in DRAWABLE:

@@ -6,10 +6,13 @@ Decisions (docs/api.md, "Consumer scans"):
   Digital Link .../01/<gtin>[/10/<lot>]/21/<code>), with or without a query string, or a bare code.
   A URL of our forms whose code does not verify is forged; anything else is scan_text_invalid.
 - Forged codes (malformed, failing the MAC, or never issued) are recorded with serial None.
-- A unit's consumer scans are counted in unit_scan_stats with atomic insert-or-increment SQL; the
-  first scan sets first_*, later ones only the count and last_scanned_at.
+- A unit's consumer scans are counted in Redis, atomically with the scan's rate limits and its
+  record (app.consumers.scan_log): the first scan sets first_*, later ones only the count. The
+  scan-log worker writes the records to consumer_scans and the counts to unit_scan_stats.
 - Suspected copy: within CONSUMER_COPY_WINDOW_HOURS, CONSUMER_COPY_USERS distinct users or
-  CONSUMER_COPY_REGIONS distinct regions scanned the unit.
+  CONSUMER_COPY_REGIONS distinct regions scanned the unit (sets in Redis, in the same round trip).
+- Batches, products and dealer territories come from short per-process caches
+  (app.consumers.facts); the unit is read from the database on every scan.
 - Hidden codes: failures are counted in Redis per code (HIDDEN_CODE_MAX_FAILURES_PER_CODE per
   HIDDEN_CODE_LOCK_HOURS locks the code: the verdict says locked) and per user
   (HIDDEN_CODE_MAX_FAILURES_PER_USER per hour: 429 too_many_attempts).
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
@@ -31,8 +34,8 @@ from app.campaigns import claims
 from app.channel import diversion
 from app.channel.models import SeenKind
 from app.codes import service as codes
-from app.codes.format import CODE_LENGTH, normalise
-from app.codes.models import CodeBatch
+from app.codes.format import CODE_LENGTH, InvalidCode, normalise
+from app.consumers import facts, scan_log
 from app.consumers.models import (
     CodeLeakAlert,
     ConsumerScan,
@@ -51,7 +54,6 @@ from app.masterdata.models import (
     Region,
     RegionLevel,
     Store,
-    dealer_territories,
 )
 from app.masterdata.rules import region_prefix
 from app.production.models import ProductionLot
@@ -195,14 +197,6 @@ def rate_limits(limits: list[tuple[str, int]], window: int = 60) -> None:
         raise RateLimited(errors={"retry_after": ttl}, headers={"Retry-After": str(ttl)})
 
 
-def _rate_limits(user: AppUser, ip: str | None, code: str) -> None:
-    limits = [(f"consumer:scans:user:{user.openid}", _setting("CONSUMER_SCANS_PER_MINUTE_USER"))]
-    if ip:
-        limits.append((f"consumer:scans:ip:{ip}", _setting("CONSUMER_SCANS_PER_MINUTE_IP")))
-    limits.append((f"consumer:scans:code:{code}", _setting("CONSUMER_SCANS_PER_MINUTE_CODE")))
-    rate_limits(limits)
-
-
 def _code_failures_key(serial: int) -> str:
     return f"consumer:hidden:fail:code:{serial}"
 
@@ -262,32 +256,11 @@ def _upsert(model, values: dict, *, key: str, increment: str, refresh: tuple[str
     return mysql_like and result.rowcount == 1
 
 
-def _count_unit_scan(*, serial: int, user: AppUser, region_code: str | None, now: datetime) -> UnitScanStats:
-    """Count a scan of the unit; its stats after this scan (read back, locked, unless this scan inserted them)."""
-    values = {"serial": serial, "scans": 1, "first_scanned_at": now, "first_app_user_id": user.id,
-              "first_region_code": region_code, "last_scanned_at": now}
-    inserted = _upsert(UnitScanStats, values, key="serial", increment="scans", refresh=("last_scanned_at",))
-    if inserted:  # the first scan: the row holds just these values (and this transaction holds its lock)
-        return UnitScanStats(**{**values, "first_scanned_at": now.astimezone(UTC),
-                                "last_scanned_at": now.astimezone(UTC)})
-    return db.session.scalar(sa.select(UnitScanStats).where(UnitScanStats.serial == serial)
-                             .with_for_update().execution_options(populate_existing=True))
-
-
 def _record_leak(resolution, now: datetime) -> None:
     _upsert(CodeLeakAlert, {"serial": resolution.serial, "code": resolution.code, "batch_id": resolution.batch.id,
                             "scans": 1, "first_seen_at": now, "last_seen_at": now,
                             "status": LeakAlertStatus.OPEN, "resolution": ""},
             key="serial", increment="scans", refresh=("last_seen_at",))
-
-
-def _suspected_copy(serial: int, now: datetime) -> bool:
-    since = now - timedelta(hours=_setting("CONSUMER_COPY_WINDOW_HOURS"))
-    users, regions = db.session.execute(
-        sa.select(sa.func.count(sa.distinct(ConsumerScan.app_user_id)),
-                  sa.func.count(sa.distinct(ConsumerScan.region_code)))
-        .where(ConsumerScan.serial == serial, ConsumerScan.scanned_at >= since)).one()
-    return users >= _setting("CONSUMER_COPY_USERS") or regions >= _setting("CONSUMER_COPY_REGIONS")
 
 
 # --- the story ----------------------------------------------------------------------------------
@@ -328,33 +301,28 @@ def _at_store(unit: Unit) -> bool:
     return at_store and unit.location_id is not None
 
 
-def _unit_with_story(serial: int) -> tuple[Unit | None, tuple | None]:
-    """The unit, with its lot, its factory's region and the (name, region) of the store its story names.
+def _unit_with_story(serial: int) -> tuple[Unit | None, tuple | None, UnitScanStats | None]:
+    """The unit, with its lot, its factory's region and the (name, region) of the store its story names,
+    and its consumer-scan counts as the database has them.
 
-    One statement: the unit joined to its lot and the lot's factory, the store's columns as scalar
-    subqueries (read whatever the unit's location; used only when the story names a store).
+    One statement: the unit joined to its lot, the lot's factory and its unit_scan_stats row, the
+    store's columns as scalar subqueries (read whatever the unit's location; used only when the story
+    names a store).
     """
     row = db.session.execute(
-        sa.select(Unit, ProductionLot, Factory.region_code,
+        sa.select(Unit, ProductionLot, Factory.region_code, UnitScanStats,
                   sa.select(Store.name).where(Store.id == Unit.location_id).scalar_subquery().label("store_name"),
                   sa.select(Store.region_code).where(Store.id == Unit.location_id).scalar_subquery()
                   .label("store_region"))
         .outerjoin(ProductionLot, ProductionLot.id == Unit.lot_id)
         .outerjoin(Factory, Factory.id == ProductionLot.factory_id)
+        .outerjoin(UnitScanStats, UnitScanStats.serial == Unit.serial)
         .where(Unit.serial == serial)).first()
     if row is None:
-        return None, None
+        return None, None, None
     unit, lot = row[0], row[1]
     shop = (row.store_name, row.store_region) if _at_store(unit) and row.store_name is not None else None
-    return unit, (lot, row.region_code if lot is not None else None, shop)
-
-
-def _territory(dealer_id: int | None) -> set[str]:
-    """The region codes of a dealer's territory (none for no dealer, or one that does not exist)."""
-    if dealer_id is None:
-        return set()
-    return set(db.session.scalars(sa.select(dealer_territories.c.region_code)
-                                  .where(dealer_territories.c.dealer_id == dealer_id)))
+    return unit, (lot, row.region_code if lot is not None else None, shop), row[3]
 
 
 def _region_name_list(codes: set[str]) -> list[str]:
@@ -387,7 +355,7 @@ def _state_of(unit: Unit) -> unit_store.UnitState:
 
 @dataclass
 class ScanResult:
-    scan: ConsumerScan
+    scan: ConsumerScan  # as recorded (not yet written to the database unless CONSUMER_SCAN_WRITER is inline)
     verdict: Verdict
     message: str
     product: dict | None = None
@@ -404,41 +372,68 @@ class ScanResult:
 
 
 @dataclass(frozen=True)
+class Resolved:
+    """What the code's arithmetic and its batch say (the batch from the per-process cache)."""
+
+    code: str  # canonical when it verifies, else as scanned
+    serial: int | None = None
+    batch: facts.BatchFacts | None = None
+
+
+@dataclass(frozen=True)
 class Reading:
     """What a code is, without recording anything (the public page and the scan share it)."""
 
     verdict: Verdict
-    resolution: object = None
+    resolution: Resolved | None = None
     unit: Unit | None = None
-    product: Product | None = None
+    product: facts.ProductFacts | None = None
     # With story=True: the unit's (lot, its factory's region, (store name, store region) or None).
     story: tuple | None = None
+    stats: UnitScanStats | None = None  # with story=True: the unit's consumer-scan counts in the database
+
+
+def _resolve(code: str) -> Resolved:
+    ring = codes.keyring()
+    try:
+        ident = ring.decode(code)
+    except InvalidCode:
+        return Resolved(code)
+    canonical = ring.encode(ident.serial, ident.key_version)
+    batch = facts.batch_holding(ident.serial)
+    if batch is None or batch.key_version != ident.key_version:
+        return Resolved(canonical, ident.serial)  # verifies, yet no batch holds it: a key used outside issuance
+    return Resolved(canonical, ident.serial, batch)
 
 
 def read(scanned: ScannedText, *, story: bool = False) -> Reading:
-    resolution = codes.resolve_code(scanned.code)
-    if resolution.status in ("malformed", "forged", "not_issued") or resolution.batch is None:
+    resolution = _resolve(scanned.code)
+    batch = resolution.batch
+    if batch is None:
         return Reading(Verdict.FORGED, resolution)
-    batch: CodeBatch = resolution.batch
-    if scanned.gtin and batch.product is not None and batch.product.gtin and \
-            batch.product.gtin.lstrip("0") != scanned.gtin.lstrip("0"):  # GTIN-13 and its GTIN-14 form agree
+    batch_product = facts.product(batch.product_id)
+    if scanned.gtin and batch_product is not None and batch_product.gtin and \
+            batch_product.gtin.lstrip("0") != scanned.gtin.lstrip("0"):  # GTIN-13 and its GTIN-14 form agree
         return Reading(Verdict.FORGED, resolution)
-    if resolution.status == "voided":
-        return Reading(Verdict.VOIDED, resolution, product=batch.product)
+    if batch.voided:
+        return Reading(Verdict.VOIDED, resolution, product=batch_product)
+    stats = None
     if story:
-        unit, rows = _unit_with_story(resolution.serial)
+        unit, rows, stats = _unit_with_story(resolution.serial)
     else:
         unit, rows = db.session.get(Unit, resolution.serial), None
     if unit is None:
-        return Reading(Verdict.NOT_COMMISSIONED, resolution, product=batch.product)
-    product = db.session.get(Product, unit.product_id) if unit.product_id else batch.product
+        return Reading(Verdict.NOT_COMMISSIONED, resolution, product=batch_product)
+    product = facts.product(unit.product_id) if unit.product_id else batch_product
     if unit.status is UnitStatus.VOIDED:
-        return Reading(Verdict.VOIDED, resolution, unit, product, rows)
-    if unit.status is UnitStatus.SCRAPPED:
-        return Reading(Verdict.SCRAPPED, resolution, unit, product, rows)
-    if unit.recall_id is not None:
-        return Reading(Verdict.RECALLED, resolution, unit, product, rows)
-    return Reading(Verdict.GENUINE, resolution, unit, product, rows)
+        verdict = Verdict.VOIDED
+    elif unit.status is UnitStatus.SCRAPPED:
+        verdict = Verdict.SCRAPPED
+    elif unit.recall_id is not None:
+        verdict = Verdict.RECALLED
+    else:
+        verdict = Verdict.GENUINE
+    return Reading(verdict, resolution, unit, product, rows, stats)
 
 
 def preview(text: str) -> Reading:
@@ -446,62 +441,72 @@ def preview(text: str) -> Reading:
     return read(parse_text(text))
 
 
+def _rate_limit_keys(user: AppUser, ip: str | None, code: str) -> list[tuple[str, int]]:
+    limits = [(f"consumer:scans:user:{user.openid}", _setting("CONSUMER_SCANS_PER_MINUTE_USER"))]
+    if ip:
+        limits.append((f"consumer:scans:ip:{ip}", _setting("CONSUMER_SCANS_PER_MINUTE_IP")))
+    limits.append((f"consumer:scans:code:{code}", _setting("CONSUMER_SCANS_PER_MINUTE_CODE")))
+    return limits
+
+
 def scan(*, user: AppUser, text: str, hidden_code: str | None = None, latitude: float | None = None,
          longitude: float | None = None, ip: str | None = None, now: datetime | None = None) -> ScanResult:
-    """A consumer scans a printed URL or code: record the scan with its verdict and answer the story."""
+    """A consumer scans a printed URL or code: count and log the scan with its verdict, answer the story.
+
+    The rate limits, the unit's counters, the copy check and the scan's record are one Redis round
+    trip (app.consumers.scan_log); the record reaches consumer_scans through the scan-log worker.
+    """
     now = now or utcnow()
     scanned = parse_text(text)
-    _rate_limits(user, ip, scanned.code)
+    limits = _rate_limit_keys(user, ip, scanned.code)
     reading = read(scanned, story=True)
     resolution, unit, verdict = reading.resolution, reading.unit, reading.verdict
-    region_code = diversion.region_of(latitude, longitude)
     valid = verdict is not Verdict.FORGED
-    record = ConsumerScan(
-        serial=resolution.serial if valid else None, code=(resolution.code if valid else scanned.code)[:64],
-        app_user_id=user.id, verdict=verdict, scan_number=1, hidden_code_ok=None,
-        product_id=reading.product.id if reading.product is not None else None,
-        lot_id=unit.lot_id if unit is not None else None, latitude=latitude, longitude=longitude,
-        region_code=region_code, ip=ip, scanned_at=now)
-    result = ScanResult(scan=record, verdict=verdict, message=MESSAGES[verdict],
-                        product=_product(reading.product))
-    if valid:
-        result.hidden_code = _check_hidden(user=user, resolution=resolution, given=hidden_code)
-        record.hidden_code_ok = result.hidden_code["ok"]
+    hidden = {"required": False, "ok": None, "locked": False}
+    if valid and resolution.batch.hidden_code_digits:
+        rate_limits(limits)  # before the hidden code is tried: a refused scan counts no failure
+        limits = []
+        hidden = _check_hidden(user=user, resolution=resolution, given=hidden_code)
+    region_code = diversion.region_of(latitude, longitude)
+    record = {
+        "serial": resolution.serial if valid else None,
+        "code": (resolution.code if valid else scanned.code)[:64], "app_user_id": user.id, "verdict": verdict,
+        "hidden_code_ok": hidden["ok"], "product_id": reading.product.id if reading.product is not None else None,
+        "lot_id": unit.lot_id if unit is not None else None, "latitude": latitude, "longitude": longitude,
+        "region_code": region_code, "ip": ip, "scanned_at": now}
+    counted = scan_log.count_and_log(record, limits=limits, counted=verdict is Verdict.GENUINE, seed=reading.stats)
+    if isinstance(counted, tuple):
+        ttl = counted[1]
+        raise RateLimited(errors={"retry_after": ttl}, headers={"Retry-After": str(ttl)})
+    if scan_log.inline():
+        scan_log.write([scan_log.record_fields(record, counted)])
+    if counted.verdict is not None:
+        verdict = counted.verdict
+    record = ConsumerScan(id=counted.scan_id, scan_number=max(counted.count, 1), **{**record, "verdict": verdict})
+    result = ScanResult(scan=record, verdict=verdict, message=MESSAGES[verdict], product=_product(reading.product),
+                        hidden_code=hidden)
     if verdict is Verdict.NOT_COMMISSIONED:
         _record_leak(resolution, now)
-    territory: set[str] = set()
     if unit is not None:
         lot, factory_region, shop = reading.story
-        territory = _territory(unit.last_dealer_id)
+        territory = facts.territory(unit.last_dealer_id)
         result.lot, result.story = _lot(lot), _story(unit, lot, factory_region, shop, territory)
-    if verdict is Verdict.GENUINE:
-        stats = _count_unit_scan(serial=unit.serial, user=user, region_code=region_code, now=now)
-        record.scan_number = stats.scans
-        db.session.add(record)
-        db.session.flush()
-        if stats.scans > 1:
-            verdict = Verdict.SUSPECTED_COPY if _suspected_copy(unit.serial, now) else Verdict.SCANNED_BEFORE
-            record.verdict = result.verdict = verdict
-            result.message = MESSAGES[verdict]
-        result.scans = {"count": stats.scans, "first_at": stats.first_scanned_at,
-                        "first_city": city_of(stats.first_region_code)}
+    if counted.count:
+        result.scans = {"count": counted.count, "first_at": counted.first_at,
+                        "first_city": city_of(counted.first_region)}
         if region_code:
             # The unit and its last dealer's territory as this scan read them: not read again.
-            known = {unit.last_dealer_id: territory} if unit.last_dealer_id is not None else {}
+            known = {unit.last_dealer_id: set(territory)} if unit.last_dealer_id is not None else {}
             diversion.check(units=[_state_of(unit)], seen_kind=SeenKind.CONSUMER_SCAN, place_kind="region",
                             place_id=None, region_code=region_code, seen_by=f"consumer:{user.id}", seen_at=now,
                             last_dealers={unit.serial: unit.last_dealer_id}, territories=known)
-    else:
-        db.session.add(record)
-    hidden = result.hidden_code
     if hidden["locked"]:
         result.message = f"{result.message} {LOCKED_MESSAGE}"
     elif hidden["required"] and hidden["ok"] is None:
         result.message = f"{result.message} {HIDDEN_NEEDED_MESSAGE}"
     elif hidden["ok"] is False:
         result.message = f"{result.message} {HIDDEN_WRONG_MESSAGE}"
-    db.session.flush()
-    result.campaigns = claims.open_campaigns(scan=record, user=user, now=now)
+    result.campaigns = claims.open_campaigns(scan=record, user=user, now=now, first_scanner=counted.first_user)
     return result
 
 

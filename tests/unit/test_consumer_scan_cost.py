@@ -1,7 +1,9 @@
 """What a consumer scan costs: SQL statements and Redis round trips (behaviours that could regress).
 
-The story, the scan counter and the diversion check reuse what the scan already read; regions come
-from the process's region table (app.masterdata.region_cache), reloaded when the regions change.
+The story and the diversion check reuse what the scan already read; regions come from the process's
+region table (app.masterdata.region_cache), batches, products and territories from the scan's
+per-process caches (app.consumers.facts); the counters, the copy check and the record are one Redis
+round trip (app.consumers.scan_log).
 """
 from __future__ import annotations
 
@@ -88,7 +90,10 @@ def _mysql() -> bool:
     return db.engine.dialect.name in ("mysql", "mariadb")
 
 
-def test_a_located_first_scan_over_http_makes_six_statements(app, client, mp, shelved):  # noqa: F811
+def test_a_located_first_scan_over_http_makes_two_statements_and_one_redis_round_trip(
+        app, client, mp, shelved, monkeypatch):  # noqa: F811
+    monkeypatch.setitem(app.config, "CONSUMER_SCAN_WRITER", "stream")  # as deployed: the worker writes
+    monkeypatch.setitem(app.config, "SCAN_CACHE_SECONDS", 60)
     headers, _ = mp.sign_in("consumer")
     body = {"latitude": HANGZHOU_POS[0], "longitude": HANGZHOU_POS[1]}
     warm = client.post(SCANS, json={"url": short(shelved["items"][0]), **body}, headers=headers)
@@ -99,25 +104,24 @@ def test_a_located_first_scan_over_http_makes_six_statements(app, client, mp, sh
     answer = response.json
     assert answer["verdict"] == "genuine" and answer["story"]["store"]["name"] == "West Lake Mart"
     assert answer["story"]["dealer_regions"] == ["杭州市"] and answer["scans"]["first_city"] == "杭州市"
-    # The token with its user; the batch; the unit with its lot, factory and store; the dealer's
-    # territory; the scan counter; the scan. No region is read (the process holds them), the diversion
-    # check reads nothing again, and a first scan does not read its counter back on MySQL/MariaDB
-    # (SQLite cannot tell an insert from an update: it reads it back).
+    # The token with its user; the unit with its lot, factory, store and database counts. The batch,
+    # the product and the dealer's territory come from the process's caches (the first scan read
+    # them), no region is read, the diversion check reads nothing again, nothing is written.
     assert not [s for s in statements if "regions" in s], statements
-    assert len([s for s in statements if s.startswith(("SELECT", "INSERT", "UPDATE"))]) == \
-        (6 if _mysql() else 7), statements
-    if commands:  # a real Redis server: the three rate-limit windows in one round trip
-        assert len(commands) == 1, commands
+    assert len(statements) == 2, statements
+    assert " FROM app_access_tokens " in statements[0] and " FROM units " in statements[1], statements
+    if commands:  # a real Redis server: rate limits, counters, copy check and the record in one round trip
+        assert len(commands) == 1 and commands[0][0].startswith(b"*") and b"EVAL" in commands[0][0], commands
 
 
-def test_a_repeat_scan_reads_its_counter_back_and_answers_where_first(app, shelved, users):  # noqa: F811
+def test_a_repeat_scan_answers_where_first_without_reading_the_database_counter(app, shelved, users):  # noqa: F811
     user = users()
     item = shelved["items"][2]
     scan(user, short(item), latitude=BEIJING_POS[0], longitude=BEIJING_POS[1])
     with counting() as (statements, _):
         result = scan(user, short(item), now=NOW + timedelta(hours=1))
     assert result.scans == {"count": 2, "first_at": NOW, "first_city": "北京市"}
-    assert len([s for s in statements if s.startswith("SELECT unit_scan_stats")]) == 1
+    assert not [s for s in statements if s.startswith("SELECT unit_scan_stats")], statements
 
 
 def test_the_first_scan_answers_what_the_counter_holds(app, shelved, users):  # noqa: F811

@@ -1,0 +1,31 @@
+"""`flask consumers persist-scans`: the scan-log worker (app.consumers.scan_log)."""
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from app.consumers import scan_log
+from app.extensions import db
+
+consumers = AppGroup("consumers", help="Consumer scans.")
+
+
+@consumers.command("persist-scans")
+@click.option("--once", is_flag=True, help="Write what is logged now, then exit.")
+@click.option("--batch", default=500, show_default=True, help="Scans written per transaction.")
+@click.option("--interval", default=0.5, show_default=True, help="Seconds to wait when a batch was not full.")
+def persist_scans(once, batch, interval):
+    """Write logged consumer scans to the database in batches (run one or more; each batch is idempotent)."""
+    if not once:
+        scan_log.persist_forever(limit=batch, idle_seconds=interval)
+        return
+    total = 0
+    while True:
+        try:
+            written = scan_log.persist(limit=batch)
+        finally:
+            db.session.remove()
+        total += written
+        if written < batch:
+            break
+    click.echo(f"wrote {total} scans; {scan_log.pending()} still logged")

@@ -1,0 +1,383 @@
+"""A consumer scan is counted in Redis and written to the database in batches, off the request.
+
+The request makes one Redis round trip (`count_and_log`, a Lua script) that, atomically:
+
+- counts the rate-limit windows (per openid, IP and code) and stops at the first one past its limit;
+- hands out the scan's id (a Redis sequence, seeded above the database's highest id);
+- for a genuine unit, counts the scan in the unit's counter (`consumer:unit:<serial>`: count, first
+  time, first scanner, first region; seeded from unit_scan_stats the first time Redis sees the unit)
+  and in its copy windows (sorted sets of the users and regions seen within
+  CONSUMER_COPY_WINDOW_HOURS), and decides scanned-before or suspected copy;
+- keeps the record (`consumer:scan:<id>`, a hash) and appends its id to the stream
+  `consumer:scans:log`.
+
+`persist()` (`flask consumers persist-scans`, a worker; a thread of the web process in the embedded
+default) reads the stream as the consumer group `persist`, writes the records to consumer_scans and
+their counts to unit_scan_stats in one transaction per batch, then acknowledges them. Writing is
+idempotent (INSERT IGNORE by id; counts only grow), so a batch delivered twice (a worker killed
+before its acknowledgement; its entries are claimed by the next worker after a minute) writes
+nothing twice. A claim does not wait for the worker: `persist_one` writes the claimed scan itself.
+
+With CONSUMER_SCAN_WRITER = "inline" (tests) the request writes its record in its own transaction,
+through the same writer, instead of appending it to the stream.
+
+If Redis loses its data, scans not yet written are lost with it (the counters are seeded again from
+the database): run Redis with persistence (appendonly) in production.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects import mysql, sqlite
+
+from app.consumers.models import ConsumerScan, UnitScanStats, Verdict
+from app.extensions import db, redis
+
+log = logging.getLogger(__name__)
+
+STREAM = "consumer:scans:log"
+GROUP = "persist"
+IDS = "consumer:scans:ids"
+ID_MARGIN = 1000  # ids handed out above the database's highest when the sequence is seeded again
+RECORD_SECONDS = 7 * 86400  # a record not yet written is kept this long
+STATS_SECONDS = 30 * 86400  # a unit's counter in Redis outlives this long without scans (then: seeded again)
+CLAIM_IDLE_MS = 60_000  # a worker's delivered, unacknowledged entries are taken over after this long
+
+_FIELDS = ("serial", "code", "app_user_id", "verdict", "hidden_code_ok", "product_id", "lot_id", "latitude",
+           "longitude", "region_code", "ip", "scanned_at")
+
+# KEYS: the id sequence, the stream, the unit's counter, its users and regions seen, then the rate-limit keys.
+# ARGV: 1 rate window, 2 number of rate limits, their limits, then (from o = 3 + n):
+#   o counted (1: a genuine unit: count it), o+1 now (µs), o+2 user id, o+3 region ('' none),
+#   o+4 copy window (µs), o+5 copy users, o+6 copy regions, o+7 counter ttl (s),
+#   o+8..o+11 the database's count, first time, first user, first region (count 0: none),
+#   o+12 record ttl (s), o+13 append to the stream (1) or not (0), o+14 record key prefix,
+#   then the record's field/value pairs.
+# Answers {-1} when the id sequence needs seeding; {i, ttl} when rate limit i is past its limit;
+# {0, id, count, first time, first user, first region, verdict} otherwise (count 0 when not counted).
+_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+local n = tonumber(ARGV[2])
+for i = 1, n do
+  local key = KEYS[5 + i]
+  redis.call('SET', key, 0, 'EX', ARGV[1], 'NX')
+  if redis.call('INCR', key) > tonumber(ARGV[2 + i]) then return {i, redis.call('TTL', key)} end
+end
+local o = 3 + n
+local id = redis.call('INCR', KEYS[1])
+local count, first_at, first_user, first_region = 0, '', '', ''
+local verdict = nil
+if ARGV[o] == '1' then
+  local now, user, region = ARGV[o + 1], ARGV[o + 2], ARGV[o + 3]
+  if redis.call('EXISTS', KEYS[3]) == 0 then
+    if tonumber(ARGV[o + 8]) > 0 then
+      redis.call('HSET', KEYS[3], 'n', ARGV[o + 8], 'at', ARGV[o + 9], 'user', ARGV[o + 10], 'region', ARGV[o + 11])
+    else
+      redis.call('HSET', KEYS[3], 'n', 0, 'at', now, 'user', user, 'region', region)
+    end
+  end
+  count = redis.call('HINCRBY', KEYS[3], 'n', 1)
+  redis.call('EXPIRE', KEYS[3], ARGV[o + 7])
+  local stats = redis.call('HMGET', KEYS[3], 'at', 'user', 'region')
+  first_at, first_user, first_region = stats[1], stats[2], stats[3]
+  local since = tonumber(now) - tonumber(ARGV[o + 4])
+  local window = math.ceil(tonumber(ARGV[o + 4]) / 1000000)
+  redis.call('ZADD', KEYS[4], now, user)
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. since)
+  redis.call('EXPIRE', KEYS[4], window)
+  local users = redis.call('ZCARD', KEYS[4])
+  if region ~= '' then
+    redis.call('ZADD', KEYS[5], now, region)
+    redis.call('EXPIRE', KEYS[5], window)
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. since)
+  local regions = redis.call('ZCARD', KEYS[5])
+  if count == 1 then
+    verdict = 'genuine'
+  elseif users >= tonumber(ARGV[o + 5]) or regions >= tonumber(ARGV[o + 6]) then
+    verdict = 'suspected_copy'
+  else
+    verdict = 'scanned_before'
+  end
+end
+local record = {}
+for i = o + 15, #ARGV, 2 do
+  local value = ARGV[i + 1]
+  if ARGV[i] == 'verdict' and verdict then value = verdict end
+  record[#record + 1] = ARGV[i]
+  record[#record + 1] = value
+end
+if verdict == nil then verdict = '' end
+record[#record + 1] = 'scan_number'
+record[#record + 1] = math.max(count, 1)
+record[#record + 1] = 'first_at'
+record[#record + 1] = first_at
+record[#record + 1] = 'first_user'
+record[#record + 1] = first_user
+record[#record + 1] = 'first_region'
+record[#record + 1] = first_region
+if ARGV[o + 13] == '1' then
+  local key = ARGV[o + 14] .. id
+  redis.call('HSET', key, unpack(record))
+  redis.call('EXPIRE', key, ARGV[o + 12])
+  redis.call('XADD', KEYS[2], '*', 'id', id)
+end
+return {0, id, count, first_at, first_user, first_region, verdict}
+"""
+
+
+def _record_key(scan_id: int) -> str:
+    return f"consumer:scan:{scan_id}"
+
+
+def _micros(moment: datetime) -> int:
+    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+
+
+def _moment(micros: str | int) -> datetime:
+    micros = int(micros)
+    return datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, Verdict):
+        return value.value
+    if isinstance(value, datetime):
+        return str(_micros(value))
+    return str(value)
+
+
+def inline() -> bool:
+    return current_app.config["CONSUMER_SCAN_WRITER"] == "inline"
+
+
+class Counted:
+    """What Redis answered for a scan: its id and, for a counted unit, the unit's counter after it."""
+
+    __slots__ = ("scan_id", "count", "first_at", "first_user", "first_region", "verdict")
+
+    def __init__(self, scan_id: int, count: int, first_at: datetime | None, first_user: int | None,
+                 first_region: str | None, verdict: Verdict | None):
+        self.scan_id, self.count, self.first_at = scan_id, count, first_at
+        self.first_user, self.first_region, self.verdict = first_user, first_region, verdict
+
+
+def _seed_ids() -> None:
+    highest = db.session.scalar(sa.select(sa.func.max(ConsumerScan.id))) or 0
+    redis.set(IDS, highest + ID_MARGIN, nx=True)
+
+
+def count_and_log(record: dict, *, limits: list[tuple[str, int]], counted: bool,
+                  seed: UnitScanStats | None) -> Counted | tuple[int, int]:
+    """Rate limits, id, counters and the record in one round trip (see the module's docstring).
+
+    `record` holds the ConsumerScan columns (without id and scan_number); `seed` is the unit's
+    unit_scan_stats row as the database has it (None: none), used when Redis has no counter for the
+    unit. Answers (limit index, seconds left) when a rate limit refused the scan: nothing was counted.
+    """
+    config = current_app.config
+    serial = record["serial"]
+    now = _micros(record["scanned_at"])
+    unit_key = f"consumer:unit:{serial}"
+    keys = [IDS, STREAM, unit_key, unit_key + ":users", unit_key + ":regions", *(key for key, _ in limits)]
+    args: list = [60, len(limits), *(limit for _, limit in limits)]
+    args += ["1" if counted else "0", now, record["app_user_id"], record["region_code"] or "",
+             config["CONSUMER_COPY_WINDOW_HOURS"] * 3600 * 1_000_000, config["CONSUMER_COPY_USERS"],
+             config["CONSUMER_COPY_REGIONS"], STATS_SECONDS]
+    if seed is not None:
+        args += [seed.scans, _micros(seed.first_scanned_at), seed.first_app_user_id, seed.first_region_code or ""]
+    else:
+        args += [0, "", "", ""]
+    args += [RECORD_SECONDS, "0" if inline() else "1", "consumer:scan:"]
+    for name in _FIELDS:
+        args += [name, _text(record[name])]
+    for _ in range(2):
+        answer = redis.eval(_LUA, len(keys), *keys, *args)
+        if int(answer[0]) != -1:
+            break
+        _seed_ids()
+    status = int(answer[0])
+    if status:
+        return status, max(1, int(answer[1]))
+    _, scan_id, count, first_at, first_user, first_region, verdict = answer
+    text = lambda value: value.decode() if isinstance(value, bytes) else value  # noqa: E731
+    first_at, first_user, first_region, verdict = map(text, (first_at, first_user, first_region, verdict))
+    return Counted(int(scan_id), int(count), _moment(first_at) if first_at else None,
+                   int(first_user) if first_user else None, first_region or None,
+                   Verdict(verdict) if verdict else None)
+
+
+# --- writing ------------------------------------------------------------------------------------------
+
+def _row(fields: dict) -> dict:
+    """A record as Redis keeps it (text) -> the consumer_scans row and its counter's values."""
+    def number(name, kind=int):
+        value = fields.get(name, "")
+        return kind(value) if value != "" else None
+
+    ok = fields.get("hidden_code_ok", "")
+    return {
+        "id": int(fields["id"]), "serial": number("serial"), "code": fields["code"],
+        "app_user_id": int(fields["app_user_id"]), "verdict": Verdict(fields["verdict"]),
+        "scan_number": int(fields.get("scan_number") or 1), "hidden_code_ok": None if ok == "" else ok == "1",
+        "product_id": number("product_id"), "lot_id": number("lot_id"),
+        "latitude": number("latitude", float), "longitude": number("longitude", float),
+        "region_code": fields.get("region_code") or None, "ip": fields.get("ip") or None,
+        "scanned_at": _moment(fields["scanned_at"]),
+        "_first_at": fields.get("first_at") or None, "_first_user": fields.get("first_user") or None,
+        "_first_region": fields.get("first_region") or None,
+    }
+
+
+def record_fields(record: dict, counted: Counted) -> dict:
+    """A record built in the request as the text fields Redis would keep (for the inline writer)."""
+    fields = {name: _text(record[name]) for name in _FIELDS}
+    fields.update(id=str(counted.scan_id), scan_number=str(max(counted.count, 1)),
+                  first_at=_text(counted.first_at), first_user=_text(counted.first_user),
+                  first_region=counted.first_region or "")
+    if counted.verdict is not None:
+        fields["verdict"] = counted.verdict.value
+    return fields
+
+
+def write(records: list[dict]) -> None:
+    """Write records (text fields, as Redis keeps them) to consumer_scans and unit_scan_stats: idempotent."""
+    if not records:
+        return
+    rows = [_row(fields) for fields in records]
+    mysql_like = db.engine.dialect.name in ("mysql", "mariadb")
+    scans = ConsumerScan.__table__
+    insert = sa.insert(scans).prefix_with("IGNORE" if mysql_like else "OR IGNORE")
+    db.session.execute(insert, [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows])
+    stats: dict[int, dict] = {}
+    for row in rows:
+        if row["serial"] is None or not row["_first_at"]:
+            continue  # not a counted unit
+        current = stats.get(row["serial"])
+        if current is None or row["scan_number"] > current["scans"]:
+            stats[row["serial"]] = {
+                "serial": row["serial"], "scans": row["scan_number"], "first_scanned_at": _moment(row["_first_at"]),
+                "first_app_user_id": int(row["_first_user"]), "first_region_code": row["_first_region"],
+                "last_scanned_at": row["scanned_at"]}
+    if stats:
+        table = UnitScanStats.__table__
+        values = [stats[serial] for serial in sorted(stats)]  # one lock order for every writer
+        if mysql_like:
+            statement = mysql.insert(table)
+            statement = statement.on_duplicate_key_update(
+                scans=sa.func.greatest(table.c.scans, statement.inserted.scans),
+                last_scanned_at=sa.func.greatest(table.c.last_scanned_at, statement.inserted.last_scanned_at))
+        else:
+            statement = sqlite.insert(table)
+            statement = statement.on_conflict_do_update(
+                index_elements=["serial"],
+                set_={"scans": sa.func.max(table.c.scans, statement.excluded.scans),
+                      "last_scanned_at": sa.func.max(table.c.last_scanned_at, statement.excluded.last_scanned_at)})
+        db.session.execute(statement, values)
+
+
+def _decoded(raw: dict) -> dict:
+    return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in raw.items()}
+
+
+def persist_one(scan_id: int) -> bool:
+    """Write one scan not yet written (a claim's), in the caller's transaction; False when Redis has no record."""
+    fields = _decoded(redis.hgetall(_record_key(scan_id)))
+    if not fields:
+        return False
+    fields["id"] = str(scan_id)
+    write([fields])
+    return True
+
+
+# --- the worker -------------------------------------------------------------------------------------
+
+def _ensure_group() -> None:
+    try:
+        redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+    except Exception as exc:  # noqa: BLE001 - BUSYGROUP: it exists already
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def persist(*, limit: int = 500, consumer: str | None = None, block_ms: int | None = None) -> int:
+    """Write one batch of logged scans (first those another worker left unacknowledged); the number written."""
+    _ensure_group()
+    consumer = consumer or consumer_name()
+    entries = []
+    claimed = redis.xautoclaim(STREAM, GROUP, consumer, min_idle_time=CLAIM_IDLE_MS, start_id="0-0", count=limit)
+    entries += claimed[1]
+    if len(entries) < limit:
+        for _, batch in redis.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=limit - len(entries),
+                                         block=block_ms) or []:
+            entries += batch
+    if not entries:
+        return 0
+    entry_ids, scan_ids = [], []
+    for entry_id, fields in entries:
+        entry_ids.append(entry_id)
+        if fields:  # an entry deleted meanwhile comes back empty
+            scan_ids.append(int(_decoded(fields)["id"]))
+    pipe = redis.pipeline(transaction=False)
+    for scan_id in scan_ids:
+        pipe.hgetall(_record_key(scan_id))
+    records = []
+    for scan_id, raw in zip(scan_ids, pipe.execute()):
+        fields = _decoded(raw)
+        if not fields:
+            log.warning("consumer scan %s: its record has expired from Redis; not written", scan_id)
+            continue
+        fields["id"] = str(scan_id)
+        records.append(fields)
+    try:
+        write(records)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    pipe = redis.pipeline(transaction=False)
+    pipe.xack(STREAM, GROUP, *entry_ids)
+    pipe.xdel(STREAM, *entry_ids)
+    pipe.delete(*(_record_key(scan_id) for scan_id in scan_ids))
+    pipe.execute()
+    return len(records)
+
+
+def pending() -> int:
+    """Logged scans not yet written (delivered or not)."""
+    try:
+        return int(redis.xlen(STREAM))
+    except Exception:  # noqa: BLE001 - no stream yet
+        return 0
+
+
+def persist_forever(*, limit: int = 500, idle_seconds: float = 0.5, stop=None) -> None:
+    """The worker's loop: batches as they come; a failed batch is retried after a pause."""
+    consumer = consumer_name()
+    while stop is None or not stop():
+        try:
+            written = persist(limit=limit, consumer=consumer)
+        except Exception:  # noqa: BLE001 - the entries stay pending and are read again
+            log.exception("consumer scans: a batch failed; retrying")
+            db.session.remove()
+            time.sleep(idle_seconds * 4)
+            continue
+        finally:
+            db.session.remove()
+        if written < limit:
+            time.sleep(idle_seconds)

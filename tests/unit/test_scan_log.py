@@ -1,0 +1,218 @@
+"""The scan log: scans counted in Redis, written to the database in batches by the worker.
+
+As deployed (CONSUMER_SCAN_WRITER = "stream"): a scan is answered before it is in consumer_scans; the
+worker writes it (idempotently, however often an entry is delivered); a claim writes its own scan;
+a Redis that lost its data seeds the ids and counters from the database again.
+"""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app.campaigns import claims
+from app.codes.models import BatchStatus, CodeBatch
+from app.consumers import facts, scan_log
+from app.consumers.models import ConsumerScan, UnitScanStats, Verdict
+from app.db import transaction
+from app.errors import DomainError
+from app.extensions import db, redis
+from app.units.models import Unit
+from tests.mp_factories import mp  # noqa: F401 - the fixture
+from tests.unit.test_claims import NOW as CLAIM_NOW
+from tests.unit.test_claims import open_campaign
+from tests.unit.test_consumer_scans import (  # noqa: F401 - fixtures
+    BEIJING_POS,
+    HANGZHOU_POS,
+    NOW,
+    goods,
+    scan,
+    short,
+    users,
+)
+from tests.unit_factories import serial
+
+
+@pytest.fixture
+def streamed(app, monkeypatch):
+    monkeypatch.setitem(app.config, "CONSUMER_SCAN_WRITER", "stream")
+
+
+def _rows() -> list[ConsumerScan]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(ConsumerScan).order_by(ConsumerScan.id)))
+
+
+def _stats(item: str) -> UnitScanStats | None:
+    db.session.expire_all()
+    return db.session.get(UnitScanStats, serial(item))
+
+
+def _persist_all() -> int:
+    return scan_log.persist(limit=500)
+
+
+def test_a_scan_is_answered_before_it_is_written_and_the_worker_writes_it(app, goods, users, streamed):  # noqa: F811
+    first, second = users(), users()
+    item = goods["items"][0]
+    one = scan(first, short(item), latitude=HANGZHOU_POS[0], longitude=HANGZHOU_POS[1])
+    two = scan(second, short(item), now=NOW + timedelta(minutes=5))
+    assert (one.verdict, two.verdict) == (Verdict.GENUINE, Verdict.SCANNED_BEFORE)
+    assert two.scans["count"] == 2 and two.scans["first_at"] == NOW and two.scans["first_city"] == "杭州市"
+    assert _rows() == [] and _stats(item) is None and scan_log.pending() == 2
+
+    assert _persist_all() == 2
+    rows = _rows()
+    assert [(r.id, r.app_user_id, r.verdict, r.scan_number) for r in rows] == [
+        (one.scan_id, first.id, Verdict.GENUINE, 1), (two.scan_id, second.id, Verdict.SCANNED_BEFORE, 2)]
+    assert rows[0].scanned_at == NOW and rows[0].region_code is not None and rows[1].region_code is None
+    assert rows[0].product_id == goods["product"].id and rows[0].lot_id == goods["lot"].id
+    stats = _stats(item)
+    assert (stats.scans, stats.first_scanned_at, stats.first_app_user_id, stats.last_scanned_at) == \
+        (2, NOW, first.id, NOW + timedelta(minutes=5))
+    # Written once: the stream and the records are gone, a second pass has nothing to do.
+    assert scan_log.pending() == 0 and not redis.exists(f"consumer:scan:{one.scan_id}")
+    assert _persist_all() == 0
+
+
+def test_an_entry_delivered_twice_is_written_once(app, goods, users, streamed, monkeypatch):  # noqa: F811
+    user = users()
+    item = goods["items"][1]
+    for minutes in range(3):
+        scan(user, short(item), now=NOW + timedelta(minutes=minutes))
+    # A worker reads the batch, writes and commits it, and dies before acknowledging it.
+    scan_log._ensure_group()
+    delivered = redis.xreadgroup(scan_log.GROUP, "dead-worker", {scan_log.STREAM: ">"}, count=10)[0][1]
+    records = [{**scan_log._decoded(redis.hgetall(f"consumer:scan:{int(f[b'id'])}")), "id": f[b"id"].decode()}
+               for _, f in delivered]
+    with transaction():
+        scan_log.write(records)
+    assert len(_rows()) == 3 and _stats(item).scans == 3
+    # The next worker takes the entries over once they have been idle long enough, and writes nothing twice.
+    monkeypatch.setattr(scan_log, "CLAIM_IDLE_MS", 0)
+    assert _persist_all() == 3
+    assert [r.scan_number for r in _rows()] == [1, 2, 3] and _stats(item).scans == 3
+    assert scan_log.pending() == 0
+
+
+def test_a_claim_writes_its_own_scan_when_the_worker_has_not(app, goods, users, streamed):  # noqa: F811
+    campaign = open_campaign()
+    user = users()
+    result = scan(user, short(goods["items"][2]), now=CLAIM_NOW)
+    assert [c["id"] for c in result.campaigns] == [campaign.id] and _rows() == []
+    with transaction():
+        won = claims.claim(user=user, scan_id=result.scan_id, now=CLAIM_NOW + timedelta(minutes=1))
+    assert won.draw.serial == serial(goods["items"][2]) and won.payout_id is not None
+    assert [(r.id, r.app_user_id, r.scan_number) for r in _rows()] == [(result.scan_id, user.id, 1)]
+    assert _stats(goods["items"][2]).first_app_user_id == user.id
+    assert _persist_all() == 1  # the worker's write of it changes nothing
+    assert len(_rows()) == 1 and _stats(goods["items"][2]).scans == 1
+
+
+def test_a_claim_that_fails_leaves_its_scan_to_the_worker(app, goods, users, streamed):  # noqa: F811
+    user = users()
+    result = scan(user, short(goods["items"][3]), now=CLAIM_NOW)
+    with pytest.raises(DomainError) as caught, transaction():
+        claims.claim(user=user, scan_id=result.scan_id, now=CLAIM_NOW)  # no campaign is running
+    assert caught.value.status == 409 or caught.value.status == 404
+    db.session.remove()
+    assert _rows() == []  # rolled back with the claim
+    assert _persist_all() == 1 and [r.id for r in _rows()] == [result.scan_id]
+
+
+def test_a_claim_of_someone_elses_unwritten_scan_is_not_found(app, goods, users, streamed):  # noqa: F811
+    owner, other = users(), users()
+    result = scan(owner, short(goods["items"][3]))
+    with pytest.raises(claims.ScanNotFound), transaction():
+        claims.claim(user=other, scan_id=result.scan_id, now=NOW)
+
+
+def test_a_flushed_redis_seeds_ids_and_counters_from_the_database(app, goods, users, streamed):  # noqa: F811
+    first, second = users(), users()
+    item = goods["items"][4]
+    one = scan(first, short(item), latitude=BEIJING_POS[0], longitude=BEIJING_POS[1])
+    _persist_all()
+    redis.flushdb()
+    two = scan(second, short(item), now=NOW + timedelta(hours=1))
+    assert two.scan_id > one.scan_id
+    assert two.verdict is Verdict.SCANNED_BEFORE
+    assert two.scans == {"count": 2, "first_at": NOW, "first_city": "北京市"}
+    _persist_all()
+    stats = _stats(item)
+    assert (stats.scans, stats.first_app_user_id) == (2, first.id)
+
+
+def test_copies_are_counted_across_users_and_regions_in_redis(app, goods, users, streamed, monkeypatch):  # noqa: F811
+    monkeypatch.setitem(app.config, "CONSUMER_COPY_USERS", 3)
+    monkeypatch.setitem(app.config, "CONSUMER_COPY_REGIONS", 2)
+    item, other = goods["items"][5], goods["items"][0]
+    verdicts = [scan(users(), short(item), now=NOW + timedelta(minutes=i)).verdict for i in range(3)]
+    assert verdicts == [Verdict.GENUINE, Verdict.SCANNED_BEFORE, Verdict.SUSPECTED_COPY]
+    # Two regions are enough; a window that has passed forgets both.
+    user = users()
+    located = [scan(user, short(other), latitude=lat, longitude=lon, now=NOW + timedelta(minutes=i)).verdict
+               for i, (lat, lon) in enumerate([BEIJING_POS, HANGZHOU_POS])]
+    assert located == [Verdict.GENUINE, Verdict.SUSPECTED_COPY]
+    later = scan(user, short(other), now=NOW + timedelta(hours=app.config["CONSUMER_COPY_WINDOW_HOURS"], minutes=5))
+    assert later.verdict is Verdict.SCANNED_BEFORE and later.scans["count"] == 3
+    _persist_all()
+    assert [r.verdict for r in _rows() if r.serial == serial(item)] == verdicts
+
+
+def test_a_rate_limited_scan_counts_and_logs_nothing(app, goods, users, streamed, monkeypatch):  # noqa: F811
+    monkeypatch.setitem(app.config, "CONSUMER_SCANS_PER_MINUTE_USER", 1)
+    user = users()
+    scan(user, short(goods["items"][0]))
+    with pytest.raises(Exception) as caught:
+        scan(user, short(goods["items"][1]))
+    assert getattr(caught.value, "code", None) == "rate_limited"
+    assert scan_log.pending() == 1 and not redis.exists(f"consumer:unit:{serial(goods['items'][1])}")
+
+
+def test_concurrent_scans_of_one_unit_count_each_once(app, goods, users, streamed):  # noqa: F811
+    people = [users() for _ in range(8)]
+    item = goods["items"][0]
+    results, errors = [], []
+    barrier = threading.Barrier(len(people))
+
+    def one(user_id):
+        with app.app_context():
+            try:
+                user = db.session.get(type(people[0]), user_id)
+                barrier.wait()
+                results.append(scan(user, short(item)))
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=one, args=(p.id,)) for p in people]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(r.scans["count"] for r in results) == list(range(1, 9))
+    assert [r.verdict for r in results].count(Verdict.GENUINE) == 1
+    assert len({r.scan_id for r in results}) == 8
+    first = next(r for r in results if r.scans["count"] == 1)
+    assert {r.scans["first_at"] for r in results} == {first.scan.scanned_at}
+    _persist_all()
+    assert _stats(item).scans == 8 and len(_rows()) == 8
+
+
+def test_cached_batches_show_a_void_within_the_cache_time(app, goods, users, monkeypatch):  # noqa: F811
+    monkeypatch.setitem(app.config, "SCAN_CACHE_SECONDS", 60)
+    with app.test_request_context():
+        facts.forget()
+    user = users()
+    assert scan(user, short(goods["items"][0])).verdict is Verdict.GENUINE
+    batch_id = db.session.scalar(sa.select(Unit.batch_id).where(Unit.serial == serial(goods["items"][0])))
+    with transaction():
+        db.session.execute(sa.update(CodeBatch).where(CodeBatch.id == batch_id).values(status=BatchStatus.VOIDED))
+    assert scan(user, short(goods["items"][1])).verdict is Verdict.GENUINE  # this process's copy is fresh
+    with app.test_request_context():
+        facts.forget()  # as when SCAN_CACHE_SECONDS have passed
+    assert scan(user, short(goods["items"][2])).verdict is Verdict.VOIDED
