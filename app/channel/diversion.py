@@ -244,6 +244,11 @@ def _outside_region(regions: _Regions, territories: _Territories, *, dealer_id: 
     return region_code
 
 
+def outside_territory(region_code: str | None, territory: set[str] | frozenset[str]) -> bool:
+    """Whether a region lies outside a dealer's territory (no region, or no territory: it does not)."""
+    return bool(region_code) and bool(territory) and not _Regions().inside(region_code, territory)
+
+
 def _place_name(place_kind: str, place_id: int | None, region_code: str | None, regions: _Regions) -> str | None:
     if place_kind == "store" and place_id is not None:
         return db.session.scalar(sa.select(Store.name).where(Store.id == place_id))

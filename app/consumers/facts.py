@@ -1,7 +1,7 @@
 """The reference data every consumer scan reads, from short per-process caches.
 
-Code batches, products and dealer territories change rarely (a batch is voided, a product renamed, a
-territory redrawn) and every scan needs them, so each process keeps what it read for
+Code batches, products, production lots, stores and dealer territories change rarely (a batch is
+voided, a product renamed, a territory redrawn) and every scan needs them, so each process keeps what it read for
 SCAN_CACHE_SECONDS (default 5): a change shows in scans within that time. A serial no cached batch
 holds is looked up in the database (a batch issued a moment ago is found at once). Units are never
 cached: a unit's status, recall and place are read from the database on every scan.
@@ -12,13 +12,15 @@ import bisect
 import threading
 import time
 from dataclasses import dataclass
+from datetime import date
 
 import sqlalchemy as sa
 from flask import current_app
 
 from app.codes.models import BatchStatus, CodeBatch
 from app.extensions import db
-from app.masterdata.models import Product, dealer_territories
+from app.masterdata.models import Factory, Product, Store, dealer_territories
+from app.production.models import ProductionLot
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,14 @@ class BatchFacts:
 
     def holds(self, serial: int) -> bool:
         return self.serial_start <= serial < self.serial_start + self.count
+
+
+@dataclass(frozen=True)
+class LotFacts:
+    lot_no: str
+    production_date: date
+    expiry_date: date | None
+    factory_region: str | None
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,8 @@ class _Caches:
         self.batches: dict[int, tuple[float, BatchFacts]] = {}  # serial_start -> (read at, batch)
         self.products: dict[int, tuple[float, ProductFacts | None]] = {}
         self.territories: dict[int, tuple[float, frozenset[str]]] = {}
+        self.lots: dict[int, tuple[float, LotFacts | None]] = {}
+        self.stores: dict[int, tuple[float, tuple[str, str | None] | None]] = {}
 
 
 def _caches() -> _Caches:
@@ -92,29 +104,54 @@ def batch_holding(serial: int) -> BatchFacts | None:
 def product(product_id: int | None) -> ProductFacts | None:
     if product_id is None:
         return None
-    caches = _caches()
-    cached = caches.products.get(product_id)
+    def load():
+        row = db.session.execute(sa.select(Product.id, Product.name, Product.specification, Product.image_url,
+                                           Product.gtin).where(Product.id == product_id)).first()
+        return ProductFacts(*row) if row is not None else None
+    return _cached("products", product_id, load)
+
+
+def _cached(kind: str, key: int, load):
+    entries = getattr(_caches(), kind)
+    cached = entries.get(key)
     if cached is not None and _fresh(cached[0]):
         return cached[1]
-    row = db.session.execute(sa.select(Product.id, Product.name, Product.specification, Product.image_url,
-                                       Product.gtin).where(Product.id == product_id)).first()
-    facts = ProductFacts(row.id, row.name, row.specification, row.image_url, row.gtin) if row is not None else None
-    caches.products[product_id] = (time.monotonic(), facts)
-    return facts
+    value = load()
+    entries[key] = (time.monotonic(), value)
+    return value
+
+
+def lot(lot_id: int | None) -> LotFacts | None:
+    """A production lot as a scan's story tells it: number, dates, its factory's region."""
+    if lot_id is None:
+        return None
+
+    def load():
+        row = db.session.execute(
+            sa.select(ProductionLot.lot_no, ProductionLot.production_date, ProductionLot.expiry_date,
+                      Factory.region_code).outerjoin(Factory, Factory.id == ProductionLot.factory_id)
+            .where(ProductionLot.id == lot_id)).first()
+        return LotFacts(*row) if row is not None else None
+    return _cached("lots", lot_id, load)
+
+
+def store(store_id: int | None) -> tuple[str, str | None] | None:
+    """A store's (name, region code)."""
+    if store_id is None:
+        return None
+
+    def load():
+        row = db.session.execute(sa.select(Store.name, Store.region_code).where(Store.id == store_id)).first()
+        return tuple(row) if row is not None else None
+    return _cached("stores", store_id, load)
 
 
 def territory(dealer_id: int | None) -> frozenset[str]:
     """The region codes of a dealer's territory (none for no dealer, or one that does not exist)."""
     if dealer_id is None:
         return frozenset()
-    caches = _caches()
-    cached = caches.territories.get(dealer_id)
-    if cached is not None and _fresh(cached[0]):
-        return cached[1]
-    codes = frozenset(db.session.scalars(sa.select(dealer_territories.c.region_code)
-                                         .where(dealer_territories.c.dealer_id == dealer_id)))
-    caches.territories[dealer_id] = (time.monotonic(), codes)
-    return codes
+    return _cached("territories", dealer_id, lambda: frozenset(db.session.scalars(
+        sa.select(dealer_territories.c.region_code).where(dealer_territories.c.dealer_id == dealer_id))))
 
 
 def forget() -> None:

@@ -49,14 +49,11 @@ from app.extensions import db, redis
 from app.identity.service import Actor, audit
 from app.masterdata import region_cache
 from app.masterdata.models import (
-    Factory,
     Product,
     Region,
     RegionLevel,
-    Store,
 )
 from app.masterdata.rules import region_prefix
-from app.production.models import ProductionLot
 from app.units import store as unit_store
 from app.units.models import LocationKind, Unit, UnitStatus
 
@@ -288,41 +285,37 @@ def _product(product: Product | None) -> dict | None:
             "image_url": product.image_url, "gtin": product.gtin}
 
 
-def _lot(lot: ProductionLot | None) -> dict | None:
+def _lot(lot: facts.LotFacts | None) -> dict | None:
     if lot is None:
         return None
     return {"lot_no": lot.lot_no, "production_date": lot.production_date, "expiry_date": lot.expiry_date}
 
 
-def _at_store(unit: Unit) -> bool:
+def _at_store(unit) -> bool:
     """Whether the unit's story names a store: sold there, or on its shelf (not in transit)."""
     at_store = unit.location_kind is LocationKind.CONSUMER or (
         unit.location_kind is LocationKind.STORE and not unit.in_transit)
     return at_store and unit.location_id is not None
 
 
-def _unit_with_story(serial: int) -> tuple[Unit | None, tuple | None, UnitScanStats | None]:
-    """The unit, with its lot, its factory's region and the (name, region) of the store its story names,
-    and its consumer-scan counts as the database has them.
+_UNIT_FOR_SCAN = (
+    sa.select(Unit.serial, Unit.status, Unit.recall_id, Unit.product_id, Unit.lot_id, Unit.last_dealer_id,
+              Unit.location_kind, Unit.location_id, Unit.in_transit, UnitScanStats.scans,
+              UnitScanStats.first_scanned_at, UnitScanStats.first_app_user_id, UnitScanStats.first_region_code)
+    .outerjoin(UnitScanStats, UnitScanStats.serial == Unit.serial)
+    .where(Unit.serial == sa.bindparam("serial")))
 
-    One statement: the unit joined to its lot, the lot's factory and its unit_scan_stats row, the
-    store's columns as scalar subqueries (read whatever the unit's location; used only when the story
-    names a store).
-    """
-    row = db.session.execute(
-        sa.select(Unit, ProductionLot, Factory.region_code, UnitScanStats,
-                  sa.select(Store.name).where(Store.id == Unit.location_id).scalar_subquery().label("store_name"),
-                  sa.select(Store.region_code).where(Store.id == Unit.location_id).scalar_subquery()
-                  .label("store_region"))
-        .outerjoin(ProductionLot, ProductionLot.id == Unit.lot_id)
-        .outerjoin(Factory, Factory.id == ProductionLot.factory_id)
-        .outerjoin(UnitScanStats, UnitScanStats.serial == Unit.serial)
-        .where(Unit.serial == serial)).first()
-    if row is None:
+
+def _unit_with_story(serial: int) -> tuple:
+    """(the unit, (its lot, its factory's region, the (name, region) of the store its story names), its
+    consumer-scan counts as the database has them or None): one narrow read of the unit with its
+    unit_scan_stats row; the lot and the store from the process's caches."""
+    unit = db.session.execute(_UNIT_FOR_SCAN, {"serial": serial}).first()
+    if unit is None:
         return None, None, None
-    unit, lot = row[0], row[1]
-    shop = (row.store_name, row.store_region) if _at_store(unit) and row.store_name is not None else None
-    return unit, (lot, row.region_code if lot is not None else None, shop), row[3]
+    lot = facts.lot(unit.lot_id)
+    shop = facts.store(unit.location_id) if _at_store(unit) else None
+    return unit, (lot, lot.factory_region if lot is not None else None, shop), unit if unit.scans else None
 
 
 def _region_name_list(codes: set[str]) -> list[str]:
@@ -334,7 +327,7 @@ def _region_name_list(codes: set[str]) -> list[str]:
     return sorted(names)
 
 
-def _story(unit: Unit, lot: ProductionLot | None, factory_region: str | None, shop: tuple[str, str | None] | None,
+def _story(unit, lot: facts.LotFacts | None, factory_region: str | None, shop: tuple[str, str | None] | None,
            territory: set[str]) -> dict:
     made = None
     if lot is not None:
@@ -344,11 +337,6 @@ def _story(unit: Unit, lot: ProductionLot | None, factory_region: str | None, sh
     if shop is not None:
         sold_at = {"name": shop[0], "city": city_of(shop[1]), "sold": unit.location_kind is LocationKind.CONSUMER}
     return {"made": made, "dealer_regions": dealer_regions, "store": sold_at}
-
-
-def _state_of(unit: Unit) -> unit_store.UnitState:
-    """The unit the scan loaded, as the units store's plain data (no second read)."""
-    return unit_store.UnitState(**{name: getattr(unit, name) for name in unit_store.UnitState.__struct_fields__})
 
 
 # --- the scan ------------------------------------------------------------------------------------
@@ -494,12 +482,13 @@ def scan(*, user: AppUser, text: str, hidden_code: str | None = None, latitude: 
     if counted.count:
         result.scans = {"count": counted.count, "first_at": counted.first_at,
                         "first_city": city_of(counted.first_region)}
-        if region_code:
-            # The unit and its last dealer's territory as this scan read them: not read again.
-            known = {unit.last_dealer_id: set(territory)} if unit.last_dealer_id is not None else {}
-            diversion.check(units=[_state_of(unit)], seen_kind=SeenKind.CONSUMER_SCAN, place_kind="region",
-                            place_id=None, region_code=region_code, seen_by=f"consumer:{user.id}", seen_at=now,
-                            last_dealers={unit.serial: unit.last_dealer_id}, territories=known)
+        if unit.last_dealer_id is not None and diversion.outside_territory(region_code, territory):
+            # Scanned outside its last dealer's territory: the whole unit is read for the alert's evidence.
+            diversion.check(units=list(unit_store.load_units([unit.serial], lock=False).values()),
+                            seen_kind=SeenKind.CONSUMER_SCAN, place_kind="region", place_id=None,
+                            region_code=region_code, seen_by=f"consumer:{user.id}", seen_at=now,
+                            last_dealers={unit.serial: unit.last_dealer_id},
+                            territories={unit.last_dealer_id: set(territory)})
     if hidden["locked"]:
         result.message = f"{result.message} {LOCKED_MESSAGE}"
     elif hidden["required"] and hidden["ok"] is None:
