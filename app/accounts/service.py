@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 
 from app.accounts.models import (
     AccessToken, AppName, AppUser, AppUserStatus, DealerMembership, Invitation, InvitationKind,
@@ -304,9 +303,10 @@ def logout(*, token: str) -> None:
         _revoke_family(access.family, utcnow())
 
 
-# The token and its user in one statement (the user is then in the session: no second read); built
-# once, as every mini-program request runs it.
-_TOKEN_WITH_USER = (sa.select(AccessToken).options(joinedload(AccessToken.app_user))
+# The user and their token's state in one statement (the user is then in the session: no second read);
+# built once, as every mini-program request runs it.
+_TOKEN_WITH_USER = (sa.select(AppUser, AccessToken.revoked_at, AccessToken.expires_at, AccessToken.audience)
+                    .join(AccessToken, AccessToken.app_user_id == AppUser.id)
                     .where(AccessToken.token_hash == sa.bindparam("token_hash")))
 
 
@@ -314,14 +314,14 @@ def authenticate(*, token: str | None, app: AppName | str) -> AppUser:
     """The app user behind a bearer token, if it is valid for this mini-program."""
     if not token:
         raise TokenInvalid()
-    access = db.session.scalar(_TOKEN_WITH_USER, {"token_hash": _sha256(token)})
+    access = db.session.execute(_TOKEN_WITH_USER, {"token_hash": _sha256(token)}).first()
     if access is None or access.revoked_at is not None:
         raise TokenInvalid()
     if access.expires_at <= utcnow():
         raise TokenExpired()
     if access.audience is not AppName(app):
         raise TokenAudienceMismatch()
-    user = access.app_user
+    user = access.AppUser
     if user.status is not AppUserStatus.ACTIVE:
         raise AccountDisabled()
     return user

@@ -109,7 +109,7 @@ def test_a_located_first_scan_over_http_makes_two_statements_and_one_redis_round
     # them), no region is read, the diversion check reads nothing again, nothing is written.
     assert not [s for s in statements if "regions" in s], statements
     assert len(statements) == 2, statements
-    assert " FROM app_access_tokens " in statements[0] and " FROM units " in statements[1], statements
+    assert "app_access_tokens" in statements[0] and " FROM units " in statements[1], statements
     if commands:  # a real Redis server: rate limits, counters, copy check and the record in one round trip
         assert len(commands) == 1 and commands[0][0].startswith(b"*") and b"EVAL" in commands[0][0], commands
 
