@@ -26,8 +26,11 @@ through the environment (every client here is 127.0.0.1); the limits per user an
 their defaults, and the mix stays under them (any 429 is printed).
 
 Each round drives, for --seconds each and in alternating order, the bare endpoint (``POST /bare``:
-JSON in, JSON out), the bare database endpoint (``POST /bare-db``: the token looked up, one row
-inserted, commit; bench/bare_app.py) and the scans. Printed: requests/s and p50/p95/p99 of each per
+JSON in, JSON out), the bare Redis endpoint (``POST /bare-redis``: the token looked up in Redis, the
+record kept and streamed by one Lua script), the bare database endpoint (``POST /bare-db``: the
+token looked up, one row inserted, commit; bench/bare_app.py) and the scans, with the scan-log
+worker (``flask consumers persist-scans``) running beside them; after the scans the benchmark waits
+until the worker has written every scan, and that wait counts against the scans' rate. Printed: requests/s and p50/p95/p99 of each per
 round, the medians, and the median of the per-round ratios of requests/s (targets: scans >= 0.4 x
 bare, scans p99 <= 100 ms); the SQL statements and Redis round trips of one located first scan; the
 verdicts recorded. --profile DIR adds a round under py-spy (pip install py-spy) and prints where the
@@ -36,6 +39,7 @@ workers' wall time goes by the innermost frame of our code.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -53,6 +57,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.bare_app import BARE_STREAM
 from bench.common import ROOT, machine, may_wipe_bench_database
 
 TARGET_RATIO = 0.4
@@ -61,7 +66,7 @@ HANGZHOU = "330100000000"
 XIHU = "330106000000"
 HANGZHOU_POS = (30.26, 120.13)
 BIN = Path(sys.executable).parent
-SIDES = ("bare", "bare-db", "scans")
+SIDES = ("bare", "bare-redis", "bare-db", "scans")
 # Every client of the benchmark is 127.0.0.1: the per-IP limits would refuse them all.
 RAISED_LIMITS = {"CONSUMER_SCANS_PER_MINUTE_IP": "100000000", "MP_LOGIN_LIMIT_PER_IP": "100000000",
                  "CLAIMS_PER_MINUTE_IP": "100000000"}
@@ -259,8 +264,11 @@ def main() -> int:
             return path
 
         scans_url = f"{app_url}/api/consumer/scans"
-        urls = {"bare": f"http://127.0.0.1:{bare_port}/bare", "bare-db": f"http://127.0.0.1:{bare_port}/bare-db",
-                "scans": scans_url}
+        urls = {"bare": f"http://127.0.0.1:{bare_port}/bare", "bare-redis": f"http://127.0.0.1:{bare_port}/bare-redis",
+                "bare-db": f"http://127.0.0.1:{bare_port}/bare-db", "scans": scans_url}
+        # The bare Redis endpoint's tokens: each consumer's token hash -> user id (untimed).
+        with redis_client.Redis.from_url(redis_url) as client:
+            client.mset({f"bench:token:{hashlib.sha256(t.encode()).hexdigest()}": i + 1 for i, t in enumerate(tokens)})
         warm = round_file("warm-up", args.rounds)
         for url in urls.values():
             wrk(url, warm, 3, args, lua)
@@ -273,6 +281,8 @@ def main() -> int:
             sides = {}
             for side in (SIDES if r % 2 == 0 else SIDES[::-1]):
                 sides[side] = wrk(urls[side], lines_file, args.seconds, args, lua)
+                if side == "bare-redis":
+                    redis_client.Redis.from_url(redis_url).delete(BARE_STREAM)  # nothing reads it
                 if side == "scans":
                     # The worker's backlog is written before the next side runs: its time counts against
                     # the scans (answered per second, and written per second including the backlog).
@@ -526,6 +536,7 @@ def describe(name: str, r: dict) -> str:
 
 def print_round(r: int, sides: dict, flush: bool = False) -> None:
     print(f"round {r + 1}: scans / bare {sides['scans']['rps'] / sides['bare']['rps']:.2f}, "
+          f"bare-redis / bare {sides['bare-redis']['rps'] / sides['bare']['rps']:.2f}, "
           f"scans / bare-db {sides['scans']['rps'] / sides['bare-db']['rps']:.2f} "
           f"({sides['recorded']:,} scans recorded)", flush=flush)
     for side in SIDES:
@@ -546,6 +557,9 @@ def print_summary(args, results: list[dict]) -> None:
           f"(per round: {', '.join(f'{x:.2f}' for x in ratios)})")
     print(f"  ratio scans / bare-db requests/s: median {statistics.median(db_ratios):.2f} "
           f"(per round: {', '.join(f'{x:.2f}' for x in db_ratios)})")
+    floor = [r["bare-redis"]["rps"] / r["bare"]["rps"] for r in results]
+    print(f"  ratio bare-redis / bare requests/s (the floor of a scan kept in Redis): median "
+          f"{statistics.median(floor):.2f} (per round: {', '.join(f'{x:.2f}' for x in floor)})")
     print(f"target: ratio >= {TARGET_RATIO}: {'met' if statistics.median(ratios) >= TARGET_RATIO else 'NOT met'}; "
           f"scans p99 <= {TARGET_P99_MS} ms: {'met' if med('scans', 'p99') <= TARGET_P99_MS else 'NOT met'}")
 
