@@ -135,8 +135,11 @@ class Base:
         # How long a scan's code batches, products and dealer territories may lag a change (per process).
         self.SCAN_CACHE_SECONDS = env_int("SCAN_CACHE_SECONDS", 5)
         # "stream": a scan's record goes to a Redis stream, written to the database in batches by
-        # `flask consumers persist-scans`; "inline": the request writes it (tests).
-        self.CONSUMER_SCAN_WRITER = env("CONSUMER_SCAN_WRITER", "stream")
+        # `flask consumers persist-scans`; "inline": the request writes it (tests, and the embedded
+        # default, whose in-process Redis would lose the log with the process).
+        self.CONSUMER_SCAN_WRITER = env("CONSUMER_SCAN_WRITER", "stream" if self.REDIS_URL else "inline")
+        if self.CONSUMER_SCAN_WRITER not in ("stream", "inline"):
+            raise RuntimeError("CONSUMER_SCAN_WRITER must be stream or inline")
         self.CLAIMS_PER_MINUTE_USER = env_int("CLAIMS_PER_MINUTE_USER", 10)
         self.CLAIMS_PER_MINUTE_IP = env_int("CLAIMS_PER_MINUTE_IP", 120)
         self.CLAIM_VELOCITY_CITIES = env_int("CLAIM_VELOCITY_CITIES", 3)  # distinct cities claimed from ...

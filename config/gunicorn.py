@@ -18,11 +18,12 @@ accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
-# The payout worker and the scan-log worker. With REDIS_URL the stack runs `flask payouts work` and
-# `flask consumers persist-scans` beside the web process (docker-compose.yml); the embedded default
-# (`make run`) has one web process whose Redis and WeChat sandbox are in-process, so a worker process
-# of its own would see a Redis and a sandbox of its own: the web worker runs both in threads instead
-# (PAYOUT_WORKER_THREAD=0 turns them off).
+# The payout worker. With REDIS_URL the stack runs `flask payouts work` beside the web process
+# (docker-compose.yml); the embedded default (`make run`) has one web process whose Redis and WeChat
+# sandbox are in-process, so a worker process of its own would pay through a sandbox of its own: the
+# web worker runs the payout worker in a thread instead (PAYOUT_WORKER_THREAD=0 turns it off). (The
+# scan-log worker, `flask consumers persist-scans`, is not needed there: without REDIS_URL a consumer
+# scan writes its own record, CONSUMER_SCAN_WRITER=inline.)
 PAYOUT_INTERVAL_SECONDS = 2.0
 
 
@@ -32,14 +33,6 @@ def post_worker_init(worker):
     import threading
 
     threading.Thread(target=_pay_forever, args=(worker.wsgi, worker.log), name="payout-worker", daemon=True).start()
-    threading.Thread(target=_persist_scans_forever, args=(worker.wsgi,), name="scan-log-worker", daemon=True).start()
-
-
-def _persist_scans_forever(app):
-    from app.consumers import scan_log
-
-    with app.app_context():
-        scan_log.persist_forever()
 
 
 def _pay_forever(app, log):

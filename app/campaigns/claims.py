@@ -262,8 +262,12 @@ def claim(*, user: AppUser, scan_id: int, campaign_id: int | None = None, now: d
     """Draw for the unit of the user's scan, once ever; take the prize's money and stock; queue what it wins."""
     now = now or utcnow()
     scan = db.session.get(ConsumerScan, scan_id)
-    if scan is None and scan_log.persist_one(scan_id):  # the scan-log worker has not written it yet
-        scan = db.session.get(ConsumerScan, scan_id)
+    if scan is None:
+        # Not written yet (or written since this transaction's snapshot): write it from the scan log if the
+        # worker has not, then read the latest committed row (a locking read, past the snapshot).
+        scan_log.persist_one(scan_id)
+        scan = db.session.scalar(sa.select(ConsumerScan).where(ConsumerScan.id == scan_id)
+                                 .with_for_update(read=True).execution_options(populate_existing=True))
     if scan is None or scan.app_user_id != user.id or user.app is not AppName.CONSUMER:
         raise ScanNotFound()
     if scan.serial is None or scan.verdict not in DRAWABLE:

@@ -5,7 +5,7 @@ import click
 from flask.cli import AppGroup
 
 from app.consumers import scan_log
-from app.extensions import db
+from app.extensions import db, redis
 
 consumers = AppGroup("consumers", help="Consumer scans.")
 
@@ -28,4 +28,5 @@ def persist_scans(once, batch, interval):
         total += written
         if written < batch:
             break
-    click.echo(f"wrote {total} scans; {scan_log.pending()} still logged")
+    click.echo(f"handled {total} logged scans; {scan_log.pending()} still logged; "
+               f"{redis.llen(scan_log.DEAD)} in {scan_log.DEAD}")

@@ -4,10 +4,10 @@ The request makes one Redis round trip (`count_and_log`, a Lua script) that, ato
 
 - counts the rate-limit windows (per openid, IP and code) and stops at the first one past its limit;
 - hands out the scan's id (a Redis sequence, seeded above the database's highest id);
-- for a genuine unit, counts the scan in the unit's counter (`consumer:unit:<serial>`: count, first
-  time, first scanner, first region; seeded from unit_scan_stats the first time Redis sees the unit)
-  and in its copy windows (sorted sets of the users and regions seen within
-  CONSUMER_COPY_WINDOW_HOURS), and decides scanned-before or suspected copy;
+- adds the scan to the unit's copy windows (sorted sets of the users and regions that scanned the
+  unit within CONSUMER_COPY_WINDOW_HOURS, whatever the verdict) and, for a genuine unit, counts it
+  (`consumer:unit:<serial>`: count, first time, first scanner, first region; seeded from
+  unit_scan_stats the first time Redis sees the unit) and decides scanned-before or suspected copy;
 - keeps the record (`consumer:scan:<id>`, a hash) and appends its id to the stream
   `consumer:scans:log`.
 
@@ -26,6 +26,7 @@ the database): run Redis with persistence (appendonly) in production.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -36,8 +37,18 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import mysql, sqlite
 
-from app.consumers.models import ConsumerScan, UnitScanStats, Verdict
+from app.channel import diversion
+from app.channel.models import SeenKind
+from app.consumers import facts
+from app.consumers.models import (
+    CodeLeakAlert,
+    ConsumerScan,
+    LeakAlertStatus,
+    UnitScanStats,
+    Verdict,
+)
 from app.extensions import db, redis
+from app.units import store as unit_store
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +61,11 @@ STATS_SECONDS = 30 * 86400  # a unit's counter in Redis outlives this long witho
 CLAIM_IDLE_MS = 60_000  # a worker's delivered, unacknowledged entries are taken over after this long
 
 _FIELDS = ("serial", "code", "app_user_id", "verdict", "hidden_code_ok", "product_id", "lot_id", "latitude",
-           "longitude", "region_code", "ip", "scanned_at")
+           "longitude", "region_code", "ip", "scanned_at", "check_diversion")
 
 # KEYS: the id sequence, the stream, the unit's counter, its users and regions seen, then the rate-limit keys.
 # ARGV: 1 rate window, 2 number of rate limits, their limits, then (from o = 3 + n):
-#   o counted (1: a genuine unit: count it), o+1 now (µs), o+2 user id, o+3 region ('' none),
+#   o the unit: 0 none (not a code of ours), 1 seen (in the copy window), 2 counted too (genuine), o+1 now (µs), o+2 user id, o+3 region ('' none),
 #   o+4 copy window (µs), o+5 copy users, o+6 copy regions, o+7 counter ttl (s),
 #   o+8..o+11 the database's count, first time, first user, first region (count 0: none),
 #   o+12 record ttl (s), o+13 append to the stream (1) or not (0), o+14 record key prefix,
@@ -73,37 +84,38 @@ local o = 3 + n
 local id = redis.call('INCR', KEYS[1])
 local count, first_at, first_user, first_region = 0, '', '', ''
 local verdict = nil
-if ARGV[o] == '1' then
+if ARGV[o] ~= '0' then
   local now, user, region = ARGV[o + 1], ARGV[o + 2], ARGV[o + 3]
-  if redis.call('EXISTS', KEYS[3]) == 0 then
-    if tonumber(ARGV[o + 8]) > 0 then
-      redis.call('HSET', KEYS[3], 'n', ARGV[o + 8], 'at', ARGV[o + 9], 'user', ARGV[o + 10], 'region', ARGV[o + 11])
-    else
-      redis.call('HSET', KEYS[3], 'n', 0, 'at', now, 'user', user, 'region', region)
-    end
-  end
-  count = redis.call('HINCRBY', KEYS[3], 'n', 1)
-  redis.call('EXPIRE', KEYS[3], ARGV[o + 7])
-  local stats = redis.call('HMGET', KEYS[3], 'at', 'user', 'region')
-  first_at, first_user, first_region = stats[1], stats[2], stats[3]
   local since = tonumber(now) - tonumber(ARGV[o + 4])
   local window = math.ceil(tonumber(ARGV[o + 4]) / 1000000)
   redis.call('ZADD', KEYS[4], now, user)
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. since)
   redis.call('EXPIRE', KEYS[4], window)
-  local users = redis.call('ZCARD', KEYS[4])
   if region ~= '' then
     redis.call('ZADD', KEYS[5], now, region)
     redis.call('EXPIRE', KEYS[5], window)
   end
   redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. since)
-  local regions = redis.call('ZCARD', KEYS[5])
-  if count == 1 then
-    verdict = 'genuine'
-  elseif users >= tonumber(ARGV[o + 5]) or regions >= tonumber(ARGV[o + 6]) then
-    verdict = 'suspected_copy'
-  else
-    verdict = 'scanned_before'
+  if ARGV[o] == '2' then
+    if redis.call('EXISTS', KEYS[3]) == 0 then
+      if tonumber(ARGV[o + 8]) > 0 then
+        redis.call('HSET', KEYS[3], 'n', ARGV[o + 8], 'at', ARGV[o + 9], 'user', ARGV[o + 10], 'region', ARGV[o + 11])
+      else
+        redis.call('HSET', KEYS[3], 'n', 0, 'at', now, 'user', user, 'region', region)
+      end
+    end
+    count = redis.call('HINCRBY', KEYS[3], 'n', 1)
+    redis.call('EXPIRE', KEYS[3], ARGV[o + 7])
+    local stats = redis.call('HMGET', KEYS[3], 'at', 'user', 'region')
+    first_at, first_user, first_region = stats[1], stats[2], stats[3]
+    if count == 1 then
+      verdict = 'genuine'
+    elseif redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[o + 5])
+        or redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[o + 6]) then
+      verdict = 'suspected_copy'
+    else
+      verdict = 'scanned_before'
+    end
   end
 end
 local record = {}
@@ -191,7 +203,7 @@ def count_and_log(record: dict, *, limits: list[tuple[str, int]], counted: bool,
     unit_key = f"consumer:unit:{serial}"
     keys = [IDS, STREAM, unit_key, unit_key + ":users", unit_key + ":regions", *(key for key, _ in limits)]
     args: list = [60, len(limits), *(limit for _, limit in limits)]
-    args += ["1" if counted else "0", now, record["app_user_id"], record["region_code"] or "",
+    args += ["2" if counted else "1" if serial is not None else "0", now, record["app_user_id"], record["region_code"] or "",
              config["CONSUMER_COPY_WINDOW_HOURS"] * 3600 * 1_000_000, config["CONSUMER_COPY_USERS"],
              config["CONSUMER_COPY_REGIONS"], STATS_SECONDS]
     if seed is not None:
@@ -236,6 +248,7 @@ def _row(fields: dict) -> dict:
         "scanned_at": _moment(fields["scanned_at"]),
         "_first_at": fields.get("first_at") or None, "_first_user": fields.get("first_user") or None,
         "_first_region": fields.get("first_region") or None,
+        "_check_diversion": fields.get("check_diversion") == "1",
     }
 
 
@@ -250,15 +263,45 @@ def record_fields(record: dict, counted: Counted) -> dict:
     return fields
 
 
+def _mysql_like() -> bool:
+    return db.engine.dialect.name in ("mysql", "mariadb")
+
+
+def _ignoring_duplicates(statement):
+    return statement.prefix_with("IGNORE" if _mysql_like() else "OR IGNORE")
+
+
+def _greatest(a, b):
+    return sa.func.greatest(a, b) if _mysql_like() else sa.func.max(a, b)
+
+
+def _upsert(table: sa.Table, key: str, changes):
+    """INSERT, or on the key's duplicate apply changes(table, the proposed row)."""
+    if _mysql_like():
+        statement = mysql.insert(table)
+        return statement.on_duplicate_key_update(changes(table, statement.inserted))
+    statement = sqlite.insert(table)
+    return statement.on_conflict_do_update(index_elements=[key], set_=changes(table, statement.excluded))
+
+
 def write(records: list[dict]) -> None:
-    """Write records (text fields, as Redis keeps them) to consumer_scans and unit_scan_stats: idempotent."""
+    """Write records (text fields, as Redis keeps them) to consumer_scans and unit_scan_stats, and raise the
+    alerts they call for (a code never put on a product, a unit outside its dealer's territory): idempotent."""
     if not records:
         return
     rows = [_row(fields) for fields in records]
-    mysql_like = db.engine.dialect.name in ("mysql", "mariadb")
-    scans = ConsumerScan.__table__
-    insert = sa.insert(scans).prefix_with("IGNORE" if mysql_like else "OR IGNORE")
-    db.session.execute(insert, [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows])
+    insert = _ignoring_duplicates(sa.insert(ConsumerScan.__table__))
+    columns = [name for name in rows[0] if not name.startswith("_")]
+    leaks = [row for row in rows if row["verdict"] is Verdict.NOT_COMMISSIONED and row["serial"] is not None]
+    plain = [row for row in rows if not (row["verdict"] is Verdict.NOT_COMMISSIONED and row["serial"] is not None)]
+    if plain and db.session.execute(insert, [{name: row[name] for name in columns} for row in plain]).rowcount \
+            < len(plain):
+        _check_written(plain)  # some were written before (a claim's, a batch delivered again): the same scans?
+    for row in leaks:  # rare: one by one, so a scan written before counts once
+        if db.session.execute(insert, {name: row[name] for name in columns}).rowcount:
+            _count_leak(row)
+        else:
+            _check_written([row])
     stats: dict[int, dict] = {}
     for row in rows:
         if row["serial"] is None or not row["_first_at"]:
@@ -270,20 +313,46 @@ def write(records: list[dict]) -> None:
                 "first_app_user_id": int(row["_first_user"]), "first_region_code": row["_first_region"],
                 "last_scanned_at": row["scanned_at"]}
     if stats:
-        table = UnitScanStats.__table__
-        values = [stats[serial] for serial in sorted(stats)]  # one lock order for every writer
-        if mysql_like:
-            statement = mysql.insert(table)
-            statement = statement.on_duplicate_key_update(
-                scans=sa.func.greatest(table.c.scans, statement.inserted.scans),
-                last_scanned_at=sa.func.greatest(table.c.last_scanned_at, statement.inserted.last_scanned_at))
-        else:
-            statement = sqlite.insert(table)
-            statement = statement.on_conflict_do_update(
-                index_elements=["serial"],
-                set_={"scans": sa.func.max(table.c.scans, statement.excluded.scans),
-                      "last_scanned_at": sa.func.max(table.c.last_scanned_at, statement.excluded.last_scanned_at)})
-        db.session.execute(statement, values)
+        statement = _upsert(UnitScanStats.__table__, "serial", lambda table, new: {
+            "scans": _greatest(table.c.scans, new.scans),
+            "last_scanned_at": _greatest(table.c.last_scanned_at, new.last_scanned_at)})
+        db.session.execute(statement, [stats[serial] for serial in sorted(stats)])  # one lock order for all writers
+    diverted = [row for row in rows if row["_check_diversion"]]
+    if diverted:
+        units = unit_store.load_units({row["serial"] for row in diverted}, lock=False)
+        for row in diverted:
+            if row["serial"] in units:  # one alert per unit and region: a second check raises nothing
+                diversion.check(units=[units[row["serial"]]], seen_kind=SeenKind.CONSUMER_SCAN, place_kind="region",
+                                place_id=None, region_code=row["region_code"], seen_by=f"consumer:{row['app_user_id']}",
+                                seen_at=row["scanned_at"])
+
+
+class IdCollision(Exception):
+    """A scan's id is another scan's in the database (the id sequence went back: Redis lost its data)."""
+
+
+def _check_written(rows: list[dict]) -> None:
+    """Raise IdCollision when a row already in consumer_scans under one of these ids is another scan."""
+    written = {id_: (user_id, at) for id_, user_id, at in db.session.execute(
+        sa.select(ConsumerScan.id, ConsumerScan.app_user_id, ConsumerScan.scanned_at)
+        .where(ConsumerScan.id.in_([row["id"] for row in rows])))}
+    for row in rows:
+        there = written.get(row["id"])
+        if there is not None and there != (row["app_user_id"], row["scanned_at"]):
+            raise IdCollision(f"scan id {row['id']} is another scan's in the database")
+
+
+def _count_leak(row: dict) -> None:
+    """A scan of a code issued but never put on a product: its code-leak alert, one per code."""
+    batch = facts.batch_holding(row["serial"])
+    if batch is None:
+        return
+    statement = _upsert(CodeLeakAlert.__table__, "serial", lambda table, new: {
+        "scans": table.c.scans + 1, "last_seen_at": _greatest(table.c.last_seen_at, new.last_seen_at)})
+    db.session.execute(statement, {
+        "serial": row["serial"], "code": row["code"], "batch_id": batch.id, "scans": 1,
+        "first_seen_at": row["scanned_at"], "last_seen_at": row["scanned_at"], "status": LeakAlertStatus.OPEN,
+        "resolution": ""})
 
 
 def _decoded(raw: dict) -> dict:
@@ -315,17 +384,55 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def persist(*, limit: int = 500, consumer: str | None = None, block_ms: int | None = None) -> int:
-    """Write one batch of logged scans (first those another worker left unacknowledged); the number written."""
-    _ensure_group()
-    consumer = consumer or consumer_name()
+DEAD = "consumer:scans:dead"  # records no write could take (each with its error), for a person to look at
+
+# The id sequence never below the highest id written (a Redis that came back from an older snapshot would
+# hand out ids the database has: INSERT IGNORE would drop those scans).
+_RAISE_IDS_LUA = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+"""
+
+
+def _raise_ids_above_database() -> None:
+    highest = db.session.scalar(sa.select(sa.func.max(ConsumerScan.id))) or 0
+    db.session.rollback()
+    redis.eval(_RAISE_IDS_LUA, 1, IDS, highest + ID_MARGIN)
+
+
+def _entries(consumer: str, limit: int, block_ms: int | None) -> list:
+    """This consumer's own unacknowledged entries (a failed batch), then others' idle ones (a worker that
+    died), then new ones."""
     entries = []
-    claimed = redis.xautoclaim(STREAM, GROUP, consumer, min_idle_time=CLAIM_IDLE_MS, start_id="0-0", count=limit)
-    entries += claimed[1]
+    for _, batch in redis.xreadgroup(GROUP, consumer, {STREAM: "0"}, count=limit) or []:
+        entries += batch
+    if len(entries) < limit:
+        entries += redis.xautoclaim(STREAM, GROUP, consumer, min_idle_time=CLAIM_IDLE_MS, start_id="0-0",
+                                    count=limit - len(entries))[1]
     if len(entries) < limit:
         for _, batch in redis.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=limit - len(entries),
                                          block=block_ms) or []:
             entries += batch
+    return entries
+
+
+def _commit(records: list[dict]) -> None:
+    try:
+        write(records)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def persist(*, limit: int = 500, consumer: str | None = None, block_ms: int | None = None) -> int:
+    """Write one batch of logged scans in one transaction; the number of log entries handled.
+
+    A batch that fails is written record by record: a record that fails alone goes to the dead-letter
+    list (`consumer:scans:dead`) and the others are written; when every record fails (the database is
+    down), the batch stays in the log and is read again.
+    """
+    _ensure_group()
+    entries = _entries(consumer or consumer_name(), limit, block_ms)
     if not entries:
         return 0
     entry_ids, scan_ids = [], []
@@ -344,18 +451,35 @@ def persist(*, limit: int = 500, consumer: str | None = None, block_ms: int | No
             continue
         fields["id"] = str(scan_id)
         records.append(fields)
+    dead = []
     try:
-        write(records)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+        _commit(records)
+    except Exception:  # noqa: BLE001 - find the record that fails
+        log.exception("consumer scans: a batch of %s failed; writing them one by one", len(records))
+        failures = []
+        for fields in records:
+            try:
+                _commit([fields])
+            except Exception as exc:  # noqa: BLE001
+                failures.append((fields, exc))
+        if len(failures) == len(records) and not all(isinstance(exc, IdCollision) for _, exc in failures):
+            raise failures[0][1]
+        if any(isinstance(exc, IdCollision) for _, exc in failures):
+            _raise_ids_above_database()
+        for fields, exc in failures:
+            log.error("consumer scan %s could not be written (%s); moved to %s", fields["id"], exc, DEAD)
+            dead.append(json.dumps({**fields, "error": str(exc)[:500]}))
     pipe = redis.pipeline(transaction=False)
+    if scan_ids:
+        pipe.eval(_RAISE_IDS_LUA, 1, IDS, max(scan_ids))
+    if dead:
+        pipe.rpush(DEAD, *dead)
     pipe.xack(STREAM, GROUP, *entry_ids)
     pipe.xdel(STREAM, *entry_ids)
-    pipe.delete(*(_record_key(scan_id) for scan_id in scan_ids))
+    if scan_ids:
+        pipe.delete(*(_record_key(scan_id) for scan_id in scan_ids))
     pipe.execute()
-    return len(records)
+    return len(entry_ids)
 
 
 def pending() -> int:

@@ -27,14 +27,13 @@ from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import mysql, sqlite
 
 from app.accounts.models import AppUser
 from app.campaigns import claims
 from app.channel import diversion
-from app.channel.models import SeenKind
 from app.codes import service as codes
 from app.codes.format import CODE_LENGTH, InvalidCode, normalise
+from app.codes.models import Level
 from app.consumers import facts, scan_log
 from app.consumers.models import (
     CodeLeakAlert,
@@ -54,7 +53,6 @@ from app.masterdata.models import (
     RegionLevel,
 )
 from app.masterdata.rules import region_prefix
-from app.units import store as unit_store
 from app.units.models import LocationKind, Unit, UnitStatus
 
 _CODE_CHARS = re.compile(r"^[0-9A-Z]+$")
@@ -228,38 +226,6 @@ def _check_hidden(*, user: AppUser, resolution, given: str | None) -> dict:
     return answer
 
 
-# --- atomic counters in the database -------------------------------------------------------------
-
-def _upsert(model, values: dict, *, key: str, increment: str, refresh: tuple[str, ...]) -> bool:
-    """INSERT the row, or add 1 to `increment` and refresh these columns of the existing one.
-
-    True when the database says it inserted the row (MySQL/MariaDB); False when it updated or cannot tell.
-    """
-    table = model.__table__
-    mysql_like = db.engine.dialect.name in ("mysql", "mariadb")
-    if mysql_like:
-        statement = mysql.insert(table).values(values)
-        statement = statement.on_duplicate_key_update(
-            {increment: table.c[increment] + 1, **{f: statement.inserted[f] for f in refresh}})
-    else:
-        statement = sqlite.insert(table).values(values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[key],
-            set_={increment: table.c[increment] + 1, **{f: statement.excluded[f] for f in refresh}})
-    result = db.session.execute(statement)
-    # MySQL/MariaDB count 1 affected row for an insert, 2 for an update that changed the row (even with
-    # the FOUND_ROWS client flag SQLAlchemy sets, which only turns an unchanged update's 0 into 1; the
-    # increment always changes it). SQLite counts 1 either way: unknown there.
-    return mysql_like and result.rowcount == 1
-
-
-def _record_leak(resolution, now: datetime) -> None:
-    _upsert(CodeLeakAlert, {"serial": resolution.serial, "code": resolution.code, "batch_id": resolution.batch.id,
-                            "scans": 1, "first_seen_at": now, "last_seen_at": now,
-                            "status": LeakAlertStatus.OPEN, "resolution": ""},
-            key="serial", increment="scans", refresh=("last_seen_at",))
-
-
 # --- the story ----------------------------------------------------------------------------------
 
 def _region_names(code: str | None) -> list[tuple[str, RegionLevel, str]]:
@@ -299,7 +265,7 @@ def _at_store(unit) -> bool:
 
 
 _UNIT_FOR_SCAN = (
-    sa.select(Unit.serial, Unit.status, Unit.recall_id, Unit.product_id, Unit.lot_id, Unit.last_dealer_id,
+    sa.select(Unit.serial, Unit.level, Unit.status, Unit.recall_id, Unit.product_id, Unit.lot_id, Unit.last_dealer_id,
               Unit.location_kind, Unit.location_id, Unit.in_transit, UnitScanStats.scans,
               UnitScanStats.first_scanned_at, UnitScanStats.first_app_user_id, UnitScanStats.first_region_code)
     .outerjoin(UnitScanStats, UnitScanStats.serial == Unit.serial)
@@ -442,7 +408,8 @@ def scan(*, user: AppUser, text: str, hidden_code: str | None = None, latitude: 
     """A consumer scans a printed URL or code: count and log the scan with its verdict, answer the story.
 
     The rate limits, the unit's counters, the copy check and the scan's record are one Redis round
-    trip (app.consumers.scan_log); the record reaches consumer_scans through the scan-log worker.
+    trip (app.consumers.scan_log); the record reaches consumer_scans through the scan-log worker, which
+    also raises the code-leak and diversion alerts: the request writes nothing to the database.
     """
     now = now or utcnow()
     scanned = parse_text(text)
@@ -456,12 +423,17 @@ def scan(*, user: AppUser, text: str, hidden_code: str | None = None, latitude: 
         limits = []
         hidden = _check_hidden(user=user, resolution=resolution, given=hidden_code)
     region_code = diversion.region_of(latitude, longitude)
+    territory = facts.territory(unit.last_dealer_id) if unit is not None else frozenset()
     record = {
         "serial": resolution.serial if valid else None,
         "code": (resolution.code if valid else scanned.code)[:64], "app_user_id": user.id, "verdict": verdict,
         "hidden_code_ok": hidden["ok"], "product_id": reading.product.id if reading.product is not None else None,
         "lot_id": unit.lot_id if unit is not None else None, "latitude": latitude, "longitude": longitude,
-        "region_code": region_code, "ip": ip, "scanned_at": now}
+        "region_code": region_code, "ip": ip, "scanned_at": now,
+        # A genuine unit seen outside its last dealer's territory (a case or pallet: its items decide):
+        # the writer raises the diversion alert.
+        "check_diversion": verdict is Verdict.GENUINE and unit.last_dealer_id is not None and bool(region_code)
+        and (unit.level is not Level.ITEM or diversion.outside_territory(region_code, territory))}
     counted = scan_log.count_and_log(record, limits=limits, counted=verdict is Verdict.GENUINE, seed=reading.stats)
     if isinstance(counted, tuple):
         ttl = counted[1]
@@ -470,25 +442,16 @@ def scan(*, user: AppUser, text: str, hidden_code: str | None = None, latitude: 
         scan_log.write([scan_log.record_fields(record, counted)])
     if counted.verdict is not None:
         verdict = counted.verdict
-    record = ConsumerScan(id=counted.scan_id, scan_number=max(counted.count, 1), **{**record, "verdict": verdict})
+    record = ConsumerScan(id=counted.scan_id, scan_number=max(counted.count, 1), **{
+        **{name: value for name, value in record.items() if name != "check_diversion"}, "verdict": verdict})
     result = ScanResult(scan=record, verdict=verdict, message=MESSAGES[verdict], product=_product(reading.product),
                         hidden_code=hidden)
-    if verdict is Verdict.NOT_COMMISSIONED:
-        _record_leak(resolution, now)
     if unit is not None:
         lot, factory_region, shop = reading.story
-        territory = facts.territory(unit.last_dealer_id)
         result.lot, result.story = _lot(lot), _story(unit, lot, factory_region, shop, territory)
     if counted.count:
         result.scans = {"count": counted.count, "first_at": counted.first_at,
                         "first_city": city_of(counted.first_region)}
-        if unit.last_dealer_id is not None and diversion.outside_territory(region_code, territory):
-            # Scanned outside its last dealer's territory: the whole unit is read for the alert's evidence.
-            diversion.check(units=list(unit_store.load_units([unit.serial], lock=False).values()),
-                            seen_kind=SeenKind.CONSUMER_SCAN, place_kind="region", place_id=None,
-                            region_code=region_code, seen_by=f"consumer:{user.id}", seen_at=now,
-                            last_dealers={unit.serial: unit.last_dealer_id},
-                            territories={unit.last_dealer_id: set(territory)})
     if hidden["locked"]:
         result.message = f"{result.message} {LOCKED_MESSAGE}"
     elif hidden["required"] and hidden["ok"] is None:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from app.campaigns import claims
 from app.channel.models import DiversionAlert
-from app.consumers import service
+from app.consumers import facts, service
 from app.consumers.models import UnitScanStats
 from app.db import transaction
 from app.errors import DomainError
@@ -81,9 +81,11 @@ def shelved(goods):  # noqa: F811
 
 @pytest.fixture(autouse=True)
 def no_listed_campaigns(app):
-    """Campaigns an earlier test listed in this process are not this test's (the listing is cached)."""
+    """Campaigns an earlier test listed in this process are not this test's (the listing is cached), nor
+    are the batches, products and territories an earlier test's scans cached."""
     with app.test_request_context():
         claims.forget_listed_campaigns()
+        facts.forget()
 
 
 def _mysql() -> bool:
@@ -108,7 +110,7 @@ def test_a_located_first_scan_over_http_makes_two_statements_and_one_redis_round
     # the product and the dealer's territory come from the process's caches (the first scan read
     # them), no region is read, the diversion check reads nothing again, nothing is written.
     assert not [s for s in statements if "regions" in s], statements
-    assert len(statements) == 2, statements
+    assert len(statements) == 2, "\n".join(statements)
     assert "app_access_tokens" in statements[0] and " FROM units " in statements[1], statements
     if commands:  # a real Redis server: rate limits, counters, copy check and the record in one round trip
         assert len(commands) == 1 and commands[0][0].startswith(b"*") and b"EVAL" in commands[0][0], commands

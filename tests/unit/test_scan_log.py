@@ -6,6 +6,7 @@ a Redis that lost its data seeds the ids and counters from the database again.
 """
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 
@@ -13,13 +14,15 @@ import pytest
 import sqlalchemy as sa
 
 from app.campaigns import claims
+from app.channel.models import DiversionAlert
 from app.codes.models import BatchStatus, CodeBatch
 from app.consumers import facts, scan_log
-from app.consumers.models import ConsumerScan, UnitScanStats, Verdict
+from app.consumers.models import CodeLeakAlert, ConsumerScan, UnitScanStats, Verdict
 from app.db import transaction
 from app.errors import DomainError
 from app.extensions import db, redis
 from app.units.models import Unit
+from tests.masterdata_factories import HANGZHOU, make_dealer
 from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.unit.test_claims import NOW as CLAIM_NOW
 from tests.unit.test_claims import open_campaign
@@ -32,7 +35,7 @@ from tests.unit.test_consumer_scans import (  # noqa: F401 - fixtures
     short,
     users,
 )
-from tests.unit_factories import serial
+from tests.unit_factories import issue, serial
 
 
 @pytest.fixture
@@ -216,3 +219,101 @@ def test_cached_batches_show_a_void_within_the_cache_time(app, goods, users, mon
     with app.test_request_context():
         facts.forget()  # as when SCAN_CACHE_SECONDS have passed
     assert scan(user, short(goods["items"][2])).verdict is Verdict.VOIDED
+
+
+# --- the writer's alerts, its failures, and the claim's view of a scan written meanwhile -------------
+
+def test_the_writer_raises_the_leak_and_diversion_alerts_once(app, goods, users, streamed):  # noqa: F811
+    leaked = issue(1).codes[0]
+    dealer = make_dealer(territory=[HANGZHOU])
+    item = goods["items"][1]
+    with transaction():
+        db.session.execute(sa.update(Unit).where(Unit.serial == serial(item)).values(last_dealer_id=dealer.id))
+    user = users()
+    results = [scan(user, short(leaked)), scan(user, short(leaked), now=NOW + timedelta(minutes=1)),
+               scan(user, short(item), latitude=BEIJING_POS[0], longitude=BEIJING_POS[1])]
+    assert results[0].verdict is Verdict.NOT_COMMISSIONED
+    assert db.session.scalar(sa.select(CodeLeakAlert)) is None and db.session.scalar(sa.select(DiversionAlert)) is None
+    records = [{**scan_log._decoded(redis.hgetall(f"consumer:scan:{r.scan_id}")), "id": str(r.scan_id)}
+               for r in results]
+    assert _persist_all() == 3
+    alert = db.session.scalar(sa.select(CodeLeakAlert))
+    assert (alert.serial, alert.scans, alert.first_seen_at, alert.last_seen_at) == (
+        serial(leaked), 2, NOW, NOW + timedelta(minutes=1))
+    diverted = db.session.scalar(sa.select(DiversionAlert))
+    assert diverted.serial == serial(item) and diverted.dealer_id == dealer.id
+    # Written again (a redelivered batch): nothing counts twice.
+    with transaction():
+        scan_log.write(records)
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(CodeLeakAlert.scans)) == 2
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(DiversionAlert)) == 1
+
+
+def test_a_record_no_write_takes_goes_to_the_dead_letters_and_the_rest_are_written(
+        app, goods, users, streamed, monkeypatch):  # noqa: F811
+    user = users()
+    scans = [scan(user, short(goods["items"][i]), now=NOW + timedelta(minutes=i)) for i in range(3)]
+    poisoned = scans[1].scan_id
+    real_write = scan_log.write
+
+    def write(records):
+        if any(int(fields["id"]) == poisoned for fields in records):
+            raise ValueError("bad record")
+        real_write(records)
+    monkeypatch.setattr(scan_log, "write", write)
+    assert _persist_all() == 3
+    assert [r.id for r in _rows()] == [scans[0].scan_id, scans[2].scan_id]
+    dead = [json.loads(entry) for entry in redis.lrange(scan_log.DEAD, 0, -1)]
+    assert [(int(d["id"]), d["error"]) for d in dead] == [(poisoned, "bad record")]
+    assert scan_log.pending() == 0
+
+
+def test_a_batch_the_database_refuses_whole_stays_in_the_log(app, goods, users, streamed, monkeypatch):  # noqa: F811
+    user = users()
+    scan(user, short(goods["items"][0]))
+    monkeypatch.setattr(scan_log, "write", lambda records: (_ for _ in ()).throw(ConnectionError("database down")))
+    with pytest.raises(ConnectionError):
+        scan_log.persist(consumer="w1")
+    monkeypatch.undo()
+    # The same worker reads its own unacknowledged entry again at once (no idle time to wait out).
+    assert scan_log.persist(consumer="w1") == 1 and len(_rows()) == 1 and redis.llen(scan_log.DEAD) == 0
+
+
+def test_an_id_the_database_already_holds_for_another_scan_is_not_lost_silently(
+        app, goods, users, streamed):  # noqa: F811
+    user = users()
+    first = scan(user, short(goods["items"][0]))
+    _persist_all()
+    redis.set(scan_log.IDS, first.scan_id - 1)  # Redis came back from an older snapshot
+    clash = scan(user, short(goods["items"][1]), now=NOW + timedelta(minutes=1))
+    assert clash.scan_id == first.scan_id
+    assert _persist_all() == 1
+    assert [r.serial for r in _rows()] == [serial(goods["items"][0])]
+    dead = [json.loads(entry) for entry in redis.lrange(scan_log.DEAD, 0, -1)]
+    assert [int(d["serial"]) for d in dead] == [serial(goods["items"][1])] and "another scan" in dead[0]["error"]
+    after = scan(user, short(goods["items"][2]), now=NOW + timedelta(minutes=2))
+    assert after.scan_id > first.scan_id  # the sequence was put back above the database
+
+
+@pytest.mark.usefixtures("mariadb")
+def test_a_claim_finds_a_scan_the_worker_wrote_after_the_claim_began(app, goods, users, streamed):  # noqa: F811
+    campaign = open_campaign()
+    user = users()
+    result = scan(user, short(goods["items"][4]), now=CLAIM_NOW)
+    user_id = user.id
+
+    def worker():
+        with app.app_context():
+            assert scan_log.persist(consumer="worker") == 1
+            db.session.remove()
+
+    with transaction():
+        claimant = db.session.get(type(user), user_id)  # the claim's transaction has its snapshot now
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+        assert not redis.exists(f"consumer:scan:{result.scan_id}")  # written and dropped from the log
+        won = claims.claim(user=claimant, scan_id=result.scan_id, campaign_id=campaign.id,
+                           now=CLAIM_NOW + timedelta(minutes=1))
+    assert won.draw.serial == serial(goods["items"][4])
