@@ -297,6 +297,7 @@ def main() -> int:
         round_trips(tokens[0], fresh[-2], fresh[-1])
         if args.profile:
             profile(args, app_server, scans_url, round_file("profile", args.rounds + 1), lua, Path(args.profile))
+        drain(redis_url)
         print("verdicts recorded (all rounds, with the warm-up and the pre-scans):")
         for verdict, count in verdicts():
             print(f"  {verdict:<16}{count:>8,}")

@@ -11,8 +11,11 @@ Decisions (docs/api.md, "Consumer scans"):
   scan-log worker writes the records to consumer_scans and the counts to unit_scan_stats.
 - Suspected copy: within CONSUMER_COPY_WINDOW_HOURS, CONSUMER_COPY_USERS distinct users or
   CONSUMER_COPY_REGIONS distinct regions scanned the unit (sets in Redis, in the same round trip).
-- Batches, products and dealer territories come from short per-process caches
+- Batches, products, lots, stores and dealer territories come from short per-process caches
   (app.consumers.facts); the unit is read from the database on every scan.
+- The request writes nothing to the database: the scan-log writer also raises the code-leak alert
+  (a code issued but never put on a product) and the diversion alert (a genuine unit scanned
+  outside its last dealer's territory).
 - Hidden codes: failures are counted in Redis per code (HIDDEN_CODE_MAX_FAILURES_PER_CODE per
   HIDDEN_CODE_LOCK_HOURS locks the code: the verdict says locked) and per user
   (HIDDEN_CODE_MAX_FAILURES_PER_USER per hour: 429 too_many_attempts).
@@ -244,7 +247,7 @@ def city_of(code: str | None) -> str | None:
     return chain[0][2] if chain else None
 
 
-def _product(product: Product | None) -> dict | None:
+def _product(product: facts.ProductFacts | None) -> dict | None:
     if product is None:
         return None
     return {"id": product.id, "name": product.name, "specification": product.specification,
