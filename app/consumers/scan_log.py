@@ -57,7 +57,9 @@ GROUP = "persist"
 IDS = "consumer:scans:ids"
 ID_MARGIN = 1000  # ids handed out above the database's highest when the sequence is seeded again
 RECORD_SECONDS = 7 * 86400  # a record not yet written is kept this long
-STATS_SECONDS = 30 * 86400  # a unit's counter in Redis outlives this long without scans (then: seeded again)
+# A unit's counter stays in Redis this long after its last scan, then is seeded again from unit_scan_stats
+# (which the worker keeps within seconds): Redis holds the units scanned lately, not every unit ever scanned.
+STATS_SECONDS = 2 * 86400
 CLAIM_IDLE_MS = 60_000  # a worker's delivered, unacknowledged entries are taken over after this long
 
 _FIELDS = ("serial", "code", "app_user_id", "verdict", "hidden_code_ok", "product_id", "lot_id", "latitude",
