@@ -30,9 +30,9 @@ JSON in, JSON out), the bare Redis endpoint (``POST /bare-redis``: the token loo
 record kept and streamed by one Lua script), the bare database endpoint (``POST /bare-db``: the
 token looked up, one row inserted, commit; bench/bare_app.py) and the scans, with the scan-log
 worker (``flask consumers persist-scans``) running beside them; after the scans the benchmark waits
-until the worker has written every scan, and that wait counts against the scans' rate. Printed: requests/s and p50/p95/p99 of each per
-round, the medians, and the median of the per-round ratios of requests/s (targets: scans >= 0.4 x
-bare, scans p99 <= 100 ms); the SQL statements and Redis round trips of one located first scan; the
+until the worker has written every scan, and that wait counts against the scans' rate. Printed:
+requests/s and p50/p95/p99 of each per round, the medians, and the median of the per-round ratios
+of requests/s (targets: scans >= 0.4 x bare, scans p99 <= 100 ms); the SQL statements and Redis round trips of one located first scan; the
 verdicts recorded. --profile DIR adds a round under py-spy (pip install py-spy) and prints where the
 workers' wall time goes by the innermost frame of our code.
 """

@@ -31,6 +31,7 @@ import logging
 import os
 import socket
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -67,8 +68,9 @@ _FIELDS = ("serial", "code", "app_user_id", "verdict", "hidden_code_ok", "produc
 
 # KEYS: the id sequence, the stream, the unit's counter, its users and regions seen, then the rate-limit keys.
 # ARGV: 1 rate window, 2 number of rate limits, their limits, then (from o = 3 + n):
-#   o the unit: 0 none (not a code of ours), 1 seen (in the copy window), 2 counted too (genuine), o+1 now (µs), o+2 user id, o+3 region ('' none),
-#   o+4 copy window (µs), o+5 copy users, o+6 copy regions, o+7 counter ttl (s),
+#   o the unit: 0 none (not a code of ours), 1 seen (in the copy window), 2 counted too (genuine),
+#   o+1 now (µs), o+2 user id, o+3 region ('' none), o+4 copy window (µs), o+5 copy users,
+#   o+6 copy regions, o+7 counter ttl (s),
 #   o+8..o+11 the database's count, first time, first user, first region (count 0: none),
 #   o+12 record ttl (s), o+13 append to the stream (1) or not (0), o+14 record key prefix,
 #   then the record's field/value pairs.
@@ -175,15 +177,16 @@ def inline() -> bool:
     return current_app.config["CONSUMER_SCAN_WRITER"] == "inline"
 
 
+@dataclass(slots=True)
 class Counted:
     """What Redis answered for a scan: its id and, for a counted unit, the unit's counter after it."""
 
-    __slots__ = ("scan_id", "count", "first_at", "first_user", "first_region", "verdict")
-
-    def __init__(self, scan_id: int, count: int, first_at: datetime | None, first_user: int | None,
-                 first_region: str | None, verdict: Verdict | None):
-        self.scan_id, self.count, self.first_at = scan_id, count, first_at
-        self.first_user, self.first_region, self.verdict = first_user, first_region, verdict
+    scan_id: int
+    count: int  # 0: not counted (not a genuine unit)
+    first_at: datetime | None
+    first_user: int | None
+    first_region: str | None
+    verdict: Verdict | None  # decided by the counter (genuine units only)
 
 
 def _seed_ids() -> None:
@@ -205,7 +208,8 @@ def count_and_log(record: dict, *, limits: list[tuple[str, int]], counted: bool,
     unit_key = f"consumer:unit:{serial}"
     keys = [IDS, STREAM, unit_key, unit_key + ":users", unit_key + ":regions", *(key for key, _ in limits)]
     args: list = [60, len(limits), *(limit for _, limit in limits)]
-    args += ["2" if counted else "1" if serial is not None else "0", now, record["app_user_id"], record["region_code"] or "",
+    unit_mode = "2" if counted else "1" if serial is not None else "0"
+    args += [unit_mode, now, record["app_user_id"], record["region_code"] or "",
              config["CONSUMER_COPY_WINDOW_HOURS"] * 3600 * 1_000_000, config["CONSUMER_COPY_USERS"],
              config["CONSUMER_COPY_REGIONS"], STATS_SECONDS]
     if seed is not None:

@@ -51,7 +51,6 @@ from app.extensions import db, redis
 from app.identity.service import Actor, audit
 from app.masterdata import region_cache
 from app.masterdata.models import (
-    Product,
     Region,
     RegionLevel,
 )
