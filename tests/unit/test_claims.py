@@ -394,6 +394,44 @@ def test_the_budget_holds_when_many_claim_at_once(app, mariadb, goods, users):
     assert int(redis.get(f"campaign:{campaign.id}:spent")) == 500
 
 
+def test_points_won_and_spent_in_the_mall_at_once_keep_the_ledger_exact(app, mariadb, goods, users):
+    """A claim locks its consumer's row before the points ledger; a mall redemption and a back-office
+    adjustment lock the ledger and then (a foreign key) the consumer's row: each runs as its view does
+    (a deadlock victim runs again), and the ledger ends exact."""
+    from app.points import service as points
+    from tests.concurrency import at_once, results_and_errors
+    from tests.unit.test_points_ledger import check_invariants
+
+    open_campaign(prizes=[{"kind": "points", "name": "Points", "amount": 40, "probability_ppm": 1_000_000}])
+    user = users()
+    user_id = user.id
+    with transaction():
+        points.earn(app_user_id=user_id, points=200, source="seed:1", now=NOW)
+    with transaction():
+        item = points.create_item(actor=ACTOR, data={"name": "Cup", "kind": "coupon", "points_price": 30,
+                                                     "stock": 50}).id
+    scans = [scan(user, goods["items"][i]).scan_id for i in range(6)]
+
+    def retried(fn):
+        def run():
+            with transaction():
+                return fn()
+        return lambda: retrying(run)
+
+    calls = [retried(lambda i=i: claims.claim(user=db.session.get(AppUser, user_id), scan_id=scans[i],
+                                              now=NOW).draw.amount) for i in range(6)]
+    calls += [retried(lambda i=i: points.redeem(app_user=db.session.get(AppUser, user_id), item_id=item,
+                                                request_id=f"r{i}").id) for i in range(6)]
+    calls += [retried(lambda i=i: points.adjust(actor=ACTOR, app_user_id=user_id, points=5, reason="goodwill",
+                                                key=f"k{i}", now=NOW).id) for i in range(2)]
+    results, errors = results_and_errors(at_once(app, *calls))
+    assert errors == [None] * len(calls)
+    assert results[:6] == [40] * 6
+    db.session.rollback()
+    check_invariants(user_id)
+    assert points.balance_of(user_id) == 200 + 6 * 40 + 2 * 5 - 6 * 30
+
+
 def test_one_user_claiming_many_units_at_once_stays_within_the_limit(app, mariadb, goods, users):
     from tests.concurrency import at_once, results_and_errors
 
