@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Callable, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
+from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 
@@ -102,6 +102,32 @@ def transaction():
         raise
 
 
+def mysql_like() -> bool:
+    """Whether the session's database is MySQL or MariaDB (else SQLite)."""
+    from app.extensions import db
+
+    return db.session.get_bind().dialect.name in ("mysql", "mariadb")
+
+
+def upsert(table: sa.Table, keys: list[str], changes: Callable) -> sa.Insert:
+    """An INSERT that, on a duplicate of the unique `keys`, sets changes(table, the proposed row) instead
+    ({column: expression}; the proposed row's columns are the values given at execution).
+
+    On MySQL the duplicate row is locked exclusively by the statement itself; an INSERT IGNORE
+    followed by an UPDATE would take a shared lock first and deadlock with its twin.
+    """
+    if mysql_like():
+        statement = mysql.insert(table)
+        return statement.on_duplicate_key_update(changes(table, statement.inserted))
+    statement = sqlite.insert(table)
+    return statement.on_conflict_do_update(index_elements=keys, set_=changes(table, statement.excluded))
+
+
+def greatest(a, b):
+    """The larger of two SQL values (GREATEST on MySQL, two-argument max() on SQLite)."""
+    return sa.func.greatest(a, b) if mysql_like() else sa.func.max(a, b)
+
+
 def insert_once(row) -> bool:
     """Insert a row a unique key may refuse (a concurrent twin): True when inserted.
 
@@ -110,7 +136,7 @@ def insert_once(row) -> bool:
     """
     from app.extensions import db
 
-    if db.session.get_bind().dialect.name not in ("mysql", "mariadb"):
+    if not mysql_like():
         db.session.add(row)
         db.session.flush()
         return True

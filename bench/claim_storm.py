@@ -41,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import ROOT, machine, may_wipe_bench_database
+from bench.common import ROOT, bench_redis_url, machine, may_wipe_bench_database
 from bench.consumer_scans import (
     BIN,
     RAISED_LIMITS,
@@ -69,9 +69,8 @@ def main() -> int:
     args = parser.parse_args()
     if not may_wipe_bench_database(args.wipe):
         return 2
-    redis_url = os.environ.get("REDIS_URL", "")
-    if not redis_url.startswith("redis://"):
-        print("REDIS_URL must name a Redis server database of the benchmark's own (it is flushed).", file=sys.stderr)
+    redis_url = bench_redis_url()
+    if redis_url is None:
         return 2
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < args.clients + 200:

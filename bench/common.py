@@ -69,6 +69,15 @@ def may_wipe_bench_database(wipe: bool) -> bool:
     return True
 
 
+def bench_redis_url() -> str | None:
+    """REDIS_URL when it names a Redis server (the benchmark flushes its database); None, saying why, if not."""
+    url = os.environ.get("REDIS_URL", "")
+    if not url.startswith("redis://"):
+        print("REDIS_URL must name a Redis server database of the benchmark's own (it is flushed).", file=sys.stderr)
+        return None
+    return url
+
+
 def development_app(**env: str):
     """The app in development settings with the given environment, no Redis and quiet logs."""
     os.environ.update({"MATONG_ENV": "development", "CODE_EXPORT_RUNNER": "worker", **env})

@@ -58,7 +58,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.bare_app import BARE_STREAM
-from bench.common import ROOT, machine, may_wipe_bench_database
+from bench.common import ROOT, bench_redis_url, machine, may_wipe_bench_database
 
 TARGET_RATIO = 0.4
 TARGET_P99_MS = 100
@@ -179,9 +179,8 @@ def main() -> int:
     args = parser.parse_args()
     if not may_wipe_bench_database(args.wipe):
         return 2
-    redis_url = os.environ.get("REDIS_URL", "")
-    if not redis_url.startswith("redis://"):
-        print("REDIS_URL must name a Redis server database of the benchmark's own (it is flushed).", file=sys.stderr)
+    redis_url = bench_redis_url()
+    if redis_url is None:
         return 2
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk).", file=sys.stderr)

@@ -29,7 +29,6 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.orm import Session
 
 from app.accounts.models import AppName, AppUser
@@ -40,7 +39,7 @@ from app.campaigns.models import (
 )
 from app.consumers import blacklist, scan_log
 from app.consumers.models import ConsumerScan, UnitScanStats, Verdict
-from app.db import insert_once, utcnow
+from app.db import insert_once, upsert, utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.masterdata.rules import region_prefix
@@ -344,18 +343,8 @@ def _chosen_campaign(scan: ConsumerScan, user: AppUser, campaign_id: int | None,
 
 
 def _upsert(model, values: dict, keys: list[str], column: str, step) -> None:
-    """INSERT the row, or add ``step`` to ``column`` of the existing one (0: only lock it).
-
-    On MySQL the duplicate row is locked exclusively by the statement itself; an INSERT IGNORE
-    followed by an UPDATE would take a shared lock first and deadlock with its twin.
-    """
-    table = model.__table__
-    if db.engine.dialect.name in ("mysql", "mariadb"):
-        statement = mysql.insert(table).values(values).on_duplicate_key_update({column: table.c[column] + step})
-    else:
-        statement = sqlite.insert(table).values(values).on_conflict_do_update(
-            index_elements=keys, set_={column: table.c[column] + step})
-    db.session.execute(statement)
+    """INSERT the row, or add ``step`` to ``column`` of the existing one (0: only lock it)."""
+    db.session.execute(upsert(model.__table__, keys, lambda table, _: {column: table.c[column] + step}), values)
 
 
 def _count_entry(campaign: Campaign, user: AppUser, day: date) -> None:

@@ -36,7 +36,6 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import mysql, sqlite
 
 from app.channel import diversion
 from app.channel.models import SeenKind
@@ -48,6 +47,7 @@ from app.consumers.models import (
     UnitScanStats,
     Verdict,
 )
+from app.db import greatest, mysql_like, upsert
 from app.extensions import db, redis
 from app.units import store as unit_store
 
@@ -216,7 +216,7 @@ def count_and_log(record: dict, *, limits: list[tuple[str, int]], counted: bool,
         args += [seed.scans, _micros(seed.first_scanned_at), seed.first_app_user_id, seed.first_region_code or ""]
     else:
         args += [0, "", "", ""]
-    args += [RECORD_SECONDS, "0" if inline() else "1", "consumer:scan:"]
+    args += [RECORD_SECONDS, "0" if inline() else "1", _record_key("")]
     for name in _FIELDS:
         args += [name, _text(record[name])]
     for _ in range(2):
@@ -269,37 +269,17 @@ def record_fields(record: dict, counted: Counted) -> dict:
     return fields
 
 
-def _mysql_like() -> bool:
-    return db.engine.dialect.name in ("mysql", "mariadb")
-
-
-def _ignoring_duplicates(statement):
-    return statement.prefix_with("IGNORE" if _mysql_like() else "OR IGNORE")
-
-
-def _greatest(a, b):
-    return sa.func.greatest(a, b) if _mysql_like() else sa.func.max(a, b)
-
-
-def _upsert(table: sa.Table, key: str, changes):
-    """INSERT, or on the key's duplicate apply changes(table, the proposed row)."""
-    if _mysql_like():
-        statement = mysql.insert(table)
-        return statement.on_duplicate_key_update(changes(table, statement.inserted))
-    statement = sqlite.insert(table)
-    return statement.on_conflict_do_update(index_elements=[key], set_=changes(table, statement.excluded))
-
-
 def write(records: list[dict]) -> None:
     """Write records (text fields, as Redis keeps them) to consumer_scans and unit_scan_stats, and raise the
     alerts they call for (a code never put on a product, a unit outside its dealer's territory): idempotent."""
     if not records:
         return
     rows = [_row(fields) for fields in records]
-    insert = _ignoring_duplicates(sa.insert(ConsumerScan.__table__))
+    insert = sa.insert(ConsumerScan.__table__).prefix_with("IGNORE" if mysql_like() else "OR IGNORE")
     columns = [name for name in rows[0] if not name.startswith("_")]
-    leaks = [row for row in rows if row["verdict"] is Verdict.NOT_COMMISSIONED and row["serial"] is not None]
-    plain = [row for row in rows if not (row["verdict"] is Verdict.NOT_COMMISSIONED and row["serial"] is not None)]
+    leaks, plain = [], []
+    for row in rows:
+        (leaks if row["verdict"] is Verdict.NOT_COMMISSIONED and row["serial"] is not None else plain).append(row)
     if plain and db.session.execute(insert, [{name: row[name] for name in columns} for row in plain]).rowcount \
             < len(plain):
         _check_written(plain)  # some were written before (a claim's, a batch delivered again): the same scans?
@@ -319,9 +299,9 @@ def write(records: list[dict]) -> None:
                 "first_app_user_id": int(row["_first_user"]), "first_region_code": row["_first_region"],
                 "last_scanned_at": row["scanned_at"]}
     if stats:
-        statement = _upsert(UnitScanStats.__table__, "serial", lambda table, new: {
-            "scans": _greatest(table.c.scans, new.scans),
-            "last_scanned_at": _greatest(table.c.last_scanned_at, new.last_scanned_at)})
+        statement = upsert(UnitScanStats.__table__, ["serial"], lambda table, new: {
+            "scans": greatest(table.c.scans, new.scans),
+            "last_scanned_at": greatest(table.c.last_scanned_at, new.last_scanned_at)})
         db.session.execute(statement, [stats[serial] for serial in sorted(stats)])  # one lock order for all writers
     diverted = [row for row in rows if row["_check_diversion"]]
     if diverted:
@@ -353,8 +333,8 @@ def _count_leak(row: dict) -> None:
     batch = facts.batch_holding(row["serial"])
     if batch is None:
         return
-    statement = _upsert(CodeLeakAlert.__table__, "serial", lambda table, new: {
-        "scans": table.c.scans + 1, "last_seen_at": _greatest(table.c.last_seen_at, new.last_seen_at)})
+    statement = upsert(CodeLeakAlert.__table__, ["serial"], lambda table, new: {
+        "scans": table.c.scans + 1, "last_seen_at": greatest(table.c.last_seen_at, new.last_seen_at)})
     db.session.execute(statement, {
         "serial": row["serial"], "code": row["code"], "batch_id": batch.id, "scans": 1,
         "first_seen_at": row["scanned_at"], "last_seen_at": row["scanned_at"], "status": LeakAlertStatus.OPEN,
@@ -500,14 +480,13 @@ def persist_forever(*, limit: int = 500, idle_seconds: float = 0.5, stop=None) -
     """The worker's loop: batches as they come; a failed batch is retried after a pause."""
     consumer = consumer_name()
     while stop is None or not stop():
+        pause = idle_seconds
         try:
-            written = persist(limit=limit, consumer=consumer)
+            handled = persist(limit=limit, consumer=consumer)
         except Exception:  # noqa: BLE001 - the entries stay pending and are read again
             log.exception("consumer scans: a batch failed; retrying")
-            db.session.remove()
-            time.sleep(idle_seconds * 4)
-            continue
+            handled, pause = 0, idle_seconds * 4
         finally:
             db.session.remove()
-        if written < limit:
-            time.sleep(idle_seconds)
+        if handled < limit:
+            time.sleep(pause)

@@ -16,11 +16,10 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import mysql, sqlite
 
 from app.accounts.models import AppUser
 from app.consumers import blacklist
-from app.db import insert_once, transaction, utcnow
+from app.db import insert_once, transaction, upsert, utcnow
 from app.extensions import db
 from app.identity.service import Actor, audit
 from app.masterdata.models import Region
@@ -36,10 +35,6 @@ from app.points.models import (
 )
 
 EXPIRING_SOON = timedelta(days=30)
-
-
-def _is_mysql() -> bool:
-    return db.session.get_bind().dialect.name in ("mysql", "mariadb")
 
 
 def expiry_from(now: datetime) -> datetime:
@@ -100,14 +95,9 @@ def _insert_entry(*, app_user_id: int, kind: PointsKind, points: int, source: st
 
 def _increment(app_user_id: int, points: int) -> int:
     """Add to the balance (insert-or-increment), answering the new balance (the row is ours now)."""
-    values = {"app_user_id": app_user_id, "balance": points}
-    if _is_mysql():
-        statement = mysql.insert(PointsBalance).values(values).on_duplicate_key_update(
-            balance=PointsBalance.balance + points)
-    else:
-        statement = sqlite.insert(PointsBalance).values(values).on_conflict_do_update(
-            index_elements=[PointsBalance.app_user_id], set_={"balance": PointsBalance.balance + points})
-    db.session.execute(statement)
+    db.session.execute(upsert(PointsBalance.__table__, ["app_user_id"],
+                              lambda table, _: {"balance": table.c.balance + points}),
+                       {"app_user_id": app_user_id, "balance": points})
     return _read_balance(app_user_id)
 
 
