@@ -153,6 +153,10 @@ class Base:
         if self.PAYOUT_CHANNEL not in ("transfer", "redpack"):
             raise ConfigError(f"PAYOUT_CHANNEL is transfer or redpack, got {self.PAYOUT_CHANNEL!r}")
         self.PAYOUT_CONFIRM_HOURS = env_int("PAYOUT_CONFIRM_HOURS", 24)
+        # A payout WeChat Pay has not answered definitively for this long is listed for people.
+        self.PAYOUT_DOUBT_ALERT_MINUTES = env_int("PAYOUT_DOUBT_ALERT_MINUTES", 60)
+        # How many of a day's finished payouts reconciliation asks WeChat Pay about again (all open ones always).
+        self.PAYOUT_RECONCILE_SAMPLE = env_int("PAYOUT_RECONCILE_SAMPLE", 200)
 
         # WeChat. Each API base is "sandbox" (the project's sandbox, started in-process, with keys
         # generated at start-up), the URL of a standalone sandbox (`flask wechat-sandbox run`),

@@ -15,7 +15,7 @@ from app.db import transaction
 from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, public, roles
 from app.identity.models import Role
 from app.payouts import service
-from app.payouts.models import PayoutChannel, PayoutPurpose, PayoutStatus
+from app.payouts.models import IncidentKind, PayoutChannel, PayoutPurpose, PayoutStatus
 from app.schemas import Int, UtcTime
 from app.wechat import pay
 
@@ -53,6 +53,9 @@ class AdminPayoutReadSchema(ma.Schema):
     next_attempt_at = ma.fields.DateTime()
     last_error = ma.fields.String(allow_none=True)
     bill_created_at = ma.fields.DateTime(allow_none=True)
+    doubt_from = ma.fields.Enum(PayoutStatus, by_value=True, allow_none=True, metadata={
+        "description": "In doubt: the step it was on when WeChat Pay's answer was not definitive"})
+    in_doubt_since = ma.fields.DateTime(allow_none=True)
     finished_at = ma.fields.DateTime(allow_none=True)
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
@@ -77,8 +80,33 @@ class ReconciliationReadSchema(ma.Schema):
     day = ma.fields.Function(lambda r: r.day.date().isoformat())
     checked = Int()
     mismatches = ma.fields.List(ma.fields.Dict(), metadata={
-        "description": "payout_id, out_bill_no, ours (our status), wechat (WeChat's state), note"})
+        "description": "payout_id, out_bill_no, ours (our status), wechat (WeChat's state), note, repaired"})
     created_at = ma.fields.DateTime()
+
+
+class IncidentReadSchema(ma.Schema):
+    id = Int()
+    payout_id = Int()
+    kind = ma.fields.Enum(IncidentKind, by_value=True, metadata={
+        "description": "in_doubt: no definitive answer for long; unrecovered: paid after its money was returned "
+                       "and the money could not be taken back; reconcile: a difference reconciliation could not "
+                       "repair"})
+    amount_fen = Int(metadata={"description": "The money at stake"})
+    detail = ma.fields.String()
+    created_at = ma.fields.DateTime()
+    resolved_at = ma.fields.DateTime(allow_none=True)
+    resolved_by = ma.fields.String(allow_none=True)
+    resolution = ma.fields.String(allow_none=True)
+
+
+class IncidentQuerySchema(ma.Schema):
+    state = ma.fields.String(load_default="open", validate=ma.validate.OneOf(["open", "all"]))
+    kind = ma.fields.String(validate=ma.validate.OneOf([k.value for k in IncidentKind]))
+
+
+class IncidentResolveSchema(ma.Schema):
+    resolution = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=500),
+                                  metadata={"description": "What was done about it"})
 
 
 @blp.route("", methods=["GET"])
@@ -101,6 +129,27 @@ def list_payouts(query):
 def list_reconciliations():
     """Daily reconciliations with WeChat Pay, newest day first"""
     return service.list_reconciliations()
+
+
+@blp.route("/incidents", methods=["GET"])
+@roles(*ALL_ROLES)
+@blp.arguments(IncidentQuerySchema, location="query")
+@blp.response(200, IncidentReadSchema(many=True))
+@blp.paginate(SelectPage)
+def list_incidents(query):
+    """Payouts that need a person (in doubt too long, money not recovered, unreconciled), newest first"""
+    return service.list_incidents(open_only=query["state"] == "open", kind=query.get("kind"))
+
+
+@blp.route("/incidents/<int:incident_id>/resolve", methods=["POST"])
+@roles(*WRITERS)
+@blp.arguments(IncidentResolveSchema)
+@blp.response(200, IncidentReadSchema)
+def resolve_incident(body, incident_id):
+    """Close an incident, saying what was done"""
+    with transaction():
+        return service.resolve_incident(actor=current_actor(), incident_id=incident_id,
+                                        resolution=body["resolution"])
 
 
 @blp.route("/<int:payout_id>", methods=["GET"])

@@ -517,6 +517,36 @@ def return_prize(*, draw_id: int, amount_fen: int) -> None:
                                   day_budget_fen=campaign.daily_budget_fen, stock=prize.stock))
 
 
+def reclaim_prize(*, draw_id: int, amount_fen: int) -> bool:
+    """A cash prize returned to the campaign was paid after all (a late SUCCESS): charge it again to the
+    budget, its day and the prize's stock, all or nothing. False when one of them no longer has room
+    (the money was given to someone else meanwhile): nothing changes and the payout queue raises an
+    incident with the amount."""
+    draw = db.session.get(Draw, draw_id)
+    if draw is None or draw.prize_id is None:
+        return False
+    # The claims' lock order: the day, then the campaign, then the prize.
+    day = db.session.scalar(sa.select(CampaignDay).where(CampaignDay.campaign_id == draw.campaign_id,
+                                                         CampaignDay.day == draw.day).with_for_update())
+    campaign = db.session.scalar(sa.select(Campaign).where(Campaign.id == draw.campaign_id).with_for_update())
+    prize = db.session.scalar(sa.select(Prize).where(Prize.id == draw.prize_id).with_for_update())
+    if (campaign is None or prize is None
+            or campaign.spent_fen + amount_fen > campaign.total_budget_fen
+            or (day is not None and day.budget_fen is not None and day.spent_fen + amount_fen > day.budget_fen)
+            or (prize.stock is not None and prize.awarded + 1 > prize.stock)):
+        return False
+    if day is not None:
+        db.session.execute(sa.update(CampaignDay).where(CampaignDay.campaign_id == draw.campaign_id,
+                                                        CampaignDay.day == draw.day)
+                           .values(spent_fen=CampaignDay.spent_fen + amount_fen))
+    db.session.execute(sa.update(Campaign).where(Campaign.id == campaign.id)
+                       .values(spent_fen=Campaign.spent_fen + amount_fen))
+    db.session.execute(sa.update(Prize).where(Prize.id == prize.id).values(awarded=Prize.awarded + 1))
+    # The Redis mirror is not charged: it under-counts for at most its expiry, and the database,
+    # asked on every "yes", refuses what has no room.
+    return True
+
+
 # --- reading ----------------------------------------------------------------------------------------
 
 def my_draws(*, user: AppUser):

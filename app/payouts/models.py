@@ -35,6 +35,10 @@ class PayoutStatus(str, enum.Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"  # WeChat refused or failed it; the money went back
     CANCELLED = "cancelled"  # cancelled before it was paid (or expired unconfirmed); the money went back
+    # WeChat Pay gave no definitive answer about the bill (a timeout, a 5xx, a 4xx not about this bill,
+    # an unsigned answer): the money stays out, the worker asks again with backoff (``doubt_from`` says
+    # which step it was on), and a person sees it after PAYOUT_DOUBT_ALERT_MINUTES.
+    IN_DOUBT = "in_doubt"
 
 
 class Payout(db.Model):
@@ -66,6 +70,8 @@ class Payout(db.Model):
     lease_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
     bill_created_at: Mapped[datetime | None]
+    doubt_from: Mapped[PayoutStatus | None] = mapped_column(enum_type(PayoutStatus))  # the step it was on
+    in_doubt_since: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -94,3 +100,26 @@ class Reconciliation(db.Model):
     checked: Mapped[int] = mapped_column(default=0)
     mismatches: Mapped[list] = mapped_column(JSONType, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IncidentKind(str, enum.Enum):
+    IN_DOUBT = "in_doubt"  # no definitive answer for longer than PAYOUT_DOUBT_ALERT_MINUTES
+    UNRECOVERED = "unrecovered"  # paid after its money was returned, and the money could not be taken back
+    RECONCILE = "reconcile"  # reconciliation found a difference it could not repair
+
+
+class PayoutIncident(db.Model):
+    """Something about a payout that needs a person, raised once per payout and kind."""
+
+    __tablename__ = "payout_incidents"
+    __table_args__ = (sa.UniqueConstraint("payout_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    payout_id: Mapped[int] = mapped_column(sa.ForeignKey("payouts.id"))
+    kind: Mapped[IncidentKind] = mapped_column(enum_type(IncidentKind))
+    amount_fen: Mapped[int] = mapped_column(sa.BigInteger)  # the money at stake
+    detail: Mapped[str] = mapped_column(sa.String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(128))  # who, or "worker" when it cleared itself
+    resolution: Mapped[str | None] = mapped_column(sa.String(500))

@@ -20,11 +20,21 @@ States only move forward (``_apply``): a late PROCESSING after SUCCESS changes n
 and queries may arrive in any order and any number of times. Reaching FAILED or CANCELLED returns
 the money (``_return_money``); SUCCEEDED settles what was paid (a withdrawal becomes paid).
 
+Unknown is not failed. Money goes back only on a definitive answer about that very bill: FAIL or
+CANCELLED by query or callback, or a create that was refused AND whose number WeChat then says it has
+no bill for. Anything else (a timeout, a 5xx, an unsigned answer, a 4xx that is not about this bill
+such as NO_AUTH or SIGN_ERROR) puts the payout IN_DOUBT with the money still out: the worker asks again
+with backoff, from the step it was on (``doubt_from``), and after PAYOUT_DOUBT_ALERT_MINUTES a
+``PayoutIncident`` lists it for people. A SUCCESS that arrives after we made a payout final as failed
+or cancelled is still the truth: it is recorded and the returned money taken back (``_late_success``),
+or, when that cannot be done, an incident names the amount.
+
 The worker runs its own short transactions and must not be called inside one.
 """
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -39,7 +49,8 @@ from app.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.extensions import db
 from app.identity.service import Actor, audit
 from app.payouts.models import (
-    Payout, PayoutChannel, PayoutNotification, PayoutPurpose, PayoutStatus, Reconciliation,
+    IncidentKind, Payout, PayoutChannel, PayoutIncident, PayoutNotification, PayoutPurpose, PayoutStatus,
+    Reconciliation,
 )
 from app.wechat import pay, redpack
 
@@ -50,10 +61,14 @@ QUERY_WAITING_SECONDS = 600  # how often a bill waiting for the user is queried 
 MAX_RETRY_SECONDS = 3600
 BLACKLISTED = "blacklisted"
 TRANSFER_REMARK = {PayoutPurpose.PRIZE: "扫码红包", PayoutPurpose.WITHDRAWAL: "导购奖励提现"}
-ACTIVE = (PayoutStatus.PENDING, PayoutStatus.CREATING, PayoutStatus.WAITING, PayoutStatus.PROCESSING)
+ACTIVE = (PayoutStatus.PENDING, PayoutStatus.CREATING, PayoutStatus.WAITING, PayoutStatus.PROCESSING,
+          PayoutStatus.IN_DOUBT)
+# Statuses under which a bill may exist at WeChat Pay and is not final here.
+OPEN = (PayoutStatus.CREATING, PayoutStatus.WAITING, PayoutStatus.PROCESSING, PayoutStatus.IN_DOUBT)
 FINAL = frozenset({PayoutStatus.SUCCEEDED, PayoutStatus.FAILED, PayoutStatus.CANCELLED})
-# How far along each status is: a payout only moves forward.
-_RANK = {PayoutStatus.PENDING: 0, PayoutStatus.HELD: 0, PayoutStatus.CREATING: 1, PayoutStatus.WAITING: 2,
+# How far along each status is: a payout only moves forward (IN_DOUBT ranks as the step it was on).
+_RANK = {PayoutStatus.PENDING: 0, PayoutStatus.HELD: 0, PayoutStatus.CREATING: 1, PayoutStatus.IN_DOUBT: 1,
+         PayoutStatus.WAITING: 2,
          PayoutStatus.PROCESSING: 3, PayoutStatus.SUCCEEDED: 4, PayoutStatus.FAILED: 4,
          PayoutStatus.CANCELLED: 4}
 # WeChat's transfer bill states → ours (CANCELING: the cancel is on its way; still waiting).
@@ -156,7 +171,7 @@ class WorkReport:
 @dataclass(frozen=True)
 class _Job:
     id: int
-    status: PayoutStatus  # as claimed (PENDING claims are already CREATING)
+    status: PayoutStatus  # the step to take: as claimed (PENDING claims are already CREATING; IN_DOUBT its doubt_from)
     channel: PayoutChannel
     purpose: PayoutPurpose
     out_bill_no: str
@@ -176,8 +191,9 @@ class _Outcome:
     transfer_bill_no: str | None = None
     package_info: str | None = None
     fail_reason: str | None = None
-    missing: bool = False
-    error: str | None = None  # unknown outcome: retry later
+    missing: bool = False  # WeChat says it has no bill under this number
+    error: str | None = None  # unknown outcome: the payout is in doubt, asked again later
+    refused: str | None = None  # WeChat refused the call (a 4xx); about this bill only for a create
 
 
 def _claim(payout_id: int, status: PayoutStatus, now: datetime) -> bool:
@@ -208,6 +224,14 @@ def _hold_all_blacklisted() -> int:
         return hold_blacklisted()
 
 
+def _job(payout: Payout) -> _Job:
+    step = payout.doubt_from if payout.status is PayoutStatus.IN_DOUBT else payout.status
+    return _Job(id=payout.id, status=step or PayoutStatus.CREATING, channel=payout.channel, purpose=payout.purpose,
+                out_bill_no=payout.out_bill_no, openid=payout.openid, amount_fen=payout.amount_fen,
+                bill_created_at=_as_aware(payout.bill_created_at), created_at=_as_aware(payout.created_at),
+                app=payout.app)
+
+
 def work_due(now: datetime | None = None, *, limit: int = 100) -> WorkReport:
     """One worker step over up to ``limit`` due payouts (its own transactions; not inside one)."""
     fixed = now
@@ -225,11 +249,7 @@ def work_due(now: datetime | None = None, *, limit: int = 100) -> WorkReport:
         if not retrying(lambda: _claim(payout_id, status, moment)):
             continue
         report.claimed += 1
-        payout = db.session.get(Payout, payout_id)
-        job = _Job(id=payout.id, status=payout.status, channel=payout.channel, purpose=payout.purpose,
-                   out_bill_no=payout.out_bill_no, openid=payout.openid, amount_fen=payout.amount_fen,
-                   bill_created_at=_as_aware(payout.bill_created_at), created_at=_as_aware(payout.created_at),
-                   app=payout.app)
+        job = _job(db.session.get(Payout, payout_id))
         db.session.rollback()  # no transaction stays open while WeChat is waited on
         try:
             outcome = _step(job, moment)
@@ -269,10 +289,29 @@ def _appid(app: AppName) -> str:
 
 
 def _create_transfer(job: _Job) -> _Outcome:
-    return _transfer_call(pay.create_transfer, out_bill_no=job.out_bill_no, openid=job.openid, appid=_appid(job.app),
-                          amount_fen=job.amount_fen, remark=TRANSFER_REMARK[job.purpose],
-                          report_infos=[{"info_type": "活动名称", "info_content": "码通"},
-                                        {"info_type": "奖励说明", "info_content": TRANSFER_REMARK[job.purpose]}])
+    created = _transfer_call(pay.create_transfer, out_bill_no=job.out_bill_no, openid=job.openid,
+                             appid=_appid(job.app), amount_fen=job.amount_fen, remark=TRANSFER_REMARK[job.purpose],
+                             report_infos=[{"info_type": "活动名称", "info_content": "码通"},
+                                           {"info_type": "奖励说明", "info_content": TRANSFER_REMARK[job.purpose]}])
+    if created.refused is None:
+        return created
+    return _refused_create(created, _transfer_call(pay.query_transfer, out_bill_no=job.out_bill_no))
+
+
+def _refused_create(created: _Outcome, found: _Outcome) -> _Outcome:
+    """A refused create made nothing only if WeChat then has no bill under the number (an earlier
+    create of ours, say before a crash, may have made one): only then is it FAILED and the money back."""
+    if found.missing:
+        return _Outcome(state="FAIL", status=PayoutStatus.FAILED, fail_reason=created.refused)
+    if found.status is not None and not (found.state == "WAIT_USER_CONFIRM" and not found.package_info):
+        return found
+    if found.status is not None:  # the bill exists, but only a create hands its package_info: ask again
+        return _Outcome(error=f"create refused ({created.refused}); the bill exists, its package not yet had")
+    return _Outcome(error=f"create refused ({created.refused}), then {found.error}"[:500])
+
+
+def _wechat_error(exc: DomainError) -> str:
+    return f"{exc.code}: {exc.errors or exc.message}"[:500]
 
 
 def _transfer_call(operation, **kwargs) -> _Outcome:
@@ -280,15 +319,15 @@ def _transfer_call(operation, **kwargs) -> _Outcome:
         bill = operation(**kwargs)
     except pay.TransferBillNotFound:
         return _Outcome(missing=True)
-    except (pay.WeChatPayUnavailable, pay.WeChatPaySignatureInvalid) as exc:
-        return _Outcome(error=f"{exc.code}: {exc.errors or exc.message}"[:500])
-    except pay.WeChatPayConflict as exc:
-        # The bill is final already (a cancel too late) or the number was used with other parameters:
-        # the query on the next run says which; never a new number.
-        return _Outcome(error=f"{exc.code}: {exc.errors or exc.message}"[:500])
-    except DomainError as exc:  # WeChat refused it (FAIL, a too-small amount): nothing was created
-        reason = str((exc.errors or {}).get("wechat_code") or exc.code)
-        return _Outcome(state="FAIL", status=PayoutStatus.FAILED, fail_reason=reason[:200])
+    except (pay.WeChatPayUnavailable, pay.WeChatPaySignatureInvalid, pay.WeChatPayConflict) as exc:
+        # No answer, an untrusted one, or a refusal in the bill's current state (a cancel too late):
+        # the next query says where the bill is; never a new number.
+        return _Outcome(error=_wechat_error(exc))
+    except DomainError as exc:
+        # Refused (NO_AUTH, SIGN_ERROR, PARAM_ERROR, NOT_ENOUGH, a too-small amount, ...). For a query
+        # or a cancel that says nothing about the bill; for a create, _refused_create decides.
+        reason = str((exc.errors or {}).get("wechat_code") or exc.code)[:200]
+        return _Outcome(error=_wechat_error(exc), refused=reason)
     return _Outcome(state=bill.state, status=TRANSFER_STATES.get(bill.state), transfer_bill_no=bill.transfer_bill_no,
                     package_info=bill.package_info, fail_reason=bill.fail_reason)
 
@@ -304,10 +343,11 @@ def _redpack_step(job: _Job) -> _Outcome:
                                     send_name="码通", act_name=TRANSFER_REMARK[job.purpose], wishing="恭喜发财",
                                     remark=TRANSFER_REMARK[job.purpose])
     except (pay.WeChatPayUnavailable, pay.WeChatPaySignatureInvalid) as exc:
-        return _Outcome(error=f"{exc.code}: {exc.errors or exc.message}"[:500])
+        return _Outcome(error=_wechat_error(exc))
     except DomainError as exc:
-        reason = str((exc.errors or {}).get("wechat_code") or exc.code)
-        return _Outcome(state="FAILED", status=PayoutStatus.FAILED, fail_reason=reason[:200])
+        refused = _Outcome(error=_wechat_error(exc),
+                           refused=str((exc.errors or {}).get("wechat_code") or exc.code)[:200])
+        return _refused_create(refused, _redpack_query(job))
     return _Outcome(state="SENT", status=PayoutStatus.WAITING, transfer_bill_no=sent.send_listid)
 
 
@@ -315,11 +355,11 @@ def _redpack_query(job: _Job) -> _Outcome:
     try:
         info = redpack.query_redpack(mch_billno=job.out_bill_no)
     except (pay.WeChatPayUnavailable, pay.WeChatPaySignatureInvalid) as exc:
-        return _Outcome(error=f"{exc.code}: {exc.errors or exc.message}"[:500])
+        return _Outcome(error=_wechat_error(exc))
     except pay.WeChatPayRejected as exc:
         if (exc.errors or {}).get("wechat_code") == "NOT_FOUND":
             return _Outcome(missing=True)
-        return _Outcome(error=f"{exc.code}: {exc.errors or exc.message}"[:500])
+        return _Outcome(error=_wechat_error(exc))
     return _Outcome(state=info.status, status=REDPACK_STATES.get(info.status), transfer_bill_no=info.detail_id,
                     fail_reason=info.reason)
 
@@ -340,19 +380,47 @@ def _record(job: _Job, outcome: _Outcome, now: datetime, report: WorkReport) -> 
             payout.last_error = None
             payout.next_attempt_at = now + timedelta(seconds=QUERY_WAITING_SECONDS)
         else:
-            # Unknown (or no bill where a cancel or query expected one): ask again later, same number.
+            # Unknown (or no bill where a cancel or query expected one): in doubt, asked again later
+            # under the same number; the money stays where it is.
             payout.last_error = outcome.error or "no such bill"
             payout.next_attempt_at = now + _retry_delay(payout.attempts - 1)
+            _doubt(payout, now)
             report.retried += 1
-        if payout.status is PayoutStatus.WAITING and payout.channel is PayoutChannel.TRANSFER:
+        step = payout.doubt_from if payout.status is PayoutStatus.IN_DOUBT else payout.status
+        if step is PayoutStatus.WAITING and payout.channel is PayoutChannel.TRANSFER:
             # Never later than the moment it must be cancelled.
             expiry = _as_aware(payout.bill_created_at or payout.created_at) + confirm_window()
             payout.next_attempt_at = max(now, min(_as_aware(payout.next_attempt_at), expiry))
 
 
+def _doubt(payout: Payout, now: datetime) -> None:
+    """No definitive answer: the (locked, open) payout is in doubt; listed for people once it lasts."""
+    if payout.status in FINAL:
+        return  # a callback settled it while WeChat was being asked
+    if payout.status is not PayoutStatus.IN_DOUBT:
+        payout.doubt_from, payout.status, payout.in_doubt_since = payout.status, PayoutStatus.IN_DOUBT, now
+    alert_after = timedelta(minutes=current_app.config["PAYOUT_DOUBT_ALERT_MINUTES"])
+    if now - _as_aware(payout.in_doubt_since) >= alert_after:
+        _raise_incident(payout, IncidentKind.IN_DOUBT, payout.amount_fen,
+                        f"no definitive answer from WeChat Pay since {payout.in_doubt_since:%Y-%m-%d %H:%M} UTC; "
+                        f"last: {payout.last_error or ''}")
+
+
+def _raise_incident(payout: Payout, kind: IncidentKind, amount_fen: int, detail: str) -> None:
+    """List something about a payout for people, once per payout and kind (a resolved one opens again)."""
+    incident = db.session.scalar(sa.select(PayoutIncident).where(PayoutIncident.payout_id == payout.id,
+                                                                 PayoutIncident.kind == kind))
+    if incident is None:
+        db.session.add(PayoutIncident(payout_id=payout.id, kind=kind, amount_fen=amount_fen, detail=detail[:500]))
+    elif incident.resolved_at is not None:
+        incident.resolved_at = incident.resolved_by = incident.resolution = None
+        incident.amount_fen, incident.detail, incident.created_at = amount_fen, detail[:500], utcnow()
+
+
 def _apply(payout: Payout, status: PayoutStatus, *, state: str | None, transfer_bill_no: str | None = None,
            package_info: str | None = None, fail_reason: str | None = None, now: datetime | None = None) -> bool:
-    """Move a (locked) payout forward to what WeChat says; True when it changed. Never backwards."""
+    """Move a (locked) payout forward to what WeChat says; True when it changed. Never backwards, except
+    that a SUCCESS after we made it failed or cancelled is the truth and is applied (``_late_success``)."""
     now = now or utcnow()
     if transfer_bill_no and not payout.transfer_bill_no:
         payout.transfer_bill_no = transfer_bill_no
@@ -361,8 +429,19 @@ def _apply(payout: Payout, status: PayoutStatus, *, state: str | None, transfer_
     if payout.bill_created_at is None and (transfer_bill_no or _RANK[status] >= _RANK[PayoutStatus.WAITING]
                                            and status is not PayoutStatus.FAILED):
         payout.bill_created_at = now  # the bill exists from now: the confirm window runs from here
-    if payout.status in FINAL or _RANK[status] <= _RANK[payout.status]:
+    if payout.status in FINAL:
+        if status is PayoutStatus.SUCCEEDED and payout.status is not PayoutStatus.SUCCEEDED:
+            _late_success(payout, state=state, now=now)
+            return True
         return False
+    doubted = payout.status is PayoutStatus.IN_DOUBT
+    step = payout.doubt_from if doubted else payout.status
+    if _RANK[status] <= _RANK[step]:
+        if not doubted:
+            return False
+        status = step  # a definitive answer, not past the step it was on: out of doubt, back on that step
+    if doubted:
+        _end_doubt(payout, state=state, now=now)
     payout.status = status
     payout.wechat_state = state
     if status in FINAL:
@@ -373,6 +452,31 @@ def _apply(payout: Payout, status: PayoutStatus, *, state: str | None, transfer_
         else:
             _return_money(payout)
     return True
+
+
+def _end_doubt(payout: Payout, *, state: str | None, now: datetime) -> None:
+    payout.doubt_from = payout.in_doubt_since = None
+    db.session.execute(sa.update(PayoutIncident).where(
+        PayoutIncident.payout_id == payout.id, PayoutIncident.kind == IncidentKind.IN_DOUBT,
+        PayoutIncident.resolved_at.is_(None)).values(
+        resolved_at=now, resolved_by="worker", resolution=f"WeChat Pay answered {state}"))
+
+
+def _late_success(payout: Payout, *, state: str | None, now: datetime) -> None:
+    """WeChat paid a payout we had made final as failed or cancelled (its money returned): record the
+    payment and take the money back from where it went; an incident names what could not be."""
+    was = payout.status
+    payout.status, payout.wechat_state, payout.fail_reason, payout.finished_at = (
+        PayoutStatus.SUCCEEDED, state, None, now)
+    recovered = _reclaim_money(payout)
+    audit(Actor.system("payouts"), "payout.late_success", payout,
+          {"status": [was.value, payout.status.value], "recovered_fen": [0, payout.amount_fen if recovered else 0]})
+    if not recovered:
+        log.error("payout %s was paid after its money was returned; %s fen could not be taken back",
+                  payout.id, payout.amount_fen)
+        _raise_incident(payout, IncidentKind.UNRECOVERED, payout.amount_fen,
+                        f"paid by WeChat Pay after it was {was.value}; the {payout.amount_fen} fen returned "
+                        f"could not be taken back ({payout.purpose.value} {payout.source})")
 
 
 def _settle_paid(payout: Payout) -> None:
@@ -398,6 +502,19 @@ def _return_money(payout: Payout) -> None:
         from app.campaigns import claims
 
         claims.return_prize(draw_id=int(payout.source.split(":", 1)[1]), amount_fen=payout.amount_fen)
+
+
+def _reclaim_money(payout: Payout) -> bool:
+    """Undo ``_return_money`` for a payout paid after all; False when the money is no longer there."""
+    if payout.purpose is PayoutPurpose.WITHDRAWAL:
+        from app.retail import service as retail
+
+        return retail.reclaim_withdrawal(payout_id=payout.id)
+    if payout.purpose is PayoutPurpose.PRIZE and payout.source.startswith("draw:"):
+        from app.campaigns import claims
+
+        return claims.reclaim_prize(draw_id=int(payout.source.split(":", 1)[1]), amount_fen=payout.amount_fen)
+    return False
 
 
 # --- WeChat's callback ------------------------------------------------------------------------
@@ -489,45 +606,120 @@ def cancel(*, actor: Actor | None, payout_id: int, reason: str = "cancelled") ->
 
 # --- reconciliation ---------------------------------------------------------------------------
 
-def reconcile(day: datetime) -> Reconciliation:
-    """Compare the day's payouts (created that UTC day) with WeChat's bills; list the mismatches.
+def reconcile(day: datetime, *, sample: int | None = None) -> Reconciliation:
+    """Compare our payouts with WeChat's bills and repair what a definitive answer allows.
 
-    Runs its own transactions (WeChat is queried outside any); a second run of a day replaces the first.
+    Asked: every open payout (a bill may exist and is not final here), whatever its day, and a sample
+    of ``sample`` (PAYOUT_RECONCILE_SAMPLE) of the payouts created that UTC day that are final. A
+    definitive state WeChat holds is applied as the worker or a callback would (forward, or a late
+    SUCCESS); a returned payout whose bill is still payable has its bill cancelled; what cannot be
+    repaired is an incident. Every repair writes an audit record. Runs its own transactions (WeChat
+    is asked outside any); a second run of a day replaces the first.
     """
     start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-    rows = db.session.execute(sa.select(Payout.id, Payout.status, Payout.channel, Payout.out_bill_no).where(
+    sample = current_app.config["PAYOUT_RECONCILE_SAMPLE"] if sample is None else sample
+    columns = (Payout.id, Payout.status, Payout.doubt_from, Payout.channel, Payout.out_bill_no)
+    open_rows = db.session.execute(sa.select(*columns).where(Payout.status.in_(OPEN)).order_by(Payout.id)).all()
+    final_rows = db.session.execute(sa.select(*columns).where(
         Payout.created_at >= start, Payout.created_at < start + timedelta(days=1),
-        Payout.status.not_in((PayoutStatus.PENDING, PayoutStatus.HELD))).order_by(Payout.id)).all()
+        Payout.status.in_(FINAL)).order_by(Payout.id)).all()
     db.session.rollback()
+    if len(final_rows) > sample:
+        final_rows = sorted(random.sample(final_rows, sample))
     mismatches = []
-    for payout_id, status, channel, out_bill_no in rows:
+    for payout_id, status, doubt_from, channel, out_bill_no in (*open_rows, *final_rows):
+        ours = PayoutStatus.IN_DOUBT if status is PayoutStatus.IN_DOUBT else status
         job = _Job(id=payout_id, status=PayoutStatus.PROCESSING, channel=channel, purpose=PayoutPurpose.PRIZE,
                    out_bill_no=out_bill_no, openid="", amount_fen=0, bill_created_at=None, created_at=start)
-        if channel is PayoutChannel.REDPACK:
-            found = _redpack_query(job)
-        else:
-            found = _transfer_call(pay.query_transfer, out_bill_no=out_bill_no)
+        found = _redpack_query(job) if channel is PayoutChannel.REDPACK else _transfer_call(
+            pay.query_transfer, out_bill_no=out_bill_no)
+        item = {"payout_id": payout_id, "out_bill_no": out_bill_no, "ours": ours.value, "wechat": found.state,
+                "note": "", "repaired": False}
         if found.error:
-            mismatches.append({"payout_id": payout_id, "out_bill_no": out_bill_no, "ours": status.value,
-                               "wechat": None, "note": found.error[:200]})
+            item["note"] = found.error[:200]
         elif found.missing:
-            if status is not PayoutStatus.CANCELLED and status is not PayoutStatus.FAILED:
-                mismatches.append({"payout_id": payout_id, "out_bill_no": out_bill_no, "ours": status.value,
-                                   "wechat": None, "note": "no bill at WeChat Pay"})
-        elif found.status is not status:
-            mismatches.append({"payout_id": payout_id, "out_bill_no": out_bill_no, "ours": status.value,
-                               "wechat": found.state, "note": ""})
+            if status in (PayoutStatus.CANCELLED, PayoutStatus.FAILED) or PayoutStatus.CREATING in (status, doubt_from):
+                continue  # nothing was made, or the worker will make it under this number
+            item["note"] = "no bill at WeChat Pay"
+            retrying(lambda: _reconcile_incident(payout_id, item["note"]))
+        elif found.status is status:
+            continue
+        elif status in (PayoutStatus.FAILED, PayoutStatus.CANCELLED) and found.status not in FINAL:
+            # Its money went back, yet WeChat holds a bill that can still be paid: withdraw the bill. If
+            # the user pays it first, that SUCCESS is applied as a late one when it is seen.
+            cancelled = _transfer_call(pay.cancel_transfer, out_bill_no=out_bill_no) \
+                if channel is PayoutChannel.TRANSFER else _Outcome(error="a red packet cannot be withdrawn")
+            item["note"] = (f"bill still payable after the money was returned; "
+                            f"cancel: {cancelled.state or cancelled.error}")[:200]
+            item["repaired"] = cancelled.state in ("CANCELLED", "CANCELING")
+            retrying(lambda: _reconcile_incident(payout_id, item["note"], bill=[found.state, cancelled.state]))
+        elif found.status not in FINAL:
+            item["note"] = "not final at WeChat Pay: left to the worker"  # it carries the step (package_info)
+        else:
+            item["note"], item["repaired"] = retrying(lambda: _repair(payout_id, found))
+        mismatches.append(item)
     with transaction():
         row = db.session.scalar(sa.select(Reconciliation).where(Reconciliation.day == start).with_for_update())
         if row is None:
             row = Reconciliation(day=start)
             db.session.add(row)
-        row.checked, row.mismatches, row.created_at = len(rows), mismatches, utcnow()
+        row.checked, row.mismatches, row.created_at = len(open_rows) + len(final_rows), mismatches, utcnow()
     return row
+
+
+def _repair(payout_id: int, found: _Outcome) -> tuple[str, bool]:
+    """Bring one payout in line with a final WeChat state (its own transaction); (note, repaired)."""
+    with transaction():
+        payout = get_payout(payout_id, lock=True)
+        was = payout.status
+        if not _apply(payout, found.status, state=found.state, transfer_bill_no=found.transfer_bill_no,
+                      fail_reason=found.fail_reason):
+            if payout.status is found.status:
+                return "settled meanwhile", False
+            note = f"ours {was.value}, WeChat Pay {found.state}: not repaired (a final state does not move back)"
+            _raise_incident(payout, IncidentKind.RECONCILE, payout.amount_fen, note)
+            return note[:200], False
+        audit(Actor.system("reconcile"), "payout.repair", payout, {"status": [was.value, payout.status.value]})
+        return f"repaired: {was.value} -> {payout.status.value}", True
+
+
+def _reconcile_incident(payout_id: int, note: str, **changes) -> None:
+    with transaction():
+        payout = get_payout(payout_id, lock=True)
+        _raise_incident(payout, IncidentKind.RECONCILE, payout.amount_fen, note)
+        if changes:
+            audit(Actor.system("reconcile"), "payout.repair", payout, changes)
 
 
 def list_reconciliations():
     return sa.select(Reconciliation).order_by(Reconciliation.day.desc())
+
+
+# --- incidents: what people must look at ------------------------------------------------------
+
+class IncidentNotFound(NotFound):
+    code = "payout_incident_not_found"
+    message = "No such payout incident."
+
+
+def list_incidents(*, open_only: bool = True, kind: str | None = None):
+    query = sa.select(PayoutIncident).order_by(PayoutIncident.id.desc())
+    if open_only:
+        query = query.where(PayoutIncident.resolved_at.is_(None))
+    if kind:
+        query = query.where(PayoutIncident.kind == IncidentKind(kind))
+    return query
+
+
+def resolve_incident(*, actor: Actor, incident_id: int, resolution: str) -> PayoutIncident:
+    """A person closes an incident, saying what was done (the payout itself is not changed)."""
+    incident = db.session.scalar(sa.select(PayoutIncident).where(PayoutIncident.id == incident_id).with_for_update())
+    if incident is None:
+        raise IncidentNotFound()
+    if incident.resolved_at is None:
+        incident.resolved_at, incident.resolved_by, incident.resolution = utcnow(), actor.name[:128], resolution[:500]
+        audit(actor, "payout.incident.resolve", incident, {"resolution": [None, incident.resolution]})
+    return incident
 
 
 def confirm_request(payout: Payout) -> dict:
@@ -535,7 +727,8 @@ def confirm_request(payout: Payout) -> dict:
     from app.wechat import runtime
 
     settings = runtime().pay_settings()
-    waiting = payout.status is PayoutStatus.WAITING and payout.channel is PayoutChannel.TRANSFER
+    # In doubt while waiting, the bill may still be confirmed: its money is still out, so paying it is right.
+    waiting = PayoutStatus.WAITING in (payout.status, payout.doubt_from) and payout.channel is PayoutChannel.TRANSFER
     return {"id": payout.id, "status": payout.status, "amount_fen": payout.amount_fen, "channel": payout.channel,
             "mch_id": settings.mchid, "app_id": _appid(payout.app),
             "package": payout.package_info if waiting else None, "created_at": payout.created_at,

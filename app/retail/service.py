@@ -469,6 +469,23 @@ def settle_withdrawal(*, payout_id: int, paid: bool) -> Withdrawal | None:
     return withdrawal
 
 
+def reclaim_withdrawal(*, payout_id: int) -> bool:
+    """A withdrawal whose cash went back was paid after all (a late SUCCESS): it is paid, and its cash is
+    taken from the balance again (source "withdrawal-reclaim:<id>", once). False when the balance no
+    longer holds it: nothing is taken and the payout queue raises an incident with the amount."""
+    withdrawal = db.session.scalar(sa.select(Withdrawal).where(Withdrawal.payout_id == payout_id).with_for_update())
+    if withdrawal is None or withdrawal.status is WithdrawalStatus.PAID:
+        return withdrawal is not None
+    held = db.session.scalar(sa.select(RewardBalance.balance).where(
+        RewardBalance.app_user_id == withdrawal.app_user_id, RewardBalance.kind == RewardKind.CASH).with_for_update())
+    withdrawal.status, withdrawal.updated_at = WithdrawalStatus.PAID, utcnow()
+    if (held or 0) < withdrawal.amount:
+        return False
+    debit(app_user_id=withdrawal.app_user_id, kind=RewardKind.CASH, amount=withdrawal.amount,
+          source=f"withdrawal-reclaim:{withdrawal.id}", note="Withdrawal paid after all: taken back")
+    return True
+
+
 def list_withdrawals(*, app_user_id: int | None = None, status: str | None = None):
     query = sa.select(Withdrawal).order_by(Withdrawal.id.desc())
     if app_user_id is not None:

@@ -140,7 +140,9 @@ def _call(operation, *args, **kwargs) -> dict:
     wechat = {"wechat_code": data.get("code"), "wechat_message": data.get("message")}
     if status >= 500 or status == 429 or data.get("code") in {"SYSTEM_ERROR", "FREQUENCY_LIMITED"}:
         raise WeChatPayUnavailable(errors=wechat)
-    if status == 404:
+    if status == 404 and data.get("code") == "NOT_FOUND":
+        # Only WeChat's own "no such bill" says the bill does not exist; a bare 404 (a proxy, a wrong
+        # path) says nothing about it.
         raise TransferBillNotFound(errors=wechat)
     if data.get("code") in {"INVALID_REQUEST", "ALREADY_EXISTS"}:
         raise WeChatPayConflict(data.get("message") or None, errors=wechat)

@@ -1,7 +1,6 @@
 """The payout queue against the WeChat Pay sandbox: bills, the worker, callbacks, expiry, reconciliation."""
 from __future__ import annotations
 
-import itertools
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -9,81 +8,23 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from app.accounts.models import AppName, AppUser, Person
+from app.accounts.models import AppUser
 from app.db import transaction, utcnow
 from app.errors import DomainError
 from app.extensions import db
+from app.identity.models import AuditRecord
 from app.payouts import service
 from app.payouts.models import Payout, PayoutChannel, PayoutNotification, PayoutPurpose, PayoutStatus
 from app.retail import service as retail
-from app.retail.models import LedgerEntry, RewardBalance, RewardKind, Withdrawal, WithdrawalStatus
+from app.retail.models import LedgerEntry, Withdrawal, WithdrawalStatus
 from app.wechat import pay
 from app.wechat.sandbox import faults
 from app.wechat.sandbox import pay as sandbox_pay
+from tests.payout_factories import (  # noqa: F401 - notify_to is a fixture
+    NOTIFY, bills, cash, forward, fresh, later, make_user, notify_to, prize, user_acts, withdrawal,
+)
 from tests.wechat.conftest import sandbox  # noqa: F401 - the fixture
 from tests.wechat.test_pay import receiver  # noqa: F401 - the fixture
-
-NOTIFY = "/api/payouts/wechat/notify"
-_names = itertools.count(1)
-
-
-def make_user(app: AppName = AppName.CONSUMER) -> AppUser:
-    with transaction():
-        person = Person()
-        db.session.add(person)
-        db.session.flush()
-        user = AppUser(app=app, openid=f"o-payout-{next(_names)}-{person.id}", person_id=person.id)
-        db.session.add(user)
-    return user
-
-
-def prize(user: AppUser, amount: int = 88, source: str | None = None, **kwargs) -> Payout:
-    with transaction():
-        return service.enqueue(purpose="prize", source=source or f"draw:{user.id}-{next(_names)}", app_user=user,
-                               amount_fen=amount, **kwargs)
-
-
-def withdrawal(amount: int = 300, cash: int = 500) -> Withdrawal:
-    user = make_user(AppName.CLERK)
-    with transaction():
-        retail.credit(app_user_id=user.id, kind="cash", amount=cash, source=f"adjust:{user.id}")
-        return retail.request_withdrawal(user=user, amount=amount, request_id="w-1")
-
-
-def cash(app_user_id: int) -> int:
-    db.session.rollback()  # a fresh snapshot (MariaDB: repeatable read)
-    return db.session.scalar(sa.select(RewardBalance.balance).where(
-        RewardBalance.app_user_id == app_user_id, RewardBalance.kind == RewardKind.CASH)) or 0
-
-
-def fresh(payout_id: int) -> Payout:
-    db.session.rollback()  # a fresh snapshot (MariaDB: repeatable read)
-    return db.session.get(Payout, payout_id)
-
-
-def later(**delta) -> datetime:
-    return utcnow() + timedelta(**delta)
-
-
-def bills(sandbox, openid: str) -> list:  # noqa: F811
-    return [b for b in sandbox_pay.pay_state(sandbox.state).bills.values() if b.params["openid"] == openid]
-
-
-def user_acts(sandbox, out_bill_no: str, action: str = "confirm") -> None:  # noqa: F811
-    response = requests.post(f"{sandbox.url}/__sandbox__/transfers/{out_bill_no}/{action}", timeout=5)
-    assert response.status_code == 200, response.text
-
-
-def forward(client, received) -> list[int]:
-    """Post the callbacks the sandbox sent to our notify endpoint, as WeChat would; their statuses."""
-    return [client.post(NOTIFY, data=body, headers=headers).status_code for headers, body in received]
-
-
-@pytest.fixture
-def notify_to(app, receiver, monkeypatch):  # noqa: F811
-    monkeypatch.setitem(app.config, "WECHATPAY_NOTIFY_URL", receiver.url)
-    return receiver
-
 
 # --- the queue ------------------------------------------------------------------------------------
 
@@ -175,20 +116,22 @@ def test_a_create_that_timed_out_is_queried_later_under_the_same_number(app, san
     faults.inject(sandbox.state, "transfer_bills.create", faults.TIMEOUT, delay=1.0)
     report = service.work_due()
     stuck = fresh(payout.id)
-    assert report.retried == 1 and stuck.status is PayoutStatus.CREATING and stuck.last_error
+    assert report.retried == 1 and stuck.last_error
+    assert (stuck.status, stuck.doubt_from) == (PayoutStatus.IN_DOUBT, PayoutStatus.CREATING)
     time.sleep(0.8)  # the sandbox finishes the call it stalled
     service.work_due(later(hours=1))
     assert fresh(payout.id).status is PayoutStatus.WAITING and len(bills(sandbox, user.openid)) == 1
 
 
 @pytest.mark.parametrize("kind", [faults.SYSTEM_ERROR, faults.HTTP_500, faults.RATE_LIMITED])
-def test_a_busy_wechat_pay_leaves_it_creating_and_the_retry_creates_one_bill(app, sandbox, kind):
+def test_a_busy_wechat_pay_leaves_it_in_doubt_and_the_retry_creates_one_bill(app, sandbox, kind):
     user = make_user()
     payout = prize(user)
     faults.inject(sandbox.state, "transfer_bills.create", kind)
     assert service.work_due().retried == 1
     stuck = fresh(payout.id)
-    assert stuck.status is PayoutStatus.CREATING and stuck.attempts == 1
+    assert stuck.status is PayoutStatus.IN_DOUBT and stuck.doubt_from is PayoutStatus.CREATING
+    assert stuck.attempts == 1
     assert service.work_due().claimed == 0  # retried later, not at once
     service.work_due(later(hours=1))  # query: no bill, so it is created, same number
     assert fresh(payout.id).status is PayoutStatus.WAITING and len(bills(sandbox, user.openid)) == 1
@@ -291,7 +234,7 @@ def test_an_unexpected_error_is_retried_later_and_the_other_payouts_go_on(app, s
     monkeypatch.setattr(pay, "create_transfer", broken_once)
     report = service.work_due()
     assert report.claimed == 2 and report.retried == 1
-    assert fresh(first.id).status is PayoutStatus.CREATING and "surprise" in fresh(first.id).last_error
+    assert fresh(first.id).status is PayoutStatus.IN_DOUBT and "surprise" in fresh(first.id).last_error
     assert fresh(second.id).status is PayoutStatus.WAITING
     monkeypatch.undo()
     service.work_due(later(hours=1))
@@ -350,19 +293,23 @@ def test_a_red_packet_is_sent_once_and_received(app, sandbox, monkeypatch):
 
 # --- reconciliation -------------------------------------------------------------------------------
 
-def test_reconciliation_lists_what_wechat_says_otherwise(app, sandbox):
+def test_reconciliation_repairs_what_wechat_says_otherwise_with_an_audit_record(app, sandbox):
     first, second = withdrawal(), withdrawal()
     service.work_due()
     user_acts(sandbox, fresh(first.payout_id).out_bill_no)  # paid at WeChat; our callback lost
     result = service.reconcile(utcnow())
     assert result.checked == 2
-    assert [(m["payout_id"], m["ours"], m["wechat"]) for m in result.mismatches] == [
-        (first.payout_id, "waiting", "SUCCESS")]
+    assert [(m["payout_id"], m["ours"], m["wechat"], m["repaired"]) for m in result.mismatches] == [
+        (first.payout_id, "waiting", "SUCCESS", True)]
+    assert fresh(first.payout_id).status is PayoutStatus.SUCCEEDED
+    assert db.session.get(Withdrawal, first.id).status is WithdrawalStatus.PAID
+    [record] = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.action == "payout.repair")).all()
+    assert (record.entity_id, record.changes) == (str(first.payout_id), {"status": ["waiting", "succeeded"]})
     again = service.reconcile(utcnow())
-    assert again.id == result.id
+    assert again.id == result.id and again.checked == 2 and again.mismatches == []
+    # Open payouts are asked about whatever their day; another day's finished ones are not.
     day = datetime.now(timezone.utc) - timedelta(days=3)
-    assert service.reconcile(day).checked == 0
-    assert second.payout_id
+    assert service.reconcile(day).checked == 1 and fresh(second.payout_id).status is PayoutStatus.WAITING
 
 
 # --- the commands -------------------------------------------------------------------------------

@@ -34,14 +34,15 @@ def list_faults():
 
 @bp.post("/faults")
 def inject_fault():
-    """Arm a fault: {operation, kind, times?, delay?, errcode?, errmsg?}."""
+    """Arm a fault: {operation, kind, times?, delay?, errcode?, errmsg?, http_status?}."""
     data = request.get_json(force=True, silent=True) or {}
     if not isinstance(data, dict) or not isinstance(data.get("operation"), str):
         return _problem("operation (a string) is required")
     try:
         fault = faults.inject(_state(), data["operation"], str(data.get("kind")),
                               times=int(data.get("times", 1)), delay=data.get("delay"),
-                              errcode=data.get("errcode"), errmsg=data.get("errmsg"))
+                              errcode=data.get("errcode"), errmsg=data.get("errmsg"),
+                              http_status=int(data["http_status"]) if data.get("http_status") else None)
     except (TypeError, ValueError) as exc:
         return _problem(str(exc))
     return jsonify(fault.as_dict()), 201

@@ -51,6 +51,7 @@ class Fault:
     delay: float = DEFAULT_DELAY_SECONDS  # seconds, for "timeout"
     errcode: int | str | None = None  # overrides the kind's default code (e.g. err_code "NOTENOUGH")
     errmsg: str | None = None
+    http_status: int | None = None  # WeChat Pay "fail": the 4xx it answers with (403 unless given)
     id: int = field(default_factory=lambda: next(_ids))
 
     def as_dict(self) -> dict:
@@ -76,13 +77,15 @@ def _registry(state: SandboxState) -> list[Fault]:
 
 def inject(state: SandboxState, operation: str, kind: str, *, times: int = 1,
            delay: float | None = None, errcode: int | str | None = None,
-           errmsg: str | None = None) -> Fault:
+           errmsg: str | None = None, http_status: int | None = None) -> Fault:
     """Arm a fault for the operation's next `times` calls."""
     if kind not in KINDS:
         raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(sorted(KINDS))}")
     if times < 1:
         raise ValueError("times must be at least 1")
-    fault = Fault(operation=operation, kind=kind, times=times, errcode=errcode, errmsg=errmsg,
+    if http_status is not None and not 400 <= http_status < 500:
+        raise ValueError("http_status is a 4xx")
+    fault = Fault(operation=operation, kind=kind, times=times, errcode=errcode, errmsg=errmsg, http_status=http_status,
                   delay=DEFAULT_DELAY_SECONDS if delay is None else float(delay))
     with state.lock:
         _registry(state).append(fault)

@@ -202,7 +202,8 @@ def _fault_answer(fault: faults.Fault | None) -> Response | None:
     if fault.kind == faults.HIGH_RISK:
         return _answer(403, {"code": "NO_AUTH", "message": fault.errmsg or "收款用户存在风险，无法转账"})
     if fault.kind == faults.FAIL:
-        return _answer(403, {"code": str(fault.errcode or "NOT_ENOUGH"), "message": fault.errmsg or "商户余额不足"})
+        return _answer(fault.http_status or 403, {"code": str(fault.errcode or "NOT_ENOUGH"),
+                                                  "message": fault.errmsg or "商户余额不足"})
     return None
 
 
