@@ -16,11 +16,13 @@ from app.db import retrying, transaction
 from app.errors import DomainError
 from app.extensions import db, redis
 from app.payouts import service as payouts
-from app.payouts.models import Payout, PayoutStatus
+from app.payouts.models import IncidentKind, Payout, PayoutIncident, PayoutStatus
 from tests.masterdata_factories import ACTOR, DONGCHENG, XIHU, gtin13, make_factory, make_product
 from tests.mp_factories import mp  # noqa: F401 - the fixture
+from tests.payout_factories import later, money_violations, user_acts
 from tests.production_factories import make_production_lot
 from tests.unit_factories import commission, serial
+from tests.wechat.conftest import sandbox  # noqa: F401 - the fixture
 
 NOW = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0)  # a campaign must be running to start
 TODAY = claims.china_day(NOW)
@@ -552,3 +554,48 @@ def test_the_first_scanner_can_scan_again_once_the_claim_window_passed(app, good
     again = scan(first, item, now=later)
     assert [c["id"] for c in again.campaigns] == [campaign.id]
     assert claim(first, again.scan_id, now=later).draw.outcome is DrawOutcome.WON
+
+
+# --- a late truth from WeChat Pay ------------------------------------------------------------------
+
+def won_and_waiting(user, unit, sandbox) -> Payout:  # noqa: F811
+    result = claim(user, scan(user, unit).scan_id)
+    payouts.work_due()
+    payout = fresh(Payout, result.payout_id)
+    assert payout.status is PayoutStatus.WAITING
+    return payout
+
+
+def made_final_as_failed(payout_id: int) -> None:
+    """As an earlier bug did on a refused query: final as failed, the prize's money back in the budget."""
+    with transaction():
+        payouts._apply(payouts.get_payout(payout_id, lock=True), PayoutStatus.FAILED, state="FAIL")
+
+
+def test_a_prize_paid_after_its_money_went_back_is_charged_to_the_budget_again(app, goods, users, sandbox):
+    campaign = open_campaign(total_budget_fen=300)
+    payout = won_and_waiting(users(), goods["items"][0], sandbox)
+    made_final_as_failed(payout.id)
+    assert spent_of(campaign.id) == 0
+    user_acts(sandbox, payout.out_bill_no)  # the user confirms the bill that was still payable
+    payouts.reconcile(later())  # the callback was lost; the daily reconciliation sees the SUCCESS
+    assert fresh(Payout, payout.id).status is PayoutStatus.SUCCEEDED
+    assert spent_of(campaign.id) == 100
+    assert db.session.get(CampaignDay, (campaign.id, TODAY)).spent_fen == 100
+    assert db.session.get(Prize, fresh(Draw, int(payout.source.split(":")[1])).prize_id).awarded == 1
+    assert money_violations(sandbox) == []
+
+
+def test_a_prize_paid_after_its_budget_went_to_another_is_an_incident(app, goods, users, sandbox):
+    campaign = open_campaign(total_budget_fen=100)
+    payout = won_and_waiting(users(), goods["items"][0], sandbox)
+    made_final_as_failed(payout.id)
+    other = users()
+    assert claim(other, scan(other, goods["items"][1]).scan_id).draw.outcome is DrawOutcome.WON  # the 100 again
+    user_acts(sandbox, payout.out_bill_no)
+    payouts.reconcile(later())
+    assert fresh(Payout, payout.id).status is PayoutStatus.SUCCEEDED
+    assert spent_of(campaign.id) == 100  # never over the budget, even for the truth
+    [incident] = db.session.scalars(sa.select(PayoutIncident).where(PayoutIncident.payout_id == payout.id)).all()
+    assert (incident.kind, incident.amount_fen) == (IncidentKind.UNRECOVERED, 100)
+    assert money_violations(sandbox) == []
