@@ -65,7 +65,7 @@ class MyPayoutSchema(ma.Schema):
     purpose = ma.fields.Enum(PayoutPurpose, by_value=True)
     amount_fen = Int()
     channel = ma.fields.Enum(PayoutChannel, by_value=True)
-    status = ma.fields.Enum(PayoutStatus, by_value=True)
+    status = ma.fields.Enum(PayoutStatus, by_value=True, attribute="user_status")
     created_at = ma.fields.DateTime()
     finished_at = ma.fields.DateTime(allow_none=True)
 

@@ -114,7 +114,8 @@ def _won(app_user_id: int) -> dict:
 
 def _payouts(app_user_id: int) -> dict:
     count, paid, waiting = db.session.execute(
-        sa.select(sa.func.count(), _paid_fen(), _count_where(Payout.status == PayoutStatus.WAITING))
+        sa.select(sa.func.count(), _paid_fen(), _count_where(sa.or_(
+        Payout.status == PayoutStatus.WAITING, Payout.doubt_from == PayoutStatus.WAITING)))
         .where(Payout.app_user_id == app_user_id)).one()
     return {"count": count, "paid_fen": int(paid), "waiting": int(waiting)}
 
@@ -260,7 +261,10 @@ def my_prizes(*, app_user: AppUser):
     return (sa.select(Draw.id.label("draw_id"), Draw.campaign_id, Campaign.name.label("campaign_name"),
                       Draw.prize_id, Prize.name.label("prize_name"), Draw.prize_kind, Draw.amount, Draw.drawn_at,
                       Redemption.id.label("redemption_id"), Redemption.status.label("redemption_status"),
-                      Payout.id.label("payout_id"), Payout.status.label("payout_status"))
+                      Payout.id.label("payout_id"),
+                      # the user sees the step a payout in doubt is on (Payout.user_status)
+                      sa.case((Payout.status == PayoutStatus.IN_DOUBT, Payout.doubt_from),
+                              else_=Payout.status).label("payout_status"))
             .join(Campaign, Campaign.id == Draw.campaign_id)
             .outerjoin(Prize, Prize.id == Draw.prize_id)
             .outerjoin(Redemption, Redemption.draw_id == Draw.id)

@@ -76,6 +76,11 @@ class Payout(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+    @property
+    def user_status(self) -> PayoutStatus:
+        """What the user is shown: a doubt is ours to settle, so they see the step it is on."""
+        return self.doubt_from if self.status is PayoutStatus.IN_DOUBT and self.doubt_from else self.status
+
 
 class PayoutNotification(db.Model):
     """A WeChat Pay callback, kept once by its id (a duplicate is acknowledged and ignored)."""

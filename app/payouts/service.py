@@ -728,8 +728,8 @@ def confirm_request(payout: Payout) -> dict:
 
     settings = runtime().pay_settings()
     # In doubt while waiting, the bill may still be confirmed: its money is still out, so paying it is right.
-    waiting = PayoutStatus.WAITING in (payout.status, payout.doubt_from) and payout.channel is PayoutChannel.TRANSFER
-    return {"id": payout.id, "status": payout.status, "amount_fen": payout.amount_fen, "channel": payout.channel,
+    waiting = payout.user_status is PayoutStatus.WAITING and payout.channel is PayoutChannel.TRANSFER
+    return {"id": payout.id, "status": payout.user_status, "amount_fen": payout.amount_fen, "channel": payout.channel,
             "mch_id": settings.mchid, "app_id": _appid(payout.app),
             "package": payout.package_info if waiting else None, "created_at": payout.created_at,
             "finished_at": payout.finished_at}

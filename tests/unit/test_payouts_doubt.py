@@ -61,7 +61,8 @@ def test_a_query_refused_for_another_reason_leaves_the_payout_in_doubt_and_the_c
     assert cash(requested.app_user_id) == 200
     assert db.session.get(Withdrawal, requested.id).status is WithdrawalStatus.REQUESTED
     # The bill is still payable, so the user may still be shown it, and confirms it.
-    assert service.confirm_request(doubted)["package"] == payout.package_info
+    shown = service.confirm_request(doubted)  # the doubt is ours: the user sees a bill to confirm
+    assert (shown["status"], shown["package"]) == (PayoutStatus.WAITING, payout.package_info)
     user_acts(sandbox, payout.out_bill_no)
     assert forward(client, notify_to.wait_for(1)) == [204]
     paid = fresh(payout.id)
