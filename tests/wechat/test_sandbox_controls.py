@@ -55,3 +55,14 @@ def test_the_sec_check_word_lists_must_be_strings(sandbox):
     good = requests.put(sandbox.url + "/__sandbox__/msg-sec-check/words", json={"risky": ["假货"]},
                         timeout=5)
     assert good.json() == {"risky": ["假货"], "review": []}
+
+
+def test_a_wechat_pay_refusal_can_be_armed_with_its_http_status(sandbox):
+    armed = requests.post(sandbox.url + "/__sandbox__/faults", timeout=5, json={
+        "operation": "transfer_bills.query", "kind": "fail", "errcode": "SIGN_ERROR", "http_status": 401})
+    assert armed.status_code == 201 and armed.json()["http_status"] == 401
+    answer = requests.get(sandbox.url + "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/MT1234567", timeout=5)
+    assert (answer.status_code, answer.json()["code"]) == (401, "SIGN_ERROR")
+    refused = requests.post(sandbox.url + "/__sandbox__/faults", timeout=5, json={
+        "operation": "transfer_bills.query", "kind": "fail", "http_status": 503})
+    assert refused.status_code == 400
