@@ -119,8 +119,9 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    from app import idempotency
+    from app import idempotency, inputs
 
+    inputs.init_app(app)  # first: nothing reads a body before its size and JSON are checked
     idempotency.init_app(app)
 
 

@@ -1,6 +1,8 @@
 """Hostile inputs get a clear 4xx (or a per-record refusal in a batch), never a 500."""
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from app.codes.format import CODE_LENGTH
@@ -34,3 +36,73 @@ def test_a_text_that_is_no_code_is_refused_by_every_scan(client, mp, auth, text)
                      "warehouse_id": 1, "source": "line"}]})
     assert warehouse.status_code == 200, warehouse.get_json()
     assert [(r["status"], r["reason"]) for r in warehouse.get_json()["results"]] == [("rejected", "forged")]
+
+
+JSON = {"Content-Type": "application/json"}
+LONE_SURROGATE = '"\\ud800"'  # the JSON escape of half a UTF-16 pair: legal JSON, not text
+
+
+def _refused(response, status, code):
+    assert (response.status_code, response.get_json()["code"]) == (status, code), response.get_data(as_text=True)
+    return response.get_json()
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/api/admin/auth/login", '{"username": %s, "password": "x"}' % LONE_SURROGATE),
+    ("/api/admin/auth/login", '{"username": "a", "password": "a\\udc00b"}'),
+    ("/api/admin/auth/login", '{%s: "a"}' % LONE_SURROGATE),
+    ("/api/dealer/auth/login", '{"code": %s}' % LONE_SURROGATE),
+    ("/api/clerk/auth/login", '{"code": %s}' % LONE_SURROGATE),
+    ("/api/consumer/auth/login", '{"code": "sandbox:\\ud800:1"}'),
+])
+def test_a_lone_surrogate_is_invalid_text_before_anyone_is_known(client, path, body):
+    _refused(client.post(path, data=body, headers=JSON), 400, "invalid_text")
+
+
+@pytest.mark.parametrize("body", ['{"name": %s}' % LONE_SURROGATE,
+                                  '{"name": "D", "contacts": [{"name": "c", "title": %s}]}' % LONE_SURROGATE])
+def test_a_lone_surrogate_in_any_field_is_invalid_text_and_writes_nothing(client, auth, body):
+    headers = {**JSON, **auth.as_admin()}
+    _refused(client.post("/api/admin/dealers", data=body, headers=headers), 400, "invalid_text")
+    assert client.get("/api/admin/dealers", headers=headers).get_json() == []
+
+
+def test_a_surrogate_pair_is_text(client):
+    """An escaped pair (what ensure_ascii encoders send for an emoji) is one character, and welcome."""
+    response = client.post("/api/admin/auth/login", data='{"username": "\\ud83d\\ude00", "password": "x"}',
+                           headers=JSON)
+    assert (response.status_code, response.get_json()["code"]) == (401, "invalid_credentials")
+
+
+def test_a_query_string_that_is_no_utf8_is_no_500(client, auth):
+    response = client.get("/api/admin/products?q=%ED%A0%80", headers=auth.as_admin())
+    assert response.status_code < 500
+
+
+@pytest.mark.parametrize("body", ["[" * 100_000 + "]" * 100_000, '{"a":' * 100_000 + "1" + "}" * 100_000,
+                                  '{"username": ' + "[" * 65 + "]" * 65 + ', "password": "x"}'])
+def test_json_nested_too_deep_is_a_400(client, body):
+    body = _refused(client.post("/api/admin/auth/login", data=body, headers=JSON), 400, "json_too_deep")
+    assert "64" in body["message"]
+
+
+def test_a_body_over_the_limit_is_413_naming_the_limit(client, app):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    body = '{"username": "%s", "password": "x"}' % ("a" * limit)
+    refused = _refused(client.post("/api/admin/auth/login", data=body, headers=JSON), 413, "payload_too_large")
+    assert f"{limit:,}" in refused["message"] and refused["errors"] == {"max_bytes": limit}
+
+
+def test_a_streamed_body_over_the_limit_is_413(client, app, monkeypatch):
+    """No Content-Length (chunked): the body is cut off where it passes the limit."""
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1000)
+    body = io.BytesIO(b'{"username": "%s", "password": "x"}' % (b"a" * 2000))
+    response = client.post("/api/admin/auth/login", input_stream=body, headers=JSON,
+                           environ_overrides={"wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"})
+    _refused(response, 413, "payload_too_large")
+
+
+def test_a_method_not_allowed_says_which_are(client):
+    response = client.put("/api/admin/auth/login", json={})
+    _refused(response, 405, "method_not_allowed")
+    assert set(response.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}

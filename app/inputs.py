@@ -1,0 +1,110 @@
+"""What a request must be before any view reads it: within its size, and JSON a view can take.
+
+One check for every endpoint, run before authentication (the logins take JSON from anyone):
+a body over MAX_CONTENT_LENGTH is 413 `payload_too_large`; JSON nested deeper than MAX_JSON_DEPTH
+is 400 `json_too_deep` (100,000 levels would blow Python's stack in the parser); a string holding
+a lone UTF-16 surrogate ("\\ud800", legal JSON, not text) is 400 `invalid_text` (the database, Redis
+and our own responses cannot encode it). Views that decode their body themselves, strictly and
+fast (the line upload's msgspec), say so with ``@decodes_own_body`` and may take a larger body.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Callable
+
+from flask import Flask, request
+
+from app.errors import DomainError
+from app.http import declared_on_view
+
+MAX_JSON_DEPTH = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"
+
+
+class JsonTooDeep(DomainError):
+    status = 400
+    code = "json_too_deep"
+    message = f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels."
+
+
+class InvalidText(DomainError):
+    status = 400
+    code = "invalid_text"
+    message = "A string holds a lone UTF-16 surrogate (such as \\ud800), which is not text."
+
+
+def decodes_own_body(*, max_bytes: Callable[[], int]):
+    """This view decodes its body itself (refusing deep nesting and bad text), up to max_bytes() bytes."""
+    def decorate(fn):
+        fn._body_max_bytes = max_bytes
+        return fn
+    return decorate
+
+
+def check_request():
+    """before_request of the app: the body's size, then its JSON's depth and text."""
+    own_limit = declared_on_view("_body_max_bytes")
+    if own_limit is not None:
+        request.max_content_length = own_limit()
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        raise too_large(limit)
+    if own_limit is not None or not request.is_json:
+        return None
+    body = request.get_data(cache=True)
+    if limit is not None and request.content_length is None and len(body) >= limit:
+        # A body without Content-Length (chunked) is read up to the limit and silently cut there.
+        raise too_large(limit)
+    if not body:
+        return None
+    try:
+        document = json.loads(body)
+    except RecursionError:
+        raise JsonTooDeep() from None
+    except ValueError:
+        return None  # not JSON: the view's parser answers 400 with its own words
+    _check_document(document)
+    return None
+
+
+def too_large(limit: int) -> PayloadTooLarge:
+    """The error of a body over limit bytes."""
+    return PayloadTooLarge(f"The request body is larger than {limit:,} bytes, the limit of this endpoint.",
+                           errors={"max_bytes": limit})
+
+
+def _check_document(document) -> None:
+    """Walk the document without recursion: containers' depth, and every string and key."""
+    pending = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            items = list(value.values())
+            if any(_SURROGATE.search(key) for key in value):
+                raise InvalidText()
+        elif isinstance(value, list):
+            items = value
+        elif isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise InvalidText()
+            continue
+        else:
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise JsonTooDeep()
+        for item in items:
+            if isinstance(item, str):
+                if _SURROGATE.search(item):
+                    raise InvalidText()
+            elif isinstance(item, (dict, list)):
+                pending.append((item, depth + 1))
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(check_request)
