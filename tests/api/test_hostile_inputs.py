@@ -106,3 +106,47 @@ def test_a_method_not_allowed_says_which_are(client):
     response = client.put("/api/admin/auth/login", json={})
     _refused(response, 405, "method_not_allowed")
     assert set(response.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+
+
+CAMPAIGN = {"name": "Spring", "starts_at": "2026-03-01T00:00:00Z", "ends_at": "2099-06-01T00:00:00Z",
+            "total_budget_fen": 100_000, "prizes": [{"kind": "cash", "name": "Red packet", "amount": 888,
+                                                     "probability_ppm": 100_000, "stock": 300}]}
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"total_budget_fen": 100_000.5}, "total_budget_fen"),
+    ({"daily_budget_fen": 100.5}, "daily_budget_fen"),
+    ({"total_budget_fen": 1e5}, "total_budget_fen"),
+    ({"prizes": [{**CAMPAIGN["prizes"][0], "amount": 888.5}]}, "prizes"),
+])
+def test_fractional_fen_is_refused_not_rounded(client, auth, change, field):
+    headers = auth.as_admin()
+    response = client.post("/api/admin/campaigns", json={**CAMPAIGN, **change}, headers=headers)
+    body = _refused(response, 422, "validation_failed")
+    assert field in body["errors"]["json"]
+    assert client.get("/api/admin/campaigns", headers=headers).get_json() == []
+
+
+def test_a_fractional_withdrawal_is_refused(client, mp):
+    headers = mp.bound("clerk", make_invitation(kind="store_owner", store_id=cf.make_store_of(make_dealer().id).id).code)
+    response = client.post("/api/clerk/withdrawals", json={"amount": 100.5, "request_id": "r1"}, headers=headers)
+    assert "amount" in _refused(response, 422, "validation_failed")["errors"]["json"]
+
+
+def test_every_integer_field_of_every_schema_is_the_strict_one(app):
+    """Money and counts alike: a schema that declares marshmallow's own Integer would round 100.5 down."""
+    import marshmallow as ma
+
+    from app.schemas import Int
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    loose = [f"{schema.__module__}.{schema.__name__}.{name}"
+             for schema in subclasses(ma.Schema) if schema.__module__.startswith(("app.", "miniprogram_api"))
+             for name, field in schema._declared_fields.items()
+             if isinstance(field, ma.fields.Integer) and not isinstance(field, Int)
+             and schema.__module__ != "app.errors"]
+    assert loose == []
