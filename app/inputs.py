@@ -1,6 +1,9 @@
-"""What a request must be before any view reads it: within its size, and JSON a view can take.
+"""What a request must be before any view reads it: within its size, JSON a view can take, and
+asking only what the view understands.
 
 One check for every endpoint, run before authentication (the logins take JSON from anyone):
+a query parameter the view does not declare (its query schemas, its paging) is 422 naming it,
+where it used to be dropped silently and the answer was about something else than was asked;
 a body over MAX_CONTENT_LENGTH is 413 `payload_too_large`; JSON nested deeper than MAX_JSON_DEPTH
 is 400 `json_too_deep` (100,000 levels would blow Python's stack in the parser); a string holding
 a lone UTF-16 surrogate ("\\ud800", legal JSON, not text) is 400 `invalid_text` (the database, Redis
@@ -9,14 +12,15 @@ fast (the line upload's msgspec), say so with ``@decodes_own_body`` and may take
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Callable
 
 from flask import Flask, request
 
-from app.errors import DomainError
-from app.http import declared_on_view
+from app.errors import DomainError, ValidationFailed
+from app.http import declared_on_view, view_function
 
 MAX_JSON_DEPTH = 64
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -47,8 +51,19 @@ def decodes_own_body(*, max_bytes: Callable[[], int]):
     return decorate
 
 
+def open_query(fn):
+    """This page takes any query string: browsers and WeChat append their own to printed URLs."""
+    fn._open_query = True
+    return fn
+
+
+class UnknownQueryParameters(ValidationFailed):
+    pass
+
+
 def check_request():
-    """before_request of the app: the body's size, then its JSON's depth and text."""
+    """before_request of the app: the query's names, the body's size, then its JSON's depth and text."""
+    _check_query()
     own_limit = declared_on_view("_body_max_bytes")
     if own_limit is not None:
         request.max_content_length = own_limit()
@@ -71,6 +86,35 @@ def check_request():
         return None  # not JSON: the view's parser answers 400 with its own words
     _check_document(document)
     return None
+
+
+def _check_query() -> None:
+    if not request.args:
+        return
+    view = view_function()
+    if view is None or not hasattr(view, "_apidoc") or getattr(view, "_open_query", False):
+        return  # not an API operation (the docs' pages, a 404) or a page open by design
+    unknown = sorted(set(request.args) - _query_names(view))
+    if unknown:
+        raise UnknownQueryParameters(
+            f"Unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}. "
+            f"This endpoint takes {', '.join(sorted(_query_names(view))) or 'none'}.",
+            errors={"query": {name: ["Unknown field."] for name in unknown}})
+
+
+@functools.cache
+def _query_names(view) -> frozenset[str]:
+    """The query parameters a view declares: the fields of its query schemas and of its paging."""
+    apidoc = view._apidoc
+    declared = [*apidoc.get("arguments", {}).get("parameters", []),
+                apidoc.get("pagination", {}).get("parameters")]
+    names = set()
+    for parameters in filter(None, declared):
+        if parameters["in"] in ("query", "querystring"):
+            schema = parameters["schema"]
+            schema = schema() if isinstance(schema, type) else schema
+            names.update(field.data_key or name for name, field in schema.fields.items() if not field.dump_only)
+    return frozenset(names)
 
 
 def too_large(limit: int) -> PayloadTooLarge:
