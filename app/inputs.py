@@ -13,6 +13,7 @@ fast (the line upload's msgspec), say so with ``@decodes_own_body`` and may take
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from typing import Callable
@@ -23,7 +24,8 @@ from app.errors import DomainError, ValidationFailed
 from app.http import declared_on_view, view_function
 
 MAX_JSON_DEPTH = 64
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 
 
 class PayloadTooLarge(DomainError):
@@ -57,10 +59,6 @@ def open_query(fn):
     return fn
 
 
-class UnknownQueryParameters(ValidationFailed):
-    pass
-
-
 def check_request():
     """before_request of the app: the query's names, the body's size, then its JSON's depth and text."""
     _check_query()
@@ -76,15 +74,16 @@ def check_request():
     if limit is not None and request.content_length is None and len(body) >= limit:
         # A body without Content-Length (chunked) is read up to the limit and silently cut there.
         raise too_large(limit)
-    if not body:
-        return None
     try:
-        document = json.loads(body)
-    except RecursionError:
-        raise JsonTooDeep() from None
-    except ValueError:
-        return None  # not JSON: the view's parser answers 400 with its own words
-    _check_document(document)
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # not UTF-8: the view's parser answers 400 with its own words
+    # Measured on the text, so the parser never meets 100,000 levels (Python's stack would not hold them).
+    if _depth(text) > MAX_JSON_DEPTH:
+        raise JsonTooDeep()
+    # UTF-8 cannot carry a surrogate; only a \u escape can, so most bodies need no second look.
+    if "\\u" in text and _has_lone_surrogate(text):
+        raise InvalidText()
     return None
 
 
@@ -96,7 +95,7 @@ def _check_query() -> None:
         return  # not an API operation (the docs' pages, a 404) or a page open by design
     unknown = sorted(set(request.args) - _query_names(view))
     if unknown:
-        raise UnknownQueryParameters(
+        raise ValidationFailed(
             f"Unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}. "
             f"This endpoint takes {', '.join(sorted(_query_names(view))) or 'none'}.",
             errors={"query": {name: ["Unknown field."] for name in unknown}})
@@ -123,31 +122,25 @@ def too_large(limit: int) -> PayloadTooLarge:
                            errors={"max_bytes": limit})
 
 
-def _check_document(document) -> None:
-    """Walk the document without recursion: containers' depth, and every string and key."""
-    pending = [(document, 1)]
-    while pending:
-        value, depth = pending.pop()
-        if isinstance(value, dict):
-            items = list(value.values())
-            if any(_SURROGATE.search(key) for key in value):
-                raise InvalidText()
-        elif isinstance(value, list):
-            items = value
-        elif isinstance(value, str):
-            if _SURROGATE.search(value):
-                raise InvalidText()
-            continue
-        else:
-            continue
-        if depth > MAX_JSON_DEPTH:
-            raise JsonTooDeep()
-        for item in items:
-            if isinstance(item, str):
-                if _SURROGATE.search(item):
-                    raise InvalidText()
-            elif isinstance(item, (dict, list)):
-                pending.append((item, depth + 1))
+def _depth(text: str) -> int:
+    """How deep the JSON text's arrays and objects may nest: exact when it could pass MAX_JSON_DEPTH."""
+    openers = text.count("[") + text.count("{")
+    if openers <= MAX_JSON_DEPTH:
+        return openers  # it can nest no deeper than this: most bodies stop here
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    return max(itertools.accumulate(1 if bracket in "[{" else -1 for bracket in brackets), default=0)
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return False  # not JSON: the view's parser answers 400
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def init_app(app: Flask) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -84,6 +85,12 @@ def test_a_query_string_that_is_no_utf8_is_no_500(client, auth):
 def test_json_nested_too_deep_is_a_400(client, body):
     body = _refused(client.post("/api/admin/auth/login", data=body, headers=JSON), 400, "json_too_deep")
     assert "64" in body["message"]
+
+
+def test_brackets_inside_strings_are_not_nesting(client):
+    body = json.dumps({"username": "[{" * 100 + '\\"' + "]" * 10, "password": "[" * 100})
+    response = client.post("/api/admin/auth/login", data=body, headers=JSON)
+    assert (response.status_code, response.get_json()["code"]) == (401, "invalid_credentials")
 
 
 def test_a_body_over_the_limit_is_413_naming_the_limit(client, app):
