@@ -104,10 +104,11 @@ def authenticate_machine():
 
 
 def forbid_storing(response):
-    """after_request of the app: no cache keeps an API answer (tokens, keys, secrets, invitation codes, pay packages).
+    """after_request of the app: no cache keeps an API answer.
 
-    Every operation answers one caller, and many answer with a credential; one rule for all of them
-    cannot be forgotten on the next. Pages outside the API (the docs) are left alone.
+    Every operation answers one caller, and many answer with a credential (a token, an API key, a
+    webhook secret, an invitation code, a WeChat Pay package); one rule for all of them cannot be
+    forgotten on the next. Pages outside the API (the docs) are left alone.
     """
     view = view_function()
     if view is not None and hasattr(view, "_apidoc"):

@@ -129,7 +129,8 @@ def test_fractional_fen_is_refused_not_rounded(client, auth, change, field):
 
 
 def test_a_fractional_withdrawal_is_refused(client, mp):
-    headers = mp.bound("clerk", make_invitation(kind="store_owner", store_id=cf.make_store_of(make_dealer().id).id).code)
+    store = cf.make_store_of(make_dealer().id)
+    headers = mp.bound("clerk", make_invitation(kind="store_owner", store_id=store.id).code)
     response = client.post("/api/clerk/withdrawals", json={"amount": 100.5, "request_id": "r1"}, headers=headers)
     assert "amount" in _refused(response, 422, "validation_failed")["errors"]["json"]
 

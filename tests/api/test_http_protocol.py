@@ -58,7 +58,8 @@ def test_an_unknown_query_parameter_is_422_naming_it(client, auth, dealer_header
 
 def test_paging_and_documented_query_parameters_still_work(client, auth):
     headers = auth.as_admin()
-    assert client.get("/api/admin/consumer-scans?page=2&page_size=5&verdict=genuine", headers=headers).status_code == 200
+    paged = client.get("/api/admin/consumer-scans?page=2&page_size=5&verdict=genuine", headers=headers)
+    assert paged.status_code == 200
     assert client.get("/api/admin/dealers?q=a&tier=1&region_code=110000000000", headers=headers).status_code == 200
 
 
