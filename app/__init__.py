@@ -119,9 +119,12 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    from app import idempotency
+    from app import idempotency, inputs
+    from app.http import forbid_storing
 
+    inputs.init_app(app)  # first: nothing reads a body before its size and JSON are checked
     idempotency.init_app(app)
+    app.after_request(forbid_storing)
 
 
 def register_commands(app: Flask) -> None:

@@ -113,7 +113,12 @@ class Api(SmorestApi):
         if status == 422 and not data.get("message"):
             message = "The request is not valid; see errors for each field."
         return error_response(status, data.get("code") or HTTP_CODES.get(status, "error"),
-                              message, errors, data.get("headers"))
+                              message, errors, {**_headers_of(error), **(data.get("headers") or {})})
+
+
+def _headers_of(error: HTTPException) -> dict:
+    """The headers werkzeug's error carries (Allow on a 405, Retry-After...), but not its content type."""
+    return {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
 
 
 def handle_domain_error(error: DomainError):
@@ -123,7 +128,7 @@ def handle_domain_error(error: DomainError):
 def handle_unexpected_error(error: Exception):
     if isinstance(error, HTTPException):
         return error_response(error.code or 500, HTTP_CODES.get(error.code, "error"),
-                              error.description or error.name)
+                              error.description or error.name, headers=_headers_of(error))
     log.exception("unhandled error")
     return error_response(500, "internal_error", "An unexpected error occurred; it has been logged.")
 

@@ -55,7 +55,8 @@ ALL_ROLES = tuple(Role)
 WRITERS_OF_MASTER_DATA = (Role.ADMIN, Role.OPS)
 
 
-def _view_function():
+def view_function():
+    """The function that answers this request (a MethodView's method), or None."""
     view = current_app.view_functions.get(request.endpoint)
     view_class = getattr(view, "view_class", None)
     if view_class is not None:
@@ -65,7 +66,7 @@ def _view_function():
 
 def declared_on_view(name: str, default=None):
     """An attribute the decorators above set on the view of this request (roles, scopes, public)."""
-    fn = _view_function()
+    fn = view_function()
     return getattr(fn, name, default) if fn is not None else default
 
 
@@ -100,6 +101,19 @@ def authenticate_machine():
             code="scope_forbidden",
         )
     return None
+
+
+def forbid_storing(response):
+    """after_request of the app: no cache keeps an API answer.
+
+    Every operation answers one caller, and many answer with a credential (a token, an API key, a
+    webhook secret, an invitation code, a WeChat Pay package); one rule for all of them cannot be
+    forgotten on the next. Pages outside the API (the docs) are left alone.
+    """
+    view = view_function()
+    if view is not None and hasattr(view, "_apidoc"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def current_actor() -> identity.Actor:

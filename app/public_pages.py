@@ -17,6 +17,7 @@ from flask_smorest import Blueprint
 from app.consumers import service
 from app.consumers.models import Verdict
 from app.http import public
+from app.inputs import open_query
 
 MINIPROGRAM_PAGE = "pages/scan/index"
 
@@ -80,11 +81,13 @@ def _base() -> str:
 
 
 @public
+@open_query
 def short_url(code: str):
     return _render(f"{_base()}/{current_app.config['LABEL_PREFIX']}/{code}", code)
 
 
 @public
+@open_query
 def digital_link(gtin: str, code: str, lot: str | None = None):
     lot_part = f"/10/{lot}" if lot is not None else ""
     return _render(f"{_base()}/01/{gtin}{lot_part}/21/{code}", code)

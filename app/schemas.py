@@ -1,6 +1,7 @@
 """Schema fields, and shapes that more than one audience sees alike, shared by the HTTP layers."""
 from __future__ import annotations
 
+import numbers
 from datetime import UTC
 
 import marshmallow as ma
@@ -13,7 +14,12 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class Int(ma.fields.Integer):
-    """An integer that fits a 64-bit column: larger input is a 422, never a database error."""
+    """An integer that fits a 64-bit column: larger input is a 422, never a database error.
+
+    Every integer of every schema is one, money (the *_fen fields) above all: a JSON number with a
+    fraction or an exponent is refused, where marshmallow would cut 100.5 fen down to 100. Digits
+    in a string stay valid, since query strings carry nothing else.
+    """
 
     def __init__(self, **kwargs):
         validate = kwargs.pop("validate", None)
@@ -21,6 +27,11 @@ class Int(ma.fields.Integer):
         if validate is not None:
             validators += list(validate) if isinstance(validate, (list, tuple)) else [validate]
         super().__init__(validate=validators, **kwargs)
+
+    def _validated(self, value):
+        if not isinstance(value, (numbers.Integral, str)):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
 
 
 class UtcTime(ma.fields.AwareDateTime):

@@ -64,6 +64,10 @@ class Base:
         self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL")
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.REDIS_URL = env("REDIS_URL")
+        # Request bodies above this many bytes are refused (413 payload_too_large) before they are
+        # read; the line upload, whose 100,000 records take 17 to 43 MB, has a limit of its own.
+        self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
+        self.LINE_UPLOAD_MAX_BYTES = env_int("LINE_UPLOAD_MAX_BYTES", 64 * 1024 * 1024)
 
         # OpenAPI (flask-smorest); the docs UI is served from a bundled copy at /docs.
         self.API_TITLE = "Matong API"

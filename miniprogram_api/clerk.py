@@ -36,8 +36,8 @@ class ClerkMeSchema(ma.Schema):
 
 
 class ClerkInvitationCreateSchema(ma.Schema):
-    max_uses = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=accounts.INVITATION_MAX_USES))
-    expires_in_days = ma.fields.Integer(load_default=7,
+    max_uses = Int(load_default=1, validate=ma.validate.Range(min=1, max=accounts.INVITATION_MAX_USES))
+    expires_in_days = Int(load_default=7,
                                         validate=ma.validate.Range(min=1, max=accounts.INVITATION_MAX_DAYS))
 
 

@@ -185,7 +185,7 @@ class ClerkRankingQuerySchema(ma.Schema):
     to = UtcTime()
     region_code = ma.fields.String(validate=ma.validate.Regexp(r"^\d{12}$"), metadata={
         "description": "A province, city or district adcode (12 digits)"})
-    top = ma.fields.Integer(load_default=10, validate=ma.validate.Range(min=1, max=service.RANKING_MAX))
+    top = Int(load_default=10, validate=ma.validate.Range(min=1, max=service.RANKING_MAX))
 
 
 class ClerkRankRowSchema(ma.Schema):

@@ -42,7 +42,7 @@ class SessionUserSchema(ma.Schema):
 class TokenPairSchema(SessionUserSchema):
     token = ma.fields.String()
     refresh_token = ma.fields.String()
-    expires_in = ma.fields.Integer(metadata={"description": "Seconds the token stays valid"})
+    expires_in = Int(metadata={"description": "Seconds the token stays valid"})
 
 
 class BindSchema(ma.Schema):
@@ -76,5 +76,5 @@ class MpInvitationReadSchema(ma.Schema):
     role = ma.fields.Function(lambda i: i.role.value)
     store_id = Int(allow_none=True)
     expires_at = ma.fields.DateTime()
-    max_uses = ma.fields.Integer()
-    used_count = ma.fields.Integer()
+    max_uses = Int()
+    used_count = Int()

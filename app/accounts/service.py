@@ -285,6 +285,11 @@ def refresh(*, app: AppName | str, refresh_token: str) -> TokenPair:
     user = token.app_user
     if user.status is not AppUserStatus.ACTIVE:
         raise AccountDisabled()
+    # The new pair replaces the old one: a stolen access token dies at the next refresh, not at its expiry.
+    db.session.execute(
+        sa.update(AccessToken).where(AccessToken.family == token.family, AccessToken.revoked_at.is_(None))
+        .values(revoked_at=now).execution_options(synchronize_session=False)
+    )
     return _issue(user, family=token.family)
 
 

@@ -31,9 +31,9 @@ class InvitationCreateSchema(ma.Schema):
     store_id = Int(allow_none=True)
     role = ma.fields.String(validate=ma.validate.OneOf([MemberRole.OWNER.value, MemberRole.STAFF.value]),
                             metadata={"description": "owner or staff (dealer_member); owner (store_owner)"})
-    expires_in_days = ma.fields.Integer(load_default=7, validate=ma.validate.Range(
+    expires_in_days = Int(load_default=7, validate=ma.validate.Range(
         min=1, max=accounts.INVITATION_MAX_DAYS))
-    max_uses = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=accounts.INVITATION_MAX_USES))
+    max_uses = Int(load_default=1, validate=ma.validate.Range(min=1, max=accounts.INVITATION_MAX_USES))
 
 
 class InvitationQuerySchema(ma.Schema):
@@ -53,8 +53,8 @@ class InvitationReadSchema(ma.Schema):
     created_by_app_user_id = Int(allow_none=True)
     created_at = ma.fields.DateTime()
     expires_at = ma.fields.DateTime()
-    max_uses = ma.fields.Integer()
-    used_count = ma.fields.Integer()
+    max_uses = Int()
+    used_count = Int()
     revoked_at = ma.fields.DateTime(allow_none=True)
     wxacode_url = ma.fields.Function(lambda i: f"/api/admin/invitations/{i.id}/wxacode.png")
 

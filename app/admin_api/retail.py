@@ -84,14 +84,14 @@ class AdminQuestionWriteSchema(ma.Schema):
     question = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=500))
     options = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=200)), required=True,
                              validate=ma.validate.Length(min=2, max=training.MAX_OPTIONS))
-    answer = ma.fields.Integer(required=True, validate=ma.validate.Range(min=0, max=training.MAX_OPTIONS - 1),
+    answer = Int(required=True, validate=ma.validate.Range(min=0, max=training.MAX_OPTIONS - 1),
                                metadata={"description": "Index of the right option"})
 
 
 class AdminQuestionReadSchema(ma.Schema):
     question = ma.fields.String()
     options = ma.fields.List(ma.fields.String())
-    answer = ma.fields.Integer()
+    answer = Int()
 
 
 class AdminCourseUpdateSchema(ma.Schema):
@@ -100,9 +100,9 @@ class AdminCourseUpdateSchema(ma.Schema):
     images = ma.fields.List(ma.fields.Url(validate=ma.validate.Length(max=500)),
                             validate=ma.validate.Length(max=50))
     video_url = ma.fields.Url(allow_none=True, validate=ma.validate.Length(max=500))
-    points = ma.fields.Integer(validate=ma.validate.Range(min=0, max=1_000_000),
+    points = Int(validate=ma.validate.Range(min=0, max=1_000_000),
                                metadata={"description": "Earned once, on the first pass"})
-    pass_score = ma.fields.Integer(validate=ma.validate.Range(min=0, max=100),
+    pass_score = Int(validate=ma.validate.Range(min=0, max=100),
                                    metadata={"description": "Percent of questions right to pass"})
     status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in CourseStatus]))
     questions = ma.fields.List(ma.fields.Nested(AdminQuestionWriteSchema),

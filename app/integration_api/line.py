@@ -10,14 +10,16 @@ import logging
 
 import marshmallow as ma
 import msgspec
-from flask import Response, request, stream_with_context
+from flask import Response, current_app, request, stream_with_context
 from flask_smorest import Blueprint
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.db import retrying, transaction
 from app.errors import DomainError
 from app.http import SelectPage, authenticate_machine, current_actor, scopes
 from app.identity.models import Scope
 from app.idempotency import HEADER as IDEMPOTENCY_HEADER
+from app.inputs import decodes_own_body, too_large
 from app.schemas import Int
 from app.units import lines, rules
 from app.units.models import SessionStatus
@@ -169,6 +171,7 @@ def stop_session(session_id):
 
 @blp.route("/sessions/<int:session_id>/records", methods=["POST"])
 @scopes(Scope.PRODUCTION)
+@decodes_own_body(max_bytes=lambda: current_app.config["LINE_UPLOAD_MAX_BYTES"])
 @blp.doc(requestBody=UPLOAD_BODY)
 @blp.response(200, UploadAnswerSchema)
 def upload_records(session_id):
@@ -252,7 +255,10 @@ def _stream(session_id: int) -> Response:
                     yield from flush()
             if chunk:
                 yield from flush()
-        except DomainError as error:
+        except (DomainError, RequestEntityTooLarge) as error:
+            # A stream without Content-Length is cut off at the limit; the chunks before it stay applied.
+            if isinstance(error, RequestEntityTooLarge):
+                error = too_large(request.max_content_length)
             yield _encoder.encode({"error": {"code": error.code, "status": error.status,
                                              "message": error.message}}) + b"\n"
         except Exception:

@@ -65,9 +65,11 @@ class CodeReader:
         known = self._seen.get(text)
         if known is not None:
             return known
-        # Printed codes arrive canonical; only a code typed by a person needs normalising.
-        code = text if _CODE.fullmatch(text) else normalise(text)
-        if code is not text and not _CODE.fullmatch(code):
+        # Printed codes arrive canonical; only a code typed by a person needs normalising. Whether
+        # it did is a flag, not `code is not text`: normalising "!" can give back the same object.
+        canonical = _CODE.fullmatch(text) is not None
+        code = text if canonical else normalise(text)
+        if not canonical and not _CODE.fullmatch(code):
             result: Decoded | str = "forged"
         else:
             value = int(code.translate(_TO_BASE32), 32)

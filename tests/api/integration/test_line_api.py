@@ -1,6 +1,7 @@
 """Line integration over HTTP: sessions, JSON uploads, NDJSON streaming, refusals of whole requests."""
 from __future__ import annotations
 
+import io
 import json
 from datetime import timedelta
 
@@ -144,3 +145,31 @@ def test_ndjson_streams_one_result_per_record_and_a_summary(client, auth, monkey
     assert answer[-1] == {"summary": {"records": 4, "accepted": 3, "duplicate": 0, "rejected": 1, "invalid": 1,
                                       "chunks_committed": 2}}
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Unit)) == 3
+
+
+def test_an_upload_of_100000_records_fits_the_line_limit_not_the_general_one(client, auth, app):
+    """100,000 pack records with realistic ids are 17.5 MB: above MAX_CONTENT_LENGTH, within the line's limit."""
+    _, _, _, headers, session_id = _setup(client, auth)
+    record = {"type": "pack", "record_id": "line-07-2026-03-02-000000001", "scanned_at": _at(),
+              "code": "ABCDEFGHJKMNPQRSTV", "parent": "ABCDEFGHJKMNPQRSTV"}
+    body = json.dumps({"records": [record] * (lines.MAX_RECORDS - 1) + [{**record, "type": "sideways"}]})
+    assert app.config["MAX_CONTENT_LENGTH"] < len(body) < app.config["LINE_UPLOAD_MAX_BYTES"]
+    response = client.post(f"{URL}/{session_id}/records", headers=headers, data=body,
+                           content_type="application/json")
+    assert (response.status_code, response.get_json()["code"]) == (422, "invalid_records")
+
+
+def test_an_upload_over_the_line_limit_is_413(client, auth, app, monkeypatch):
+    monkeypatch.setitem(app.config, "LINE_UPLOAD_MAX_BYTES", 1000)
+    _, _, _, headers, session_id = _setup(client, auth)
+    records = [{"type": "scrap", "record_id": f"s{i}", "scanned_at": _at(), "code": "X"} for i in range(30)]
+    response = client.post(f"{URL}/{session_id}/records", headers=headers, json={"records": records})
+    assert (response.status_code, response.get_json()["code"]) == (413, "payload_too_large")
+    assert response.get_json()["errors"] == {"max_bytes": 1000}
+
+    streamed = client.post(f"{URL}/{session_id}/records", headers=headers, content_type="application/x-ndjson",
+                           input_stream=io.BytesIO("\n".join(json.dumps(r) for r in records).encode()),
+                           environ_overrides={"wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"})
+    answer = [json.loads(line) for line in streamed.get_data(as_text=True).splitlines()]
+    assert answer[-2]["error"]["code"] == "payload_too_large"
+    assert answer[-1]["summary"]["records"] < 30

@@ -102,6 +102,17 @@ def test_refresh_rotates_the_pair(client, mp):
     assert client.get("/api/dealer/me", headers={"Authorization": f"Bearer {fresh['token']}"}).status_code == 200
 
 
+def test_a_refresh_revokes_the_access_token_it_replaces(client, mp):
+    old_headers, body = mp.sign_in("clerk")
+    other_login, _ = mp.sign_in("clerk")
+    response = client.post("/api/clerk/auth/refresh", json={"refresh_token": body["refresh_token"]})
+    assert response.status_code == 200
+    replaced = client.get("/api/clerk/me", headers=old_headers)
+    assert (replaced.status_code, replaced.get_json()["code"]) == (401, "token_invalid")
+    assert client.get("/api/clerk/me", headers={"Authorization": f"Bearer {response.get_json()['token']}"}).status_code == 200
+    assert client.get("/api/clerk/me", headers=other_login).status_code == 200  # another login is untouched
+
+
 def test_reusing_a_refresh_token_revokes_the_whole_login(client, mp):
     _, body = mp.sign_in("dealer")
     fresh = client.post("/api/dealer/auth/refresh", json={"refresh_token": body["refresh_token"]}).get_json()
