@@ -1,13 +1,19 @@
 """Settings classes, read from the environment when the app is created.
 
 `MATONG_ENV` picks one of development (the default), testing and production.
-Production refuses to start while a secret it needs is missing; development and
-testing get safe, local defaults (SQLite, an in-process Redis, the WeChat sandbox).
+Production refuses to start while a secret it needs is missing, short or one that was ever
+committed to this repository; development and testing get safe, local defaults (SQLite, an
+in-process Redis, the WeChat sandbox). Development's secrets are generated on its first start and
+kept in `var/` (never committed); only the testing settings hold fixed keys.
 """
 from __future__ import annotations
 
+import json
 import os
+import secrets
+import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,6 +32,16 @@ WECHAT_REQUIRED_ENV = (
 
 class ConfigError(RuntimeError):
     """A setting is missing or wrong; start-up stops with this message."""
+
+
+# Every key and secret this repository has ever held (`git log -p -- config/ tests/`): anyone can read
+# them, so a code signed with one is forgeable and production refuses them. Add to it, never remove.
+KNOWN_CODE_KEYS = frozenset(byte * 32 for byte in ("11", "aa", "bb", "ab", "cd"))
+KNOWN_SECRET_KEYS = frozenset({"dev-only-secret-key", "testing-secret-key", "s" * 40})
+MIN_SECRET_KEY_CHARS = 32
+# A random 32-byte key has about 30 distinct bytes; fewer than this is a pattern someone typed.
+MIN_DISTINCT_KEY_BYTES = 16
+LOCAL_SECRETS_FILE = "development-secrets.json"
 
 
 def env(name: str, default=None):
@@ -50,6 +66,48 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def var_dir() -> Path:
+    """Where the embedded default keeps its files: the SQLite database, its generated secrets."""
+    return Path(env("MATONG_VAR_DIR", str(ROOT / "var")))
+
+
+def local_secrets(folder: Path) -> dict:
+    """The development SECRET_KEY and CODE_KEYS: made on the first start, then read from folder.
+
+    The file is created whole or not at all (written aside, then hard-linked into place), so gunicorn
+    workers and `flask` commands starting together all end up with the first one's keys; mode 0600.
+    """
+    path = folder / LOCAL_SECRETS_FILE
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        made = {"SECRET_KEY": secrets.token_urlsafe(48), "CODE_KEYS": "1:" + secrets.token_hex(32)}
+        fd, aside = tempfile.mkstemp(dir=folder, prefix=".secrets-")  # mkstemp creates it 0600
+        try:
+            with os.fdopen(fd, "w") as file:
+                json.dump(made, file)
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # another process was first: its keys are the ones
+        finally:
+            os.unlink(aside)
+    return json.loads(path.read_text())
+
+
+def weak_code_key(setting: str) -> str | None:
+    """Why CODE_KEYS holds a key nobody may sign with (known from this repository, or a pattern); else None."""
+    for part in setting.split(","):
+        key = part.partition(":")[2].strip().lower()
+        if key in KNOWN_CODE_KEYS:
+            return f"key version {part.partition(':')[0].strip()} is a key committed to the Matong repository"
+        try:
+            raw = bytes.fromhex(key)
+        except ValueError:
+            continue  # malformed or short: the keyring's own check names it
+        if len(raw) >= 32 and len(set(raw)) < MIN_DISTINCT_KEY_BYTES:
+            return f"key version {part.partition(':')[0].strip()} is a pattern, not random bytes"
+    return None
+
+
 class Base:
     """Settings every environment shares; subclasses change defaults, never names."""
 
@@ -64,6 +122,7 @@ class Base:
         self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL")
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.REDIS_URL = env("REDIS_URL")
+        self.VAR_DIR = str(var_dir())  # the embedded default's files: database, generated secrets, demo password
 
         # OpenAPI (flask-smorest); the docs UI is served from a bundled copy at /docs.
         self.API_TITLE = "Matong API"
@@ -195,10 +254,13 @@ class Development(Base):
     def __init__(self) -> None:
         super().__init__()
         self.DEBUG = env_bool("FLASK_DEBUG", False)
-        self.SECRET_KEY = env("SECRET_KEY", "dev-only-secret-key")
-        self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'matong.db'}")
-        # Fixed development keys, so demo codes keep verifying after a restart.
-        self.CODE_KEYS = env("CODE_KEYS", "1:" + "11" * 32)
+        self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", f"sqlite:///{var_dir() / 'matong.db'}")
+        # Made on the first start and kept in var/, so demo codes keep verifying after a restart and
+        # every process of this machine signs alike, while no two machines share a key.
+        if self.SECRET_KEY is None or self.CODE_KEYS is None:
+            made = local_secrets(var_dir())
+            self.SECRET_KEY = self.SECRET_KEY or made["SECRET_KEY"]
+            self.CODE_KEYS = self.CODE_KEYS or made["CODE_KEYS"]
 
 
 class Testing(Base):
@@ -229,9 +291,21 @@ class Production(Base):
 
     def validate(self) -> None:
         super().validate()
+        if len(self.SECRET_KEY) < MIN_SECRET_KEY_CHARS or self.SECRET_KEY in KNOWN_SECRET_KEYS:
+            raise ConfigError(f"SECRET_KEY is shorter than {MIN_SECRET_KEY_CHARS} characters or committed to the "
+                              "Matong repository: production needs a random one of its own")
+        weak = weak_code_key(self.CODE_KEYS)
+        if weak:
+            raise ConfigError(f"CODE_KEYS: {weak}; production refuses it (anyone could forge codes): "
+                              "generate one with `python -c 'import secrets; print(secrets.token_hex(32))'`")
         for name in ("WECHAT_API_BASE", "WECHATPAY_API_BASE"):
             if getattr(self, name) == "sandbox":
                 raise ConfigError(f"{name}=sandbox: production refuses the WeChat sandbox")
+        # Secrets and money go over these: plain http would hand them to anyone on the path.
+        for name in ("WECHAT_API_BASE", "WECHATPAY_API_BASE", "WECHAT_SANDBOX_URL"):
+            value = getattr(self, name)
+            if value is not None and urlsplit(value).scheme.lower() != "https":
+                raise ConfigError(f"{name}={value!r}: production talks to WeChat over https only")
         missing = [name for name in WECHAT_REQUIRED_ENV if env(name) is None]
         if missing:
             raise ConfigError(f"{missing[0]} is not set: production refuses to start without it"
