@@ -176,13 +176,15 @@ class Base:
         # Pulls skip events younger than this, so a cursor never passes a lower id still committing.
         self.EVENT_PULL_SETTLE_SECONDS = env_int("EVENT_PULL_SETTLE_SECONDS", 2)
 
-        # Consumer scans: suspected copies, hidden-code lock-outs, rate limits (per minute).
+        # Consumer scans: suspected copies, hidden-code guessing limits, rate limits (per minute).
         self.CONSUMER_COPY_USERS = env_int("CONSUMER_COPY_USERS", 3)  # distinct users within the window
         self.CONSUMER_COPY_REGIONS = env_int("CONSUMER_COPY_REGIONS", 2)  # or distinct regions
         self.CONSUMER_COPY_WINDOW_HOURS = env_int("CONSUMER_COPY_WINDOW_HOURS", 24)
-        self.HIDDEN_CODE_MAX_FAILURES_PER_CODE = env_int("HIDDEN_CODE_MAX_FAILURES_PER_CODE", 5)  # locks the code
+        # Wrong hidden-code guesses on one code per window; past it, who guessed wrong on it is not checked again.
+        self.HIDDEN_CODE_MAX_FAILURES_PER_CODE = env_int("HIDDEN_CODE_MAX_FAILURES_PER_CODE", 20)
         self.HIDDEN_CODE_LOCK_HOURS = env_int("HIDDEN_CODE_LOCK_HOURS", 24)
         self.HIDDEN_CODE_MAX_FAILURES_PER_USER = env_int("HIDDEN_CODE_MAX_FAILURES_PER_USER", 20)  # per hour
+        self.HIDDEN_CODE_MAX_FAILURES_PER_IP = env_int("HIDDEN_CODE_MAX_FAILURES_PER_IP", 60)  # per hour
         self.CONSUMER_SCANS_PER_MINUTE_USER = env_int("CONSUMER_SCANS_PER_MINUTE_USER", 30)
         self.CONSUMER_SCANS_PER_MINUTE_IP = env_int("CONSUMER_SCANS_PER_MINUTE_IP", 120)
         self.CONSUMER_SCANS_PER_MINUTE_CODE = env_int("CONSUMER_SCANS_PER_MINUTE_CODE", 60)
