@@ -81,3 +81,10 @@ def fail(key: str, *, window: int, free: int, cap: int) -> int:
 def forget(*keys: str) -> None:
     """Drop the keys' counts and waits (an admin lifted them)."""
     redis.delete(*keys, *(_wait_key(key) for key in keys))
+
+
+def forget_prefix(prefix: str) -> None:
+    """Drop every count and wait whose key starts with prefix (a prefix without pattern characters)."""
+    keys = list(redis.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        redis.delete(*keys)

@@ -141,8 +141,14 @@ class Base:
 
         # Back-office identity
         self.ADMIN_TOKEN_TTL_SECONDS = env_int("ADMIN_TOKEN_TTL_SECONDS", 8 * 3600)
-        self.LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
-        self.LOGIN_LOCK_SECONDS = env_int("LOGIN_LOCK_SECONDS", 15 * 60)
+        # Failed logins, counted per window: free ones, then each makes its address (or the account) wait
+        # 1, 2, 4, ... seconds, up to the cap. Per address on one account, per address on any account
+        # (spraying), per account from every address.
+        self.LOGIN_WINDOW_SECONDS = env_int("LOGIN_WINDOW_SECONDS", 15 * 60)
+        self.LOGIN_FREE_FAILURES = env_int("LOGIN_FREE_FAILURES", 3)
+        self.LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 10)
+        self.LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 50)
+        self.LOGIN_MAX_DELAY_SECONDS = env_int("LOGIN_MAX_DELAY_SECONDS", 15 * 60)
 
         # Mini-program accounts: token lifetimes, how long WeChat's session_key is kept, login limits.
         self.MP_ACCESS_TOKEN_TTL_SECONDS = env_int("MP_ACCESS_TOKEN_TTL_SECONDS", 2 * 3600)
