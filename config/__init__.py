@@ -179,6 +179,10 @@ class Base:
         self.WITHDRAWAL_MIN_FEN = env_int("WITHDRAWAL_MIN_FEN", 100)  # a clerk's smallest cash withdrawal
         self.WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10)
         self.WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
+        # Webhooks may post to loopback, private and link-local addresses (app/webhooks/targets.py): only
+        # where the receiver is on this machine (development, tests); production posts to public https.
+        self.WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+        self.WEBHOOK_HTTPS_ONLY = env_bool("WEBHOOK_HTTPS_ONLY", False)
         # Pulls skip events younger than this, so a cursor never passes a lower id still committing.
         self.EVENT_PULL_SETTLE_SECONDS = env_int("EVENT_PULL_SETTLE_SECONDS", 2)
 
@@ -263,6 +267,7 @@ class Development(Base):
         super().__init__()
         self.DEBUG = env_bool("FLASK_DEBUG", False)
         self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", f"sqlite:///{var_dir() / 'matong.db'}")
+        self.WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", True)  # a receiver on this machine
         # Made on the first start and kept in var/, so demo codes keep verifying after a restart and
         # every process of this machine signs alike, while no two machines share a key.
         if self.SECRET_KEY is None or self.CODE_KEYS is None:
@@ -282,6 +287,7 @@ class Testing(Base):
         self.CODE_KEYS = "1:" + "aa" * 32 + ",2:" + "bb" * 32
         self.CODE_EXPORT_RUNNER = "inline"
         self.CONSUMER_SCAN_WRITER = "inline"
+        self.WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", True)  # the tests' receiver is on loopback
         self.SCAN_CACHE_SECONDS = 0  # tests change batches and territories between scans
         self.EVENT_PULL_SETTLE_SECONDS = 0
         self.CODE_EXPORT_DIR = env("CODE_EXPORT_DIR", str(ROOT / "var" / "test-exports"))
@@ -294,6 +300,7 @@ class Production(Base):
     def __init__(self) -> None:
         super().__init__()
         self.CODE_EXPORT_RUNNER = env("CODE_EXPORT_RUNNER", "worker")
+        self.WEBHOOK_HTTPS_ONLY = env_bool("WEBHOOK_HTTPS_ONLY", True)
         self.WECHAT_API_BASE = env("WECHAT_API_BASE", "https://api.weixin.qq.com")
         self.WECHATPAY_API_BASE = env("WECHATPAY_API_BASE", "https://api.mch.weixin.qq.com")
 

@@ -158,3 +158,11 @@ def test_no_key_secret_or_password_is_fixed_outside_the_tests():
     found = [(str(path.relative_to(ROOT)), text) for path in sources for text in fixed
              if text in path.read_text() and not (path.name == "__init__.py" and path.parent.name == "config")]
     assert found == []
+
+
+def test_production_webhooks_post_to_public_https_only(production_env, monkeypatch, tmp_path):
+    production = get_config("production")
+    assert (production.WEBHOOK_ALLOW_PRIVATE, production.WEBHOOK_HTTPS_ONLY) == (False, True)
+    monkeypatch.setenv("MATONG_VAR_DIR", str(tmp_path))
+    development = get_config("development")
+    assert (development.WEBHOOK_ALLOW_PRIVATE, development.WEBHOOK_HTTPS_ONLY) == (True, False)
