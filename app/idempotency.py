@@ -5,8 +5,9 @@ attempt. The first attempt runs and its response is kept in Redis for a day; a r
 key, principal (the user, API key or mini-program user), method and path gets that response back
 (`Idempotent-Replayed: true`) and runs nothing. Keys are claimed only once the caller is
 authenticated and allowed (each audience's authenticating hook calls ``begin``): an anonymous
-request stores nothing, and another principal's key is another key, never someone else's answer. A retry while the first attempt still runs is 409 `request_in_progress`; the same key with
-a different body is 422 `idempotency_key_reused`. Server errors (5xx) are not kept, so they can be
+request stores nothing, and another principal's key is another key, never someone else's answer.
+A retry while the first attempt still runs is 409 `request_in_progress`; the same key with a
+different body is 422 `idempotency_key_reused`. Server errors (5xx) are not kept, so they can be
 retried. Writes that are idempotent by nature (ERP upserts by external id) don't need the header.
 """
 from __future__ import annotations

@@ -91,8 +91,8 @@ def test_seeding_twice_plays_the_chain_again_with_fresh_codes_and_changes_nothin
     assert paid == [PayoutStatus.SUCCEEDED] * len(one.facts["payouts"])
 
 
-def test_the_demo_password_is_made_for_this_database_kept_private_and_printed_again(app, auth, sandbox, tmp_path,  # noqa: F811
-                                                                                    monkeypatch):
+def test_the_demo_password_is_made_for_this_database_kept_private_and_printed_again(
+        app, auth, sandbox, tmp_path, monkeypatch):  # noqa: F811
     monkeypatch.setitem(app.config, "VAR_DIR", str(tmp_path))
     monkeypatch.delenv("DEMO_PASSWORD", raising=False)
     first = demo.seed()
