@@ -6,7 +6,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     FLASK_APP=wsgi \
-    MATONG_ENV=production
+    MATONG_ENV=production \
+    BIND=0.0.0.0:8000
 
 WORKDIR /srv/matong
 RUN groupadd --system matong && useradd --system --gid matong --home /srv/matong matong

@@ -61,7 +61,8 @@ Matong demo data is ready (embedded default: SQLite, in-process Redis, WeChat sa
   Readiness              {base_url}/readyz
 
   Back-office users      {", ".join(result["users"])}
-  Their password         {result["password"]}
+  Their password         {result["password"]}{"  (new for this database)" if result["new_password"] else ""}
+                         (kept in var/{demo_data.PASSWORDS_FILE}; `flask demo password` prints it again)
   Log in                 curl -s -X POST {base_url}/api/admin/auth/login \\
                            -H 'Content-Type: application/json' -d '{json.dumps(login)}'
   Code batch             {batch.batch_no}: {batch.count:,} item codes (GET /api/admin/code-batches/{batch.id})
@@ -74,6 +75,19 @@ Matong demo data is ready (embedded default: SQLite, in-process Redis, WeChat sa
 
 {demo_chain.summary(result["chain"], base_url)}
 """)
+
+
+@demo.command("password")
+@click.option("--reset", is_flag=True, help="Give the demo users a new password.")
+def demo_password(reset):
+    """Print the demo users' password for this database (made on the first seed)."""
+    if reset:
+        click.echo(demo_data.reset_password())
+        return
+    password, new = demo_data.demo_password()
+    if new:  # no seed has run against this database yet: the users get it when one does
+        click.echo("(no demo users yet: `flask demo seed` creates them with this password)", err=True)
+    click.echo(password)
 
 
 COMMANDS = (users, regions, codes, consumers, demo, wechat_sandbox, warehouse, webhooks, payouts, points)

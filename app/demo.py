@@ -7,7 +7,12 @@ touched or duplicated.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import secrets
+import tempfile
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
@@ -80,15 +85,59 @@ STORES = [
 ]
 
 
-def demo_password() -> str:
-    return os.environ.get("DEMO_PASSWORD") or "matong-demo-2026"
+PASSWORDS_FILE = "demo-passwords.json"
+
+
+def _passwords_path() -> Path:
+    return Path(current_app.config["VAR_DIR"]) / PASSWORDS_FILE
+
+
+def _database_key() -> str:
+    """Which database a kept password belongs to (its URL without the password, hashed)."""
+    return hashlib.sha256(db.engine.url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
+
+
+def demo_password(*, new: bool = False) -> tuple[str, bool]:
+    """The demo users' password for this database, and whether it was made just now.
+
+    DEMO_PASSWORD if set; else the one made for this database on its first seed, kept in
+    var/demo-passwords.json (0600) so later seeds (and `flask demo password`) know it. A password in
+    the code would open every demo that is ever reachable from outside.
+    """
+    if os.environ.get("DEMO_PASSWORD"):
+        return os.environ["DEMO_PASSWORD"], False
+    path = _passwords_path()
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    if not new and _database_key() in kept:
+        return kept[_database_key()], False
+    kept[_database_key()] = secrets.token_urlsafe(12)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, aside = tempfile.mkstemp(dir=path.parent, prefix=".demo-")  # mkstemp creates it 0600
+    with os.fdopen(fd, "w") as file:
+        json.dump(kept, file)
+    os.replace(aside, path)
+    return kept[_database_key()], True
+
+
+def reset_password() -> str:
+    """A new password for every demo user of this database (the `flask demo password --reset`)."""
+    _refuse_production()
+    password, _ = demo_password(new=True)
+    with transaction():
+        for role in Role:
+            _demo_user(role, password)
+    return password
+
+
+def _refuse_production() -> None:
+    if current_app.config["MATONG_ENV"] == "production":
+        raise RuntimeError("demo data is not seeded in production")
 
 
 def seed() -> dict:
     """Create or refresh the demo brand; returns what a newcomer needs to look at it."""
-    if current_app.config["MATONG_ENV"] == "production":
-        raise RuntimeError("demo data is not seeded in production")
-    password = demo_password()
+    _refuse_production()
+    password, new_password = demo_password()
     with transaction():
         users = [_demo_user(role, password) for role in Role]
         masterdata.bulk_upsert_products(actor=ACTOR, records=PRODUCTS)
@@ -110,7 +159,7 @@ def seed() -> dict:
     db.session.commit()  # the sample's audit record
     users = [u.username for u in users]
     chain = demo_chain.play(password=password)
-    return {"users": users, "password": password, "batch": batch,
+    return {"users": users, "password": password, "new_password": new_password, "batch": batch,
             "sample_code": sample[0] if sample else None, **factory_run, "chain": chain}
 
 
@@ -120,7 +169,7 @@ def _demo_user(role: Role, password: str) -> AdminUser:
     if user is None:
         return identity.create_user(actor=ACTOR, username=username, password=password, role=role,
                                     display_name=f"Demo {role.value}")
-    # Same password and role every run, so what `make run` prints is always true.
+    # The kept password and role every run, so what `make run` prints is always true.
     identity.update_user(actor=ACTOR, user_id=user.id,
                          changes={"password": password, "is_active": True, "role": role})
     identity.unlock_user(actor=ACTOR, user_id=user.id)

@@ -13,6 +13,7 @@ from flask import current_app, g, request
 from flask_smorest import Page
 from flask_smorest.utils import deepupdate
 
+from app import idempotency
 from app.errors import Forbidden
 from app.extensions import db
 from app.identity import service as identity
@@ -85,7 +86,7 @@ def authenticate_back_office():
     allowed = declared_on_view("_allowed_roles")
     if not allowed or actor.role not in allowed:
         raise Forbidden(f"The role {actor.role.value!r} may not do this.", code="role_forbidden")
-    return None
+    return idempotency.begin(principal=f"user:{actor.id}")
 
 
 def authenticate_machine():
@@ -100,7 +101,7 @@ def authenticate_machine():
             f"This API key lacks the scope {', '.join(sorted(needed or {'?'}))}.",
             code="scope_forbidden",
         )
-    return None
+    return idempotency.begin(principal=f"api_key:{actor.id}")
 
 
 def forbid_storing(response):

@@ -2,9 +2,12 @@
 
 A client that may retry a write (a timeout, a dropped connection) sends the same key with each
 attempt. The first attempt runs and its response is kept in Redis for a day; a retry with the same
-key, credential, method and path gets that response back (`Idempotent-Replayed: true`) and runs
-nothing. A retry while the first attempt still runs is 409 `request_in_progress`; the same key with
-a different body is 422 `idempotency_key_reused`. Server errors (5xx) are not kept, so they can be
+key, principal (the user, API key or mini-program user), method and path gets that response back
+(`Idempotent-Replayed: true`) and runs nothing. Keys are claimed only once the caller is
+authenticated and allowed (each audience's authenticating hook calls ``begin``): an anonymous
+request stores nothing, and another principal's key is another key, never someone else's answer.
+A retry while the first attempt still runs is 409 `request_in_progress`; the same key with a
+different body is 422 `idempotency_key_reused`. Server errors (5xx) are not kept, so they can be
 retried. Writes that are idempotent by nature (ERP upserts by external id) don't need the header.
 """
 from __future__ import annotations
@@ -44,18 +47,21 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _redis_key(key: str) -> str:
-    credential = request.headers.get("Authorization") or request.headers.get("X-Api-Key") or ""
-    return f"idem:{_sha256(credential.encode())[:32]}:{request.method}:{request.path}:{key}"
+def _redis_key(principal: str, key: str) -> str:
+    return f"idem:{principal}:{request.method}:{request.path}:{key}"
 
 
-def before_request():
+def begin(*, principal: str):
+    """Claim this write's Idempotency-Key for ``principal``, who is authenticated and allowed.
+
+    None: run the request (its response is kept by after_request); else the response to answer.
+    """
     key = request.headers.get(HEADER)
     if key is None or request.method not in WRITE_METHODS:
         return None
     if not KEY_PATTERN.match(key):
         raise KeyInvalid()
-    redis_key = _redis_key(key)
+    redis_key = _redis_key(principal, key)
     fingerprint = _sha256(request.get_data() + request.query_string)
     claim = json.dumps({"state": "running", "fingerprint": fingerprint})
     if redis.set(redis_key, claim, nx=True, ex=IN_PROGRESS_TTL_SECONDS):
@@ -91,5 +97,4 @@ def after_request(response):
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(before_request)
     app.after_request(after_request)

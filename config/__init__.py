@@ -1,13 +1,19 @@
 """Settings classes, read from the environment when the app is created.
 
 `MATONG_ENV` picks one of development (the default), testing and production.
-Production refuses to start while a secret it needs is missing; development and
-testing get safe, local defaults (SQLite, an in-process Redis, the WeChat sandbox).
+Production refuses to start while a secret it needs is missing, short or one that was ever
+committed to this repository; development and testing get safe, local defaults (SQLite, an
+in-process Redis, the WeChat sandbox). Development's secrets are generated on its first start and
+kept in `var/` (never committed); only the testing settings hold fixed keys.
 """
 from __future__ import annotations
 
+import json
 import os
+import secrets
+import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,6 +32,16 @@ WECHAT_REQUIRED_ENV = (
 
 class ConfigError(RuntimeError):
     """A setting is missing or wrong; start-up stops with this message."""
+
+
+# Every key and secret this repository has ever held (`git log -p -- config/ tests/`): anyone can read
+# them, so a code signed with one is forgeable and production refuses them. Add to it, never remove.
+KNOWN_CODE_KEYS = frozenset(byte * 32 for byte in ("11", "aa", "bb", "ab", "cd"))
+KNOWN_SECRET_KEYS = frozenset({"dev-only-secret-key", "testing-secret-key", "s" * 40})
+MIN_SECRET_KEY_CHARS = 32
+# A random 32-byte key has about 30 distinct bytes; fewer than this is a pattern someone typed.
+MIN_DISTINCT_KEY_BYTES = 16
+LOCAL_SECRETS_FILE = "development-secrets.json"
 
 
 def env(name: str, default=None):
@@ -50,6 +66,48 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def var_dir() -> Path:
+    """Where the embedded default keeps its files: the SQLite database, its generated secrets."""
+    return Path(env("MATONG_VAR_DIR", str(ROOT / "var")))
+
+
+def local_secrets(folder: Path) -> dict:
+    """The development SECRET_KEY and CODE_KEYS: made on the first start, then read from folder.
+
+    The file is created whole or not at all (written aside, then hard-linked into place), so gunicorn
+    workers and `flask` commands starting together all end up with the first one's keys; mode 0600.
+    """
+    path = folder / LOCAL_SECRETS_FILE
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        made = {"SECRET_KEY": secrets.token_urlsafe(48), "CODE_KEYS": "1:" + secrets.token_hex(32)}
+        fd, aside = tempfile.mkstemp(dir=folder, prefix=".secrets-")  # mkstemp creates it 0600
+        try:
+            with os.fdopen(fd, "w") as file:
+                json.dump(made, file)
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # another process was first: its keys are the ones
+        finally:
+            os.unlink(aside)
+    return json.loads(path.read_text())
+
+
+def weak_code_key(setting: str) -> str | None:
+    """Why CODE_KEYS holds a key nobody may sign with (known from this repository, or a pattern); else None."""
+    for part in setting.split(","):
+        key = part.partition(":")[2].strip().lower()
+        if key in KNOWN_CODE_KEYS:
+            return f"key version {part.partition(':')[0].strip()} is a key committed to the Matong repository"
+        try:
+            raw = bytes.fromhex(key)
+        except ValueError:
+            continue  # malformed or short: the keyring's own check names it
+        if len(raw) >= 32 and len(set(raw)) < MIN_DISTINCT_KEY_BYTES:
+            return f"key version {part.partition(':')[0].strip()} is a pattern, not random bytes"
+    return None
+
+
 class Base:
     """Settings every environment shares; subclasses change defaults, never names."""
 
@@ -68,6 +126,7 @@ class Base:
         # read; the line upload, whose 100,000 records take 17 to 43 MB, has a limit of its own.
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
         self.LINE_UPLOAD_MAX_BYTES = env_int("LINE_UPLOAD_MAX_BYTES", 64 * 1024 * 1024)
+        self.VAR_DIR = str(var_dir())  # the embedded default's files: database, generated secrets, demo password
 
         # OpenAPI (flask-smorest); the docs UI is served from a bundled copy at /docs.
         self.API_TITLE = "Matong API"
@@ -86,8 +145,14 @@ class Base:
 
         # Back-office identity
         self.ADMIN_TOKEN_TTL_SECONDS = env_int("ADMIN_TOKEN_TTL_SECONDS", 8 * 3600)
-        self.LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
-        self.LOGIN_LOCK_SECONDS = env_int("LOGIN_LOCK_SECONDS", 15 * 60)
+        # Failed logins, counted per window: free ones, then each makes its address (or the account) wait
+        # 1, 2, 4, ... seconds, up to the cap. Per address on one account, per address on any account
+        # (spraying), per account from every address.
+        self.LOGIN_WINDOW_SECONDS = env_int("LOGIN_WINDOW_SECONDS", 15 * 60)
+        self.LOGIN_FREE_FAILURES = env_int("LOGIN_FREE_FAILURES", 3)
+        self.LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 10)
+        self.LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 50)
+        self.LOGIN_MAX_DELAY_SECONDS = env_int("LOGIN_MAX_DELAY_SECONDS", 15 * 60)
 
         # Mini-program accounts: token lifetimes, how long WeChat's session_key is kept, login limits.
         self.MP_ACCESS_TOKEN_TTL_SECONDS = env_int("MP_ACCESS_TOKEN_TTL_SECONDS", 2 * 3600)
@@ -118,16 +183,22 @@ class Base:
         self.WITHDRAWAL_MIN_FEN = env_int("WITHDRAWAL_MIN_FEN", 100)  # a clerk's smallest cash withdrawal
         self.WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10)
         self.WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
+        # Webhooks may post to loopback, private and link-local addresses (app/webhooks/targets.py): only
+        # where the receiver is on this machine (development, tests); production posts to public https.
+        self.WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+        self.WEBHOOK_HTTPS_ONLY = env_bool("WEBHOOK_HTTPS_ONLY", False)
         # Pulls skip events younger than this, so a cursor never passes a lower id still committing.
         self.EVENT_PULL_SETTLE_SECONDS = env_int("EVENT_PULL_SETTLE_SECONDS", 2)
 
-        # Consumer scans: suspected copies, hidden-code lock-outs, rate limits (per minute).
+        # Consumer scans: suspected copies, hidden-code guessing limits, rate limits (per minute).
         self.CONSUMER_COPY_USERS = env_int("CONSUMER_COPY_USERS", 3)  # distinct users within the window
         self.CONSUMER_COPY_REGIONS = env_int("CONSUMER_COPY_REGIONS", 2)  # or distinct regions
         self.CONSUMER_COPY_WINDOW_HOURS = env_int("CONSUMER_COPY_WINDOW_HOURS", 24)
-        self.HIDDEN_CODE_MAX_FAILURES_PER_CODE = env_int("HIDDEN_CODE_MAX_FAILURES_PER_CODE", 5)  # locks the code
+        # Wrong hidden-code guesses on one code per window; past it, who guessed wrong on it is not checked again.
+        self.HIDDEN_CODE_MAX_FAILURES_PER_CODE = env_int("HIDDEN_CODE_MAX_FAILURES_PER_CODE", 20)
         self.HIDDEN_CODE_LOCK_HOURS = env_int("HIDDEN_CODE_LOCK_HOURS", 24)
         self.HIDDEN_CODE_MAX_FAILURES_PER_USER = env_int("HIDDEN_CODE_MAX_FAILURES_PER_USER", 20)  # per hour
+        self.HIDDEN_CODE_MAX_FAILURES_PER_IP = env_int("HIDDEN_CODE_MAX_FAILURES_PER_IP", 60)  # per hour
         self.CONSUMER_SCANS_PER_MINUTE_USER = env_int("CONSUMER_SCANS_PER_MINUTE_USER", 30)
         self.CONSUMER_SCANS_PER_MINUTE_IP = env_int("CONSUMER_SCANS_PER_MINUTE_IP", 120)
         self.CONSUMER_SCANS_PER_MINUTE_CODE = env_int("CONSUMER_SCANS_PER_MINUTE_CODE", 60)
@@ -203,10 +274,14 @@ class Development(Base):
     def __init__(self) -> None:
         super().__init__()
         self.DEBUG = env_bool("FLASK_DEBUG", False)
-        self.SECRET_KEY = env("SECRET_KEY", "dev-only-secret-key")
-        self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'matong.db'}")
-        # Fixed development keys, so demo codes keep verifying after a restart.
-        self.CODE_KEYS = env("CODE_KEYS", "1:" + "11" * 32)
+        self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", f"sqlite:///{var_dir() / 'matong.db'}")
+        self.WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", True)  # a receiver on this machine
+        # Made on the first start and kept in var/, so demo codes keep verifying after a restart and
+        # every process of this machine signs alike, while no two machines share a key.
+        if self.SECRET_KEY is None or self.CODE_KEYS is None:
+            made = local_secrets(var_dir())
+            self.SECRET_KEY = self.SECRET_KEY or made["SECRET_KEY"]
+            self.CODE_KEYS = self.CODE_KEYS or made["CODE_KEYS"]
 
 
 class Testing(Base):
@@ -220,6 +295,7 @@ class Testing(Base):
         self.CODE_KEYS = "1:" + "aa" * 32 + ",2:" + "bb" * 32
         self.CODE_EXPORT_RUNNER = "inline"
         self.CONSUMER_SCAN_WRITER = "inline"
+        self.WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", True)  # the tests' receiver is on loopback
         self.SCAN_CACHE_SECONDS = 0  # tests change batches and territories between scans
         self.EVENT_PULL_SETTLE_SECONDS = 0
         self.CODE_EXPORT_DIR = env("CODE_EXPORT_DIR", str(ROOT / "var" / "test-exports"))
@@ -232,14 +308,27 @@ class Production(Base):
     def __init__(self) -> None:
         super().__init__()
         self.CODE_EXPORT_RUNNER = env("CODE_EXPORT_RUNNER", "worker")
+        self.WEBHOOK_HTTPS_ONLY = env_bool("WEBHOOK_HTTPS_ONLY", True)
         self.WECHAT_API_BASE = env("WECHAT_API_BASE", "https://api.weixin.qq.com")
         self.WECHATPAY_API_BASE = env("WECHATPAY_API_BASE", "https://api.mch.weixin.qq.com")
 
     def validate(self) -> None:
         super().validate()
+        if len(self.SECRET_KEY) < MIN_SECRET_KEY_CHARS or self.SECRET_KEY in KNOWN_SECRET_KEYS:
+            raise ConfigError(f"SECRET_KEY is shorter than {MIN_SECRET_KEY_CHARS} characters or committed to the "
+                              "Matong repository: production needs a random one of its own")
+        weak = weak_code_key(self.CODE_KEYS)
+        if weak:
+            raise ConfigError(f"CODE_KEYS: {weak}; production refuses it (anyone could forge codes): "
+                              "generate one with `python -c 'import secrets; print(secrets.token_hex(32))'`")
         for name in ("WECHAT_API_BASE", "WECHATPAY_API_BASE"):
             if getattr(self, name) == "sandbox":
                 raise ConfigError(f"{name}=sandbox: production refuses the WeChat sandbox")
+        # Secrets and money go over these: plain http would hand them to anyone on the path.
+        for name in ("WECHAT_API_BASE", "WECHATPAY_API_BASE", "WECHAT_SANDBOX_URL"):
+            value = getattr(self, name)
+            if value is not None and urlsplit(value).scheme.lower() != "https":
+                raise ConfigError(f"{name}={value!r}: production talks to WeChat over https only")
         missing = [name for name in WECHAT_REQUIRED_ENV if env(name) is None]
         if missing:
             raise ConfigError(f"{missing[0]} is not set: production refuses to start without it"

@@ -2,7 +2,9 @@
 import multiprocessing
 import os
 
-bind = os.environ.get("BIND", "0.0.0.0:8000")
+# Loopback unless told otherwise: `make run` serves the demo (known users, the sandbox) to this machine
+# only. A container, or a host behind its own proxy, sets BIND=0.0.0.0:8000 (the Dockerfile does).
+bind = os.environ.get("BIND", "127.0.0.1:8000")
 
 if os.environ.get("REDIS_URL"):
     # A shared Redis server: one worker per core and one more, as gunicorn advises.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import g, request
 
+from app import idempotency
 from app.accounts import service as accounts
 from app.accounts.models import AppName, AppUser
 from app.errors import Forbidden
@@ -35,7 +36,7 @@ def authenticate(app: AppName):
         g.app_user = accounts.authenticate(token=bearer_token(), app=app)
         if _role(app) not in (declared_on_view("_allowed_roles") or ()):
             raise Forbidden("This view is not open to this mini-program.", code="audience_forbidden")
-        return None
+        return idempotency.begin(principal=f"app_user:{g.app_user.id}")
     return hook
 
 

@@ -6,6 +6,7 @@ otherwise a temporary SQLite file and an in-process Redis are used.
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 
 import pytest
@@ -27,6 +28,7 @@ def app():
     if not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"] = f"sqlite:///{tmp.name}/test.db"
     os.environ.setdefault("CODE_EXPORT_DIR", f"{tmp.name}/exports")
+    os.environ.setdefault("MATONG_VAR_DIR", f"{tmp.name}/var")  # the demo's kept password, not the repo's var/
     app = create_app("testing")
     with app.app_context():
         if db.engine.dialect.name != "sqlite":
@@ -73,8 +75,8 @@ def production_env(monkeypatch, tmp_path):
     from config import WECHAT_REQUIRED_ENV
 
     (tmp_path / "key.pem").write_text("not read at start-up")
-    values = {"SECRET_KEY": "s" * 40, "DATABASE_URL": "sqlite://", "REDIS_URL": "redis://localhost:6379/0",
-              "CODE_KEYS": "1:" + "ab" * 32}
+    values = {"SECRET_KEY": secrets.token_urlsafe(40), "DATABASE_URL": "sqlite://",
+              "REDIS_URL": "redis://localhost:6379/0", "CODE_KEYS": "1:" + secrets.token_hex(32)}
     values.update({name: "x" * 32 for name in WECHAT_REQUIRED_ENV})
     values["WECHATPAY_PRIVATE_KEY_PATH"] = values["WECHATPAY_PUBLIC_KEY_PATH"] = str(tmp_path / "key.pem")
     for name, value in values.items():

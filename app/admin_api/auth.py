@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import request
 from flask_smorest import Blueprint
 
 from app.db import transaction
@@ -39,7 +40,7 @@ class TokenSchema(ma.Schema):
 @blp.response(200, TokenSchema)
 def login(body):
     """Log in with username and password; get a bearer token"""
-    raw, token = identity.login(username=body["username"], password=body["password"])
+    raw, token = identity.login(username=body["username"], password=body["password"], ip=request.remote_addr or "-")
     return {
         "token": raw,
         "token_type": "Bearer",

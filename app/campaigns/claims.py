@@ -48,6 +48,15 @@ from app.rebates.service import BUSINESS_TZ
 DRAWABLE = (Verdict.GENUINE, Verdict.SCANNED_BEFORE)
 
 
+def drawable(scan: ConsumerScan) -> bool:
+    """A genuine scan, or one whose right hidden code proves the scanner holds the item.
+
+    Strangers who scan a unit's QR (hoping to guess its hidden code) make it a suspected copy; the
+    buyer who then types the scratched-off digits is no copier and keeps their draw.
+    """
+    return scan.verdict in DRAWABLE or (scan.verdict is Verdict.SUSPECTED_COPY and scan.hidden_code_ok is True)
+
+
 class ScanNotFound(NotFound):
     code = "scan_not_found"
     message = "No such scan."
@@ -115,7 +124,7 @@ def refusal(campaign: Campaign | _Listed, scan: ConsumerScan, user: AppUser, now
         return f"campaign_{campaign.status.value}"
     if not campaign.starts_at <= now < campaign.ends_at:
         return "outside_campaign_window"
-    if scan.verdict not in DRAWABLE:
+    if not drawable(scan):
         return f"verdict_{scan.verdict.value}"
     if campaign.first_scan_only and scan.scan_number != 1 and \
             (first_scanner or functools.partial(_first_scanner, scan.serial))() != user.id:
@@ -212,7 +221,7 @@ def open_campaigns(*, scan: ConsumerScan, user: AppUser, now: datetime | None = 
     counted it (else read from unit_scan_stats, if a campaign needs it).
     """
     now = now or utcnow()
-    if scan.serial is None or scan.verdict not in DRAWABLE:
+    if scan.serial is None or not drawable(scan):
         return []
     first = (lambda: first_scanner) if first_scanner is not None else \
         functools.cache(functools.partial(_first_scanner, scan.serial))  # read once, if at all
@@ -269,7 +278,7 @@ def claim(*, user: AppUser, scan_id: int, campaign_id: int | None = None, now: d
                                  .with_for_update(read=True).execution_options(populate_existing=True))
     if scan is None or scan.app_user_id != user.id or user.app is not AppName.CONSUMER:
         raise ScanNotFound()
-    if scan.serial is None or scan.verdict not in DRAWABLE:
+    if scan.serial is None or not drawable(scan):
         raise ScanNotEligible(errors={"reason": f"verdict_{scan.verdict.value}"})
     earlier = _draw_of(scan.serial)
     if earlier is not None:

@@ -16,9 +16,10 @@ Decisions (docs/api.md, "Consumer scans"):
 - The request writes nothing to the database: the scan-log writer also raises the code-leak alert
   (a code issued but never put on a product) and the diversion alert (a genuine unit scanned
   outside its last dealer's territory).
-- Hidden codes: failures are counted in Redis per code (HIDDEN_CODE_MAX_FAILURES_PER_CODE per
-  HIDDEN_CODE_LOCK_HOURS locks the code: the verdict says locked) and per user
-  (HIDDEN_CODE_MAX_FAILURES_PER_USER per hour: 429 too_many_attempts).
+- Hidden codes: wrong guesses are counted in Redis per openid and per IP
+  (HIDDEN_CODE_MAX_FAILURES_PER_USER / _PER_IP per hour: 429 too_many_attempts) and per code
+  (HIDDEN_CODE_MAX_FAILURES_PER_CODE per HIDDEN_CODE_LOCK_HOURS: past it, a user who guessed wrong on
+  the code is not checked again, `locked`); a right code from anyone else always passes.
 - Rate limits per openid, IP and code: fixed one-minute windows in Redis (429 rate_limited).
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ from urllib.parse import unquote, urlsplit
 import sqlalchemy as sa
 from flask import current_app
 
+from app import ratelimit
 from app.accounts.models import AppUser
 from app.campaigns import claims
 from app.channel import diversion
@@ -146,85 +148,91 @@ def parse_text(text: str) -> ScannedText:
 
 # --- Redis counters -----------------------------------------------------------------------------
 
-def _hit(key: str, window: int) -> tuple[int, int]:
-    """Count one hit in a fixed window (atomic: SET NX with expiry, then INCR); (count, seconds left)."""
-    pipe = redis.pipeline()
-    pipe.set(key, 0, ex=window, nx=True)
-    pipe.incr(key)
-    pipe.ttl(key)
-    _, count, ttl = pipe.execute()
-    return int(count), max(1, int(ttl))
-
-
-def _count(key: str) -> tuple[int, int]:
-    pipe = redis.pipeline()
-    pipe.get(key)
-    pipe.ttl(key)
-    value, ttl = pipe.execute()
-    return int(value or 0), max(1, int(ttl or 1))
-
-
 def rate_limit(key: str, limit: int) -> None:
     """At most ``limit`` hits a minute under this key (429 rate_limited with Retry-After past it)."""
-    count, ttl = _hit(key, 60)
-    if count > limit:
-        raise RateLimited(errors={"retry_after": ttl}, headers={"Retry-After": str(ttl)})
-
-
-# rate_limit over several keys in one round trip: in order, each window counted (SET NX with expiry,
-# INCR) until one is past its limit, which answers its 1-based index and seconds left; 0 when none is.
-_RATE_LIMITS_LUA = """
-for i = 1, #KEYS do
-  redis.call('SET', KEYS[i], 0, 'EX', ARGV[1], 'NX')
-  if redis.call('INCR', KEYS[i]) > tonumber(ARGV[i + 1]) then
-    return {i, redis.call('TTL', KEYS[i])}
-  end
-end
-return {0, 0}
-"""
+    rate_limits([(key, limit)])
 
 
 def rate_limits(limits: list[tuple[str, int]], window: int = 60) -> None:
     """rate_limit for each (key, limit) in turn, in one Redis round trip: the first one past its limit
     answers 429 (keys after it are not counted, as with separate calls)."""
-    hit, ttl = redis.eval(_RATE_LIMITS_LUA, len(limits), *(key for key, _ in limits), window,
-                          *(limit for _, limit in limits))
-    if int(hit):
-        ttl = max(1, int(ttl))
-        raise RateLimited(errors={"retry_after": ttl}, headers={"Retry-After": str(ttl)})
+    index, ttl = ratelimit.check(limits, window)
+    if index:
+        raise RateLimited(**ratelimit.retry_after(ttl))
 
+
+# Hidden codes. A guess is throttled by who makes it, not by the code: a stranger's wrong guesses must
+# never stop the buyer, who holds the scratched-off code. Each openid and each IP gets a few wrong
+# guesses an hour (then 429). The code itself counts wrong guesses too: past its cap
+# (HIDDEN_CODE_MAX_FAILURES_PER_CODE in HIDDEN_CODE_LOCK_HOURS, 20 a day) only a guesser who has not yet
+# guessed wrong on it is still checked, so each further guess costs the attacker another WeChat
+# account that is not throttled. Why brute force stays hopeless: a 6-digit hidden code is one of 10^6;
+# at 20 free wrong guesses a day, finding it takes 25,000 days on average, and past the cap the
+# expected 500,000 guesses each burn an account (and every IP is capped too). The buyer, with the right
+# digits and no wrong guess of their own on the code, always passes.
 
 def _code_failures_key(serial: int) -> str:
     return f"consumer:hidden:fail:code:{serial}"
+
+
+def _code_guessers_key(serial: int) -> str:
+    return f"consumer:hidden:guessers:code:{serial}"
 
 
 def _user_failures_key(user_id: int) -> str:
     return f"consumer:hidden:fail:user:{user_id}"
 
 
-def hidden_code_locked(serial: int) -> bool:
-    return _count(_code_failures_key(serial))[0] >= _setting("HIDDEN_CODE_MAX_FAILURES_PER_CODE")
+def _ip_failures_key(ip: str) -> str:
+    return f"consumer:hidden:fail:ip:{ip}"
 
 
-def _check_hidden(*, user: AppUser, resolution, given: str | None) -> dict:
+def _guesser_throttled(user: AppUser, ip: str | None) -> None:
+    """429 too_many_attempts when this openid or IP has had its wrong guesses for the hour."""
+    checks = [(_user_failures_key(user.id), _setting("HIDDEN_CODE_MAX_FAILURES_PER_USER"))]
+    if ip:
+        checks.append((_ip_failures_key(ip), _setting("HIDDEN_CODE_MAX_FAILURES_PER_IP")))
+    for key, limit in checks:
+        failures, ttl = ratelimit.count(key)
+        if failures >= limit:
+            raise TooManyAttempts(**ratelimit.retry_after(ttl))
+
+
+def _shut_out(serial: int, user: AppUser) -> bool:
+    """Past the code's cap on wrong guesses, and this user has already guessed wrong on it."""
+    pipe = redis.pipeline()
+    pipe.get(_code_failures_key(serial))
+    pipe.sismember(_code_guessers_key(serial), user.id)
+    failures, guessed_wrong = pipe.execute()
+    return int(failures or 0) >= _setting("HIDDEN_CODE_MAX_FAILURES_PER_CODE") and bool(guessed_wrong)
+
+
+def _count_wrong_guess(serial: int, user: AppUser, ip: str | None) -> None:
+    window = _setting("HIDDEN_CODE_LOCK_HOURS") * 3600
+    ratelimit.hit(_code_failures_key(serial), window)
+    pipe = redis.pipeline()
+    pipe.sadd(_code_guessers_key(serial), user.id)
+    pipe.expire(_code_guessers_key(serial), window, nx=True)
+    pipe.execute()
+    ratelimit.hit(_user_failures_key(user.id), 3600)
+    if ip:
+        ratelimit.hit(_ip_failures_key(ip), 3600)
+
+
+def _check_hidden(*, user: AppUser, resolution, given: str | None, ip: str | None = None) -> dict:
     digits = resolution.batch.hidden_code_digits if resolution.batch is not None else None
     answer = {"required": bool(digits), "ok": None, "locked": False}
-    if not digits:
+    if not digits or given is None or not str(given).strip():
         return answer
-    if hidden_code_locked(resolution.serial):
+    _guesser_throttled(user, ip)
+    if _shut_out(resolution.serial, user):
         answer["locked"] = True
         return answer
-    if given is None or not str(given).strip():
-        return answer
-    user_count, user_ttl = _count(_user_failures_key(user.id))
-    if user_count >= _setting("HIDDEN_CODE_MAX_FAILURES_PER_USER"):
-        raise TooManyAttempts(errors={"retry_after": user_ttl}, headers={"Retry-After": str(user_ttl)})
     ok = codes.keyring().check_hidden_code(codes.keyring().decode(resolution.code), digits, str(given))
     answer["ok"] = ok
     if not ok:
-        failures, _ = _hit(_code_failures_key(resolution.serial), _setting("HIDDEN_CODE_LOCK_HOURS") * 3600)
-        _hit(_user_failures_key(user.id), 3600)
-        answer["locked"] = failures >= _setting("HIDDEN_CODE_MAX_FAILURES_PER_CODE")
+        _count_wrong_guess(resolution.serial, user, ip)
+        answer["locked"] = _shut_out(resolution.serial, user)
     return answer
 
 
@@ -423,7 +431,7 @@ def scan(*, user: AppUser, text: str, hidden_code: str | None = None, latitude: 
     if valid and resolution.batch.hidden_code_digits:
         rate_limits(limits)  # before the hidden code is tried: a refused scan counts no failure
         limits = []
-        hidden = _check_hidden(user=user, resolution=resolution, given=hidden_code)
+        hidden = _check_hidden(user=user, resolution=resolution, given=hidden_code, ip=ip)
     region_code = diversion.region_of(latitude, longitude)
     territory = facts.territory(unit.last_dealer_id) if unit is not None else frozenset()
     record = {

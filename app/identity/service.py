@@ -15,7 +15,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
 from app.db import utcnow
-from app.errors import Conflict, DomainError, NotFound, Unauthorized, ValidationFailed
+from app import ratelimit
+from app.errors import Conflict, NotFound, TooManyRequests, Unauthorized, ValidationFailed
 from app.extensions import db
 from app.identity.models import AdminToken, AdminUser, ApiKey, AuditRecord, Role, Scope
 
@@ -31,10 +32,9 @@ class InvalidCredentials(Unauthorized):
     message = "Wrong username or password."
 
 
-class AccountLocked(DomainError):
-    status = 429
-    code = "account_locked"
-    message = "Too many failed logins; the account is locked for a while."
+class LoginThrottled(TooManyRequests):
+    code = "login_throttled"
+    message = "Too many failed logins; wait before trying again."
 
 
 class TokenInvalid(Unauthorized):
@@ -121,7 +121,10 @@ def update_user(*, actor: Actor, user_id: int, changes: dict) -> AdminUser:
 
 
 def unlock_user(*, actor: Actor, user_id: int) -> AdminUser:
+    """Lift the login throttles on this account (the account's own, and each address's on it)."""
     user = get_user(user_id)
+    ratelimit.forget(_login_key("account", user.username))
+    ratelimit.forget_prefix(f"{_login_key('pair', user.username)}:")
     changes = apply_changes(user, {"failed_logins": 0, "locked_until": None})
     audit(actor, "user.unlock", user, changes)
     return user
@@ -137,32 +140,52 @@ def _revoke_tokens_of(user_id: int) -> None:
 
 # --- login, tokens ------------------------------------------------------------------------------
 
-def login(*, username: str, password: str) -> tuple[str, AdminToken]:
-    """Check the password and issue a bearer token; count failures and lock after too many.
+def _login_key(kind: str, username: str, ip: str | None = None) -> str:
+    # Hashed: a username may hold any character, and Redis patterns must match it literally.
+    name = hashlib.sha256(username.encode()).hexdigest()[:24]
+    if kind == "address":
+        return f"admin:login:address:{ip}"
+    return f"admin:login:{kind}:{name}" + (f":{ip}" if ip is not None else "")
 
-    Failure counting commits on its own (it must survive the failed request), so callers
-    run this outside any other unit of work.
+
+def _login_throttles(username: str, ip: str) -> list[tuple[str, int]]:
+    """(key, failures free before delays start): this address on this account, this address on any
+    account (password spraying), this account from any address (a guess spread over many addresses).
+
+    A few wrong passwords from one address slow that address only: the account's own throttle starts
+    far above what one address can reach through its delays, so the owner logs in from elsewhere.
+    """
+    config = current_app.config
+    return [(_login_key("pair", username, ip), config["LOGIN_FREE_FAILURES"]),
+            (_login_key("address", username, ip), config["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
+            (_login_key("account", username), config["LOGIN_MAX_FAILURES_PER_ACCOUNT"])]
+
+
+def login(*, username: str, password: str, ip: str) -> tuple[str, AdminToken]:
+    """Check the password and issue a bearer token; failures slow down whoever keeps failing.
+
+    Past a few failures, each one makes its address (and, past many more, the account) wait twice as
+    long before the next try, up to LOGIN_MAX_DELAY_SECONDS: 429 login_throttled with Retry-After.
     """
     config = current_app.config
     now = utcnow()
-    user = db.session.scalar(sa.select(AdminUser).where(AdminUser.username == username.strip()))
-    if user is None:
-        _verify(_DUMMY_HASH, password)
-        raise InvalidCredentials()
-    if user.locked_until and user.locked_until > now:
-        raise _locked(user.locked_until, now)
-    if not _verify(user.password_hash, password) or not user.is_active:
-        _count_failure(user.id, now)
-        db.session.commit()
-        db.session.refresh(user)
-        if user.locked_until and user.locked_until > now:
-            raise _locked(user.locked_until, now)
+    username = username.strip()
+    throttles = _login_throttles(username, ip)
+    wait = ratelimit.waiting(*(key for key, _ in throttles))
+    if wait:
+        raise LoginThrottled(f"Too many failed logins; try again in {wait} second(s).", **ratelimit.retry_after(wait))
+    user = db.session.scalar(sa.select(AdminUser).where(AdminUser.username == username))
+    if user is None or not _verify(user.password_hash, password) or not user.is_active:
+        if user is None:
+            _verify(_DUMMY_HASH, password)
+        for key, free in throttles:
+            ratelimit.fail(key, window=config["LOGIN_WINDOW_SECONDS"], free=free,
+                           cap=config["LOGIN_MAX_DELAY_SECONDS"])
         raise InvalidCredentials()
 
+    ratelimit.forget(throttles[0][0])  # this address got this account right: its own slate is clean
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    user.failed_logins = 0
-    user.locked_until = None
     user.last_login_at = now
     raw = secrets.token_urlsafe(32)
     token = AdminToken(token_hash=_sha256(raw), user=user, created_at=now,
@@ -177,34 +200,6 @@ def _verify(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-def _count_failure(user_id: int, now: datetime) -> None:
-    """Count a failed login; the failure that reaches the limit locks the account.
-
-    Two statements in one transaction: the first takes the row lock, so concurrent failures
-    are counted one after the other (and no SET-clause evaluation order matters).
-    """
-    config = current_app.config
-    db.session.execute(
-        sa.update(AdminUser).where(AdminUser.id == user_id)
-        .values(failed_logins=AdminUser.failed_logins + 1)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.execute(
-        sa.update(AdminUser)
-        .where(AdminUser.id == user_id, AdminUser.failed_logins >= config["LOGIN_MAX_FAILURES"])
-        .values(failed_logins=0, locked_until=now + timedelta(seconds=config["LOGIN_LOCK_SECONDS"]))
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _locked(until: datetime, now: datetime) -> AccountLocked:
-    seconds = max(1, int((until - now).total_seconds()))
-    return AccountLocked(
-        f"Too many failed logins; try again in {(seconds + 59) // 60} minute(s).",
-        errors={"retry_after": seconds}, headers={"Retry-After": str(seconds)},
-    )
 
 
 def authenticate_token(raw: str | None) -> Actor:

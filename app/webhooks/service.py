@@ -33,6 +33,7 @@ from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.identity.service import Actor, audit
 from app.masterdata.models import Status
+from app.webhooks import targets
 from app.webhooks.models import DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
@@ -129,11 +130,29 @@ class EndpointInvalid(ValidationFailed):
     message = "The webhook endpoint is not valid."
 
 
+class EndpointRefused(ValidationFailed):
+    code = "webhook_url_refused"
+    message = "Webhooks may not post to this address."
+
+
 def _url(url: str) -> str:
     url = (url or "").strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port out of range raises here
+    except ValueError:
+        raise EndpointInvalid("The URL is an http(s) URL of at most 500 characters.",
+                              errors={"url": ["http(s) URL"]}) from None
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
         raise EndpointInvalid("The URL is an http(s) URL of at most 500 characters.", errors={"url": ["http(s) URL"]})
+    config = current_app.config
+    if config["WEBHOOK_HTTPS_ONLY"] and parts.scheme != "https":
+        raise EndpointRefused("Webhooks post over https only here.", errors={"url": ["https only"]})
+    if not config["WEBHOOK_ALLOW_PRIVATE"]:
+        try:
+            targets.check_url(url)
+        except targets.Refused as exc:
+            raise EndpointRefused(f"Webhooks may not post there: {exc}.", errors={"url": [str(exc)]}) from None
     return url
 
 
@@ -263,15 +282,20 @@ class _Post:
     body: bytes
 
 
-def _post(post: _Post, timeout: float) -> str | None:
-    """POST the signed event; None on a 2xx, else what went wrong."""
+def _post(post: _Post, timeout: float, allow_private: bool = False) -> str | None:
+    """POST the signed event; None on a 2xx, else what went wrong (a refused address connects to nothing)."""
+    if not allow_private:
+        try:
+            targets.check_url(post.url)  # again: the name may point elsewhere since it was registered
+        except targets.Refused as exc:
+            return f"refused: {exc}"[:500]
     timestamp = str(int(time.time()))
     headers = {"Content-Type": "application/json", "User-Agent": "Matong-Webhooks/1",
                "X-Matong-Event-Id": post.event_id, "X-Matong-Event-Type": post.type,
                "X-Matong-Timestamp": timestamp, "X-Matong-Signature": sign(post.secret, timestamp, post.body)}
     try:
-        response = requests.post(post.url, data=post.body, headers=headers, timeout=timeout,
-                                 allow_redirects=False)
+        poster = requests if allow_private else targets.public_session()
+        response = poster.post(post.url, data=post.body, headers=headers, timeout=timeout, allow_redirects=False)
     except requests.RequestException as exc:
         return f"{type(exc).__name__}: {exc}"[:500]
     if 200 <= response.status_code < 300:
@@ -331,6 +355,6 @@ def deliver_due(now: datetime | None = None, *, limit: int = 100) -> WorkReport:
         post = _Post(url=endpoint.url, secret=endpoint.secret, event_id=event.event_id, type=event.type,
                      body=body_of(event))
         db.session.rollback()  # no transaction stays open while the network is waited on
-        error = _post(post, timeout)
+        error = _post(post, timeout, allow_private=config["WEBHOOK_ALLOW_PRIVATE"])
         _record(delivery_id, lease, error, fixed or utcnow(), max_attempts, report)
     return report

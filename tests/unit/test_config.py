@@ -1,7 +1,16 @@
+import json
+import os
+import runpy
+import secrets
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from app import create_app
-from config import ConfigError, get_config
+from config import KNOWN_CODE_KEYS, LOCAL_SECRETS_FILE, ROOT, ConfigError, get_config
 
 CORE_SECRETS = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CODE_KEYS")
 
@@ -17,9 +26,10 @@ def test_production_starts_with_its_secrets(production_env):
     assert get_config("production").SECRET_KEY == production_env.secrets["SECRET_KEY"]
 
 
-def test_development_has_safe_defaults(monkeypatch):
+def test_development_has_safe_defaults(monkeypatch, tmp_path):
     for name in CORE_SECRETS:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MATONG_VAR_DIR", str(tmp_path))
     config = get_config("development")
     assert config.SQLALCHEMY_DATABASE_URI.startswith("sqlite:///")
     assert config.REDIS_URL is None
@@ -33,9 +43,126 @@ def test_an_unknown_environment_is_refused():
 @pytest.mark.parametrize("keys, complaint", [
     ("1:abcd", "at least 32"),
     ("nonsense", "look like"),
-    ("1:" + "ab" * 32 + ",1:" + "cd" * 32, "twice"),
+    ("1:{random},1:{random}", "twice"),
 ])
 def test_bad_code_keys_stop_start_up(production_env, keys, complaint):
+    keys = keys.format(random=secrets.token_hex(32))
     production_env.setenv("CODE_KEYS", keys)
     with pytest.raises(ConfigError, match=complaint):
         create_app("production")
+
+
+# --- no committed secret signs anything outside the tests ---------------------------------------
+
+@pytest.fixture
+def development_env(monkeypatch, tmp_path):
+    """The embedded default as `make run` starts it: no secret in the environment, var/ of its own."""
+    for name in CORE_SECRETS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MATONG_VAR_DIR", str(tmp_path / "var"))
+    return tmp_path / "var"
+
+
+def test_development_generates_its_keys_once_keeps_them_private_and_reuses_them(development_env):
+    first = get_config("development")
+    again = get_config("development")
+    assert (again.SECRET_KEY, again.CODE_KEYS) == (first.SECRET_KEY, first.CODE_KEYS)
+    version, _, key = first.CODE_KEYS.partition(":")
+    assert version == "1" and len(bytes.fromhex(key)) == 32 and key not in KNOWN_CODE_KEYS
+    assert len(first.SECRET_KEY) >= 32
+    kept = development_env / LOCAL_SECRETS_FILE
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert json.loads(kept.read_text()) == {"SECRET_KEY": first.SECRET_KEY, "CODE_KEYS": first.CODE_KEYS}
+    assert sorted(p.name for p in development_env.iterdir()) == [LOCAL_SECRETS_FILE]
+
+
+def test_two_machines_get_different_development_keys(development_env, monkeypatch, tmp_path):
+    here = get_config("development").CODE_KEYS
+    monkeypatch.setenv("MATONG_VAR_DIR", str(tmp_path / "elsewhere"))
+    assert get_config("development").CODE_KEYS != here
+
+
+def test_processes_starting_together_share_one_set_of_development_keys(development_env):
+    # Gunicorn workers and `flask` commands start at once; each must sign with the same key.
+    script = "from config import get_config; c = get_config('development'); print(c.CODE_KEYS, c.SECRET_KEY)"
+    processes = [subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=os.environ.copy(),
+                                  stdout=subprocess.PIPE, text=True) for _ in range(6)]
+    answers = {process.communicate(timeout=60)[0].strip() for process in processes}
+    assert len(answers) == 1 and all(process.returncode == 0 for process in processes)
+
+
+def test_a_code_key_given_to_development_is_used(development_env, monkeypatch):
+    monkeypatch.setenv("CODE_KEYS", "3:" + "5e" * 16 + "a1" * 16)
+    assert get_config("development").CODE_KEYS.startswith("3:")
+
+
+@pytest.mark.parametrize("keys", [
+    "1:" + "11" * 32,  # the development default until issue 12
+    "1:" + "aa" * 32 + ",2:" + "bb" * 32,  # the testing keys
+    "1:" + "ab" * 32,
+])
+def test_production_refuses_a_code_key_committed_to_the_repository(production_env, keys):
+    production_env.setenv("CODE_KEYS", keys)
+    with pytest.raises(ConfigError, match="committed"):
+        create_app("production")
+
+
+def test_production_refuses_a_committed_key_even_beside_a_good_one(production_env):
+    good = production_env.secrets["CODE_KEYS"]
+    production_env.setenv("CODE_KEYS", f"{good},2:{'11' * 32}")
+    with pytest.raises(ConfigError, match="key version 2"):
+        get_config("production")
+
+
+def test_production_refuses_a_patterned_code_key(production_env):
+    production_env.setenv("CODE_KEYS", "1:" + "0123456789abcdef" * 4)
+    with pytest.raises(ConfigError, match="pattern"):
+        get_config("production")
+
+
+@pytest.mark.parametrize("secret_key", ["too-short-a-secret", "dev-only-secret-key", "testing-secret-key", "s" * 40])
+def test_production_refuses_a_short_or_committed_secret_key(production_env, secret_key):
+    production_env.setenv("SECRET_KEY", secret_key)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        get_config("production")
+
+
+@pytest.mark.parametrize("name, value", [
+    ("WECHAT_API_BASE", "http://api.weixin.qq.com"),
+    ("WECHATPAY_API_BASE", "http://api.mch.weixin.qq.com"),
+    ("WECHAT_SANDBOX_URL", "http://127.0.0.1:9000"),
+])
+def test_production_refuses_plain_http_to_wechat(production_env, name, value):
+    production_env.setenv(name, value)
+    with pytest.raises(ConfigError, match=f"{name}=.*https"):
+        create_app("production")
+
+
+def test_production_accepts_https_wechat_bases(production_env):
+    production_env.setenv("WECHATPAY_API_BASE", "https://api2.mch.weixin.qq.com")
+    assert get_config("production").WECHATPAY_API_BASE == "https://api2.mch.weixin.qq.com"
+
+
+def test_gunicorn_listens_on_loopback_unless_told_otherwise(monkeypatch):
+    monkeypatch.delenv("BIND", raising=False)
+    assert runpy.run_path(str(ROOT / "config" / "gunicorn.py"))["bind"] == "127.0.0.1:8000"
+    monkeypatch.setenv("BIND", "0.0.0.0:8000")
+    assert runpy.run_path(str(ROOT / "config" / "gunicorn.py"))["bind"] == "0.0.0.0:8000"
+
+
+def test_no_key_secret_or_password_is_fixed_outside_the_tests():
+    # What issue 12 found committed and used: none of it may come back in the code that runs.
+    fixed = ['"11" * 32', "dev-only-secret-key", "matong-demo-2026"]
+    sources = [*Path(ROOT, "app").rglob("*.py"), *Path(ROOT, "config").rglob("*.py"), Path(ROOT, "Makefile"),
+               Path(ROOT, "docker-compose.yml"), Path(ROOT, "Dockerfile")]
+    found = [(str(path.relative_to(ROOT)), text) for path in sources for text in fixed
+             if text in path.read_text() and not (path.name == "__init__.py" and path.parent.name == "config")]
+    assert found == []
+
+
+def test_production_webhooks_post_to_public_https_only(production_env, monkeypatch, tmp_path):
+    production = get_config("production")
+    assert (production.WEBHOOK_ALLOW_PRIVATE, production.WEBHOOK_HTTPS_ONLY) == (False, True)
+    monkeypatch.setenv("MATONG_VAR_DIR", str(tmp_path))
+    development = get_config("development")
+    assert (development.WEBHOOK_ALLOW_PRIVATE, development.WEBHOOK_HTTPS_ONLY) == (True, False)

@@ -243,16 +243,72 @@ def test_a_hidden_code_is_required_and_checked(app, hidden, users):
     assert wrongly.hidden_code["ok"] is False and "wrong" in wrongly.message
 
 
-def test_five_wrong_hidden_codes_lock_the_code(app, hidden, users):
-    for i in range(5):
-        result = scan(users(), short(hidden["code"]), hidden_code=wrong(hidden["right"]))
-        assert result.hidden_code["ok"] is False
-    assert result.hidden_code["locked"] is True and "locked" in result.message
-    # Locked: even the right code is not checked now, for anyone.
-    result = scan(users(), short(hidden["code"]), hidden_code=hidden["right"])
-    assert result.hidden_code == {"required": True, "ok": None, "locked": True}
-    # Another code is not locked.
-    assert scan(users(), short(hidden["other"]), hidden_code=hidden["right_other"]).hidden_code["ok"] is True
+def _hidden_code_campaign():
+    from app.campaigns import service as campaigns
+
+    with transaction():
+        created = campaigns.create_campaign(actor=ACTOR, data={
+            "name": "Scratch and win", "starts_at": NOW - timedelta(days=1),
+            "ends_at": datetime.now(UTC) + timedelta(days=30), "total_budget_fen": 10_000,
+            "per_user_daily_limit": 5, "per_user_total_limit": 5, "first_scan_only": False,
+            "hidden_code_required": True,
+            "prizes": [{"kind": "cash", "name": "Red packet", "amount": 88, "probability_ppm": 1_000_000}]})
+    with transaction():
+        return campaigns.change_status(actor=ACTOR, campaign_id=created.id, action="activate")
+
+
+def test_strangers_guessing_wrong_never_lock_out_the_buyer_who_holds_the_code(app, hidden, users, monkeypatch):
+    from app.campaigns import claims
+    from app.campaigns.models import DrawOutcome
+
+    monkeypatch.setitem(app.config, "HIDDEN_CODE_MAX_FAILURES_PER_CODE", 3)  # five strangers go past it
+    campaign = _hidden_code_campaign()
+    for n in range(5):
+        guess = scan(users(), short(hidden["code"]), hidden_code=wrong(hidden["right"]), ip=f"203.0.113.{n}")
+        assert guess.hidden_code["ok"] is False
+    buyer = users()
+    result = scan(buyer, short(hidden["code"]), hidden_code=hidden["right"], ip="198.51.100.7")
+    assert result.hidden_code == {"required": True, "ok": True, "locked": False}
+    # Six people scanned the QR (a suspected copy), but the scratched-off digits prove the buyer holds it.
+    assert [c["id"] for c in result.campaigns] == [campaign.id]
+    with transaction():
+        won = claims.claim(user=buyer, scan_id=result.scan.id, now=NOW)
+    assert won.draw.outcome is DrawOutcome.WON and won.draw.amount == 88
+
+
+def test_past_the_codes_cap_a_stranger_who_guessed_wrong_is_not_checked_again(app, hidden, users, monkeypatch):
+    monkeypatch.setitem(app.config, "HIDDEN_CODE_MAX_FAILURES_PER_CODE", 3)
+    strangers = [users() for _ in range(3)]
+    for stranger in strangers:
+        assert scan(stranger, short(hidden["code"]), hidden_code=wrong(hidden["right"])).hidden_code["ok"] is False
+    # Past the cap each further guess costs a fresh account: the ones who guessed wrong are not checked,
+    # not even with the right digits, and the answer says so.
+    again = scan(strangers[0], short(hidden["code"]), hidden_code=hidden["right"])
+    assert again.hidden_code == {"required": True, "ok": None, "locked": True} and "locked" in again.message
+    # Another code is not concerned.
+    assert scan(strangers[0], short(hidden["other"]), hidden_code=hidden["right_other"]).hidden_code["ok"] is True
+
+
+def test_one_guesser_making_many_wrong_guesses_gets_429(app, hidden, users):
+    guesser = users()
+    for n in range(app.config["HIDDEN_CODE_MAX_FAILURES_PER_USER"]):
+        guess = f"{(int(hidden['right']) + n + 1) % 1_000_000:06d}"
+        assert scan(guesser, short(hidden["code"]), hidden_code=guess).hidden_code["ok"] is False
+    error = error_of(lambda: scan(guesser, short(hidden["code"]), hidden_code=hidden["right"]))
+    assert (error.status, error.code) == (429, "too_many_attempts") and int(error.headers["Retry-After"]) > 0
+    # The code's cap (20 a day) is reached too, yet the buyer still gets in.
+    assert scan(users(), short(hidden["code"]), hidden_code=hidden["right"]).hidden_code["ok"] is True
+
+
+def test_one_address_making_many_wrong_guesses_gets_429(app, hidden, users, monkeypatch):
+    monkeypatch.setitem(app.config, "HIDDEN_CODE_MAX_FAILURES_PER_IP", 4)
+    for _ in range(4):
+        scan(users(), short(hidden["code"]), hidden_code=wrong(hidden["right"]), ip="203.0.113.9")
+    error = error_of(lambda: scan(users(), short(hidden["other"]), hidden_code=hidden["right_other"],
+                                  ip="203.0.113.9"))
+    assert (error.status, error.code) == (429, "too_many_attempts")
+    assert scan(users(), short(hidden["other"]), hidden_code=hidden["right_other"],
+                ip="198.51.100.7").hidden_code["ok"] is True
 
 
 def test_a_user_with_too_many_wrong_hidden_codes_is_stopped(app, hidden, users, monkeypatch):

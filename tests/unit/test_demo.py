@@ -89,3 +89,26 @@ def test_seeding_twice_plays_the_chain_again_with_fresh_codes_and_changes_nothin
     # The first play's payouts are as it left them.
     paid = db.session.scalars(sa.select(Payout.status).where(Payout.id.in_(one.facts["payouts"]))).all()
     assert paid == [PayoutStatus.SUCCEEDED] * len(one.facts["payouts"])
+
+
+def test_the_demo_password_is_made_for_this_database_kept_private_and_printed_again(
+        app, auth, sandbox, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setitem(app.config, "VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("DEMO_PASSWORD", raising=False)
+    first = demo.seed()
+    assert first["new_password"] and len(first["password"]) >= 16
+    kept = tmp_path / demo.PASSWORDS_FILE
+    assert oct(kept.stat().st_mode & 0o777) == "0o600" and first["password"] in kept.read_text()
+    assert auth.login("demo-admin", first["password"]).status_code == 200
+    # Another seed, and the command, know the same password; stored hashed like any user's.
+    second = demo.seed()
+    assert (second["password"], second["new_password"]) == (first["password"], False)
+    user = db.session.scalar(sa.select(AdminUser).where(AdminUser.username == "demo-admin"))
+    assert first["password"] not in user.password_hash
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["demo", "password"]).output.strip() == first["password"]
+    # A reset gives every demo user a new one; the old one stops working.
+    reset = runner.invoke(args=["demo", "password", "--reset"]).output.strip()
+    assert reset != first["password"]
+    assert auth.login("demo-marketer", first["password"]).status_code == 401
+    assert auth.login("demo-marketer", reset).status_code == 200

@@ -252,3 +252,99 @@ def test_the_worker_command_posts_what_is_due(app, receiver):
     result = app.test_cli_runner().invoke(webhooks_cli, ["work", "--once"])
     assert result.exit_code == 0, result.output
     assert "delivered 1" in result.output and len(server.requests) == 1
+
+
+# --- where webhooks may post ---------------------------------------------------------------------
+
+# Made-up names and what they resolve to: the tests never ask outside DNS.
+NAMES = {"erp.example.com": ["93.184.216.34"], "intranet.example.com": ["10.0.0.5"],
+         "split.example.com": ["93.184.216.34", "192.168.1.10"], "localhost": ["127.0.0.1", "::1"]}
+
+
+@pytest.fixture
+def public_only(app, monkeypatch):
+    """Production's rule: no private addresses; names resolved from NAMES (changeable by the test)."""
+    from app.webhooks import targets
+
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_PRIVATE", False)
+    names = dict(NAMES)
+
+    def resolve(host, port):
+        if host not in names:
+            raise OSError("unknown name")
+        return names[host]
+    monkeypatch.setattr(targets, "resolve", resolve)
+    return names
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("http://127.0.0.1:8080/hooks", "loopback"),
+    ("http://[::1]/hooks", "loopback"),
+    ("http://[::ffff:127.0.0.1]/hooks", "loopback"),
+    ("http://localhost/hooks", "loopback"),
+    ("http://10.1.2.3/hooks", "private"),
+    ("http://172.16.0.1/hooks", "private"),
+    ("http://192.168.0.1/hooks", "private"),
+    ("http://intranet.example.com/hooks", "private"),
+    ("http://split.example.com/hooks", "private"),  # one private address is enough
+    ("http://169.254.169.254/latest/meta-data/", "metadata"),
+    ("http://[fd00:ec2::254]/latest/meta-data/", "metadata"),
+    ("http://169.254.10.1/hooks", "link-local"),
+    ("http://224.0.0.1/hooks", "multicast"),
+    ("http://240.0.0.1/hooks", "reserved"),
+    ("http://0.0.0.0/hooks", "reserved"),
+    ("http://100.64.0.1/hooks", "not public"),
+    ("http://nowhere.example.com/hooks", "does not resolve"),
+])
+def test_registration_refuses_addresses_webhooks_may_not_reach(public_only, url, reason):
+    with pytest.raises(service.EndpointRefused, match=reason) as refused:
+        endpoint(url)
+    assert (refused.value.status, refused.value.code) == (422, "webhook_url_refused")
+
+
+def test_a_public_name_is_accepted(public_only):
+    assert endpoint("https://erp.example.com/hooks")[0] > 0
+
+
+def test_the_back_office_gets_422_with_a_code(public_only, client, auth):
+    response = client.post("/api/admin/webhook-endpoints", headers=auth.as_admin(),
+                           json={"url": "http://169.254.169.254/latest/meta-data/"})
+    assert response.status_code == 422
+    assert response.get_json()["code"] == "webhook_url_refused" and "metadata" in response.get_json()["message"]
+
+
+def test_https_only_where_it_is_required(app, monkeypatch):
+    monkeypatch.setitem(app.config, "WEBHOOK_HTTPS_ONLY", True)
+    with pytest.raises(service.EndpointRefused, match="https"):
+        endpoint("http://erp.example.com/hooks")
+    from config import get_config
+    assert get_config("testing").WEBHOOK_HTTPS_ONLY is False
+
+
+def test_a_name_pointed_at_a_private_address_after_registration_is_not_posted_to(public_only, receiver):
+    server = receiver(200)
+    port = server.server.server_address[1]
+    endpoint(f"http://erp.example.com:{port}/hooks/matong")
+    public_only["erp.example.com"] = ["127.0.0.1"]  # the name now points at our own machine
+    emit()
+    report = service.deliver_due()
+    assert report.retried == 1 and server.requests == []
+    [delivery] = deliveries()
+    assert delivery.status is DeliveryStatus.PENDING and delivery.last_error.startswith("refused: ")
+    assert "loopback" in delivery.last_error
+
+
+def test_a_connection_that_reaches_a_private_address_sends_nothing(public_only, receiver, monkeypatch):
+    # The check saw a public address, but the connection's own lookup lands on loopback (DNS rebinding).
+    import socket
+
+    server = receiver(200)
+    port = server.server.server_address[1]
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *args, **kw: real(
+        "127.0.0.1" if host == "erp.example.com" else host, *args, **kw))
+    endpoint(f"http://erp.example.com:{port}/hooks/matong")
+    emit()
+    service.deliver_due()
+    [delivery] = deliveries()
+    assert server.requests == [] and "refused" in delivery.last_error and "loopback" in delivery.last_error

@@ -29,26 +29,62 @@ def test_wrong_password_and_unknown_user_get_the_same_401(auth):
         assert set(response.get_json()) == {"code", "status", "message", "errors"}
 
 
-def test_repeated_failures_lock_the_account_even_for_the_right_password(app, auth):
-    user = make_user()
-    limit = app.config["LOGIN_MAX_FAILURES"]
-    codes = [auth.login(user.username, "wrong password!").status_code for _ in range(limit)]
-    assert codes[:-1] == [401] * (limit - 1)
-    assert codes[-1] == 429
-    locked = auth.login(user.username, PASSWORD)
-    assert locked.status_code == 429
-    assert locked.get_json()["code"] == "account_locked"
-    assert int(locked.headers["Retry-After"]) > 0
+ATTACKER = {"REMOTE_ADDR": "203.0.113.66"}
+OWNER = {"REMOTE_ADDR": "198.51.100.20"}
 
 
-def test_a_lock_expires(app, auth):
+def _login(client, username, password=PASSWORD, address=ATTACKER):
+    return client.post("/api/admin/auth/login", json={"username": username, "password": password},
+                       environ_base=address)
+
+
+def test_wrong_passwords_from_one_address_throttle_that_address_not_the_account(app, client):
     user = make_user()
-    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
-        auth.login(user.username, "wrong password!")
-    db.session.refresh(user)
-    user.locked_until = utcnow() - timedelta(seconds=1)
-    db.session.commit()
-    assert auth.login(user.username).status_code == 200
+    free = app.config["LOGIN_FREE_FAILURES"]
+    codes = [_login(client, user.username, "wrong password!").status_code for _ in range(free + 1)]
+    assert codes == [401] * (free + 1)
+    throttled = _login(client, user.username, PASSWORD)  # even the right password waits its turn
+    assert throttled.status_code == 429 and throttled.get_json()["code"] == "login_throttled"
+    assert int(throttled.headers["Retry-After"]) >= 1
+    # The owner, from another address, logs in as ever.
+    assert _login(client, user.username, PASSWORD, address=OWNER).status_code == 200
+
+
+def test_delays_grow_with_each_failure_up_to_the_cap(app):
+    from app import ratelimit
+
+    delays = [ratelimit.fail("test:login", window=900, free=3, cap=10) for _ in range(9)]
+    assert delays == [0, 0, 0, 1, 2, 4, 8, 10, 10]
+    assert 8 <= ratelimit.waiting("test:login", "test:other") <= 10
+
+
+def test_spraying_usernames_from_one_address_is_throttled(app, client):
+    users = [make_user() for _ in range(3)]
+    names = [u.username for u in users] + [f"guess-{n}" for n in range(17)]
+    codes = [_login(client, name, "Spring2026!").status_code for name in names]
+    limit = app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"]
+    assert codes[:limit + 1] == [401] * (limit + 1) and codes[limit + 1] == 429
+    # Each password tried past the limit doubles the wait: a slow machine may see a 1 s wait lapse, no more.
+    assert codes.count(401) <= limit + 3
+    # Nobody else is slowed down by it.
+    assert all(_login(client, u.username, address=OWNER).status_code == 200 for u in users)
+
+
+def test_a_guess_spread_over_many_addresses_throttles_the_account(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
+    user = make_user()
+    for n in range(6):
+        assert _login(client, user.username, "wrong password!", {"REMOTE_ADDR": f"192.0.2.{n}"}).status_code == 401
+    assert _login(client, user.username, address=OWNER).status_code == 429
+
+
+def test_an_admin_lifts_the_throttles(app, client, auth):
+    user = make_user()
+    for _ in range(app.config["LOGIN_FREE_FAILURES"] + 1):
+        _login(client, user.username, "wrong password!")
+    assert _login(client, user.username).status_code == 429
+    assert client.post(f"/api/admin/users/{user.id}/unlock", headers=auth.as_admin()).status_code == 200
+    assert _login(client, user.username).status_code == 200
 
 
 def test_missing_or_garbage_token_is_401(client):

@@ -1,0 +1,90 @@
+"""The one rate limiter: fixed-window counters in Redis, and growing delays after repeated failures.
+
+A window's counter is created with its expiry and incremented atomically (SET NX EX, then INCR), so
+concurrent hits are all counted and a window always ends. ``check`` counts several keys in one round
+trip. ``fail`` / ``waiting`` throttle whoever keeps failing (a login, a guess): a few failures are
+free, then each one makes the key wait twice as long as the last, up to a cap.
+"""
+from __future__ import annotations
+
+from app.extensions import redis
+
+
+def hit(key: str, window: int) -> tuple[int, int]:
+    """Count one hit in the key's window; (hits so far, seconds left in the window)."""
+    pipe = redis.pipeline()
+    pipe.set(key, 0, ex=window, nx=True)
+    pipe.incr(key)
+    pipe.ttl(key)
+    _, count, ttl = pipe.execute()
+    return int(count), max(1, int(ttl))
+
+
+def count(key: str) -> tuple[int, int]:
+    """(hits so far, seconds left) of the key's window, counting nothing."""
+    pipe = redis.pipeline()
+    pipe.get(key)
+    pipe.ttl(key)
+    value, ttl = pipe.execute()
+    return int(value or 0), max(1, int(ttl or 1))
+
+
+# In order, each window counted (SET NX with expiry, INCR) until one is past its limit, which answers
+# its 1-based index and seconds left; {0, 0} when none is.
+_CHECK_LUA = """
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], 0, 'EX', ARGV[1], 'NX')
+  if redis.call('INCR', KEYS[i]) > tonumber(ARGV[i + 1]) then
+    return {i, redis.call('TTL', KEYS[i])}
+  end
+end
+return {0, 0}
+"""
+
+
+def check(limits: list[tuple[str, int]], window: int = 60) -> tuple[int, int]:
+    """Count a hit under each (key, limit) in one round trip; (1-based index of the first past its
+    limit, seconds left), or (0, 0). Keys after the first past its limit are not counted."""
+    index, ttl = redis.eval(_CHECK_LUA, len(limits), *(key for key, _ in limits), window,
+                            *(limit for _, limit in limits))
+    return int(index), max(1, int(ttl)) if int(index) else 0
+
+
+def retry_after(seconds: int) -> dict:
+    """The keyword arguments that make a TooManyRequests say when to come back."""
+    return {"errors": {"retry_after": seconds}, "headers": {"Retry-After": str(seconds)}}
+
+
+def _wait_key(key: str) -> str:
+    return f"{key}:wait"
+
+
+def waiting(*keys: str) -> int:
+    """Seconds until none of these keys is made to wait any longer (0: go ahead)."""
+    pipe = redis.pipeline()
+    for key in keys:
+        pipe.ttl(_wait_key(key))
+    return max([0, *(int(ttl) for ttl in pipe.execute())])
+
+
+def fail(key: str, *, window: int, free: int, cap: int) -> int:
+    """Count a failure under key; past ``free`` failures in the window the key waits 1, 2, 4, ... seconds
+    (at most ``cap``) before its next try. The seconds it now waits (0: none)."""
+    failures, _ = hit(key, window)
+    if failures <= free:
+        return 0
+    delay = min(cap, 2 ** min(failures - free - 1, 30))
+    redis.set(_wait_key(key), 1, ex=delay)
+    return delay
+
+
+def forget(*keys: str) -> None:
+    """Drop the keys' counts and waits (an admin lifted them)."""
+    redis.delete(*keys, *(_wait_key(key) for key in keys))
+
+
+def forget_prefix(prefix: str) -> None:
+    """Drop every count and wait whose key starts with prefix (a prefix without pattern characters)."""
+    keys = list(redis.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        redis.delete(*keys)
