@@ -16,6 +16,7 @@ from app.identity import service as identity
 from app.identity.models import Role
 from app.masterdata.commands import regions
 from app.payouts.cli import payouts
+from app.platform.cli import workers
 from app.points.cli import points
 from app.warehouse.cli import warehouse
 from app.webhooks.cli import webhooks
@@ -76,4 +77,5 @@ Matong demo data is ready (embedded default: SQLite, in-process Redis, WeChat sa
 """)
 
 
-COMMANDS = (users, regions, codes, consumers, demo, wechat_sandbox, warehouse, webhooks, payouts, points)
+COMMANDS = (users, regions, codes, consumers, demo, wechat_sandbox, warehouse, webhooks, payouts, points,
+            workers)
