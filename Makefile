@@ -22,7 +22,8 @@ run: install
 	$(BIN)/flask demo seed
 	$(BIN)/gunicorn -c config/gunicorn.py wsgi:app
 
-## make test: pytest; with DATABASE_URL / REDIS_URL set it runs against those servers.
+## make test: pytest; with DATABASE_URL / REDIS_URL set it runs against those servers, and WIPES that
+## database and FLUSHES that Redis database (a database whose name lacks "test" is refused).
 test: install
 	MATONG_ENV=testing $(BIN)/pytest -q
 

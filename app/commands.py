@@ -16,6 +16,7 @@ from app.identity import service as identity
 from app.identity.models import Role
 from app.masterdata.commands import regions
 from app.payouts.cli import payouts
+from app.platform.cli import workers
 from app.points.cli import points
 from app.warehouse.cli import warehouse
 from app.webhooks.cli import webhooks
@@ -90,4 +91,5 @@ def demo_password(reset):
     click.echo(password)
 
 
-COMMANDS = (users, regions, codes, consumers, demo, wechat_sandbox, warehouse, webhooks, payouts, points)
+COMMANDS = (users, regions, codes, consumers, demo, wechat_sandbox, warehouse, webhooks, payouts, points,
+            workers)

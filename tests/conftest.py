@@ -1,7 +1,9 @@
 """Test set-up: one app per session, the schema built by `alembic upgrade head`, clean rows per test.
 
 Set DATABASE_URL / REDIS_URL to run against MariaDB/MySQL and a Redis server (CI does);
-otherwise a temporary SQLite file and an in-process Redis are used.
+otherwise a temporary SQLite file and an in-process Redis are used. Every row of that database is
+deleted and that Redis database flushed, so a database whose name lacks "test" is refused
+(tests/database_guard.py; MATONG_TEST_ALLOW_ANY_DB=1 overrides).
 """
 from __future__ import annotations
 
@@ -16,10 +18,22 @@ from flask_migrate import downgrade, upgrade
 from app import create_app
 from app.campaigns import claims
 from app.extensions import db, redis
+from tests import database_guard
 from tests.factories import AuthActions
 
 # Rows that migrations load (reference data) survive between tests.
 REFERENCE_TABLES = {"alembic_version", "regions"}
+
+
+def pytest_configure(config):
+    """Stop before connecting when DATABASE_URL is not a test database (the suite wipes it)."""
+    reason = database_guard.refusal(os.environ)
+    if reason:
+        raise pytest.UsageError(f"refusing to run the tests: {reason}")
+
+
+def pytest_report_header(config):
+    return database_guard.describe(os.environ)
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +43,7 @@ def app():
         os.environ["DATABASE_URL"] = f"sqlite:///{tmp.name}/test.db"
     os.environ.setdefault("CODE_EXPORT_DIR", f"{tmp.name}/exports")
     os.environ.setdefault("MATONG_VAR_DIR", f"{tmp.name}/var")  # the demo's kept password, not the repo's var/
+    os.environ.setdefault("WORKER_HEARTBEAT_DIR", f"{tmp.name}/heartbeats")  # worker loops under test beat here
     app = create_app("testing")
     with app.app_context():
         if db.engine.dialect.name != "sqlite":

@@ -19,6 +19,7 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db, redis
 from app.identity.service import Actor, audit
 from app.masterdata.models import Product, Status
+from app.platform import heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -454,6 +455,7 @@ def _mine(job_id: int, attempt: int):
 
 
 def _set_progress(job_id: int, attempt: int, rows: int) -> None:
+    heartbeat.beat("codes")  # a long export is the worker at work, not a stopped loop
     with transaction():
         db.session.execute(_mine(job_id, attempt).values(rows_done=rows, heartbeat_at=utcnow())
                            .execution_options(synchronize_session=False))
@@ -495,6 +497,7 @@ def work(*, once: bool = False, poll_seconds: float = 2.0, stop: threading.Event
     done = 0
     stop = stop or threading.Event()
     while not stop.is_set():
+        heartbeat.beat("codes")
         recover_stale_exports(stale_after=stale_after)
         queued = db.session.scalars(sa.select(ExportJob.id).where(ExportJob.status == ExportStatus.QUEUED)
                                     .order_by(ExportJob.id)).all()

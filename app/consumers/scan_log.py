@@ -49,6 +49,7 @@ from app.consumers.models import (
 )
 from app.db import greatest, mysql_like, upsert
 from app.extensions import db, redis
+from app.platform import heartbeat
 from app.units import store as unit_store
 
 log = logging.getLogger(__name__)
@@ -480,6 +481,7 @@ def persist_forever(*, limit: int = 500, idle_seconds: float = 0.5, stop=None) -
     """The worker's loop: batches as they come; a failed batch is retried after a pause."""
     consumer = consumer_name()
     while stop is None or not stop():
+        heartbeat.beat("scans")
         pause = idle_seconds
         try:
             handled = persist(limit=limit, consumer=consumer)

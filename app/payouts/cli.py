@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from app.payouts import service
+from app.platform import heartbeat
 
 payouts = AppGroup("payouts", help="The payout queue (WeChat Pay transfers and red packets).")
 
@@ -19,6 +20,7 @@ payouts = AppGroup("payouts", help="The payout queue (WeChat Pay transfers and r
 def work(once, interval, batch):
     """Create, query, cancel and settle due payouts (run as many workers as you like)."""
     while True:
+        heartbeat.beat("payouts")
         report = service.work_due(limit=batch)
         if report.claimed:
             changed = ", ".join(f"{status} {n}" for status, n in sorted(report.changed.items())) or "none"

@@ -6,6 +6,7 @@ import time
 import click
 from flask.cli import AppGroup
 
+from app.platform import heartbeat
 from app.webhooks import service
 
 webhooks = AppGroup("webhooks", help="Outbound webhooks.")
@@ -18,6 +19,7 @@ webhooks = AppGroup("webhooks", help="Outbound webhooks.")
 def work(once, interval, batch):
     """Post due deliveries, signed; retry failures with backoff (run as many workers as you like)."""
     while True:
+        heartbeat.beat("webhooks")
         report = service.deliver_due(limit=batch)
         if report.attempted:
             click.echo(f"delivered {report.delivered}, retrying {report.retried}, failed {report.failed}")

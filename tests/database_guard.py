@@ -1,0 +1,46 @@
+"""The test suite wipes the database and flushes the Redis database it is pointed at: refuse one that is
+not marked as a test database, before anything connects (tests/conftest.py calls this at start-up)."""
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+ALLOW = "MATONG_TEST_ALLOW_ANY_DB"
+MARK = "test"
+
+
+def refusal(environ) -> str | None:
+    """Why the suite must not run against DATABASE_URL (None: it may)."""
+    url = environ.get("DATABASE_URL", "").strip()
+    if not url or environ.get(ALLOW, "").strip().lower() in {"1", "true", "yes"}:
+        return None  # unset: a temporary SQLite file of the suite's own
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return f"DATABASE_URL is not a database URL: {url!r}"
+    name = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite":
+        if name in ("", ":memory:"):
+            return None
+        name = PurePosixPath(name).name  # a file: its name marks it
+    if MARK in name.lower():
+        return None
+    shown = parsed.render_as_string(hide_password=True)
+    return (f"the tests wipe every row of the database they run against, and DATABASE_URL names {name!r} "
+            f"({shown}), whose name does not contain {MARK!r}. Point DATABASE_URL at a database of the "
+            f"tests' own (e.g. .../matong_test), or set {ALLOW}=1 if wiping this one is what you want. "
+            f"The Redis database of REDIS_URL is flushed too.")
+
+
+def describe(environ) -> str:
+    """The line the test run's header prints: what it will wipe."""
+    database = environ.get("DATABASE_URL", "").strip()
+    redis = environ.get("REDIS_URL", "").strip()
+    try:
+        shown = make_url(database).render_as_string(hide_password=True) if database else "a temporary SQLite file"
+    except ArgumentError:
+        shown = "(not a database URL)"
+    return (f"wiped by these tests: database {shown}; "
+            f"Redis {'database ' + redis if redis else 'in-process (fakeredis)'} (FLUSHDB after every test)")
