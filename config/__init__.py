@@ -43,6 +43,16 @@ def env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {value!r}") from exc
 
 
+def env_threshold(name: str, default: int | None) -> int | None:
+    """An amount above which a rule applies, or None (the word "off"): the rule never applies."""
+    value = env(name)
+    if value is None:
+        return default
+    if value.strip().lower() == "off":
+        return None
+    return env_int(name, 0)
+
+
 def env_bool(name: str, default: bool) -> bool:
     value = env(name)
     if value is None:
@@ -84,6 +94,15 @@ class Base:
         self.ADMIN_TOKEN_TTL_SECONDS = env_int("ADMIN_TOKEN_TTL_SECONDS", 8 * 3600)
         self.LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
         self.LOGIN_LOCK_SECONDS = env_int("LOGIN_LOCK_SECONDS", 15 * 60)
+
+        # Dual control: what one back-office user may not do alone (a second one approves).
+        # Thresholds are "off" (never) or an amount above which approval is needed.
+        self.DUAL_CONTROL_REBATE_APPROVAL = env_bool("DUAL_CONTROL_REBATE_APPROVAL", True)
+        self.DUAL_CONTROL_CAMPAIGN_BUDGET_FEN = env_threshold("DUAL_CONTROL_CAMPAIGN_BUDGET_FEN", 1_000_000)
+        self.DUAL_CONTROL_POINTS_ADJUST = env_threshold("DUAL_CONTROL_POINTS_ADJUST", 10_000)
+        self.DUAL_CONTROL_CODE_PACK_HIDDEN = env_bool("DUAL_CONTROL_CODE_PACK_HIDDEN", True)
+        self.APPROVAL_PENDING_HOURS = env_int("APPROVAL_PENDING_HOURS", 72)  # a request not decided by then expires
+        self.APPROVAL_GRANT_MINUTES = env_int("APPROVAL_GRANT_MINUTES", 60)  # an approved download is usable for
 
         # Mini-program accounts: token lifetimes, how long WeChat's session_key is kept, login limits.
         self.MP_ACCESS_TOKEN_TTL_SECONDS = env_int("MP_ACCESS_TOKEN_TTL_SECONDS", 2 * 3600)
@@ -214,6 +233,11 @@ class Testing(Base):
         self.CONSUMER_SCAN_WRITER = "inline"
         self.SCAN_CACHE_SECONDS = 0  # tests change batches and territories between scans
         self.EVENT_PULL_SETTLE_SECONDS = 0
+        # Off, so each test of another rule acts alone; the dual-control tests turn it on.
+        self.DUAL_CONTROL_REBATE_APPROVAL = False
+        self.DUAL_CONTROL_CAMPAIGN_BUDGET_FEN = None
+        self.DUAL_CONTROL_POINTS_ADJUST = None
+        self.DUAL_CONTROL_CODE_PACK_HIDDEN = False
         self.CODE_EXPORT_DIR = env("CODE_EXPORT_DIR", str(ROOT / "var" / "test-exports"))
 
 
