@@ -21,7 +21,8 @@ from app.http import (
     roles,
 )
 from app.identity.models import Role
-from app.schemas import Int, UtcTime
+from app.identity.personal_data import OPENID
+from app.schemas import Int, Masked, UtcTime
 
 blp = Blueprint("admin_campaigns", __name__, url_prefix="/api/admin/campaigns",
                 description="Consumer campaigns: prizes with exact odds, budgets, limits, status.")
@@ -106,7 +107,7 @@ class AdminCampaignReadSchema(ma.Schema):
     product_ids = ma.fields.List(Int())
     lot_ids = ma.fields.List(Int())
     region_codes = ma.fields.List(ma.fields.String())
-    blacklist = ma.fields.List(ma.fields.String())
+    blacklist = ma.fields.List(Masked(OPENID))
     created_by = ma.fields.String()
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()

@@ -21,7 +21,8 @@ from app.http import (
 from app.identity.models import Role
 from app.points import service
 from app.points.models import MallItemKind, MallOrderStatus, PointsKind
-from app.schemas import Int, MallOrderSchema, UtcTime
+from app.identity.personal_data import PHONE
+from app.schemas import Int, MallOrderSchema, MaskedWithin, UtcTime
 
 blp = Blueprint("admin_points", __name__, url_prefix="/api/admin/points", description="Consumers' points and the points mall: items, orders, adjustments.")
 blp.before_request(authenticate_back_office)
@@ -103,6 +104,7 @@ class AdminMallItemQuerySchema(ma.Schema):
 
 
 class AdminMallOrderSchema(MallOrderSchema):
+    address = MaskedWithin({"phone": PHONE}, allow_none=True)
     app_user_id = Int()
 
 
