@@ -1,7 +1,7 @@
 """Personal data by need: which back-office roles see a consumer's openid or phone number in full.
 
 Everyone else sees it masked (`o6_b***Xk2`, `138****5678`): enough to tell two people apart in a
-list or match a complaint, not enough to contact or track anyone. The table is in docs/security.md.
+list or match a complaint, not enough to contact or track anyone. The table is in docs/api.md.
 """
 from __future__ import annotations
 
