@@ -39,3 +39,16 @@ def test_bad_code_keys_stop_start_up(production_env, keys, complaint):
     production_env.setenv("CODE_KEYS", keys)
     with pytest.raises(ConfigError, match=complaint):
         create_app("production")
+
+
+def test_production_has_dual_control_on_and_a_threshold_can_be_turned_off(production_env):
+    config = get_config("production")
+    assert (config.DUAL_CONTROL_REBATE_APPROVAL, config.DUAL_CONTROL_CODE_PACK_HIDDEN) == (True, True)
+    assert (config.DUAL_CONTROL_CAMPAIGN_BUDGET_FEN, config.DUAL_CONTROL_POINTS_ADJUST) == (1_000_000, 10_000)
+    production_env.setenv("DUAL_CONTROL_POINTS_ADJUST", "off")
+    production_env.setenv("DUAL_CONTROL_CAMPAIGN_BUDGET_FEN", "0")
+    config = get_config("production")
+    assert (config.DUAL_CONTROL_CAMPAIGN_BUDGET_FEN, config.DUAL_CONTROL_POINTS_ADJUST) == (0, None)
+    production_env.setenv("DUAL_CONTROL_POINTS_ADJUST", "lots")
+    with pytest.raises(ConfigError, match="DUAL_CONTROL_POINTS_ADJUST"):
+        get_config("production")
