@@ -155,7 +155,8 @@ def consumer_ledger(query, app_user_id):
 def adjust(body, app_user_id):
     """Give or take a consumer's points (audited, once per key; never below zero; many: 202, a second person approves)"""
     actor = current_actor()
-    return accepted_or(retried_transaction(lambda: flows.adjust_points(actor=actor, app_user_id=app_user_id, **body)))
+    return accepted_or(retried_transaction(
+        lambda: flows.adjust_points(actor=actor, app_user_id=app_user_id, **body)))
 
 
 # --- the mall: items -----------------------------------------------------------------------------

@@ -228,7 +228,8 @@ def test_a_large_points_adjustment_is_made_by_a_second_user(client, person, dual
     assert approved.status_code == 200 and approved.get_json()["status"] == "executed"
     assert points.balance_of(user) == 5_000
     entry = client.post(url, json=body, headers=alice.headers)  # the key again: the adjustment it made
-    assert entry.status_code == 201 and (entry.get_json()["points"], entry.get_json()["balance_after"]) == (5_000, 5_000)
+    assert entry.status_code == 201
+    assert (entry.get_json()["points"], entry.get_json()["balance_after"]) == (5_000, 5_000)
     assert audited("approval.request", "approval_requests", request["id"]) == [(alice.username, alice.id)]
     assert audited("approval.approve", "approval_requests", request["id"]) == [(bob.username, bob.id)]
     adjusted = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.action == "points.adjust")).all()
