@@ -17,6 +17,7 @@ def create_app(config: BaseConfig | str | None = None) -> Flask:
     trust_proxies(app)
     register_extensions(app)
     register_apis(app)
+    register_approval_actions(app)
     register_error_handlers(app)
     register_request_hooks(app)
     register_commands(app)
@@ -93,6 +94,7 @@ def _import_models() -> None:
     import app.payouts.models  # noqa: F401
     import app.campaigns.models  # noqa: F401
     import app.points.models  # noqa: F401
+    import app.approvals.models  # noqa: F401
 
 
 def register_apis(app: Flask) -> None:
@@ -110,6 +112,13 @@ def register_apis(app: Flask) -> None:
         get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "Matong API"}),
         url_prefix="/docs",
     )
+
+
+def register_approval_actions(app: Flask) -> None:
+    """The actions under dual control: who approves each and what approving it runs."""
+    from app.approvals import flows
+
+    flows.register_actions()
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -182,6 +182,19 @@ class _Chain:
         body = self.api.post(f"/api/{app}/auth/login", json={"code": code})
         return _bearer(body["token"])
 
+    def with_approval(self, method: str, path: str, *, headers: dict, **kwargs):
+        """An action under dual control (DUAL_CONTROL_*) answers 202 with a request: the demo admin, a
+        second person, approves it. What remains to do is the action's answer (a code pack: download again)."""
+        response = self.api.call(method, path, headers=headers, expect=(200, 201, 202), **kwargs)
+        if response.status_code != 202:
+            return response
+        request = response.get_json()
+        approved = self.api.post(f"/api/admin/approvals/{request['id']}/approve", headers=self.admin)
+        self.approvals.append(request["kind"])
+        if approved["status"] == "approved":  # a grant: the requester now does it, once
+            return self.api.call(method, path, headers=headers, **kwargs)
+        return self.api.call("GET", path.rsplit("/", 1)[0], headers=headers)
+
     def invited(self, app: str, who: str, invitation: dict) -> dict:
         headers = self.wx_login(app, who)
         self.api.post(f"/api/{app}/bind", headers=headers, json={"invitation_code": invitation["code"]})
@@ -192,6 +205,7 @@ class _Chain:
     def run(self) -> ChainResult:
         self.step("back-office logins")
         admin, ops, marketer = self.back_office("admin"), self.back_office("ops"), self.back_office("marketer")
+        self.admin, self.approvals = admin, []
         self.step("API keys")
         keys = {scope: self.api.post("/api/admin/api-keys", headers=admin, json={
             "name": f"{self.tag} {what}", "scopes": [scope]})
@@ -207,6 +221,8 @@ class _Chain:
         self.at_the_store(admin)
         self.campaign(marketer)
         self.consumers()
+        if self.approvals:
+            self.say(f"approved    by a second person (dual control): {', '.join(self.approvals)}")
         return self.result
 
     def issue(self, ops: dict, **body) -> tuple[dict, list[dict]]:
@@ -221,7 +237,7 @@ class _Chain:
                                       f"is {job['status']}")
             time.sleep(0.1)
             job = self.api.get(f"/api/admin/code-batches/exports/{job['id']}", headers=ops)
-        archive = zipfile.ZipFile(io.BytesIO(self.api.call(
+        archive = zipfile.ZipFile(io.BytesIO(self.with_approval(
             "GET", f"/api/admin/code-batches/exports/{job['id']}/download", headers=ops).data))
         rows = []
         for name in sorted(archive.namelist()):
@@ -353,7 +369,8 @@ class _Chain:
                  "stock": 100},
                 {"kind": "points", "name": f"{POINTS_PRIZE} 积分", "amount": POINTS_PRIZE,
                  "probability_ppm": POINTS_PPM}]})
-        self.campaign_row = self.api.post(f"/api/admin/campaigns/{created['id']}/activate", headers=marketer)
+        self.campaign_row = self.with_approval("POST", f"/api/admin/campaigns/{created['id']}/activate",
+                                               headers=marketer).get_json()
         self.result.facts["campaign_id"] = created["id"]
         self.say(f"campaign    {self.campaign_row['name']!r} active: {CASH_PRIZE_FEN} fen cash at "
                  f"{CASH_PPM // 10_000}%, {POINTS_PRIZE} points at {POINTS_PPM // 10_000}%, lot {self.lot['lot_no']} only, budget 10,000 fen")

@@ -5,9 +5,11 @@ import numbers
 from datetime import UTC
 
 import marshmallow as ma
+from flask import g, has_request_context
 from werkzeug.routing import IntegerConverter
 
 from app.campaigns.models import PrizeKind, RedemptionStatus
+from app.identity import personal_data
 from app.points.models import MallOrderStatus
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -113,3 +115,36 @@ class MallOrderSchema(ma.Schema):
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
 
+
+
+def _viewer_role():
+    """The back-office role of the current request's actor; None (everything masked) for anyone else."""
+    actor = g.get("actor") if has_request_context() else None
+    return getattr(actor, "role", None)
+
+
+class Masked(ma.fields.String):
+    """A consumer's openid or phone number: in full for the roles whose job needs it, else masked
+    (app.identity.personal_data). Back office only: a consumer sees their own data through other schemas."""
+
+    def __init__(self, kind: str, **kwargs):
+        self.kind = kind
+        metadata = kwargs.pop("metadata", {})
+        metadata.setdefault("description", f"Masked ({personal_data.mask_example(kind)}) for roles that "
+                                           f"don't need it: {personal_data.full_view_text(kind)} see it in full")
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return personal_data.shown(self.kind, super()._serialize(value, attr, obj, **kwargs), _viewer_role())
+
+
+class MaskedWithin(ma.fields.Dict):
+    """A JSON document whose personal values (under `keys`, at any depth) are masked as Masked does."""
+
+    def __init__(self, keys: dict[str, str], **kwargs):
+        self.masked_keys = keys
+        super().__init__(**kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return personal_data.shown_within(super()._serialize(value, attr, obj, **kwargs), self.masked_keys,
+                                          _viewer_role())

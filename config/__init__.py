@@ -59,6 +59,16 @@ def env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {value!r}") from exc
 
 
+def env_threshold(name: str, default: int | None) -> int | None:
+    """An amount above which a rule applies, or None (the word "off"): the rule never applies."""
+    value = env(name)
+    if value is None:
+        return default
+    if value.strip().lower() == "off":
+        return None
+    return env_int(name, 0)
+
+
 def env_bool(name: str, default: bool) -> bool:
     value = env(name)
     if value is None:
@@ -153,6 +163,15 @@ class Base:
         self.LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 10)
         self.LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 50)
         self.LOGIN_MAX_DELAY_SECONDS = env_int("LOGIN_MAX_DELAY_SECONDS", 15 * 60)
+
+        # Dual control: what one back-office user may not do alone (a second one approves).
+        # Thresholds are "off" (never) or an amount above which approval is needed.
+        self.DUAL_CONTROL_REBATE_APPROVAL = env_bool("DUAL_CONTROL_REBATE_APPROVAL", True)
+        self.DUAL_CONTROL_CAMPAIGN_BUDGET_FEN = env_threshold("DUAL_CONTROL_CAMPAIGN_BUDGET_FEN", 1_000_000)
+        self.DUAL_CONTROL_POINTS_ADJUST = env_threshold("DUAL_CONTROL_POINTS_ADJUST", 10_000)
+        self.DUAL_CONTROL_CODE_PACK_HIDDEN = env_bool("DUAL_CONTROL_CODE_PACK_HIDDEN", True)
+        self.APPROVAL_PENDING_HOURS = env_int("APPROVAL_PENDING_HOURS", 72)  # a request not decided by then expires
+        self.APPROVAL_GRANT_MINUTES = env_int("APPROVAL_GRANT_MINUTES", 60)  # an approved download is usable for
 
         # Mini-program accounts: token lifetimes, how long WeChat's session_key is kept, login limits.
         self.MP_ACCESS_TOKEN_TTL_SECONDS = env_int("MP_ACCESS_TOKEN_TTL_SECONDS", 2 * 3600)
@@ -298,6 +317,11 @@ class Testing(Base):
         self.WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", True)  # the tests' receiver is on loopback
         self.SCAN_CACHE_SECONDS = 0  # tests change batches and territories between scans
         self.EVENT_PULL_SETTLE_SECONDS = 0
+        # Off, so each test of another rule acts alone; the dual-control tests turn it on.
+        self.DUAL_CONTROL_REBATE_APPROVAL = False
+        self.DUAL_CONTROL_CAMPAIGN_BUDGET_FEN = None
+        self.DUAL_CONTROL_POINTS_ADJUST = None
+        self.DUAL_CONTROL_CODE_PACK_HIDDEN = False
         self.CODE_EXPORT_DIR = env("CODE_EXPORT_DIR", str(ROOT / "var" / "test-exports"))
 
 

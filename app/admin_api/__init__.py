@@ -1,9 +1,9 @@
 """The back-office HTTP API (bearer tokens, role checks)."""
-from app.admin_api import (api_keys, audit, auth, campaigns, channel, claims, codes, consumer_profiles, consumers,
+from app.admin_api import (api_keys, approvals, audit, auth, campaigns, channel, claims, codes, consumer_profiles, consumers,
                            diversion, invitations, masterdata, payouts, points, production, rebates, retail, trace,
                            users, warehouse)
 
-BLUEPRINTS = (auth.blp, users.blp, api_keys.blp, audit.blp, *masterdata.BLUEPRINTS,
+BLUEPRINTS = (auth.blp, users.blp, api_keys.blp, audit.blp, *approvals.BLUEPRINTS, *masterdata.BLUEPRINTS,
               *codes.BLUEPRINTS, invitations.blp, invitations.members_blp,
               *production.BLUEPRINTS, *trace.BLUEPRINTS, warehouse.blp, diversion.blp,
               *retail.BLUEPRINTS, *channel.BLUEPRINTS, *rebates.BLUEPRINTS, *payouts.BLUEPRINTS,

@@ -8,7 +8,8 @@ from flask_smorest import Blueprint
 from app.http import SelectPage, authenticate_back_office, roles
 from app.identity import service as identity
 from app.identity.models import Role
-from app.schemas import Int, UtcTime
+from app.identity.personal_data import OPENID, PHONE
+from app.schemas import Int, MaskedWithin, UtcTime
 
 blp = Blueprint("admin_audit", __name__, url_prefix="/api/admin/audit",
                 description="Who changed what, and when.")
@@ -24,7 +25,8 @@ class AuditReadSchema(ma.Schema):
     action = ma.fields.String()
     entity_type = ma.fields.String()
     entity_id = ma.fields.String(allow_none=True)
-    changes = ma.fields.Dict()
+    # Blacklists, contacts and addresses changed hold openids and phone numbers.
+    changes = MaskedWithin({"openid": OPENID, "blacklist": OPENID, "phone": PHONE})
 
 
 class AuditQuerySchema(ma.Schema):

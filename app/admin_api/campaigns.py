@@ -8,6 +8,8 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
+from app.admin_api.approvals import ApprovalRequestSchema, accepted_or
+from app.approvals import flows
 from app.campaigns import service
 from app.campaigns.models import PPM, CampaignStatus, PrizeKind
 from app.db import retried_transaction, transaction
@@ -19,7 +21,8 @@ from app.http import (
     roles,
 )
 from app.identity.models import Role
-from app.schemas import Int, UtcTime
+from app.identity.personal_data import OPENID
+from app.schemas import Int, Masked, UtcTime
 
 blp = Blueprint("admin_campaigns", __name__, url_prefix="/api/admin/campaigns",
                 description="Consumer campaigns: prizes with exact odds, budgets, limits, status.")
@@ -104,7 +107,7 @@ class AdminCampaignReadSchema(ma.Schema):
     product_ids = ma.fields.List(Int())
     lot_ids = ma.fields.List(Int())
     region_codes = ma.fields.List(ma.fields.String())
-    blacklist = ma.fields.List(ma.fields.String())
+    blacklist = ma.fields.List(Masked(OPENID))
     created_by = ma.fields.String()
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
@@ -161,10 +164,12 @@ def update_campaign(body, campaign_id):
 @blp.route("/<int:campaign_id>/activate", methods=["POST"])
 @roles(*WRITERS)
 @blp.response(200, AdminCampaignReadSchema)
+@blp.alt_response(202, schema=ApprovalRequestSchema, description="A cash campaign with a budget above "
+                  "DUAL_CONTROL_CAMPAIGN_BUDGET_FEN: a second person approves the request")
 def activate_campaign(campaign_id):
-    """Activate a draft or paused campaign"""
-    with transaction():
-        return service.change_status(actor=current_actor(), campaign_id=campaign_id, action="activate")
+    """Activate a draft or paused campaign (a large cash budget: 202, a second person approves)"""
+    actor = current_actor()
+    return accepted_or(retried_transaction(lambda: flows.activate_campaign(actor=actor, campaign_id=campaign_id)))
 
 
 @blp.route("/<int:campaign_id>/pause", methods=["POST"])

@@ -17,7 +17,8 @@ from app.http import (
 )
 from app.identity.models import Role
 from app.payouts.models import PayoutStatus
-from app.schemas import Int, RedemptionSchema
+from app.identity.personal_data import PHONE
+from app.schemas import Int, MaskedWithin, RedemptionSchema
 
 WRITERS = (Role.ADMIN, Role.MARKETER)
 
@@ -73,6 +74,8 @@ class AdminRedemptionQuerySchema(ma.Schema):
 
 
 class AdminRedemptionSchema(RedemptionSchema):
+    address = MaskedWithin({"phone": PHONE}, allow_none=True, metadata={
+        "description": "{name, phone, region_code, region_name, detail}"})
     app_user_id = Int()
     prize_id = Int()
 

@@ -10,6 +10,9 @@ from app.codes import service as codes
 from app.codes.export import MIN_PASSWORD_LENGTH
 from app.codes.format import HIDDEN_DIGITS
 from app.codes.models import BatchStatus, ExportStatus, Level
+from app.admin_api.approvals import ApprovalRequestSchema, accepted_or
+from app.approvals import flows
+from app.approvals.models import ApprovalRequest
 from app.db import transaction
 from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, roles
 from app.identity.models import Role
@@ -199,10 +202,15 @@ def get_export(job_id):
 @batches.route("/exports/<int:job_id>/download", methods=["GET"])
 @roles(*ISSUERS)
 @batches.response(200, content_type="application/zip")
+@batches.alt_response(202, schema=ApprovalRequestSchema, description="A pack of hidden codes "
+                      "(DUAL_CONTROL_CODE_PACK_HIDDEN): a second person approves; then this download works once")
 def download_export(job_id):
-    """Download a code pack (a zip of CSV files); every download is audited"""
+    """Download a code pack (a zip of CSV files); every download is audited (hidden codes: a second person approves)"""
     with transaction():
-        path, name = codes.download_export(actor=current_actor(), job_id=job_id)
+        result = flows.download_code_pack(actor=current_actor(), job_id=job_id)
+    if isinstance(result, ApprovalRequest):
+        return accepted_or(result)
+    path, name = result
     return send_file(path, mimetype="application/zip", as_attachment=True, download_name=name,
                      max_age=0)
 

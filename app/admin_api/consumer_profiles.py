@@ -16,7 +16,8 @@ from app.http import (
     roles,
 )
 from app.identity.models import Role
-from app.schemas import Int, UtcTime
+from app.identity.personal_data import OPENID
+from app.schemas import Int, Masked, UtcTime
 
 WRITERS = (Role.ADMIN, Role.MARKETER)
 
@@ -40,7 +41,7 @@ class ProfileQuerySchema(ma.Schema):
 
 class ProfileRowSchema(ma.Schema):
     app_user_id = Int()
-    openid = ma.fields.String()
+    openid = Masked(OPENID)
     nickname = ma.fields.String()
     avatar_url = ma.fields.String(allow_none=True)
     status = ma.fields.Enum(AppUserStatus, by_value=True)
@@ -86,7 +87,7 @@ class ProfilePayoutTotalsSchema(ma.Schema):
 
 class ProfileSchema(ma.Schema):
     app_user_id = Int()
-    openid = ma.fields.String()
+    openid = Masked(OPENID)
     nickname = ma.fields.String()
     avatar_url = ma.fields.String(allow_none=True)
     status = ma.fields.Enum(AppUserStatus, by_value=True)
@@ -140,7 +141,7 @@ class BlacklistAddSchema(ma.Schema):
 
 class BlacklistEntrySchema(ma.Schema):
     id = Int()
-    openid = ma.fields.String()
+    openid = Masked(OPENID)
     reason = ma.fields.String()
     created_by = ma.fields.String()
     created_at = ma.fields.DateTime()

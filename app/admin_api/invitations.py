@@ -11,7 +11,8 @@ from app.accounts.models import InvitationKind, MemberRole
 from app.db import transaction
 from app.http import SelectPage, authenticate_back_office, current_actor, roles
 from app.identity.models import Role
-from app.schemas import Int
+from app.identity.personal_data import PHONE
+from app.schemas import Int, Masked
 
 WRITERS = (Role.ADMIN, Role.OPS)
 
@@ -66,7 +67,7 @@ class DealerMemberReadSchema(ma.Schema):
     role = ma.fields.Function(lambda m: m.role.value)
     status = ma.fields.Function(lambda m: m.status.value)
     nickname = ma.fields.Function(lambda m: m.app_user.nickname)
-    phone = ma.fields.Function(lambda m: m.app_user.phone)
+    phone = Masked(PHONE, attribute="app_user.phone", allow_none=True)
     created_at = ma.fields.DateTime()
     removed_at = ma.fields.DateTime(allow_none=True)
 

@@ -15,8 +15,9 @@ from app.db import transaction
 from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, public, roles
 from app.identity.models import Role
 from app.payouts import service
+from app.identity.personal_data import OPENID
 from app.payouts.models import IncidentKind, PayoutChannel, PayoutPurpose, PayoutStatus
-from app.schemas import Int, UtcTime
+from app.schemas import Int, Masked, UtcTime
 from app.wechat import pay
 
 blp = Blueprint("admin_payouts", __name__, url_prefix="/api/admin/payouts",
@@ -39,7 +40,7 @@ class AdminPayoutReadSchema(ma.Schema):
     source = ma.fields.String()
     app_user_id = Int()
     app = ma.fields.Function(lambda p: p.app.value)
-    openid = ma.fields.String()
+    openid = Masked(OPENID)
     amount_fen = Int()
     channel = ma.fields.Enum(PayoutChannel, by_value=True)
     out_bill_no = ma.fields.String(allow_none=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
+from app.admin_api.approvals import ApprovalRequestSchema, accepted_or
+from app.approvals import flows
 from app.db import retried_transaction, transaction
 from app.http import (
     ALL_ROLES,
@@ -19,7 +21,8 @@ from app.http import (
 from app.identity.models import Role
 from app.points import service
 from app.points.models import MallItemKind, MallOrderStatus, PointsKind
-from app.schemas import Int, MallOrderSchema, UtcTime
+from app.identity.personal_data import PHONE
+from app.schemas import Int, MallOrderSchema, MaskedWithin, UtcTime
 
 blp = Blueprint("admin_points", __name__, url_prefix="/api/admin/points", description="Consumers' points and the points mall: items, orders, adjustments.")
 blp.before_request(authenticate_back_office)
@@ -101,6 +104,7 @@ class AdminMallItemQuerySchema(ma.Schema):
 
 
 class AdminMallOrderSchema(MallOrderSchema):
+    address = MaskedWithin({"phone": PHONE}, allow_none=True)
     app_user_id = Int()
 
 
@@ -146,11 +150,13 @@ def consumer_ledger(query, app_user_id):
 @roles(*WRITERS)
 @blp.arguments(AdminPointsAdjustSchema)
 @blp.response(201, AdminPointsEntrySchema)
+@blp.alt_response(202, schema=ApprovalRequestSchema, description="More points than DUAL_CONTROL_POINTS_ADJUST: "
+                  "a second person approves the request")
 def adjust(body, app_user_id):
-    """Give or take a consumer's points (audited, once per key; never below zero)"""
+    """Give or take a consumer's points (audited, once per key; never below zero; many: 202, a second person approves)"""
     actor = current_actor()
-
-    return retried_transaction(lambda: service.adjust(actor=actor, app_user_id=app_user_id, **body))
+    return accepted_or(retried_transaction(
+        lambda: flows.adjust_points(actor=actor, app_user_id=app_user_id, **body)))
 
 
 # --- the mall: items -----------------------------------------------------------------------------

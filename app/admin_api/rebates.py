@@ -4,7 +4,9 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from app.db import transaction
+from app.admin_api.approvals import ApprovalRequestSchema, accepted_or
+from app.approvals import flows
+from app.db import retried_transaction, transaction
 from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, roles
 from app.identity.models import Role
 from app.masterdata.models import Status
@@ -171,7 +173,9 @@ def get_statement(statement_id):
 @statements_blp.route("/<int:statement_id>/approve", methods=["POST"])
 @roles(*FINANCE)
 @statements_blp.response(200, StatementReadSchema)
+@statements_blp.alt_response(202, schema=ApprovalRequestSchema, description="Under dual control: a second "
+                             "person approves the request (POST /api/admin/approvals/{id}/approve)")
 def approve_statement(statement_id):
-    """Approve a draft statement: its figures are frozen"""
-    with transaction():
-        return service.approve_statement(actor=current_actor(), statement_id=statement_id)
+    """Approve a draft statement: its figures are frozen (under dual control: 202, a second person approves)"""
+    actor = current_actor()
+    return accepted_or(retried_transaction(lambda: flows.approve_statement(actor=actor, statement_id=statement_id)))

@@ -99,20 +99,30 @@ def update_campaign(*, actor: Actor, campaign_id: int, changes: dict) -> Campaig
 
 def change_status(*, actor: Actor, campaign_id: int, action: str) -> Campaign:
     """activate (draft or paused), pause (active), end (any but ended; final)."""
-    sources, target = TRANSITIONS[action]
     campaign = get_campaign(campaign_id, lock=True)
-    if campaign.status not in sources:
-        raise rules.TransitionRefused(
-            f"A {campaign.status.value} campaign cannot {action}.",
-            errors={"status": [campaign.status.value], "allowed_from": sorted(s.value for s in sources)})
-    if target is CampaignStatus.ACTIVE:
-        _check_can_run(campaign)
+    target = check_transition(campaign, action)
     before = campaign.status
     campaign.status = target
     db.session.flush()
     claims.campaigns_changed(db.session())
     audit(actor, f"campaign.{action}", campaign, {"status": [before.value, target.value]})
     return campaign
+
+
+def check_transition(campaign: Campaign, action: str) -> CampaignStatus:
+    """The status the action leads to, if the campaign may take it now (else TransitionRefused, CampaignInvalid)."""
+    sources, target = TRANSITIONS[action]
+    if campaign.status not in sources:
+        raise rules.TransitionRefused(
+            f"A {campaign.status.value} campaign cannot {action}.",
+            errors={"status": [campaign.status.value], "allowed_from": sorted(s.value for s in sources)})
+    if target is CampaignStatus.ACTIVE:
+        _check_can_run(campaign)
+    return target
+
+
+def pays_cash(campaign: Campaign) -> bool:
+    return any(prize.kind is PrizeKind.CASH for prize in prizes_of(campaign.id))
 
 
 def list_campaigns(*, status=None, q=None):

@@ -372,13 +372,23 @@ def get_export(job_id: int) -> ExportJob:
     return job
 
 
-def download_export(*, actor: Actor, job_id: int) -> tuple[Path, str]:
-    """Path and file name of a finished code pack; every download is audited."""
-    job = get_export(job_id)
+def check_downloadable(job: ExportJob) -> None:
+    """A finished pack whose file is there, of a batch not voided (else ExportNotReady, BatchVoided)."""
     if job.status is not ExportStatus.DONE or not job.file_path or not Path(job.file_path).is_file():
         raise ExportNotReady()
     if job.batch.status is BatchStatus.VOIDED:
         raise BatchVoided()
+
+
+def holds_hidden_codes(job: ExportJob) -> bool:
+    """Whether the pack lists hidden codes (the scratch-off secrets that win prizes)."""
+    return job.batch.hidden_code_digits is not None
+
+
+def download_export(*, actor: Actor, job_id: int) -> tuple[Path, str]:
+    """Path and file name of a finished code pack; every download is audited."""
+    job = get_export(job_id)
+    check_downloadable(job)
     audit(actor, "code_pack.download", job, {"sha256": [None, job.sha256], "batch_id": [None, job.batch_id]})
     return Path(job.file_path), f"codes-{job.batch.batch_no}-{job.id}.zip"
 

@@ -259,12 +259,22 @@ def expire(now: datetime | None = None, *, batch: int = 500) -> dict:
     return {"consumers": users, "points": points}
 
 
-def adjust(*, actor: Actor, app_user_id: int, points: int, reason: str, key: str,
-           now: datetime | None = None) -> PointsEntry:
-    """A back-office adjustment (signed), audited, once per key; never below zero."""
+def adjustment_made(key: str) -> bool:
+    """Whether the back-office adjustment of this key was made already."""
+    return _existing(f"adjust:{key}") is not None
+
+
+def check_adjustment(*, app_user_id: int, points: int) -> None:
+    """An adjustment moves a non-zero number of points of an existing consumer."""
     if not points or db.session.get(AppUser, app_user_id) is None:
         raise rules.AdjustmentInvalid(errors={"points": ["Non-zero."]} if not points
                                       else {"app_user_id": ["No such consumer."]})
+
+
+def adjust(*, actor: Actor, app_user_id: int, points: int, reason: str, key: str,
+           now: datetime | None = None) -> PointsEntry:
+    """A back-office adjustment (signed), audited, once per key; never below zero."""
+    check_adjustment(app_user_id=app_user_id, points=points)
     source = f"adjust:{key}"
     note = reason  # who did it is in the audit (the consumer sees the note)
     if _existing(source) is not None:

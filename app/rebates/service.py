@@ -260,9 +260,9 @@ def compute_statement(*, actor: Actor, dealer_id: int, period_start: date, perio
 
 
 def get_statement(statement_id: int, *, dealer_id: int | None = None,
-                  status: StatementStatus | None = None) -> RebateStatement:
+                  status: StatementStatus | None = None, lock: bool = False) -> RebateStatement:
     """A statement; with dealer_id (and status), only that dealer's (in that status), else 404."""
-    statement = db.session.get(RebateStatement, statement_id)
+    statement = db.session.get(RebateStatement, statement_id, populate_existing=lock, with_for_update=lock)
     if statement is None or (dealer_id is not None and statement.dealer_id != dealer_id) \
             or (status is not None and statement.status is not status):
         raise StatementNotFound()

@@ -166,3 +166,16 @@ def test_production_webhooks_post_to_public_https_only(production_env, monkeypat
     monkeypatch.setenv("MATONG_VAR_DIR", str(tmp_path))
     development = get_config("development")
     assert (development.WEBHOOK_ALLOW_PRIVATE, development.WEBHOOK_HTTPS_ONLY) == (True, False)
+
+
+def test_production_has_dual_control_on_and_a_threshold_can_be_turned_off(production_env):
+    config = get_config("production")
+    assert (config.DUAL_CONTROL_REBATE_APPROVAL, config.DUAL_CONTROL_CODE_PACK_HIDDEN) == (True, True)
+    assert (config.DUAL_CONTROL_CAMPAIGN_BUDGET_FEN, config.DUAL_CONTROL_POINTS_ADJUST) == (1_000_000, 10_000)
+    production_env.setenv("DUAL_CONTROL_POINTS_ADJUST", "off")
+    production_env.setenv("DUAL_CONTROL_CAMPAIGN_BUDGET_FEN", "0")
+    config = get_config("production")
+    assert (config.DUAL_CONTROL_CAMPAIGN_BUDGET_FEN, config.DUAL_CONTROL_POINTS_ADJUST) == (0, None)
+    production_env.setenv("DUAL_CONTROL_POINTS_ADJUST", "lots")
+    with pytest.raises(ConfigError, match="DUAL_CONTROL_POINTS_ADJUST"):
+        get_config("production")

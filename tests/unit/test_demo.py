@@ -112,3 +112,18 @@ def test_the_demo_password_is_made_for_this_database_kept_private_and_printed_ag
     assert reset != first["password"]
     assert auth.login("demo-marketer", first["password"]).status_code == 401
     assert auth.login("demo-marketer", reset).status_code == 200
+
+
+def test_under_dual_control_the_demo_admin_approves_what_the_chain_asks(app, sandbox, monkeypatch):  # noqa: F811
+    from app.approvals.models import ApprovalRequest, ApprovalStatus
+
+    # As in development and production: packs of hidden codes, and here every cash campaign, need a second person.
+    monkeypatch.setitem(app.config, "DUAL_CONTROL_CODE_PACK_HIDDEN", True)
+    monkeypatch.setitem(app.config, "DUAL_CONTROL_CAMPAIGN_BUDGET_FEN", 0)
+    chain = demo.seed()["chain"]
+    assert set(chain.facts["payouts"].values()) == {"succeeded"}
+    requests = db.session.execute(sa.select(ApprovalRequest.kind, ApprovalRequest.status, ApprovalRequest.requested_by,
+                                            ApprovalRequest.decided_by)).all()
+    assert sorted(requests) == [("campaign.activate", ApprovalStatus.EXECUTED, "demo-marketer", "demo-admin"),
+                                ("code_pack.download", ApprovalStatus.EXECUTED, "demo-ops", "demo-admin")]
+    assert "approved    by a second person (dual control): code_pack.download, campaign.activate" in chain.lines

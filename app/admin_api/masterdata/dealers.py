@@ -8,7 +8,8 @@ from app.admin_api.masterdata.fields import external_id, status, status_filter, 
 from app.db import transaction
 from app.http import ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor, roles
 from app.masterdata import service
-from app.schemas import Int
+from app.identity.personal_data import PHONE
+from app.schemas import Int, Masked
 
 blp = Blueprint("admin_dealers", __name__, url_prefix="/api/admin/dealers",
                 description="Dealers (经销商): tier n buys from a tier n-1 parent; territory is a set of regions.")
@@ -21,6 +22,12 @@ class ContactSchema(ma.Schema):
     title = text(64, load_default="")
 
 
+class ContactReadSchema(ma.Schema):
+    name = ma.fields.String()
+    phone = Masked(PHONE)
+    title = ma.fields.String()
+
+
 class DealerReadSchema(ma.Schema):
     id = Int()
     external_id = ma.fields.String(allow_none=True)
@@ -29,7 +36,7 @@ class DealerReadSchema(ma.Schema):
     parent_id = Int(allow_none=True)
     territory = ma.fields.Function(lambda dealer: sorted(region.code for region in dealer.territory),
                                    metadata={"description": "Region codes"})
-    contacts = ma.fields.List(ma.fields.Nested(ContactSchema))
+    contacts = ma.fields.List(ma.fields.Nested(ContactReadSchema))
     status = status()
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()

@@ -1,0 +1,1 @@
+"""Dual control: actions one back-office user requests and a second one approves."""
