@@ -249,6 +249,9 @@ class Base:
         self.PAYOUT_CONFIRM_HOURS = env_int("PAYOUT_CONFIRM_HOURS", 24)
         # A payout WeChat Pay has not answered definitively for this long is listed for people.
         self.PAYOUT_DOUBT_ALERT_MINUTES = env_int("PAYOUT_DOUBT_ALERT_MINUTES", 60)
+        # A create sent without a definitive answer may still make its bill for this long (a day, to be
+        # safe): until then a refused create with no bill in sight leaves the payout in doubt, not failed.
+        self.PAYOUT_CREATE_SETTLE_MINUTES = env_int("PAYOUT_CREATE_SETTLE_MINUTES", 24 * 60)
         # How many of a day's finished payouts reconciliation asks WeChat Pay about again (all open ones always).
         self.PAYOUT_RECONCILE_SAMPLE = env_int("PAYOUT_RECONCILE_SAMPLE", 200)
 

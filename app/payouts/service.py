@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
@@ -180,6 +180,13 @@ class _Job:
     bill_created_at: datetime | None
     created_at: datetime
     app: AppName = AppName.CONSUMER  # the mini-program the openid belongs to
+    # When a create of an earlier run was last tried with no definitive answer (it may still land).
+    earlier_create_at: datetime | None = None
+
+    @property
+    def creates(self) -> bool:
+        """Whether this step may create the bill (and so must record that it tried)."""
+        return self.status is PayoutStatus.CREATING
 
 
 @dataclass(frozen=True)
@@ -194,14 +201,19 @@ class _Outcome:
     missing: bool = False  # WeChat says it has no bill under this number
     error: str | None = None  # unknown outcome: the payout is in doubt, asked again later
     refused: str | None = None  # WeChat refused the call (a 4xx); about this bill only for a create
+    create_uncertain: bool = False  # a create was sent and its outcome is unknown: it may still land
 
 
-def _claim(payout_id: int, status: PayoutStatus, now: datetime) -> bool:
+def _claim(payout_id: int, status: PayoutStatus, now: datetime, *, creates: bool) -> bool:
     """Take a due payout for this worker (an atomic UPDATE); a PENDING one becomes CREATING in it."""
     values = {"next_attempt_at": now + timedelta(seconds=LEASE_SECONDS),
               "lease_until": now + timedelta(seconds=LEASE_SECONDS)}
     if status is PayoutStatus.PENDING:
         values["status"] = PayoutStatus.CREATING  # committed BEFORE the bill is created
+    if creates:
+        # Committed before the create is sent: a worker killed after sending it leaves this behind, and
+        # a later refused create cannot prove no bill will appear until this is PAYOUT_CREATE_SETTLE_MINUTES old.
+        values["last_create_at"] = now
     with transaction():
         claimed = db.session.execute(sa.update(Payout).where(
             Payout.id == payout_id, Payout.status == status, Payout.next_attempt_at <= now)
@@ -224,12 +236,18 @@ def _hold_all_blacklisted() -> int:
         return hold_blacklisted()
 
 
-def _job(payout: Payout) -> _Job:
-    step = payout.doubt_from if payout.status is PayoutStatus.IN_DOUBT else payout.status
-    return _Job(id=payout.id, status=step or PayoutStatus.CREATING, channel=payout.channel, purpose=payout.purpose,
-                out_bill_no=payout.out_bill_no, openid=payout.openid, amount_fen=payout.amount_fen,
-                bill_created_at=_as_aware(payout.bill_created_at), created_at=_as_aware(payout.created_at),
-                app=payout.app)
+def _step_of(status: PayoutStatus, doubt_from: PayoutStatus | None) -> PayoutStatus:
+    """The step a payout is on: its status, or for one in doubt the step it was on (a PENDING claim creates)."""
+    step = doubt_from if status is PayoutStatus.IN_DOUBT else status
+    return PayoutStatus.CREATING if step in (None, PayoutStatus.PENDING) else step
+
+
+def _job(payout: Payout, earlier_create_at: datetime | None) -> _Job:
+    return _Job(id=payout.id, status=_step_of(payout.status, payout.doubt_from), channel=payout.channel,
+                purpose=payout.purpose, out_bill_no=payout.out_bill_no, openid=payout.openid,
+                amount_fen=payout.amount_fen, bill_created_at=_as_aware(payout.bill_created_at),
+                created_at=_as_aware(payout.created_at), app=payout.app,
+                earlier_create_at=_as_aware(earlier_create_at))
 
 
 def work_due(now: datetime | None = None, *, limit: int = 100) -> WorkReport:
@@ -237,41 +255,42 @@ def work_due(now: datetime | None = None, *, limit: int = 100) -> WorkReport:
     fixed = now
     now = now or utcnow()
     retrying(_hold_all_blacklisted)  # nothing is paid to a blacklisted openid, whenever it was listed
-    due = db.session.execute(sa.select(Payout.id, Payout.status).where(
+    due = db.session.execute(sa.select(Payout.id, Payout.status, Payout.doubt_from, Payout.last_create_at).where(
         Payout.status.in_(ACTIVE), Payout.next_attempt_at <= now)
         .order_by(Payout.next_attempt_at, Payout.id).limit(limit)).all()
     db.session.rollback()
     report = WorkReport()
-    for payout_id, status in due:
+    for payout_id, status, doubt_from, earlier_create_at in due:
         moment = fixed or utcnow()
+        creates = _step_of(status, doubt_from) is PayoutStatus.CREATING
         # Claims and records race the clerk's cancel and the callback for the same rows: a
         # deadlock victim runs its short transaction again.
-        if not retrying(lambda: _claim(payout_id, status, moment)):
+        if not retrying(lambda: _claim(payout_id, status, moment, creates=creates)):
             continue
         report.claimed += 1
-        job = _job(db.session.get(Payout, payout_id))
+        job = _job(db.session.get(Payout, payout_id), earlier_create_at)
         db.session.rollback()  # no transaction stays open while WeChat is waited on
         try:
             outcome = _step(job, moment)
         except Exception as exc:  # noqa: BLE001 - one payout's surprise must not stop the others
             log.exception("payout %s: unexpected error; retried later under the same bill number", job.id)
-            outcome = _Outcome(error=f"{type(exc).__name__}: {exc}"[:500])
+            outcome = _Outcome(error=f"{type(exc).__name__}: {exc}"[:500], create_uncertain=job.creates)
         retrying(lambda: _record(job, outcome, fixed or utcnow(), report))
     return report
 
 
 def _step(job: _Job, now: datetime) -> _Outcome:
     if job.channel is PayoutChannel.REDPACK:
-        return _redpack_step(job)
+        return _redpack_step(job, now)
     if job.status is PayoutStatus.CREATING:
         found = _transfer_call(pay.query_transfer, out_bill_no=job.out_bill_no)
         if found.state == "WAIT_USER_CONFIRM" and not found.package_info:
             # A query carries no package_info: the same create (same number, same parameters)
             # answers the same bill with it.
-            return _create_transfer(job)
+            return _create_transfer(job, now)
         if not found.missing:
             return found
-        return _create_transfer(job)  # no bill under this number: safe to create it, same number
+        return _create_transfer(job, now)  # no bill under this number: safe to create it, same number
     if job.status is PayoutStatus.WAITING and now - (job.bill_created_at or job.created_at) >= confirm_window():
         # Unconfirmed too long: cancel it. Whatever the cancel answers (CANCELING, or refused because
         # the user confirmed at the last moment), the query that follows says where the bill ended.
@@ -288,20 +307,28 @@ def _appid(app: AppName) -> str:
     return runtime().app_credentials(app.value)[0]
 
 
-def _create_transfer(job: _Job) -> _Outcome:
+def _create_transfer(job: _Job, now: datetime) -> _Outcome:
     created = _transfer_call(pay.create_transfer, out_bill_no=job.out_bill_no, openid=job.openid,
                              appid=_appid(job.app), amount_fen=job.amount_fen, remark=TRANSFER_REMARK[job.purpose],
                              report_infos=[{"info_type": "活动名称", "info_content": "码通"},
                                            {"info_type": "奖励说明", "info_content": TRANSFER_REMARK[job.purpose]}])
     if created.refused is None:
-        return created
-    return _refused_create(created, _transfer_call(pay.query_transfer, out_bill_no=job.out_bill_no))
+        return replace(created, create_uncertain=created.error is not None)
+    return _refused_create(created, _transfer_call(pay.query_transfer, out_bill_no=job.out_bill_no), job, now)
 
 
-def _refused_create(created: _Outcome, found: _Outcome) -> _Outcome:
-    """A refused create made nothing only if WeChat then has no bill under the number (an earlier
-    create of ours, say before a crash, may have made one): only then is it FAILED and the money back."""
+def create_settle_window() -> timedelta:
+    return timedelta(minutes=float(current_app.config["PAYOUT_CREATE_SETTLE_MINUTES"]))
+
+
+def _refused_create(created: _Outcome, found: _Outcome, job: _Job, now: datetime) -> _Outcome:
+    """A refused create made nothing, and the payout has failed, only if WeChat then has no bill under
+    the number AND no earlier create of ours can still make one: one sent with no definitive answer
+    (a timeout, a worker killed) may land late, so it must be PAYOUT_CREATE_SETTLE_MINUTES old."""
     if found.missing:
+        if job.earlier_create_at is not None and now - job.earlier_create_at < create_settle_window():
+            return _Outcome(error=f"create refused ({created.refused}) and no bill yet, but a create of "
+                                  f"{job.earlier_create_at:%Y-%m-%d %H:%M:%S} UTC is unanswered and may still land")
         return _Outcome(state="FAIL", status=PayoutStatus.FAILED, fail_reason=created.refused)
     if found.status is not None and not (found.state == "WAIT_USER_CONFIRM" and not found.package_info):
         return found
@@ -332,7 +359,7 @@ def _transfer_call(operation, **kwargs) -> _Outcome:
                     package_info=bill.package_info, fail_reason=bill.fail_reason)
 
 
-def _redpack_step(job: _Job) -> _Outcome:
+def _redpack_step(job: _Job, now: datetime) -> _Outcome:
     if job.status is not PayoutStatus.CREATING:
         return _redpack_query(job)
     found = _redpack_query(job)
@@ -343,11 +370,11 @@ def _redpack_step(job: _Job) -> _Outcome:
                                     send_name="码通", act_name=TRANSFER_REMARK[job.purpose], wishing="恭喜发财",
                                     remark=TRANSFER_REMARK[job.purpose])
     except (pay.WeChatPayUnavailable, pay.WeChatPaySignatureInvalid) as exc:
-        return _Outcome(error=_wechat_error(exc))
+        return _Outcome(error=_wechat_error(exc), create_uncertain=True)
     except DomainError as exc:
         refused = _Outcome(error=_wechat_error(exc),
                            refused=str((exc.errors or {}).get("wechat_code") or exc.code)[:200])
-        return _refused_create(refused, _redpack_query(job))
+        return _refused_create(refused, _redpack_query(job), job, now)
     return _Outcome(state="SENT", status=PayoutStatus.WAITING, transfer_bill_no=sent.send_listid)
 
 
@@ -373,6 +400,9 @@ def _record(job: _Job, outcome: _Outcome, now: datetime, report: WorkReport) -> 
         payout = db.session.scalar(sa.select(Payout).where(Payout.id == job.id).with_for_update())
         payout.attempts += 1
         payout.lease_until = None
+        if job.creates and not outcome.create_uncertain:
+            # No create of this run can still land (none sent, or answered): the claim's mark is undone.
+            payout.last_create_at = job.earlier_create_at
         if outcome.status is not None:
             if _apply(payout, outcome.status, state=outcome.state, transfer_bill_no=outcome.transfer_bill_no,
                       package_info=outcome.package_info, fail_reason=outcome.fail_reason, now=now):

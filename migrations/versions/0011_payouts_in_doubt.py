@@ -25,6 +25,7 @@ def upgrade():
         batch_op.add_column(sa.Column('doubt_from', sa.Enum(*STATUSES, name='payoutstatus', native_enum=False,
                                                             length=16), nullable=True))
         batch_op.add_column(sa.Column('in_doubt_since', app.db.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('last_create_at', app.db.UTCDateTime(), nullable=True))
     op.create_table('payout_incidents',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('payout_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -45,5 +46,6 @@ def upgrade():
 def downgrade():
     op.drop_table('payout_incidents')
     with op.batch_alter_table('payouts', schema=None) as batch_op:
+        batch_op.drop_column('last_create_at')
         batch_op.drop_column('in_doubt_since')
         batch_op.drop_column('doubt_from')
