@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from app.campaigns import service
 from app.campaigns.models import PPM, CampaignStatus, PrizeKind
-from app.db import retried_transaction, transaction
+from app.db import transaction
 from app.http import (
     ALL_ROLES,
     SelectPage,
@@ -153,9 +153,8 @@ def get_campaign(campaign_id):
 @blp.response(200, AdminCampaignReadSchema)
 def update_campaign(body, campaign_id):
     """Change a campaign (audited; an ended campaign is final)"""
-    # A deadlock with a claim on the same campaign: run again.
-    return retried_transaction(lambda: service.update_campaign(actor=current_actor(), campaign_id=campaign_id,
-                                                               changes=body))
+    with transaction():  # a deadlock with a claim on the same campaign runs it again (app.http.retry_writes)
+        return service.update_campaign(actor=current_actor(), campaign_id=campaign_id, changes=body)
 
 
 @blp.route("/<int:campaign_id>/activate", methods=["POST"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from app.db import retried_transaction, transaction
+from app.db import transaction
 from app.http import (
     ALL_ROLES,
     SelectPage,
@@ -148,9 +148,8 @@ def consumer_ledger(query, app_user_id):
 @blp.response(201, AdminPointsEntrySchema)
 def adjust(body, app_user_id):
     """Give or take a consumer's points (audited, once per key; never below zero)"""
-    actor = current_actor()
-
-    return retried_transaction(lambda: service.adjust(actor=actor, app_user_id=app_user_id, **body))
+    with transaction():
+        return service.adjust(actor=current_actor(), app_user_id=app_user_id, **body)
 
 
 # --- the mall: items -----------------------------------------------------------------------------
@@ -238,6 +237,5 @@ def deliver_order(order_id):
 @blp.response(200, AdminMallOrderSchema)
 def cancel_order(body, order_id):
     """Cancel an order: its points and its stock go back, once"""
-    actor = current_actor()
-
-    return retried_transaction(lambda: service.cancel(actor=actor, order_id=order_id, **body))
+    with transaction():
+        return service.cancel(actor=current_actor(), order_id=order_id, **body)
