@@ -32,24 +32,15 @@ def post_worker_init(worker):
         return
     import threading
 
-    threading.Thread(target=_pay_forever, args=(worker.wsgi, worker.log), name="payout-worker", daemon=True).start()
+    threading.Thread(target=_pay_forever, args=(worker.wsgi,), name="payout-worker", daemon=True).start()
 
 
-def _pay_forever(app, log):
-    import time
-
-    from app.extensions import db
+def _pay_forever(app):
+    from app import workers
     from app.payouts import service
 
-    while True:
-        claimed = 0
-        try:
-            with app.app_context():
-                try:
-                    claimed = service.work_due().claimed
-                finally:
-                    db.session.remove()
-        except Exception:  # noqa: BLE001 - the next round tries again; the web process stays up
-            log.exception("payout worker thread: a round failed")
-        if not claimed:
-            time.sleep(PAYOUT_INTERVAL_SECONDS)
+    # The shared worker loop (app.workers): it outlives an outage of the database; it never stops (the
+    # thread dies with the web worker) and installs no signal handlers (not the main thread).
+    with app.app_context():
+        workers.run(lambda: bool(service.work_due().claimed), name="payouts-thread",
+                    idle_seconds=PAYOUT_INTERVAL_SECONDS)

@@ -29,6 +29,7 @@ def app():
     if not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"] = f"sqlite:///{tmp.name}/test.db"
     os.environ.setdefault("CODE_EXPORT_DIR", f"{tmp.name}/exports")
+    os.environ.setdefault("WORKER_HEARTBEAT_DIR", f"{tmp.name}/heartbeat")
     app = create_app("testing")
     with app.app_context():
         if db.engine.dialect.name != "sqlite":

@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import socket
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -474,19 +473,3 @@ def pending() -> int:
         return int(redis.xlen(STREAM))
     except Exception:  # noqa: BLE001 - no stream yet
         return 0
-
-
-def persist_forever(*, limit: int = 500, idle_seconds: float = 0.5, stop=None) -> None:
-    """The worker's loop: batches as they come; a failed batch is retried after a pause."""
-    consumer = consumer_name()
-    while stop is None or not stop():
-        pause = idle_seconds
-        try:
-            handled = persist(limit=limit, consumer=consumer)
-        except Exception:  # noqa: BLE001 - the entries stay pending and are read again
-            log.exception("consumer scans: a batch failed; retrying")
-            handled, pause = 0, idle_seconds * 4
-        finally:
-            db.session.remove()
-        if handled < limit:
-            time.sleep(pause)
