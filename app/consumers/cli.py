@@ -1,4 +1,5 @@
-"""`flask consumers persist-scans`: the scan-log worker (app.consumers.scan_log)."""
+"""`flask consumers persist-scans` (the scan-log worker, app.consumers.scan_log) and `flask consumers dead-scans
+list|replay` (its dead letters)."""
 from __future__ import annotations
 
 import click
@@ -29,3 +30,31 @@ def persist_scans(once, batch, interval):
         return
     click.echo(f"handled {sum(handled)} logged scans; {scan_log.pending()} still logged; "
                f"{redis.llen(scan_log.DEAD)} in {scan_log.DEAD}")
+
+
+@consumers.group("dead-scans")
+def dead_scans():
+    """Consumer scans the scan-log writer could not write (the database refused the record itself)."""
+
+
+@dead_scans.command("list")
+def list_dead_scans():
+    """List the dead-lettered scans with why each was refused."""
+    letters = scan_log.dead_letters()
+    for fields in letters:
+        click.echo(f"scan {fields['id']} code {fields.get('code', '?')} user {fields.get('app_user_id', '?')} "
+                   f"at {fields.get('scanned_at', '?')}: {fields.get('error', '')}")
+    click.echo(f"{len(letters)} dead-lettered scan(s) in {scan_log.DEAD}")
+
+
+@dead_scans.command("replay")
+def replay_dead_scans():
+    """Write the dead-lettered scans again through the writer (safe to run twice: a scan is written once)."""
+    replayed = scan_log.replay_dead_letters()
+    for item in replayed:
+        click.echo(f"scan {item.scan_id}: {item.outcome.replace('_', ' ')}{': ' + item.error if item.error else ''}")
+    counts = {kind: sum(1 for item in replayed if item.outcome == kind)
+              for kind in ("written", "already_written", "refused")}
+    click.echo(f"replayed {len(replayed)}: written {counts['written']}, already written "
+               f"{counts['already_written']}, refused again {counts['refused']} (left in {scan_log.DEAD})")
+
