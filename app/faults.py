@@ -75,7 +75,8 @@ def _database_unreachable(error: BaseException) -> bool:
     if isinstance(error, (sa_errors.OperationalError, sa_errors.InterfaceError)):
         return mysql_error_number(error) in UNREACHABLE or (
             # pymysql's "(0, '')": a statement on a connection the server already closed
-            isinstance(error, sa_errors.InterfaceError) and mysql_error_number(error) in (0, None))
+            isinstance(error, sa_errors.InterfaceError) and not isinstance(error.orig, sqlite3.Error)
+            and mysql_error_number(error) in (0, None))
     return False
 
 
