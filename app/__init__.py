@@ -100,6 +100,7 @@ def _import_models() -> None:
 def register_apis(app: Flask) -> None:
     from app import admin_api, health, integration_api
     from app.extensions import api
+    from app.http import retry_writes
     from app.schemas import IdConverter
     import miniprogram_api
 
@@ -112,6 +113,7 @@ def register_apis(app: Flask) -> None:
         get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "Matong API"}),
         url_prefix="/docs",
     )
+    retry_writes(app)
 
 
 def register_approval_actions(app: Flask) -> None:

@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
+import threading
 import time
 from datetime import datetime, timezone
 from typing import Callable, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
+
+from app import faults
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -148,47 +152,48 @@ def insert_once(row) -> bool:
     return True
 
 
-# MySQL errors a use case may simply run again: a deadlock victim, a lock wait timed out, and a
-# duplicate key lost to a concurrent twin (the retry then finds the twin and answers as a repeat).
-RETRYABLE_ERRORS = frozenset({1213, 1205, 1062})
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+_commits = threading.local()  # commits begun by this thread: a use case that began one is not run again
 
 
-def _retryable_number(error: BaseException) -> int | None:
-    """The MySQL error worth a retry behind this one, if any. A deadlock inside a savepoint rolls the
-    whole transaction back, and the ROLLBACK TO SAVEPOINT that follows fails (1305) in its place."""
-    seen = 0
-    while error is not None and seen < 5:
-        orig = getattr(error, "orig", error)
-        number = orig.args[0] if getattr(orig, "args", None) and isinstance(orig.args[0], int) else None
-        if number in RETRYABLE_ERRORS:
-            return number
-        error, seen = error.__context__ or error.__cause__, seen + 1
-    return None
+@sa.event.listens_for(Session, "before_commit")
+def _count_commit(session) -> None:
+    if not session.in_nested_transaction():  # a savepoint released commits nothing
+        _commits.begun = getattr(_commits, "begun", 0) + 1
 
 
-def retrying(fn: Callable[[], T], *, attempts: int = 3) -> T:
-    """Run a use case (its own transaction) again when the database picked it as a deadlock victim."""
+def _commits_begun() -> int:
+    return getattr(_commits, "begun", 0)
+
+
+def retrying(fn: Callable[[], T], *, attempts: int = 4) -> T:
+    """Run a use case (its own transaction) again when the database rolled it back (app.faults): a
+    deadlock victim, a lock wait timed out, a duplicate key lost to a twin, a connection lost before the
+    commit, an auto-increment value unreadable after a restart.
+
+    Only while nothing was committed: once a commit has begun in an attempt, a connection lost leaves
+    its outcome unknown, and running it again could do it twice; the error is raised instead.
+    """
     from app.extensions import db
 
     for attempt in range(1, attempts + 1):
+        begun = _commits_begun()
         try:
             return fn()
-        except (OperationalError, IntegrityError) as error:
-            number = _retryable_number(error)
-            if number is None or attempt == attempts:
+        except DBAPIError as error:
+            if attempt == attempts or not faults.may_run_again(error) or _commits_begun() != begun:
                 raise
             db.session.rollback()
-            log.info("use case retried after database error %s (attempt %d)", number, attempt)
-            time.sleep(0.02 * attempt)
+            log.info("use case run again after database error %s (attempt %d)",
+                     faults.mysql_error_number(error), attempt)
+            time.sleep(random.uniform(0.01, 0.03) * attempt)  # apart, so two victims don't meet again
     raise AssertionError("unreachable")
 
 
 def retried_transaction(use_case: Callable[[], T]) -> T:
-    """Run a use case in a transaction of its own, again when the database picked it as a deadlock victim."""
+    """Run a use case in a transaction of its own, again when the database rolled it back."""
     def run() -> T:
         with transaction():
             return use_case()
     return retrying(run)
-

@@ -13,6 +13,8 @@ from flask import jsonify
 from flask_smorest import Api as SmorestApi
 from werkzeug.exceptions import HTTPException
 
+from app import faults
+
 log = logging.getLogger(__name__)
 
 
@@ -53,6 +55,12 @@ class Conflict(DomainError):
     status = 409
     code = "conflict"
     message = "The request conflicts with the current state."
+
+
+class ServiceUnavailable(DomainError):
+    status = 503
+    code = "service_unavailable"
+    message = "A service this request needs is unavailable for a moment; retry shortly."
 
 
 class ValidationFailed(DomainError):
@@ -125,10 +133,20 @@ def handle_domain_error(error: DomainError):
     return error_response(error.status, error.code, error.message, error.errors, error.headers)
 
 
+# How long a client should wait before retrying a request refused for an outage (seconds).
+RETRY_AFTER_SECONDS = 5
+
+
 def handle_unexpected_error(error: Exception):
     if isinstance(error, HTTPException):
         return error_response(error.code or 500, HTTP_CODES.get(error.code, "error"),
                               error.description or error.name, headers=_headers_of(error))
+    if faults.is_outage(error) or faults.is_busy(error):
+        # The database or Redis is away or overloaded (app.faults): a retry later will do. One line, not
+        # a traceback per request of an outage.
+        log.warning("request refused, a dependency is unavailable: %s: %s", type(error).__name__,
+                    str(error).splitlines()[0][:300] if str(error) else "")
+        return handle_domain_error(ServiceUnavailable(headers={"Retry-After": str(RETRY_AFTER_SECONDS)}))
     log.exception("unhandled error")
     return error_response(500, "internal_error", "An unexpected error occurred; it has been logged.")
 

@@ -6,14 +6,16 @@ hook, and a view that declares neither its roles (``@roles``) nor its scopes (``
 """
 from __future__ import annotations
 
+import functools
 from copy import deepcopy
 
 import sqlalchemy as sa
-from flask import current_app, g, request
+from flask import Flask, current_app, g, request
 from flask_smorest import Page
 from flask_smorest.utils import deepupdate
 
 from app import idempotency
+from app.db import retrying
 from app.errors import Forbidden
 from app.extensions import db
 from app.identity import service as identity
@@ -115,6 +117,32 @@ def forbid_storing(response):
     if view is not None and hasattr(view, "_apidoc"):
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def retry_writes(app: Flask) -> None:
+    """Every write endpoint runs its use case again when the database rolled it back (app.db.retrying).
+
+    One mechanism for all, at the route: the whole view (arguments, use case, response) reruns in a
+    fresh transaction, so a deadlock or a restart of the database is a short delay, not a 500. Nothing
+    has been sent yet when it reruns (the response goes out once the view returns), and a view whose
+    commit had begun is not run again. Views have no retry loops of their own.
+    """
+    for rule in app.url_map.iter_rules():
+        if rule.methods & WRITE_METHODS and not getattr(app.view_functions[rule.endpoint], "_retried", False):
+            app.view_functions[rule.endpoint] = _retried(app.view_functions[rule.endpoint])
+
+
+def _retried(view):
+    @functools.wraps(view)  # keeps what the decorators above set on it (roles, scopes, view_class)
+    def run(*args, **kwargs):
+        if request.method not in WRITE_METHODS:
+            return view(*args, **kwargs)
+        return retrying(lambda: view(*args, **kwargs))
+    run._retried = True
+    return run
 
 
 def current_actor() -> identity.Actor:

@@ -198,6 +198,13 @@ class Base:
         self.LABEL_PREFIX = env("LABEL_PREFIX", "c")
         self.GS1_COMPANY_PREFIX = env("GS1_COMPANY_PREFIX")  # enables SSCC-18 on pallet codes
 
+        # Workers (app.workers): where each writes its liveness file (<dir>/<name>, written at least
+        # every WORKER_HEARTBEAT_SECONDS, also while it waits out an outage), and the longest pause
+        # between two tries while the database or Redis is down.
+        self.WORKER_HEARTBEAT_DIR = env("WORKER_HEARTBEAT_DIR", str(ROOT / "var" / "heartbeats"))
+        self.WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10)
+        self.WORKER_MAX_BACKOFF_SECONDS = env_int("WORKER_MAX_BACKOFF_SECONDS", 30)
+
         # Channel and stores.
         self.WITHDRAWAL_MIN_FEN = env_int("WITHDRAWAL_MIN_FEN", 100)  # a clerk's smallest cash withdrawal
         self.WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10)

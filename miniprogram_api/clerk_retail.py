@@ -11,7 +11,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from app.accounts.models import AppName
-from app.db import retrying, transaction
+from app.db import transaction
 from app.http import SelectPage
 from app.retail import service, training
 from app.retail.models import RewardKind, WithdrawalStatus
@@ -337,12 +337,8 @@ def my_withdrawals(query):
 @blp.response(200, ClerkWithdrawalReadSchema)
 def cancel_withdrawal(withdrawal_id):
     """Cancel a withdrawal not yet paid: the cash returns to my balance"""
-    user = current_app_user()
-
-    def cancel():
-        with transaction():
-            return service.cancel_withdrawal(user=user, withdrawal_id=withdrawal_id)
-    return retrying(cancel)  # it races the payout worker for the same rows
+    with transaction():  # it races the payout worker for the same rows: app.http.retry_writes runs it again
+        return service.cancel_withdrawal(user=current_app_user(), withdrawal_id=withdrawal_id)
 
 
 # --- rankings -----------------------------------------------------------------------------------

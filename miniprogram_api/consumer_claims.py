@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from app.accounts.models import AppName
 from app.campaigns import claims
 from app.campaigns.models import DrawOutcome, PrizeKind
-from app.db import retried_transaction
+from app.db import transaction
 from app.http import SelectPage
 from app.schemas import Int
 from miniprogram_api.security import audience, authenticate, current_app_user
@@ -70,8 +70,8 @@ def claim(body, scan_id):
     """Claim my scan's draw: one draw per unit, ever (409 unit_already_drawn, claim_limit_reached, ...)"""
     claims.limit_rate(user=current_app_user(), ip=request.remote_addr)
 
-    result = retried_transaction(lambda: claims.claim(user=current_app_user(), scan_id=scan_id,
-                                                      campaign_id=body.get("campaign_id")))
+    with transaction():
+        result = claims.claim(user=current_app_user(), scan_id=scan_id, campaign_id=body.get("campaign_id"))
     return _answer(result), 200 if result.repeat else 201
 
 

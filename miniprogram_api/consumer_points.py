@@ -9,7 +9,7 @@ from flask import request
 from flask_smorest import Blueprint
 
 from app.accounts.models import AppName
-from app.db import retried_transaction
+from app.db import transaction
 from app.errors import ValidationFailed
 from app.http import SelectPage
 from app.idempotency import HEADER
@@ -136,9 +136,8 @@ def redeem(body):
         raise ValidationFailed(errors={"request_id": [f"Send a request_id or an {HEADER} header."]})
     if len(request_id) > 64:
         raise ValidationFailed(errors={"request_id": ["At most 64 characters."]})
-    user = current_app_user()
-
-    return retried_transaction(lambda: service.redeem(app_user=user, request_id=request_id, **body))
+    with transaction():
+        return service.redeem(app_user=current_app_user(), request_id=request_id, **body)
 
 
 @blp.route("/mall/orders", methods=["GET"])

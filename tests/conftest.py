@@ -11,7 +11,9 @@ import os
 import secrets
 import tempfile
 
+import fakeredis
 import pytest
+import redis as redis_lib
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
@@ -110,3 +112,50 @@ def client(app):
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+class Outage:
+    """Takes the database or Redis away for real: the app's engine or client points at a closed port
+    (SQLite: a file that can't be opened; the in-process Redis: a fake server disconnected), so the
+    errors raised are the drivers' own. `end()` brings them back."""
+
+    CLOSED = "127.0.0.1:9"  # the discard port: nothing listens there
+
+    def __init__(self, app):
+        self.app = app
+        self.engines = db._app_engines[app]
+        self.live_engine, self.live_redis = self.engines[None], app.extensions["redis"]
+        self.dead_engines = []
+
+    def database(self) -> None:
+        if self.live_engine.dialect.name == "sqlite":
+            url = "sqlite:////nonexistent-matong-dir/down.db"
+        else:
+            url = self.live_engine.url.set(host="127.0.0.1", port=9).render_as_string(hide_password=False)
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 2} if "mysql" in url else {})
+        self.dead_engines.append(engine)
+        db.session.remove()
+        self.engines[None] = engine
+
+    def redis(self) -> None:
+        if isinstance(self.live_redis, fakeredis.FakeRedis):
+            server = fakeredis.FakeServer()
+            server.connected = False
+            client = fakeredis.FakeRedis(server=server)
+        else:
+            client = redis_lib.Redis(host="127.0.0.1", port=9, socket_connect_timeout=1)
+        self.app.extensions["redis"] = client
+
+    def end(self) -> None:
+        db.session.remove()
+        self.engines[None] = self.live_engine
+        self.app.extensions["redis"] = self.live_redis
+        for engine in self.dead_engines:
+            engine.dispose()
+
+
+@pytest.fixture
+def outage(app):
+    taken = Outage(app)
+    yield taken
+    taken.end()

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from app.approvals import service as approvals
 from app.approvals.models import ApprovalRequest, ApprovalStatus
-from app.db import retried_transaction, utcnow
+from app.db import transaction, utcnow
 from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, roles
 from app.identity.models import Role
 from app.schemas import Int
@@ -89,8 +89,8 @@ def get_approval(request_id):
 @blp.response(200, ApprovalRequestSchema)
 def approve(request_id):
     """Approve a request of someone else: its action runs now (a code pack: its requester may download it once)"""
-    actor = current_actor()
-    return retried_transaction(lambda: approvals.approve(actor=actor, request_id=request_id))
+    with transaction():
+        return approvals.approve(actor=current_actor(), request_id=request_id)
 
 
 @blp.route("/<int:request_id>/reject", methods=["POST"])
@@ -99,5 +99,5 @@ def approve(request_id):
 @blp.response(200, ApprovalRequestSchema)
 def reject(body, request_id):
     """Reject a request (or withdraw your own): nothing runs"""
-    actor = current_actor()
-    return retried_transaction(lambda: approvals.reject(actor=actor, request_id=request_id, reason=body["reason"]))
+    with transaction():
+        return approvals.reject(actor=current_actor(), request_id=request_id, reason=body["reason"])

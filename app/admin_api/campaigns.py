@@ -12,7 +12,7 @@ from app.admin_api.approvals import ApprovalRequestSchema, accepted_or
 from app.approvals import flows
 from app.campaigns import service
 from app.campaigns.models import PPM, CampaignStatus, PrizeKind
-from app.db import retried_transaction, transaction
+from app.db import transaction
 from app.http import (
     ALL_ROLES,
     SelectPage,
@@ -156,9 +156,8 @@ def get_campaign(campaign_id):
 @blp.response(200, AdminCampaignReadSchema)
 def update_campaign(body, campaign_id):
     """Change a campaign (audited; an ended campaign is final)"""
-    # A deadlock with a claim on the same campaign: run again.
-    return retried_transaction(lambda: service.update_campaign(actor=current_actor(), campaign_id=campaign_id,
-                                                               changes=body))
+    with transaction():  # a deadlock with a claim on the same campaign runs it again (app.http.retry_writes)
+        return service.update_campaign(actor=current_actor(), campaign_id=campaign_id, changes=body)
 
 
 @blp.route("/<int:campaign_id>/activate", methods=["POST"])
@@ -168,8 +167,9 @@ def update_campaign(body, campaign_id):
                   "DUAL_CONTROL_CAMPAIGN_BUDGET_FEN: a second person approves the request")
 def activate_campaign(campaign_id):
     """Activate a draft or paused campaign (a large cash budget: 202, a second person approves)"""
-    actor = current_actor()
-    return accepted_or(retried_transaction(lambda: flows.activate_campaign(actor=actor, campaign_id=campaign_id)))
+    with transaction():
+        made = flows.activate_campaign(actor=current_actor(), campaign_id=campaign_id)
+    return accepted_or(made)
 
 
 @blp.route("/<int:campaign_id>/pause", methods=["POST"])

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from app.accounts.models import AppUserStatus
 from app.consumers import blacklist, profiles
-from app.db import retried_transaction, transaction
+from app.db import transaction
 from app.http import (
     ALL_ROLES,
     RowPage,
@@ -184,8 +184,9 @@ def list_blacklist(query):
 @blp.response(201, BlacklistEntrySchema)
 def add_to_blacklist(body):
     """Put an openid on the blacklist (no draw, no payout); listed already: 409 consumer_already_blacklisted"""
-    # Holding the openid's payouts may meet the payout worker's hold: run again.
-    entry = retried_transaction(lambda: blacklist.block(actor=current_actor(), **body))
+    # Holding the openid's payouts may meet the payout worker's hold: app.http.retry_writes runs it again.
+    with transaction():
+        entry = blacklist.block(actor=current_actor(), **body)
     return blacklist.get_entry(entry.id)
 
 

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from app.admin_api.approvals import ApprovalRequestSchema, accepted_or
 from app.approvals import flows
-from app.db import retried_transaction, transaction
+from app.db import transaction
 from app.http import (
     ALL_ROLES,
     SelectPage,
@@ -154,9 +154,9 @@ def consumer_ledger(query, app_user_id):
                   "a second person approves the request")
 def adjust(body, app_user_id):
     """Give or take a consumer's points (audited, once per key; never below zero; many: 202, a second person approves)"""
-    actor = current_actor()
-    return accepted_or(retried_transaction(
-        lambda: flows.adjust_points(actor=actor, app_user_id=app_user_id, **body)))
+    with transaction():
+        made = flows.adjust_points(actor=current_actor(), app_user_id=app_user_id, **body)
+    return accepted_or(made)
 
 
 # --- the mall: items -----------------------------------------------------------------------------
@@ -244,6 +244,5 @@ def deliver_order(order_id):
 @blp.response(200, AdminMallOrderSchema)
 def cancel_order(body, order_id):
     """Cancel an order: its points and its stock go back, once"""
-    actor = current_actor()
-
-    return retried_transaction(lambda: service.cancel(actor=actor, order_id=order_id, **body))
+    with transaction():
+        return service.cancel(actor=current_actor(), order_id=order_id, **body)

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 
 from app.admin_api.approvals import ApprovalRequestSchema, accepted_or
 from app.approvals import flows
-from app.db import retried_transaction, transaction
+from app.db import transaction
 from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, roles
 from app.identity.models import Role
 from app.masterdata.models import Status
@@ -177,5 +177,6 @@ def get_statement(statement_id):
                              "person approves the request (POST /api/admin/approvals/{id}/approve)")
 def approve_statement(statement_id):
     """Approve a draft statement: its figures are frozen (under dual control: 202, a second person approves)"""
-    actor = current_actor()
-    return accepted_or(retried_transaction(lambda: flows.approve_statement(actor=actor, statement_id=statement_id)))
+    with transaction():
+        made = flows.approve_statement(actor=current_actor(), statement_id=statement_id)
+    return accepted_or(made)

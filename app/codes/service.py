@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+from app import workers
 from app.codes import export as packs
 from app.codes.format import MAX_SERIAL, CodeKeyring, InvalidCode
 from app.codes.models import BatchStatus, CodeBatch, CodeCounter, ExportJob, ExportStatus, Level
@@ -500,28 +501,34 @@ def recover_stale_exports(*, stale_after: timedelta) -> int:
     return requeued + failed
 
 
-def work(*, once: bool = False, poll_seconds: float = 2.0, stop: threading.Event | None = None) -> int:
-    """The worker loop of `flask codes work`: run queued exports, oldest first; returns jobs run."""
-    packs.tune_interpreter_for_exports()  # this process only exports
-    stale_after = timedelta(seconds=current_app.config["CODE_EXPORT_STALE_SECONDS"])
+def run_queued_exports() -> int:
+    """One step of the export worker: requeue exports whose runner died, then run the queued ones,
+    oldest first; returns how many ran."""
+    recover_stale_exports(stale_after=timedelta(seconds=current_app.config["CODE_EXPORT_STALE_SECONDS"]))
+    queued = db.session.scalars(sa.select(ExportJob.id).where(ExportJob.status == ExportStatus.QUEUED)
+                                .order_by(ExportJob.id)).all()
+    db.session.rollback()  # don't sit in a transaction (and its snapshot) while exporting
     done = 0
-    stop = stop or threading.Event()
-    while not stop.is_set():
-        heartbeat.beat("codes")
-        recover_stale_exports(stale_after=stale_after)
-        queued = db.session.scalars(sa.select(ExportJob.id).where(ExportJob.status == ExportStatus.QUEUED)
-                                    .order_by(ExportJob.id)).all()
-        db.session.rollback()  # don't sit in a transaction (and its snapshot) while exporting
-        for job_id in queued:
-            attempt = claim_export(job_id)
-            if attempt is None:
-                continue
-            # Taken only by the runner that claimed the job, and deleted as it is taken.
-            password = redis.getdel(PASSWORD_KEY.format(job_id=job_id))
-            perform_export(job_id=job_id, attempt=attempt,
-                           password=password.decode() if password else None)
-            done += 1
-        if once:
-            break
-        stop.wait(poll_seconds)
+    for job_id in queued:
+        attempt = claim_export(job_id)
+        if attempt is None:
+            continue
+        # Taken only by the runner that claimed the job, and deleted as it is taken.
+        password = redis.getdel(PASSWORD_KEY.format(job_id=job_id))
+        perform_export(job_id=job_id, attempt=attempt, password=password.decode() if password else None)
+        done += 1
+    return done
+
+
+def work(*, once: bool = False, poll_seconds: float = 2.0, stop: threading.Event | None = None) -> int:
+    """The worker of `flask codes work` (app.workers' loop over run_queued_exports); returns jobs run."""
+    packs.tune_interpreter_for_exports()  # this process only exports
+    done = 0
+
+    def step() -> bool:
+        nonlocal done
+        done += run_queued_exports()
+        return False  # a look every poll_seconds
+
+    workers.run(step, name="codes", idle_seconds=poll_seconds, once=once, stop=stop)
     return done

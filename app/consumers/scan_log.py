@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import socket
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -47,9 +46,9 @@ from app.consumers.models import (
     UnitScanStats,
     Verdict,
 )
+from app import faults
 from app.db import greatest, mysql_like, upsert
 from app.extensions import db, redis
-from app.platform import heartbeat
 from app.units import store as unit_store
 
 log = logging.getLogger(__name__)
@@ -318,6 +317,11 @@ class IdCollision(Exception):
     """A scan's id is another scan's in the database (the id sequence went back: Redis lost its data)."""
 
 
+# What dead-letters a record: the database refuses the record itself (a constraint, a bad value), its id is
+# another scan's, or its fields can't be read. Never a connection lost or a deadlock: those are retried.
+REFUSED = (sa.exc.IntegrityError, sa.exc.DataError, IdCollision, ValueError, KeyError, TypeError)
+
+
 def _check_written(rows: list[dict]) -> None:
     """Raise IdCollision when a row already in consumer_scans under one of these ids is another scan."""
     written = {id_: (user_id, at) for id_, user_id, at in db.session.execute(
@@ -414,9 +418,10 @@ def _commit(records: list[dict]) -> None:
 def persist(*, limit: int = 500, consumer: str | None = None, block_ms: int | None = None) -> int:
     """Write one batch of logged scans in one transaction; the number of log entries handled.
 
-    A batch that fails is written record by record: a record that fails alone goes to the dead-letter
-    list (`consumer:scans:dead`) and the others are written; when every record fails (the database is
-    down), the batch stays in the log and is read again.
+    A batch that fails is written record by record: a record the database refuses itself (REFUSED) goes
+    to the dead-letter list (`consumer:scans:dead`) and the others are written. A batch or a record that
+    fails otherwise (the database down or gone meanwhile, a deadlock) raises: the whole batch stays in
+    the log and is read again (`flask consumers dead-scans` lists and replays the dead letters).
     """
     _ensure_group()
     entries = _entries(consumer or consumer_name(), limit, block_ms)
@@ -441,16 +446,19 @@ def persist(*, limit: int = 500, consumer: str | None = None, block_ms: int | No
     dead = []
     try:
         _commit(records)
-    except Exception:  # noqa: BLE001 - find the record that fails
+    except Exception as error:  # noqa: BLE001 - find the record that fails
+        if faults.is_outage(error):
+            raise  # the batch stays in the log, read again when the database is back
         log.exception("consumer scans: a batch of %s failed; writing them one by one", len(records))
         failures = []
         for fields in records:
             try:
                 _commit([fields])
-            except Exception as exc:  # noqa: BLE001
+            except REFUSED as exc:
                 failures.append((fields, exc))
-        if len(failures) == len(records) and not all(isinstance(exc, IdCollision) for _, exc in failures):
-            raise failures[0][1]
+            # Anything else (the database went away meanwhile, a deadlock, a bug) is not this record's
+            # fault: it goes up and the whole batch stays in the log (what was written is written again
+            # as a no-op). Only a record the database refuses itself is moved aside.
         if any(isinstance(exc, IdCollision) for _, exc in failures):
             _raise_ids_above_database()
         for fields, exc in failures:
@@ -477,18 +485,36 @@ def pending() -> int:
         return 0
 
 
-def persist_forever(*, limit: int = 500, idle_seconds: float = 0.5, stop=None) -> None:
-    """The worker's loop: batches as they come; a failed batch is retried after a pause."""
-    consumer = consumer_name()
-    while stop is None or not stop():
-        heartbeat.beat("scans")
-        pause = idle_seconds
+# --- the dead letters -----------------------------------------------------------------------------------
+
+def dead_letters() -> list[dict]:
+    """The records no write took, oldest first, each with its `error`."""
+    return [json.loads(raw) for raw in redis.lrange(DEAD, 0, -1)]
+
+
+@dataclass(slots=True)
+class Replayed:
+    scan_id: int
+    outcome: str  # "written", "already_written" or "refused"
+    error: str = ""
+
+
+def replay_dead_letters() -> list[Replayed]:
+    """Write each dead letter again through the writer (idempotent: a scan written before stays one row);
+    a record written or found written leaves the list, a record refused again stays (its error is printed).
+    An outage stops the replay (raised): what is left stays in the list."""
+    done = []
+    for raw in redis.lrange(DEAD, 0, -1):
+        fields = json.loads(raw)
+        fields.pop("error", None)
+        scan_id = int(fields["id"])
+        there = db.session.get(ConsumerScan, scan_id) is not None
+        db.session.rollback()
         try:
-            handled = persist(limit=limit, consumer=consumer)
-        except Exception:  # noqa: BLE001 - the entries stay pending and are read again
-            log.exception("consumer scans: a batch failed; retrying")
-            handled, pause = 0, idle_seconds * 4
-        finally:
-            db.session.remove()
-        if handled < limit:
-            time.sleep(pause)
+            _commit([fields])
+        except REFUSED as exc:
+            done.append(Replayed(scan_id, "refused", str(exc)[:500]))
+            continue
+        redis.lrem(DEAD, 1, raw)
+        done.append(Replayed(scan_id, "already_written" if there else "written"))
+    return done

@@ -181,13 +181,8 @@ def upload_records(session_id):
     if request.mimetype != "application/json":
         raise rules.RecordsMediaType()
     records = _decode(request.get_data())
-    actor = current_actor()
-
-    def apply():
-        with transaction():
-            return lines.apply_records(actor=actor, session_id=session_id, records=records)
-
-    results = retrying(apply)
+    with transaction():
+        results = lines.apply_records(actor=current_actor(), session_id=session_id, records=records)
     counts = _counts(results)
     return Response(_encoder.encode({**counts, "results": results}), mimetype="application/json")
 
@@ -230,6 +225,8 @@ def _stream(session_id: int) -> Response:
         chunk, indexes = [], []
 
         def flush():
+            # Sent as it goes, the stream can't be run again as a whole (app.http.retry_writes): each
+            # chunk is, before its answer is sent.
             results = retrying(lambda: apply(chunk))
             totals["chunks_committed"] += 1
             for index, result in zip(indexes, results):

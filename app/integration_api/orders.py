@@ -16,7 +16,6 @@ from app.db import transaction
 from app.http import authenticate_machine, current_actor, scopes
 from app.identity.models import Scope
 from app.schemas import Int, OrderLineProgressSchema, OrderTotalsSchema, UtcTime
-from app.db import retrying
 from app.webhooks import service as webhooks
 
 blp = Blueprint("integration_orders", __name__, url_prefix="/api/integration",
@@ -105,14 +104,9 @@ def order_view(order) -> dict:
 @blp.response(200, OrderUpsertedSchema)
 def put_order(body, order_no):
     """Create or update an order by its number and version (a retry of a version changes nothing)"""
-    actor = current_actor()
-
-    def apply():
-        with transaction():
-            upserted = orders.upsert_order(actor=actor, data={**body, "order_no": order_no})
-            return {**order_view(upserted.order), "result": upserted.result}
-
-    return retrying(apply)
+    with transaction():
+        upserted = orders.upsert_order(actor=current_actor(), data={**body, "order_no": order_no})
+        return {**order_view(upserted.order), "result": upserted.result}
 
 
 @blp.route("/orders/<string:order_no>/cancel", methods=["POST"])

@@ -14,7 +14,6 @@ from app.db import transaction
 from app.http import authenticate_machine, current_actor, scopes
 from app.identity.models import Scope
 from app.schemas import Int, UtcTime
-from app.db import retrying
 from app.warehouse import rules, service
 
 blp = Blueprint("integration_warehouse", __name__, url_prefix="/api/integration/warehouse",
@@ -97,10 +96,6 @@ def _answer(results: list[service.Result]) -> dict:
 @blp.response(200, ScanAnswerSchema)
 def post_scans(body):
     """Apply inbound and outbound scans (1 to 10,000 records); each record is answered on its own"""
-    actor = current_actor()
-
-    def apply():
-        with transaction():
-            return service.apply_scans(actor=actor, records=body["records"])
-
-    return _answer(retrying(apply))
+    with transaction():
+        results = service.apply_scans(actor=current_actor(), records=body["records"])
+    return _answer(results)

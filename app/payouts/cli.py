@@ -1,14 +1,13 @@
 """`flask payouts work` (the payout worker) and `flask payouts reconcile --day` (the daily check)."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import click
 from flask.cli import AppGroup
 
+from app import workers
 from app.payouts import service
-from app.platform import heartbeat
 
 payouts = AppGroup("payouts", help="The payout queue (WeChat Pay transfers and red packets).")
 
@@ -19,16 +18,14 @@ payouts = AppGroup("payouts", help="The payout queue (WeChat Pay transfers and r
 @click.option("--batch", default=100, show_default=True, help="Payouts claimed per step.")
 def work(once, interval, batch):
     """Create, query, cancel and settle due payouts (run as many workers as you like)."""
-    while True:
-        heartbeat.beat("payouts")
+    def step() -> bool:
         report = service.work_due(limit=batch)
         if report.claimed:
             changed = ", ".join(f"{status} {n}" for status, n in sorted(report.changed.items())) or "none"
             click.echo(f"worked {report.claimed}: changed {changed}; retrying {report.retried}")
-        if once:
-            return
-        if report.claimed < batch:
-            time.sleep(interval)
+        return report.claimed >= batch
+
+    workers.run(step, name="payouts", idle_seconds=interval, once=once)
 
 
 @payouts.command("reconcile")

@@ -34,6 +34,11 @@ def directory() -> Path:
     return Path(env("WORKER_HEARTBEAT_DIR", str(ROOT / "var" / "heartbeats")))
 
 
+def path(name: str, *, folder: Path | None = None) -> Path:
+    """The liveness file of the worker `name`."""
+    return _path(name, folder)
+
+
 def _path(name: str, folder: Path | None) -> Path:
     if not NAME.match(name):
         raise ValueError(f"a worker name is lower-case letters, digits, - and _; got {name!r}")

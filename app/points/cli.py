@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import click
 from flask.cli import AppGroup
 
+from app import workers
 from app.db import retrying
 from app.points import service
 
@@ -25,5 +26,9 @@ def expire(at, batch):
             raise click.BadParameter(f"not an ISO time: {at!r}", param_hint="--at") from exc
         if now.tzinfo is None:
             now = now.replace(tzinfo=UTC)
-    report = retrying(lambda: service.expire(now, batch=batch))
-    click.echo(f"expired {report['points']} points of {report['consumers']} consumers")
+    def step() -> bool:
+        report = retrying(lambda: service.expire(now, batch=batch))
+        click.echo(f"expired {report['points']} points of {report['consumers']} consumers")
+        return False
+
+    workers.run(step, name="points-expire", idle_seconds=0, once=True)  # waits out an outage, then runs

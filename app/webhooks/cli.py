@@ -1,12 +1,10 @@
 """`flask webhooks work`: the worker that pushes outbound events to the ERP's webhook endpoints."""
 from __future__ import annotations
 
-import time
-
 import click
 from flask.cli import AppGroup
 
-from app.platform import heartbeat
+from app import workers
 from app.webhooks import service
 
 webhooks = AppGroup("webhooks", help="Outbound webhooks.")
@@ -18,14 +16,12 @@ webhooks = AppGroup("webhooks", help="Outbound webhooks.")
 @click.option("--batch", default=100, show_default=True, help="Deliveries claimed per step.")
 def work(once, interval, batch):
     """Post due deliveries, signed; retry failures with backoff (run as many workers as you like)."""
-    while True:
-        heartbeat.beat("webhooks")
+    def step() -> bool:
         report = service.deliver_due(limit=batch)
         if report.attempted:
             click.echo(f"delivered {report.delivered}, retrying {report.retried}, failed {report.failed}")
             for error in report.errors:
                 click.echo(f"  {error}", err=True)
-        if once:
-            return
-        if report.attempted < batch:
-            time.sleep(interval)
+        return report.attempted >= batch
+
+    workers.run(step, name="webhooks", idle_seconds=interval, once=once)

@@ -45,10 +45,10 @@ def test_other_errors_and_the_last_attempt_are_raised(app):
     with pytest.raises(OperationalError):
         retrying(use_case)
     assert len(calls) == 1
-    use_case, calls = flaky(*[failure(1213)] * 3)
+    use_case, calls = flaky(*[failure(1213)] * 4)
     with pytest.raises(OperationalError):
         retrying(use_case)
-    assert len(calls) == 3
+    assert len(calls) == 4
 
 
 def test_a_retried_transaction_commits_each_attempt_on_its_own(app):

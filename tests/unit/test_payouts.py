@@ -315,11 +315,11 @@ def test_reconciliation_repairs_what_wechat_says_otherwise_with_an_audit_record(
 # --- the commands -------------------------------------------------------------------------------
 
 def test_flask_payouts_work_and_reconcile(app, sandbox):
-    requested = withdrawal()
+    payout_id = withdrawal().payout_id  # the worker's loop drops the session after each step
     runner = app.test_cli_runner()
     worked = runner.invoke(args=["payouts", "work", "--once"])
     assert worked.exit_code == 0 and "worked 1: changed waiting 1" in worked.output
-    assert fresh(requested.payout_id).status is PayoutStatus.WAITING
+    assert fresh(payout_id).status is PayoutStatus.WAITING
     day = utcnow().strftime("%Y-%m-%d")
     reconciled = runner.invoke(args=["payouts", "reconcile", "--day", day])
     assert reconciled.exit_code == 0 and f"{day}: checked 1, mismatches 0" in reconciled.output

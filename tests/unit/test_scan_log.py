@@ -317,3 +317,80 @@ def test_a_claim_finds_a_scan_the_worker_wrote_after_the_claim_began(app, goods,
         won = claims.claim(user=claimant, scan_id=result.scan_id, campaign_id=campaign.id,
                            now=CLAIM_NOW + timedelta(minutes=1))
     assert won.draw.serial == serial(goods["items"][4])
+
+
+def _deadlock() -> sa.exc.OperationalError:
+    import pymysql
+
+    return sa.exc.OperationalError("INSERT IGNORE INTO consumer_scans ...", {},
+                                   pymysql.err.OperationalError(1213, "Deadlock found when trying to get lock"))
+
+
+def test_a_connection_lost_in_the_one_by_one_fallback_dead_letters_nothing(
+        app, goods, users, streamed, monkeypatch, outage):  # noqa: F811
+    user = users()
+    scans = [scan(user, short(goods["items"][i]), now=NOW + timedelta(minutes=i)) for i in range(3)]
+    real_write, calls = scan_log.write, []
+
+    def write(records):
+        calls.append(len(records))
+        if len(calls) == 1:
+            raise _deadlock()  # the batch fails: written one by one
+        if len(calls) == 3:
+            outage.database()  # the database goes away after the first record
+        real_write(records)
+    monkeypatch.setattr(scan_log, "write", write)
+
+    with pytest.raises(sa.exc.DBAPIError):
+        _persist_all()
+
+    assert redis.llen(scan_log.DEAD) == 0 and scan_log.pending() == 3
+    outage.end()
+    monkeypatch.setattr(scan_log, "write", real_write)
+    assert scan_log.persist(limit=500, consumer=scan_log.consumer_name()) == 3
+    assert [r.id for r in _rows()] == [s.scan_id for s in scans] and redis.llen(scan_log.DEAD) == 0
+
+
+def _dead_letter_one(user, goods, monkeypatch, *, when_written: bool = False):  # noqa: F811
+    """A scan refused by the database once (dead-lettered), then the refusal fixed."""
+    record = scan(user, short(goods["items"][0]))
+    real_write = scan_log.write
+
+    def refuse(records):
+        raise sa.exc.IntegrityError("INSERT", {}, Exception("CHECK constraint failed"))
+    monkeypatch.setattr(scan_log, "write", refuse)
+    _persist_all()
+    monkeypatch.setattr(scan_log, "write", real_write)
+    assert redis.llen(scan_log.DEAD) == 1 and _rows() == []
+    return record
+
+
+def test_dead_scans_list_shows_each_record_and_why(app, goods, users, streamed, monkeypatch):  # noqa: F811
+    record = _dead_letter_one(users(), goods, monkeypatch)
+    result = app.test_cli_runner().invoke(args=["consumers", "dead-scans", "list"])
+    assert result.exit_code == 0, result.output
+    assert f"scan {record.scan_id} code {goods['items'][0]}" in result.output and "CHECK constraint" in result.output
+    assert "1 dead-lettered scan(s)" in result.output
+
+
+def test_dead_scans_replay_writes_a_record_once_even_run_twice(app, goods, users, streamed, monkeypatch):  # noqa: F811
+    record = _dead_letter_one(users(), goods, monkeypatch)
+    redis.rpush(scan_log.DEAD, redis.lindex(scan_log.DEAD, 0))  # listed twice (a replay cut short)
+    runner = app.test_cli_runner()
+
+    first = runner.invoke(args=["consumers", "dead-scans", "replay"])
+    second = runner.invoke(args=["consumers", "dead-scans", "replay"])
+
+    assert first.exit_code == 0 and second.exit_code == 0, (first.output, second.output)
+    assert f"scan {record.scan_id}: written" in first.output and "already written 1" in first.output
+    assert "replayed 0" in second.output
+    assert [r.id for r in _rows()] == [record.scan_id] and _stats(goods["items"][0]).scans == 1
+    assert redis.llen(scan_log.DEAD) == 0
+
+
+def test_a_record_refused_again_stays_in_the_dead_letters(app, goods, users, streamed, monkeypatch):  # noqa: F811
+    _dead_letter_one(users(), goods, monkeypatch)
+    monkeypatch.setattr(scan_log, "write", lambda records: (_ for _ in ()).throw(ValueError("still bad")))
+    result = app.test_cli_runner().invoke(args=["consumers", "dead-scans", "replay"])
+    assert "refused again 1" in result.output and "still bad" in result.output
+    assert redis.llen(scan_log.DEAD) == 1
