@@ -7,17 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from app.consumers import scan_log
 from app.platform import heartbeat
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def beats(monkeypatch, tmp_path):
-    """A heartbeat folder of this test's own, as the worker and its health check both see it."""
+def beats(app, monkeypatch, tmp_path):
+    """A heartbeat folder of this test's own, as the worker (its settings) and its health check (the
+    environment) both see it."""
     folder = tmp_path / "heartbeats"
     monkeypatch.setenv("WORKER_HEARTBEAT_DIR", str(folder))
+    monkeypatch.setitem(app.config, "WORKER_HEARTBEAT_DIR", str(folder))
     return folder
 
 
@@ -91,14 +92,9 @@ def test_flask_workers_alive_says_whether_the_worker_beats(app, beats):
     (["payouts", "work", "--once"], "payouts"),
     (["webhooks", "work", "--once"], "webhooks"),
     (["codes", "work", "--once"], "codes"),
+    (["consumers", "persist-scans", "--once"], "persist-scans"),
 ])
 def test_each_worker_loop_beats(app, beats, command, name):
     result = app.test_cli_runner().invoke(args=command)
     assert result.exit_code == 0, result.output
     assert heartbeat.check(name, max_age=120)[0]
-
-
-def test_the_scan_log_worker_loop_beats(app, beats):
-    rounds = iter([False, True])
-    scan_log.persist_forever(idle_seconds=0, stop=lambda: next(rounds))
-    assert heartbeat.check("scans", max_age=120)[0]
