@@ -155,9 +155,9 @@ def get_campaign(campaign_id):
 @blp.arguments(AdminCampaignUpdateSchema)
 @blp.response(200, AdminCampaignReadSchema)
 def update_campaign(body, campaign_id):
-    """Change a campaign (audited; an ended campaign is final)"""
+    """Change a campaign (audited; an ended campaign is final; a running one is not raised past dual control)"""
     with transaction():  # a deadlock with a claim on the same campaign runs it again (app.http.retry_writes)
-        return service.update_campaign(actor=current_actor(), campaign_id=campaign_id, changes=body)
+        return flows.update_campaign(actor=current_actor(), campaign_id=campaign_id, changes=body)
 
 
 @blp.route("/<int:campaign_id>/activate", methods=["POST"])

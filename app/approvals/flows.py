@@ -11,7 +11,9 @@ from flask import current_app
 from app.approvals import service as approvals
 from app.approvals.models import ApprovalRequest
 from app.campaigns import service as campaigns
+from app.campaigns.models import CampaignStatus
 from app.codes import service as codes
+from app.errors import Conflict
 from app.identity.models import Role
 from app.identity.service import Actor
 from app.points import service as ledger
@@ -78,10 +80,32 @@ def activate_campaign(*, actor: Actor, campaign_id: int):
     """Activate a campaign, or ask a second person to when it pays cash from a budget above
     DUAL_CONTROL_CAMPAIGN_BUDGET_FEN."""
     campaign = campaigns.get_campaign(campaign_id)
-    if not (_above(campaign.total_budget_fen, "DUAL_CONTROL_CAMPAIGN_BUDGET_FEN") and campaigns.pays_cash(campaign)):
+    if not _needs_second_person(campaign):
         return campaigns.change_status(actor=actor, campaign_id=campaign_id, action="activate")
     campaigns.check_transition(campaign, "activate")  # nobody is asked to approve what cannot run
     return approvals.request(actor=actor, kind=CAMPAIGN_ACTIVATION, target_id=campaign.id, params=_budget(campaign))
+
+
+class CampaignChangeNeedsApproval(Conflict):
+    code = "campaign_change_needs_approval"
+    message = ("A running campaign cannot be made to pay cash from a budget above DUAL_CONTROL_CAMPAIGN_BUDGET_FEN "
+               "by one person: pause it, change it, and activate it again (a second person approves).")
+
+
+def _needs_second_person(campaign) -> bool:
+    return _above(campaign.total_budget_fen, "DUAL_CONTROL_CAMPAIGN_BUDGET_FEN") and campaigns.pays_cash(campaign)
+
+
+def update_campaign(*, actor: Actor, campaign_id: int, changes: dict):
+    """Change a campaign; a running one may not be raised past dual control by the person changing it
+    (its budget raised, or cash prizes added, so that activating it would have needed a second person)."""
+    before = campaigns.get_campaign(campaign_id)
+    budget_before, cash_before = before.total_budget_fen, campaigns.pays_cash(before)
+    campaign = campaigns.update_campaign(actor=actor, campaign_id=campaign_id, changes=changes)
+    raised = campaign.total_budget_fen > budget_before or not cash_before
+    if campaign.status is CampaignStatus.ACTIVE and raised and _needs_second_person(campaign):
+        raise CampaignChangeNeedsApproval()
+    return campaign
 
 
 def _activate_campaign(*, actor: Actor, request: ApprovalRequest):

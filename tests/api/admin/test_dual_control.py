@@ -386,3 +386,31 @@ def test_concurrent_requests_make_one_request(app, client, person, dual_control,
     assert errors == [None] * 4 and len(set(ids)) == 1
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ApprovalRequest)) == 1
     assert len(db.session.scalars(sa.select(AuditRecord).where(AuditRecord.action == "approval.request")).all()) == 1
+
+
+@pytest.mark.parametrize("change", [
+    {"total_budget_fen": 90_000_000},  # a small cash budget, activated alone, raised while active
+    "cash prizes on a points campaign",  # a cashless campaign, activated alone, made to pay cash
+])
+def test_an_active_campaign_is_not_made_a_large_cash_campaign_by_one_user(client, person, dual_control, change):
+    """Finding 2 (attack run): dual control guarded the activation only; one marketer activated a small
+    or cashless campaign alone, then PATCHed it while active into one paying cash from a budget far
+    above DUAL_CONTROL_CAMPAIGN_BUDGET_FEN: no second person ever saw it."""
+    alice = person(Role.MARKETER)
+    if change == "cash prizes on a points campaign":
+        body = {**CASH_CAMPAIGN, "prizes": [{"kind": "points", "name": "50", "amount": 50, "probability_ppm": 1000}]}
+        change = {"prizes": CASH_CAMPAIGN["prizes"]}  # its budget (100,000) is above the threshold (50,000)
+    else:
+        body = {**CASH_CAMPAIGN, "total_budget_fen": 50_000}
+    campaign = client.post("/api/admin/campaigns", json=body, headers=alice.headers).get_json()
+    url = f"/api/admin/campaigns/{campaign['id']}"
+    assert client.post(f"{url}/activate", headers=alice.headers).status_code == 200  # alone: allowed
+
+    raised = client.patch(url, json=change, headers=alice.headers)
+    assert (raised.status_code, raised.get_json()["code"]) == (409, "campaign_change_needs_approval")
+    db.session.rollback()
+    kept = db.session.get(Campaign, campaign["id"])
+    assert (kept.status.value, kept.total_budget_fen) == ("active", body["total_budget_fen"])
+    # A change that needs no second person still goes through; and lowering a budget always does.
+    assert client.patch(url, json={"name": "Spring, renamed"}, headers=alice.headers).status_code == 200
+    assert client.patch(url, json={"total_budget_fen": 40_000}, headers=alice.headers).status_code == 200
