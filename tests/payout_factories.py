@@ -15,12 +15,38 @@ from app.extensions import db
 from app.payouts import service
 from app.payouts.models import IncidentKind, Payout, PayoutIncident, PayoutStatus
 from app.retail import service as retail
-from app.retail.models import LedgerEntry, RewardBalance, RewardKind, Withdrawal, WithdrawalStatus
+from app.retail.models import (
+    LedgerEntry,
+    RewardBalance,
+    RewardKind,
+    Withdrawal,
+    WithdrawalStatus,
+)
+from app.wechat import pay
 from app.wechat.sandbox import pay as sandbox_pay
 
 NOTIFY = "/api/payouts/wechat/notify"
 RETURNED = (PayoutStatus.FAILED, PayoutStatus.CANCELLED)
 _names = itertools.count(1)
+
+
+class Killed(BaseException):
+    """The worker process dies (not an Exception: nothing in the worker catches it)."""
+
+
+def worker_killed_after_create(monkeypatch) -> None:
+    """Run the worker once; it dies right after WeChat made the bill, before recording it; then it restarts."""
+    real = pay.create_transfer
+
+    def created_then_killed(**kwargs):
+        real(**kwargs)
+        raise Killed("killed before recording the bill")
+
+    monkeypatch.setattr(pay, "create_transfer", created_then_killed)
+    with pytest.raises(Killed):
+        service.work_due()
+    monkeypatch.undo()  # the worker restarts
+    db.session.rollback()
 
 
 def make_user(app: AppName = AppName.CONSUMER) -> AppUser:

@@ -31,8 +31,12 @@ class Refused(ValueError):
 def refusal(address: str) -> str | None:
     """Why an address may not be posted to (None: it may)."""
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv6 form that carries an IPv4 address (mapped, 6to4, Teredo) is judged by that address:
+        # 2002:7f00:1:: is 127.0.0.1 through a 6to4 relay.
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None:
+            ip = embedded
     for reason, refused in (("the cloud metadata service", ip in METADATA), ("loopback", ip.is_loopback),
                             ("link-local", ip.is_link_local), ("multicast", ip.is_multicast),
                             ("reserved", ip.is_reserved or ip.is_unspecified), ("private", ip.is_private),

@@ -14,14 +14,31 @@ from app.errors import DomainError
 from app.extensions import db
 from app.identity.models import AuditRecord
 from app.payouts import service
-from app.payouts.models import Payout, PayoutChannel, PayoutNotification, PayoutPurpose, PayoutStatus
+from app.payouts.models import (
+    Payout,
+    PayoutChannel,
+    PayoutNotification,
+    PayoutPurpose,
+    PayoutStatus,
+)
 from app.retail import service as retail
 from app.retail.models import LedgerEntry, Withdrawal, WithdrawalStatus
 from app.wechat import pay
 from app.wechat.sandbox import faults
 from app.wechat.sandbox import pay as sandbox_pay
 from tests.payout_factories import (  # noqa: F401 - notify_to is a fixture
-    NOTIFY, bills, cash, forward, fresh, later, make_user, notify_to, prize, user_acts, withdrawal,
+    NOTIFY,
+    bills,
+    cash,
+    forward,
+    fresh,
+    later,
+    make_user,
+    notify_to,
+    prize,
+    user_acts,
+    withdrawal,
+    worker_killed_after_create,
 )
 from tests.wechat.conftest import sandbox  # noqa: F401 - the fixture
 from tests.wechat.test_pay import receiver  # noqa: F401 - the fixture
@@ -86,20 +103,7 @@ def test_a_worker_killed_after_the_bill_was_made_queries_it_and_the_sandbox_hold
         app, sandbox, monkeypatch):
     user = make_user()
     payout = prize(user)
-    real = pay.create_transfer
-
-    class Killed(BaseException):
-        pass
-
-    def created_then_killed(**kwargs):
-        real(**kwargs)
-        raise Killed("killed before recording the bill")
-
-    monkeypatch.setattr(pay, "create_transfer", created_then_killed)
-    with pytest.raises(Killed):
-        service.work_due()
-    monkeypatch.undo()  # the worker restarts
-    db.session.rollback()
+    worker_killed_after_create(monkeypatch)
     assert fresh(payout.id).status is PayoutStatus.CREATING  # committed before the call
     assert service.work_due().claimed == 0  # its lease still runs
     report = service.work_due(later(seconds=service.LEASE_SECONDS + 1))

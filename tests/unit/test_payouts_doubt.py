@@ -20,7 +20,19 @@ from app.wechat import pay
 from app.wechat.sandbox import faults
 from app.wechat.sandbox import pay as sandbox_pay
 from tests.payout_factories import (  # noqa: F401 - notify_to is a fixture
-    bills, cash, forward, fresh, later, make_user, money_violations, notify_to, prize, user_acts, withdrawal,
+    Killed,
+    bills,
+    cash,
+    forward,
+    fresh,
+    later,
+    make_user,
+    money_violations,
+    notify_to,
+    prize,
+    user_acts,
+    withdrawal,
+    worker_killed_after_create,
 )
 from tests.wechat.conftest import sandbox  # noqa: F401 - the fixture
 from tests.wechat.test_pay import receiver  # noqa: F401 - the fixture
@@ -100,20 +112,7 @@ def test_a_definitive_answer_in_doubt_puts_it_back_on_its_step(app, sandbox):
 def test_a_refused_create_after_an_earlier_create_made_the_bill_is_not_failed(app, sandbox, monkeypatch):
     user = make_user()
     payout = prize(user)
-    real = pay.create_transfer
-
-    class Killed(BaseException):
-        pass
-
-    def created_then_killed(**kwargs):
-        real(**kwargs)
-        raise Killed("killed before recording the bill")
-
-    monkeypatch.setattr(pay, "create_transfer", created_then_killed)
-    with pytest.raises(Killed):
-        service.work_due()
-    monkeypatch.undo()
-    db.session.rollback()
+    worker_killed_after_create(monkeypatch)
     # The worker's next run finds the bill, but WeChat refuses the create it makes for the package.
     faults.inject(sandbox.state, "transfer_bills.create", faults.FAIL, errcode="NO_AUTH")
     service.work_due(later(seconds=service.LEASE_SECONDS + 1))
@@ -227,10 +226,6 @@ def test_reconciliation_applies_a_late_success_and_cancels_a_payable_bill_of_a_r
 
 
 # --- the fault scenario -------------------------------------------------------------------------------
-
-class Killed(BaseException):
-    """The worker process dies (not an Exception: nothing in the worker catches it)."""
-
 
 def test_workers_killed_among_wechat_pay_faults_never_pay_twice_or_return_unpaid_money(
         app, client, sandbox, notify_to, monkeypatch):

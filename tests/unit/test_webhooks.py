@@ -281,6 +281,8 @@ def public_only(app, monkeypatch):
     ("http://127.0.0.1:8080/hooks", "loopback"),
     ("http://[::1]/hooks", "loopback"),
     ("http://[::ffff:127.0.0.1]/hooks", "loopback"),
+    ("http://[2002:7f00:1::]/hooks", "loopback"),  # 6to4 carrying 127.0.0.1
+    ("http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/hooks", "private"),  # Teredo carrying 10.0.0.1
     ("http://localhost/hooks", "loopback"),
     ("http://10.1.2.3/hooks", "private"),
     ("http://172.16.0.1/hooks", "private"),
