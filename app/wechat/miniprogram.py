@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from flask import current_app
+from flask import current_app, g, has_request_context
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
@@ -39,6 +39,16 @@ SEC_CHECK_SCENES = {1: "profile", 2: "comment", 3: "forum", 4: "social log"}
 RETRY_PAUSE_SECONDS = 0.2
 
 T = TypeVar("T")
+
+
+def _once_per_request(key: tuple, exchange: Callable[[], T]) -> T:
+    """The answer to a one-time code, kept for the rest of the request (outside one: asked each time)."""
+    if not has_request_context():
+        return exchange()
+    answers = g.setdefault("wechat_one_time_codes", {})
+    if key not in answers:
+        answers[key] = exchange()
+    return answers[key]
 
 
 @dataclass(frozen=True)
@@ -127,19 +137,25 @@ class MiniProgramClient:
 
     def code_to_session(self, code: str) -> WxSession:
         """Exchange a wx.login code for the user's openid, session_key and unionid."""
-        # Not retried: a code works once, so a second try after a lost answer would only fail.
-        result = self._call(lambda: self._api.wxa.code_to_session(code))
-        return WxSession(openid=result["openid"], session_key=result["session_key"],
-                         unionid=result.get("unionid"))
+        # Not retried: a code works once, so a second try after a lost answer would only fail. For the
+        # same reason a use case run again within the request (app.http.retry_writes, after a database
+        # error) gets the answer the first run had, not a second exchange of a spent code.
+        def exchange() -> WxSession:
+            result = self._call(lambda: self._api.wxa.code_to_session(code))
+            return WxSession(openid=result["openid"], session_key=result["session_key"],
+                             unionid=result.get("unionid"))
+        return _once_per_request(("code2session", self.appid, code), exchange)
 
     def get_phone_number(self, code: str) -> str:
-        """The phone number (without country code) for a getPhoneNumber code."""
-        result = self._call(lambda: self._api.post("wxa/business/getuserphonenumber",
-                                                   data={"code": code}, api_base_url=self._api.base + "/"))
-        info = result.get("phone_info") or {}
-        if (info.get("watermark") or {}).get("appid") != self.appid:
-            raise WeChatError("WeChat answered a phone number for another app.")
-        return info["purePhoneNumber"]
+        """The phone number (without country code) for a getPhoneNumber code (one-time, as a login code)."""
+        def exchange() -> str:
+            result = self._call(lambda: self._api.post("wxa/business/getuserphonenumber",
+                                                       data={"code": code}, api_base_url=self._api.base + "/"))
+            info = result.get("phone_info") or {}
+            if (info.get("watermark") or {}).get("appid") != self.appid:
+                raise WeChatError("WeChat answered a phone number for another app.")
+            return info["purePhoneNumber"]
+        return _once_per_request(("getuserphonenumber", self.appid, code), exchange)
 
     def decrypt(self, session_key: str, encrypted_data: str, iv: str) -> dict:
         """Legacy encryptedData+iv (wx.getPhoneNumber, wx.getUserInfo) decrypted for this app."""

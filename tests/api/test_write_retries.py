@@ -154,3 +154,23 @@ def test_two_dealers_scanning_out_at_once_answer_no_500(app, client, mp, mariadb
     assert [r.status_code for r in responses] == [200] * 4, [r.get_json() for r in responses]
     accepted = sum(r.get_json()["accepted"] for r in responses)
     assert accepted == len(codes)  # each case into one shipment, once
+
+
+def test_a_login_run_again_after_a_lost_connection_does_not_spend_the_wx_login_code_twice(
+        app, client, mp, monkeypatch):  # noqa: F811
+    """The drill's finding: the retried login exchanged its one-time wx.login code again and answered 401."""
+    from app.accounts import service as accounts
+
+    real, calls = accounts._issue, []
+
+    def lost_once(user, **kwargs):
+        calls.append(1)
+        db.session.flush()
+        if len(calls) == 1:
+            raise database_error(2013, "Lost connection to server during query")
+        return real(user, **kwargs)
+
+    monkeypatch.setattr(accounts, "_issue", lost_once)
+    response = mp.login("consumer")
+    assert response.status_code == 200, response.get_json()
+    assert len(calls) == 2 and response.get_json()["token"]
