@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from flask import current_app, g, has_request_context
+from flask import current_app, has_request_context, request
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
@@ -45,7 +45,7 @@ def _once_per_request(key: tuple, exchange: Callable[[], T]) -> T:
     """The answer to a one-time code, kept for the rest of the request (outside one: asked each time)."""
     if not has_request_context():
         return exchange()
-    answers = g.setdefault("wechat_one_time_codes", {})
+    answers = request.environ.setdefault("matong.wechat_one_time_codes", {})  # this request's, not g's
     if key not in answers:
         answers[key] = exchange()
     return answers[key]
