@@ -22,7 +22,7 @@ def work(once, interval, batch):
         report = service.work_due(limit=batch)
         if report.claimed:
             changed = ", ".join(f"{status} {n}" for status, n in sorted(report.changed.items())) or "none"
-            click.echo(f"worked {report.claimed}: changed {changed}; retrying {report.retried}")
+            click.echo(f"worked {report.claimed}: changed {changed}; in doubt, asked again later {report.retried}")
         return report.claimed >= batch
 
     workers.run(step, name="payouts", idle_seconds=interval, once=once)
