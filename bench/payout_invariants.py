@@ -38,7 +38,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 PRIZE_FEN = 100
 EARNED_FEN = 1000
 WITHDRAW_FEN = 300
-RETURNED = ("failed", "cancelled")
 PAYABLE_OR_PAID = ("ACCEPTED", "PROCESSING", "TRANSFERING", "WAIT_USER_CONFIRM", "CANCELING", "SUCCESS")
 _app = None
 
@@ -188,58 +187,12 @@ def make_due(age_hours: float) -> None:
 def violations() -> tuple[list[str], dict]:
     import sqlalchemy as sa
 
-    from app.accounts.models import AppName, AppUser
-    from app.campaigns.models import Campaign, Draw, PrizeKind
     from app.extensions import db
-    from app.payouts.models import IncidentKind, Payout, PayoutIncident
-    from app.retail.models import (
-        LedgerEntry,
-        RewardBalance,
-        RewardKind,
-        Withdrawal,
-        WithdrawalStatus,
-    )
+    from app.payouts.models import Payout
+    from tests.money_invariants import RETURNED, ledger_violations
 
-    found: list[str] = []
     with app().app_context():
-        def unrecovered(payout_ids) -> int:
-            ids = list(payout_ids)
-            if not ids:
-                return 0
-            return db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(PayoutIncident.amount_fen), 0)).where(
-                PayoutIncident.kind == IncidentKind.UNRECOVERED,
-                PayoutIncident.payout_id.in_(ids))) or 0
-
-        for campaign in db.session.scalars(sa.select(Campaign)):
-            draws = db.session.execute(sa.select(Draw.id, Draw.amount).where(
-                Draw.campaign_id == campaign.id, Draw.prize_kind == PrizeKind.CASH)).all()
-            payouts = {p.source: p for p in db.session.scalars(sa.select(Payout).where(
-                Payout.source.in_([f"draw:{d.id}" for d in draws])))} if draws else {}
-            live = sum(amount for draw_id, amount in draws
-                       if f"draw:{draw_id}" not in payouts or payouts[f"draw:{draw_id}"].status.value not in RETURNED)
-            lost = unrecovered(p.id for p in payouts.values())
-            unpaid = [draw_id for draw_id, amount in draws if amount and f"draw:{draw_id}" not in payouts]
-            if unpaid:  # a cash prize drawn in the same transaction as its payout: never one without it
-                found.append(f"campaign {campaign.id}: cash draws without a payout: {unpaid[:10]}")
-            if campaign.spent_fen > campaign.total_budget_fen:
-                found.append(f"campaign {campaign.id}: spent {campaign.spent_fen} > budget {campaign.total_budget_fen}")
-            if campaign.spent_fen != live - lost:
-                found.append(f"campaign {campaign.id}: spent {campaign.spent_fen} != live {live} - unrecovered {lost}")
-        for clerk in db.session.scalars(sa.select(AppUser.id).where(AppUser.app == AppName.CLERK)).all():
-            earned = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0)).where(
-                LedgerEntry.app_user_id == clerk, LedgerEntry.kind == RewardKind.CASH,
-                sa.not_(LedgerEntry.source.startswith("withdrawal")))) or 0
-            by_status = dict(db.session.execute(sa.select(Withdrawal.status, sa.func.sum(Withdrawal.amount)).where(
-                Withdrawal.app_user_id == clerk).group_by(Withdrawal.status)).all())
-            in_flight = by_status.get(WithdrawalStatus.REQUESTED, 0) or 0
-            paid = by_status.get(WithdrawalStatus.PAID, 0) or 0
-            balance = db.session.scalar(sa.select(RewardBalance.balance).where(
-                RewardBalance.app_user_id == clerk, RewardBalance.kind == RewardKind.CASH)) or 0
-            lost = unrecovered(db.session.scalars(sa.select(Payout.id).where(Payout.app_user_id == clerk)))
-            # Money paid twice over that could not be taken back is still in the balance: earned + lost.
-            if balance + in_flight + paid != earned + lost:
-                found.append(f"clerk {clerk}: balance {balance} + in flight {in_flight} + paid {paid} != "
-                             f"earned {earned} + unrecovered {lost}")
+        found = ledger_violations()
         payouts = db.session.execute(sa.select(Payout.id, Payout.out_bill_no, Payout.status, Payout.channel)).all()
         top = max((p.id for p in payouts), default=0)
         db.session.rollback()
@@ -249,7 +202,7 @@ def violations() -> tuple[list[str], dict]:
                               [p for p in payouts if p.channel.value == "transfer"]))
     for payout, state in bills:
         states[state or "none"] = states.get(state or "none", 0) + 1
-        if payout.status.value in RETURNED and state in PAYABLE_OR_PAID:
+        if payout.status in RETURNED and state in PAYABLE_OR_PAID:
             found.append(f"payout {payout.id} is {payout.status.value} (money returned) but its bill is {state}")
     for stray in range(top + 1, top + 21):  # a bill under a number no payout has yet
         from app.payouts.models import PayoutChannel

@@ -9,24 +9,21 @@ import requests
 import sqlalchemy as sa
 
 from app.accounts.models import AppName, AppUser, Person
-from app.campaigns.models import Campaign, Draw, PrizeKind
 from app.db import transaction, utcnow
 from app.extensions import db
 from app.payouts import service
-from app.payouts.models import IncidentKind, Payout, PayoutIncident, PayoutStatus
+from app.payouts.models import Payout
 from app.retail import service as retail
 from app.retail.models import (
-    LedgerEntry,
     RewardBalance,
     RewardKind,
     Withdrawal,
-    WithdrawalStatus,
 )
 from app.wechat import pay
 from app.wechat.sandbox import pay as sandbox_pay
+from tests.money_invariants import RETURNED, ledger_violations
 
 NOTIFY = "/api/payouts/wechat/notify"
-RETURNED = (PayoutStatus.FAILED, PayoutStatus.CANCELLED)
 _names = itertools.count(1)
 
 
@@ -109,47 +106,12 @@ def notify_to(app, receiver, monkeypatch):
 
 # --- the invariants every fault scenario ends with -------------------------------------------------
 
-def unrecovered_fen(payout_ids) -> int:
-    return db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(PayoutIncident.amount_fen), 0)).where(
-        PayoutIncident.kind == IncidentKind.UNRECOVERED, PayoutIncident.payout_id.in_(list(payout_ids)))) or 0
-
-
 def money_violations(sandbox) -> list[str]:
-    """What breaks the money rules, in words (empty when they hold):
-
-    - for each campaign, spent = the cash of its live prizes (drawn, payout not returned), less what an
-      incident says could not be taken back;
-    - for each clerk, balance + in flight + paid = earned (less the same);
-    - no bill at WeChat is payable or paid for a payout whose money was returned;
-    - never two bills for one payout (bills are keyed by its number: one per payout by construction),
-      and never a bill under a number that is not a payout's.
-    """
-    db.session.rollback()
-    found = []
-    for campaign in db.session.scalars(sa.select(Campaign)):
-        draws = db.session.execute(sa.select(Draw.id, Draw.amount).where(
-            Draw.campaign_id == campaign.id, Draw.prize_kind == PrizeKind.CASH)).all()
-        payouts = {p.source: p for p in db.session.scalars(sa.select(Payout).where(
-            Payout.source.in_([f"draw:{d.id}" for d in draws])))}
-        live = sum(amount for draw_id, amount in draws
-                   if payouts.get(f"draw:{draw_id}") is None or payouts[f"draw:{draw_id}"].status not in RETURNED)
-        lost = unrecovered_fen(p.id for p in payouts.values())
-        if campaign.spent_fen != live - lost:
-            found.append(f"campaign {campaign.id}: spent {campaign.spent_fen} != live prizes {live} - lost {lost}")
-    clerks = db.session.scalars(sa.select(AppUser.id).where(AppUser.app == AppName.CLERK)).all()
-    for clerk in clerks:
-        earned = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0)).where(
-            LedgerEntry.app_user_id == clerk, LedgerEntry.kind == RewardKind.CASH,
-            sa.not_(LedgerEntry.source.startswith("withdrawal")))) or 0
-        by_status = dict(db.session.execute(sa.select(Withdrawal.status, sa.func.sum(Withdrawal.amount)).where(
-            Withdrawal.app_user_id == clerk).group_by(Withdrawal.status)).all())
-        in_flight = by_status.get(WithdrawalStatus.REQUESTED, 0) or 0
-        paid = by_status.get(WithdrawalStatus.PAID, 0) or 0
-        lost = unrecovered_fen(db.session.scalars(sa.select(Payout.id).where(Payout.app_user_id == clerk)))
-        balance = cash(clerk)
-        if balance + in_flight + paid != earned + lost:
-            found.append(f"clerk {clerk}: balance {balance} + in flight {in_flight} + paid {paid} != "
-                         f"earned {earned} + lost {lost}")
+    """What breaks the money rules, in words (empty when they hold): tests/money_invariants.py in the
+    database, and at the sandbox: no bill is payable or paid for a payout whose money was returned, and
+    no bill is under a number that is not a payout's (bills are keyed by number: one per payout)."""
+    db.session.rollback()  # a fresh snapshot (MariaDB: repeatable read)
+    found = ledger_violations()
     ours = {p.out_bill_no: p for p in db.session.scalars(sa.select(Payout))}
     for bill in list(sandbox_pay.pay_state(sandbox.state).bills.values()):
         payout = ours.get(bill.out_bill_no)
