@@ -44,6 +44,7 @@ from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.masterdata.rules import region_prefix
 from app.rebates.service import BUSINESS_TZ
+from app.reports import facts as report_facts, rollups
 
 DRAWABLE = (Verdict.GENUINE, Verdict.SCANNED_BEFORE)
 
@@ -305,7 +306,7 @@ def claim(*, user: AppUser, scan_id: int, campaign_id: int | None = None, now: d
                 region_code=scan.region_code, drawn_at=now)
     if not insert_once(draw):  # a concurrent claim of the same unit committed first: read it past our snapshot
         return _repeat(_draw_of(scan.serial, lock=True), user)
-    _count_entry(campaign, user, day)
+    entries = _count_entry(campaign, user, day)
     velocity = _velocity_of(user.id)
     _note_claim(velocity, draw, now)
     result = ClaimResult(draw=draw)
@@ -315,6 +316,8 @@ def claim(*, user: AppUser, scan_id: int, campaign_id: int | None = None, now: d
         if draw.outcome is DrawOutcome.WON:
             draw.amount = prize.amount
             _deliver(result, campaign, prize, user, velocity, now)
+    rollups.add_all(report_facts.draw(draw, product_id=scan.product_id, first_in_campaign=entries["total"] == 1,
+                                      first_of_day=entries["daily"] == 1))
     db.session.flush()
     return result
 
@@ -356,8 +359,10 @@ def _upsert(model, values: dict, keys: list[str], column: str, step) -> None:
     db.session.execute(upsert(model.__table__, keys, lambda table, _: {column: table.c[column] + step}), values)
 
 
-def _count_entry(campaign: Campaign, user: AppUser, day: date) -> None:
-    """One more draw for the user in the campaign, within the total and daily limits (refused whole)."""
+def _count_entry(campaign: Campaign, user: AppUser, day: date) -> dict[str, int]:
+    """One more draw for the user in the campaign, within the total and daily limits (refused whole):
+    the user's draws in it so far, {"total": n, "daily": n}."""
+    counted = {}
     for period, limit, which in (("total", campaign.per_user_total_limit, "total"),
                                  (day.isoformat(), campaign.per_user_daily_limit, "daily")):
         _upsert(Entries, {"campaign_id": campaign.id, "app_user_id": user.id, "period": period, "draws": 1},
@@ -368,6 +373,8 @@ def _count_entry(campaign: Campaign, user: AppUser, day: date) -> None:
         if draws > limit:  # the transaction rolls back, and the count with it
             raise LimitReached(f"You have had your {limit} draw(s) in this campaign{' today' if which == 'daily' else ''}.",
                                errors={"limit": which, "draws": limit})
+        counted[which] = draws
+    return counted
 
 
 def _money_request(campaign: Campaign, prize: Prize, day: date) -> budget.Request:

@@ -47,6 +47,7 @@ from app.masterdata.models import (
 )
 from app.masterdata.rules import region_prefix
 from app.production.models import ProductionLot
+from app.reports import facts, rollups
 from app.units import store
 from app.units.models import Event, EventKind, Unit
 
@@ -434,6 +435,12 @@ def _insert_ignoring_duplicates(rows: list[dict]) -> int:
     for i in range(0, len(rows), 500):
         result = db.session.execute(statement, rows[i:i + 500])
         raised += max(result.rowcount, 0)
+    if raised:  # the alerts this call raised (a twin's, skipped, were made at another instant)
+        serials = sorted({row["serial"] for row in rows})
+        for start in range(0, len(serials), 500):
+            for alert in db.session.scalars(sa.select(DiversionAlert).where(
+                    DiversionAlert.created_at == now, DiversionAlert.serial.in_(serials[start:start + 500]))):
+                rollups.add_all(facts.diversion_alert(alert))
     return raised
 
 
@@ -485,6 +492,7 @@ def resolve_alert(*, actor: Actor, alert_id: int, status: str, resolution: str) 
         raise AlertAlreadyClosed()
     now = utcnow()
     alert.status, alert.resolution, alert.resolved_by, alert.resolved_at = status, resolution[:500], actor.name, now
+    rollups.add_all(facts.diversion_alert(alert, closed=True))
     audit(actor, f"diversion_alert.{status.value}", alert,
           {"status": [AlertStatus.OPEN, status], "resolution": ["", alert.resolution]})
     return alert

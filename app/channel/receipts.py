@@ -24,6 +24,7 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.masterdata.models import Store
+from app.reports import facts, rollups
 from app.units import store
 from app.units.models import EventKind, UnitStatus
 from app.webhooks.service import emit
@@ -147,7 +148,7 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
         kind=EventKind.RECEIVE, serial=root, lot_id=tree[root].lot_id, occurred_at=now, recorded_at=now,
         location_kind=place, location_id=receiver_id, source=actor_label[:64],
         data={**data, "units": sum(1 for s in store.items_under(tree[root], children) if s in received)})
-        for root in dict.fromkeys(scanned_roots)])
+        for root in dict.fromkeys(scanned_roots)], units=tree)
 
     _mark_shipment_units(shipment.id, received)
     per_line = Counter(expected[s] for s in received if expected[s] is not None)
@@ -165,6 +166,7 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
     db.session.add(receipt)
     shipment.status, shipment.received_at = ShipmentStatus.RECEIVED, now
     db.session.flush()
+    rollups.add_all(facts.receipt(receipt))
     ring = keyring()
     note = (note or "")[:NOTE_MAX]
     rows = [{"kind": DiscrepancyKind.MISSING, "serial": s, "code": ring.encode(s, tree[s].key_version)

@@ -595,7 +595,7 @@ def ship(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int,
             db.session.execute(sa.update(Unit).where(store.one_of(Unit.serial, chunk))
                                .values(last_dealer_id=shipment.receiver_id))
     store.adjust_stock(store.stock_deltas(before, moved.values()))
-    store.write_events(events)
+    store.write_events(events, units=units)
     db.session.execute(sa.update(ShipmentUnit).where(ShipmentUnit.shipment_id == shipment.id)
                        .values(open_serial=None))
     shipment.status, shipment.shipped_at, shipment.shipped_by = ShipmentStatus.SHIPPED, occurred, actor_label[:128]

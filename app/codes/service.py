@@ -21,6 +21,7 @@ from app.extensions import db, redis
 from app.identity.service import Actor, audit
 from app.masterdata.models import Product, Status
 from app.platform import heartbeat
+from app.reports import facts, rollups
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +232,7 @@ def issue_batch(*, actor: Actor, product_id: int | None, level: str, count: int,
     )
     db.session.add(batch)
     db.session.flush()
+    rollups.add_all(facts.code_batch(batch))
     audit(actor, "code_batch.issue", batch, {
         "product_id": [None, product_id], "level": [None, level.value], "count": [None, count],
         "serial_start": [None, serial_start], "key_version": [None, ring.current],
@@ -267,6 +269,7 @@ def void_batch(*, actor: Actor, batch_id: int, reason: str) -> CodeBatch:
     if batch.status is BatchStatus.VOIDED:
         raise Conflict("The batch is already voided.", code="batch_already_voided")
     batch.status, batch.voided_at, batch.void_reason = BatchStatus.VOIDED, utcnow(), reason
+    rollups.add_all(facts.code_batch(batch, voided=True))
     audit(actor, "code_batch.void", batch, {"status": ["active", "voided"], "void_reason": [None, reason]})
     return batch
 

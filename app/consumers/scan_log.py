@@ -49,6 +49,8 @@ from app.consumers.models import (
 from app import faults
 from app.db import greatest, mysql_like, upsert
 from app.extensions import db, redis
+from app.platform.clock import china_day
+from app.reports import facts as report_facts, rollups
 from app.units import store as unit_store
 
 log = logging.getLogger(__name__)
@@ -277,17 +279,18 @@ def write(records: list[dict]) -> None:
     rows = [_row(fields) for fields in records]
     insert = sa.insert(ConsumerScan.__table__).prefix_with("IGNORE" if mysql_like() else "OR IGNORE")
     columns = [name for name in rows[0] if not name.startswith("_")]
-    leaks, plain = [], []
-    for row in rows:
-        (leaks if row["verdict"] is Verdict.NOT_COMMISSIONED and row["serial"] is not None else plain).append(row)
-    if plain and db.session.execute(insert, [{name: row[name] for name in columns} for row in plain]).rowcount \
-            < len(plain):
-        _check_written(plain)  # some were written before (a claim's, a batch delivered again): the same scans?
-    for row in leaks:  # rare: one by one, so a scan written before counts once
-        if db.session.execute(insert, {name: row[name] for name in columns}).rowcount:
+    written = _written_ids([row["id"] for row in rows])
+    if written:  # some were written before (a claim's, a batch delivered again): the same scans?
+        _check_written([row for row in rows if row["id"] in written])
+    fresh = [row for row in rows if row["id"] not in written]
+    if fresh and db.session.execute(insert, [{name: row[name] for name in columns} for row in fresh]).rowcount \
+            < len(fresh):
+        raise ConcurrentWrite("a scan of this batch was written meanwhile by another writer")
+    for row in fresh:
+        if row["verdict"] is Verdict.NOT_COMMISSIONED and row["serial"] is not None:
             _count_leak(row)
-        else:
-            _check_written([row])
+    rollups.add_all(report_facts.consumer_scans(fresh))
+    rollups.note_consumer_days(fresh)
     stats: dict[int, dict] = {}
     for row in rows:
         if row["serial"] is None or not row["_first_at"]:
@@ -311,6 +314,18 @@ def write(records: list[dict]) -> None:
                 diversion.check(units=[units[row["serial"]]], seen_kind=SeenKind.CONSUMER_SCAN, place_kind="region",
                                 place_id=None, region_code=row["region_code"], seen_by=f"consumer:{row['app_user_id']}",
                                 seen_at=row["scanned_at"])
+
+
+class ConcurrentWrite(Exception):
+    """Another writer wrote a scan of this batch between our read and our insert: the batch is written
+    again (its rollups would otherwise count a scan the other writer counts too)."""
+
+
+def _written_ids(ids: list[int]) -> set[int]:
+    """The ids among these already in consumer_scans; on MySQL a locking read, so a twin writer waits
+    for this transaction (or deadlocks with it and is run again) rather than write the same scans."""
+    query = sa.select(ConsumerScan.id).where(ConsumerScan.id.in_(ids))
+    return set(db.session.scalars(query.with_for_update() if mysql_like() else query))
 
 
 class IdCollision(Exception):
@@ -338,6 +353,9 @@ def _count_leak(row: dict) -> None:
     batch = facts.batch_holding(row["serial"])
     if batch is None:
         return
+    seen = sa.select(CodeLeakAlert.id).where(CodeLeakAlert.serial == row["serial"])
+    if db.session.scalar(seen.with_for_update() if mysql_like() else seen) is None:
+        rollups.add("alert.leak", china_day(row["scanned_at"]), product_id=batch.product_id)
     statement = upsert(CodeLeakAlert.__table__, ["serial"], lambda table, new: {
         "scans": table.c.scans + 1, "last_seen_at": greatest(table.c.last_seen_at, new.last_seen_at)})
     db.session.execute(statement, {

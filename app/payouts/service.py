@@ -48,6 +48,7 @@ from app.db import insert_once, retrying, transaction, utcnow
 from app.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.extensions import db
 from app.identity.service import Actor, audit
+from app.reports import facts, rollups
 from app.payouts.models import (
     IncidentKind, Payout, PayoutChannel, PayoutIncident, PayoutNotification, PayoutPurpose, PayoutStatus,
     Reconciliation,
@@ -476,6 +477,7 @@ def _apply(payout: Payout, status: PayoutStatus, *, state: str | None, transfer_
     payout.wechat_state = state
     if status in FINAL:
         payout.finished_at = now
+        rollups.add_all(facts.payout_moved(payout, was_status=None, was_finished_at=None))
         payout.fail_reason = (fail_reason or None) if status is not PayoutStatus.SUCCEEDED else None
         if status is PayoutStatus.SUCCEEDED:
             _settle_paid(payout)
@@ -495,9 +497,10 @@ def _end_doubt(payout: Payout, *, state: str | None, now: datetime) -> None:
 def _late_success(payout: Payout, *, state: str | None, now: datetime) -> None:
     """WeChat paid a payout we had made final as failed or cancelled (its money returned): record the
     payment and take the money back from where it went; an incident names what could not be."""
-    was = payout.status
+    was, was_finished_at = payout.status, payout.finished_at
     payout.status, payout.wechat_state, payout.fail_reason, payout.finished_at = (
         PayoutStatus.SUCCEEDED, state, None, now)
+    rollups.add_all(facts.payout_moved(payout, was_status=was, was_finished_at=was_finished_at))
     recovered = _reclaim_money(payout)
     audit(Actor.system("payouts"), "payout.late_success", payout,
           {"status": [was.value, payout.status.value], "recovered_fen": [0, payout.amount_fen if recovered else 0]})
@@ -628,6 +631,7 @@ def cancel(*, actor: Actor | None, payout_id: int, reason: str = "cancelled") ->
     if payout.status not in (PayoutStatus.PENDING, PayoutStatus.HELD):
         raise PayoutNotCancellable()
     payout.status, payout.finished_at, payout.fail_reason = PayoutStatus.CANCELLED, utcnow(), reason[:200]
+    rollups.add_all(facts.payout_moved(payout, was_status=None, was_finished_at=None))
     _return_money(payout)
     if actor is not None:
         audit(actor, "payout.cancel", payout, {"reason": reason})

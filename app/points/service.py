@@ -24,6 +24,7 @@ from app.extensions import db
 from app.identity.service import Actor, audit
 from app.masterdata.models import Region
 from app.points import rules
+from app.reports import facts, rollups
 from app.points.models import (
     MallItem,
     MallItemKind,
@@ -90,6 +91,7 @@ def _insert_entry(*, app_user_id: int, kind: PointsKind, points: int, source: st
                         remaining=remaining, expires_at=expires_at, balance_after=0)
     if not insert_once(entry):
         return _same(_existing(source, lock=True), app_user_id, kind, points), False
+    rollups.add_all(facts.points_entry(entry))
     return entry, True
 
 

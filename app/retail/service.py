@@ -26,6 +26,7 @@ from app.identity.service import Actor, audit
 from app.masterdata.models import Product, Region, RegionLevel, Status, Store
 from app.payouts import service as payouts
 from app.payouts.models import PayoutPurpose, PayoutStatus
+from app.reports import facts as report_facts, rollups
 from app.retail import rules
 from app.retail.models import (
     LedgerEntry, RewardBalance, RewardKind, RewardRule, SaleScan, Withdrawal, WithdrawalStatus,
@@ -177,7 +178,7 @@ def _move_to_consumer(unit: store.UnitState, parent: store.UnitState | None, *, 
         kind=EventKind.SELL, serial=unit.serial, lot_id=unit.lot_id, occurred_at=sale.scanned_at, recorded_at=now,
         location_kind=LocationKind.STORE, location_id=store_id, source=source,
         data={"sale_scan_id": sale.id, "from": origin, "not_received": sale.not_received}))
-    store.write_events(events)
+    store.write_events(events, units={unit.serial: unit})
 
 
 def region_chain(region_code: str) -> list[str]:
@@ -447,6 +448,7 @@ def cancel_withdrawal(*, user: AppUser, withdrawal_id: int) -> Withdrawal:
         if payout.status not in (PayoutStatus.PENDING, PayoutStatus.HELD):
             raise rules.WithdrawalNotCancellable()
         payout.status, payout.finished_at, payout.fail_reason = PayoutStatus.CANCELLED, utcnow(), "withdrawal cancelled"
+        rollups.add_all(report_facts.payout_moved(payout, was_status=None, was_finished_at=None))
     withdrawal.status = WithdrawalStatus.CANCELLED
     withdrawal.updated_at = utcnow()
     credit(app_user_id=user.id, kind=RewardKind.CASH, amount=withdrawal.amount,

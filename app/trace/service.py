@@ -545,7 +545,7 @@ def recall_lot(*, actor: Actor, lot_id: int, reason: str) -> Recall:
     store.write_events([store.event_row(
         kind=EventKind.RECALL, serial=u.serial, lot_id=lot.id, occurred_at=now, recorded_at=now, source=source,
         location_kind=u.location_kind, location_id=u.location_id,
-        data={"recall_id": recall.id, "reason": reason}) for u in units])
+        data={"recall_id": recall.id, "reason": reason}) for u in units], units={u.serial: u for u in units})
     audit(actor, "recall.create", recall, {"lot_id": [None, lot.id], "reason": [None, reason],
                                            "units": [None, len(units)]})
     return recall

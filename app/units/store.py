@@ -15,7 +15,7 @@ import operator
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 import msgspec
 import sqlalchemy as sa
@@ -27,6 +27,7 @@ from app.codes.service import keyring
 from app.db import utcnow
 from app.extensions import db
 from app.identity.service import Actor
+from app.reports import facts, rollups
 from app.units.models import Event, LocationKind, Unit, UnitStatus
 from app.warehouse.models import Stock
 
@@ -464,9 +465,12 @@ def event_row(*, kind, serial: int, occurred_at: datetime, source: str, recorded
             "corrects_event_id": corrects_event_id, "data": data}
 
 
-def write_events(rows: list[dict]) -> None:
-    """Append events (rows from ``event_row``) in bulk."""
+def write_events(rows: list[dict], *, units: Mapping[int, UnitState] | None = None) -> None:
+    """Append events (rows from ``event_row``) in bulk, and count them in the reports' rollups from
+    ``units`` (serial -> the unit; the line engine, which writes meanwhile, tallies its own instead)."""
     _insert(Event.__table__, rows)
+    if units is not None:
+        rollups.add_all(facts.unit_events(rows, units))
 
 
 def one_of(column, keys: list):

@@ -166,7 +166,7 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
 
     _write_places(changed.values())
     store.adjust_stock(store.stock_deltas(before, changed.values()))
-    store.write_events(events)
+    store.write_events(events, units=units)
     orders.ship()
     _keep_rejections(source, records, results)
 

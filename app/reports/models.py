@@ -1,0 +1,48 @@
+"""Rollups: one row per business day, fact and dimension values, with a count and an amount.
+
+One table serves every fact so a writer, the rebuild and every report share one shape. A dimension a
+fact does not have is stored as 0 or '' (not NULL), so the primary key is the rollup's identity and
+an upsert adds to the one row it names.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+
+DIMENSIONS = ("product_id", "lot_id", "place_kind", "place_id", "region_code", "campaign_id", "variant")
+
+
+class DailyFact(db.Model):
+    """How many (n) and how much (amount: fen, points or items) of a fact happened on a day."""
+
+    __tablename__ = "report_daily"
+    __table_args__ = (
+        sa.Index("ix_report_daily_region", "fact", "region_code", "day"),
+    )
+
+    fact: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    product_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    lot_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    place_kind: Mapped[str] = mapped_column(sa.String(10), primary_key=True)  # line, warehouse, dealer, store
+    place_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    region_code: Mapped[str] = mapped_column(sa.String(12), primary_key=True)  # where it happened
+    campaign_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    variant: Mapped[str] = mapped_column(sa.String(16), primary_key=True)  # a verdict, a level, an outcome...
+    n: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    amount: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class ConsumerDay(db.Model):
+    """A consumer who scanned on a day (the first scan of the day gives the region): distinct consumers
+    over any period without reading the scans."""
+
+    __tablename__ = "report_consumer_days"
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    app_user_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    region_code: Mapped[str] = mapped_column(sa.String(12), default="")
