@@ -1,0 +1,4 @@
+"""Reports in the back office (/api/admin/reports/...): figures read from the daily rollups."""
+from app.admin_api.reports import overview
+
+BLUEPRINTS = (overview.blp,)

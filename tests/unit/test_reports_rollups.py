@@ -1,0 +1,44 @@
+"""The rollups are kept by the writers as the facts happen, and equal a rebuild from the source rows."""
+from app import demo
+from app.identity.models import Role
+from tests.report_checks import figure, rollup_differences
+from tests.wechat.conftest import sandbox  # noqa: F401 - a fresh sandbox per test
+
+
+def test_the_whole_chain_is_counted_as_it_happens_and_a_rebuild_finds_the_same(app, sandbox):  # noqa: F811
+    seeded = demo.seed()
+    facts = seeded["chain"].facts
+    cash = [d for d in facts["draws"] if d["prize"]["kind"] == "cash"]
+    points = [d for d in facts["draws"] if d["prize"]["kind"] == "points"]
+    # The first shift: 1,000 items commissioned and packed into 42 cases; the chain's play: 24 more in one case.
+    assert figure("unit.commissioned", variant="item") == 1_000 + 24
+    assert figure("unit.packed", variant="item") == 1_000 + 24
+    assert figure("codes.issued", measure="amount") == 1_000 + 43 + 25
+    # The chain's case: shipped by the brand's warehouse, then by two dealers, received by the store, one sold.
+    assert figure("stock.out", measure="amount", place_kind="warehouse") == 24
+    assert figure("stock.out", measure="amount", place_kind="dealer") == 24 + 24
+    assert figure("stock.in", measure="amount", place_kind="store") == 24
+    assert figure("unit.sold") == len(facts["sold"])
+    # Consumers: A genuine (first), B the same bottle again, C forged; then each claimer's scans.
+    assert figure("scan", variant="forged") == 1
+    assert figure("draw") == len(facts["draws"])
+    assert figure("prize", measure="amount", variant="cash") == 88 * len(cash)
+    assert figure("prize", variant="points") == len(points)
+    assert figure("payout.paid", measure="amount") == 88 * len(cash)
+    assert rollup_differences() == {}
+
+
+def test_the_overview_answers_the_chain_s_figures_today_and_beside_the_day_before(app, sandbox, auth, client):  # noqa: F811
+    seeded = demo.seed()
+    answer = client.get("/api/admin/reports/overview", headers=auth.headers_for(Role.MARKETER))
+    assert answer.status_code == 200, answer.json
+    today = answer.json["windows"][0]
+    assert today["days"] == 1 and today["from"] == today["to"]
+    # The first shift was made on a fixed day long ago; the chain's 24 items today.
+    assert today["values"]["items_commissioned"] == 24
+    assert today["values"]["shipped_by_brand_items"] == 24
+    assert today["values"]["claims"] == len(seeded["chain"].facts["draws"])
+    assert today["previous"]["items_commissioned"] == 0
+    assert answer.json["trend"][-1]["day"] == today["to"] and len(answer.json["trend"]) == 30
+    assert answer.json["trend"][-1]["items_commissioned"] == 24
+    assert sum(point["consumer_scans"] for point in answer.json["trend"]) == today["values"]["consumer_scans"] > 0
