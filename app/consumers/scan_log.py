@@ -283,9 +283,12 @@ def write(records: list[dict]) -> None:
     if written:  # some were written before (a claim's, a batch delivered again): the same scans?
         _check_written([row for row in rows if row["id"] in written])
     fresh = [row for row in rows if row["id"] not in written]
-    if fresh and db.session.execute(insert, [{name: row[name] for name in columns} for row in fresh]).rowcount \
-            < len(fresh):
-        raise ConcurrentWrite("a scan of this batch was written meanwhile by another writer")
+    inserted = db.session.execute(insert, [{name: row[name] for name in columns} for row in fresh]).rowcount \
+        if fresh else 0
+    if inserted < len(fresh):  # a twin writer (a claim's, a batch redelivered) wrote some since we read
+        if inserted:
+            raise ConcurrentWrite("some scans of this batch were written meanwhile by another writer")
+        fresh = []  # it wrote them all, and counted them
     for row in fresh:
         if row["verdict"] is Verdict.NOT_COMMISSIONED and row["serial"] is not None:
             _count_leak(row)
@@ -317,15 +320,13 @@ def write(records: list[dict]) -> None:
 
 
 class ConcurrentWrite(Exception):
-    """Another writer wrote a scan of this batch between our read and our insert: the batch is written
-    again (its rollups would otherwise count a scan the other writer counts too)."""
+    """Another writer wrote some scans of this batch between our read and our insert, so which ones we
+    wrote (and count in the reports) is unknown: the batch is written again, and then reads them."""
 
 
 def _written_ids(ids: list[int]) -> set[int]:
-    """The ids among these already in consumer_scans; on MySQL a locking read, so a twin writer waits
-    for this transaction (or deadlocks with it and is run again) rather than write the same scans."""
-    query = sa.select(ConsumerScan.id).where(ConsumerScan.id.in_(ids))
-    return set(db.session.scalars(query.with_for_update() if mysql_like() else query))
+    """The ids among these already in consumer_scans (a plain read: a lock would block every writer)."""
+    return set(db.session.scalars(sa.select(ConsumerScan.id).where(ConsumerScan.id.in_(ids))))
 
 
 class IdCollision(Exception):
