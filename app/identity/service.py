@@ -20,6 +20,7 @@ from app.errors import Conflict, NotFound, TooManyRequests, Unauthorized, Valida
 from app.extensions import db
 from app.identity.models import AdminToken, AdminUser, ApiKey, AuditRecord, Role, Scope, admin_user_regions
 from app.identity.scope import scope_of
+from app.masterdata.rules import RegionUnknown
 
 _hasher = PasswordHasher()
 # Verified when the username is unknown, so a wrong name costs as much time as a wrong password.
@@ -99,11 +100,6 @@ def create_user(*, actor: Actor, username: str, password: str, role: Role | str,
     changes.update(_set_regions(user.id, codes))
     audit(actor, "user.create", user, changes)
     return user
-
-
-class RegionUnknown(ValidationFailed):
-    code = "region_unknown"
-    message = "No such region code."
 
 
 def _known_regions(codes: list[str]) -> list[str]:
