@@ -20,6 +20,7 @@ from app.errors import Forbidden
 from app.extensions import db
 from app.identity import service as identity
 from app.identity.models import Role
+from app.identity.scope import DataScope, NationalScopeRequired, scope_of
 
 
 def add_to_operation_doc(fn, **doc) -> None:
@@ -52,6 +53,29 @@ def public(fn):
     fn._public = True
     add_to_operation_doc(fn, security=[])
     return fn
+
+
+def _data_scope(stance: str, reason: str | None = None):
+    def decorate(fn):
+        fn._data_scope = stance
+        add_to_operation_doc(fn, **{"x-data-scope": stance, **({"x-data-scope-reason": reason} if reason else {})})
+        return fn
+    return decorate
+
+
+def regional(fn):
+    """This view honours the caller's data scope itself (its service takes ``scope=current_scope()``)."""
+    return _data_scope("regional")(fn)
+
+
+def not_regional(reason: str):
+    """This view's rows have no region (say why): every user sees them, whatever their data scope."""
+    return _data_scope("not_regional", reason)
+
+
+def national_only(reason: str):
+    """Rows this view can't split by region (say why): a user limited to regions gets 403."""
+    return _data_scope("national_only", reason)
 
 
 ALL_ROLES = tuple(Role)
@@ -88,6 +112,9 @@ def authenticate_back_office():
     allowed = declared_on_view("_allowed_roles")
     if not allowed or actor.role not in allowed:
         raise Forbidden(f"The role {actor.role.value!r} may not do this.", code="role_forbidden")
+    # Fail closed: a view that does not say how it honours data scopes is for national users only.
+    if actor.regions and declared_on_view("_data_scope") not in ("regional", "not_regional"):
+        raise NationalScopeRequired()
     return idempotency.begin(principal=f"user:{actor.id}")
 
 
@@ -147,6 +174,11 @@ def _retried(view):
 
 def current_actor() -> identity.Actor:
     return g.actor
+
+
+def current_scope() -> DataScope:
+    """The data scope of this request's user (app.identity.scope)."""
+    return scope_of(g.actor)
 
 
 class SelectPage(Page):

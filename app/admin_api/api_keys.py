@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask_smorest import Blueprint
 
 from app.db import transaction
-from app.http import SelectPage, authenticate_back_office, current_actor, roles
+from app.http import SelectPage, authenticate_back_office, current_actor, national_only, roles
 from app.identity import service as identity
 from app.identity.models import ApiKey, Role, Scope
 from app.schemas import Int
@@ -40,6 +40,7 @@ class ApiKeyCreateSchema(ma.Schema):
 
 @blp.route("", methods=["GET"])
 @roles(Role.ADMIN)
+@national_only("machine clients act for the whole brand")
 @blp.response(200, ApiKeyReadSchema(many=True))
 @blp.paginate(SelectPage)
 def list_keys():
@@ -49,6 +50,7 @@ def list_keys():
 
 @blp.route("", methods=["POST"])
 @roles(Role.ADMIN)
+@national_only("machine clients act for the whole brand")
 @blp.arguments(ApiKeyCreateSchema)
 @blp.response(201, ApiKeyCreatedSchema)
 def create_key(body):
@@ -60,6 +62,7 @@ def create_key(body):
 
 @blp.route("/<int:key_id>/revoke", methods=["POST"])
 @roles(Role.ADMIN)
+@national_only("machine clients act for the whole brand")
 @blp.response(200, ApiKeyReadSchema)
 def revoke_key(key_id):
     """Revoke an API key"""

@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from app.approvals import service as approvals
 from app.approvals.models import ApprovalRequest, ApprovalStatus
 from app.db import transaction, utcnow
-from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, roles
+from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, national_only, roles
 from app.identity.models import Role
 from app.schemas import Int
 
@@ -68,6 +68,7 @@ def accepted_or(result):
 
 @blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("requests point at statements and points adjustments of any region")
 @blp.arguments(ApprovalQuerySchema, location="query")
 @blp.response(200, ApprovalRequestSchema(many=True))
 @blp.paginate(SelectPage)
@@ -78,6 +79,7 @@ def list_approvals(query):
 
 @blp.route("/<int:request_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("requests point at statements and points adjustments of any region")
 @blp.response(200, ApprovalRequestSchema)
 def get_approval(request_id):
     """An approval request"""
@@ -86,6 +88,7 @@ def get_approval(request_id):
 
 @blp.route("/<int:request_id>/approve", methods=["POST"])
 @roles(*DECIDERS)
+@national_only("requests point at statements and points adjustments of any region")
 @blp.response(200, ApprovalRequestSchema)
 def approve(request_id):
     """Approve a request of someone else: its action runs now (a code pack: its requester may download it once)"""
@@ -95,6 +98,7 @@ def approve(request_id):
 
 @blp.route("/<int:request_id>/reject", methods=["POST"])
 @roles(*DECIDERS)
+@national_only("requests point at statements and points adjustments of any region")
 @blp.arguments(ApprovalRejectSchema)
 @blp.response(200, ApprovalRequestSchema)
 def reject(body, request_id):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from app.http import SelectPage, authenticate_back_office, roles
+from app.http import SelectPage, authenticate_back_office, national_only, roles
 from app.identity import service as identity
 from app.identity.models import Role
 from app.identity.personal_data import OPENID, PHONE
@@ -40,6 +40,7 @@ class AuditQuerySchema(ma.Schema):
 
 @blp.route("", methods=["GET"])
 @roles(Role.ADMIN, Role.AUDITOR)
+@national_only("audit records hold changes to every region's records")
 @blp.arguments(AuditQuerySchema, location="query")
 @blp.response(200, AuditReadSchema(many=True))
 @blp.paginate(SelectPage)

@@ -6,7 +6,7 @@ from flask import request
 from flask_smorest import Blueprint
 
 from app.db import transaction
-from app.http import ALL_ROLES, authenticate_back_office, bearer_token, current_actor, public, roles
+from app.http import ALL_ROLES, authenticate_back_office, bearer_token, current_actor, not_regional, public, roles
 from app.identity import service as identity
 from app.schemas import Int
 
@@ -24,6 +24,8 @@ class MeSchema(ma.Schema):
     id = Int()
     username = ma.fields.String()
     role = ma.fields.String()
+    regions = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Data scope: the region codes whose rows this user sees; empty: the whole country"})
 
 
 class TokenSchema(ma.Schema):
@@ -46,12 +48,14 @@ def login(body):
         "token_type": "Bearer",
         "expires_at": token.expires_at,
         "expires_in": int((token.expires_at - token.created_at).total_seconds()),
-        "user": {"id": token.user.id, "username": token.user.username, "role": token.user.role.value},
+        "user": {"id": token.user.id, "username": token.user.username, "role": token.user.role.value,
+                 "regions": identity.regions_of(token.user.id)},
     }
 
 
 @blp.route("/logout", methods=["POST"])
 @roles(*ALL_ROLES)
+@not_regional("the caller's own session")
 @blp.response(204)
 def logout():
     """Revoke the token of this request"""
@@ -61,8 +65,9 @@ def logout():
 
 @blp.route("/me", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("the caller's own session")
 @blp.response(200, MeSchema)
 def me():
     """Who the token belongs to"""
     actor = current_actor()
-    return {"id": actor.id, "username": actor.name, "role": actor.role.value}
+    return {"id": actor.id, "username": actor.name, "role": actor.role.value, "regions": list(actor.regions)}

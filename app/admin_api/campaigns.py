@@ -18,6 +18,8 @@ from app.http import (
     SelectPage,
     authenticate_back_office,
     current_actor,
+    national_only,
+    not_regional,
     roles,
 )
 from app.identity.models import Role
@@ -124,6 +126,7 @@ class AdminCampaignQuerySchema(ma.Schema):
 
 @blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("campaigns are brand configuration: a campaign may target regions but holds no region's data")
 @blp.arguments(AdminCampaignQuerySchema, location="query")
 @blp.response(200, AdminCampaignReadSchema(many=True))
 @blp.paginate(SelectPage)
@@ -134,6 +137,7 @@ def list_campaigns(query):
 
 @blp.route("", methods=["POST"])
 @roles(*WRITERS)
+@national_only("brand-wide configuration is written by users who see the whole country")
 @blp.arguments(AdminCampaignCreateSchema)
 @blp.response(201, AdminCampaignReadSchema)
 def create_campaign(body):
@@ -144,6 +148,7 @@ def create_campaign(body):
 
 @blp.route("/<int:campaign_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("campaigns are brand configuration: a campaign may target regions but holds no region's data")
 @blp.response(200, AdminCampaignReadSchema)
 def get_campaign(campaign_id):
     """A campaign with its prizes"""
@@ -152,6 +157,7 @@ def get_campaign(campaign_id):
 
 @blp.route("/<int:campaign_id>", methods=["PATCH"])
 @roles(*WRITERS)
+@national_only("brand-wide configuration is written by users who see the whole country")
 @blp.arguments(AdminCampaignUpdateSchema)
 @blp.response(200, AdminCampaignReadSchema)
 def update_campaign(body, campaign_id):
@@ -162,6 +168,7 @@ def update_campaign(body, campaign_id):
 
 @blp.route("/<int:campaign_id>/activate", methods=["POST"])
 @roles(*WRITERS)
+@national_only("brand-wide configuration is written by users who see the whole country")
 @blp.response(200, AdminCampaignReadSchema)
 @blp.alt_response(202, schema=ApprovalRequestSchema, description="A cash campaign with a budget above "
                   "DUAL_CONTROL_CAMPAIGN_BUDGET_FEN: a second person approves the request")
@@ -174,6 +181,7 @@ def activate_campaign(campaign_id):
 
 @blp.route("/<int:campaign_id>/pause", methods=["POST"])
 @roles(*WRITERS)
+@national_only("brand-wide configuration is written by users who see the whole country")
 @blp.response(200, AdminCampaignReadSchema)
 def pause_campaign(campaign_id):
     """Pause an active campaign"""
@@ -183,6 +191,7 @@ def pause_campaign(campaign_id):
 
 @blp.route("/<int:campaign_id>/end", methods=["POST"])
 @roles(*WRITERS)
+@national_only("brand-wide configuration is written by users who see the whole country")
 @blp.response(200, AdminCampaignReadSchema)
 def end_campaign(campaign_id):
     """End a campaign (final)"""

@@ -8,7 +8,8 @@ from flask_smorest import Blueprint
 from app.channel import orders
 from app.channel.models import DiscrepancyKind, OrderStatus, PartyKind, ReceiptMode, ShipmentStatus
 from app.db import transaction
-from app.http import ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor, roles
+from app.http import (ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor,
+                      current_scope, national_only, regional, roles)
 from app.masterdata.models import Status
 from app.schemas import Int, OrderLineProgressSchema, OrderTotalsSchema
 from app.webhooks import service as webhooks
@@ -80,20 +81,22 @@ class OrderDetailSchema(OrderSummarySchema):
 
 @orders_blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @orders_blp.arguments(OrderQuerySchema, location="query")
 @orders_blp.response(200, OrderSummarySchema(many=True))
 @orders_blp.paginate(SelectPage)
 def list_orders(query):
     """List orders, newest first (filter by status, number, seller, buyer)"""
-    return orders.list_orders(**query)
+    return orders.list_orders(**query, scope=current_scope())
 
 
 @orders_blp.route("/<int:order_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @orders_blp.response(200, OrderDetailSchema)
 def get_order(order_id):
     """An order with its progress per line and totals"""
-    order = orders.get_order(order_id=order_id)
+    order = orders.get_order(order_id=order_id, scope=current_scope())
     progress = orders.order_progress(order)
     return _fields(order, OrderSummarySchema, lines=progress["lines"], totals=progress["totals"])
 
@@ -160,32 +163,35 @@ class DiscrepancySchema(ma.Schema):
 
 @shipments_blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @shipments_blp.arguments(ShipmentQuerySchema, location="query")
 @shipments_blp.response(200, ShipmentSummarySchema(many=True))
 @shipments_blp.paginate(SelectPage)
 def list_shipments(query):
     """List shipments, newest first (filter by status, order, shipper, receiver)"""
-    return orders.list_shipments(**query)
+    return orders.list_shipments(**query, scope=current_scope())
 
 
 @shipments_blp.route("/<int:shipment_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @shipments_blp.response(200, ShipmentDetailSchema)
 def get_shipment(shipment_id):
     """A shipment with its receipt's counts (expected, received, missing, extra, damaged)"""
-    shipment = orders.get_shipment(shipment_id)
+    shipment = orders.get_shipment(shipment_id, scope=current_scope())
     return _fields(shipment, ShipmentSummarySchema, order=shipment.order,
                    receipt=orders.shipment_receipt(shipment_id))
 
 
 @shipments_blp.route("/<int:shipment_id>/discrepancies", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @shipments_blp.arguments(DiscrepancyQuerySchema, location="query")
 @shipments_blp.response(200, DiscrepancySchema(many=True))
 @shipments_blp.paginate(SelectPage)
 def list_discrepancies(query, shipment_id):
     """What the shipment's receipt found wrong: missing, extra and damaged units"""
-    return orders.shipment_discrepancies(shipment_id=shipment_id, **query)
+    return orders.shipment_discrepancies(shipment_id=shipment_id, **query, scope=current_scope())
 
 
 # --- webhook endpoints -------------------------------------------------------------------------
@@ -226,6 +232,7 @@ class EndpointWithSecretSchema(EndpointReadSchema):
 
 @endpoints_blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("the ERP's webhooks serve the whole brand")
 @endpoints_blp.arguments(EndpointQuerySchema, location="query")
 @endpoints_blp.response(200, EndpointReadSchema(many=True))
 @endpoints_blp.paginate(SelectPage)
@@ -236,6 +243,7 @@ def list_endpoints(query):
 
 @endpoints_blp.route("", methods=["POST"])
 @roles(*WRITERS)
+@national_only("the ERP's webhooks serve the whole brand")
 @endpoints_blp.arguments(EndpointCreateSchema)
 @endpoints_blp.response(201, EndpointWithSecretSchema)
 def create_endpoint(body):
@@ -246,6 +254,7 @@ def create_endpoint(body):
 
 @endpoints_blp.route("/<int:endpoint_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("the ERP's webhooks serve the whole brand")
 @endpoints_blp.response(200, EndpointReadSchema)
 def get_endpoint(endpoint_id):
     """A webhook endpoint (without its secret)"""
@@ -254,6 +263,7 @@ def get_endpoint(endpoint_id):
 
 @endpoints_blp.route("/<int:endpoint_id>", methods=["PATCH"])
 @roles(*WRITERS)
+@national_only("the ERP's webhooks serve the whole brand")
 @endpoints_blp.arguments(EndpointUpdateSchema)
 @endpoints_blp.response(200, EndpointReadSchema)
 def update_endpoint(body, endpoint_id):
@@ -264,6 +274,7 @@ def update_endpoint(body, endpoint_id):
 
 @endpoints_blp.route("/<int:endpoint_id>", methods=["DELETE"])
 @roles(*WRITERS)
+@national_only("the ERP's webhooks serve the whole brand")
 @endpoints_blp.response(200, EndpointReadSchema)
 def deactivate_endpoint(endpoint_id):
     """Deactivate a webhook endpoint (its deliveries are kept for the record)"""
@@ -274,6 +285,7 @@ def deactivate_endpoint(endpoint_id):
 
 @endpoints_blp.route("/<int:endpoint_id>/rotate-secret", methods=["POST"])
 @roles(*WRITERS)
+@national_only("the ERP's webhooks serve the whole brand")
 @endpoints_blp.response(200, EndpointWithSecretSchema)
 def rotate_secret(endpoint_id):
     """Give a webhook endpoint a new secret (shown once; the old one stops signing at once)"""
@@ -301,6 +313,7 @@ class DeliveryReadSchema(ma.Schema):
 
 @deliveries_blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("the ERP's webhooks serve the whole brand")
 @deliveries_blp.arguments(DeliveryQuerySchema, location="query")
 @deliveries_blp.response(200, DeliveryReadSchema(many=True))
 @deliveries_blp.paginate(SelectPage)
@@ -311,6 +324,7 @@ def list_deliveries(query):
 
 @deliveries_blp.route("/<int:delivery_id>/redeliver", methods=["POST"])
 @roles(*WRITERS)
+@national_only("the ERP's webhooks serve the whole brand")
 @deliveries_blp.response(200, DeliveryReadSchema)
 def redeliver(delivery_id):
     """Send a delivery again at once, with a fresh retry schedule"""

@@ -8,13 +8,7 @@ from app.admin_api.consumer_profiles import UtcTime as _time
 from app.campaigns import redemptions
 from app.campaigns.models import DrawOutcome, PrizeKind, RedemptionStatus
 from app.db import transaction
-from app.http import (
-    ALL_ROLES,
-    SelectPage,
-    authenticate_back_office,
-    current_actor,
-    roles,
-)
+from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, current_scope, regional, roles
 from app.identity.models import Role
 from app.payouts.models import PayoutStatus
 from app.identity.personal_data import PHONE
@@ -91,34 +85,38 @@ class RedemptionCancelSchema(ma.Schema):
 
 @blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @blp.arguments(AdminDrawQuerySchema, location="query")
 @blp.response(200, AdminDrawSchema(many=True))
 @blp.paginate(SelectPage)
 def list_draws(query):
     """Draws, newest first, by campaign, outcome, prize kind, consumer and period"""
-    return redemptions.list_draws(**query)
+    return redemptions.list_draws(**query, scope=current_scope())
 
 
 @blp.route("/redemptions", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @blp.arguments(AdminRedemptionQuerySchema, location="query")
 @blp.response(200, AdminRedemptionSchema(many=True))
 @blp.paginate(SelectPage)
 def list_redemptions(query):
     """Prize redemptions (coupons and gifts), newest first"""
-    return redemptions.list_redemptions(**query)
+    return redemptions.list_redemptions(**query, scope=current_scope())
 
 
 @blp.route("/redemptions/<int:redemption_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @blp.response(200, AdminRedemptionSchema)
 def get_redemption(redemption_id):
     """A prize redemption"""
-    return redemptions.get_redemption(redemption_id)
+    return redemptions.get_redemption(redemption_id, scope=current_scope())
 
 
 @blp.route("/redemptions/<int:redemption_id>/ship", methods=["POST"])
 @roles(*WRITERS)
+@regional
 @blp.arguments(RedemptionShipSchema)
 @blp.response(200, AdminRedemptionSchema)
 def ship(body, redemption_id):
@@ -129,6 +127,7 @@ def ship(body, redemption_id):
 
 @blp.route("/redemptions/<int:redemption_id>/redeem", methods=["POST"])
 @roles(*WRITERS)
+@regional
 @blp.response(200, AdminRedemptionSchema)
 def redeem(redemption_id):
     """A coupon used (issued → redeemed) or a gift delivered (shipped → redeemed); else 409"""
@@ -138,6 +137,7 @@ def redeem(redemption_id):
 
 @blp.route("/redemptions/<int:redemption_id>/cancel", methods=["POST"])
 @roles(*WRITERS)
+@regional
 @blp.arguments(RedemptionCancelSchema)
 @blp.response(200, AdminRedemptionSchema)
 def cancel(body, redemption_id):
@@ -148,7 +148,8 @@ def cancel(body, redemption_id):
 
 @blp.route("/<int:draw_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @blp.response(200, AdminDrawDetailSchema)
 def get_draw(draw_id):
     """A draw with its random number, the odds in force, and its redemption and payout"""
-    return redemptions.get_draw(draw_id)
+    return redemptions.get_draw(draw_id, scope=current_scope())

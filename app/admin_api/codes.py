@@ -14,7 +14,7 @@ from app.admin_api.approvals import ApprovalRequestSchema, accepted_or
 from app.approvals import flows
 from app.approvals.models import ApprovalRequest
 from app.db import transaction
-from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, roles
+from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, national_only, not_regional, roles
 from app.identity.models import Role
 from app.schemas import Int
 
@@ -140,6 +140,7 @@ class QrQuerySchema(ma.Schema):
 
 @batches.route("", methods=["POST"])
 @roles(*ISSUERS)
+@national_only("code packs are issued and exported for the whole brand")
 @batches.arguments(BatchCreateSchema)
 @batches.response(202, BatchIssuedSchema)
 def issue_batch(body):
@@ -153,6 +154,7 @@ def issue_batch(body):
 
 @batches.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("code batches belong to products, not regions")
 @batches.arguments(BatchQuerySchema, location="query")
 @batches.response(200, BatchReadSchema(many=True))
 @batches.paginate(SelectPage)
@@ -163,6 +165,7 @@ def list_batches(query):
 
 @batches.route("/<int:batch_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("code batches belong to products, not regions")
 @batches.response(200, BatchDetailSchema)
 def get_batch(batch_id):
     """Get a batch with the progress of its exports"""
@@ -171,6 +174,7 @@ def get_batch(batch_id):
 
 @batches.route("/<int:batch_id>/void", methods=["POST"])
 @roles(*ISSUERS)
+@national_only("code packs are issued and exported for the whole brand")
 @batches.arguments(VoidSchema)
 @batches.response(200, BatchReadSchema)
 def void_batch(body, batch_id):
@@ -181,6 +185,7 @@ def void_batch(body, batch_id):
 
 @batches.route("/<int:batch_id>/exports", methods=["POST"])
 @roles(*ISSUERS)
+@national_only("code packs are issued and exported for the whole brand")
 @batches.arguments(ExportCreateSchema)
 @batches.response(202, ExportReadSchema)
 def request_export(body, batch_id):
@@ -193,6 +198,7 @@ def request_export(body, batch_id):
 
 @batches.route("/exports/<int:job_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("an export job's state (not its file)")
 @batches.response(200, ExportReadSchema)
 def get_export(job_id):
     """Progress of a code pack export"""
@@ -201,6 +207,7 @@ def get_export(job_id):
 
 @batches.route("/exports/<int:job_id>/download", methods=["GET"])
 @roles(*ISSUERS)
+@national_only("code packs are issued and exported for the whole brand")
 @batches.response(200, content_type="application/zip")
 @batches.alt_response(202, schema=ApprovalRequestSchema, description="A pack of hidden codes "
                       "(DUAL_CONTROL_CODE_PACK_HIDDEN): a second person approves; then this download works once")
@@ -217,6 +224,7 @@ def download_export(job_id):
 
 @batches.route("/<int:batch_id>/label-sheet", methods=["GET"])
 @roles(*ISSUERS)
+@national_only("code packs are issued and exported for the whole brand")
 @batches.response(200, content_type="text/html")
 def label_sheet(batch_id):
     """A printable sample label sheet of the batch's first 24 codes (audited: they are real codes)"""
@@ -231,6 +239,7 @@ def label_sheet(batch_id):
 
 @lookup.route("/<code>", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("a code's arithmetic and its batch: no place")
 @lookup.response(200, ResolutionSchema)
 def resolve_code(code):
     """Resolve a code: valid or forged, its batch, product, level and status"""
@@ -239,6 +248,7 @@ def resolve_code(code):
 
 @lookup.route("/<code>/qr.png", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("a code's image")
 @lookup.arguments(QrQuerySchema, location="query")
 @lookup.response(200, content_type="image/png")
 def qr_png(query, code):
@@ -248,6 +258,7 @@ def qr_png(query, code):
 
 @lookup.route("/<code>/qr.svg", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("a code's image")
 @lookup.arguments(QrQuerySchema, location="query")
 @lookup.response(200, content_type="image/svg+xml")
 def qr_svg(query, code):

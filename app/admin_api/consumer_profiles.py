@@ -8,13 +8,8 @@ from flask_smorest import Blueprint
 from app.accounts.models import AppUserStatus
 from app.consumers import blacklist, profiles
 from app.db import transaction
-from app.http import (
-    ALL_ROLES,
-    RowPage,
-    authenticate_back_office,
-    current_actor,
-    roles,
-)
+from app.http import (ALL_ROLES, RowPage, authenticate_back_office, current_actor, current_scope, national_only,
+                      regional, roles)
 from app.identity.models import Role
 from app.identity.personal_data import OPENID
 from app.schemas import Int, Masked, UtcTime
@@ -151,25 +146,28 @@ class BlacklistEntrySchema(ma.Schema):
 
 @blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @blp.arguments(ProfileQuerySchema, location="query")
 @blp.response(200, ProfileRowSchema(many=True))
 @blp.paginate(RowPage)
 def list_profiles(query):
     """Consumers with their scan count and first and last scan, last seen first"""
-    return profiles.list_profiles(**query)
+    return profiles.list_profiles(**query, scope=current_scope())
 
 
 @blp.route("/segments", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @blp.arguments(ConsumerSegmentQuerySchema, location="query")
 @blp.response(200, ConsumerSegmentsSchema)
 def segments(query):
     """Distinct consumers per region (province or city), per product or per scan-frequency bucket"""
-    return profiles.segments(**query)
+    return profiles.segments(**query, scope=current_scope())
 
 
 @blp.route("/blacklist", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("the blacklist is brand-wide: a blocked consumer is blocked everywhere")
 @blp.arguments(BlacklistQuerySchema, location="query")
 @blp.response(200, BlacklistEntrySchema(many=True))
 @blp.paginate(RowPage)
@@ -180,6 +178,7 @@ def list_blacklist(query):
 
 @blp.route("/blacklist", methods=["POST"])
 @roles(*WRITERS)
+@national_only("the blacklist is brand-wide: a blocked consumer is blocked everywhere")
 @blp.arguments(BlacklistAddSchema)
 @blp.response(201, BlacklistEntrySchema)
 def add_to_blacklist(body):
@@ -192,6 +191,7 @@ def add_to_blacklist(body):
 
 @blp.route("/blacklist/<int:entry_id>", methods=["DELETE"])
 @roles(*WRITERS)
+@national_only("the blacklist is brand-wide: a blocked consumer is blocked everywhere")
 @blp.response(204)
 def remove_from_blacklist(entry_id):
     """Take an entry off the blacklist"""
@@ -201,7 +201,8 @@ def remove_from_blacklist(entry_id):
 
 @blp.route("/<int:app_user_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @blp.response(200, ProfileSchema)
 def get_profile(app_user_id):
     """A consumer's profile: scans, products, regions, first and last seen, winnings, payouts, points"""
-    return profiles.profile(app_user_id=app_user_id)
+    return profiles.profile(app_user_id=app_user_id, scope=current_scope())

@@ -8,13 +8,8 @@ from flask_smorest import Blueprint
 from app.consumers import service
 from app.consumers.models import LeakAlertStatus, Verdict
 from app.db import transaction
-from app.http import (
-    ALL_ROLES,
-    SelectPage,
-    authenticate_back_office,
-    current_actor,
-    roles,
-)
+from app.http import (ALL_ROLES, SelectPage, authenticate_back_office, current_actor, current_scope, national_only,
+                      not_regional, regional, roles)
 from app.identity.models import Role
 from app.schemas import Int, UtcTime
 
@@ -82,6 +77,7 @@ class ScanQuerySchema(ma.Schema):
 
 @leaks_blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("a leaked code pack has no region: its alert counts scans anywhere")
 @leaks_blp.arguments(LeakQuerySchema, location="query")
 @leaks_blp.response(200, LeakAlertSchema(many=True))
 @leaks_blp.paginate(SelectPage)
@@ -92,6 +88,7 @@ def list_leak_alerts(query):
 
 @leaks_blp.route("/<int:alert_id>/resolve", methods=["POST"])
 @roles(*RESOLVERS)
+@national_only("a code-pack leak is handled for the whole brand")
 @leaks_blp.arguments(LeakResolveSchema)
 @leaks_blp.response(200, LeakAlertSchema)
 def resolve_leak_alert(body, alert_id):
@@ -102,12 +99,13 @@ def resolve_leak_alert(body, alert_id):
 
 @scans_blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @scans_blp.arguments(ScanQuerySchema, location="query")
 @scans_blp.response(200, AdminConsumerScanSchema(many=True))
 @scans_blp.paginate(SelectPage)
 def list_scans(query):
     """List consumer scans (newest first)"""
-    return service.list_scans(**query)
+    return service.list_scans(**query, scope=current_scope())
 
 
 BLUEPRINTS = (leaks_blp, scans_blp)

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from app.channel import diversion as service
 from app.channel.models import AlertStatus, SeenKind
 from app.db import transaction
-from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, roles
+from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, current_scope, regional, roles
 from app.identity.models import Role
 from app.schemas import Int, UtcTime
 
@@ -65,24 +65,27 @@ class AlertResolveSchema(ma.Schema):
 
 @blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @blp.arguments(AlertQuerySchema, location="query")
 @blp.response(200, AlertReadSchema(many=True))
 @blp.paginate(SelectPage)
 def list_alerts(query):
     """List diversion alerts (newest first)"""
-    return service.list_alerts(**query)
+    return service.list_alerts(**query, scope=current_scope())
 
 
 @blp.route("/<int:alert_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @blp.response(200, AlertDetailSchema)
 def get_alert(alert_id):
     """Get a diversion alert with its evidence"""
-    return service.get_alert(alert_id)
+    return service.get_alert(alert_id, scope=current_scope())
 
 
 @blp.route("/<int:alert_id>/resolve", methods=["POST"])
 @roles(*RESOLVERS)
+@regional
 @blp.arguments(AlertResolveSchema)
 @blp.response(200, AlertDetailSchema)
 def resolve_alert(body, alert_id):

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from app.accounts import service as accounts
 from app.accounts.models import InvitationKind, MemberRole
 from app.db import transaction
-from app.http import SelectPage, authenticate_back_office, current_actor, roles
+from app.http import SelectPage, authenticate_back_office, current_actor, national_only, roles
 from app.identity.models import Role
 from app.identity.personal_data import PHONE
 from app.schemas import Int, Masked
@@ -74,6 +74,7 @@ class DealerMemberReadSchema(ma.Schema):
 
 @blp.route("", methods=["POST"])
 @roles(*WRITERS)
+@national_only("binding people to dealers and stores is not split by region yet")
 @blp.arguments(InvitationCreateSchema)
 @blp.response(201, InvitationReadSchema)
 def create_invitation(body):
@@ -84,6 +85,7 @@ def create_invitation(body):
 
 @blp.route("", methods=["GET"])
 @roles(*WRITERS)
+@national_only("binding people to dealers and stores is not split by region yet")
 @blp.arguments(InvitationQuerySchema, location="query")
 @blp.response(200, InvitationReadSchema(many=True))
 @blp.paginate(SelectPage)
@@ -94,6 +96,7 @@ def list_invitations(query):
 
 @blp.route("/<int:invitation_id>", methods=["GET"])
 @roles(*WRITERS)
+@national_only("binding people to dealers and stores is not split by region yet")
 @blp.response(200, InvitationReadSchema)
 def get_invitation(invitation_id):
     """One invitation"""
@@ -102,6 +105,7 @@ def get_invitation(invitation_id):
 
 @blp.route("/<int:invitation_id>/revoke", methods=["POST"])
 @roles(*WRITERS)
+@national_only("binding people to dealers and stores is not split by region yet")
 @blp.response(200, InvitationReadSchema)
 def revoke_invitation(invitation_id):
     """Revoke an invitation: it binds nobody any more"""
@@ -111,6 +115,7 @@ def revoke_invitation(invitation_id):
 
 @blp.route("/<int:invitation_id>/wxacode.png", methods=["GET"])
 @roles(*WRITERS)
+@national_only("binding people to dealers and stores is not split by region yet")
 @blp.response(200, content_type="image/png", description="A mini-program code image (PNG)")
 def invitation_wxacode(invitation_id):
     """The mini-program code that opens the right mini-program with this invitation"""
@@ -119,6 +124,7 @@ def invitation_wxacode(invitation_id):
 
 @members_blp.route("/<int:dealer_id>/members", methods=["GET"])
 @roles(*WRITERS)
+@national_only("binding people to dealers and stores is not split by region yet")
 @members_blp.response(200, DealerMemberReadSchema(many=True))
 @members_blp.paginate(SelectPage)
 def list_dealer_members(dealer_id):
@@ -128,6 +134,7 @@ def list_dealer_members(dealer_id):
 
 @members_blp.route("/<int:dealer_id>/members/<int:member_id>", methods=["DELETE"])
 @roles(*WRITERS)
+@national_only("binding people to dealers and stores is not split by region yet")
 @members_blp.response(204)
 def remove_dealer_member(dealer_id, member_id):
     """Unbind a user from a dealer"""

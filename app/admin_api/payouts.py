@@ -12,7 +12,7 @@ from flask import Response, request
 from flask_smorest import Blueprint
 
 from app.db import transaction
-from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, public, roles
+from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, national_only, public, roles
 from app.identity.models import Role
 from app.payouts import service
 from app.identity.personal_data import OPENID
@@ -112,6 +112,7 @@ class IncidentResolveSchema(ma.Schema):
 
 @blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("payouts are money of every region; finance sees the queue whole")
 @blp.arguments(AdminPayoutQuerySchema, location="query")
 @blp.response(200, AdminPayoutReadSchema(many=True))
 @blp.paginate(SelectPage)
@@ -125,6 +126,7 @@ def list_payouts(query):
 
 @blp.route("/reconciliations", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("payouts are money of every region; finance sees the queue whole")
 @blp.response(200, ReconciliationReadSchema(many=True))
 @blp.paginate(SelectPage)
 def list_reconciliations():
@@ -134,6 +136,7 @@ def list_reconciliations():
 
 @blp.route("/incidents", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("payouts are money of every region; finance sees the queue whole")
 @blp.arguments(IncidentQuerySchema, location="query")
 @blp.response(200, IncidentReadSchema(many=True))
 @blp.paginate(SelectPage)
@@ -144,6 +147,7 @@ def list_incidents(query):
 
 @blp.route("/incidents/<int:incident_id>/resolve", methods=["POST"])
 @roles(*WRITERS)
+@national_only("payouts are money of every region; finance sees the queue whole")
 @blp.arguments(IncidentResolveSchema)
 @blp.response(200, IncidentReadSchema)
 def resolve_incident(body, incident_id):
@@ -155,6 +159,7 @@ def resolve_incident(body, incident_id):
 
 @blp.route("/<int:payout_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("payouts are money of every region; finance sees the queue whole")
 @blp.response(200, AdminPayoutReadSchema)
 def get_payout(payout_id):
     """A payout"""
@@ -163,6 +168,7 @@ def get_payout(payout_id):
 
 @blp.route("/<int:payout_id>/release", methods=["POST"])
 @roles(*WRITERS)
+@national_only("payouts are money of every region; finance sees the queue whole")
 @blp.response(200, AdminPayoutReadSchema)
 def release_payout(payout_id):
     """Release a held payout to the queue"""
@@ -172,6 +178,7 @@ def release_payout(payout_id):
 
 @blp.route("/<int:payout_id>/cancel", methods=["POST"])
 @roles(*WRITERS)
+@national_only("payouts are money of every region; finance sees the queue whole")
 @blp.arguments(AdminPayoutCancelSchema)
 @blp.response(200, AdminPayoutReadSchema)
 def cancel_payout(body, payout_id):

@@ -16,6 +16,8 @@ from app.http import (
     SelectPage,
     authenticate_back_office,
     current_actor,
+    national_only,
+    not_regional,
     roles,
 )
 from app.identity.models import Role
@@ -128,6 +130,7 @@ class AdminMallCancelSchema(ma.Schema):
 
 @blp.route("/consumers/<int:app_user_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("a consumer's points and mall orders are not split by region")
 @blp.response(200, AdminPointsBalanceSchema)
 def consumer_balance(app_user_id):
     """A consumer's points balance and what of it expires within 30 days"""
@@ -138,6 +141,7 @@ def consumer_balance(app_user_id):
 
 @blp.route("/consumers/<int:app_user_id>/ledger", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("a consumer's points and mall orders are not split by region")
 @blp.arguments(AdminPointsLedgerQuerySchema, location="query")
 @blp.response(200, AdminPointsEntrySchema(many=True))
 @blp.paginate(SelectPage)
@@ -148,6 +152,7 @@ def consumer_ledger(query, app_user_id):
 
 @blp.route("/consumers/<int:app_user_id>/adjustments", methods=["POST"])
 @roles(*WRITERS)
+@national_only("a consumer's points and mall orders are not split by region")
 @blp.arguments(AdminPointsAdjustSchema)
 @blp.response(201, AdminPointsEntrySchema)
 @blp.alt_response(202, schema=ApprovalRequestSchema, description="More points than DUAL_CONTROL_POINTS_ADJUST: "
@@ -163,6 +168,7 @@ def adjust(body, app_user_id):
 
 @blp.route("/mall/items", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("the points mall's catalogue is the brand's")
 @blp.arguments(AdminMallItemQuerySchema, location="query")
 @blp.response(200, AdminMallItemSchema(many=True))
 @blp.paginate(SelectPage)
@@ -173,6 +179,7 @@ def list_items(query):
 
 @blp.route("/mall/items", methods=["POST"])
 @roles(*WRITERS)
+@national_only("a consumer's points and mall orders are not split by region")
 @blp.arguments(AdminMallItemCreateSchema)
 @blp.response(201, AdminMallItemSchema)
 def create_item(body):
@@ -183,6 +190,7 @@ def create_item(body):
 
 @blp.route("/mall/items/<int:item_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("the points mall's catalogue is the brand's")
 @blp.response(200, AdminMallItemSchema)
 def get_item(item_id):
     """A mall item"""
@@ -191,6 +199,7 @@ def get_item(item_id):
 
 @blp.route("/mall/items/<int:item_id>", methods=["PATCH"])
 @roles(*WRITERS)
+@national_only("a consumer's points and mall orders are not split by region")
 @blp.arguments(AdminMallItemUpdateSchema)
 @blp.response(200, AdminMallItemSchema)
 def update_item(body, item_id):
@@ -203,6 +212,7 @@ def update_item(body, item_id):
 
 @blp.route("/mall/orders", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("a consumer's points and mall orders are not split by region")
 @blp.arguments(AdminMallOrderQuerySchema, location="query")
 @blp.response(200, AdminMallOrderSchema(many=True))
 @blp.paginate(SelectPage)
@@ -213,6 +223,7 @@ def list_orders(query):
 
 @blp.route("/mall/orders/<int:order_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("a consumer's points and mall orders are not split by region")
 @blp.response(200, AdminMallOrderSchema)
 def get_order(order_id):
     """A mall order"""
@@ -221,6 +232,7 @@ def get_order(order_id):
 
 @blp.route("/mall/orders/<int:order_id>/ship", methods=["POST"])
 @roles(*ORDER_HANDLERS)
+@national_only("a consumer's points and mall orders are not split by region")
 @blp.arguments(AdminMallShipSchema)
 @blp.response(200, AdminMallOrderSchema)
 def ship_order(body, order_id):
@@ -231,6 +243,7 @@ def ship_order(body, order_id):
 
 @blp.route("/mall/orders/<int:order_id>/deliver", methods=["POST"])
 @roles(*ORDER_HANDLERS)
+@national_only("a consumer's points and mall orders are not split by region")
 @blp.response(200, AdminMallOrderSchema)
 def deliver_order(order_id):
     """Mark a shipped order delivered"""
@@ -240,6 +253,7 @@ def deliver_order(order_id):
 
 @blp.route("/mall/orders/<int:order_id>/cancel", methods=["POST"])
 @roles(*ORDER_HANDLERS)
+@national_only("a consumer's points and mall orders are not split by region")
 @blp.arguments(AdminMallCancelSchema)
 @blp.response(200, AdminMallOrderSchema)
 def cancel_order(body, order_id):

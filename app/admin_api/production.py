@@ -7,7 +7,8 @@ from flask_smorest import Blueprint
 
 from app.admin_api.masterdata.fields import external_id, status, status_filter, text
 from app.db import transaction
-from app.http import ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor, roles
+from app.http import (ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor,
+                      current_scope, national_only, not_regional, regional, roles)
 from app.production import service
 from app.production.models import InspectionResult, LotStatus
 from app.schemas import Int, UtcTime
@@ -229,16 +230,18 @@ def _lot_detail(lot):
 
 @lots.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @lots.arguments(ProductionLotQuerySchema, location="query")
 @lots.response(200, ProductionLotReadSchema(many=True))
 @lots.paginate(SelectPage)
 def list_production_lots(query):
     """List production lots (newest production date first)"""
-    return service.list_production_lots(**query)
+    return service.list_production_lots(**query, scope=current_scope())
 
 
 @lots.route("", methods=["POST"])
 @roles(*WRITERS)
+@national_only("production records are written by the brand's production staff")
 @lots.arguments(ProductionLotCreateSchema)
 @lots.response(201, ProductionLotReadSchema)
 def create_production_lot(body):
@@ -249,14 +252,16 @@ def create_production_lot(body):
 
 @lots.route("/<int:lot_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @lots.response(200, ProductionLotDetailSchema)
 def get_production_lot(lot_id):
     """Get a production lot with the raw-material lots it consumed"""
-    return _lot_detail(service.get_production_lot(lot_id))
+    return _lot_detail(service.get_production_lot(lot_id, scope=current_scope()))
 
 
 @lots.route("/<int:lot_id>", methods=["PATCH"])
 @roles(*WRITERS)
+@national_only("production records are written by the brand's production staff")
 @lots.arguments(ProductionLotUpdateSchema)
 @lots.response(200, ProductionLotReadSchema)
 def update_production_lot(body, lot_id):
@@ -267,6 +272,7 @@ def update_production_lot(body, lot_id):
 
 @lots.route("/<int:lot_id>/close", methods=["POST"])
 @roles(*WRITERS)
+@national_only("production records are written by the brand's production staff")
 @lots.response(200, ProductionLotReadSchema)
 def close_production_lot(lot_id):
     """Close a production lot (no new units or consumptions)"""
@@ -276,6 +282,7 @@ def close_production_lot(lot_id):
 
 @lots.route("/<int:lot_id>/reopen", methods=["POST"])
 @roles(*WRITERS)
+@national_only("production records are written by the brand's production staff")
 @lots.response(200, ProductionLotReadSchema)
 def reopen_production_lot(lot_id):
     """Reopen a closed production lot"""
@@ -285,6 +292,7 @@ def reopen_production_lot(lot_id):
 
 @lots.route("/<int:lot_id>/consumptions", methods=["POST"])
 @roles(*WRITERS)
+@national_only("production records are written by the brand's production staff")
 @lots.arguments(ConsumptionCreateSchema)
 @lots.response(200, ConsumptionReadSchema)
 def add_consumption(body, lot_id):
@@ -297,6 +305,7 @@ def add_consumption(body, lot_id):
 
 @lots.route("/<int:lot_id>/consumptions/<int:raw_lot_id>", methods=["DELETE"])
 @roles(*WRITERS)
+@national_only("production records are written by the brand's production staff")
 @lots.response(204)
 def remove_consumption(lot_id, raw_lot_id):
     """Remove a consumption recorded by mistake"""
@@ -308,6 +317,7 @@ def remove_consumption(lot_id, raw_lot_id):
 
 @materials.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("raw materials come from suppliers, not regions")
 @materials.arguments(MaterialQuerySchema, location="query")
 @materials.response(200, MaterialReadSchema(many=True))
 @materials.paginate(SelectPage)
@@ -318,6 +328,7 @@ def list_materials(query):
 
 @materials.route("", methods=["POST"])
 @roles(*WRITERS)
+@national_only("production records are written by the brand's production staff")
 @materials.arguments(MaterialCreateSchema)
 @materials.response(201, MaterialReadSchema)
 def create_material(body):
@@ -328,6 +339,7 @@ def create_material(body):
 
 @materials.route("/<int:material_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("raw materials come from suppliers, not regions")
 @materials.response(200, MaterialReadSchema)
 def get_material(material_id):
     """Get a material"""
@@ -336,6 +348,7 @@ def get_material(material_id):
 
 @materials.route("/<int:material_id>", methods=["PATCH"])
 @roles(*WRITERS)
+@national_only("production records are written by the brand's production staff")
 @materials.arguments(MaterialUpdateSchema)
 @materials.response(200, MaterialReadSchema)
 def update_material(body, material_id):
@@ -346,6 +359,7 @@ def update_material(body, material_id):
 
 @suppliers.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("suppliers are not placed in regions")
 @suppliers.arguments(SupplierQuerySchema, location="query")
 @suppliers.response(200, SupplierReadSchema(many=True))
 @suppliers.paginate(SelectPage)
@@ -356,6 +370,7 @@ def list_suppliers(query):
 
 @suppliers.route("", methods=["POST"])
 @roles(*WRITERS)
+@national_only("production records are written by the brand's production staff")
 @suppliers.arguments(SupplierCreateSchema)
 @suppliers.response(201, SupplierReadSchema)
 def create_supplier(body):
@@ -366,6 +381,7 @@ def create_supplier(body):
 
 @suppliers.route("/<int:supplier_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("suppliers are not placed in regions")
 @suppliers.response(200, SupplierReadSchema)
 def get_supplier(supplier_id):
     """Get a supplier"""
@@ -374,6 +390,7 @@ def get_supplier(supplier_id):
 
 @suppliers.route("/<int:supplier_id>", methods=["PATCH"])
 @roles(*WRITERS)
+@national_only("production records are written by the brand's production staff")
 @suppliers.arguments(SupplierUpdateSchema)
 @suppliers.response(200, SupplierReadSchema)
 def update_supplier(body, supplier_id):
@@ -391,6 +408,7 @@ def _raw_lot_detail(raw):
 
 @raw_lots.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("raw-material lots come from suppliers, not regions")
 @raw_lots.arguments(RawMaterialLotQuerySchema, location="query")
 @raw_lots.response(200, RawMaterialLotReadSchema(many=True))
 @raw_lots.paginate(SelectPage)
@@ -401,6 +419,7 @@ def list_raw_material_lots(query):
 
 @raw_lots.route("", methods=["POST"])
 @roles(*WRITERS)
+@national_only("production records are written by the brand's production staff")
 @raw_lots.arguments(RawMaterialLotCreateSchema)
 @raw_lots.response(201, RawMaterialLotReadSchema)
 def create_raw_material_lot(body):
@@ -411,6 +430,7 @@ def create_raw_material_lot(body):
 
 @raw_lots.route("/<int:raw_lot_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("its detail lists the production lots of every factory that used it")
 @raw_lots.response(200, RawMaterialLotDetailSchema)
 def get_raw_material_lot(raw_lot_id):
     """Get a raw-material lot with the production lots that used it"""
@@ -419,6 +439,7 @@ def get_raw_material_lot(raw_lot_id):
 
 @raw_lots.route("/<int:raw_lot_id>", methods=["PATCH"])
 @roles(*WRITERS)
+@national_only("production records are written by the brand's production staff")
 @raw_lots.arguments(RawMaterialLotUpdateSchema)
 @raw_lots.response(200, RawMaterialLotReadSchema)
 def update_raw_material_lot(body, raw_lot_id):
@@ -429,6 +450,7 @@ def update_raw_material_lot(body, raw_lot_id):
 
 @raw_lots.route("/<int:raw_lot_id>/inspection", methods=["POST"])
 @roles(*WRITERS)
+@national_only("production records are written by the brand's production staff")
 @raw_lots.arguments(InspectionSchema)
 @raw_lots.response(200, RawMaterialLotReadSchema)
 def record_inspection(body, raw_lot_id):

@@ -7,7 +7,8 @@ from flask_smorest import Blueprint
 from app.admin_api.approvals import ApprovalRequestSchema, accepted_or
 from app.approvals import flows
 from app.db import transaction
-from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, roles
+from app.http import (ALL_ROLES, SelectPage, authenticate_back_office, current_actor, current_scope, national_only,
+                      not_regional, regional, roles)
 from app.identity.models import Role
 from app.masterdata.models import Status
 from app.rebates import service
@@ -104,6 +105,7 @@ class StatementQuerySchema(ma.Schema):
 
 @rules_blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("rebate rules are per tier and product, not per region")
 @rules_blp.arguments(RuleQuerySchema, location="query")
 @rules_blp.response(200, RuleReadSchema(many=True))
 @rules_blp.paginate(SelectPage)
@@ -114,6 +116,7 @@ def list_rules(query):
 
 @rules_blp.route("", methods=["POST"])
 @roles(*FINANCE)
+@national_only("brand-wide configuration is written by users who see the whole country")
 @rules_blp.arguments(RuleCreateSchema)
 @rules_blp.response(201, RuleReadSchema)
 def create_rule(body):
@@ -124,6 +127,7 @@ def create_rule(body):
 
 @rules_blp.route("/<int:rule_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("rebate rules are per tier and product, not per region")
 @rules_blp.response(200, RuleReadSchema)
 def get_rule(rule_id):
     """Get a rebate rule"""
@@ -132,6 +136,7 @@ def get_rule(rule_id):
 
 @rules_blp.route("/<int:rule_id>", methods=["PATCH"])
 @roles(*FINANCE)
+@national_only("brand-wide configuration is written by users who see the whole country")
 @rules_blp.arguments(RuleUpdateSchema)
 @rules_blp.response(200, RuleReadSchema)
 def update_rule(body, rule_id):
@@ -144,16 +149,18 @@ def update_rule(body, rule_id):
 
 @statements_blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @statements_blp.arguments(StatementQuerySchema, location="query")
 @statements_blp.response(200, StatementBriefSchema(many=True))
 @statements_blp.paginate(SelectPage)
 def list_statements(query):
     """List rebate statements (latest period first)"""
-    return service.list_statements(**query)
+    return service.list_statements(**query, scope=current_scope())
 
 
 @statements_blp.route("", methods=["POST"])
 @roles(*FINANCE)
+@regional
 @statements_blp.arguments(StatementCreateSchema)
 @statements_blp.response(200, StatementReadSchema)
 def compute_statement(body):
@@ -164,14 +171,16 @@ def compute_statement(body):
 
 @statements_blp.route("/<int:statement_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @statements_blp.response(200, StatementReadSchema)
 def get_statement(statement_id):
     """Get a rebate statement with its lines"""
-    return service.get_statement(statement_id)
+    return service.get_statement(statement_id, scope=current_scope())
 
 
 @statements_blp.route("/<int:statement_id>/approve", methods=["POST"])
 @roles(*FINANCE)
+@regional
 @statements_blp.response(200, StatementReadSchema)
 @statements_blp.alt_response(202, schema=ApprovalRequestSchema, description="Under dual control: a second "
                              "person approves the request (POST /api/admin/approvals/{id}/approve)")

@@ -9,7 +9,8 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from app.db import transaction
-from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, roles
+from app.http import (ALL_ROLES, SelectPage, authenticate_back_office, current_actor, current_scope, national_only,
+                      not_regional, regional, roles)
 from app.identity.models import Role
 from app.masterdata.models import Status
 from app.retail import service, training
@@ -201,6 +202,7 @@ class AdminWithdrawalQuerySchema(ma.Schema):
 
 @rules_blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("reward rules are brand configuration: a rule may target a region but holds no region's data")
 @rules_blp.arguments(AdminRewardRuleQuerySchema, location="query")
 @rules_blp.response(200, AdminRewardRuleReadSchema(many=True))
 @rules_blp.paginate(SelectPage)
@@ -211,6 +213,7 @@ def list_rules(query):
 
 @rules_blp.route("", methods=["POST"])
 @roles(*WRITERS)
+@national_only("brand-wide configuration is written by users who see the whole country")
 @rules_blp.arguments(AdminRewardRuleCreateSchema)
 @rules_blp.response(201, AdminRewardRuleReadSchema)
 def create_rule(body):
@@ -221,6 +224,7 @@ def create_rule(body):
 
 @rules_blp.route("/<int:rule_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("reward rules are brand configuration: a rule may target a region but holds no region's data")
 @rules_blp.response(200, AdminRewardRuleReadSchema)
 def get_rule(rule_id):
     """A reward rule"""
@@ -229,6 +233,7 @@ def get_rule(rule_id):
 
 @rules_blp.route("/<int:rule_id>", methods=["PATCH"])
 @roles(*WRITERS)
+@national_only("brand-wide configuration is written by users who see the whole country")
 @rules_blp.arguments(AdminRewardRuleUpdateSchema)
 @rules_blp.response(200, AdminRewardRuleReadSchema)
 def update_rule(body, rule_id):
@@ -241,6 +246,7 @@ def update_rule(body, rule_id):
 
 @courses_blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("training content is the brand's")
 @courses_blp.arguments(AdminCourseQuerySchema, location="query")
 @courses_blp.response(200, AdminCourseBriefSchema(many=True))
 @courses_blp.paginate(SelectPage)
@@ -251,6 +257,7 @@ def list_courses(query):
 
 @courses_blp.route("", methods=["POST"])
 @roles(*WRITERS)
+@national_only("brand-wide configuration is written by users who see the whole country")
 @courses_blp.arguments(AdminCourseCreateSchema)
 @courses_blp.response(201, AdminCourseReadSchema)
 def create_course(body):
@@ -261,6 +268,7 @@ def create_course(body):
 
 @courses_blp.route("/<int:course_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("training content is the brand's")
 @courses_blp.response(200, AdminCourseReadSchema)
 def get_course(course_id):
     """A course with its quiz and answers"""
@@ -269,6 +277,7 @@ def get_course(course_id):
 
 @courses_blp.route("/<int:course_id>", methods=["PATCH"])
 @roles(*WRITERS)
+@national_only("brand-wide configuration is written by users who see the whole country")
 @courses_blp.arguments(AdminCourseUpdateSchema)
 @courses_blp.response(200, AdminCourseReadSchema)
 def update_course(body, course_id):
@@ -281,6 +290,7 @@ def update_course(body, course_id):
 
 @retail_blp.route("/sale-scans", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @retail_blp.arguments(AdminSaleScanQuerySchema, location="query")
 @retail_blp.response(200, AdminSaleScanReadSchema(many=True))
 @retail_blp.paginate(SelectPage)
@@ -288,11 +298,13 @@ def sale_scans(query):
     """Sale scans, newest first, by store, product, clerk, not-received flag and period"""
     return service.list_sale_scans(store_id=query.get("store_id"), product_id=query.get("product_id"),
                                    app_user_id=query.get("app_user_id"), not_received=query.get("not_received"),
-                                   since=query.get("from_"), until=query.get("to"))
+                                   since=query.get("from_"), until=query.get("to"),
+                                   scope=current_scope())
 
 
 @retail_blp.route("/clerks/<int:app_user_id>/ledger", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("a clerk's money is not split by region yet")
 @retail_blp.arguments(AdminLedgerQuerySchema, location="query")
 @retail_blp.response(200, AdminLedgerEntrySchema(many=True))
 @retail_blp.paginate(SelectPage)
@@ -303,6 +315,7 @@ def clerk_ledger(query, app_user_id):
 
 @retail_blp.route("/clerks/<int:app_user_id>/balance", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("a clerk's money is not split by region yet")
 @retail_blp.response(200, AdminBalanceSchema)
 def clerk_balance(app_user_id):
     """A clerk's points and cash (fen) balances"""
@@ -311,6 +324,7 @@ def clerk_balance(app_user_id):
 
 @retail_blp.route("/withdrawals", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("a clerk's money is not split by region yet")
 @retail_blp.arguments(AdminWithdrawalQuerySchema, location="query")
 @retail_blp.response(200, AdminWithdrawalReadSchema(many=True))
 @retail_blp.paginate(SelectPage)

@@ -8,7 +8,8 @@ from app.admin_api.codes import BatchBriefSchema, ProductBriefSchema
 from app.admin_api.production import ConsumedRawLotSchema, ProductionLotReadSchema, RawMaterialLotReadSchema
 from app.codes.models import Level
 from app.db import transaction
-from app.http import ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor, roles
+from app.http import (ALL_ROLES, SelectPage, WRITERS_OF_MASTER_DATA, authenticate_back_office, current_actor,
+                      national_only, roles)
 from app.schemas import Int
 from app.trace import service
 from app.units.models import EventKind, LocationKind, UnitStatus
@@ -196,6 +197,7 @@ class CorrectionReadSchema(ma.Schema):
 
 @blp.route("/codes/<code>", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("a code's or lot's trace spans every region it passed through; a recall is brand-wide")
 @blp.response(200, CodeTraceSchema)
 def trace_code(code):
     """Trace a code: product, lot, raw materials, place, parents, children and timeline"""
@@ -204,6 +206,7 @@ def trace_code(code):
 
 @blp.route("/codes/<code>/corrections", methods=["POST"])
 @roles(*RECALLERS)
+@national_only("a code's or lot's trace spans every region it passed through; a recall is brand-wide")
 @blp.arguments(CorrectionCreateSchema)
 @blp.response(201, CorrectionReadSchema)
 def correct_unit_lot(body, code):
@@ -216,6 +219,7 @@ def correct_unit_lot(body, code):
 
 @blp.route("/lots/<int:lot_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("a code's or lot's trace spans every region it passed through; a recall is brand-wide")
 @blp.response(200, LotSummarySchema)
 def lot_summary(lot_id):
     """Where a lot's items are: counts by place, in transit, scrapped, recalled"""
@@ -224,6 +228,7 @@ def lot_summary(lot_id):
 
 @blp.route("/lots/<int:lot_id>/units", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("a code's or lot's trace spans every region it passed through; a recall is brand-wide")
 @blp.arguments(LotUnitQuerySchema, location="query")
 @blp.response(200, UnitRowSchema(many=True))
 @blp.paginate(UnitPage)
@@ -234,6 +239,7 @@ def lot_units(query, lot_id):
 
 @blp.route("/lots/<int:lot_id>/recall", methods=["POST"])
 @roles(*RECALLERS)
+@national_only("a code's or lot's trace spans every region it passed through; a recall is brand-wide")
 @blp.arguments(RecallCreateSchema)
 @blp.response(201, RecallReadSchema)
 def recall_lot(body, lot_id):
@@ -246,6 +252,7 @@ def recall_lot(body, lot_id):
 
 @blp.route("/raw-material-lots/<int:raw_lot_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("a code's or lot's trace spans every region it passed through; a recall is brand-wide")
 @blp.response(200, RawMaterialTraceSchema)
 def raw_material_trace(raw_lot_id):
     """Trace a raw-material lot forward: the production lots that used it and where their items are"""
@@ -254,6 +261,7 @@ def raw_material_trace(raw_lot_id):
 
 @blp.route("/raw-material-lots/<int:raw_lot_id>/units", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("a code's or lot's trace spans every region it passed through; a recall is brand-wide")
 @blp.arguments(UnitQuerySchema, location="query")
 @blp.response(200, UnitRowSchema(many=True))
 @blp.paginate(UnitPage)
@@ -266,6 +274,7 @@ def units_using(query, raw_lot_id):
 
 @recalls.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("a code's or lot's trace spans every region it passed through; a recall is brand-wide")
 @recalls.arguments(RecallQuerySchema, location="query")
 @recalls.response(200, RecallReadSchema(many=True))
 @recalls.paginate(SelectPage)
@@ -276,6 +285,7 @@ def list_recalls(query):
 
 @recalls.route("/<int:recall_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@national_only("a code's or lot's trace spans every region it passed through; a recall is brand-wide")
 @recalls.response(200, RecallReadSchema)
 def get_recall(recall_id):
     """Get a recall"""

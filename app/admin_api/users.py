@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask_smorest import Blueprint
 
 from app.db import transaction
-from app.http import SelectPage, authenticate_back_office, current_actor, roles
+from app.http import SelectPage, authenticate_back_office, current_actor, national_only, roles
 from app.identity import service as identity
 from app.identity.models import AdminUser, Role
 from app.schemas import Int
@@ -27,6 +27,15 @@ class UserReadSchema(ma.Schema):
     locked_until = ma.fields.DateTime(allow_none=True)
     last_login_at = ma.fields.DateTime(allow_none=True)
     created_at = ma.fields.DateTime()
+    regions = ma.fields.Function(lambda user: identity.regions_of(user.id), metadata={
+        "description": "Data scope: region codes whose rows the user sees; empty: the whole country"})
+
+
+def _regions_field():
+    return ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=12)),
+                          validate=ma.validate.Length(max=100), metadata={
+                              "description": "Data scope: 12-digit region codes (provinces, cities, districts) "
+                                             "whose rows the user sees; empty: the whole country"})
 
 
 class UserCreateSchema(ma.Schema):
@@ -37,6 +46,7 @@ class UserCreateSchema(ma.Schema):
     password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=10, max=256))
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLE_NAMES))
     display_name = ma.fields.String(load_default="", validate=ma.validate.Length(max=128))
+    regions = _regions_field()
 
 
 class UserUpdateSchema(ma.Schema):
@@ -44,6 +54,7 @@ class UserUpdateSchema(ma.Schema):
     role = ma.fields.String(validate=ma.validate.OneOf(ROLE_NAMES))
     display_name = ma.fields.String(validate=ma.validate.Length(max=128))
     is_active = ma.fields.Boolean()
+    regions = _regions_field()
 
 
 class UserQuerySchema(ma.Schema):
@@ -53,6 +64,7 @@ class UserQuerySchema(ma.Schema):
 
 @blp.route("", methods=["GET"])
 @roles(Role.ADMIN)
+@national_only("managing users sets data scopes: a regional admin must not widen one")
 @blp.arguments(UserQuerySchema, location="query")
 @blp.response(200, UserReadSchema(many=True))
 @blp.paginate(SelectPage)
@@ -68,6 +80,7 @@ def list_users(query):
 
 @blp.route("", methods=["POST"])
 @roles(Role.ADMIN)
+@national_only("managing users sets data scopes: a regional admin must not widen one")
 @blp.arguments(UserCreateSchema)
 @blp.response(201, UserReadSchema)
 def create_user(body):
@@ -78,6 +91,7 @@ def create_user(body):
 
 @blp.route("/<int:user_id>", methods=["GET"])
 @roles(Role.ADMIN)
+@national_only("managing users sets data scopes: a regional admin must not widen one")
 @blp.response(200, UserReadSchema)
 def get_user(user_id):
     """Get a user"""
@@ -86,6 +100,7 @@ def get_user(user_id):
 
 @blp.route("/<int:user_id>", methods=["PATCH"])
 @roles(Role.ADMIN)
+@national_only("managing users sets data scopes: a regional admin must not widen one")
 @blp.arguments(UserUpdateSchema)
 @blp.response(200, UserReadSchema)
 def update_user(body, user_id):
@@ -96,6 +111,7 @@ def update_user(body, user_id):
 
 @blp.route("/<int:user_id>/unlock", methods=["POST"])
 @roles(Role.ADMIN)
+@national_only("managing users sets data scopes: a regional admin must not widen one")
 @blp.response(200, UserReadSchema)
 def unlock_user(user_id):
     """Lift a lock-out after failed logins"""

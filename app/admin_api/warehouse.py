@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from app.http import ALL_ROLES, SelectPage, authenticate_back_office, roles
+from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_scope, regional, roles
 from app.schemas import Int
 from app.warehouse import service
 
@@ -32,9 +32,10 @@ class StockReadSchema(ma.Schema):
 
 @blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @blp.arguments(StockQuerySchema, location="query")
 @blp.response(200, StockReadSchema(many=True))
 @blp.paginate(SelectPage)
 def list_stock(query):
     """List stock by warehouse, product and lot (rows holding something; filter by any of them)"""
-    return service.stock(**query)
+    return service.stock(**query, scope=current_scope())

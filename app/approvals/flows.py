@@ -58,6 +58,7 @@ def approve_statement(*, actor: Actor, statement_id: int):
     if not current_app.config["DUAL_CONTROL_REBATE_APPROVAL"]:
         return rebates.approve_statement(actor=actor, statement_id=statement_id)
     statement = rebates.get_statement(statement_id)
+    rebates.require_dealer_in_scope(actor, statement.dealer_id)
     if statement.status is StatementStatus.APPROVED:
         raise rebates.StatementApproved()
     return approvals.request(actor=actor, kind=REBATE_STATEMENT, target_id=statement.id,

@@ -31,6 +31,7 @@ from app.campaigns.models import (
 from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
+from app.identity.scope import NATIONAL, DataScope, OutsideDataScope, scope_of
 from app.identity.service import Actor, audit
 from app.masterdata.models import Region
 from app.payouts.models import Payout, PayoutPurpose
@@ -70,12 +71,27 @@ class AddressInvalid(ValidationFailed):
     message = "The address is not valid; see errors."
 
 
-def get_redemption(redemption_id: int, *, lock: bool = False) -> Redemption:
+def _draw_ids_in(scope: DataScope):
+    """Draws made inside the data scope (a draw carries the region of the scan it came from)."""
+    return sa.select(Draw.id).where(scope.filter(Draw.region_code))
+
+
+def get_redemption(redemption_id: int, *, lock: bool = False, scope: DataScope = NATIONAL) -> Redemption:
+    """A redemption (404, also when its draw lies outside the data scope)."""
     query = sa.select(Redemption).where(Redemption.id == redemption_id)
+    if not scope.national:
+        query = query.where(Redemption.draw_id.in_(_draw_ids_in(scope)))
     redemption = db.session.scalar(query.with_for_update() if lock else query)
     if redemption is None:
         raise RedemptionNotFound()
     return redemption
+
+
+def _require_in_scope(actor: Actor, redemption: Redemption) -> None:
+    """Handling a prize is for users whose data scope holds its draw's region (403)."""
+    scope = scope_of(actor)
+    if not scope.national and db.session.scalar(_draw_ids_in(scope).where(Draw.id == redemption.draw_id)) is None:
+        raise OutsideDataScope()
 
 
 def get_user_redemption(*, app_user: AppUser, redemption_id: int, lock: bool = False) -> Redemption:
@@ -87,8 +103,11 @@ def get_user_redemption(*, app_user: AppUser, redemption_id: int, lock: bool = F
 
 
 def list_redemptions(*, status: str | None = None, kind: str | None = None, campaign_id: int | None = None,
-                     app_user_id: int | None = None, since: datetime | None = None, until: datetime | None = None):
+                     app_user_id: int | None = None, since: datetime | None = None, until: datetime | None = None,
+                     scope: DataScope = NATIONAL):
     query = sa.select(Redemption).order_by(Redemption.id.desc())
+    if not scope.national:
+        query = query.where(Redemption.draw_id.in_(_draw_ids_in(scope)))
     if status:
         query = query.where(Redemption.status == RedemptionStatus(status))
     if kind:
@@ -118,6 +137,7 @@ def _move(actor: Actor, redemption: Redemption, status: RedemptionStatus, action
 def ship(*, actor: Actor, redemption_id: int, tracking_no: str) -> Redemption:
     """A gift with its address goes out with a tracking number."""
     redemption = get_redemption(redemption_id, lock=True)
+    _require_in_scope(actor, redemption)
     if redemption.status is not RedemptionStatus.TO_SHIP:
         raise NotShippable(errors={"status": redemption.status.value})
     return _move(actor, redemption, RedemptionStatus.SHIPPED, "redemption.ship", tracking_no=tracking_no.strip())
@@ -126,6 +146,7 @@ def ship(*, actor: Actor, redemption_id: int, tracking_no: str) -> Redemption:
 def redeem(*, actor: Actor, redemption_id: int) -> Redemption:
     """A coupon was used, or a shipped gift was delivered."""
     redemption = get_redemption(redemption_id, lock=True)
+    _require_in_scope(actor, redemption)
     if redemption.status not in (RedemptionStatus.ISSUED, RedemptionStatus.SHIPPED):
         raise NotRedeemable(errors={"status": redemption.status.value})
     return _move(actor, redemption, RedemptionStatus.REDEEMED, "redemption.redeem")
@@ -134,6 +155,7 @@ def redeem(*, actor: Actor, redemption_id: int) -> Redemption:
 def cancel(*, actor: Actor, redemption_id: int, reason: str = "") -> Redemption:
     """Withdraw a prize not yet shipped or redeemed (a fraud found, the winner gave up)."""
     redemption = get_redemption(redemption_id, lock=True)
+    _require_in_scope(actor, redemption)
     if redemption.status not in CANCELLABLE:
         raise NotCancellable(errors={"status": redemption.status.value})
     _move(actor, redemption, RedemptionStatus.CANCELLED, "redemption.cancel",
@@ -192,9 +214,10 @@ def _draw_rows():
 
 
 def list_draws(*, campaign_id: int | None = None, outcome: str | None = None, app_user_id: int | None = None,
-               prize_kind: str | None = None, since: datetime | None = None, until: datetime | None = None):
+               prize_kind: str | None = None, since: datetime | None = None, until: datetime | None = None,
+               scope: DataScope = NATIONAL):
     """Draws, newest first (entities: their redemption and payout are on the draw's own page)."""
-    query = sa.select(Draw).order_by(Draw.id.desc())
+    query = sa.select(Draw).where(scope.filter(Draw.region_code)).order_by(Draw.id.desc())
     if campaign_id is not None:
         query = query.where(Draw.campaign_id == campaign_id)
     if outcome:
@@ -210,9 +233,9 @@ def list_draws(*, campaign_id: int | None = None, outcome: str | None = None, ap
     return query
 
 
-def get_draw(draw_id: int) -> dict:
+def get_draw(draw_id: int, *, scope: DataScope = NATIONAL) -> dict:
     """A draw with its random number, the odds in force, and its redemption and payout."""
-    row = db.session.execute(_draw_rows().where(Draw.id == draw_id)).first()
+    row = db.session.execute(_draw_rows().where(Draw.id == draw_id, scope.filter(Draw.region_code))).first()
     if row is None:
         raise DrawNotFound()
     draw = row[0]

@@ -36,6 +36,7 @@ from app.codes.service import keyring
 from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
+from app.identity.scope import NATIONAL, DataScope, scope_of
 from app.identity.service import Actor, audit
 from app.masterdata import region_cache
 from app.masterdata.models import (
@@ -447,9 +448,12 @@ def _insert_ignoring_duplicates(rows: list[dict]) -> int:
 # --- alerts for the back office -----------------------------------------------------------------
 
 def list_alerts(*, status=None, dealer_id=None, product_id=None, region_code=None, seen_kind=None,
-                seen_from: datetime | None = None, seen_to: datetime | None = None):
-    """A select of alerts, newest first; region_code matches the region or any region inside it."""
-    query = sa.select(DiversionAlert).order_by(DiversionAlert.id.desc())
+                seen_from: datetime | None = None, seen_to: datetime | None = None, scope: DataScope = NATIONAL):
+    """A select of alerts, newest first; region_code matches the region or any region inside it.
+
+    The data scope goes by where the unit was seen (the alert's region), not by the dealer's territory.
+    """
+    query = sa.select(DiversionAlert).where(scope.filter(DiversionAlert.region_code)).order_by(DiversionAlert.id.desc())
     if status:
         query = query.where(DiversionAlert.status == AlertStatus(status))
     if dealer_id is not None:
@@ -467,9 +471,9 @@ def list_alerts(*, status=None, dealer_id=None, product_id=None, region_code=Non
     return query
 
 
-def get_alert(alert_id: int) -> DiversionAlert:
+def get_alert(alert_id: int, *, scope: DataScope = NATIONAL) -> DiversionAlert:
     alert = db.session.get(DiversionAlert, alert_id)
-    if alert is None:
+    if alert is None or not scope.allows(alert.region_code):
         raise AlertNotFound()
     return alert
 
@@ -488,6 +492,7 @@ def resolve_alert(*, actor: Actor, alert_id: int, status: str, resolution: str) 
     alert = db.session.scalar(sa.select(DiversionAlert).where(DiversionAlert.id == alert_id).with_for_update())
     if alert is None:
         raise AlertNotFound()
+    scope_of(actor).require(alert.region_code)
     if alert.status is not AlertStatus.OPEN:
         raise AlertAlreadyClosed()
     now = utcnow()

@@ -33,7 +33,9 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.identity.service import Actor, audit
+from app.identity.scope import NATIONAL, DataScope
 from app.masterdata.models import Dealer, Product, Status, Store, Warehouse
+from app.masterdata.service import dealer_ids_in, store_ids_in, warehouse_ids_in
 from app.production.models import ProductionLot
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
@@ -126,9 +128,33 @@ class LinesInvalid(ValidationFailed):
 
 # --- reading -----------------------------------------------------------------------------------
 
-def get_order(*, order_id: int | None = None, order_no: str | None = None, for_update: bool = False) -> SalesOrder:
-    """An order by id or number (404 ``order_not_found``); ``for_update`` locks its row."""
-    query = sa.select(SalesOrder)
+def party_in(scope: DataScope, kind_column, id_column):
+    """SQL: the party named by kind and id (a warehouse, dealer or store) lies inside the data scope."""
+    return sa.or_(sa.and_(kind_column == PartyKind.WAREHOUSE, id_column.in_(warehouse_ids_in(scope))),
+                  sa.and_(kind_column == PartyKind.DEALER, id_column.in_(dealer_ids_in(scope))),
+                  sa.and_(kind_column == PartyKind.STORE, id_column.in_(store_ids_in(scope))))
+
+
+def _order_in(scope: DataScope):
+    """An order is in a data scope when its seller or its buyer is."""
+    if scope.national:
+        return sa.true()
+    return sa.or_(party_in(scope, SalesOrder.seller_kind, SalesOrder.seller_id),
+                  party_in(scope, SalesOrder.buyer_kind, SalesOrder.buyer_id))
+
+
+def _shipment_in(scope: DataScope):
+    """A shipment is in a data scope when its shipper or its receiver is."""
+    if scope.national:
+        return sa.true()
+    return sa.or_(party_in(scope, Shipment.shipper_kind, Shipment.shipper_id),
+                  party_in(scope, Shipment.receiver_kind, Shipment.receiver_id))
+
+
+def get_order(*, order_id: int | None = None, order_no: str | None = None, for_update: bool = False,
+              scope: DataScope = NATIONAL) -> SalesOrder:
+    """An order by id or number (404 ``order_not_found``, also outside the data scope); ``for_update`` locks its row."""
+    query = sa.select(SalesOrder).where(_order_in(scope))
     query = query.where(SalesOrder.id == order_id) if order_id is not None else \
         query.where(SalesOrder.order_no == order_no)
     if for_update:
@@ -145,9 +171,9 @@ def lock_order(order_id: int) -> SalesOrder:
 
 
 def list_orders(*, seller_kind=None, seller_id=None, buyer_kind=None, buyer_id=None, status=None,
-                party_kind=None, party_id=None, order_no=None):
+                party_kind=None, party_id=None, order_no=None, scope: DataScope = NATIONAL):
     """A select of orders, newest first; ``party_*`` matches either side (seller or buyer)."""
-    query = sa.select(SalesOrder).order_by(SalesOrder.id.desc())
+    query = sa.select(SalesOrder).where(_order_in(scope)).order_by(SalesOrder.id.desc())
     for column, value in ((SalesOrder.seller_kind, seller_kind), (SalesOrder.seller_id, seller_id),
                           (SalesOrder.buyer_kind, buyer_kind), (SalesOrder.buyer_id, buyer_id),
                           (SalesOrder.status, status), (SalesOrder.order_no, order_no)):
@@ -477,9 +503,9 @@ class ShipmentNotFound(NotFound):
 
 
 def list_shipments(*, status=None, order_id=None, shipper_kind=None, shipper_id=None, receiver_kind=None,
-                   receiver_id=None):
+                   receiver_id=None, scope: DataScope = NATIONAL):
     """A select of shipments, newest first."""
-    query = sa.select(Shipment).order_by(Shipment.id.desc())
+    query = sa.select(Shipment).where(_shipment_in(scope)).order_by(Shipment.id.desc())
     for column, value in ((Shipment.status, status), (Shipment.order_id, order_id),
                           (Shipment.shipper_kind, shipper_kind), (Shipment.shipper_id, shipper_id),
                           (Shipment.receiver_kind, receiver_kind), (Shipment.receiver_id, receiver_id)):
@@ -488,9 +514,11 @@ def list_shipments(*, status=None, order_id=None, shipper_kind=None, shipper_id=
     return query
 
 
-def get_shipment(shipment_id: int) -> Shipment:
+def get_shipment(shipment_id: int, *, scope: DataScope = NATIONAL) -> Shipment:
+    """A shipment (404 ``shipment_not_found``, also outside the data scope)."""
     shipment = db.session.get(Shipment, shipment_id)
-    if shipment is None:
+    if shipment is None or not (scope.national or db.session.scalar(
+            sa.select(Shipment.id).where(Shipment.id == shipment_id, _shipment_in(scope)))):
         raise ShipmentNotFound()
     return shipment
 
@@ -499,8 +527,8 @@ def shipment_receipt(shipment_id: int) -> Receipt | None:
     return db.session.scalar(sa.select(Receipt).where(Receipt.shipment_id == shipment_id))
 
 
-def shipment_discrepancies(*, shipment_id: int, kind=None):
+def shipment_discrepancies(*, shipment_id: int, kind=None, scope: DataScope = NATIONAL):
     """A select of what the shipment's receipt found wrong (missing, extra, damaged)."""
-    get_shipment(shipment_id)
+    get_shipment(shipment_id, scope=scope)
     query = sa.select(Discrepancy).where(Discrepancy.shipment_id == shipment_id).order_by(Discrepancy.id)
     return query.where(Discrepancy.kind == kind) if kind is not None else query

@@ -20,6 +20,7 @@ from app.campaigns.models import (
 )
 from app.consumers.models import BlockedConsumer, ConsumerScan
 from app.errors import NotFound
+from app.identity.scope import NATIONAL, DataScope
 from app.extensions import db
 from app.masterdata.models import Product, Region
 from app.masterdata.rules import region_prefix
@@ -62,11 +63,16 @@ def _count_where(condition):
 
 # --- the list and one profile ------------------------------------------------------------------
 
-def list_profiles(*, region_code: str | None = None, product_id: int | None = None, q: str | None = None):
-    """Consumers with their scan count and first and last scan, last seen first (rows, for paging)."""
+def list_profiles(*, region_code: str | None = None, product_id: int | None = None, q: str | None = None,
+                  scope: DataScope = NATIONAL):
+    """Consumers with their scan count and first and last scan, last seen first (rows, for paging).
+
+    A regional user sees the consumers with a scan inside their scope, counted by those scans only.
+    """
     stats = (sa.select(ConsumerScan.app_user_id, sa.func.count().label("scans"),
                        sa.func.min(ConsumerScan.scanned_at).label("first_seen_at"),
                        sa.func.max(ConsumerScan.scanned_at).label("last_seen_at"))
+             .where(scope.filter(ConsumerScan.region_code))
              .group_by(ConsumerScan.app_user_id).subquery())
     blocked = sa.exists().where(BlockedConsumer.openid == AppUser.openid)
     query = (sa.select(AppUser.id.label("app_user_id"), AppUser.openid, AppUser.nickname, AppUser.avatar_url,
@@ -75,6 +81,8 @@ def list_profiles(*, region_code: str | None = None, product_id: int | None = No
              .outerjoin(stats, stats.c.app_user_id == AppUser.id)
              .where(AppUser.app == AppName.CONSUMER)
              .order_by(stats.c.last_seen_at.desc(), AppUser.id.desc()))
+    if not scope.national:
+        query = query.where(stats.c.app_user_id.is_not(None))
     if region_code:
         query = query.where(sa.exists().where(ConsumerScan.app_user_id == AppUser.id,
                                               _in_region(ConsumerScan.region_code, region_code)))
@@ -120,11 +128,12 @@ def _payouts(app_user_id: int) -> dict:
     return {"count": count, "paid_fen": int(paid), "waiting": int(waiting)}
 
 
-def _scans(app_user_id: int) -> dict:
+def _scans(app_user_id: int, scope: DataScope) -> dict:
     rows = db.session.execute(
         sa.select(ConsumerScan.verdict, sa.func.count(), sa.func.min(ConsumerScan.scanned_at),
                   sa.func.max(ConsumerScan.scanned_at))
-        .where(ConsumerScan.app_user_id == app_user_id).group_by(ConsumerScan.verdict)).all()
+        .where(ConsumerScan.app_user_id == app_user_id, scope.filter(ConsumerScan.region_code))
+        .group_by(ConsumerScan.verdict)).all()
     firsts = [first for _, _, first, _ in rows if first is not None]
     lasts = [last for _, _, _, last in rows if last is not None]
     return {"count": sum(count for _, count, _, _ in rows),
@@ -133,28 +142,34 @@ def _scans(app_user_id: int) -> dict:
             "last_seen_at": max(lasts) if lasts else None}
 
 
-def _products(app_user_id: int) -> list[dict]:
+def _products(app_user_id: int, scope: DataScope) -> list[dict]:
     rows = db.session.execute(
         sa.select(ConsumerScan.product_id, Product.name, sa.func.count().label("scans"))
         .join(Product, Product.id == ConsumerScan.product_id)
-        .where(ConsumerScan.app_user_id == app_user_id)
+        .where(ConsumerScan.app_user_id == app_user_id, scope.filter(ConsumerScan.region_code))
         .group_by(ConsumerScan.product_id, Product.name)
         .order_by(sa.desc("scans"), ConsumerScan.product_id)).all()
     return [{"id": product_id, "name": name, "scans": scans} for product_id, name, scans in rows]
 
 
-def profile(*, app_user_id: int) -> dict:
-    """One consumer at a glance: scans, products, regions, first and last seen, winnings, payouts, points."""
+def profile(*, app_user_id: int, scope: DataScope = NATIONAL) -> dict:
+    """One consumer at a glance: scans, products, regions, first and last seen, winnings, payouts, points.
+
+    A regional user sees only a consumer with a scan inside their scope (else 404), and the scans,
+    products and regions of those scans; winnings, payouts and points are the person's totals.
+    """
     user = get_consumer(app_user_id)
-    scans = _scans(user.id)
+    scans = _scans(user.id, scope)
+    if not scope.national and not scans["count"]:
+        raise ConsumerNotFound()
     blocked = db.session.scalar(sa.select(BlockedConsumer).where(BlockedConsumer.openid == user.openid))
     return {
         "app_user_id": user.id, "openid": user.openid, "nickname": user.nickname, "avatar_url": user.avatar_url,
         "status": user.status, "created_at": user.created_at, "last_login_at": user.last_login_at,
         "scans": {"count": scans["count"], "by_verdict": scans["by_verdict"]},
         "first_seen_at": scans["first_seen_at"], "last_seen_at": scans["last_seen_at"],
-        "products": _products(user.id),
-        "regions": _region_counts(level="city", app_user_id=user.id, distinct_users=False),
+        "products": _products(user.id, scope),
+        "regions": _region_counts(level="city", app_user_id=user.id, distinct_users=False, scope=scope),
         "won": _won(user.id),
         "payouts": _payouts(user.id),
         "points_balance": points_balance(user.id),
@@ -165,8 +180,8 @@ def profile(*, app_user_id: int) -> dict:
 
 # --- segments ----------------------------------------------------------------------------------
 
-def _scans_in(since, until, *, app_user_id: int | None = None):
-    query = _period(sa.select(), ConsumerScan.scanned_at, since, until)
+def _scans_in(since, until, *, app_user_id: int | None = None, scope: DataScope = NATIONAL):
+    query = _period(sa.select(), ConsumerScan.scanned_at, since, until).where(scope.filter(ConsumerScan.region_code))
     if app_user_id is not None:
         query = query.where(ConsumerScan.app_user_id == app_user_id)
     return query
@@ -185,12 +200,12 @@ def _region_names(codes: list[str]) -> dict[str, str]:
 
 
 def _region_counts(*, level: str, since=None, until=None, app_user_id: int | None = None,
-                   distinct_users: bool = True) -> list[dict]:
+                   distinct_users: bool = True, scope: DataScope = NATIONAL) -> list[dict]:
     digits = REGION_LEVELS[level]
     prefix = sa.func.substr(ConsumerScan.region_code, 1, digits)
     counted = sa.func.count(sa.distinct(ConsumerScan.app_user_id)) if distinct_users else sa.func.count()
     rows = db.session.execute(
-        _scans_in(since, until, app_user_id=app_user_id)
+        _scans_in(since, until, app_user_id=app_user_id, scope=scope)
         .add_columns(prefix.label("prefix"), counted.label("n"))
         .where(ConsumerScan.region_code.is_not(None))
         .group_by(prefix).order_by(sa.desc("n"), prefix)).all()
@@ -200,9 +215,9 @@ def _region_counts(*, level: str, since=None, until=None, app_user_id: int | Non
     return [{"code": code, "name": names.get(code, code), key: n} for code, (_, n) in zip(codes, rows)]
 
 
-def _product_counts(*, since=None, until=None) -> list[dict]:
+def _product_counts(*, since=None, until=None, scope: DataScope = NATIONAL) -> list[dict]:
     rows = db.session.execute(
-        _scans_in(since, until)
+        _scans_in(since, until, scope=scope)
         .add_columns(ConsumerScan.product_id, Product.name,
                      sa.func.count(sa.distinct(ConsumerScan.app_user_id)).label("n"))
         .join(Product, Product.id == ConsumerScan.product_id)
@@ -210,8 +225,8 @@ def _product_counts(*, since=None, until=None) -> list[dict]:
     return [{"code": str(product_id), "name": name, "consumers": n} for product_id, name, n in rows]
 
 
-def _frequency_counts(*, since=None, until=None) -> list[dict]:
-    per_user = (_scans_in(since, until)
+def _frequency_counts(*, since=None, until=None, scope: DataScope = NATIONAL) -> list[dict]:
+    per_user = (_scans_in(since, until, scope=scope)
                 .add_columns(ConsumerScan.app_user_id, sa.func.count().label("scans"))
                 .group_by(ConsumerScan.app_user_id).subquery())
     bucket = sa.case(*[(per_user.c.scans <= high, name) for name, _, high in FREQUENCY_BUCKETS if high],
@@ -225,16 +240,17 @@ def _frequency_counts(*, since=None, until=None) -> list[dict]:
 
 
 def segments(*, group: str, level: str = "province", since: datetime | None = None,
-             until: datetime | None = None) -> dict:
-    """Distinct consumers per region (province or city), per product, or per scan-frequency bucket."""
+             until: datetime | None = None, scope: DataScope = NATIONAL) -> dict:
+    """Distinct consumers per region (province or city), per product, or per scan-frequency bucket
+    (counted from the scans inside the data scope)."""
     if group == "region":
-        items = _region_counts(level=level, since=since, until=until)
+        items = _region_counts(level=level, since=since, until=until, scope=scope)
     elif group == "product":
-        items = _product_counts(since=since, until=until)
+        items = _product_counts(since=since, until=until, scope=scope)
     else:
-        items = _frequency_counts(since=since, until=until)
+        items = _frequency_counts(since=since, until=until, scope=scope)
     consumers = db.session.scalar(
-        _scans_in(since, until).add_columns(sa.func.count(sa.distinct(ConsumerScan.app_user_id))))
+        _scans_in(since, until, scope=scope).add_columns(sa.func.count(sa.distinct(ConsumerScan.app_user_id))))
     return {"group": group, "level": level if group == "region" else None, "since": since, "until": until,
             "consumers": consumers or 0, "segments": items}
 

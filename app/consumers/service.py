@@ -50,6 +50,7 @@ from app.consumers.models import (
 from app.db import utcnow
 from app.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 from app.extensions import db, redis
+from app.identity.scope import NATIONAL, DataScope
 from app.identity.service import Actor, audit
 from app.masterdata import region_cache
 from app.masterdata.models import (
@@ -481,8 +482,10 @@ def my_scans(*, user: AppUser):
 # --- back office ---------------------------------------------------------------------------------
 
 def list_scans(*, verdict: str | None = None, product_id: int | None = None, region_code: str | None = None,
-               scanned_from: datetime | None = None, scanned_to: datetime | None = None):
-    query = sa.select(ConsumerScan).order_by(ConsumerScan.id.desc())
+               scanned_from: datetime | None = None, scanned_to: datetime | None = None,
+               scope: DataScope = NATIONAL):
+    """Consumer scans, newest first, located in the scope (a scan without a place: national users only)."""
+    query = sa.select(ConsumerScan).where(scope.filter(ConsumerScan.region_code)).order_by(ConsumerScan.id.desc())
     if verdict:
         query = query.where(ConsumerScan.verdict == Verdict(verdict))
     if product_id is not None:

@@ -42,6 +42,16 @@ class AdminUser(TimestampMixin, db.Model):
     last_login_at: Mapped[datetime | None]
 
 
+# A back-office user's data scope: the regions whose rows they see (none: the whole country).
+# See app/identity/scope.py.
+admin_user_regions = sa.Table(
+    "admin_user_regions",
+    db.metadata,
+    sa.Column("user_id", BigId, sa.ForeignKey("admin_users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("region_code", sa.String(12), sa.ForeignKey("regions.code"), primary_key=True),
+)
+
+
 class AdminToken(db.Model):
     """A bearer token; only its SHA-256 is stored."""
 

@@ -18,7 +18,9 @@ from app.db import utcnow
 from app import ratelimit
 from app.errors import Conflict, NotFound, TooManyRequests, Unauthorized, ValidationFailed
 from app.extensions import db
-from app.identity.models import AdminToken, AdminUser, ApiKey, AuditRecord, Role, Scope
+from app.identity.models import AdminToken, AdminUser, ApiKey, AuditRecord, Role, Scope, admin_user_regions
+from app.identity.scope import scope_of
+from app.masterdata.rules import RegionUnknown
 
 _hasher = PasswordHasher()
 # Verified when the username is unknown, so a wrong name costs as much time as a wrong password.
@@ -56,6 +58,7 @@ class Actor:
     name: str
     role: Role | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
+    regions: tuple[str, ...] = ()  # a user's data scope (app.identity.scope); empty: the whole country
 
     @classmethod
     def system(cls, name: str = "system") -> "Actor":
@@ -81,17 +84,53 @@ def hash_password(password: str) -> str:
 
 
 def create_user(*, actor: Actor, username: str, password: str, role: Role | str,
-                display_name: str = "") -> AdminUser:
+                display_name: str = "", regions: list[str] | None = None) -> AdminUser:
+    """Create a back-office user; regions limit what they see (none: the whole country)."""
+    scope_of(actor).require_national()  # a regional admin must not widen anyone's scope, their own included
     username = username.strip()
     if db.session.scalar(sa.select(AdminUser.id).where(AdminUser.username == username)):
         raise Conflict(f"The username {username!r} is taken.", code="username_taken",
                        errors={"username": ["taken"]})
+    codes = _known_regions(regions or [])
     user = AdminUser(username=username, display_name=display_name, role=Role(role),
                      password_hash=hash_password(password))
     db.session.add(user)
     db.session.flush()
-    audit(actor, "user.create", user, {"username": [None, username], "role": [None, user.role.value]})
+    changes = {"username": [None, username], "role": [None, user.role.value]}
+    changes.update(_set_regions(user.id, codes))
+    audit(actor, "user.create", user, changes)
     return user
+
+
+def _known_regions(codes: list[str]) -> list[str]:
+    """The codes, each checked against the regions table (an unknown one: 422 naming the field)."""
+    codes = sorted({str(code).strip() for code in codes})
+    if not codes:
+        return []
+    regions = sa.table("regions", sa.column("code"))  # master data's table; identity reads only its keys
+    known = set(db.session.scalars(sa.select(regions.c.code).where(regions.c.code.in_(codes))))
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise RegionUnknown(f"Unknown region code(s): {', '.join(unknown)}.", errors={"regions": unknown})
+    return codes
+
+
+def regions_of(user_id: int) -> list[str]:
+    """The region codes of a user's data scope (empty: the whole country)."""
+    return list(db.session.scalars(sa.select(admin_user_regions.c.region_code)
+                                   .where(admin_user_regions.c.user_id == user_id)
+                                   .order_by(admin_user_regions.c.region_code)))
+
+
+def _set_regions(user_id: int, codes: list[str]) -> dict:
+    """Replace a user's data scope; {regions: [old, new]} when it changed."""
+    old = regions_of(user_id)
+    if old == codes:
+        return {}
+    db.session.execute(sa.delete(admin_user_regions).where(admin_user_regions.c.user_id == user_id))
+    if codes:
+        db.session.execute(sa.insert(admin_user_regions), [{"user_id": user_id, "region_code": code} for code in codes])
+    return {"regions": [old, codes]}
 
 
 def get_user(user_id: int) -> AdminUser:
@@ -102,8 +141,11 @@ def get_user(user_id: int) -> AdminUser:
 
 
 def update_user(*, actor: Actor, user_id: int, changes: dict) -> AdminUser:
+    """Change a user; a data scope (regions) is changed only by a user who sees the whole country."""
+    scope_of(actor).require_national()
     user = get_user(user_id)
     values = dict(changes)
+    regions = _known_regions(values.pop("regions")) if "regions" in values else None
     if "password" in values:
         user.password_hash = hash_password(values.pop("password"))
         _revoke_tokens_of(user.id)
@@ -115,6 +157,8 @@ def update_user(*, actor: Actor, user_id: int, changes: dict) -> AdminUser:
     audit_changes.update(apply_changes(user, values))
     if values.get("is_active") is False:
         _revoke_tokens_of(user.id)
+    if regions is not None:
+        audit_changes.update(_set_regions(user.id, regions))
     if audit_changes:
         audit(actor, "user.update", user, audit_changes)
     return user
@@ -211,7 +255,7 @@ def authenticate_token(raw: str | None) -> Actor:
     user = token.user
     if not user.is_active:
         raise TokenInvalid()
-    return Actor(kind="user", id=user.id, name=user.username, role=user.role)
+    return Actor(kind="user", id=user.id, name=user.username, role=user.role, regions=tuple(regions_of(user.id)))
 
 
 def logout(raw: str) -> None:

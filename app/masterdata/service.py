@@ -22,10 +22,12 @@ from sqlalchemy.orm import selectinload
 from app.bulk import ItemResult, saver as _saver, upsert_batch as _upsert_batch
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
+from app.identity.scope import NATIONAL, DataScope, OutsideDataScope, scope_of
 from app.identity.service import Actor, apply_changes, audit
 from app.masterdata import rules
 from app.masterdata.models import (
     Dealer, Factory, LineMode, Product, ProductionLine, Region, RegionLevel, Status, Store, Warehouse,
+    dealer_territories,
 )
 
 # --- shared steps -----------------------------------------------------------------------------
@@ -139,6 +141,55 @@ def _get(model, entity_id):
     return obj
 
 
+def _get_in_scope(model, entity_id, scope: DataScope):
+    """The row, or 404 when it lies outside the caller's data scope (its existence is not revealed)."""
+    obj = _get(model, entity_id)
+    if not scope.allows(obj.region_code):
+        raise rules.not_found(_ENTITY_NAMES[model])
+    return obj
+
+
+def _place_write(actor: Actor, obj, values: dict) -> None:
+    """A write to a place (factory, warehouse, store) is for users whose scope holds its old and new region."""
+    codes = [values["region_code"]] if "region_code" in values else []
+    if obj.id is not None:
+        codes.append(obj.region_code)
+    scope_of(actor).require(*codes or [None])
+
+
+# --- data scope: the ids of the places inside a scope, for lists placed through them ---------------
+
+def store_ids_in(scope: DataScope):
+    return sa.select(Store.id).where(scope.filter(Store.region_code))
+
+
+def warehouse_ids_in(scope: DataScope):
+    return sa.select(Warehouse.id).where(scope.filter(Warehouse.region_code))
+
+
+def factory_ids_in(scope: DataScope):
+    return sa.select(Factory.id).where(scope.filter(Factory.region_code))
+
+
+def factory_in(scope: DataScope, factory_id: int | None) -> bool:
+    """Whether the factory (a line's, a lot's) lies inside the scope."""
+    if scope.national:
+        return True
+    factory = db.session.get(Factory, factory_id) if factory_id else None
+    return factory is not None and scope.allows(factory.region_code)
+
+
+def dealer_in(scope: DataScope, dealer_id: int) -> bool:
+    """Whether the dealer's territory meets the scope (as dealer_ids_in)."""
+    return scope.national or db.session.scalar(
+        dealer_ids_in(scope).where(dealer_territories.c.dealer_id == dealer_id).limit(1)) is not None
+
+
+def dealer_ids_in(scope: DataScope):
+    """Dealers whose territory meets the scope (a province's dealer is in the scope of one of its cities)."""
+    return sa.select(dealer_territories.c.dealer_id).where(scope.overlaps(dealer_territories.c.region_code))
+
+
 def _contains(column, q: str | None):
     return column.contains(q.strip(), autoescape=True) if q and q.strip() else None
 
@@ -228,29 +279,37 @@ def _place_values(model, data: dict, current) -> dict:
 
 
 def create_factory(*, actor: Actor, data: dict) -> Factory:
-    return _create(actor, Factory(), _place_values(Factory, data, None))
+    factory, values = Factory(), _place_values(Factory, data, None)
+    _place_write(actor, factory, values)
+    return _create(actor, factory, values)
 
 
-def get_factory(factory_id: int) -> Factory:
-    return _get(Factory, factory_id)
+def get_factory(factory_id: int, *, scope: DataScope = NATIONAL) -> Factory:
+    return _get_in_scope(Factory, factory_id, scope)
 
 
 def update_factory(*, actor: Actor, factory_id: int, changes: dict) -> Factory:
     factory = get_factory(factory_id)
-    _update(actor, factory, _place_values(Factory, changes, factory))
+    values = _place_values(Factory, changes, factory)
+    _place_write(actor, factory, values)
+    _update(actor, factory, values)
     return factory
 
 
 def deactivate_factory(*, actor: Actor, factory_id: int) -> Factory:
-    return _set_status(actor, get_factory(factory_id), Status.INACTIVE)
+    factory = get_factory(factory_id)
+    _place_write(actor, factory, {})
+    return _set_status(actor, factory, Status.INACTIVE)
 
 
 def reactivate_factory(*, actor: Actor, factory_id: int) -> Factory:
-    return _set_status(actor, get_factory(factory_id), Status.ACTIVE)
+    factory = get_factory(factory_id)
+    _place_write(actor, factory, {})
+    return _set_status(actor, factory, Status.ACTIVE)
 
 
-def list_factories(*, status=None, q=None, region_code=None, external_id=None):
-    query = sa.select(Factory).order_by(Factory.id)
+def list_factories(*, status=None, q=None, region_code=None, external_id=None, scope: DataScope = NATIONAL):
+    query = sa.select(Factory).where(scope.filter(Factory.region_code)).order_by(Factory.id)
     if status:
         query = query.where(Factory.status == Status(status))
     if q and q.strip():
@@ -290,8 +349,11 @@ def create_production_line(*, actor: Actor, data: dict) -> ProductionLine:
     return _create(actor, ProductionLine(), _line_values(data, None))
 
 
-def get_production_line(line_id: int) -> ProductionLine:
-    return _get(ProductionLine, line_id)
+def get_production_line(line_id: int, *, scope: DataScope = NATIONAL) -> ProductionLine:
+    line = _get(ProductionLine, line_id)
+    if not factory_in(scope, line.factory_id):
+        raise rules.not_found("production_line")
+    return line
 
 
 def update_production_line(*, actor: Actor, line_id: int, changes: dict) -> ProductionLine:
@@ -308,8 +370,10 @@ def reactivate_production_line(*, actor: Actor, line_id: int) -> ProductionLine:
     return _set_status(actor, get_production_line(line_id), Status.ACTIVE)
 
 
-def list_production_lines(*, factory_id=None, status=None, q=None, mode=None):
+def list_production_lines(*, factory_id=None, status=None, q=None, mode=None, scope: DataScope = NATIONAL):
     query = sa.select(ProductionLine).order_by(ProductionLine.id)
+    if not scope.national:
+        query = query.where(ProductionLine.factory_id.in_(factory_ids_in(scope)))
     if factory_id:
         query = query.where(ProductionLine.factory_id == factory_id)
     if status:
@@ -334,29 +398,38 @@ def _warehouse_values(data: dict, warehouse: Warehouse | None) -> dict:
 
 
 def create_warehouse(*, actor: Actor, data: dict) -> Warehouse:
-    return _create(actor, Warehouse(), _warehouse_values(data, None))
+    warehouse, values = Warehouse(), _warehouse_values(data, None)
+    _place_write(actor, warehouse, values)
+    return _create(actor, warehouse, values)
 
 
-def get_warehouse(warehouse_id: int) -> Warehouse:
-    return _get(Warehouse, warehouse_id)
+def get_warehouse(warehouse_id: int, *, scope: DataScope = NATIONAL) -> Warehouse:
+    return _get_in_scope(Warehouse, warehouse_id, scope)
 
 
 def update_warehouse(*, actor: Actor, warehouse_id: int, changes: dict) -> Warehouse:
     warehouse = get_warehouse(warehouse_id)
-    _update(actor, warehouse, _warehouse_values(changes, warehouse))
+    values = _warehouse_values(changes, warehouse)
+    _place_write(actor, warehouse, values)
+    _update(actor, warehouse, values)
     return warehouse
 
 
 def deactivate_warehouse(*, actor: Actor, warehouse_id: int) -> Warehouse:
-    return _set_status(actor, get_warehouse(warehouse_id), Status.INACTIVE)
+    warehouse = get_warehouse(warehouse_id)
+    _place_write(actor, warehouse, {})
+    return _set_status(actor, warehouse, Status.INACTIVE)
 
 
 def reactivate_warehouse(*, actor: Actor, warehouse_id: int) -> Warehouse:
-    return _set_status(actor, get_warehouse(warehouse_id), Status.ACTIVE)
+    warehouse = get_warehouse(warehouse_id)
+    _place_write(actor, warehouse, {})
+    return _set_status(actor, warehouse, Status.ACTIVE)
 
 
-def list_warehouses(*, status=None, q=None, factory_id=None, region_code=None, external_id=None):
-    query = sa.select(Warehouse).order_by(Warehouse.id)
+def list_warehouses(*, status=None, q=None, factory_id=None, region_code=None, external_id=None,
+                    scope: DataScope = NATIONAL):
+    query = sa.select(Warehouse).where(scope.filter(Warehouse.region_code)).order_by(Warehouse.id)
     if status:
         query = query.where(Warehouse.status == Status(status))
     if q and q.strip():
@@ -470,15 +543,32 @@ def _dealer_collections(dealer: Dealer, collections: dict) -> dict:
     return _replace(dealer, "territory", collections["territory"], key=lambda region: region.code)
 
 
+def _dealer_write(actor: Actor, dealer: Dealer, collections: dict) -> None:
+    """A write to a dealer is for users whose scope holds its whole territory, old and new (a dealer
+    without a territory, or one reaching beyond the scope, is for national users)."""
+    scope = scope_of(actor)
+    if scope.national:
+        return
+    codes = [region.code for region in dealer.territory] if dealer.id is not None else []
+    codes += [region.code for region in collections["territory"] or []]
+    if not codes:
+        raise OutsideDataScope("A dealer without a territory in your regions is for national users.")
+    scope.require(*codes)
+
+
 def create_dealer(*, actor: Actor, data: dict) -> Dealer:
     """Create a dealer; territory is a list of region codes of any level."""
     values, collections = _dealer_values(data, None)
     dealer = Dealer()
+    _dealer_write(actor, dealer, collections)
     return _create(actor, dealer, values, _dealer_collections(dealer, collections))
 
 
-def get_dealer(dealer_id: int) -> Dealer:
-    return _get(Dealer, dealer_id)
+def get_dealer(dealer_id: int, *, scope: DataScope = NATIONAL) -> Dealer:
+    dealer = _get(Dealer, dealer_id)
+    if not dealer_in(scope, dealer_id):
+        raise rules.not_found("dealer")
+    return dealer
 
 
 def update_dealer(*, actor: Actor, dealer_id: int, changes: dict) -> Dealer:
@@ -489,6 +579,7 @@ def update_dealer(*, actor: Actor, dealer_id: int, changes: dict) -> Dealer:
 
 def _save_dealer(actor: Actor, dealer: Dealer, changes: dict) -> bool:
     values, collections = _dealer_values(changes, dealer)
+    _dealer_write(actor, dealer, collections)
     old_tier = dealer.tier
     changed = _update(actor, dealer, values, _dealer_collections(dealer, collections))
     if "parent_id" in values:
@@ -499,16 +590,23 @@ def _save_dealer(actor: Actor, dealer: Dealer, changes: dict) -> bool:
 
 
 def deactivate_dealer(*, actor: Actor, dealer_id: int) -> Dealer:
-    return _set_status(actor, get_dealer(dealer_id), Status.INACTIVE)
+    dealer = get_dealer(dealer_id)
+    _dealer_write(actor, dealer, {"territory": None})
+    return _set_status(actor, dealer, Status.INACTIVE)
 
 
 def reactivate_dealer(*, actor: Actor, dealer_id: int) -> Dealer:
-    return _set_status(actor, get_dealer(dealer_id), Status.ACTIVE)
+    dealer = get_dealer(dealer_id)
+    _dealer_write(actor, dealer, {"territory": None})
+    return _set_status(actor, dealer, Status.ACTIVE)
 
 
-def list_dealers(*, status=None, q=None, tier=None, parent_id=None, region_code=None, external_id=None):
+def list_dealers(*, status=None, q=None, tier=None, parent_id=None, region_code=None, external_id=None,
+                 scope: DataScope = NATIONAL):
     """Dealers; region_code finds those whose territory covers the region (it or an ancestor)."""
     query = sa.select(Dealer).options(selectinload(Dealer.territory)).order_by(Dealer.id)
+    if not scope.national:
+        query = query.where(Dealer.id.in_(dealer_ids_in(scope)))
     if status:
         query = query.where(Dealer.status == Status(status))
     if q and q.strip():
@@ -561,11 +659,12 @@ def create_store(*, actor: Actor, data: dict) -> Store:
     """Create a store in a city or district, served by zero or more dealers."""
     values, dealers = _store_values(data, None)
     store = Store()
+    _place_write(actor, store, values)
     return _create(actor, store, values, _store_collections(store, dealers))
 
 
-def get_store(store_id: int) -> Store:
-    return _get(Store, store_id)
+def get_store(store_id: int, *, scope: DataScope = NATIONAL) -> Store:
+    return _get_in_scope(Store, store_id, scope)
 
 
 def update_store(*, actor: Actor, store_id: int, changes: dict) -> Store:
@@ -576,20 +675,27 @@ def update_store(*, actor: Actor, store_id: int, changes: dict) -> Store:
 
 def _save_store(actor: Actor, store: Store, changes: dict) -> bool:
     values, dealers = _store_values(changes, store)
+    _place_write(actor, store, values)
     return _update(actor, store, values, _store_collections(store, dealers))
 
 
 def deactivate_store(*, actor: Actor, store_id: int) -> Store:
-    return _set_status(actor, get_store(store_id), Status.INACTIVE)
+    store = get_store(store_id)
+    _place_write(actor, store, {})
+    return _set_status(actor, store, Status.INACTIVE)
 
 
 def reactivate_store(*, actor: Actor, store_id: int) -> Store:
-    return _set_status(actor, get_store(store_id), Status.ACTIVE)
+    store = get_store(store_id)
+    _place_write(actor, store, {})
+    return _set_status(actor, store, Status.ACTIVE)
 
 
-def list_stores(*, status=None, q=None, region_code=None, dealer_id=None, external_id=None):
+def list_stores(*, status=None, q=None, region_code=None, dealer_id=None, external_id=None,
+                scope: DataScope = NATIONAL):
     """Stores; region_code matches the region and everything inside it."""
-    query = sa.select(Store).options(selectinload(Store.dealers)).order_by(Store.id)
+    query = (sa.select(Store).options(selectinload(Store.dealers)).where(scope.filter(Store.region_code))
+             .order_by(Store.id))
     if status:
         query = query.where(Store.status == Status(status))
     if q and q.strip():

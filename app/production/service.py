@@ -25,7 +25,8 @@ from app.extensions import db
 from app.identity.service import Actor, apply_changes, audit
 from app.masterdata import rules as masterdata_rules
 from app.masterdata.models import Factory, Product, ProductionLine, Status
-from app.masterdata.service import common_values, flush_or_conflict
+from app.identity.scope import NATIONAL, DataScope
+from app.masterdata.service import common_values, factory_ids_in, factory_in, flush_or_conflict
 from app.production import rules
 from app.production.models import (
     InspectionResult, LotConsumption, LotStatus, Material, ProductionLot, RawMaterialLot, Supplier,
@@ -114,8 +115,12 @@ def create_production_lot(*, actor: Actor, data: dict) -> ProductionLot:
     return _create(actor, ProductionLot(status=LotStatus.OPEN), _lot_values(data, None))
 
 
-def get_production_lot(lot_id: int) -> ProductionLot:
-    return _get(ProductionLot, lot_id)
+def get_production_lot(lot_id: int, *, scope: DataScope = NATIONAL) -> ProductionLot:
+    """A lot; outside the caller's data scope (its factory's region) it is not found."""
+    lot = _get(ProductionLot, lot_id)
+    if not factory_in(scope, lot.factory_id):
+        raise masterdata_rules.not_found("production_lot")
+    return lot
 
 
 def update_production_lot(*, actor: Actor, lot_id: int, changes: dict) -> ProductionLot:
@@ -141,9 +146,11 @@ def reopen_production_lot(*, actor: Actor, lot_id: int) -> ProductionLot:
 
 def list_production_lots(*, product_id=None, factory_id=None, line_id=None, status=None,
                          produced_from: date | None = None, produced_to: date | None = None,
-                         lot_no=None, external_id=None):
+                         lot_no=None, external_id=None, scope: DataScope = NATIONAL):
     """Production lots, newest production date first; produced_from/to are inclusive."""
     query = sa.select(ProductionLot).order_by(ProductionLot.production_date.desc(), ProductionLot.id.desc())
+    if not scope.national:
+        query = query.where(ProductionLot.factory_id.in_(factory_ids_in(scope)))
     for column, value in ((ProductionLot.product_id, product_id), (ProductionLot.factory_id, factory_id),
                           (ProductionLot.line_id, line_id), (ProductionLot.lot_no, lot_no),
                           (ProductionLot.external_id, external_id)):

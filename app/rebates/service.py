@@ -23,7 +23,9 @@ from app.channel.models import PartyKind, Receipt, Shipment, ShipmentStatus, Shi
 from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
+from app.identity.scope import NATIONAL, DataScope, OutsideDataScope, scope_of
 from app.identity.service import Actor, apply_changes, audit
+from app.masterdata.service import dealer_ids_in, dealer_in
 from app.masterdata.models import Dealer, Product, Status
 from app.rebates.models import RebateBasis, RebateLine, RebateRule, RebateStatement, StatementStatus
 from app.retail.models import SaleScan
@@ -236,6 +238,7 @@ def compute_statement(*, actor: Actor, dealer_id: int, period_start: date, perio
     """Compute (or recompute) the dealer's draft statement of a period; an approved one is frozen (409)."""
     if period_end < period_start:
         raise PeriodInvalid(errors={"period_end": ["Must not be before period_start."]})
+    require_dealer_in_scope(actor, dealer_id)
     dealer = _dealer_for_update(dealer_id)
     # Periods never overlap (checked under the dealer's lock): each flow is paid by one statement.
     overlapping = db.session.scalar(sa.select(RebateStatement.id).where(
@@ -259,19 +262,30 @@ def compute_statement(*, actor: Actor, dealer_id: int, period_start: date, perio
     return statement
 
 
+def require_dealer_in_scope(actor: Actor, dealer_id: int) -> None:
+    """A statement is written (computed, approved) only by users whose data scope holds its dealer (403)."""
+    if not dealer_in(scope_of(actor), dealer_id):
+        raise OutsideDataScope()
+
+
 def get_statement(statement_id: int, *, dealer_id: int | None = None,
-                  status: StatementStatus | None = None, lock: bool = False) -> RebateStatement:
-    """A statement; with dealer_id (and status), only that dealer's (in that status), else 404."""
+                  status: StatementStatus | None = None, lock: bool = False,
+                  scope: DataScope = NATIONAL) -> RebateStatement:
+    """A statement; with dealer_id (and status), only that dealer's (in that status), else 404 (also
+    outside the data scope)."""
     statement = db.session.get(RebateStatement, statement_id, populate_existing=lock, with_for_update=lock)
     if statement is None or (dealer_id is not None and statement.dealer_id != dealer_id) \
-            or (status is not None and statement.status is not status):
+            or (status is not None and statement.status is not status) or not dealer_in(scope, statement.dealer_id):
         raise StatementNotFound()
     return statement
 
 
-def list_statements(*, dealer_id=None, status=None, period_from: date | None = None, period_to: date | None = None):
+def list_statements(*, dealer_id=None, status=None, period_from: date | None = None, period_to: date | None = None,
+                    scope: DataScope = NATIONAL):
     """Statements, newest period first; period_from/period_to keep those overlapping those days."""
     query = sa.select(RebateStatement).order_by(RebateStatement.period_start.desc(), RebateStatement.id.desc())
+    if not scope.national:
+        query = query.where(RebateStatement.dealer_id.in_(dealer_ids_in(scope)))
     if dealer_id is not None:
         query = query.where(RebateStatement.dealer_id == dealer_id)
     if status:
@@ -289,6 +303,7 @@ def approve_statement(*, actor: Actor, statement_id: int) -> RebateStatement:
                                   .with_for_update())
     if statement is None:
         raise StatementNotFound()
+    require_dealer_in_scope(actor, statement.dealer_id)
     if statement.status is StatementStatus.APPROVED:
         raise StatementApproved()
     statement.status, statement.approved_by, statement.approved_at = StatementStatus.APPROVED, actor.name, utcnow()

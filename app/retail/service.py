@@ -22,6 +22,7 @@ from app.channel.models import PartyKind, SeenKind, Shipment, ShipmentScan, Ship
 from app.codes.models import Level
 from app.db import insert_once, utcnow
 from app.extensions import db
+from app.identity.scope import NATIONAL, DataScope
 from app.identity.service import Actor, audit
 from app.masterdata.models import Product, Region, RegionLevel, Status, Store
 from app.payouts import service as payouts
@@ -294,8 +295,9 @@ def list_my_sales(*, user: AppUser):
 
 
 def list_sale_scans(*, store_id=None, product_id=None, app_user_id=None, not_received=None,
-                    since=None, until=None):
-    query = sa.select(SaleScan).order_by(SaleScan.id.desc())
+                    since=None, until=None, scope: DataScope = NATIONAL):
+    """Sale scans, newest first, in the scope's regions (a scan carries its store's region)."""
+    query = sa.select(SaleScan).where(scope.filter(SaleScan.region_code)).order_by(SaleScan.id.desc())
     if store_id is not None:
         query = query.where(SaleScan.store_id == store_id)
     if product_id is not None:

@@ -19,8 +19,10 @@ from app.channel import shipments as channel_shipments
 from app.codes.models import Level
 from app.db import utcnow
 from app.extensions import db
+from app.identity.scope import NATIONAL, DataScope
 from app.identity.service import Actor
 from app.masterdata.models import Dealer, Status, Warehouse
+from app.masterdata.service import warehouse_ids_in
 from app.units import rules as unit_rules
 from app.units import store
 from app.units.models import EventKind, LocationKind, RejectedRecord, Unit, UnitStatus
@@ -322,11 +324,13 @@ def _keep_rejections(source: str, records: list[dict], results: list[Result | No
 # --- stock --------------------------------------------------------------------------------------
 
 def stock(*, warehouse_id: int | None = None, product_id: int | None = None,
-          lot_id: int | None = None) -> sa.Select:
-    """Stock rows holding something, with their warehouse, product and lot, for paging."""
+          lot_id: int | None = None, scope: DataScope = NATIONAL) -> sa.Select:
+    """Stock rows holding something, with their warehouse, product and lot, for paging (in the scope's warehouses)."""
     query = (sa.select(Stock).where(Stock.quantity > 0)
              .options(joinedload(Stock.warehouse), joinedload(Stock.product), joinedload(Stock.lot))
              .order_by(Stock.warehouse_id, Stock.product_id, Stock.lot_id))
+    if not scope.national:
+        query = query.where(Stock.warehouse_id.in_(warehouse_ids_in(scope)))
     if warehouse_id is not None:
         query = query.where(Stock.warehouse_id == warehouse_id)
     if product_id is not None:

@@ -6,7 +6,8 @@ from flask_smorest import Blueprint
 
 from app.admin_api.masterdata.fields import external_id, status, status_filter, text
 from app.db import transaction
-from app.http import ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor, roles
+from app.http import (ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor,
+                      current_scope, regional, roles)
 from app.masterdata import service
 from app.identity.personal_data import PHONE
 from app.schemas import Int, Masked
@@ -68,16 +69,18 @@ class DealerQuerySchema(ma.Schema):
 
 @blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @blp.arguments(DealerQuerySchema, location="query")
 @blp.response(200, DealerReadSchema(many=True))
 @blp.paginate(SelectPage)
 def list_dealers(query):
     """List dealers"""
-    return service.list_dealers(**query)
+    return service.list_dealers(**query, scope=current_scope())
 
 
 @blp.route("", methods=["POST"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@regional
 @blp.arguments(DealerCreateSchema)
 @blp.response(201, DealerReadSchema)
 def create_dealer(body):
@@ -88,14 +91,16 @@ def create_dealer(body):
 
 @blp.route("/<int:dealer_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @blp.response(200, DealerReadSchema)
 def get_dealer(dealer_id):
     """Get a dealer"""
-    return service.get_dealer(dealer_id)
+    return service.get_dealer(dealer_id, scope=current_scope())
 
 
 @blp.route("/<int:dealer_id>", methods=["PATCH"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@regional
 @blp.arguments(DealerUpdateSchema)
 @blp.response(200, DealerReadSchema)
 def update_dealer(body, dealer_id):
@@ -106,6 +111,7 @@ def update_dealer(body, dealer_id):
 
 @blp.route("/<int:dealer_id>/deactivate", methods=["POST"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@regional
 @blp.response(200, DealerReadSchema)
 def deactivate_dealer(dealer_id):
     """Deactivate a dealer"""
@@ -115,6 +121,7 @@ def deactivate_dealer(dealer_id):
 
 @blp.route("/<int:dealer_id>/reactivate", methods=["POST"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@regional
 @blp.response(200, DealerReadSchema)
 def reactivate_dealer(dealer_id):
     """Reactivate a dealer"""

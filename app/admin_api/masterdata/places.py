@@ -6,7 +6,8 @@ from flask_smorest import Blueprint
 
 from app.admin_api.masterdata.fields import external_id, status, status_filter, text
 from app.db import transaction
-from app.http import ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor, roles
+from app.http import (ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor,
+                      current_scope, national_only, regional, roles)
 from app.masterdata import service
 from app.masterdata.models import LineMode
 from app.schemas import Int
@@ -105,16 +106,18 @@ class WarehouseQuerySchema(PlaceQuerySchema):
 
 @factories.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @factories.arguments(PlaceQuerySchema, location="query")
 @factories.response(200, FactoryReadSchema(many=True))
 @factories.paginate(SelectPage)
 def list_factories(query):
     """List factories"""
-    return service.list_factories(**query)
+    return service.list_factories(**query, scope=current_scope())
 
 
 @factories.route("", methods=["POST"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@regional
 @factories.arguments(FactoryCreateSchema)
 @factories.response(201, FactoryReadSchema)
 def create_factory(body):
@@ -125,14 +128,16 @@ def create_factory(body):
 
 @factories.route("/<int:factory_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @factories.response(200, FactoryReadSchema)
 def get_factory(factory_id):
     """Get a factory"""
-    return service.get_factory(factory_id)
+    return service.get_factory(factory_id, scope=current_scope())
 
 
 @factories.route("/<int:factory_id>", methods=["PATCH"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@regional
 @factories.arguments(FactoryUpdateSchema)
 @factories.response(200, FactoryReadSchema)
 def update_factory(body, factory_id):
@@ -143,6 +148,7 @@ def update_factory(body, factory_id):
 
 @factories.route("/<int:factory_id>/deactivate", methods=["POST"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@regional
 @factories.response(200, FactoryReadSchema)
 def deactivate_factory(factory_id):
     """Deactivate a factory"""
@@ -152,6 +158,7 @@ def deactivate_factory(factory_id):
 
 @factories.route("/<int:factory_id>/reactivate", methods=["POST"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@regional
 @factories.response(200, FactoryReadSchema)
 def reactivate_factory(factory_id):
     """Reactivate a factory"""
@@ -163,16 +170,18 @@ def reactivate_factory(factory_id):
 
 @lines.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @lines.arguments(LineQuerySchema, location="query")
 @lines.response(200, LineReadSchema(many=True))
 @lines.paginate(SelectPage)
 def list_lines(query):
     """List production lines"""
-    return service.list_production_lines(**query)
+    return service.list_production_lines(**query, scope=current_scope())
 
 
 @lines.route("", methods=["POST"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@national_only("production lines are written by the brand's production staff")
 @lines.arguments(LineCreateSchema)
 @lines.response(201, LineReadSchema)
 def create_line(body):
@@ -183,14 +192,16 @@ def create_line(body):
 
 @lines.route("/<int:line_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @lines.response(200, LineReadSchema)
 def get_line(line_id):
     """Get a production line"""
-    return service.get_production_line(line_id)
+    return service.get_production_line(line_id, scope=current_scope())
 
 
 @lines.route("/<int:line_id>", methods=["PATCH"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@national_only("production lines are written by the brand's production staff")
 @lines.arguments(LineUpdateSchema)
 @lines.response(200, LineReadSchema)
 def update_line(body, line_id):
@@ -201,6 +212,7 @@ def update_line(body, line_id):
 
 @lines.route("/<int:line_id>/deactivate", methods=["POST"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@national_only("production lines are written by the brand's production staff")
 @lines.response(200, LineReadSchema)
 def deactivate_line(line_id):
     """Deactivate a production line"""
@@ -210,6 +222,7 @@ def deactivate_line(line_id):
 
 @lines.route("/<int:line_id>/reactivate", methods=["POST"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@national_only("production lines are written by the brand's production staff")
 @lines.response(200, LineReadSchema)
 def reactivate_line(line_id):
     """Reactivate a production line"""
@@ -221,16 +234,18 @@ def reactivate_line(line_id):
 
 @warehouses.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @warehouses.arguments(WarehouseQuerySchema, location="query")
 @warehouses.response(200, WarehouseReadSchema(many=True))
 @warehouses.paginate(SelectPage)
 def list_warehouses(query):
     """List warehouses"""
-    return service.list_warehouses(**query)
+    return service.list_warehouses(**query, scope=current_scope())
 
 
 @warehouses.route("", methods=["POST"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@regional
 @warehouses.arguments(WarehouseCreateSchema)
 @warehouses.response(201, WarehouseReadSchema)
 def create_warehouse(body):
@@ -241,14 +256,16 @@ def create_warehouse(body):
 
 @warehouses.route("/<int:warehouse_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @warehouses.response(200, WarehouseReadSchema)
 def get_warehouse(warehouse_id):
     """Get a warehouse"""
-    return service.get_warehouse(warehouse_id)
+    return service.get_warehouse(warehouse_id, scope=current_scope())
 
 
 @warehouses.route("/<int:warehouse_id>", methods=["PATCH"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@regional
 @warehouses.arguments(WarehouseUpdateSchema)
 @warehouses.response(200, WarehouseReadSchema)
 def update_warehouse(body, warehouse_id):
@@ -259,6 +276,7 @@ def update_warehouse(body, warehouse_id):
 
 @warehouses.route("/<int:warehouse_id>/deactivate", methods=["POST"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@regional
 @warehouses.response(200, WarehouseReadSchema)
 def deactivate_warehouse(warehouse_id):
     """Deactivate a warehouse"""
@@ -268,6 +286,7 @@ def deactivate_warehouse(warehouse_id):
 
 @warehouses.route("/<int:warehouse_id>/reactivate", methods=["POST"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@regional
 @warehouses.response(200, WarehouseReadSchema)
 def reactivate_warehouse(warehouse_id):
     """Reactivate a warehouse"""

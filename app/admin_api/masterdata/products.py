@@ -6,7 +6,8 @@ from flask_smorest import Blueprint
 
 from app.admin_api.masterdata.fields import external_id, status, status_filter, text
 from app.db import transaction
-from app.http import ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor, roles
+from app.http import (ALL_ROLES, SelectPage, WRITERS_OF_MASTER_DATA, authenticate_back_office, current_actor,
+                      national_only, not_regional, roles)
 from app.masterdata import service
 from app.schemas import Int
 
@@ -59,6 +60,7 @@ class ProductQuerySchema(ma.Schema):
 
 @blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("the catalogue is the brand's, not a region's")
 @blp.arguments(ProductQuerySchema, location="query")
 @blp.response(200, ProductReadSchema(many=True))
 @blp.paginate(SelectPage)
@@ -69,6 +71,7 @@ def list_products(query):
 
 @blp.route("", methods=["POST"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@national_only("brand-wide configuration is written by users who see the whole country")
 @blp.arguments(ProductCreateSchema)
 @blp.response(201, ProductReadSchema)
 def create_product(body):
@@ -79,6 +82,7 @@ def create_product(body):
 
 @blp.route("/<int:product_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("the catalogue is the brand's, not a region's")
 @blp.response(200, ProductReadSchema)
 def get_product(product_id):
     """Get a product"""
@@ -87,6 +91,7 @@ def get_product(product_id):
 
 @blp.route("/<int:product_id>", methods=["PATCH"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@national_only("brand-wide configuration is written by users who see the whole country")
 @blp.arguments(ProductUpdateSchema)
 @blp.response(200, ProductReadSchema)
 def update_product(body, product_id):
@@ -97,6 +102,7 @@ def update_product(body, product_id):
 
 @blp.route("/<int:product_id>/deactivate", methods=["POST"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@national_only("brand-wide configuration is written by users who see the whole country")
 @blp.response(200, ProductReadSchema)
 def deactivate_product(product_id):
     """Deactivate a product"""
@@ -106,6 +112,7 @@ def deactivate_product(product_id):
 
 @blp.route("/<int:product_id>/reactivate", methods=["POST"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@national_only("brand-wide configuration is written by users who see the whole country")
 @blp.response(200, ProductReadSchema)
 def reactivate_product(product_id):
     """Reactivate a product"""

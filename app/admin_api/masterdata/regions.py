@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from app.http import ALL_ROLES, SelectPage, authenticate_back_office, roles
+from app.http import ALL_ROLES, SelectPage, authenticate_back_office, not_regional, roles
 from app.masterdata import service
 from app.masterdata.models import RegionLevel
 
@@ -30,6 +30,7 @@ class RegionQuerySchema(ma.Schema):
 
 @blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("reference data: China's administrative divisions")
 @blp.arguments(RegionQuerySchema, location="query")
 @blp.response(200, RegionReadSchema(many=True))
 @blp.paginate(SelectPage)
@@ -40,6 +41,7 @@ def list_regions(query):
 
 @blp.route("/<code>", methods=["GET"])
 @roles(*ALL_ROLES)
+@not_regional("reference data: China's administrative divisions")
 @blp.response(200, RegionReadSchema)
 def get_region(code):
     """Get a region by its adcode"""

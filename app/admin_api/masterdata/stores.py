@@ -6,7 +6,8 @@ from flask_smorest import Blueprint
 
 from app.admin_api.masterdata.fields import external_id, status, status_filter, text
 from app.db import transaction
-from app.http import ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor, roles
+from app.http import (ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor,
+                      current_scope, regional, roles)
 from app.masterdata import service
 from app.schemas import Int
 
@@ -54,16 +55,18 @@ class StoreQuerySchema(ma.Schema):
 
 @blp.route("", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @blp.arguments(StoreQuerySchema, location="query")
 @blp.response(200, StoreReadSchema(many=True))
 @blp.paginate(SelectPage)
 def list_stores(query):
     """List stores"""
-    return service.list_stores(**query)
+    return service.list_stores(**query, scope=current_scope())
 
 
 @blp.route("", methods=["POST"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@regional
 @blp.arguments(StoreCreateSchema)
 @blp.response(201, StoreReadSchema)
 def create_store(body):
@@ -74,14 +77,16 @@ def create_store(body):
 
 @blp.route("/<int:store_id>", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @blp.response(200, StoreReadSchema)
 def get_store(store_id):
     """Get a store"""
-    return service.get_store(store_id)
+    return service.get_store(store_id, scope=current_scope())
 
 
 @blp.route("/<int:store_id>", methods=["PATCH"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@regional
 @blp.arguments(StoreUpdateSchema)
 @blp.response(200, StoreReadSchema)
 def update_store(body, store_id):
@@ -92,6 +97,7 @@ def update_store(body, store_id):
 
 @blp.route("/<int:store_id>/deactivate", methods=["POST"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@regional
 @blp.response(200, StoreReadSchema)
 def deactivate_store(store_id):
     """Deactivate a store"""
@@ -101,6 +107,7 @@ def deactivate_store(store_id):
 
 @blp.route("/<int:store_id>/reactivate", methods=["POST"])
 @roles(*WRITERS_OF_MASTER_DATA)
+@regional
 @blp.response(200, StoreReadSchema)
 def reactivate_store(store_id):
     """Reactivate a store"""
