@@ -1,6 +1,9 @@
 """The rollups are kept by the writers as the facts happen, and equal a rebuild from the source rows."""
 from app import demo
+from app.db import transaction
+from app.identity import service as identity
 from app.identity.models import Role
+from tests.factories import PASSWORD
 from tests.report_checks import figure, rollup_differences
 from tests.wechat.conftest import sandbox  # noqa: F401 - a fresh sandbox per test
 
@@ -42,3 +45,21 @@ def test_the_overview_answers_the_chain_s_figures_today_and_beside_the_day_befor
     assert answer.json["trend"][-1]["day"] == today["to"] and len(answer.json["trend"]) == 30
     assert answer.json["trend"][-1]["items_commissioned"] == 24
     assert sum(point["consumer_scans"] for point in answer.json["trend"]) == today["values"]["consumer_scans"] > 0
+
+
+def test_a_regional_user_s_overview_counts_only_their_regions_rows(app, sandbox, auth, client):  # noqa: F811
+    chain = demo.seed()["chain"]
+    def today(regions):
+        with transaction():
+            user = identity.create_user(actor=identity.Actor.system("tests"), username=f"u{len(regions)}{regions}"[:60],
+                                        password=PASSWORD, role=Role.MARKETER, regions=regions)
+        headers = {"Authorization": f"Bearer {auth.login(user.username).get_json()['token']}"}
+        answer = client.get("/api/admin/reports/overview", headers=headers)
+        assert answer.status_code == 200, answer.get_json()
+        return answer.get_json()["windows"][0]["values"]
+    national, zhejiang, jiangsu = today([]), today(["330000000000"]), today(["320000000000"])
+    # The chain's store is in Hangzhou: its sales are Zhejiang's; production and dealers have no region.
+    assert national["sold_items"] == zhejiang["sold_items"] == len(chain.facts["sold"]) > 0
+    assert jiangsu["sold_items"] == 0
+    assert national["items_commissioned"] == 24 and zhejiang["items_commissioned"] == jiangsu["items_commissioned"] == 0
+    assert jiangsu["consumer_scans"] == 0 and jiangsu["claims"] == 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.http import current_scope
 from app.reports.service import Period
 
 
@@ -18,8 +19,9 @@ def period_of(query: dict, *, default_days: int = 30) -> Period:
 
 
 def caller_regions() -> list[str] | None:
-    """The caller's data scope as adcode prefixes (None: the whole country)."""
-    return None
+    """The caller's data scope as adcode prefixes (None: the whole country; app.identity.scope)."""
+    scope = current_scope()
+    return None if scope.national else list(scope.prefixes)
 
 
 class PeriodReadSchema(ma.Schema):

@@ -5,7 +5,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from app.admin_api.reports.common import caller_regions
-from app.http import ALL_ROLES, authenticate_back_office, roles
+from app.http import ALL_ROLES, authenticate_back_office, regional, roles
 from app.reports import service
 from app.schemas import Int
 
@@ -42,6 +42,7 @@ class OverviewReadSchema(ma.Schema):
 
 @blp.route("/overview", methods=["GET"])
 @roles(*ALL_ROLES)
+@regional
 @blp.response(200, OverviewReadSchema)
 def overview():
     """KPIs for today, 7 and 30 days, each beside the period before, with daily trends"""

@@ -205,7 +205,8 @@ SCOPED_DETAILS = [
 ]
 
 # Regional reads that are neither a list of rows nor a detail: checked by their own test below.
-SCOPED_OTHER = {"/api/admin/consumer-profiles/segments"}
+SCOPED_OTHER = {"/api/admin/consumer-profiles/segments",
+                "/api/admin/reports/overview"}  # tests/unit/test_reports_rollups.py
 
 
 def _all_rows(client, path: str, headers: dict) -> list[dict]:
