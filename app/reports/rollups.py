@@ -103,9 +103,11 @@ def note_consumer_days(scans: Iterable[dict], *, session: Session | None = None)
     """Note who scanned on which day, how often, and the consumer's previous day with a scan (scan rows as
     dicts; the day's first scan gives its region).
 
-    A consumer's rows are read (locked on MySQL: a twin writer of the same consumer waits) so a day
-    written out of order (a claim writes its scan before the worker writes an earlier one) gets its
-    previous day, and the day after it takes this one as its previous day."""
+    The consumer's nearby days are read so a day written out of order (a claim writes its scan before
+    the worker writes an earlier one) gets its previous day, and the day after it takes this one. The
+    read takes no lock (a gap lock would block every writer of new consumers): two writers of one
+    consumer's scans of two different days at the same instant may leave a previous day stale, which
+    moves that consumer between frequency segments until a rebuild."""
     session = session or _session()
     days: dict[tuple[int, date], list] = {}
     for scan in sorted(scans, key=lambda row: row["scanned_at"]):
@@ -119,8 +121,6 @@ def note_consumer_days(scans: Iterable[dict], *, session: Session | None = None)
              .where(table.c.app_user_id.in_(sorted({user for user, _ in days})),
                     table.c.day.between(min(d for _, d in days) - reach, max(d for _, d in days) + reach))
              .order_by(table.c.app_user_id, table.c.day))
-    if session.get_bind().dialect.name in ("mysql", "mariadb"):
-        query = query.with_for_update()
     known: dict[int, dict[date, date | None]] = {}  # user -> {day: its previous day}
     for user, day, prev_day in session.execute(query):
         known.setdefault(user, {})[day] = prev_day
