@@ -15,7 +15,8 @@ def kept_rollups() -> dict:
         if row.n or row.amount:
             rows[(row.fact, row.day, row.product_id, row.lot_id, row.place_kind, row.place_id, row.region_code,
                   row.campaign_id, row.variant)] = (row.n, row.amount)
-    days = set(db.session.execute(sa.select(ConsumerDay.day, ConsumerDay.app_user_id, ConsumerDay.region_code)))
+    days = set(db.session.execute(sa.select(ConsumerDay.day, ConsumerDay.app_user_id, ConsumerDay.region_code,
+                                            ConsumerDay.scans, ConsumerDay.prev_day)))
     db.session.rollback()
     return {"daily": rows, "consumer_days": days}
 
@@ -24,7 +25,7 @@ def rollup_differences() -> dict:
     """{key: (kept, rebuilt)} for every rollup row where the incremental rollups and a rebuild differ
     (the database is left with the rebuilt rollups)."""
     kept = kept_rollups()
-    days = [d for (_, d, *_rest) in kept["daily"]] + [d for d, _, _ in kept["consumer_days"]]
+    days = [d for (_, d, *_rest) in kept["daily"]] + [d for d, *_rest in kept["consumer_days"]]
     bounds = db.session.execute(sa.select(sa.func.min(DailyFact.day), sa.func.max(DailyFact.day))).one()
     db.session.rollback()
     if not days and bounds[0] is None:

@@ -10,7 +10,8 @@ from app.codes.models import Level
 from app.db import transaction
 from app.http import (ALL_ROLES, SelectPage, WRITERS_OF_MASTER_DATA, authenticate_back_office, current_actor,
                       national_only, roles)
-from app.schemas import Int
+from app.identity.personal_data import OPENID
+from app.schemas import Int, Masked
 from app.trace import service
 from app.units.models import EventKind, LocationKind, UnitStatus
 
@@ -91,6 +92,32 @@ class LotBriefSchema(ProductionLotReadSchema):
     line_name = ma.fields.String(attribute="line.name", allow_none=True)
 
 
+class TraceConsumerScanSchema(ma.Schema):
+    id = Int()
+    code = ma.fields.String(metadata={"description": "The code scanned (an earlier label's, when replaced)"})
+    scanned_at = ma.fields.DateTime()
+    verdict = ma.fields.String(metadata={"description": "genuine, scanned_before, suspected_copy, ..."})
+    scan_number = Int(metadata={"description": "The unit's nth consumer scan"})
+    region_code = ma.fields.String(allow_none=True)
+    region_name = ma.fields.String(allow_none=True)
+    app_user_id = Int()
+    openid = Masked(OPENID)
+
+
+class TraceDrawSchema(ma.Schema):
+    id = Int()
+    scan_id = Int()
+    drawn_at = ma.fields.DateTime()
+    campaign_id = Int()
+    campaign_name = ma.fields.String(allow_none=True)
+    outcome = ma.fields.String(metadata={"description": "won, lost, out_of_stock, budget_exhausted"})
+    prize_kind = ma.fields.String(allow_none=True)
+    prize_name = ma.fields.String(allow_none=True)
+    amount = Int(metadata={"description": "Fen or points won (0 otherwise)"})
+    app_user_id = Int()
+    openid = Masked(OPENID)
+
+
 class CodeTraceSchema(ma.Schema):
     code = ma.fields.String()
     commissioned = ma.fields.Boolean(metadata={"description": "false: issued, never bound to a unit"})
@@ -109,6 +136,11 @@ class CodeTraceSchema(ma.Schema):
     replaces = ma.fields.String(allow_none=True, metadata={"description": "The code whose label this one replaced"})
     replaced_by = ma.fields.String(allow_none=True)
     timeline = ma.fields.List(ma.fields.Nested(TimelineEntrySchema))
+    consumer_scans = ma.fields.List(ma.fields.Nested(TraceConsumerScanSchema), metadata={
+        "description": f"Consumer scans of the code, oldest first (the first {service.CONSUMER_CAP})"})
+    consumer_scans_total = Int()
+    draws = ma.fields.List(ma.fields.Nested(TraceDrawSchema), metadata={
+        "description": "Draws made on the code's scans (one per unit, ever), with campaign and prize"})
 
 
 class PlaceCountSchema(TracePlaceSchema):

@@ -39,10 +39,22 @@ class DailyFact(db.Model):
 
 class ConsumerDay(db.Model):
     """A consumer who scanned on a day (the first scan of the day gives the region): distinct consumers
-    over any period without reading the scans."""
+    over any period without reading the scans.
+
+    ``scans`` and ``prev_day`` serve the frequency segments: a consumer's first day in a period is the
+    row whose previous day is before it, so only consumers seen on two days or more of a period need
+    their days added up (app.reports.consumers).
+    """
 
     __tablename__ = "report_consumer_days"
+    __table_args__ = (
+        sa.Index("ix_report_consumer_days_user", "app_user_id", "day"),
+        sa.Index("ix_report_consumer_days_prev", "prev_day"),
+    )
 
     day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
     app_user_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     region_code: Mapped[str] = mapped_column(sa.String(12), default="")
+    scans: Mapped[int] = mapped_column(default=1)  # the consumer's scans that day
+    # The consumer's previous day with a scan, when within PREV_DAY_REACH days (None: none, or longer ago).
+    prev_day: Mapped[date | None] = mapped_column(sa.Date)

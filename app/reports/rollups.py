@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import NamedTuple
 
 import sqlalchemy as sa
@@ -96,17 +96,53 @@ def write(sums: Sums, *, session: Session) -> None:
         session.execute(statement, rows)
 
 
+PREV_DAY_REACH = 366  # a previous day further back than a report's longest period is not kept
+
+
 def note_consumer_days(scans: Iterable[dict], *, session: Session | None = None) -> None:
-    """Note who scanned on which day (scan rows as dicts; the day's first scan gives its region)."""
+    """Note who scanned on which day, how often, and the consumer's previous day with a scan (scan rows as
+    dicts; the day's first scan gives its region).
+
+    The consumer's nearby days are read so a day written out of order (a claim writes its scan before
+    the worker writes an earlier one) gets its previous day, and the day after it takes this one. The
+    read takes no lock (a gap lock would block every writer of new consumers): two writers of one
+    consumer's scans of two different days at the same instant may leave a previous day stale, which
+    moves that consumer between frequency segments until a rebuild."""
     session = session or _session()
-    days: dict[tuple[date, int], str] = {}
+    days: dict[tuple[int, date], list] = {}
     for scan in sorted(scans, key=lambda row: row["scanned_at"]):
-        days.setdefault((china_day(scan["scanned_at"]), scan["app_user_id"]), scan["region_code"] or "")
-    if days:
-        statement = sa.insert(ConsumerDay.__table__).prefix_with("IGNORE", dialect="mysql") \
-            .prefix_with("IGNORE", dialect="mariadb").prefix_with("OR IGNORE", dialect="sqlite")
-        session.execute(statement, [{"day": day, "app_user_id": user, "region_code": region}
-                                    for (day, user), region in sorted(days.items())])
+        entry = days.setdefault((scan["app_user_id"], china_day(scan["scanned_at"])), [scan["region_code"] or "", 0])
+        entry[1] += 1
+    if not days:
+        return
+    table = ConsumerDay.__table__
+    reach = timedelta(days=PREV_DAY_REACH)
+    query = (sa.select(table.c.app_user_id, table.c.day, table.c.prev_day)
+             .where(table.c.app_user_id.in_(sorted({user for user, _ in days})),
+                    table.c.day.between(min(d for _, d in days) - reach, max(d for _, d in days) + reach))
+             .order_by(table.c.app_user_id, table.c.day))
+    known: dict[int, dict[date, date | None]] = {}  # user -> {day: its previous day}
+    for user, day, prev_day in session.execute(query):
+        known.setdefault(user, {})[day] = prev_day
+    inserted: dict[tuple[int, date], date | None] = {}
+    moved: dict[tuple[int, date], date] = {}
+    for user, day in sorted(days):  # a consumer's days in order: a day of this batch sees the ones before it
+        mine = known.setdefault(user, {})
+        if day in mine:
+            continue  # a day already written: the upsert adds its scans
+        earlier = max((d for d in mine if d < day), default=None)
+        inserted[(user, day)] = mine[day] = earlier if earlier and day - earlier <= reach else None
+        after = min((d for d in mine if d > day), default=None)
+        if after is not None and after - day <= reach:  # a day written before this earlier one
+            moved[(user, after)] = mine[after] = day
+    for (user, after), day in sorted(moved.items()):
+        session.execute(sa.update(table).where(table.c.app_user_id == user, table.c.day == after)
+                        .values(prev_day=day))
+    rows = [{"day": day, "app_user_id": user, "region_code": region, "scans": count,
+             "prev_day": inserted.get((user, day))}
+            for (user, day), (region, count) in sorted(days.items(), key=lambda item: (item[0][1], item[0][0]))]
+    statement = upsert(table, ["day", "app_user_id"], lambda t, new: {"scans": t.c.scans + new.scans})
+    session.execute(statement, rows)
 
 
 def _session() -> Session:

@@ -14,6 +14,9 @@ pallet's lot is informative only (its first child's). A recall marks every activ
 the lot — items and the cases and pallets whose lot it is — so a consumer scanning any of them is
 told. Scrapped and voided units are not marked. Recalling a lot again marks only units not yet
 recalled (those commissioned since); when there are none, it is refused (409 ``lot_already_recalled``).
+
+A code's trace also lists its consumer scans (verdict, time, region, who) and the draws made on them
+(campaign, outcome, prize), the first CONSUMER_CAP of each in time order, with how many there are.
 """
 from __future__ import annotations
 
@@ -22,12 +25,16 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
+from app.accounts.models import AppUser
+from app.campaigns.models import Campaign, Draw, Prize
 from app.codes import service as codes
 from app.codes.models import CodeBatch, Level
+from app.consumers.models import ConsumerScan
 from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.identity.service import Actor, audit
+from app.masterdata import region_cache
 from app.masterdata import rules as masterdata_rules
 from app.masterdata.models import Dealer, Product, ProductionLine, Store, Warehouse
 from app.production import rules as production_rules
@@ -37,6 +44,7 @@ from app.units import store
 from app.units.models import Event, EventKind, LocationKind, Recall, Unit, UnitStatus
 
 TREE_CAP = 5000  # nodes of a code's children tree before it is cut (``truncated``)
+CONSUMER_CAP = 200  # consumer scans (and draws) of a code listed in its trace
 _ANCESTOR_DEPTH = 8  # item < case < pallet; the margin guards against a cycle in bad data
 _EARLIEST = (datetime.min.replace(tzinfo=timezone.utc), -1)
 _LATEST = (datetime.max.replace(tzinfo=timezone.utc), 2**63)
@@ -124,6 +132,34 @@ class TimelineEntry:
 
 
 @dataclass
+class ConsumerScanEntry:
+    id: int
+    code: str
+    scanned_at: datetime
+    verdict: str
+    scan_number: int
+    region_code: str | None
+    region_name: str | None
+    app_user_id: int
+    openid: str
+
+
+@dataclass
+class DrawEntry:
+    id: int
+    scan_id: int
+    drawn_at: datetime
+    campaign_id: int
+    campaign_name: str | None
+    outcome: str
+    prize_kind: str | None
+    prize_name: str | None
+    amount: int  # fen or points won
+    app_user_id: int
+    openid: str
+
+
+@dataclass
 class CodeTrace:
     code: str
     commissioned: bool
@@ -142,6 +178,9 @@ class CodeTrace:
     replaces: str | None = None
     replaced_by: str | None = None
     timeline: list[TimelineEntry] = field(default_factory=list)
+    consumer_scans: list[ConsumerScanEntry] = field(default_factory=list)
+    consumer_scans_total: int = 0
+    draws: list[DrawEntry] = field(default_factory=list)
 
 
 @dataclass
@@ -280,8 +319,10 @@ def trace_code(code: str) -> CodeTrace:
     batch = resolution.batch
     unit = store.load_units([resolution.serial], lock=False).get(resolution.serial)
     if unit is None:
-        return CodeTrace(code=resolution.code, commissioned=False, level=batch.level, batch=batch,
-                         product=batch.product)
+        trace = CodeTrace(code=resolution.code, commissioned=False, level=batch.level, batch=batch,
+                          product=batch.product)
+        _consumers(trace, [resolution.serial], _Codes())
+        return trace
     encode = _Codes({unit.serial: unit})
     lot = db.session.get(ProductionLot, unit.lot_id) if unit.lot_id is not None else None
     trace = CodeTrace(
@@ -295,7 +336,33 @@ def trace_code(code: str) -> CodeTrace:
     trace.ancestors = _ancestors(unit, encode)
     trace.children, trace.tree_size, trace.truncated = _tree(unit.serial, encode)
     trace.timeline = _timeline(unit, encode)
+    _consumers(trace, _label_chain(unit.serial, forward=False), encode)
     return trace
+
+
+def _consumers(trace: CodeTrace, serials: list[int], encode: _Codes) -> None:
+    """The code's consumer scans (and its replaced labels'), and the draws made on them."""
+    mine = ConsumerScan.serial.in_(serials)
+    trace.consumer_scans_total = db.session.scalar(sa.select(sa.func.count()).where(mine))
+    regions = region_cache.table()
+    for scan, openid in db.session.execute(
+            sa.select(ConsumerScan, AppUser.openid).join(AppUser, AppUser.id == ConsumerScan.app_user_id)
+            .where(mine).order_by(ConsumerScan.scanned_at, ConsumerScan.id).limit(CONSUMER_CAP)):
+        region = regions.get(scan.region_code)
+        trace.consumer_scans.append(ConsumerScanEntry(
+            id=scan.id, code=encode(scan.serial), scanned_at=scan.scanned_at, verdict=scan.verdict.value,
+            scan_number=scan.scan_number, region_code=scan.region_code, region_name=region.name if region else None,
+            app_user_id=scan.app_user_id, openid=openid))
+    for draw, openid, campaign_name, prize_name in db.session.execute(
+            sa.select(Draw, AppUser.openid, Campaign.name, Prize.name)
+            .join(AppUser, AppUser.id == Draw.app_user_id)
+            .outerjoin(Campaign, Campaign.id == Draw.campaign_id).outerjoin(Prize, Prize.id == Draw.prize_id)
+            .where(Draw.serial.in_(serials)).order_by(Draw.drawn_at, Draw.id).limit(CONSUMER_CAP)):
+        trace.draws.append(DrawEntry(
+            id=draw.id, scan_id=draw.scan_id, drawn_at=draw.drawn_at, campaign_id=draw.campaign_id,
+            campaign_name=campaign_name, outcome=draw.outcome.value,
+            prize_kind=draw.prize_kind.value if draw.prize_kind else None, prize_name=prize_name,
+            amount=draw.amount, app_user_id=draw.app_user_id, openid=openid))
 
 
 def _ancestors(unit: store.UnitState, encode: _Codes) -> list[UnitRef]:
