@@ -95,6 +95,7 @@ def _import_models() -> None:
     import app.campaigns.models  # noqa: F401
     import app.points.models  # noqa: F401
     import app.approvals.models  # noqa: F401
+    import app.notices.models  # noqa: F401
 
 
 def register_apis(app: Flask) -> None:
