@@ -84,13 +84,8 @@ def downgrade():
                nullable=False)
         batch_op.drop_column('raw_material_lot_id')
 
+    # Dropping a table drops its indexes (MariaDB refuses to drop one a foreign key needs first).
     op.drop_table('notice_reads')
-    with op.batch_alter_table('recall_lots', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_recall_lots_lot_id'))
-
     op.drop_table('recall_lots')
-    with op.batch_alter_table('notices', schema=None) as batch_op:
-        batch_op.drop_index('ix_notices_recipient')
-
     op.drop_table('notices')
     # ### end Alembic commands ###
