@@ -96,6 +96,7 @@ def _import_models() -> None:
     import app.points.models  # noqa: F401
     import app.approvals.models  # noqa: F401
     import app.reports.models  # noqa: F401
+    import app.notices.models  # noqa: F401
 
 
 def register_apis(app: Flask) -> None:

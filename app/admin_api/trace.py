@@ -12,6 +12,7 @@ from app.http import (ALL_ROLES, SelectPage, WRITERS_OF_MASTER_DATA, authenticat
                       national_only, roles)
 from app.identity.personal_data import OPENID
 from app.schemas import Int, Masked
+from app.trace import recalls as recalls_service
 from app.trace import service
 from app.units.models import EventKind, LocationKind, UnitStatus
 
@@ -19,7 +20,7 @@ blp = Blueprint("admin_trace", __name__, url_prefix="/api/admin/trace",
                 description="Trace a code (tree and timeline), a production lot (the recall view) or a "
                             "raw-material lot; recall a lot; correct a unit's lot.")
 recalls = Blueprint("admin_recalls", __name__, url_prefix="/api/admin/recalls",
-                    description="Recalls of production lots.")
+                    description="Recalls of production lots (by lot or by raw-material lot) and their reach.")
 BLUEPRINTS = (blp, recalls)
 for _blueprint in BLUEPRINTS:
     _blueprint.before_request(authenticate_back_office)
@@ -54,7 +55,9 @@ class TracePlaceSchema(ma.Schema):
 
 class RecallReadSchema(ma.Schema):
     id = Int()
-    lot_id = Int()
+    lot_id = Int(allow_none=True, metadata={"description": "The production lot recalled (a recall by lot)"})
+    raw_material_lot_id = Int(allow_none=True, metadata={
+        "description": "The raw-material lot whose consuming production lots were recalled (a recall by raw material)"})
     reason = ma.fields.String()
     units = Int(metadata={"description": "Units this recall marked"})
     created_by = ma.fields.String()
@@ -177,11 +180,14 @@ class UnitRowSchema(ma.Schema):
     commissioned_at = ma.fields.DateTime()
 
 
-class UnitQuerySchema(ma.Schema):
+class UnitFilterSchema(ma.Schema):
     level = ma.fields.String(validate=ma.validate.OneOf([lv.value for lv in Level]),
                              metadata={"description": "Default item"})
     location_kind = ma.fields.String(validate=ma.validate.OneOf([k.value for k in LocationKind]))
     status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in UnitStatus]))
+
+
+class UnitQuerySchema(UnitFilterSchema):
     recalled = ma.fields.Boolean()
 
 
@@ -211,7 +217,56 @@ class RecallCreateSchema(ma.Schema):
 
 
 class RecallQuerySchema(ma.Schema):
+    lot_id = Int(metadata={"description": "Recalls covering this production lot (by lot or by raw material)"})
+    raw_material_lot_id = Int()
+
+
+class RecallLotSchema(ma.Schema):
     lot_id = Int()
+    lot_no = ma.fields.String()
+    product_id = Int()
+    units = Int(metadata={"description": "Units this recall marked in the lot (items, cases, pallets)"})
+
+
+class RegionRefSchema(ma.Schema):
+    code = ma.fields.String()
+    name = ma.fields.String(allow_none=True)
+
+
+class RecallPartySchema(ma.Schema):
+    kind = ma.fields.String(metadata={"enum": ["dealer", "store"]})
+    id = Int()
+    name = ma.fields.String(allow_none=True)
+    tier = Int(allow_none=True, metadata={"description": "Dealers"})
+    regions = ma.fields.List(ma.fields.Nested(RegionRefSchema),
+                             metadata={"description": "A store's region; a dealer's territory"})
+    passed_through = Int(metadata={"description": "Recalled items shipped to or by it, held by it or sold there"})
+    held_now = Int()
+    in_transit_to = Int(metadata={"description": "Shipped to it, not yet received"})
+    sold = Int(metadata={"description": "Stores: sale-scanned there"})
+
+
+class RecallReachSchema(ma.Schema):
+    id = Int(attribute="recall.id")
+    lot_id = Int(attribute="recall.lot_id", allow_none=True)
+    raw_material_lot_id = Int(attribute="recall.raw_material_lot_id", allow_none=True)
+    reason = ma.fields.String(attribute="recall.reason")
+    units = Int(attribute="recall.units", metadata={"description": "Units this recall marked (items, cases, pallets)"})
+    created_by = ma.fields.String(attribute="recall.created_by")
+    created_at = ma.fields.DateTime(attribute="recall.created_at")
+    lots = ma.fields.List(ma.fields.Nested(RecallLotSchema))
+    items = Int(metadata={"description": "Recalled items (the sum of by_place)"})
+    by_place = ma.fields.Dict(keys=ma.fields.String(), values=Int(), metadata={
+        "description": "Recalled items by where they are now: " + ", ".join(recalls_service.PLACES)})
+    scanned_by_consumers = Int(metadata={"description": "Recalled items a consumer has scanned (any place)"})
+    dealers = Int()
+    stores = Int()
+    parties = ma.fields.List(ma.fields.Nested(RecallPartySchema), metadata={
+        "description": "Every dealer and store the recalled items passed through"})
+
+
+class RecallUnitQuerySchema(UnitFilterSchema):
+    in_transit = ma.fields.Boolean()
 
 
 class CorrectionCreateSchema(ma.Schema):
@@ -273,11 +328,12 @@ def lot_units(query, lot_id):
 @roles(*RECALLERS)
 @national_only("a code's or lot's trace spans every region it passed through; a recall is brand-wide")
 @blp.arguments(RecallCreateSchema)
-@blp.response(201, RecallReadSchema)
+@blp.response(201, RecallReachSchema)
 def recall_lot(body, lot_id):
-    """Recall a lot: mark its active units recalled (again: only those not yet recalled)"""
+    """Recall a lot: mark its active units recalled (again: only those not yet recalled); answer its reach"""
     with transaction():
-        return service.recall_lot(actor=current_actor(), lot_id=lot_id, reason=body["reason"])
+        recall = service.recall_lot(actor=current_actor(), lot_id=lot_id, reason=body["reason"])
+    return service.recall_reach(recall.id)
 
 
 # --- raw-material lots --------------------------------------------------------------------------
@@ -289,6 +345,18 @@ def recall_lot(body, lot_id):
 def raw_material_trace(raw_lot_id):
     """Trace a raw-material lot forward: the production lots that used it and where their items are"""
     return service.raw_material_trace(raw_lot_id)
+
+
+@blp.route("/raw-material-lots/<int:raw_lot_id>/recall", methods=["POST"])
+@roles(*RECALLERS)
+@national_only("a code's or lot's trace spans every region it passed through; a recall is brand-wide")
+@blp.arguments(RecallCreateSchema)
+@blp.response(201, RecallReachSchema)
+def recall_raw_material_lot(body, raw_lot_id):
+    """Recall every production lot that consumed a raw-material lot, as one recall; answer its reach"""
+    with transaction():
+        recall = service.recall_raw_material_lot(actor=current_actor(), raw_lot_id=raw_lot_id, reason=body["reason"])
+    return service.recall_reach(recall.id)
 
 
 @blp.route("/raw-material-lots/<int:raw_lot_id>/units", methods=["GET"])
@@ -318,7 +386,18 @@ def list_recalls(query):
 @recalls.route("/<int:recall_id>", methods=["GET"])
 @roles(*ALL_ROLES)
 @national_only("a code's or lot's trace spans every region it passed through; a recall is brand-wide")
-@recalls.response(200, RecallReadSchema)
+@recalls.response(200, RecallReachSchema)
 def get_recall(recall_id):
-    """Get a recall"""
-    return service.get_recall(recall_id)
+    """Get a recall with its reach: items by place now, every dealer and store they passed through"""
+    return service.recall_reach(recall_id)
+
+
+@recalls.route("/<int:recall_id>/units", methods=["GET"])
+@roles(*ALL_ROLES)
+@national_only("a code's or lot's trace spans every region it passed through; a recall is brand-wide")
+@recalls.arguments(RecallUnitQuerySchema, location="query")
+@recalls.response(200, UnitRowSchema(many=True))
+@recalls.paginate(UnitPage)
+def recalled_units(query, recall_id):
+    """The recall's units (items by default) and where each is now"""
+    return service.recalled_units(recall_id=recall_id, **query)

@@ -40,8 +40,7 @@ _encoder = msgspec.json.Encoder()
 # --- schemas ------------------------------------------------------------------------------------
 
 def _pass_rate(report):
-    total, accepted = ma.utils.get_value(report, "total"), ma.utils.get_value(report, "accepted")
-    return round(accepted / total, 4) if total else None
+    return lines.pass_rate(**{name: ma.utils.get_value(report, name) for name in ("total", "accepted", "duplicate")})
 
 
 class SessionCreateSchema(ma.Schema):
@@ -69,7 +68,7 @@ class SessionReadSchema(ma.Schema):
     duplicate = Int()
     rejected = Int()
     pass_rate = ma.fields.Function(_pass_rate, metadata={"type": "number", "nullable": True,
-                                                         "description": "accepted / total"})
+                                                         "description": "accepted / (total - duplicate)"})
 
 
 class SessionReportSchema(SessionReadSchema):

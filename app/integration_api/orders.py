@@ -163,7 +163,7 @@ def _pull(query: dict, types: tuple[str, ...] | None) -> dict:
 @blp.arguments(EventsQuerySchema, location="query")
 @blp.response(200, EventPageSchema)
 def pull_events(query):
-    """Outbound events after a cursor, oldest first (shipment.shipped, receipt.confirmed, sale.scanned)"""
+    """Outbound events after a cursor, oldest first (shipment.shipped, receipt.confirmed, sale.scanned, recall.created)"""
     return _pull(query, (query["type"],) if query.get("type") else None)
 
 

@@ -17,6 +17,9 @@ recalled (those commissioned since); when there are none, it is refused (409 ``l
 
 A code's trace also lists its consumer scans (verdict, time, region, who) and the draws made on them
 (campaign, outcome, prize), the first CONSUMER_CAP of each in time order, with how many there are.
+
+A raw-material lot's recall is one recall of every production lot that consumed it, under the same
+rules. A recall's reach, notices and ERP event are ``app.trace.recalls``'.
 """
 from __future__ import annotations
 
@@ -39,9 +42,10 @@ from app.masterdata import rules as masterdata_rules
 from app.masterdata.models import Dealer, Product, ProductionLine, Store, Warehouse
 from app.production import rules as production_rules
 from app.production import service as production
-from app.production.models import LotConsumption, LotStatus, ProductionLot
+from app.production.models import LotConsumption, LotStatus, ProductionLot, RawMaterialLot
 from app.units import store
-from app.units.models import Event, EventKind, LocationKind, Recall, Unit, UnitStatus
+from app.trace import recalls
+from app.units.models import Event, EventKind, LocationKind, Recall, RecallLot, Unit, UnitStatus
 
 TREE_CAP = 5000  # nodes of a code's children tree before it is cut (``truncated``)
 CONSUMER_CAP = 200  # consumer scans (and draws) of a code listed in its trace
@@ -576,9 +580,10 @@ def _summaries(lots: list[ProductionLot]) -> dict[int, LotSummary]:
             summary.by_location.append(PlaceCount(kind, place_id, names.get((kind, place_id)), in_transit, count))
     for lot_id, summary in summaries.items():
         summary.by_location.sort(key=lambda p: (p.kind.value, p.id or 0, p.in_transit))
-    for recall in db.session.scalars(sa.select(Recall).where(Recall.lot_id.in_(list(summaries)))
-                                     .order_by(Recall.id)):
-        summaries[recall.lot_id].recalls.append(recall)
+    for lot_id, recall in db.session.execute(
+            sa.select(RecallLot.lot_id, Recall).join(Recall, Recall.id == RecallLot.recall_id)
+            .where(RecallLot.lot_id.in_(list(summaries))).order_by(Recall.id)):
+        summaries[lot_id].recalls.append(recall)
     return summaries
 
 
@@ -590,32 +595,57 @@ def lot_summary(lot_id: int) -> LotSummary:
 
 # --- recalls ------------------------------------------------------------------------------------
 
+class RawMaterialLotAlreadyRecalled(Conflict):
+    code = "raw_material_lot_already_recalled"
+    message = "Every unit of every production lot that consumed this raw-material lot is already recalled."
+
+
+class RawMaterialLotNotConsumed(Conflict):
+    code = "raw_material_lot_not_consumed"
+    message = "No production lot consumed this raw-material lot: there is nothing to recall."
+
+
+def _recall(*, actor: Actor, lots: list[ProductionLot], reason: str, already: Conflict, lot_id: int | None = None,
+            raw_material_lot_id: int | None = None) -> Recall:
+    """Mark the lots' active units not yet recalled, tell the dealers and stores reached and the ERP."""
+    units = recalls.recallable([lot.id for lot in lots])
+    if not units and db.session.scalar(sa.select(RecallLot.recall_id)
+                                       .where(RecallLot.lot_id.in_([lot.id for lot in lots])).limit(1)):
+        raise already
+    recall = Recall(lot_id=lot_id, raw_material_lot_id=raw_material_lot_id, reason=reason, units=len(units),
+                    created_by=actor.name, created_at=utcnow())
+    db.session.add(recall)
+    db.session.flush()
+    recalls.mark(actor=actor, recall=recall, lots=lots, units=units)
+    recalls.announce(recalls.reach(recall))
+    audit(actor, "recall.create", recall, {"lot_id": [None, lot_id], "raw_material_lot_id": [None, raw_material_lot_id],
+                                           "reason": [None, reason], "units": [None, len(units)]})
+    return recall
+
+
 def recall_lot(*, actor: Actor, lot_id: int, reason: str) -> Recall:
     """Recall a lot: mark its active units (items, and parents whose lot it is) and write a RECALL each."""
     lot = db.session.scalar(sa.select(ProductionLot).where(ProductionLot.id == lot_id).with_for_update())
     if lot is None:
         raise masterdata_rules.not_found("production_lot")
-    candidates = db.session.scalars(sa.select(Unit.serial).where(
-        Unit.lot_id == lot.id, Unit.status == UnitStatus.ACTIVE, Unit.recall_id.is_(None))).all()
-    units = [u for u in store.load_units(candidates).values()
-             if u.lot_id == lot.id and u.status is UnitStatus.ACTIVE and u.recall_id is None]
-    if not units and db.session.scalar(sa.select(Recall.id).where(Recall.lot_id == lot.id).limit(1)):
-        raise LotAlreadyRecalled(f"Every unit of lot {lot.lot_no} is already recalled.")
-    recall = Recall(lot_id=lot.id, reason=reason, units=len(units), created_by=actor.name)
-    db.session.add(recall)
-    db.session.flush()
-    serials = [u.serial for u in units]
-    for i in range(0, len(serials), store.CHUNK):
-        db.session.execute(sa.update(Unit).where(Unit.serial.in_(serials[i:i + store.CHUNK]))
-                           .values(recall_id=recall.id, updated_at=utcnow()))
-    now, source = utcnow(), store.source_of(actor)
-    store.write_events([store.event_row(
-        kind=EventKind.RECALL, serial=u.serial, lot_id=lot.id, occurred_at=now, recorded_at=now, source=source,
-        location_kind=u.location_kind, location_id=u.location_id,
-        data={"recall_id": recall.id, "reason": reason}) for u in units], units={u.serial: u for u in units})
-    audit(actor, "recall.create", recall, {"lot_id": [None, lot.id], "reason": [None, reason],
-                                           "units": [None, len(units)]})
-    return recall
+    return _recall(actor=actor, lots=[lot], reason=reason, lot_id=lot.id,
+                   already=LotAlreadyRecalled(f"Every unit of lot {lot.lot_no} is already recalled."))
+
+
+def recall_raw_material_lot(*, actor: Actor, raw_lot_id: int, reason: str) -> Recall:
+    """Recall every production lot that consumed a raw-material lot, as one recall."""
+    raw = db.session.scalar(sa.select(RawMaterialLot).where(RawMaterialLot.id == raw_lot_id).with_for_update())
+    if raw is None:
+        raise masterdata_rules.not_found("raw_material_lot")
+    lot_ids = production.production_lot_ids_using([raw.id])
+    if not lot_ids:
+        raise RawMaterialLotNotConsumed(f"No production lot consumed raw-material lot {raw.lot_no}.")
+    # Locked in id order, as a recall of one lot locks it: two recalls of overlapping lots queue.
+    lots = list(db.session.scalars(sa.select(ProductionLot).where(ProductionLot.id.in_(lot_ids))
+                                   .order_by(ProductionLot.id).with_for_update()))
+    return _recall(actor=actor, lots=lots, reason=reason, raw_material_lot_id=raw.id,
+                   already=RawMaterialLotAlreadyRecalled(
+                       f"Every unit of the lots that consumed raw-material lot {raw.lot_no} is already recalled."))
 
 
 def get_recall(recall_id: int) -> Recall:
@@ -625,10 +655,24 @@ def get_recall(recall_id: int) -> Recall:
     return recall
 
 
-def list_recalls(*, lot_id: int | None = None):
+def recall_reach(recall_id: int) -> recalls.Reach:
+    """A recall with its reach: items by place now, every dealer and store they passed through."""
+    return recalls.reach(get_recall(recall_id))
+
+
+def recalled_units(*, recall_id: int, **filters):
+    """A select of the recall's units (page it, then ``unit_rows``)."""
+    get_recall(recall_id)
+    return recalls.recalled_units(recall_id=recall_id, **filters)
+
+
+def list_recalls(*, lot_id: int | None = None, raw_material_lot_id: int | None = None):
+    """Recalls, newest first; ``lot_id``: those covering the production lot (by lot or raw material)."""
     query = sa.select(Recall).order_by(Recall.id.desc())
     if lot_id is not None:
-        query = query.where(Recall.lot_id == lot_id)
+        query = query.where(sa.exists().where(RecallLot.recall_id == Recall.id, RecallLot.lot_id == lot_id))
+    if raw_material_lot_id is not None:
+        query = query.where(Recall.raw_material_lot_id == raw_material_lot_id)
     return query
 
 

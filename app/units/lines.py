@@ -185,8 +185,9 @@ def stop_session(*, actor: Actor, session_id: int) -> LineSession:
     return session
 
 
-def list_sessions(*, line_id: int | None = None, lot_id: int | None = None, status: str | None = None):
-    """Sessions, newest first (a select, for paging)."""
+def list_sessions(*, line_id: int | None = None, lot_id: int | None = None, status: str | None = None,
+                  product_id: int | None = None, since: datetime | None = None, until: datetime | None = None):
+    """Sessions, newest first (a select, for paging); ``since``/``until``: started at or after / before."""
     query = sa.select(LineSession).order_by(LineSession.id.desc())
     if line_id:
         query = query.where(LineSession.line_id == line_id)
@@ -194,7 +195,24 @@ def list_sessions(*, line_id: int | None = None, lot_id: int | None = None, stat
         query = query.where(LineSession.lot_id == lot_id)
     if status:
         query = query.where(LineSession.status == SessionStatus(status))
+    if product_id:
+        query = query.where(LineSession.lot_id.in_(
+            sa.select(ProductionLot.id).where(ProductionLot.product_id == product_id)))
+    if since is not None:
+        query = query.where(LineSession.started_at >= since)
+    if until is not None:
+        query = query.where(LineSession.started_at < until)
     return query
+
+
+def pass_rate(*, total: int, accepted: int, duplicate: int) -> float | None:
+    """accepted / (total - duplicate), 4 places; None before the first record that is not a duplicate.
+
+    A duplicate read (a code the line already recorded, scanned again) is harmless: it is neither a
+    pass nor a failure, so it is left out of both sides.
+    """
+    scanned = total - duplicate
+    return round(accepted / scanned, 4) if scanned > 0 else None
 
 
 def session_report(session: LineSession) -> dict:
@@ -208,8 +226,16 @@ def session_report(session: LineSession) -> dict:
         "status": session.status.value, "started_at": session.started_at, "stopped_at": session.stopped_at,
         "total": session.total, "accepted": session.accepted, "duplicate": session.duplicate,
         "rejected": session.rejected, "rejected_by_reason": dict(sorted(by_reason.items())),
-        "pass_rate": round(session.accepted / session.total, 4) if session.total else None,
+        "pass_rate": pass_rate(total=session.total, accepted=session.accepted, duplicate=session.duplicate),
     }
+
+
+def rejected_records(*, session_id: int, reason: str | None = None):
+    """A session's rejected records, latest first (a select, for paging); duplicates only when asked for."""
+    get_session(session_id)
+    query = sa.select(RejectedRecord).where(RejectedRecord.session_id == session_id)
+    query = query.where(RejectedRecord.reason == reason if reason else RejectedRecord.reason != rules.DUPLICATE)
+    return query.order_by(RejectedRecord.id.desc())
 
 
 # --- the engine ---------------------------------------------------------------------------------

@@ -166,13 +166,33 @@ class RejectedRecord(db.Model):
 
 
 class Recall(db.Model):
-    """A recall of one production lot: its units are marked, consumer scans say so."""
+    """A recall of one production lot, or of every production lot that consumed one raw-material lot.
+
+    Its units are marked (``units.recall_id``) and consumer scans say so; ``recall_lots`` lists the
+    production lots it covers, with the units it marked in each.
+    """
 
     __tablename__ = "recalls"
+    __table_args__ = (
+        # Exactly one origin: the production lot recalled, or the raw-material lot traced forward.
+        sa.CheckConstraint("(lot_id IS NULL) <> (raw_material_lot_id IS NULL)", name="one_origin"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    lot_id: Mapped[int] = mapped_column(sa.ForeignKey("production_lots.id"), index=True)
+    lot_id: Mapped[int | None] = mapped_column(sa.ForeignKey("production_lots.id"), index=True)
+    raw_material_lot_id: Mapped[int | None] = mapped_column(sa.ForeignKey("raw_material_lots.id"), index=True)
     reason: Mapped[str] = mapped_column(sa.String(500))
     units: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     created_by: Mapped[str] = mapped_column(sa.String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecallLot(db.Model):
+    """A production lot a recall covers, with the units the recall marked in it."""
+
+    __tablename__ = "recall_lots"
+
+    recall_id: Mapped[int] = mapped_column(sa.ForeignKey("recalls.id"), primary_key=True)
+    # Indexed on its own: a lot's recalls, and whether a lot was ever recalled.
+    lot_id: Mapped[int] = mapped_column(sa.ForeignKey("production_lots.id"), primary_key=True, index=True)
+    units: Mapped[int] = mapped_column(sa.BigInteger, default=0)

@@ -38,7 +38,7 @@ from app.webhooks.models import DeliveryStatus, OutboundEvent, WebhookDelivery, 
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = ("shipment.shipped", "receipt.confirmed", "sale.scanned")
+EVENT_TYPES = ("shipment.shipped", "receipt.confirmed", "sale.scanned", "recall.created")
 MAX_PULL = 1000
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_CAP_SECONDS = 6 * 3600

@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from app.admin_api.reports.common import PeriodQuerySchema, ReportReadSchema, caller_regions, period_of
-from app.http import authenticate_back_office, roles
+from app.http import authenticate_back_office, regional, roles
 from app.identity.models import Role
 from app.reports import campaigns, consumers, service
 from app.schemas import Int
@@ -141,6 +141,7 @@ class SegmentsReportSchema(ReportReadSchema):
 
 @blp.route("/campaigns", methods=["GET"])
 @roles(*READERS)
+@regional
 @blp.arguments(PeriodQuerySchema, location="query")
 @blp.response(200, CampaignsReportSchema)
 def campaigns_report(query):
@@ -152,6 +153,7 @@ def campaigns_report(query):
 
 @blp.route("/campaigns/<int:campaign_id>", methods=["GET"])
 @roles(*READERS)
+@regional
 @blp.arguments(CampaignReportQuerySchema, location="query")
 @blp.response(200, CampaignReportSchema)
 def campaign_report(query, campaign_id):
@@ -164,6 +166,7 @@ def campaign_report(query, campaign_id):
 
 @blp.route("/consumers/heat", methods=["GET"])
 @roles(*HEAT_READERS)
+@regional
 @blp.arguments(HeatQuerySchema, location="query")
 @blp.response(200, HeatReportSchema)
 def consumer_heat(query):
@@ -175,6 +178,7 @@ def consumer_heat(query):
 
 @blp.route("/consumers/segments", methods=["GET"])
 @roles(*READERS)
+@regional
 @blp.arguments(PeriodQuerySchema, location="query")
 @blp.response(200, SegmentsReportSchema)
 def consumer_segments(query):

@@ -206,7 +206,10 @@ SCOPED_DETAILS = [
 
 # Regional reads that are neither a list of rows nor a detail: checked by their own test below.
 SCOPED_OTHER = {"/api/admin/consumer-profiles/segments",
-                "/api/admin/reports/overview"}  # tests/unit/test_reports_rollups.py
+                "/api/admin/reports/overview",  # tests/unit/test_reports_rollups.py
+                # tests/unit/test_reports_marketing.py::test_a_regional_user_sees_only_their_regions
+                "/api/admin/reports/campaigns", "/api/admin/reports/campaigns/{id}",
+                "/api/admin/reports/consumers/heat", "/api/admin/reports/consumers/segments"}
 
 
 def _all_rows(client, path: str, headers: dict) -> list[dict]:

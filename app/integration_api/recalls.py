@@ -1,0 +1,60 @@
+"""ERP: a recall's units and where each is now (scope orders), the link a ``recall.created`` event carries.
+
+The event carries the recall's counts, not its units (a lot of 100,000 units would flood the feed);
+the ERP pages the units here.
+"""
+from __future__ import annotations
+
+import marshmallow as ma
+from flask_smorest import Blueprint
+
+from app.codes.models import Level
+from app.http import SelectPage, authenticate_machine, scopes
+from app.identity.models import Scope
+from app.schemas import Int
+from app.trace import service
+from app.units.models import LocationKind, UnitStatus
+
+blp = Blueprint("integration_recalls", __name__, url_prefix="/api/integration/recalls",
+                description="ERP: a recall's units and where each is now (scope orders).")
+blp.before_request(authenticate_machine)
+
+
+class RecalledUnitPage(SelectPage):
+    @property
+    def items(self):
+        return service.unit_rows(super().items)
+
+
+class RecalledUnitPlaceSchema(ma.Schema):
+    kind = ma.fields.Enum(LocationKind, by_value=True, allow_none=True, metadata={
+        "description": "line, warehouse, dealer, store, consumer (sold: id is the store that sold it)"})
+    id = Int(allow_none=True)
+    name = ma.fields.String(allow_none=True)
+
+
+class RecalledUnitSchema(ma.Schema):
+    code = ma.fields.String()
+    level = ma.fields.Enum(Level, by_value=True)
+    status = ma.fields.Enum(UnitStatus, by_value=True)
+    product_id = Int(allow_none=True)
+    lot_id = Int(allow_none=True)
+    location = ma.fields.Nested(RecalledUnitPlaceSchema)
+    in_transit = ma.fields.Boolean(metadata={"description": "Shipped towards location, not yet received"})
+    parent_code = ma.fields.String(allow_none=True)
+
+
+class RecalledUnitQuerySchema(ma.Schema):
+    level = ma.fields.String(validate=ma.validate.OneOf([lv.value for lv in Level]),
+                             metadata={"description": "Default item"})
+    location_kind = ma.fields.String(validate=ma.validate.OneOf([k.value for k in LocationKind]))
+
+
+@blp.route("/<int:recall_id>/units", methods=["GET"])
+@scopes(Scope.ORDERS)
+@blp.arguments(RecalledUnitQuerySchema, location="query")
+@blp.response(200, RecalledUnitSchema(many=True))
+@blp.paginate(RecalledUnitPage)
+def recalled_units(query, recall_id):
+    """A recall's units (items by default), in serial order, and where each is now"""
+    return service.recalled_units(recall_id=recall_id, **query)

@@ -1,0 +1,1 @@
+"""Notices: short messages the brand posts to a dealer or a store, read in their mini-programs."""
