@@ -22,6 +22,8 @@ Facts (``report_daily.fact``; n counts, amount is items, fen or points as said):
   includes cancelled: the money went back). A payout that ends otherwise later moves its fact.
 - points.earned / points.spent: consumer points ledger (variant: entry kind; amount: points).
 - alert.diversion / alert.diversion_closed / alert.leak: alerts raised and closed.
+- consumer.day: a consumer who scanned that day (variant: days since their previous day with a scan,
+  or "new"); kept with report_consumer_days by ``rollups.note_consumer_days``.
 """
 from __future__ import annotations
 

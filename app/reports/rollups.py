@@ -97,6 +97,15 @@ def write(sums: Sums, *, session: Session) -> None:
 
 
 PREV_DAY_REACH = 366  # a previous day further back than a report's longest period is not kept
+# A consumer-day, counted under the days since the consumer's previous day ("new": none within reach):
+# the consumers of a period are its consumer-days whose gap reaches back before the period's first day
+# (app.reports.service.distinct_consumers), summed from a few hundred rows a day whatever the crowd.
+CONSUMER_DAY = "consumer.day"
+
+
+def gap_since(day: date, previous: date | None) -> str:
+    """A consumer-day's variant: days since the previous day with a scan, 3 digits, or "new"."""
+    return "new" if previous is None else f"{(day - previous).days:03d}"
 
 
 def note_consumer_days(scans: Iterable[dict], *, session: Session | None = None) -> None:
@@ -126,14 +135,18 @@ def note_consumer_days(scans: Iterable[dict], *, session: Session | None = None)
         known.setdefault(user, {})[day] = prev_day
     inserted: dict[tuple[int, date], date | None] = {}
     moved: dict[tuple[int, date], date] = {}
+    gaps = pending(session)
     for user, day in sorted(days):  # a consumer's days in order: a day of this batch sees the ones before it
         mine = known.setdefault(user, {})
         if day in mine:
             continue  # a day already written: the upsert adds its scans
         earlier = max((d for d in mine if d < day), default=None)
         inserted[(user, day)] = mine[day] = earlier if earlier and day - earlier <= reach else None
+        gaps.add(key(CONSUMER_DAY, day, variant=gap_since(day, mine[day])))
         after = min((d for d in mine if d > day), default=None)
         if after is not None and after - day <= reach:  # a day written before this earlier one
+            gaps.add(key(CONSUMER_DAY, after, variant=gap_since(after, mine[after])), -1)
+            gaps.add(key(CONSUMER_DAY, after, variant=gap_since(after, day)))
             moved[(user, after)] = mine[after] = day
     for (user, after), day in sorted(moved.items()):
         session.execute(sa.update(table).where(table.c.app_user_id == user, table.c.day == after)

@@ -20,6 +20,7 @@ from app.errors import ValidationFailed
 from app.extensions import db
 from app.masterdata import region_cache
 from app.platform.clock import china_day
+from app.reports import rollups
 from app.reports.models import ConsumerDay, DailyFact
 
 MAX_DAYS = 366
@@ -118,7 +119,20 @@ def sums(facts: Iterable[str], period: Period, *, by: Iterable[str] = (), region
 
 
 def distinct_consumers(period: Period, *, regions: Iterable[str] | None = None, by_day: bool = False):
-    """Consumers who scanned in the period (a consumer counts once), or per day."""
+    """Consumers who scanned in the period (a consumer counts once), or per day.
+
+    For the whole country, from the consumer-day facts: a consumer-day is its consumer's first in the
+    period when its gap goes back before the period's first day. A regional user's count reads the
+    consumer-days of their regions (a consumer counts where they scanned first each day)."""
+    if regions is None:
+        rows = sums([rollups.CONSUMER_DAY], period, by=("day", "variant"))
+        if by_day:
+            daily: dict[date, int] = defaultdict(int)
+            for row in rows:
+                daily[row.day] += int(row.n)
+            return dict(daily)
+        return sum(int(row.n) for row in rows
+                   if row.variant == "new" or int(row.variant) > (row.day - period.first).days)
     where = (ConsumerDay.day.between(period.first, period.last), region_condition(ConsumerDay.region_code, regions))
     if by_day:
         return dict(db.session.execute(sa.select(ConsumerDay.day, sa.func.count()).where(*where)

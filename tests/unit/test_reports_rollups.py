@@ -1,7 +1,10 @@
 """The rollups are kept by the writers as the facts happen, and equal a rebuild from the source rows."""
+from datetime import date, datetime, timedelta, timezone
+
 from app import demo
 from app.db import transaction
 from app.identity import service as identity
+from app.reports import rollups, service
 from app.identity.models import Role
 from tests.factories import PASSWORD
 from tests.report_checks import figure, rollup_differences
@@ -63,3 +66,28 @@ def test_a_regional_user_s_overview_counts_only_their_regions_rows(app, sandbox,
     assert jiangsu["sold_items"] == 0
     assert national["items_commissioned"] == 24 and zhejiang["items_commissioned"] == jiangsu["items_commissioned"] == 0
     assert jiangsu["consumer_scans"] == 0 and jiangsu["claims"] == 0
+
+
+def test_distinct_consumers_of_any_period_count_each_consumer_once_whatever_order_days_are_written(app):
+    start = datetime(2026, 3, 1, 4, tzinfo=timezone.utc)  # noon in China
+
+    def scans(user, *days):
+        return [{"app_user_id": user, "scanned_at": start + timedelta(days=d - 1), "region_code": "330106000000"}
+                for d in days]
+    a, b, c = 101, 102, 103  # app user ids (consumer-days name them, nothing more)
+    with transaction():  # written out of order: a's day 10 before its day 3, c's day 40 before its day 2
+        rollups.note_consumer_days(scans(a, 1, 10) + scans(c, 40))
+    with transaction():
+        rollups.note_consumer_days(scans(a, 3) + scans(b, 5) + scans(c, 2) + scans(a, 10))
+    def consumers(first, last):
+        return service.distinct_consumers(service.Period(date(2026, 3, first), date(2026, 3, 1) + timedelta(days=last - 1)))
+    assert consumers(1, 10) == 3
+    assert consumers(3, 5) == 2  # a, b
+    assert consumers(11, 39) == 0
+    assert consumers(10, 40) == 2  # a, c
+    assert consumers(2, 2) == 1
+    assert service.distinct_consumers(service.Period(date(2026, 3, 1), date(2026, 3, 10)), by_day=True) == {
+        date(2026, 3, 1): 1, date(2026, 3, 2): 1, date(2026, 3, 3): 1, date(2026, 3, 5): 1, date(2026, 3, 10): 1}
+    # The regional count reads the consumer-days themselves, and agrees.
+    period = service.Period(date(2026, 3, 3), date(2026, 3, 5))
+    assert service.distinct_consumers(period, regions=["33"]) == 2
