@@ -3,7 +3,7 @@ import sqlalchemy as sa
 
 from app.db import transaction
 from app.extensions import db
-from app.reports.models import ConsumerDay, DailyFact
+from app.reports.models import ConsumerDay, ConsumerTotal, DailyFact
 from app.reports.rebuild import rebuild
 
 
@@ -17,8 +17,9 @@ def kept_rollups() -> dict:
                   row.campaign_id, row.variant)] = (row.n, row.amount)
     days = set(db.session.execute(sa.select(ConsumerDay.day, ConsumerDay.app_user_id, ConsumerDay.region_code,
                                             ConsumerDay.scans, ConsumerDay.prev_day)))
+    totals = set(db.session.execute(sa.select(ConsumerTotal.app_user_id, ConsumerTotal.scans, ConsumerTotal.last_day)))
     db.session.rollback()
-    return {"daily": rows, "consumer_days": days}
+    return {"daily": rows, "consumer_days": days, "consumer_totals": totals}
 
 
 def rollup_differences() -> dict:
@@ -39,6 +40,8 @@ def rollup_differences() -> dict:
                    if kept["daily"].get(key) != rebuilt["daily"].get(key)}
     for row in kept["consumer_days"] ^ rebuilt["consumer_days"]:
         differences[("consumer_day", *row)] = (row in kept["consumer_days"], row in rebuilt["consumer_days"])
+    for row in kept["consumer_totals"] ^ rebuilt["consumer_totals"]:
+        differences[("consumer_total", *row)] = (row in kept["consumer_totals"], row in rebuilt["consumer_totals"])
     return differences
 
 

@@ -1,9 +1,8 @@
 """Consumer reports: scan heat by region (for a map) and consumer segments by frequency, product and region.
 
 Read from the rollups: scans from ``report_daily``, consumers from ``report_consumer_days`` (a consumer
-counts in the region of their first scan of each day). A consumer's frequency is their scans in the
-period; most consumers scan on one day of a period, so the segments add up the days of only those seen
-on two days or more (their later days are the rows whose previous day is inside the period).
+counts in the region of their first scan of each day). A consumer's frequency segment is their member
+tag, by their scans ever (``report_consumers``), counted on their latest day with a scan.
 """
 from __future__ import annotations
 
@@ -15,22 +14,11 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.masterdata.models import Product
-from app.reports import service
-from app.reports.models import ConsumerDay
+from app.reports import rollups, service
+from app.reports.models import ConsumerDay, ConsumerTotal
 from app.reports.service import REGION_LEVELS, Period, ReportParameterInvalid
 
 HEAT_LEVELS = ("province", "city")
-# (segment, fewest scans, most scans; None: no upper bound)
-FREQUENCY = (("1", 1, 1), ("2-3", 2, 3), ("4-9", 4, 9), ("10+", 10, None))
-
-
-def segment_of(scans: int) -> str:
-    return next(name for name, low, high in FREQUENCY if scans >= low and (high is None or scans <= high))
-
-
-def _segment_sql(column):
-    return sa.case(*((column <= high, name) for name, _, high in FREQUENCY if high is not None),
-                   else_=FREQUENCY[-1][0])
 
 
 # --- heat ---------------------------------------------------------------------------------------
@@ -84,54 +72,22 @@ def segments(*, period: Period, regions: Iterable[str] | None = None) -> Segment
 
 
 def frequency_segments(period: Period, *, regions: list[str] | None = None) -> list[dict]:
-    """{segment, consumers, scans} for each frequency segment, in order."""
+    """{segment, consumers, scans} for each member tag (1, 2-3, 4-9, 10+ scans ever), in order: for the
+    whole country the consumers whose latest scan falls in the period (the ``consumer.segment`` facts);
+    for a regional caller the consumers who scanned in their regions in the period."""
+    consumers, scans = Counter(), Counter()
     if regions is None:
-        consumers, scans = _frequency_by_first_days(period)
+        for row in service.sums([rollups.CONSUMER_SEGMENT], period, by=("variant",)):
+            consumers[row.variant], scans[row.variant] = int(row.n), int(row.amount)
     else:
-        consumers, scans = _frequency_by_grouping(period, regions)
-    return [{"segment": name, "consumers": consumers[name], "scans": scans[name]} for name, _, _ in FREQUENCY]
-
-
-def _frequency_by_first_days(period: Period) -> tuple[Counter, Counter]:
-    """Every consumer of the period has one first day in it (its previous day is before the period):
-    count those by their scans, then put right the few consumers with later days in the period."""
-    table = ConsumerDay.__table__
-    in_period = table.c.day.between(period.first, period.last)
-    first_day = sa.or_(table.c.prev_day.is_(None), table.c.prev_day < period.first)
-    segment = _segment_sql(table.c.scans).label("segment")
-    consumers, scans = Counter(), Counter()
-    for name, count, total in db.session.execute(
-            sa.select(segment, sa.func.count(), sa.func.sum(table.c.scans)).where(in_period, first_day)
-            .group_by(segment)):
-        consumers[name] += count
-        scans[name] += int(total or 0)
-    returning = sa.select(table.c.app_user_id).where(table.c.prev_day.between(period.first, period.last),
-                                                     table.c.day <= period.last)
-    first_scans = sa.func.sum(sa.case((first_day, table.c.scans), else_=0))
-    for _, on_first, total in db.session.execute(
-            sa.select(table.c.app_user_id, first_scans, sa.func.sum(table.c.scans))
-            .where(in_period, table.c.app_user_id.in_(returning)).group_by(table.c.app_user_id)):
-        on_first, total = int(on_first), int(total)
-        consumers[segment_of(on_first)] -= 1
-        scans[segment_of(on_first)] -= on_first
-        consumers[segment_of(total)] += 1
-        scans[segment_of(total)] += total
-    return consumers, scans
-
-
-def _frequency_by_grouping(period: Period, regions: list[str]) -> tuple[Counter, Counter]:
-    """A regional caller's segments: each consumer's scans on the days they began in the caller's regions
-    (a smaller set: the first-day shortcut does not hold once other regions' days are left out)."""
-    per_consumer = (sa.select(sa.func.sum(ConsumerDay.scans).label("scans"))
-                    .where(ConsumerDay.day.between(period.first, period.last),
-                           service.region_condition(ConsumerDay.region_code, regions))
-                    .group_by(ConsumerDay.app_user_id).subquery())
-    segment = _segment_sql(per_consumer.c.scans).label("segment")
-    consumers, scans = Counter(), Counter()
-    for name, count, total in db.session.execute(
-            sa.select(segment, sa.func.count(), sa.func.sum(per_consumer.c.scans)).group_by(segment)):
-        consumers[name], scans[name] = count, int(total or 0)
-    return consumers, scans
+        active = (sa.select(ConsumerDay.app_user_id).distinct()
+                  .where(ConsumerDay.day.between(period.first, period.last),
+                         service.region_condition(ConsumerDay.region_code, regions)))
+        for total in db.session.scalars(sa.select(ConsumerTotal.scans).where(ConsumerTotal.app_user_id.in_(active))):
+            consumers[rollups.segment_of(total)] += 1
+            scans[rollups.segment_of(total)] += int(total)
+    return [{"segment": name, "consumers": consumers[name], "scans": scans[name]}
+            for name, _, _ in rollups.FREQUENCY]
 
 
 def _products(period: Period, regions) -> list[dict]:

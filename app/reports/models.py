@@ -37,6 +37,18 @@ class DailyFact(db.Model):
     amount: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
+class ConsumerTotal(db.Model):
+    """A consumer's scans ever and their last day with a scan: their member tag (frequency segment)
+    counted on that day by the fact ``consumer.segment``, so the consumers active in a period are
+    split by segment from a few rows a day."""
+
+    __tablename__ = "report_consumers"
+
+    app_user_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    scans: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    last_day: Mapped[date] = mapped_column(sa.Date)
+
+
 class ConsumerDay(db.Model):
     """A consumer who scanned on a day (the first scan of the day gives the region): distinct consumers
     over any period without reading the scans.

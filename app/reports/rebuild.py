@@ -19,10 +19,10 @@ from app.codes.models import CodeBatch
 from app.consumers.models import CodeLeakAlert, ConsumerScan
 from app.extensions import db
 from app.payouts.models import Payout, PayoutStatus
-from app.platform.clock import day_start
+from app.platform.clock import china_day, day_start
 from app.points.models import PointsEntry
 from app.reports import facts, rollups
-from app.reports.models import ConsumerDay, DailyFact
+from app.reports.models import ConsumerDay, ConsumerTotal, DailyFact
 from app.units.models import Event, Unit
 
 CHUNK = 5_000
@@ -45,6 +45,7 @@ def rebuild(*, first: date, last: date) -> Rebuilt:
     for family in (_unit_events, _code_batches, _receipts, _consumer_scans, _payouts, _points, _alerts):
         sums.update(family(starts, ends))
     sums.update(_draws(first, last))
+    sums.update(_consumer_totals(first, last, starts, ends))
     rollups.write(sums, session=db.session())
     return Rebuilt(first=first, last=last, rows=len(sums.rows()))
 
@@ -95,7 +96,34 @@ def _consumer_scans(starts, ends) -> rollups.Sums:
     for chunk in _stream(query).mappings().partitions():
         rows = [dict(row) for row in chunk]
         sums.update(facts.consumer_scans(rows))
-        rollups.note_consumer_days(rows)
+        rollups.note_consumer_days(rows, totals=False)
+    return sums
+
+
+def _consumer_totals(first: date, last: date, starts, ends) -> rollups.Sums:
+    """The totals of the consumers who scanned in the range, from all their scans; their segment facts
+    move from where the kept totals had put them (those inside the range were deleted with it)."""
+    sums = rollups.Sums()
+    users = sorted(db.session.scalars(sa.select(ConsumerScan.app_user_id).distinct()
+                                      .where(_in(ConsumerScan.scanned_at, starts, ends))))
+    table = ConsumerTotal.__table__
+    for start in range(0, len(users), CHUNK):
+        chunk = users[start:start + CHUNK]
+        for scans, last_day in db.session.execute(sa.select(table.c.scans, table.c.last_day)
+                                                  .where(table.c.app_user_id.in_(chunk))):
+            if not first <= last_day <= last:
+                sums.add(rollups.key(rollups.CONSUMER_SEGMENT, last_day, variant=rollups.segment_of(scans)),
+                         -1, -scans)
+        db.session.execute(sa.delete(table).where(table.c.app_user_id.in_(chunk)))
+        rows = []
+        for user, scans, latest in db.session.execute(
+                sa.select(ConsumerScan.app_user_id, sa.func.count(), sa.func.max(ConsumerScan.scanned_at))
+                .where(ConsumerScan.app_user_id.in_(chunk)).group_by(ConsumerScan.app_user_id)):
+            day = china_day(latest)
+            rows.append({"app_user_id": user, "scans": scans, "last_day": day})
+            sums.add(rollups.key(rollups.CONSUMER_SEGMENT, day, variant=rollups.segment_of(scans)), 1, scans)
+        if rows:
+            db.session.execute(sa.insert(table), rows)
     return sums
 
 

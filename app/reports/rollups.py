@@ -16,9 +16,9 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.db import upsert
+from app.db import greatest, upsert
 from app.platform.clock import china_day
-from app.reports.models import ConsumerDay, DailyFact
+from app.reports.models import ConsumerDay, ConsumerTotal, DailyFact
 
 _PENDING = "report_rollups"
 
@@ -108,7 +108,7 @@ def gap_since(day: date, previous: date | None) -> str:
     return "new" if previous is None else f"{(day - previous).days:03d}"
 
 
-def note_consumer_days(scans: Iterable[dict], *, session: Session | None = None) -> None:
+def note_consumer_days(scans: Iterable[dict], *, session: Session | None = None, totals: bool = True) -> None:
     """Note who scanned on which day, how often, and the consumer's previous day with a scan (scan rows as
     dicts; the day's first scan gives its region).
 
@@ -116,7 +116,8 @@ def note_consumer_days(scans: Iterable[dict], *, session: Session | None = None)
     the worker writes an earlier one) gets its previous day, and the day after it takes this one. The
     read takes no lock (a gap lock would block every writer of new consumers): two writers of one
     consumer's scans of two different days at the same instant may leave a previous day stale, which
-    moves that consumer between frequency segments until a rebuild."""
+    moves that consumer between frequency segments until a rebuild. ``totals``: add the scans to the
+    consumers' totals too (the rebuild recomputes those from every scan instead)."""
     session = session or _session()
     days: dict[tuple[int, date], list] = {}
     for scan in sorted(scans, key=lambda row: row["scanned_at"]):
@@ -155,6 +156,48 @@ def note_consumer_days(scans: Iterable[dict], *, session: Session | None = None)
              "prev_day": inserted.get((user, day))}
             for (user, day), (region, count) in sorted(days.items(), key=lambda item: (item[0][1], item[0][0]))]
     statement = upsert(table, ["day", "app_user_id"], lambda t, new: {"scans": t.c.scans + new.scans})
+    session.execute(statement, rows)
+    if totals:
+        per_user: dict[int, list] = {}
+        for (user, day), (_, count) in days.items():
+            entry = per_user.setdefault(user, [0, day])
+            entry[0], entry[1] = entry[0] + count, max(entry[1], day)
+        add_to_totals({user: (count, day) for user, (count, day) in per_user.items()}, session=session)
+
+
+FREQUENCY = (("1", 1, 1), ("2-3", 2, 3), ("4-9", 4, 9), ("10+", 10, None))  # (segment, fewest, most scans)
+CONSUMER_SEGMENT = "consumer.segment"
+
+
+def segment_of(scans: int) -> str:
+    """A consumer's frequency segment (member tag) by their scans."""
+    return next(name for name, low, high in FREQUENCY if scans >= low and (high is None or scans <= high))
+
+
+def add_to_totals(added: dict[int, tuple[int, date]], *, session: Session) -> None:
+    """Add scans to consumers' totals ({user: (scans, latest day)}), moving each consumer's
+    ``consumer.segment`` fact from their old (last day, segment) to the new one. The totals are read
+    without a lock, like the consumer-days: two writers of one consumer at the same instant may leave
+    a segment fact stale until a rebuild."""
+    table = ConsumerTotal.__table__
+    users = sorted(added)
+    known = {}
+    for start in range(0, len(users), 1000):
+        known.update({user: (scans, last) for user, scans, last in session.execute(
+            sa.select(table.c.app_user_id, table.c.scans, table.c.last_day)
+            .where(table.c.app_user_id.in_(users[start:start + 1000])))})
+    sums = pending(session)
+    rows = []
+    for user in users:
+        count, day = added[user]
+        scans, last = known.get(user, (0, None))
+        if last is not None:
+            sums.add(key(CONSUMER_SEGMENT, last, variant=segment_of(scans)), -1, -scans)
+        scans, last = scans + count, max(day, last) if last else day
+        sums.add(key(CONSUMER_SEGMENT, last, variant=segment_of(scans)), 1, scans)
+        rows.append({"app_user_id": user, "scans": count, "last_day": last})
+    statement = upsert(table, ["app_user_id"], lambda t, new: {
+        "scans": t.c.scans + new.scans, "last_day": greatest(t.c.last_day, new.last_day)})
     session.execute(statement, rows)
 
 

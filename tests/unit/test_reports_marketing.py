@@ -197,13 +197,14 @@ def test_a_regional_user_sees_only_their_regions(world, client, auth, monkeypatc
     [beijing] = get(client, auth, "/consumers/heat").json["rows"]
     assert (beijing["region_code"], beijing["scans"], beijing["consumers"]) == (BEIJING, 1, 1)
     segments = get(client, auth, "/consumers/segments").json
-    assert segments["consumers"] == 1 and segments["frequency"][0] == {"segment": "1", "consumers": 1, "scans": 1}
+    # A regional caller's segments: the consumers who scanned in their regions, by their scans ever (u3: 3).
+    assert segments["consumers"] == 1 and segments["frequency"][1] == {"segment": "2-3", "consumers": 1, "scans": 3}
     monkeypatch.setattr(marketing, "caller_regions", lambda: ["33"])  # Zhejiang
     [a] = get(client, auth, "/campaigns").json["rows"]
     assert a["campaign_id"] == world["a"].id and figures(a) == A_TOTALS
     # Zhejiang's consumer-days: u1 3 scans, u2 2, u3 2 (D2; D1 was Beijing), u4 1.
     assert get(client, auth, "/consumers/segments").json["frequency"] == [
-        {"segment": "1", "consumers": 1, "scans": 1}, {"segment": "2-3", "consumers": 3, "scans": 7},
+        {"segment": "1", "consumers": 1, "scans": 1}, {"segment": "2-3", "consumers": 3, "scans": 8},
         {"segment": "4-9", "consumers": 0, "scans": 0}, {"segment": "10+", "consumers": 0, "scans": 0}]
 
 
@@ -236,11 +237,11 @@ def test_segments_by_frequency_product_and_region(world, client, auth):
         == (world["tea"].id, "Jasmine Tea", 12, 11, 11)
     assert (coffee["product_id"], coffee["scans"]) == (world["coffee"].id, 1)
     assert [(row["region_code"], row["consumers"]) for row in answer.json["regions"]] == [(ZHEJIANG, 4), (BEIJING, 1)]
-    # One day at a time: a consumer's days before the period do not count.
+    # A member tag counts the scans ever, on the consumer's latest day: everyone scanned again today.
     only_today = get(client, auth, "/consumers/segments", **{"from": D2.isoformat()}).json["frequency"]
-    assert [(s["consumers"], s["scans"]) for s in only_today] == [(3, 3), (2, 4), (0, 0), (0, 0)]
+    assert [(s["consumers"], s["scans"]) for s in only_today] == [(1, 1), (3, 8), (1, 4), (0, 0)]
     only_yesterday = get(client, auth, "/consumers/segments", to=D1.isoformat()).json["frequency"]
-    assert [(s["consumers"], s["scans"]) for s in only_yesterday] == [(2, 2), (2, 4), (0, 0), (0, 0)]
+    assert [(s["consumers"], s["scans"]) for s in only_yesterday] == [(0, 0), (0, 0), (0, 0), (0, 0)]
     assert rollup_differences() == {}
 
 
@@ -253,9 +254,9 @@ def test_days_written_out_of_order_keep_the_segments_and_equal_a_rebuild(app, us
         scan(late, teas[i], at=day, where=HANGZHOU)
     scan(steady, teas[5], at=NOW - timedelta(days=3), where=HANGZHOU)
     scan(steady, teas[6], at=NOW, where=HANGZHOU)
-    # Over D1..D2: late twice (D1 and D2), steady once (D2); over the 4 days: late 3, steady 2.
+    # Both scanned last today: late 3 scans ever, steady 2, whatever order their days were written in.
     answer = get(client, auth, "/consumers/segments").json["frequency"]
-    assert [(s["consumers"], s["scans"]) for s in answer] == [(1, 1), (1, 2), (0, 0), (0, 0)]
+    assert [(s["consumers"], s["scans"]) for s in answer] == [(0, 0), (2, 5), (0, 0), (0, 0)]
     answer = get(client, auth, "/consumers/segments", **{"from": (D2 - timedelta(days=3)).isoformat()}).json
     assert [(s["consumers"], s["scans"]) for s in answer["frequency"]] == [(0, 0), (2, 5), (0, 0), (0, 0)]
     assert rollup_differences() == {}
