@@ -38,11 +38,14 @@ class DailyFact(db.Model):
 
 
 class ConsumerDay(db.Model):
-    """A consumer who scanned on a day (the first scan of the day gives the region): distinct consumers
-    over any period without reading the scans."""
+    """A consumer who scanned on a day (the day's first scan, the lowest id, gives the region): distinct
+    consumers over any period without reading the scans."""
 
     __tablename__ = "report_consumer_days"
 
     day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
     app_user_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     region_code: Mapped[str] = mapped_column(sa.String(12), default="")
+    # Scans are written out of order (a claim writes its scan before the log's earlier ones): the region
+    # is that of the lowest scan id seen, so the order they are written in does not change it.
+    first_scan_id: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")

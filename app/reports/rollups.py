@@ -97,16 +97,23 @@ def write(sums: Sums, *, session: Session) -> None:
 
 
 def note_consumer_days(scans: Iterable[dict], *, session: Session | None = None) -> None:
-    """Note who scanned on which day (scan rows as dicts; the day's first scan gives its region)."""
+    """Note who scanned on which day (scan rows as dicts, in any order: the day's lowest scan id gives
+    its region, whichever batch writes it first)."""
     session = session or _session()
-    days: dict[tuple[date, int], str] = {}
-    for scan in sorted(scans, key=lambda row: row["scanned_at"]):
-        days.setdefault((china_day(scan["scanned_at"]), scan["app_user_id"]), scan["region_code"] or "")
+    days: dict[tuple[date, int], dict] = {}
+    for scan in scans:
+        day = (china_day(scan["scanned_at"]), scan["app_user_id"])
+        if day not in days or scan["id"] < days[day]["first_scan_id"]:
+            days[day] = {"day": day[0], "app_user_id": day[1], "region_code": scan["region_code"] or "",
+                         "first_scan_id": scan["id"]}
     if days:
-        statement = sa.insert(ConsumerDay.__table__).prefix_with("IGNORE", dialect="mysql") \
-            .prefix_with("IGNORE", dialect="mariadb").prefix_with("OR IGNORE", dialect="sqlite")
-        session.execute(statement, [{"day": day, "app_user_id": user, "region_code": region}
-                                    for (day, user), region in sorted(days.items())])
+        # region_code before first_scan_id: MySQL assigns left to right, each seeing the ones before.
+        statement = upsert(ConsumerDay.__table__, ["day", "app_user_id"], lambda table, new: {
+            "region_code": sa.case((new.first_scan_id < table.c.first_scan_id, new.region_code),
+                                   else_=table.c.region_code),
+            "first_scan_id": sa.case((new.first_scan_id < table.c.first_scan_id, new.first_scan_id),
+                                     else_=table.c.first_scan_id)})
+        session.execute(statement, [days[key] for key in sorted(days)])
 
 
 def _session() -> Session:
