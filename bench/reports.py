@@ -131,12 +131,15 @@ def world_sql(scale: float) -> list[tuple[str, str]]:
                                UNION ALL SELECT 'receive', 'dealer', 2 UNION ALL SELECT 'ship', 'dealer', 4
                                UNION ALL SELECT 'receive', 'store', 5) k
             WHERE u.level = 'case' AND u.commissioned_at + INTERVAL k.days DAY < NOW()"""),
+        # Sale s: of item i = (s * 9973) mod items, at its case's store, 6 to 35 days after it was made.
         ("sale scans", f"""INSERT INTO sale_scans (id, serial, code, store_id, app_user_id, product_id, lot_id,
             region_code, not_received, reward_amount, withheld, scanned_at)
-            SELECT seq + 1, u.serial, CONCAT('S', u.serial), u.location_id, 1, u.product_id, u.lot_id, s.region_code,
-                   0, 0, 0, LEAST(u.commissioned_at + INTERVAL 6 + seq % 30 DAY, NOW() - INTERVAL 1 MINUTE)
-            FROM seq_0_to_{sales - 1} JOIN units u ON u.serial = {item_base} + (seq * 9973) % {items}
-            JOIN stores s ON s.id = u.location_id"""),
+            SELECT STRAIGHT_JOIN q.seq + 1, {item_base} + q.i, CONCAT('S', q.i), s.id, 1,
+                   1 + (1 + q.i DIV {per_lot}) % {products}, 1 + q.i DIV {per_lot}, s.region_code, 0, 0, 0,
+                   LEAST({year} + INTERVAL (q.i DIV {per_lot}) * 365 / {lots} DAY + INTERVAL q.i % 36000 SECOND
+                         + INTERVAL 6 + q.seq % 30 DAY, NOW() - INTERVAL 1 MINUTE)
+            FROM (SELECT seq, (seq * 9973) % {items} AS i FROM seq_0_to_{sales - 1}) q
+            JOIN stores s ON s.id = 1 + (q.i DIV {per_case}) % {stores}"""),
         ("events: sell", """INSERT INTO unit_events (kind, serial, lot_id, occurred_at, recorded_at, location_kind,
             location_id, source)
             SELECT 'sell', serial, lot_id, scanned_at, scanned_at, 'store', store_id, 'bench' FROM sale_scans"""),
