@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test bench bench-line bench-pallet bench-dealer bench-consumer bench-claims install clean-db
+.PHONY: run test bench bench-line bench-pallet bench-dealer bench-consumer bench-claims bench-reports install clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,12 @@ bench-consumer: install
 ## (MariaDB and Redis; DATABASE_URL and REDIS_URL name databases of its own: both wiped).
 bench-claims: install
 	$(BIN)/python bench/claim_storm.py
+
+## make bench-reports: a year's world generated in bulk (10M consumer scans, 2M items, 200k sale scans; pass
+## ARGS="--scale 0.1" for a quick run), then every report endpoint's p50/p95 over 30 days beside the naive
+## GROUP BY over the raw tables (MariaDB; DATABASE_URL must name a database of its own: it is wiped).
+bench-reports: install
+	$(BIN)/python bench/reports.py $(ARGS)
 
 clean-db:
 	rm -f var/matong.db

@@ -50,7 +50,7 @@ class ConsumerTotal(db.Model):
 
 
 class ConsumerDay(db.Model):
-    """A consumer who scanned on a day (the first scan of the day gives the region): distinct consumers
+    """A consumer who scanned on a day (the day's first scan, the lowest id, gives the region): distinct consumers
     over any period without reading the scans.
 
     ``scans`` and ``prev_day`` serve the frequency segments: a consumer's first day in a period is the
@@ -70,3 +70,6 @@ class ConsumerDay(db.Model):
     scans: Mapped[int] = mapped_column(default=1)  # the consumer's scans that day
     # The consumer's previous day with a scan, when within PREV_DAY_REACH days (None: none, or longer ago).
     prev_day: Mapped[date | None] = mapped_column(sa.Date)
+    # Scans are written out of order (a claim writes its scan before the log's earlier ones): the region
+    # is that of the lowest scan id seen, so the order they are written in does not change it.
+    first_scan_id: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")

@@ -87,17 +87,23 @@ def _receipts(starts, ends) -> rollups.Sums:
 
 
 def _consumer_scans(starts, ends) -> rollups.Sums:
+    """Scans a page at a time by id (keyset): the consumer days of each page are written before the next
+    is read, and a streamed cursor would be cut short by that write on MySQL (one connection)."""
     sums = rollups.Sums()
     columns = (ConsumerScan.id, ConsumerScan.serial, ConsumerScan.app_user_id, ConsumerScan.verdict,
                ConsumerScan.scan_number, ConsumerScan.product_id, ConsumerScan.lot_id, ConsumerScan.region_code,
                ConsumerScan.scanned_at)
-    query = sa.select(*columns).where(_in(ConsumerScan.scanned_at, starts, ends)) \
-        .order_by(ConsumerScan.scanned_at, ConsumerScan.id)
-    for chunk in _stream(query).mappings().partitions():
-        rows = [dict(row) for row in chunk]
+    after = 0
+    while True:
+        page = db.session.execute(sa.select(*columns).where(_in(ConsumerScan.scanned_at, starts, ends),
+                                                            ConsumerScan.id > after)
+                                  .order_by(ConsumerScan.id).limit(CHUNK)).mappings().all()
+        if not page:
+            return sums
+        rows = [dict(row) for row in page]
         sums.update(facts.consumer_scans(rows))
         rollups.note_consumer_days(rows, totals=False)
-    return sums
+        after = rows[-1]["id"]
 
 
 def _consumer_totals(first: date, last: date, starts, ends) -> rollups.Sums:

@@ -110,7 +110,7 @@ def gap_since(day: date, previous: date | None) -> str:
 
 def note_consumer_days(scans: Iterable[dict], *, session: Session | None = None, totals: bool = True) -> None:
     """Note who scanned on which day, how often, and the consumer's previous day with a scan (scan rows as
-    dicts; the day's first scan gives its region).
+    dicts, in any order: the day's lowest scan id gives its region, whichever batch writes it first).
 
     The consumer's nearby days are read so a day written out of order (a claim writes its scan before
     the worker writes an earlier one) gets its previous day, and the day after it takes this one. The
@@ -119,10 +119,12 @@ def note_consumer_days(scans: Iterable[dict], *, session: Session | None = None,
     moves that consumer between frequency segments until a rebuild. ``totals``: add the scans to the
     consumers' totals too (the rebuild recomputes those from every scan instead)."""
     session = session or _session()
-    days: dict[tuple[int, date], list] = {}
-    for scan in sorted(scans, key=lambda row: row["scanned_at"]):
-        entry = days.setdefault((scan["app_user_id"], china_day(scan["scanned_at"])), [scan["region_code"] or "", 0])
+    days: dict[tuple[int, date], list] = {}  # (user, day) -> [region, scans, first scan id]
+    for scan in scans:
+        entry = days.setdefault((scan["app_user_id"], china_day(scan["scanned_at"])), ["", 0, None])
         entry[1] += 1
+        if entry[2] is None or scan["id"] < entry[2]:
+            entry[0], entry[2] = scan["region_code"] or "", scan["id"]
     if not days:
         return
     table = ConsumerDay.__table__
@@ -152,14 +154,19 @@ def note_consumer_days(scans: Iterable[dict], *, session: Session | None = None,
     for (user, after), day in sorted(moved.items()):
         session.execute(sa.update(table).where(table.c.app_user_id == user, table.c.day == after)
                         .values(prev_day=day))
-    rows = [{"day": day, "app_user_id": user, "region_code": region, "scans": count,
+    rows = [{"day": day, "app_user_id": user, "region_code": region, "scans": count, "first_scan_id": first_id,
              "prev_day": inserted.get((user, day))}
-            for (user, day), (region, count) in sorted(days.items(), key=lambda item: (item[0][1], item[0][0]))]
-    statement = upsert(table, ["day", "app_user_id"], lambda t, new: {"scans": t.c.scans + new.scans})
+            for (user, day), (region, count, first_id) in sorted(days.items(), key=lambda item: (item[0][1], item[0][0]))]
+    # region_code before first_scan_id: MySQL assigns left to right, each seeing the ones before.
+    statement = upsert(table, ["day", "app_user_id"], lambda t, new: {
+        "scans": t.c.scans + new.scans,
+        "region_code": sa.case((new.first_scan_id < t.c.first_scan_id, new.region_code), else_=t.c.region_code),
+        "first_scan_id": sa.case((new.first_scan_id < t.c.first_scan_id, new.first_scan_id),
+                                 else_=t.c.first_scan_id)})
     session.execute(statement, rows)
     if totals:
         per_user: dict[int, list] = {}
-        for (user, day), (_, count) in days.items():
+        for (user, day), (_, count, _) in days.items():
             entry = per_user.setdefault(user, [0, day])
             entry[0], entry[1] = entry[0] + count, max(entry[1], day)
         add_to_totals({user: (count, day) for user, (count, day) in per_user.items()}, session=session)

@@ -20,6 +20,7 @@ def upgrade():
     with op.batch_alter_table('report_consumer_days', schema=None) as batch_op:
         batch_op.add_column(sa.Column('scans', sa.Integer(), nullable=False, server_default='1'))
         batch_op.add_column(sa.Column('prev_day', sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column('first_scan_id', sa.BigInteger(), server_default='0', nullable=False))
         batch_op.create_index('ix_report_consumer_days_user', ['app_user_id', 'day'], unique=False)
         batch_op.create_index('ix_report_consumer_days_prev', ['prev_day'], unique=False)
     op.create_table('report_consumers',
@@ -37,5 +38,6 @@ def downgrade():
     with op.batch_alter_table('report_consumer_days', schema=None) as batch_op:
         batch_op.drop_index('ix_report_consumer_days_prev')
         batch_op.drop_index('ix_report_consumer_days_user')
+        batch_op.drop_column('first_scan_id')
         batch_op.drop_column('prev_day')
         batch_op.drop_column('scans')

@@ -72,8 +72,8 @@ def test_distinct_consumers_of_any_period_count_each_consumer_once_whatever_orde
     start = datetime(2026, 3, 1, 4, tzinfo=timezone.utc)  # noon in China
 
     def scans(user, *days):
-        return [{"app_user_id": user, "scanned_at": start + timedelta(days=d - 1), "region_code": "330106000000"}
-                for d in days]
+        return [{"id": user * 1000 + d, "app_user_id": user, "scanned_at": start + timedelta(days=d - 1),
+                 "region_code": "330106000000"} for d in days]
     a, b, c = 101, 102, 103  # app user ids (consumer-days name them, nothing more)
     with transaction():  # written out of order: a's day 10 before its day 3, c's day 40 before its day 2
         rollups.note_consumer_days(scans(a, 1, 10) + scans(c, 40))

@@ -1,0 +1,346 @@
+"""Benchmark: every report endpoint over a year's world, beside the naive GROUP BY over the raw tables.
+
+    DATABASE_URL="mysql+pymysql://matong:matong@127.0.0.1/matong_bench?charset=utf8mb4" \\
+        .venv/bin/python bench/reports.py [--scale 0.1] [--calls 20] [--check]
+
+MariaDB only (it uses the Sequence engine's seq_1_to_N tables); the database is WIPED and migrated to
+head: give it one of its own (its name must contain "bench", or pass --wipe).
+
+The world, generated in bulk with INSERT ... SELECT (never through the API), at --scale 1: 40
+products, 400 lots of 5,000 items (2,000,000 items in 83,334 cases, commissioned over 365 days), 300
+dealers (30 of tier 1), 2,000 stores spread over the districts of the regions table, each case
+shipped by the brand's warehouse to a dealer, received, shipped on to a store and received there;
+200,000 items sale-scanned at stores; 500,000 consumers and 10,000,000 consumer scans (a unit's first
+scan genuine, later ones scanned-before, some suspected copies and forged codes; half with a region).
+The rollups are then filled by set-based SQL (``fill_rollups``: one INSERT ... SELECT per family of
+facts), which ``--check`` proves equal to ``app.reports.rebuild.rebuild`` on a small world.
+
+Then, for each report in REPORTS (every GET under /api/admin/reports/ is listed; one line each gives
+its query and its naive SQL), ``--calls`` calls of a 30-day all-regions request through the Flask test
+client, and as many runs of the naive SQL, alternating: p50 and p95 of each and the ratio.
+Target: a report's p95 <= 200 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import MS, development_app, machine, may_wipe_bench_database, p95, wipe_and_migrate
+
+TARGET_P95_MS = 200
+CHINA = "INTERVAL 8 HOUR"  # business days are China days; instants are stored in UTC
+
+# --- the reports and their naive equivalents ------------------------------------------------------
+# path under /api/admin/reports -> (query string, naive SQL over the raw tables for the same figures).
+# :first / :last are the period's China days, :starts / :ends the UTC instants bounding them.
+NAIVE_OVERVIEW = f"""
+SELECT 'scan' AS fact, DATE(scanned_at + {CHINA}) AS day, verdict, COUNT(*) AS n,
+       SUM(serial IS NOT NULL AND scan_number = 1) AS firsts, COUNT(DISTINCT app_user_id) AS consumers
+  FROM consumer_scans WHERE scanned_at >= :prev_starts AND scanned_at < :ends GROUP BY 2, 3
+UNION ALL
+SELECT e.kind, DATE(e.occurred_at + {CHINA}), e.location_kind, COUNT(*),
+       SUM(COALESCE(JSON_VALUE(e.data, '$.units'), u.level = 'item')), 0
+  FROM unit_events e JOIN units u ON u.serial = e.serial
+ WHERE e.occurred_at >= :prev_starts AND e.occurred_at < :ends GROUP BY 1, 2, 3
+UNION ALL
+SELECT 'consumers', NULL, NULL, COUNT(DISTINCT app_user_id), 0, 0
+  FROM consumer_scans WHERE scanned_at >= :starts AND scanned_at < :ends
+"""
+REPORTS: dict[str, tuple[str, str | None]] = {
+    "overview": ("", NAIVE_OVERVIEW),
+}
+
+
+# --- the world -------------------------------------------------------------------------------------
+
+def world_sql(scale: float) -> list[tuple[str, str]]:
+    """(what, statement) in order; sizes from --scale."""
+    lots = max(4, round(400 * scale))
+    per_lot = 5_000
+    items = lots * per_lot
+    per_case = 24
+    cases = -(-items // per_case)
+    scans = round(10_000_000 * scale)
+    sales = round(200_000 * scale)
+    consumers = max(100, round(500_000 * scale))
+    stores, dealers, products = max(20, round(2_000 * min(1, scale * 10))), 300, 40
+    year = "TIMESTAMP(UTC_DATE()) - INTERVAL 365 DAY"
+    item_base, case_base = 1_000_000_000, 900_000_000
+    return [
+        ("products", f"""INSERT INTO products (id, sku, name, specification, units_per_case, cases_per_pallet,
+            description, status, created_at, updated_at)
+            SELECT seq, CONCAT('B-', seq), CONCAT('Product ', seq), '', {per_case}, 50, '', 'active', NOW(), NOW()
+            FROM seq_1_to_{products}"""),
+        ("factory, line, warehouse", """INSERT INTO factories (id, name, address, status, created_at, updated_at)
+            VALUES (1, 'Bench factory', '', 'active', NOW(), NOW())"""),
+        ("", """INSERT INTO production_lines (id, factory_id, code, name, mode, status, created_at, updated_at)
+            VALUES (1, 1, 'B1', 'Bench line', 'manual', 'active', NOW(), NOW())"""),
+        ("", """INSERT INTO warehouses (id, name, factory_id, address, region_code, status, created_at, updated_at)
+            SELECT 1, 'Bench DC', 1, '', MIN(code), 'active', NOW(), NOW() FROM regions WHERE level = 'district'"""),
+        ("districts", """CREATE TEMPORARY TABLE bench_districts (n INT PRIMARY KEY, code VARCHAR(12))
+            SELECT ROW_NUMBER() OVER (ORDER BY code) - 1 AS n, code FROM regions WHERE level = 'district'"""),
+        ("dealers", f"""INSERT INTO dealers (id, name, tier, parent_id, contacts, status, created_at, updated_at)
+            SELECT seq, CONCAT('Dealer ', seq), IF(seq <= 30, 1, 2), IF(seq <= 30, NULL, 1 + seq % 30), '[]',
+                   'active', NOW(), NOW() FROM seq_1_to_{dealers}"""),
+        ("stores", f"""INSERT INTO stores (id, name, address, region_code, status, created_at, updated_at)
+            SELECT seq, CONCAT('Store ', seq), '', d.code, 'active', NOW(), NOW()
+            FROM seq_1_to_{stores} JOIN bench_districts d
+              ON d.n = (seq * 7) % (SELECT COUNT(*) FROM bench_districts)"""),
+        ("lots", f"""INSERT INTO production_lots (id, product_id, lot_no, production_date, factory_id, line_id, shift,
+            status, created_at, updated_at)
+            SELECT seq, 1 + seq % {products}, CONCAT('L', seq), DATE({year} + INTERVAL (seq - 1) * 365 / {lots} DAY),
+                   1, 1, '', 'open', NOW(), NOW() FROM seq_1_to_{lots}"""),
+        ("code batches", f"""INSERT INTO code_batches (id, batch_no, product_id, level, key_version, serial_start,
+            count, status, created_by, created_at, updated_at)
+            SELECT seq, CONCAT('I', seq), 1 + seq % {products}, 'item', 1, {item_base} + (seq - 1) * {per_lot},
+                   {per_lot}, 'active', 'bench', NOW(), NOW() FROM seq_1_to_{lots}
+            UNION ALL SELECT {lots} + 1, 'C', NULL, 'case', 1, {case_base}, {cases}, 'active', 'bench', NOW(), NOW()"""),
+        # Item i of lot l (i from 0): serial item_base + i overall; case i div 24; commissioned on the lot's day.
+        ("units: items", f"""INSERT INTO units (serial, key_version, batch_id, level, product_id, lot_id, status,
+            parent_serial, child_count, `partial`, location_kind, location_id, in_transit, commissioned_at,
+            updated_at, last_dealer_id)
+            SELECT {item_base} + seq, 1, 1 + seq DIV {per_lot}, 'item', 1 + (1 + seq DIV {per_lot}) % {products},
+                   1 + seq DIV {per_lot}, 'active', {case_base} + seq DIV {per_case}, 0, 0, 'store',
+                   1 + (seq DIV {per_case}) % {stores}, 0,
+                   {year} + INTERVAL (seq DIV {per_lot}) * 365 / {lots} DAY + INTERVAL seq % 36000 SECOND, NOW(),
+                   1 + (seq DIV {per_case}) % {dealers}
+            FROM seq_0_to_{items - 1}"""),
+        ("units: cases", f"""INSERT INTO units (serial, key_version, batch_id, level, product_id, lot_id, status,
+            child_count, `partial`, location_kind, location_id, in_transit, commissioned_at, updated_at, last_dealer_id)
+            SELECT {case_base} + seq, 1, {lots} + 1, 'case', 1 + (1 + seq * {per_case} DIV {per_lot}) % {products},
+                   1 + seq * {per_case} DIV {per_lot}, 'active', {per_case}, 0, 'store', 1 + seq % {stores}, 0,
+                   {year} + INTERVAL (seq * {per_case} DIV {per_lot}) * 365 / {lots} DAY, NOW(), 1 + seq % {dealers}
+            FROM seq_0_to_{cases - 1}"""),
+        ("events: commission", f"""INSERT INTO unit_events (kind, serial, lot_id, occurred_at, recorded_at,
+            location_kind, location_id, source)
+            SELECT 'commission', serial, lot_id, commissioned_at, commissioned_at, 'line', 1, 'bench'
+            FROM units WHERE level = 'item'"""),
+        # The case's way: the brand ships it a day after it was made, the dealer receives it, ships it on
+        # two days later, the store receives it (each a case-level event counting its 24 items).
+        ("events: channel", f"""INSERT INTO unit_events (kind, serial, lot_id, occurred_at, recorded_at,
+            location_kind, location_id, source, data)
+            SELECT k.kind, u.serial, u.lot_id, u.commissioned_at + INTERVAL k.days DAY + INTERVAL u.serial % 7200 SECOND,
+                   NOW(), k.place, IF(k.place = 'warehouse', 1, IF(k.place = 'dealer', u.last_dealer_id, u.location_id)),
+                   'bench', '{{"units": {per_case}}}'
+            FROM units u JOIN (SELECT 'ship' AS kind, 'warehouse' AS place, 1 AS days
+                               UNION ALL SELECT 'receive', 'dealer', 2 UNION ALL SELECT 'ship', 'dealer', 4
+                               UNION ALL SELECT 'receive', 'store', 5) k
+            WHERE u.level = 'case' AND u.commissioned_at + INTERVAL k.days DAY < NOW()"""),
+        # Sale s: of item i = (s * 9973) mod items, at its case's store, 6 to 35 days after it was made.
+        ("sale scans", f"""INSERT INTO sale_scans (id, serial, code, store_id, app_user_id, product_id, lot_id,
+            region_code, not_received, reward_amount, withheld, scanned_at)
+            SELECT STRAIGHT_JOIN q.seq + 1, {item_base} + q.i, CONCAT('S', q.i), s.id, 1,
+                   1 + (1 + q.i DIV {per_lot}) % {products}, 1 + q.i DIV {per_lot}, s.region_code, 0, 0, 0,
+                   LEAST({year} + INTERVAL (q.i DIV {per_lot}) * 365 / {lots} DAY + INTERVAL q.i % 36000 SECOND
+                         + INTERVAL 6 + q.seq % 30 DAY, NOW() - INTERVAL 1 MINUTE)
+            FROM (SELECT seq, (seq * 9973) % {items} AS i FROM seq_0_to_{sales - 1}) q
+            JOIN stores s ON s.id = 1 + (q.i DIV {per_case}) % {stores}"""),
+        ("events: sell", """INSERT INTO unit_events (kind, serial, lot_id, occurred_at, recorded_at, location_kind,
+            location_id, source)
+            SELECT 'sell', serial, lot_id, scanned_at, scanned_at, 'store', store_id, 'bench' FROM sale_scans"""),
+        ("consumers", f"""INSERT INTO app_users (id, app, openid, person_id, nickname, status, created_at)
+            SELECT seq, 'consumer', CONCAT('o-bench-', seq), seq, '', 'active', NOW() FROM seq_1_to_{consumers}"""),
+        # Scan s: of item (s * 7919) mod items (each item about scans/items times), the (s div items + 1)th
+        # scan of it; its time scattered over the year; half with a store's district; 1 % suspected, 0.5 % forged.
+        ("consumer scans", f"""INSERT INTO consumer_scans (id, serial, code, app_user_id, verdict, scan_number,
+            product_id, lot_id, region_code, scanned_at)
+            SELECT seq + 1, IF(seq % 200 = 7, NULL, {item_base} + (seq * 7919) % {items}), 'C', 1 + (seq * 31) % {consumers},
+                   CASE WHEN seq % 200 = 7 THEN 'forged' WHEN seq % 100 = 3 THEN 'suspected_copy'
+                        WHEN seq < {items} THEN 'genuine' ELSE 'scanned_before' END,
+                   seq DIV {items} + 1,
+                   IF(seq % 200 = 7, NULL, 1 + (1 + ((seq * 7919) % {items}) DIV {per_lot}) % {products}),
+                   IF(seq % 200 = 7, NULL, 1 + ((seq * 7919) % {items}) DIV {per_lot}),
+                   IF(seq % 2 = 0, (SELECT region_code FROM stores WHERE id = 1 + (seq DIV 2) % {stores}), NULL),
+                   {year} + INTERVAL ((seq * 104729) % {scans}) * (365 * 86400 - 600) DIV {scans} SECOND
+            FROM seq_0_to_{scans - 1}"""),
+    ]
+
+
+def fill_rollups(conn, first, last) -> None:
+    """The rollups of days first..last by set-based SQL: unit events, consumer scans and consumer days in
+    one INSERT ... SELECT each (the facts of ``app.reports.facts``, as ``rebuild`` computes them); the other
+    families (batches, receipts, draws, payouts, points, alerts) through ``rebuild``'s own functions."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.platform.clock import day_start
+    from app.reports import facts, rebuild, rollups
+
+    bounds = {"starts": day_start(first).replace(tzinfo=None),
+              "ends": day_start(last + timedelta(days=1)).replace(tzinfo=None)}
+    conn.execute(sa.text("DELETE FROM report_daily WHERE day BETWEEN :a AND :b"), {"a": first, "b": last})
+    conn.execute(sa.text("DELETE FROM report_consumer_days WHERE day BETWEEN :a AND :b"), {"a": first, "b": last})
+    kinds = " ".join(f"WHEN '{kind}' THEN '{fact}'" for kind, fact in facts.UNIT_EVENT_FACTS.items())
+    conn.execute(sa.text(f"""
+        INSERT INTO report_daily (fact, day, product_id, lot_id, place_kind, place_id, region_code, campaign_id,
+                                  variant, n, amount)
+        SELECT CASE e.kind {kinds} END, DATE(e.occurred_at + {CHINA}), COALESCE(u.product_id, 0),
+               COALESCE(e.lot_id, 0), COALESCE(e.location_kind, ''), COALESCE(e.location_id, 0),
+               COALESCE(CASE e.location_kind WHEN 'warehouse' THEN w.region_code WHEN 'store' THEN s.region_code END,
+                        ''),
+               0, IF(e.kind = 'sell', '', u.level), COUNT(*),
+               SUM(COALESCE(JSON_VALUE(e.data, '$.units'), u.level = 'item'))
+          FROM unit_events e JOIN units u ON u.serial = e.serial
+          LEFT JOIN warehouses w ON e.location_kind = 'warehouse' AND w.id = e.location_id
+          LEFT JOIN stores s ON e.location_kind = 'store' AND s.id = e.location_id
+         WHERE e.occurred_at >= :starts AND e.occurred_at < :ends AND e.kind IN :kinds
+         GROUP BY 1, 2, 3, 4, 5, 6, 7, 9""").bindparams(sa.bindparam("kinds", expanding=True)),
+                 {**bounds, "kinds": list(facts.UNIT_EVENT_FACTS)})
+    conn.execute(sa.text(f"""
+        INSERT INTO report_daily (fact, day, product_id, lot_id, place_kind, place_id, region_code, campaign_id,
+                                  variant, n, amount)
+        SELECT f.fact, DATE(c.scanned_at + {CHINA}), COALESCE(c.product_id, 0), COALESCE(c.lot_id, 0), '', 0,
+               COALESCE(c.region_code, ''), 0, c.verdict, COUNT(*), 0
+          FROM consumer_scans c JOIN (SELECT 'scan' AS fact UNION ALL SELECT 'scan.first') f
+            ON f.fact = 'scan' OR (c.serial IS NOT NULL AND c.scan_number = 1)
+         WHERE c.scanned_at >= :starts AND c.scanned_at < :ends
+         GROUP BY 1, 2, 3, 4, 7, 9"""), bounds)
+    conn.execute(sa.text(f"""
+        INSERT INTO report_consumer_days (day, app_user_id, region_code, first_scan_id)
+        SELECT d.day, d.app_user_id, COALESCE(c.region_code, ''), d.first_scan_id
+          FROM (SELECT DATE(scanned_at + {CHINA}) AS day, app_user_id, MIN(id) AS first_scan_id
+                  FROM consumer_scans WHERE scanned_at >= :starts AND scanned_at < :ends GROUP BY 1, 2) d
+          JOIN consumer_scans c ON c.id = d.first_scan_id"""), bounds)
+    starts, ends = day_start(first), day_start(last + timedelta(days=1))
+    sums = rollups.Sums()
+    for family in (rebuild._code_batches, rebuild._receipts, rebuild._payouts, rebuild._points, rebuild._alerts):
+        sums.update(family(starts, ends))
+    sums.update(rebuild._draws(first, last))
+    rollups.write(sums, session=db.session())
+
+
+def rollup_rows(conn) -> tuple[dict, set]:
+    import sqlalchemy as sa
+
+    daily = {tuple(row[:9]): (row[9], row[10]) for row in conn.execute(sa.text(
+        "SELECT fact, day, product_id, lot_id, place_kind, place_id, region_code, campaign_id, variant, n, amount "
+        "FROM report_daily WHERE n <> 0 OR amount <> 0"))}
+    days = set(conn.execute(sa.text("SELECT day, app_user_id, region_code, first_scan_id FROM report_consumer_days")))
+    return daily, days
+
+
+# --- timing ----------------------------------------------------------------------------------------
+
+def report_paths(app) -> list[str]:
+    """Every GET under /api/admin/reports/ without a path parameter (the bench times each)."""
+    return sorted(rule.rule.removeprefix("/api/admin/reports/") for rule in app.url_map.iter_rules()
+                  if rule.rule.startswith("/api/admin/reports/") and "GET" in rule.methods and not rule.arguments)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="1: 10M consumer scans, 2M items, 200k sales")
+    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--check", action="store_true",
+                        help="on a small world: prove the set-based fill equals app.reports.rebuild, then stop")
+    parser.add_argument("--keep", action="store_true", help="reuse the world already generated (no wipe)")
+    parser.add_argument("--wipe", action="store_true", help="wipe a database whose name lacks 'bench'")
+    args = parser.parse_args()
+    if not may_wipe_bench_database(args.wipe):
+        return 2
+    scale = 0.001 if args.check else args.scale
+
+    app = development_app()
+    import sqlalchemy as sa
+
+    from app.db import transaction, utcnow
+    from app.extensions import db
+    from app.identity import service as identity
+    from app.identity.models import Role
+    from app.platform.clock import china_day
+    from app.reports.rebuild import rebuild
+
+    print(f"machine: {machine()}")
+    today = china_day(utcnow())
+    year = (today - timedelta(days=366), today)
+    with app.app_context():
+        if not args.keep:
+            wipe_and_migrate(sa.MetaData())
+            started = time.perf_counter()
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("SET SESSION foreign_key_checks = 0, unique_checks = 0"))
+                for what, statement in world_sql(scale):
+                    began = time.perf_counter()
+                    rows = conn.execute(sa.text(statement)).rowcount
+                    if what:
+                        print(f"  {what:<22}{rows:>12,} rows  {time.perf_counter() - began:7.1f} s", flush=True)
+            print(f"world generated in {time.perf_counter() - started:.0f} s (--scale {scale})", flush=True)
+            began = time.perf_counter()
+            with transaction():
+                fill_rollups(db.session.connection(), *year)
+            print(f"rollups filled by set-based SQL in {time.perf_counter() - began:.0f} s", flush=True)
+        if args.check:
+            with db.engine.connect() as conn:
+                by_sql = rollup_rows(conn)
+            with transaction():
+                rebuild(first=year[0], last=year[1])
+            with db.engine.connect() as conn:
+                by_rebuild = rollup_rows(conn)
+            differences = {k: (by_sql[0].get(k), by_rebuild[0].get(k)) for k in by_sql[0].keys() | by_rebuild[0].keys()
+                           if by_sql[0].get(k) != by_rebuild[0].get(k)}
+            print(f"set-based fill vs rebuild(): {len(by_sql[0]):,} daily rows, {len(by_sql[1]):,} consumer days; "
+                  f"{len(differences)} daily rows differ, {len(by_sql[1] ^ by_rebuild[1])} consumer days differ")
+            for key in sorted(differences, key=str)[:10]:
+                print("   ", key, differences[key])
+            return 1 if differences or by_sql[1] ^ by_rebuild[1] else 0
+
+        with db.engine.connect() as conn:
+            counts = {table: conn.scalar(sa.text(f"SELECT COUNT(*) FROM {table}")) for table in (  # our names
+                "consumer_scans", "units", "unit_events", "sale_scans", "stores", "dealers", "products",
+                "production_lots", "app_users", "report_daily", "report_consumer_days")}
+        print("world: " + ", ".join(f"{table} {n:,}" for table, n in counts.items()))
+
+        with transaction():
+            user = identity.create_user(actor=identity.Actor.system("bench"), username="bench-admin",
+                                        password="bench password 1", role=Role.ADMIN) \
+                if not db.session.scalar(sa.text("SELECT id FROM admin_users WHERE username = 'bench-admin'")) else None
+    client = app.test_client()
+    token = client.post("/api/admin/auth/login", json={"username": "bench-admin", "password": "bench password 1"}
+                        ).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    first, last = today - timedelta(days=29), today
+    from app.platform.clock import day_start
+
+    params = {"first": first, "last": last, "starts": day_start(first).replace(tzinfo=None),
+              "ends": day_start(last + timedelta(days=1)).replace(tzinfo=None),
+              "prev_starts": day_start(first - timedelta(days=30)).replace(tzinfo=None)}
+    paths = report_paths(app)
+    print(f"\n{args.calls} calls each, 30 days ({first}..{last}), all regions; naive = the GROUP BY over raw tables")
+    print(f"  {'report':<28}{'p50':>9}{'p95':>9}   {'naive p50':>10}{'naive p95':>10}   naive/report (p50)")
+    missed = []
+    for path in paths:
+        query, naive = REPORTS.get(path, ("from={first}&to={last}", None))
+        url = f"/api/admin/reports/{path}?" + query.format(first=first, last=last)
+        report_times, naive_times = [], []
+        for call in range(args.calls):
+            for side in ((0, 1) if call % 2 == 0 else (1, 0)):
+                began = time.perf_counter()
+                if side == 0:
+                    answer = client.get(url, headers=headers)
+                    assert answer.status_code == 200, (path, answer.status_code, answer.get_data(as_text=True)[:300])
+                    report_times.append(time.perf_counter() - began)
+                elif naive:
+                    with app.app_context(), db.engine.connect() as conn:
+                        conn.execute(sa.text(naive), params).all()
+                    naive_times.append(time.perf_counter() - began)
+        r50, r95 = statistics.median(report_times) * MS, p95(report_times) * MS
+        line = f"  {path:<28}{r50:7.1f} ms{r95:7.0f} ms"
+        if naive_times:
+            n50, n95 = statistics.median(naive_times) * MS, p95(naive_times) * MS
+            line += f"   {n50:8.0f} ms{n95:8.0f} ms   {n50 / r50:8.1f}x"
+        else:
+            line += "   (no naive SQL in REPORTS)"
+        print(line + ("" if r95 <= TARGET_P95_MS else "   MISSED"), flush=True)
+        if r95 > TARGET_P95_MS:
+            missed.append(path)
+    print(f"target: p95 <= {TARGET_P95_MS} ms: " + ("met by every report" if not missed else f"missed by {missed}"))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
