@@ -87,8 +87,23 @@ def add_all(sums: Sums, *, session: Session | None = None) -> None:
     pending(session or _session()).update(sums)
 
 
+COARSE = "@"  # a fact's coarse rows: fact + "@"
+
+
+def coarse_key(fine: Key) -> Key:
+    """The row a fine row also counts in: day, place kind, variant and province only. Reports that need
+    nothing finer (the overview, a province map) read a few rows a day, not one per lot and district."""
+    province = fine.region_code[:2].ljust(12, "0") if fine.region_code else ""
+    return Key(fine.fact + COARSE, fine.day, 0, 0, fine.place_kind, 0, province, 0, fine.variant)
+
+
 def write(sums: Sums, *, session: Session) -> None:
-    """Add sums to the rollup rows now (one statement; rows in key order)."""
+    """Add sums to the rollup rows now, each to its fine row and its coarse one (one statement; rows in
+    key order)."""
+    coarse = Sums()
+    for fine in sums.n.keys() | sums.amount.keys():
+        coarse.add(coarse_key(fine), sums.n[fine], sums.amount[fine])
+    sums.update(coarse)
     rows = sums.rows()
     if rows:
         statement = upsert(DailyFact.__table__, list(Key._fields), lambda table, new: {

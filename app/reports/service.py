@@ -101,13 +101,26 @@ def _group_column(name: str):
     return getattr(DailyFact, name).label(name)
 
 
+COARSE_DIMENSIONS = {"day", "place_kind", "variant", "province"}
+
+
 def sums(facts: Iterable[str], period: Period, *, by: Iterable[str] = (), regions: Iterable[str] | None = None,
          **equal) -> list[sa.Row]:
     """SUM(n) AS n, SUM(amount) AS amount of the facts over the period, grouped by ``by`` (rollup
-    dimensions, or province / city / district / region), for rows whose dimensions equal ``equal``."""
-    groups = [_group_column(name) for name in ("fact", *by)]
+    dimensions, or province / city / district / region), for rows whose dimensions equal ``equal``.
+
+    When nothing finer than day, place kind, variant and province is asked (nor a scope finer than a
+    province), the facts' coarse rows answer (rollups.coarse_key): a few rows a day."""
+    by, facts = list(by), list(facts)
+    coarse = set(by) | set(equal) <= COARSE_DIMENSIONS and all(len(p) <= 2 for p in (regions or ()))
+    groups = [_group_column(name) for name in by]
+    fact = DailyFact.fact
+    if coarse:
+        facts = [name + rollups.COARSE for name in facts]
+        fact = sa.func.substr(DailyFact.fact, 1, sa.func.length(DailyFact.fact) - 1)
+    groups.insert(0, fact.label("fact"))
     query = (sa.select(*groups, sa.func.sum(DailyFact.n).label("n"), sa.func.sum(DailyFact.amount).label("amount"))
-             .where(DailyFact.fact.in_(list(facts)), DailyFact.day.between(period.first, period.last),
+             .where(DailyFact.fact.in_(facts), DailyFact.day.between(period.first, period.last),
                     region_condition(DailyFact.region_code, regions))
              .group_by(*groups))
     for name, value in equal.items():
