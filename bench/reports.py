@@ -162,23 +162,34 @@ def world_sql(scale: float) -> list[tuple[str, str]]:
 
 
 def fill_rollups(conn, first, last) -> None:
-    """The rollups of days first..last by set-based SQL: unit events, consumer scans and consumer days in
-    one INSERT ... SELECT each (the facts of ``app.reports.facts``, as ``rebuild`` computes them); the other
-    families (batches, receipts, draws, payouts, points, alerts) through ``rebuild``'s own functions."""
+    """The rollups of days first..last by set-based SQL, as ``rebuild`` computes them (``--check``): unit
+    events and consumer scans in one INSERT ... SELECT each; consumer days (scans, the previous day by
+    LAG, the lowest scan id and its region) and their ``consumer.day`` facts; consumers' totals and their
+    ``consumer.segment`` facts; then every fine row's coarse row (``rollups.coarse_key``) by one GROUP BY
+    over the rows just written. The other families (batches, receipts, draws, payouts, points, alerts)
+    go through ``rebuild``'s own functions and ``rollups.write``, which adds their coarse rows itself.
+
+    Made for the bench's fresh world, whose scans all fall in first..last: consumers' totals are
+    replaced outright, and a previous day before ``first`` is read from the scans (the rebuild reads the
+    consumer days kept there: the same when those are right)."""
     import sqlalchemy as sa
 
     from app.extensions import db
     from app.platform.clock import day_start
     from app.reports import facts, rebuild, rollups
 
+    reach = timedelta(days=rollups.PREV_DAY_REACH)
     bounds = {"starts": day_start(first).replace(tzinfo=None),
-              "ends": day_start(last + timedelta(days=1)).replace(tzinfo=None)}
-    conn.execute(sa.text("DELETE FROM report_daily WHERE day BETWEEN :a AND :b"), {"a": first, "b": last})
-    conn.execute(sa.text("DELETE FROM report_consumer_days WHERE day BETWEEN :a AND :b"), {"a": first, "b": last})
+              "ends": day_start(last + timedelta(days=1)).replace(tzinfo=None),
+              "reach_starts": day_start(first - reach).replace(tzinfo=None),
+              "first": first, "last": last, "reach": rollups.PREV_DAY_REACH}
+    conn.execute(sa.text("DELETE FROM report_daily WHERE day BETWEEN :first AND :last"), bounds)
+    conn.execute(sa.text("DELETE FROM report_consumer_days WHERE day BETWEEN :first AND :last"), bounds)
+    conn.execute(sa.text("DELETE FROM report_consumers"))
+    columns = "fact, day, product_id, lot_id, place_kind, place_id, region_code, campaign_id, variant, n, amount"
     kinds = " ".join(f"WHEN '{kind}' THEN '{fact}'" for kind, fact in facts.UNIT_EVENT_FACTS.items())
     conn.execute(sa.text(f"""
-        INSERT INTO report_daily (fact, day, product_id, lot_id, place_kind, place_id, region_code, campaign_id,
-                                  variant, n, amount)
+        INSERT INTO report_daily ({columns})
         SELECT CASE e.kind {kinds} END, DATE(e.occurred_at + {CHINA}), COALESCE(u.product_id, 0),
                COALESCE(e.lot_id, 0), COALESCE(e.location_kind, ''), COALESCE(e.location_id, 0),
                COALESCE(CASE e.location_kind WHEN 'warehouse' THEN w.region_code WHEN 'store' THEN s.region_code END,
@@ -192,20 +203,49 @@ def fill_rollups(conn, first, last) -> None:
          GROUP BY 1, 2, 3, 4, 5, 6, 7, 9""").bindparams(sa.bindparam("kinds", expanding=True)),
                  {**bounds, "kinds": list(facts.UNIT_EVENT_FACTS)})
     conn.execute(sa.text(f"""
-        INSERT INTO report_daily (fact, day, product_id, lot_id, place_kind, place_id, region_code, campaign_id,
-                                  variant, n, amount)
+        INSERT INTO report_daily ({columns})
         SELECT f.fact, DATE(c.scanned_at + {CHINA}), COALESCE(c.product_id, 0), COALESCE(c.lot_id, 0), '', 0,
                COALESCE(c.region_code, ''), 0, c.verdict, COUNT(*), 0
           FROM consumer_scans c JOIN (SELECT 'scan' AS fact UNION ALL SELECT 'scan.first') f
             ON f.fact = 'scan' OR (c.serial IS NOT NULL AND c.scan_number = 1)
          WHERE c.scanned_at >= :starts AND c.scanned_at < :ends
          GROUP BY 1, 2, 3, 4, 7, 9"""), bounds)
+    # A consumer's days from the scans (back to the reach before `first`, for the previous day), each
+    # with its previous day (LAG; none when further back than the reach) and its lowest scan's region.
     conn.execute(sa.text(f"""
-        INSERT INTO report_consumer_days (day, app_user_id, region_code, first_scan_id)
-        SELECT d.day, d.app_user_id, COALESCE(c.region_code, ''), d.first_scan_id
-          FROM (SELECT DATE(scanned_at + {CHINA}) AS day, app_user_id, MIN(id) AS first_scan_id
-                  FROM consumer_scans WHERE scanned_at >= :starts AND scanned_at < :ends GROUP BY 1, 2) d
-          JOIN consumer_scans c ON c.id = d.first_scan_id"""), bounds)
+        INSERT INTO report_consumer_days (day, app_user_id, region_code, scans, prev_day, first_scan_id)
+        SELECT d.day, d.app_user_id, COALESCE(c.region_code, ''), d.scans,
+               IF(DATEDIFF(d.day, d.prev_day) <= :reach, d.prev_day, NULL), d.first_scan_id
+          FROM (SELECT day, app_user_id, scans, first_scan_id,
+                       LAG(day) OVER (PARTITION BY app_user_id ORDER BY day) AS prev_day
+                  FROM (SELECT DATE(scanned_at + {CHINA}) AS day, app_user_id, COUNT(*) AS scans,
+                               MIN(id) AS first_scan_id
+                          FROM consumer_scans WHERE scanned_at >= :reach_starts AND scanned_at < :ends
+                         GROUP BY 1, 2) g) d
+          JOIN consumer_scans c ON c.id = d.first_scan_id
+         WHERE d.day >= :first"""), bounds)
+    conn.execute(sa.text(f"""
+        INSERT INTO report_daily ({columns})
+        SELECT '{rollups.CONSUMER_DAY}', day, 0, 0, '', 0, '', 0,
+               IF(prev_day IS NULL, 'new', LPAD(DATEDIFF(day, prev_day), 3, '0')), COUNT(*), 0
+          FROM report_consumer_days WHERE day BETWEEN :first AND :last GROUP BY 2, 9"""), bounds)
+    conn.execute(sa.text(f"""
+        INSERT INTO report_consumers (app_user_id, scans, last_day)
+        SELECT app_user_id, COUNT(*), DATE(MAX(scanned_at) + {CHINA}) FROM consumer_scans GROUP BY app_user_id
+        HAVING MAX(scanned_at >= :starts AND scanned_at < :ends)"""), bounds)
+    segment = " ".join(f"WHEN scans >= {low} THEN '{name}'" for name, low, _ in reversed(rollups.FREQUENCY))
+    conn.execute(sa.text(f"""
+        INSERT INTO report_daily ({columns})
+        SELECT '{rollups.CONSUMER_SEGMENT}', last_day, 0, 0, '', 0, '', 0, CASE {segment} END, COUNT(*), SUM(scans)
+          FROM report_consumers GROUP BY 2, 9"""))
+    # The coarse rows of the fine rows above (rollups.coarse_key), before rollups.write adds the other
+    # families with theirs.
+    conn.execute(sa.text(f"""
+        INSERT INTO report_daily ({columns})
+        SELECT CONCAT(fact, '{rollups.COARSE}'), day, 0, 0, place_kind, 0,
+               IF(region_code = '', '', RPAD(LEFT(region_code, 2), 12, '0')), 0, variant, SUM(n), SUM(amount)
+          FROM report_daily WHERE day BETWEEN :first AND :last AND fact NOT LIKE '%{rollups.COARSE}'
+         GROUP BY 1, 2, 5, 7, 9"""), bounds)
     starts, ends = day_start(first), day_start(last + timedelta(days=1))
     sums = rollups.Sums()
     for family in (rebuild._code_batches, rebuild._receipts, rebuild._payouts, rebuild._points, rebuild._alerts):
@@ -214,14 +254,17 @@ def fill_rollups(conn, first, last) -> None:
     rollups.write(sums, session=db.session())
 
 
-def rollup_rows(conn) -> tuple[dict, set]:
+def rollup_rows(conn) -> tuple[dict, set, set]:
+    """report_daily as {key: (n, amount)}, the consumer days and the consumers' totals as sets of rows."""
     import sqlalchemy as sa
 
     daily = {tuple(row[:9]): (row[9], row[10]) for row in conn.execute(sa.text(
         "SELECT fact, day, product_id, lot_id, place_kind, place_id, region_code, campaign_id, variant, n, amount "
         "FROM report_daily WHERE n <> 0 OR amount <> 0"))}
-    days = set(conn.execute(sa.text("SELECT day, app_user_id, region_code, first_scan_id FROM report_consumer_days")))
-    return daily, days
+    days = set(conn.execute(sa.text(
+        "SELECT day, app_user_id, region_code, scans, prev_day, first_scan_id FROM report_consumer_days")))
+    totals = set(conn.execute(sa.text("SELECT app_user_id, scans, last_day FROM report_consumers")))
+    return daily, days, totals
 
 
 # --- timing ----------------------------------------------------------------------------------------
@@ -283,11 +326,16 @@ def main() -> int:
                 by_rebuild = rollup_rows(conn)
             differences = {k: (by_sql[0].get(k), by_rebuild[0].get(k)) for k in by_sql[0].keys() | by_rebuild[0].keys()
                            if by_sql[0].get(k) != by_rebuild[0].get(k)}
-            print(f"set-based fill vs rebuild(): {len(by_sql[0]):,} daily rows, {len(by_sql[1]):,} consumer days; "
-                  f"{len(differences)} daily rows differ, {len(by_sql[1] ^ by_rebuild[1])} consumer days differ")
+            coarse = sum(1 for k in by_sql[0] if k[0].endswith("@"))
+            print(f"set-based fill vs rebuild(): {len(by_sql[0]):,} daily rows ({coarse:,} coarse), "
+                  f"{len(by_sql[1]):,} consumer days, {len(by_sql[2]):,} consumers' totals; "
+                  f"{len(differences)} daily rows differ, {len(by_sql[1] ^ by_rebuild[1])} consumer days differ, "
+                  f"{len(by_sql[2] ^ by_rebuild[2])} totals differ")
             for key in sorted(differences, key=str)[:10]:
                 print("   ", key, differences[key])
-            return 1 if differences or by_sql[1] ^ by_rebuild[1] else 0
+            for row in sorted(by_sql[1] ^ by_rebuild[1], key=str)[:5]:
+                print("    consumer day only in", "fill" if row in by_sql[1] else "rebuild", row)
+            return 1 if differences or by_sql[1] ^ by_rebuild[1] or by_sql[2] ^ by_rebuild[2] else 0
 
         with db.engine.connect() as conn:
             counts = {table: conn.scalar(sa.text(f"SELECT COUNT(*) FROM {table}")) for table in (  # our names
