@@ -143,9 +143,12 @@ def wait_for(port: int, process: subprocess.Popen, what: str, timeout: float = 6
 def wrk(url: str, lines_file: Path, seconds: float, args, lua: Path) -> dict:
     """Drive url with --clients connections for seconds; the figures of wrk's done()."""
     threads = args.wrk_threads
-    out = subprocess.run(
+    run = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{args.clients}", f"-d{int(seconds)}s", "--timeout", "10s", "-s", str(lua), url,
-         "--", str(lines_file), str(threads)], capture_output=True, text=True, check=True).stdout
+         "--", str(lines_file), str(threads)], capture_output=True, text=True)
+    if run.returncode != 0:  # wrk says why on stderr (e.g. "unable to connect": the server is gone)
+        raise SystemExit(f"wrk exited with {run.returncode} on {url}: {(run.stderr or run.stdout).strip()[-500:]}")
+    out = run.stdout
     line = next(x for x in out.splitlines() if x.startswith("WRK "))
     (n, duration_us, non2xx, socket_errors, timeouts, p50, p95, p99, top, mean, wraps, _) = (
         float(v) for v in line.split()[1:])
