@@ -1,4 +1,4 @@
 """Reports in the back office (/api/admin/reports/...): figures read from the daily rollups."""
-from app.admin_api.reports import overview
+from app.admin_api.reports import operations, overview
 
-BLUEPRINTS = (overview.blp,)
+BLUEPRINTS = (overview.blp, operations.blp)
