@@ -76,7 +76,8 @@ def flows(*, period: Period, by: str | None, regions: Iterable[str] | None = Non
             {"place_kind", "place_id"} if name in PLACES else {"region"}
     rows = service.sums({m.fact for m in FLOW_MEASURES.values()}, period, by=sorted({"place_kind", *columns}),
                         regions=regions)
-    dealers = names_of(Dealer, {r.place_id for r in rows if r.place_kind == "dealer"}, Dealer.name, Dealer.tier)
+    dealers = names_of(Dealer, {r.place_id for r in rows if r.place_kind == "dealer"}, Dealer.name, Dealer.tier) \
+        if "place_id" in columns else {}
     groups = fold(rows, by=dims, keys=_keys(dealers), measures=FLOW_MEASURES)
     return _report(period, dims, groups, dealers)
 
@@ -162,7 +163,7 @@ def sell_through(*, period: Period, by: str | None, regions: Iterable[str] | Non
     for both, so dealer rows add up to more than the whole."""
     dims = parse_by(by, SELL_DIMENSIONS)
     regions = list(regions) if regions is not None else None
-    columns = {"place_id", "variant", "region", *(("day",) if "day" in dims else ()),
+    columns = {"place_kind", "place_id", "variant", "region", *(("day",) if "day" in dims else ()),
                *(("product_id",) if "product" in dims else ())}
     rows = service.sums({m.fact for m in SELL_MEASURES.values()}, period, by=sorted(columns), regions=regions,
                         place_kind="store")
