@@ -4,6 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.reports.service import Period
+from app.schemas import Int
 
 
 class PeriodQuerySchema(ma.Schema):
@@ -25,7 +26,7 @@ def caller_regions() -> list[str] | None:
 class PeriodReadSchema(ma.Schema):
     first = ma.fields.Date(data_key="from")
     last = ma.fields.Date(data_key="to")
-    days = ma.fields.Integer()
+    days = Int()
 
 
 class ReportReadSchema(ma.Schema):
