@@ -11,13 +11,24 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.reports.service import REGION_LEVELS, ReportParameterInvalid, region_info
+from app.reports.service import REGION_LEVELS, Period, ReportParameterInvalid, region_info
 
 MAX_DIMENSIONS = 2
+
+
+@dataclass
+class Report:
+    """A report's answer: its rows (one per group of the dimensions asked for), as of an instant."""
+
+    as_of: datetime
+    period: Period
+    by: tuple[str, ...]
+    rows: list[dict]
 
 
 @dataclass(frozen=True)

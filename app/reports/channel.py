@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from types import SimpleNamespace
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 
@@ -27,21 +27,13 @@ from app.extensions import db
 from app.masterdata.models import Dealer, Product, Region, Status, Store, Warehouse, store_dealers
 from app.platform.clock import day_start
 from app.reports import service
-from app.reports.breakdown import Measure, fold, names_of, parse_by, region_fields, sort_key
+from app.reports.breakdown import Measure, Report, fold, names_of, parse_by, region_fields, sort_key
 from app.reports.service import REGION_LEVELS, Period, region_condition
 from app.retail.models import SaleScan
 
 REGIONS = tuple(REGION_LEVELS)  # province, city, district
 PLACES = {"warehouse": "warehouse", "dealer": "dealer", "tier": "dealer", "store": "store"}
 RANKING_MAX = 100
-
-
-@dataclass
-class Report:
-    as_of: datetime
-    period: Period
-    by: tuple[str, ...]
-    rows: list[dict]
 
 
 # --- flows ----------------------------------------------------------------------------------------
@@ -82,17 +74,21 @@ def flows(*, period: Period, by: str | None, regions: Iterable[str] | None = Non
     return _report(period, dims, groups, dealers)
 
 
+def _region_keys() -> dict:
+    """A row's province, city or district: the adcode prefix of its region."""
+    def prefix(length):
+        return lambda row: row.region[:length]
+    return {level: prefix(length) for level, length in REGION_LEVELS.items()}
+
+
 def _keys(dealers) -> dict:
     def at(kind):
         return lambda row: row.place_id if row.place_kind == kind else None
-
-    def prefix(level):
-        return lambda row: row.region[:REGION_LEVELS[level]]
     return {"day": lambda row: row.day, "product": lambda row: row.product_id, "warehouse": at("warehouse"),
             "dealer": at("dealer"), "store": at("store"),
             "tier": lambda row: dealers[row.place_id].tier if row.place_kind == "dealer" and row.place_id in dealers
             else None,
-            **{level: prefix(level) for level in REGIONS}}
+            **_region_keys()}
 
 
 def _report(period, dims, groups, dealers=None) -> Report:
@@ -108,7 +104,9 @@ class Labels:
     def __init__(self, dims, groups, dealers=None):
         self.dims = dims
         values = [dict(zip(dims, group)) for group in groups]
-        wanted = lambda name: {v[name] for v in values if name in v}  # noqa: E731
+
+        def wanted(name):
+            return {v[name] for v in values if name in v}
         self.warehouses = names_of(Warehouse, wanted("warehouse"), Warehouse.name, Warehouse.region_code)
         self.dealers = dealers if dealers is not None else {}
         self.dealers.update(names_of(Dealer, wanted("dealer") - set(self.dealers), Dealer.name, Dealer.tier))
@@ -167,13 +165,12 @@ def sell_through(*, period: Period, by: str | None, regions: Iterable[str] | Non
                *(("product_id",) if "product" in dims else ())}
     rows = service.sums({m.fact for m in SELL_MEASURES.values()}, period, by=sorted(columns), regions=regions,
                         place_kind="store")
-    supplied = _dealers_of_stores()
+    supplied = _dealers_of_stores() if "dealer" in dims else {}
     # By dealer, a row counts once for each dealer supplying its store.
     rows = [SimpleNamespace(**row._mapping, dealer=dealer) for row in rows
             for dealer in (supplied.get(row.place_id, ()) if "dealer" in dims else (None,))]
     keys = {"day": lambda row: row.day, "product": lambda row: row.product_id, "store": lambda row: row.place_id,
-            "dealer": lambda row: row.dealer,
-            **{level: (lambda n: lambda row: row.region[:n])(REGION_LEVELS[level]) for level in REGIONS}}
+            "dealer": lambda row: row.dealer, **_region_keys()}
     groups = fold(rows, by=dims, keys=keys, measures=SELL_MEASURES)
     selling: dict[tuple, set[int]] = defaultdict(set)
     for row in rows:
@@ -294,7 +291,7 @@ def diversion(*, period: Period, by: str | None, regions: Iterable[str] | None =
     rows = service.sums({m.fact for m in DIVERSION_MEASURES.values()}, period,
                         by=sorted({columns.get(name, "region") for name in dims}), regions=regions)
     keys = {"day": lambda row: row.day, "dealer": lambda row: row.place_id, "product": lambda row: row.product_id,
-            **{level: (lambda n: lambda row: row.region[:n])(REGION_LEVELS[level]) for level in REGIONS}}
+            **_region_keys()}
     groups = fold(rows, by=dims, keys=keys, measures=DIVERSION_MEASURES)
     open_now = _open_alerts(dims, regions) if "day" not in dims else None
     for group, count in (open_now or {}).items():

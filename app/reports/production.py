@@ -13,13 +13,11 @@ the output of the factories in their regions; codes issued, which no factory has
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
 
 from app.masterdata.models import Factory, Product, ProductionLine
 from app.production.models import ProductionLot
 from app.reports import service
-from app.reports.breakdown import Measure, fold, names_of, parse_by, sort_key
+from app.reports.breakdown import Measure, Report, fold, names_of, parse_by, sort_key
 from app.reports.service import Period
 
 DIMENSIONS = ("day", "line", "factory", "product", "lot")
@@ -32,14 +30,6 @@ MEASURES = {
     "items_recalled": Measure("unit.recalled", variants=("item",)),
 }
 _COLUMNS = {"day": "day", "product": "product_id", "lot": "lot_id", "line": "lot_id", "factory": "lot_id"}
-
-
-@dataclass
-class Report:
-    as_of: datetime
-    period: Period
-    by: tuple[str, ...]
-    rows: list[dict]
 
 
 def production(*, period: Period, by: str | None, regions: Iterable[str] | None = None) -> Report:
