@@ -17,7 +17,10 @@ from app.extensions import db
 from app.identity.models import Role
 from app.masterdata import service as masterdata
 from app.platform.clock import china_day, day_start
+from app.reports import channel as channel_reports
+from app.reports.service import Period
 from app.retail import service as retail
+from app.retail.models import SaleScan
 from app.trace import service as trace
 from app.units import lines
 from app.warehouse import service as warehouse
@@ -381,3 +384,28 @@ def test_a_marketer_reads_no_operations_report_and_finance_no_production(app, cl
         assert answer.status_code == 403, path
     assert client.get("/api/admin/reports/production", headers=auth.headers_for(Role.FINANCE)).status_code == 403
     assert client.get("/api/admin/reports/sell-through", headers=auth.headers_for(Role.AUDITOR)).status_code == 200
+
+
+def test_clerks_tied_share_a_rank_and_show_the_store_where_they_scanned_most(app):
+    product = make_product()
+    store_bj, store_zj = make_store(region_code=DONGCHENG), make_store(region_code=XIHU)
+    a, b, c = _clerk(store_bj.id), _clerk(store_zj.id), _clerk(store_bj.id)
+    now, serials = utcnow(), itertools.count(1)
+    scans = [(a, store_bj), (a, store_bj), (a, store_zj), (b, store_zj), (b, store_zj), (b, store_zj), (c, store_bj)]
+    with transaction():
+        for i, (clerk, shop) in enumerate(scans):
+            db.session.add(SaleScan(serial=next(serials), code=f"S{i}", store_id=shop.id, app_user_id=clerk.id,
+                                    product_id=product.id, region_code=shop.region_code, scanned_at=now))
+        # Before the period: not counted.
+        db.session.add(SaleScan(serial=next(serials), code="old", store_id=store_bj.id, app_user_id=c.id,
+                                product_id=product.id, region_code=DONGCHENG, scanned_at=now - timedelta(days=40)))
+    today = china_day(now)
+    period = Period(today - timedelta(days=29), today)
+
+    ranking = channel_reports.clerk_ranking(period=period)
+    assert [(r["rank"], r["app_user_id"], r["store_id"], r["sale_scans"]) for r in ranking.rows] == [
+        (1, a.id, store_bj.id, 3), (1, b.id, store_zj.id, 3), (3, c.id, store_bj.id, 1)]
+    ranking = channel_reports.clerk_ranking(period=period, regions=[ZHEJIANG_PREFIX])
+    assert [(r["rank"], r["app_user_id"], r["store_id"], r["sale_scans"]) for r in ranking.rows] == [
+        (1, b.id, store_zj.id, 3), (2, a.id, store_zj.id, 1)]
+    assert [r["app_user_id"] for r in channel_reports.clerk_ranking(period=period, top=1).rows] == [a.id]
