@@ -4,7 +4,8 @@ Every report reads ``report_daily`` (and ``report_consumer_days``), never the ra
 with ``as_of``: the rollups are written with the facts they count, so they are current as of the
 moment read, except consumer scans still in the scan log (``scans_pending`` says how many).
 A regional user's reports count only rows whose region is in their scope (``regions``: adcode
-prefixes; None: the whole country); facts without a region (a dealer's, production) are not theirs.
+prefixes; None: the whole country); facts without a region (a dealer's) are not theirs. Production
+figures go by the region of the lot's factory (app.reports.production).
 """
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ import marshmallow as ma
 
 from app.http import current_scope
 from app.reports.service import Period
+from app.schemas import Int
 
 
 class PeriodQuerySchema(ma.Schema):
@@ -27,7 +28,7 @@ def caller_regions() -> list[str] | None:
 class PeriodReadSchema(ma.Schema):
     first = ma.fields.Date(data_key="from")
     last = ma.fields.Date(data_key="to")
-    days = ma.fields.Integer()
+    days = Int()
 
 
 class ReportReadSchema(ma.Schema):

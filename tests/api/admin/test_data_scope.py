@@ -209,7 +209,11 @@ SCOPED_OTHER = {"/api/admin/consumer-profiles/segments",
                 "/api/admin/reports/overview",  # tests/unit/test_reports_rollups.py
                 # tests/unit/test_reports_marketing.py::test_a_regional_user_sees_only_their_regions
                 "/api/admin/reports/campaigns", "/api/admin/reports/campaigns/{id}",
-                "/api/admin/reports/consumers/heat", "/api/admin/reports/consumers/segments"}
+                "/api/admin/reports/consumers/heat", "/api/admin/reports/consumers/segments",
+                # tests/unit/test_reports_operations.py::test_a_regional_user_*
+                "/api/admin/reports/production", "/api/admin/reports/channel/flows", "/api/admin/reports/sell-through",
+                "/api/admin/reports/rankings/stores", "/api/admin/reports/rankings/clerks",
+                "/api/admin/reports/diversion"}
 
 
 def _all_rows(client, path: str, headers: dict) -> list[dict]:
