@@ -84,12 +84,68 @@ SELECT 'province', LEFT(region_code, 2), COUNT(*), SUM(serial IS NOT NULL AND sc
        SUM(serial IS NOT NULL AND scan_number = 1 AND verdict = 'genuine'), COUNT(DISTINCT app_user_id)
   FROM consumer_scans WHERE scanned_at >= :starts AND scanned_at < :ends AND region_code IS NOT NULL GROUP BY 2
 """
+# Production by day: the line's events on the units' levels, and the codes issued.
+NAIVE_PRODUCTION = f"""
+SELECT DATE(e.occurred_at + {CHINA}) AS day, e.kind, u.level, COUNT(*) AS n
+  FROM unit_events e JOIN units u ON u.serial = e.serial
+ WHERE e.occurred_at >= :starts AND e.occurred_at < :ends AND e.kind IN ('commission', 'pack', 'scrap', 'recall')
+ GROUP BY 1, 2, 3
+UNION ALL
+SELECT DATE(created_at + {CHINA}), 'issued', level, SUM(count) FROM code_batches
+ WHERE created_at >= :starts AND created_at < :ends GROUP BY 1, 3
+"""
+# Channel flows by day: items in and out per kind of holder, and what the receipts found.
+NAIVE_FLOWS = f"""
+SELECT DATE(e.occurred_at + {CHINA}) AS day, e.kind, e.location_kind, COUNT(*) AS n,
+       SUM(COALESCE(JSON_VALUE(e.data, '$.units'), u.level = 'item')) AS items, 0 AS missing
+  FROM unit_events e JOIN units u ON u.serial = e.serial
+ WHERE e.occurred_at >= :starts AND e.occurred_at < :ends AND e.kind IN ('receive', 'ship') GROUP BY 1, 2, 3
+UNION ALL
+SELECT DATE(confirmed_at + {CHINA}), 'receipt', receiver_kind, COUNT(*), SUM(received), SUM(missing) FROM receipts
+ WHERE confirmed_at >= :starts AND confirmed_at < :ends GROUP BY 1, 3
+"""
+# Sell-through by day: items sold and the stores that sold; items taken out of cases at stores; active stores.
+NAIVE_SELL_THROUGH = f"""
+SELECT DATE(scanned_at + {CHINA}) AS day, 'sold', COUNT(*), COUNT(DISTINCT store_id) FROM sale_scans
+ WHERE scanned_at >= :starts AND scanned_at < :ends GROUP BY 1
+UNION ALL
+SELECT DATE(e.occurred_at + {CHINA}), 'unpacked', COUNT(*), COUNT(DISTINCT e.location_id)
+  FROM unit_events e JOIN units u ON u.serial = e.serial AND u.level = 'item'
+ WHERE e.occurred_at >= :starts AND e.occurred_at < :ends AND e.kind IN ('unpack', 'remove')
+   AND e.location_kind = 'store' GROUP BY 1
+UNION ALL
+SELECT NULL, 'active stores', COUNT(*), 0 FROM stores WHERE status = 'active'
+"""
+NAIVE_STORES = """
+SELECT store_id, COUNT(*) AS n FROM sale_scans WHERE scanned_at >= :starts AND scanned_at < :ends
+ GROUP BY store_id ORDER BY n DESC, store_id LIMIT 10
+"""
+# The clerk ranking reads sale_scans itself (the rollups have no clerk): its naive twin is its own GROUP BY.
+NAIVE_CLERKS = """
+SELECT app_user_id, store_id, COUNT(*) FROM sale_scans WHERE scanned_at >= :starts AND scanned_at < :ends
+ GROUP BY 1, 2
+"""
+NAIVE_DIVERSION = f"""
+SELECT DATE(created_at + {CHINA}) AS day, 'raised', COUNT(*) FROM diversion_alerts
+ WHERE created_at >= :starts AND created_at < :ends GROUP BY 1
+UNION ALL
+SELECT DATE(resolved_at + {CHINA}), 'closed', COUNT(*) FROM diversion_alerts
+ WHERE resolved_at >= :starts AND resolved_at < :ends GROUP BY 1
+UNION ALL
+SELECT NULL, 'open now', COUNT(*) FROM diversion_alerts WHERE status = 'open'
+"""
 PERIOD = "from={first}&to={last}"
 REPORTS: dict[str, tuple[str, str | None]] = {
     "overview": ("", NAIVE_OVERVIEW),
     "campaigns": (PERIOD, NAIVE_CAMPAIGNS),
     "consumers/heat": (PERIOD, NAIVE_HEAT),
     "consumers/segments": (PERIOD, NAIVE_SEGMENTS),
+    "production": (PERIOD, NAIVE_PRODUCTION),
+    "channel/flows": (PERIOD, NAIVE_FLOWS),
+    "sell-through": (PERIOD, NAIVE_SELL_THROUGH),
+    "rankings/stores": (PERIOD, NAIVE_STORES),
+    "rankings/clerks": (PERIOD, NAIVE_CLERKS),
+    "diversion": (PERIOD, NAIVE_DIVERSION),
 }
 
 
@@ -229,6 +285,8 @@ def fill_rollups(conn, first, last) -> None:
               "ends": day_start(last + timedelta(days=1)).replace(tzinfo=None),
               "reach_starts": day_start(first - reach).replace(tzinfo=None),
               "first": first, "last": last, "reach": rollups.PREV_DAY_REACH}
+    # The GROUP BYs below make millions of groups at --scale 1: in memory, not in an on-disk temp table.
+    conn.execute(sa.text("SET SESSION tmp_table_size = 2147483648, max_heap_table_size = 2147483648"))
     conn.execute(sa.text("DELETE FROM report_daily WHERE day BETWEEN :first AND :last"), bounds)
     conn.execute(sa.text("DELETE FROM report_consumer_days WHERE day BETWEEN :first AND :last"), bounds)
     conn.execute(sa.text("DELETE FROM report_consumers"))
@@ -348,7 +406,12 @@ def main() -> int:
     today = china_day(utcnow())
     year = (today - timedelta(days=366), today)
     with app.app_context():
-        if not args.keep:
+        if args.keep:  # the world kept; migrations added since (an index) are applied
+            from flask_migrate import upgrade
+
+            from bench.common import ROOT
+            upgrade(directory=str(ROOT / "migrations"))
+        else:
             wipe_and_migrate(sa.MetaData())
             started = time.perf_counter()
             with db.engine.begin() as conn:
