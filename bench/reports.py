@@ -263,6 +263,23 @@ def world_sql(scale: float) -> list[tuple[str, str]]:
     ]
 
 
+def derived_rows_sql() -> list[str]:
+    """INSERT ... SELECTs adding the coarse and the product row of every fine row of days :first..:last
+    (rollups.coarse_key, rollups.product_key), from the fine rows only."""
+    from app.reports import rollups
+
+    columns = "fact, day, product_id, lot_id, place_kind, place_id, region_code, campaign_id, variant, n, amount"
+    fine = (f"FROM report_daily WHERE day BETWEEN :first AND :last AND fact NOT LIKE '%{rollups.COARSE}' "
+            f"AND fact NOT LIKE '%{rollups.BY_PRODUCT}'")
+    return [f"""INSERT INTO report_daily ({columns})
+        SELECT CONCAT(fact, '{rollups.COARSE}'), day, 0, 0, place_kind, 0,
+               IF(region_code = '', '', RPAD(LEFT(region_code, 2), 12, '0')), 0, variant, SUM(n), SUM(amount)
+          {fine} GROUP BY 1, 2, 5, 7, 9""",
+            f"""INSERT INTO report_daily ({columns})
+        SELECT CONCAT(fact, '{rollups.BY_PRODUCT}'), day, product_id, 0, '', 0, '', 0, variant, SUM(n), SUM(amount)
+          {fine} GROUP BY 1, 2, 3, 9"""]
+
+
 def fill_rollups(conn, first, last) -> None:
     """The rollups of days first..last by set-based SQL, as ``rebuild`` computes them (``--check``): unit
     events and consumer scans in one INSERT ... SELECT each; consumer days (scans, the previous day by
@@ -342,14 +359,10 @@ def fill_rollups(conn, first, last) -> None:
         INSERT INTO report_daily ({columns})
         SELECT '{rollups.CONSUMER_SEGMENT}', last_day, 0, 0, '', 0, '', 0, CASE {segment} END, COUNT(*), SUM(scans)
           FROM report_consumers GROUP BY 2, 9"""))
-    # The coarse rows of the fine rows above (rollups.coarse_key), before rollups.write adds the other
-    # families with theirs.
-    conn.execute(sa.text(f"""
-        INSERT INTO report_daily ({columns})
-        SELECT CONCAT(fact, '{rollups.COARSE}'), day, 0, 0, place_kind, 0,
-               IF(region_code = '', '', RPAD(LEFT(region_code, 2), 12, '0')), 0, variant, SUM(n), SUM(amount)
-          FROM report_daily WHERE day BETWEEN :first AND :last AND fact NOT LIKE '%{rollups.COARSE}'
-         GROUP BY 1, 2, 5, 7, 9"""), bounds)
+    # The coarse and product rows of the fine rows above (rollups.coarse_key, rollups.product_key),
+    # before rollups.write adds the other families with theirs.
+    for statement in derived_rows_sql():
+        conn.execute(sa.text(statement), bounds)
     starts, ends = day_start(first), day_start(last + timedelta(days=1))
     sums = rollups.Sums()
     for family in (rebuild._code_batches, rebuild._receipts, rebuild._payouts, rebuild._points, rebuild._alerts):
@@ -383,6 +396,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="1: 10M consumer scans, 2M items, 200k sales")
     parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--naive-calls", type=int, default=None,
+                        help="runs of each naive SQL (default: --calls; at --scale 1 one run takes seconds)")
+    parser.add_argument("--only", help="time only these reports (comma-separated paths, e.g. consumers/heat)")
     parser.add_argument("--check", action="store_true",
                         help="on a small world: prove the set-based fill equals app.reports.rebuild, then stop")
     parser.add_argument("--keep", action="store_true", help="reuse the world already generated (no wipe)")
@@ -436,7 +452,9 @@ def main() -> int:
             differences = {k: (by_sql[0].get(k), by_rebuild[0].get(k)) for k in by_sql[0].keys() | by_rebuild[0].keys()
                            if by_sql[0].get(k) != by_rebuild[0].get(k)}
             coarse = sum(1 for k in by_sql[0] if k[0].endswith("@"))
-            print(f"set-based fill vs rebuild(): {len(by_sql[0]):,} daily rows ({coarse:,} coarse), "
+            by_product = sum(1 for k in by_sql[0] if k[0].endswith("#"))
+            print(f"set-based fill vs rebuild(): {len(by_sql[0]):,} daily rows ({coarse:,} coarse, "
+                  f"{by_product:,} by product), "
                   f"{len(by_sql[1]):,} consumer days, {len(by_sql[2]):,} consumers' totals; "
                   f"{len(differences)} daily rows differ, {len(by_sql[1] ^ by_rebuild[1])} consumer days differ, "
                   f"{len(by_sql[2] ^ by_rebuild[2])} totals differ")
@@ -466,8 +484,9 @@ def main() -> int:
     params = {"first": first, "last": last, "starts": day_start(first).replace(tzinfo=None),
               "ends": day_start(last + timedelta(days=1)).replace(tzinfo=None),
               "prev_starts": day_start(first - timedelta(days=30)).replace(tzinfo=None)}
-    paths = report_paths(app)
-    print(f"\n{args.calls} calls each, 30 days ({first}..{last}), all regions; naive = the GROUP BY over raw tables")
+    paths = [p for p in report_paths(app) if not args.only or p in args.only.split(",")]
+    naive_calls = args.calls if args.naive_calls is None else args.naive_calls
+    print(f"\n{args.calls} calls each ({naive_calls} of the naive SQL), 30 days ({first}..{last}), all regions; naive = the GROUP BY over raw tables")
     print(f"  {'report':<28}{'p50':>9}{'p95':>9}   {'naive p50':>10}{'naive p95':>10}   naive/report (p50)")
     missed = []
     for path in paths:
@@ -481,7 +500,7 @@ def main() -> int:
                     answer = client.get(url, headers=headers)
                     assert answer.status_code == 200, (path, answer.status_code, answer.get_data(as_text=True)[:300])
                     report_times.append(time.perf_counter() - began)
-                elif naive:
+                elif naive and call < naive_calls:
                     with app.app_context(), db.engine.connect() as conn:
                         conn.execute(sa.text(naive), params).all()
                     naive_times.append(time.perf_counter() - began)

@@ -103,6 +103,7 @@ def _group_column(name: str):
 
 
 COARSE_DIMENSIONS = {"day", "place_kind", "variant", "province"}
+PRODUCT_DIMENSIONS = {"day", "product_id", "variant"}
 
 
 def sums(facts: Iterable[str], period: Period, *, by: Iterable[str] = (), regions: Iterable[str] | None = None,
@@ -111,13 +112,17 @@ def sums(facts: Iterable[str], period: Period, *, by: Iterable[str] = (), region
     dimensions, or province / city / district / region), for rows whose dimensions equal ``equal``.
 
     When nothing finer than day, place kind, variant and province is asked (nor a scope finer than a
-    province), the facts' coarse rows answer (rollups.coarse_key): a few rows a day."""
+    province), the facts' coarse rows answer (rollups.coarse_key): a few rows a day; by product (or for
+    some products) and nothing else but day and variant, whole country, their product rows
+    (rollups.product_key)."""
     by, facts = list(by), list(facts)
-    coarse = set(by) | set(equal) <= COARSE_DIMENSIONS and all(len(p) <= 2 for p in (regions or ()))
+    asked = set(by) | set(equal)
+    coarse = asked <= COARSE_DIMENSIONS and all(len(p) <= 2 for p in (regions or ()))
+    by_product = not coarse and regions is None and asked <= PRODUCT_DIMENSIONS
     groups = [_group_column(name) for name in by]
     fact = DailyFact.fact
-    if coarse:
-        facts = [name + rollups.COARSE for name in facts]
+    if coarse or by_product:
+        facts = [name + (rollups.COARSE if coarse else rollups.BY_PRODUCT) for name in facts]
         fact = sa.func.substr(DailyFact.fact, 1, sa.func.length(DailyFact.fact) - 1)
     groups.insert(0, fact.label("fact"))
     query = (sa.select(*groups, sa.func.sum(DailyFact.n).label("n"), sa.func.sum(DailyFact.amount).label("amount"))

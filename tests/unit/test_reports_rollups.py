@@ -91,3 +91,27 @@ def test_distinct_consumers_of_any_period_count_each_consumer_once_whatever_orde
     # The regional count reads the consumer-days themselves, and agrees.
     period = service.Period(date(2026, 3, 3), date(2026, 3, 5))
     assert service.distinct_consumers(period, regions=["33"]) == 2
+
+
+def test_figures_by_product_for_the_whole_country_come_from_the_product_rows_and_equal_the_fine_rows(app):
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.reports.models import DailyFact
+
+    day = date(2026, 3, 2)
+    with transaction():  # two lots of product 1 in two provinces, one of product 2, one scan of no product
+        rollups.add("scan", day, product_id=1, lot_id=10, region_code="330106000000", variant="genuine")
+        rollups.add("scan", day, product_id=1, lot_id=11, region_code="110101000000", variant="genuine")
+        rollups.add("scan", day, product_id=1, lot_id=11, region_code="110101000000", variant="scanned_before")
+        rollups.add("scan", day, product_id=2, lot_id=20, region_code="330106000000", variant="genuine")
+        rollups.add("scan", day, region_code="330106000000", variant="forged")
+    period = service.Period(day, day)
+    # One product row per (day, product, variant): what the by-product sums read.
+    assert db.session.scalar(sa.select(sa.func.count()).where(DailyFact.fact == "scan" + rollups.BY_PRODUCT)) == 4
+    by_product = {(r.product_id, r.variant): r.n for r in service.sums(["scan"], period, by=("product_id", "variant"))}
+    assert by_product == {(1, "genuine"): 2, (1, "scanned_before"): 1, (2, "genuine"): 1, (0, "forged"): 1}
+    assert [(r.fact, r.n) for r in service.sums(["scan"], period, product_id=[1, 2])] == [("scan", 4)]
+    # A regional caller's still reads the fine rows (the product rows have no region), and agrees on theirs.
+    regional = {r.product_id: r.n for r in service.sums(["scan"], period, by=("product_id",), regions=["33"])}
+    assert regional == {1: 1, 2: 1, 0: 1}
