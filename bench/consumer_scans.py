@@ -12,7 +12,7 @@ Untimed set-up: a product with a GTIN, a factory in Hangzhou, a lot, a dealer wh
 Hangzhou, a store in Hangzhou; item codes issued and commissioned at the store (shipped there by the
 dealer), enough for every round; then three servers are started: a standalone WeChat sandbox
 (``flask wechat-sandbox run``), the app (``gunicorn -c config/gunicorn.py wsgi:app``) and the bare
-app (``gunicorn -c config/gunicorn.py bench.bare_app:app``) with the same settings (WEB_CONCURRENCY
+app (``gunicorn -c bench/gunicorn_bare.py bench.bare_app:app``: config/gunicorn.py without its worker hook) with the same settings (WEB_CONCURRENCY
 workers of GUNICORN_THREADS threads, gthread). Consumers sign in through the real login
 (``POST /api/consumer/auth/login`` with a sandbox wx.login code), so their tokens are real, and a few
 codes are scanned once so that repeats find them scanned.
@@ -230,7 +230,7 @@ def main() -> int:
         start("sandbox", [str(BIN / "flask"), "wechat-sandbox", "run", "--port", str(sandbox_port)], sandbox_port)
         gunicorn = [str(BIN / "gunicorn"), "-c", "config/gunicorn.py", "--access-logfile", "/dev/null"]
         app_server = start("app", [*gunicorn, "wsgi:app"], app_port)
-        start("bare", [*gunicorn, "bench.bare_app:app"], bare_port)
+        start("bare", [*gunicorn[:2], "bench/gunicorn_bare.py", *gunicorn[3:], "bench.bare_app:app"], bare_port)
         # The scan-log worker, as deployed (docker-compose.yml): it writes the scans to the database.
         log = open(work / "scan-log-worker.log", "w")  # noqa: SIM115 - open while the worker runs
         servers.append(subprocess.Popen([str(BIN / "flask"), "consumers", "persist-scans"], cwd=ROOT, env=common_env,
