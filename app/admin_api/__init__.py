@@ -1,6 +1,6 @@
 """The back-office HTTP API (bearer tokens, role checks)."""
 from app.admin_api import (api_keys, approvals, audit, auth, campaigns, channel, claims, codes, consumer_profiles, consumers,
-                           diversion, invitations, masterdata, payouts, points, production, rebates, retail, trace,
+                           diversion, exports, invitations, masterdata, payouts, points, production, rebates, retail, trace,
                            users, warehouse)
 
 BLUEPRINTS = (auth.blp, users.blp, api_keys.blp, audit.blp, *approvals.BLUEPRINTS, *masterdata.BLUEPRINTS,
@@ -8,4 +8,4 @@ BLUEPRINTS = (auth.blp, users.blp, api_keys.blp, audit.blp, *approvals.BLUEPRINT
               *production.BLUEPRINTS, *trace.BLUEPRINTS, warehouse.blp, diversion.blp,
               *retail.BLUEPRINTS, *channel.BLUEPRINTS, *rebates.BLUEPRINTS, *payouts.BLUEPRINTS,
               *consumers.BLUEPRINTS, *campaigns.BLUEPRINTS,
-              *claims.BLUEPRINTS, *points.BLUEPRINTS, *consumer_profiles.BLUEPRINTS)
+              *claims.BLUEPRINTS, *points.BLUEPRINTS, *consumer_profiles.BLUEPRINTS, exports.blp)

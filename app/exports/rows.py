@@ -1,0 +1,50 @@
+"""Reading an export's rows from the database in chunks, so memory stays flat in the row count."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+
+import sqlalchemy as sa
+
+from app.extensions import db
+
+CHUNK_ROWS = 2000
+
+
+def select_chunks(statement: sa.Select, *, entities: bool, present: Callable[[list], list] | None = None,
+                  chunk_rows: int = CHUNK_ROWS) -> Iterator[list]:
+    """The items of a select (ORM entities, or rows of labelled columns) in its order, chunk_rows at a time.
+
+    The select is read through a connection of its own with a server-side cursor. Entities are read
+    as their primary keys there and loaded a chunk at a time in the session, by the same select (its
+    eager loads included): their lazy loads (a dealer's territory) then never run on the connection
+    whose cursor is still open, which MySQL's protocol forbids.
+    """
+    present = present or (lambda items: items)
+    if entities:
+        entity = statement.column_descriptions[0]["entity"]
+        mapper = sa.inspect(entity)
+        keys = mapper.primary_key
+        reading = statement.with_only_columns(*keys)
+    else:
+        reading = statement
+    with db.engine.connect() as connection:
+        result = connection.execution_options(stream_results=True, max_row_buffer=chunk_rows).execute(reading)
+        for part in result.partitions(chunk_rows):
+            if not entities:
+                yield present(list(part))
+                continue
+            wanted = [tuple(row) for row in part]
+            match = keys[0].in_([w[0] for w in wanted]) if len(keys) == 1 else sa.tuple_(*keys).in_(wanted)
+            loaded = db.session.scalars(statement.where(match).order_by(None)).unique().all()
+            by_key = {tuple(mapper.primary_key_from_instance(item)): item for item in loaded}
+            yield present([by_key[key] for key in wanted if key in by_key])
+            # Let go of this chunk's entities and of the read's snapshot before the next one.
+            db.session.rollback()
+
+
+def iterable_chunks(rows: Iterable, *, chunk_rows: int = CHUNK_ROWS) -> Iterator[list]:
+    """Any iterable of rows, chunk_rows at a time."""
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, chunk_rows)):
+        yield chunk
