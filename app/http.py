@@ -149,12 +149,17 @@ def current_actor() -> identity.Actor:
     return g.actor
 
 
+# Where a request asked for a file keeps its exporter: the environ lives as long as the request (g lives
+# as long as an app context, which tests share between requests).
+LIST_EXPORTER = "matong.list_exporter"
+
+
 class SelectPage(Page):
     """flask-smorest pagination over a SQLAlchemy select (count + offset/limit).
 
-    A back-office list asked for as a file (``?format=xlsx|csv``) finds an exporter in
-    ``g.list_export`` (app.exports.web): the pager hands itself to it, the whole select rather than a
-    page, and answers with what it returns.
+    A back-office list asked for as a file (``?format=xlsx|csv``) finds an exporter in the request's
+    environ under LIST_EXPORTER (app.exports.web): the pager hands itself to it, the whole select rather
+    than a page, and answers with what it returns.
     """
 
     # Past this offset there is nothing to page (and the number would overflow the database's).
@@ -164,7 +169,7 @@ class SelectPage(Page):
 
     @property
     def items(self):
-        exporter = g.get("list_export")
+        exporter = request.environ.get(LIST_EXPORTER)
         if exporter is not None:
             return exporter.answer(self)
         params = self.page_params

@@ -6,7 +6,7 @@ the page as before. Its response schema gives the columns. Up to EXPORT_INLINE_M
 the response; above, the answer is 202 with a job (app.exports.service) whose file is downloaded later.
 
 How it hooks in, once for all lists: a before_request of the back-office blueprints sees the format
-and leaves an exporter in ``g.list_export``; the pager (app.http.SelectPage) hands itself to it instead
+and leaves an exporter in the request's environ; the pager (app.http.SelectPage) hands itself to it instead
 of reading a page. A job's runner replays the request (same path, query and requester) with a
 collecting exporter in its place, so a job exports exactly what the list would have shown its requester.
 """
@@ -20,13 +20,13 @@ import marshmallow as ma
 import sqlalchemy as sa
 from flask import Flask, current_app, g, jsonify, request, send_file
 
-from app.db import transaction
+from app.db import transaction, utcnow
 from app.errors import ValidationFailed
 from app.exports import rows, service
 from app.exports.models import ExportFormat, ExportStatus
 from app.exports.service import Source
 from app.extensions import db
-from app.http import current_actor, view_function
+from app.http import LIST_EXPORTER, current_actor, view_function
 from app.schemas import Int
 
 FORMATS = ("json",) + tuple(f.value for f in ExportFormat)
@@ -101,8 +101,9 @@ def _answer(source: Source, fmt: ExportFormat, name: str):
     with open(path, "rb") as fh:
         data = io.BytesIO(fh.read())
     path.unlink(missing_ok=True)
+    stamp = utcnow().astimezone(service.sheet.CHINA).strftime("%Y%m%d-%H%M")
     return send_file(data, mimetype=sheet_mimetype(fmt), as_attachment=True,
-                     download_name=f"{name}.{fmt.value}")
+                     download_name=f"{name}-{stamp}.{fmt.value}", max_age=0)
 
 
 def sheet_mimetype(fmt: ExportFormat) -> str:
@@ -154,7 +155,7 @@ def respond(rows_or_select, schema: ma.Schema, *, name: str):
     a Chinese label (metadata={"label_zh": ...} or app/exports/labels.py); money fields end in _fen
     (or say metadata={"money": "fen"}) and are written as yuan.
     """
-    exporter = g.get("list_export")
+    exporter = request.environ.get(LIST_EXPORTER)
     if isinstance(exporter, _Collector):
         exporter.take(_source_of(rows_or_select, schema, peek=None))
         return []
@@ -190,7 +191,7 @@ def prepare_list_export():
         return None
     fmt = requested_format()
     if fmt is not None:
-        g.list_export = _Inline(fmt, list_schema(doc), export_name())
+        request.environ[LIST_EXPORTER] = _Inline(fmt, list_schema(doc), export_name())
     return None
 
 
@@ -211,7 +212,7 @@ def replay(job, actor):
             raise PermissionError(f"the role {actor.role.value!r} may no longer read {job.path}")
         doc = getattr(view_function(), "_apidoc", None) or {}
         collector = _Collector(list_schema(doc) if "pagination" in doc else None)
-        g.list_export = collector
+        request.environ[LIST_EXPORTER] = collector
         view(**(job.view_args or {}))
         if collector.source is None:
             raise RuntimeError(f"{job.path} gave no rows to export")
