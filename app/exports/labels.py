@@ -70,7 +70,7 @@ LABELS: dict[str, str] = {
     # Frequent in reports and nested shapes.
     "dealer": "经销商", "store": "门店", "warehouse": "仓库", "factory": "工厂", "line": "产线",
     "region": "地区", "campaign": "活动", "lot": "批次", "place": "位置", "total": "合计", "rows": "行数",
-    "province": "省", "city": "市", "district": "区县", "region_name": "地区名称",
+    "location": "当前位置", "province": "省", "city": "市", "district": "区县", "region_name": "地区名称",
 }
 
 
