@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test bench bench-line bench-pallet bench-dealer bench-consumer bench-claims install clean-db
+.PHONY: run test bench bench-line bench-pallet bench-dealer bench-consumer bench-claims bench-exports install clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ bench-consumer: install
 ## (MariaDB and Redis; DATABASE_URL and REDIS_URL name databases of its own: both wiped).
 bench-claims: install
 	$(BIN)/python bench/claim_storm.py
+
+## make bench-exports: a 1,000,000-row list exported (.xlsx and CSV) through the job path: progress, time and
+## peak RSS (MariaDB; DATABASE_URL must name a database of its own, e.g. .../matong_bench: it is wiped).
+bench-exports: install
+	$(BIN)/python bench/exports.py
 
 clean-db:
 	rm -f var/matong.db

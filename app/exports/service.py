@@ -29,7 +29,6 @@ from app.platform import heartbeat
 
 log = logging.getLogger(__name__)
 
-WORKER_NAME = "exports"
 # How often a running job writes its progress (rows_done) and beats its heart.
 PROGRESS_SECONDS = 1.0
 
@@ -256,7 +255,7 @@ def _mine(job_id: int, attempt: int):
 
 
 def _update(job_id: int, attempt: int, **values) -> None:
-    heartbeat.beat(WORKER_NAME)  # a long export is the worker at work, not a stopped loop
+    heartbeat.beat("exports")  # a long export is the worker at work, not a stopped loop
     with transaction():
         db.session.execute(_mine(job_id, attempt).values(heartbeat_at=utcnow(), **values)
                            .execution_options(synchronize_session=False))
@@ -320,5 +319,5 @@ def work(*, once: bool = False, poll_seconds: float = 2.0, stop: threading.Event
         done += run_queued()
         return False  # a look every poll_seconds
 
-    workers.run(step, name=WORKER_NAME, idle_seconds=poll_seconds, once=once, stop=stop)
+    workers.run(step, name="exports", idle_seconds=poll_seconds, once=once, stop=stop)
     return done
