@@ -22,7 +22,7 @@ from flask import Flask, current_app, g, jsonify, request, send_file
 
 from app.db import transaction, utcnow
 from app.errors import ValidationFailed
-from app.exports import rows, service
+from app.exports import rows, service, sheet
 from app.exports.models import ExportFormat, ExportStatus
 from app.exports.service import Source
 from app.extensions import db
@@ -101,13 +101,13 @@ def _answer(source: Source, fmt: ExportFormat, name: str):
     with open(path, "rb") as fh:
         data = io.BytesIO(fh.read())
     path.unlink(missing_ok=True)
-    stamp = utcnow().astimezone(service.sheet.CHINA).strftime("%Y%m%d-%H%M")
+    stamp = utcnow().astimezone(sheet.CHINA).strftime("%Y%m%d-%H%M")
     return send_file(data, mimetype=sheet_mimetype(fmt), as_attachment=True,
                      download_name=f"{name}-{stamp}.{fmt.value}", max_age=0)
 
 
 def sheet_mimetype(fmt: ExportFormat) -> str:
-    return service.sheet.Format(fmt.value).mimetype
+    return sheet.Format(fmt.value).mimetype
 
 
 class _Inline:

@@ -232,3 +232,35 @@ def test_every_back_office_list_exports(client, auth, app):
             if response.status_code == 200 and fmt == "xlsx":
                 header = next(sheet_of(response).iter_rows(values_only=True))
                 assert all(" " in h and h.split(" ")[0] for h in header), (path, header)
+
+
+def test_a_list_whose_pager_turns_items_into_rows_exports_its_rows(client, auth):
+    from tests import unit_factories as uf
+    from tests.masterdata_factories import make_factory, make_product
+    from tests.production_factories import make_line, make_production_lot
+
+    factory, product = make_factory(), make_product()
+    line = make_line(factory.id)
+    lot = make_production_lot(product_id=product.id, factory_id=factory.id, line_id=line.id)
+    uf.commission(lot, 5)
+    headers = auth.headers_for(Role.OPS)
+    url = f"/api/admin/trace/lots/{lot.id}/units"
+    listed = client.get(f"{url}?page_size=100", headers=headers).get_json()
+    table = csv_of(client.get(f"{url}?format=csv", headers=headers))
+    header, body = table[0], table[1:]
+    assert [row[column(header, "code")] for row in body] == [u["code"] for u in listed]
+    assert [row[column(header, "location.name")] for row in body] == [u["location"]["name"] for u in listed]
+    assert "当前位置名称 location.name" in header
+
+
+def test_a_job_whose_worker_died_is_run_again(client, auth, payouts, small_inline_limit, app, monkeypatch):
+    monkeypatch.setitem(app.config, "EXPORT_RUNNER", "worker")
+    headers = auth.as_admin()
+    job = client.get("/api/admin/payouts?format=xlsx", headers=headers).get_json()
+    assert service.claim(job["id"]) == 1  # a worker took it, then died without a word
+    with transaction():
+        db.session.get(DataExportJob, job["id"]).heartbeat_at -= timedelta(hours=1)
+    assert service.work(once=True) == 1
+    finished = db.session.get(DataExportJob, job["id"], populate_existing=True)
+    assert (finished.status, finished.attempt, finished.rows_done) == (ExportStatus.DONE, 2, 3)
+    assert sheet_of(client.get(job["links"]["file"], headers=headers)).max_row == 4
