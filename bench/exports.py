@@ -4,7 +4,8 @@
         .venv/bin/python bench/exports.py --rows 1000000 --formats xlsx,csv
 
 MariaDB/MySQL only (it refuses SQLite). The database is WIPED and migrated to head: give it a
-database of its own (its name must contain "bench", or pass --wipe). Untimed set-up: an admin, 1,000
+database of its own (its name must contain "bench", or pass --wipe; --reuse keeps the rows of a
+previous run). Untimed set-up: an admin, 1,000
 consumers, and --rows consumer scans written in bulk (Core executemany, not through the API).
 
 Then, per format: ``GET /api/admin/consumer-scans?format=...`` through the Flask test client answers 202
@@ -82,6 +83,20 @@ def seed(rows: int) -> None:
     print(f"seeded {rows:,} consumer scans in {time.perf_counter() - began:.1f} s")
 
 
+def seeded(rows: int) -> bool:
+    """Whether a previous run left exactly this many consumer scans (and its admin) behind."""
+    import sqlalchemy as sa
+
+    from app.consumers.models import ConsumerScan
+    from app.extensions import db
+
+    try:
+        return db.session.scalar(sa.select(sa.func.count()).select_from(ConsumerScan)) == rows
+    except sa.exc.DBAPIError:
+        db.session.rollback()
+        return False
+
+
 def export(client, headers, fmt: str, every: float, app) -> None:
     import sqlalchemy as sa
 
@@ -92,7 +107,7 @@ def export(client, headers, fmt: str, every: float, app) -> None:
     response = client.get(f"/api/admin/consumer-scans?format={fmt}", headers=headers)
     assert response.status_code == 202, response.get_json()
     job = response.get_json()
-    print(f"\n{fmt}: job {job['id']} {job['status']}, rows_total {job['rows_total']:,}")
+    print(f"\n{fmt}: job {job['id']} {job['status']}, rows_total {job['rows_total']:,}", flush=True)
     print(f"  {'elapsed':>8}  {'rows_done':>10}  {'rows/s':>8}  {'RSS MB':>7}  {'peak MB':>7}")
     reset_peak()
     began = time.perf_counter()
@@ -134,6 +149,8 @@ def main() -> int:
     parser.add_argument("--formats", default="xlsx,csv")
     parser.add_argument("--every", type=float, default=5.0, help="seconds between progress lines")
     parser.add_argument("--wipe", action="store_true", help="wipe a database whose name lacks 'bench'")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the rows a previous run seeded, when there are --rows of them")
     args = parser.parse_args()
     if not may_wipe_bench_database(args.wipe):
         return 2
@@ -152,11 +169,12 @@ def main() -> int:
     print(machine())
     service.PROGRESS_SECONDS = 1.0
     with app.app_context():
-        wipe_and_migrate(sa.MetaData())
-        with transaction():
-            identity.create_user(actor=Actor.system("bench"), username="bench-admin",
-                                 password="bench password 1", role=Role.ADMIN)
-        seed(args.rows)
+        if not (args.reuse and seeded(args.rows)):
+            wipe_and_migrate(sa.MetaData())
+            with transaction():
+                identity.create_user(actor=Actor.system("bench"), username="bench-admin",
+                                     password="bench password 1", role=Role.ADMIN)
+            seed(args.rows)
         client = app.test_client()
         token = client.post("/api/admin/auth/login", json={"username": "bench-admin",
                                                             "password": "bench password 1"}).get_json()["token"]

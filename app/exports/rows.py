@@ -9,6 +9,9 @@ import sqlalchemy as sa
 from app.extensions import db
 
 CHUNK_ROWS = 2000
+# MariaDB drops a connection whose result it could not send for net_write_timeout (60 s by default),
+# and a streamed result waits on the export's writing: the reading connection gets a day instead.
+STREAM_WRITE_TIMEOUT_SECONDS = 24 * 3600
 
 
 def select_chunks(statement: sa.Select, *, entities: bool, present: Callable[[list], list] | None = None,
@@ -50,8 +53,17 @@ def _read_in_parts(statement: sa.Select, chunk_rows: int) -> Iterator[list]:
             # progress written meanwhile. The embedded default reads first, then works in parts.
             everything = connection.execute(statement).all()
         else:
+            connection.exec_driver_sql(f"SET SESSION net_write_timeout = {int(STREAM_WRITE_TIMEOUT_SECONDS)}")
             result = connection.execution_options(stream_results=True, max_row_buffer=chunk_rows).execute(statement)
-            yield from result.partitions(chunk_rows)
+            finished = False
+            try:
+                yield from result.partitions(chunk_rows)
+                finished = True
+            finally:
+                if not finished:
+                    # Stopped halfway: closing a streamed result reads all the rest first; drop the connection.
+                    connection.invalidate()
+            connection.exec_driver_sql("SET SESSION net_write_timeout = DEFAULT")  # back to the pool as it came
             return
     for start in range(0, len(everything), chunk_rows):
         yield everything[start:start + chunk_rows]
