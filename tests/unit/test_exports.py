@@ -197,3 +197,39 @@ def test_an_export_stopped_halfway_leaves_no_connection_mid_stream(app):
     assert [p.id for p in next(reader)] == [p.id for p in made[:2]]
     reader.close()  # the writer failed: the stream is abandoned
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Product)) == 5  # the pool still works
+
+
+def test_respond_queues_a_job_for_more_rows_than_the_response_holds(app, monkeypatch):
+    from app.exports.models import DataExportJob, ExportStatus
+    from tests.factories import make_user
+
+    monkeypatch.setitem(app.config, "EXPORT_INLINE_MAX_ROWS", 2)
+    monkeypatch.setitem(app.config, "EXPORT_RUNNER", "worker")
+    user = make_user(Role.ADMIN)
+    taken = []
+
+    def report_rows():
+        for i in range(5):
+            taken.append(i)
+            yield {"sku": f"S{i}", "total_fen": i}
+
+    with app.test_request_context("/api/admin/payouts?format=xlsx&status=paid"):
+        g.actor = Actor(kind="user", id=user.id, name=user.username, role=user.role)
+        response = respond(report_rows(), SkuSchema(many=True), name="sales")
+    assert response.status_code == 202
+    assert taken == [0, 1, 2]  # read no further than it took to know
+    job = db.session.scalar(sa.select(DataExportJob))
+    assert (job.status, job.rows_total, job.filters) == (ExportStatus.QUEUED, None, {"status": "paid"})
+
+
+def test_a_replayed_request_hands_respond_its_rows(app):
+    from app.exports.web import _Collector
+    from app.http import LIST_EXPORTER
+
+    collector = _Collector(None)
+    with app.test_request_context("/api/admin/reports/x?format=csv"):
+        from flask import request
+        request.environ[LIST_EXPORTER] = collector
+        assert respond(iter([{"sku": "A", "total_fen": 1}]), SkuSchema(many=True), name="x") == []
+    assert collector.source.total is None
+    assert [row for chunk in collector.source.dumped_chunks() for row in chunk] == [{"sku": "A", "total_fen": 1}]
