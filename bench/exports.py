@@ -13,12 +13,16 @@ with a queued job (EXPORT_RUNNER=worker); the job runs in this process as `flask
 (service.run_queued), while a second thread reads the job's progress from the database every
 --every seconds and prints it beside the elapsed time and the process's resident memory. Printed: the
 peak RSS of the export (the kernel's high-water mark, reset before it starts) when it passes 100,000
-rows and at the end, rows/s, and the file's size. Constant memory: the two peaks stay close.
+rows and at the end, rows/s of wall clock and per CPU second of this process (the job's thread and
+the watcher; a shared machine's wall clock says more about its neighbours), and the file's size.
+Constant memory: the two peaks stay close.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import resource
 import sys
 import threading
 import time
@@ -40,6 +44,12 @@ def memory_mb() -> tuple[float, float]:
             name, amount = line.split(":")
             values[name] = int(amount.split()[0]) / 1024
     return values["VmRSS"], values["VmHWM"]
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process (user + system): on a shared machine, steadier than the wall clock."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def reset_peak() -> bool:
@@ -110,7 +120,7 @@ def export(client, headers, fmt: str, every: float, app) -> None:
     print(f"\n{fmt}: job {job['id']} {job['status']}, rows_total {job['rows_total']:,}", flush=True)
     print(f"  {'elapsed':>8}  {'rows_done':>10}  {'rows/s':>8}  {'RSS MB':>7}  {'peak MB':>7}")
     reset_peak()
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), cpu_seconds()
     done = threading.Event()
     at_milestone: list[float] = []
 
@@ -130,14 +140,15 @@ def export(client, headers, fmt: str, every: float, app) -> None:
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     assert service.run_queued() == 1
-    elapsed = time.perf_counter() - began
+    elapsed, cpu = time.perf_counter() - began, cpu_seconds() - cpu_began
     done.set()
     watcher.join()
     finished = db.session.get(DataExportJob, job["id"], populate_existing=True)
     rss, peak = memory_mb()
     assert finished.status.value == "done", finished.error
     print(f"  done: {finished.rows_done:,} rows in {elapsed:.1f} s ({finished.rows_done / elapsed:,.0f} rows/s), "
-          f"file {finished.file_size / 2**20:.1f} MB")
+          f"{cpu:.1f} s of CPU in this process ({finished.rows_done / cpu:,.0f} rows per CPU second), "
+          f"file {finished.file_size / 2**20:.1f} MB; load average {os.getloadavg()[0]:.1f}")
     print(f"  peak RSS of the export: {at_milestone[0] if at_milestone else float('nan'):.1f} MB at "
           f"{MILESTONE:,} rows, {peak:.1f} MB at {finished.rows_done:,} rows")
     Path(finished.file_path).unlink(missing_ok=True)

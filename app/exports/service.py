@@ -296,6 +296,12 @@ def purge_expired() -> int:
                                                               DataExportJob.status == ExportStatus.DONE)
                                .values(status=ExportStatus.EXPIRED, file_path=None)
                                .execution_options(synchronize_session=False))
+    # Files of answers cut short (a process that died between writing and sending one).
+    leftovers = export_dir() / "inline"
+    if leftovers.is_dir():
+        for path in leftovers.iterdir():
+            if path.stat().st_mtime < cutoff.timestamp():
+                path.unlink(missing_ok=True)
     return len(jobs)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -200,8 +202,12 @@ def test_an_export_is_removed_after_its_retention_and_then_answers_410(client, a
         db.session.get(DataExportJob, job["id"]).finished_at -= timedelta(hours=25)
     response = client.get(job["links"]["file"], headers=headers)
     assert response.status_code == 410 and response.get_json()["code"] == "export_expired"
+    left_behind = service.export_dir() / "inline" / "payouts-cut-short.csv"
+    left_behind.parent.mkdir(parents=True, exist_ok=True)
+    left_behind.write_text("a response never sent")
+    os.utime(left_behind, (time.time() - 25 * 3600,) * 2)
     assert service.purge_expired() == 1
-    assert not path.exists()
+    assert not path.exists() and not left_behind.exists()
     assert client.get(job["links"]["self"], headers=headers).get_json()["status"] == "expired"
     assert client.get(job["links"]["file"], headers=headers).status_code == 410
 
