@@ -173,6 +173,7 @@ def main() -> int:
 
     from app.db import transaction
     from app.exports import service
+    from app.extensions import db
     from app.identity import service as identity
     from app.identity.models import Role
     from app.identity.service import Actor
@@ -186,6 +187,10 @@ def main() -> int:
                 identity.create_user(actor=Actor.system("bench"), username="bench-admin",
                                      password="bench password 1", role=Role.ADMIN)
             seed(args.rows)
+        # Jobs of an earlier run stopped halfway would be taken up again (as a dead worker's are) first.
+        from app.exports.models import DataExportJob
+        with transaction():
+            db.session.execute(sa.delete(DataExportJob))
         client = app.test_client()
         token = client.post("/api/admin/auth/login", json={"username": "bench-admin",
                                                             "password": "bench password 1"}).get_json()["token"]
