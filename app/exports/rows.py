@@ -55,15 +55,13 @@ def _read_in_parts(statement: sa.Select, chunk_rows: int) -> Iterator[list]:
         else:
             connection.exec_driver_sql(f"SET SESSION net_write_timeout = {int(STREAM_WRITE_TIMEOUT_SECONDS)}")
             result = connection.execution_options(stream_results=True, max_row_buffer=chunk_rows).execute(statement)
-            finished = False
             try:
                 yield from result.partitions(chunk_rows)
-                finished = True
             finally:
-                if not finished:
-                    # Stopped halfway: closing a streamed result reads all the rest first; drop the connection.
-                    connection.invalidate()
-            connection.exec_driver_sql("SET SESSION net_write_timeout = DEFAULT")  # back to the pool as it came
+                # Also when the export stops halfway: closing reads (and drops) the rest of the stream, the
+                # only end MySQL's protocol has for a streamed result.
+                result.close()
+                connection.exec_driver_sql("SET SESSION net_write_timeout = DEFAULT")  # back to the pool as it came
             return
     for start in range(0, len(everything), chunk_rows):
         yield everything[start:start + chunk_rows]
