@@ -107,6 +107,9 @@ def test_an_unknown_format_is_a_422_naming_the_parameter(client, auth):
 def test_a_list_still_refuses_unknown_parameters_and_other_audiences_take_no_format(client, auth):
     response = client.get("/api/admin/payouts?format=csv&colour=red", headers=auth.as_admin())
     assert response.status_code == 422 and list(response.get_json()["errors"]["query"]) == ["colour"]
+    # Machine clients page their lists as JSON: exports are the back office's.
+    response = client.get("/api/integration/line/sessions?format=csv", headers=auth.key_headers("production"))
+    assert response.status_code == 422 and list(response.get_json()["errors"]["query"]) == ["format"]
 
 
 def test_an_export_in_the_response_is_audited_with_its_filters(client, auth, payouts):
