@@ -18,6 +18,7 @@ from app.masterdata.commands import regions
 from app.payouts.cli import payouts
 from app.platform.cli import workers
 from app.points.cli import points
+from app.stock.cli import stock
 from app.warehouse.cli import warehouse
 from app.webhooks.cli import webhooks
 from app.wechat.sandbox.cli import wechat_sandbox
@@ -91,5 +92,5 @@ def demo_password(reset):
     click.echo(password)
 
 
-COMMANDS = (users, regions, codes, consumers, demo, wechat_sandbox, warehouse, webhooks, payouts, points,
+COMMANDS = (users, regions, codes, consumers, demo, wechat_sandbox, warehouse, stock, webhooks, payouts, points,
             workers)

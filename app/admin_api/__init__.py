@@ -1,11 +1,11 @@
 """The back-office HTTP API (bearer tokens, role checks)."""
 from app.admin_api import (api_keys, approvals, audit, auth, campaigns, channel, claims, codes, consumer_profiles, consumers,
-                           diversion, invitations, masterdata, payouts, points, production, rebates, retail, trace,
-                           users, warehouse)
+                           diversion, invitations, masterdata, payouts, points, production, rebates, retail, stock,
+                           trace, users)
 
 BLUEPRINTS = (auth.blp, users.blp, api_keys.blp, audit.blp, *approvals.BLUEPRINTS, *masterdata.BLUEPRINTS,
               *codes.BLUEPRINTS, invitations.blp, invitations.members_blp,
-              *production.BLUEPRINTS, *trace.BLUEPRINTS, warehouse.blp, diversion.blp,
+              *production.BLUEPRINTS, *trace.BLUEPRINTS, stock.blp, diversion.blp,
               *retail.BLUEPRINTS, *channel.BLUEPRINTS, *rebates.BLUEPRINTS, *payouts.BLUEPRINTS,
               *consumers.BLUEPRINTS, *campaigns.BLUEPRINTS,
               *claims.BLUEPRINTS, *points.BLUEPRINTS, *consumer_profiles.BLUEPRINTS)

@@ -667,7 +667,7 @@ class _Engine:
         new = store.UnitState(
             decoded.serial, decoded.key_version, batch.id, old.level, old.product_id, old.lot_id, UnitStatus.ACTIVE,
             old.parent_serial, old.child_count, old.partial, old.location_kind, old.location_id, old.in_transit,
-            old.serial, None, old.recall_id, old.commissioned_at)
+            old.serial, None, old.recall_id, old.commissioned_at, old.received_on)
         self.units[new.serial] = self.new[new.serial] = new
         self.before[new.serial] = None
         if old.parent_serial is not None:
