@@ -529,7 +529,7 @@ def today() -> date:
 
 
 class StockMoves:
-    """What a move of units does to stock: positions and outflow to add to, items whose day received changed.
+    """What a move of units does to stock: positions and outflow to add to, items dated as received.
 
     ``stock_deltas`` makes it, ``adjust_stock`` writes it in the mover's transaction.
     """
@@ -537,7 +537,7 @@ class StockMoves:
     def __init__(self):
         self.positions: dict[StockKey, int] = {}
         self.outflow: dict[tuple, int] = {}  # (holder kind, holder id, product, lot, day) -> items
-        self.dated: list[UnitState] = []  # items whose received_on was set or cleared: written back
+        self.arrived: list[UnitState] = []  # items whose received_on was set: written back
 
     def add(self, key: StockKey, delta: int) -> None:
         self.positions[key] = self.positions.get(key, 0) + delta
@@ -547,22 +547,19 @@ def stock_deltas(before: dict[int, StockKey | None], after: Iterable[UnitState],
                  on: date | None = None) -> StockMoves:
     """The stock changes between units' keys before (serial -> stock_key) and their states now.
 
-    An item keeps its day received while it stays at its holder (packed, unpacked, its lot or label
-    corrected: a replacing label carries the replaced one's day), loses it when it leaves, and is
-    dated ``on`` (today) when it arrives at a holder. An item that leaves a holder's stock in transit
-    (shipped) or to a consumer (sold) counts in that holder's outflow; one scrapped or voided does not.
+    An item that arrives at a holder (it counted nowhere, or at another holder) is dated ``on``
+    (today): the day it was received, for ageing. One that stays keeps its day (packed, unpacked, its
+    lot corrected; a replacing label takes the replaced one's key in ``before``). An item that leaves
+    a holder's stock in transit (shipped) or to a consumer (sold) counts in that holder's outflow; one
+    scrapped or voided does not. Leaving, an item keeps its old day: nothing reads it until it arrives.
     """
     moves = StockMoves()
     for unit in after:
         old, new = before.get(unit.serial), stock_key(unit)
-        moved_holder = old is not None and new is not None and old[:2] != new[:2]
-        if new is not None and (unit.received_on is None or moved_holder):
+        if new is not None and (old is None or old[:2] != new[:2]):
             unit.received_on = on = on or today()
-            moves.dated.append(unit)
+            moves.arrived.append(unit)
             new = stock_key(unit)
-        elif new is None and unit.received_on is not None and unit.level is Level.ITEM:
-            unit.received_on = None
-            moves.dated.append(unit)
         if old == new:
             continue
         if old is not None:
@@ -579,12 +576,12 @@ def stock_deltas(before: dict[int, StockKey | None], after: Iterable[UnitState],
 
 def adjust_stock(moves: StockMoves) -> None:
     """Write a move's stock changes with atomic SQL, in key order (no deadlocks): the arrivals' day
-    received (set or cleared), then the positions, then the outflow.
+    received, then the positions, then the outflow.
 
     The check constraints refuse a negative quantity, so a bug can't hide as negative stock.
     """
-    if moves.dated:
-        save_units(moves.dated, ["received_on"])
+    if moves.arrived:
+        save_units(moves.arrived, ["received_on"])
     for key, delta in sorted(moves.positions.items()):
         if delta:
             _add(StockPosition, dict(key._asdict()), delta)

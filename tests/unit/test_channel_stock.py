@@ -148,7 +148,7 @@ def test_dealer_stock_reads_the_positions(on_day):
     assert channel_stock.dealer_stock(dealer_id=world.dealer_id)[0].quantity == 25
 
 
-def test_a_scrap_or_a_lot_correction_is_no_outflow_and_keeps_the_day_received(on_day):
+def test_a_scrap_a_new_label_or_a_lot_correction_is_no_outflow_and_keeps_the_day_received(on_day):
     brand = cf.make_brand()
     on_day(D1)
     items = uf.commission(brand.lot, 3, warehouse_id=brand.warehouse_id)
@@ -157,12 +157,17 @@ def test_a_scrap_or_a_lot_correction_is_no_outflow_and_keeps_the_day_received(on
         trace.correct_unit_lot(actor=ACTOR, code=items[0], lot_id=brand.other_lot.id, reason="wrong lot")
     with transaction():
         session = lines.start_session(actor=ACTOR, line_id=brand.line_id, lot_id=brand.lot.id)
+    new_label = uf.issue(1, product_id=brand.product.id).codes[0]
     with transaction():
-        [result] = lines.apply_records(actor=ACTOR, session_id=session.id, records=[
-            {"type": "scrap", "record_id": "scrap-1", "scanned_at": utcnow(), "code": items[1]}])
-    assert result.status == "accepted"
-    kept = {(p.lot_id, p.received_on): p.quantity for p in db.session.scalars(sa.select(StockPosition))}
-    assert kept == {(brand.lot.id, D1): 1, (brand.other_lot.id, D1): 1}  # 3 - 1 corrected - 1 scrapped
+        results = lines.apply_records(actor=ACTOR, session_id=session.id, records=[
+            {"type": "scrap", "record_id": "scrap-1", "scanned_at": utcnow(), "code": items[1]},
+            {"type": "replace", "record_id": "label-1", "scanned_at": utcnow(), "code": items[2],
+             "new_code": new_label}])
+    assert [r.status for r in results] == ["accepted", "accepted"]
+    kept = {(p.lot_id, p.received_on): p.quantity for p in db.session.scalars(sa.select(StockPosition))
+            if p.quantity}
+    # 3 - 1 corrected - 1 scrapped; the relabelled item is still there, received D1
+    assert kept == {(brand.lot.id, D1): 1, (brand.other_lot.id, D1): 1}
     assert db.session.scalar(sa.select(sa.func.count()).select_from(StockOutflow)) == 0
     assert service.check() == []
 
