@@ -179,3 +179,22 @@ class RowPage(SelectPage):
         if params.first_item >= self.MAX_OFFSET:
             return []
         return db.session.execute(self.collection.offset(params.first_item).limit(params.page_size)).all()
+
+
+class ListingPage(RowPage):
+    """Paging over a listing: ``select`` (rows to page) and ``finish`` (a page of rows -> the answers),
+    so what a row needs beside its figures (names, other tables' sums) is looked up for one page only."""
+
+    @property
+    def items(self):
+        params = self.page_params
+        if params.first_item >= self.MAX_OFFSET:
+            return []
+        listing = self.collection
+        page = listing.select.offset(params.first_item).limit(params.page_size)
+        return listing.finish(db.session.execute(page).all())
+
+    @property
+    def item_count(self):
+        subquery = self.collection.select.order_by(None).subquery()
+        return db.session.scalar(sa.select(sa.func.count()).select_from(subquery))

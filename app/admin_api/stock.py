@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from app.http import RowPage, authenticate_back_office, roles
+from app.http import ListingPage, authenticate_back_office, roles
 from app.identity.models import Role
 from app.schemas import Int
 from app.stock import service
@@ -55,19 +55,13 @@ class StockReadSchema(_Figures):
     holder_name = ma.fields.String(allow_none=True)
     region_code = ma.fields.String(allow_none=True, metadata={
         "description": "The warehouse's or store's region; a dealer's when its territory is one region"})
-    warehouse_id = ma.fields.Method("_warehouse_id", metadata={"description": "holder_id of a warehouse, else null"})
-    warehouse_name = ma.fields.Method("_warehouse_name")
+    warehouse_id = Int(allow_none=True, metadata={"description": "holder_id of a warehouse, else null"})
+    warehouse_name = ma.fields.String(allow_none=True)
     product_id = Int()
     sku = ma.fields.String()
     product_name = ma.fields.String()
     lot_id = Int()
     lot_no = ma.fields.String()
-
-    def _warehouse_id(self, row):
-        return row.holder_id if row.holder_kind is HolderKind.WAREHOUSE else None
-
-    def _warehouse_name(self, row):
-        return row.holder_name if row.holder_kind is HolderKind.WAREHOUSE else None
 
 
 class StockSummaryRowSchema(_Figures):
@@ -98,7 +92,7 @@ def _filters(query: dict) -> service.Filters:
 @roles(*READERS)
 @blp.arguments(StockQuerySchema, location="query")
 @blp.response(200, StockReadSchema(many=True))
-@blp.paginate(RowPage)
+@blp.paginate(ListingPage)
 def list_stock(query):
     """List stock by holder, product and lot (rows holding something), with age and days of stock"""
     return service.positions(wanted=_filters(query), days=query["days"])

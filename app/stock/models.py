@@ -50,7 +50,9 @@ class StockOutflow(db.Model):
 
     __tablename__ = "stock_outflow"
     __table_args__ = (sa.CheckConstraint("quantity >= 0", name="quantity_not_negative"),
-                      sa.Index("ix_stock_outflow_day", "day"))
+                      # Covering: a window of days is read from the index alone.
+                      sa.Index("ix_stock_outflow_day", "day", "holder_kind", "holder_id", "product_id", "lot_id",
+                               "quantity"))
 
     holder_kind: Mapped[HolderKind] = mapped_column(enum_type(HolderKind), primary_key=True)
     holder_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)

@@ -77,6 +77,7 @@ def _check_days(days: int) -> None:
 
 
 def _keyed(model, wanted: Filters) -> list:
+    """The conditions of these filters on a stock table (the region as the holders inside it)."""
     conditions = []
     if wanted.holder_kind is not None:
         conditions.append(model.holder_kind == wanted.holder_kind)
@@ -86,92 +87,135 @@ def _keyed(model, wanted: Filters) -> list:
         conditions.append(model.product_id == wanted.product_id)
     if wanted.lot_id is not None:
         conditions.append(model.lot_id == wanted.lot_id)
+    if wanted.region_code is not None:
+        inside = _holders_in(wanted.region_code)
+        conditions.append(sa.or_(sa.false(), *(sa.and_(model.holder_kind == kind, model.holder_id.in_(sorted(ids)))
+                                               for kind, ids in inside.items() if ids)))
     return conditions
 
 
-def _per_key(wanted: Filters, days: int, today: date, *, held_only: bool):
-    """Per holder, product and lot: quantity, oldest day received, age buckets, outflow in the window."""
-    held = sa.select(
-        StockPosition.holder_kind, StockPosition.holder_id, StockPosition.product_id, StockPosition.lot_id,
-        StockPosition.quantity.label("quantity"), StockPosition.received_on.label("received_on"),
-        sa.literal(0, sa.BigInteger).label("outflow"),
-    ).where(StockPosition.quantity > 0, *_keyed(StockPosition, wanted))
-    # The window is the last `days` China days, today included.
-    left = sa.select(
-        StockOutflow.holder_kind, StockOutflow.holder_id, StockOutflow.product_id, StockOutflow.lot_id,
-        sa.literal(0, sa.BigInteger).label("quantity"), sa.null().label("received_on"),
-        StockOutflow.quantity.label("outflow"),
-    ).where(StockOutflow.day > today - timedelta(days=days), *_keyed(StockOutflow, wanted))
-    both = sa.union_all(held, left).subquery("moves")
+def _holders_in(region_code: str) -> dict[HolderKind, set[int]]:
+    """The holders in a region: warehouses and stores in it, dealers with any region of their territory in it.
+
+    A few thousand ids at most: filtering the positions by them keeps the stock tables free of joins.
+    """
+    inside = region_prefix(region_code) + "%"
+    return {
+        HolderKind.WAREHOUSE: set(db.session.scalars(
+            sa.select(Warehouse.id).where(Warehouse.region_code.like(inside)))),
+        HolderKind.STORE: set(db.session.scalars(sa.select(Store.id).where(Store.region_code.like(inside)))),
+        HolderKind.DEALER: set(db.session.scalars(sa.select(dealer_territories.c.dealer_id).distinct()
+                                                  .where(dealer_territories.c.region_code.like(inside)))),
+    }
+
+
+def _figures(today: date) -> list:
+    """Quantity, oldest day received and the age buckets of the positions summed in a group."""
     buckets, newer = [], None
     for label, oldest in AGE_BUCKETS:
-        conditions = [both.c.received_on.is_not(None)]
+        conditions = []
         if oldest is not None:
-            conditions.append(both.c.received_on >= today - timedelta(days=oldest))
+            conditions.append(StockPosition.received_on >= today - timedelta(days=oldest))
         if newer is not None:
-            conditions.append(both.c.received_on < today - timedelta(days=newer))
-        buckets.append(sa.func.sum(sa.case((sa.and_(*conditions), both.c.quantity), else_=0)).label(label))
+            conditions.append(StockPosition.received_on < today - timedelta(days=newer))
+        buckets.append(sa.func.sum(sa.case((sa.and_(sa.true(), *conditions), StockPosition.quantity), else_=0))
+                       .label(label))
         newer = oldest
-    keys = (both.c.holder_kind, both.c.holder_id, both.c.product_id, both.c.lot_id)
-    query = (sa.select(*keys, sa.func.sum(both.c.quantity).label("quantity"),
-                       sa.func.min(both.c.received_on).label("oldest_received_on"), *buckets,
-                       sa.func.sum(both.c.outflow).label("outflow"))
-             .group_by(*keys))
-    if held_only:
-        query = query.having(sa.func.sum(both.c.quantity) > 0)
-    return query.subquery("per_key")
+    return [sa.func.sum(StockPosition.quantity).label("quantity"),
+            sa.func.min(StockPosition.received_on).label("oldest_received_on"), *buckets]
 
 
-def _single_region():
-    """Each dealer's region when its territory is one region (a dealer has a territory, not a place)."""
-    return (sa.select(dealer_territories.c.dealer_id,
-                      sa.case((sa.func.count() == 1, sa.func.min(dealer_territories.c.region_code))).label("region_code"))
-            .group_by(dealer_territories.c.dealer_id).subquery("dealer_region"))
+def _outflow(group_by: list, wanted: Filters, days: int, today: date, *extra) -> dict[tuple, int]:
+    """Items out in the window (the last ``days`` China days, today included) per group."""
+    return {tuple(row[:-1]): int(row[-1]) for row in db.session.execute(
+        sa.select(*group_by, sa.func.sum(StockOutflow.quantity))
+        .where(StockOutflow.day > today - timedelta(days=days), *_keyed(StockOutflow, wanted), *extra)
+        .group_by(*group_by))}
 
 
-def _with_holders(rows, wanted: Filters):
-    """The per-key rows joined to their holder (name, region), filtered by the holder's region."""
-    dealer_region = _single_region()
-    is_ = {kind: rows.c.holder_kind == kind for kind in HolderKind}
-    query = (sa.select(rows, sa.func.coalesce(Warehouse.name, Dealer.name, Store.name).label("holder_name"),
-                       sa.func.coalesce(Warehouse.region_code, Store.region_code, dealer_region.c.region_code)
-                       .label("region_code"))
-             .outerjoin(Warehouse, sa.and_(is_[HolderKind.WAREHOUSE], Warehouse.id == rows.c.holder_id))
-             .outerjoin(Dealer, sa.and_(is_[HolderKind.DEALER], Dealer.id == rows.c.holder_id))
-             .outerjoin(dealer_region, sa.and_(is_[HolderKind.DEALER], dealer_region.c.dealer_id == rows.c.holder_id))
-             .outerjoin(Store, sa.and_(is_[HolderKind.STORE], Store.id == rows.c.holder_id)))
-    if wanted.region_code is not None:
-        inside = region_prefix(wanted.region_code) + "%"
-        # A dealer is in a region when any region of its territory lies inside it.
-        territory = sa.exists().where(dealer_territories.c.dealer_id == rows.c.holder_id,
-                                      dealer_territories.c.region_code.like(inside))
-        query = query.where(sa.or_(sa.and_(is_[HolderKind.WAREHOUSE], Warehouse.region_code.like(inside)),
-                                   sa.and_(is_[HolderKind.STORE], Store.region_code.like(inside)),
-                                   sa.and_(is_[HolderKind.DEALER], territory)))
-    return query
+def _days_of_stock(quantity: int, outflow: int, days: int) -> float | None:
+    """Quantity over the average daily outflow of the window (None without outflow)."""
+    return round(quantity * days / outflow, 1) if outflow else None
 
 
-def _days_of_stock(quantity, outflow, days: int):
-    """Quantity over the average daily outflow of the window (NULL without outflow)."""
-    return sa.case((outflow > 0, sa.func.round(quantity * days / outflow, 1)), else_=sa.null())
+_KEY = (StockPosition.holder_kind, StockPosition.holder_id, StockPosition.product_id, StockPosition.lot_id)
+_OUT_KEY = (StockOutflow.holder_kind, StockOutflow.holder_id, StockOutflow.product_id, StockOutflow.lot_id)
 
 
-def positions(*, wanted: Filters, days: int = DEFAULT_DAYS, today: date | None = None) -> sa.Select:
-    """Stock per holder, product and lot (rows holding something), with age and days of stock, for paging."""
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A select to page (positions grouped by holder, product and lot) and what makes its rows answers."""
+
+    select: sa.Select
+    finish: object  # rows -> list[dict]
+
+
+def positions(*, wanted: Filters, days: int = DEFAULT_DAYS, today: date | None = None) -> Listing:
+    """Stock per holder, product and lot (rows holding something), with age and days of stock, for paging.
+
+    The grouping follows the positions' primary key, so a page is read in key order and stops at
+    its end; names, regions and the outflow are looked up for that page's rows only.
+    """
     _check_days(days)
     today = today or store.today()
-    rows = _with_holders(_per_key(wanted, days, today, held_only=True), wanted).subquery()
-    return (sa.select(rows, Product.sku, Product.name.label("product_name"), ProductionLot.lot_no,
-                      _days_of_stock(rows.c.quantity, rows.c.outflow, days).label("days_of_stock"))
-            .join(Product, Product.id == rows.c.product_id)
-            .join(ProductionLot, ProductionLot.id == rows.c.lot_id)
-            .order_by(rows.c.holder_kind, rows.c.holder_id, rows.c.product_id, rows.c.lot_id))
+    select = (sa.select(*_KEY, *_figures(today))
+              .where(StockPosition.quantity > 0, *_keyed(StockPosition, wanted))
+              .group_by(*_KEY).order_by(*_KEY))
+
+    def finish(rows) -> list[dict]:
+        return _described([dict(row._mapping) for row in rows], wanted, days, today)
+    return Listing(select, finish)
+
+
+def _described(rows: list[dict], wanted: Filters, days: int, today: date) -> list[dict]:
+    if not rows:
+        return rows
+    keys = [tuple(row[c.key] for c in _KEY) for row in rows]
+    out = _outflow(list(_OUT_KEY), wanted, days, today, sa.tuple_(*_OUT_KEY).in_(keys))
+    holders = _holders({(row["holder_kind"], row["holder_id"]) for row in rows})
+    products = {p.id: p for p in db.session.execute(sa.select(Product.id, Product.sku, Product.name).where(
+        Product.id.in_({row["product_id"] for row in rows})))}
+    lots = dict(db.session.execute(sa.select(ProductionLot.id, ProductionLot.lot_no).where(
+        ProductionLot.id.in_({row["lot_id"] for row in rows}))).all())
+    for key, row in zip(keys, rows):
+        for name in ("quantity", *(label for label, _ in AGE_BUCKETS)):
+            row[name] = int(row[name] or 0)
+        name, region = holders.get(key[:2], (None, None))
+        is_warehouse = row["holder_kind"] is HolderKind.WAREHOUSE
+        product = products.get(row["product_id"])
+        row.update(holder_name=name, region_code=region, warehouse_id=row["holder_id"] if is_warehouse else None,
+                   warehouse_name=name if is_warehouse else None, sku=product.sku if product else None,
+                   product_name=product.name if product else None, lot_no=lots.get(row["lot_id"]),
+                   outflow=out.get(key, 0), days_of_stock=_days_of_stock(row["quantity"], out.get(key, 0), days))
+    return rows
+
+
+def _holders(wanted: set[tuple[HolderKind, int]]) -> dict[tuple[HolderKind, int], tuple[str, str | None]]:
+    """(name, region) of each holder: a warehouse's or store's region, a dealer's when its territory is one region."""
+    ids = {kind: sorted(i for k, i in wanted if k is kind) for kind in HolderKind}
+    found = {}
+    for kind, model in ((HolderKind.WAREHOUSE, Warehouse), (HolderKind.STORE, Store)):
+        for start in range(0, len(ids[kind]), 1000):
+            for id_, name, region in db.session.execute(sa.select(model.id, model.name, model.region_code).where(
+                    model.id.in_(ids[kind][start:start + 1000]))):
+                found[(kind, id_)] = (name, region)
+    for start in range(0, len(ids[HolderKind.DEALER]), 1000):
+        chunk = ids[HolderKind.DEALER][start:start + 1000]
+        territory: dict[int, list[str]] = {}
+        for dealer_id, code in db.session.execute(
+                sa.select(dealer_territories.c.dealer_id, dealer_territories.c.region_code)
+                .where(dealer_territories.c.dealer_id.in_(chunk))):
+            territory.setdefault(dealer_id, []).append(code)
+        for id_, name in db.session.execute(sa.select(Dealer.id, Dealer.name).where(Dealer.id.in_(chunk))):
+            codes = territory.get(id_, [])
+            found[(HolderKind.DEALER, id_)] = (name, codes[0] if len(codes) == 1 else None)
+    return found
 
 
 def summary(*, wanted: Filters, group: str, days: int = DEFAULT_DAYS, region_level: str = "province",
             today: date | None = None) -> dict:
     """Stock summed by holder kind, product or region (of the holder), with age and days of stock:
-    ``{as_of, days, group, region_level, rows}``."""
+    ``{as_of, days, group, region_level, rows}``. A holder with outflow but no stock counts in the outflow."""
     errors = {}
     if group not in GROUPS:
         errors["group"] = [f"one of {', '.join(GROUPS)}"]
@@ -181,41 +225,59 @@ def summary(*, wanted: Filters, group: str, days: int = DEFAULT_DAYS, region_lev
         raise StockQueryInvalid(errors=errors)
     _check_days(days)
     today = today or store.today()
-    rows = _with_holders(_per_key(wanted, days, today, held_only=False), wanted).subquery()
-    if group == "holder_kind":
-        dimension = [rows.c.holder_kind]
-    elif group == "product":
-        dimension = [rows.c.product_id]
+    # Per holder and product in SQL (the positions' key order: no sort, no temporary table), then
+    # folded into the groups here: a few tens of thousands of rows at most.
+    per = (StockPosition.holder_kind, StockPosition.holder_id, StockPosition.product_id)
+    held = {tuple(row[:3]): row._mapping for row in db.session.execute(
+        sa.select(*per, *_figures(today)).where(StockPosition.quantity > 0, *_keyed(StockPosition, wanted))
+        .group_by(*per))}
+    out = _outflow([StockOutflow.holder_kind, StockOutflow.holder_id, StockOutflow.product_id], wanted, days, today)
+    if group == "region":
+        regions = _holders({key[:2] for key in held.keys() | out.keys()})
+        digits = REGION_LEVELS[region_level]
+
+        def group_of(key):
+            region = (regions.get(key[:2]) or (None, None))[1]
+            return region[:digits].ljust(12, "0") if region else None
+        column = "region_code"
     else:
-        dimension = [sa.func.substr(rows.c.region_code, 1, REGION_LEVELS[region_level]).label("region_prefix")]
-    quantity, outflow = sa.func.sum(rows.c.quantity), sa.func.sum(rows.c.outflow)
-    holders = sa.func.count(sa.distinct(sa.case(
-        (rows.c.quantity > 0,
-         sa.cast(rows.c.holder_kind, sa.String(16)).concat(":").concat(sa.cast(rows.c.holder_id, sa.String(20)))))))
-    query = (sa.select(*dimension, holders.label("holders"), quantity.label("quantity"),
-                       sa.func.min(rows.c.oldest_received_on).label("oldest_received_on"),
-                       *(sa.func.sum(rows.c[label]).label(label) for label, _ in AGE_BUCKETS),
-                       outflow.label("outflow"), _days_of_stock(quantity, outflow, days).label("days_of_stock"))
-             .group_by(*dimension).order_by(*dimension))
-    answer = [dict(row._mapping) for row in db.session.execute(query)]
+        column, index = {"holder_kind": ("holder_kind", 0), "product": ("product_id", 2)}[group]
+
+        def group_of(key):
+            return key[index]
+    rows: dict = {}
+    holders: dict = {}
+    for key in held.keys() | out.keys():
+        name = group_of(key)
+        row = rows.setdefault(name, {**_empty(), column: name, "outflow": 0})
+        figures = held.get(key)
+        if figures is not None:
+            holders.setdefault(name, set()).add(key[:2])
+            for field in ("quantity", *(label for label, _ in AGE_BUCKETS)):
+                row[field] += int(figures[field] or 0)
+            oldest = figures["oldest_received_on"]
+            if oldest is not None and (row["oldest_received_on"] is None or oldest < row["oldest_received_on"]):
+                row["oldest_received_on"] = oldest
+        row["outflow"] += out.get(key, 0)
+    answer = [rows[name] for name in sorted(rows, key=lambda name: (name is None, name or ""))]
     for row in answer:
-        for name in ("quantity", "outflow", *(label for label, _ in AGE_BUCKETS)):
-            row[name] = int(row[name] or 0)
-        row["days_of_stock"] = float(row["days_of_stock"]) if row["days_of_stock"] is not None else None
-    _name_groups(answer, group, region_level)
+        row["holders"] = len(holders.get(row[column], ()))
+        row["days_of_stock"] = _days_of_stock(row["quantity"], row["outflow"], days)
+    _name_groups(answer, group)
     return {"as_of": today, "days": days, "group": group, "region_level": region_level, "rows": answer}
 
 
-def _name_groups(answer: list[dict], group: str, region_level: str) -> None:
+def _empty() -> dict:
+    return {"holders": 0, "quantity": 0, "oldest_received_on": None, **{label: 0 for label, _ in AGE_BUCKETS}}
+
+
+def _name_groups(answer: list[dict], group: str) -> None:
     if group == "product":
         names = dict(db.session.execute(sa.select(Product.id, Product.sku).where(
             Product.id.in_([row["product_id"] for row in answer]))).all())
         for row in answer:
             row["key"], row["sku"] = str(row["product_id"]), names.get(row["product_id"])
     elif group == "region":
-        for row in answer:
-            prefix = row.pop("region_prefix") or None
-            row["region_code"] = prefix.ljust(12, "0") if prefix else None
         codes = [row["region_code"] for row in answer if row["region_code"]]
         names = dict(db.session.execute(sa.select(Region.code, Region.name).where(Region.code.in_(codes))).all())
         for row in answer:

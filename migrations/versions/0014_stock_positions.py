@@ -62,7 +62,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('holder_kind', 'holder_id', 'product_id', 'lot_id', 'day', name=op.f('pk_stock_outflow'))
     )
     with op.batch_alter_table('stock_outflow', schema=None) as batch_op:
-        batch_op.create_index('ix_stock_outflow_day', ['day'], unique=False)
+        batch_op.create_index('ix_stock_outflow_day', ['day', 'holder_kind', 'holder_id', 'product_id', 'lot_id',
+                                                       'quantity'], unique=False)
 
     # The items in stock now, dated, then counted into their positions.
     op.execute(f"UPDATE units SET received_on = {_china_day('updated_at')} WHERE {_IN_STOCK}")

@@ -72,8 +72,8 @@ def make_world(on_day) -> World:
 
 def rows(**query) -> list[dict]:
     days = query.pop("days", service.DEFAULT_DAYS)
-    select = service.positions(wanted=service.filters(**query), days=days)
-    return [dict(row._mapping) for row in db.session.execute(select)]
+    listing = service.positions(wanted=service.filters(**query), days=days)
+    return listing.finish(db.session.execute(listing.select).all())
 
 
 FIGURES = ("holder_kind", "quantity", "oldest_received_on", "age_0_30", "age_31_60", "age_61_90", "age_over_90",
