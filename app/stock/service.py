@@ -5,6 +5,7 @@ reads never count units. Ages and the outflow window are in China days (``store.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -147,7 +148,7 @@ class Listing:
     """A select to page (positions grouped by holder, product and lot) and what makes its rows answers."""
 
     select: sa.Select
-    finish: object  # rows -> list[dict]
+    finish: Callable[[list], list[dict]]  # a page of rows -> the answers
 
 
 def positions(*, wanted: Filters, days: int = DEFAULT_DAYS, today: date | None = None) -> Listing:
