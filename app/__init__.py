@@ -85,7 +85,7 @@ def _import_models() -> None:
     import app.accounts.models  # noqa: F401
     import app.production.models  # noqa: F401
     import app.units.models  # noqa: F401
-    import app.warehouse.models  # noqa: F401
+    import app.stock.models  # noqa: F401
     import app.channel.models  # noqa: F401
     import app.retail.models  # noqa: F401
     import app.rebates.models  # noqa: F401

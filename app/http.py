@@ -224,3 +224,16 @@ class RowPage(SelectPage):
     """Paging over a select of labelled columns (rows, not entities)."""
 
     entities = False
+
+
+class ListingPage(RowPage):
+    """Paging over a listing: ``select`` (rows to page) and ``finish`` (a page of rows -> the answers),
+    so what a row needs beside its figures (names, other tables' sums) is looked up for one page only
+    (an export finishes each chunk it reads the same way)."""
+
+    def __init__(self, collection, page_params):
+        self.listing = collection
+        super().__init__(collection.select, page_params)
+
+    def present(self, items: list) -> list:
+        return self.listing.finish(items)

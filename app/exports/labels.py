@@ -45,6 +45,9 @@ LABELS: dict[str, str] = {
     "product_name": "产品名称", "production_date": "生产日期", "purpose": "用途", "quantity": "数量",
     "reason": "原因", "recall_id": "召回ID", "receipt_id": "收货ID", "received_at": "收货时间",
     "receiver_id": "收货方ID", "receiver_kind": "收货方类型", "region_code": "地区代码",
+    "age_0_30": "库龄0-30天", "age_31_60": "库龄31-60天", "age_61_90": "库龄61-90天", "age_over_90": "库龄90天以上",
+    "days_of_stock": "可售天数", "holder_id": "持有方ID", "holder_kind": "持有方类型", "holder_name": "持有方",
+    "oldest_received_on": "最早入库日", "outflow": "出库量",
     "accepted": "通过", "duplicate": "重复读取", "operator": "操作员", "pass_rate": "合格率", "rejected": "拒收",
     "stopped_at": "结束时间", "raw_material_lot_id": "原料批次ID", "record_id": "记录号", "recorded_at": "记录时间",
     "region_codes": "地区代码列表", "regions": "数据范围(地区)", "remaining": "剩余", "removed_at": "移除时间", "request_id": "请求号",
@@ -68,7 +71,7 @@ LABELS: dict[str, str] = {
     "withheld": "已暂扣", "withhold_not_received": "未收货暂扣", "wxacode_url": "小程序码",
     "format": "格式", "path": "导出的列表", "filters": "筛选条件", "rows_done": "已写行数",
     "rows_total": "总行数", "file_size": "文件大小(字节)", "error": "错误", "links": "链接",
-    "started_at": "开始时间", "expires_at": "过期时间",
+    "started_at": "开始时间",
     # Frequent in reports and nested shapes.
     "dealer": "经销商", "store": "门店", "warehouse": "仓库", "factory": "工厂", "line": "产线",
     "region": "地区", "campaign": "活动", "lot": "批次", "place": "位置", "total": "合计", "rows": "行数",
