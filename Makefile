@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test bench bench-line bench-pallet bench-dealer bench-consumer bench-claims bench-reports install clean-db
+.PHONY: run test bench bench-line bench-pallet bench-dealer bench-consumer bench-claims bench-reports bench-exports install clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ bench-claims: install
 ## GROUP BY over the raw tables (MariaDB; DATABASE_URL must name a database of its own: it is wiped).
 bench-reports: install
 	$(BIN)/python bench/reports.py $(ARGS)
+
+## make bench-exports: a 1,000,000-row list exported (.xlsx and CSV) through the job path: progress, time and
+## peak RSS (MariaDB; DATABASE_URL must name a database of its own, e.g. .../matong_bench: it is wiped).
+bench-exports: install
+	$(BIN)/python bench/exports.py
 
 clean-db:
 	rm -f var/matong.db

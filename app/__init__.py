@@ -85,7 +85,7 @@ def _import_models() -> None:
     import app.accounts.models  # noqa: F401
     import app.production.models  # noqa: F401
     import app.units.models  # noqa: F401
-    import app.warehouse.models  # noqa: F401
+    import app.stock.models  # noqa: F401
     import app.channel.models  # noqa: F401
     import app.retail.models  # noqa: F401
     import app.rebates.models  # noqa: F401
@@ -97,10 +97,12 @@ def _import_models() -> None:
     import app.approvals.models  # noqa: F401
     import app.reports.models  # noqa: F401
     import app.notices.models  # noqa: F401
+    import app.exports.models  # noqa: F401
 
 
 def register_apis(app: Flask) -> None:
     from app import admin_api, health, integration_api
+    from app.exports import web as exports
     from app.extensions import api
     from app.http import retry_writes
     from app.schemas import IdConverter
@@ -116,6 +118,7 @@ def register_apis(app: Flask) -> None:
         url_prefix="/docs",
     )
     retry_writes(app)
+    exports.install(app, admin_api.BLUEPRINTS)
 
 
 def register_approval_actions(app: Flask) -> None:

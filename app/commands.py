@@ -12,6 +12,7 @@ from app.codes.cli import codes
 from app.consumers.cli import consumers
 from app.db import transaction
 from app.errors import DomainError
+from app.exports.cli import exports
 from app.identity import service as identity
 from app.identity.models import Role
 from app.masterdata.commands import regions
@@ -19,6 +20,7 @@ from app.payouts.cli import payouts
 from app.platform.cli import workers
 from app.points.cli import points
 from app.reports.cli import reports
+from app.stock.cli import stock
 from app.warehouse.cli import warehouse
 from app.webhooks.cli import webhooks
 from app.wechat.sandbox.cli import wechat_sandbox
@@ -92,5 +94,5 @@ def demo_password(reset):
     click.echo(password)
 
 
-COMMANDS = (users, reports, regions, codes, consumers, demo, wechat_sandbox, warehouse, webhooks, payouts, points,
+COMMANDS = (users, reports, regions, codes, exports, consumers, demo, wechat_sandbox, warehouse, stock, webhooks, payouts, points,
             workers)

@@ -397,6 +397,7 @@ class _Chain:
         facts = self.result.facts
         facts["verdicts"] = {"A": first["verdict"], "B": second["verdict"], "C": forged["verdict"]}
         self.result.links.append(("Consumer scans", "/api/admin/consumer-scans"))
+        self.result.links.append(("Reports overview", "/api/admin/reports/overview"))
 
         self.step("consumers claim their draws")
         # Consumer A claims; more consumers buy the next bottles and claim until both prizes were won

@@ -181,20 +181,38 @@ def current_scope() -> DataScope:
     return scope_of(g.actor)
 
 
+# Where a request asked for a file keeps its exporter: the environ lives as long as the request (g lives
+# as long as an app context, which tests share between requests).
+LIST_EXPORTER = "matong.list_exporter"
+
+
 class SelectPage(Page):
-    """flask-smorest pagination over a SQLAlchemy select (count + offset/limit)."""
+    """flask-smorest pagination over a SQLAlchemy select (count + offset/limit).
+
+    A back-office list asked for as a file (``?format=xlsx|csv``) finds an exporter in the request's
+    environ under LIST_EXPORTER (app.exports.web): the pager hands itself to it, the whole select rather
+    than a page, and answers with what it returns.
+    """
 
     # Past this offset there is nothing to page (and the number would overflow the database's).
     MAX_OFFSET = 2**62
+    # What the select yields: ORM entities (SelectPage) or rows of labelled columns (RowPage).
+    entities = True
 
     @property
     def items(self):
+        exporter = request.environ.get(LIST_EXPORTER)
+        if exporter is not None:
+            return exporter.answer(self)
         params = self.page_params
         if params.first_item >= self.MAX_OFFSET:
             return []
-        return db.session.scalars(
-            self.collection.offset(params.first_item).limit(params.page_size)
-        ).all()
+        page = self.collection.offset(params.first_item).limit(params.page_size)
+        return self.present(db.session.scalars(page).all() if self.entities else db.session.execute(page).all())
+
+    def present(self, items: list) -> list:
+        """What the response schema dumps, made of items of the select (a subclass may turn them into rows)."""
+        return items
 
     @property
     def item_count(self):
@@ -205,9 +223,17 @@ class SelectPage(Page):
 class RowPage(SelectPage):
     """Paging over a select of labelled columns (rows, not entities)."""
 
-    @property
-    def items(self):
-        params = self.page_params
-        if params.first_item >= self.MAX_OFFSET:
-            return []
-        return db.session.execute(self.collection.offset(params.first_item).limit(params.page_size)).all()
+    entities = False
+
+
+class ListingPage(RowPage):
+    """Paging over a listing: ``select`` (rows to page) and ``finish`` (a page of rows -> the answers),
+    so what a row needs beside its figures (names, other tables' sums) is looked up for one page only
+    (an export finishes each chunk it reads the same way)."""
+
+    def __init__(self, collection, page_params):
+        self.listing = collection
+        super().__init__(collection.select, page_params)
+
+    def present(self, items: list) -> list:
+        return self.listing.finish(items)

@@ -113,6 +113,8 @@ def _query_names(view) -> frozenset[str]:
             schema = parameters["schema"]
             schema = schema() if isinstance(schema, type) else schema
             names.update(field.data_key or name for name, field in schema.fields.items() if not field.dump_only)
+    # Taken by every view of a kind, through a hook rather than its schemas (`format` on the lists: app.exports).
+    names.update(getattr(view, "_extra_query_names", ()))
     return frozenset(names)
 
 

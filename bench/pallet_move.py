@@ -97,7 +97,7 @@ def main() -> int:
                                  location_id=warehouse_id, at=at, cases=CASES, per_case=PER_CASE)
             with transaction():
                 write_commissioned(units, lot_id=lot_id, line_id=line_id, at=at)
-                store.adjust_stock({(warehouse_id, product_id, lot_id): CASES * PER_CASE})
+                store.adjust_stock(store.stock_deltas({}, units))  # dated today, counted in A's stock
                 db.session.execute(bare.insert(), [
                     {"serial": u.serial, "location_kind": "warehouse", "location_id": warehouse_id,
                      "in_transit": False} for u in units])

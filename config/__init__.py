@@ -194,6 +194,15 @@ class Base:
         self.CODE_EXPORT_RUNNER = env("CODE_EXPORT_RUNNER", "thread")
         # A running export whose progress has not moved for this long lost its worker.
         self.CODE_EXPORT_STALE_SECONDS = env_int("CODE_EXPORT_STALE_SECONDS", 300)
+        # Exports of back-office lists and reports (?format=xlsx|csv): up to EXPORT_INLINE_MAX_ROWS rows
+        # the file is the response, above it a job (EXPORT_RUNNER as CODE_EXPORT_RUNNER) writes it under
+        # CODE_EXPORT_DIR/lists, where it is kept EXPORT_RETENTION_HOURS. No export exceeds EXPORT_MAX_ROWS
+        # (nor, in .xlsx, a sheet's 1,048,575 rows).
+        self.EXPORT_INLINE_MAX_ROWS = env_int("EXPORT_INLINE_MAX_ROWS", 50_000)
+        self.EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 5_000_000)
+        self.EXPORT_RUNNER = env("EXPORT_RUNNER", "thread")
+        self.EXPORT_RETENTION_HOURS = env_int("EXPORT_RETENTION_HOURS", 24)
+        self.EXPORT_STALE_SECONDS = env_int("EXPORT_STALE_SECONDS", 300)
         self.LABEL_DOMAIN = env("LABEL_DOMAIN", "m.example.com")
         self.LABEL_PREFIX = env("LABEL_PREFIX", "c")
         self.GS1_COMPANY_PREFIX = env("GS1_COMPANY_PREFIX")  # enables SSCC-18 on pallet codes
@@ -323,6 +332,7 @@ class Testing(Base):
         self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", "sqlite://")
         self.CODE_KEYS = "1:" + "aa" * 32 + ",2:" + "bb" * 32
         self.CODE_EXPORT_RUNNER = "inline"
+        self.EXPORT_RUNNER = "inline"
         self.CONSUMER_SCAN_WRITER = "inline"
         self.WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", True)  # the tests' receiver is on loopback
         self.SCAN_CACHE_SECONDS = 0  # tests change batches and territories between scans
@@ -342,6 +352,7 @@ class Production(Base):
     def __init__(self) -> None:
         super().__init__()
         self.CODE_EXPORT_RUNNER = env("CODE_EXPORT_RUNNER", "worker")
+        self.EXPORT_RUNNER = env("EXPORT_RUNNER", "worker")
         self.WEBHOOK_HTTPS_ONLY = env_bool("WEBHOOK_HTTPS_ONLY", True)
         self.WECHAT_API_BASE = env("WECHAT_API_BASE", "https://api.weixin.qq.com")
         self.WECHATPAY_API_BASE = env("WECHATPAY_API_BASE", "https://api.mch.weixin.qq.com")

@@ -31,9 +31,8 @@ RECALLERS = WRITERS_OF_MASTER_DATA
 class UnitPage(SelectPage):
     """A page of units, answered as rows with their codes and place names."""
 
-    @property
-    def items(self):
-        return service.unit_rows(super().items)
+    def present(self, items):
+        return service.unit_rows(items)
 
 
 # --- schemas ------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
-"""A dealer's stock (counted from the units themselves) and its performance over a period.
+"""A dealer's stock (its stock positions) and its performance over a period.
 
-Dealer stock is not kept in a table: it is the items at the dealer, received (not in transit) and
-active, grouped by product and lot. Performance counts verified flows only: items it shipped, items
+Dealer stock is the items at the dealer, received (not in transit) and active, by product and lot:
+the positions the moves keep (``app.stock``), never a count of the units. Performance counts verified flows only: items it shipped, items
 its stores confirmed receiving, and items it shipped that a store then sale-scanned (sold through).
 """
 from __future__ import annotations
@@ -12,13 +12,12 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app.channel.models import PartyKind, Receipt, Shipment, ShipmentStatus, ShipmentUnit
-from app.codes.models import Level
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.masterdata.models import Product
 from app.production.models import ProductionLot
 from app.retail.models import SaleScan
-from app.units.models import LocationKind, Unit, UnitStatus
+from app.stock.models import HolderKind, StockPosition
 
 
 class PeriodInvalid(ValidationFailed):
@@ -51,17 +50,19 @@ class Performance:
 
 def dealer_stock(*, dealer_id: int, product_id: int | None = None) -> list[StockRow]:
     """The dealer's items on hand by product and lot."""
-    query = (sa.select(Unit.product_id, Product.sku, Product.name, Unit.lot_id, ProductionLot.lot_no,
-                       sa.func.count())
-             .join(Product, Product.id == Unit.product_id)
-             .outerjoin(ProductionLot, ProductionLot.id == Unit.lot_id)
-             .where(Unit.location_kind == LocationKind.DEALER, Unit.location_id == dealer_id,
-                    Unit.in_transit.is_(False), Unit.status == UnitStatus.ACTIVE, Unit.level == Level.ITEM)
-             .group_by(Unit.product_id, Product.sku, Product.name, Unit.lot_id, ProductionLot.lot_no)
-             .order_by(Unit.product_id, Unit.lot_id))
+    quantity = sa.func.sum(StockPosition.quantity)
+    query = (sa.select(StockPosition.product_id, Product.sku, Product.name, StockPosition.lot_id,
+                       ProductionLot.lot_no, quantity)
+             .join(Product, Product.id == StockPosition.product_id)
+             .join(ProductionLot, ProductionLot.id == StockPosition.lot_id)
+             .where(StockPosition.holder_kind == HolderKind.DEALER, StockPosition.holder_id == dealer_id,
+                    StockPosition.quantity > 0)
+             .group_by(StockPosition.product_id, Product.sku, Product.name, StockPosition.lot_id,
+                       ProductionLot.lot_no)
+             .order_by(StockPosition.product_id, StockPosition.lot_id))
     if product_id is not None:
-        query = query.where(Unit.product_id == product_id)
-    return [StockRow(*row) for row in db.session.execute(query)]
+        query = query.where(StockPosition.product_id == product_id)
+    return [StockRow(p, sku, name, lot_id, lot_no, int(n)) for p, sku, name, lot_id, lot_no, n in db.session.execute(query)]
 
 
 def dealer_performance(*, dealer_id: int, starts_at: datetime, ends_at: datetime) -> Performance:

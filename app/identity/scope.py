@@ -13,7 +13,7 @@ How to apply it (reports, lists, details, writes):
 - A list: ``query.where(scope.filter(Model.region_code))`` — true for national users; for a
   regional user only rows whose region lies inside the scope (a NULL region never matches).
   Rows placed through another row (a sale scan's store, stock's warehouse, a statement's
-  dealer) filter on that row: ``Stock.warehouse_id.in_(masterdata.warehouse_ids_in(scope))``.
+  dealer) filter on that row: ``StockPosition.holder_id.in_(masterdata.warehouse_ids_in(scope))``.
   A rollup table keyed by region_code takes ``scope.filter(Rollup.region_code)`` the same way.
 - A region column that may hold a region larger than the scope (a dealer's territory, a whole
   province for a user of one city) uses ``scope.overlaps(column)``: inside the scope, or one of

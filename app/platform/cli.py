@@ -10,7 +10,7 @@ workers = AppGroup("workers", help="Worker liveness (heartbeat files).")
 
 
 @workers.command("alive")
-@click.option("--name", required=True, help="The worker: payouts, webhooks, codes, scans, daily.")
+@click.option("--name", required=True, help="The worker: payouts, webhooks, codes, exports, scans, daily.")
 @click.option("--max-age", default=120.0, show_default=True, help="Seconds since its last heartbeat.")
 def alive(name, max_age):
     """Exit 0 when the worker went round its loop within --max-age seconds, 1 (saying why) when not."""

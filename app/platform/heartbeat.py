@@ -80,7 +80,7 @@ def check(name: str, *, max_age: float, folder: Path | None = None) -> tuple[boo
 def main(argv: list[str] | None = None) -> int:
     """The container health check: exit 0 when the worker is alive, 1 (saying why) when not."""
     parser = argparse.ArgumentParser(prog="python -m app.platform.heartbeat", description=main.__doc__)
-    parser.add_argument("--name", required=True, help="the worker's name (payouts, webhooks, codes, scans, daily)")
+    parser.add_argument("--name", required=True, help="the worker's name (payouts, webhooks, codes, exports, scans, daily)")
     parser.add_argument("--max-age", type=float, default=120.0, help="seconds (default 120)")
     args = parser.parse_args(argv)
     alive, message = check(args.name, max_age=args.max_age)

@@ -698,9 +698,10 @@ class _Engine:
         new = store.UnitState(
             decoded.serial, decoded.key_version, batch.id, old.level, old.product_id, old.lot_id, UnitStatus.ACTIVE,
             old.parent_serial, old.child_count, old.partial, old.location_kind, old.location_id, old.in_transit,
-            old.serial, None, old.recall_id, old.commissioned_at)
+            old.serial, None, old.recall_id, old.commissioned_at, old.received_on)
         self.units[new.serial] = self.new[new.serial] = new
-        self.before[new.serial] = None
+        # The new label takes the old one's place in stock (same holder, same day received).
+        self.before[new.serial], self.before[old.serial] = self.before.get(old.serial), None
         if old.parent_serial is not None:
             siblings = self.children[old.parent_serial]
             siblings.discard(old.serial)

@@ -9,7 +9,7 @@ event it corrects.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
@@ -88,6 +88,9 @@ class Unit(db.Model):
     recall_id: Mapped[int | None] = mapped_column(sa.ForeignKey("recalls.id"), index=True)
     # The dealer the unit was last shipped to: whose territory a diversion check compares against.
     last_dealer_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # The China day the item arrived at the warehouse, dealer or store holding it (stock ageing);
+    # left as it was when the item leaves, set again where it is next received.
+    received_on: Mapped[date | None] = mapped_column(sa.Date)
     commissioned_at: Mapped[datetime]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -14,22 +14,22 @@ import hmac
 import operator
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timezone
-from typing import Callable, Iterable, Mapping
+from datetime import date, datetime, timezone
+from typing import Callable, Iterable, Mapping, NamedTuple
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, sqlite
 
 from app.codes.format import ALPHABET, CODE_LENGTH, MAC_BITS, MAX_SERIAL, SERIAL_BITS, normalise
 from app.codes.models import BatchStatus, CodeBatch, Level
 from app.codes.service import keyring
-from app.db import utcnow
+from app.db import upsert, utcnow
 from app.extensions import db
 from app.identity.service import Actor
 from app.reports import facts, rollups
 from app.units.models import Event, LocationKind, Unit, UnitStatus
-from app.warehouse.models import Stock
+from app.platform.clock import china_day
+from app.stock.models import HolderKind, StockOutflow, StockPosition
 
 CHUNK = 5000
 _CODE = re.compile(f"[{ALPHABET}]{{{CODE_LENGTH}}}")
@@ -133,6 +133,7 @@ UNIT_COLUMNS = (
     Unit.serial, Unit.key_version, Unit.batch_id, Unit.level, Unit.product_id, Unit.lot_id, Unit.status,
     Unit.parent_serial, Unit.child_count, Unit.partial, Unit.location_kind, Unit.location_id,
     Unit.in_transit, Unit.replaces_serial, Unit.replaced_by_serial, Unit.recall_id, Unit.commissioned_at,
+    Unit.received_on,
 )
 UNIT_FIELDS = tuple(c.key for c in UNIT_COLUMNS)
 
@@ -162,6 +163,7 @@ class UnitState(msgspec.Struct, array_like=True, gc=False):
     replaced_by_serial: int | None
     recall_id: int | None
     commissioned_at: datetime
+    received_on: date | None = None
 
     def as_row(self) -> dict:
         return {name: getattr(self, name) for name in UNIT_FIELDS}
@@ -363,6 +365,8 @@ def _sql_type(column) -> str:
         return "BIGINT"
     if isinstance(kind, sa.TypeDecorator) and isinstance(kind.impl, sa.DateTime):
         return "DATETIME(6)"
+    if isinstance(kind, sa.Date):
+        return "DATE"
     if isinstance(kind, sa.JSON):
         return "LONGTEXT"
     raise TypeError(f"no JSON_TABLE type for {column}")
@@ -388,6 +392,8 @@ def _json_value(column):
         return lambda v: None if v is None else int(v)
     if isinstance(kind, sa.TypeDecorator) and isinstance(kind.impl, sa.DateTime):
         return _utc_text
+    if isinstance(kind, sa.Date):
+        return lambda v: None if v is None else v.isoformat()
     if isinstance(kind, sa.JSON):
         return lambda v: None if v is None else _encode(v)
     return None
@@ -498,53 +504,105 @@ def applied_record_ids(source: str, record_ids: Iterable[str]) -> set[str]:
 
 # --- stock --------------------------------------------------------------------------------------
 
-def stock_key(unit: UnitState) -> tuple[int, int, int] | None:
-    """The stock row an item counts in, or None (not an item, not in a warehouse, in transit, gone)."""
-    if (unit.level is not Level.ITEM or unit.status is not UnitStatus.ACTIVE or unit.in_transit
-            or unit.location_kind is not LocationKind.WAREHOUSE or unit.lot_id is None):
+_HOLDERS = {LocationKind.WAREHOUSE: HolderKind.WAREHOUSE, LocationKind.DEALER: HolderKind.DEALER,
+            LocationKind.STORE: HolderKind.STORE}
+
+
+class StockKey(NamedTuple):
+    """The stock position an item counts in: who holds it, what it is, the day it arrived there."""
+
+    holder_kind: HolderKind
+    holder_id: int
+    product_id: int
+    lot_id: int
+    received_on: date | None
+
+
+def stock_key(unit: UnitState) -> StockKey | None:
+    """The position an item counts in, or None (not an item, not at a holder, in transit, gone)."""
+    holder = _HOLDERS.get(unit.location_kind)
+    if (holder is None or unit.level is not Level.ITEM or unit.status is not UnitStatus.ACTIVE
+            or unit.in_transit or unit.lot_id is None):
         return None
-    return unit.location_id, unit.product_id, unit.lot_id
+    return StockKey(holder, unit.location_id, unit.product_id, unit.lot_id, unit.received_on)
 
 
-def adjust_stock(deltas: dict[tuple[int, int, int], int]) -> None:
-    """Add to stock rows (warehouse, product, lot) with atomic SQL, in key order (no deadlocks).
+def today() -> date:
+    """The China day stock moves are dated by (received, outflow)."""
+    return china_day(utcnow())
 
-    The check constraint refuses a negative quantity, so a bug can't hide as negative stock.
+
+class StockMoves:
+    """What a move of units does to stock: positions and outflow to add to, items dated as received.
+
+    ``stock_deltas`` makes it, ``adjust_stock`` writes it in the mover's transaction.
     """
-    dialect = db.session.get_bind().dialect.name
-    for (warehouse_id, product_id, lot_id), delta in sorted(deltas.items()):
-        if not delta:
-            continue
-        if delta < 0:
-            # The row exists (the units were counted in it). An upsert would check the negative
-            # insert value against the constraint before reaching its update, on both backends.
-            result = db.session.execute(sa.update(Stock).where(
-                Stock.warehouse_id == warehouse_id, Stock.product_id == product_id, Stock.lot_id == lot_id)
-                .values(quantity=Stock.quantity + delta))
-            if result.rowcount != 1:
-                raise RuntimeError(f"stock {warehouse_id}/{product_id}/{lot_id} was never counted; can't take {-delta}")
-            continue
-        values = {"warehouse_id": warehouse_id, "product_id": product_id, "lot_id": lot_id, "quantity": delta}
-        if dialect in ("mysql", "mariadb"):
-            statement = mysql.insert(Stock).values(values)
-            statement = statement.on_duplicate_key_update(quantity=Stock.quantity + delta)
-        else:
-            statement = sqlite.insert(Stock).values(values)
-            statement = statement.on_conflict_do_update(
-                index_elements=[Stock.warehouse_id, Stock.product_id, Stock.lot_id],
-                set_={"quantity": Stock.quantity + delta})
-        db.session.execute(statement)
+
+    def __init__(self):
+        self.positions: dict[StockKey, int] = {}
+        self.outflow: dict[tuple, int] = {}  # (holder kind, holder id, product, lot, day) -> items
+        self.arrived: list[UnitState] = []  # items whose received_on was set: written back
+
+    def add(self, key: StockKey, delta: int) -> None:
+        self.positions[key] = self.positions.get(key, 0) + delta
 
 
-def stock_deltas(before: dict[int, tuple | None], after: Iterable[UnitState]) -> dict[tuple, int]:
-    """The stock changes between units' keys before (serial -> stock_key) and their states now."""
-    deltas: dict[tuple, int] = {}
+def stock_deltas(before: dict[int, StockKey | None], after: Iterable[UnitState], *,
+                 on: date | None = None) -> StockMoves:
+    """The stock changes between units' keys before (serial -> stock_key) and their states now.
+
+    An item that arrives at a holder (it counted nowhere, or at another holder) is dated ``on``
+    (today): the day it was received, for ageing. One that stays keeps its day (packed, unpacked, its
+    lot corrected; a replacing label takes the replaced one's key in ``before``). An item that leaves
+    a holder's stock in transit (shipped) or to a consumer (sold) counts in that holder's outflow; one
+    scrapped or voided does not. Leaving, an item keeps its old day: nothing reads it until it arrives.
+    """
+    moves = StockMoves()
     for unit in after:
         old, new = before.get(unit.serial), stock_key(unit)
+        if new is not None and (old is None or old[:2] != new[:2]):
+            unit.received_on = on = on or today()
+            moves.arrived.append(unit)
+            new = stock_key(unit)
         if old == new:
             continue
         if old is not None:
-            deltas[old] = deltas.get(old, 0) - 1
+            moves.add(old, -1)
+            if new is None and unit.status is UnitStatus.ACTIVE and (
+                    unit.in_transit or unit.location_kind is LocationKind.CONSUMER):
+                on = on or today()
+                day = (old.holder_kind, old.holder_id, old.product_id, old.lot_id, on)
+                moves.outflow[day] = moves.outflow.get(day, 0) + 1
         if new is not None:
-            deltas[new] = deltas.get(new, 0) + 1
-    return deltas
+            moves.add(new, 1)
+    return moves
+
+
+def adjust_stock(moves: StockMoves) -> None:
+    """Write a move's stock changes with atomic SQL, in key order (no deadlocks): the arrivals' day
+    received, then the positions, then the outflow.
+
+    The check constraints refuse a negative quantity, so a bug can't hide as negative stock.
+    """
+    if moves.arrived:
+        save_units(moves.arrived, ["received_on"])
+    for key, delta in sorted(moves.positions.items()):
+        if delta:
+            _add(StockPosition, dict(key._asdict()), delta)
+    for (kind, holder_id, product_id, lot_id, day), delta in sorted(moves.outflow.items()):
+        _add(StockOutflow, {"holder_kind": kind, "holder_id": holder_id, "product_id": product_id,
+                            "lot_id": lot_id, "day": day}, delta)
+
+
+def _add(model, key: dict, delta: int) -> None:
+    table = model.__table__
+    if delta < 0:
+        # The row exists (the units were counted in it). An upsert would check the negative
+        # insert value against the constraint before reaching its update, on both backends.
+        result = db.session.execute(sa.update(table).where(*(table.c[k] == v for k, v in key.items()))
+                                    .values(quantity=table.c.quantity + delta))
+        if result.rowcount != 1:
+            raise RuntimeError(f"{table.name} {tuple(key.values())} was never counted; can't take {-delta}")
+        return
+    statement = upsert(table, list(key), lambda t, proposed: {"quantity": t.c.quantity + proposed.quantity})
+    db.session.execute(statement, {**key, "quantity": delta})

@@ -1,10 +1,11 @@
-"""Warehouse moves (inbound from a line or a transfer, outbound to a dealer or a transfer) and stock.
+"""Warehouse moves (inbound from a line or a transfer, outbound to a dealer or a transfer).
 
 A scan moves the scanned code and everything inside it, with ONE event for the scanned code (the
 units inside read it in their timelines through their packing intervals). Scans are applied in
 scan-time order, each against the state the previous ones left; the units' rows, the events and
-the stock change in one transaction. Stock counts items that are active, in a warehouse and not in
-transit (``store.stock_key``), so every move adjusts it from the units' keys before and after.
+the stock change in one transaction. Stock counts items that are active, at a holder and not in
+transit (``store.stock_key``), so every move adjusts it from the units' keys before and after
+(``app.stock`` reads it).
 """
 from __future__ import annotations
 
@@ -13,21 +14,17 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
-from sqlalchemy.orm import joinedload
 
 from app.channel import shipments as channel_shipments
 from app.codes.models import Level
 from app.db import utcnow
 from app.extensions import db
-from app.identity.scope import NATIONAL, DataScope
 from app.identity.service import Actor
 from app.masterdata.models import Dealer, Status, Warehouse
-from app.masterdata.service import warehouse_ids_in
 from app.units import rules as unit_rules
 from app.units import store
 from app.units.models import EventKind, LocationKind, RejectedRecord, Unit, UnitStatus
 from app.warehouse import rules
-from app.warehouse.models import Stock
 
 MAX_RECORDS = 10_000
 INBOUND, OUTBOUND = "inbound", "outbound"
@@ -319,55 +316,3 @@ def _keep_rejections(source: str, records: list[dict], results: list[Result | No
             set_={f: statement.excluded[f] for f in refreshed})
     for start in range(0, len(rejected), _CHUNK):
         db.session.execute(statement, rejected[start:start + _CHUNK])
-
-
-# --- stock --------------------------------------------------------------------------------------
-
-def stock(*, warehouse_id: int | None = None, product_id: int | None = None,
-          lot_id: int | None = None, scope: DataScope = NATIONAL) -> sa.Select:
-    """Stock rows holding something, with their warehouse, product and lot, for paging (in the scope's warehouses)."""
-    query = (sa.select(Stock).where(Stock.quantity > 0)
-             .options(joinedload(Stock.warehouse), joinedload(Stock.product), joinedload(Stock.lot))
-             .order_by(Stock.warehouse_id, Stock.product_id, Stock.lot_id))
-    if not scope.national:
-        query = query.where(Stock.warehouse_id.in_(warehouse_ids_in(scope)))
-    if warehouse_id is not None:
-        query = query.where(Stock.warehouse_id == warehouse_id)
-    if product_id is not None:
-        query = query.where(Stock.product_id == product_id)
-    if lot_id is not None:
-        query = query.where(Stock.lot_id == lot_id)
-    return query
-
-
-def _in_stock():
-    """The units ``store.stock_key`` counts, as SQL."""
-    return (Unit.level == Level.ITEM, Unit.status == UnitStatus.ACTIVE, Unit.in_transit.is_(False),
-            Unit.location_kind == LocationKind.WAREHOUSE, Unit.lot_id.is_not(None))
-
-
-def count_units_in(warehouse_id: int, product_id: int, lot_id: int) -> int:
-    """The truth stock stands for: the items of this product and lot in this warehouse."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Unit).where(
-        *_in_stock(), Unit.location_id == warehouse_id, Unit.product_id == product_id,
-        Unit.lot_id == lot_id))
-
-
-@dataclass(frozen=True, slots=True)
-class Mismatch:
-    warehouse_id: int
-    product_id: int
-    lot_id: int
-    stock: int  # what the stock row says
-    units: int  # what the units say
-
-
-def check_stock() -> list[Mismatch]:
-    """Every stock row that differs from the count of its units (a stock row missing counts as 0)."""
-    counted = {(w, p, l): n for w, p, l, n in db.session.execute(
-        sa.select(Unit.location_id, Unit.product_id, Unit.lot_id, sa.func.count())
-        .where(*_in_stock()).group_by(Unit.location_id, Unit.product_id, Unit.lot_id))}
-    kept = {(w, p, l): q for w, p, l, q in db.session.execute(
-        sa.select(Stock.warehouse_id, Stock.product_id, Stock.lot_id, Stock.quantity))}
-    return [Mismatch(*key, stock=kept.get(key, 0), units=counted.get(key, 0))
-            for key in sorted(counted.keys() | kept.keys()) if kept.get(key, 0) != counted.get(key, 0)]

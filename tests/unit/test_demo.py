@@ -8,7 +8,7 @@ from app.identity.models import AdminUser
 from app.masterdata.models import Dealer, Factory, Product, Store, Warehouse
 from app.payouts.models import Payout, PayoutNotification, PayoutStatus
 from app.units.models import Event, Unit
-from app.warehouse.models import Stock
+from app.stock.models import HolderKind, StockPosition
 from tests.wechat.conftest import sandbox  # noqa: F401 - a fresh sandbox per test (bill numbers restart)
 
 
@@ -27,8 +27,11 @@ def _seeded_once() -> dict:
 
 
 def _stock():
-    return db.session.execute(sa.select(Stock.warehouse_id, Stock.lot_id, Stock.quantity)
-                              .where(Stock.quantity > 0)).all()
+    quantity = sa.func.sum(StockPosition.quantity)
+    return [tuple(row) for row in db.session.execute(
+        sa.select(StockPosition.holder_id, StockPosition.lot_id, quantity)
+        .where(StockPosition.holder_kind == HolderKind.WAREHOUSE, StockPosition.quantity > 0)
+        .group_by(StockPosition.holder_id, StockPosition.lot_id).order_by(StockPosition.holder_id, StockPosition.lot_id))]
 
 
 def test_the_demo_seeds_a_brand_with_two_tiers_in_two_provinces(app, auth, sandbox):  # noqa: F811

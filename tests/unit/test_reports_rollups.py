@@ -115,3 +115,26 @@ def test_figures_by_product_for_the_whole_country_come_from_the_product_rows_and
     # A regional caller's still reads the fine rows (the product rows have no region), and agrees on theirs.
     regional = {r.product_id: r.n for r in service.sums(["scan"], period, by=("product_id",), regions=["33"])}
     assert regional == {1: 1, 2: 1, 0: 1}
+
+
+def test_every_report_exports_its_rows_as_a_sheet_with_chinese_headers(app, sandbox, auth, client):  # noqa: F811
+    import io
+
+    import openpyxl
+
+    demo.seed()
+    headers = auth.headers_for(Role.ADMIN)
+    paths = sorted(rule.rule for rule in app.url_map.iter_rules()
+                   if rule.rule.startswith("/api/admin/reports/") and not rule.arguments)
+    assert len(paths) >= 10
+    for path in paths:
+        answer = client.get(path, query_string={"format": "xlsx"}, headers=headers)
+        assert answer.status_code == 200, (path, answer.get_json())
+        sheet = openpyxl.load_workbook(io.BytesIO(answer.data)).active
+        header = [cell.value for cell in sheet[1]]
+        assert header and all(not text.isascii() for text in header), (path, header)
+    overview = openpyxl.load_workbook(io.BytesIO(client.get(
+        "/api/admin/reports/overview", query_string={"format": "xlsx"}, headers=headers).data)).active
+    assert overview.max_row == 1 + 30  # the 30 days of the trend
+    assert client.get("/api/admin/reports/overview", query_string={"format": "pdf"},
+                      headers=headers).status_code == 422

@@ -159,8 +159,8 @@ def test_a_unit_the_store_never_received_is_sold_but_flagged_and_its_reward_with
     assert sale.not_received and sale.withheld and sale.reward_amount == 10
     assert balance(shop.clerk) == 0
     # It left the warehouse's stock.
-    from app.warehouse.service import check_stock
-    assert check_stock() == []
+    from app.stock.service import check
+    assert check() == []
 
 
 def test_a_rule_that_does_not_withhold_rewards_a_unit_never_received():

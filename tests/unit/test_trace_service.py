@@ -22,7 +22,7 @@ from app.production import service as production
 from app.trace import service as trace
 from app.units import store
 from app.units.models import Event, EventKind, LocationKind, Unit, UnitStatus
-from app.warehouse.models import Stock
+from app.stock.models import HolderKind, StockPosition
 from tests import unit_factories as uf
 from tests.concurrency import at_once
 from tests.masterdata_factories import ACTOR, make_dealer, make_factory, make_product
@@ -160,8 +160,8 @@ def kinds(timeline, *, via=None) -> list[str]:
 
 
 def stock_of(lot_id: int) -> int:
-    return db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Stock.quantity), 0))
-                             .where(Stock.lot_id == lot_id))
+    return db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(StockPosition.quantity), 0))
+                             .where(StockPosition.holder_kind == HolderKind.WAREHOUSE, StockPosition.lot_id == lot_id))
 
 
 # --- a code's trace -----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import sqlalchemy as sa
 from app.extensions import db
-from app.warehouse.models import Stock
+from app.stock.models import StockPosition
 from app.units.models import Unit, Event
 from tests.production_factories import make_production_lot, make_line
 from tests.masterdata_factories import make_factory
@@ -18,5 +18,5 @@ def test_factories(app):
     c1 = uf.pack(items[:24]); c2 = uf.pack(items[24:])
     p = uf.pack([c1, c2], level="pallet")
     uf.receive([p], warehouse_id=wh.id)
-    assert db.session.scalar(sa.select(Stock.quantity)) == 48
+    assert db.session.scalar(sa.select(sa.func.sum(StockPosition.quantity))) == 48
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Unit)) == 51

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.units import store
 from app.units.models import Event, EventKind, LocationKind, Unit
+from app.stock import service as stock
 from app.warehouse import service
 from tests import unit_factories as uf
 from tests.concurrency import at_once, meeting_in, results_and_errors
@@ -40,7 +41,7 @@ def test_one_pallet_shipped_to_two_dealers_at_once_goes_to_one(app, mariadb):
     places = db.session.execute(sa.select(Unit.location_kind, Unit.location_id).distinct()).all()
     assert places == [(LocationKind.DEALER, winner)]
     assert stock_of(world.a, world.lot) == 0
-    assert service.check_stock() == []
+    assert stock.check() == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Event).where(Event.kind == EventKind.SHIP)) == 1
 
 
@@ -54,4 +55,4 @@ def test_the_same_record_sent_twice_at_once_applies_once(app, mariadb):
 
     assert sorted(r.status for r in results) == ["accepted", "duplicate"]
     assert stock_of(world.a, world.lot) == 0
-    assert service.check_stock() == []
+    assert stock.check() == []

@@ -21,9 +21,11 @@ from app.units.models import (
     Unit,
     UnitStatus,
 )
+from app.stock import service as stock
+from app.stock.models import HolderKind, StockPosition
+from app.units import store
 from app.warehouse import rules, service
 from app.warehouse.cli import warehouse as warehouse_cli
-from app.warehouse.models import Stock
 from tests import unit_factories as uf
 from tests.masterdata_factories import ACTOR, make_dealer, make_factory, make_product
 from tests.production_factories import make_line, make_production_lot
@@ -79,8 +81,9 @@ def apply_one(rec: dict) -> service.Result:
 
 
 def stock_of(warehouse_id: int, lot) -> int:
-    return db.session.scalar(sa.select(Stock.quantity).where(
-        Stock.warehouse_id == warehouse_id, Stock.lot_id == lot.id)) or 0
+    return db.session.scalar(sa.select(sa.func.sum(StockPosition.quantity)).where(
+        StockPosition.holder_kind == HolderKind.WAREHOUSE, StockPosition.holder_id == warehouse_id,
+        StockPosition.lot_id == lot.id)) or 0
 
 
 def unit(code: str) -> Unit:
@@ -107,8 +110,7 @@ def test_an_inbound_pallet_from_the_line_moves_its_1200_items_into_stock(world):
 
     assert (result.status, result.units) == ("accepted", 1200)
     assert stock_of(world.a, world.lot) == 1200
-    assert service.count_units_in(world.a, world.lot.product_id, world.lot.id) == 1200
-    assert service.check_stock() == []
+    assert stock.check() == []
     places = db.session.execute(sa.select(Unit.location_kind, Unit.location_id, Unit.in_transit)
                                 .distinct()).all()
     assert places == [(LocationKind.WAREHOUSE, world.a, False)]
@@ -136,7 +138,7 @@ def test_an_outbound_scan_to_a_dealer_leaves_the_units_in_transit_to_it(world):
     assert ship.serial == uf.serial(case) and ship.location_id == world.a
     assert ship.data["order_no"] == "SO-1" and ship.data["to"] == {"kind": "dealer", "id": world.dealer,
                                                                     "in_transit": True}
-    assert service.check_stock() == []
+    assert stock.check() == []
 
 
 def test_a_transfer_is_in_transit_until_the_other_warehouse_receives_it(world):
@@ -155,7 +157,7 @@ def test_a_transfer_is_in_transit_until_the_other_warehouse_receives_it(world):
     assert (arrived.status, arrived.units) == ("accepted", 24)
     assert (stock_of(world.a, world.lot), stock_of(world.b, world.lot)) == (0, 24)
     assert unit(items[0]).in_transit is False
-    assert service.check_stock() == []
+    assert stock.check() == []
 
 
 def test_a_pallet_of_two_lots_counts_in_each_lots_stock(world):
@@ -361,7 +363,7 @@ def test_a_unit_already_where_the_scan_puts_it_is_a_harmless_duplicate(world):
     assert apply_one(outbound(case, world.a, to_dealer_id=world.dealer)).status == "duplicate"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Event).where(
         Event.kind.in_([EventKind.RECEIVE, EventKind.SHIP]))) == 2
-    assert service.check_stock() == []
+    assert stock.check() == []
 
 
 def test_a_rejected_record_retried_once_it_can_apply_is_accepted(world):
@@ -402,8 +404,9 @@ def test_check_stock_finds_a_stock_row_that_differs_from_its_units(app, world):
     assert runner.invoke(warehouse_cli, ["check-stock"]).exit_code == 0
 
     with transaction():
-        db.session.execute(sa.update(Stock).values(quantity=Stock.quantity + 1))
-    assert service.check_stock() == [service.Mismatch(world.a, world.lot.product_id, world.lot.id, 4, 3)]
+        db.session.execute(sa.update(StockPosition).values(quantity=StockPosition.quantity + 1))
+    assert stock.check() == [stock.Mismatch(HolderKind.WAREHOUSE, world.a, world.lot.product_id, world.lot.id,
+                                            store.today(), 4, 3)]
     result = runner.invoke(warehouse_cli, ["check-stock"])
     assert result.exit_code == 1
     assert "stock 4, units 3" in result.output

@@ -28,8 +28,9 @@ from hypothesis.stateful import (
 from app.codes.models import Level
 from app.extensions import db
 from app.units.models import LocationKind, Unit
+from app.stock import service as stock
 from app.warehouse import service
-from app.warehouse.models import Stock
+from app.stock.models import HolderKind, StockPosition
 from app.warehouse.service import Place
 from tests import unit_factories as uf
 from tests.conftest import wipe_rows
@@ -191,12 +192,15 @@ class WarehouseMoves(RuleBasedStateMachine):
     def stock_equals_the_units(self):
         if not hasattr(self, "world"):
             return
-        assert service.check_stock() == []
+        assert stock.check() == []
         counted = Counter((n.place.id, n.product_id, n.lot_id) for n in self.nodes.values()
                           if n.level is Level.ITEM and n.place.kind is LocationKind.WAREHOUSE
                           and not n.place.in_transit)
-        kept = {(w, p, lot): q for w, p, lot, q in db.session.execute(
-            sa.select(Stock.warehouse_id, Stock.product_id, Stock.lot_id, Stock.quantity)) if q}
+        kept = {(w, p, lot): int(q) for w, p, lot, q in db.session.execute(
+            sa.select(StockPosition.holder_id, StockPosition.product_id, StockPosition.lot_id,
+                      sa.func.sum(StockPosition.quantity))
+            .where(StockPosition.holder_kind == HolderKind.WAREHOUSE)
+            .group_by(StockPosition.holder_id, StockPosition.product_id, StockPosition.lot_id)) if q}
         assert kept == dict(counted)
 
     @invariant()

@@ -1,7 +1,11 @@
 """What every report view shares: the period asked for, the caller's regions, the answer's envelope."""
 from __future__ import annotations
 
+import functools
+
 import marshmallow as ma
+
+from app.exports import web as exports
 
 from app.http import current_scope
 from app.reports.service import Period
@@ -36,3 +40,23 @@ class ReportReadSchema(ma.Schema):
 
     as_of = ma.fields.DateTime(metadata={"description": "The figures are current as of this instant (UTC)"})
     period = ma.fields.Nested(PeriodReadSchema)
+
+
+def exportable(envelope: type[ma.Schema], key: str = "rows", *, name: str):
+    """A report view that also answers ``?format=xlsx|csv``: the list under ``key`` of its answer (an
+    ``envelope`` schema's field) as a sheet, through app.exports (inline, or a job for a large one).
+    Goes just above the view function, under ``@blp.response``."""
+    field = envelope().fields[key]
+    rows_schema = type((field.inner if isinstance(field, ma.fields.List) else field).schema)
+
+    def decorate(view):
+        @functools.wraps(view)
+        def answer(*args, **kwargs):
+            result = view(*args, **kwargs)
+            if exports.requested_format() is None:
+                return result
+            rows = result[key] if isinstance(result, dict) else getattr(result, key)
+            return exports.respond(rows, rows_schema(many=True), name=name)
+        answer._extra_query_names = frozenset({"format"})  # app.inputs lets it through
+        return answer
+    return decorate

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from app.admin_api.reports.common import PeriodQuerySchema, ReportReadSchema, caller_regions, period_of
+from app.admin_api.reports.common import PeriodQuerySchema, ReportReadSchema, caller_regions, exportable, period_of
 from app.http import authenticate_back_office, regional, roles
 from app.identity.models import Role
 from app.reports import campaigns, consumers, service
@@ -144,6 +144,7 @@ class SegmentsReportSchema(ReportReadSchema):
 @regional
 @blp.arguments(PeriodQuerySchema, location="query")
 @blp.response(200, CampaignsReportSchema)
+@exportable(CampaignsReportSchema, name="campaigns")
 def campaigns_report(query):
     """Every campaign of the period: scans, participants, claims, wins, prizes, payouts, spend and costs"""
     period = period_of(query)
@@ -156,6 +157,7 @@ def campaigns_report(query):
 @regional
 @blp.arguments(CampaignReportQuerySchema, location="query")
 @blp.response(200, CampaignReportSchema)
+@exportable(CampaignReportSchema, "by_day", name="campaign")
 def campaign_report(query, campaign_id):
     """One campaign over the period: totals, by day (with the day's budget) and by province or city"""
     period = period_of(query)
@@ -169,6 +171,7 @@ def campaign_report(query, campaign_id):
 @regional
 @blp.arguments(HeatQuerySchema, location="query")
 @blp.response(200, HeatReportSchema)
+@exportable(HeatReportSchema, name="consumer-heat")
 def consumer_heat(query):
     """Scans, first scans and consumers per province or city, with centroids for a map"""
     period = period_of(query)
@@ -181,6 +184,7 @@ def consumer_heat(query):
 @regional
 @blp.arguments(PeriodQuerySchema, location="query")
 @blp.response(200, SegmentsReportSchema)
+@exportable(SegmentsReportSchema, "frequency", name="consumer-segments")
 def consumer_segments(query):
     """Consumers by scan frequency in the period; scans by product; consumers and scans by province"""
     period = period_of(query)

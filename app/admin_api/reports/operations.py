@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from app.admin_api.reports.common import PeriodQuerySchema, ReportReadSchema, caller_regions, period_of
+from app.admin_api.reports.common import PeriodQuerySchema, ReportReadSchema, caller_regions, exportable, period_of
 from app.http import authenticate_back_office, regional, roles
 from app.identity.models import Role
 from app.reports import channel, production
@@ -124,6 +124,7 @@ ClerkRankingReadSchema = type("ClerkRankingReadSchema", (ReportReadSchema,),
 @regional
 @blp.arguments(ProductionQuerySchema, location="query")
 @blp.response(200, ProductionReadSchema)
+@exportable(ProductionReadSchema, name="production")
 def production_report(query):
     """Production output by day, line, factory, product or lot (one or two)"""
     return production.production(period=period_of(query), by=query["by"], regions=caller_regions())
@@ -134,6 +135,7 @@ def production_report(query):
 @regional
 @blp.arguments(FlowsQuerySchema, location="query")
 @blp.response(200, FlowsReadSchema)
+@exportable(FlowsReadSchema, name="channel-flows")
 def channel_flows(query):
     """Goods in and out of warehouses, dealers (by tier) and stores, with receipt discrepancies"""
     return channel.flows(period=period_of(query), by=query["by"], regions=caller_regions())
@@ -144,6 +146,7 @@ def channel_flows(query):
 @regional
 @blp.arguments(SellThroughQuerySchema, location="query")
 @blp.response(200, SellThroughReadSchema)
+@exportable(SellThroughReadSchema, name="sell-through")
 def sell_through(query):
     """Sell-through (动销) and case opening (开箱) by region, store, dealer, product or day"""
     return channel.sell_through(period=period_of(query), by=query["by"], regions=caller_regions())
@@ -154,6 +157,7 @@ def sell_through(query):
 @regional
 @blp.arguments(RankingQuerySchema, location="query")
 @blp.response(200, StoreRankingReadSchema)
+@exportable(StoreRankingReadSchema, name="store-ranking")
 def store_ranking(query):
     """The stores that sold the most items over the period"""
     return channel.store_ranking(period=period_of(query), top=query["top"], regions=caller_regions())
@@ -164,6 +168,7 @@ def store_ranking(query):
 @regional
 @blp.arguments(RankingQuerySchema, location="query")
 @blp.response(200, ClerkRankingReadSchema)
+@exportable(ClerkRankingReadSchema, name="clerk-ranking")
 def clerk_ranking(query):
     """The clerks with the most sale scans over the period"""
     return channel.clerk_ranking(period=period_of(query), top=query["top"], regions=caller_regions())
@@ -174,6 +179,7 @@ def clerk_ranking(query):
 @regional
 @blp.arguments(DiversionQuerySchema, location="query")
 @blp.response(200, DiversionReadSchema)
+@exportable(DiversionReadSchema, name="diversion")
 def diversion(query):
     """Diversion alerts raised, closed and open now by dealer, region (with centroids), product or day"""
     return channel.diversion(period=period_of(query), by=query["by"], regions=caller_regions())

@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from app.admin_api.reports.common import caller_regions
+from app.admin_api.reports.common import caller_regions, exportable
 from app.http import ALL_ROLES, authenticate_back_office, regional, roles
 from app.reports import service
 from app.schemas import Int
@@ -44,6 +44,7 @@ class OverviewReadSchema(ma.Schema):
 @roles(*ALL_ROLES)
 @regional
 @blp.response(200, OverviewReadSchema)
+@exportable(OverviewReadSchema, "trend", name="overview")
 def overview():
     """KPIs for today, 7 and 30 days, each beside the period before, with daily trends"""
     return service.overview(regions=caller_regions())

@@ -25,7 +25,7 @@ from app.identity.scope import DataScope
 from app.masterdata import service as masterdata
 from app.rebates.models import RebateStatement
 from app.retail.models import SaleScan
-from app.warehouse.models import Stock
+from app.stock.models import HolderKind, StockPosition
 from tests.channel_factories import make_order
 from tests.factories import PASSWORD
 from tests.masterdata_factories import ACTOR, BEIJING, DONGCHENG, XIHU, ZHEJIANG, make_product
@@ -123,7 +123,8 @@ def world(app):
         place.order = make_order(seller=("warehouse", place.warehouse), buyer=("dealer", place.dealer),
                                  lines=[(product.id, 24)]).id
         with transaction():
-            db.session.add(Stock(warehouse_id=place.warehouse, product_id=product.id, lot_id=place.lot, quantity=5))
+            db.session.add(StockPosition(holder_kind=HolderKind.WAREHOUSE, holder_id=place.warehouse,
+                                         product_id=product.id, lot_id=place.lot, received_on=AT.date(), quantity=5))
     with transaction():
         # Rows with no region at all: only national users see them.
         person = Person()
@@ -213,7 +214,8 @@ SCOPED_OTHER = {"/api/admin/consumer-profiles/segments",
                 # tests/unit/test_reports_operations.py::test_a_regional_user_*
                 "/api/admin/reports/production", "/api/admin/reports/channel/flows", "/api/admin/reports/sell-through",
                 "/api/admin/reports/rankings/stores", "/api/admin/reports/rankings/clerks",
-                "/api/admin/reports/diversion"}
+                "/api/admin/reports/diversion",
+                "/api/admin/stock/summary"}  # tests/unit/test_channel_stock.py
 
 
 def _all_rows(client, path: str, headers: dict) -> list[dict]:
