@@ -28,6 +28,7 @@ from app.masterdata.models import Dealer, Product, Region, Status, Store, Wareho
 from app.platform.clock import day_start
 from app.reports import service
 from app.reports.breakdown import Measure, Report, fold, names_of, parse_by, region_fields, sort_key
+from app.reports.models import DailyFact
 from app.reports.service import REGION_LEVELS, Period, region_condition
 from app.retail.models import SaleScan
 
@@ -161,6 +162,8 @@ def sell_through(*, period: Period, by: str | None, regions: Iterable[str] | Non
     for both, so dealer rows add up to more than the whole."""
     dims = parse_by(by, SELL_DIMENSIONS)
     regions = list(regions) if regions is not None else None
+    if not {"store", "dealer"} & set(dims):
+        return _sell_through_by_group(period, dims, regions)
     columns = {"place_kind", "place_id", "variant", "region", *(("day",) if "day" in dims else ()),
                *(("product_id",) if "product" in dims else ())}
     rows = service.sums({m.fact for m in SELL_MEASURES.values()}, period, by=sorted(columns), regions=regions,
@@ -179,6 +182,31 @@ def sell_through(*, period: Period, by: str | None, regions: Iterable[str] | Non
     active = _active_stores(dims, regions, supplied)
     for group, values in groups.items():
         values["stores_with_sales"] = len(selling.get(group, ()))
+        values["active_stores"] = active(group)
+        values["sell_through_rate"] = round(values["stores_with_sales"] / values["active_stores"], 4) \
+            if values["active_stores"] else None
+    return _report(period, dims, groups)
+
+
+def _sell_through_by_group(period: Period, dims: tuple[str, ...], regions) -> Report:
+    """Sell-through by day, region or product: the figures summed in SQL by the groups themselves (the
+    coarse or product rows where they serve), and the stores with sales counted there too, rather than
+    a row per store and day read into Python."""
+    columns = {"day": "day", "product": "product_id", **{level: level for level in REGIONS}}
+    by = [columns[name] for name in dims]
+    rows = service.sums({m.fact for m in SELL_MEASURES.values()}, period, by=["place_kind", "variant", *by],
+                        regions=regions, place_kind="store")
+    keys = {name: (lambda column: lambda row: getattr(row, column))(columns[name]) for name in dims}
+    groups = fold(rows, by=dims, keys=keys, measures=SELL_MEASURES)
+    group_columns = [service.group_column(column) for column in by]
+    selling = {tuple(row[:-1]): row[-1] for row in db.session.execute(
+        sa.select(*group_columns, sa.func.count(sa.distinct(DailyFact.place_id)))
+        .where(DailyFact.fact == "unit.sold", DailyFact.place_kind == "store", DailyFact.n > 0,
+               DailyFact.day.between(period.first, period.last), region_condition(DailyFact.region_code, regions))
+        .group_by(*group_columns))}
+    active = _active_stores(dims, regions, {})
+    for group, values in groups.items():
+        values["stores_with_sales"] = selling.get(group, 0)
         values["active_stores"] = active(group)
         values["sell_through_rate"] = round(values["stores_with_sales"] / values["active_stores"], 4) \
             if values["active_stores"] else None

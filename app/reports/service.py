@@ -94,7 +94,8 @@ def region_condition(column, regions: Iterable[str] | None):
     return sa.or_(*(column.like(f"{prefix}%") for prefix in prefixes))
 
 
-def _group_column(name: str):
+def group_column(name: str):
+    """A rollup column to group by, labelled: a dimension, or a region's province / city / district prefix."""
     if name in REGION_LEVELS:
         return sa.func.substr(DailyFact.region_code, 1, REGION_LEVELS[name]).label(name)
     if name == "region":
@@ -119,7 +120,7 @@ def sums(facts: Iterable[str], period: Period, *, by: Iterable[str] = (), region
     asked = set(by) | set(equal)
     coarse = asked <= COARSE_DIMENSIONS and all(len(p) <= 2 for p in (regions or ()))
     by_product = not coarse and regions is None and asked <= PRODUCT_DIMENSIONS
-    groups = [_group_column(name) for name in by]
+    groups = [group_column(name) for name in by]
     fact = DailyFact.fact
     if coarse or by_product:
         facts = [name + (rollups.COARSE if coarse else rollups.BY_PRODUCT) for name in facts]
