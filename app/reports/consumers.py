@@ -25,7 +25,9 @@ HEAT_LEVELS = ("province", "city")
 
 def heat(*, period: Period, level: str, regions: Iterable[str] | None = None) -> list[dict]:
     """Scans, first scans and distinct consumers per province or city, with its name and centroid;
-    most scans first. Scans without a location are in no region."""
+    most scans first. Scans without a location are in no region. By province a consumer counts once, in
+    the province of their first day with a scan in the period (so the provinces add up to the country);
+    by city, in every city where a day of theirs began."""
     if level not in HEAT_LEVELS:
         raise ReportParameterInvalid(f"level is one of {', '.join(HEAT_LEVELS)}.",
                                      errors={"level": [f"one of {', '.join(HEAT_LEVELS)}"]})
@@ -37,12 +39,15 @@ def heat(*, period: Period, level: str, regions: Iterable[str] | None = None) ->
         found[name] += int(row.n)
         if row.fact == "scan.first" and row.variant == "genuine":
             found["genuine_first_scans"] += int(row.n)
-    prefix = sa.func.substr(ConsumerDay.region_code, 1, REGION_LEVELS[level])
-    consumers = db.session.execute(
-        sa.select(prefix, sa.func.count(sa.distinct(ConsumerDay.app_user_id)))
-        .where(ConsumerDay.day.between(period.first, period.last), ConsumerDay.region_code != "",
-               service.region_condition(ConsumerDay.region_code, regions))
-        .group_by(prefix)).all()
+    if level == "province" and all(len(prefix) <= 2 for prefix in regions or ()):
+        consumers = service.consumers_by_province(period, regions=regions).items()
+    else:  # a city's consumers: read the consumer-days of the period
+        prefix = sa.func.substr(ConsumerDay.region_code, 1, REGION_LEVELS[level])
+        consumers = db.session.execute(
+            sa.select(prefix, sa.func.count(sa.distinct(ConsumerDay.app_user_id)))
+            .where(ConsumerDay.day.between(period.first, period.last), ConsumerDay.region_code != "",
+                   service.region_condition(ConsumerDay.region_code, regions))
+            .group_by(prefix)).all()
     for code, count in consumers:
         figures.setdefault(code, Counter())["consumers"] = count
     rows = [{**service.region_info(code), "scans": found["scans"], "first_scans": found["first_scans"],

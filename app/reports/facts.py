@@ -23,7 +23,10 @@ Facts (``report_daily.fact``; n counts, amount is items, fen or points as said):
 - points.earned / points.spent: consumer points ledger (variant: entry kind; amount: points).
 - alert.diversion / alert.diversion_closed / alert.leak: alerts raised and closed.
 - consumer.day: a consumer who scanned that day (variant: days since their previous day with a scan,
-  or "new"); kept with report_consumer_days by ``rollups.note_consumer_days``.
+  or "new"); consumer.pday: the same in the province of the day's first scan; both kept with
+  report_consumer_days by ``rollups.note_consumer_days``.
+- consumer.segment: a consumer's member tag (variant) on their latest day with a scan (amount: their
+  scans ever); kept with report_consumers.
 """
 from __future__ import annotations
 

@@ -93,8 +93,7 @@ COARSE = "@"  # a fact's coarse rows: fact + "@"
 def coarse_key(fine: Key) -> Key:
     """The row a fine row also counts in: day, place kind, variant and province only. Reports that need
     nothing finer (the overview, a province map) read a few rows a day, not one per lot and district."""
-    province = fine.region_code[:2].ljust(12, "0") if fine.region_code else ""
-    return Key(fine.fact + COARSE, fine.day, 0, 0, fine.place_kind, 0, province, 0, fine.variant)
+    return Key(fine.fact + COARSE, fine.day, 0, 0, fine.place_kind, 0, province_of(fine.region_code), 0, fine.variant)
 
 
 BY_PRODUCT = "#"  # a fact's product rows: fact + "#"
@@ -128,6 +127,11 @@ PREV_DAY_REACH = 366  # a previous day further back than a report's longest peri
 # the consumers of a period are its consumer-days whose gap reaches back before the period's first day
 # (app.reports.service.distinct_consumers), summed from a few hundred rows a day whatever the crowd.
 CONSUMER_DAY = "consumer.day"
+CONSUMER_PROVINCE_DAY = "consumer.pday"  # the same, in the province of the day's first scan ('' for none)
+
+
+def province_of(region_code: str | None) -> str:
+    return region_code[:2].ljust(12, "0") if region_code else ""
 
 
 def gap_since(day: date, previous: date | None) -> str:
@@ -156,27 +160,41 @@ def note_consumer_days(scans: Iterable[dict], *, session: Session | None = None,
         return
     table = ConsumerDay.__table__
     reach = timedelta(days=PREV_DAY_REACH)
-    query = (sa.select(table.c.app_user_id, table.c.day, table.c.prev_day)
+    query = (sa.select(table.c.app_user_id, table.c.day, table.c.prev_day, table.c.region_code, table.c.first_scan_id)
              .where(table.c.app_user_id.in_(sorted({user for user, _ in days})),
                     table.c.day.between(min(d for _, d in days) - reach, max(d for _, d in days) + reach))
              .order_by(table.c.app_user_id, table.c.day))
     known: dict[int, dict[date, date | None]] = {}  # user -> {day: its previous day}
-    for user, day, prev_day in session.execute(query):
+    places: dict[tuple[int, date], list] = {}  # (user, day) -> [region, first scan id]
+    for user, day, prev_day, region, first_id in session.execute(query):
         known.setdefault(user, {})[day] = prev_day
+        places[(user, day)] = [region, first_id]
     inserted: dict[tuple[int, date], date | None] = {}
     moved: dict[tuple[int, date], date] = {}
     gaps = pending(session)
+
+    def count(user, day, previous, n=1):  # a consumer-day under its gap, whole country and in its province
+        gaps.add(key(CONSUMER_DAY, day, variant=gap_since(day, previous)), n)
+        gaps.add(key(CONSUMER_PROVINCE_DAY, day, region_code=province_of(places[(user, day)][0]),
+                     variant=gap_since(day, previous)), n)
+
     for user, day in sorted(days):  # a consumer's days in order: a day of this batch sees the ones before it
         mine = known.setdefault(user, {})
-        if day in mine:
-            continue  # a day already written: the upsert adds its scans
+        region, _, first_id = days[(user, day)]
+        if day in mine:  # a day already written: the upsert adds its scans, and a lower scan id its region
+            if first_id < places[(user, day)][1] and province_of(region) != province_of(places[(user, day)][0]):
+                count(user, day, mine[day], -1)
+                places[(user, day)] = [region, first_id]
+                count(user, day, mine[day])
+            continue
         earlier = max((d for d in mine if d < day), default=None)
         inserted[(user, day)] = mine[day] = earlier if earlier and day - earlier <= reach else None
-        gaps.add(key(CONSUMER_DAY, day, variant=gap_since(day, mine[day])))
+        places[(user, day)] = [region, first_id]
+        count(user, day, mine[day])
         after = min((d for d in mine if d > day), default=None)
         if after is not None and after - day <= reach:  # a day written before this earlier one
-            gaps.add(key(CONSUMER_DAY, after, variant=gap_since(after, mine[after])), -1)
-            gaps.add(key(CONSUMER_DAY, after, variant=gap_since(after, day)))
+            count(user, after, mine[after], -1)
+            count(user, after, day)
             moved[(user, after)] = mine[after] = day
     for (user, after), day in sorted(moved.items()):
         session.execute(sa.update(table).where(table.c.app_user_id == user, table.c.day == after)

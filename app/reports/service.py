@@ -16,7 +16,7 @@ from typing import Iterable, NamedTuple
 
 import sqlalchemy as sa
 
-from app.db import utcnow
+from app.db import mysql_like, utcnow
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.masterdata import region_cache
@@ -158,6 +158,22 @@ def distinct_consumers(period: Period, *, regions: Iterable[str] | None = None, 
         return dict(db.session.execute(sa.select(ConsumerDay.day, sa.func.count()).where(*where)
                                        .group_by(ConsumerDay.day)).all())
     return db.session.scalar(sa.select(sa.func.count(sa.distinct(ConsumerDay.app_user_id))).where(*where))
+
+
+def consumers_by_province(period: Period, *, regions: Iterable[str] | None = None) -> dict[str, int]:
+    """{province prefix: consumers} of the period, each consumer in the province of their first day in
+    it, summed in SQL from the provinces' consumer-day facts: a consumer-day is its consumer's first in
+    the period when its gap ("001".."366", "new") reaches back before the period's first day; as text of
+    three digits the comparison is the same, and "new" is after every number."""
+    fine = rollups.key(rollups.CONSUMER_PROVINCE_DAY, period.first)
+    first_day = (sa.func.lpad(sa.func.datediff(DailyFact.day, period.first), 3, "0") if mysql_like() else
+                 sa.func.printf("%03d", sa.func.julianday(DailyFact.day) - sa.func.julianday(period.first)))
+    province = sa.func.substr(DailyFact.region_code, 1, 2)
+    query = (sa.select(province, sa.func.sum(sa.case((DailyFact.variant > first_day, DailyFact.n), else_=0)))
+             .where(DailyFact.fact == fine.fact, DailyFact.day.between(period.first, period.last),
+                    DailyFact.region_code != "", region_condition(DailyFact.region_code, regions))
+             .group_by(province))
+    return {code: int(count or 0) for code, count in db.session.execute(query)}
 
 
 # --- overview -----------------------------------------------------------------------------------

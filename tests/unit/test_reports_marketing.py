@@ -212,10 +212,11 @@ def test_scan_heat_by_province_and_city(world, client, auth):
     answer = get(client, auth, "/consumers/heat", role=Role.OPS)
     assert answer.status_code == 200, answer.json
     zhejiang, beijing = answer.json["rows"]
-    # Zhejiang: D1 u1 twice, u2; D2 u1, u2 (coffee), u3 twice, u4; consumers u1, u2, u3, u4.
+    # Zhejiang: D1 u1 twice, u2; D2 u1, u2 (coffee), u3 twice, u4. A consumer counts in the province of
+    # their first day of the period: u1, u2, u4 here; u3 began in Beijing (D1).
     assert {k: zhejiang[k] for k in ("region_code", "region_name", "scans", "first_scans", "genuine_first_scans",
                                      "consumers")} == {"region_code": ZHEJIANG, "region_name": "浙江省", "scans": 8,
-                                                       "first_scans": 7, "genuine_first_scans": 7, "consumers": 4}
+                                                       "first_scans": 7, "genuine_first_scans": 7, "consumers": 3}
     assert (beijing["region_code"], beijing["scans"], beijing["first_scans"], beijing["consumers"]) == (BEIJING, 1, 1, 1)
     assert zhejiang["longitude"] and beijing["latitude"]
     cities = get(client, auth, "/consumers/heat", level="city").json
@@ -236,7 +237,7 @@ def test_segments_by_frequency_product_and_region(world, client, auth):
     assert (tea["product_id"], tea["product_name"], tea["scans"], tea["first_scans"], tea["genuine_first_scans"]) \
         == (world["tea"].id, "Jasmine Tea", 12, 11, 11)
     assert (coffee["product_id"], coffee["scans"]) == (world["coffee"].id, 1)
-    assert [(row["region_code"], row["consumers"]) for row in answer.json["regions"]] == [(ZHEJIANG, 4), (BEIJING, 1)]
+    assert [(row["region_code"], row["consumers"]) for row in answer.json["regions"]] == [(ZHEJIANG, 3), (BEIJING, 1)]
     # A member tag counts the scans ever, on the consumer's latest day: everyone scanned again today.
     only_today = get(client, auth, "/consumers/segments", **{"from": D2.isoformat()}).json["frequency"]
     assert [(s["consumers"], s["scans"]) for s in only_today] == [(1, 1), (3, 8), (1, 4), (0, 0)]
