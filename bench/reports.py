@@ -283,7 +283,7 @@ def derived_rows_sql() -> list[str]:
 def fill_rollups(conn, first, last) -> None:
     """The rollups of days first..last by set-based SQL, as ``rebuild`` computes them (``--check``): unit
     events and consumer scans in one INSERT ... SELECT each; consumer days (scans, the previous day by
-    LAG, the lowest scan id and its region) and their ``consumer.day`` facts; consumers' totals and their
+    LAG, the lowest scan id and its region) and their ``consumer.day`` / ``consumer.pday`` facts; consumers' totals and their
     ``consumer.segment`` facts; then every fine row's coarse row (``rollups.coarse_key``) by one GROUP BY
     over the rows just written. The other families (batches, receipts, draws, payouts, points, alerts)
     go through ``rebuild``'s own functions and ``rollups.write``, which adds their coarse rows itself.
@@ -350,6 +350,12 @@ def fill_rollups(conn, first, last) -> None:
         SELECT '{rollups.CONSUMER_DAY}', day, 0, 0, '', 0, '', 0,
                IF(prev_day IS NULL, 'new', LPAD(DATEDIFF(day, prev_day), 3, '0')), COUNT(*), 0
           FROM report_consumer_days WHERE day BETWEEN :first AND :last GROUP BY 2, 9"""), bounds)
+    conn.execute(sa.text(f"""
+        INSERT INTO report_daily ({columns})
+        SELECT '{rollups.CONSUMER_PROVINCE_DAY}', day, 0, 0, '', 0,
+               IF(region_code = '', '', RPAD(LEFT(region_code, 2), 12, '0')), 0,
+               IF(prev_day IS NULL, 'new', LPAD(DATEDIFF(day, prev_day), 3, '0')), COUNT(*), 0
+          FROM report_consumer_days WHERE day BETWEEN :first AND :last GROUP BY 2, 7, 9"""), bounds)
     conn.execute(sa.text(f"""
         INSERT INTO report_consumers (app_user_id, scans, last_day)
         SELECT app_user_id, COUNT(*), DATE(MAX(scanned_at) + {CHINA}) FROM consumer_scans GROUP BY app_user_id
