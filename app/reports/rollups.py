@@ -173,7 +173,7 @@ def note_consumer_days(scans: Iterable[dict], *, session: Session | None = None,
     moved: dict[tuple[int, date], date] = {}
     gaps = pending(session)
 
-    def count(user, day, previous, n=1):  # a consumer-day under its gap, whole country and in its province
+    def note_gap(user, day, previous, n=1):  # a consumer-day under its gap, whole country and in its province
         gaps.add(key(CONSUMER_DAY, day, variant=gap_since(day, previous)), n)
         gaps.add(key(CONSUMER_PROVINCE_DAY, day, region_code=province_of(places[(user, day)][0]),
                      variant=gap_since(day, previous)), n)
@@ -183,18 +183,18 @@ def note_consumer_days(scans: Iterable[dict], *, session: Session | None = None,
         region, _, first_id = days[(user, day)]
         if day in mine:  # a day already written: the upsert adds its scans, and a lower scan id its region
             if first_id < places[(user, day)][1] and province_of(region) != province_of(places[(user, day)][0]):
-                count(user, day, mine[day], -1)
+                note_gap(user, day, mine[day], -1)
                 places[(user, day)] = [region, first_id]
-                count(user, day, mine[day])
+                note_gap(user, day, mine[day])
             continue
         earlier = max((d for d in mine if d < day), default=None)
         inserted[(user, day)] = mine[day] = earlier if earlier and day - earlier <= reach else None
         places[(user, day)] = [region, first_id]
-        count(user, day, mine[day])
+        note_gap(user, day, mine[day])
         after = min((d for d in mine if d > day), default=None)
         if after is not None and after - day <= reach:  # a day written before this earlier one
-            count(user, after, mine[after], -1)
-            count(user, after, day)
+            note_gap(user, after, mine[after], -1)
+            note_gap(user, after, day)
             moved[(user, after)] = mine[after] = day
     for (user, after), day in sorted(moved.items()):
         session.execute(sa.update(table).where(table.c.app_user_id == user, table.c.day == after)
