@@ -354,15 +354,19 @@ def _count_leak(row: dict) -> None:
     batch = facts.batch_holding(row["serial"])
     if batch is None:
         return
-    seen = sa.select(CodeLeakAlert.id).where(CodeLeakAlert.serial == row["serial"])
-    if db.session.scalar(seen.with_for_update() if mysql_like() else seen) is None:
-        rollups.add("alert.leak", china_day(row["scanned_at"]), product_id=batch.product_id)
+    # Whether this scan raised the alert (its first): SQLite serialises writers, so a read before tells;
+    # on MySQL a read before would need a lock (gap locks: concurrent scans of the code deadlock), and the
+    # upsert's affected rows tell instead (1: inserted, 2: updated).
+    first = not mysql_like() and db.session.scalar(
+        sa.select(CodeLeakAlert.id).where(CodeLeakAlert.serial == row["serial"])) is None
     statement = upsert(CodeLeakAlert.__table__, ["serial"], lambda table, new: {
         "scans": table.c.scans + 1, "last_seen_at": greatest(table.c.last_seen_at, new.last_seen_at)})
-    db.session.execute(statement, {
+    result = db.session.execute(statement, {
         "serial": row["serial"], "code": row["code"], "batch_id": batch.id, "scans": 1,
         "first_seen_at": row["scanned_at"], "last_seen_at": row["scanned_at"], "status": LeakAlertStatus.OPEN,
         "resolution": ""})
+    if first or mysql_like() and result.rowcount == 1:
+        rollups.add("alert.leak", china_day(row["scanned_at"]), product_id=batch.product_id)
 
 
 def _decoded(raw: dict) -> dict:

@@ -394,3 +394,8 @@ def test_scans_of_one_leaked_code_from_many_threads_make_one_alert(app, mariadb,
     db.session.rollback()
     (alert,) = db.session.scalars(sa.select(CodeLeakAlert)).all()
     assert alert.scans == 8
+    # The reports count one alert raised, and eight scans.
+    from tests.report_checks import figure, rollup_differences
+
+    assert (figure("alert.leak"), figure("scan", variant="not_commissioned")) == (1, 8)
+    assert rollup_differences() == {}
