@@ -16,7 +16,7 @@ import marshmallow as ma
 import sqlalchemy as sa
 from flask import current_app
 
-from app import workers
+from app import faults, workers
 from app.db import transaction, utcnow
 from app.errors import DomainError, NotFound, ValidationFailed
 from app.exports import sheet
@@ -240,9 +240,13 @@ def perform(*, job_id: int, attempt: int) -> None:
             written = write(source=source, fmt=fmt, path=path, title=name,
                             progress=lambda rows: _update(job_id, attempt, rows_done=rows))
     except Exception as exc:
-        log.exception("export %s failed", job_id)
         db.session.rollback()
         path.unlink(missing_ok=True)
+        if faults.is_outage(exc):
+            # Not the export's fault: it stays running, its heartbeat ages, and recover_stale queues it
+            # again once the database or Redis is back (the worker's loop waits out the outage).
+            raise
+        log.exception("export %s failed", job_id)
         _finish(job_id, attempt, status=ExportStatus.FAILED, error=str(exc)[:1000] or type(exc).__name__)
         return
     _finish(job_id, attempt, status=ExportStatus.DONE, rows_done=written.rows, rows_total=written.rows,

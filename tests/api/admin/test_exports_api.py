@@ -273,3 +273,29 @@ def test_a_job_whose_worker_died_is_run_again(client, auth, payouts, small_inlin
     finished = db.session.get(DataExportJob, job["id"], populate_existing=True)
     assert (finished.status, finished.attempt, finished.rows_done) == (ExportStatus.DONE, 2, 3)
     assert sheet_of(client.get(job["links"]["file"], headers=headers)).max_row == 4
+
+
+def test_a_job_that_meets_an_outage_is_not_failed_and_runs_again_once_it_is_over(
+        client, auth, payouts, small_inline_limit, app, monkeypatch):
+    import pymysql
+
+    monkeypatch.setitem(app.config, "EXPORT_RUNNER", "worker")
+    headers = auth.as_admin()
+    job = client.get("/api/admin/payouts?format=csv", headers=headers).get_json()
+    gone = sa.exc.OperationalError("SELECT 1", {}, pymysql.err.OperationalError(2013, "Lost connection"))
+    real_write = service.write
+
+    def lost(**kwargs):
+        raise gone
+    monkeypatch.setattr(service, "write", lost)
+    with pytest.raises(sa.exc.OperationalError):
+        service.run_queued()
+    held = db.session.get(DataExportJob, job["id"], populate_existing=True)
+    assert (held.status, held.error) == (ExportStatus.RUNNING, None)  # not failed: the outage was not its fault
+    monkeypatch.setattr(service, "write", real_write)
+    with transaction():
+        db.session.get(DataExportJob, job["id"]).heartbeat_at -= timedelta(hours=1)
+    assert service.run_queued() == 1
+    done = db.session.get(DataExportJob, job["id"], populate_existing=True)
+    assert (done.status, done.attempt) == (ExportStatus.DONE, 2)
+    assert len(csv_of(client.get(job["links"]["file"], headers=headers))) == 4
