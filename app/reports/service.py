@@ -9,6 +9,7 @@ figures go by the region of the lot's factory (app.reports.production).
 """
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -16,6 +17,7 @@ from typing import Iterable, NamedTuple
 
 import sqlalchemy as sa
 
+from app import faults
 from app.db import mysql_like, utcnow
 from app.errors import ValidationFailed
 from app.extensions import db
@@ -25,6 +27,7 @@ from app.reports import rollups
 from app.reports.models import ConsumerDay, DailyFact
 
 MAX_DAYS = 366
+log = logging.getLogger(__name__)
 
 
 class ReportParameterInvalid(ValidationFailed):
@@ -74,8 +77,11 @@ def scans_pending() -> int:
 
     try:
         return scan_log.pending()
-    except Exception:  # noqa: BLE001 - Redis away: the reports still answer from the database
-        return -1
+    except Exception as error:  # noqa: BLE001 - told apart below: only an outage is answered
+        if not faults.is_outage(error):
+            raise
+        log.warning("reports: Redis is away, scans pending unknown (%s)", error)
+        return -1  # the reports still answer from the database
 
 
 # --- reading the rollups ------------------------------------------------------------------------

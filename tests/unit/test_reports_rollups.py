@@ -138,3 +138,12 @@ def test_every_report_exports_its_rows_as_a_sheet_with_chinese_headers(app, sand
     assert overview.max_row == 1 + 30  # the 30 days of the trend
     assert client.get("/api/admin/reports/overview", query_string={"format": "pdf"},
                       headers=headers).status_code == 422
+
+
+def test_with_redis_away_the_overview_still_answers_and_says_the_pending_scans_are_unknown(app, auth, client, outage):
+    headers = auth.headers_for(Role.MARKETER)
+    outage.redis()
+    answer = client.get("/api/admin/reports/overview", headers=headers)
+    outage.end()
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["scans_pending"] == -1
