@@ -43,7 +43,7 @@ from app.db import insert_once, upsert, utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.masterdata.rules import region_prefix
-from app.rebates.service import BUSINESS_TZ
+from app.platform.clock import china_day
 from app.reports import facts as report_facts, rollups
 
 DRAWABLE = (Verdict.GENUINE, Verdict.SCANNED_BEFORE)
@@ -96,10 +96,6 @@ class LimitReached(Conflict):
 class ConsumerBlocked(Forbidden):
     code = "consumer_blocked"
     message = "This account cannot take part in campaigns."
-
-
-def china_day(moment: datetime) -> date:
-    return moment.astimezone(BUSINESS_TZ).date()
 
 
 def _setting(name: str) -> int:

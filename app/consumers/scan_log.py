@@ -49,7 +49,6 @@ from app.consumers.models import (
 from app import faults
 from app.db import greatest, mysql_like, upsert
 from app.extensions import db, redis
-from app.platform.clock import china_day
 from app.reports import facts as report_facts, rollups
 from app.units import store as unit_store
 
@@ -366,7 +365,7 @@ def _count_leak(row: dict) -> None:
         "first_seen_at": row["scanned_at"], "last_seen_at": row["scanned_at"], "status": LeakAlertStatus.OPEN,
         "resolution": ""})
     if first or mysql_like() and result.rowcount == 1:
-        rollups.add("alert.leak", china_day(row["scanned_at"]), product_id=batch.product_id)
+        rollups.add_all(report_facts.leak_alert(first_seen_at=row["scanned_at"], product_id=batch.product_id))
 
 
 def _decoded(raw: dict) -> dict:

@@ -15,7 +15,7 @@ the same flows each pay their own line. Days are China Standard Time (UTC+8): a 
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
@@ -27,10 +27,10 @@ from app.identity.scope import NATIONAL, DataScope, OutsideDataScope, scope_of
 from app.identity.service import Actor, apply_changes, audit
 from app.masterdata.service import dealer_ids_in, dealer_in
 from app.masterdata.models import Dealer, Product, Status
+from app.platform.clock import day_start
 from app.rebates.models import RebateBasis, RebateLine, RebateRule, RebateStatement, StatementStatus
 from app.retail.models import SaleScan
 
-BUSINESS_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 MAX_TIER = 99  # a channel is a handful of tiers deep; the column is a plain integer
 RULE_FIELDS = ("name", "tier", "product_id", "basis", "amount_fen", "starts_on", "ends_on", "status")
 
@@ -146,11 +146,6 @@ def list_rules(*, status=None, product_id=None, tier=None, basis=None):
 
 # --- flows --------------------------------------------------------------------------------------
 
-def _day_start(day: date) -> datetime:
-    """The UTC instant a business day starts."""
-    return datetime.combine(day, time.min, BUSINESS_TZ).astimezone(timezone.utc)
-
-
 def _shipped_by(dealer_id: int):
     return sa.and_(Shipment.shipper_kind == PartyKind.DEALER, Shipment.shipper_id == dealer_id)
 
@@ -163,8 +158,8 @@ def cases_to_stores(*, dealer_id: int, first_day: date, last_day: date, product_
              .join(Product, Product.id == ShipmentUnit.product_id)
              .where(_shipped_by(dealer_id), Shipment.receiver_kind == PartyKind.STORE,
                     ShipmentUnit.received.is_(True),
-                    Receipt.confirmed_at >= _day_start(first_day),
-                    Receipt.confirmed_at < _day_start(last_day + timedelta(days=1)))
+                    Receipt.confirmed_at >= day_start(first_day),
+                    Receipt.confirmed_at < day_start(last_day + timedelta(days=1)))
              .group_by(ShipmentUnit.product_id, Product.units_per_case))
     if product_id is not None:
         query = query.where(ShipmentUnit.product_id == product_id)
@@ -178,8 +173,8 @@ def units_sold(*, dealer_id: int, first_day: date, last_day: date, product_id: i
                          .where(ShipmentUnit.serial == SaleScan.serial, _shipped_by(dealer_id),
                                 Shipment.status.in_((ShipmentStatus.SHIPPED, ShipmentStatus.RECEIVED))))
     query = (sa.select(SaleScan.product_id, sa.func.count())
-             .where(SaleScan.scanned_at >= _day_start(first_day),
-                    SaleScan.scanned_at < _day_start(last_day + timedelta(days=1)),
+             .where(SaleScan.scanned_at >= day_start(first_day),
+                    SaleScan.scanned_at < day_start(last_day + timedelta(days=1)),
                     shipped_by_dealer.exists())
              .group_by(SaleScan.product_id))
     if product_id is not None:

@@ -221,8 +221,8 @@ def diversion_alert(row, *, closed: bool = False) -> Sums:
     return sums
 
 
-def leak_alert(row, product_id: int | None) -> Sums:
+def leak_alert(*, first_seen_at: datetime, product_id: int | None) -> Sums:
     """A code-leak alert raised (the first scan of a code never put on a product)."""
     sums = Sums()
-    sums.add(key("alert.leak", china_day(row.first_seen_at), product_id=product_id))
+    sums.add(key("alert.leak", china_day(first_seen_at), product_id=product_id))
     return sums

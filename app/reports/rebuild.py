@@ -32,7 +32,7 @@ CHUNK = 5_000
 class Rebuilt:
     first: date
     last: date
-    rows: int  # rollup rows written
+    rows: int  # rollup rows written (besides their coarse and product rows)
 
 
 def rebuild(*, first: date, last: date) -> Rebuilt:
@@ -176,5 +176,5 @@ def _alerts(starts, ends) -> rollups.Sums:
     query = sa.select(CodeLeakAlert, CodeBatch.product_id).join(CodeBatch, CodeBatch.id == CodeLeakAlert.batch_id) \
         .where(_in(CodeLeakAlert.first_seen_at, starts, ends))
     for alert, product_id in db.session.execute(query):
-        sums.update(facts.leak_alert(alert, product_id))
+        sums.update(facts.leak_alert(first_seen_at=alert.first_seen_at, product_id=product_id))
     return sums

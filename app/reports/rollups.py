@@ -110,12 +110,12 @@ def product_key(fine: Key) -> Key:
 def write(sums: Sums, *, session: Session) -> None:
     """Add sums to the rollup rows now, each to its fine row, its coarse row and its product row (one
     statement; rows in key order)."""
-    coarse = Sums()
+    every = Sums()
+    every.update(sums)
     for fine in sums.n.keys() | sums.amount.keys():
-        coarse.add(coarse_key(fine), sums.n[fine], sums.amount[fine])
-        coarse.add(product_key(fine), sums.n[fine], sums.amount[fine])
-    sums.update(coarse)
-    rows = sums.rows()
+        every.add(coarse_key(fine), sums.n[fine], sums.amount[fine])
+        every.add(product_key(fine), sums.n[fine], sums.amount[fine])
+    rows = every.rows()
     if rows:
         statement = upsert(DailyFact.__table__, list(Key._fields), lambda table, new: {
             "n": table.c.n + new.n, "amount": table.c.amount + new.amount})
