@@ -134,6 +134,24 @@ SELECT DATE(resolved_at + {CHINA}), 'closed', COUNT(*) FROM diversion_alerts
 UNION ALL
 SELECT NULL, 'open now', COUNT(*) FROM diversion_alerts WHERE status = 'open'
 """
+# Channel stock (under /api/admin/stock, not /reports): the units in stock counted directly, each
+# item's day received taken as its store receipt's China day (the world's cases reach stores 5 days
+# after they were made); sold items are out of stock.
+NAIVE_STOCK = f"""
+SELECT {{group}}, COUNT(DISTINCT u.location_id), COUNT(*), MIN(DATE(u.commissioned_at + INTERVAL 5 DAY + {CHINA})),
+       SUM(DATE(u.commissioned_at + INTERVAL 5 DAY + {CHINA}) > :last - INTERVAL 30 DAY)
+  FROM units u LEFT JOIN sale_scans s ON s.serial = u.serial
+ WHERE u.level = 'item' AND u.status = 'active' AND u.location_kind = 'store' AND s.id IS NULL GROUP BY 1
+"""
+STOCK: dict[str, tuple[str, str]] = {
+    "stock": ("/api/admin/stock?days=30", NAIVE_STOCK.format(group="u.location_kind")),
+    "stock/summary holder_kind": ("/api/admin/stock/summary?group=holder_kind&days=30",
+                                  NAIVE_STOCK.format(group="u.location_kind")),
+    "stock/summary product": ("/api/admin/stock/summary?group=product&days=30",
+                              NAIVE_STOCK.format(group="u.product_id")),
+    "stock/summary region": ("/api/admin/stock/summary?group=region&days=30",
+                             NAIVE_STOCK.format(group="(SELECT LEFT(region_code, 2) FROM stores WHERE id = u.location_id)")),
+}
 PERIOD = "from={first}&to={last}"
 REPORTS: dict[str, tuple[str, str | None]] = {
     "overview": ("", NAIVE_OVERVIEW),
@@ -209,7 +227,7 @@ def world_sql(scale: float) -> list[tuple[str, str]]:
                    1 + seq * {per_case} DIV {per_lot}, 'active', {per_case}, 0, 'store', 1 + seq % {stores}, 0,
                    {year} + INTERVAL (seq * {per_case} DIV {per_lot}) * 365 / {lots} DAY, NOW(), 1 + seq % {dealers}
             FROM seq_0_to_{cases - 1}"""),
-        ("events: commission", f"""INSERT INTO unit_events (kind, serial, lot_id, occurred_at, recorded_at,
+        ("events: commission", """INSERT INTO unit_events (kind, serial, lot_id, occurred_at, recorded_at,
             location_kind, location_id, source)
             SELECT 'commission', serial, lot_id, commissioned_at, commissioned_at, 'line', 1, 'bench'
             FROM units WHERE level = 'item'"""),
@@ -261,6 +279,20 @@ def world_sql(scale: float) -> list[tuple[str, str]]:
                    IF(seq = 3, '["130000000000", "440000000000"]', '[]'), '[]', 'bench', NOW(), NOW()
             FROM seq_1_to_3"""),
     ]
+
+
+def stock_sql() -> list[str]:
+    """The stock positions and outflow of the world's units (as the movers would have kept them): unsold
+    items at their store since their case's receipt; each sale scan an item out of its store that day."""
+    return [f"""INSERT INTO stock_positions (holder_kind, holder_id, product_id, lot_id, received_on, quantity)
+        SELECT 'store', u.location_id, u.product_id, u.lot_id, DATE(u.commissioned_at + INTERVAL 5 DAY + {CHINA}),
+               COUNT(*)
+          FROM units u LEFT JOIN sale_scans s ON s.serial = u.serial
+         WHERE u.level = 'item' AND u.status = 'active' AND u.location_kind = 'store' AND s.id IS NULL
+         GROUP BY 2, 3, 4, 5""",
+            f"""INSERT INTO stock_outflow (holder_kind, holder_id, product_id, lot_id, day, quantity)
+        SELECT 'store', store_id, product_id, lot_id, DATE(scanned_at + {CHINA}), COUNT(*) FROM sale_scans
+         GROUP BY 2, 3, 4, 5"""]
 
 
 def derived_rows_sql() -> list[str]:
@@ -470,16 +502,23 @@ def main() -> int:
                 print("    consumer day only in", "fill" if row in by_sql[1] else "rebuild", row)
             return 1 if differences or by_sql[1] ^ by_rebuild[1] or by_sql[2] ^ by_rebuild[2] else 0
 
+        with db.engine.begin() as conn:
+            if not conn.scalar(sa.text("SELECT COUNT(*) FROM stock_positions")):
+                began = time.perf_counter()
+                for statement in stock_sql():
+                    conn.execute(sa.text(statement))
+                print(f"stock positions and outflow filled in {time.perf_counter() - began:.0f} s", flush=True)
         with db.engine.connect() as conn:
             counts = {table: conn.scalar(sa.text(f"SELECT COUNT(*) FROM {table}")) for table in (  # our names
                 "consumer_scans", "units", "unit_events", "sale_scans", "stores", "dealers", "products",
-                "production_lots", "app_users", "report_daily", "report_consumer_days")}
+                "production_lots", "app_users", "report_daily", "report_consumer_days", "stock_positions",
+                "stock_outflow")}
         print("world: " + ", ".join(f"{table} {n:,}" for table, n in counts.items()))
 
         with transaction():
-            user = identity.create_user(actor=identity.Actor.system("bench"), username="bench-admin",
-                                        password="bench password 1", role=Role.ADMIN) \
-                if not db.session.scalar(sa.text("SELECT id FROM admin_users WHERE username = 'bench-admin'")) else None
+            if not db.session.scalar(sa.text("SELECT id FROM admin_users WHERE username = 'bench-admin'")):
+                identity.create_user(actor=identity.Actor.system("bench"), username="bench-admin",
+                                     password="bench password 1", role=Role.ADMIN)
     client = app.test_client()
     token = client.post("/api/admin/auth/login", json={"username": "bench-admin", "password": "bench password 1"}
                         ).get_json()["token"]
@@ -490,14 +529,16 @@ def main() -> int:
     params = {"first": first, "last": last, "starts": day_start(first).replace(tzinfo=None),
               "ends": day_start(last + timedelta(days=1)).replace(tzinfo=None),
               "prev_starts": day_start(first - timedelta(days=30)).replace(tzinfo=None)}
-    paths = [p for p in report_paths(app) if not args.only or p in args.only.split(",")]
+    urls = {path: (f"/api/admin/reports/{path}?" + query.format(first=first, last=last), naive)
+            for path, (query, naive) in ((p, REPORTS.get(p, (PERIOD, None))) for p in report_paths(app))}
+    urls.update(STOCK)
+    paths = [p for p in urls if not args.only or p in args.only.split(",")]
     naive_calls = args.calls if args.naive_calls is None else args.naive_calls
     print(f"\n{args.calls} calls each ({naive_calls} of the naive SQL), 30 days ({first}..{last}), all regions; naive = the GROUP BY over raw tables")
     print(f"  {'report':<28}{'p50':>9}{'p95':>9}   {'naive p50':>10}{'naive p95':>10}   naive/report (p50)")
     missed = []
     for path in paths:
-        query, naive = REPORTS.get(path, (PERIOD, None))
-        url = f"/api/admin/reports/{path}?" + query.format(first=first, last=last)
+        url, naive = urls[path]
         report_times, naive_times = [], []
         for call in range(args.calls):
             for side in ((0, 1) if call % 2 == 0 else (1, 0)):

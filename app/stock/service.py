@@ -235,35 +235,42 @@ def summary(*, wanted: Filters, group: str, days: int = DEFAULT_DAYS, region_lev
         raise StockQueryInvalid(errors=errors)
     _check_days(days)
     today = today or store.today()
-    # Per holder and product in SQL (the positions' key order: no sort, no temporary table), then
-    # folded into the groups here: a few tens of thousands of rows at most.
-    per = (StockPosition.holder_kind, StockPosition.holder_id, StockPosition.product_id)
-    held = {tuple(row[:3]): row._mapping for row in db.session.execute(
-        sa.select(*per, *_figures(today)).where(StockPosition.quantity > 0, *_keyed(StockPosition, wanted))
-        .group_by(*per))}
-    out = _outflow([StockOutflow.holder_kind, StockOutflow.holder_id, StockOutflow.product_id], wanted, days, today)
+    # SQL sums at the answer's level: per holder (and product, when grouping by it) inside, then by the
+    # group around it, counting the holders; a region's groups are folded here from the holders' rows.
+    # Never a row per holder, product and lot back to Python.
     if group == "region":
-        regions = _holders({key[:2] for key in held.keys() | out.keys()})
+        held_by, out_by, column = ["holder_kind", "holder_id"], ["holder_kind", "holder_id"], "region_code"
+    else:
+        column = {"holder_kind": "holder_kind", "product": "product_id"}[group]
+        held_by, out_by = [column], [column]
+    inner = [getattr(StockPosition, name) for name in dict.fromkeys((*held_by, "holder_kind", "holder_id"))]
+    per_holder = (sa.select(*inner, *_figures(today))
+                  .where(StockPosition.quantity > 0, *_keyed(StockPosition, wanted)).group_by(*inner).subquery())
+    sums = [sa.func.sum(per_holder.c[label]).label(label) for label in ("quantity", *(b for b, _ in AGE_BUCKETS))]
+    held = {tuple(row[:len(held_by)]): row._mapping for row in db.session.execute(
+        sa.select(*(per_holder.c[name] for name in held_by), *sums,
+                  sa.func.min(per_holder.c.oldest_received_on).label("oldest_received_on"),
+                  sa.func.count().label("holders"))
+        .group_by(*(per_holder.c[name] for name in held_by)))}
+    out_by = [getattr(StockOutflow, name) for name in out_by]
+    out = _outflow(out_by, wanted, days, today)
+    if group == "region":
+        regions = _holders(held.keys() | out.keys())
         digits = REGION_LEVELS[region_level]
 
         def group_of(key):
-            region = (regions.get(key[:2]) or (None, None))[1]
+            region = (regions.get(key) or (None, None))[1]
             return region[:digits].ljust(12, "0") if region else None
-        column = "region_code"
     else:
-        column, index = {"holder_kind": ("holder_kind", 0), "product": ("product_id", 2)}[group]
-
         def group_of(key):
-            return key[index]
+            return key[0]
     rows: dict = {}
-    holders: dict = {}
     for key in held.keys() | out.keys():
         name = group_of(key)
         row = rows.setdefault(name, {**_empty(), column: name, "outflow": 0})
         figures = held.get(key)
         if figures is not None:
-            holders.setdefault(name, set()).add(key[:2])
-            for field in ("quantity", *(label for label, _ in AGE_BUCKETS)):
+            for field in ("holders", "quantity", *(label for label, _ in AGE_BUCKETS)):
                 row[field] += int(figures[field] or 0)
             oldest = figures["oldest_received_on"]
             if oldest is not None and (row["oldest_received_on"] is None or oldest < row["oldest_received_on"]):
@@ -271,7 +278,6 @@ def summary(*, wanted: Filters, group: str, days: int = DEFAULT_DAYS, region_lev
         row["outflow"] += out.get(key, 0)
     answer = [rows[name] for name in sorted(rows, key=lambda name: (name is None, name or ""))]
     for row in answer:
-        row["holders"] = len(holders.get(row[column], ()))
         row["days_of_stock"] = _days_of_stock(row["quantity"], row["outflow"], days)
     _name_groups(answer, group)
     return {"as_of": today, "days": days, "group": group, "region_level": region_level, "rows": answer}
