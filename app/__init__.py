@@ -101,7 +101,7 @@ def _import_models() -> None:
 
 
 def register_apis(app: Flask) -> None:
-    from app import admin_api, health, integration_api
+    from app import admin_api, console, health, integration_api
     from app.exports import web as exports
     from app.extensions import api
     from app.http import retry_writes
@@ -113,6 +113,7 @@ def register_apis(app: Flask) -> None:
                       *miniprogram_api.BLUEPRINTS):
         api.register_blueprint(blueprint)
     api.spec.options["security"] = [{"bearerAuth": []}]
+    app.register_blueprint(console.blp)
     app.register_blueprint(
         get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "Matong API"}),
         url_prefix="/docs",

@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from app import demo as demo_data
 from app import demo_chain
 from app.codes.cli import codes
+from app.console import console
 from app.consumers.cli import consumers
 from app.db import transaction
 from app.errors import DomainError
@@ -94,5 +95,5 @@ def demo_password(reset):
     click.echo(password)
 
 
-COMMANDS = (users, reports, regions, codes, exports, consumers, demo, wechat_sandbox, warehouse, stock, webhooks, payouts, points,
+COMMANDS = (users, console, reports, regions, codes, exports, consumers, demo, wechat_sandbox, warehouse, stock, webhooks, payouts, points,
             workers)

@@ -86,8 +86,12 @@ def development_app(**env: str):
 
     from app import create_app
 
+    from app.platform.runtime import freeze_startup_heap
+
     logging.disable(logging.WARNING)
-    return create_app("development")
+    app = create_app("development")
+    freeze_startup_heap()  # as wsgi.py does for the served app
+    return app
 
 
 def wipe_and_migrate(metadata) -> None:

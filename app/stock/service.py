@@ -243,7 +243,10 @@ def summary(*, wanted: Filters, group: str, days: int = DEFAULT_DAYS, region_lev
     else:
         column = {"holder_kind": "holder_kind", "product": "product_id"}[group]
         held_by, out_by = [column], [column]
-    inner = [getattr(StockPosition, name) for name in dict.fromkeys((*held_by, "holder_kind", "holder_id"))]
+    # The inner grouping in the positions' key order (holder kind, holder, product): MariaDB then reads the
+    # table once in order. Grouped by product first, it walks the product index and looks up every row
+    # (about 2x slower on 83,600 positions).
+    inner = [getattr(StockPosition, name) for name in dict.fromkeys(("holder_kind", "holder_id", *held_by))]
     per_holder = (sa.select(*inner, *_figures(today))
                   .where(StockPosition.quantity > 0, *_keyed(StockPosition, wanted)).group_by(*inner).subquery())
     sums = [sa.func.sum(per_holder.c[label]).label(label) for label in ("quantity", *(b for b, _ in AGE_BUCKETS))]

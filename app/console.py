@@ -1,0 +1,61 @@
+"""The back-office console (console/, Vue 3 + Element Plus) served at /console/, and `flask console openapi`.
+
+The console is a client of /api/admin like any other: these routes only hand out its built files.
+Hashed assets (``/console/assets/<name>-<hash>.js``) are cached for a year; every other path under
+/console/ answers the app's index.html (the console routes in the browser's history mode), which is
+never cached, so a new build is picked up on the next load. No console is built: /console/ answers 503
+with how to build it (`make run` builds it when its sources are newer than the build).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask import Blueprint, Response, current_app, send_from_directory
+from flask.cli import AppGroup
+
+ROOT = Path(__file__).resolve().parent.parent / "console"
+YEAR = 365 * 24 * 3600
+
+blp = Blueprint("console", __name__, url_prefix="/console")
+
+
+def build_dir() -> Path:
+    return Path(current_app.config.get("CONSOLE_DIST") or ROOT / "dist")
+
+
+@blp.route("/assets/<path:name>")
+def asset(name: str):
+    response = send_from_directory(build_dir() / "assets", name, max_age=YEAR)
+    response.headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"
+    return response
+
+
+@blp.route("/", defaults={"path": ""})
+@blp.route("/<path:path>")
+def page(path: str):
+    dist = build_dir()
+    if path and "/" not in path and (dist / path).is_file():  # favicon and the like, beside index.html
+        return send_from_directory(dist, path, max_age=3600)
+    if not (dist / "index.html").is_file():
+        return Response("The console is not built: run `make run` (or `make console`).\n"
+                        "控制台尚未构建：请运行 make run。\n", status=503, mimetype="text/plain",
+                        headers={"Retry-After": "60"})
+    response = send_from_directory(dist, "index.html", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+console = AppGroup("console", help="The back-office web console.")
+
+
+@console.command("openapi")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def write_openapi(path: str) -> None:
+    """Write the OpenAPI document (what /openapi.json serves) to PATH, for the console's typed client."""
+    from app.extensions import api
+
+    Path(path).write_text(json.dumps(api.spec.to_dict(), ensure_ascii=False, indent=1, sort_keys=True) + "\n",
+                          encoding="utf-8")
+    click.echo(f"wrote {path}")
