@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test bench bench-line bench-pallet bench-dealer bench-consumer bench-claims bench-reports bench-exports install clean-db
+.PHONY: run test console bench bench-line bench-pallet bench-dealer bench-consumer bench-claims bench-reports bench-exports install clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,24 @@ $(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
+## make console: build the back-office console (console/dist, served at /console/) when its sources, its
+## lockfile or the back-office API are newer than the build: npm ci from the lockfile, the OpenAPI
+## document written for its typed client, then vue-tsc and vite.
+CONSOLE_SOURCES := $(shell find console/src console/scripts -type f -not -name schema.d.ts -not -name permissions.json 2>/dev/null) \
+	console/index.html console/vite.config.ts console/tsconfig.json console/package.json \
+	$(shell find app/admin_api -name '*.py' 2>/dev/null) app/schemas.py
+
+console/node_modules/.package-lock.json: console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+
+console/dist/index.html: console/node_modules/.package-lock.json $(CONSOLE_SOURCES) | install
+	$(BIN)/flask console openapi console/openapi.json
+	cd console && npm run --silent build
+
+console: console/dist/index.html
+
 ## make run: the embedded default (SQLite, in-process Redis), demo data, server on port 8000.
-run: install
+run: install console
 	mkdir -p var
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo seed

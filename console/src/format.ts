@@ -1,0 +1,28 @@
+// How figures read in the console: money is fen in the API, shown as yuan; instants are UTC in the API,
+// shown in China time (the business's clock), whatever the browser's zone.
+const CHINA = 'Asia/Shanghai'
+
+export function yuan(fen: number | null | undefined): string {
+  if (fen === null || fen === undefined) return '—'
+  return `¥${(fen / 100).toLocaleString('zh-CN', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`
+}
+
+export function count(n: number | null | undefined): string {
+  return n === null || n === undefined ? '—' : n.toLocaleString('zh-CN')
+}
+
+export function instant(iso: string | null | undefined): string {
+  if (!iso) return '—'
+  const when = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : `${iso}Z`)
+  return when.toLocaleString('zh-CN', { timeZone: CHINA, hour12: false })
+}
+
+export function percent(ratio: number | null | undefined, digits = 1): string {
+  return ratio === null || ratio === undefined ? '—' : `${(ratio * 100).toFixed(digits)}%`
+}
+
+/** Today's China day as YYYY-MM-DD, and the day `days` before it. */
+export function chinaDay(offsetDays = 0): string {
+  const now = new Date(Date.now() + offsetDays * 86400000)
+  return new Intl.DateTimeFormat('en-CA', { timeZone: CHINA }).format(now)
+}
