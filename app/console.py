@@ -15,6 +15,8 @@ import click
 from flask import Blueprint, Response, current_app, send_from_directory
 from flask.cli import AppGroup
 
+from app.http import public
+
 ROOT = Path(__file__).resolve().parent.parent / "console"
 YEAR = 365 * 24 * 3600
 
@@ -25,7 +27,10 @@ def build_dir() -> Path:
     return Path(current_app.config.get("CONSOLE_DIST") or ROOT / "dist")
 
 
+# Public by design: the console's own files hold no data and no secret; every figure it shows comes
+# from /api/admin, which authenticates each call.
 @blp.route("/assets/<path:name>")
+@public
 def asset(name: str):
     response = send_from_directory(build_dir() / "assets", name, max_age=YEAR)
     response.headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"
@@ -34,6 +39,7 @@ def asset(name: str):
 
 @blp.route("/", defaults={"path": ""})
 @blp.route("/<path:path>")
+@public
 def page(path: str):
     dist = build_dir()
     if path and "/" not in path and (dist / path).is_file():  # favicon and the like, beside index.html

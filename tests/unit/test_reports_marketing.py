@@ -14,6 +14,7 @@ from app.campaigns import service as campaigns
 from app.consumers import service as consumers
 from app.db import transaction
 from app.extensions import db
+from app.platform.clock import china_day, day_start
 from app.identity.models import Role
 from app.payouts import service as payouts
 from app.payouts.models import Payout
@@ -25,9 +26,12 @@ from tests.report_checks import rollup_differences
 from tests.unit_factories import commission
 from tests.wechat.conftest import sandbox  # noqa: F401 - the fixture
 
-NOW = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0)  # 18:00 in China
+# Noon in China of today's China day: the payouts settle at the real time, whose China day must be the
+# report's last day D2, whatever the hour the suite runs (a fixed 10:00 UTC fell on the day before
+# from 16:00 UTC on, when China's day has turned).
+NOW = day_start(china_day(datetime.now(UTC))) + timedelta(hours=12)
 YESTERDAY = NOW - timedelta(days=1)
-D1, D2 = claims.china_day(YESTERDAY), claims.china_day(NOW)
+D1, D2 = china_day(YESTERDAY), china_day(NOW)
 HANGZHOU = (30.26, 120.13)  # West Lake
 PEKING = (39.93, 116.42)  # Dongcheng
 CASH = {"kind": "cash", "name": "Red packet", "amount": 100, "probability_ppm": 1_000_000}
