@@ -15,7 +15,7 @@ import click
 from flask import Blueprint, Response, current_app, send_from_directory
 from flask.cli import AppGroup
 
-from app.http import public
+from app.http import cacheable, public
 
 ROOT = Path(__file__).resolve().parent.parent / "console"
 YEAR = 365 * 24 * 3600
@@ -31,6 +31,7 @@ def build_dir() -> Path:
 # from /api/admin, which authenticates each call.
 @blp.route("/assets/<path:name>")
 @public
+@cacheable
 def asset(name: str):
     response = send_from_directory(build_dir() / "assets", name, max_age=YEAR)
     response.headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"
@@ -40,6 +41,7 @@ def asset(name: str):
 @blp.route("/", defaults={"path": ""})
 @blp.route("/<path:path>")
 @public
+@cacheable
 def page(path: str):
     dist = build_dir()
     if path and "/" not in path and (dist / path).is_file():  # favicon and the like, beside index.html

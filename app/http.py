@@ -141,9 +141,15 @@ def forbid_storing(response):
     forgotten on the next. Pages outside the API (the docs) are left alone.
     """
     view = view_function()
-    if view is not None and hasattr(view, "_apidoc"):
+    if view is not None and hasattr(view, "_apidoc") and not getattr(view, "_cacheable", False):
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def cacheable(fn):
+    """This public view's answer may be cached as it says (static files: the console's build)."""
+    fn._cacheable = True
+    return fn
 
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
