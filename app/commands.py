@@ -61,6 +61,8 @@ def seed_demo(base_url):
     click.echo(f"""
 Matong demo data is ready (embedded default: SQLite, in-process Redis, WeChat sandbox).
 
+  Back-office console    {base_url}/console/   (sign in as demo-admin, demo-marketer, demo-ops, demo-finance
+                         or demo-auditor with the password below)
   API docs (Swagger UI)  {base_url}/docs
   OpenAPI document       {base_url}/openapi.json
   Readiness              {base_url}/readyz

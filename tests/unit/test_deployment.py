@@ -95,12 +95,30 @@ def test_every_service_runs_a_pinned_image_or_our_build(name):
     assert EXACT_TAG.match(service["image"]), f"{name}: {service['image']} is not pinned to an exact version"
 
 
+def _stages() -> list[tuple[str, str | None]]:
+    """The Dockerfile's stages: (image, name) each, in order."""
+    return re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", (ROOT / "Dockerfile").read_text(), re.MULTILINE | re.IGNORECASE)
+
+
 def test_the_dockerfile_base_images_are_pinned():
-    froms = re.findall(r"^FROM\s+(\S+)", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
-    assert froms
-    for image in froms:
-        assert EXACT_TAG.match(image), f"FROM {image} is not pinned to an exact version"
-    assert any(image.startswith("python:3.11.") for image in froms)
+    stages = _stages()
+    assert stages
+    named = set()
+    for image, name in stages:
+        # A stage may start from an earlier stage; anything else is an image pinned to an exact version.
+        assert image in named or EXACT_TAG.match(image), f"FROM {image} is not pinned to an exact version"
+        named.add(name)
+    assert any(image.startswith("python:3.11.") for image, _ in stages)
+
+
+def test_the_console_is_built_in_a_stage_of_its_own_and_only_its_build_is_kept():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    stages = _stages()
+    node = [name for image, name in stages if image.startswith("node:")]
+    assert node == ["console"]
+    assert stages[-1][0] != "console" and not stages[-1][0].startswith("node:")  # the image runs no Node
+    assert "npm ci" in dockerfile  # from the lockfile
+    assert re.search(r"^COPY --from=console \S*/dist console/dist$", dockerfile, re.MULTILINE)
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -163,7 +181,7 @@ def test_redis_keeps_its_data_on_disk():
     assert any(volume.endswith(":/data") for volume in SERVICES["redis"]["volumes"])
 
 
-@pytest.mark.parametrize("path", ["secrets/", ".env", "var/", ".venv", ".git", "node_modules",
+@pytest.mark.parametrize("path", ["secrets/", ".env", "var/", ".venv", ".git", "node_modules", "**/node_modules", "console/dist",
                                   "**/__pycache__", ".pytest_cache", ".hypothesis"])
 def test_the_dockerignore_keeps_secrets_local_state_and_caches_out_of_the_image(path):
     lines = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
