@@ -17,20 +17,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("MATONG_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--no-first-run", "--disable-sync", "--disable-quic"]
+from tests.browser.live import CHROMIUM, FLAGS, ROOT, Server, served
+
 SCREENSHOTS = Path(os.environ.get("MATONG_SCREENSHOTS", ROOT / "var" / "screenshots"))
 
 
@@ -56,60 +49,10 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Server:
-    url: str
-    password: str
-    env: dict
-
-    def flask(self, *args: str) -> str:
-        """Run a `flask ...` command against this server's database; its output."""
-        return subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=self.env, check=True,
-                              capture_output=True, text=True, timeout=300).stdout
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    subprocess.run(["make", "-s", "console"], cwd=ROOT, check=True, timeout=900)
-    var = tmp_path_factory.mktemp("console-var")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "MATONG_ENV"}}
-    env.update(FLASK_APP="wsgi", MATONG_VAR_DIR=str(var), DATABASE_URL=f"sqlite:///{var}/matong.db",
-               CODE_EXPORT_DIR=str(var / "exports"), WORKER_HEARTBEAT_DIR=str(var / "heartbeats"),
-               BIND=f"127.0.0.1:{port}", GUNICORN_THREADS="8")
-    run = Server(url=f"http://127.0.0.1:{port}", password="", env=env)
-    run.flask("db", "upgrade")
-    run.flask("demo", "seed", "--base-url", run.url)
-    run.password = run.flask("demo", "password").strip().splitlines()[-1]
-    log = open(var / "gunicorn.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "wsgi:app"], cwd=ROOT,
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(120):
-            try:
-                if requests.get(f"{run.url}/readyz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None:
-                raise RuntimeError((var / "gunicorn.log").read_text()[-3000:])
-            time.sleep(0.5)
-        else:
-            raise RuntimeError("the server did not become ready")
-        yield run
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    with served(tmp_path_factory.mktemp("console-var")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
