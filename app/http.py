@@ -16,7 +16,7 @@ from flask_smorest.utils import deepupdate
 
 from app import idempotency
 from app.db import retrying
-from app.errors import Forbidden
+from app.errors import Forbidden, ValidationFailed
 from app.extensions import db
 from app.identity import service as identity
 from app.identity.models import Role
@@ -192,13 +192,55 @@ def current_scope() -> DataScope:
 LIST_EXPORTER = "matong.list_exporter"
 
 
+SORT = "sort"  # every paginated list's sort parameter: ?sort=name or ?sort=-name (descending)
+
+
+class SortInvalid(ValidationFailed):
+    code = "sort_invalid"
+
+
+def sortable_columns(select: sa.Select) -> dict:
+    """The columns a list may be sorted by: of a select of rows, every column it selects; of a select of
+    entities, the entity's columns that lead an index (its key, a unique or plain index), so a sort
+    never scans and sorts a large table."""
+    described = select.column_descriptions
+    entity = described[0].get("entity") if len(described) == 1 else None
+    if entity is None or described[0].get("expr") is not entity:
+        return {column.key: column for column in select.selected_columns if column.key}
+    table = sa.inspect(entity).local_table
+    leading = {index.columns[0].key for index in (*table.indexes, *(
+        c for c in table.constraints if isinstance(c, (sa.PrimaryKeyConstraint, sa.UniqueConstraint)))) if index.columns}
+    leading |= {column.key for column in table.columns if column.index or column.unique}
+    mapper = sa.inspect(entity)
+    return {prop.key: getattr(entity, prop.key) for prop in mapper.column_attrs
+            if len(prop.columns) == 1 and prop.columns[0].table is table and prop.columns[0].key in leading}
+
+
+def sorted_by_request(select: sa.Select) -> sa.Select:
+    """The list's select ordered by ``?sort=`` first, its own order after (ties, and stable pages)."""
+    asked = request.args.get(SORT)
+    if not asked:
+        return select
+    name = asked.removeprefix("-")
+    columns = sortable_columns(select)
+    if name not in columns:
+        raise SortInvalid(f"This list cannot be sorted by {name!r}; it sorts by {', '.join(sorted(columns)) or 'nothing'} "
+                          f"(prefix '-' for descending).", errors={SORT: [f"one of {', '.join(sorted(columns))}"]})
+    column = columns[name]
+    return select.order_by(None).order_by(column.desc() if asked.startswith("-") else column.asc(),
+                                          *select._order_by_clauses)
+
+
 class SelectPage(Page):
-    """flask-smorest pagination over a SQLAlchemy select (count + offset/limit).
+    """flask-smorest pagination over a SQLAlchemy select (count + offset/limit), sorted by ``?sort=``.
 
     A back-office list asked for as a file (``?format=xlsx|csv``) finds an exporter in the request's
     environ under LIST_EXPORTER (app.exports.web): the pager hands itself to it, the whole select rather
     than a page, and answers with what it returns.
     """
+
+    def __init__(self, collection, page_params):
+        super().__init__(sorted_by_request(collection), page_params)
 
     # Past this offset there is nothing to page (and the number would overflow the database's).
     MAX_OFFSET = 2**62

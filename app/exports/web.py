@@ -26,12 +26,12 @@ from app.exports import rows, service, sheet
 from app.exports.models import ExportFormat, ExportStatus
 from app.exports.service import Source
 from app.extensions import db
-from app.http import LIST_EXPORTER, current_actor, view_function
+from app.http import LIST_EXPORTER, SORT, current_actor, view_function
 from app.schemas import Int
 
 FORMATS = ("json",) + tuple(f.value for f in ExportFormat)
 # Query parameters that shape a page, not the rows: not filters of an export.
-NOT_FILTERS = frozenset({"page", "page_size", "format"})
+NOT_FILTERS = frozenset({"page", "page_size", "format", SORT})
 
 
 class ExportJobSchema(ma.Schema):
@@ -229,7 +229,9 @@ def install(app: Flask, blueprints) -> None:
     for name in names:
         app.before_request_funcs.setdefault(name, []).append(prepare_list_export)
     for view in exportable_views(app, names):
-        view._extra_query_names = frozenset({"format"})  # app.inputs lets it through
+        # app.inputs lets these through: the file's format, and the sort every paginated list takes
+        # (app.http.SelectPage), which an export keeps.
+        view._extra_query_names = frozenset({"format", SORT})
     app.extensions["exports.replay"] = replay
 
 
