@@ -83,7 +83,7 @@ def test_operations_issues_a_batch_downloads_its_pack_and_recalls_a_raw_material
     # Recall by raw-material lot: from the lot's record, the reach first, then the confirmation.
     page.goto(f"/console/operations/raw-material-lots?lot_no={raw['lot_no']}")
     page.get_by_test_id("list").get_by_text(raw["lot_no"]).wait_for()
-    page.get_by_test_id("open").first.click()
+    page.locator("[data-test=open]:visible").first.click()
     page.get_by_test_id("recall-raw-lot").click()
     page.wait_for_url(re.compile(r"/console/operations/recalls\?new=raw"))
     dialog = page.get_by_test_id("recall-form")
