@@ -264,6 +264,21 @@ class RecallReachSchema(ma.Schema):
         "description": "Every dealer and store the recalled items passed through"})
 
 
+class RecallPreviewSchema(ma.Schema):
+    lot_id = Int(allow_none=True)
+    raw_material_lot_id = Int(allow_none=True)
+    units = Int(metadata={"description": "Units the recall would mark now (items, cases, pallets); 0: all recalled"})
+    lots = ma.fields.List(ma.fields.Nested(RecallLotSchema))
+    items = Int(metadata={"description": "Items the recall would mark (the sum of by_place)"})
+    by_place = ma.fields.Dict(keys=ma.fields.String(), values=Int(), metadata={
+        "description": "Those items by where they are now: " + ", ".join(recalls_service.PLACES)})
+    scanned_by_consumers = Int()
+    dealers = Int()
+    stores = Int()
+    parties = ma.fields.List(ma.fields.Nested(RecallPartySchema), metadata={
+        "description": "Every dealer and store those items passed through (the ones the recall would notify)"})
+
+
 class RecallUnitQuerySchema(UnitFilterSchema):
     in_transit = ma.fields.Boolean()
 
@@ -335,6 +350,15 @@ def recall_lot(body, lot_id):
     return service.recall_reach(recall.id)
 
 
+@blp.route("/lots/<int:lot_id>/recall-preview", methods=["GET"])
+@roles(*ALL_ROLES)
+@national_only("a code's or lot's trace spans every region it passed through; a recall is brand-wide")
+@blp.response(200, RecallPreviewSchema)
+def preview_lot_recall(lot_id):
+    """What recalling a lot would reach now (items by place, every dealer and store), before confirming it"""
+    return service.preview_lot_recall(lot_id)
+
+
 # --- raw-material lots --------------------------------------------------------------------------
 
 @blp.route("/raw-material-lots/<int:raw_lot_id>", methods=["GET"])
@@ -356,6 +380,15 @@ def recall_raw_material_lot(body, raw_lot_id):
     with transaction():
         recall = service.recall_raw_material_lot(actor=current_actor(), raw_lot_id=raw_lot_id, reason=body["reason"])
     return service.recall_reach(recall.id)
+
+
+@blp.route("/raw-material-lots/<int:raw_lot_id>/recall-preview", methods=["GET"])
+@roles(*ALL_ROLES)
+@national_only("a code's or lot's trace spans every region it passed through; a recall is brand-wide")
+@blp.response(200, RecallPreviewSchema)
+def preview_raw_material_recall(raw_lot_id):
+    """What recalling a raw-material lot would reach now (every lot that consumed it), before confirming it"""
+    return service.preview_raw_material_recall(raw_lot_id)
 
 
 @blp.route("/raw-material-lots/<int:raw_lot_id>/units", methods=["GET"])

@@ -119,10 +119,16 @@ def _items(recall_id: int):
     return (Unit.recall_id == recall_id, Unit.level == Level.ITEM)
 
 
-def _by_place(recall_id: int) -> dict[str, int]:
+def _would_recall(lot_ids: list[int]):
+    """The items a recall of these lots would mark now (``recallable``'s filter, as SQL), for its preview."""
+    return (Unit.lot_id.in_(lot_ids), Unit.status == UnitStatus.ACTIVE, Unit.recall_id.is_(None),
+            Unit.level == Level.ITEM)
+
+
+def _by_place(items: tuple) -> dict[str, int]:
     counts = dict.fromkeys(PLACES, 0)
     rows = db.session.execute(sa.select(Unit.status, Unit.location_kind, Unit.in_transit, sa.func.count())
-                              .where(*_items(recall_id))
+                              .where(*items)
                               .group_by(Unit.status, Unit.location_kind, Unit.in_transit)).all()
     for status, kind, in_transit, count in rows:
         if status is not UnitStatus.ACTIVE:
@@ -135,24 +141,25 @@ def _by_place(recall_id: int) -> dict[str, int]:
     return counts
 
 
-def _parties(recall_id: int) -> dict[tuple[str, int], Party]:
-    """Every dealer and store the recalled items passed through, with their counts (set-based)."""
+def _parties(items: tuple) -> dict[tuple[str, int], Party]:
+    """Every dealer and store the items (``_items`` or ``_would_recall``) passed through, with their counts
+    (set-based)."""
     kind = sa.String(16)
     moved = (sa.select(ShipmentUnit.serial, Shipment.shipper_kind, Shipment.shipper_id, Shipment.receiver_kind,
                        Shipment.receiver_id)
              .join(Shipment, Shipment.id == ShipmentUnit.shipment_id)
              .join(Unit, Unit.serial == ShipmentUnit.serial)
-             .where(*_items(recall_id), Shipment.status.in_(_MOVED)).subquery())
+             .where(*items, Shipment.status.in_(_MOVED)).subquery())
     parties = (PartyKind.DEALER.value, PartyKind.STORE.value)
     received = sa.select(sa.cast(moved.c.receiver_kind, kind).label("kind"), moved.c.receiver_id.label("id"),
                          moved.c.serial).where(moved.c.receiver_kind.in_([PartyKind.DEALER, PartyKind.STORE]))
     sent = sa.select(sa.cast(moved.c.shipper_kind, kind), moved.c.shipper_id, moved.c.serial).where(
         moved.c.shipper_kind.in_([PartyKind.DEALER, PartyKind.STORE]))
     here = sa.select(sa.cast(Unit.location_kind, kind), Unit.location_id, Unit.serial).where(
-        *_items(recall_id), Unit.location_kind.in_([LocationKind.DEALER, LocationKind.STORE]))
+        *items, Unit.location_kind.in_([LocationKind.DEALER, LocationKind.STORE]))
     # A sold unit's location id is the store that sold it.
     sold_at = sa.select(sa.literal(PartyKind.STORE.value, kind), Unit.location_id, Unit.serial).where(
-        *_items(recall_id), Unit.location_kind == LocationKind.CONSUMER, Unit.location_id.is_not(None))
+        *items, Unit.location_kind == LocationKind.CONSUMER, Unit.location_id.is_not(None))
     passed = sa.union(received, sent, here, sold_at).subquery()  # UNION: each item once per party
     found: dict[tuple[str, int], Party] = {}
     for party_kind, party_id, count in db.session.execute(
@@ -161,7 +168,7 @@ def _parties(recall_id: int) -> dict[tuple[str, int], Party]:
             found[(party_kind, party_id)] = Party(kind=party_kind, id=party_id, passed_through=count)
     for location_kind, place_id, in_transit, count in db.session.execute(
             sa.select(Unit.location_kind, Unit.location_id, Unit.in_transit, sa.func.count())
-            .where(*_items(recall_id), Unit.status == UnitStatus.ACTIVE,
+            .where(*items, Unit.status == UnitStatus.ACTIVE,
                    Unit.location_kind.in_([LocationKind.DEALER, LocationKind.STORE, LocationKind.CONSUMER]))
             .group_by(Unit.location_kind, Unit.location_id, Unit.in_transit)):
         party_kind = PartyKind.STORE.value if location_kind is LocationKind.CONSUMER else location_kind.value
@@ -205,14 +212,55 @@ def reach(recall: Recall) -> Reach:
         sa.select(RecallLot.lot_id, ProductionLot.lot_no, ProductionLot.product_id, RecallLot.units)
         .join(ProductionLot, ProductionLot.id == RecallLot.lot_id)
         .where(RecallLot.recall_id == recall.id).order_by(RecallLot.lot_id))]
-    by_place = _by_place(recall.id)
-    scanned = db.session.scalar(sa.select(sa.func.count()).select_from(Unit)
-                                .join(UnitScanStats, UnitScanStats.serial == Unit.serial)
-                                .where(*_items(recall.id)))
-    parties = sorted(_parties(recall.id).values(), key=lambda p: (p.kind, -p.passed_through, p.id))
+    by_place, scanned, parties = _spread(_items(recall.id))
     raw = db.session.get(RawMaterialLot, recall.raw_material_lot_id) if recall.raw_material_lot_id else None
     return Reach(recall=recall, raw_material_lot=raw, lots=lots, items=sum(by_place.values()), by_place=by_place,
-                 scanned_by_consumers=scanned or 0, parties=parties)
+                 scanned_by_consumers=scanned, parties=parties)
+
+
+def _spread(items: tuple) -> tuple[dict[str, int], int, list[Party]]:
+    """Where the items are now, how many a consumer scanned, and every dealer and store they passed through."""
+    by_place = _by_place(items)
+    scanned = db.session.scalar(sa.select(sa.func.count()).select_from(Unit)
+                                .join(UnitScanStats, UnitScanStats.serial == Unit.serial).where(*items))
+    parties = sorted(_parties(items).values(), key=lambda p: (p.kind, -p.passed_through, p.id))
+    return by_place, scanned or 0, parties
+
+
+@dataclass
+class Preview:
+    """What a recall of these lots would reach if it were made now: the same counts as its ``Reach``, read
+    without marking anything, so a person sees the dealers and stores involved before confirming."""
+
+    lot_id: int | None
+    raw_material_lot_id: int | None
+    units: int  # units the recall would mark (items, cases, pallets)
+    lots: list[LotShare]
+    items: int
+    by_place: dict[str, int]
+    scanned_by_consumers: int
+    parties: list[Party]
+
+    @property
+    def dealers(self) -> int:
+        return sum(1 for p in self.parties if p.kind == "dealer")
+
+    @property
+    def stores(self) -> int:
+        return sum(1 for p in self.parties if p.kind == "store")
+
+
+def preview(*, lots: list[ProductionLot], lot_id: int | None = None, raw_material_lot_id: int | None = None) -> Preview:
+    """The reach a recall of ``lots`` would have now (read only: nothing is marked, nobody is told)."""
+    lot_ids = [lot.id for lot in lots]
+    marked = dict(db.session.execute(
+        sa.select(Unit.lot_id, sa.func.count()).where(Unit.lot_id.in_(lot_ids), Unit.status == UnitStatus.ACTIVE,
+                                                      Unit.recall_id.is_(None)).group_by(Unit.lot_id)).all())
+    shares = [LotShare(lot.id, lot.lot_no, lot.product_id, marked.get(lot.id, 0))
+              for lot in sorted(lots, key=lambda lot: lot.id)]
+    by_place, scanned, parties = _spread(_would_recall(lot_ids))
+    return Preview(lot_id=lot_id, raw_material_lot_id=raw_material_lot_id, units=sum(marked.values()), lots=shares,
+                   items=sum(by_place.values()), by_place=by_place, scanned_by_consumers=scanned, parties=parties)
 
 
 def recalled_units(*, recall_id: int, level=None, location_kind=None, in_transit=None, status=None):

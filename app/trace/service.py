@@ -648,6 +648,26 @@ def recall_raw_material_lot(*, actor: Actor, raw_lot_id: int, reason: str) -> Re
                        f"Every unit of the lots that consumed raw-material lot {raw.lot_no} is already recalled."))
 
 
+def preview_lot_recall(lot_id: int) -> recalls.Preview:
+    """What recalling a lot would reach now: the step a person reads before confirming the recall."""
+    lot = db.session.get(ProductionLot, lot_id)
+    if lot is None:
+        raise masterdata_rules.not_found("production_lot")
+    return recalls.preview(lots=[lot], lot_id=lot.id)
+
+
+def preview_raw_material_recall(raw_lot_id: int) -> recalls.Preview:
+    """What recalling a raw-material lot would reach now (every production lot that consumed it)."""
+    raw = db.session.get(RawMaterialLot, raw_lot_id)
+    if raw is None:
+        raise masterdata_rules.not_found("raw_material_lot")
+    lot_ids = production.production_lot_ids_using([raw.id])
+    if not lot_ids:
+        raise RawMaterialLotNotConsumed(f"No production lot consumed raw-material lot {raw.lot_no}.")
+    lots = list(db.session.scalars(sa.select(ProductionLot).where(ProductionLot.id.in_(lot_ids))))
+    return recalls.preview(lots=lots, raw_material_lot_id=raw.id)
+
+
 def get_recall(recall_id: int) -> Recall:
     recall = db.session.get(Recall, recall_id)
     if recall is None:

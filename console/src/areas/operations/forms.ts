@@ -1,0 +1,29 @@
+// The API's 422 errors beside the form fields they name: webargs nests them by location ({json: {field:
+// [messages]}}), a domain error names fields directly ({field: [messages]}); nested fields read "a.b".
+import { ApiError } from '@/api/client'
+import { showError } from '@/notify'
+
+export function fieldErrors(error: unknown): Record<string, string> {
+  if (!(error instanceof ApiError)) return {}
+  const tree = (error.errors?.json ?? error.errors ?? {}) as Record<string, unknown>
+  const out: Record<string, string> = {}
+  const walk = (node: unknown, prefix: string) => {
+    if (Array.isArray(node)) out[prefix] = node.map(String).join(' ')
+    else if (node && typeof node === 'object') for (const [key, value] of Object.entries(node)) walk(value, prefix ? `${prefix}.${key}` : key)
+    else if (node !== undefined) out[prefix] = String(node)
+  }
+  walk(tree, '')
+  return out
+}
+
+/** Show an error: the API's message always, and its field errors into `into` (a form's error map). */
+export function formError(error: unknown, into: Record<string, string>) {
+  for (const key of Object.keys(into)) delete into[key]
+  Object.assign(into, fieldErrors(error))
+  showError(error)
+}
+
+/** A new Idempotency-Key for one submission of a form (a retried click sends the same one). */
+export function newKey(): string {
+  return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`
+}
