@@ -52,6 +52,7 @@ def test_a_marketer_creates_activates_and_watches_a_campaign(page, server, watch
     with page.expect_response(lambda r: r.url.endswith("/api/admin/campaigns") and r.request.method == "POST") as answer:
         page.get_by_test_id("campaign-save").click()
     assert answer.value.status == 422
+    assert "probability_ppm" in answer.value.json()["errors"], answer.value.json()
     error = page.get_by_test_id("prizes-error")
     error.first.wait_for()
     assert "1000000" in error.first.inner_text()
@@ -66,7 +67,7 @@ def test_a_marketer_creates_activates_and_watches_a_campaign(page, server, watch
     page.wait_for_url(re.compile(r"/console/marketing/campaigns/\d+$"))
     assert page.get_by_test_id("campaign-title").inner_text() == "春季扫码红包"
     assert page.get_by_test_id("campaign-status").inner_text().strip() == "草稿"
-    assert page.get_by_test_id("campaign-prizes").get_by_text("现金红包").count() == 1
+    assert page.get_by_test_id("campaign-prizes").get_by_text("幸运红包", exact=True).count() == 1
     shot(page, "marketing-3-saved")
 
     page.get_by_test_id("campaign-activate").click()

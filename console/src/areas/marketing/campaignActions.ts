@@ -29,8 +29,8 @@ export async function runAction(campaign: Campaign, action: CampaignAction): Pro
   }
   try {
     const path = `/api/admin/campaigns/{campaign_id}/${action}` as '/api/admin/campaigns/{campaign_id}/activate'
-    const { response } = await api.POST(path, { params: { path: { campaign_id: campaign.id! } } })
-    if (!response.ok) throw await errorOf(response)
+    const { error: failed, response } = await api.POST(path, { params: { path: { campaign_id: campaign.id! } } })
+    if (!response.ok) throw await errorOf(response, failed)
     showDone(response.status === 202 ? t('mkt.campaign.approvalRequested') : t(`mkt.campaign.done.${action}`))
     return true
   } catch (error) {
