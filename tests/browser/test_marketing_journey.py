@@ -73,6 +73,7 @@ def test_a_marketer_creates_activates_and_watches_a_campaign(page, server, watch
     page.get_by_test_id("campaign-activate").click()
     page.locator(".el-message-box").get_by_role("button", name="确认").click()
     page.get_by_test_id("campaign-status").get_by_text("进行中").wait_for()
+    page.locator(".el-message-box").wait_for(state="hidden")
     # The change history shows the creation and the activation.
     page.get_by_test_id("list").get_by_text("启用").first.wait_for()
     page.get_by_test_id("list").get_by_text("创建").first.wait_for()
