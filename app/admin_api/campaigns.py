@@ -9,6 +9,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from app.admin_api.approvals import ApprovalRequestSchema, accepted_or
+from app.admin_api.audit import AuditReadSchema
 from app.approvals import flows
 from app.campaigns import service
 from app.campaigns.models import PPM, CampaignStatus, PrizeKind
@@ -197,3 +198,13 @@ def end_campaign(campaign_id):
     """End a campaign (final)"""
     with transaction():
         return service.change_status(actor=current_actor(), campaign_id=campaign_id, action="end")
+
+
+@blp.route("/<int:campaign_id>/history", methods=["GET"])
+@roles(*ALL_ROLES)
+@not_regional("campaigns are brand configuration: a campaign may target regions but holds no region's data")
+@blp.response(200, AuditReadSchema(many=True))
+@blp.paginate(SelectPage)
+def campaign_history(campaign_id):
+    """A campaign's change history (created, changed, activated, paused, ended), newest first"""
+    return service.history_of(campaign_id)

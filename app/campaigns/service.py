@@ -11,7 +11,7 @@ from app.campaigns import claims, rules
 from app.campaigns.models import PPM, Campaign, CampaignDay, CampaignStatus, Prize, PrizeKind
 from app.db import utcnow
 from app.extensions import db
-from app.identity.service import Actor, audit
+from app.identity.service import Actor, audit, list_audit
 from app.masterdata.models import Product, Region
 from app.production.models import ProductionLot
 
@@ -107,6 +107,12 @@ def change_status(*, actor: Actor, campaign_id: int, action: str) -> Campaign:
     claims.campaigns_changed(db.session())
     audit(actor, f"campaign.{action}", campaign, {"status": [before.value, target.value]})
     return campaign
+
+
+def history_of(campaign_id: int):
+    """The audit records of one campaign, newest first (its readers see its history, not the whole audit log)."""
+    get_campaign(campaign_id)  # an unknown campaign is a 404, not an empty history
+    return list_audit(entity_type=Campaign.__tablename__, entity_id=campaign_id)
 
 
 def check_transition(campaign: Campaign, action: str) -> CampaignStatus:

@@ -38,12 +38,15 @@ export const api = createClient<paths>({ baseUrl: '' })
 api.use(auth)
 
 /** The API's error body as an ApiError (its `code` and human `message`), or a generic one. */
-export async function errorOf(response: Response): Promise<ApiError> {
-  let body: { code?: string; message?: string; errors?: Record<string, unknown> } = {}
-  try {
-    body = await response.clone().json()
-  } catch {
-    /* not JSON: a proxy's page */
+export async function errorOf(response: Response, parsed?: unknown): Promise<ApiError> {
+  // openapi-fetch has read the body already (its `error`): a second read of it would throw.
+  let body = (parsed && typeof parsed === 'object' ? parsed : {}) as { code?: string; message?: string; errors?: Record<string, unknown> }
+  if (parsed === undefined) {
+    try {
+      body = await response.clone().json()
+    } catch {
+      /* not JSON: a proxy's page */
+    }
   }
   return new ApiError(response.status, body.code ?? `http_${response.status}`,
     body.message ?? `${response.status} ${response.statusText}`, body.errors ?? {})
@@ -51,8 +54,8 @@ export async function errorOf(response: Response): Promise<ApiError> {
 
 /** Unwrap an openapi-fetch answer: its data, or throw the API's error. */
 export async function ok<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
-  const { data, response } = await call
-  if (!response.ok) throw await errorOf(response)
+  const { data, error, response } = await call
+  if (!response.ok) throw await errorOf(response, error)
   return data as T
 }
 

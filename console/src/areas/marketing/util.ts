@@ -1,0 +1,70 @@
+// Helpers the marketing screens share: the API's 422 errors as messages per form field, money typed in
+// yuan sent as fen, China-time pickers sent as UTC, and a report downloaded as a file.
+import { ApiError, getJson, getRaw } from '@/api/client'
+import { showError } from '@/notify'
+
+/** The API's field errors flattened to "field" / "prizes.0.amount" -> "message; message" (webargs
+ *  nests them under the location, "json" or "query": that level names no field). */
+export function fieldErrors(error: unknown): Record<string, string> {
+  const out: Record<string, string> = {}
+  if (!(error instanceof ApiError) || error.status !== 422) return out
+  const walk = (node: unknown, path: string[]) => {
+    if (Array.isArray(node) && node.every((m) => typeof m === 'string')) {
+      out[path.join('.') || '_'] = node.join('; ')
+    } else if (Array.isArray(node)) {
+      node.forEach((child, i) => walk(child, [...path, String(i)]))
+    } else if (node && typeof node === 'object') {
+      for (const [key, child] of Object.entries(node)) walk(child, path.length === 0 && (key === 'json' || key === 'query') ? [] : [...path, key])
+    } else if (typeof node === 'string') out[path.join('.') || '_'] = node
+  }
+  walk(error.errors, [])
+  return out
+}
+
+/** Yuan as typed (a number, up to 2 decimals) to whole fen; undefined stays undefined. */
+export function toFen(yuan: number | null | undefined): number | null | undefined {
+  if (yuan === null || yuan === undefined || (yuan as unknown) === '') return yuan as null | undefined
+  return Math.round(Number(yuan) * 100)
+}
+
+export function toYuan(fen: number | null | undefined): number | undefined {
+  return fen === null || fen === undefined ? undefined : fen / 100
+}
+
+/** A China wall-clock time from a picker ("YYYY-MM-DD HH:mm:ss") as the UTC instant the API takes. */
+export function chinaToUtc(local: string | null | undefined): string | undefined {
+  if (!local) return undefined
+  return new Date(`${local.replace(' ', 'T')}+08:00`).toISOString().replace('.000Z', 'Z')
+}
+
+/** A UTC instant from the API as the China wall-clock string the pickers show. */
+export function utcToChina(iso: string | null | undefined): string | undefined {
+  if (!iso) return undefined
+  const when = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : `${iso}Z`)
+  const china = new Date(when.getTime() + 8 * 3600 * 1000)
+  return china.toISOString().slice(0, 19).replace('T', ' ')
+}
+
+/** A report asked for as a file (?format=xlsx): saved by the browser under the API's name. */
+export async function download(path: string, query: Record<string, unknown>, fallback: string): Promise<void> {
+  const response = await getRaw(path, { ...query, format: 'xlsx' })
+  const disposition = response.headers.get('Content-Disposition') ?? ''
+  const name = /filename\*?=(?:UTF-8'')?"?([^";]+)/i.exec(disposition)?.[1] ?? `${fallback}.xlsx`
+  const link = document.createElement('a')
+  link.href = URL.createObjectURL(await response.blob())
+  link.download = decodeURIComponent(name)
+  link.click()
+  URL.revokeObjectURL(link.href)
+}
+
+/** The region tree for el-tree-select's lazy `load`: provinces, then a province's cities, then districts. */
+export async function loadRegions(node: any, resolve: (data: any[]) => void) {
+  try {
+    const query = node.level === 0 ? { level: 'province' } : { parent_code: node.data.value }
+    const answer = await getJson<{ code: string; name: string; level: string }[]>('/api/admin/regions', { ...query, page_size: 100 })
+    resolve(answer.data.map((r) => ({ value: r.code, label: r.name, isLeaf: r.level === 'district' })))
+  } catch (error) {
+    showError(error)
+    resolve([])
+  }
+}
