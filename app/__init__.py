@@ -63,6 +63,7 @@ def register_extensions(app: Flask) -> None:
     from app.campaigns import budget, claims
     from app.db import tune_connections
     from app.extensions import api, db, migrate, redis_ext
+    from app.openapi_tags import HumanTagNames
 
     db.init_app(app)
     with app.app_context():
@@ -71,7 +72,7 @@ def register_extensions(app: Flask) -> None:
                      render_as_batch=True)
     redis_ext.init_app(app)
     wechat.init_app(app)
-    api.init_app(app)
+    api.init_app(app, spec_kwargs={"extra_plugins": (HumanTagNames(),)})
     _import_models()
     budget.watch_transactions()
     claims.watch_commits()
@@ -105,14 +106,16 @@ def register_apis(app: Flask) -> None:
     from app.exports import web as exports
     from app.extensions import api
     from app.http import retry_writes
+    from app.openapi_tags import name_tags
     from app.schemas import IdConverter
     import miniprogram_api
 
     app.url_map.converters["int"] = IdConverter
-    for blueprint in (health.blp, *admin_api.BLUEPRINTS, *integration_api.BLUEPRINTS,
-                      *miniprogram_api.BLUEPRINTS):
+    blueprints = (health.blp, *admin_api.BLUEPRINTS, *integration_api.BLUEPRINTS, *miniprogram_api.BLUEPRINTS)
+    for blueprint in blueprints:
         api.register_blueprint(blueprint)
     api.spec.options["security"] = [{"bearerAuth": []}]
+    name_tags(api.spec, blueprints)
     app.register_blueprint(console.blp)
     app.register_blueprint(
         get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "Matong API"}),

@@ -3,7 +3,7 @@
 // the API allows (x-roles of /openapi.json), and a direct visit by another role lands on a page that
 // says which roles it needs. Screens load on demand: each is a chunk of its own.
 import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
-import { session, rolesFor, can } from './session'
+import { session, rolesFor, can, needsNational } from './session'
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -41,7 +41,8 @@ router.beforeEach((to) => {
   if (to.meta.public) return true
   if (!session.token) return { name: 'login', query: to.fullPath === '/' ? {} : { next: to.fullPath } }
   if (to.meta.operation && !can(to.meta.operation)) {
-    return { name: 'forbidden', query: { roles: rolesFor(to.meta.operation).join(','), from: to.fullPath } }
+    const national = needsNational(to.meta.operation) ? { national: '1' } : {}
+    return { name: 'forbidden', query: { roles: rolesFor(to.meta.operation).join(','), ...national, from: to.fullPath } }
   }
   return true
 })

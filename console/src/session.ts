@@ -1,6 +1,7 @@
 // Who is signed in (token, role, regions) and the language, kept in localStorage across reloads.
 import { reactive } from 'vue'
 import permissions from './api/permissions.json'
+import nationalOnlyOperations from './api/national-only.json'
 
 export type Role = 'admin' | 'marketer' | 'ops' | 'finance' | 'auditor'
 export type Lang = 'zh-CN' | 'en'
@@ -42,15 +43,21 @@ export function setLang(lang: Lang) {
 }
 
 const allowed = permissions as Record<string, string[]>
+const nationalOnly = new Set(nationalOnlyOperations as string[])
 
 /** The roles the API allows for an operation ("POST /api/admin/campaigns"); [] when it is unknown. */
 export function rolesFor(operation: string): string[] {
   return allowed[operation] ?? []
 }
 
-/** Whether the signed-in user's role may call an operation (the API checks again; this only hides). */
+/** Whether the operation refuses users limited to regions (its rows can't be split by region). */
+export function needsNational(operation: string): boolean {
+  return nationalOnly.has(operation)
+}
+
+/** Whether the signed-in user's role and data scope allow an operation (the API checks again; this only hides). */
 export function can(operation: string): boolean {
-  return !!session.user && rolesFor(operation).includes(session.user.role)
+  return !!session.user && rolesFor(operation).includes(session.user.role) && (national() || !needsNational(operation))
 }
 
 /** Whether the user sees the whole country (no regions in their data scope). */

@@ -24,6 +24,23 @@ def test_unknown_route_gets_the_error_body(client):
     assert response.get_json()["code"] == "not_found"
 
 
+def test_every_openapi_tag_has_a_human_name_in_exactly_one_audience(client):
+    spec = client.get("/openapi.json").get_json()
+    used = {tag for operations in spec["paths"].values() for operation in operations.values()
+            if isinstance(operation, dict) for tag in operation.get("tags", [])}
+    described = {tag["name"]: tag.get("description") for tag in spec["tags"]}
+    groups = [group["tags"] for group in spec["x-tagGroups"]]
+    assert [group["name"] for group in spec["x-tagGroups"]] == [
+        "Back office", "Reports", "Machine API (ERP, line, warehouse)", "Mini-programs (dealer, clerk, consumer)",
+        "Public"]
+    assert used and used <= set(described)
+    raw = [tag for tag in described if "_" in tag or " · " not in tag]  # a blueprint's name, not a person's
+    assert raw == []
+    assert all(described[tag] for tag in used)
+    assert {tag: sum(tag in group for group in groups) for tag in described} == {tag: 1 for tag in described}
+    assert spec["paths"]["/api/admin/code-batches"]["get"]["tags"] == ["Back office · Code batches"]
+
+
 def test_openapi_documents_who_may_call_what(client):
     paths = client.get("/openapi.json").get_json()["paths"]
     assert paths["/api/admin/auth/login"]["post"]["security"] == []

@@ -23,6 +23,15 @@ def test_every_console_route_answers_the_index_uncached(client, dist, path):
     assert answer.headers["Cache-Control"] == "no-cache"
 
 
+@pytest.mark.parametrize("path", ["/console/admin/webhooks?status=failed", "/console/admin/approvals?status=pending&page=2",
+                                  "/console/login?next=%2Fdashboard"])
+def test_a_screen_linked_with_its_filters_answers_the_index(client, dist, path):
+    """The dashboard's to-do links and a reloaded filtered list carry their filters in the query."""
+    answer = client.get(path)
+    assert answer.status_code == 200
+    assert b'<div id=app>' in answer.data
+
+
 def test_hashed_assets_are_cached_for_a_year(client, dist):
     answer = client.get("/console/assets/index-3f2a1b.js")
     assert answer.status_code == 200
