@@ -12,11 +12,11 @@ def test_a_marketer_creates_activates_and_watches_a_campaign(page, server, watch
     watch.allow(r"422 POST .*/api/admin/campaigns$")
     sign_in(page, server, "marketer")
 
-    # The marketer's menu: marketing, no administration.
+    # The marketer's menu: marketing, and none of the screens the API keeps from marketers (users, API
+    # keys and the audit log; the API lets every role read the webhook endpoints, so that one shows).
     page.get_by_test_id("menu-campaigns").wait_for()
-    for admin_screen in ("users", "apiKeys", "webhooks", "audit"):
+    for admin_screen in ("users", "apiKeys", "audit"):
         assert page.get_by_test_id(f"menu-{admin_screen}").count() == 0, admin_screen
-    assert page.locator(".el-aside").get_by_text("系统管理").count() == 0
 
     page.get_by_test_id("menu-campaigns").click()
     page.wait_for_url(re.compile(r"/console/marketing/campaigns"))
