@@ -1,11 +1,23 @@
-// Errors are shown as the API says them (its message; the code in small print for support).
+// Errors in the user's language: the message for the API's code (apiErrors.ts), with the API's own
+// message in small print below when it says more (a field, a number), and the code for support. A
+// code the console has no message for shows the API's message as it is.
+import { h } from 'vue'
 import { ElMessage } from 'element-plus'
 import { ApiError } from './api/client'
+import { apiMessage } from './apiErrors'
 import { t } from './i18n'
 
 export function showError(error: unknown) {
   if (error instanceof ApiError) {
-    ElMessage({ type: 'error', message: `${error.message} (${error.code})`, showClose: true, duration: 6000 })
+    const said = apiMessage(error)
+    const details = said && said !== error.message ? `${error.message} · ${error.code}` : error.code
+    ElMessage({
+      type: 'error', showClose: true, duration: 8000,
+      message: h('div', { 'data-test': 'api-error' }, [
+        h('div', { 'data-test': 'api-error-message' }, said ?? error.message),
+        h('div', { 'data-test': 'api-error-details', style: 'margin-top: 4px; font-size: 12px; opacity: 0.75' }, details),
+      ]),
+    })
   } else if (error instanceof TypeError) {
     ElMessage({ type: 'error', message: t('errors.network'), showClose: true })
   } else {

@@ -1,16 +1,18 @@
 // The API's 422 errors beside the form fields they name: webargs nests them by location ({json: {field:
 // [messages]}}), a domain error names fields directly ({field: [messages]}); nested fields read "a.b".
+// Each message in the user's language (fieldMessage).
 import { ApiError } from '@/api/client'
 import { showError } from '@/notify'
+import { fieldMessage } from '@/apiErrors'
 
 export function fieldErrors(error: unknown): Record<string, string> {
   if (!(error instanceof ApiError)) return {}
   const tree = (error.errors?.json ?? error.errors ?? {}) as Record<string, unknown>
   const out: Record<string, string> = {}
   const walk = (node: unknown, prefix: string) => {
-    if (Array.isArray(node)) out[prefix] = node.map(String).join(' ')
+    if (Array.isArray(node)) out[prefix] = node.map((m) => fieldMessage(String(m))).join(' ')
     else if (node && typeof node === 'object') for (const [key, value] of Object.entries(node)) walk(value, prefix ? `${prefix}.${key}` : key)
-    else if (node !== undefined) out[prefix] = String(node)
+    else if (node !== undefined) out[prefix] = fieldMessage(String(node))
   }
   walk(tree, '')
   return out
