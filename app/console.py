@@ -16,6 +16,7 @@ from flask import Blueprint, Response, current_app, send_from_directory
 from flask.cli import AppGroup
 
 from app.http import cacheable, public
+from app.inputs import open_query
 
 ROOT = Path(__file__).resolve().parent.parent / "console"
 YEAR = 365 * 24 * 3600
@@ -42,6 +43,7 @@ def asset(name: str):
 @blp.route("/<path:path>")
 @public
 @cacheable
+@open_query  # a screen's URL carries its filters (?status=held, ?tab=leaks): a reload must not be a 422
 def page(path: str):
     dist = build_dir()
     if path and "/" not in path and (dist / path).is_file():  # favicon and the like, beside index.html
