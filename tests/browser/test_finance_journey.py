@@ -54,6 +54,7 @@ def test_finance_approves_a_rebate_statement_and_exports_it_to_excel(page, serve
     page.goto(url)
     page.get_by_test_id("statement-lines").wait_for()
     assert page.get_by_test_id("statement-status").inner_text().strip() == "草稿"
+    page.get_by_test_id("statement-dealer-name").filter(has_text="杭州市经销商").wait_for()
     assert page.get_by_test_id("statement-total").inner_text().strip() == f"¥{statement['total_fen'] / 100:,.2f}"
     shot(page, "finance-2-statement-review")
 
