@@ -5,6 +5,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from app.admin_api.approvals import ApprovalRequestSchema, accepted_or
+from app.admin_api.reports.common import exportable
 from app.approvals import flows
 from app.db import transaction
 from app.http import (ALL_ROLES, SelectPage, authenticate_back_office, current_actor, current_scope, national_only,
@@ -173,8 +174,9 @@ def compute_statement(body):
 @roles(*ALL_ROLES)
 @regional
 @statements_blp.response(200, StatementReadSchema)
+@exportable(StatementReadSchema, "lines", name="rebate-statement")  # finance hands the dealer its lines as a sheet
 def get_statement(statement_id):
-    """Get a rebate statement with its lines"""
+    """Get a rebate statement with its lines (?format=xlsx|csv: its lines as a sheet)"""
     return service.get_statement(statement_id, scope=current_scope())
 
 

@@ -34,6 +34,14 @@ FORMATS = ("json",) + tuple(f.value for f in ExportFormat)
 NOT_FILTERS = frozenset({"page", "page_size", "format", SORT})
 
 
+class _ExpiresAt(ma.fields.DateTime):
+    """When a job's file is removed, computed from when it finished: dumped as a time like every other
+    (ISO 8601), where a Function field handed the datetime to JSON, which wrote an HTTP date."""
+
+    def get_value(self, obj, attr, accessor=None, default=ma.missing):
+        return service.expires_at(obj)
+
+
 class ExportJobSchema(ma.Schema):
     id = Int()
     status = ma.fields.Enum(ExportStatus, by_value=True)
@@ -49,8 +57,7 @@ class ExportJobSchema(ma.Schema):
     created_at = ma.fields.DateTime()
     started_at = ma.fields.DateTime(allow_none=True)
     finished_at = ma.fields.DateTime(allow_none=True)
-    expires_at = ma.fields.Function(lambda job: service.expires_at(job), allow_none=True,
-                                    metadata={"description": "When the file is removed"})
+    expires_at = _ExpiresAt(dump_only=True, allow_none=True, metadata={"description": "When the file is removed"})
     links = ma.fields.Function(lambda job: {"self": f"/api/admin/exports/{job.id}",
                                             "file": f"/api/admin/exports/{job.id}/file"})
 

@@ -75,3 +75,25 @@ export function fieldMessage(message: string): string {
   if (match && (match[1] || match[3])) return range(match)
   return message
 }
+
+/** A 422's field errors flattened to "field" / "prizes.0.amount" -> "message; message", each in the user's
+ *  language (webargs nests them under the location, "json" or "query": that level names no field). A
+ *  nested message also stands under its top-level field, for a form that shows errors per field only. */
+export function fieldErrors(error: unknown): Record<string, string> {
+  const out: Record<string, string> = {}
+  if (!(error instanceof ApiError) || error.status !== 422) return out
+  const put = (path: string[], text: string) => {
+    const key = path.join('.') || '_'
+    out[key] = out[key] ? `${out[key]}; ${text}` : text
+    if (path.length > 1) out[path[0]] ??= text
+  }
+  const walk = (node: unknown, path: string[]) => {
+    if (Array.isArray(node) && node.every((m) => typeof m === 'string')) put(path, node.map(fieldMessage).join('; '))
+    else if (Array.isArray(node)) node.forEach((child, i) => walk(child, [...path, String(i)]))
+    else if (node && typeof node === 'object') {
+      for (const [key, child] of Object.entries(node)) walk(child, path.length === 0 && (key === 'json' || key === 'query') ? [] : [...path, key])
+    } else if (typeof node === 'string') put(path, fieldMessage(node))
+  }
+  walk(error.errors, [])
+  return out
+}

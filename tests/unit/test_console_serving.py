@@ -24,12 +24,23 @@ def test_every_console_route_answers_the_index_uncached(client, dist, path):
 
 
 @pytest.mark.parametrize("path", ["/console/admin/webhooks?status=failed", "/console/admin/approvals?status=pending&page=2",
-                                  "/console/login?next=%2Fdashboard"])
+                                  "/console/finance/payouts?status=held&page=2", "/console/channel/diversion?tab=leaks",
+                                  "/console/finance/exports?highlight=17",
+                                  "/console/login?next=%2Fconsole%2Fchannel%2Fdiversion%3Fstatus%3Dopen"])
 def test_a_screen_linked_with_its_filters_answers_the_index(client, dist, path):
-    """The dashboard's to-do links and a reloaded filtered list carry their filters in the query."""
+    """The dashboard's to-do links, a reloaded filtered list and an export's highlight carry their query:
+    the index answers, not the API's 422 for unknown query parameters."""
     answer = client.get(path)
     assert answer.status_code == 200
     assert b'<div id=app>' in answer.data
+    assert answer.headers["Cache-Control"] == "no-cache"
+
+
+def test_the_api_still_refuses_unknown_query_parameters(client, auth, dist):
+    from app.identity.models import Role
+
+    answer = client.get("/api/admin/payouts", query_string={"tab": "x"}, headers=auth.headers_for(Role.FINANCE))
+    assert answer.status_code == 422 and answer.json["errors"]["query"] == {"tab": ["Unknown field."]}
 
 
 def test_hashed_assets_are_cached_for_a_year(client, dist):

@@ -1,26 +1,9 @@
 // Helpers the marketing screens share: the API's 422 errors as messages per form field, money typed in
 // yuan sent as fen, China-time pickers sent as UTC, and a report downloaded as a file.
-import { ApiError, getJson, getRaw } from '@/api/client'
+import { getJson, getRaw } from '@/api/client'
 import { showError } from '@/notify'
-import { fieldMessage } from '@/apiErrors'
 
-/** The API's field errors flattened to "field" / "prizes.0.amount" -> "message; message" (webargs
- *  nests them under the location, "json" or "query": that level names no field), each in the user's language. */
-export function fieldErrors(error: unknown): Record<string, string> {
-  const out: Record<string, string> = {}
-  if (!(error instanceof ApiError) || error.status !== 422) return out
-  const walk = (node: unknown, path: string[]) => {
-    if (Array.isArray(node) && node.every((m) => typeof m === 'string')) {
-      out[path.join('.') || '_'] = node.map(fieldMessage).join('; ')
-    } else if (Array.isArray(node)) {
-      node.forEach((child, i) => walk(child, [...path, String(i)]))
-    } else if (node && typeof node === 'object') {
-      for (const [key, child] of Object.entries(node)) walk(child, path.length === 0 && (key === 'json' || key === 'query') ? [] : [...path, key])
-    } else if (typeof node === 'string') out[path.join('.') || '_'] = fieldMessage(node)
-  }
-  walk(error.errors, [])
-  return out
-}
+export { fieldErrors } from '@/apiErrors' // one flattening for every area's forms
 
 /** Yuan as typed (a number, up to 2 decimals) to whole fen; undefined stays undefined. */
 export function toFen(yuan: number | null | undefined): number | null | undefined {

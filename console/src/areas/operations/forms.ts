@@ -1,22 +1,10 @@
 // The API's 422 errors beside the form fields they name: webargs nests them by location ({json: {field:
 // [messages]}}), a domain error names fields directly ({field: [messages]}); nested fields read "a.b".
 // Each message in the user's language (fieldMessage).
-import { ApiError } from '@/api/client'
 import { showError } from '@/notify'
-import { fieldMessage } from '@/apiErrors'
+import { fieldErrors } from '@/apiErrors'
 
-export function fieldErrors(error: unknown): Record<string, string> {
-  if (!(error instanceof ApiError)) return {}
-  const tree = (error.errors?.json ?? error.errors ?? {}) as Record<string, unknown>
-  const out: Record<string, string> = {}
-  const walk = (node: unknown, prefix: string) => {
-    if (Array.isArray(node)) out[prefix] = node.map((m) => fieldMessage(String(m))).join(' ')
-    else if (node && typeof node === 'object') for (const [key, value] of Object.entries(node)) walk(value, prefix ? `${prefix}.${key}` : key)
-    else if (node !== undefined) out[prefix] = fieldMessage(String(node))
-  }
-  walk(tree, '')
-  return out
-}
+export { fieldErrors }
 
 /** Show an error: the API's message always, and its field errors into `into` (a form's error map). */
 export function formError(error: unknown, into: Record<string, string>) {
