@@ -66,11 +66,12 @@ class Party:
 
 
 @dataclass
-class Reach:
-    recall: Recall
-    raw_material_lot: RawMaterialLot | None
+class Spread:
+    """Where recalled goods went: the lots and their items, by place now, scanned by consumers, and the
+    dealers and stores they passed through (a recall's reach, or a preview's)."""
+
     lots: list[LotShare]
-    items: int  # recalled items (the units a shelf holds; cases and pallets are counted in ``recall.units``)
+    items: int  # recalled items (the units a shelf holds; cases and pallets are counted in the units)
     by_place: dict[str, int]
     scanned_by_consumers: int
     parties: list[Party]
@@ -82,6 +83,12 @@ class Reach:
     @property
     def stores(self) -> int:
         return sum(1 for p in self.parties if p.kind == "store")
+
+
+@dataclass(kw_only=True)
+class Reach(Spread):
+    recall: Recall
+    raw_material_lot: RawMaterialLot | None
 
 
 # --- marking ------------------------------------------------------------------------------------
@@ -227,27 +234,14 @@ def _spread(items: tuple) -> tuple[dict[str, int], int, list[Party]]:
     return by_place, scanned or 0, parties
 
 
-@dataclass
-class Preview:
+@dataclass(kw_only=True)
+class Preview(Spread):
     """What a recall of these lots would reach if it were made now: the same counts as its ``Reach``, read
     without marking anything, so a person sees the dealers and stores involved before confirming."""
 
     lot_id: int | None
     raw_material_lot_id: int | None
     units: int  # units the recall would mark (items, cases, pallets)
-    lots: list[LotShare]
-    items: int
-    by_place: dict[str, int]
-    scanned_by_consumers: int
-    parties: list[Party]
-
-    @property
-    def dealers(self) -> int:
-        return sum(1 for p in self.parties if p.kind == "dealer")
-
-    @property
-    def stores(self) -> int:
-        return sum(1 for p in self.parties if p.kind == "store")
 
 
 def preview(*, lots: list[ProductionLot], lot_id: int | None = None, raw_material_lot_id: int | None = None) -> Preview:
