@@ -26,3 +26,9 @@ export function chinaDay(offsetDays = 0): string {
   const now = new Date(Date.now() + offsetDays * 86400000)
   return new Intl.DateTimeFormat('en-CA', { timeZone: CHINA }).format(now)
 }
+
+/** The UTC instant (ISO 8601) a China day starts, or the day `plusDays` after it starts. */
+export function dayStart(day: string, plusDays = 0): string {
+  const start = new Date(`${day}T00:00:00+08:00`)
+  return new Date(start.getTime() + plusDays * 86400000).toISOString()
+}
