@@ -23,6 +23,16 @@ YEAR = 365 * 24 * 3600
 
 blp = Blueprint("console", __name__, url_prefix="/console")
 
+# The page may run only the build's own scripts and talk only to this origin: an injected script (a
+# name typed into a form and shown unescaped somewhere) could not load code or send the token kept in
+# the browser elsewhere. Styles allow inline ones (Element Plus positions popups with them); images
+# allow blob: (a mini-program code fetched with the token) and data:; no page may frame the console.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; "
+       "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+       "frame-ancestors 'none'")
+PAGE_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY"}
+
 
 def build_dir() -> Path:
     return Path(current_app.config.get("CONSOLE_DIST") or ROOT / "dist")
@@ -54,6 +64,7 @@ def page(path: str):
                         headers={"Retry-After": "60"})
     response = send_from_directory(dist, "index.html", max_age=0)
     response.headers["Cache-Control"] = "no-cache"
+    response.headers.update(PAGE_HEADERS)
     return response
 
 

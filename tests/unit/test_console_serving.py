@@ -66,3 +66,11 @@ def test_without_a_build_the_console_says_how_to_build_it(client, app, tmp_path,
     assert answer.status_code == 503
     assert answer.headers["Retry-After"]
     assert b"make run" in answer.data
+
+
+def test_the_console_runs_only_its_own_scripts_and_talks_only_to_this_origin(client, dist):
+    headers = client.get("/console/dashboard").headers
+    policy = dict(part.strip().split(" ", 1) for part in headers["Content-Security-Policy"].split(";"))
+    assert policy["script-src"] == "'self'" and policy["connect-src"] == "'self'"
+    assert policy["frame-ancestors"] == "'none'" and headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"

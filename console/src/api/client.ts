@@ -101,3 +101,17 @@ export interface Paging {
   previous_page?: number
   next_page?: number
 }
+
+/** Save a file the API answered (an export, a code pack, a statement's sheet) under the name its
+ *  Content-Disposition gives, or `fallback`. */
+export async function saveFile(response: Response, fallback: string): Promise<void> {
+  const disposition = response.headers.get('Content-Disposition') ?? ''
+  const name = /filename\*?=(?:UTF-8'')?"?([^";]+)/i.exec(disposition)?.[1] ?? fallback
+  const link = document.createElement('a')
+  link.href = URL.createObjectURL(await response.blob())
+  link.download = decodeURIComponent(name)
+  document.body.appendChild(link)
+  link.click()
+  link.remove()
+  window.setTimeout(() => URL.revokeObjectURL(link.href), 10000) // the download has started by then
+}

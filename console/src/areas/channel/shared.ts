@@ -1,7 +1,7 @@
 // What the channel and finance screens share: enum options for filters, a note asked for before an
 // irreversible action, a file downloaded with the user's token, and the API's 422 errors per field.
 import { ElMessageBox } from 'element-plus'
-import { getRaw } from '@/api/client'
+import { getRaw, saveFile } from '@/api/client'
 import { t } from '@/i18n'
 
 /** Filter options for an enum: each value labelled by `${prefix}.${value}` (an i18n key). */
@@ -40,14 +40,7 @@ export async function confirmed(title: string, message: string): Promise<boolean
 
 /** Download a file the API answers (an export, a statement's sheet) under the name it gives. */
 export async function downloadFile(path: string, query: Record<string, unknown> = {}, fallback = 'download') {
-  const response = await getRaw(path, query)
-  const disposition = response.headers.get('Content-Disposition') ?? ''
-  const name = /filename\*?=(?:UTF-8'')?"?([^";]+)/i.exec(disposition)?.[1] ?? fallback
-  const link = document.createElement('a')
-  link.href = URL.createObjectURL(await response.blob())
-  link.download = decodeURIComponent(name)
-  link.click()
-  setTimeout(() => URL.revokeObjectURL(link.href), 1000)
+  await saveFile(await getRaw(path, query), fallback)
 }
 
 export { fieldErrors } from '@/apiErrors' // one flattening for every area's forms

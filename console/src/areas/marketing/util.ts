@@ -1,6 +1,6 @@
 // Helpers the marketing screens share: the API's 422 errors as messages per form field, money typed in
 // yuan sent as fen, China-time pickers sent as UTC, and a report downloaded as a file.
-import { getJson, getRaw } from '@/api/client'
+import { getJson, getRaw, saveFile } from '@/api/client'
 import { showError } from '@/notify'
 
 export { fieldErrors } from '@/apiErrors' // one flattening for every area's forms
@@ -31,14 +31,7 @@ export function utcToChina(iso: string | null | undefined): string | undefined {
 
 /** A report asked for as a file (?format=xlsx): saved by the browser under the API's name. */
 export async function download(path: string, query: Record<string, unknown>, fallback: string): Promise<void> {
-  const response = await getRaw(path, { ...query, format: 'xlsx' })
-  const disposition = response.headers.get('Content-Disposition') ?? ''
-  const name = /filename\*?=(?:UTF-8'')?"?([^";]+)/i.exec(disposition)?.[1] ?? `${fallback}.xlsx`
-  const link = document.createElement('a')
-  link.href = URL.createObjectURL(await response.blob())
-  link.download = decodeURIComponent(name)
-  link.click()
-  URL.revokeObjectURL(link.href)
+  await saveFile(await getRaw(path, { ...query, format: 'xlsx' }), `${fallback}.xlsx`)
 }
 
 /** The region tree for el-tree-select's lazy `load`: provinces, then a province's cities, then districts. */
