@@ -4,6 +4,7 @@
 // says which roles it needs. Screens load on demand: each is a chunk of its own.
 import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
 import { session, rolesFor, can, needsNational } from './session'
+import { loadMessages } from './i18n'
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -37,7 +38,8 @@ export const router = createRouter({
   ],
 })
 
-router.beforeEach((to) => {
+router.beforeEach(async (to) => {
+  if (to.meta.area && to.meta.area !== 'dashboard') await loadMessages() // the area's labels
   if (to.meta.public) return true
   if (!session.token) return { name: 'login', query: to.fullPath === '/' ? {} : { next: to.fullPath } }
   if (to.meta.operation && !can(to.meta.operation)) {

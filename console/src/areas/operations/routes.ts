@@ -14,5 +14,5 @@ export const routes: RouteRecordRaw[] = [
   { path: 'operations/trace', name: 'trace', component: () => import('./Trace.vue'), meta: meta('menu.trace', 'GET /api/admin/trace/codes/{code}') },
   { path: 'operations/recalls', name: 'recalls', component: () => import('./Recalls.vue'), meta: meta('menu.recalls', 'GET /api/admin/recalls') },
   { path: 'operations/recalls/:id', name: 'recallDetail', component: () => import('./RecallDetail.vue'), meta: meta('ops.recall.detail', 'GET /api/admin/recalls/{recall_id}', false) },
-  { path: 'operations/production-report', name: 'productionReport', component: () => import('./ProductionReport.vue'), meta: meta('ops.productionReport', 'GET /api/admin/reports/production') },
+  { path: 'operations/production-report', name: 'productionReport', component: () => import('./ProductionReport.vue'), meta: meta('menu.productionReport', 'GET /api/admin/reports/production') },
 ]
