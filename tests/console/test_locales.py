@@ -59,3 +59,16 @@ def test_every_key_the_screens_use_exists():
             if key not in messages and not any(k.startswith(key + ".") for k in messages):
                 missing.setdefault(str(path.relative_to(SRC)), []).append(key)
     assert not missing
+
+
+def test_every_menu_title_comes_with_the_app():
+    """The menu is drawn before an area's labels load (src/i18n.ts loads them with its first screen):
+    every title of a route in a menu is a core label (menu.*); detail routes may use their area's."""
+    core = _leaves(json.loads((SRC / "locales" / "core.json").read_text(encoding="utf-8"))["zh-CN"])
+    outside = []
+    for routes in sorted((SRC / "areas").glob("*/routes.ts")):
+        for line in routes.read_text(encoding="utf-8").splitlines():
+            titles = re.findall(r"""(?:title: |meta\()['"]([\w.]+)['"]""", line)
+            in_menu = "menu: true" in line or ("meta(" in line and not re.search(r",\s*false\s*\)", line))
+            outside += [f"{routes.parent.name}: {title}" for title in titles if in_menu and title not in core]
+    assert not outside
