@@ -27,7 +27,7 @@ console/node_modules/.package-lock.json: console/package-lock.json
 
 console/dist/index.html: console/node_modules/.package-lock.json $(CONSOLE_SOURCES) | install
 	$(BIN)/flask console openapi console/openapi.json
-	cd console && npm run --silent build
+	cd console && npm run --silent build -- --logLevel warn
 
 console: console/dist/index.html
 
