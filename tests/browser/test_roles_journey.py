@@ -67,7 +67,7 @@ def test_a_regional_user_sees_only_their_region(page, server, watch):
     assert made.status_code == 201, made.text
     sign_in(page, server, "ops", username="zj-ops")
     page.wait_for_url(re.compile(r"/console/dashboard$"))
-    assert "330000000000" in page.get_by_test_id("who").inner_text()
+    page.get_by_test_id("who").get_by_text("浙江省", exact=False).wait_for()  # the scope by name
     page.get_by_test_id("kpis").wait_for()
     page.get_by_test_id("map-chart").locator("canvas").wait_for()
     page.wait_for_load_state("networkidle")
