@@ -11,10 +11,26 @@ export function count(n: number | null | undefined): string {
   return n === null || n === undefined ? '—' : n.toLocaleString('zh-CN')
 }
 
+/** An instant as the API writes it (UTC; an offset-less one is UTC too). */
+function parseUtc(iso: string): Date {
+  return new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : `${iso}Z`)
+}
+
 export function instant(iso: string | null | undefined): string {
   if (!iso) return '—'
-  const when = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : `${iso}Z`)
-  return when.toLocaleString('zh-CN', { timeZone: CHINA, hour12: false })
+  return parseUtc(iso).toLocaleString('zh-CN', { timeZone: CHINA, hour12: false })
+}
+
+/** A China wall-clock time from a picker ("YYYY-MM-DD HH:mm:ss") as the UTC instant the API takes. */
+export function chinaToUtc(local: string | null | undefined): string | undefined {
+  if (!local) return undefined
+  return new Date(`${local.replace(' ', 'T')}+08:00`).toISOString().replace('.000Z', 'Z')
+}
+
+/** A UTC instant from the API as the China wall-clock string the pickers show. */
+export function utcToChina(iso: string | null | undefined): string | undefined {
+  if (!iso) return undefined
+  return new Date(parseUtc(iso).getTime() + 8 * 3600 * 1000).toISOString().slice(0, 19).replace('T', ' ')
 }
 
 export function percent(ratio: number | null | undefined, digits = 1): string {

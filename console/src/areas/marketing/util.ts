@@ -2,6 +2,7 @@
 // yuan sent as fen, China-time pickers sent as UTC, and a report downloaded as a file.
 import { getJson, getRaw, saveFile } from '@/api/client'
 import { showError } from '@/notify'
+import { regionChildren } from '@/regions'
 
 export { fieldErrors } from '@/apiErrors' // one flattening for every area's forms
 
@@ -15,19 +16,7 @@ export function toYuan(fen: number | null | undefined): number | undefined {
   return fen === null || fen === undefined ? undefined : fen / 100
 }
 
-/** A China wall-clock time from a picker ("YYYY-MM-DD HH:mm:ss") as the UTC instant the API takes. */
-export function chinaToUtc(local: string | null | undefined): string | undefined {
-  if (!local) return undefined
-  return new Date(`${local.replace(' ', 'T')}+08:00`).toISOString().replace('.000Z', 'Z')
-}
-
-/** A UTC instant from the API as the China wall-clock string the pickers show. */
-export function utcToChina(iso: string | null | undefined): string | undefined {
-  if (!iso) return undefined
-  const when = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : `${iso}Z`)
-  const china = new Date(when.getTime() + 8 * 3600 * 1000)
-  return china.toISOString().slice(0, 19).replace('T', ' ')
-}
+export { chinaToUtc, utcToChina } from '@/format' // the pickers' China wall clock, one pair for the console
 
 /** A report asked for as a file (?format=xlsx): saved by the browser under the API's name. */
 export async function download(path: string, query: Record<string, unknown>, fallback: string): Promise<void> {
@@ -37,9 +26,8 @@ export async function download(path: string, query: Record<string, unknown>, fal
 /** The region tree for el-tree-select's lazy `load`: provinces, then a province's cities, then districts. */
 export async function loadRegions(node: any, resolve: (data: any[]) => void) {
   try {
-    const query = node.level === 0 ? { level: 'province' } : { parent_code: node.data.value }
-    const answer = await getJson<{ code: string; name: string; level: string }[]>('/api/admin/regions', { ...query, page_size: 100 })
-    resolve(answer.data.map((r) => ({ value: r.code, label: r.name, isLeaf: r.level === 'district' })))
+    const regions = await regionChildren(node.level === 0 ? undefined : node.data.value)
+    resolve(regions.map((r) => ({ value: r.code, label: r.name, isLeaf: r.leaf })))
   } catch (error) {
     showError(error)
     resolve([])
