@@ -132,6 +132,12 @@ def greatest(a, b):
     return sa.func.greatest(a, b) if mysql_like() else sa.func.max(a, b)
 
 
+def insert_ignore(table: sa.Table) -> sa.Insert:
+    """An INSERT whose rows a unique key refuses are skipped, not an error (INSERT IGNORE / OR IGNORE)."""
+    return (sa.insert(table).prefix_with("IGNORE", dialect="mysql").prefix_with("IGNORE", dialect="mariadb")
+            .prefix_with("OR IGNORE", dialect="sqlite"))
+
+
 def insert_once(row) -> bool:
     """Insert a row a unique key may refuse (a concurrent twin): True when inserted.
 

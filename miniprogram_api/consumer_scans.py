@@ -85,6 +85,14 @@ class ConsumerScanCampaignSchema(ma.Schema):
     prizes = ma.fields.List(ma.fields.Nested(ConsumerScanPrizeSchema))
 
 
+class ConsumerClosedCampaignSchema(ma.Schema):
+    id = Int()
+    name = ma.fields.String()
+    reason = ma.fields.String(metadata={"description": "hidden_code_needed, location_needed, not_first_scan, "
+                                                       "not_first_proof, daily_limit_reached or total_limit_reached"})
+    message = ma.fields.String(metadata={"description": "What it means for the consumer, in Chinese and English"})
+
+
 class ConsumerScanResultSchema(ma.Schema):
     scan_id = Int()
     verdict = ma.fields.Enum(Verdict, by_value=True)
@@ -95,7 +103,25 @@ class ConsumerScanResultSchema(ma.Schema):
     scans = ma.fields.Nested(ConsumerScanCountSchema)
     hidden_code = ma.fields.Nested(ConsumerHiddenCodeSchema)
     campaigns = ma.fields.List(ma.fields.Nested(ConsumerScanCampaignSchema), metadata={
-        "description": "The campaigns this scan can enter: POST /api/consumer/scans/{scan_id}/claim"})
+        "description": "The campaigns this consumer can claim with this scan now: POST /api/consumer/scans/{scan_id}/claim"})
+    closed_campaigns = ma.fields.List(ma.fields.Nested(ConsumerClosedCampaignSchema), metadata={
+        "description": "Campaigns closed to this scan for a reason the consumer can act on or should know "
+                       "(enter the hidden code, share the location, the daily limit reached)"})
+
+
+class ConsumerHiddenCodeRequestSchema(ma.Schema):
+    hidden_code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=16), metadata={
+        "description": "The scratch-off hidden code"})
+
+
+class ConsumerHiddenCodeResultSchema(ma.Schema):
+    scan_id = Int()
+    verdict = ma.fields.Enum(Verdict, by_value=True, metadata={"description": "The scan's verdict, unchanged"})
+    message = ma.fields.String()
+    hidden_code = ma.fields.Nested(ConsumerHiddenCodeSchema)
+    campaigns = ma.fields.List(ma.fields.Nested(ConsumerScanCampaignSchema), metadata={
+        "description": "The campaigns this consumer can claim with this scan now"})
+    closed_campaigns = ma.fields.List(ma.fields.Nested(ConsumerClosedCampaignSchema))
 
 
 class MyConsumerScanSchema(ma.Schema):
@@ -119,6 +145,21 @@ def scan(body):
         return service.scan(user=current_app_user(), text=body.get("url") or body.get("code"),
                             hidden_code=body.get("hidden_code"), latitude=body.get("latitude"),
                             longitude=body.get("longitude"), ip=request.remote_addr)
+
+
+@blp.route("/<int:scan_id>/hidden-code", methods=["POST"])
+@audience(CONSUMER)
+@blp.arguments(ConsumerHiddenCodeRequestSchema)
+@blp.response(200, ConsumerHiddenCodeResultSchema)
+def prove_hidden_code(body, scan_id):
+    """The hidden-code step of my scan: check the scratched-off digits (not another scan; the verdict stays)
+
+    A right code opens the campaigns that need it; the first consumer to prove a unit's code takes a
+    first-scan-only campaign's draw. 404 scan_not_found, 409 no_hidden_code, 429 too_many_attempts.
+    """
+    with transaction():
+        return service.prove_hidden_code(user=current_app_user(), scan_id=scan_id, hidden_code=body["hidden_code"],
+                                         ip=request.remote_addr)
 
 
 @blp.route("", methods=["GET"])

@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -31,14 +30,14 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.accounts.models import AppName, AppUser
+from app.accounts.models import AppUser
 from app.campaigns import budget
 from app.campaigns.models import (
     PPM, Campaign, CampaignDay, CampaignStatus, ClaimVelocity, Draw, DrawOutcome, Entries, Prize, PrizeKind,
     Redemption, RedemptionStatus,
 )
 from app.consumers import blacklist, scan_log
-from app.consumers.models import ConsumerScan, UnitScanStats, Verdict
+from app.consumers.models import BlockedConsumer, ConsumerScan, HiddenCodeProof, UnitScanStats, Verdict
 from app.db import insert_once, upsert, utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
@@ -56,11 +55,6 @@ def drawable(scan: ConsumerScan) -> bool:
     buyer who then types the scratched-off digits is no copier and keeps their draw.
     """
     return scan.verdict in DRAWABLE or (scan.verdict is Verdict.SUSPECTED_COPY and scan.hidden_code_ok is True)
-
-
-class ScanNotFound(NotFound):
-    code = "scan_not_found"
-    message = "No such scan."
 
 
 class DrawNotFound(NotFound):
@@ -114,8 +108,27 @@ def _in_region(region_code: str | None, wanted: list[str]) -> bool:
     return region_code is not None and any(region_code.startswith(region_prefix(code)) for code in wanted)
 
 
+class Firsts:
+    """The unit's first consumer scanner and the first consumer who proved its hidden code, each read
+    from the database once, if a campaign asks."""
+
+    def __init__(self, serial: int, *, scanner: int | None = None):
+        self.serial = serial
+        if scanner is not None:  # as the scan's own count answered it
+            self.__dict__["scanner"] = scanner
+
+    @functools.cached_property
+    def scanner(self) -> int | None:
+        return db.session.scalar(sa.select(UnitScanStats.first_app_user_id)
+                                 .where(UnitScanStats.serial == self.serial))
+
+    @functools.cached_property
+    def prover(self) -> int | None:
+        return db.session.scalar(sa.select(HiddenCodeProof.app_user_id).where(HiddenCodeProof.serial == self.serial))
+
+
 def refusal(campaign: Campaign | _Listed, scan: ConsumerScan, user: AppUser, now: datetime,
-            first_scanner: Callable[[], int | None] | None = None) -> str | None:
+            firsts: Firsts | None = None) -> str | None:
     """Why this scan cannot enter the campaign (None: it can), before limits and the unit's one draw."""
     if campaign.status is not CampaignStatus.ACTIVE:
         return f"campaign_{campaign.status.value}"
@@ -123,9 +136,6 @@ def refusal(campaign: Campaign | _Listed, scan: ConsumerScan, user: AppUser, now
         return "outside_campaign_window"
     if not drawable(scan):
         return f"verdict_{scan.verdict.value}"
-    if campaign.first_scan_only and scan.scan_number != 1 and \
-            (first_scanner or functools.partial(_first_scanner, scan.serial))() != user.id:
-        return "not_first_scan"  # the unit's first scanner may scan it again (a claim window passed)
     if campaign.product_ids and scan.product_id not in campaign.product_ids:
         return "product_not_in_campaign"
     if campaign.lot_ids and scan.lot_id not in campaign.lot_ids:
@@ -134,6 +144,16 @@ def refusal(campaign: Campaign | _Listed, scan: ConsumerScan, user: AppUser, now
         return "region_not_in_campaign" if scan.region_code else "location_needed"
     if campaign.hidden_code_required and scan.hidden_code_ok is not True:
         return "hidden_code_needed"
+    if campaign.first_scan_only:
+        firsts = firsts or Firsts(scan.serial)
+        if campaign.hidden_code_required:
+            # The draw goes to whoever proved the hidden code first: they hold the item. A stranger who
+            # scanned the visible QR earlier, without the digits, takes nothing from the buyer. (No proof on
+            # record: a scan proved before proofs were kept.)
+            if firsts.prover not in (None, user.id):
+                return "not_first_proof"
+        elif scan.scan_number != 1 and firsts.scanner != user.id:
+            return "not_first_scan"  # the unit's first scanner may scan it again (a claim window passed)
     if user.openid in (campaign.blacklist or []):
         return "blacklisted"
     return None
@@ -154,6 +174,8 @@ class _Listed:
     lot_ids: list
     region_codes: list
     blacklist: list
+    per_user_daily_limit: int
+    per_user_total_limit: int
     prizes: list
 
 
@@ -200,33 +222,95 @@ def _listed_campaigns() -> list[_Listed]:
                       first_scan_only=c.first_scan_only, hidden_code_required=c.hidden_code_required,
                       product_ids=list(c.product_ids or []), lot_ids=list(c.lot_ids or []),
                       region_codes=list(c.region_codes or []), blacklist=list(c.blacklist or []),
+                      per_user_daily_limit=c.per_user_daily_limit, per_user_total_limit=c.per_user_total_limit,
                       prizes=prizes.get(c.id, [])) for c in campaigns]
     current_app.extensions["listed_campaigns"] = (time.monotonic(), listed)
     return listed
 
 
-def _first_scanner(serial: int) -> int | None:
-    return db.session.scalar(sa.select(UnitScanStats.first_app_user_id).where(UnitScanStats.serial == serial))
+# Why a listed campaign is closed to a scan, told to the consumer where it helps them (they can act on it,
+# or it explains a campaign they expected): {reason: message}. Other reasons (another product, region
+# or lot, the campaign's own blacklist) are not the consumer's business: those campaigns are not listed.
+CLOSED_MESSAGES = {
+    "hidden_code_needed": "刮开涂层输入暗码即可参加。Enter the hidden code to take part.",
+    "location_needed": "允许获取位置后即可参加。Share your location to take part.",
+    "not_first_scan": "仅限首次扫码者参加，此码已被他人扫过。Only the first scanner of this code may take part.",
+    "not_first_proof": "暗码已被他人先验证。Someone else proved this hidden code first.",
+    "daily_limit_reached": "今日参与次数已用完，明天再来。You have had today's draws: come back tomorrow.",
+    "total_limit_reached": "参与次数已用完。You have had all your draws in this campaign.",
+}
 
 
 def open_campaigns(*, scan: ConsumerScan, user: AppUser, now: datetime | None = None,
-                   first_scanner: int | None = None) -> list[dict]:
-    """The campaigns a fresh scan can enter, for the scan's answer (nothing once the unit was drawn).
+                   first_scanner: int | None = None) -> tuple[list[dict], list[dict]]:
+    """(the campaigns this scan can claim now, those closed to it with why where that helps), for the scan's
+    answer; nothing once the unit was drawn or the consumer is blocked.
 
     Read from a short per-process cache: a listing may lag a change by CAMPAIGN_CACHE_SECONDS; the
     claim itself always reads the database. `first_scanner`: the unit's first scanner as the scan
-    counted it (else read from unit_scan_stats, if a campaign needs it).
+    counted it (else read from unit_scan_stats, if a campaign needs it). The consumer's draws so far,
+    the unit's draw and the blacklist are one read, and only when a campaign is still open to the scan.
     """
     now = now or utcnow()
     if scan.serial is None or not drawable(scan):
-        return []
-    first = (lambda: first_scanner) if first_scanner is not None else \
-        functools.cache(functools.partial(_first_scanner, scan.serial))  # read once, if at all
-    candidates = [c for c in _listed_campaigns() if refusal(c, scan, user, now, first) is None]
-    if not candidates or _draw_of(scan.serial) is not None or blacklist.is_blocked(user.openid):
-        return []
-    return [{"id": c.id, "name": c.name, "ends_at": c.ends_at, "hidden_code_required": c.hidden_code_required,
-             "prizes": c.prizes} for c in candidates]
+        return [], []
+    firsts = Firsts(scan.serial, scanner=first_scanner)
+    candidates, closed = [], []
+    for campaign in _listed_campaigns():
+        reason = refusal(campaign, scan, user, now, firsts)
+        if reason is None:
+            candidates.append(campaign)
+        elif reason in CLOSED_MESSAGES:
+            closed.append((campaign, reason))
+    if not candidates:
+        return [], [_closed(campaign, reason) for campaign, reason in closed]
+    state = _claim_state(scan.serial, user, [c.id for c in candidates], china_day(now))
+    if state.drawn or state.blocked:
+        return [], []
+    open_ = []
+    for campaign in candidates:
+        reason = state.limit_reached(campaign)
+        if reason:
+            closed.append((campaign, reason))
+        else:
+            open_.append({"id": campaign.id, "name": campaign.name, "ends_at": campaign.ends_at,
+                          "hidden_code_required": campaign.hidden_code_required, "prizes": campaign.prizes})
+    return open_, [_closed(campaign, reason) for campaign, reason in closed]
+
+
+def _closed(campaign: _Listed, reason: str) -> dict:
+    return {"id": campaign.id, "name": campaign.name, "reason": reason, "message": CLOSED_MESSAGES[reason]}
+
+
+@dataclass(frozen=True)
+class _ClaimState:
+    drawn: bool  # the unit's one draw is taken
+    blocked: bool  # the consumer is on the blacklist
+    entries: dict  # (campaign id, period) -> the consumer's draws
+    day: date
+
+    def limit_reached(self, campaign: _Listed) -> str | None:
+        if self.entries.get((campaign.id, "total"), 0) >= campaign.per_user_total_limit:
+            return "total_limit_reached"
+        if self.entries.get((campaign.id, self.day.isoformat()), 0) >= campaign.per_user_daily_limit:
+            return "daily_limit_reached"
+        return None
+
+
+def _claim_state(serial: int, user: AppUser, campaign_ids: list[int], day: date) -> _ClaimState:
+    """What a claim would meet besides the campaign's own rules, in one statement: the unit's draw, the
+    blacklist, and the consumer's draws in these campaigns (in total and today)."""
+    kind, none = sa.literal_column, sa.null()
+    statement = sa.union_all(
+        sa.select(kind("'drawn'"), sa.cast(none, sa.BigInteger), sa.cast(none, sa.String), sa.literal(1))
+        .where(Draw.serial == serial),
+        sa.select(kind("'blocked'"), none, none, sa.literal(1)).where(BlockedConsumer.openid == user.openid),
+        sa.select(kind("'entry'"), Entries.campaign_id, Entries.period, Entries.draws).where(
+            Entries.app_user_id == user.id, Entries.campaign_id.in_(campaign_ids),
+            Entries.period.in_(["total", day.isoformat()])))
+    rows = db.session.execute(statement).all()
+    return _ClaimState(drawn=any(row[0] == "drawn" for row in rows), blocked=any(row[0] == "blocked" for row in rows),
+                       entries={(row[1], row[2]): row[3] for row in rows if row[0] == "entry"}, day=day)
 
 
 # --- the claim ------------------------------------------------------------------------------------
@@ -266,15 +350,7 @@ def limit_rate(*, user: AppUser, ip: str | None) -> None:
 def claim(*, user: AppUser, scan_id: int, campaign_id: int | None = None, now: datetime | None = None) -> ClaimResult:
     """Draw for the unit of the user's scan, once ever; take the prize's money and stock; queue what it wins."""
     now = now or utcnow()
-    scan = db.session.get(ConsumerScan, scan_id)
-    if scan is None:
-        # Not written yet (or written since this transaction's snapshot): write it from the scan log if the
-        # worker has not, then read the latest committed row (a locking read, past the snapshot).
-        scan_log.persist_one(scan_id)
-        scan = db.session.scalar(sa.select(ConsumerScan).where(ConsumerScan.id == scan_id)
-                                 .with_for_update(read=True).execution_options(populate_existing=True))
-    if scan is None or scan.app_user_id != user.id or user.app is not AppName.CONSUMER:
-        raise ScanNotFound()
+    scan = scan_log.own_scan(scan_id, user)
     if scan.serial is None or not drawable(scan):
         raise ScanNotEligible(errors={"reason": f"verdict_{scan.verdict.value}"})
     earlier = _draw_of(scan.serial)

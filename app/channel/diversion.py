@@ -33,7 +33,7 @@ from app.channel.models import (
 )
 from app.codes.models import Level
 from app.codes.service import keyring
-from app.db import utcnow
+from app.db import insert_ignore, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.identity.scope import NATIONAL, DataScope, scope_of
@@ -428,10 +428,7 @@ def _insert_ignoring_duplicates(rows: list[dict]) -> int:
     now = utcnow()
     for row in rows:
         row["created_at"] = now
-    statement = (sa.insert(DiversionAlert.__table__)
-                 .prefix_with("IGNORE", dialect="mysql")
-                 .prefix_with("IGNORE", dialect="mariadb")
-                 .prefix_with("OR IGNORE", dialect="sqlite"))
+    statement = insert_ignore(DiversionAlert.__table__)
     raised = 0
     for i in range(0, len(rows), 500):
         result = db.session.execute(statement, rows[i:i + 500])

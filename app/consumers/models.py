@@ -60,6 +60,21 @@ class UnitScanStats(db.Model):
     last_scanned_at: Mapped[datetime]
 
 
+class HiddenCodeProof(db.Model):
+    """The first consumer who proved a unit's hidden code (the scratched-off digits): they hold the item.
+
+    One row per unit, the first proof wins (its primary key): a campaign that needs the hidden code and
+    is first-scan-only gives the unit's draw to this consumer, whoever scanned the visible QR first.
+    """
+
+    __tablename__ = "hidden_code_proofs"
+
+    serial: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    app_user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_users.id"))
+    scan_id: Mapped[int] = mapped_column(sa.BigInteger)  # the scan it was proved on (maybe not yet written)
+    proved_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class LeakAlertStatus(str, enum.Enum):
     OPEN = "open"
     RESOLVED = "resolved"

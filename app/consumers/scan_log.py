@@ -47,7 +47,9 @@ from app.consumers.models import (
     Verdict,
 )
 from app import faults
-from app.db import greatest, mysql_like, upsert
+from app.accounts.models import AppName
+from app.db import greatest, insert_ignore, mysql_like, upsert
+from app.errors import NotFound
 from app.extensions import db, redis
 from app.reports import facts as report_facts, rollups
 from app.units import store as unit_store
@@ -276,7 +278,7 @@ def write(records: list[dict]) -> None:
     if not records:
         return
     rows = [_row(fields) for fields in records]
-    insert = sa.insert(ConsumerScan.__table__).prefix_with("IGNORE" if mysql_like() else "OR IGNORE")
+    insert = insert_ignore(ConsumerScan.__table__)
     columns = [name for name in rows[0] if not name.startswith("_")]
     written = _written_ids([row["id"] for row in rows])
     if written:  # some were written before (a claim's, a batch delivered again): the same scans?
@@ -381,6 +383,26 @@ def persist_one(scan_id: int) -> bool:
     fields["id"] = str(scan_id)
     write([fields])
     return True
+
+
+class ScanNotFound(NotFound):
+    code = "scan_not_found"
+    message = "No such scan."
+
+
+def own_scan(scan_id: int, user) -> ConsumerScan:
+    """A consumer's own scan as the database has it, written from the log first if the worker has not yet
+    (404 scan_not_found for anyone else's, or none)."""
+    scan = db.session.get(ConsumerScan, scan_id)
+    if scan is None:
+        # Not written yet (or written since this transaction's snapshot): write it from the scan log if the
+        # worker has not, then read the latest committed row (a locking read, past the snapshot).
+        persist_one(scan_id)
+        scan = db.session.scalar(sa.select(ConsumerScan).where(ConsumerScan.id == scan_id)
+                                 .with_for_update(read=True).execution_options(populate_existing=True))
+    if scan is None or scan.app_user_id != user.id or user.app is not AppName.CONSUMER:
+        raise ScanNotFound()
+    return scan
 
 
 # --- the worker -------------------------------------------------------------------------------------

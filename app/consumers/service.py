@@ -43,11 +43,12 @@ from app.consumers import facts, scan_log
 from app.consumers.models import (
     CodeLeakAlert,
     ConsumerScan,
+    HiddenCodeProof,
     LeakAlertStatus,
     UnitScanStats,
     Verdict,
 )
-from app.db import utcnow
+from app.db import insert_ignore, utcnow
 from app.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 from app.extensions import db, redis
 from app.identity.scope import NATIONAL, DataScope
@@ -77,6 +78,7 @@ MESSAGES = {
 LOCKED_MESSAGE = "暗码错误次数过多，已锁定。Too many wrong hidden codes: locked for now."
 HIDDEN_NEEDED_MESSAGE = "请刮开涂层输入暗码完成验证。Scratch off and enter the hidden code to complete the check."
 HIDDEN_WRONG_MESSAGE = "暗码错误。The hidden code is wrong."
+HIDDEN_RIGHT_MESSAGE = "暗码正确。The hidden code is right."
 
 
 class ScanTextInvalid(ValidationFailed):
@@ -92,6 +94,11 @@ class RateLimited(TooManyRequests):
 class TooManyAttempts(TooManyRequests):
     code = "too_many_attempts"
     message = "Too many wrong hidden codes; try again later."
+
+
+class NoHiddenCode(Conflict):
+    code = "no_hidden_code"
+    message = "This scan's code has no hidden code to check."
 
 
 class LeakAlertNotFound(NotFound):
@@ -328,8 +335,9 @@ class ScanResult:
     story: dict | None = None
     scans: dict = field(default_factory=lambda: {"count": 0, "first_at": None, "first_city": None})
     hidden_code: dict = field(default_factory=lambda: {"required": False, "ok": None, "locked": False})
-    # The campaigns this scan can enter.
+    # The campaigns this scan can claim now, and those closed to it with why (where that helps).
     campaigns: list = field(default_factory=list)
+    closed_campaigns: list = field(default_factory=list)
 
     @property
     def scan_id(self) -> int:
@@ -463,13 +471,74 @@ def scan(*, user: AppUser, text: str, hidden_code: str | None = None, latitude: 
     if counted.count:
         result.scans = {"count": counted.count, "first_at": counted.first_at,
                         "first_city": city_of(counted.first_region)}
+    result.message = _with_hidden_note(result.message, hidden)
+    if hidden["ok"]:
+        _note_proof(serial=resolution.serial, user=user, scan_id=counted.scan_id, now=now)
+    result.campaigns, result.closed_campaigns = claims.open_campaigns(
+        scan=record, user=user, now=now, first_scanner=counted.first_user)
+    return result
+
+
+def _with_hidden_note(message: str, hidden: dict) -> str:
     if hidden["locked"]:
-        result.message = f"{result.message} {LOCKED_MESSAGE}"
-    elif hidden["required"] and hidden["ok"] is None:
-        result.message = f"{result.message} {HIDDEN_NEEDED_MESSAGE}"
-    elif hidden["ok"] is False:
-        result.message = f"{result.message} {HIDDEN_WRONG_MESSAGE}"
-    result.campaigns = claims.open_campaigns(scan=record, user=user, now=now, first_scanner=counted.first_user)
+        return f"{message} {LOCKED_MESSAGE}"
+    if hidden["required"] and hidden["ok"] is None:
+        return f"{message} {HIDDEN_NEEDED_MESSAGE}"
+    if hidden["ok"] is False:
+        return f"{message} {HIDDEN_WRONG_MESSAGE}"
+    if hidden["ok"]:
+        return f"{message} {HIDDEN_RIGHT_MESSAGE}"
+    return message
+
+
+def _note_proof(*, serial: int, user: AppUser, scan_id: int, now: datetime) -> None:
+    """Keep the unit's first proof of its hidden code (a later proof, by anyone, changes nothing)."""
+    db.session.execute(insert_ignore(HiddenCodeProof.__table__),
+                       {"serial": serial, "app_user_id": user.id, "scan_id": scan_id, "proved_at": now})
+
+
+@dataclass
+class HiddenCodeResult:
+    scan: ConsumerScan
+    message: str
+    hidden_code: dict
+    campaigns: list = field(default_factory=list)
+    closed_campaigns: list = field(default_factory=list)
+
+    @property
+    def scan_id(self) -> int:
+        return self.scan.id
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.scan.verdict
+
+
+def prove_hidden_code(*, user: AppUser, scan_id: int, hidden_code: str, ip: str | None = None,
+                      now: datetime | None = None) -> HiddenCodeResult:
+    """The hidden-code step of a scan already made: check the scratched-off digits against the scan's unit.
+
+    Not another scan: nothing is counted and the verdict the buyer saw stays. A right code marks the scan
+    (``hidden_code_ok``, which campaigns that need the code read) and, if no one proved it before, makes
+    this consumer the unit's first prover. A scan once proved stays proved (the step is idempotent). The
+    same throttles as a hidden code sent with the scan (per openid, IP and code).
+    """
+    now = now or utcnow()
+    scan = scan_log.own_scan(scan_id, user)
+    batch = facts.batch_holding(scan.serial) if scan.serial is not None else None
+    if batch is None or not batch.hidden_code_digits:
+        raise NoHiddenCode()
+    if scan.hidden_code_ok:
+        hidden = {"required": True, "ok": True, "locked": False}
+    else:
+        hidden = _check_hidden(user=user, resolution=Resolved(scan.code, scan.serial, batch), given=hidden_code, ip=ip)
+        if hidden["ok"] is not None:
+            scan.hidden_code_ok = hidden["ok"]
+        if hidden["ok"]:
+            _note_proof(serial=scan.serial, user=user, scan_id=scan.id, now=now)
+    result = HiddenCodeResult(scan=scan, message=_with_hidden_note(MESSAGES[scan.verdict], hidden),
+                              hidden_code=hidden)
+    result.campaigns, result.closed_campaigns = claims.open_campaigns(scan=scan, user=user, now=now)
     return result
 
 

@@ -160,6 +160,7 @@ def test_first_scan_only_refuses_the_second_scanner(app, goods, users):
     scan(first, goods["items"][0])
     later = scan(second, goods["items"][0])
     assert later.campaigns == []
+    assert [(c["id"], c["reason"]) for c in later.closed_campaigns] == [(campaign.id, "not_first_scan")]
     error = refused(claim, second, later.scan_id, campaign_id=campaign.id)
     assert error.errors["reason"] == "not_first_scan"
 
@@ -232,6 +233,33 @@ def test_per_user_total_and_daily_limits(app, goods, users):
     assert (error.code, error.errors["limit"]) == ("claim_limit_reached", "total")
     other = users()
     assert claim(other, scan(other, items[2]).scan_id).draw.outcome is DrawOutcome.WON
+
+
+def test_a_scan_lists_only_the_campaigns_the_consumer_can_claim_now_and_says_why_not(app, goods, users):
+    limited = open_campaign(name="Once a day", per_user_daily_limit=1, per_user_total_limit=2)
+    regional = open_campaign(name="Zhejiang", region_codes=["330000000000"])
+    elsewhere = open_campaign(name="Beijing", region_codes=[DONGCHENG])
+    user = users()
+    items = goods["items"]
+    first = scan(user, items[0])
+    assert [c["id"] for c in first.campaigns] == [limited.id]
+    assert [(c["id"], c["reason"]) for c in first.closed_campaigns] == [
+        (regional.id, "location_needed"), (elsewhere.id, "location_needed")]
+    claim(user, first.scan_id, campaign_id=limited.id)
+    # Today's draw is had: the campaign is no longer offered, and the answer says why (its claim would
+    # answer claim_limit_reached); the campaign for another region is not the consumer's business.
+    again = scan(user, items[1], position=HANGZHOU_POS)
+    assert [c["id"] for c in again.campaigns] == [regional.id]
+    closed = {c["id"]: c for c in again.closed_campaigns}
+    assert list(closed) == [limited.id] and closed[limited.id]["reason"] == "daily_limit_reached"
+    assert "今日" in closed[limited.id]["message"] and "tomorrow" in closed[limited.id]["message"]
+    tomorrow = NOW + timedelta(days=1)
+    assert [c["id"] for c in scan(user, items[2], now=tomorrow).campaigns] == [limited.id]
+    claim(user, scan(user, items[3], now=tomorrow).scan_id, campaign_id=limited.id, now=tomorrow)
+    later = scan(user, items[4], now=NOW + timedelta(days=2))
+    assert [c["reason"] for c in later.closed_campaigns if c["id"] == limited.id] == ["total_limit_reached"]
+    # Once the unit's draw is taken, nothing is offered on it, to anyone.
+    assert scan(users(), items[0]).campaigns == []
 
 
 # --- stock and budget ----------------------------------------------------------------------------

@@ -257,6 +257,103 @@ def _hidden_code_campaign():
         return campaigns.change_status(actor=ACTOR, campaign_id=created.id, action="activate")
 
 
+def prove(user, scan_id, digits, **kw):
+    kw.setdefault("now", NOW)
+    with transaction():
+        return service.prove_hidden_code(user=user, scan_id=scan_id, hidden_code=digits, **kw)
+
+
+def test_the_hidden_code_is_a_step_on_the_scan_made_not_another_scan(app, hidden, users):
+    buyer = users()
+    first = scan(buyer, short(hidden["code"]))
+    assert first.verdict is Verdict.GENUINE and first.hidden_code["ok"] is None
+    wrongly = prove(buyer, first.scan_id, wrong(hidden["right"]))
+    assert (wrongly.verdict, wrongly.hidden_code["ok"]) == (Verdict.GENUINE, False) and "wrong" in wrongly.message
+    rightly = prove(buyer, first.scan_id, hidden["right"])
+    # The buyer's verdict stays "genuine, first scan": the step is not a second scan.
+    assert (rightly.verdict, rightly.hidden_code) == (Verdict.GENUINE, {"required": True, "ok": True, "locked": False})
+    assert "正品，首次查询" in rightly.message and "right" in rightly.message
+    db.session.expire_all()
+    assert db.session.get(ConsumerScan, first.scan_id).hidden_code_ok is True
+    assert db.session.get(UnitScanStats, serial(hidden["code"])).scans == 1
+    # Proved stays proved: asking again (a retry) answers the same, whatever is typed.
+    assert prove(buyer, first.scan_id, wrong(hidden["right"])).hidden_code["ok"] is True
+    assert scan(users(), short(hidden["code"])).scans["count"] == 2  # the next real scan is the second
+
+
+def test_the_hidden_code_step_is_for_my_own_scan_of_a_code_that_has_one(app, hidden, goods, users):
+    buyer, stranger = users(), users()
+    mine = scan(buyer, short(hidden["code"]))
+    assert error_of(lambda: prove(stranger, mine.scan_id, hidden["right"])).code == "scan_not_found"
+    db.session.rollback()
+    assert error_of(lambda: prove(buyer, mine.scan_id + 10_000, hidden["right"])).code == "scan_not_found"
+    db.session.rollback()
+    plain = scan(buyer, short(goods["items"][0]))
+    error = error_of(lambda: prove(buyer, plain.scan_id, "123456"))
+    assert (error.status, error.code) == (409, "no_hidden_code")
+
+
+def test_wrong_guesses_in_the_step_are_throttled_like_those_sent_with_a_scan(app, hidden, users):
+    guesser = users()
+    made = scan(guesser, short(hidden["code"]))
+    for n in range(app.config["HIDDEN_CODE_MAX_FAILURES_PER_USER"]):
+        guess = f"{(int(hidden['right']) + n + 1) % 1_000_000:06d}"
+        assert prove(guesser, made.scan_id, guess).hidden_code["ok"] is False
+    error = error_of(lambda: prove(guesser, made.scan_id, hidden["right"]))
+    assert (error.status, error.code) == (429, "too_many_attempts")
+
+
+def _scratch_campaign(**data):
+    from app.campaigns import service as campaigns
+
+    with transaction():
+        created = campaigns.create_campaign(actor=ACTOR, data={
+            "name": "Scratch and win", "starts_at": NOW - timedelta(days=1),
+            "ends_at": datetime.now(UTC) + timedelta(days=30), "total_budget_fen": 10_000,
+            "per_user_daily_limit": 5, "per_user_total_limit": 5, "first_scan_only": False,
+            "hidden_code_required": True,
+            "prizes": [{"kind": "cash", "name": "Red packet", "amount": 88, "probability_ppm": 1_000_000}], **data})
+    with transaction():
+        return campaigns.change_status(actor=ACTOR, campaign_id=created.id, action="activate")
+
+
+def test_a_first_scan_only_hidden_code_draw_goes_to_the_first_who_proves_the_code(app, hidden, users):
+    from app.campaigns import claims
+    from app.campaigns.models import DrawOutcome
+
+    campaign = _scratch_campaign(first_scan_only=True)
+    stranger, buyer = users(), users()
+    # A stranger scans the shelf's bottle first and guesses wrong: nothing of the bottle's is used up.
+    peek = scan(stranger, short(hidden["code"]), hidden_code=wrong(hidden["right"]))
+    assert peek.campaigns == [] and [c["reason"] for c in peek.closed_campaigns] == ["hidden_code_needed"]
+    error = error_of(lambda: claims.claim(user=stranger, scan_id=peek.scan_id, campaign_id=campaign.id, now=NOW))
+    assert error.errors["reason"] == "hidden_code_needed"
+    db.session.rollback()
+    # The buyer scans second (scanned before) and proves the digits: the draw is theirs.
+    bought = scan(buyer, short(hidden["code"]))
+    assert bought.verdict is Verdict.SCANNED_BEFORE
+    assert [(c["id"], c["reason"]) for c in bought.closed_campaigns] == [(campaign.id, "hidden_code_needed")]
+    proved = prove(buyer, bought.scan_id, hidden["right"])
+    assert [c["id"] for c in proved.campaigns] == [campaign.id] and proved.closed_campaigns == []
+    # The stranger, told the digits later, proved second: closed to them, and said why.
+    later = prove(stranger, peek.scan_id, hidden["right"])
+    assert later.campaigns == [] and [c["reason"] for c in later.closed_campaigns] == ["not_first_proof"]
+    error = error_of(lambda: claims.claim(user=stranger, scan_id=peek.scan_id, campaign_id=campaign.id, now=NOW))
+    assert error.errors["reason"] == "not_first_proof"
+    db.session.rollback()
+    with transaction():
+        won = claims.claim(user=buyer, scan_id=bought.scan_id, now=NOW)
+    assert won.draw.outcome is DrawOutcome.WON and won.draw.app_user_id == buyer.id
+
+
+def test_a_right_code_sent_with_the_scan_proves_it_first_too(app, hidden, users):
+    campaign = _scratch_campaign(first_scan_only=True)
+    first, second = users(), users()
+    assert [c["id"] for c in scan(first, short(hidden["code"]), hidden_code=hidden["right"]).campaigns] == [campaign.id]
+    other = scan(second, short(hidden["code"]), hidden_code=hidden["right"])
+    assert other.campaigns == [] and [c["reason"] for c in other.closed_campaigns] == ["not_first_proof"]
+
+
 def test_strangers_guessing_wrong_never_lock_out_the_buyer_who_holds_the_code(app, hidden, users, monkeypatch):
     from app.campaigns import claims
     from app.campaigns.models import DrawOutcome

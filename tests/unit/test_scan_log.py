@@ -128,7 +128,7 @@ def test_a_claim_that_fails_leaves_its_scan_to_the_worker(app, goods, users, str
 def test_a_claim_of_someone_elses_unwritten_scan_is_not_found(app, goods, users, streamed):  # noqa: F811
     owner, other = users(), users()
     result = scan(owner, short(goods["items"][3]))
-    with pytest.raises(claims.ScanNotFound), transaction():
+    with pytest.raises(scan_log.ScanNotFound), transaction():
         claims.claim(user=other, scan_id=result.scan_id, now=NOW)
 
 

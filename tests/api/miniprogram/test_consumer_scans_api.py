@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from tests.mp_factories import mp  # noqa: F401 - the fixture
-from tests.unit.test_consumer_scans import goods, short  # noqa: F401 - the fixture
+from tests.unit.test_consumer_scans import goods, hidden, short  # noqa: F401 - the fixtures
 
 SCANS = "/api/consumer/scans"
 
@@ -75,3 +75,21 @@ def test_the_client_address_comes_from_trusted_proxies_only(app, client, mp, goo
     trust_proxies(app)
     proxied = client.post(SCANS, json={"code": goods["items"][1]}, headers=forwarded).json["scan_id"]
     assert [db.session.get(ConsumerScan, i).ip for i in (direct, proxied)] == ["127.0.0.1", "203.0.113.9"]
+
+
+def test_the_hidden_code_step_over_http(client, mp, hidden):  # noqa: F811
+    headers, _ = mp.sign_in("consumer")
+    made = client.post(SCANS, json={"url": short(hidden["code"])}, headers=headers).json
+    assert made["hidden_code"] == {"required": True, "ok": None, "locked": False}
+    step = f"{SCANS}/{made['scan_id']}/hidden-code"
+    for body in ({}, {"hidden_code": ""}, {"hidden_code": "1" * 17}):
+        response = client.post(step, json=body, headers=headers)
+        assert response.status_code == 422 and response.json["code"] == "validation_failed", body
+    answer = client.post(step, json={"hidden_code": hidden["right"]}, headers=headers)
+    assert answer.status_code == 200, answer.json
+    assert answer.json["scan_id"] == made["scan_id"] and answer.json["verdict"] == "genuine"
+    assert answer.json["hidden_code"] == {"required": True, "ok": True, "locked": False}
+    assert answer.json["campaigns"] == [] and answer.json["closed_campaigns"] == []
+    other_headers, _ = mp.sign_in("consumer", mp.new_name())
+    assert client.post(step, json={"hidden_code": hidden["right"]}, headers=other_headers).status_code == 404
+    assert client.post(step, json={"hidden_code": hidden["right"]}).status_code == 401
