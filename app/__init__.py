@@ -61,6 +61,7 @@ def check_code_keys(config) -> None:
 def register_extensions(app: Flask) -> None:
     from app import wechat
     from app.campaigns import budget, claims
+    from app.units import scan_facts
     from app.db import tune_connections
     from app.extensions import api, db, migrate, redis_ext
     from app.openapi_tags import HumanTagNames
@@ -76,6 +77,7 @@ def register_extensions(app: Flask) -> None:
     _import_models()
     budget.watch_transactions()
     claims.watch_commits()
+    scan_facts.watch_commits()
 
 
 def _import_models() -> None:

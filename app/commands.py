@@ -22,6 +22,7 @@ from app.platform.cli import workers
 from app.points.cli import points
 from app.reports.cli import reports
 from app.stock.cli import stock
+from app.units.cli import units
 from app.warehouse.cli import warehouse
 from app.webhooks.cli import webhooks
 from app.wechat.sandbox.cli import wechat_sandbox
@@ -98,4 +99,4 @@ def demo_password(reset):
 
 
 COMMANDS = (users, console, reports, regions, codes, exports, consumers, demo, wechat_sandbox, warehouse, stock, webhooks, payouts, points,
-            workers)
+            workers, units)

@@ -11,7 +11,7 @@ from app.consumers.models import Verdict
 from app.db import transaction
 from app.http import SelectPage
 from app.schemas import Int
-from miniprogram_api.security import audience, authenticate, current_app_user
+from miniprogram_api.security import audience, authenticate, current_app_user, revocation_checked_by_view, token_check
 
 CONSUMER = AppName.CONSUMER
 
@@ -137,6 +137,7 @@ class MyConsumerScanSchema(ma.Schema):
 
 @blp.route("", methods=["POST"])
 @audience(CONSUMER)
+@revocation_checked_by_view
 @blp.arguments(ConsumerScanRequestSchema)
 @blp.response(201, ConsumerScanResultSchema)
 def scan(body):
@@ -144,7 +145,7 @@ def scan(body):
     with transaction():
         return service.scan(user=current_app_user(), text=body.get("url") or body.get("code"),
                             hidden_code=body.get("hidden_code"), latitude=body.get("latitude"),
-                            longitude=body.get("longitude"), ip=request.remote_addr)
+                            longitude=body.get("longitude"), ip=request.remote_addr, token=token_check())
 
 
 @blp.route("/<int:scan_id>/hidden-code", methods=["POST"])

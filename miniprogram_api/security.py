@@ -5,10 +5,12 @@ as its before_request, and a view that declares neither `@audience(app)` nor `@p
 """
 from __future__ import annotations
 
+import functools
+
 from flask import g, request
 
 from app import idempotency
-from app.accounts import service as accounts
+from app.accounts import service as accounts, tokens
 from app.accounts.models import AppName, AppUser
 from app.errors import Forbidden
 from app.http import add_to_operation_doc, bearer_token, declared_on_view
@@ -28,12 +30,27 @@ def audience(app: AppName):
     return decorate
 
 
+def revocation_checked_by_view(fn):
+    """The view checks its token's revocation in its own Redis call (``token_check()``), so the hook checks
+    only the token's signature, expiry and audience: no database read. For one hot view (the consumer
+    scan); its user is then a ``tokens.Holder`` (id, openid, app), not a row. A token of the older form
+    is checked against the database as everywhere else."""
+    fn._revocation_checked_by_view = True
+    return fn
+
+
 def authenticate(app: AppName):
     """A before_request hook: a valid token of this mini-program, on a view declared for it."""
     def hook():
         if request.endpoint is None or request.method == "OPTIONS" or declared_on_view("_public"):
             return None
-        g.app_user = accounts.authenticate(token=bearer_token(), app=app)
+        token = bearer_token()
+        if declared_on_view("_revocation_checked_by_view") and tokens.verify(token) is not None:
+            claims = accounts.claims_of(token=token, app=app)
+            g.app_user = tokens.Holder(claims.user_id, claims.openid, app)
+            g.token_check = tokens.Check(claims.key, functools.partial(accounts.confirm, token=token, app=app))
+        else:
+            g.app_user, g.token_check = accounts.authenticate(token=token, app=app), None
         if _role(app) not in (declared_on_view("_allowed_roles") or ()):
             raise Forbidden("This view is not open to this mini-program.", code="audience_forbidden")
         return idempotency.begin(principal=f"app_user:{g.app_user.id}")
@@ -42,3 +59,8 @@ def authenticate(app: AppName):
 
 def current_app_user() -> AppUser:
     return g.app_user
+
+
+def token_check() -> tokens.Check | None:
+    """The token's revocation, for the view to check (None: the hook checked it against the database)."""
+    return g.get("token_check")

@@ -8,6 +8,7 @@ deleted and that Redis database flushed, so a database whose name lacks "test" i
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tempfile
 
@@ -20,6 +21,7 @@ from flask_migrate import downgrade, upgrade
 from app import create_app
 from app.campaigns import claims
 from app.extensions import db, redis
+from app.units import scan_facts
 from tests import database_guard
 from tests.factories import AuthActions
 
@@ -51,15 +53,43 @@ def app():
         if db.engine.dialect.name != "sqlite":
             downgrade(revision="base")  # a previous run may have left a schema behind
         upgrade()
+        sa.event.listen(db.engine, "before_cursor_execute", _unnamed_unit_writes)
         yield app
         db.session.remove()
     tmp.cleanup()
 
 
+# A statement that writes the units table's scan facts (app.units.scan_facts) in a transaction that did not
+# name the units it changes would leave Redis behind the database: such a write fails the test that made it.
+_UNIT_WRITE = re.compile(r"^\s*(INSERT\s+(IGNORE\s+|OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+`?units`?\s", re.I)
+_wiping = False
+
+
+def _unnamed_unit_writes(conn, cursor, statement, parameters, context, executemany):
+    if _wiping or not _UNIT_WRITE.match(statement):
+        return
+    if statement.lstrip()[:6].upper() == "UPDATE" and not any(
+            re.search(rf"\b{name}\b", statement.split(" SET ", 1)[-1].split(" WHERE ", 1)[0])
+            for name in scan_facts.FACT_COLUMNS):
+        return  # no scan fact written (received_on, updated_at)
+    if not db.session().info.get(scan_facts.CHANGED):
+        raise AssertionError("units' scan facts written without scan_facts.changed(serials) in the transaction: "
+                             + statement[:120])
+
+
 def wipe_rows() -> None:
     """Delete every row a test writes (reference data stays), after dropping the session's own work."""
+    global _wiping
     db.session.rollback()
     db.session.remove()
+    _wiping = True
+    try:
+        _delete_rows()
+    finally:
+        _wiping = False
+
+
+def _delete_rows() -> None:
     with db.engine.begin() as conn:
         is_mysql = conn.dialect.name in ("mysql", "mariadb")
         if is_mysql:

@@ -6,13 +6,16 @@ warehouse and of traceability don't depend on the line engine. Each helper commi
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import sqlalchemy as sa
 from datetime import datetime, timedelta, timezone
 
 from app.codes import service as codes
 from app.codes.models import CodeBatch, Level
 from app.db import transaction, utcnow
-from app.units import store
-from app.units.models import EventKind, LocationKind, UnitStatus
+from app.extensions import db
+from app.units import scan_facts, store
+from app.units.models import EventKind, LocationKind, Unit, UnitStatus
 from tests.masterdata_factories import ACTOR
 
 SOURCE = store.source_of(ACTOR)
@@ -114,3 +117,10 @@ def receive(codes_: list[str], *, warehouse_id: int, at: datetime = SCANNED + ti
         store.write_events([store.event_row(
             kind=EventKind.RECEIVE, serial=s, occurred_at=at, recorded_at=now,
             location_kind=LocationKind.WAREHOUSE, location_id=warehouse_id, source=SOURCE) for s in roots])
+
+
+def set_units(where, **values) -> None:
+    """Change units' columns directly, as a test sets a scene (in the caller's transaction): named to
+    app.units.scan_facts like any writer's change, so Redis follows."""
+    scan_facts.changed(db.session.scalars(sa.select(Unit.serial).where(where)))
+    db.session.execute(sa.update(Unit).where(where).values(**values))

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+from app.accounts import tokens
 from app.accounts.models import (
     AccessToken, AppName, AppUser, AppUserStatus, DealerMembership, Invitation, InvitationKind,
     MemberRole, MembershipStatus, Person, RefreshToken, StoreMembership,
@@ -248,10 +249,15 @@ def _person(unionid: str | None) -> Person:
 
 def _issue(user: AppUser, *, family: str) -> TokenPair:
     now = utcnow()
-    raw_access, raw_refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     ttl = _setting("MP_ACCESS_TOKEN_TTL_SECONDS")
+    expires_at = now + timedelta(seconds=ttl)
+    if user.id is None:
+        db.session.flush()  # the token names the user
+    raw_access = tokens.sign(user_id=user.id, app=user.app.value, openid=user.openid, expires_at=expires_at)
+    raw_refresh = secrets.token_urlsafe(32)
     db.session.add(AccessToken(token_hash=_sha256(raw_access), app_user=user, audience=user.app,
-                               family=family, created_at=now, expires_at=now + timedelta(seconds=ttl)))
+                               family=family, created_at=now, expires_at=expires_at))
+    tokens.issued(_sha256(raw_access), ttl)
     db.session.add(RefreshToken(
         token_hash=_sha256(raw_refresh), app_user=user, audience=user.app, family=family, created_at=now,
         expires_at=now + timedelta(seconds=_setting("MP_REFRESH_TOKEN_TTL_SECONDS")),
@@ -286,15 +292,21 @@ def refresh(*, app: AppName | str, refresh_token: str) -> TokenPair:
     if user.status is not AppUserStatus.ACTIVE:
         raise AccountDisabled()
     # The new pair replaces the old one: a stolen access token dies at the next refresh, not at its expiry.
-    db.session.execute(
-        sa.update(AccessToken).where(AccessToken.family == token.family, AccessToken.revoked_at.is_(None))
-        .values(revoked_at=now).execution_options(synchronize_session=False)
-    )
+    _revoke_access_tokens(token.family, now)
     return _issue(user, family=token.family)
 
 
+def _revoke_access_tokens(family: str, now: datetime) -> None:
+    live = sa.and_(AccessToken.family == family, AccessToken.revoked_at.is_(None), AccessToken.expires_at > now)
+    tokens.revoke(list(db.session.scalars(sa.select(AccessToken.token_hash).where(live))),
+                  _setting("MP_ACCESS_TOKEN_TTL_SECONDS"))
+    db.session.execute(sa.update(AccessToken).where(AccessToken.family == family, AccessToken.revoked_at.is_(None))
+                       .values(revoked_at=now).execution_options(synchronize_session=False))
+
+
 def _revoke_family(family: str, now: datetime) -> None:
-    for model in (AccessToken, RefreshToken):
+    _revoke_access_tokens(family, now)
+    for model in (RefreshToken,):
         db.session.execute(
             sa.update(model).where(model.family == family, model.revoked_at.is_(None))
             .values(revoked_at=now).execution_options(synchronize_session=False)
@@ -315,8 +327,31 @@ _TOKEN_WITH_USER = (sa.select(AppUser, AccessToken.revoked_at, AccessToken.expir
                     .where(AccessToken.token_hash == sa.bindparam("token_hash")))
 
 
+def claims_of(*, token: str | None, app: AppName) -> tokens.Claims:
+    """Who a signed token says holds it, checked without the database (its revocation is the caller's
+    to check in Redis: `tokens.Claims.key`). TokenInvalid for a token of another form, or a bad MAC."""
+    claims = tokens.verify(token)
+    if claims is None:
+        raise TokenInvalid()
+    if tokens.expired(claims):
+        raise TokenExpired()
+    if claims.app != app.value:
+        raise TokenAudienceMismatch()
+    return claims
+
+
+def confirm(*, token: str, app: AppName) -> None:
+    """Redis had no word on this token: the database decides (raising as `authenticate`), and Redis is told."""
+    _, expires_at = _access(token, app)
+    tokens.seed(_sha256(token), expires_at)
+
+
 def authenticate(*, token: str | None, app: AppName | str) -> AppUser:
     """The app user behind a bearer token, if it is valid for this mini-program."""
+    return _access(token, app)[0]
+
+
+def _access(token: str | None, app: AppName | str) -> tuple[AppUser, datetime]:
     if not token:
         raise TokenInvalid()
     access = db.session.execute(_TOKEN_WITH_USER, {"token_hash": _sha256(token)}).first()
@@ -329,7 +364,7 @@ def authenticate(*, token: str | None, app: AppName | str) -> AppUser:
     user = access.AppUser
     if user.status is not AppUserStatus.ACTIVE:
         raise AccountDisabled()
-    return user
+    return user, access.expires_at
 
 
 # --- phone and profile ----------------------------------------------------------------------------

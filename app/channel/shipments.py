@@ -27,7 +27,7 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.masterdata.models import Dealer, Status, Store, store_dealers
-from app.units import store
+from app.units import scan_facts, store
 from app.units.models import EventKind, LocationKind, Unit, UnitStatus
 from app.webhooks.service import emit
 
@@ -591,6 +591,7 @@ def ship(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int,
         unit.location_kind, unit.location_id, unit.in_transit = target, shipment.receiver_id, True
     store.save_units(moved.values(), ["location_kind", "location_id", "in_transit"])
     if shipment.receiver_kind is PartyKind.DEALER:
+        scan_facts.changed(moved)
         for chunk in store.key_chunks(moved):
             db.session.execute(sa.update(Unit).where(store.one_of(Unit.serial, chunk))
                                .values(last_dealer_id=shipment.receiver_id))

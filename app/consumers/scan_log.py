@@ -52,7 +52,7 @@ from app.db import greatest, insert_ignore, mysql_like, upsert
 from app.errors import NotFound
 from app.extensions import db, redis
 from app.reports import facts as report_facts, rollups
-from app.units import store as unit_store
+from app.units import scan_facts, store as unit_store
 
 log = logging.getLogger(__name__)
 
@@ -61,33 +61,52 @@ GROUP = "persist"
 IDS = "consumer:scans:ids"
 ID_MARGIN = 1000  # ids handed out above the database's highest when the sequence is seeded again
 RECORD_SECONDS = 7 * 86400  # a record not yet written is kept this long
-# A unit's counter stays in Redis this long after its last scan, then is seeded again from unit_scan_stats
-# (which the worker keeps within seconds): Redis holds the units scanned lately, not every unit ever scanned.
-STATS_SECONDS = 2 * 86400
 CLAIM_IDLE_MS = 60_000  # a worker's delivered, unacknowledged entries are taken over after this long
 
 _FIELDS = ("serial", "code", "app_user_id", "verdict", "hidden_code_ok", "product_id", "lot_id", "latitude",
            "longitude", "region_code", "ip", "scanned_at", "check_diversion")
 
-# KEYS: the id sequence, the stream, the unit's counter, its users and regions seen, then the rate-limit keys.
+# KEYS: 1 the id sequence, 2 the stream, 3 the unit's bucket (app.units.scan_facts), 4 and 5 its users and
+# regions seen, 6 the token's key ('' none: not checked), then the rate-limit keys.
 # ARGV: 1 rate window, 2 number of rate limits, their limits, then (from o = 3 + n):
 #   o the unit: 0 none (not a code of ours), 1 seen (in the copy window), 2 counted too (genuine),
 #   o+1 now (µs), o+2 user id, o+3 region ('' none), o+4 copy window (µs), o+5 copy users,
-#   o+6 copy regions, o+7 counter ttl (s),
-#   o+8..o+11 the database's count, first time, first user, first region (count 0: none),
-#   o+12 record ttl (s), o+13 append to the stream (1) or not (0), o+14 record key prefix,
-#   then the record's field/value pairs.
-# Answers {-1} when the id sequence needs seeding; {i, ttl} when rate limit i is past its limit;
-# {0, id, count, first time, first user, first region, verdict} otherwise (count 0 when not counted).
+#   o+6 copy regions, o+7 the unit's counter field, o+8 the counter to start from when the bucket has none
+#   ('' : none given), o+9 put facts (1) or not (0), o+10 its facts field, o+11 the facts, o+12 what the
+#   field must hold for them to go in ('' : nothing), o+13 record ttl (s), o+14 append to the stream (1) or
+#   not (0), o+15 record key prefix, then the record's field/value pairs.
+# Answers, before anything is counted: {-1} the id sequence needs seeding; {-2} the token is unknown to
+# Redis; {-3} the token is revoked; {-4} the unit's counter is gone and none was given; {i, ttl} rate limit i
+# is past its limit. Else {0, id, count, first time, first user, first region, verdict} (count 0: not counted).
 _LUA = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+if KEYS[6] ~= '' then
+  local token = redis.call('GET', KEYS[6])
+  if not token then return {-2} end
+  if token ~= 'ok' then return {-3} end
+end
 local n = tonumber(ARGV[2])
+local o = 3 + n
+local counted = ARGV[o] == '2'
+local counter = nil
+if counted then
+  counter = redis.call('HGET', KEYS[3], ARGV[o + 7])
+  if not counter then
+    if ARGV[o + 8] == '' then return {-4} end
+    counter = ARGV[o + 8]
+  end
+end
 for i = 1, n do
-  local key = KEYS[5 + i]
+  local key = KEYS[6 + i]
   redis.call('SET', key, 0, 'EX', ARGV[1], 'NX')
   if redis.call('INCR', key) > tonumber(ARGV[2 + i]) then return {i, redis.call('TTL', key)} end
 end
-local o = 3 + n
+if ARGV[o + 9] == '1' then
+  local there = redis.call('HGET', KEYS[3], ARGV[o + 10])
+  if (ARGV[o + 12] == '' and not there) or there == ARGV[o + 12] then
+    redis.call('HSET', KEYS[3], ARGV[o + 10], ARGV[o + 11])
+  end
+end
 local id = redis.call('INCR', KEYS[1])
 local count, first_at, first_user, first_region = 0, '', '', ''
 local verdict = nil
@@ -103,18 +122,12 @@ if ARGV[o] ~= '0' then
     redis.call('EXPIRE', KEYS[5], window)
   end
   redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. since)
-  if ARGV[o] == '2' then
-    if redis.call('EXISTS', KEYS[3]) == 0 then
-      if tonumber(ARGV[o + 8]) > 0 then
-        redis.call('HSET', KEYS[3], 'n', ARGV[o + 8], 'at', ARGV[o + 9], 'user', ARGV[o + 10], 'region', ARGV[o + 11])
-      else
-        redis.call('HSET', KEYS[3], 'n', 0, 'at', now, 'user', user, 'region', region)
-      end
-    end
-    count = redis.call('HINCRBY', KEYS[3], 'n', 1)
-    redis.call('EXPIRE', KEYS[3], ARGV[o + 7])
-    local stats = redis.call('HMGET', KEYS[3], 'at', 'user', 'region')
-    first_at, first_user, first_region = stats[1], stats[2], stats[3]
+  if counted then
+    local scans
+    scans, first_at, first_user, first_region = string.match(counter, '^(%d+)|([^|]*)|([^|]*)|(.*)$')
+    count = tonumber(scans) + 1
+    if count == 1 then first_at, first_user, first_region = now, user, region end
+    redis.call('HSET', KEYS[3], ARGV[o + 7], count .. '|' .. first_at .. '|' .. first_user .. '|' .. first_region)
     if count == 1 then
       verdict = 'genuine'
     elseif redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[o + 5])
@@ -126,7 +139,7 @@ if ARGV[o] ~= '0' then
   end
 end
 local record = {}
-for i = o + 15, #ARGV, 2 do
+for i = o + 16, #ARGV, 2 do
   local value = ARGV[i + 1]
   if ARGV[i] == 'verdict' and verdict then value = verdict end
   record[#record + 1] = ARGV[i]
@@ -141,10 +154,10 @@ record[#record + 1] = 'first_user'
 record[#record + 1] = first_user
 record[#record + 1] = 'first_region'
 record[#record + 1] = first_region
-if ARGV[o + 13] == '1' then
-  local key = ARGV[o + 14] .. id
+if ARGV[o + 14] == '1' then
+  local key = ARGV[o + 15] .. id
   redis.call('HSET', key, unpack(record))
-  redis.call('EXPIRE', key, ARGV[o + 12])
+  redis.call('EXPIRE', key, ARGV[o + 13])
   redis.call('XADD', KEYS[2], '*', 'id', id)
 end
 return {0, id, count, first_at, first_user, first_region, verdict}
@@ -197,37 +210,63 @@ def _seed_ids() -> None:
     redis.set(IDS, highest + ID_MARGIN, nx=True)
 
 
-def count_and_log(record: dict, *, limits: list[tuple[str, int]], counted: bool,
-                  seed: UnitScanStats | None) -> Counted | tuple[int, int]:
-    """Rate limits, id, counters and the record in one round trip (see the module's docstring).
+class TokenUnknown(Exception):
+    """Redis has no word on the scan's token: the database must decide, then the scan runs again."""
 
-    `record` holds the ConsumerScan columns (without id and scan_number); `seed` is the unit's
-    unit_scan_stats row as the database has it (None: none), used when Redis has no counter for the
-    unit. Answers (limit index, seconds left) when a rate limit refused the scan: nothing was counted.
+
+class CounterGone(Exception):
+    """The unit's counter left Redis between the scan's look and its count: read it again from the database."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnitSlot:
+    """A unit's place in Redis as the scan found it, and what the scan read from the database to fill it."""
+
+    serial: int
+    counter: str | None = None  # the counter to start from when Redis has none (unit_scan_stats)
+    facts: str | None = None  # facts read from the database, to put in Redis over `expect`
+    expect: str = ""  # what the facts field held when looked at ('' : nothing)
+
+
+def count_and_log(record: dict, *, limits: list[tuple[str, int]], counted: bool, unit: UnitSlot | None,
+                  token_key: str | None = None) -> Counted | tuple[int, int]:
+    """Token, rate limits, id, counters and the record in one round trip (see the module's docstring).
+
+    `record` holds the ConsumerScan columns (without id and scan_number); `unit` where the unit is in Redis
+    (app.units.scan_facts) and what to seed it with; `token_key` the Redis key of the scan's signed token
+    (None: the caller authenticated otherwise). Answers (limit index, seconds left) when a rate limit
+    refused the scan: nothing was counted. Raises TokenUnknown, accounts' TokenInvalid (revoked) or
+    CounterGone before anything is counted.
     """
     config = current_app.config
-    serial = record["serial"]
+    bucket, facts_field, counter_field = scan_facts.slot(unit.serial) if unit is not None else ("", "", "")
     now = _micros(record["scanned_at"])
-    unit_key = f"consumer:unit:{serial}"
-    keys = [IDS, STREAM, unit_key, unit_key + ":users", unit_key + ":regions", *(key for key, _ in limits)]
+    keys = [IDS, STREAM, bucket, f"consumer:unit:{record['serial']}:users",
+            f"consumer:unit:{record['serial']}:regions", token_key or "", *(key for key, _ in limits)]
     args: list = [60, len(limits), *(limit for _, limit in limits)]
-    unit_mode = "2" if counted else "1" if serial is not None else "0"
+    unit_mode = "2" if counted else "1" if record["serial"] is not None else "0"
+    seeding = unit is not None and unit.facts is not None
     args += [unit_mode, now, record["app_user_id"], record["region_code"] or "",
              config["CONSUMER_COPY_WINDOW_HOURS"] * 3600 * 1_000_000, config["CONSUMER_COPY_USERS"],
-             config["CONSUMER_COPY_REGIONS"], STATS_SECONDS]
-    if seed is not None:
-        args += [seed.scans, _micros(seed.first_scanned_at), seed.first_app_user_id, seed.first_region_code or ""]
-    else:
-        args += [0, "", "", ""]
-    args += [RECORD_SECONDS, "0" if inline() else "1", _record_key("")]
+             config["CONSUMER_COPY_REGIONS"], counter_field, (unit.counter or "") if unit is not None else "",
+             "1" if seeding else "0", facts_field, unit.facts if seeding else "", unit.expect if seeding else "",
+             RECORD_SECONDS, "0" if inline() else "1", _record_key("")]
     for name in _FIELDS:
         args += [name, _text(record[name])]
     for _ in range(2):
-        answer = redis.eval(_LUA, len(keys), *keys, *args)
+        answer = _script()(keys=keys, args=args)
         if int(answer[0]) != -1:
             break
         _seed_ids()
     status = int(answer[0])
+    if status == -2:
+        raise TokenUnknown()
+    if status == -3:
+        from app.accounts.service import TokenInvalid
+
+        raise TokenInvalid()
+    if status == -4:
+        raise CounterGone()
     if status:
         return status, max(1, int(answer[1]))
     _, scan_id, count, first_at, first_user, first_region, verdict = answer
@@ -236,6 +275,15 @@ def count_and_log(record: dict, *, limits: list[tuple[str, int]], counted: bool,
     return Counted(int(scan_id), int(count), _moment(first_at) if first_at else None,
                    int(first_user) if first_user else None, first_region or None,
                    Verdict(verdict) if verdict else None)
+
+
+def _script():
+    """The scan's script, registered once per Redis client (EVALSHA: the script's text is not sent each time)."""
+    client = redis._get_current_object()
+    script = getattr(client, "_matong_scan_script", None)
+    if script is None:
+        script = client._matong_scan_script = client.register_script(_LUA)
+    return script
 
 
 # --- writing ------------------------------------------------------------------------------------------

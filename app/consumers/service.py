@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app import ratelimit
+from app.accounts import tokens
 from app.accounts.models import AppUser
 from app.campaigns import claims
 from app.channel import diversion
@@ -45,12 +46,12 @@ from app.consumers.models import (
     ConsumerScan,
     HiddenCodeProof,
     LeakAlertStatus,
-    UnitScanStats,
     Verdict,
 )
 from app.db import insert_ignore, utcnow
-from app.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
+from app.errors import Conflict, NotFound, ServiceUnavailable, TooManyRequests, ValidationFailed
 from app.extensions import db, redis
+from app.units import scan_facts
 from app.identity.scope import NATIONAL, DataScope
 from app.identity.service import Actor, audit
 from app.masterdata import region_cache
@@ -282,24 +283,32 @@ def _at_store(unit) -> bool:
     return at_store and unit.location_id is not None
 
 
-_UNIT_FOR_SCAN = (
-    sa.select(Unit.serial, Unit.level, Unit.status, Unit.recall_id, Unit.product_id, Unit.lot_id, Unit.last_dealer_id,
-              Unit.location_kind, Unit.location_id, Unit.in_transit, UnitScanStats.scans,
-              UnitScanStats.first_scanned_at, UnitScanStats.first_app_user_id, UnitScanStats.first_region_code)
-    .outerjoin(UnitScanStats, UnitScanStats.serial == Unit.serial)
-    .where(Unit.serial == sa.bindparam("serial")))
+_UNIT_FOR_SCAN = None
 
 
-def _unit_with_story(serial: int) -> tuple:
-    """(the unit, (its lot, its factory's region, the (name, region) of the store its story names), its
-    consumer-scan counts as the database has them or None): one narrow read of the unit with its
-    unit_scan_stats row; the lot and the store from the process's caches."""
-    unit = db.session.execute(_UNIT_FOR_SCAN, {"serial": serial}).first()
-    if unit is None:
-        return None, None, None
-    lot = facts.lot(unit.lot_id)
-    shop = facts.store(unit.location_id) if _at_store(unit) else None
-    return unit, (lot, lot.factory_region if lot is not None else None, shop), unit if unit.scans else None
+def _unit_for_scan(serial: int) -> tuple[scan_facts.UnitFacts | None, scan_log.UnitSlot]:
+    """The unit as a scan needs it, from Redis (app.units.scan_facts; one round trip) or, where Redis has not
+    got it, from the database (one statement, the unit with its unit_scan_stats row), with what to put back."""
+    key, facts_field, counter_field = scan_facts.slot(serial)
+    found, counter = (value.decode() if isinstance(value, bytes) else value
+                      for value in redis.hmget(key, facts_field, counter_field))
+    unit = scan_facts.decode(serial, found) if found else None
+    if unit is not None and counter is not None:
+        return unit, scan_log.UnitSlot(serial)
+    return _unit_from_database(serial, found)
+
+
+def _unit_from_database(serial: int, found: str | None) -> tuple[scan_facts.UnitFacts | None, scan_log.UnitSlot]:
+    global _UNIT_FOR_SCAN
+    if _UNIT_FOR_SCAN is None:
+        _UNIT_FOR_SCAN = scan_facts.read_statement().where(Unit.serial == sa.bindparam("serial"))
+    row = db.session.execute(_UNIT_FOR_SCAN, {"serial": serial}).first()
+    if row is None:
+        return None, scan_log.UnitSlot(serial, counter=scan_facts.NEVER_SCANNED)
+    facts_value = scan_facts.encode(row)
+    seed = facts_value if scan_facts.seedable(found) else None
+    return (scan_facts.decode(serial, facts_value),
+            scan_log.UnitSlot(serial, counter=scan_facts.counter_of(row), facts=seed, expect=found or ""))
 
 
 def _region_name_list(codes: set[str]) -> list[str]:
@@ -363,7 +372,7 @@ class Reading:
     product: facts.ProductFacts | None = None
     # With story=True: the unit's (lot, its factory's region, (store name, store region) or None).
     story: tuple | None = None
-    stats: UnitScanStats | None = None  # with story=True: the unit's consumer-scan counts in the database
+    slot: scan_log.UnitSlot | None = None  # with story=True: the unit's place in Redis, and what to seed it with
 
 
 def _resolve(code: str) -> Resolved:
@@ -390,13 +399,17 @@ def read(scanned: ScannedText, *, story: bool = False) -> Reading:
         return Reading(Verdict.FORGED, resolution)
     if batch.voided:
         return Reading(Verdict.VOIDED, resolution, product=batch_product)
-    stats = None
+    slot, rows = None, None
     if story:
-        unit, rows, stats = _unit_with_story(resolution.serial)
+        unit, slot = _unit_for_scan(resolution.serial)
+        if unit is not None:
+            lot = facts.lot(unit.lot_id)
+            rows = (lot, lot.factory_region if lot is not None else None,
+                    facts.store(unit.location_id) if _at_store(unit) else None)
     else:
-        unit, rows = db.session.get(Unit, resolution.serial), None
+        unit = db.session.get(Unit, resolution.serial)
     if unit is None:
-        return Reading(Verdict.NOT_COMMISSIONED, resolution, product=batch_product)
+        return Reading(Verdict.NOT_COMMISSIONED, resolution, product=batch_product, slot=slot)
     product = facts.product(unit.product_id) if unit.product_id else batch_product
     if unit.status is UnitStatus.VOIDED:
         verdict = Verdict.VOIDED
@@ -406,7 +419,7 @@ def read(scanned: ScannedText, *, story: bool = False) -> Reading:
         verdict = Verdict.RECALLED
     else:
         verdict = Verdict.GENUINE
-    return Reading(verdict, resolution, unit, product, rows, stats)
+    return Reading(verdict, resolution, unit, product, rows, slot)
 
 
 def preview(text: str) -> Reading:
@@ -422,13 +435,17 @@ def _rate_limit_keys(user: AppUser, ip: str | None, code: str) -> list[tuple[str
     return limits
 
 
-def scan(*, user: AppUser, text: str, hidden_code: str | None = None, latitude: float | None = None,
-         longitude: float | None = None, ip: str | None = None, now: datetime | None = None) -> ScanResult:
+def scan(*, user: AppUser | tokens.Holder, text: str, hidden_code: str | None = None,
+         latitude: float | None = None, longitude: float | None = None, ip: str | None = None,
+         now: datetime | None = None, token: tokens.Check | None = None) -> ScanResult:
     """A consumer scans a printed URL or code: count and log the scan with its verdict, answer the story.
 
-    The rate limits, the unit's counters, the copy check and the scan's record are one Redis round
-    trip (app.consumers.scan_log); the record reaches consumer_scans through the scan-log worker, which
-    also raises the code-leak and diversion alerts: the request writes nothing to the database.
+    Two Redis round trips and, on the hot path, no database: the unit's facts and counter
+    (app.units.scan_facts; read from the database where Redis has not got them), then one script for
+    the token's revocation (`token`: a signed token not yet checked against revocation), the rate
+    limits, the unit's counters, the copy check and the scan's record (app.consumers.scan_log). The
+    record reaches consumer_scans through the scan-log worker, which also raises the code-leak and
+    diversion alerts: the request writes nothing to the database.
     """
     now = now or utcnow()
     scanned = parse_text(text)
@@ -453,7 +470,7 @@ def scan(*, user: AppUser, text: str, hidden_code: str | None = None, latitude: 
         # the writer raises the diversion alert.
         "check_diversion": verdict is Verdict.GENUINE and unit.last_dealer_id is not None and bool(region_code)
         and (unit.level is not Level.ITEM or diversion.outside_territory(region_code, territory))}
-    counted = scan_log.count_and_log(record, limits=limits, counted=verdict is Verdict.GENUINE, seed=reading.stats)
+    counted = _count(record, limits=limits, counted=verdict is Verdict.GENUINE, slot=reading.slot, token=token)
     if isinstance(counted, tuple):
         ttl = counted[1]
         raise RateLimited(errors={"retry_after": ttl}, headers={"Retry-After": str(ttl)})
@@ -477,6 +494,20 @@ def scan(*, user: AppUser, text: str, hidden_code: str | None = None, latitude: 
     result.campaigns, result.closed_campaigns = claims.open_campaigns(
         scan=record, user=user, now=now, first_scanner=counted.first_user)
     return result
+
+
+def _count(record: dict, *, limits, counted: bool, slot: scan_log.UnitSlot | None, token: tokens.Check | None):
+    """scan_log.count_and_log, after asking the database what Redis did not know (the token, the counter)."""
+    for _ in range(3):
+        try:
+            return scan_log.count_and_log(record, limits=limits, counted=counted, unit=slot,
+                                          token_key=token.key if token is not None else None)
+        except scan_log.TokenUnknown:
+            token.confirm()  # raises when the database refuses the token too
+        except scan_log.CounterGone:
+            slot = _unit_from_database(slot.serial, None)[1]
+    raise ServiceUnavailable("Redis keeps losing this scan's token or counter; try again shortly.",
+                             code="scan_state_unsettled", headers={"Retry-After": "1"})
 
 
 def _with_hidden_note(message: str, hidden: dict) -> str:

@@ -34,7 +34,7 @@ from app.masterdata.models import Dealer, Region, Store, dealer_territories
 from app.notices import service as notices
 from app.notices.models import NoticeKind, Recipient
 from app.production.models import ProductionLot, RawMaterialLot
-from app.units import store
+from app.units import scan_facts, store
 from app.units.models import EventKind, LocationKind, Recall, RecallLot, Unit, UnitStatus
 from app.webhooks.service import emit
 
@@ -105,6 +105,7 @@ def recallable(lot_ids: list[int]) -> list[store.UnitState]:
 def mark(*, actor: Actor, recall: Recall, lots: list[ProductionLot], units: list[store.UnitState]) -> None:
     """Mark the units recalled, with a ``recall`` event each, and record the lots the recall covers."""
     serials = [u.serial for u in units]
+    scan_facts.changed(serials)
     for i in range(0, len(serials), store.CHUNK):
         db.session.execute(sa.update(Unit).where(Unit.serial.in_(serials[i:i + store.CHUNK]))
                            .values(recall_id=recall.id, updated_at=utcnow()))

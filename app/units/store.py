@@ -27,6 +27,7 @@ from app.db import upsert, utcnow
 from app.extensions import db
 from app.identity.service import Actor
 from app.reports import facts, rollups
+from app.units import scan_facts
 from app.units.models import Event, LocationKind, Unit, UnitStatus
 from app.platform.clock import china_day
 from app.stock.models import HolderKind, StockOutflow, StockPosition
@@ -256,7 +257,9 @@ def items_under(unit: UnitState, children: dict[int, list[UnitState]]) -> list[i
 
 def insert_units(units: Iterable[UnitState]) -> None:
     """Insert new unit rows (commissioning, a parent's first use) in multi-row statements."""
-    _insert(Unit.__table__, [u.as_row() for u in units])
+    rows = [u.as_row() for u in units]
+    scan_facts.changed(row["serial"] for row in rows)
+    _insert(Unit.__table__, rows)
 
 
 def save_units(units: Iterable[UnitState], fields: Iterable[str]) -> None:
@@ -266,6 +269,8 @@ def save_units(units: Iterable[UnitState], fields: Iterable[str]) -> None:
     if not units or not fields:
         return
     table, now = Unit.__table__, utcnow()
+    if scan_facts.WATCHED.intersection(fields):
+        scan_facts.changed(u.serial for u in units)
     if _mysql():
         columns = [table.c.serial, *(table.c[f] for f in fields)]
         statement = sa.text(

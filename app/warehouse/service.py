@@ -22,7 +22,7 @@ from app.extensions import db
 from app.identity.service import Actor
 from app.masterdata.models import Dealer, Status, Warehouse
 from app.units import rules as unit_rules
-from app.units import store
+from app.units import scan_facts, store
 from app.units.models import EventKind, LocationKind, RejectedRecord, Unit, UnitStatus
 from app.warehouse import rules
 
@@ -280,6 +280,7 @@ def _write_places(units) -> None:
         by_place.setdefault(Place.of(unit), []).append(unit.serial)
     for place, serials in by_place.items():
         serials.sort()
+        scan_facts.changed(serials)
         for start in range(0, len(serials), store.CHUNK):
             # Shipped to a dealer: the dealer whose territory the anti-diversion check compares against.
             dealer = {"last_dealer_id": place.id} if place.kind is LocationKind.DEALER else {}

@@ -38,7 +38,7 @@ from tests.unit.test_consumer_scans import (  # noqa: F401
     short,
     users,
 )
-from tests.unit_factories import serial
+from tests.unit_factories import serial, set_units
 
 SCANS = "/api/consumer/scans"
 
@@ -74,8 +74,7 @@ def shelved(goods):  # noqa: F811
     dealer = make_dealer(territory=[HANGZHOU])
     shop = make_store(name="West Lake Mart", region_code=XIHU)
     with transaction():
-        db.session.execute(sa.update(Unit).where(Unit.serial.in_([serial(i) for i in goods["items"]])).values(
-            last_dealer_id=dealer.id, location_kind=LocationKind.STORE, location_id=shop.id))
+        set_units(Unit.serial.in_([serial(i) for i in goods["items"]]), last_dealer_id=dealer.id, location_kind=LocationKind.STORE, location_id=shop.id)
     return {**goods, "dealer": dealer, "shop": shop}
 
 
@@ -92,7 +91,7 @@ def _mysql() -> bool:
     return db.engine.dialect.name in ("mysql", "mariadb")
 
 
-def test_a_located_first_scan_over_http_makes_two_statements_and_one_redis_round_trip(
+def test_a_located_first_scan_over_http_reads_no_database_and_makes_two_redis_round_trips(
         app, client, mp, shelved, monkeypatch):  # noqa: F811
     monkeypatch.setitem(app.config, "CONSUMER_SCAN_WRITER", "stream")  # as deployed: the worker writes
     monkeypatch.setitem(app.config, "SCAN_CACHE_SECONDS", 60)
@@ -106,14 +105,31 @@ def test_a_located_first_scan_over_http_makes_two_statements_and_one_redis_round
     answer = response.json
     assert answer["verdict"] == "genuine" and answer["story"]["store"]["name"] == "West Lake Mart"
     assert answer["story"]["dealer_regions"] == ["杭州市"] and answer["scans"]["first_city"] == "杭州市"
-    # The token with its user; the unit with its lot, factory, store and database counts. The batch,
-    # the product and the dealer's territory come from the process's caches (the first scan read
-    # them), no region is read, the diversion check reads nothing again, nothing is written.
-    assert not [s for s in statements if "regions" in s], statements
-    assert len(statements) == 2, "\n".join(statements)
-    assert "app_access_tokens" in statements[0] and " FROM units " in statements[1], statements
-    if commands:  # a real Redis server: rate limits, counters, copy check and the record in one round trip
-        assert len(commands) == 1 and commands[0][0].startswith(b"*") and b"EVAL" in commands[0][0], commands
+    # The signed token needs no read; the unit and its counter are in Redis (its writers put them there);
+    # the batch, product, lot, store and territory come from the process's caches (the first scan read
+    # them); nothing is written, so no commit: the database is not touched at all.
+    assert statements == [], "\n".join(statements)
+    if commands:  # a real Redis server: the unit's facts and counter, then the token's revocation, rate
+        # limits, counters, copy check and the record in one script
+        assert len(commands) == 2, commands
+        assert b"HMGET" in commands[0][0] and b"EVALSHA" in commands[1][0], commands
+
+
+def test_a_unit_redis_has_not_got_is_read_from_the_database_once_and_put_back(
+        app, client, mp, shelved, monkeypatch):  # noqa: F811
+    monkeypatch.setitem(app.config, "SCAN_CACHE_SECONDS", 60)
+    headers, _ = mp.sign_in("consumer")
+    assert client.post(SCANS, json={"url": short(shelved["items"][0])}, headers=headers).status_code == 201
+    app_redis.delete(*(key for key in app_redis.scan_iter("unit:scan:*")))
+    with counting() as (statements, _):
+        first = client.post(SCANS, json={"url": short(shelved["items"][1])}, headers=headers).json
+    assert first["verdict"] == "genuine" and first["story"]["store"]["name"] == "West Lake Mart"
+    unit_reads = [s for s in statements if " FROM units " in s]
+    assert len(unit_reads) == 1 and "unit_scan_stats" in unit_reads[0], statements
+    with counting() as (statements, _):
+        again = client.post(SCANS, json={"url": short(shelved["items"][1])}, headers=headers).json
+    assert again["verdict"] == "scanned_before" and again["scans"]["count"] == 2
+    assert not [s for s in statements if " FROM units " in s], statements
 
 
 def test_a_repeat_scan_answers_where_first_without_reading_the_database_counter(app, shelved, users):  # noqa: F811

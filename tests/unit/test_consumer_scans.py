@@ -29,7 +29,7 @@ from tests.masterdata_factories import (
 )
 from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.production_factories import make_production_lot
-from tests.unit_factories import commission, issue, serial
+from tests.unit_factories import commission, issue, serial, set_units
 
 NOW = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
 BEIJING_POS = (39.93, 116.42)  # Dongcheng
@@ -114,8 +114,7 @@ def test_a_first_scan_is_genuine_with_product_lot_and_story(app, goods, users):
     shop = make_store(name="West Lake Mart", region_code=XIHU)
     item = goods["items"][0]
     with transaction():
-        db.session.execute(sa.update(Unit).where(Unit.serial == serial(item)).values(
-            last_dealer_id=dealer.id, location_kind=LocationKind.CONSUMER, location_id=shop.id))
+        set_units(Unit.serial == serial(item), last_dealer_id=dealer.id, location_kind=LocationKind.CONSUMER, location_id=shop.id)
     result = scan(users(), short(item), latitude=HANGZHOU_POS[0], longitude=HANGZHOU_POS[1])
     assert result.verdict is Verdict.GENUINE and result.scan.scan_number == 1
     assert result.product["name"] == "Jasmine Tea" and result.product["specification"] == "250 g"
@@ -197,8 +196,8 @@ def test_voided_scrapped_and_recalled(app, goods, users):
     assert scan(user, short(voided[0])).verdict is Verdict.VOIDED
     items = goods["items"]
     with transaction():
-        db.session.execute(sa.update(Unit).where(Unit.serial == serial(items[0])).values(status=UnitStatus.SCRAPPED))
-        db.session.execute(sa.update(Unit).where(Unit.serial == serial(items[1])).values(status=UnitStatus.VOIDED))
+        set_units(Unit.serial == serial(items[0]), status=UnitStatus.SCRAPPED)
+        set_units(Unit.serial == serial(items[1]), status=UnitStatus.VOIDED)
     assert scan(user, short(items[0])).verdict is Verdict.SCRAPPED
     assert scan(user, short(items[1])).verdict is Verdict.VOIDED
     with transaction():
@@ -447,9 +446,8 @@ def test_rate_limits_per_user_ip_and_code(app, goods, users, monkeypatch, settin
 def test_a_consumer_scan_far_from_the_dealers_territory_raises_a_diversion_alert(app, goods, users):
     dealer = make_dealer(territory=[HANGZHOU])
     with transaction():
-        db.session.execute(sa.update(Unit).where(Unit.serial.in_([serial(c) for c in goods["items"][:2]]))
-                           .values(last_dealer_id=dealer.id, location_kind=LocationKind.DEALER,
-                                   location_id=dealer.id))
+        set_units(Unit.serial.in_([serial(c) for c in goods["items"][:2]]), last_dealer_id=dealer.id, location_kind=LocationKind.DEALER,
+                                   location_id=dealer.id)
     user = users()
     scan(user, short(goods["items"][0]), latitude=HANGZHOU_POS[0], longitude=HANGZHOU_POS[1])
     assert db.session.scalar(sa.select(sa.func.count()).select_from(DiversionAlert)) == 0

@@ -19,7 +19,7 @@ from app.units.models import EventKind, LocationKind, Unit
 from tests.concurrency import at_once, results_and_errors
 from tests.masterdata_factories import ACTOR, DONGCHENG, HANGZHOU, XIHU, ZHEJIANG, make_dealer, make_store
 from tests.production_factories import make_production_lot
-from tests.unit_factories import SOURCE, commission, pack, serial
+from tests.unit_factories import SOURCE, commission, pack, serial, set_units
 
 SEEN = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)
 
@@ -49,9 +49,8 @@ def ship_to_dealer(codes: list[str], dealer_id: int, *, order_no: str | None = N
             if unit.level is Level.ITEM:
                 db.session.add(ShipmentUnit(shipment_id=shipment.id, scan_id=scan.id, serial=unit.serial,
                                             product_id=unit.product_id, lot_id=unit.lot_id))
-        db.session.execute(sa.update(Unit).where(Unit.serial.in_(list(units)))
-                           .values(last_dealer_id=dealer_id, location_kind=LocationKind.DEALER,
-                                   location_id=dealer_id, in_transit=True))
+        set_units(Unit.serial.in_(list(units)), last_dealer_id=dealer_id, location_kind=LocationKind.DEALER,
+                                   location_id=dealer_id, in_transit=True)
         store.write_events([store.event_row(
             kind=EventKind.SHIP, serial=s, occurred_at=SEEN, recorded_at=SEEN, location_kind=LocationKind.DEALER,
             location_id=dealer_id, source=SOURCE, data={"shipment_id": shipment.id}) for s in roots])

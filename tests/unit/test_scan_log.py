@@ -35,7 +35,7 @@ from tests.unit.test_consumer_scans import (  # noqa: F401 - fixtures
     short,
     users,
 )
-from tests.unit_factories import issue, serial
+from tests.unit_factories import issue, serial, set_units
 
 
 @pytest.fixture
@@ -228,7 +228,7 @@ def test_the_writer_raises_the_leak_and_diversion_alerts_once(app, goods, users,
     dealer = make_dealer(territory=[HANGZHOU])
     item = goods["items"][1]
     with transaction():
-        db.session.execute(sa.update(Unit).where(Unit.serial == serial(item)).values(last_dealer_id=dealer.id))
+        set_units(Unit.serial == serial(item), last_dealer_id=dealer.id)
     user = users()
     results = [scan(user, short(leaked)), scan(user, short(leaked), now=NOW + timedelta(minutes=1)),
                scan(user, short(item), latitude=BEIJING_POS[0], longitude=BEIJING_POS[1])]

@@ -82,11 +82,11 @@ def test_every_refusal_has_its_reason():
                receiver=("dealer", dealer.id))
     scrapped, recalled, shipped_case = mine[3], mine[4], mine[5]
     with transaction():
-        db.session.execute(sa.update(Unit).where(Unit.serial == uf.serial(scrapped)).values(status=UnitStatus.SCRAPPED))
+        uf.set_units(Unit.serial == uf.serial(scrapped), status=UnitStatus.SCRAPPED)
         recall = Recall(lot_id=brand.lot.id, reason="test", created_by="tests")
         db.session.add(recall)
         db.session.flush()
-        db.session.execute(sa.update(Unit).where(Unit.parent_serial == uf.serial(recalled)).values(recall_id=recall.id))
+        uf.set_units(Unit.parent_serial == uf.serial(recalled), recall_id=recall.id)
     cf.receive(cf.ship_to([shipped_case], shipper=("dealer", dealer.id), receiver=("dealer", sub.id)).id,
                receiver=("dealer", sub.id))
     item = db.session.scalars(sa.select(Unit).where(Unit.parent_serial == uf.serial(mine[2])).limit(1)).one()

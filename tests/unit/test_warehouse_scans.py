@@ -414,4 +414,4 @@ def test_check_stock_finds_a_stock_row_that_differs_from_its_units(app, world):
 
 def _set(code: str, **values) -> None:
     with transaction():
-        db.session.execute(sa.update(Unit).where(Unit.serial == uf.serial(code)).values(**values))
+        uf.set_units(Unit.serial == uf.serial(code), **values)
