@@ -100,7 +100,10 @@ def transaction():
 
     try:
         yield db.session
-        db.session.commit()
+        session = db.session()
+        # A use case that touched nothing (the consumer scan's hot path) has nothing to commit.
+        if session.in_transaction() or session.new or session.dirty or session.deleted:
+            session.commit()
     except BaseException:
         db.session.rollback()
         raise

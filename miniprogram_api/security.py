@@ -45,8 +45,9 @@ def authenticate(app: AppName):
         if request.endpoint is None or request.method == "OPTIONS" or declared_on_view("_public"):
             return None
         token = bearer_token()
-        if declared_on_view("_revocation_checked_by_view") and tokens.verify(token) is not None:
-            claims = accounts.claims_of(token=token, app=app)
+        claims = tokens.verify(token) if declared_on_view("_revocation_checked_by_view") else None
+        if claims is not None:
+            accounts.check_claims(claims, app=app)
             g.app_user = tokens.Holder(claims.user_id, claims.openid, app)
             g.token_check = tokens.Check(claims.key, functools.partial(accounts.confirm, token=token, app=app))
         else:

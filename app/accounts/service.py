@@ -327,17 +327,13 @@ _TOKEN_WITH_USER = (sa.select(AppUser, AccessToken.revoked_at, AccessToken.expir
                     .where(AccessToken.token_hash == sa.bindparam("token_hash")))
 
 
-def claims_of(*, token: str | None, app: AppName) -> tokens.Claims:
-    """Who a signed token says holds it, checked without the database (its revocation is the caller's
-    to check in Redis: `tokens.Claims.key`). TokenInvalid for a token of another form, or a bad MAC."""
-    claims = tokens.verify(token)
-    if claims is None:
-        raise TokenInvalid()
+def check_claims(claims: tokens.Claims, *, app: AppName) -> None:
+    """A verified signed token (tokens.verify), checked without the database: not expired, for this
+    mini-program. Its revocation is the caller's to check in Redis (`tokens.Claims.key`)."""
     if tokens.expired(claims):
         raise TokenExpired()
     if claims.app != app.value:
         raise TokenAudienceMismatch()
-    return claims
 
 
 def confirm(*, token: str, app: AppName) -> None:

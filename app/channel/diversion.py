@@ -17,7 +17,6 @@ Decisions (see docs/api.md, "Anti-diversion and rebates"):
 """
 from __future__ import annotations
 
-import bisect
 import math
 from datetime import datetime
 
@@ -174,14 +173,11 @@ def region_of(latitude: float | None, longitude: float | None) -> str | None:
         return None
     lat, lon = math.radians(latitude), math.radians(longitude)
     cos_here = math.cos(lat)
-    latitudes, centroids = _district_centroids()
-    # Only centroids within MAX_DISTANCE_KM of latitude can be the answer (the distance is at least the
-    # latitude's difference); among equally near ones the first in the table wins, as it always did.
-    band = MAX_DISTANCE_KM / _EARTH_KM * (1 + 1e-6)
     best, best_at, best_code = math.inf, -1, None
-    # Equirectangular distance (squared): exact enough at these distances, and cheap.
-    for d_lat, at, d_lon, cos_lat, code in centroids[bisect.bisect_left(latitudes, lat - band):
-                                                     bisect.bisect_right(latitudes, lat + band)]:
+    # Equirectangular distance (squared): exact enough at these distances, and cheap. Only the centroids
+    # that can be nearest to some point of the position's cell are measured (_cell_candidates); among
+    # equally near ones the first in the table wins, as it always did.
+    for d_lat, at, d_lon, cos_lat, code in _cell_candidates(latitude, longitude):
         x = (lon - d_lon) * (cos_lat + cos_here) / 2
         y = lat - d_lat
         distance = x * x + y * y
@@ -190,6 +186,38 @@ def region_of(latitude: float | None, longitude: float | None) -> str | None:
     if best_code is None or math.sqrt(best) * _EARTH_KM > MAX_DISTANCE_KM:
         return None
     return best_code
+
+
+CELL_DEGREES = 0.25
+
+
+def _cell_candidates(latitude: float, longitude: float) -> list[tuple]:
+    """The centroids that can be the nearest to some point of the CELL_DEGREES cell holding this position:
+    every centroid whose least distance to the cell is no more than the least of all centroids' greatest
+    distances to it (so the nearest to any point of the cell is among them, ties included). Found the first
+    time a scan falls in the cell (all centroids measured once), then kept with the region table."""
+    row, column = math.floor(latitude / CELL_DEGREES), math.floor(longitude / CELL_DEGREES)
+    regions = region_cache.table()
+    cells = regions.derived.setdefault("district_cells", {})
+    found = cells.get((row, column))
+    if found is not None:
+        return found
+    a0, a1 = math.radians(row * CELL_DEGREES), math.radians((row + 1) * CELL_DEGREES)
+    b0, b1 = math.radians(column * CELL_DEGREES), math.radians((column + 1) * CELL_DEGREES)
+    cos_a0, cos_a1 = math.cos(a0), math.cos(a1)
+    cos_low = min(cos_a0, cos_a1)
+    cos_high = 1.0 if a0 <= 0.0 <= a1 else max(cos_a0, cos_a1)
+    bounds = []
+    for centroid in _district_centroids()[1]:
+        d_lat, _, d_lon, cos_lat, _ = centroid
+        y_low, y_high = max(0.0, a0 - d_lat, d_lat - a1), max(abs(a0 - d_lat), abs(a1 - d_lat))
+        x_low, x_high = max(0.0, b0 - d_lon, d_lon - b1), max(abs(b0 - d_lon), abs(b1 - d_lon))
+        x_low *= (cos_lat + cos_low) / 2
+        x_high *= (cos_lat + cos_high) / 2
+        bounds.append((x_low * x_low + y_low * y_low, x_high * x_high + y_high * y_high, centroid))
+    ceiling = min((high for _, high, _ in bounds), default=math.inf) * (1 + 1e-9)
+    found = cells[(row, column)] = [centroid for low, _, centroid in bounds if low <= ceiling]
+    return found
 
 
 def reset_region_cache() -> None:

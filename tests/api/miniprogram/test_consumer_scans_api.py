@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from tests.mp_factories import mp  # noqa: F401 - the fixture
-from tests.unit.test_consumer_scans import goods, hidden, short  # noqa: F401 - the fixtures
+from tests.unit.test_consumer_scans import goods, hidden, short, users  # noqa: F401 - the fixtures
 
 SCANS = "/api/consumer/scans"
 
@@ -93,3 +93,30 @@ def test_the_hidden_code_step_over_http(client, mp, hidden):  # noqa: F811
     other_headers, _ = mp.sign_in("consumer", mp.new_name())
     assert client.post(step, json={"hidden_code": hidden["right"]}, headers=other_headers).status_code == 404
     assert client.post(step, json={"hidden_code": hidden["right"]}).status_code == 401
+
+
+def test_the_scans_fast_encoder_answers_what_its_schema_documents(app, users, goods, hidden):  # noqa: F811
+    """The scan's answer is encoded by msgspec for speed; it must be what the OpenAPI schema's dump is."""
+    import json
+    from datetime import timedelta
+
+    from flask import json as flask_json
+
+    from app.consumers import service
+    from app.db import transaction, utcnow
+    from miniprogram_api.consumer_scans import ConsumerScanResultSchema, _encode, scan_answer
+    from tests.unit.test_claims import open_campaign
+
+    open_campaign(ends_at=utcnow() + timedelta(days=3))
+    open_campaign(name="Zhejiang", region_codes=["330000000000"])
+    user = users()
+    results = []
+    for text, kw in ((short(goods["items"][0]), {"latitude": 30.26, "longitude": 120.13}),
+                     (short(goods["items"][0]), {}), ("https://m.example.com/c/" + "A" * 18, {}),
+                     (short(hidden["code"]), {"hidden_code": hidden["right"]})):
+        with transaction():
+            results.append(service.scan(user=user, text=text, **kw))
+    assert results[0].campaigns and results[1].scans["first_at"] is not None
+    for result in results:
+        documented = json.loads(flask_json.dumps(ConsumerScanResultSchema().dump(result)))
+        assert json.loads(_encode(scan_answer(result))) == documented
