@@ -33,6 +33,7 @@ import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import msgspec
 import sqlalchemy as sa
 from flask import current_app
 
@@ -66,18 +67,21 @@ CLAIM_IDLE_MS = 60_000  # a worker's delivered, unacknowledged entries are taken
 _FIELDS = ("serial", "code", "app_user_id", "verdict", "hidden_code_ok", "product_id", "lot_id", "latitude",
            "longitude", "region_code", "ip", "scanned_at", "check_diversion")
 
-# KEYS: 1 the id sequence, 2 the stream, 3 the unit's bucket (app.units.scan_facts), 4 and 5 its users and
-# regions seen, 6 the token's key ('' none: not checked), then the rate-limit keys.
+# KEYS: 1 the id sequence, 2 the stream, 3 the unit's bucket (app.units.scan_facts; '' none), 4 and 5 its
+# users and regions seen, 6 the token's key ('' none: not checked), then the rate-limit keys.
 # ARGV: 1 rate window, 2 number of rate limits, their limits, then (from o = 3 + n):
-#   o the unit: 0 none (not a code of ours), 1 seen (in the copy window), 2 counted too (genuine),
-#   o+1 now (µs), o+2 user id, o+3 region ('' none), o+4 copy window (µs), o+5 copy users,
-#   o+6 copy regions, o+7 the unit's counter field, o+8 the counter to start from when the bucket has none
-#   ('' : none given), o+9 put facts (1) or not (0), o+10 its facts field, o+11 the facts, o+12 what the
-#   field must hold for them to go in ('' : nothing), o+13 record ttl (s), o+14 append to the stream (1) or
-#   not (0), o+15 record key prefix, then the record's field/value pairs.
+#   o the unit: '0' none (not a code of ours), 'f' its verdict is the record's (seen in the copy window only),
+#     'u' its facts decide (a genuine unit is counted),
+#   o+1 now (µs), o+2 user id, o+3 region ('' none), o+4 copy window (µs), o+5 copy users, o+6 copy regions,
+#   o+7 the unit's place r in its bucket (fields f<r>, c<r>), o+8 its facts ('' : read them from the bucket),
+#   o+9 put those facts in the bucket (1) or not (0), o+10 what the field must hold for that ('' : nothing),
+#   o+11 the counter to start from when the bucket has none ('' : none given),
+#   o+12 record ttl (s), o+13 append to the stream (1) or not (0), o+14 record key prefix,
+#   o+15 the record (JSON: the ConsumerScan columns as text; the facts fill verdict, product_id, lot_id).
 # Answers, before anything is counted: {-1} the id sequence needs seeding; {-2} the token is unknown to
-# Redis; {-3} the token is revoked; {-4} the unit's counter is gone and none was given; {i, ttl} rate limit i
-# is past its limit. Else {0, id, count, first time, first user, first region, verdict} (count 0: not counted).
+# Redis; {-3} the token is revoked; {-5, what the facts field holds} the unit must be read from the database
+# (no facts, a writer's mark, or no counter); {i, ttl} rate limit i is past its limit. Else
+# {0, id, count, first time, first user, first region, verdict, facts} (count 0: not counted).
 _LUA = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 if KEYS[6] ~= '' then
@@ -87,13 +91,20 @@ if KEYS[6] ~= '' then
 end
 local n = tonumber(ARGV[2])
 local o = 3 + n
-local counted = ARGV[o] == '2'
-local counter = nil
-if counted then
-  counter = redis.call('HGET', KEYS[3], ARGV[o + 7])
+local mode = ARGV[o]
+local facts, counter = '', nil
+local facts_field, counter_field = 'f' .. ARGV[o + 7], 'c' .. ARGV[o + 7]
+if mode == 'u' then
+  facts = ARGV[o + 8]
+  if facts == '' then
+    local there = redis.call('HGET', KEYS[3], facts_field)
+    if not there or string.sub(there, 1, 2) ~= 'F|' then return {-5, there or ''} end
+    facts = there
+  end
+  counter = redis.call('HGET', KEYS[3], counter_field)
   if not counter then
-    if ARGV[o + 8] == '' then return {-4} end
-    counter = ARGV[o + 8]
+    if ARGV[o + 11] == '' then return {-5, ''} end
+    counter = ARGV[o + 11]
   end
 end
 for i = 1, n do
@@ -101,16 +112,33 @@ for i = 1, n do
   redis.call('SET', key, 0, 'EX', ARGV[1], 'NX')
   if redis.call('INCR', key) > tonumber(ARGV[2 + i]) then return {i, redis.call('TTL', key)} end
 end
-if ARGV[o + 9] == '1' then
-  local there = redis.call('HGET', KEYS[3], ARGV[o + 10])
-  if (ARGV[o + 12] == '' and not there) or there == ARGV[o + 12] then
-    redis.call('HSET', KEYS[3], ARGV[o + 10], ARGV[o + 11])
+if mode == 'u' and ARGV[o + 9] == '1' then
+  local there = redis.call('HGET', KEYS[3], facts_field)
+  if (ARGV[o + 10] == '' and not there) or there == ARGV[o + 10] then
+    redis.call('HSET', KEYS[3], facts_field, facts)
+  end
+end
+local record = cjson.decode(ARGV[o + 15])
+local counted = false
+if mode == 'u' then
+  local f = {}
+  for part in string.gmatch(facts .. '|', '([^|]*)|') do f[#f + 1] = part end
+  -- F|level|status|recall|product|lot|dealer|place|place id|in transit
+  if f[3] == 'v' then record['verdict'] = 'voided'
+  elseif f[3] == 's' then record['verdict'] = 'scrapped'
+  elseif f[4] ~= '' then record['verdict'] = 'recalled'
+  else record['verdict'] = 'genuine'; counted = true end
+  if f[5] ~= '' then record['product_id'] = f[5] end
+  record['lot_id'] = f[6]
+  -- A genuine unit with a last dealer, scanned at a known place: the writer checks the place against the
+  -- dealer's territory (an item: 'd' and its dealer's id; a case or a pallet, whose items decide: '*').
+  if counted and f[7] ~= '' and ARGV[o + 3] ~= '' then
+    if f[2] == 'i' then record['check_diversion'] = 'd' .. f[7] else record['check_diversion'] = '*' end
   end
 end
 local id = redis.call('INCR', KEYS[1])
 local count, first_at, first_user, first_region = 0, '', '', ''
-local verdict = nil
-if ARGV[o] ~= '0' then
+if mode ~= '0' then
   local now, user, region = ARGV[o + 1], ARGV[o + 2], ARGV[o + 3]
   local since = tonumber(now) - tonumber(ARGV[o + 4])
   local window = math.ceil(tonumber(ARGV[o + 4]) / 1000000)
@@ -127,40 +155,34 @@ if ARGV[o] ~= '0' then
     scans, first_at, first_user, first_region = string.match(counter, '^(%d+)|([^|]*)|([^|]*)|(.*)$')
     count = tonumber(scans) + 1
     if count == 1 then first_at, first_user, first_region = now, user, region end
-    redis.call('HSET', KEYS[3], ARGV[o + 7], count .. '|' .. first_at .. '|' .. first_user .. '|' .. first_region)
-    if count == 1 then
-      verdict = 'genuine'
-    elseif redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[o + 5])
-        or redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[o + 6]) then
-      verdict = 'suspected_copy'
-    else
-      verdict = 'scanned_before'
+    redis.call('HSET', KEYS[3], counter_field, count .. '|' .. first_at .. '|' .. first_user .. '|' .. first_region)
+    if count > 1 then
+      if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[o + 5])
+          or redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[o + 6]) then
+        record['verdict'] = 'suspected_copy'
+      else
+        record['verdict'] = 'scanned_before'
+      end
     end
   end
 end
-local record = {}
-for i = o + 16, #ARGV, 2 do
-  local value = ARGV[i + 1]
-  if ARGV[i] == 'verdict' and verdict then value = verdict end
-  record[#record + 1] = ARGV[i]
-  record[#record + 1] = value
-end
-if verdict == nil then verdict = '' end
-record[#record + 1] = 'scan_number'
-record[#record + 1] = math.max(count, 1)
-record[#record + 1] = 'first_at'
-record[#record + 1] = first_at
-record[#record + 1] = 'first_user'
-record[#record + 1] = first_user
-record[#record + 1] = 'first_region'
-record[#record + 1] = first_region
-if ARGV[o + 14] == '1' then
-  local key = ARGV[o + 15] .. id
-  redis.call('HSET', key, unpack(record))
-  redis.call('EXPIRE', key, ARGV[o + 13])
+record['scan_number'] = tostring(math.max(count, 1))
+record['first_at'] = first_at
+record['first_user'] = first_user
+record['first_region'] = first_region
+if ARGV[o + 13] == '1' then
+  local key = ARGV[o + 14] .. id
+  local pairs_ = {}
+  for name, value in pairs(record) do
+    pairs_[#pairs_ + 1] = name
+    pairs_[#pairs_ + 1] = value
+  end
+  redis.call('HSET', key, unpack(pairs_))
+  redis.call('EXPIRE', key, ARGV[o + 12])
   redis.call('XADD', KEYS[2], '*', 'id', id)
 end
-return {0, id, count, first_at, first_user, first_region, verdict}
+return {0, id, count, first_at, first_user, first_region, record['verdict'], facts,
+        record['product_id'], record['lot_id'], record['check_diversion']}
 """
 
 
@@ -193,18 +215,6 @@ def inline() -> bool:
     return current_app.config["CONSUMER_SCAN_WRITER"] == "inline"
 
 
-@dataclass(slots=True)
-class Counted:
-    """What Redis answered for a scan: its id and, for a counted unit, the unit's counter after it."""
-
-    scan_id: int
-    count: int  # 0: not counted (not a genuine unit)
-    first_at: datetime | None
-    first_user: int | None
-    first_region: str | None
-    verdict: Verdict | None  # decided by the counter (genuine units only)
-
-
 def _seed_ids() -> None:
     highest = db.session.scalar(sa.select(sa.func.max(ConsumerScan.id))) or 0
     redis.set(IDS, highest + ID_MARGIN, nx=True)
@@ -214,45 +224,68 @@ class TokenUnknown(Exception):
     """Redis has no word on the scan's token: the database must decide, then the scan runs again."""
 
 
-class CounterGone(Exception):
-    """The unit's counter left Redis between the scan's look and its count: read it again from the database."""
+class UnitUnknown(Exception):
+    """Redis has not got the unit's facts (or holds a writer's mark), or not its counter: read it from the
+    database, then the scan runs again."""
+
+    def __init__(self, found: str):
+        super().__init__(found)
+        self.found = found  # what the facts field held ('' : nothing)
 
 
 @dataclass(frozen=True, slots=True)
 class UnitSlot:
-    """A unit's place in Redis as the scan found it, and what the scan read from the database to fill it."""
+    """A unit's place in Redis, and what the scan read from the database where Redis had not got it."""
 
     serial: int
     counter: str | None = None  # the counter to start from when Redis has none (unit_scan_stats)
-    facts: str | None = None  # facts read from the database, to put in Redis over `expect`
+    facts: str | None = None  # facts read from the database (the scan uses them)
+    seed: bool = False  # and puts them in Redis, over `expect`
     expect: str = ""  # what the facts field held when looked at ('' : nothing)
 
 
-def count_and_log(record: dict, *, limits: list[tuple[str, int]], counted: bool, unit: UnitSlot | None,
-                  token_key: str | None = None) -> Counted | tuple[int, int]:
-    """Token, rate limits, id, counters and the record in one round trip (see the module's docstring).
+@dataclass(slots=True)
+class Counted:
+    """What Redis answered for a scan: its id, its verdict and the record's fields the unit's facts decided,
+    the unit's facts, and, for a counted unit, its counter after it."""
 
-    `record` holds the ConsumerScan columns (without id and scan_number); `unit` where the unit is in Redis
-    (app.units.scan_facts) and what to seed it with; `token_key` the Redis key of the scan's signed token
-    (None: the caller authenticated otherwise). Answers (limit index, seconds left) when a rate limit
-    refused the scan: nothing was counted. Raises TokenUnknown, accounts' TokenInvalid (revoked) or
-    CounterGone before anything is counted.
+    scan_id: int
+    count: int  # 0: not counted (not a genuine unit)
+    first_at: datetime | None
+    first_user: int | None
+    first_region: str | None
+    verdict: Verdict
+    facts: str  # '' : none
+    product_id: int | None
+    lot_id: int | None
+    check_diversion: str  # '' : no; 'd<id>': an item and its last dealer; '*': a case or pallet (its items decide)
+
+
+def count_and_log(record: dict, *, limits: list[tuple[str, int]], unit: UnitSlot | None,
+                  token_key: str | None = None) -> Counted | tuple[int, int]:
+    """Token, unit, rate limits, id, counters and the record in one round trip (see the module's docstring).
+
+    `record` holds the ConsumerScan columns (without id and scan_number; its verdict stands unless `unit`
+    is given, whose facts then decide it with product_id and lot_id); `unit` where the unit is in Redis
+    (app.units.scan_facts), with what the database said where Redis had not got it; `token_key` the Redis
+    key of the scan's signed token (None: the caller authenticated otherwise). Answers (limit index, seconds
+    left) when a rate limit refused the scan: nothing was counted. Raises TokenUnknown, UnitUnknown or
+    accounts' TokenInvalid (revoked) before anything is counted.
     """
     config = current_app.config
-    bucket, facts_field, counter_field = scan_facts.slot(unit.serial) if unit is not None else ("", "", "")
-    now = _micros(record["scanned_at"])
-    keys = [IDS, STREAM, bucket, f"consumer:unit:{record['serial']}:users",
-            f"consumer:unit:{record['serial']}:regions", token_key or "", *(key for key, _ in limits)]
-    args: list = [60, len(limits), *(limit for _, limit in limits)]
-    unit_mode = "2" if counted else "1" if record["serial"] is not None else "0"
-    seeding = unit is not None and unit.facts is not None
-    args += [unit_mode, now, record["app_user_id"], record["region_code"] or "",
-             config["CONSUMER_COPY_WINDOW_HOURS"] * 3600 * 1_000_000, config["CONSUMER_COPY_USERS"],
-             config["CONSUMER_COPY_REGIONS"], counter_field, (unit.counter or "") if unit is not None else "",
-             "1" if seeding else "0", facts_field, unit.facts if seeding else "", unit.expect if seeding else "",
-             RECORD_SECONDS, "0" if inline() else "1", _record_key("")]
-    for name in _FIELDS:
-        args += [name, _text(record[name])]
+    serial = record["serial"]
+    bucket, facts_field, _ = scan_facts.slot(serial) if serial is not None else ("", "f", "")
+    keys = [IDS, STREAM, bucket, f"consumer:unit:{serial}:users", f"consumer:unit:{serial}:regions",
+            token_key or "", *(key for key, _ in limits)]
+    mode = "u" if unit is not None else "f" if serial is not None else "0"
+    args: list = [60, len(limits), *(limit for _, limit in limits),
+                  mode, _micros(record["scanned_at"]), record["app_user_id"], record["region_code"] or "",
+                  config["CONSUMER_COPY_WINDOW_HOURS"] * 3600 * 1_000_000, config["CONSUMER_COPY_USERS"],
+                  config["CONSUMER_COPY_REGIONS"], facts_field[1:],
+                  (unit.facts or "") if unit is not None else "", "1" if unit is not None and unit.seed else "0",
+                  unit.expect if unit is not None else "", (unit.counter or "") if unit is not None else "",
+                  RECORD_SECONDS, "0" if inline() else "1", _record_key(""),
+                  _encode_record({name: _text(record[name]) for name in _FIELDS})]
     for _ in range(2):
         answer = _script()(keys=keys, args=args)
         if int(answer[0]) != -1:
@@ -265,16 +298,23 @@ def count_and_log(record: dict, *, limits: list[tuple[str, int]], counted: bool,
         from app.accounts.service import TokenInvalid
 
         raise TokenInvalid()
-    if status == -4:
-        raise CounterGone()
+    if status == -5:
+        raise UnitUnknown(_str(answer[1]))
     if status:
         return status, max(1, int(answer[1]))
-    _, scan_id, count, first_at, first_user, first_region, verdict = answer
-    text = lambda value: value.decode() if isinstance(value, bytes) else value  # noqa: E731
-    first_at, first_user, first_region, verdict = map(text, (first_at, first_user, first_region, verdict))
+    _, scan_id, count, first_at, first_user, first_region, verdict, facts, product_id, lot_id, diverted = (
+        map(_str, answer))
     return Counted(int(scan_id), int(count), _moment(first_at) if first_at else None,
-                   int(first_user) if first_user else None, first_region or None,
-                   Verdict(verdict) if verdict else None)
+                   int(first_user) if first_user else None, first_region or None, Verdict(verdict), facts,
+                   int(product_id) if product_id else None, int(lot_id) if lot_id else None,
+                   "" if diverted in ("", "0") else diverted)
+
+
+_encode_record = msgspec.json.Encoder().encode
+
+
+def _str(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _script():
@@ -305,7 +345,7 @@ def _row(fields: dict) -> dict:
         "scanned_at": _moment(fields["scanned_at"]),
         "_first_at": fields.get("first_at") or None, "_first_user": fields.get("first_user") or None,
         "_first_region": fields.get("first_region") or None,
-        "_check_diversion": fields.get("check_diversion") == "1",
+        "_check_diversion": "" if fields.get("check_diversion", "") in ("", "0") else fields["check_diversion"],
     }
 
 
@@ -314,9 +354,9 @@ def record_fields(record: dict, counted: Counted) -> dict:
     fields = {name: _text(record[name]) for name in _FIELDS}
     fields.update(id=str(counted.scan_id), scan_number=str(max(counted.count, 1)),
                   first_at=_text(counted.first_at), first_user=_text(counted.first_user),
-                  first_region=counted.first_region or "")
-    if counted.verdict is not None:
-        fields["verdict"] = counted.verdict.value
+                  first_region=counted.first_region or "", verdict=counted.verdict.value,
+                  product_id=_text(counted.product_id), lot_id=_text(counted.lot_id),
+                  check_diversion=_text(counted.check_diversion))
     return fields
 
 
@@ -358,7 +398,11 @@ def write(records: list[dict]) -> None:
             "scans": greatest(table.c.scans, new.scans),
             "last_scanned_at": greatest(table.c.last_scanned_at, new.last_scanned_at)})
         db.session.execute(statement, [stats[serial] for serial in sorted(stats)])  # one lock order for all writers
-    diverted = [row for row in rows if row["_check_diversion"]]
+    # A genuine unit seen at a place: an item inside its last dealer's territory (the process's cache of
+    # territories) needs nothing more; the others are checked (a case or pallet through its items).
+    diverted = [row for row in rows if row["_check_diversion"] and not (
+        row["_check_diversion"].startswith("d") and not diversion.outside_territory(
+            row["region_code"], facts.territory(int(row["_check_diversion"][1:]))))]
     if diverted:
         units = unit_store.load_units({row["serial"] for row in diverted}, lock=False)
         for row in diverted:

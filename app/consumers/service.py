@@ -39,7 +39,6 @@ from app.campaigns import claims
 from app.channel import diversion
 from app.codes import service as codes
 from app.codes.format import CODE_LENGTH, InvalidCode, normalise
-from app.codes.models import Level
 from app.consumers import facts, scan_log
 from app.consumers.models import (
     CodeLeakAlert,
@@ -286,29 +285,19 @@ def _at_store(unit) -> bool:
 _UNIT_FOR_SCAN = None
 
 
-def _unit_for_scan(serial: int) -> tuple[scan_facts.UnitFacts | None, scan_log.UnitSlot]:
-    """The unit as a scan needs it, from Redis (app.units.scan_facts; one round trip) or, where Redis has not
-    got it, from the database (one statement, the unit with its unit_scan_stats row), with what to put back."""
-    key, facts_field, counter_field = scan_facts.slot(serial)
-    found, counter = (value.decode() if isinstance(value, bytes) else value
-                      for value in redis.hmget(key, facts_field, counter_field))
-    unit = scan_facts.decode(serial, found) if found else None
-    if unit is not None and counter is not None:
-        return unit, scan_log.UnitSlot(serial)
-    return _unit_from_database(serial, found)
-
-
-def _unit_from_database(serial: int, found: str | None) -> tuple[scan_facts.UnitFacts | None, scan_log.UnitSlot]:
+def _unit_from_database(serial: int, found: str) -> tuple[scan_facts.UnitFacts | None, scan_log.UnitSlot | None]:
+    """The unit as a scan needs it, read from the database where Redis had not got it (one statement: the
+    unit with its unit_scan_stats row), with what to put back in Redis over what its field held (`found`)."""
     global _UNIT_FOR_SCAN
     if _UNIT_FOR_SCAN is None:
         _UNIT_FOR_SCAN = scan_facts.read_statement().where(Unit.serial == sa.bindparam("serial"))
     row = db.session.execute(_UNIT_FOR_SCAN, {"serial": serial}).first()
     if row is None:
-        return None, scan_log.UnitSlot(serial, counter=scan_facts.NEVER_SCANNED)
-    facts_value = scan_facts.encode(row)
-    seed = facts_value if scan_facts.seedable(found) else None
-    return (scan_facts.decode(serial, facts_value),
-            scan_log.UnitSlot(serial, counter=scan_facts.counter_of(row), facts=seed, expect=found or ""))
+        return None, None
+    value = scan_facts.encode(row)
+    return scan_facts.decode(serial, value), scan_log.UnitSlot(
+        serial, counter=scan_facts.counter_of(row), facts=value, seed=scan_facts.seedable(found or None),
+        expect=found)
 
 
 def _region_name_list(codes: set[str]) -> list[str]:
@@ -334,9 +323,29 @@ def _story(unit, lot: facts.LotFacts | None, factory_region: str | None, shop: t
 
 # --- the scan ------------------------------------------------------------------------------------
 
+@dataclass(slots=True)
+class ScanRecord:
+    """A scan as recorded (the ConsumerScan columns; written to the database by the scan-log worker)."""
+
+    id: int
+    serial: int | None
+    code: str
+    app_user_id: int
+    verdict: Verdict
+    scan_number: int
+    hidden_code_ok: bool | None
+    product_id: int | None
+    lot_id: int | None
+    latitude: float | None
+    longitude: float | None
+    region_code: str | None
+    ip: str | None
+    scanned_at: datetime
+
+
 @dataclass
 class ScanResult:
-    scan: ConsumerScan  # as recorded (not yet written to the database unless CONSUMER_SCAN_WRITER is inline)
+    scan: ScanRecord  # as recorded (not yet written to the database unless CONSUMER_SCAN_WRITER is inline)
     verdict: Verdict
     message: str
     product: dict | None = None
@@ -370,9 +379,6 @@ class Reading:
     resolution: Resolved | None = None
     unit: Unit | None = None
     product: facts.ProductFacts | None = None
-    # With story=True: the unit's (lot, its factory's region, (store name, store region) or None).
-    story: tuple | None = None
-    slot: scan_log.UnitSlot | None = None  # with story=True: the unit's place in Redis, and what to seed it with
 
 
 def _resolve(code: str) -> Resolved:
@@ -388,38 +394,43 @@ def _resolve(code: str) -> Resolved:
     return Resolved(canonical, ident.serial, batch)
 
 
-def read(scanned: ScannedText, *, story: bool = False) -> Reading:
+def _judge_code(scanned: ScannedText) -> tuple[Resolved, Verdict | None, facts.ProductFacts | None]:
+    """What the code and its batch say before the unit is looked at: (the resolution, FORGED or VOIDED or
+    None: the unit decides, the batch's product)."""
     resolution = _resolve(scanned.code)
     batch = resolution.batch
     if batch is None:
-        return Reading(Verdict.FORGED, resolution)
+        return resolution, Verdict.FORGED, None
     batch_product = facts.product(batch.product_id)
     if scanned.gtin and batch_product is not None and batch_product.gtin and \
             batch_product.gtin.lstrip("0") != scanned.gtin.lstrip("0"):  # GTIN-13 and its GTIN-14 form agree
-        return Reading(Verdict.FORGED, resolution)
+        return resolution, Verdict.FORGED, None
     if batch.voided:
-        return Reading(Verdict.VOIDED, resolution, product=batch_product)
-    slot, rows = None, None
-    if story:
-        unit, slot = _unit_for_scan(resolution.serial)
-        if unit is not None:
-            lot = facts.lot(unit.lot_id)
-            rows = (lot, lot.factory_region if lot is not None else None,
-                    facts.store(unit.location_id) if _at_store(unit) else None)
-    else:
-        unit = db.session.get(Unit, resolution.serial)
-    if unit is None:
-        return Reading(Verdict.NOT_COMMISSIONED, resolution, product=batch_product, slot=slot)
-    product = facts.product(unit.product_id) if unit.product_id else batch_product
+        return resolution, Verdict.VOIDED, batch_product
+    return resolution, None, batch_product
+
+
+def unit_verdict(unit) -> Verdict:
+    """A commissioned unit's verdict before its consumer scans are counted."""
     if unit.status is UnitStatus.VOIDED:
-        verdict = Verdict.VOIDED
-    elif unit.status is UnitStatus.SCRAPPED:
-        verdict = Verdict.SCRAPPED
-    elif unit.recall_id is not None:
-        verdict = Verdict.RECALLED
-    else:
-        verdict = Verdict.GENUINE
-    return Reading(verdict, resolution, unit, product, rows, slot)
+        return Verdict.VOIDED
+    if unit.status is UnitStatus.SCRAPPED:
+        return Verdict.SCRAPPED
+    if unit.recall_id is not None:
+        return Verdict.RECALLED
+    return Verdict.GENUINE
+
+
+def read(scanned: ScannedText) -> Reading:
+    """What a code is, from the database (the public page: nothing recorded)."""
+    resolution, verdict, batch_product = _judge_code(scanned)
+    if verdict is not None:
+        return Reading(verdict, resolution, product=batch_product)
+    unit = db.session.get(Unit, resolution.serial)
+    if unit is None:
+        return Reading(Verdict.NOT_COMMISSIONED, resolution, product=batch_product)
+    product = facts.product(unit.product_id) if unit.product_id else batch_product
+    return Reading(unit_verdict(unit), resolution, unit, product)
 
 
 def preview(text: str) -> Reading:
@@ -450,8 +461,7 @@ def scan(*, user: AppUser | tokens.Holder, text: str, hidden_code: str | None = 
     now = now or utcnow()
     scanned = parse_text(text)
     limits = _rate_limit_keys(user, ip, scanned.code)
-    reading = read(scanned, story=True)
-    resolution, unit, verdict = reading.resolution, reading.unit, reading.verdict
+    resolution, verdict, batch_product = _judge_code(scanned)
     valid = verdict is not Verdict.FORGED
     hidden = {"required": False, "ok": None, "locked": False}
     if valid and resolution.batch.hidden_code_digits:
@@ -459,32 +469,34 @@ def scan(*, user: AppUser | tokens.Holder, text: str, hidden_code: str | None = 
         limits = []
         hidden = _check_hidden(user=user, resolution=resolution, given=hidden_code, ip=ip)
     region_code = diversion.region_of(latitude, longitude)
-    territory = facts.territory(unit.last_dealer_id) if unit is not None else frozenset()
     record = {
         "serial": resolution.serial if valid else None,
-        "code": (resolution.code if valid else scanned.code)[:64], "app_user_id": user.id, "verdict": verdict,
-        "hidden_code_ok": hidden["ok"], "product_id": reading.product.id if reading.product is not None else None,
-        "lot_id": unit.lot_id if unit is not None else None, "latitude": latitude, "longitude": longitude,
-        "region_code": region_code, "ip": ip, "scanned_at": now,
-        # A genuine unit seen outside its last dealer's territory (a case or pallet: its items decide):
-        # the writer raises the diversion alert.
-        "check_diversion": verdict is Verdict.GENUINE and unit.last_dealer_id is not None and bool(region_code)
-        and (unit.level is not Level.ITEM or diversion.outside_territory(region_code, territory))}
-    counted = _count(record, limits=limits, counted=verdict is Verdict.GENUINE, slot=reading.slot, token=token)
+        "code": (resolution.code if valid else scanned.code)[:64], "app_user_id": user.id,
+        "verdict": verdict or Verdict.GENUINE,  # a unit's facts decide it in Redis
+        "hidden_code_ok": hidden["ok"], "product_id": batch_product.id if batch_product is not None else None,
+        "lot_id": None, "latitude": latitude, "longitude": longitude, "region_code": region_code, "ip": ip,
+        "scanned_at": now, "check_diversion": ""}
+    counted = _count(record, limits=limits, slot=scan_log.UnitSlot(resolution.serial) if verdict is None else None,
+                     token=token)
     if isinstance(counted, tuple):
         ttl = counted[1]
         raise RateLimited(errors={"retry_after": ttl}, headers={"Retry-After": str(ttl)})
     if scan_log.inline():
         scan_log.write([scan_log.record_fields(record, counted)])
-    if counted.verdict is not None:
-        verdict = counted.verdict
-    record = ConsumerScan(id=counted.scan_id, scan_number=max(counted.count, 1), **{
-        **{name: value for name, value in record.items() if name != "check_diversion"}, "verdict": verdict})
-    result = ScanResult(scan=record, verdict=verdict, message=MESSAGES[verdict], product=_product(reading.product),
-                        hidden_code=hidden)
-    if unit is not None:
-        lot, factory_region, shop = reading.story
-        result.lot, result.story = _lot(lot), _story(unit, lot, factory_region, shop, territory)
+    verdict = counted.verdict
+    scan = ScanRecord(id=counted.scan_id, serial=record["serial"], code=record["code"], app_user_id=user.id,
+                      verdict=verdict, scan_number=max(counted.count, 1), hidden_code_ok=hidden["ok"],
+                      product_id=counted.product_id, lot_id=counted.lot_id, latitude=latitude, longitude=longitude,
+                      region_code=region_code, ip=ip, scanned_at=now)
+    result = ScanResult(scan=scan, verdict=verdict, message=MESSAGES[verdict],
+                        product=_product(facts.product(counted.product_id)), hidden_code=hidden)
+    if counted.facts:
+        unit = scan_facts.decode(resolution.serial, counted.facts)
+        lot = facts.lot(unit.lot_id)
+        shop = facts.store(unit.location_id) if _at_store(unit) else None
+        result.lot = _lot(lot)
+        result.story = _story(unit, lot, lot.factory_region if lot is not None else None, shop,
+                              facts.territory(unit.last_dealer_id))
     if counted.count:
         result.scans = {"count": counted.count, "first_at": counted.first_at,
                         "first_city": city_of(counted.first_region)}
@@ -492,21 +504,23 @@ def scan(*, user: AppUser | tokens.Holder, text: str, hidden_code: str | None = 
     if hidden["ok"]:
         _note_proof(serial=resolution.serial, user=user, scan_id=counted.scan_id, now=now)
     result.campaigns, result.closed_campaigns = claims.open_campaigns(
-        scan=record, user=user, now=now, first_scanner=counted.first_user)
+        scan=scan, user=user, now=now, first_scanner=counted.first_user)
     return result
 
 
-def _count(record: dict, *, limits, counted: bool, slot: scan_log.UnitSlot | None, token: tokens.Check | None):
-    """scan_log.count_and_log, after asking the database what Redis did not know (the token, the counter)."""
+def _count(record: dict, *, limits, slot: scan_log.UnitSlot | None, token: tokens.Check | None):
+    """scan_log.count_and_log, after asking the database what Redis did not know (the token, the unit)."""
     for _ in range(3):
         try:
-            return scan_log.count_and_log(record, limits=limits, counted=counted, unit=slot,
+            return scan_log.count_and_log(record, limits=limits, unit=slot,
                                           token_key=token.key if token is not None else None)
         except scan_log.TokenUnknown:
             token.confirm()  # raises when the database refuses the token too
-        except scan_log.CounterGone:
-            slot = _unit_from_database(slot.serial, None)[1]
-    raise ServiceUnavailable("Redis keeps losing this scan's token or counter; try again shortly.",
+        except scan_log.UnitUnknown as unknown:
+            unit, slot = _unit_from_database(record["serial"], unknown.found)
+            if unit is None:
+                record["verdict"] = Verdict.NOT_COMMISSIONED  # issued, never put on a product
+    raise ServiceUnavailable("Redis keeps losing this scan's token or unit; try again shortly.",
                              code="scan_state_unsettled", headers={"Retry-After": "1"})
 
 
