@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 MS = 1000
-# The answers of one request's connection: status line and headers (a longer head is not HTTP we
-# send to); bodies are read by their Content-Length or chunks, never by looking for a delimiter.
+# The longest answer head (status line and headers) read; bodies are read by their Content-Length or
+# their chunks, never by looking for a delimiter, so a body may hold anything.
 HEAD_LIMIT = 64 * 1024
 
 
