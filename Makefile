@@ -63,7 +63,9 @@ bench-dealer: install
 	$(BIN)/python bench/dealer_pallet_scan.py
 
 ## make bench-consumer: POST /api/consumer/scans under gunicorn, 64 clients (wrk: apt-get install wrk), vs
-## bare Flask endpoints (MariaDB and Redis; DATABASE_URL and REDIS_URL name databases of its own: both wiped).
+## bare Flask endpoints; then the scans at a fixed rate, half the rate reached, in an open loop (bench/open_loop.py:
+## latency p99/p99.9 from each request's due time) (MariaDB and Redis; DATABASE_URL and REDIS_URL name databases
+## of its own: both wiped).
 bench-consumer: install
 	$(BIN)/python bench/consumer_scans.py
 

@@ -1,4 +1,4 @@
-"""Benchmark: consumer scans (POST /api/consumer/scans) under gunicorn, 64 clients, vs a bare Flask endpoint.
+"""Benchmark: consumer scans (POST /api/consumer/scans) under gunicorn vs bare Flask endpoints, closed then open loop.
 
     DATABASE_URL="mysql+pymysql://matong:matong@127.0.0.1/matong_bench6?charset=utf8mb4" \\
     REDIS_URL=redis://127.0.0.1:6379/6 .venv/bin/python bench/consumer_scans.py --seconds 20 --rounds 3
@@ -32,13 +32,26 @@ token looked up, one row inserted, commit; bench/bare_app.py) and the scans, wit
 worker (``flask consumers persist-scans``) running beside them; after the scans the benchmark waits
 until the worker has written every scan, and that wait counts against the scans' rate. Printed:
 requests/s and p50/p95/p99 of each per round, the medians, and the median of the per-round ratios
-of requests/s (targets: scans >= 0.4 x bare, scans p99 <= 100 ms); the SQL statements and Redis round trips of one located first scan; the
-verdicts recorded. --profile DIR adds a round under py-spy (pip install py-spy) and prints where the
+of requests/s (targets: scans >= 0.4 x bare, scans p99 <= 100 ms).
+
+Then the open loop (bench/open_loop.py; issue 15): a closed loop at saturation measures queueing, so
+the scans are also sent at a fixed rate, --open-load (50 %) of the rounds' median scan rate, for
+--open-seconds, whatever the answers: each request due at its time takes an idle keep-alive
+connection or opens one, and its latency runs from when it was due to the last byte of its answer
+(no coordinated omission). The requests are a fresh slice of the same mix (first scans stay first
+scans), with the scan-log worker running and its backlog waited for; then bare-redis at the same
+offered rate, for a floor. Printed: offered and achieved rates, p50/p90/p99/p99.9/max, statuses,
+errors, how late the generator itself fired (a starved generator shows), and the targets (scans
+p99 <= 50 ms, p99.9 <= 150 ms; an unanswered request misses them).
+
+Last, the SQL statements and Redis round trips of one located first scan; the verdicts recorded.
+--profile DIR adds a round under py-spy (pip install py-spy) and prints where the
 workers' wall time goes by the innermost frame of our code.
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import json
 import os
@@ -57,11 +70,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import open_loop
 from bench.bare_app import BARE_STREAM
 from bench.common import ROOT, bench_redis_url, machine, may_wipe_bench_database
 
 TARGET_RATIO = 0.4
 TARGET_P99_MS = 100
+# Issue 15: the scans' latency when requests come at a fixed rate, half the rate the closed loop reached.
+OPEN_LOAD = 0.5
+TARGET_OPEN_P99_MS = 50
+TARGET_OPEN_P999_MS = 150
 HANGZHOU = "330100000000"
 XIHU = "330106000000"
 HANGZHOU_POS = (30.26, 120.13)
@@ -176,6 +194,10 @@ def main() -> int:
                         help="threads per gunicorn worker (gthread)")
     parser.add_argument("--clients", type=int, default=64, help="concurrent connections (wrk -c)")
     parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--open-seconds", type=float, default=20,
+                        help="seconds of open-loop load after the rounds, for the scans, then bare-redis (0: none)")
+    parser.add_argument("--open-load", type=float, default=OPEN_LOAD,
+                        help="the open loop's rate as a share of the rounds' median scan rate")
     parser.add_argument("--profile", metavar="DIR",
                         help="after the rounds, one more scans round under py-spy (collapsed stacks into DIR)")
     parser.add_argument("--wipe", action="store_true", help="wipe a database whose name lacks 'bench'")
@@ -197,7 +219,7 @@ def main() -> int:
     import redis as redis_client
 
     redis_client.Redis.from_url(redis_url).flushdb()
-    fresh_total = args.codes_per_round * (args.rounds + 2)  # + warm-up and profile rounds
+    fresh_total = args.codes_per_round * (args.rounds + 3)  # + warm-up, profile and open-loop rounds
     repeat_codes = 400
     codes_needed = fresh_total + repeat_codes
     print(f"machine: {machine()}")
@@ -296,6 +318,9 @@ def main() -> int:
             print_round(r, sides, flush=True)
 
         print_summary(args, results)
+        open_ok = True
+        if args.open_seconds > 0:
+            open_ok = open_load(args, results, urls, round_file("open-loop", args.rounds + 2), redis_url)
         round_trips(tokens[0], fresh[-2], fresh[-1])
         if args.profile:
             profile(args, app_server, scans_url, round_file("profile", args.rounds + 1), lua, Path(args.profile))
@@ -303,7 +328,7 @@ def main() -> int:
         print("verdicts recorded (all rounds, with the warm-up and the pre-scans):")
         for verdict, count in verdicts():
             print(f"  {verdict:<16}{count:>8,}")
-        ok = met(results)
+        ok = met(results) and open_ok
         return 0 if ok else 1
     finally:
         for process in reversed(servers):
@@ -571,6 +596,48 @@ def met(results: list[dict]) -> bool:
     ratio = statistics.median(r["scans"]["rps"] / r["bare"]["rps"] for r in results)
     p99 = statistics.median(r["scans"]["p99"] for r in results)
     return ratio >= TARGET_RATIO and p99 <= TARGET_P99_MS
+
+
+def open_load(args, results: list[dict], urls: dict, lines_file: Path, redis_url: str) -> bool:
+    """The scans, then bare-redis, at --open-load x the rounds' median scan rate in an open loop; targets met?"""
+    import redis as redis_client
+
+    rate = args.open_load * statistics.median(r["scans"]["rps"] for r in results)
+    lines = lines_file.read_text().splitlines()
+    due = int(rate * args.open_seconds)
+    print(f"\nopen loop: {args.open_load:.0%} of the rounds' median scan rate = {rate:.1f} req/s for "
+          f"{args.open_seconds:g} s each, requests due at fixed intervals whatever the answers (bench/open_loop.py; "
+          f"{args.clients} keep-alive connections opened first, more as needed up to 512); latency from each "
+          f"request's due time to the last byte of its answer:", flush=True)
+    if due > len(lines):
+        print(f"  ({due:,} requests due, {len(lines):,} prepared: the last {due - len(lines):,} repeat earlier "
+              f"codes; raise --codes-per-round)")
+    scans = drive_open(urls["scans"], lines, rate, args)
+    lag = drain(redis_url)
+    print(scans.describe("scans") + f"\n  {'':<11}written {lag:.1f} s after the last answer", flush=True)
+    floor = drive_open(urls["bare-redis"], lines, rate, args)
+    with redis_client.Redis.from_url(redis_url) as client:
+        client.delete(BARE_STREAM)  # nothing reads it
+    print(floor.describe("bare-redis"), flush=True)
+    p99, p999 = scans.ms(99), scans.ms(99.9)
+    unanswered = scans.scheduled - scans.completed
+    verdict = {True: "met", False: "NOT met"}
+    print(f"target (open loop, scans at {args.open_load:.0%}): p99 <= {TARGET_OPEN_P99_MS} ms: "
+          f"{verdict[p99 <= TARGET_OPEN_P99_MS]} ({p99:.1f} ms); p99.9 <= {TARGET_OPEN_P999_MS} ms: "
+          f"{verdict[p999 <= TARGET_OPEN_P999_MS]} ({p999:.1f} ms)"
+          + (f"; {unanswered:,} requests unanswered (so NOT met)" if unanswered else "")
+          + (f"; {scans.non2xx:,} non-2xx answers" if scans.non2xx else ""))
+    return p99 <= TARGET_OPEN_P99_MS and p999 <= TARGET_OPEN_P999_MS and not unanswered
+
+
+def drive_open(url: str, lines: list[str], rate: float, args) -> open_loop.Result:
+    """The lines ("token<TAB>json body", as wrk sends them) POSTed to url at rate for --open-seconds."""
+    requests = []
+    for line in lines:
+        token, body = line.split("\t", 1)
+        requests.append(open_loop.format_post(url, body, {
+            "Authorization": f"Bearer {token}", "Content-Type": "application/json"}))
+    return asyncio.run(open_loop.run(url, requests, rate=rate, seconds=args.open_seconds, preopen=args.clients))
 
 
 def profile(args, app_server: subprocess.Popen, scans_url: str, lines_file: Path, lua: Path, out: Path) -> None:
