@@ -18,6 +18,7 @@ import argparse
 import collections
 import hashlib
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,8 @@ POSITION = {"latitude": 30.26, "longitude": 120.13}
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scans", type=int, default=1000, help="scans timed per measurement")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds of (scans, /bare, /bare-redis) side by side for the medians")
     args = parser.parse_args()
     if bench_redis_url() is None:
         return 2
@@ -56,10 +59,10 @@ def main() -> int:
         print(f"units' scan facts put in Redis (untimed): {warmed:,} in {time.monotonic() - started:.1f} s")
         rows = db.session.execute(sa.select(Unit.serial, Unit.key_version)
                                   .where(Unit.serial.not_in(sa.select(UnitScanStats.serial)))
-                                  .order_by(Unit.serial.desc()).limit(2 * args.scans + 200)).all()
+                                  .order_by(Unit.serial.desc()).limit(needed := (2 + args.rounds) * args.scans + 200)).all()
         ring = service.codes.keyring()
         codes = [ring.encode(serial, version) for serial, version in rows]
-    if len(codes) < 2 * args.scans + 200:
+    if len(codes) < needed:
         print("Not enough unscanned units: run bench/consumer_scans.py on this database first.", file=sys.stderr)
         return 2
     client = app.test_client()
@@ -89,17 +92,51 @@ def main() -> int:
         setattr(owner, name, wrapper)
         return original
 
-    scan_all(codes[:200])  # warm: the caches, the pool, the Lua script
+    scan_all(codes[:200])  # warm: the caches, the pool, the script
+    token = headers["Authorization"].removeprefix("Bearer ")
+    from bench import bare_app
+
+    with app.app_context():
+        user = accounts.authenticate(token=token, app="consumer")
+        redis.set("bench:token:" + hashlib.sha256(token.encode()).hexdigest(), user.id)
+        db.session.expunge(user)
+    bare = bare_app.app.test_client()
+
+    def bare_all(path: str, count: int) -> float:
+        started = time.process_time()
+        for _ in range(count):
+            bare.post(path, headers=headers, json={"url": "x"})
+        return (time.process_time() - started) / count * 1e6
+
+    bare_all("/bare", 200), bare_all("/bare-redis", 200)
+    # The whole request beside the bare endpoints, round after round (this machine is shared: medians).
+    fresh = iter(range(200, len(codes), args.scans))
+    whole, bare_cpu, bare_redis_cpu = [], [], []
+    for _ in range(args.rounds):
+        start = next(fresh)
+        whole.append(scan_all(codes[start:start + args.scans]))
+        bare_cpu.append(bare_all("/bare", args.scans))
+        bare_redis_cpu.append(bare_all("/bare-redis", args.scans))
+    ratios = [w / b for w, b in zip(whole, bare_redis_cpu)]
+    print(f"one process, {args.rounds} rounds of {args.scans} first scans with a position beside /bare and "
+          f"/bare-redis (bench/bare_app.py); CPU µs per request, medians (per round):")
+    for label, values in (("the whole scan", whole), ("/bare", bare_cpu), ("/bare-redis", bare_redis_cpu)):
+        print(f"  {label:<36}{statistics.median(values):8.0f}  ({', '.join(f'{v:.0f}' for v in values)})")
+    ratio = statistics.median(ratios)
+    print(f"  scan / bare-redis: median {ratio:.2f} (per round: {', '.join(f'{r:.2f}' for r in ratios)}); "
+          f"target <= 2: {'met' if ratio <= 2 else 'NOT met'}")
+
     originals = {"scan": timed(service, "scan", "the service (service.scan)")}
     timed(accounts, "check_claims", "the token's expiry and audience")
     timed(accounts, "authenticate", "the token from the database")
-    timed(service, "_unit_for_scan", "  the unit's look-up (in the service)")
+    timed(service, "_unit_from_database", "  the unit from the database (in the service)")
     timed(scan_log, "count_and_log", "  the script (in the service)")
     timed(service.claims, "open_campaigns", "  the campaigns (in the service)")
     timed(Session, "commit", "the commit")
-    whole = scan_all(codes[200:200 + args.scans])
-    print(f"one process, {args.scans} first scans with a position; CPU µs per request:")
-    print(f"  {'the whole request':<36}{whole:8.0f}")
+    start = next(fresh)
+    parted = scan_all(codes[start:start + args.scans])
+    print(f"where it goes ({args.scans} more scans, each part timed; parts nest inside the whole):")
+    print(f"  {'the whole scan (with the timers)':<36}{parted:8.0f}")
     for label, seconds in spent.most_common():
         print(f"  {label:<36}{seconds / args.scans * 1e6:8.0f}")
 
@@ -110,27 +147,10 @@ def main() -> int:
             canned.append(originals["scan"](**kw))
         return canned[0]
 
-    with app.app_context():
-        user = accounts.authenticate(token=headers["Authorization"].removeprefix("Bearer "), app="consumer")
-        db.session.expunge(user)
     service.scan = canned_scan
-    stubbed = scan_all(codes[200 + args.scans:200 + 2 * args.scans])
-    print(f"  {'the view with both stubbed':<36}{stubbed:8.0f}  (the app's plumbing for the view)")
-
-    # For scale, in this process too: bench/bare_app.py's endpoints through their own test client.
-    from bench import bare_app
-
-    token = headers["Authorization"].removeprefix("Bearer ")
-    with app.app_context():
-        redis.set("bench:token:" + hashlib.sha256(token.encode()).hexdigest(), user.id)
-    bare = bare_app.app.test_client()
-    for path in ("/bare", "/bare-redis"):
-        for _ in range(200):
-            bare.post(path, headers=headers, json={"url": "x"})
-        started = time.process_time()
-        for _ in range(args.scans):
-            bare.post(path, headers=headers, json={"url": "x"})
-        print(f"  {path + ' (bench/bare_app.py)':<36}{(time.process_time() - started) / args.scans * 1e6:8.0f}")
+    start = next(fresh)
+    stubbed = scan_all(codes[start:start + args.scans])
+    print(f"  {'the view with the service stubbed':<36}{stubbed:8.0f}  (the app's plumbing for the view)")
     bare_app.redis_client().delete(bare_app.BARE_STREAM)
     return 0
 

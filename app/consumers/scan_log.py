@@ -69,19 +69,20 @@ _FIELDS = ("serial", "code", "app_user_id", "verdict", "hidden_code_ok", "produc
 
 # KEYS: 1 the id sequence, 2 the stream, 3 the unit's bucket (app.units.scan_facts; '' none), 4 and 5 its
 # users and regions seen, 6 the token's key ('' none: not checked), then the rate-limit keys.
-# ARGV: 1 rate window, 2 number of rate limits, their limits, then (from o = 3 + n):
-#   o the unit: '0' none (not a code of ours), 'f' its verdict is the record's (seen in the copy window only),
-#     'u' its facts decide (a genuine unit is counted),
-#   o+1 now (µs), o+2 user id, o+3 region ('' none), o+4 copy window (µs), o+5 copy users, o+6 copy regions,
-#   o+7 the unit's place r in its bucket (fields f<r>, c<r>), o+8 its facts ('' : read them from the bucket),
-#   o+9 put those facts in the bucket (1) or not (0), o+10 what the field must hold for that ('' : nothing),
-#   o+11 the counter to start from when the bucket has none ('' : none given),
-#   o+12 record ttl (s), o+13 append to the stream (1) or not (0), o+14 record key prefix,
-#   o+15 the record (JSON: the ConsumerScan columns as text; the facts fill verdict, product_id, lot_id).
+# ARGV[1]: one JSON document (one argument: redis-py encodes each argument in Python), with
+#   limits: the rate limits, in KEYS' order; window: their window (s);
+#   mode: '0' no unit (not a code of ours), 'f' the record's verdict stands (the unit is seen in the copy
+#     window only), 'u' the unit's facts decide (a genuine unit is counted);
+#   copy: [window (µs), users, regions] of the copy check; r: the unit's place in its bucket (fields f<r>,
+#   c<r>); facts: its facts ('' : read them from the bucket); seed: put those facts in the bucket ('1') over
+#   expect (what the field must hold, '' : nothing); counter: the counter to start from when the bucket has
+#   none ('' : none given); ttl: the record's (s); stream: append it ('1') or not; prefix: the record's key;
+#   record: the ConsumerScan columns as text (the facts fill verdict, product_id, lot_id, check_diversion).
 # Answers, before anything is counted: {-1} the id sequence needs seeding; {-2} the token is unknown to
 # Redis; {-3} the token is revoked; {-5, what the facts field holds} the unit must be read from the database
 # (no facts, a writer's mark, or no counter); {i, ttl} rate limit i is past its limit. Else
-# {0, id, count, first time, first user, first region, verdict, facts} (count 0: not counted).
+# {0, id, count, first time, first user, first region, verdict, facts, product id, lot id, check_diversion}
+# (count 0: not counted).
 _LUA = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 if KEYS[6] ~= '' then
@@ -89,13 +90,13 @@ if KEYS[6] ~= '' then
   if not token then return {-2} end
   if token ~= 'ok' then return {-3} end
 end
-local n = tonumber(ARGV[2])
-local o = 3 + n
-local mode = ARGV[o]
+local p = cjson.decode(ARGV[1])
+local record = p['record']
+local mode = p['mode']
 local facts, counter = '', nil
-local facts_field, counter_field = 'f' .. ARGV[o + 7], 'c' .. ARGV[o + 7]
+local facts_field, counter_field = 'f' .. p['r'], 'c' .. p['r']
 if mode == 'u' then
-  facts = ARGV[o + 8]
+  facts = p['facts']
   if facts == '' then
     local there = redis.call('HGET', KEYS[3], facts_field)
     if not there or string.sub(there, 1, 2) ~= 'F|' then return {-5, there or ''} end
@@ -103,23 +104,23 @@ if mode == 'u' then
   end
   counter = redis.call('HGET', KEYS[3], counter_field)
   if not counter then
-    if ARGV[o + 11] == '' then return {-5, ''} end
-    counter = ARGV[o + 11]
+    if p['counter'] == '' then return {-5, ''} end
+    counter = p['counter']
   end
 end
-for i = 1, n do
+for i, limit in ipairs(p['limits']) do
   local key = KEYS[6 + i]
-  redis.call('SET', key, 0, 'EX', ARGV[1], 'NX')
-  if redis.call('INCR', key) > tonumber(ARGV[2 + i]) then return {i, redis.call('TTL', key)} end
+  redis.call('SET', key, 0, 'EX', p['window'], 'NX')
+  if redis.call('INCR', key) > limit then return {i, redis.call('TTL', key)} end
 end
-if mode == 'u' and ARGV[o + 9] == '1' then
+if mode == 'u' and p['seed'] == '1' then
   local there = redis.call('HGET', KEYS[3], facts_field)
-  if (ARGV[o + 10] == '' and not there) or there == ARGV[o + 10] then
+  if (p['expect'] == '' and not there) or there == p['expect'] then
     redis.call('HSET', KEYS[3], facts_field, facts)
   end
 end
-local record = cjson.decode(ARGV[o + 15])
 local counted = false
+local region = record['region_code']
 if mode == 'u' then
   local f = {}
   for part in string.gmatch(facts .. '|', '([^|]*)|') do f[#f + 1] = part end
@@ -132,16 +133,17 @@ if mode == 'u' then
   record['lot_id'] = f[6]
   -- A genuine unit with a last dealer, scanned at a known place: the writer checks the place against the
   -- dealer's territory (an item: 'd' and its dealer's id; a case or a pallet, whose items decide: '*').
-  if counted and f[7] ~= '' and ARGV[o + 3] ~= '' then
+  if counted and f[7] ~= '' and region ~= '' then
     if f[2] == 'i' then record['check_diversion'] = 'd' .. f[7] else record['check_diversion'] = '*' end
   end
 end
 local id = redis.call('INCR', KEYS[1])
 local count, first_at, first_user, first_region = 0, '', '', ''
 if mode ~= '0' then
-  local now, user, region = ARGV[o + 1], ARGV[o + 2], ARGV[o + 3]
-  local since = tonumber(now) - tonumber(ARGV[o + 4])
-  local window = math.ceil(tonumber(ARGV[o + 4]) / 1000000)
+  local now, user = record['scanned_at'], record['app_user_id']
+  local copy = p['copy']
+  local since = tonumber(now) - copy[1]
+  local window = math.ceil(copy[1] / 1000000)
   redis.call('ZADD', KEYS[4], now, user)
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. since)
   redis.call('EXPIRE', KEYS[4], window)
@@ -157,8 +159,7 @@ if mode ~= '0' then
     if count == 1 then first_at, first_user, first_region = now, user, region end
     redis.call('HSET', KEYS[3], counter_field, count .. '|' .. first_at .. '|' .. first_user .. '|' .. first_region)
     if count > 1 then
-      if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[o + 5])
-          or redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[o + 6]) then
+      if redis.call('ZCARD', KEYS[4]) >= copy[2] or redis.call('ZCARD', KEYS[5]) >= copy[3] then
         record['verdict'] = 'suspected_copy'
       else
         record['verdict'] = 'scanned_before'
@@ -170,15 +171,15 @@ record['scan_number'] = tostring(math.max(count, 1))
 record['first_at'] = first_at
 record['first_user'] = first_user
 record['first_region'] = first_region
-if ARGV[o + 13] == '1' then
-  local key = ARGV[o + 14] .. id
+if p['stream'] == '1' then
+  local key = p['prefix'] .. id
   local pairs_ = {}
   for name, value in pairs(record) do
     pairs_[#pairs_ + 1] = name
     pairs_[#pairs_ + 1] = value
   end
   redis.call('HSET', key, unpack(pairs_))
-  redis.call('EXPIRE', key, ARGV[o + 12])
+  redis.call('EXPIRE', key, p['ttl'])
   redis.call('XADD', KEYS[2], '*', 'id', id)
 end
 return {0, id, count, first_at, first_user, first_region, record['verdict'], facts,
@@ -277,15 +278,17 @@ def count_and_log(record: dict, *, limits: list[tuple[str, int]], unit: UnitSlot
     bucket, facts_field, _ = scan_facts.slot(serial) if serial is not None else ("", "f", "")
     keys = [IDS, STREAM, bucket, f"consumer:unit:{serial}:users", f"consumer:unit:{serial}:regions",
             token_key or "", *(key for key, _ in limits)]
-    mode = "u" if unit is not None else "f" if serial is not None else "0"
-    args: list = [60, len(limits), *(limit for _, limit in limits),
-                  mode, _micros(record["scanned_at"]), record["app_user_id"], record["region_code"] or "",
-                  config["CONSUMER_COPY_WINDOW_HOURS"] * 3600 * 1_000_000, config["CONSUMER_COPY_USERS"],
-                  config["CONSUMER_COPY_REGIONS"], facts_field[1:],
-                  (unit.facts or "") if unit is not None else "", "1" if unit is not None and unit.seed else "0",
-                  unit.expect if unit is not None else "", (unit.counter or "") if unit is not None else "",
-                  RECORD_SECONDS, "0" if inline() else "1", _record_key(""),
-                  _encode_record({name: _text(record[name]) for name in _FIELDS})]
+    params = {"limits": [limit for _, limit in limits], "window": 60,
+              "mode": "u" if unit is not None else "f" if serial is not None else "0",
+              "copy": [config["CONSUMER_COPY_WINDOW_HOURS"] * 3600 * 1_000_000, config["CONSUMER_COPY_USERS"],
+                       config["CONSUMER_COPY_REGIONS"]],
+              "r": facts_field[1:], "facts": "", "seed": "0", "expect": "", "counter": "",
+              "ttl": RECORD_SECONDS, "stream": "0" if inline() else "1", "prefix": _record_key(""),
+              "record": {name: _text(record[name]) for name in _FIELDS}}
+    if unit is not None:
+        params.update(facts=unit.facts or "", seed="1" if unit.seed else "0", expect=unit.expect,
+                      counter=unit.counter or "")
+    args = [_encode_params(params)]
     for _ in range(2):
         answer = _script()(keys=keys, args=args)
         if int(answer[0]) != -1:
@@ -310,7 +313,7 @@ def count_and_log(record: dict, *, limits: list[tuple[str, int]], unit: UnitSlot
                    "" if diverted in ("", "0") else diverted)
 
 
-_encode_record = msgspec.json.Encoder().encode
+_encode_params = msgspec.json.Encoder().encode
 
 
 def _str(value) -> str:
