@@ -13,7 +13,7 @@ from app import idempotency
 from app.accounts import service as accounts, tokens
 from app.accounts.models import AppName, AppUser
 from app.errors import Forbidden
-from app.http import add_to_operation_doc, bearer_token, declared_on_view
+from app.http import add_to_operation_doc, bearer_token, view_function
 
 
 def _role(app: AppName) -> str:
@@ -42,17 +42,20 @@ def revocation_checked_by_view(fn):
 def authenticate(app: AppName):
     """A before_request hook: a valid token of this mini-program, on a view declared for it."""
     def hook():
-        if request.endpoint is None or request.method == "OPTIONS" or declared_on_view("_public"):
+        if request.endpoint is None or request.method == "OPTIONS":
+            return None
+        view = view_function()  # looked up once: what the decorators declared on it
+        if getattr(view, "_public", False):
             return None
         token = bearer_token()
-        claims = tokens.verify(token) if declared_on_view("_revocation_checked_by_view") else None
+        claims = tokens.verify(token) if getattr(view, "_revocation_checked_by_view", False) else None
         if claims is not None:
             accounts.check_claims(claims, app=app)
             g.app_user = tokens.Holder(claims.user_id, claims.openid, app)
             g.token_check = tokens.Check(claims.key, functools.partial(accounts.confirm, token=token, app=app))
         else:
             g.app_user, g.token_check = accounts.authenticate(token=token, app=app), None
-        if _role(app) not in (declared_on_view("_allowed_roles") or ()):
+        if _role(app) not in (getattr(view, "_allowed_roles", None) or ()):
             raise Forbidden("This view is not open to this mini-program.", code="audience_forbidden")
         return idempotency.begin(principal=f"app_user:{g.app_user.id}")
     return hook

@@ -55,7 +55,8 @@ class ProductFacts:
 
 
 class _Caches:
-    def __init__(self):
+    def __init__(self, config):
+        self.config = config  # the app's (read on every look-up: a test may change SCAN_CACHE_SECONDS)
         self.lock = threading.Lock()
         self.starts: list[int] = []  # serial_start of the batches below, sorted
         self.batches: dict[int, tuple[float, BatchFacts]] = {}  # serial_start -> (read at, batch)
@@ -66,14 +67,15 @@ class _Caches:
 
 
 def _caches() -> _Caches:
-    caches = current_app.extensions.get("consumer_scan_facts")
+    extensions = current_app.extensions
+    caches = extensions.get("consumer_scan_facts")
     if caches is None:
-        caches = current_app.extensions.setdefault("consumer_scan_facts", _Caches())
+        caches = extensions.setdefault("consumer_scan_facts", _Caches(current_app.config))
     return caches
 
 
-def _fresh(read_at: float) -> bool:
-    return time.monotonic() - read_at < current_app.config["SCAN_CACHE_SECONDS"]
+def _fresh(caches: _Caches, read_at: float) -> bool:
+    return time.monotonic() - read_at < caches.config["SCAN_CACHE_SECONDS"]
 
 
 _BATCH_COLUMNS = (CodeBatch.id, CodeBatch.serial_start, CodeBatch.count, CodeBatch.key_version, CodeBatch.status,
@@ -86,7 +88,7 @@ def batch_holding(serial: int) -> BatchFacts | None:
     i = bisect.bisect_right(caches.starts, serial) - 1
     if i >= 0:
         cached = caches.batches.get(caches.starts[i])
-        if cached is not None and cached[1].holds(serial) and _fresh(cached[0]):
+        if cached is not None and cached[1].holds(serial) and _fresh(caches, cached[0]):
             return cached[1]
     row = db.session.execute(sa.select(*_BATCH_COLUMNS).where(CodeBatch.serial_start <= serial)
                              .order_by(CodeBatch.serial_start.desc()).limit(1)).first()
@@ -112,9 +114,10 @@ def product(product_id: int | None) -> ProductFacts | None:
 
 
 def _cached(kind: str, key: int, load):
-    entries = getattr(_caches(), kind)
+    caches = _caches()
+    entries = getattr(caches, kind)
     cached = entries.get(key)
-    if cached is not None and _fresh(cached[0]):
+    if cached is not None and _fresh(caches, cached[0]):
         return cached[1]
     value = load()
     entries[key] = (time.monotonic(), value)

@@ -439,10 +439,11 @@ def preview(text: str) -> Reading:
 
 
 def _rate_limit_keys(user: AppUser, ip: str | None, code: str) -> list[tuple[str, int]]:
-    limits = [(f"consumer:scans:user:{user.openid}", _setting("CONSUMER_SCANS_PER_MINUTE_USER"))]
+    config = current_app.config
+    limits = [(f"consumer:scans:user:{user.openid}", config["CONSUMER_SCANS_PER_MINUTE_USER"])]
     if ip:
-        limits.append((f"consumer:scans:ip:{ip}", _setting("CONSUMER_SCANS_PER_MINUTE_IP")))
-    limits.append((f"consumer:scans:code:{code}", _setting("CONSUMER_SCANS_PER_MINUTE_CODE")))
+        limits.append((f"consumer:scans:ip:{ip}", config["CONSUMER_SCANS_PER_MINUTE_IP"]))
+    limits.append((f"consumer:scans:code:{code}", config["CONSUMER_SCANS_PER_MINUTE_CODE"]))
     return limits
 
 
