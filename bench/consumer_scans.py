@@ -32,7 +32,7 @@ token looked up, one row inserted, commit; bench/bare_app.py) and the scans, wit
 worker (``flask consumers persist-scans``) running beside them; after the scans the benchmark waits
 until the worker has written every scan, and that wait counts against the scans' rate. Printed:
 requests/s and p50/p95/p99 of each per round, the medians, and the median of the per-round ratios
-of requests/s (targets: scans >= 0.4 x bare, scans p99 <= 100 ms).
+of requests/s (issue 15's targets: scans >= 0.6 x bare-redis and >= 0.3 x bare).
 
 Then the open loop (bench/open_loop.py; issue 15): a closed loop at saturation measures queueing, so
 the scans are also sent at a fixed rate, --open-load (50 %) of the rounds' median scan rate, for
@@ -74,8 +74,9 @@ from bench import open_loop
 from bench.bare_app import BARE_STREAM
 from bench.common import ROOT, bench_redis_url, machine, may_wipe_bench_database
 
-TARGET_RATIO = 0.4
-TARGET_P99_MS = 100
+# Issue 15's restated targets under gunicorn's shipped settings (requests/s, medians of the per-round ratios).
+TARGET_BARE_REDIS_RATIO = 0.6
+TARGET_BARE_RATIO = 0.3
 # Issue 15: the scans' latency when requests come at a fixed rate, half the rate the closed loop reached.
 OPEN_LOAD = 0.5
 TARGET_OPEN_P99_MS = 50
@@ -576,26 +577,27 @@ def print_summary(args, results: list[dict]) -> None:
         return statistics.median(r[side][key] for r in results)
 
     ratios = [r["scans"]["rps"] / r["bare"]["rps"] for r in results]
+    redis_ratios = [r["scans"]["rps"] / r["bare-redis"]["rps"] for r in results]
     db_ratios = [r["scans"]["rps"] / r["bare-db"]["rps"] for r in results]
     print(f"\nmedians of {len(results)} rounds of {args.seconds:g} s per side, {args.clients} clients:")
     for side in SIDES:
         print(f"  {side:<8}{med(side, 'rps'):8.0f} req/s  p50 {med(side, 'p50'):6.1f} ms  "
               f"p95 {med(side, 'p95'):6.1f} ms  p99 {med(side, 'p99'):6.1f} ms")
-    print(f"  ratio scans / bare requests/s: median {statistics.median(ratios):.2f} "
-          f"(per round: {', '.join(f'{x:.2f}' for x in ratios)})")
-    print(f"  ratio scans / bare-db requests/s: median {statistics.median(db_ratios):.2f} "
-          f"(per round: {', '.join(f'{x:.2f}' for x in db_ratios)})")
+    for label, values in (("bare", ratios), ("bare-redis", redis_ratios), ("bare-db", db_ratios)):
+        print(f"  ratio scans / {label} requests/s: median {statistics.median(values):.2f} "
+              f"(per round: {', '.join(f'{x:.2f}' for x in values)})")
     floor = [r["bare-redis"]["rps"] / r["bare"]["rps"] for r in results]
     print(f"  ratio bare-redis / bare requests/s (the floor of a scan kept in Redis): median "
           f"{statistics.median(floor):.2f} (per round: {', '.join(f'{x:.2f}' for x in floor)})")
-    print(f"target: ratio >= {TARGET_RATIO}: {'met' if statistics.median(ratios) >= TARGET_RATIO else 'NOT met'}; "
-          f"scans p99 <= {TARGET_P99_MS} ms: {'met' if med('scans', 'p99') <= TARGET_P99_MS else 'NOT met'}")
+    print(f"targets: scans >= {TARGET_BARE_REDIS_RATIO} x bare-redis: "
+          f"{'met' if statistics.median(redis_ratios) >= TARGET_BARE_REDIS_RATIO else 'NOT met'}; "
+          f"scans >= {TARGET_BARE_RATIO} x bare: "
+          f"{'met' if statistics.median(ratios) >= TARGET_BARE_RATIO else 'NOT met'}")
 
 
 def met(results: list[dict]) -> bool:
-    ratio = statistics.median(r["scans"]["rps"] / r["bare"]["rps"] for r in results)
-    p99 = statistics.median(r["scans"]["p99"] for r in results)
-    return ratio >= TARGET_RATIO and p99 <= TARGET_P99_MS
+    return (statistics.median(r["scans"]["rps"] / r["bare-redis"]["rps"] for r in results) >= TARGET_BARE_REDIS_RATIO
+            and statistics.median(r["scans"]["rps"] / r["bare"]["rps"] for r in results) >= TARGET_BARE_RATIO)
 
 
 def open_load(args, results: list[dict], urls: dict, lines_file: Path, redis_url: str) -> bool:

@@ -114,6 +114,23 @@ def test_a_located_first_scan_over_http_reads_no_database_and_makes_one_redis_ro
         assert len(commands) == 1 and b"EVALSHA" in commands[0][0], commands
 
 
+def test_with_a_campaign_open_to_it_a_scan_makes_one_statement(app, client, mp, shelved, monkeypatch):  # noqa: F811
+    from tests.unit.test_claims import open_campaign
+
+    monkeypatch.setitem(app.config, "SCAN_CACHE_SECONDS", 60)
+    monkeypatch.setitem(app.config, "CAMPAIGN_CACHE_SECONDS", 60)
+    monkeypatch.setitem(app.config, "CONSUMER_SCAN_WRITER", "stream")  # as deployed: the worker writes
+    campaign = open_campaign(product_ids=[shelved["product"].id])
+    headers, _ = mp.sign_in("consumer")
+    assert client.post(SCANS, json={"url": short(shelved["items"][0])}, headers=headers).status_code == 201
+    with counting() as (statements, _):
+        answer = client.post(SCANS, json={"url": short(shelved["items"][1])}, headers=headers).json
+    assert [c["id"] for c in answer["campaigns"]] == [campaign.id]
+    # The consumer's draws, the unit's draw and the blacklist: one read (the campaign list is cached).
+    assert len(statements) == 1 and "campaign_draws" in statements[0] and "campaign_entries" in statements[0], \
+        statements
+
+
 def test_a_unit_redis_has_not_got_is_read_from_the_database_once_and_put_back(
         app, client, mp, shelved, monkeypatch):  # noqa: F811
     monkeypatch.setitem(app.config, "SCAN_CACHE_SECONDS", 60)
