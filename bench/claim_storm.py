@@ -16,7 +16,8 @@ scanning its own unit (``POST /api/consumer/scans``).
 Timed: 2,000 connections are opened first, then every client sends
 ``POST /api/consumer/scans/<its scan>/claim {"campaign_id": ...}`` at once (one asyncio client, raw
 HTTP/1.1). Printed: the wall time from the first request to the last answer, the claim latency
-percentiles and the answers' statuses; meanwhile a thread reads the campaign's spent_fen every 20 ms
+percentiles and the answers' statuses, and beside them the same number of requests at once to
+bench/bare_app.py's ``/bare-db`` (the floor of a request that writes) under the same settings; meanwhile a thread reads the campaign's spent_fen every 20 ms
 (the highest it saw must not pass the budget). Then checked and printed: exactly 300 won draws and 1,700
 budget-exhausted ones, 300 payouts of 100 fen, the campaign's (and its day's) spent_fen == 30,000, no
 duplicate out_bill_no; the payout worker (``app.payouts.service.work_due``, as ``flask payouts work``
@@ -123,6 +124,17 @@ def main() -> int:
             wall, answers = asyncio.run(storm(port, requests))
         finally:
             watcher.stop()
+        server.terminate()
+        server.wait(timeout=30)
+        # Beside it, in the same run: the floor of any request that writes (bench/bare_app.py's /bare-db: the
+        # token looked up, one row inserted, a commit), the same number at once under the same settings.
+        bare_port = free_port()
+        server = subprocess.Popen([str(BIN / "gunicorn"), "-c", "bench/gunicorn_bare.py", "--access-logfile",
+                                   "/dev/null", "bench.bare_app:app"], cwd=ROOT, env={**env, "BIND": f"127.0.0.1:{bare_port}"},
+                                  stdout=log, stderr=subprocess.STDOUT)
+        wait_for(bare_port, server, "gunicorn (bare)")
+        bare_wall, bare_answers = asyncio.run(storm(bare_port, [("/bare-db", token, json.dumps({"url": "x"}))
+                                                                for token in tokens]))
     finally:
         if server is not None:
             server.terminate()
@@ -138,6 +150,10 @@ def main() -> int:
     print(f"  claim latency p50 {pct(latencies, 50):.0f} ms  p95 {pct(latencies, 95):.0f} ms  "
           f"p99 {pct(latencies, 99):.0f} ms  max {latencies[-1]:.0f} ms")
     print(f"  answers: {', '.join(f'{n:,} x {s}' for s, n in sorted(statuses.items()))}; {won_answers} said won")
+    bare_ok = sum(1 for status, _, _ in bare_answers if status == 201)
+    print(f"beside it, bare-db (bench/bare_app.py): {len(bare_answers):,} at once: wall {bare_wall:.2f} s "
+          f"({len(bare_answers) / bare_wall:.0f} requests/s; {bare_ok:,} x 201); claims / bare-db: "
+          f"{(len(requests) / wall) / (len(bare_answers) / bare_wall):.2f}")
     problems = [text[:300] for status, _, text in answers if status != 201][:3]
     for text in problems:
         print(f"  e.g. {text}")
