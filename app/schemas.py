@@ -84,7 +84,7 @@ class OrderTotalsSchema(ma.Schema):
 
 
 class ShippingAddressSchema(ma.Schema):
-    """Where a mall order goes, as its buyer gave it."""
+    """A shipping address as the consumer gave it (a mall order's)."""
 
     name = ma.fields.String()
     phone = ma.fields.String()
