@@ -25,12 +25,14 @@ def create_app(config: BaseConfig | str | None = None) -> Flask:
 
 
 def configure(app: Flask, config) -> None:
+    from app.http import JSONProvider
+
     if config is None or isinstance(config, str):
         config = get_config(config)
     app.config.from_object(config)
     app.config["MATONG_ENV"] = config.ENV_NAME
     check_code_keys(app.config)
-    app.json.ensure_ascii = False  # Chinese names stay readable in responses
+    app.json = JSONProvider(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 

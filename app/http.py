@@ -1,4 +1,4 @@
-"""What every HTTP layer shares: who is calling, role and scope checks, paging over a select.
+"""What every HTTP layer shares: JSON, who is calling, role and scope checks, paging over a select.
 
 Authenticated by default: each audience blueprint installs an authenticating before_request
 hook, and a view that declares neither its roles (``@roles``) nor its scopes (``@scopes``) nor
@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import functools
 from copy import deepcopy
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g, request
+from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Page
 from flask_smorest.utils import deepupdate
 
@@ -21,6 +23,24 @@ from app.extensions import db
 from app.identity import service as identity
 from app.identity.models import Role
 from app.identity.scope import DataScope, NationalScopeRequired, scope_of
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON with every date and time in ISO 8601, as the schemas' Date and DateTime fields write them.
+
+    Flask's own default writes a date it meets outside a schema field (in a dict a schema passes through)
+    as an HTTP date, "Thu, 03 Dec 2026 00:00:00 GMT"; the API documents ISO dates only.
+    """
+
+    ensure_ascii = False  # Chinese names stay readable in responses
+
+    @staticmethod
+    def default(o):
+        if isinstance(o, datetime):  # before date: a datetime is a date
+            return (o if o.tzinfo is not None else o.replace(tzinfo=UTC)).isoformat()  # naive times are UTC here
+        if isinstance(o, date):
+            return o.isoformat()
+        return DefaultJSONProvider.default(o)
 
 
 def add_to_operation_doc(fn, **doc) -> None:

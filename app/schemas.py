@@ -83,6 +83,21 @@ class OrderTotalsSchema(ma.Schema):
     to_receive = Int()
 
 
+class ShippingAddressSchema(ma.Schema):
+    """A shipping address as the consumer gave it (a mall order's)."""
+
+    name = ma.fields.String()
+    phone = ma.fields.String()
+    region_code = ma.fields.String()
+    detail = ma.fields.String()
+
+
+class GiftAddressReadSchema(ShippingAddressSchema):
+    """Where a gift goes, as its winner gave it, with the region's name."""
+
+    region_name = ma.fields.String()
+
+
 class RedemptionSchema(ma.Schema):
     """A coupon or gift won in a draw, as its winner sees it (the back office adds who and which prize)."""
 
@@ -93,8 +108,7 @@ class RedemptionSchema(ma.Schema):
     name = ma.fields.String()
     status = ma.fields.Enum(RedemptionStatus, by_value=True)
     coupon_code = ma.fields.String(allow_none=True)
-    address = ma.fields.Dict(allow_none=True, metadata={
-        "description": "{name, phone, region_code, region_name, detail}"})
+    address = ma.fields.Nested(GiftAddressReadSchema, allow_none=True)
     tracking_no = ma.fields.String(allow_none=True)
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
@@ -109,7 +123,7 @@ class MallOrderSchema(ma.Schema):
     quantity = Int()
     points = Int()
     status = ma.fields.Enum(MallOrderStatus, by_value=True)
-    address = ma.fields.Dict(allow_none=True)
+    address = ma.fields.Nested(ShippingAddressSchema, allow_none=True)
     coupon_code = ma.fields.String(allow_none=True)
     tracking_no = ma.fields.String(allow_none=True)
     created_at = ma.fields.DateTime()

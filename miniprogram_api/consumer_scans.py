@@ -53,13 +53,24 @@ class ConsumerScanLotSchema(ma.Schema):
     expiry_date = ma.fields.Date(allow_none=True)
 
 
+class ConsumerScanMadeSchema(ma.Schema):
+    city = ma.fields.String(allow_none=True, metadata={"description": "The city of the factory that made it"})
+    date = ma.fields.Date(metadata={"description": "The production date"})
+
+
+class ConsumerScanStoreSchema(ma.Schema):
+    name = ma.fields.String()
+    city = ma.fields.String(allow_none=True)
+    sold = ma.fields.Boolean(metadata={"description": "Sold by this store (else on its shelf)"})
+
+
 class ConsumerScanStorySchema(ma.Schema):
-    made = ma.fields.Dict(allow_none=True, metadata={"description": "{city, date}: the factory's city and the "
-                                                                    "production date"})
+    made = ma.fields.Nested(ConsumerScanMadeSchema, allow_none=True, metadata={
+        "description": "Where and when it was made"})
     dealer_regions = ma.fields.List(ma.fields.String(), metadata={
         "description": "The regions of the territory of the dealer the unit was shipped to"})
-    store = ma.fields.Dict(allow_none=True, metadata={"description": "{name, city, sold}: the store it is at or "
-                                                                     "was sold by"})
+    store = ma.fields.Nested(ConsumerScanStoreSchema, allow_none=True, metadata={
+        "description": "The store it is at or was sold by"})
 
 
 class ConsumerScanCountSchema(ma.Schema):

@@ -78,7 +78,7 @@ class AdminPayoutCancelSchema(ma.Schema):
 
 class ReconciliationReadSchema(ma.Schema):
     id = Int()
-    day = ma.fields.Function(lambda r: r.day.date().isoformat())
+    day = ma.fields.Function(lambda r: r.day.date().isoformat(), metadata={"type": "string", "format": "date"})
     checked = Int()
     mismatches = ma.fields.List(ma.fields.Dict(), metadata={
         "description": "payout_id, out_bill_no, ours (our status), wechat (WeChat's state), note, repaired"})

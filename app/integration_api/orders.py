@@ -144,7 +144,8 @@ class EventSchema(ma.Schema):
     id = Int(metadata={"description": "The event's cursor position"})
     event_id = ma.fields.String(metadata={"description": "Unique; deduplicate on it (webhooks send the same)"})
     type = ma.fields.String()
-    created_at = ma.fields.String()
+    created_at = ma.fields.String(metadata={"format": "date-time", "description": "ISO 8601 in UTC (…Z), as the "
+                                                                                  "webhook's body has it"})
     payload = ma.fields.Dict()
 
 
