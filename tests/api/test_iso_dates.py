@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from app.campaigns import service as campaigns
 from app.db import transaction, utcnow
-from app.extensions import db
 from app.points import service as points
 from app.units.models import LocationKind, Unit
 from tests.masterdata_factories import (
@@ -31,7 +29,8 @@ from tests.masterdata_factories import (
 )
 from tests.mp_factories import MiniProgramActions
 from tests.production_factories import make_production_lot
-from tests.unit_factories import commission, serial
+from tests.unit.test_consumer_scans import hidden  # noqa: F401 - the fixture
+from tests.unit_factories import commission, serial, set_units
 
 METHODS = ("get", "put", "post", "patch", "delete")
 HTTP_DATE = re.compile(r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT\b")
@@ -238,6 +237,12 @@ def _scan(w):
     return w.call("POST", f"{CONSUMER}/scans", json={"code": w.ids["rescanned_code"]})
 
 
+@sample("POST", f"{CONSUMER}/scans/{{scan_id}}/hidden-code")
+def _hidden_code(w):
+    return w.call("POST", f"{CONSUMER}/scans/{w.ids['hidden_scan']}/hidden-code",
+                  json={"hidden_code": w.ids["hidden_right"]})
+
+
 @sample("GET", f"{CONSUMER}/scans")
 def _my_scans(w):
     return w.call("GET", f"{CONSUMER}/scans")
@@ -336,7 +341,7 @@ def _campaign(name: str, prize: dict) -> int:
 
 
 @pytest.fixture
-def world(client):
+def world(client, hidden):
     """A bottle made in Hangzhou and sold at a store there, scanned twice; a cash draw and a gift won;
     points earned and spent in the mall."""
     product = make_product(name="Jasmine Tea", specification="250 g")
@@ -345,11 +350,13 @@ def world(client):
     codes = commission(lot, 3)
     dealer, shop = make_dealer(territory=[HANGZHOU]), make_store(name="West Lake Mart", region_code=XIHU)
     with transaction():
-        db.session.execute(sa.update(Unit).where(Unit.serial == serial(codes[0])).values(
-            last_dealer_id=dealer.id, location_kind=LocationKind.CONSUMER, location_id=shop.id))
+        set_units(Unit.serial == serial(codes[0]), last_dealer_id=dealer.id, location_kind=LocationKind.CONSUMER,
+                  location_id=shop.id)
     w = World(client=client, mp=MiniProgramActions(client))
     w.headers, login = w.mp.sign_in("consumer")
     w.ids["rescanned_code"] = codes[0]
+    w.ids["hidden_scan"] = w.call("POST", f"{CONSUMER}/scans", json={"code": hidden["code"]}).json["scan_id"]
+    w.ids["hidden_right"] = hidden["right"]
     cash, gift = _campaign("Spring", {"kind": "cash", "name": "Red packet", "amount": 88}), \
         _campaign("Gifts", {"kind": "gift", "name": "Tea set", "amount": 0, "stock": 5})
     for code, campaign, name in ((codes[0], cash, "cash"), (codes[1], gift, "gift")):
