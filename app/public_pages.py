@@ -1,15 +1,17 @@
-"""The printed URL opened in a browser: a small mobile page with the verdict and a prompt to open WeChat.
+"""The printed URL opened in a browser: a small mobile page with the verdict and what to do next.
 
 Public by design (whoever holds the label may open it). Nothing is recorded and no counters move: the
-consumer scan, with its story, counters and campaigns, happens in the consumer mini-program, which
-WeChat opens with the same URL in `q`. The routes are added when the blueprint is registered, with the
-configured LABEL_PREFIX: GET /<LABEL_PREFIX>/<code>, GET /01/<gtin>/21/<code> and
+consumer scan, with its story, counters and campaigns, happens in the consumer mini-program, which a
+genuine code's page invites the person to open by scanning the label with WeChat. A code not to be
+trusted (forged, never put on a product, voided, scrapped, recalled) gets no invitation: its page says,
+in Chinese and then in English, what to do and whom to tell (the brand's contacts, BRAND_SERVICE_PHONE,
+BRAND_REPORT_EMAIL and BRAND_REPORT_URL when set, and 12315). The routes are added when the blueprint is
+registered, with the configured LABEL_PREFIX: GET /<LABEL_PREFIX>/<code>, GET /01/<gtin>/21/<code> and
 GET /01/<gtin>/10/<lot>/21/<code> (GS1 Digital Link).
 """
 from __future__ import annotations
 
 from html import escape
-from urllib.parse import quote
 
 from flask import Response, current_app
 from flask_smorest import Blueprint
@@ -18,8 +20,6 @@ from app.consumers import service
 from app.consumers.models import Verdict
 from app.http import public
 from app.inputs import open_query
-
-MINIPROGRAM_PAGE = "pages/scan/index"
 
 blp = Blueprint("label_pages", __name__, description="The printed URL: a small HTML page for browsers.")
 
@@ -34,6 +34,25 @@ _TITLES = {
     Verdict.RECALLED: ("bad", "产品已召回 · Recalled"),
 }
 
+_INVITATION = ("请用微信扫描标签上的二维码，完成验证并参与活动。",
+               "Scan the label's QR code with WeChat to verify the product and join campaigns.")
+# What a person holding a product not to be trusted should do: Chinese, then English; the contacts follow.
+_COUNTERFEIT = ("请勿购买或食用。请保留产品和购物凭证（小票或发票）并举报：",
+                "Do not buy or consume it. Keep the product and the receipt or invoice, and report it:")
+_STEPS = {
+    Verdict.SUSPECTED_COPY: _COUNTERFEIT,
+    Verdict.NOT_COMMISSIONED: _COUNTERFEIT,  # a code never put on a product is on one: a leaked code pack
+    Verdict.FORGED: _COUNTERFEIT,
+    Verdict.VOIDED: _COUNTERFEIT,
+    Verdict.SCRAPPED: ("此产品已报废，不应在市场上出售。请勿食用或使用，请保留产品和购物凭证，"
+                       "并向品牌方反映购买的门店：",
+                       "This product was scrapped and should never have been sold. Do not consume or use it; "
+                       "keep it and the receipt, and tell the brand where you bought it:"),
+    Verdict.RECALLED: ("请立即停止食用或使用。请保留产品，联系购买的门店或品牌方退货：",
+                       "Stop consuming or using it now. Keep it and contact the store where you bought it or "
+                       "the brand to return it:"),
+}
+
 _PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -42,17 +61,48 @@ _PAGE = """<!doctype html>
 body{{font-family:-apple-system,"PingFang SC",sans-serif;margin:0;padding:24px;background:#f6f6f6;color:#222}}
 .card{{background:#fff;border-radius:12px;padding:20px;max-width:480px;margin:auto}}
 h1{{font-size:20px;margin:0 0 12px}} .ok{{color:#1a7f37}} .warn{{color:#b35900}} .bad{{color:#c62828}}
-.code{{font-family:monospace;color:#666;word-break:break-all}} .path{{font-family:monospace;font-size:12px;
-color:#888;word-break:break-all}}
+.code{{font-family:monospace;color:#666;word-break:break-all}} .notice{{border-left:3px solid #c62828;padding-left:8px;
+white-space:pre-line}} ul{{padding-left:20px}} li{{margin:6px 0}} a{{color:#0b57d0;word-break:break-all}}
 </style></head>
 <body><div class="card">
 <h1 class="{tone}">{title}</h1>
 {product}
 <p class="code">{code}</p>
-<p>请在微信中打开，完成验证并参与活动。<br>Open in WeChat to verify and join campaigns.</p>
-<p class="path">{path}</p>
+{advice}
 </div></body></html>
 """
+
+
+def _contacts() -> str:
+    """The places to report to: the brand's configured contacts, then the national consumer line."""
+    config = current_app.config
+    lines = []
+    if config["BRAND_SERVICE_PHONE"]:
+        phone = config["BRAND_SERVICE_PHONE"]
+        lines.append(f'品牌客服电话 · Brand service line: <a href="tel:{escape(phone.replace(" ", ""))}">'
+                     f"{escape(phone)}</a>")
+    if config["BRAND_REPORT_EMAIL"]:
+        email = escape(config["BRAND_REPORT_EMAIL"])
+        lines.append(f'品牌举报邮箱 · Brand e-mail: <a href="mailto:{email}">{email}</a>')
+    if config["BRAND_REPORT_URL"]:
+        url = escape(config["BRAND_REPORT_URL"])
+        lines.append(f'在线举报 · Report online: <a href="{url}">{url}</a>')
+    lines.append('全国消费者投诉举报热线 12315 · China\'s consumer complaint line, 12315: '
+                 '<a href="https://www.12315.cn/">www.12315.cn</a>')
+    return "<ul>" + "".join(f"<li>{line}</li>" for line in lines) + "</ul>"
+
+
+def _advice(reading: service.Reading, verdict: Verdict) -> str:
+    if verdict not in _STEPS:
+        chinese, english = _INVITATION
+        return f'<p>{chinese}</p>\n<p lang="en">{english}</p>'
+    chinese, english = _STEPS[verdict]
+    notice = ""
+    if verdict is Verdict.RECALLED:
+        text = service.public_recall_notice(recall_id=reading.unit.recall_id)
+        if text:
+            notice = f'<p class="notice"><b>召回说明 · Recall notice</b>\n{escape(text)}</p>\n'
+    return f'{notice}<p>{escape(chinese)}</p>\n<p lang="en">{escape(english)}</p>\n{_contacts()}'
 
 
 def _render(url: str, code: str) -> Response:
@@ -66,7 +116,7 @@ def _render(url: str, code: str) -> Response:
     body = _PAGE.format(
         title=escape(title), tone=tone, code=escape(code[:64]),
         product=f"<p>{escape(product.name)}</p>" if product is not None and verdict is not Verdict.FORGED else "",
-        path=escape(f"{MINIPROGRAM_PAGE}?q={quote(url, safe='')}"),
+        advice=_advice(reading, verdict),
     )
     response = Response(body, status=200,
                         mimetype="text/html")

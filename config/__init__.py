@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import tempfile
 from pathlib import Path
@@ -32,6 +33,21 @@ WECHAT_REQUIRED_ENV = (
 
 class ConfigError(RuntimeError):
     """A setting is missing or wrong; start-up stops with this message."""
+
+
+# The brand's contacts become tel:, mailto: and https links on a public page: only these shapes.
+_BRAND_CONTACTS = {
+    "BRAND_SERVICE_PHONE": (re.compile(r"\+?[0-9][0-9 -]{2,30}"), "digits, spaces and dashes (400-820-8820)"),
+    "BRAND_REPORT_EMAIL": (re.compile(r"[^@\s<>\"'&]+@[^@\s<>\"'&]+\.[^@\s<>\"'&]+"), "an e-mail address"),
+    "BRAND_REPORT_URL": (re.compile(r"https://[^\s/?#<>\"']+[^\s<>\"']*"), "an https:// URL"),
+}
+
+
+def _check_brand_contacts(config) -> None:
+    for name, (shape, meaning) in _BRAND_CONTACTS.items():
+        value = getattr(config, name)
+        if value and not shape.fullmatch(value):
+            raise ConfigError(f"{name} must be {meaning}, got {value!r}")
 
 
 # Every key and secret this repository has ever held (`git log -p -- config/ tests/`): anyone can read
@@ -206,6 +222,12 @@ class Base:
         self.LABEL_DOMAIN = env("LABEL_DOMAIN", "m.example.com")
         self.LABEL_PREFIX = env("LABEL_PREFIX", "c")
         self.GS1_COMPANY_PREFIX = env("GS1_COMPANY_PREFIX")  # enables SSCC-18 on pallet codes
+        # Whom a person holding a forged, scrapped or recalled product calls or writes to, shown on the
+        # printed URL's browser page (unset: that line is left out; the page always names 12315).
+        self.BRAND_SERVICE_PHONE = env("BRAND_SERVICE_PHONE", "")
+        self.BRAND_REPORT_EMAIL = env("BRAND_REPORT_EMAIL", "")
+        self.BRAND_REPORT_URL = env("BRAND_REPORT_URL", "")
+        _check_brand_contacts(self)
 
         # Workers (app.workers): where each writes its liveness file (<dir>/<name>, written at least
         # every WORKER_HEARTBEAT_SECONDS, also while it waits out an outage), and the longest pause

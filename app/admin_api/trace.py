@@ -45,6 +45,12 @@ def status_field(**kwargs):
     return ma.fields.Enum(UnitStatus, by_value=True, **kwargs)
 
 
+def public_notice_field(**kwargs):
+    return ma.fields.String(allow_none=True, validate=ma.validate.Length(min=1, max=500), metadata={
+        "description": "What the printed URL's browser page tells whoever opens a recalled unit (how to return "
+                       "it, whom to call), shown as written; null: the page gives the general steps only"}, **kwargs)
+
+
 class TracePlaceSchema(ma.Schema):
     kind = ma.fields.Enum(LocationKind, by_value=True, allow_none=True)
     id = Int(allow_none=True)
@@ -57,7 +63,8 @@ class RecallReadSchema(ma.Schema):
     lot_id = Int(allow_none=True, metadata={"description": "The production lot recalled (a recall by lot)"})
     raw_material_lot_id = Int(allow_none=True, metadata={
         "description": "The raw-material lot whose consuming production lots were recalled (a recall by raw material)"})
-    reason = ma.fields.String()
+    reason = ma.fields.String(metadata={"description": "Internal: dealers, stores and the ERP see it, the public never"})
+    public_notice = public_notice_field(dump_only=True)
     units = Int(metadata={"description": "Units this recall marked"})
     created_by = ma.fields.String()
     created_at = ma.fields.DateTime()
@@ -213,6 +220,11 @@ def reason_field():
 
 class RecallCreateSchema(ma.Schema):
     reason = reason_field()
+    public_notice = public_notice_field(load_default=None)
+
+
+class RecallNoticeSchema(ma.Schema):
+    public_notice = public_notice_field(required=True)
 
 
 class RecallQuerySchema(ma.Schema):
@@ -250,6 +262,7 @@ class RecallReachSchema(ma.Schema):
     lot_id = Int(attribute="recall.lot_id", allow_none=True)
     raw_material_lot_id = Int(attribute="recall.raw_material_lot_id", allow_none=True)
     reason = ma.fields.String(attribute="recall.reason")
+    public_notice = public_notice_field(attribute="recall.public_notice", dump_only=True)
     units = Int(attribute="recall.units", metadata={"description": "Units this recall marked (items, cases, pallets)"})
     created_by = ma.fields.String(attribute="recall.created_by")
     created_at = ma.fields.DateTime(attribute="recall.created_at")
@@ -346,7 +359,7 @@ def lot_units(query, lot_id):
 def recall_lot(body, lot_id):
     """Recall a lot: mark its active units recalled (again: only those not yet recalled); answer its reach"""
     with transaction():
-        recall = service.recall_lot(actor=current_actor(), lot_id=lot_id, reason=body["reason"])
+        recall = service.recall_lot(actor=current_actor(), lot_id=lot_id, **body)
     return service.recall_reach(recall.id)
 
 
@@ -378,7 +391,7 @@ def raw_material_trace(raw_lot_id):
 def recall_raw_material_lot(body, raw_lot_id):
     """Recall every production lot that consumed a raw-material lot, as one recall; answer its reach"""
     with transaction():
-        recall = service.recall_raw_material_lot(actor=current_actor(), raw_lot_id=raw_lot_id, reason=body["reason"])
+        recall = service.recall_raw_material_lot(actor=current_actor(), raw_lot_id=raw_lot_id, **body)
     return service.recall_reach(recall.id)
 
 
@@ -422,6 +435,17 @@ def list_recalls(query):
 def get_recall(recall_id):
     """Get a recall with its reach: items by place now, every dealer and store they passed through"""
     return service.recall_reach(recall_id)
+
+
+@recalls.route("/<int:recall_id>", methods=["PATCH"])
+@roles(*RECALLERS)
+@national_only("a code's or lot's trace spans every region it passed through; a recall is brand-wide")
+@recalls.arguments(RecallNoticeSchema)
+@recalls.response(200, RecallReadSchema)
+def set_recall_public_notice(body, recall_id):
+    """Change what a recalled unit's printed URL tells the public"""
+    with transaction():
+        return service.set_recall_public_notice(actor=current_actor(), recall_id=recall_id, **body)
 
 
 @recalls.route("/<int:recall_id>/units", methods=["GET"])

@@ -59,7 +59,7 @@ from app.masterdata.models import (
     RegionLevel,
 )
 from app.masterdata.rules import region_prefix
-from app.units.models import LocationKind, Unit, UnitStatus
+from app.units.models import LocationKind, Recall, Unit, UnitStatus
 
 _CODE_CHARS = re.compile(r"^[0-9A-Z]+$")
 _TEXT_MAX = 500
@@ -436,6 +436,11 @@ def read(scanned: ScannedText) -> Reading:
 def preview(text: str) -> Reading:
     """The verdict of a printed URL for a browser: nothing recorded, no counters moved."""
     return read(parse_text(text))
+
+
+def public_recall_notice(*, recall_id: int) -> str | None:
+    """What the brand tells the public about a recall (the printed URL's page shows it; the reason stays internal)."""
+    return db.session.scalar(sa.select(Recall.public_notice).where(Recall.id == recall_id))
 
 
 def _rate_limit_keys(user: AppUser, ip: str | None, code: str) -> list[tuple[str, int]]:

@@ -42,7 +42,8 @@ LABELS: dict[str, str] = {
     "period_start": "周期开始", "phone": "手机号", "place_key": "位置标识", "points": "积分",
     "points_price": "积分价格", "prefix": "前缀", "prize_id": "奖品ID", "prize_kind": "奖品类型",
     "prizes": "奖品", "product": "产品", "product_id": "产品ID", "product_ids": "产品ID列表",
-    "product_name": "产品名称", "production_date": "生产日期", "purpose": "用途", "quantity": "数量",
+    "product_name": "产品名称", "production_date": "生产日期", "public_notice": "对外召回说明",
+    "purpose": "用途", "quantity": "数量",
     "reason": "原因", "recall_id": "召回ID", "receipt_id": "收货ID", "received_at": "收货时间",
     "receiver_id": "收货方ID", "receiver_kind": "收货方类型", "region_code": "地区代码",
     # reports

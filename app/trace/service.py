@@ -605,34 +605,36 @@ class RawMaterialLotNotConsumed(Conflict):
     message = "No production lot consumed this raw-material lot: there is nothing to recall."
 
 
-def _recall(*, actor: Actor, lots: list[ProductionLot], reason: str, already: Conflict, lot_id: int | None = None,
-            raw_material_lot_id: int | None = None) -> Recall:
+def _recall(*, actor: Actor, lots: list[ProductionLot], reason: str, public_notice: str | None, already: Conflict,
+            lot_id: int | None = None, raw_material_lot_id: int | None = None) -> Recall:
     """Mark the lots' active units not yet recalled, tell the dealers and stores reached and the ERP."""
     units = recalls.recallable([lot.id for lot in lots])
     if not units and db.session.scalar(sa.select(RecallLot.recall_id)
                                        .where(RecallLot.lot_id.in_([lot.id for lot in lots])).limit(1)):
         raise already
-    recall = Recall(lot_id=lot_id, raw_material_lot_id=raw_material_lot_id, reason=reason, units=len(units),
-                    created_by=actor.name, created_at=utcnow())
+    recall = Recall(lot_id=lot_id, raw_material_lot_id=raw_material_lot_id, reason=reason,
+                    public_notice=public_notice, units=len(units), created_by=actor.name, created_at=utcnow())
     db.session.add(recall)
     db.session.flush()
     recalls.mark(actor=actor, recall=recall, lots=lots, units=units)
     recalls.announce(recalls.reach(recall))
     audit(actor, "recall.create", recall, {"lot_id": [None, lot_id], "raw_material_lot_id": [None, raw_material_lot_id],
-                                           "reason": [None, reason], "units": [None, len(units)]})
+                                           "reason": [None, reason], "public_notice": [None, public_notice],
+                                           "units": [None, len(units)]})
     return recall
 
 
-def recall_lot(*, actor: Actor, lot_id: int, reason: str) -> Recall:
+def recall_lot(*, actor: Actor, lot_id: int, reason: str, public_notice: str | None = None) -> Recall:
     """Recall a lot: mark its active units (items, and parents whose lot it is) and write a RECALL each."""
     lot = db.session.scalar(sa.select(ProductionLot).where(ProductionLot.id == lot_id).with_for_update())
     if lot is None:
         raise masterdata_rules.not_found("production_lot")
-    return _recall(actor=actor, lots=[lot], reason=reason, lot_id=lot.id,
+    return _recall(actor=actor, lots=[lot], reason=reason, public_notice=public_notice, lot_id=lot.id,
                    already=LotAlreadyRecalled(f"Every unit of lot {lot.lot_no} is already recalled."))
 
 
-def recall_raw_material_lot(*, actor: Actor, raw_lot_id: int, reason: str) -> Recall:
+def recall_raw_material_lot(*, actor: Actor, raw_lot_id: int, reason: str,
+                            public_notice: str | None = None) -> Recall:
     """Recall every production lot that consumed a raw-material lot, as one recall."""
     raw = db.session.scalar(sa.select(RawMaterialLot).where(RawMaterialLot.id == raw_lot_id).with_for_update())
     if raw is None:
@@ -643,7 +645,7 @@ def recall_raw_material_lot(*, actor: Actor, raw_lot_id: int, reason: str) -> Re
     # Locked in id order, as a recall of one lot locks it: two recalls of overlapping lots queue.
     lots = list(db.session.scalars(sa.select(ProductionLot).where(ProductionLot.id.in_(lot_ids))
                                    .order_by(ProductionLot.id).with_for_update()))
-    return _recall(actor=actor, lots=lots, reason=reason, raw_material_lot_id=raw.id,
+    return _recall(actor=actor, lots=lots, reason=reason, public_notice=public_notice, raw_material_lot_id=raw.id,
                    already=RawMaterialLotAlreadyRecalled(
                        f"Every unit of the lots that consumed raw-material lot {raw.lot_no} is already recalled."))
 
@@ -672,6 +674,16 @@ def get_recall(recall_id: int) -> Recall:
     recall = db.session.get(Recall, recall_id)
     if recall is None:
         raise RecallNotFound()
+    return recall
+
+
+def set_recall_public_notice(*, actor: Actor, recall_id: int, public_notice: str | None) -> Recall:
+    """Change what a recalled unit's printed URL tells the public (None: the general steps only)."""
+    recall = db.session.scalar(sa.select(Recall).where(Recall.id == recall_id).with_for_update())
+    if recall is None:
+        raise RecallNotFound()
+    audit(actor, "recall.public_notice", recall, {"public_notice": [recall.public_notice, public_notice]})
+    recall.public_notice = public_notice
     return recall
 
 

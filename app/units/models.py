@@ -185,6 +185,8 @@ class Recall(db.Model):
     lot_id: Mapped[int | None] = mapped_column(sa.ForeignKey("production_lots.id"), index=True)
     raw_material_lot_id: Mapped[int | None] = mapped_column(sa.ForeignKey("raw_material_lots.id"), index=True)
     reason: Mapped[str] = mapped_column(sa.String(500))
+    # What the brand tells whoever opens a recalled unit's printed URL (the reason stays internal).
+    public_notice: Mapped[str | None] = mapped_column(sa.String(500))
     units: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     created_by: Mapped[str] = mapped_column(sa.String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -179,3 +179,26 @@ def test_production_has_dual_control_on_and_a_threshold_can_be_turned_off(produc
     production_env.setenv("DUAL_CONTROL_POINTS_ADJUST", "lots")
     with pytest.raises(ConfigError, match="DUAL_CONTROL_POINTS_ADJUST"):
         get_config("production")
+
+
+@pytest.mark.parametrize("name, value", [
+    ("BRAND_SERVICE_PHONE", "javascript:alert(1)"), ("BRAND_SERVICE_PHONE", "400<b>"),
+    ("BRAND_REPORT_EMAIL", "nobody"), ("BRAND_REPORT_EMAIL", 'a"@b.cn'),
+    ("BRAND_REPORT_URL", "http://brand.example.com/report"), ("BRAND_REPORT_URL", "javascript:alert(1)"),
+    ("BRAND_REPORT_URL", 'https://brand.example.com/"onmouseover=x'),
+])
+def test_brand_contacts_that_could_not_be_a_safe_link_stop_start_up(production_env, name, value):
+    production_env.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        get_config("production")
+
+
+def test_brand_contacts_are_optional_and_read_from_the_environment(production_env):
+    config = get_config("production")
+    assert (config.BRAND_SERVICE_PHONE, config.BRAND_REPORT_EMAIL, config.BRAND_REPORT_URL) == ("", "", "")
+    production_env.setenv("BRAND_SERVICE_PHONE", "+86 400-820-8820")
+    production_env.setenv("BRAND_REPORT_EMAIL", "report@brand.example.com")
+    production_env.setenv("BRAND_REPORT_URL", "https://brand.example.com/report?from=label")
+    config = get_config("production")
+    assert (config.BRAND_SERVICE_PHONE, config.BRAND_REPORT_EMAIL, config.BRAND_REPORT_URL) == (
+        "+86 400-820-8820", "report@brand.example.com", "https://brand.example.com/report?from=label")

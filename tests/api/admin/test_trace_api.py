@@ -4,7 +4,11 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import sqlalchemy as sa
+
 from app.db import transaction, utcnow
+from app.extensions import db
+from app.identity.models import AuditRecord
 from app.masterdata import service as masterdata
 from app.production import service as production
 from app.units import store
@@ -162,3 +166,46 @@ def test_a_lot_correction_over_http(client, auth):
     assert (wrong.status_code, wrong.get_json()["code"]) == (422, "wrong_product")
     empty = client.post(url, headers=headers, json={"lot_id": right.id, "reason": ""})
     assert empty.status_code == 422
+
+
+def test_a_recall_carries_a_public_notice_the_brand_can_change(client, auth):
+    w = world()
+    headers = auth.headers_for("ops")
+    response = client.post(f"{TRACE}/lots/{w['lot'].id}/recall", headers=headers,
+                           json={"reason": "supplier QA-17", "public_notice": "凭瓶盖到购买门店退款。"})
+    assert response.status_code == 201, response.get_json()
+    recall = response.get_json()
+    assert (recall["reason"], recall["public_notice"]) == ("supplier QA-17", "凭瓶盖到购买门店退款。")
+    assert "凭瓶盖到购买门店退款。" in client.get(f"/c/{w['items'][0]}").get_data(as_text=True)
+
+    changed = client.patch(f"/api/admin/recalls/{recall['id']}", headers=headers,
+                           json={"public_notice": "请致电 400-820-8820 预约上门回收。"})
+    assert changed.status_code == 200 and changed.get_json()["public_notice"] == "请致电 400-820-8820 预约上门回收。"
+    assert client.get(f"/api/admin/recalls?lot_id={w['lot'].id}", headers=headers).get_json()[0]["public_notice"] \
+        == "请致电 400-820-8820 预约上门回收。"
+    page = client.get(f"/c/{w['items'][0]}").get_data(as_text=True)
+    assert "预约上门回收" in page and "凭瓶盖" not in page and "QA-17" not in page
+    audited = db.session.scalars(sa.select(AuditRecord.changes).where(AuditRecord.action == "recall.public_notice"))
+    assert list(audited) == [{"public_notice": ["凭瓶盖到购买门店退款。", "请致电 400-820-8820 预约上门回收。"]}]
+
+    cleared = client.patch(f"/api/admin/recalls/{recall['id']}", headers=headers, json={"public_notice": None})
+    assert cleared.status_code == 200 and cleared.get_json()["public_notice"] is None
+    assert "召回说明" not in client.get(f"/c/{w['items'][0]}").get_data(as_text=True)
+
+
+def test_a_public_notice_is_checked_and_only_recallers_change_it(client, auth):
+    w = world()
+    recall = client.post(f"{TRACE}/lots/{w['lot'].id}/recall", headers=auth.headers_for("ops"),
+                         json={"reason": "mould"}).get_json()
+    assert recall["public_notice"] is None
+    url = f"/api/admin/recalls/{recall['id']}"
+    for body in ({"public_notice": ""}, {"public_notice": "x" * 501}, {}, {"public_notice": 7}):
+        response = client.patch(url, headers=auth.headers_for("ops"), json=body)
+        assert (response.status_code, response.get_json()["code"]) == (422, "validation_failed"), body
+    response = client.patch(url, headers=auth.headers_for("auditor"), json={"public_notice": "x"})
+    assert (response.status_code, response.get_json()["code"]) == (403, "role_forbidden")
+    response = client.patch("/api/admin/recalls/987654", headers=auth.headers_for("ops"), json={"public_notice": "x"})
+    assert (response.status_code, response.get_json()["code"]) == (404, "recall_not_found")
+    refused = client.post(f"{TRACE}/lots/{w['lot'].id}/recall", headers=auth.headers_for("ops"),
+                          json={"reason": "mould", "public_notice": "x" * 501})
+    assert refused.status_code == 422
