@@ -12,7 +12,7 @@ from app.trace import service as trace
 from app.units.models import Unit, UnitStatus
 from tests.masterdata_factories import ACTOR, make_product
 from tests.unit.test_consumer_scans import goods  # noqa: F401 - the fixture
-from tests.unit_factories import issue, serial
+from tests.unit_factories import issue, serial, set_units
 
 INVITATIONS = ("参与活动", "campaign", "Open in WeChat", "在微信中打开")
 
@@ -50,7 +50,7 @@ def test_the_digital_link_page(client, goods):  # noqa: F811
 
 def _scrap(code):
     with transaction():
-        db.session.execute(sa.update(Unit).where(Unit.serial == serial(code)).values(status=UnitStatus.SCRAPPED))
+        set_units(Unit.serial == serial(code), status=UnitStatus.SCRAPPED)
 
 
 def _forged(goods):  # noqa: F811
@@ -70,8 +70,7 @@ def _in_a_voided_batch(goods):  # noqa: F811
 
 def _a_voided_unit(goods):  # noqa: F811
     with transaction():
-        db.session.execute(sa.update(Unit).where(Unit.serial == serial(goods["items"][0]))
-                           .values(status=UnitStatus.VOIDED))
+        set_units(Unit.serial == serial(goods["items"][0]), status=UnitStatus.VOIDED)
     return goods["items"][0]
 
 
