@@ -96,6 +96,7 @@ def test_operations_issues_a_batch_downloads_its_pack_and_recalls_a_raw_material
     assert parties.count() == dealers + int(reach.get_by_test_id("reach-stores").inner_text())
     shot(page, "ops-4-recall-reach-before-confirming")
     dialog.get_by_test_id("recall-reason").fill("原料黄曲霉毒素超标")
+    dialog.get_by_test_id("recall-public-notice").fill("请停止食用，凭小票到购买门店退款。")
     dialog.get_by_test_id("recall-submit").click()
     box = page.locator(".el-message-box")
     box.wait_for()
@@ -109,4 +110,10 @@ def test_operations_issues_a_batch_downloads_its_pack_and_recalls_a_raw_material
     assert int(detail.get_by_test_id("reach-units").inner_text().replace(",", "")) == units
     assert int(detail.get_by_test_id("reach-dealers").inner_text()) == dealers
     detail.get_by_text("原料黄曲霉毒素超标").wait_for()
+    assert detail.get_by_test_id("recall-public-notice").inner_text() == "请停止食用，凭小票到购买门店退款。"
     shot(page, "ops-6-recall-reach")
+    # The public notice is what a consumer reads on the recalled unit's page: the brand may reword it.
+    detail.get_by_test_id("edit-public-notice").click()
+    detail.get_by_test_id("public-notice-input").fill("请停止食用，到购买门店或致电品牌客服退货。")
+    detail.get_by_test_id("save-public-notice").click()
+    detail.get_by_text("请停止食用，到购买门店或致电品牌客服退货。").wait_for()
