@@ -2,12 +2,15 @@
 
 The request makes one Redis round trip (`count_and_log`, a Lua script) that, atomically:
 
+- checks the signed access token's revocation (`auth:mp:<hash>`, app.accounts.tokens);
+- reads the unit's facts and counter from its bucket (app.units.scan_facts): its status and recall
+  decide the verdict, its product and lot go in the record (a unit Redis has not got, or a writer has
+  marked, is answered "ask the database": the caller reads it and runs the script again with it);
 - counts the rate-limit windows (per openid, IP and code) and stops at the first one past its limit;
 - hands out the scan's id (a Redis sequence, seeded above the database's highest id);
 - adds the scan to the unit's copy windows (sorted sets of the users and regions that scanned the
   unit within CONSUMER_COPY_WINDOW_HOURS, whatever the verdict) and, for a genuine unit, counts it
-  (`consumer:unit:<serial>`: count, first time, first scanner, first region; seeded from
-  unit_scan_stats the first time Redis sees the unit) and decides scanned-before or suspected copy;
+  (count, first time, first scanner, first region) and decides scanned-before or suspected copy;
 - keeps the record (`consumer:scan:<id>`, a hash) and appends its id to the stream
   `consumer:scans:log`.
 
@@ -21,8 +24,8 @@ nothing twice. A claim does not wait for the worker: `persist_one` writes the cl
 With CONSUMER_SCAN_WRITER = "inline" (tests) the request writes its record in its own transaction,
 through the same writer, instead of appending it to the stream.
 
-If Redis loses its data, scans not yet written are lost with it (the counters are seeded again from
-the database): run Redis with persistence (appendonly) in production.
+If Redis loses its data, scans not yet written are lost with it (the units and their counters are read
+again from the database): run Redis with persistence (appendonly) in production.
 """
 from __future__ import annotations
 

@@ -12,7 +12,8 @@ Decisions (docs/api.md, "Consumer scans"):
 - Suspected copy: within CONSUMER_COPY_WINDOW_HOURS, CONSUMER_COPY_USERS distinct users or
   CONSUMER_COPY_REGIONS distinct regions scanned the unit (sets in Redis, in the same round trip).
 - Batches, products, lots, stores and dealer territories come from short per-process caches
-  (app.consumers.facts); the unit is read from the database on every scan.
+  (app.consumers.facts); the unit's state and counter from Redis (app.units.scan_facts), where its
+  writers keep them in step with the database.
 - The request writes nothing to the database: the scan-log writer also raises the code-leak alert
   (a code issued but never put on a product) and the diversion alert (a genuine unit scanned
   outside its last dealer's territory).
@@ -457,12 +458,12 @@ def scan(*, user: AppUser | tokens.Holder, text: str, hidden_code: str | None = 
          now: datetime | None = None, token: tokens.Check | None = None) -> ScanResult:
     """A consumer scans a printed URL or code: count and log the scan with its verdict, answer the story.
 
-    Two Redis round trips and, on the hot path, no database: the unit's facts and counter
-    (app.units.scan_facts; read from the database where Redis has not got them), then one script for
-    the token's revocation (`token`: a signed token not yet checked against revocation), the rate
-    limits, the unit's counters, the copy check and the scan's record (app.consumers.scan_log). The
-    record reaches consumer_scans through the scan-log worker, which also raises the code-leak and
-    diversion alerts: the request writes nothing to the database.
+    One Redis round trip and, on the hot path, no database: one script (app.consumers.scan_log) checks
+    the token's revocation (`token`: a signed token not yet checked against it), reads the unit's facts
+    and counter (app.units.scan_facts), which decide the verdict, counts the rate limits, the unit and
+    the copy check, and keeps the record. Where Redis has not got the token or the unit, the database
+    is asked and the script runs again. The record reaches consumer_scans through the scan-log worker,
+    which also raises the code-leak and diversion alerts: the request writes nothing to the database.
     """
     now = now or utcnow()
     scanned = parse_text(text)

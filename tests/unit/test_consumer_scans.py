@@ -242,7 +242,7 @@ def test_a_hidden_code_is_required_and_checked(app, hidden, users):
     assert wrongly.hidden_code["ok"] is False and "wrong" in wrongly.message
 
 
-def _hidden_code_campaign():
+def _hidden_code_campaign(**data):
     from app.campaigns import service as campaigns
 
     with transaction():
@@ -251,7 +251,7 @@ def _hidden_code_campaign():
             "ends_at": datetime.now(UTC) + timedelta(days=30), "total_budget_fen": 10_000,
             "per_user_daily_limit": 5, "per_user_total_limit": 5, "first_scan_only": False,
             "hidden_code_required": True,
-            "prizes": [{"kind": "cash", "name": "Red packet", "amount": 88, "probability_ppm": 1_000_000}]})
+            "prizes": [{"kind": "cash", "name": "Red packet", "amount": 88, "probability_ppm": 1_000_000}], **data})
     with transaction():
         return campaigns.change_status(actor=ACTOR, campaign_id=created.id, action="activate")
 
@@ -302,25 +302,11 @@ def test_wrong_guesses_in_the_step_are_throttled_like_those_sent_with_a_scan(app
     assert (error.status, error.code) == (429, "too_many_attempts")
 
 
-def _scratch_campaign(**data):
-    from app.campaigns import service as campaigns
-
-    with transaction():
-        created = campaigns.create_campaign(actor=ACTOR, data={
-            "name": "Scratch and win", "starts_at": NOW - timedelta(days=1),
-            "ends_at": datetime.now(UTC) + timedelta(days=30), "total_budget_fen": 10_000,
-            "per_user_daily_limit": 5, "per_user_total_limit": 5, "first_scan_only": False,
-            "hidden_code_required": True,
-            "prizes": [{"kind": "cash", "name": "Red packet", "amount": 88, "probability_ppm": 1_000_000}], **data})
-    with transaction():
-        return campaigns.change_status(actor=ACTOR, campaign_id=created.id, action="activate")
-
-
 def test_a_first_scan_only_hidden_code_draw_goes_to_the_first_who_proves_the_code(app, hidden, users):
     from app.campaigns import claims
     from app.campaigns.models import DrawOutcome
 
-    campaign = _scratch_campaign(first_scan_only=True)
+    campaign = _hidden_code_campaign(first_scan_only=True)
     stranger, buyer = users(), users()
     # A stranger scans the shelf's bottle first and guesses wrong: nothing of the bottle's is used up.
     peek = scan(stranger, short(hidden["code"]), hidden_code=wrong(hidden["right"]))
@@ -346,7 +332,7 @@ def test_a_first_scan_only_hidden_code_draw_goes_to_the_first_who_proves_the_cod
 
 
 def test_a_right_code_sent_with_the_scan_proves_it_first_too(app, hidden, users):
-    campaign = _scratch_campaign(first_scan_only=True)
+    campaign = _hidden_code_campaign(first_scan_only=True)
     first, second = users(), users()
     assert [c["id"] for c in scan(first, short(hidden["code"]), hidden_code=hidden["right"]).campaigns] == [campaign.id]
     other = scan(second, short(hidden["code"]), hidden_code=hidden["right"])
