@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from app.accounts import tokens
 from app.consumers import scan_log
 from app.consumers.models import Verdict
-from app.db import transaction
+from app.db import transaction, utcnow
 from app.errors import DomainError
 from app.extensions import db, redis
 from app.trace import service as trace
@@ -169,8 +169,6 @@ def test_a_token_whose_mac_is_wrong_is_refused(app, client, mp, goods):  # noqa:
 
 def test_the_scan_script_refuses_before_counting_anything(app, goods):  # noqa: F811
     record = {name: None for name in scan_log._FIELDS}
-    from app.db import utcnow
-
     record.update(serial=serial(goods["items"][0]), code=goods["items"][0], app_user_id=1, verdict=Verdict.GENUINE,
                   scanned_at=utcnow())
     slot = scan_log.UnitSlot(serial(goods["items"][0]))
@@ -185,3 +183,19 @@ def test_the_scan_script_refuses_before_counting_anything(app, goods):  # noqa: 
     assert caught.value.code == "token_invalid"
     assert redis.get("t:limit") is None  # no rate limit counted by a refused scan
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Unit)) == len(goods["items"])
+
+
+def test_a_token_of_the_older_opaque_form_is_still_checked_in_the_database(app, client, mp, goods):  # noqa: F811
+    import secrets
+    from datetime import timedelta
+
+    from app.accounts.models import AccessToken, AppUser
+
+    _, login = mp.sign_in("consumer")
+    opaque = secrets.token_urlsafe(32)
+    with transaction():
+        user = db.session.get(AppUser, login["user"]["id"])
+        db.session.add(AccessToken(token_hash=tokens.token_hash(opaque), app_user=user, audience=user.app,
+                                   family="opaque", expires_at=utcnow() + timedelta(hours=1)))
+    answer = client.post(SCANS, json={"url": short(goods["items"][0])}, headers={"Authorization": f"Bearer {opaque}"})
+    assert answer.status_code == 201, answer.json
