@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test console bench bench-line bench-pallet bench-dealer bench-consumer bench-claims bench-reports bench-exports install clean-db
+.PHONY: run test console bench bench-line bench-pallet bench-dealer bench-consumer bench-claims bench-scan-facts bench-reports bench-exports install clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,11 @@ bench-consumer: install
 ## (MariaDB and Redis; DATABASE_URL and REDIS_URL name databases of its own: both wiped).
 bench-claims: install
 	$(BIN)/python bench/claim_storm.py
+
+## make bench-scan-facts: the Redis memory of 10 million units' scan facts (REDIS_URL names a database of its
+## own: flushed); and bench/consumer_scan_parts.py for the CPU of one scan beside /bare-redis, in-process.
+bench-scan-facts: install
+	$(BIN)/python bench/scan_facts_memory.py
 
 ## make bench-reports: a year's world generated in bulk (10M consumer scans, 2M items, 200k sale scans; pass
 ## ARGS="--scale 0.1" for a quick run), then every report endpoint's p50/p95 over 30 days beside the naive
