@@ -94,15 +94,19 @@ def tune_connections(engine) -> None:
 
 
 @contextlib.contextmanager
-def transaction():
-    """Run a use case in one transaction: commit on success, roll back on any error."""
+def transaction(*, only_if_begun: bool = False):
+    """Run a use case in one transaction: commit on success, roll back on any error.
+
+    ``only_if_begun``: a use case that may touch nothing (the consumer scan's hot path) commits only if it
+    began a transaction, saving the commit's hooks and round trip. Not for use cases that only note work
+    for the commit's hooks (rollups.add, campaigns_changed): with no statement run they'd be dropped.
+    """
     from app.extensions import db
 
     try:
         yield db.session
         session = db.session()
-        # A use case that touched nothing (the consumer scan's hot path) has nothing to commit.
-        if session.in_transaction() or session.new or session.dirty or session.deleted:
+        if not only_if_begun or session.in_transaction() or session.new or session.dirty or session.deleted:
             session.commit()
     except BaseException:
         db.session.rollback()

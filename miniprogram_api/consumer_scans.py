@@ -198,7 +198,7 @@ def scan_answer(result: service.ScanResult) -> dict:
 def scan():
     """Verify a scanned code: the verdict, product and lot, the story (429 rate_limited when too fast)"""
     body = _scan_body()
-    with transaction():
+    with transaction(only_if_begun=True):
         result = service.scan(user=current_app_user(), text=body.get("url") or body.get("code"),
                               hidden_code=body.get("hidden_code"), latitude=body.get("latitude"),
                               longitude=body.get("longitude"), ip=request.remote_addr, token=token_check())
