@@ -25,6 +25,49 @@ def machine() -> str:
     return f"{os.cpu_count()} CPU(s), {model}, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
+def _proc_stats() -> dict[int, tuple[int, str, float]]:
+    """Every process now: pid -> (parent pid, command name, CPU seconds so far, user + system). Linux /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                text = f.read()
+        except OSError:
+            continue  # gone meanwhile
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        stats[int(entry.name)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / tick)
+    return stats
+
+
+def cpu_by_group(groups: dict[str, list[int] | str]) -> dict[str, float]:
+    """CPU seconds so far of each group: a list of root pids (with all their descendants) or a command name
+    (every process of that name, e.g. "mariadbd"), and "children" (this process's waited-for children, such
+    as a load generator run to its end)."""
+    stats = _proc_stats()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    totals = {}
+    for group, what in groups.items():
+        if isinstance(what, str):
+            totals[group] = sum(cpu for _, name, cpu in stats.values() if name == what)
+            continue
+        todo, total = list(what), 0.0
+        while todo:
+            pid = todo.pop()
+            if pid in stats:
+                total += stats[pid][2]
+                todo += children.get(pid, [])
+        totals[group] = total
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    totals["children"] = usage.ru_utime + usage.ru_stime
+    return totals
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident set size (Linux reports it in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

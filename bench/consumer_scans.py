@@ -72,7 +72,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import open_loop
 from bench.bare_app import BARE_STREAM
-from bench.common import ROOT, bench_redis_url, machine, may_wipe_bench_database
+from bench.common import ROOT, bench_redis_url, cpu_by_group, machine, may_wipe_bench_database
 
 # Issue 15's restated targets under gunicorn's shipped settings (requests/s, medians of the per-round ratios).
 TARGET_BARE_REDIS_RATIO = 0.6
@@ -253,11 +253,16 @@ def main() -> int:
         start("sandbox", [str(BIN / "flask"), "wechat-sandbox", "run", "--port", str(sandbox_port)], sandbox_port)
         gunicorn = [str(BIN / "gunicorn"), "-c", "config/gunicorn.py", "--access-logfile", "/dev/null"]
         app_server = start("app", [*gunicorn, "wsgi:app"], app_port)
-        start("bare", [*gunicorn[:2], "bench/gunicorn_bare.py", *gunicorn[3:], "bench.bare_app:app"], bare_port)
+        bare_server = start("bare", [*gunicorn[:2], "bench/gunicorn_bare.py", *gunicorn[3:], "bench.bare_app:app"],
+                            bare_port)
         # The scan-log worker, as deployed (docker-compose.yml): it writes the scans to the database.
         log = open(work / "scan-log-worker.log", "w")  # noqa: SIM115 - open while the worker runs
         servers.append(subprocess.Popen([str(BIN / "flask"), "consumers", "persist-scans"], cwd=ROOT, env=common_env,
                                         stdout=log, stderr=subprocess.STDOUT))
+        # Where each request's CPU goes, by process (Linux /proc): the web workers, the scan-log worker,
+        # MariaDB, Redis and the load generator.
+        cpu_groups = {"app": [app_server.pid], "bare app": [bare_server.pid], "scan-log worker": [servers[-1].pid],
+                      "MariaDB": "mariadbd", "Redis": "redis-server"}
         print(f"gunicorn (both apps): {args.workers} workers x {args.threads} threads (gthread), "
               f"config/gunicorn.py, access log off; one scan-log worker (flask consumers persist-scans); "
               f"wrk: {args.clients} connections on {args.wrk_threads} threads", flush=True)
@@ -305,6 +310,7 @@ def main() -> int:
             before = scan_count()
             sides = {}
             for side in (SIDES if r % 2 == 0 else SIDES[::-1]):
+                cpu_before = cpu_by_group(cpu_groups)
                 sides[side] = wrk(urls[side], lines_file, args.seconds, args, lua)
                 if side == "bare-redis":
                     redis_client.Redis.from_url(redis_url).delete(BARE_STREAM)  # nothing reads it
@@ -314,6 +320,9 @@ def main() -> int:
                     lag = drain(redis_url)
                     sides[side].update(answered=sides[side]["rps"], backlog_s=lag,
                                        rps=sides[side]["requests"] / (args.seconds + lag))
+                cpu_after = cpu_by_group(cpu_groups)
+                sides[side]["cpu_us"] = {group: (cpu_after[group] - cpu_before[group]) / sides[side]["requests"] * 1e6
+                                         for group in cpu_after}
             sides["recorded"] = scan_count() - before
             results.append(sides)
             print_round(r, sides, flush=True)
@@ -589,6 +598,14 @@ def print_summary(args, results: list[dict]) -> None:
     floor = [r["bare-redis"]["rps"] / r["bare"]["rps"] for r in results]
     print(f"  ratio bare-redis / bare requests/s (the floor of a scan kept in Redis): median "
           f"{statistics.median(floor):.2f} (per round: {', '.join(f'{x:.2f}' for x in floor)})")
+    print("CPU per request by process, µs (medians; the load generator is wrk):")
+    for side in SIDES:
+        groups = results[0][side]["cpu_us"]
+        figures = ", ".join(f"{'wrk' if group == 'children' else group} "
+                            f"{statistics.median(r[side]['cpu_us'][group] for r in results):.0f}"
+                            for group in groups if statistics.median(r[side]["cpu_us"][group] for r in results) >= 5)
+        total = statistics.median(sum(r[side]["cpu_us"].values()) for r in results)
+        print(f"  {side:<11}{total:6.0f} in all: {figures}")
     print(f"targets: scans >= {TARGET_BARE_REDIS_RATIO} x bare-redis: "
           f"{'met' if statistics.median(redis_ratios) >= TARGET_BARE_REDIS_RATIO else 'NOT met'}; "
           f"scans >= {TARGET_BARE_RATIO} x bare: "
