@@ -21,7 +21,7 @@ from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.unit.test_consumer_scan_cost import counting
 from tests.unit.test_consumer_scans import goods, scan, short, users  # noqa: F401 - the fixtures
 from tests.unit.test_line_engine import Line, outcome, record
-from tests.unit.test_retail import make_shop, sell, store_items
+from tests.unit.test_retail import make_shop, rule, sell, store_items
 from tests.unit_factories import serial
 
 SCANS = "/api/consumer/scans"
@@ -199,3 +199,29 @@ def test_a_token_of_the_older_opaque_form_is_still_checked_in_the_database(app, 
                                    family="opaque", expires_at=utcnow() + timedelta(hours=1)))
     answer = client.post(SCANS, json={"url": short(goods["items"][0])}, headers={"Authorization": f"Bearer {opaque}"})
     assert answer.status_code == 201, answer.json
+
+
+# --- savepoints ------------------------------------------------------------------------------------
+
+def test_a_sale_that_credits_the_clerk_in_a_savepoint_is_sold_at_the_next_scan(app, users):
+    """A savepoint released inside the sale's transaction (the reward's insert_once on MariaDB) is not its
+    commit: the units the sale changed before it are still marked at the real commit, and refreshed after."""
+    shop = make_shop()
+    code = store_items(shop, 1)[0]
+    rule(product_id=shop.brand.product.id, amount=25)
+    consumer = users()
+    assert scanned_without_reading_units(consumer, code).story["store"]["sold"] is False
+    assert sell(shop.clerk, shop.store_id, code).credited.amount == 25
+    assert scan(consumer, short(code)).story["store"]["sold"] is True
+
+
+def test_a_savepoint_rolled_back_keeps_the_units_changed_before_it_named(app, goods, users):  # noqa: F811
+    code = goods["items"][0]
+    consumer = users()
+    assert scan(consumer, short(code)).verdict is Verdict.GENUINE
+    with transaction():
+        db.session.get(Unit, serial(code)).status = UnitStatus.SCRAPPED
+        db.session.flush()
+        with pytest.raises(RuntimeError), db.session.begin_nested():
+            raise RuntimeError("a twin's row refused it")
+    assert scan(consumer, short(code)).verdict is Verdict.SCRAPPED
