@@ -150,7 +150,11 @@ _MARK = "D|{ms}|{nonce}"
 def _before_commit(session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint released (insert_once): the transaction, and its changes, go on
-    _note_orm_changes(session)  # changes not yet flushed (the commit's own flush comes after this hook)
+    # Flushed before the mark, not by the commit after this hook: the mark must go on after the transaction
+    # holds the units' rows. A writer that marked first and then waited for a twin's lock would see the twin
+    # refresh over its mark with the twin's facts, and its own refresh then leave those in place.
+    if session.dirty or session.new or session.deleted:
+        session.flush()
     serials = session.info.get(CHANGED)
     if not serials:
         return

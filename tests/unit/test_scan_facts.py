@@ -225,3 +225,61 @@ def test_a_savepoint_rolled_back_keeps_the_units_changed_before_it_named(app, go
         with pytest.raises(RuntimeError), db.session.begin_nested():
             raise RuntimeError("a twin's row refused it")
     assert scan(consumer, short(code)).verdict is Verdict.SCRAPPED
+
+
+# --- races ---------------------------------------------------------------------------------------
+
+def test_a_writer_whose_change_is_flushed_at_its_commit_marks_after_it_holds_the_unit(app, mariadb, goods, users):  # noqa: F811
+    """Two writers of one unit: the first holds its row lock; the second's ORM change is flushed only by its
+    commit. Were the second to mark before its flush waits for the lock, the first would commit, find its
+    own mark over the second's and refresh the unit with its facts; the second's refresh would then find
+    the first's facts, not its mark, and leave them: Redis scrapped, the database voided."""
+    import threading
+
+    code = goods["items"][0]
+    key, field, _ = scan_facts.slot(serial(code))
+    consumer = users()
+    assert scan(consumer, short(code)).verdict is Verdict.GENUINE
+    holding, go_on, errors = threading.Event(), threading.Event(), []
+
+    def first():
+        with app.app_context():
+            try:
+                with transaction():
+                    scan_facts.changed([serial(code)])
+                    db.session.execute(sa.update(Unit).where(Unit.serial == serial(code))
+                                       .values(status=UnitStatus.SCRAPPED))
+                    holding.set()
+                    go_on.wait(10)
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    def second():
+        with app.app_context():
+            try:
+                # Its flush waits for the first writer; then it is slow to commit (the first one refreshes meanwhile).
+                sa.event.listen(db.session(), "after_flush", lambda *_: time.sleep(0.5))
+                with transaction():
+                    db.session.get(Unit, serial(code)).status = UnitStatus.VOIDED  # flushed by the commit
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert holding.wait(10)
+    threads[1].start()
+    deadline = time.time() + 2  # the second writer reaches its commit (and, were it to mark first, marks)
+    while time.time() < deadline and not (redis.hget(key, field) or b"").startswith(b"D|"):
+        time.sleep(0.01)
+    time.sleep(0.2)
+    go_on.set()
+    for thread in threads:
+        thread.join(15)
+    assert errors == []
+    assert db.session.get(Unit, serial(code), populate_existing=True).status is UnitStatus.VOIDED
+    db.session.rollback()
+    assert scan(consumer, short(code)).verdict is Verdict.VOIDED
