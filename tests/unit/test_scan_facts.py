@@ -203,7 +203,7 @@ def test_a_token_of_the_older_opaque_form_is_still_checked_in_the_database(app, 
 
 # --- savepoints ------------------------------------------------------------------------------------
 
-def test_a_sale_that_credits_the_clerk_in_a_savepoint_is_sold_at_the_next_scan(app, users):
+def test_a_sale_that_credits_the_clerk_in_a_savepoint_is_sold_at_the_next_scan(app, users):  # noqa: F811
     """A savepoint released inside the sale's transaction (the reward's insert_once on MariaDB) is not its
     commit: the units the sale changed before it are still marked at the real commit, and refreshed after."""
     shop = make_shop()
