@@ -15,6 +15,7 @@ from flask import Flask, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Page
 from flask_smorest.utils import deepupdate
+from webargs.flaskparser import abort as webargs_abort
 
 from app import idempotency
 from app.db import retrying
@@ -188,7 +189,10 @@ def body_documented(blp, schema, **kwargs):
 
 def parse_body(blp, schema) -> dict:
     """The JSON body parsed by the schema exactly as ``blp.arguments`` parses it (its 422 on bad input)."""
-    return blp.ARGUMENTS_PARSER.parse(schema, location="json")
+    try:
+        return blp.ARGUMENTS_PARSER.parse(schema, location="json")
+    except ValueError:  # not a JSONDecodeError (webargs' 400): an integer past Python's 4,300 digits
+        webargs_abort(400, messages={"json": ["Invalid JSON body."]})
 
 
 def retry_writes(app: Flask) -> None:

@@ -168,10 +168,12 @@ _encode = msgspec.json.Encoder().encode
 
 
 def _scan_body() -> dict:
-    try:
-        body = _decode_scan_body(request.get_data(cache=True))
-    except msgspec.MsgspecError:
-        body = None
+    body = None
+    if request.is_json:  # as the schema's parser: a body sent as anything but JSON is no body
+        try:
+            body = _decode_scan_body(request.get_data(cache=True))
+        except (msgspec.MsgspecError, UnicodeDecodeError):  # msgspec raises the latter for bytes not UTF-8
+            pass
     if body is None or (body.url is msgspec.UNSET) == (body.code is msgspec.UNSET):
         return parse_body(blp, ConsumerScanRequestSchema)
     return {"url": body.url or None, "code": body.code or None, "hidden_code": body.hidden_code,

@@ -114,6 +114,8 @@ def hand_back(session, request: Request) -> None:
 
 
 def _kept(session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released (insert_once of the delivery): the claim may still roll back
     session.info.pop(_HELD, None)
 
 

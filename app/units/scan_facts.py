@@ -148,7 +148,13 @@ _MARK = "D|{ms}|{nonce}"
 
 
 def _before_commit(session) -> None:
-    _note_orm_changes(session)  # changes not yet flushed (the commit's own flush comes after this hook)
+    if session.in_nested_transaction():
+        return  # a savepoint released (insert_once): the transaction, and its changes, go on
+    # Flushed before the mark, not by the commit after this hook: the mark must go on after the transaction
+    # holds the units' rows. A writer that marked first and then waited for a twin's lock would see the twin
+    # refresh over its mark with the twin's facts, and its own refresh then leave those in place.
+    if session.dirty or session.new or session.deleted:
+        session.flush()
     serials = session.info.get(CHANGED)
     if not serials:
         return
@@ -162,6 +168,8 @@ def _before_commit(session) -> None:
 
 
 def _after_commit(session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: nothing is committed yet
     serials, mark = session.info.pop(CHANGED, None), session.info.pop("unit_scan_facts_mark", None)
     if not serials or mark is None:
         return
@@ -172,7 +180,9 @@ def _after_commit(session) -> None:
                       len(serials))
 
 
-def _after_rollback(session) -> None:
+def _after_rollback(session, transaction) -> None:
+    if transaction.parent is not None:
+        return  # a savepoint rolled back: what the transaction changed before it is still to be committed
     session.info.pop(CHANGED, None)
     session.info.pop("unit_scan_facts_mark", None)
 
@@ -180,7 +190,7 @@ def _after_rollback(session) -> None:
 def watch_commits() -> None:
     """Hook every session (once per process)."""
     for name, hook in (("before_flush", _before_flush), ("before_commit", _before_commit),
-                       ("after_commit", _after_commit), ("after_soft_rollback", lambda s, _t: _after_rollback(s))):
+                       ("after_commit", _after_commit), ("after_soft_rollback", _after_rollback)):
         if not sa.event.contains(Session, name, hook):
             sa.event.listen(Session, name, hook)
 

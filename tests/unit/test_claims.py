@@ -627,3 +627,20 @@ def test_a_prize_paid_after_its_budget_went_to_another_is_an_incident(app, goods
     [incident] = db.session.scalars(sa.select(PayoutIncident).where(PayoutIncident.payout_id == payout.id)).all()
     assert (incident.kind, incident.amount_fen) == (IncidentKind.UNRECOVERED, 100)
     assert money_violations(sandbox) == []
+
+
+def test_a_reservation_held_until_commit_outlives_a_savepoint_and_is_handed_back_by_the_rollback(app, monkeypatch):
+    """A prize delivered in a savepoint (insert_once of a payout or a points credit, on MariaDB) is not the
+    claim's commit: a rollback after it still hands the prize's money and stock back to Redis."""
+    from datetime import date
+
+    released = []
+    monkeypatch.setattr(budget, "release", released.append)
+    request = budget.Request(campaign_id=1, prize_id=1, day=date(2026, 12, 3), amount_fen=100,
+                             total_budget_fen=1000, day_budget_fen=None, stock=3)
+    with pytest.raises(RuntimeError), transaction():
+        budget.hold_until_commit(db.session(), request)
+        with db.session.begin_nested():
+            pass
+        raise RuntimeError("a deadlock after the delivery")
+    assert released == [request]

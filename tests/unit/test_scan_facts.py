@@ -21,7 +21,7 @@ from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.unit.test_consumer_scan_cost import counting
 from tests.unit.test_consumer_scans import goods, scan, short, users  # noqa: F401 - the fixtures
 from tests.unit.test_line_engine import Line, outcome, record
-from tests.unit.test_retail import make_shop, sell, store_items
+from tests.unit.test_retail import make_shop, rule, sell, store_items
 from tests.unit_factories import serial
 
 SCANS = "/api/consumer/scans"
@@ -199,3 +199,87 @@ def test_a_token_of_the_older_opaque_form_is_still_checked_in_the_database(app, 
                                    family="opaque", expires_at=utcnow() + timedelta(hours=1)))
     answer = client.post(SCANS, json={"url": short(goods["items"][0])}, headers={"Authorization": f"Bearer {opaque}"})
     assert answer.status_code == 201, answer.json
+
+
+# --- savepoints ------------------------------------------------------------------------------------
+
+def test_a_sale_that_credits_the_clerk_in_a_savepoint_is_sold_at_the_next_scan(app, users):  # noqa: F811
+    """A savepoint released inside the sale's transaction (the reward's insert_once on MariaDB) is not its
+    commit: the units the sale changed before it are still marked at the real commit, and refreshed after."""
+    shop = make_shop()
+    code = store_items(shop, 1)[0]
+    rule(product_id=shop.brand.product.id, amount=25)
+    consumer = users()
+    assert scanned_without_reading_units(consumer, code).story["store"]["sold"] is False
+    assert sell(shop.clerk, shop.store_id, code).credited.amount == 25
+    assert scan(consumer, short(code)).story["store"]["sold"] is True
+
+
+def test_a_savepoint_rolled_back_keeps_the_units_changed_before_it_named(app, goods, users):  # noqa: F811
+    code = goods["items"][0]
+    consumer = users()
+    assert scan(consumer, short(code)).verdict is Verdict.GENUINE
+    with transaction():
+        db.session.get(Unit, serial(code)).status = UnitStatus.SCRAPPED
+        db.session.flush()
+        with pytest.raises(RuntimeError), db.session.begin_nested():
+            raise RuntimeError("a twin's row refused it")
+    assert scan(consumer, short(code)).verdict is Verdict.SCRAPPED
+
+
+# --- races ---------------------------------------------------------------------------------------
+
+def test_a_writer_whose_change_is_flushed_at_its_commit_marks_after_it_holds_the_unit(app, mariadb, goods, users):  # noqa: F811
+    """Two writers of one unit: the first holds its row lock; the second's ORM change is flushed only by its
+    commit. Were the second to mark before its flush waits for the lock, the first would commit, find its
+    own mark over the second's and refresh the unit with its facts; the second's refresh would then find
+    the first's facts, not its mark, and leave them: Redis scrapped, the database voided."""
+    import threading
+
+    code = goods["items"][0]
+    key, field, _ = scan_facts.slot(serial(code))
+    consumer = users()
+    assert scan(consumer, short(code)).verdict is Verdict.GENUINE
+    holding, go_on, errors = threading.Event(), threading.Event(), []
+
+    def first():
+        with app.app_context():
+            try:
+                with transaction():
+                    scan_facts.changed([serial(code)])
+                    db.session.execute(sa.update(Unit).where(Unit.serial == serial(code))
+                                       .values(status=UnitStatus.SCRAPPED))
+                    holding.set()
+                    go_on.wait(10)
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    def second():
+        with app.app_context():
+            try:
+                # Its flush waits for the first writer; then it is slow to commit (the first one refreshes meanwhile).
+                sa.event.listen(db.session(), "after_flush", lambda *_: time.sleep(0.5))
+                with transaction():
+                    db.session.get(Unit, serial(code)).status = UnitStatus.VOIDED  # flushed by the commit
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert holding.wait(10)
+    threads[1].start()
+    deadline = time.time() + 2  # the second writer reaches its commit (and, were it to mark first, marks)
+    while time.time() < deadline and not (redis.hget(key, field) or b"").startswith(b"D|"):
+        time.sleep(0.01)
+    time.sleep(0.2)
+    go_on.set()
+    for thread in threads:
+        thread.join(15)
+    assert errors == []
+    assert db.session.get(Unit, serial(code), populate_existing=True).status is UnitStatus.VOIDED
+    db.session.rollback()
+    assert scan(consumer, short(code)).verdict is Verdict.VOIDED

@@ -120,3 +120,34 @@ def test_the_scans_fast_encoder_answers_what_its_schema_documents(app, users, go
     for result in results:
         documented = json.loads(flask_json.dumps(ConsumerScanResultSchema().dump(result)))
         assert json.loads(_encode(scan_answer(result))) == documented
+
+
+def _through_the_schema(monkeypatch):
+    from miniprogram_api import consumer_scans
+
+    def refuse(_body):
+        raise consumer_scans.msgspec.ValidationError("the fast decoder stands aside")
+    monkeypatch.setattr(consumer_scans, "_decode_scan_body", refuse)
+
+
+def test_the_fast_decoder_accepts_and_refuses_exactly_what_the_schema_does(client, mp, goods, monkeypatch):  # noqa: F811
+    """A body msgspec decodes must be one the schema takes, and whatever it can't decode gets the schema's
+    answer (never a 500): a body that is not JSON, not UTF-8, or holds a number past Python's digit limit."""
+    headers, _ = mp.sign_in("consumer")
+    url = short(goods["items"][0]).encode()
+    cases = [(b'{"url": "%s"}' % url, "text/plain"), (b'{"url": "%s"}' % url, None),
+             (b'{"url": "\xff\xfe"}', "application/json"), (b'{"url": "x\xc3"}', "application/json"),
+             (b'{"url": "%s", "latitude": 1%s}' % (url, b"0" * 5000), "application/json"),
+             (b'{"url": "%s", "latitude": NaN}' % url, "application/json"), (b"", "application/json"),
+             (b'[{"url": "%s"}]' % url, "application/json"), (b'{"url": "%s", "x": 1}' % url, "application/json")]
+
+    def answers():
+        found = []
+        for data, content_type in cases:
+            response = client.post(SCANS, data=data, headers=headers, content_type=content_type)
+            found.append((response.status_code, response.json))
+        return found
+    fast = answers()
+    assert all(400 <= status < 500 for status, _ in fast), fast
+    _through_the_schema(monkeypatch)
+    assert answers() == fast
