@@ -39,6 +39,18 @@ class JsonTooDeep(DomainError):
     message = f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels."
 
 
+# Python reads no integer of more digits than this (sys.get_int_max_str_digits): json.loads raises a bare
+# ValueError, which the parsers don't answer. No value of ours needs a tenth of it.
+MAX_NUMBER_DIGITS = 4300
+_LONG_NUMBER = re.compile(r"\d{%d,}" % (MAX_NUMBER_DIGITS + 1))
+
+
+class NumberTooLong(DomainError):
+    status = 400
+    code = "json_number_too_long"
+    message = f"A number in the JSON body has more than {MAX_NUMBER_DIGITS:,} digits."
+
+
 class InvalidText(DomainError):
     status = 400
     code = "invalid_text"
@@ -81,6 +93,8 @@ def check_request():
     # Measured on the text, so the parser never meets 100,000 levels (Python's stack would not hold them).
     if _depth(text) > MAX_JSON_DEPTH:
         raise JsonTooDeep()
+    if len(text) > MAX_NUMBER_DIGITS and _LONG_NUMBER.search(_STRING.sub("", text)):
+        raise NumberTooLong()
     # UTF-8 cannot carry a surrogate; only a \u escape can, so most bodies need no second look.
     if "\\u" in text and _has_lone_surrogate(text):
         raise InvalidText()

@@ -195,6 +195,8 @@ _CHANGED = "campaigns_changed"
 
 
 def _after_commit(session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the transaction has not committed yet
     if session.info.pop(_CHANGED, False):
         forget_listed_campaigns()
 

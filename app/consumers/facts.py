@@ -3,8 +3,8 @@
 Code batches, products, production lots, stores and dealer territories change rarely (a batch is
 voided, a product renamed, a territory redrawn) and every scan needs them, so each process keeps what it read for
 SCAN_CACHE_SECONDS (default 5): a change shows in scans within that time. A serial no cached batch
-holds is looked up in the database (a batch issued a moment ago is found at once). Units are never
-cached: a unit's status, recall and place are read from the database on every scan.
+holds is looked up in the database (a batch issued a moment ago is found at once). Units are not
+cached here: their state and counters are in Redis, kept in step by their writers (app.units.scan_facts).
 """
 from __future__ import annotations
 

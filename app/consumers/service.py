@@ -585,7 +585,12 @@ def prove_hidden_code(*, user: AppUser, scan_id: int, hidden_code: str, ip: str 
     else:
         hidden = _check_hidden(user=user, resolution=Resolved(scan.code, scan.serial, batch), given=hidden_code, ip=ip)
         if hidden["ok"] is not None:
-            scan.hidden_code_ok = hidden["ok"]
+            # Never over a proof: a wrong guess sent at the same moment as the right code must not undo it.
+            db.session.execute(sa.update(ConsumerScan).where(
+                ConsumerScan.id == scan.id, sa.or_(ConsumerScan.hidden_code_ok.is_(None),
+                                                   ConsumerScan.hidden_code_ok.is_(False)))
+                .values(hidden_code_ok=hidden["ok"]).execution_options(synchronize_session=False))
+            db.session.refresh(scan, ["hidden_code_ok"])  # what stands now (another request's proof included)
         if hidden["ok"]:
             _note_proof(serial=scan.serial, user=user, scan_id=scan.id, now=now)
     result = HiddenCodeResult(scan=scan, message=_with_hidden_note(MESSAGES[scan.verdict], hidden),

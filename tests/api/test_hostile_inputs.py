@@ -87,6 +87,16 @@ def test_json_nested_too_deep_is_a_400(client, body):
     assert "64" in body["message"]
 
 
+@pytest.mark.parametrize("path", ["/api/admin/auth/login", "/api/consumer/auth/login"])
+def test_a_number_python_cannot_read_is_a_400_not_a_500(client, path):
+    # Past 4,300 digits Python's JSON parser raises a bare ValueError that no parser answers.
+    body = _refused(client.post(path, data='{"code": ' + "7" * 5000 + "}", headers=JSON), 400, "json_number_too_long")
+    assert "4,300" in body["message"]
+    # The same digits inside a string are text, not a number.
+    response = client.post(path, data=json.dumps({"code": "7" * 5000}), headers=JSON)
+    assert response.status_code in (400, 401, 422, 429) and response.json["code"] != "json_number_too_long"
+
+
 def test_brackets_inside_strings_are_not_nesting(client):
     body = json.dumps({"username": "[{" * 20 + '\\"' + "]" * 10, "password": "[" * 100})
     response = client.post("/api/admin/auth/login", data=body, headers=JSON)

@@ -280,6 +280,27 @@ def test_the_hidden_code_is_a_step_on_the_scan_made_not_another_scan(app, hidden
     assert scan(users(), short(hidden["code"])).scans["count"] == 2  # the next real scan is the second
 
 
+def test_a_wrong_guess_racing_the_right_code_never_undoes_the_proof(app, hidden, users, monkeypatch):
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    from app.consumers import scan_log
+
+    buyer = users()
+    made = scan(buyer, short(hidden["code"]))
+    assert prove(buyer, made.scan_id, hidden["right"]).hidden_code["ok"] is True
+    own_scan = scan_log.own_scan
+
+    def read_before_the_proof(scan_id, user):  # this request read the row before the right code committed
+        row = own_scan(scan_id, user)
+        set_committed_value(row, "hidden_code_ok", None)
+        return row
+    monkeypatch.setattr(scan_log, "own_scan", read_before_the_proof)
+    late = prove(buyer, made.scan_id, wrong(hidden["right"]))
+    assert late.hidden_code["ok"] is False  # this guess was wrong...
+    db.session.expire_all()
+    assert db.session.get(ConsumerScan, made.scan_id).hidden_code_ok is True  # ...and the proof stands
+
+
 def test_the_hidden_code_step_is_for_my_own_scan_of_a_code_that_has_one(app, hidden, goods, users):
     buyer, stranger = users(), users()
     mine = scan(buyer, short(hidden["code"]))
