@@ -184,7 +184,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15, help="seconds each side is driven per round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--consumers", type=int, default=1000, help="consumers signed in")
+    parser.add_argument("--consumers", type=int, default=3000,
+                        help="consumers signed in (enough that none passes the 30 scans a minute a user may make)")
     parser.add_argument("--codes-per-round", type=int, default=15000,
                         help="distinct fresh codes per round (a round that uses them all wraps: printed)")
     parser.add_argument("--repeat-share", type=float, default=0.10)
@@ -331,7 +332,7 @@ def main() -> int:
         open_ok = True
         if args.open_seconds > 0:
             open_ok = open_load(args, results, urls, round_file("open-loop", args.rounds + 2), redis_url)
-        round_trips(tokens[0], fresh[-2], fresh[-1])
+        round_trips(sign_in(app_url, 1)[0], fresh[-2], fresh[-1])  # a consumer whose rate limit is untouched
         if args.profile:
             profile(args, app_server, scans_url, round_file("profile", args.rounds + 1), lua, Path(args.profile))
         drain(redis_url)
