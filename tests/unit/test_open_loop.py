@@ -74,7 +74,9 @@ def test_requests_go_out_on_schedule_through_a_stall_and_their_wait_is_measured(
     # The 60 requests due during the stall waited for its end: from 0.3 s (the first) down to 0;
     # about 40 of them (due in its first 0.2 s) waited 0.1 s or more, counted from when they were due.
     assert 0.25 <= result.latencies[-1] <= 0.5
-    assert 30 <= sum(1 for s in result.latencies if s >= 0.1) <= 50
+    # (Generous above: on a loaded machine the server answers slower after the stall too; a generator that
+    # measured from the run's start would have all 200 past it.)
+    assert 30 <= sum(1 for s in result.latencies if s >= 0.1) <= 100
     assert result.ms(50) < 100
     assert 150 <= result.achieved <= 230  # 200 answers in about 1 s
 
