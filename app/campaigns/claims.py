@@ -299,18 +299,24 @@ class _ClaimState:
         return None
 
 
+# Built once: a scan with a campaign open to it runs it.
+_CLAIM_STATE = sa.union_all(
+    sa.select(sa.literal_column("'drawn'"), sa.cast(sa.null(), sa.BigInteger), sa.cast(sa.null(), sa.String),
+              sa.literal(1)).where(Draw.serial == sa.bindparam("serial")),
+    sa.select(sa.literal_column("'blocked'"), sa.null(), sa.null(), sa.literal(1))
+    .where(BlockedConsumer.openid == sa.bindparam("openid")),
+    sa.select(sa.literal_column("'entry'"), Entries.campaign_id, Entries.period, Entries.draws).where(
+        Entries.app_user_id == sa.bindparam("user_id"),
+        Entries.campaign_id.in_(sa.bindparam("campaign_ids", expanding=True)),
+        Entries.period.in_(sa.bindparam("periods", expanding=True))))
+
+
 def _claim_state(serial: int, user: AppUser, campaign_ids: list[int], day: date) -> _ClaimState:
     """What a claim would meet besides the campaign's own rules, in one statement: the unit's draw, the
     blacklist, and the consumer's draws in these campaigns (in total and today)."""
-    kind, none = sa.literal_column, sa.null()
-    statement = sa.union_all(
-        sa.select(kind("'drawn'"), sa.cast(none, sa.BigInteger), sa.cast(none, sa.String), sa.literal(1))
-        .where(Draw.serial == serial),
-        sa.select(kind("'blocked'"), none, none, sa.literal(1)).where(BlockedConsumer.openid == user.openid),
-        sa.select(kind("'entry'"), Entries.campaign_id, Entries.period, Entries.draws).where(
-            Entries.app_user_id == user.id, Entries.campaign_id.in_(campaign_ids),
-            Entries.period.in_(["total", day.isoformat()])))
-    rows = db.session.execute(statement).all()
+    rows = db.session.execute(_CLAIM_STATE, {"serial": serial, "openid": user.openid, "user_id": user.id,
+                                             "campaign_ids": campaign_ids,
+                                             "periods": ["total", day.isoformat()]}).all()
     return _ClaimState(drawn=any(row[0] == "drawn" for row in rows), blocked=any(row[0] == "blocked" for row in rows),
                        entries={(row[1], row[2]): row[3] for row in rows if row[0] == "entry"}, day=day)
 
