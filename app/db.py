@@ -105,6 +105,8 @@ def transaction(*, only_if_begun: bool = False):
 
     try:
         yield db.session
+        if only_if_begun and not db.session.registry.has():
+            return  # no session was even made: nothing began
         session = db.session()
         if not only_if_begun or session.in_transaction() or session.new or session.dirty or session.deleted:
             session.commit()

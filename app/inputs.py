@@ -82,10 +82,23 @@ def check_request():
         raise too_large(limit)
     if own_limit is not None or not request.is_json:
         return None
+    check_json_text(read_body())
+    return None
+
+
+def read_body() -> bytes:
+    """The request's body, read once (413 when a body without Content-Length passes the limit)."""
     body = request.get_data(cache=True)
+    limit = request.max_content_length
     if limit is not None and request.content_length is None and len(body) >= limit:
         # A body without Content-Length (chunked) is read up to the limit and silently cut there.
         raise too_large(limit)
+    return body
+
+
+def check_json_text(body: bytes) -> None:
+    """The body's JSON: its depth, its numbers' length and its text (for a view that decodes its own body
+    and hands what its decoder refuses to a schema's parser, before that parser)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -98,7 +111,6 @@ def check_request():
     # UTF-8 cannot carry a surrogate; only a \u escape can, so most bodies need no second look.
     if "\\u" in text and _has_lone_surrogate(text):
         raise InvalidText()
-    return None
 
 
 def _check_query() -> None:

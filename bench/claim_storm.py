@@ -42,7 +42,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import ROOT, bench_redis_url, machine, may_wipe_bench_database
+from bench.common import ROOT, bench_redis_url, machine, may_wipe_bench_database, shipped_gunicorn
 from bench.consumer_scans import (
     BIN,
     RAISED_LIMITS,
@@ -64,8 +64,8 @@ PRIZES = BUDGET_FEN // PRIZE_FEN
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=2000, help="consumers claiming at once (one unit each)")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "5")))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", "4")))
+    parser.add_argument("--workers", type=int, default=shipped_gunicorn()["workers"])
+    parser.add_argument("--threads", type=int, default=shipped_gunicorn()["threads"])
     parser.add_argument("--wipe", action="store_true", help="wipe a database whose name lacks 'bench'")
     args = parser.parse_args()
     if not may_wipe_bench_database(args.wipe):

@@ -12,6 +12,21 @@ ROOT = Path(__file__).resolve().parent.parent
 MS = 1000
 
 
+def shipped_gunicorn() -> dict:
+    """The shipped gunicorn settings (config/gunicorn.py), read as gunicorn reads them, with REDIS_URL set
+    (a shared Redis: several workers) and WEB_CONCURRENCY / GUNICORN_THREADS as the environment has them."""
+    import runpy
+
+    saved = os.environ.get("REDIS_URL")
+    os.environ["REDIS_URL"] = saved or "redis://"
+    try:
+        settings = runpy.run_path(str(ROOT / "config" / "gunicorn.py"))
+    finally:
+        if saved is None:
+            del os.environ["REDIS_URL"]
+    return {"workers": settings["workers"], "threads": settings["threads"]}
+
+
 def machine() -> str:
     """CPUs, CPU model, Python and kernel, printed above every benchmark's figures."""
     model = "unknown CPU"

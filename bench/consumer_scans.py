@@ -72,7 +72,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import open_loop
 from bench.bare_app import BARE_STREAM
-from bench.common import ROOT, bench_redis_url, cpu_by_group, machine, may_wipe_bench_database
+from bench.common import ROOT, bench_redis_url, cpu_by_group, machine, may_wipe_bench_database, shipped_gunicorn
 
 # Issue 15's restated targets under gunicorn's shipped settings (requests/s, medians of the per-round ratios).
 TARGET_BARE_REDIS_RATIO = 0.6
@@ -190,9 +190,9 @@ def main() -> int:
                         help="distinct fresh codes per round (a round that uses them all wraps: printed)")
     parser.add_argument("--repeat-share", type=float, default=0.10)
     parser.add_argument("--located-share", type=float, default=0.5)
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "5")),
+    parser.add_argument("--workers", type=int, default=shipped_gunicorn()["workers"],
                         help="gunicorn workers (config/gunicorn.py: 2 x CPUs + 1)")
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", "4")),
+    parser.add_argument("--threads", type=int, default=shipped_gunicorn()["threads"],
                         help="threads per gunicorn worker (gthread)")
     parser.add_argument("--clients", type=int, default=64, help="concurrent connections (wrk -c)")
     parser.add_argument("--wrk-threads", type=int, default=2)
@@ -260,12 +260,13 @@ def main() -> int:
         log = open(work / "scan-log-worker.log", "w")  # noqa: SIM115 - open while the worker runs
         servers.append(subprocess.Popen([str(BIN / "flask"), "consumers", "persist-scans"], cwd=ROOT, env=common_env,
                                         stdout=log, stderr=subprocess.STDOUT))
+        scan_log_worker = servers[-1]
         # Where each request's CPU goes, by process (Linux /proc): the web workers, the scan-log worker,
         # MariaDB, Redis and the load generator.
-        cpu_groups = {"app": [app_server.pid], "bare app": [bare_server.pid], "scan-log worker": [servers[-1].pid],
+        cpu_groups = {"app": [app_server.pid], "bare app": [bare_server.pid], "scan-log worker": [scan_log_worker.pid],
                       "MariaDB": "mariadbd", "Redis": "redis-server"}
         print(f"gunicorn (both apps): {args.workers} workers x {args.threads} threads (gthread), "
-              f"config/gunicorn.py, access log off; one scan-log worker (flask consumers persist-scans); "
+              f"config/gunicorn.py, access log to /dev/null; one scan-log worker (flask consumers persist-scans); "
               f"wrk: {args.clients} connections on {args.wrk_threads} threads", flush=True)
 
         app_url = f"http://127.0.0.1:{app_port}"
@@ -334,7 +335,8 @@ def main() -> int:
             open_ok = open_load(args, results, urls, round_file("open-loop", args.rounds + 2), redis_url)
         round_trips(sign_in(app_url, 1)[0], fresh[-2], fresh[-1])  # a consumer whose rate limit is untouched
         if args.profile:
-            profile(args, app_server, scans_url, round_file("profile", args.rounds + 1), lua, Path(args.profile))
+            profile(args, {"web workers": app_server.pid, "scan-log worker": scan_log_worker.pid}, scans_url,
+                    round_file("profile", args.rounds + 1), lua, Path(args.profile))
         drain(redis_url)
         print("verdicts recorded (all rounds, with the warm-up and the pre-scans):")
         for verdict, count in verdicts():
@@ -660,29 +662,37 @@ def drive_open(url: str, lines: list[str], rate: float, args) -> open_loop.Resul
     return asyncio.run(open_loop.run(url, requests, rate=rate, seconds=args.open_seconds, preopen=args.clients))
 
 
-def profile(args, app_server: subprocess.Popen, scans_url: str, lines_file: Path, lua: Path, out: Path) -> None:
-    """One more scans round with py-spy sampling every worker; the top frames by own and total time."""
+def profile(args, processes: dict[str, int], scans_url: str, lines_file: Path, lua: Path, out: Path) -> None:
+    """One more scans round with py-spy sampling each process (the threads holding the GIL: CPU, not waits);
+    the top frames of our code by their samples, per process."""
     py_spy = shutil.which("py-spy")
     if py_spy is None:
         print("py-spy is not installed: no profile", file=sys.stderr)
         return
     out.mkdir(parents=True, exist_ok=True)
-    raw = out / "scans.collapsed"
-    spy = subprocess.Popen([py_spy, "record", "--pid", str(app_server.pid), "--subprocesses", "--format", "raw",
-                            "--rate", "200", "--duration", str(int(args.seconds) + 2), "--output", str(raw),
-                            "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    raws, spies = {}, []
+    for name, pid in processes.items():
+        raws[name] = out / f"{name.replace(' ', '-')}.collapsed"
+        spies.append(subprocess.Popen([py_spy, "record", "--pid", str(pid), "--subprocesses", "--format", "raw",
+                                       "--rate", "200", "--duration", str(int(args.seconds) + 2), "--output",
+                                       str(raws[name]), "--nonblocking", "--gil"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     time.sleep(1)
     result = wrk(scans_url, lines_file, args.seconds, args, lua)
-    spy.wait()
-    print("\nprofiled round (py-spy, every worker, so slower):")
+    for spy in spies:
+        spy.wait()
+    print("\nprofiled round (py-spy sampling, so slower):")
     print(describe("scans", result))
-    print(f"collapsed stacks: {raw}; samples by the innermost frame of our code (wall time, every thread "
-          f"busy or waiting on a socket):")
-    for share, frame in summarise_profile(raw):
-        print(f"  {share:5.1f}%  {frame}")
+    for name, raw in raws.items():
+        if not raw.exists():
+            print(f"{name}: no samples", file=sys.stderr)
+            continue
+        print(f"{name}: collapsed stacks in {raw}; samples holding the GIL by the innermost frame of our code:")
+        for share, frame in summarise_profile(raw):
+            print(f"  {share:5.1f}%  {frame}")
 
 
-def summarise_profile(raw: Path, top: int = 25) -> list[tuple[float, str]]:
+def summarise_profile(raw: Path, top: int = 20) -> list[tuple[float, str]]:
     samples, total = Counter(), 0
     for line in raw.read_text().splitlines():
         stack, count = line.rsplit(" ", 1)

@@ -12,7 +12,11 @@ if os.environ.get("REDIS_URL"):
 else:
     # The embedded default keeps Redis in-process: every worker would get its own, so run one.
     workers = 1
-threads = int(os.environ.get("GUNICORN_THREADS", 4))
+# Two threads a worker: one request's wait on Redis or the database is covered by the other, and the GIL is
+# shared by two, not four. Measured under the consumer scan (bench/consumer_scans.py, 5 workers): with 4
+# threads the web workers spent some 2,200 µs of CPU a scan against 940 in one thread in-process, most of
+# the difference GIL hand-offs between threads; 2 threads spent about 1,700-2,100 (docs/benchmarks.md).
+threads = int(os.environ.get("GUNICORN_THREADS", 2))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 60))
 graceful_timeout = 30
 # The app is loaded once in the master and forked into each worker. On HUP, gunicorn starts the new workers

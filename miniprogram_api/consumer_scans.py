@@ -5,7 +5,7 @@ from typing import Annotated
 
 import marshmallow as ma
 import msgspec
-from flask import Response, request
+from flask import Response, current_app, request
 from flask_smorest import Blueprint
 
 from app.accounts.models import AppName
@@ -13,6 +13,7 @@ from app.consumers import service
 from app.consumers.models import Verdict
 from app.db import transaction
 from app.http import SelectPage, body_documented, parse_body
+from app.inputs import check_json_text, decodes_own_body, read_body
 from app.schemas import Int
 from miniprogram_api.security import audience, authenticate, current_app_user, revocation_checked_by_view, token_check
 
@@ -168,13 +169,18 @@ _encode = msgspec.json.Encoder().encode
 
 
 def _scan_body() -> dict:
+    # As the schema's parser: a body sent as anything but JSON is no body.
+    raw = read_body() if request.is_json else b""
     body = None
-    if request.is_json:  # as the schema's parser: a body sent as anything but JSON is no body
+    if raw:
         try:
-            body = _decode_scan_body(request.get_data(cache=True))
+            body = _decode_scan_body(raw)
         except (msgspec.MsgspecError, UnicodeDecodeError):  # msgspec raises the latter for bytes not UTF-8
             pass
-    if body is None or (body.url is msgspec.UNSET) == (body.code is msgspec.UNSET):
+    refused = body is None or (body.url is msgspec.UNSET) == (body.code is msgspec.UNSET)
+    if refused or b"\\u" in raw:  # the checks every other body has before its parser (app.inputs)
+        check_json_text(raw)
+    if refused:
         return parse_body(blp, ConsumerScanRequestSchema)
     return {"url": body.url or None, "code": body.code or None, "hidden_code": body.hidden_code,
             "latitude": body.latitude, "longitude": body.longitude}
@@ -195,6 +201,7 @@ def scan_answer(result: service.ScanResult) -> dict:
 @blp.route("", methods=["POST"])
 @audience(CONSUMER)
 @revocation_checked_by_view
+@decodes_own_body(max_bytes=lambda: current_app.config["MAX_CONTENT_LENGTH"])
 @body_documented(blp, ConsumerScanRequestSchema)
 @blp.response(201, ConsumerScanResultSchema)
 def scan():

@@ -162,3 +162,25 @@ def test_every_integer_field_of_every_schema_is_the_strict_one(app):
              if isinstance(field, ma.fields.Integer) and not isinstance(field, Int)
              and schema.__module__ != "app.errors"]
     assert loose == []
+
+
+@pytest.mark.parametrize("body, status, code", [
+    ('{"code": %s}' % LONE_SURROGATE, 400, "invalid_text"),
+    ('{"code": "ABC", "hidden_code": %s}' % LONE_SURROGATE, 400, "invalid_text"),
+    ('{"code": "ABC", "latitude": ' + "[" * 65 + "]" * 65 + "}", 400, "json_too_deep"),
+    ('{"code": "ABC", "latitude": ' + "7" * 5000 + "}", 400, "json_number_too_long"),
+])
+def test_the_consumer_scan_decodes_its_own_body_with_the_same_checks(client, mp, body, status, code):
+    """The scan's fast decoder (msgspec) hands what it refuses to the schema, after the checks every body has."""
+    headers, _ = mp.sign_in("consumer")
+    _refused(client.post("/api/consumer/scans", data=body, headers={**JSON, **headers}), status, code)
+
+
+def test_the_consumer_scan_refuses_a_body_over_the_limit(client, app, mp, monkeypatch):
+    headers, _ = mp.sign_in("consumer")
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1000)
+    body = b'{"code": "%s"}' % (b"A" * 2000)
+    _refused(client.post("/api/consumer/scans", data=body, headers={**JSON, **headers}), 413, "payload_too_large")
+    response = client.post("/api/consumer/scans", input_stream=io.BytesIO(body), headers={**JSON, **headers},
+                           environ_overrides={"wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"})
+    assert response.status_code == 413, response.get_data(as_text=True)
