@@ -695,7 +695,9 @@ def profile(args, processes: dict[str, int], scans_url: str, lines_file: Path, l
 def summarise_profile(raw: Path, top: int = 20) -> list[tuple[float, str]]:
     samples, total = Counter(), 0
     for line in raw.read_text().splitlines():
-        stack, count = line.rsplit(" ", 1)
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue  # a sample of a process's own frames only (py-spy writes no count for some)
         frames = stack.split(";")
         ours = [f for f in frames if "(app/" in f or "(miniprogram_api/" in f]
         samples[ours[-1] if ours else "(outside our code) " + frames[-1]] += int(count)
