@@ -7,8 +7,8 @@ key, principal (the user, API key or mini-program user), method and path gets th
 authenticated and allowed (each audience's authenticating hook calls ``begin``): an anonymous
 request stores nothing, and another principal's key is another key, never someone else's answer.
 A retry while the first attempt still runs is 409 `request_in_progress`; the same key with a
-different body is 422 `idempotency_key_reused`. Server errors (5xx) are not kept, so they can be
-retried. Writes that are idempotent by nature (ERP upserts by external id) don't need the header.
+different body is 422 `idempotency_key_reused`. Server errors (5xx) and answers of a use case that did
+not run (401, 403, 429) are not kept, so they can be retried. Writes that are idempotent by nature (ERP upserts by external id) don't need the header.
 """
 from __future__ import annotations
 
@@ -81,12 +81,18 @@ def begin(*, principal: str):
     return response
 
 
+# Answers of a request whose use case did not run: a token revoked or an account refused after the key was
+# claimed (401, 403), a rate limit (429: the retry after Retry-After must run). Kept, the retry with the same
+# key would get them back for a day.
+NOT_RUN = frozenset({401, 403, 429})
+
+
 def after_request(response):
     pending = g.pop("idempotency", None)
     if pending is None:
         return response
     redis_key, fingerprint = pending
-    if response.status_code >= 500 or response.direct_passthrough:
+    if response.status_code >= 500 or response.status_code in NOT_RUN or response.direct_passthrough:
         redis.delete(redis_key)  # not kept: the client may retry it
         return response
     redis.set(redis_key, json.dumps({

@@ -12,6 +12,7 @@ fast (the line upload's msgspec), say so with ``@decodes_own_body`` and may take
 """
 from __future__ import annotations
 
+import array
 import functools
 import itertools
 import json
@@ -25,7 +26,8 @@ from app.http import declared_on_view, view_function
 
 MAX_JSON_DEPTH = 64
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
 
 
 class PayloadTooLarge(DomainError):
@@ -65,6 +67,19 @@ def decodes_own_body(*, max_bytes: Callable[[], int]):
     return decorate
 
 
+# The body a small form takes at most (a login, a scan, a claim: a few hundred bytes): refused with 413
+# before anything reads it, so an anonymous megabyte costs a public endpoint nothing.
+SMALL_BODY_BYTES = 4096
+
+
+def body_limit(max_bytes: int):
+    """This view's body is at most max_bytes (below MAX_CONTENT_LENGTH), with every other check kept."""
+    def decorate(fn):
+        fn._body_limit = max_bytes
+        return fn
+    return decorate
+
+
 def open_query(fn):
     """This page takes any query string: browsers and WeChat append their own to printed URLs."""
     fn._open_query = True
@@ -77,6 +92,8 @@ def check_request():
     own_limit = declared_on_view("_body_max_bytes")
     if own_limit is not None:
         request.max_content_length = own_limit()
+    elif (small := declared_on_view("_body_limit")) is not None:
+        request.max_content_length = min(small, request.max_content_length or small)
     limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
         raise too_large(limit)
@@ -155,8 +172,9 @@ def _depth(text: str) -> int:
     openers = text.count("[") + text.count("{")
     if openers <= MAX_JSON_DEPTH:
         return openers  # it can nest no deeper than this: most bodies stop here
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
-    return max(itertools.accumulate(1 if bracket in "[{" else -1 for bracket in brackets), default=0)
+    # Outside strings, every bracket as a signed byte (+1 an opener, -1 a closer), the rest deleted: in C.
+    steps = _STRING.sub("", text).encode("utf-8").translate(_STEPS, _NOT_BRACKETS)
+    return max(itertools.accumulate(array.array("b", steps)), default=0)
 
 
 def _has_lone_surrogate(text: str) -> bool:

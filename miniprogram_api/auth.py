@@ -8,6 +8,7 @@ from app.accounts import service as accounts
 from app.accounts.models import AppName
 from app.db import transaction
 from app.http import bearer_token, public
+from app.inputs import SMALL_BODY_BYTES, body_limit
 from miniprogram_api.schemas import MpLoginSchema, PhoneSchema, RefreshSchema, SessionUserSchema, TokenPairSchema
 from miniprogram_api.security import audience, authenticate, current_app_user
 
@@ -25,6 +26,7 @@ def auth_blueprint(app: AppName) -> Blueprint:
 
     @blp.route("/login", methods=["POST"])
     @public
+    @body_limit(SMALL_BODY_BYTES)
     @blp.arguments(MpLoginSchema)
     @blp.response(200, TokenPairSchema)
     def login(body):
@@ -34,6 +36,7 @@ def auth_blueprint(app: AppName) -> Blueprint:
 
     @blp.route("/refresh", methods=["POST"])
     @public
+    @body_limit(SMALL_BODY_BYTES)
     @blp.arguments(RefreshSchema)
     @blp.response(200, TokenPairSchema)
     def refresh(body):

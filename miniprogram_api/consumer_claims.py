@@ -10,6 +10,7 @@ from app.campaigns import claims
 from app.campaigns.models import DrawOutcome, PrizeKind
 from app.db import transaction
 from app.http import SelectPage
+from app.inputs import SMALL_BODY_BYTES, body_limit
 from app.schemas import Int
 from miniprogram_api.security import audience, authenticate, current_app_user
 
@@ -63,6 +64,7 @@ def _answer(result: claims.ClaimResult) -> dict:
 
 @blp.route("/scans/<int:scan_id>/claim", methods=["POST"])
 @audience(CONSUMER)
+@body_limit(SMALL_BODY_BYTES)
 @blp.arguments(ClaimRequestSchema)
 @blp.response(201, DrawReadSchema)
 @blp.alt_response(200, schema=DrawReadSchema, description="The unit was drawn before for me: the same draw")

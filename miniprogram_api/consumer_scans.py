@@ -5,7 +5,7 @@ from typing import Annotated
 
 import marshmallow as ma
 import msgspec
-from flask import Response, current_app, request
+from flask import Response, request
 from flask_smorest import Blueprint
 
 from app.accounts.models import AppName
@@ -13,7 +13,7 @@ from app.consumers import service
 from app.consumers.models import Verdict
 from app.db import transaction
 from app.http import SelectPage, body_documented, parse_body
-from app.inputs import check_json_text, decodes_own_body, read_body
+from app.inputs import SMALL_BODY_BYTES, body_limit, check_json_text, decodes_own_body, read_body
 from app.schemas import Int
 from miniprogram_api.security import audience, authenticate, current_app_user, revocation_checked_by_view, token_check
 
@@ -201,7 +201,7 @@ def scan_answer(result: service.ScanResult) -> dict:
 @blp.route("", methods=["POST"])
 @audience(CONSUMER)
 @revocation_checked_by_view
-@decodes_own_body(max_bytes=lambda: current_app.config["MAX_CONTENT_LENGTH"])
+@decodes_own_body(max_bytes=lambda: SMALL_BODY_BYTES)
 @body_documented(blp, ConsumerScanRequestSchema)
 @blp.response(201, ConsumerScanResultSchema)
 def scan():
@@ -210,12 +210,16 @@ def scan():
     with transaction(only_if_begun=True):
         result = service.scan(user=current_app_user(), text=body.get("url") or body.get("code"),
                               hidden_code=body.get("hidden_code"), latitude=body.get("latitude"),
-                              longitude=body.get("longitude"), ip=request.remote_addr, token=token_check())
+                              longitude=body.get("longitude"), ip=request.remote_addr, token=token_check(),
+                              # counted once if the view is run again (kept in the request: g is the app
+                              # context's, which tests share across requests)
+                              once=request.environ.setdefault("matong.consumer_scan", {}))
     return Response(_encode(scan_answer(result)), status=201, mimetype="application/json")
 
 
 @blp.route("/<int:scan_id>/hidden-code", methods=["POST"])
 @audience(CONSUMER)
+@body_limit(SMALL_BODY_BYTES)
 @blp.arguments(ConsumerHiddenCodeRequestSchema)
 @blp.response(200, ConsumerHiddenCodeResultSchema)
 def prove_hidden_code(body, scan_id):

@@ -95,8 +95,8 @@ def sign(*, user_id: int, app: str, openid: str, expires_at: datetime) -> str:
 
 def verify(token: str | None) -> Claims | None:
     """The claims of a well-formed token of this form whose MAC is right (expiry not checked); else None."""
-    if not token or not token.startswith(PREFIX + "."):
-        return None
+    if not token or not token.startswith(PREFIX + ".") or not token.isascii():
+        return None  # a header's latin-1 bytes are no token of ours (compare_digest refuses non-ASCII text)
     parts = token.split(".")
     if len(parts) != 7 or not parts[1].isdigit() or not parts[4].isdigit():
         return None

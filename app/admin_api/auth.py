@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from app.db import transaction
 from app.http import ALL_ROLES, authenticate_back_office, bearer_token, current_actor, not_regional, public, roles
 from app.identity import service as identity
+from app.inputs import SMALL_BODY_BYTES, body_limit
 from app.schemas import Int
 
 blp = Blueprint("admin_auth", __name__, url_prefix="/api/admin/auth",
@@ -38,6 +39,7 @@ class TokenSchema(ma.Schema):
 
 @blp.route("/login", methods=["POST"])
 @public
+@body_limit(SMALL_BODY_BYTES)
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
 def login(body):

@@ -142,7 +142,7 @@ def refusal(campaign: Campaign | _Listed, scan: ConsumerScan, user: AppUser, now
         return "lot_not_in_campaign"
     if campaign.region_codes and not _in_region(scan.region_code, campaign.region_codes):
         return "region_not_in_campaign" if scan.region_code else "location_needed"
-    if campaign.hidden_code_required and scan.hidden_code_ok is not True:
+    if scan.hidden_code_ok is not True and (campaign.hidden_code_required or _guarded_by_hidden_code(scan, now)):
         return "hidden_code_needed"
     if campaign.first_scan_only:
         firsts = firsts or Firsts(scan.serial)
@@ -157,6 +157,17 @@ def refusal(campaign: Campaign | _Listed, scan: ConsumerScan, user: AppUser, now
     if user.openid in (campaign.blacklist or []):
         return "blacklisted"
     return None
+
+
+def _guarded_by_hidden_code(scan: ConsumerScan, now: datetime) -> bool:
+    """Whether an active campaign needing the hidden code covers this scan's unit: then the unit's one draw
+    (one per unit across campaigns) waits for whoever proves the code, and a scan without it uses up nothing,
+    in any campaign."""
+    return any(c.hidden_code_required and c.starts_at <= now < c.ends_at
+               and (not c.product_ids or scan.product_id in c.product_ids)
+               and (not c.lot_ids or scan.lot_id in c.lot_ids)
+               and (not c.region_codes or _in_region(scan.region_code, c.region_codes))
+               for c in _listed_campaigns())
 
 
 @dataclass(frozen=True)

@@ -380,7 +380,12 @@ def write(records: list[dict]) -> None:
     fresh = [row for row in rows if row["id"] not in written]
     inserted = db.session.execute(insert, [{name: row[name] for name in columns} for row in fresh]).rowcount \
         if fresh else 0
-    if inserted < len(fresh):  # a twin writer (a claim's, a batch redelivered) wrote some since we read
+    if inserted < len(fresh):  # a twin writer (a claim's, a batch redelivered) wrote some since we read,
+        # or the database refused some (INSERT IGNORE makes a foreign key's refusal a warning): which?
+        missing = {row["id"] for row in fresh} - _written_ids([row["id"] for row in fresh], latest=True)
+        if missing:
+            raise RecordRefused(f"the database refused scan{'s' if len(missing) > 1 else ''} "
+                                f"{', '.join(map(str, sorted(missing)))} (a foreign key or a bad value)")
         if inserted:
             raise ConcurrentWrite("some scans of this batch were written meanwhile by another writer")
         fresh = []  # it wrote them all, and counted them
@@ -423,9 +428,16 @@ class ConcurrentWrite(Exception):
     wrote (and count in the reports) is unknown: the batch is written again, and then reads them."""
 
 
-def _written_ids(ids: list[int]) -> set[int]:
-    """The ids among these already in consumer_scans (a plain read: a lock would block every writer)."""
-    return set(db.session.scalars(sa.select(ConsumerScan.id).where(ConsumerScan.id.in_(ids))))
+def _written_ids(ids: list[int], *, latest: bool = False) -> set[int]:
+    """The ids among these already in consumer_scans (a plain read: a lock would block every writer).
+    ``latest``: as committed now, a twin's rows included (a locking read; this transaction's snapshot may
+    predate them)."""
+    query = sa.select(ConsumerScan.id).where(ConsumerScan.id.in_(ids))
+    return set(db.session.scalars(query.with_for_update(read=True) if latest else query))
+
+
+class RecordRefused(Exception):
+    """The database refused a record itself (INSERT IGNORE skipped it: a consumer gone, a value it can't take)."""
 
 
 class IdCollision(Exception):
@@ -434,7 +446,7 @@ class IdCollision(Exception):
 
 # What dead-letters a record: the database refuses the record itself (a constraint, a bad value), its id is
 # another scan's, or its fields can't be read. Never a connection lost or a deadlock: those are retried.
-REFUSED = (sa.exc.IntegrityError, sa.exc.DataError, IdCollision, ValueError, KeyError, TypeError)
+REFUSED = (sa.exc.IntegrityError, sa.exc.DataError, IdCollision, RecordRefused, ValueError, KeyError, TypeError)
 
 
 def _check_written(rows: list[dict]) -> None:
@@ -521,15 +533,21 @@ DEAD = "consumer:scans:dead"  # records no write could take (each with its error
 
 # The id sequence never below the highest id written (a Redis that came back from an older snapshot would
 # hand out ids the database has: INSERT IGNORE would drop those scans).
+# Raise the id sequence to ARGV[1]. A missing sequence (Redis flushed) is set only when ARGV[2] is '1' (from the
+# database's highest id and the margin): a batch's highest id is no floor, since a claim may have written
+# later scans itself (persist_one), and the next scan seeds the sequence from the database.
 _RAISE_IDS_LUA = """
-if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+local current = redis.call('GET', KEYS[1])
+if (current or ARGV[2] == '1') and tonumber(current or '0') < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
 """
 
 
 def _raise_ids_above_database() -> None:
     highest = db.session.scalar(sa.select(sa.func.max(ConsumerScan.id))) or 0
     db.session.rollback()
-    redis.eval(_RAISE_IDS_LUA, 1, IDS, highest + ID_MARGIN)
+    redis.eval(_RAISE_IDS_LUA, 1, IDS, highest + ID_MARGIN, "1")
 
 
 def _entries(consumer: str, limit: int, block_ms: int | None) -> list:
@@ -608,7 +626,7 @@ def persist(*, limit: int = 500, consumer: str | None = None, block_ms: int | No
             dead.append(json.dumps({**fields, "error": str(exc)[:500]}))
     pipe = redis.pipeline(transaction=False)
     if scan_ids:
-        pipe.eval(_RAISE_IDS_LUA, 1, IDS, max(scan_ids))
+        pipe.eval(_RAISE_IDS_LUA, 1, IDS, max(scan_ids), "0")
     if dead:
         pipe.rpush(DEAD, *dead)
     pipe.xack(STREAM, GROUP, *entry_ids)

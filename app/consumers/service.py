@@ -31,6 +31,7 @@ from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from flask import current_app
 
 from app import ratelimit
@@ -453,9 +454,34 @@ def _rate_limit_keys(user: AppUser, ip: str | None, code: str) -> list[tuple[str
     return limits
 
 
+def _count_scan(*, user, scanned, resolution, verdict, batch_product, hidden_code, latitude, longitude, ip, now,
+                token) -> tuple[dict, dict, scan_log.Counted]:
+    """The scan's Redis step: rate limits, the hidden code's try, then count and log (one script)."""
+    limits = _rate_limit_keys(user, ip, scanned.code)
+    valid = verdict is not Verdict.FORGED
+    hidden = {"required": False, "ok": None, "locked": False}
+    if valid and resolution.batch.hidden_code_digits:
+        rate_limits(limits)  # before the hidden code is tried: a refused scan counts no failure
+        limits = []
+        hidden = _check_hidden(user=user, resolution=resolution, given=hidden_code, ip=ip)
+    record = {
+        "serial": resolution.serial if valid else None,
+        "code": (resolution.code if valid else scanned.code)[:64], "app_user_id": user.id,
+        "verdict": verdict or Verdict.GENUINE,  # a unit's facts decide it in Redis
+        "hidden_code_ok": hidden["ok"], "product_id": batch_product.id if batch_product is not None else None,
+        "lot_id": None, "latitude": latitude, "longitude": longitude,
+        "region_code": diversion.region_of(latitude, longitude), "ip": ip, "scanned_at": now, "check_diversion": ""}
+    counted = _count(record, limits=limits, slot=scan_log.UnitSlot(resolution.serial) if verdict is None else None,
+                     token=token)
+    if isinstance(counted, tuple):
+        ttl = counted[1]
+        raise RateLimited(errors={"retry_after": ttl}, headers={"Retry-After": str(ttl)})
+    return hidden, record, counted
+
+
 def scan(*, user: AppUser | tokens.Holder, text: str, hidden_code: str | None = None,
          latitude: float | None = None, longitude: float | None = None, ip: str | None = None,
-         now: datetime | None = None, token: tokens.Check | None = None) -> ScanResult:
+         now: datetime | None = None, token: tokens.Check | None = None, once: dict | None = None) -> ScanResult:
     """A consumer scans a printed URL or code: count and log the scan with its verdict, answer the story.
 
     One Redis round trip and, on the hot path, no database: one script (app.consumers.scan_log) checks
@@ -464,30 +490,20 @@ def scan(*, user: AppUser | tokens.Holder, text: str, hidden_code: str | None = 
     the copy check, and keeps the record. Where Redis has not got the token or the unit, the database
     is asked and the script runs again. The record reaches consumer_scans through the scan-log worker,
     which also raises the code-leak and diversion alerts: the request writes nothing to the database.
+
+    ``once``: a dict kept across runs of one request (the view is run again after a database error,
+    app.http.retry_writes): the scan is counted, logged and its hidden code tried in the first run only.
     """
-    now = now or utcnow()
+    once = {} if once is None else once
     scanned = parse_text(text)
-    limits = _rate_limit_keys(user, ip, scanned.code)
     resolution, verdict, batch_product = _judge_code(scanned)
-    valid = verdict is not Verdict.FORGED
-    hidden = {"required": False, "ok": None, "locked": False}
-    if valid and resolution.batch.hidden_code_digits:
-        rate_limits(limits)  # before the hidden code is tried: a refused scan counts no failure
-        limits = []
-        hidden = _check_hidden(user=user, resolution=resolution, given=hidden_code, ip=ip)
-    region_code = diversion.region_of(latitude, longitude)
-    record = {
-        "serial": resolution.serial if valid else None,
-        "code": (resolution.code if valid else scanned.code)[:64], "app_user_id": user.id,
-        "verdict": verdict or Verdict.GENUINE,  # a unit's facts decide it in Redis
-        "hidden_code_ok": hidden["ok"], "product_id": batch_product.id if batch_product is not None else None,
-        "lot_id": None, "latitude": latitude, "longitude": longitude, "region_code": region_code, "ip": ip,
-        "scanned_at": now, "check_diversion": ""}
-    counted = _count(record, limits=limits, slot=scan_log.UnitSlot(resolution.serial) if verdict is None else None,
-                     token=token)
-    if isinstance(counted, tuple):
-        ttl = counted[1]
-        raise RateLimited(errors={"retry_after": ttl}, headers={"Retry-After": str(ttl)})
+    if "counted" not in once:
+        once["hidden"], once["record"], once["counted"] = _count_scan(
+            user=user, scanned=scanned, resolution=resolution, verdict=verdict, batch_product=batch_product,
+            hidden_code=hidden_code, latitude=latitude, longitude=longitude, ip=ip, now=now or utcnow(),
+            token=token)
+    hidden, record, counted = once["hidden"], once["record"], once["counted"]
+    now, region_code = record["scanned_at"], record["region_code"]
     if scan_log.inline():
         scan_log.write([scan_log.record_fields(record, counted)])
     verdict = counted.verdict
@@ -590,7 +606,12 @@ def prove_hidden_code(*, user: AppUser, scan_id: int, hidden_code: str, ip: str 
                 ConsumerScan.id == scan.id, sa.or_(ConsumerScan.hidden_code_ok.is_(None),
                                                    ConsumerScan.hidden_code_ok.is_(False)))
                 .values(hidden_code_ok=hidden["ok"]).execution_options(synchronize_session=False))
-            db.session.refresh(scan, ["hidden_code_ok"])  # what stands now (another request's proof included)
+            # What stands now, another request's proof included: a locking read, which sees the latest commit
+            # (a plain refresh reads this transaction's snapshot, which may predate the row: a twin step wrote
+            # the scan from the log meanwhile).
+            standing = db.session.scalar(sa.select(ConsumerScan.hidden_code_ok).where(ConsumerScan.id == scan.id)
+                                         .with_for_update(read=True))
+            set_committed_value(scan, "hidden_code_ok", standing)
         if hidden["ok"]:
             _note_proof(serial=scan.serial, user=user, scan_id=scan.id, now=now)
     result = HiddenCodeResult(scan=scan, message=_with_hidden_note(MESSAGES[scan.verdict], hidden),
