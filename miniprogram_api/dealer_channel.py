@@ -194,8 +194,8 @@ class DealerStockQuerySchema(ma.Schema):
 
 
 class DealerPerformanceQuerySchema(ma.Schema):
-    from_ = ma.fields.AwareDateTime(data_key="from", required=True)
-    to = ma.fields.AwareDateTime(required=True)
+    from_ = ma.fields.AwareDateTime(data_key="from", metadata={"description": "Default: this month's start (UTC+8)"})
+    to = ma.fields.AwareDateTime(metadata={"description": "Default: next month's start (UTC+8)"})
 
 
 class DealerPerformanceReadSchema(ma.Schema):
@@ -378,5 +378,5 @@ def my_stock(args):
 @blp.arguments(DealerPerformanceQuerySchema, location="query")
 @blp.response(200, DealerPerformanceReadSchema)
 def my_performance(args):
-    """My performance over [from, to): shipped, received by my stores, sold through"""
-    return stock.dealer_performance(dealer_id=_dealer_id(), starts_at=args["from_"], ends_at=args["to"])
+    """My performance over [from, to) (default: this month): shipped, received by my stores, sold through"""
+    return stock.dealer_performance(dealer_id=_dealer_id(), starts_at=args.get("from_"), ends_at=args.get("to"))

@@ -184,7 +184,29 @@ def test_performance_needs_a_period(client, chain):
     response = client.get("/api/dealer/performance", query_string={"from": PERIOD["to"], "to": PERIOD["from"]},
                           headers=chain.h1)
     assert response.status_code == 422 and response.get_json()["code"] == "period_invalid"
-    assert client.get("/api/dealer/performance", headers=chain.h1).status_code == 422
+
+
+def test_performance_without_a_period_is_this_business_month(client, chain):
+    from datetime import datetime, timedelta, timezone
+
+    from app.db import utcnow
+    from app.platform.clock import BUSINESS_TZ
+
+    codes = cf.dealer_stock(chain.brand, chain.t1.id, cases_=2)
+    this_month = cf.ship_to([codes[0]], shipper=("dealer", chain.t1.id), receiver=("dealer", chain.t2.id))
+    last_month = cf.ship_to([codes[1]], shipper=("dealer", chain.t1.id), receiver=("dealer", chain.t2.id))
+    local = utcnow().astimezone(BUSINESS_TZ)
+    starts = datetime(local.year, local.month, 1, tzinfo=BUSINESS_TZ)
+    ends = datetime(local.year + local.month // 12, local.month % 12 + 1, 1, tzinfo=BUSINESS_TZ)
+    with transaction():
+        db.session.get(Shipment, last_month.id).shipped_at = starts - timedelta(seconds=1)
+    performance = _ok(client.get("/api/dealer/performance", headers=chain.h1))
+    assert (datetime.fromisoformat(performance["starts_at"]), datetime.fromisoformat(performance["ends_at"])) == \
+        (starts.astimezone(timezone.utc), ends.astimezone(timezone.utc))
+    assert (performance["shipments"], performance["items_shipped"]) == (1, 24), this_month.id
+    since = _ok(client.get("/api/dealer/performance", query_string={"from": (starts - timedelta(days=1)).isoformat()},
+                           headers=chain.h1))
+    assert (since["shipments"], since["items_shipped"]) == (2, 48)
 
 
 def test_a_deactivated_dealers_users_are_403_until_it_is_reactivated(client, chain):
