@@ -188,7 +188,7 @@ class DealerUnpackResultSchema(ma.Schema):
                                 metadata={"description": "accepted | refused"})
     reason = ma.fields.String(allow_none=True)
     message = ma.fields.String(allow_none=True)
-    released = Int(metadata={"description": "Children taken out (partial: 1)"})
+    released = Int(allow_none=True, metadata={"description": "Accepted: the children taken out (partial: 1)"})
 
 
 class DealerUnpackOutcomeSchema(ma.Schema):

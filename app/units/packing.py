@@ -89,7 +89,7 @@ class Result:
     record_id: str | None = None
     reason: str | None = None
     message: str | None = None
-    released: int = 0  # children taken out (a partial unpack: 1)
+    released: int | None = None  # accepted: the children taken out (a partial unpack: 1)
     previously_applied: bool = False  # duplicate because this record id was applied before
 
 
