@@ -11,6 +11,7 @@ from app.channel.models import Shipment
 from app.db import transaction
 from app.extensions import db
 from tests import channel_factories as cf
+from tests import unit_factories as uf
 from tests.masterdata_factories import make_dealer
 from tests.mp_factories import mp  # noqa: F401
 
@@ -229,7 +230,7 @@ def _unpack(client, headers, mode, codes, **kw):
 def test_a_dealer_unpacks_a_received_pallet_and_ships_two_cases_against_an_order(client, chain, auth):
     brand, t1 = chain.brand, chain.t1
     pallet = cf.pallet(brand.lot, cases_=4, warehouse_id=brand.warehouse_id)
-    case_codes = _cases_of(pallet)
+    case_codes = uf.contents(pallet)
     sent = client.post("/api/integration/warehouse/scans", headers=auth.key_headers("warehouse"), json={"records": [
         {"record_id": "out-pallet", "scanned_at": "2026-03-02T09:00:00Z", "action": "outbound", "code": pallet,
          "warehouse_id": brand.warehouse_id, "to_dealer_id": t1.id}]})
@@ -280,7 +281,7 @@ def test_a_dealer_unpacks_a_received_pallet_and_ships_two_cases_against_an_order
 
 def test_a_dealer_takes_one_item_out_of_a_case_and_ships_it_alone(client, chain):
     codes = cf.dealer_stock(chain.brand, chain.t1.id, cases_=1)
-    item = _items_of(codes[0])[0]
+    item = uf.contents(codes[0])[0]
     refused = _ok(client.post("/api/dealer/shipments", json={"receiver_kind": "store",
                                                              "receiver_id": cf.make_store_of(chain.t1.id).id},
                               headers=chain.h1), 201)
@@ -310,20 +311,3 @@ def test_a_dealer_unpacks_only_its_own_stock_and_a_retry_with_its_key_answers_th
         assert response.status_code == 422 and response.get_json()["code"], body
     assert client.post("/api/dealer/unpacks", json={"mode": "whole", "codes": codes}).status_code == 401
 
-
-def _cases_of(pallet: str) -> list[str]:
-    return _children_codes(pallet)
-
-
-def _items_of(case: str) -> list[str]:
-    return _children_codes(case)
-
-
-def _children_codes(parent: str) -> list[str]:
-    from app.codes import service as codes
-    from app.units import store
-    from tests import unit_factories as uf
-
-    children = store.children_of([uf.serial(parent)], lock=False)
-    db.session.rollback()
-    return [codes.keyring().encode(u.serial, u.key_version) for u in sorted(children.values(), key=lambda u: u.serial)]
