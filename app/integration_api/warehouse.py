@@ -126,22 +126,16 @@ class UnpackUploadSchema(ma.Schema):
                              validate=ma.validate.Length(min=1, max=service.MAX_RECORDS))
 
 
-class UnpackResultSchema(ma.Schema):
-    index = Int(metadata={"description": "The record's position in the request"})
-    record_id = ma.fields.String()
-    status = ma.fields.String(metadata={"description": "accepted | duplicate | rejected"})
+class UnpackResultSchema(ScanResultSchema):
+    class Meta:
+        exclude = ("units",)
+
     reason = ma.fields.String(metadata={"description": "Rejected: why (the line's packing reasons, wrong_location, "
                                                        "warehouse_unknown, in_open_shipment)"})
-    message = ma.fields.String()
     released = Int(metadata={"description": "Accepted: the children taken out (partial: 1)"})
-    previously_applied = ma.fields.Boolean(metadata={
-        "description": "Duplicate because this record id was applied before (absent otherwise)"})
 
 
-class UnpackAnswerSchema(ma.Schema):
-    accepted = Int()
-    duplicate = Int()
-    rejected = Int()
+class UnpackAnswerSchema(ScanAnswerSchema):
     results = ma.fields.List(ma.fields.Nested(UnpackResultSchema))
 
 
