@@ -134,9 +134,11 @@ def unpack_held(*, source: str, records: list[dict],
     for unit in units.values():
         if unit.parent_serial is not None:
             children.setdefault(unit.parent_serial, set()).add(unit.serial)
-    inside = store.subtree(s for s, u in units.items() if u.level is not Level.ITEM)
-    held = busy(sorted(s for s, u in {**inside, **units}.items() if u.level is Level.ITEM))
-    contents = store.children_map([*inside.values(), *units.values()])
+    # Everything inside (read again, the rows locked): which items an open shipment holds, and what each
+    # unit holds as this request unpacks (``contents``, kept in step below).
+    everything = {**store.subtree(s for s, u in units.items() if u.level is not Level.ITEM), **units}
+    held = busy(sorted(s for s, u in everything.items() if u.level is Level.ITEM))
+    contents = store.children_map(everything.values())
 
     changed: dict[int, store.UnitState] = {}
     events: list[dict] = []
@@ -180,12 +182,10 @@ def unpack_held(*, source: str, records: list[dict],
                                 messages.get(refused.reason, refused.reason))
             continue
         changed[parent.serial] = parent
+        out = {child.serial for child, _ in moved}
+        contents[parent.serial] = [each for each in contents.get(parent.serial, ()) if each.serial not in out]
         for n, (child, kind) in enumerate(moved):
             changed[child.serial] = child
-            for each in contents.get(parent.serial, ()):
-                if each.serial == child.serial:
-                    contents[parent.serial].remove(each)
-                    break
             events.append(store.event_row(
                 kind=kind, serial=child.serial, parent_serial=parent.serial, lot_id=child.lot_id,
                 occurred_at=record["scanned_at"], recorded_at=now, location_kind=child.location_kind,
