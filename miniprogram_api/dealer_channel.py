@@ -12,13 +12,14 @@ from flask_smorest import Blueprint, Page
 
 from app.accounts import service as accounts
 from app.accounts.models import AppName
-from app.channel import orders, receipts, shipments, stock
+from app.channel import orders, receipts, shipments, stock, unpacks
 from app.channel.models import OrderStatus, PartyKind, ShipmentStatus
 from app.db import transaction
 from app.errors import Forbidden
 from app.http import SelectPage
 from app.masterdata.models import Status
 from app.schemas import Int
+from app.units import packing
 from miniprogram_api.security import audience, authenticate, current_app_user
 
 DEALER = AppName.DEALER
@@ -172,6 +173,30 @@ class DealerScanOutcomeSchema(ma.Schema):
     lines = ma.fields.List(ma.fields.Nested(DealerLineProgressSchema))
 
 
+class DealerUnpackCreateSchema(ma.Schema):
+    mode = ma.fields.String(required=True, validate=ma.validate.OneOf(packing.MODES), metadata={
+        "description": "whole: each code is a case or pallet, every child comes out; partial: each code is a "
+                       "child (item or case) that leaves its parent"})
+    codes = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=200)), required=True,
+                           validate=ma.validate.Length(min=1, max=unpacks.MAX_CODES))
+
+
+class DealerUnpackResultSchema(ma.Schema):
+    index = Int()
+    code = ma.fields.String()
+    status = ma.fields.Function(lambda r: "refused" if r.status == packing.REJECTED else r.status,
+                                metadata={"description": "accepted | refused"})
+    reason = ma.fields.String(allow_none=True)
+    message = ma.fields.String(allow_none=True)
+    released = Int(allow_none=True, metadata={"description": "Accepted: the children taken out (partial: 1)"})
+
+
+class DealerUnpackOutcomeSchema(ma.Schema):
+    results = ma.fields.List(ma.fields.Nested(DealerUnpackResultSchema))
+    accepted = Int()
+    refused = Int()
+
+
 class DealerReceiptCreateSchema(ma.Schema):
     codes = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=200)), allow_none=True,
                            validate=ma.validate.Length(min=1, max=receipts.MAX_CODES))
@@ -194,8 +219,8 @@ class DealerStockQuerySchema(ma.Schema):
 
 
 class DealerPerformanceQuerySchema(ma.Schema):
-    from_ = ma.fields.AwareDateTime(data_key="from", required=True)
-    to = ma.fields.AwareDateTime(required=True)
+    from_ = ma.fields.AwareDateTime(data_key="from", metadata={"description": "Default: this month's start (UTC+8)"})
+    to = ma.fields.AwareDateTime(metadata={"description": "Default: next month's start (UTC+8)"})
 
 
 class DealerPerformanceReadSchema(ma.Schema):
@@ -338,6 +363,20 @@ def cancel(shipment_id):
                                 shipment_id=shipment_id)
 
 
+# --- unpacking ----------------------------------------------------------------------------------
+
+@blp.route("/unpacks", methods=["POST"])
+@audience(DEALER)
+@blp.arguments(DealerUnpackCreateSchema)
+@blp.response(200, DealerUnpackOutcomeSchema)
+def unpack(body):
+    """Unpack cases or pallets in my stock (whole), or take items or cases out of theirs (partial), to ship apart"""
+    with transaction():
+        results = unpacks.unpack(actor_label=_label(), dealer_id=_dealer_id(), mode=body["mode"], codes=body["codes"])
+    accepted = sum(1 for r in results if r.status == packing.ACCEPTED)
+    return {"results": results, "accepted": accepted, "refused": len(results) - accepted}
+
+
 # --- receiving ----------------------------------------------------------------------------------
 
 @blp.route("/receipts/pending", methods=["GET"])
@@ -378,5 +417,5 @@ def my_stock(args):
 @blp.arguments(DealerPerformanceQuerySchema, location="query")
 @blp.response(200, DealerPerformanceReadSchema)
 def my_performance(args):
-    """My performance over [from, to): shipped, received by my stores, sold through"""
-    return stock.dealer_performance(dealer_id=_dealer_id(), starts_at=args["from_"], ends_at=args["to"])
+    """My performance over [from, to) (default: this month): shipped, received by my stores, sold through"""
+    return stock.dealer_performance(dealer_id=_dealer_id(), starts_at=args.get("from_"), ends_at=args.get("to"))

@@ -119,6 +119,13 @@ def receive(codes_: list[str], *, warehouse_id: int, at: datetime = SCANNED + ti
             location_kind=LocationKind.WAREHOUSE, location_id=warehouse_id, source=SOURCE) for s in roots])
 
 
+def contents(code: str) -> list[str]:
+    """The codes directly inside a case or pallet, in serial order."""
+    children = store.children_of([serial(code)], lock=False)
+    ring = codes.keyring()
+    return [ring.encode(u.serial, u.key_version) for u in sorted(children.values(), key=lambda u: u.serial)]
+
+
 def set_units(where, **values) -> None:
     """Change units' columns directly, as a test sets a scene (in the caller's transaction): named to
     app.units.scan_facts like any writer's change, so Redis follows."""

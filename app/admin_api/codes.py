@@ -17,6 +17,7 @@ from app.db import transaction
 from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, national_only, not_regional, roles
 from app.identity.models import Role
 from app.schemas import Int
+from app.units import code_status
 
 batches = Blueprint("admin_code_batches", __name__, url_prefix="/api/admin/code-batches",
                     description="Code batches (reserved serial ranges) and their code packs.")
@@ -123,8 +124,12 @@ class BatchBriefSchema(ma.Schema):
 class ResolutionSchema(ma.Schema):
     code = ma.fields.String()
     valid = ma.fields.Boolean()
-    status = ma.fields.String(metadata={"description": "issued, voided, forged, malformed or not_issued"})
-    reason = ma.fields.String(allow_none=True)
+    status = ma.fields.String(metadata={"description": "issued, voided, forged, malformed or not_issued; voided "
+                                                       "when the batch is voided or the label was replaced"})
+    reason = ma.fields.String(allow_none=True, metadata={"description": "Voided: replaced (the label was replaced); "
+                                                                         "forged or malformed: why"})
+    replaced_by = ma.fields.String(allow_none=True, metadata={
+        "description": "Voided because the label was replaced: the code that carries the unit on"})
     key_version = Int(allow_none=True)
     serial = Int(allow_none=True)
     batch = ma.fields.Nested(BatchBriefSchema, allow_none=True)
@@ -243,7 +248,7 @@ def label_sheet(batch_id):
 @lookup.response(200, ResolutionSchema)
 def resolve_code(code):
     """Resolve a code: valid or forged, its batch, product, level and status"""
-    return codes.resolve_code(code)
+    return code_status.resolve_code(code)
 
 
 @lookup.route("/<code>/qr.png", methods=["GET"])

@@ -354,7 +354,7 @@ def scan(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int, c
     units.update(scanned)
     children = store.children_map(units.values())
     # Locking read: sees the rows of a shipment that committed while we waited for the units' locks.
-    taken = _open_serials([s for s, u in units.items() if u.level is Level.ITEM])
+    taken = open_serials([s for s, u in units.items() if u.level is Level.ITEM])
 
     lines = []
     room: dict[int, int] = {}
@@ -485,7 +485,8 @@ def _shipped_by(shipper_kind: PartyKind, shipper_id: int, unit: store.UnitState)
             Shipment.status.in_((ShipmentStatus.SHIPPED, ShipmentStatus.RECEIVED))).limit(1)) is not None
 
 
-def _open_serials(serials: list[int]) -> set[int]:
+def open_serials(serials: list[int]) -> set[int]:
+    """Which of these items are scanned into an open shipment (a locking read: it sees one just committed)."""
     found: set[int] = set()
     for chunk in store.key_chunks(serials):
         found.update(db.session.scalars(sa.select(ShipmentUnit.open_serial).where(

@@ -12,9 +12,11 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app.channel.models import PartyKind, Receipt, Shipment, ShipmentStatus, ShipmentUnit
+from app.db import utcnow
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.masterdata.models import Product
+from app.platform.clock import month_span
 from app.production.models import ProductionLot
 from app.retail.models import SaleScan
 from app.stock.models import HolderKind, StockPosition
@@ -65,8 +67,13 @@ def dealer_stock(*, dealer_id: int, product_id: int | None = None) -> list[Stock
     return [StockRow(p, sku, name, lot_id, lot_no, int(n)) for p, sku, name, lot_id, lot_no, n in db.session.execute(query)]
 
 
-def dealer_performance(*, dealer_id: int, starts_at: datetime, ends_at: datetime) -> Performance:
-    """What the dealer shipped, what its stores received and what sold through, in [starts_at, ends_at)."""
+def dealer_performance(*, dealer_id: int, starts_at: datetime | None = None,
+                       ends_at: datetime | None = None) -> Performance:
+    """What the dealer shipped, what its stores received and what sold through, in [starts_at, ends_at);
+    a bound not given is the current business month's."""
+    month_starts, month_ends = month_span(utcnow())
+    starts_at = month_starts if starts_at is None else starts_at
+    ends_at = month_ends if ends_at is None else ends_at
     if ends_at <= starts_at:
         raise PeriodInvalid()
     shipped = (Shipment.shipper_kind == PartyKind.DEALER, Shipment.shipper_id == dealer_id,

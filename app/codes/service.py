@@ -286,6 +286,7 @@ class Resolution:
     serial: int | None = None
     batch: CodeBatch | None = None
     urls: LabelUrls | None = None
+    replaced_by: str | None = None  # voided because its label was replaced: the code that carries the unit on
 
     @property
     def product(self):

@@ -1,4 +1,4 @@
-"""Warehouse PDAs: inbound and outbound scans (scope warehouse).
+"""Warehouse PDAs: inbound and outbound scans, unpacking (scope warehouse).
 
 Each record is answered on its own (accepted, duplicate, rejected with a reason); a retried upload
 applies nothing twice. A malformed record refuses the whole request (422) and writes nothing.
@@ -14,10 +14,11 @@ from app.db import transaction
 from app.http import authenticate_machine, current_actor, scopes
 from app.identity.models import Scope
 from app.schemas import Int, UtcTime
+from app.units import packing
 from app.warehouse import rules, service
 
 blp = Blueprint("integration_warehouse", __name__, url_prefix="/api/integration/warehouse",
-                description="Warehouse PDAs: inbound and outbound scans (scope warehouse).")
+                description="Warehouse PDAs: inbound and outbound scans, unpacking (scope warehouse).")
 blp.before_request(authenticate_machine)
 
 # Beyond these a time isn't a scan time (and may not even convert to UTC); within them, a time that
@@ -79,13 +80,14 @@ class ScanAnswerSchema(ma.Schema):
     results = ma.fields.List(ma.fields.Nested(ScanResultSchema))
 
 
-def _answer(results: list[service.Result]) -> dict:
+def _answer(results: list, counted: str = "units") -> dict:
+    """Counts by status and each result without its empty fields (``counted``: what an accepted one did)."""
     counts = {status: 0 for status in (rules.ACCEPTED, rules.DUPLICATE, rules.REJECTED)}
     for result in results:
         counts[result.status] += 1
     items = [{name: value for name, value in (
         ("index", r.index), ("record_id", r.record_id), ("status", r.status), ("reason", r.reason),
-        ("message", r.message), ("units", r.units), ("previously_applied", r.previously_applied or None))
+        ("message", r.message), (counted, getattr(r, counted)), ("previously_applied", r.previously_applied or None))
         if value is not None} for r in results]
     return {**counts, "results": items}
 
@@ -99,3 +101,50 @@ def post_scans(body):
     with transaction():
         results = service.apply_scans(actor=current_actor(), records=body["records"])
     return _answer(results)
+
+
+class UnpackRecordSchema(ma.Schema):
+    record_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64), metadata={
+        "description": "The client's own id of this unpack; a retry sends the same id"})
+    scanned_at = UtcTime(required=True, validate=SCAN_TIMES)
+    warehouse_id = Int(required=True, metadata={"description": "The warehouse that holds the goods and unpacks"})
+    mode = ma.fields.String(required=True, validate=ma.validate.OneOf(packing.MODES), metadata={
+        "description": "whole: code is a case or pallet, every child comes out; partial: code is a child that "
+                       "leaves its parent"})
+    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    parent = ma.fields.String(validate=ma.validate.Length(min=1, max=64), metadata={
+        "description": "Partial only: the parent the child must be in (not_packed otherwise)"})
+
+    @ma.validates_schema
+    def check_parent(self, data, **kwargs):
+        if "parent" in data and data.get("mode") != packing.PARTIAL:
+            raise ma.ValidationError("A parent goes with a partial unpack only.", "parent")
+
+
+class UnpackUploadSchema(ma.Schema):
+    records = ma.fields.List(ma.fields.Nested(UnpackRecordSchema), required=True,
+                             validate=ma.validate.Length(min=1, max=service.MAX_RECORDS))
+
+
+class UnpackResultSchema(ScanResultSchema):
+    class Meta:
+        exclude = ("units",)
+
+    reason = ma.fields.String(metadata={"description": "Rejected: why (the line's packing reasons, wrong_location, "
+                                                       "warehouse_unknown, in_open_shipment)"})
+    released = Int(metadata={"description": "Accepted: the children taken out (partial: 1)"})
+
+
+class UnpackAnswerSchema(ScanAnswerSchema):
+    results = ma.fields.List(ma.fields.Nested(UnpackResultSchema))
+
+
+@blp.route("/unpacks", methods=["POST"])
+@scopes(Scope.WAREHOUSE)
+@blp.arguments(UnpackUploadSchema)
+@blp.response(200, UnpackAnswerSchema)
+def post_unpacks(body):
+    """Unpack cases and pallets held in a warehouse, whole or one child at a time (1 to 10,000 records)"""
+    with transaction():
+        results = service.apply_unpacks(actor=current_actor(), records=body["records"])
+    return _answer(results, "released")

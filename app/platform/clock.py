@@ -16,3 +16,10 @@ def china_day(moment: datetime) -> date:
 def day_start(day: date) -> datetime:
     """The UTC instant a business day starts."""
     return datetime.combine(day, time.min, BUSINESS_TZ).astimezone(timezone.utc)
+
+
+def month_span(moment: datetime) -> tuple[datetime, datetime]:
+    """The UTC instants the business month holding ``moment`` starts and the next one starts."""
+    first = china_day(moment).replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return day_start(first), day_start(following)

@@ -43,7 +43,7 @@ from app.masterdata.models import Dealer, Product, ProductionLine, Store, Wareho
 from app.production import rules as production_rules
 from app.production import service as production
 from app.production.models import LotConsumption, LotStatus, ProductionLot, RawMaterialLot
-from app.units import store
+from app.units import code_status, store
 from app.trace import recalls
 from app.units.models import Event, EventKind, LocationKind, Recall, RecallLot, Unit, UnitStatus
 
@@ -332,7 +332,8 @@ def trace_code(code: str) -> CodeTrace:
     trace = CodeTrace(
         code=resolution.code, commissioned=True, level=unit.level, batch=batch,
         product=db.session.get(Product, unit.product_id) if unit.product_id is not None else batch.product,
-        status=unit.status, recall=db.session.get(Recall, unit.recall_id) if unit.recall_id else None,
+        status=code_status.unit_status(batch.status, unit.status),
+        recall=db.session.get(Recall, unit.recall_id) if unit.recall_id else None,
         lot=lot, raw_materials=production.consumptions_of_production_lot(lot.id) if lot is not None else [],
         replaces=encode(unit.replaces_serial), replaced_by=encode(unit.replaced_by_serial))
     name = place_names([(unit.location_kind, unit.location_id)]).get((unit.location_kind, unit.location_id))

@@ -35,7 +35,7 @@ from app.identity.service import Actor
 from app.masterdata.models import Product, ProductionLine, Status
 from app.production.models import LotStatus, ProductionLot
 from app.reports import facts, rollups
-from app.units import rules, store
+from app.units import packing, rules, store
 from app.units.models import (
     Event, EventKind, LineSession, LocationKind, RejectedRecord, SessionStatus, UnitStatus,
 )
@@ -249,9 +249,7 @@ class _Batch(NamedTuple):
     key_version: int
 
 
-class _Rejected(Exception):
-    def __init__(self, reason: str, codes: list[str] | None = None):
-        self.reason, self.codes = reason, codes
+_Rejected = packing.Refused
 
 
 _DUPLICATE = "duplicate"
@@ -643,40 +641,26 @@ class _Engine:
 
     def _unpack(self, record: Unpack, i: int) -> str:
         parent = self._unit(record.code)
-        if parent.level is Level.ITEM:
-            raise _Rejected(rules.NOT_PACKED)
-        _check_in_factory(parent)
-        kids = self.children.pop(parent.serial, None)
-        if not kids:
-            raise _Rejected(rules.NOT_PACKED)
-        for serial in sorted(kids):
-            child = self.units[serial]
-            child.parent_serial = None
+        for child in packing.take_all_out(parent, self.children, self.units, where=_check_in_factory):
             self._touch(child)
             self._event(EventKind.UNPACK, child, parent.serial)
-        parent.child_count = 0
         self._touch(parent)
         return _ACCEPTED
 
     def _remove(self, record: Remove, i: int) -> str:
         child = self._unit(record.code)
-        if child.parent_serial is None:
-            raise _Rejected(rules.NOT_PACKED)
-        if record.parent is not None:
-            decoded, _ = self._issued(record.parent)
-            if decoded.serial != child.parent_serial:
-                raise _Rejected(rules.NOT_PACKED)
-        _check_in_factory(child)
-        parent = self.units[child.parent_serial]
-        self._detach(child)
+        # The parent named is read only for a packed child (an unpacked one is not_packed, whatever it names).
+        expected = (self._issued(record.parent)[0].serial
+                    if record.parent is not None and child.parent_serial is not None else None)
+        parent = packing.take_out(child, self.children, self.units, parent_serial=expected, where=_check_in_factory)
+        self._touch(parent)
+        self._touch(child)
         self._event(EventKind.REMOVE, child, parent.serial)
         return _ACCEPTED
 
     def _detach(self, child: store.UnitState) -> None:
         parent = self.units[child.parent_serial]
-        parent.child_count -= 1
-        self.children[parent.serial].discard(child.serial)
-        child.parent_serial = None
+        packing.detach(child, parent, self.children)
         self._touch(parent)
         self._touch(child)
 
@@ -804,11 +788,7 @@ class _Engine:
                 db.session.expire(session)
 
 
-def _check_active(unit: store.UnitState) -> None:
-    if unit.status is UnitStatus.SCRAPPED:
-        raise _Rejected(rules.SCRAPPED)
-    if unit.status is UnitStatus.VOIDED:
-        raise _Rejected(rules.VOIDED)
+_check_active = packing.check_active
 
 
 def _check_in_factory(unit: store.UnitState) -> None:

@@ -22,7 +22,7 @@ from app.extensions import db
 from app.identity.service import Actor
 from app.masterdata.models import Dealer, Status, Warehouse
 from app.units import rules as unit_rules
-from app.units import scan_facts, store
+from app.units import packing, scan_facts, store
 from app.units.models import EventKind, LocationKind, RejectedRecord, Unit, UnitStatus
 from app.warehouse import rules
 
@@ -173,6 +173,41 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
         answer = results[first]
         results[i] = Result(i, answer.record_id, answer.status, answer.reason, answer.message, answer.units,
                             answer.previously_applied)
+    return results
+
+
+# --- unpacking ----------------------------------------------------------------------------------
+
+UNPACK_REASONS = {rules.WRONG_LOCATION: "The unit is not in this warehouse (elsewhere, or in transit: scan it in "
+                                        "first).",
+                  rules.WAREHOUSE_UNKNOWN: rules.REASONS[rules.WAREHOUSE_UNKNOWN]}
+
+
+def apply_unpacks(*, actor: Actor, records: list[dict]) -> list[packing.Result]:
+    """Apply unpack records (whole: a case or pallet, partial: a child out of its parent) of goods in a
+    warehouse, by the line's packing rules; an answer per record, each record id applied once ever.
+
+    A record: ``record_id``, ``scanned_at``, ``warehouse_id``, ``code``, ``mode`` (whole | partial),
+    optionally ``parent`` (partial: the parent the child must be in).
+    """
+    if not 1 <= len(records) <= MAX_RECORDS:
+        raise rules.ScanRecordsInvalid(f"An unpack upload holds 1 to {MAX_RECORDS:,} records.")
+    records = packing.holder_records(records)
+    source = store.source_of(actor)
+    warehouses = set(db.session.scalars(sa.select(Warehouse.id).where(
+        Warehouse.id.in_({r["warehouse_id"] for r in records}), Warehouse.status == Status.ACTIVE)))
+
+    def where(record: dict, unit: store.UnitState) -> str | None:
+        if record["warehouse_id"] not in warehouses:
+            return rules.WAREHOUSE_UNKNOWN
+        if Place.of(unit) != Place(LocationKind.WAREHOUSE, record["warehouse_id"], False):
+            return rules.WRONG_LOCATION
+        return None
+
+    results = packing.unpack_held(source=source, records=records, where=where,
+                                  busy=channel_shipments.open_serials, messages=UNPACK_REASONS)
+    _keep_rejections(source, [{**r, "action": "unpack" if r["mode"] == packing.WHOLE else "remove"}
+                              for r in records], results)
     return results
 
 

@@ -2,6 +2,8 @@
 the ERP's pull, the back office's trace and the dealer's rebate.
 
 brand warehouse ─(ERP order 1)→ tier-1 dealer ─(order 2)→ tier-2 dealer ─(order 3)→ store → sold
+
+Order 1 also carries a pallet of two cases, which tier 1 unpacks to sell one case of it on in order 2.
 """
 from __future__ import annotations
 
@@ -52,25 +54,29 @@ def test_goods_travel_from_an_erp_order_to_a_clerks_sale_and_every_party_sees_it
     store = cf.make_store_of(t2.id)
     clerk = mp.bound("clerk", make_invitation(kind="store_owner", store_id=store.id).code)
     case_a, case_b = cf.cases(brand.lot, 2, warehouse_id=brand.warehouse_id)
+    pallet = cf.pallet(brand.lot, cases_=2, warehouse_id=brand.warehouse_id)
     erp, pda = auth.key_headers("orders"), auth.key_headers("warehouse")
     sku = brand.product.sku
 
-    # 1. The ERP orders two cases for tier 1; the brand's PDA scans them out against the order.
+    # 1. The ERP orders two cases and a pallet for tier 1; the brand's PDA scans them out against the order.
     first = _erp_order(client, erp, "E2E-1", seller=("warehouse", brand.warehouse_id), buyer=("dealer", t1.id),
-                       sku=sku, quantity=48)
+                       sku=sku, quantity=96)
     assert first["result"] == "created"
     now = datetime.now(timezone.utc) - timedelta(minutes=1)
     scans = _ok(client.post("/api/integration/warehouse/scans", headers=pda, json={"records": [
         {"record_id": f"pda-{i}", "scanned_at": now.isoformat(), "action": "outbound", "code": code,
          "warehouse_id": brand.warehouse_id, "to_dealer_id": t1.id, "order_no": "E2E-1"}
-        for i, code in enumerate((case_a, case_b))]}))
-    assert scans["accepted"] == 2, scans
-    assert _receive_pending(client, h1, "dealer")["received"] == 48
+        for i, code in enumerate((case_a, case_b, pallet))]}))
+    assert scans["accepted"] == 3, scans
+    assert _receive_pending(client, h1, "dealer")["received"] == 96
 
-    # 2. Tier 1 sells one case on to tier 2, which receives it.
-    _erp_order(client, erp, "E2E-2", seller=("dealer", t1.id), buyer=("dealer", t2.id), sku=sku, quantity=24)
-    assert _dealer_ships(client, h1, "E2E-2", [case_a])["items"] == 24
-    assert _receive_pending(client, h2, "dealer")["received"] == 24
+    # 2. Tier 1 breaks the pallet and sells a case of it and case A on to tier 2, which receives them.
+    pallet_case, kept_case = items_of(pallet)
+    unpacked = _ok(client.post("/api/dealer/unpacks", json={"mode": "whole", "codes": [pallet]}, headers=h1))
+    assert unpacked["accepted"] == 1 and unpacked["results"][0]["released"] == 2
+    _erp_order(client, erp, "E2E-2", seller=("dealer", t1.id), buyer=("dealer", t2.id), sku=sku, quantity=48)
+    assert _dealer_ships(client, h1, "E2E-2", [case_a, pallet_case])["items"] == 48
+    assert _receive_pending(client, h2, "dealer")["received"] == 48
 
     # 3. Tier 2 ships it to a store it serves; the store's clerk confirms the receipt.
     _erp_order(client, erp, "E2E-3", seller=("dealer", t2.id), buyer=("store", store.id), sku=sku, quantity=24)
@@ -100,8 +106,11 @@ def test_goods_travel_from_an_erp_order_to_a_clerks_sale_and_every_party_sees_it
     trace = _ok(client.get(f"/api/admin/trace/codes/{bottle}", headers=auth.headers_for("auditor")))
     assert trace["location"]["kind"] == "consumer"
     assert [e["kind"] for e in trace["timeline"]][-1] == "sell"
-    assert _ok(client.get("/api/dealer/stock", headers=h1))[0]["quantity"] == 24  # case B stayed with tier 1
-    assert _ok(client.get("/api/dealer/stock", headers=h2)) == []
+    assert _ok(client.get("/api/dealer/stock", headers=h1))[0]["quantity"] == 48  # case B and a pallet's case
+    assert _ok(client.get("/api/dealer/stock", headers=h2))[0]["quantity"] == 24  # the other case of the pallet
+    kept = _ok(client.get(f"/api/admin/trace/codes/{kept_case}", headers=auth.headers_for("auditor")))
+    assert (kept["location"]["kind"], kept["location"]["id"], kept["ancestors"]) == ("dealer", t1.id, [])
+    assert [e["kind"] for e in kept["timeline"]][-1] == "unpack"
 
     # 7. Finance pays tier 2 a rebate: 500 fen per case its stores received, 20 fen per unit sold through.
     finance = auth.headers_for("finance")

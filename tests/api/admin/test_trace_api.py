@@ -15,6 +15,7 @@ from app.units import store
 from app.units.models import EventKind, LocationKind
 from tests import unit_factories as uf
 from tests.masterdata_factories import ACTOR, make_dealer, make_factory, make_product
+from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.production_factories import make_line, make_production_lot, make_raw_lot
 
 TRACE = "/api/admin/trace"
@@ -209,3 +210,41 @@ def test_a_public_notice_is_checked_and_only_recallers_change_it(client, auth):
     refused = client.post(f"{TRACE}/lots/{w['lot'].id}/recall", headers=auth.headers_for("ops"),
                           json={"reason": "mould", "public_notice": "x" * 501})
     assert refused.status_code == 422
+
+
+def test_a_replaced_label_reads_voided_in_the_code_lookup_the_trace_and_the_consumer_scan(client, auth, mp):
+    w = world()
+    production_key = auth.key_headers("production")
+    session = client.post("/api/integration/line/sessions", headers=production_key,
+                          json={"line_id": w["line"].id, "lot_id": w["lot"].id})
+    assert session.status_code == 201, session.get_json()
+    fresh = uf.issue(1, product_id=w["product"].id)[0]
+    replaced = client.post(f"/api/integration/line/sessions/{session.get_json()['id']}/records", headers=production_key,
+                           json={"records": [{"type": "replace", "record_id": "r1", "code": w["items"][0],
+                                              "new_code": fresh, "scanned_at": (T0 + timedelta(hours=2)).isoformat()}]})
+    assert replaced.get_json()["accepted"] == 1, replaced.get_json()
+    headers = auth.as_admin()
+
+    looked_up = client.get(f"/api/admin/codes/{w['items'][0]}", headers=headers).get_json()
+    assert (looked_up["status"], looked_up["reason"], looked_up["replaced_by"]) == ("voided", "replaced", fresh)
+    assert client.get(f"/api/admin/codes/{fresh}", headers=headers).get_json()["status"] == "issued"
+    assert client.get(f"/api/admin/codes/{w['items'][1]}", headers=headers).get_json()["status"] == "issued"
+    traced = client.get(f"{TRACE}/codes/{w['items'][0]}", headers=headers).get_json()
+    assert (traced["status"], traced["replaced_by"]) == ("voided", fresh)
+    assert client.get(f"{TRACE}/codes/{fresh}", headers=headers).get_json()["status"] == "active"
+    consumer, _ = mp.sign_in("consumer")
+    scanned = client.post("/api/consumer/scans", json={"code": w["items"][0]}, headers=consumer)
+    assert scanned.status_code == 201 and scanned.get_json()["verdict"] == "voided", scanned.get_json()
+
+
+def test_a_code_of_a_voided_batch_reads_voided_in_the_trace_too(client, auth, mp):
+    w = world()
+    headers = auth.as_admin()
+    batch_id = client.get(f"/api/admin/codes/{w['items'][1]}", headers=headers).get_json()["batch"]["id"]
+    assert client.post(f"/api/admin/code-batches/{batch_id}/void", headers=headers,
+                       json={"reason": "misprinted roll"}).status_code == 200
+    assert client.get(f"/api/admin/codes/{w['items'][1]}", headers=headers).get_json()["status"] == "voided"
+    assert client.get(f"{TRACE}/codes/{w['items'][1]}", headers=headers).get_json()["status"] == "voided"
+    consumer, _ = mp.sign_in("consumer")
+    scanned = client.post("/api/consumer/scans", json={"code": w["items"][1]}, headers=consumer)
+    assert scanned.get_json()["verdict"] == "voided", scanned.get_json()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.units.models import Event
+from app.units.models import Event, RejectedRecord
 from tests import unit_factories as uf
 from tests.unit.test_warehouse_scans import make_world, stock_of
 
@@ -88,3 +88,73 @@ def test_malformed_records_are_a_422_that_writes_nothing(client, auth):
     too_many = [{**good, "record_id": str(i)} for i in range(10_001)]
     assert client.post(URL, json={"records": too_many}, headers=headers).status_code == 422
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Event)) == 0
+
+
+UNPACKS = "/api/integration/warehouse/unpacks"
+
+
+def unpacks(client, headers, *records):
+    return client.post(UNPACKS, json={"records": list(records)}, headers=headers)
+
+
+def test_a_warehouse_breaks_a_pallet_and_ships_one_case_of_it(client, auth):
+    world = make_world()
+    cases = [uf.pack(uf.commission(world.lot, 3)) for _ in range(2)]
+    pallet = uf.pack(cases, level="pallet")
+    headers = auth.key_headers("warehouse")
+    assert scans(client, headers, {"record_id": "in-1", "scanned_at": AT, "action": "inbound", "code": pallet,
+                                   "warehouse_id": world.a, "source": "line"}).get_json()["accepted"] == 1
+    records = [{"record_id": "u-1", "scanned_at": "2026-03-02T09:10:00Z", "warehouse_id": world.a,
+                "mode": "whole", "code": pallet},
+               {"record_id": "u-2", "scanned_at": "2026-03-02T09:05:00Z", "warehouse_id": world.b,
+                "mode": "whole", "code": pallet}]
+    body = unpacks(client, headers, *records).get_json()
+    assert (body["accepted"], body["duplicate"], body["rejected"]) == (1, 0, 1), body
+    assert body["results"][0] == {"index": 0, "record_id": "u-1", "status": "accepted", "released": 2}
+    assert (body["results"][1]["reason"], body["results"][1]["message"]) == (
+        "wrong_location", "The unit is not in this warehouse (elsewhere, or in transit: scan it in first).")
+    again = unpacks(client, headers, *records).get_json()
+    assert [r["status"] for r in again["results"]] == ["duplicate", "rejected"]
+    assert again["results"][0]["previously_applied"] is True
+    events = db.session.scalars(sa.select(Event).where(Event.kind == "unpack").order_by(Event.serial)).all()
+    assert [(e.serial, e.parent_serial, e.location_kind.value, e.location_id) for e in events] == \
+        [(uf.serial(c), uf.serial(pallet), "warehouse", world.a) for c in sorted(cases, key=uf.serial)]
+    assert db.session.scalar(sa.select(RejectedRecord.kind).where(RejectedRecord.record_id == "u-2")) == "unpack"
+
+    out = scans(client, headers, {"record_id": "out-1", "scanned_at": "2026-03-02T09:20:00Z", "action": "outbound",
+                                  "code": cases[0], "warehouse_id": world.a, "to_dealer_id": world.dealer})
+    assert out.get_json()["results"][0] == {"index": 0, "record_id": "out-1", "status": "accepted", "units": 3}
+    assert stock_of(world.a, world.lot) == 3
+
+
+def test_a_warehouse_takes_one_item_out_of_its_case_checking_the_parent(client, auth):
+    world = make_world()
+    items = uf.commission(world.lot, 3)
+    case, other = uf.pack(items), uf.pack(uf.commission(world.lot, 1))
+    at_line = uf.pack(uf.commission(world.lot, 1))
+    uf.receive([case, other], warehouse_id=world.a)
+    headers = auth.key_headers("warehouse")
+    record = {"record_id": "p-1", "scanned_at": AT, "warehouse_id": world.a, "mode": "partial", "code": items[0]}
+    body = unpacks(client, headers, {**record, "parent": other},
+                   {**record, "record_id": "p-2", "code": at_line, "mode": "whole"},
+                   {**record, "record_id": "p-3", "code": items[1], "warehouse_id": 10**9},
+                   {**record, "record_id": "p-4", "parent": case}).get_json()
+    assert [(r["status"], r.get("reason")) for r in body["results"]] == [
+        ("rejected", "not_packed"), ("rejected", "wrong_location"), ("rejected", "warehouse_unknown"),
+        ("accepted", None)]
+    assert body["results"][3]["released"] == 1
+    out = scans(client, headers, {"record_id": "out-1", "scanned_at": "2026-03-02T09:20:00Z", "action": "outbound",
+                                  "code": case, "warehouse_id": world.a, "to_warehouse_id": world.b}).get_json()
+    assert out["results"][0]["units"] == 2
+    assert stock_of(world.a, world.lot) == 2  # the item taken out and the other case stay
+
+
+def test_malformed_unpacks_are_a_422_and_other_scopes_are_refused(client, auth):
+    headers = auth.key_headers("warehouse")
+    good = {"record_id": "a", "scanned_at": AT, "warehouse_id": 1, "mode": "partial", "code": "X"}
+    for bad in ({**good, "mode": "all"}, {**good, "mode": "whole", "parent": "Y"}, {**good, "scanned_at": "soon"},
+                {k: v for k, v in good.items() if k != "record_id"}):
+        response = unpacks(client, headers, bad)
+        assert response.status_code == 422 and response.get_json()["code"], bad
+    assert unpacks(client, auth.key_headers("production"), good).status_code == 403
+    assert client.post(UNPACKS, json={"records": [good]}).status_code == 401

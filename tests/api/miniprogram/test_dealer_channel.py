@@ -11,6 +11,7 @@ from app.channel.models import Shipment
 from app.db import transaction
 from app.extensions import db
 from tests import channel_factories as cf
+from tests import unit_factories as uf
 from tests.masterdata_factories import make_dealer
 from tests.mp_factories import mp  # noqa: F401
 
@@ -184,7 +185,29 @@ def test_performance_needs_a_period(client, chain):
     response = client.get("/api/dealer/performance", query_string={"from": PERIOD["to"], "to": PERIOD["from"]},
                           headers=chain.h1)
     assert response.status_code == 422 and response.get_json()["code"] == "period_invalid"
-    assert client.get("/api/dealer/performance", headers=chain.h1).status_code == 422
+
+
+def test_performance_without_a_period_is_this_business_month(client, chain):
+    from datetime import datetime, timedelta, timezone
+
+    from app.db import utcnow
+    from app.platform.clock import BUSINESS_TZ
+
+    codes = cf.dealer_stock(chain.brand, chain.t1.id, cases_=2)
+    this_month = cf.ship_to([codes[0]], shipper=("dealer", chain.t1.id), receiver=("dealer", chain.t2.id))
+    last_month = cf.ship_to([codes[1]], shipper=("dealer", chain.t1.id), receiver=("dealer", chain.t2.id))
+    local = utcnow().astimezone(BUSINESS_TZ)
+    starts = datetime(local.year, local.month, 1, tzinfo=BUSINESS_TZ)
+    ends = datetime(local.year + local.month // 12, local.month % 12 + 1, 1, tzinfo=BUSINESS_TZ)
+    with transaction():
+        db.session.get(Shipment, last_month.id).shipped_at = starts - timedelta(seconds=1)
+    performance = _ok(client.get("/api/dealer/performance", headers=chain.h1))
+    assert (datetime.fromisoformat(performance["starts_at"]), datetime.fromisoformat(performance["ends_at"])) == \
+        (starts.astimezone(timezone.utc), ends.astimezone(timezone.utc))
+    assert (performance["shipments"], performance["items_shipped"]) == (1, 24), this_month.id
+    since = _ok(client.get("/api/dealer/performance", query_string={"from": (starts - timedelta(days=1)).isoformat()},
+                           headers=chain.h1))
+    assert (since["shipments"], since["items_shipped"]) == (2, 48)
 
 
 def test_a_deactivated_dealers_users_are_403_until_it_is_reactivated(client, chain):
@@ -198,3 +221,93 @@ def test_a_deactivated_dealers_users_are_403_until_it_is_reactivated(client, cha
     with transaction():
         masterdata.reactivate_dealer(actor=ACTOR, dealer_id=chain.t1.id)
     assert client.get("/api/dealer/orders", headers=chain.h1).status_code == 200
+
+
+def _unpack(client, headers, mode, codes, **kw):
+    return client.post("/api/dealer/unpacks", json={"mode": mode, "codes": codes}, headers=headers, **kw)
+
+
+def test_a_dealer_unpacks_a_received_pallet_and_ships_two_cases_against_an_order(client, chain, auth):
+    brand, t1 = chain.brand, chain.t1
+    pallet = cf.pallet(brand.lot, cases_=4, warehouse_id=brand.warehouse_id)
+    case_codes = uf.contents(pallet)
+    sent = client.post("/api/integration/warehouse/scans", headers=auth.key_headers("warehouse"), json={"records": [
+        {"record_id": "out-pallet", "scanned_at": "2026-03-02T09:00:00Z", "action": "outbound", "code": pallet,
+         "warehouse_id": brand.warehouse_id, "to_dealer_id": t1.id}]})
+    assert _ok(sent)["accepted"] == 1
+    inbound = _ok(client.get("/api/dealer/receipts/pending", headers=chain.h1))[0]
+    # On its way, the pallet isn't the dealer's to break yet.
+    early = _ok(_unpack(client, chain.h1, "whole", [pallet]))
+    assert (early["refused"], early["results"][0]["reason"]) == (1, "not_in_my_stock")
+    _ok(client.post(f"/api/dealer/shipments/{inbound['id']}/receipt", json={}, headers=chain.h1), 201)
+
+    order = cf.make_order(seller=("dealer", t1.id), buyer=("dealer", chain.t2.id), lines=[(brand.product.id, 48)])
+    shipment = _ok(client.post(f"/api/dealer/orders/{order.id}/shipments", headers=chain.h1), 201)
+    packed = _ok(client.post(f"/api/dealer/shipments/{shipment['id']}/scans", json={"codes": case_codes[:2]},
+                             headers=chain.h1))
+    assert {r["reason"] for r in packed["results"]} == {"not_in_my_stock"}
+
+    unpacked = _ok(_unpack(client, chain.h1, "whole", [pallet]))
+    assert unpacked["accepted"] == 1 and unpacked["results"][0] == {
+        "index": 0, "code": pallet, "status": "accepted", "reason": None, "message": None, "released": 4}
+    again = _ok(_unpack(client, chain.h1, "whole", [pallet]))
+    assert again["results"][0]["reason"] == "not_packed"
+
+    scanned = _ok(client.post(f"/api/dealer/shipments/{shipment['id']}/scans", json={"codes": case_codes[:2]},
+                              headers=chain.h1))
+    assert scanned["accepted"] == 2 and scanned["lines"][0]["remaining"] == 0
+    # A case scanned into the open shipment can't be broken under it.
+    busy = _ok(_unpack(client, chain.h1, "whole", [case_codes[0]]))
+    assert busy["results"][0]["reason"] == "in_open_shipment"
+    shipped = _ok(client.post(f"/api/dealer/shipments/{shipment['id']}/ship", headers=chain.h1))
+    assert (shipped["status"], shipped["items"]) == ("shipped", 48)
+    assert _ok(client.get(f"/api/dealer/orders/{order.id}", headers=chain.h1))["status"] == "shipped"
+
+    # The rest stays: two cases in my stock, the empty pallet ships nothing.
+    stock = _ok(client.get("/api/dealer/stock", headers=chain.h1))
+    assert [(r["lot_id"], r["quantity"]) for r in stock] == [(brand.lot.id, 48)]
+    to_store = _ok(client.post("/api/dealer/shipments", json={"receiver_kind": "dealer", "receiver_id": chain.t2.id},
+                               headers=chain.h1), 201)
+    rest = _ok(client.post(f"/api/dealer/shipments/{to_store['id']}/scans",
+                           json={"codes": [pallet, *case_codes[2:]]}, headers=chain.h1))
+    assert [r["status"] for r in rest["results"]] == ["refused", "accepted", "accepted"]
+    assert rest["results"][0]["reason"] == "empty"
+    trace = _ok(client.get(f"/api/admin/trace/codes/{case_codes[0]}", headers=auth.as_admin()))
+    assert [e["kind"] for e in trace["timeline"]][-2:] == ["unpack", "ship"]
+    unpack_event = trace["timeline"][-2]
+    assert (unpack_event["parent_code"], unpack_event["location"]["kind"], unpack_event["location"]["id"]) == \
+        (pallet, "dealer", t1.id)
+
+
+def test_a_dealer_takes_one_item_out_of_a_case_and_ships_it_alone(client, chain):
+    codes = cf.dealer_stock(chain.brand, chain.t1.id, cases_=1)
+    item = uf.contents(codes[0])[0]
+    refused = _ok(client.post("/api/dealer/shipments", json={"receiver_kind": "store",
+                                                             "receiver_id": cf.make_store_of(chain.t1.id).id},
+                              headers=chain.h1), 201)
+    assert _ok(client.post(f"/api/dealer/shipments/{refused['id']}/scans", json={"codes": [item]},
+                           headers=chain.h1))["results"][0]["reason"] == "not_in_my_stock"
+    taken = _ok(_unpack(client, chain.h1, "partial", [item, "NOT-A-CODE"]))
+    assert [(r["status"], r["released"], r["reason"]) for r in taken["results"]] == [
+        ("accepted", 1, None), ("refused", None, "forged")]
+    scanned = _ok(client.post(f"/api/dealer/shipments/{refused['id']}/scans", json={"codes": [item, codes[0]]},
+                              headers=chain.h1))
+    assert [(r["status"], r["items"]) for r in scanned["results"]] == [("accepted", 1), ("accepted", 23)]
+
+
+def test_a_dealer_unpacks_only_its_own_stock_and_a_retry_with_its_key_answers_the_same(client, chain, mp):
+    codes = cf.dealer_stock(chain.brand, chain.t1.id, cases_=1)
+    other, other_headers = cf.dealer_owner(mp)
+    theirs = _ok(_unpack(client, other_headers, "whole", codes))
+    assert (theirs["refused"], theirs["results"][0]["reason"]) == (1, "not_in_my_stock")
+    assert _ok(_unpack(client, chain.h2, "whole", codes))["results"][0]["reason"] == "not_in_my_stock"
+    key = {**chain.h1, "Idempotency-Key": "unpack-case-0001"}
+    first = _unpack(client, key, "whole", codes)
+    retry = _unpack(client, key, "whole", codes)
+    assert _ok(first)["results"][0]["released"] == 24
+    assert retry.headers.get("Idempotent-Replayed") == "true" and _ok(retry) == _ok(first)
+    for body in ({"mode": "all", "codes": codes}, {"mode": "whole", "codes": []}, {"mode": "whole"}):
+        response = client.post("/api/dealer/unpacks", json=body, headers=chain.h1)
+        assert response.status_code == 422 and response.get_json()["code"], body
+    assert client.post("/api/dealer/unpacks", json={"mode": "whole", "codes": codes}).status_code == 401
+
