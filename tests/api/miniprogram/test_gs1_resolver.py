@@ -118,7 +118,7 @@ def test_what_is_not_ours_answers_404_with_a_reason(client, tea):
         f"/01/{bad_check}/21/{code}": "gtin_invalid",
         f"/01/{bad_check}": "gtin_invalid",
         f"/01/12345/21/{code}": "gtin_invalid",
-        f"/01/notagtin": "gtin_invalid",
+        "/01/notagtin": "gtin_invalid",
         f"/01/96385074/21/{code}": "gtin_unknown",  # a valid GTIN-8 of no product of ours
         f"/01/{tea['gtin']}/21/0123456789ABCDEFGH": "serial_unknown",  # fails the MAC
         f"/01/{tea['gtin']}/21/{issue(1)[0]}": "serial_unknown",  # ours, but of no product
@@ -126,7 +126,7 @@ def test_what_is_not_ours_answers_404_with_a_reason(client, tea):
         f"/01/{tea['gtin']}/21/{'x' * 300}": "serial_unknown",
         f"/gs1/verify/{tea['gtin']}/0123456789ABCDEFGH": "serial_unknown",
         f"/gs1/trace/{bad_check}/{code}": "gtin_invalid",
-        f"/gs1/pip/96385074": "gtin_unknown",
+        "/gs1/pip/96385074": "gtin_unknown",
     }
     for path, reason in cases.items():
         for query in ({}, {"linkType": "gs1:pip"}, {"linkType": "all"}):
