@@ -83,6 +83,18 @@ def test_an_item_commissioned_with_its_epc_and_a_case_packed_with_its_tag_are_bo
                                                           Event.serial == uf.serial(items[0])))
     assert commission.data == {"epc": epc(1)}
 
+    # The back office's trace shows the tags, and finds a code by its tag.
+    for looked_up in (items[0], epc(1).lower()):
+        traced = client.get(f"/api/admin/trace/codes/{looked_up}", headers=auth.headers_for("ops"))
+        assert traced.status_code == 200, traced.get_json()
+        assert traced.get_json()["code"] == items[0]
+        assert [(e["epc"], e["kind"], e["uri"]) for e in traced.get_json()["epcs"]] == [
+            (epc(1), "sgtin96", "urn:epc:id:sgtin:0614141.812345.1")]
+    case_trace = client.get(f"/api/admin/trace/codes/{tid}", headers=auth.headers_for("ops")).get_json()
+    assert (case_trace["code"], case_trace["epcs"][0]["kind"], case_trace["epcs"][0]["uri"]) == (case, "tid", None)
+    unbound = client.get(f"/api/admin/trace/codes/{epc(2)}", headers=auth.headers_for("ops"))
+    assert (unbound.status_code, unbound.get_json()["code"]) == (404, "code_not_found")
+
     again = upload(client, headers, session_id,
                    {"type": "commission", "record_id": "c1", "scanned_at": AT, "code": items[0], "epc": epc(1)},
                    {"type": "commission", "record_id": "c1-again", "scanned_at": AT, "code": items[0],
