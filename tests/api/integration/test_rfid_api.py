@@ -14,6 +14,7 @@ from app.masterdata.models import Product
 from app.units.models import EpcBinding, Event, EventKind, Unit
 from tests import channel_factories as cf
 from tests import unit_factories as uf
+from tests.concurrency import at_once
 from tests.masterdata_factories import make_dealer
 from tests.mp_factories import make_invitation, mp  # noqa: F401
 
@@ -213,3 +214,25 @@ def test_a_clerk_sells_an_item_by_its_tag(client, auth, mp):
     assert (again.status_code, again.get_json()["code"]) == (409, "already_sold")
     unknown = client.post("/api/clerk/sales", json={"code": epc(100)}, headers=headers)
     assert (unknown.status_code, unknown.get_json()["code"]) == (422, "epc_unknown")
+
+
+def test_two_lines_binding_one_epc_to_two_codes_at_once_bind_it_once(app, client, auth, mariadb):
+    brand = tagged_brand()
+    (headers, first), (_, second) = line_session(client, auth, brand), line_session(client, auth, brand)
+    items = uf.issue(2, product_id=brand.product.id)
+
+    def upload_at_once(session_id, code):
+        def run():
+            response = app.test_client().post(f"{SESSIONS}/{session_id}/records", headers=headers, json={
+                "records": [{"type": "commission", "record_id": f"c-{code}", "scanned_at": AT, "code": code,
+                             "epc": epc(5)}]})
+            return response.status_code, response.get_json()["results"][0].get("reason")
+        return run
+
+    results = at_once(app, upload_at_once(first, items[0]), upload_at_once(second, items[1]))
+    assert sorted(results, key=str) == [(200, "epc_taken"), (200, None)]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(EpcBinding)) == 1
+    winner = items[0] if results[0][1] is None else items[1]
+    assert bound_serial(epc(5)) == uf.serial(winner)
+    # The loser's item was not commissioned: its record was refused whole.
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Unit)) == 1
