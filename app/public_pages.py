@@ -123,6 +123,19 @@ def page(reading: service.Reading, code: str, *, status: int = 200) -> Response:
         product=f"<p>{escape(product.name)}</p>" if product is not None and verdict is not Verdict.FORGED else "",
         advice=_advice(reading, verdict),
     )
+    return _html(body, status)
+
+
+def product_page(*, name: str, specification: str | None, gtin: str) -> Response:
+    """A product's information page (the GS1 resolver's gs1:pip): name, specification, GTIN."""
+    chinese, english = _INVITATION
+    body = _PAGE.format(title=escape(name), tone="ok", code=f"GTIN {escape(gtin)}",
+                        product=f"<p>规格 · Specification: {escape(specification or '-')}</p>",
+                        advice=f'<p>{chinese}</p>\n<p lang="en">{english}</p>')
+    return _html(body, 200)
+
+
+def _html(body: str, status: int) -> Response:
     response = Response(body, status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"

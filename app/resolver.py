@@ -28,7 +28,6 @@ GS1_RESOLVER_PER_MINUTE_IP times a minute (429 rate_limited past it), target pag
 from __future__ import annotations
 
 from dataclasses import dataclass
-from html import escape
 from urllib.parse import quote
 
 import msgspec
@@ -202,23 +201,6 @@ def product_link(gtin: str):
 
 # --- the targets ------------------------------------------------------------------------------------
 
-_PIP_PAGE = """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{name}</title>
-<style>
-body{{font-family:-apple-system,"PingFang SC",sans-serif;margin:0;padding:24px;background:#f6f6f6;color:#222}}
-.card{{background:#fff;border-radius:12px;padding:20px;max-width:480px;margin:auto}} h1{{font-size:20px}}
-dt{{color:#666;font-size:13px}} dd{{margin:0 0 12px}}
-</style></head>
-<body><div class="card">
-<h1>{name}</h1>
-<dl><dt>规格 · Specification</dt><dd>{specification}</dd><dt>GTIN</dt><dd>{gtin}</dd></dl>
-<p>扫描标签上的二维码验证真伪。<br><span lang="en">Scan the label's QR code to check that it is genuine.</span></p>
-</div></body></html>
-"""
-
-
 def _json(body: dict) -> Response:
     response = Response(_encode(body), mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
@@ -230,12 +212,7 @@ def _json(body: dict) -> Response:
 def product_page(gtin: str):
     _limit()
     gtin, product = _gtin(gtin)
-    body = _PIP_PAGE.format(name=escape(product.name), specification=escape(product.specification or "-"),
-                            gtin=gtin)
-    response = Response(body, mimetype="text/html")
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-    return response
+    return public_pages.product_page(name=product.name, specification=product.specification, gtin=gtin)
 
 
 @public
