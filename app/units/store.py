@@ -103,11 +103,12 @@ class CodeReader:
             return
         wanted: dict[str, list[str]] = {}
         for text in texts:
-            if text not in self._seen and rfid.looks_like_epc(text) and not _CODE.fullmatch(text):
+            # What has a code's shape is read as a code first (read() tries it as a tag if it fails).
+            if text not in self._seen and rfid.looks_like_epc(text) and not _CODE.fullmatch(normalise(text)):
                 try:
                     wanted.setdefault(rfid.parse_epc(text).hex, []).append(text)
                 except rfid.EpcInvalid:
-                    self._seen[text] = "forged"
+                    pass  # read() refuses it as forged
         for chunk in _chunks(sorted(wanted)):
             for epc, serial, version in db.session.execute(
                     sa.select(EpcBinding.epc, Unit.serial, Unit.key_version)
