@@ -92,6 +92,7 @@ AUDIENCES: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("Public", "Public", {
         "health": "Health probes",
         "label_pages": "Label pages",
+        "gs1_resolver": "GS1 Digital Link resolver",
         "payouts_notify": "WeChat Pay notifications",
     }),
 )

@@ -5,9 +5,9 @@ consumer scan, with its story, counters and campaigns, happens in the consumer m
 genuine code's page invites the person to open by scanning the label with WeChat. A code not to be
 trusted (forged, never put on a product, voided, scrapped, recalled) gets no invitation: its page says,
 in Chinese and then in English, what to do and whom to tell (the brand's contacts, BRAND_SERVICE_PHONE,
-BRAND_REPORT_EMAIL and BRAND_REPORT_URL when set, and 12315). The routes are added when the blueprint is
-registered, with the configured LABEL_PREFIX: GET /<LABEL_PREFIX>/<code>, GET /01/<gtin>/21/<code> and
-GET /01/<gtin>/10/<lot>/21/<code> (GS1 Digital Link).
+BRAND_REPORT_EMAIL and BRAND_REPORT_URL when set, and 12315). The route is added when the blueprint is
+registered, with the configured LABEL_PREFIX: GET /<LABEL_PREFIX>/<code>. The GS1 Digital Link form of
+the same label (/01/<gtin>/21/<code>) is the resolver's (app.resolver), which shows browsers this page.
 """
 from __future__ import annotations
 
@@ -110,6 +110,11 @@ def _render(url: str, code: str) -> Response:
         reading = service.preview(url)
     except service.ScanTextInvalid:
         reading = service.Reading(Verdict.FORGED)
+    return page(reading, code)
+
+
+def page(reading: service.Reading, code: str, *, status: int = 200) -> Response:
+    """The page of a code's reading (the verdict, what to do next)."""
     verdict = reading.verdict if reading.verdict is not Verdict.SCANNED_BEFORE else Verdict.GENUINE
     tone, title = _TITLES[verdict]
     product = reading.product
@@ -118,8 +123,20 @@ def _render(url: str, code: str) -> Response:
         product=f"<p>{escape(product.name)}</p>" if product is not None and verdict is not Verdict.FORGED else "",
         advice=_advice(reading, verdict),
     )
-    response = Response(body, status=200,
-                        mimetype="text/html")
+    return _html(body, status)
+
+
+def product_page(*, name: str, specification: str | None, gtin: str) -> Response:
+    """A product's information page (the GS1 resolver's gs1:pip): name, specification, GTIN."""
+    chinese, english = _INVITATION
+    body = _PAGE.format(title=escape(name), tone="ok", code=f"GTIN {escape(gtin)}",
+                        product=f"<p>规格 · Specification: {escape(specification or '-')}</p>",
+                        advice=f'<p>{chinese}</p>\n<p lang="en">{english}</p>')
+    return _html(body, 200)
+
+
+def _html(body: str, status: int) -> Response:
+    response = Response(body, status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
@@ -136,24 +153,13 @@ def short_url(code: str):
     return _render(f"{_base()}/{current_app.config['LABEL_PREFIX']}/{code}", code)
 
 
-@public
-@open_query
-def digital_link(gtin: str, code: str, lot: str | None = None):
-    lot_part = f"/10/{lot}" if lot is not None else ""
-    return _render(f"{_base()}/01/{gtin}{lot_part}/21/{code}", code)
-
-
 def _add_rules(state) -> None:
     app = state.app
     prefix = str(app.config["LABEL_PREFIX"]).strip("/")
-    if prefix in ("api", "docs", "openapi.json", "healthz", "readyz", "01", "00", ""):
+    if prefix in ("api", "docs", "openapi.json", "healthz", "readyz", "01", "00", "gs1", ".well-known", ""):
         raise RuntimeError(f"LABEL_PREFIX {prefix!r} clashes with the app's routes")
     app.add_url_rule(f"/{prefix}/<string:code>", endpoint="label_pages.short_url", view_func=short_url,
                      methods=["GET"])
-    app.add_url_rule("/01/<string:gtin>/21/<string:code>", endpoint="label_pages.digital_link",
-                     view_func=digital_link, methods=["GET"])
-    app.add_url_rule("/01/<string:gtin>/10/<string:lot>/21/<string:code>", endpoint="label_pages.digital_link_lot",
-                     view_func=digital_link, methods=["GET"])
 
 
 blp.record_once(_add_rules)

@@ -259,6 +259,8 @@ class Base:
         self.CONSUMER_SCANS_PER_MINUTE_USER = env_int("CONSUMER_SCANS_PER_MINUTE_USER", 30)
         self.CONSUMER_SCANS_PER_MINUTE_IP = env_int("CONSUMER_SCANS_PER_MINUTE_IP", 120)
         self.CONSUMER_SCANS_PER_MINUTE_CODE = env_int("CONSUMER_SCANS_PER_MINUTE_CODE", 60)
+        # The GS1 Digital Link resolver and its pages, per address (public, nothing recorded).
+        self.GS1_RESOLVER_PER_MINUTE_IP = env_int("GS1_RESOLVER_PER_MINUTE_IP", 120)
         # Reverse proxies in front of the app whose X-Forwarded-For is believed (0: none, the header is ignored).
         self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
         # Claims: how long a scan can be claimed, and the velocity rules that hold a cash prize for review.

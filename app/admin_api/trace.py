@@ -4,6 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
+from app import rfid
 from app.admin_api.codes import BatchBriefSchema, ProductBriefSchema
 from app.admin_api.production import ConsumedRawLotSchema, ProductionLotReadSchema, RawMaterialLotReadSchema
 from app.codes.models import Level
@@ -127,6 +128,15 @@ class TraceDrawSchema(ma.Schema):
     openid = Masked(OPENID)
 
 
+class EpcBindingSchema(ma.Schema):
+    epc = ma.fields.String(metadata={"description": "Upper-case hex"})
+    kind = ma.fields.String(metadata={"enum": ["sgtin96", "tid"]})
+    uri = ma.fields.Function(lambda b: rfid.decode_sgtin96(b.epc).uri if b.kind == rfid.SGTIN96 else None,
+                             metadata={"description": "An SGTIN's pure identity URI (urn:epc:id:sgtin:...)",
+                                       "type": "string", "nullable": True})
+    bound_at = ma.fields.DateTime()
+
+
 class CodeTraceSchema(ma.Schema):
     code = ma.fields.String()
     commissioned = ma.fields.Boolean(metadata={"description": "false: issued, never bound to a unit"})
@@ -150,6 +160,8 @@ class CodeTraceSchema(ma.Schema):
     consumer_scans_total = Int()
     draws = ma.fields.List(ma.fields.Nested(TraceDrawSchema), metadata={
         "description": "Draws made on the code's scans (one per unit, ever), with campaign and prize"})
+    epcs = ma.fields.List(ma.fields.Nested(EpcBindingSchema), metadata={
+        "description": "RFID tags bound to the code: SGTIN-96 EPCs and TIDs, as hex"})
 
 
 class PlaceCountSchema(TracePlaceSchema):
@@ -314,7 +326,7 @@ class CorrectionReadSchema(ma.Schema):
 @national_only("a code's or lot's trace spans every region it passed through; a recall is brand-wide")
 @blp.response(200, CodeTraceSchema)
 def trace_code(code):
-    """Trace a code: product, lot, raw materials, place, parents, children and timeline"""
+    """Trace a code (or an RFID tag bound to one): product, lot, raw materials, place, parents, children, timeline"""
     return service.trace_code(code)
 
 

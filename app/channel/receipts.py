@@ -98,6 +98,7 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
     else:
         mode, scanned_roots = ReceiptMode.SCANNED, []
     reader = store.CodeReader()
+    reader.prefetch(str(text) for text in [*(codes or ()), *damaged])
     seen: set[int] = set()
     for text, is_damaged in [*((c, False) for c in (codes or ())), *((c, True) for c in damaged)]:
         decoded = reader.read(str(text))

@@ -37,6 +37,7 @@ MAX_CODES = 1000
 REASONS = {
     "forged": "This is not a code of ours.",
     "unknown": "This code was never issued.",
+    store.EPC_UNKNOWN: store.EPC_UNKNOWN_MESSAGE,
     "voided": "This code's batch was voided.",
     "not_commissioned": "This code was never put on a product.",
     "not_in_my_stock": "This is not in your stock (elsewhere, in transit, or packed inside a case or pallet: "
@@ -336,6 +337,7 @@ def scan(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int, c
     results: list[ScanResult | None] = [None] * len(codes)
 
     reader = store.CodeReader()
+    reader.prefetch(str(text) for text in codes)
     decoded: dict[int, store.Decoded] = {}
     for i, text in enumerate(codes):
         code = reader.read(str(text))

@@ -57,6 +57,7 @@ from app.identity.scope import NATIONAL, DataScope
 from app.identity.service import Actor, audit
 from app.masterdata import region_cache
 from app.masterdata.models import (
+    Product,
     Region,
     RegionLevel,
 )
@@ -438,6 +439,26 @@ def read(scanned: ScannedText) -> Reading:
 def preview(text: str) -> Reading:
     """The verdict of a printed URL for a browser: nothing recorded, no counters moved."""
     return read(parse_text(text))
+
+
+def product_of_gtin(gtin: str) -> facts.ProductFacts | None:
+    """The product carrying this GTIN-14, or None (the GS1 Digital Link's short form, /01/<gtin>)."""
+    return facts.product(db.session.scalar(sa.select(Product.id).where(Product.gtin == gtin)))
+
+
+def public_story(reading: Reading) -> dict:
+    """What anyone holding the label may read of its unit (GS1 gs1:traceability): the verdict, the
+    product, the lot and the story a consumer scan tells; nothing recorded, no scans counted."""
+    unit = reading.unit
+    answer = {"verdict": reading.verdict.value, "message": MESSAGES[reading.verdict],
+              "product": _product(reading.product), "lot": None, "story": None}
+    if unit is not None:
+        lot = facts.lot(unit.lot_id)
+        shop = facts.store(unit.location_id) if _at_store(unit) else None
+        answer["lot"] = _lot(lot)
+        answer["story"] = _story(unit, lot, lot.factory_region if lot is not None else None, shop,
+                                 facts.territory(unit.last_dealer_id))
+    return answer
 
 
 def public_recall_notice(*, recall_id: int) -> str | None:

@@ -112,6 +112,10 @@ RECORD_SCHEMA = {
         "parent": {**_CODE, "description": "pack: the parent; remove: the parent it must be in"},
         "partial": {"type": "boolean", "description": "pack: mark the parent partial (not held to its count)"},
         "new_code": {**_CODE, "description": "replace: the new label"},
+        "epc": {**_CODE, "description": "commission (a single code): the item's RFID tag, an SGTIN-96 as 24 hex "
+                                        "digits (its GTIN must be the product's) or a TID; bound to the code"},
+        "parent_epc": {**_CODE, "description": "pack: the parent's RFID tag (SGTIN-96 hex or TID), bound to "
+                                               "the parent's code"},
     },
 }
 UPLOAD_BODY = {

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.units.store import EPC_UNKNOWN, EPC_UNKNOWN_MESSAGE
 
 # Sale-scan refusals by reason: (HTTP error class, sentence).
 FORGED = "forged"
@@ -37,6 +38,7 @@ SALE_REFUSALS = {
     VOIDED: (SaleRefused, "The code is voided (its batch was voided, or its label was replaced)."),
     RECALLED: (SaleRefused, "The unit is recalled: it must not be sold. Take it off the shelf."),
     ALREADY_SOLD: (SaleRefused, "The unit was already sale-scanned; a unit is sold and rewarded once."),
+    EPC_UNKNOWN: (SaleCodeInvalid, EPC_UNKNOWN_MESSAGE),
 }
 
 

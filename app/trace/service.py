@@ -185,6 +185,7 @@ class CodeTrace:
     consumer_scans: list[ConsumerScanEntry] = field(default_factory=list)
     consumer_scans_total: int = 0
     draws: list[DrawEntry] = field(default_factory=list)
+    epcs: list = field(default_factory=list)  # the RFID tags bound to the code (units.models.EpcBinding)
 
 
 @dataclass
@@ -305,8 +306,13 @@ def place_names(places) -> dict[tuple, str]:
 
 
 def _resolve(code: str):
-    """The code's decoded serial and batch; CodeNotFound for a forged, malformed or never issued code."""
+    """The code's decoded serial and batch (of an RFID tag's EPC or TID: its code's); CodeNotFound for a
+    forged, malformed or never issued code, or a tag bound to none."""
     resolution = codes.resolve_code(code)
+    if resolution.status in ("malformed", "forged"):
+        bound = store.CodeReader().read(code)
+        if isinstance(bound, store.Decoded):
+            resolution = codes.resolve_code(bound.code)
     if resolution.batch is None:
         reasons = {"forged": "The code fails its check: it is forged or mistyped.",
                    "malformed": "This is not a code.",
@@ -341,6 +347,7 @@ def trace_code(code: str) -> CodeTrace:
     trace.ancestors = _ancestors(unit, encode)
     trace.children, trace.tree_size, trace.truncated = _tree(unit.serial, encode)
     trace.timeline = _timeline(unit, encode)
+    trace.epcs = store.epcs_of([unit.serial]).get(unit.serial, [])
     _consumers(trace, _label_chain(unit.serial, forward=False), encode)
     return trace
 

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from msgspec import Meta
 from sqlalchemy.dialects import mysql, sqlite
 
+from app import rfid
 from app.codes.models import Level
 from app.codes.service import keyring
 from app.db import utcnow
@@ -50,6 +51,7 @@ CODES_REPORTED = 20  # failing codes named in the answer to a list or range reco
 
 RecordIdText = Annotated[str, Meta(min_length=1, max_length=64)]
 CodeText = Annotated[str, Meta(min_length=1, max_length=64)]
+EpcText = Annotated[str, Meta(min_length=1, max_length=64)]
 AwareTime = Annotated[datetime, Meta(tz=True)]
 LotId = Annotated[int, Meta(ge=1, le=2**63 - 1)]
 
@@ -72,12 +74,15 @@ class Commission(_Record, kw_only=True, tag="commission"):
     codes: Annotated[list[CodeText], Meta(min_length=1, max_length=MAX_CODES_PER_RECORD)] | None = None
     last_code: CodeText | None = None
     lot_id: LotId | None = None  # default: the session's lot
+    epc: EpcText | None = None  # the item's RFID tag (SGTIN-96 hex or TID), bound to its code
 
     def __post_init__(self):
         if (self.code is None) == (self.codes is None):
             raise ValueError("a commission record has either code (with last_code for a range) or codes")
         if self.last_code is not None and self.code is None:
             raise ValueError("last_code goes with code (an inclusive range)")
+        if self.epc is not None and (self.code is None or self.last_code is not None):
+            raise ValueError("epc goes with a single code")
 
 
 class Pack(_Record, kw_only=True, tag="pack"):
@@ -86,6 +91,7 @@ class Pack(_Record, kw_only=True, tag="pack"):
     code: CodeText
     parent: CodeText
     partial: bool = False  # marks the parent partial (sticky): not held to the packaging count
+    parent_epc: EpcText | None = None  # the parent's RFID tag, bound to the parent's code
 
 
 class Unpack(_Record, kw_only=True, tag="unpack"):
@@ -304,7 +310,7 @@ class _Engine:
         # records are applied: neither needs the other's result until write().
         self.meanwhile = meanwhile
         self.source, self.records, self.now = source, records, utcnow()
-        self.reader = store.CodeReader()
+        self.reader = store.CodeReader(epcs=False)  # records name codes; EPCs only as epc/parent_epc
         self.issued: dict[str, tuple | str] = {}
         self.plain_batches: dict = {}  # CodeBatch -> _Batch
         self.units: dict[int, store.UnitState] = {}
@@ -317,6 +323,9 @@ class _Engine:
         self.results: list[Result | None] = [None] * len(records)
         self.ranges: dict[int, tuple | str] = {}
         self.outcomes: dict[str, tuple[int, str, str | None]] = {}  # record id -> (index, status, reason)
+        self.epcs: dict[str, rfid.Epc | None] = {}  # the records' EPC texts, read (None: not an EPC)
+        self.epc_serials: dict[str, int] = {}  # EPC hex -> the serial it is bound to (before and now)
+        self.new_epcs: list[dict] = []
 
     # -- prepare: decode, find batches, lock units, read lots, products, prior outcomes ----------
 
@@ -329,6 +338,12 @@ class _Engine:
         lot_ids = {self.lot_id}
         for record in self.records:
             kind = type(record)
+            epc = record.epc if kind is Commission else record.parent_epc if kind is Pack else None
+            if epc is not None and epc not in self.epcs:
+                try:
+                    self.epcs[epc] = rfid.parse_epc(epc)
+                except rfid.EpcInvalid:
+                    self.epcs[epc] = None
             if kind is Pack:
                 texts.add(record.code)
                 texts.add(record.parent)
@@ -395,10 +410,14 @@ class _Engine:
         product_ids.update(u.product_id for u in units.values() if u.product_id is not None)
         product_ids.update(b.product_id for b in self.batches.batches if b.product_id is not None)
         self.capacity = {}  # (product id, parent level) -> children it holds
-        for row in db.session.execute(sa.select(Product.id, Product.units_per_case, Product.cases_per_pallet)
-                                      .where(Product.id.in_(product_ids))):
+        self.gtins = {}  # product id -> GTIN-14 or None
+        for row in db.session.execute(sa.select(Product.id, Product.units_per_case, Product.cases_per_pallet,
+                                                Product.gtin).where(Product.id.in_(product_ids))):
             self.capacity[row.id, Level.CASE] = row.units_per_case
             self.capacity[row.id, Level.PALLET] = row.cases_per_pallet
+            self.gtins[row.id] = row.gtin
+        if self.epcs:
+            self.epc_serials = store.epc_bindings(e.hex for e in self.epcs.values() if e is not None)
 
         corrected = {r.corrects for r in self.records if r.corrects is not None}
         self.corrected = self._event_ids(corrected) if corrected else {}
@@ -588,22 +607,56 @@ class _Engine:
                     failures.append((reason, text))
         if failures:
             raise _Rejected(failures[0][0], [code for _, code in failures[:CODES_REPORTED]] if many else None)
+        epc = None
+        if record.epc is not None:
+            epc = self._new_epc(record.epc, self.issued[record.code][0].serial, lot.product_id)
         if not fresh:
-            return _DUPLICATE
+            if epc is None:
+                return _DUPLICATE
+            self._bind(epc, self.issued[record.code][0].serial)  # commissioned before, tagged now
+            return _ACCEPTED
         for serial, key_version, batch_id in fresh:
             unit = store.UnitState(
                 serial, key_version, batch_id, Level.ITEM, lot.product_id, lot.id, UnitStatus.ACTIVE, None, 0,
                 False, LocationKind.LINE, self.line_id, False, None, None, None, self.at)
             units[serial] = self.new[serial] = unit
             self.before[serial] = None
-            self._event(EventKind.COMMISSION, unit)
+            self._event(EventKind.COMMISSION, unit, data={"epc": epc.hex} if epc is not None else None)
+            if epc is not None:
+                self._bind(epc, serial)
         return _ACCEPTED
+
+    def _new_epc(self, text: str, serial: int, product_id: int | None) -> rfid.Epc | None:
+        """The EPC to bind to this serial, None when it is bound to it already; rejected when it is not
+        an EPC, names another product's GTIN (an SGTIN), or is bound to another code."""
+        epc = self.epcs[text]
+        if epc is None:
+            raise _Rejected(rules.EPC_INVALID)
+        if epc.gtin is not None and epc.gtin != self.gtins.get(product_id):
+            raise _Rejected(rules.EPC_MISMATCH)
+        bound = self.epc_serials.get(epc.hex)
+        if bound == serial:
+            return None
+        if bound is not None:
+            raise _Rejected(rules.EPC_TAKEN)
+        return epc
+
+    def _bind(self, epc: rfid.Epc, serial: int) -> None:
+        self.epc_serials[epc.hex] = serial
+        self.new_epcs.append({"epc": epc.hex, "kind": epc.kind, "serial": serial, "source": self.source,
+                              "bound_at": self.now})
 
     def _pack(self, record: Pack, i: int) -> str:
         child = self._unit(record.code)
         decoded, batch = self._issued(record.parent)
+        epc = None
+        if record.parent_epc is not None:
+            epc = self._new_epc(record.parent_epc, decoded.serial, child.product_id)
         if child.parent_serial == decoded.serial:
-            return _DUPLICATE
+            if epc is None:
+                return _DUPLICATE
+            self._bind(epc, decoded.serial)  # packed before, its parent tagged now
+            return _ACCEPTED
         if batch.level is not _PARENT_LEVEL.get(child.level):
             raise _Rejected(rules.WRONG_LEVEL)
         _check_in_factory(child)
@@ -636,7 +689,9 @@ class _Engine:
         parent.child_count += 1
         self.children[parent.serial].add(child.serial)
         self._touch(child)
-        self._event(EventKind.PACK, child, parent.serial)
+        self._event(EventKind.PACK, child, parent.serial, {"parent_epc": epc.hex} if epc is not None else None)
+        if epc is not None:
+            self._bind(epc, parent.serial)
         return _ACCEPTED
 
     def _unpack(self, record: Unpack, i: int) -> str:
@@ -734,6 +789,7 @@ class _Engine:
         self.meanwhile.wait()
         rollups.add_all(facts.unit_event_sums(self.tally))
         store.insert_units(self.new.values())
+        store.bind_epcs(self.new_epcs)
         self._save_changes()
         store.adjust_stock(store.stock_deltas(self.before, [*self.changed.values(), *self.new.values()]))
         self._write_outcomes()

@@ -201,3 +201,18 @@ class RecallLot(db.Model):
     # Indexed on its own: a lot's recalls, and whether a lot was ever recalled.
     lot_id: Mapped[int] = mapped_column(sa.ForeignKey("production_lots.id"), primary_key=True, index=True)
     units: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class EpcBinding(db.Model):
+    """An RFID identifier (an SGTIN-96 EPC or a tag's TID, as upper-case hex) bound to a unit's code.
+
+    The EPC is the key: one EPC binds to one code, ever. A read of it resolves like its code.
+    """
+
+    __tablename__ = "unit_epcs"
+
+    epc: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(8))  # app.rfid.SGTIN96 | app.rfid.TID
+    serial: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    source: Mapped[str] = mapped_column(sa.String(64))
+    bound_at: Mapped[datetime] = mapped_column(default=utcnow)

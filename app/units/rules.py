@@ -26,6 +26,9 @@ SCAN_TIME_INVALID = "scan_time_invalid"
 RANGE_INVALID = "range_invalid"
 UNKNOWN_RECORD = "unknown_record"
 INVALID_RECORD = "invalid_record"  # NDJSON only: a line that is not a record
+EPC_INVALID = "epc_invalid"
+EPC_MISMATCH = "epc_mismatch"
+EPC_TAKEN = "epc_taken"
 
 REASONS = {
     FORGED: "The code is not one of ours: malformed, or its check (MAC) fails.",
@@ -47,6 +50,9 @@ REASONS = {
     RANGE_INVALID: "A code range runs forward within one batch, at most 100,000 codes.",
     UNKNOWN_RECORD: "The record to correct was never applied.",
     INVALID_RECORD: "The line is not a valid record.",
+    EPC_INVALID: "The EPC is neither an SGTIN-96 (24 hex digits, header 30) nor a TID (hex, class E0 or E2).",
+    EPC_MISMATCH: "The EPC's GTIN is not the GTIN of the code's product.",
+    EPC_TAKEN: "The EPC is already bound to another code (an EPC binds to one code, ever).",
 }
 
 # Not a rejection: the fact is already true (or the record id was applied before). Harmless.

@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Mapping, NamedTuple
 import msgspec
 import sqlalchemy as sa
 
+from app import rfid
 from app.codes.format import ALPHABET, CODE_LENGTH, MAC_BITS, MAX_SERIAL, SERIAL_BITS, normalise
 from app.codes.models import BatchStatus, CodeBatch, Level
 from app.codes.service import keyring
@@ -28,7 +29,7 @@ from app.extensions import db
 from app.identity.service import Actor
 from app.reports import facts, rollups
 from app.units import scan_facts
-from app.units.models import Event, LocationKind, Unit, UnitStatus
+from app.units.models import EpcBinding, Event, LocationKind, Unit, UnitStatus
 from app.platform.clock import china_day
 from app.stock.models import HolderKind, StockOutflow, StockPosition
 
@@ -37,6 +38,8 @@ _CODE = re.compile(f"[{ALPHABET}]{{{CODE_LENGTH}}}")
 # Crockford digits to the digits int(x, 32) reads: the parse runs in C.
 _TO_BASE32 = str.maketrans(ALPHABET, "0123456789abcdefghijklmnopqrstuv")
 _MAC_MASK = (1 << MAC_BITS) - 1
+EPC_UNKNOWN = "epc_unknown"  # a read of an RFID tag (EPC or TID) that is bound to no code
+EPC_UNKNOWN_MESSAGE = "This RFID tag (EPC or TID) is bound to no code."
 
 
 def source_of(actor: Actor) -> str:
@@ -55,15 +58,22 @@ class Decoded(msgspec.Struct, frozen=True, gc=False):
 
 
 class CodeReader:
-    """Decodes many codes fast, remembering each (a parent code is scanned once per child)."""
+    """Decodes many codes fast, remembering each (a parent code is scanned once per child).
 
-    def __init__(self):
+    An RFID read (an SGTIN-96 EPC or a TID, as hex) reads as the code it is bound to: every scan
+    path that reads codes through here takes EPCs too. ``epcs=False`` reads codes only, without the
+    database (the line engine decodes while its database work runs in another thread).
+    """
+
+    def __init__(self, *, epcs: bool = True):
         self._ring = keyring()
         self._versions = self._ring.versions
         self._seen: dict[str, Decoded | str] = {}
+        self._epcs = epcs
 
     def read(self, text: str) -> Decoded | str:
-        """The decoded code, or the reason it is refused: "forged" (malformed, unknown key, bad MAC)."""
+        """The decoded code, or the reason it is refused: "forged" (malformed, unknown key, bad MAC),
+        "epc_unknown" (an EPC or TID bound to no code)."""
         known = self._seen.get(text)
         if known is not None:
             return known
@@ -81,9 +91,48 @@ class CodeReader:
                 result = "forged"
             else:
                 result = Decoded(code, version, serial)
+        if result == "forged" and self._epcs and rfid.looks_like_epc(text):
+            result = self._bound(text)
         if len(self._seen) < 1_000_000:
             self._seen[text] = result
         return result
+
+    def prefetch(self, texts: Iterable[str]) -> None:
+        """Resolve the EPCs among many texts in one query per chunk (the scans of an RFID portal)."""
+        if not self._epcs:
+            return
+        wanted: dict[str, list[str]] = {}
+        for text in texts:
+            # What has a code's shape is read as a code first (read() tries it as a tag if it fails).
+            if text not in self._seen and rfid.looks_like_epc(text) and not _CODE.fullmatch(normalise(text)):
+                try:
+                    wanted.setdefault(rfid.parse_epc(text).hex, []).append(text)
+                except rfid.EpcInvalid:
+                    pass  # read() refuses it as forged
+        for chunk in _chunks(sorted(wanted)):
+            for epc, serial, version in db.session.execute(
+                    sa.select(EpcBinding.epc, Unit.serial, Unit.key_version)
+                    .join(Unit, Unit.serial == EpcBinding.serial).where(EpcBinding.epc.in_(chunk))):
+                for text in wanted.pop(epc, ()):
+                    self._seen[text] = self._decoded(serial, version)
+        for texts_left in wanted.values():
+            for text in texts_left:
+                self._seen[text] = EPC_UNKNOWN
+
+    def _bound(self, text: str) -> Decoded | str:
+        try:
+            epc = rfid.parse_epc(text)
+        except rfid.EpcInvalid:
+            return "forged"
+        row = db.session.execute(sa.select(Unit.serial, Unit.key_version)
+                                 .join(EpcBinding, EpcBinding.serial == Unit.serial)
+                                 .where(EpcBinding.epc == epc.hex)).first()
+        return EPC_UNKNOWN if row is None else self._decoded(*row)
+
+    def _decoded(self, serial: int, version: int) -> Decoded | str:
+        if version not in self._versions:
+            return "forged"  # its key was retired: its code no longer verifies either
+        return Decoded(self._ring.encode(serial, version), version, serial)
 
 
 class BatchIndex:
@@ -457,6 +506,33 @@ def _insert(table: sa.Table, rows: list[dict]) -> None:
         row = _json_row(varying, operator.itemgetter)
         params["rows"] = _encode([row(r) for r in chunk])
         db.session.execute(statement, params)
+
+
+# --- RFID bindings ------------------------------------------------------------------------------
+
+def epc_bindings(epcs: Iterable[str]) -> dict[str, int]:
+    """The serial each of these EPCs (canonical hex) is bound to, for those that are bound."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(sorted(set(epcs))):
+        found.update(db.session.execute(
+            sa.select(EpcBinding.epc, EpcBinding.serial).where(EpcBinding.epc.in_(chunk))).all())
+    return found
+
+
+def bind_epcs(rows: list[dict]) -> None:
+    """Insert EPC bindings ({epc, kind, serial, source, bound_at}); the EPC's key refuses a second
+    binding (a concurrent twin's insert fails and its use case runs again, app.db.retrying)."""
+    _insert(EpcBinding.__table__, rows)
+
+
+def epcs_of(serials: Iterable[int]) -> dict[int, list[EpcBinding]]:
+    """The EPC bindings of these serials, oldest first."""
+    found: dict[int, list[EpcBinding]] = {}
+    for chunk in _chunks(sorted(set(serials))):
+        for binding in db.session.scalars(sa.select(EpcBinding).where(EpcBinding.serial.in_(chunk))
+                                          .order_by(EpcBinding.bound_at, EpcBinding.epc)):
+            found.setdefault(binding.serial, []).append(binding)
+    return found
 
 
 # --- events -------------------------------------------------------------------------------------

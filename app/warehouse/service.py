@@ -90,6 +90,7 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
     copies: list[tuple[int, int]] = []
     candidates: list[int] = []
     reader = store.CodeReader()
+    reader.prefetch(r["code"] for r in records)
     decoded: dict[int, store.Decoded] = {}
     for i, record in enumerate(records):
         record_id = record["record_id"]

@@ -309,7 +309,8 @@ def test_an_unbelievable_scan_time_is_refused(world):
 def test_every_reason_has_a_message():
     assert set(rules.REASONS) == {
         "forged", "unknown", "voided", "not_commissioned", "scrapped", "packed_elsewhere", "wrong_location",
-        "recalled", "warehouse_unknown", "destination_unknown", "same_warehouse", "scan_time_invalid"}
+        "recalled", "warehouse_unknown", "destination_unknown", "same_warehouse", "scan_time_invalid",
+        "epc_unknown"}
 
 
 def test_rejected_records_are_kept_with_their_reason_without_a_line_session(world):

@@ -44,7 +44,7 @@ def test_no_page_shows_the_mini_programs_internal_path(client, goods):  # noqa: 
 def test_the_digital_link_page(client, goods):  # noqa: F811
     gtin, code = goods["product"].gtin, goods["items"][1]
     for path in (f"/01/{gtin}/21/{code}", f"/01/{gtin}/10/L2026-03/21/{code}"):
-        page = client.get(path).get_data(as_text=True)
+        page = client.get(path, headers={"Accept": "text/html"}).get_data(as_text=True)
         assert "A genuine code" in page, path
 
 
