@@ -315,6 +315,11 @@ def _resolve(code: str):
     return resolution
 
 
+def issued_resolution(code: str):
+    """The resolution of an issued code (its serial and batch); CodeNotFound otherwise."""
+    return _resolve(code)
+
+
 # --- a code's trace -----------------------------------------------------------------------------
 
 def trace_code(code: str) -> CodeTrace:
@@ -472,14 +477,18 @@ def _collect(serials: list[int], low: tuple, high: tuple, *, own: bool, depth: i
                      depth=depth + 1, out=out)
 
 
-def _timeline(unit: store.UnitState, encode: _Codes) -> list[TimelineEntry]:
+def timeline_events(serial: int) -> list[tuple[Event, bool]]:
+    """A unit's history in time order: (event, is the unit's own) — its own, its old labels', its parents'."""
     collected: dict[int, tuple[Event, bool]] = {}
-    _collect(_label_chain(unit.serial, forward=False), _EARLIEST, _LATEST, own=True, depth=0, out=collected)
+    _collect(_label_chain(serial, forward=False), _EARLIEST, _LATEST, own=True, depth=0, out=collected)
     events = sorted(collected.values(), key=lambda pair: _key(pair[0]))
     # A replacement is written on both codes; the unit's own history shows it once.
-    events = [(e, own) for e, own in events if not (own and e.kind is EventKind.REPLACE and e.data
-                                                    and e.data.get("new_serial") not in (None, e.serial))]
-    return entries_of(events, encode)
+    return [(e, own) for e, own in events if not (own and e.kind is EventKind.REPLACE and e.data
+                                                  and e.data.get("new_serial") not in (None, e.serial))]
+
+
+def _timeline(unit: store.UnitState, encode: _Codes) -> list[TimelineEntry]:
+    return entries_of(timeline_events(unit.serial), encode)
 
 
 def entries_of(events: list[tuple[Event, bool]], encode: _Codes | None = None) -> list[TimelineEntry]:
