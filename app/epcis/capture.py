@@ -80,7 +80,10 @@ def capture(*, actor: Actor, document: dict) -> list[Outcome]:
     events = (document.get("epcisBody") or {}).get("eventList") or []
     if len(events) > MAX_EVENTS:
         raise rules.TooManyEvents()
-    ids = _event_ids(document["@context"], events)
+    try:
+        ids = _event_ids(document["@context"], events)
+    except hashing.HashFailed as error:
+        raise rules.DocumentInvalid(errors={"document": [str(error)]})
     source = store.source_of(actor)
     outcomes: list[Outcome | None] = [None] * len(events)
     order = sorted(range(len(events)), key=lambda i: (_time_key(events[i]), i))

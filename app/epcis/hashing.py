@@ -28,7 +28,11 @@ KNOWN_CONTEXTS = frozenset(_SHIPPED)
 _lock = threading.Lock()
 
 
-class UnknownContext(ValueError):
+class HashFailed(ValueError):
+    """The events could not be read for their hash (a context JSON-LD refuses, a value it can't take)."""
+
+
+class UnknownContext(HashFailed):
     """A document names a JSON-LD context we hold no copy of (it would have to be fetched)."""
 
 
@@ -63,8 +67,11 @@ def event_ids(context, events: list[dict]) -> list[str]:
     with _lock:
         jsonld.set_document_loader(_offline_loader)
         json_to_py._namespaces.clear()  # the package gathers prefixes in a module global
-        parsed = json_to_py.event_list_from_epcis_document_json(document)
-        prehashes = hash_generator.derive_prehashes_from_events(parsed)
+        try:
+            parsed = json_to_py.event_list_from_epcis_document_json(document)
+            prehashes = hash_generator.derive_prehashes_from_events(parsed)
+        except Exception as error:  # a third party's parser: whatever it trips on, the events are unreadable
+            raise HashFailed(f"The events could not be hashed: {str(error)[:200]}") from error
     if len(prehashes) != len(events):  # the package logs and skips an event it cannot read
-        raise ValueError("an event could not be hashed")
+        raise HashFailed("An event could not be hashed.")
     return hash_generator.calculate_hashes_from_pre_hashes(prehashes)

@@ -45,6 +45,16 @@ def register_epc_reader(reader: EpcReader) -> None:
         _readers.append(reader)
 
 
+def _split(uri: str):
+    """The URI's parts, or None when it is not one (an unclosed IPv6 host, a bad port)."""
+    try:
+        parts = urlsplit(uri)
+        parts.hostname, parts.port  # noqa: B018 — both raise on a malformed authority
+    except ValueError:
+        return None
+    return parts
+
+
 def _base() -> str:
     return f"https://{current_app.config['LABEL_DOMAIN']}"
 
@@ -72,8 +82,8 @@ def read_epc(uri: str) -> ReadEpc:
         code = reader(uri)
         if code is not None:
             return ReadEpc(code=code)
-    parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https"):
+    parts = _split(uri)
+    if parts is None or parts.scheme not in ("http", "https"):
         return ReadEpc(reason="epc_unknown")
     segments = [unquote(s) for s in parts.path.split("/") if s]
     if len(segments) >= 4 and segments[-4] == "01" and segments[-2] == "21":
@@ -132,8 +142,8 @@ def place_uris(places) -> dict[tuple, str]:
 
 def read_place(uri: str) -> tuple[LocationKind, int] | None:
     """The (kind, id) of one of our places from its URI, or None."""
-    parts = urlsplit(uri)
-    if parts.hostname != current_app.config["LABEL_DOMAIN"]:
+    parts = _split(uri)
+    if parts is None or parts.hostname != current_app.config["LABEL_DOMAIN"]:
         return None
     segments = [unquote(s) for s in parts.path.split("/") if s]
     if segments[:2] != ["epcis", "loc"] or len(segments) not in (4, 5):
@@ -161,7 +171,9 @@ def order_uri(order_no: str) -> str:
 
 
 def read_order(uri: str) -> str | None:
-    parts = urlsplit(uri)
+    parts = _split(uri)
+    if parts is None:
+        return None
     segments = [unquote(s) for s in parts.path.split("/") if s]
     if parts.hostname == current_app.config["LABEL_DOMAIN"] and segments[:2] == ["epcis", "order"] \
             and len(segments) == 3:

@@ -20,12 +20,6 @@ class PageTokenInvalid(DomainError):
     message = "nextPageToken is not one this query answered; start again without it."
 
 
-class QueryInvalid(DomainError):
-    status = 400
-    code = "epcis_query_invalid"
-    message = "The query parameters are not understood; see errors."
-
-
 # --- per-event reasons of a capture (the request itself succeeds) --------------------------------
 
 UNSUPPORTED_EVENT = "unsupported_event"
