@@ -173,9 +173,8 @@ def epcis_events(events: list[Event]) -> list[dict]:
     """EPCIS events of our events, in the same order, each with its event hash as eventID."""
     ctx = _Context(events)
     converted = [_epcis_event(event, ctx) for event in events]
-    for event, event_id in zip(converted, hashing.event_ids(CONTEXT, converted)):
-        event["eventID"] = event_id
-    return converted
+    return [{"type": event["type"], "eventID": event_id, **event}
+            for event, event_id in zip(converted, hashing.event_ids(CONTEXT, converted))]
 
 
 def _document(events: list[dict]) -> dict:

@@ -279,3 +279,18 @@ def test_capture_answers_each_event_and_refuses_a_bad_document(app, client):
     assert (remote.status_code, remote.get_json()["code"]) == (422, "epcis_document_invalid")
     assert client.post(CAPTURE, headers={"X-Api-Key": make_api_key("epcis")},
                        json={**base, "epcisBody": {"eventList": []}}).status_code == 403
+
+
+def test_a_code_never_commissioned_exports_no_events_and_a_forged_one_is_404(app, client, auth):
+    world = build_world(app)
+    admin = auth.as_admin()
+
+    empty = client.get(f"/api/admin/trace/codes/{world.items[0]}/epcis", headers=admin)
+    code = world.items[0]
+    forged = client.get(f"/api/admin/trace/codes/{code[:-1]}{'1' if code[-1] == '0' else '0'}/epcis", headers=admin)
+
+    assert empty.status_code == 200
+    assert empty.get_json()["epcisBody"]["eventList"] == []
+    assert validation.errors(empty.get_json()) == []
+    assert (forged.status_code, forged.get_json()["code"]) == (404, "code_not_found")
+    assert client.get(f"/api/admin/trace/codes/{world.items[0]}/epcis").status_code == 401
