@@ -19,8 +19,10 @@ from app.extensions import db
 from app.masterdata import service as masterdata
 from app.production import service as production
 from app.units.models import Unit
-from tests.masterdata_factories import ACTOR
+from tests import channel_factories as cf
 from tests.factories import make_api_key
+from tests.masterdata_factories import ACTOR, make_dealer
+from tests.mp_factories import make_invitation, mp  # noqa: F401
 
 QUERY = "/api/integration/epcis/events"
 CAPTURE = "/api/integration/epcis/capture"
@@ -294,3 +296,28 @@ def test_a_code_never_commissioned_exports_no_events_and_a_forged_one_is_404(app
     assert validation.errors(empty.get_json()) == []
     assert (forged.status_code, forged.get_json()["code"]) == (404, "code_not_found")
     assert client.get(f"/api/admin/trace/codes/{world.items[0]}/epcis").status_code == 401
+
+
+def test_a_sold_items_channel_history_exports_with_dealer_and_store_steps(client, auth, mp):
+    brand, dealer = cf.make_brand(), make_dealer()
+    store = cf.make_store_of(dealer.id)
+    case = cf.dealer_stock(brand, dealer.id, cases_=1)
+    shipment = cf.ship_to(case, shipper=("dealer", dealer.id), receiver=("store", store.id))
+    clerk = mp.bound("clerk", make_invitation(kind="store_owner", store_id=store.id).code)
+    assert client.post(f"/api/clerk/receipts/{shipment.id}", json={}, headers=clerk).status_code == 201
+    parent = codes.keyring().decode(case[0]).serial
+    unit = db.session.scalar(sa.select(Unit).where(Unit.parent_serial == parent).order_by(Unit.serial).limit(1))
+    item = codes.keyring().encode(unit.serial, unit.key_version)
+    assert client.post("/api/clerk/sales", json={"code": item}, headers=clerk).status_code == 201
+
+    document = client.get(f"/api/admin/trace/codes/{item}/epcis", headers=auth.as_admin()).get_json()
+
+    assert validation.errors(document) == []
+    steps = [(e["bizStep"], e.get("disposition")) for e in document["epcisBody"]["eventList"]]
+    # The sale takes the item out of its case first (an unpacking), then sells it.
+    assert steps[-6:] == [("shipping", "in_transit"), ("receiving", "sellable_not_accessible"),
+                          ("shipping", "in_transit"), ("receiving", "sellable_accessible"),
+                          ("unpacking", None), ("retail_selling", "retail_sold")]
+    to_store = document["epcisBody"]["eventList"][-4]
+    assert to_store["destinationList"][0]["destination"].endswith(f"/epcis/loc/store/{store.id}")
+    assert to_store["sourceList"][0]["source"].endswith(f"/epcis/loc/dealer/{dealer.id}")
