@@ -28,11 +28,8 @@ from app import gs1
 from app.codes import service as codes
 from app.codes.models import CodeBatch
 from app.extensions import db
-from app.masterdata.models import Dealer, ProductionLine, Store, Warehouse
+from app.trace import service as trace
 from app.units.models import LocationKind
-
-PLACE_MODELS = {LocationKind.LINE: ProductionLine, LocationKind.WAREHOUSE: Warehouse,
-                LocationKind.DEALER: Dealer, LocationKind.STORE: Store}
 
 # An EPC reader takes an EPC URI and answers the code it stands for, or None when it is not its kind.
 EpcReader = Callable[[str], "str | None"]
@@ -127,17 +124,8 @@ def place_uri(kind: LocationKind, place_id: int | None, external_id: str | None)
 
 def place_uris(places) -> dict[tuple, str]:
     """URIs of (kind, id) places: one query per kind for their external ids."""
-    wanted: dict[LocationKind, set[int]] = {}
-    for kind, place_id in places:
-        if kind in PLACE_MODELS and place_id is not None:
-            wanted.setdefault(kind, set()).add(place_id)
-    uris = {}
-    for kind, ids in wanted.items():
-        model = PLACE_MODELS[kind]
-        for place_id, external_id in db.session.execute(
-                sa.select(model.id, model.external_id).where(model.id.in_(ids))):
-            uris[(kind, place_id)] = place_uri(kind, place_id, external_id)
-    return uris
+    return {(kind, place_id): place_uri(kind, place_id, row.external_id)
+            for (kind, place_id), row in trace.place_rows(places, "external_id").items()}
 
 
 def read_place(uri: str) -> tuple[LocationKind, int] | None:
@@ -152,7 +140,7 @@ def read_place(uri: str) -> tuple[LocationKind, int] | None:
         kind = LocationKind(segments[2])
     except ValueError:
         return None
-    model = PLACE_MODELS.get(kind)
+    model = trace.PLACE_MODELS.get(kind)
     if model is None:
         return None
     if len(segments) == 5:

@@ -286,22 +286,28 @@ class _Codes:
             self._fill(serials[i:i + store.CHUNK])
 
 
-_PLACE_MODELS = {LocationKind.LINE: ProductionLine, LocationKind.WAREHOUSE: Warehouse,
+PLACE_MODELS = {LocationKind.LINE: ProductionLine, LocationKind.WAREHOUSE: Warehouse,
                  LocationKind.DEALER: Dealer, LocationKind.STORE: Store}
+
+
+def place_rows(places, *columns: str) -> dict[tuple, sa.Row]:
+    """Some columns of (kind, id) places (line, warehouse, dealer, store), one query per kind."""
+    wanted: dict[LocationKind, set[int]] = {}
+    for kind, place_id in places:
+        if kind in PLACE_MODELS and place_id is not None:
+            wanted.setdefault(kind, set()).add(place_id)
+    rows = {}
+    for kind, ids in wanted.items():
+        model = PLACE_MODELS[kind]
+        for row in db.session.execute(sa.select(model.id, *(getattr(model, c) for c in columns))
+                                      .where(model.id.in_(ids))):
+            rows[(kind, row.id)] = row
+    return rows
 
 
 def place_names(places) -> dict[tuple, str]:
     """Names of (kind, id) places, one query per kind."""
-    wanted: dict[LocationKind, set[int]] = {}
-    for kind, place_id in places:
-        if kind in _PLACE_MODELS and place_id is not None:
-            wanted.setdefault(kind, set()).add(place_id)
-    names = {}
-    for kind, ids in wanted.items():
-        model = _PLACE_MODELS[kind]
-        for place_id, name in db.session.execute(sa.select(model.id, model.name).where(model.id.in_(ids))):
-            names[(kind, place_id)] = name
-    return names
+    return {key: row.name for key, row in place_rows(places, "name").items()}
 
 
 def _resolve(code: str):
