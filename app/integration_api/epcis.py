@@ -76,7 +76,8 @@ class CaptureResultSchema(ma.Schema):
     status = ma.fields.String(metadata={"enum": ["accepted", "duplicate", "rejected"]})
     reason = ma.fields.String(allow_none=True, metadata={"enum": sorted(capture.REASONS)})
     message = ma.fields.String(allow_none=True)
-    applied = Int(metadata={"description": "Records (EPCs) this capture applied"})
+    applied = Int(metadata={"description": "Records this capture applied: a commissioning is one record of all "
+                                           "its EPCs, any other event one record per EPC"})
     rejected_epcs = ma.fields.List(ma.fields.Nested(RejectedEpcSchema), metadata={
         "description": "The EPCs refused, each with its reason (the event's other EPCs were applied)"})
 

@@ -14,7 +14,7 @@ from flask_migrate import upgrade
 from app import create_app
 from app.codes import service as codes
 from app.db import transaction
-from app.epcis import validation
+from app.epcis import identifiers, validation
 from app.extensions import db
 from app.masterdata import service as masterdata
 from app.production import service as production
@@ -321,3 +321,38 @@ def test_a_sold_items_channel_history_exports_with_dealer_and_store_steps(client
     to_store = document["epcisBody"]["eventList"][-4]
     assert to_store["destinationList"][0]["destination"].endswith(f"/epcis/loc/store/{store.id}")
     assert to_store["sourceList"][0]["source"].endswith(f"/epcis/loc/dealer/{dealer.id}")
+
+
+def test_capture_reads_epcs_through_a_registered_reader_and_reports_refused_epcs(app, client, monkeypatch):
+    world = build_world(app)
+    tags = {"urn:epc:id:sgtin:6901234.056789.1": world.items[0], "urn:epc:id:sgtin:6901234.056789.2": world.items[1]}
+    monkeypatch.setattr(identifiers, "_readers", [tags.get])  # the RFID binding registers its reader here
+    headers = {"X-Api-Key": make_api_key("epcis_capture")}
+    line = "https://m.example.com/epcis/loc/line/ext/LINE-1"
+    pallet = f"https://m.example.com/00/{codes.resolve_code(world.pallet).urls.sscc}"
+    document = {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+                "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-03-03T00:00:00Z",
+                "epcisBody": {"eventList": [
+                    {"type": "ObjectEvent", "eventTime": "2026-03-02T08:00:00Z", "eventTimeZoneOffset": "+08:00",
+                     "epcList": list(tags), "action": "ADD", "bizStep": "commissioning", "readPoint": {"id": line},
+                     "ilmd": {"cbvmda:lotNumber": "LOT-RT"}},
+                    {"type": "AggregationEvent", "eventTime": "2026-03-02T08:01:00Z", "eventTimeZoneOffset": "+08:00",
+                     "parentID": f"https://m.example.com/c/{world.case}", "action": "ADD", "bizStep": "packing",
+                     "childEPCs": [*tags, f"https://id.gs1.org/01/{GTIN}/21/{world.items[2]}"],
+                     "readPoint": {"id": line}},
+                    {"type": "AggregationEvent", "eventTime": "2026-03-02T08:02:00Z", "eventTimeZoneOffset": "+08:00",
+                     "parentID": pallet, "childEPCs": [f"https://m.example.com/c/{world.case}"], "action": "ADD",
+                     "bizStep": "packing", "readPoint": {"id": line}}]}}
+
+    answer = client.post(CAPTURE, headers=headers, json=document).get_json()
+
+    first, packing, pallet_packing = answer["results"]
+    assert (first["status"], first["applied"]) == ("accepted", 1)
+    # The third child was never commissioned: refused alone, the two tagged items are in the case.
+    assert (packing["status"], packing["reason"], packing["applied"]) == ("rejected", "not_commissioned", 2)
+    assert packing["rejected_epcs"] == [{"epc": f"https://id.gs1.org/01/{GTIN}/21/{world.items[2]}",
+                                         "reason": "not_commissioned"}]
+    assert pallet_packing["status"] == "accepted"
+    states = unit_states(world)
+    assert states[world.items[0]][3] == world.case and states[world.case][3] == world.pallet
+    assert states[world.items[2]] is None
