@@ -96,14 +96,12 @@ class _Context:
         found = self._epcs.get(serial)
         if found is None:
             row = self.rows.get(serial)
-            if row is None:  # no unit row (never expected for an event's serial): the code's batch decides
-                resolution = codes.resolve_code(codes.keyring().encode(serial, codes.keyring().current))
-                found = (identifiers.epc(resolution.batch, resolution.code, serial) if resolution.batch
-                         else f"https://{current_app.config['LABEL_DOMAIN']}/{current_app.config['LABEL_PREFIX']}/"
-                              + resolution.code)
-            else:
-                code = codes.keyring().encode(serial, row.key_version)
-                found = identifiers.epc(self.batches[row.batch_id], code, serial)
+            if row is not None:
+                batch = self.batches[row.batch_id]
+            else:  # no unit row (not expected for an event's serial): the batch holding the serial
+                batch = db.session.scalar(sa.select(CodeBatch).where(CodeBatch.serial_start <= serial)
+                                          .order_by(CodeBatch.serial_start.desc()).limit(1))
+            found = identifiers.epc(batch, codes.keyring().encode(serial, batch.key_version), serial)
             self._epcs[serial] = found
         return found
 
