@@ -64,6 +64,12 @@ class EPCISDocumentSchema(ma.Schema):
     epcisBody = ma.fields.Dict(required=True, metadata={"description": "{eventList: [...]}"})
 
 
+class EPCISQueryDocumentSchema(EPCISDocumentSchema):
+    """An EPCIS 2.0 query answer: epcisBody.queryResults {queryName, resultsBody: {eventList}}."""
+
+    type = ma.fields.String(required=True, metadata={"enum": ["EPCISQueryDocument"]})
+
+
 class RejectedEpcSchema(ma.Schema):
     epc = ma.fields.String()
     reason = ma.fields.String()
@@ -92,7 +98,7 @@ class CaptureAnswerSchema(ma.Schema):
 @blp.route("/events", methods=["GET"])
 @scopes(Scope.EPCIS)
 @blp.arguments(EventsQuerySchema, location="query")
-@blp.response(200, EPCISDocumentSchema, content_type=JSON_LD)
+@blp.response(200, EPCISQueryDocumentSchema, content_type=JSON_LD)
 def query_events(query):
     """Query events (EPCIS 2.0 SimpleEventQuery): an EPCISQueryDocument; the next page in the Link header"""
     document, token = export.query_events(query=query)
