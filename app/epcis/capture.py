@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
@@ -69,6 +69,9 @@ class _Refused(Exception):
 
 def capture(*, actor: Actor, document: dict) -> list[Outcome]:
     """Record a document's events (in eventTime order); one outcome per event, in the document's order."""
+    body = document.get("epcisBody")
+    if isinstance(body, dict) and isinstance(body.get("eventList"), list) and len(body["eventList"]) > MAX_EVENTS:
+        raise rules.TooManyEvents()  # before the schema reads them all
     problems = validation.errors(document)
     if document.get("type") != "EPCISDocument":
         problems.insert(0, "type: a capture is an EPCISDocument")
@@ -77,31 +80,27 @@ def capture(*, actor: Actor, document: dict) -> list[Outcome]:
         problems.append(f"@context: {unknown[0]} is not a context we hold; inline it")
     if problems:
         raise rules.DocumentInvalid(errors={"document": problems})
-    events = (document.get("epcisBody") or {}).get("eventList") or []
-    if len(events) > MAX_EVENTS:
-        raise rules.TooManyEvents()
+    events = body.get("eventList") or []
     try:
         ids = _event_ids(document["@context"], events)
     except hashing.HashFailed as error:
         raise rules.DocumentInvalid(errors={"document": [str(error)]})
-    source = store.source_of(actor)
     outcomes: list[Outcome | None] = [None] * len(events)
-    order = sorted(range(len(events)), key=lambda i: (_time_key(events[i]), i))
-    for i in order:
+    for i in sorted(range(len(events)), key=lambda i: (_time_key(events[i]), i)):
         event, event_id = events[i], ids[i]
         try:
-            outcomes[i] = _capture_event(actor, source, i, event, event_id)
+            outcomes[i] = _capture_event(actor, i, event, event_id)
         except _Refused as refusal:
-            outcomes[i] = Outcome(i, event_id, "rejected", refusal.reason, refusal.message or rules.REASONS.get(
-                refusal.reason) or unit_rules.REASONS.get(refusal.reason))
+            outcomes[i] = Outcome(i, event_id, "rejected", refusal.reason, refusal.message or REASONS.get(refusal.reason))
     return outcomes
 
 
-def _time_key(event: dict) -> str:
+def _time_key(event: dict) -> datetime:
+    """The event's time in UTC (an unreadable one first: it is refused anyway)."""
     try:
-        return _when(event).isoformat()
+        return _when(event).astimezone(timezone.utc)
     except _Refused:
-        return ""
+        return datetime.min.replace(tzinfo=timezone.utc)
 
 
 def _event_ids(context, events: list[dict]) -> list[str]:
@@ -122,9 +121,9 @@ def _when(event: dict) -> datetime:
     try:
         moment = datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00"))
     except (KeyError, TypeError, ValueError):
-        raise _Refused("event_time_invalid", "eventTime is not a date-time with a time zone.")
+        raise _Refused(rules.EVENT_TIME_INVALID)
     if moment.tzinfo is None:
-        raise _Refused("event_time_invalid", "eventTime is not a date-time with a time zone.")
+        raise _Refused(rules.EVENT_TIME_INVALID)
     return moment
 
 
@@ -171,7 +170,7 @@ def _place(event: dict, *names: str, kinds: tuple[LocationKind, ...]) -> tuple[L
     return None
 
 
-def _capture_event(actor: Actor, source: str, index: int, event: dict, event_id: str) -> Outcome:
+def _capture_event(actor: Actor, index: int, event: dict, event_id: str) -> Outcome:
     if len(event_id) > 512:
         raise _Refused(rules.EVENT_ID_INVALID)
     kind, action, step = event.get("type"), event.get("action"), _biz_step(event)
@@ -336,6 +335,6 @@ def _outcome(index: int, event_id: str, results: list[tuple], epcs: list[str]) -
     return outcome
 
 
-REASONS = {**rules.REASONS, "event_time_invalid": "eventTime is not a date-time with a time zone.",
+REASONS = {**rules.REASONS,
            **{k: v for k, v in unit_rules.REASONS.items() if k not in rules.REASONS},
            **{k: v for k, v in warehouse_rules.REASONS.items() if k not in rules.REASONS}}

@@ -29,6 +29,7 @@ LOCATION_UNKNOWN = "location_unknown"
 LOT_UNKNOWN = "lot_unknown"
 LOT_AMBIGUOUS = "lot_ambiguous"
 EVENT_ID_INVALID = "event_id_invalid"
+EVENT_TIME_INVALID = "event_time_invalid"
 
 REASONS = {
     UNSUPPORTED_EVENT: "Capture records commissioning (ObjectEvent ADD), packing and unpacking (AggregationEvent "
@@ -41,4 +42,5 @@ REASONS = {
     LOT_UNKNOWN: "Commissioning needs ilmd cbvmda:lotNumber naming a production lot of the code's product.",
     LOT_AMBIGUOUS: "The lot number belongs to several products: send EPCs that carry the product (GTIN).",
     EVENT_ID_INVALID: "eventID is longer than 512 characters.",
+    EVENT_TIME_INVALID: "eventTime is not a date-time with a time zone.",
 }

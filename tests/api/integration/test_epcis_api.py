@@ -356,3 +356,27 @@ def test_capture_reads_epcs_through_a_registered_reader_and_reports_refused_epcs
     states = unit_states(world)
     assert states[world.items[0]][3] == world.case and states[world.case][3] == world.pallet
     assert states[world.items[2]] is None
+
+
+def test_capture_applies_events_in_the_order_they_happened_whatever_their_offsets(app, client):
+    world = build_world(app)
+    line = {"id": "https://m.example.com/epcis/loc/line/ext/LINE-1"}
+    item = f"https://id.gs1.org/01/{GTIN}/21/{world.items[0]}"
+    document = {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+                "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-03-03T00:00:00Z",
+                "epcisBody": {"eventList": [
+                    {"type": "AggregationEvent", "eventTime": "2026-03-02T08:00:00Z", "eventTimeZoneOffset": "+00:00",
+                     "parentID": f"https://m.example.com/c/{world.case}", "childEPCs": [item], "action": "ADD",
+                     "bizStep": "packing", "readPoint": line},
+                    # 15:00 in Beijing is 07:00 UTC: commissioned an hour before the packing above.
+                    {"type": "ObjectEvent", "eventTime": "2026-03-02T15:00:00+08:00", "eventTimeZoneOffset": "+08:00",
+                     "epcList": [item], "action": "ADD", "bizStep": "commissioning", "readPoint": line,
+                     "ilmd": {"cbvmda:lotNumber": "LOT-RT"}}]}}
+
+    answer = client.post(CAPTURE, headers={"X-Api-Key": make_api_key("epcis_capture")}, json=document).get_json()
+
+    assert [r["status"] for r in answer["results"]] == ["accepted", "accepted"], answer
+    assert unit_states(world)[world.items[0]][3] == world.case
+    too_many = {**document, "epcisBody": {"eventList": [{"type": "ObjectEvent"}] * 1001}}
+    refused = client.post(CAPTURE, headers={"X-Api-Key": make_api_key("epcis_capture")}, json=too_many)
+    assert (refused.status_code, refused.get_json()["code"]) == (422, "epcis_too_many_events")
