@@ -69,6 +69,7 @@ AUDIENCES: tuple[tuple[str, str, dict[str, str]], ...] = (
         "integration_warehouse": "Warehouse scans",
         "integration_orders": "Orders and events",
         "integration_recalls": "Recalls",
+        "integration_epcis": "EPCIS 2.0",
     }),
     ("Mini-programs (dealer, clerk, consumer)", "Mini-program", {
         "mp_dealer_auth": "Dealer · Sign-in",

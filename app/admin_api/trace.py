@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import Response, json
 from flask_smorest import Blueprint
 
 from app import rfid
@@ -9,6 +10,7 @@ from app.admin_api.codes import BatchBriefSchema, ProductBriefSchema
 from app.admin_api.production import ConsumedRawLotSchema, ProductionLotReadSchema, RawMaterialLotReadSchema
 from app.codes.models import Level
 from app.db import transaction
+from app.epcis import export as epcis_export
 from app.http import (ALL_ROLES, SelectPage, WRITERS_OF_MASTER_DATA, authenticate_back_office, current_actor,
                       national_only, roles)
 from app.identity.personal_data import OPENID
@@ -328,6 +330,23 @@ class CorrectionReadSchema(ma.Schema):
 def trace_code(code):
     """Trace a code (or an RFID tag bound to one): product, lot, raw materials, place, parents, children, timeline"""
     return service.trace_code(code)
+
+
+@blp.route("/codes/<code>/epcis", methods=["GET"])
+@roles(*ALL_ROLES)
+@national_only("a code's or lot's trace spans every region it passed through; a recall is brand-wide")
+@blp.response(200, content_type="application/ld+json", description="An EPCIS 2.0 EPCISDocument (JSON-LD)")
+def export_code_epcis(code):
+    """Export a code's history as an EPCIS 2.0 JSON-LD document (a download)"""
+    document = epcis_export.unit_document(code)
+    name = f"epcis-{document_code(code)}.jsonld"
+    return Response(json.dumps(document, ensure_ascii=False, indent=1), mimetype="application/ld+json",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def document_code(code: str) -> str:
+    """The code as a file name may hold it."""
+    return "".join(c for c in code if c.isalnum())[:64] or "code"
 
 
 @blp.route("/codes/<code>/corrections", methods=["POST"])

@@ -26,6 +26,8 @@ class Scope(str, enum.Enum):
     PRODUCTION = "production"  # line controllers, PDAs on the line
     WAREHOUSE = "warehouse"  # warehouse PDAs
     ORDERS = "orders"  # ERP sales orders
+    EPCIS = "epcis"  # EPCIS 2.0 events query (partners, auditors' systems)
+    EPCIS_CAPTURE = "epcis_capture"  # EPCIS 2.0 capture (co-packers, 3PLs)
 
 
 class AdminUser(TimestampMixin, db.Model):

@@ -287,22 +287,28 @@ class _Codes:
             self._fill(serials[i:i + store.CHUNK])
 
 
-_PLACE_MODELS = {LocationKind.LINE: ProductionLine, LocationKind.WAREHOUSE: Warehouse,
+PLACE_MODELS = {LocationKind.LINE: ProductionLine, LocationKind.WAREHOUSE: Warehouse,
                  LocationKind.DEALER: Dealer, LocationKind.STORE: Store}
+
+
+def place_rows(places, *columns: str) -> dict[tuple, sa.Row]:
+    """Some columns of (kind, id) places (line, warehouse, dealer, store), one query per kind."""
+    wanted: dict[LocationKind, set[int]] = {}
+    for kind, place_id in places:
+        if kind in PLACE_MODELS and place_id is not None:
+            wanted.setdefault(kind, set()).add(place_id)
+    rows = {}
+    for kind, ids in wanted.items():
+        model = PLACE_MODELS[kind]
+        for row in db.session.execute(sa.select(model.id, *(getattr(model, c) for c in columns))
+                                      .where(model.id.in_(ids))):
+            rows[(kind, row.id)] = row
+    return rows
 
 
 def place_names(places) -> dict[tuple, str]:
     """Names of (kind, id) places, one query per kind."""
-    wanted: dict[LocationKind, set[int]] = {}
-    for kind, place_id in places:
-        if kind in _PLACE_MODELS and place_id is not None:
-            wanted.setdefault(kind, set()).add(place_id)
-    names = {}
-    for kind, ids in wanted.items():
-        model = _PLACE_MODELS[kind]
-        for place_id, name in db.session.execute(sa.select(model.id, model.name).where(model.id.in_(ids))):
-            names[(kind, place_id)] = name
-    return names
+    return {key: row.name for key, row in place_rows(places, "name").items()}
 
 
 def _resolve(code: str):
@@ -319,6 +325,11 @@ def _resolve(code: str):
                    "not_issued": "The code verifies but was never issued."}
         raise codes.CodeNotFound(reasons.get(resolution.status), errors={"code": [resolution.status]})
     return resolution
+
+
+def issued_resolution(code: str):
+    """The resolution of an issued code (its serial and batch); CodeNotFound otherwise."""
+    return _resolve(code)
 
 
 # --- a code's trace -----------------------------------------------------------------------------
@@ -480,14 +491,18 @@ def _collect(serials: list[int], low: tuple, high: tuple, *, own: bool, depth: i
                      depth=depth + 1, out=out)
 
 
-def _timeline(unit: store.UnitState, encode: _Codes) -> list[TimelineEntry]:
+def timeline_events(serial: int) -> list[tuple[Event, bool]]:
+    """A unit's history in time order: (event, is the unit's own) — its own, its old labels', its parents'."""
     collected: dict[int, tuple[Event, bool]] = {}
-    _collect(_label_chain(unit.serial, forward=False), _EARLIEST, _LATEST, own=True, depth=0, out=collected)
+    _collect(_label_chain(serial, forward=False), _EARLIEST, _LATEST, own=True, depth=0, out=collected)
     events = sorted(collected.values(), key=lambda pair: _key(pair[0]))
     # A replacement is written on both codes; the unit's own history shows it once.
-    events = [(e, own) for e, own in events if not (own and e.kind is EventKind.REPLACE and e.data
-                                                    and e.data.get("new_serial") not in (None, e.serial))]
-    return entries_of(events, encode)
+    return [(e, own) for e, own in events if not (own and e.kind is EventKind.REPLACE and e.data
+                                                  and e.data.get("new_serial") not in (None, e.serial))]
+
+
+def _timeline(unit: store.UnitState, encode: _Codes) -> list[TimelineEntry]:
+    return entries_of(timeline_events(unit.serial), encode)
 
 
 def entries_of(events: list[tuple[Event, bool]], encode: _Codes | None = None) -> list[TimelineEntry]:

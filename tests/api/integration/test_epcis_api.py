@@ -1,0 +1,382 @@
+"""EPCIS 2.0 over HTTP: a unit's history exported (admin), the events query (scope epcis), capture (scope
+epcis_capture); every exported document is checked against GS1's EPCIS 2.0 JSON Schema, and a round trip
+exports from one database and captures into another."""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from app import create_app
+from app.codes import service as codes
+from app.db import transaction
+from app.epcis import identifiers, validation
+from app.extensions import db
+from app.masterdata import service as masterdata
+from app.production import service as production
+from app.units.models import Unit
+from tests import channel_factories as cf
+from tests.factories import make_api_key
+from tests.masterdata_factories import ACTOR, make_dealer
+from tests.mp_factories import make_invitation, mp  # noqa: F401
+
+QUERY = "/api/integration/epcis/events"
+CAPTURE = "/api/integration/epcis/capture"
+LINE = "/api/integration/line"
+SCANS = "/api/integration/warehouse/scans"
+GTIN = "06901234567892"
+
+
+@dataclass
+class World:
+    line: int
+    lot: int
+    warehouse: int
+    dealer: int
+    items: list[str]
+    case: str
+    pallet: str
+
+
+def build_world(app) -> World:
+    """The same master data and code batches in any database: places carry external ids, the lot its number."""
+    app.config["GS1_COMPANY_PREFIX"] = "6901234"
+    with transaction():
+        product = masterdata.create_product(actor=ACTOR, data={"sku": "RT-1", "name": "Round trip", "gtin": GTIN,
+                                                               "units_per_case": 2, "cases_per_pallet": 2})
+        factory = masterdata.create_factory(actor=ACTOR, data={"name": "F"})
+        line = masterdata.create_production_line(actor=ACTOR, data={"factory_id": factory.id, "code": "L-RT",
+                                                                    "name": "Line", "external_id": "LINE-1"})
+        warehouse = masterdata.create_warehouse(actor=ACTOR, data={"name": "W", "factory_id": factory.id,
+                                                                   "external_id": "WH-1"})
+        dealer = masterdata.create_dealer(actor=ACTOR, data={"name": "D", "external_id": "DL-1"})
+    with transaction():
+        lot = production.create_production_lot(actor=ACTOR, data={
+            "product_id": product.id, "factory_id": factory.id, "line_id": line.id, "lot_no": "LOT-RT",
+            "production_date": date(2026, 3, 2)})
+    batches = []
+    for level, count in (("item", 3), ("case", 1), ("pallet", 1)):
+        with transaction():
+            batch, _ = codes.issue_batch(actor=ACTOR, product_id=product.id, level=level, count=count)
+        batches.append([codes.keyring().encode(batch.serial_start + i, batch.key_version) for i in range(count)])
+    return World(line.id, lot.id, warehouse.id, dealer.id, batches[0], batches[1][0], batches[2][0])
+
+
+def run_chain(client, world: World) -> None:
+    """Commission, pack item -> case -> pallet, scan the pallet into the warehouse and out to the dealer."""
+    headers = {"X-Api-Key": make_api_key("production", "warehouse")}
+    session = client.post(f"{LINE}/sessions", json={"line_id": world.line, "lot_id": world.lot}, headers=headers)
+    assert session.status_code == 201, session.get_json()
+    records = [{"type": "commission", "record_id": "c1", "scanned_at": "2026-03-02T08:00:00Z", "codes": world.items},
+               {"type": "pack", "record_id": "p1", "scanned_at": "2026-03-02T08:01:00Z", "code": world.items[0],
+                "parent": world.case},
+               {"type": "pack", "record_id": "p2", "scanned_at": "2026-03-02T08:01:01Z", "code": world.items[1],
+                "parent": world.case},
+               {"type": "pack", "record_id": "p3", "scanned_at": "2026-03-02T08:02:00Z", "code": world.case,
+                "parent": world.pallet}]
+    answer = client.post(f"{LINE}/sessions/{session.get_json()['id']}/records", json={"records": records},
+                         headers=headers).get_json()
+    assert answer["accepted"] == 4, answer
+    answer = client.post(SCANS, headers=headers, json={"records": [
+        {"record_id": "in-1", "scanned_at": "2026-03-02T09:00:00Z", "action": "inbound", "code": world.pallet,
+         "warehouse_id": world.warehouse, "source": "line"},
+        {"record_id": "out-1", "scanned_at": "2026-03-02T10:00:00Z", "action": "outbound", "code": world.pallet,
+         "warehouse_id": world.warehouse, "to_dealer_id": world.dealer, "order_no": "SO 1"}]}).get_json()
+    assert answer["accepted"] == 2, answer
+
+
+def unit_states(world: World) -> dict:
+    """Each code's state, with places and lots by the identifiers both databases share."""
+    from app.masterdata.models import Dealer, ProductionLine, Warehouse
+    from app.production.models import ProductionLot
+
+    models = {"line": ProductionLine, "warehouse": Warehouse, "dealer": Dealer}
+    states = {}
+    for code in [*world.items, world.case, world.pallet]:
+        unit = db.session.get(Unit, codes.keyring().decode(code).serial)
+        if unit is None:
+            states[code] = None
+            continue
+        parent = codes.keyring().encode(unit.parent_serial, unit.key_version) if unit.parent_serial else None
+        place = db.session.get(models[unit.location_kind.value], unit.location_id)
+        states[code] = (unit.level.value, unit.status.value, db.session.get(ProductionLot, unit.lot_id).lot_no,
+                        parent, unit.location_kind.value, place.external_id, unit.in_transit)
+    return states
+
+
+def all_events(client, headers, per_page=2) -> list[dict]:
+    """Every event, page by page through the Link header's next URL."""
+    events, url = [], f"{QUERY}?perPage={per_page}"
+    while url:
+        response = client.get(url, headers=headers)
+        assert response.status_code == 200, response.get_json()
+        assert response.mimetype == "application/ld+json"
+        document = response.get_json()
+        assert validation.errors(document) == []
+        events += document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        link = response.headers.get("Link")
+        url = link[link.index("/api/"):link.index(">")] if link else None
+    return events
+
+
+def test_a_units_history_exports_as_a_valid_epcis_document(app, client, auth):
+    world = build_world(app)
+    run_chain(client, world)
+
+    response = client.get(f"/api/admin/trace/codes/{world.items[0]}/epcis", headers=auth.as_admin())
+
+    assert response.status_code == 200
+    assert response.mimetype == "application/ld+json"
+    assert "attachment" in response.headers["Content-Disposition"]
+    document = response.get_json()
+    assert validation.errors(document) == []
+    events = document["epcisBody"]["eventList"]
+    assert [(e["type"], e["action"], e["bizStep"]) for e in events] == [
+        ("ObjectEvent", "ADD", "commissioning"), ("AggregationEvent", "ADD", "packing"),
+        ("AggregationEvent", "ADD", "packing"), ("ObjectEvent", "OBSERVE", "receiving"),
+        ("ObjectEvent", "OBSERVE", "shipping")]
+    item_epc = f"https://m.example.com/01/{GTIN}/21/{world.items[0]}"
+    assert events[0]["epcList"] == [item_epc]
+    assert events[0]["ilmd"] == {"cbvmda:lotNumber": "LOT-RT"}
+    assert events[0]["readPoint"] == {"id": "https://m.example.com/epcis/loc/line/ext/LINE-1"}
+    assert events[1]["childEPCs"] == [item_epc]
+    assert events[2]["parentID"].startswith("https://m.example.com/00/") and len(events[2]["parentID"]) == 43
+    ship = events[4]
+    assert ship["sourceList"] == [{"type": "location", "source": "https://m.example.com/epcis/loc/warehouse/ext/WH-1"}]
+    assert ship["destinationList"] == [{"type": "location",
+                                        "destination": "https://m.example.com/epcis/loc/dealer/ext/DL-1"}]
+    assert ship["bizTransactionList"] == [{"type": "po", "bizTransaction": "https://m.example.com/epcis/order/SO%201"}]
+    assert ship["disposition"] == "in_transit"
+    assert all(e["eventID"].startswith("ni:///sha-256;") for e in events)
+    assert len({e["eventID"] for e in events}) == len(events)
+
+
+def test_scrap_replace_unpack_and_recall_export_with_their_cbv_steps(app, client, auth):
+    world = build_world(app)
+    run_chain(client, world)
+    headers = {"X-Api-Key": make_api_key("production")}
+    with transaction():
+        spare, _ = codes.issue_batch(actor=ACTOR, product_id=None, level="item", count=1)
+    new_label = codes.keyring().encode(spare.serial_start, spare.key_version)
+    session = client.post(f"{LINE}/sessions", json={"line_id": world.line, "lot_id": world.lot}, headers=headers)
+    answer = client.post(f"{LINE}/sessions/{session.get_json()['id']}/records", headers=headers, json={"records": [
+        {"type": "replace", "record_id": "r1", "scanned_at": "2026-03-02T08:05:00Z", "code": world.items[2],
+         "new_code": new_label},
+        {"type": "scrap", "record_id": "s1", "scanned_at": "2026-03-02T08:06:00Z", "code": new_label}]}).get_json()
+    assert answer["accepted"] == 2, answer
+    admin = auth.as_admin()
+    assert client.post(f"/api/admin/trace/lots/{world.lot}/recall", headers=admin,
+                       json={"reason": "seal"}).status_code == 201
+
+    scrapped = client.get(f"/api/admin/trace/codes/{new_label}/epcis", headers=admin).get_json()
+    shipped = client.get(f"/api/admin/trace/codes/{world.items[0]}/epcis", headers=admin).get_json()
+
+    for document in (scrapped, shipped):
+        assert validation.errors(document) == []
+    steps = [(e["action"], e["bizStep"], e.get("disposition")) for e in scrapped["epcisBody"]["eventList"]]
+    assert steps == [("ADD", "commissioning", "active"), ("OBSERVE", "replacing", "active"),
+                     ("DELETE", "destroying", "destroyed")]
+    assert shipped["epcisBody"]["eventList"][-1]["bizStep"] == "holding"
+    assert shipped["epcisBody"]["eventList"][-1]["disposition"] == "recalled"
+
+
+def test_the_events_query_filters_pages_and_needs_its_scope(app, client, auth):
+    world = build_world(app)
+    run_chain(client, world)
+    headers = {"X-Api-Key": make_api_key("epcis")}
+
+    events = all_events(client, headers, per_page=2)
+    shipping = client.get(QUERY, headers=headers, query_string={
+        "EQ_bizStep": "shipping|receiving", "GE_eventTime": "2026-03-02T09:30:00Z"}).get_json()
+    by_epc = client.get(QUERY, headers=headers, query_string={
+        "MATCH_anyEPC": f"https://id.gs1.org/01/{GTIN}/21/{world.items[0]}"}).get_json()
+
+    assert [e["bizStep"] for e in events].count("packing") == 3 and len(events) == 8
+    assert [e["bizStep"] for e in shipping["epcisBody"]["queryResults"]["resultsBody"]["eventList"]] == ["shipping"]
+    assert [e["bizStep"] for e in by_epc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]] == [
+        "commissioning", "packing"]
+    bad = client.get(QUERY, headers=headers, query_string={"perPage": 2, "nextPageToken": "5.forged"})
+    assert (bad.status_code, bad.get_json()["code"]) == (400, "epcis_page_token_invalid")
+    assert client.get(QUERY, headers={"X-Api-Key": make_api_key("warehouse")}).status_code == 403
+    assert client.get(QUERY).status_code == 401
+
+
+@pytest.fixture
+def second_app(monkeypatch):
+    """Another instance of the app on its own SQLite file and in-process Redis (a partner's copy of the data)."""
+    folder = tempfile.TemporaryDirectory(prefix="matong-epcis-")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{folder.name}/second.db")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    other = create_app("testing")
+    with other.app_context():
+        upgrade()
+        db.session.remove()
+    yield other
+    with other.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    folder.cleanup()
+
+
+def test_a_round_trip_export_then_capture_gives_the_same_units(app, client, second_app):
+    world = build_world(app)
+    run_chain(client, world)
+    events = all_events(client, {"X-Api-Key": make_api_key("epcis")}, per_page=3)
+    expected = unit_states(world)
+    document = {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+                "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-03-03T00:00:00Z",
+                "epcisBody": {"eventList": events}}
+
+    with second_app.app_context():
+        other = build_world(second_app)
+        assert other.items == world.items and other.pallet == world.pallet
+        partner = second_app.test_client()
+        headers = {"X-Api-Key": make_api_key("epcis_capture", name="3pl")}
+        first = partner.post(CAPTURE, json=document, headers=headers)
+        again = partner.post(CAPTURE, json=document, headers=headers)
+        captured = unit_states(other)
+        db.session.remove()
+
+    assert first.status_code == 200, first.get_json()
+    assert (first.get_json()["accepted"], first.get_json()["rejected"]) == (8, 0), first.get_json()
+    assert (again.get_json()["duplicate"], again.get_json()["accepted"]) == (8, 0)
+    assert [r["eventID"] for r in again.get_json()["results"]] == [e["eventID"] for e in events]
+    assert captured == expected
+    assert expected[world.items[0]] == ("item", "active", "LOT-RT", world.case, "dealer", "DL-1", True)
+
+
+def test_capture_answers_each_event_and_refuses_a_bad_document(app, client):
+    world = build_world(app)
+    headers = {"X-Api-Key": make_api_key("epcis_capture")}
+    base = {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+            "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-03-03T00:00:00Z"}
+    line = "https://m.example.com/epcis/loc/line/ext/LINE-1"
+    commission = {"type": "ObjectEvent", "eventTime": "2026-03-02T08:00:00Z", "eventTimeZoneOffset": "+08:00",
+                  "epcList": [f"https://id.gs1.org/01/{GTIN}/21/{world.items[0]}"], "action": "ADD",
+                  "bizStep": "commissioning", "readPoint": {"id": line}, "ilmd": {"cbvmda:lotNumber": "LOT-RT"}}
+    events = [commission,
+              {**commission, "epcList": [f"https://id.gs1.org/01/06901234567908/21/{world.items[1]}"]},
+              {**commission, "ilmd": {"cbvmda:lotNumber": "NO-SUCH-LOT"}, "epcList": [
+                  f"https://id.gs1.org/01/{GTIN}/21/{world.items[2]}"]},
+              {**commission, "epcList": ["https://id.gs1.org/01/06901234567892/21/NOTACODE"]},
+              {**{k: v for k, v in commission.items() if k != "ilmd"}, "action": "OBSERVE", "bizStep": "inspecting"}]
+
+    answer = client.post(CAPTURE, headers=headers, json={**base, "epcisBody": {"eventList": events}})
+
+    assert answer.status_code == 200, answer.get_json()
+    results = answer.get_json()["results"]
+    assert [(r["status"], r.get("reason")) for r in results] == [
+        ("accepted", None), ("rejected", "epc_gtin_mismatch"), ("rejected", "lot_unknown"),
+        ("rejected", "epc_unknown"), ("rejected", "unsupported_event")]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Unit)) == 1
+    invalid = client.post(CAPTURE, headers=headers, json={**base, "epcisBody": {"eventList": [
+        {"type": "ObjectEvent", "action": "ADD"}]}})
+    assert (invalid.status_code, invalid.get_json()["code"]) == (422, "epcis_document_invalid")
+    remote = client.post(CAPTURE, headers=headers, json={
+        **base, "@context": ["https://example.org/other-context.jsonld"], "epcisBody": {"eventList": [commission]}})
+    assert (remote.status_code, remote.get_json()["code"]) == (422, "epcis_document_invalid")
+    assert client.post(CAPTURE, headers={"X-Api-Key": make_api_key("epcis")},
+                       json={**base, "epcisBody": {"eventList": []}}).status_code == 403
+
+
+def test_a_code_never_commissioned_exports_no_events_and_a_forged_one_is_404(app, client, auth):
+    world = build_world(app)
+    admin = auth.as_admin()
+
+    empty = client.get(f"/api/admin/trace/codes/{world.items[0]}/epcis", headers=admin)
+    code = world.items[0]
+    forged = client.get(f"/api/admin/trace/codes/{code[:-1]}{'1' if code[-1] == '0' else '0'}/epcis", headers=admin)
+
+    assert empty.status_code == 200
+    assert empty.get_json()["epcisBody"]["eventList"] == []
+    assert validation.errors(empty.get_json()) == []
+    assert (forged.status_code, forged.get_json()["code"]) == (404, "code_not_found")
+    assert client.get(f"/api/admin/trace/codes/{world.items[0]}/epcis").status_code == 401
+
+
+def test_a_sold_items_channel_history_exports_with_dealer_and_store_steps(client, auth, mp):
+    brand, dealer = cf.make_brand(), make_dealer()
+    store = cf.make_store_of(dealer.id)
+    case = cf.dealer_stock(brand, dealer.id, cases_=1)
+    shipment = cf.ship_to(case, shipper=("dealer", dealer.id), receiver=("store", store.id))
+    clerk = mp.bound("clerk", make_invitation(kind="store_owner", store_id=store.id).code)
+    assert client.post(f"/api/clerk/receipts/{shipment.id}", json={}, headers=clerk).status_code == 201
+    parent = codes.keyring().decode(case[0]).serial
+    unit = db.session.scalar(sa.select(Unit).where(Unit.parent_serial == parent).order_by(Unit.serial).limit(1))
+    item = codes.keyring().encode(unit.serial, unit.key_version)
+    assert client.post("/api/clerk/sales", json={"code": item}, headers=clerk).status_code == 201
+
+    document = client.get(f"/api/admin/trace/codes/{item}/epcis", headers=auth.as_admin()).get_json()
+
+    assert validation.errors(document) == []
+    steps = [(e["bizStep"], e.get("disposition")) for e in document["epcisBody"]["eventList"]]
+    # The sale takes the item out of its case first (an unpacking), then sells it.
+    assert steps[-6:] == [("shipping", "in_transit"), ("receiving", "sellable_not_accessible"),
+                          ("shipping", "in_transit"), ("receiving", "sellable_accessible"),
+                          ("unpacking", None), ("retail_selling", "retail_sold")]
+    to_store = document["epcisBody"]["eventList"][-4]
+    assert to_store["destinationList"][0]["destination"].endswith(f"/epcis/loc/store/{store.id}")
+    assert to_store["sourceList"][0]["source"].endswith(f"/epcis/loc/dealer/{dealer.id}")
+
+
+def test_capture_reads_epcs_through_a_registered_reader_and_reports_refused_epcs(app, client, monkeypatch):
+    world = build_world(app)
+    tags = {"urn:epc:id:sgtin:6901234.056789.1": world.items[0], "urn:epc:id:sgtin:6901234.056789.2": world.items[1]}
+    monkeypatch.setattr(identifiers, "_readers", [tags.get])  # the RFID binding registers its reader here
+    headers = {"X-Api-Key": make_api_key("epcis_capture")}
+    line = "https://m.example.com/epcis/loc/line/ext/LINE-1"
+    pallet = f"https://m.example.com/00/{codes.resolve_code(world.pallet).urls.sscc}"
+    document = {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+                "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-03-03T00:00:00Z",
+                "epcisBody": {"eventList": [
+                    {"type": "ObjectEvent", "eventTime": "2026-03-02T08:00:00Z", "eventTimeZoneOffset": "+08:00",
+                     "epcList": list(tags), "action": "ADD", "bizStep": "commissioning", "readPoint": {"id": line},
+                     "ilmd": {"cbvmda:lotNumber": "LOT-RT"}},
+                    {"type": "AggregationEvent", "eventTime": "2026-03-02T08:01:00Z", "eventTimeZoneOffset": "+08:00",
+                     "parentID": f"https://m.example.com/c/{world.case}", "action": "ADD", "bizStep": "packing",
+                     "childEPCs": [*tags, f"https://id.gs1.org/01/{GTIN}/21/{world.items[2]}"],
+                     "readPoint": {"id": line}},
+                    {"type": "AggregationEvent", "eventTime": "2026-03-02T08:02:00Z", "eventTimeZoneOffset": "+08:00",
+                     "parentID": pallet, "childEPCs": [f"https://m.example.com/c/{world.case}"], "action": "ADD",
+                     "bizStep": "packing", "readPoint": {"id": line}}]}}
+
+    answer = client.post(CAPTURE, headers=headers, json=document).get_json()
+
+    first, packing, pallet_packing = answer["results"]
+    assert (first["status"], first["applied"]) == ("accepted", 1)
+    # The third child was never commissioned: refused alone, the two tagged items are in the case.
+    assert (packing["status"], packing["reason"], packing["applied"]) == ("rejected", "not_commissioned", 2)
+    assert packing["rejected_epcs"] == [{"epc": f"https://id.gs1.org/01/{GTIN}/21/{world.items[2]}",
+                                         "reason": "not_commissioned"}]
+    assert pallet_packing["status"] == "accepted"
+    states = unit_states(world)
+    assert states[world.items[0]][3] == world.case and states[world.case][3] == world.pallet
+    assert states[world.items[2]] is None
+
+
+def test_capture_applies_events_in_the_order_they_happened_whatever_their_offsets(app, client):
+    world = build_world(app)
+    line = {"id": "https://m.example.com/epcis/loc/line/ext/LINE-1"}
+    item = f"https://id.gs1.org/01/{GTIN}/21/{world.items[0]}"
+    document = {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+                "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-03-03T00:00:00Z",
+                "epcisBody": {"eventList": [
+                    {"type": "AggregationEvent", "eventTime": "2026-03-02T08:00:00Z", "eventTimeZoneOffset": "+00:00",
+                     "parentID": f"https://m.example.com/c/{world.case}", "childEPCs": [item], "action": "ADD",
+                     "bizStep": "packing", "readPoint": line},
+                    # 15:00 in Beijing is 07:00 UTC: commissioned an hour before the packing above.
+                    {"type": "ObjectEvent", "eventTime": "2026-03-02T15:00:00+08:00", "eventTimeZoneOffset": "+08:00",
+                     "epcList": [item], "action": "ADD", "bizStep": "commissioning", "readPoint": line,
+                     "ilmd": {"cbvmda:lotNumber": "LOT-RT"}}]}}
+
+    answer = client.post(CAPTURE, headers={"X-Api-Key": make_api_key("epcis_capture")}, json=document).get_json()
+
+    assert [r["status"] for r in answer["results"]] == ["accepted", "accepted"], answer
+    assert unit_states(world)[world.items[0]][3] == world.case
+    too_many = {**document, "epcisBody": {"eventList": [{"type": "ObjectEvent"}] * 1001}}
+    refused = client.post(CAPTURE, headers={"X-Api-Key": make_api_key("epcis_capture")}, json=too_many)
+    assert (refused.status_code, refused.get_json()["code"]) == (422, "epcis_too_many_events")
