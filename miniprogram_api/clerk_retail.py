@@ -172,6 +172,8 @@ class ClerkWithdrawalReadSchema(ma.Schema):
     request_id = ma.fields.String()
     amount = Int()
     status = ma.fields.Function(lambda w: w.status.value)
+    payout_id = Int(allow_none=True, metadata={
+        "description": "Its payout: GET /api/clerk/payouts/<payout_id> gives what wx.requestMerchantTransfer needs"})
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
 
