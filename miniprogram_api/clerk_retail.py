@@ -1,4 +1,5 @@
-"""The clerk mini-program at work: receiving goods, scanning sales, rewards and withdrawals, rankings, training.
+"""The clerk mini-program at work: receiving goods, scanning sales, rewards, points to cash and withdrawals,
+rankings, training.
 
 The store is the signed-in user's approved store membership (403 ``no_store`` otherwise); rewards
 and withdrawals belong to the user, so a clerk who left a store still sees and withdraws them.
@@ -13,7 +14,7 @@ from flask_smorest import Blueprint
 from app.accounts.models import AppName
 from app.db import transaction
 from app.http import SelectPage
-from app.retail import service, training
+from app.retail import conversions, service, training
 from app.retail.models import RewardKind, WithdrawalStatus
 from app.schemas import Int, UtcTime
 from miniprogram_api.security import audience, authenticate, current_app_user
@@ -142,10 +143,18 @@ class ClerkSaleResultSchema(ma.Schema):
     credited = Int(metadata={"description": "What went to my ledger now (0: no rule, or withheld)"})
 
 
+class ClerkPointsCashRateSchema(ma.Schema):
+    points = Int(metadata={"description": "A conversion is a whole number of these points..."})
+    cash_fen = Int(attribute="fen", metadata={"description": "...each paid this many fen"})
+    min_points = Int(metadata={"description": "The smallest conversion (at least one step)"})
+
+
 class ClerkBalanceSchema(ma.Schema):
     points = Int()
     cash = Int(metadata={"description": "Fen"})
     withdrawal_minimum = Int(metadata={"description": "Fen"})
+    points_to_cash = ma.fields.Nested(ClerkPointsCashRateSchema, allow_none=True, metadata={
+        "description": "The brand's rate for turning points into cash; null: closed"})
 
 
 class ClerkLedgerEntrySchema(ma.Schema):
@@ -176,6 +185,20 @@ class ClerkWithdrawalReadSchema(ma.Schema):
         "description": "Its payout: GET /api/clerk/payouts/<payout_id> gives what wx.requestMerchantTransfer needs"})
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
+
+
+class ClerkConversionCreateSchema(ma.Schema):
+    points = Int(required=True, validate=ma.validate.Range(min=1))
+    request_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64), metadata={
+        "description": "Made once per intended conversion and reused on retries: the same id is the same conversion"})
+
+
+class ClerkConversionReadSchema(ma.Schema):
+    id = Int()
+    request_id = ma.fields.String()
+    points = Int(metadata={"description": "Taken from my points"})
+    amount_fen = Int(metadata={"description": "Added to my cash, to withdraw"})
+    created_at = ma.fields.DateTime()
 
 
 class ClerkWithdrawalQuerySchema(ma.Schema):
@@ -301,7 +324,27 @@ def my_sales():
 @blp.response(200, ClerkBalanceSchema)
 def balance():
     """My points and cash (fen) balances"""
-    return {**service.balances(app_user_id=current_app_user().id), "withdrawal_minimum": service.withdrawal_minimum()}
+    return {**service.balances(app_user_id=current_app_user().id), "withdrawal_minimum": service.withdrawal_minimum(),
+            "points_to_cash": conversions.open_rate()}
+
+
+@blp.route("/rewards/conversions", methods=["POST"])
+@audience(CLERK)
+@blp.arguments(ClerkConversionCreateSchema)
+@blp.response(201, ClerkConversionReadSchema)
+def convert_points(body):
+    """Turn points into cash (fen) at the brand's rate; withdraw the cash as any other"""
+    with transaction():
+        return conversions.convert(user=current_app_user(), **body)
+
+
+@blp.route("/rewards/conversions", methods=["GET"])
+@audience(CLERK)
+@blp.response(200, ClerkConversionReadSchema(many=True))
+@blp.paginate(SelectPage)
+def my_conversions():
+    """My points turned into cash, newest first"""
+    return conversions.list_conversions(app_user_id=current_app_user().id)
 
 
 @blp.route("/rewards/ledger", methods=["GET"])
