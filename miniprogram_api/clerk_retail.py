@@ -12,11 +12,13 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from app.accounts.models import AppName
+from app.channel.models import PartyKind
 from app.db import transaction
 from app.http import SelectPage
 from app.retail import conversions, service, training
 from app.retail.models import RewardKind, WithdrawalStatus
 from app.schemas import Int, UtcTime
+from miniprogram_api.schemas import NamedRefsSchema, ProductNamedSchema, party_field
 from miniprogram_api.security import audience, authenticate, current_app_user
 
 CLERK = AppName.CLERK
@@ -35,11 +37,14 @@ def _store_id() -> int:
 
 # --- schemas ------------------------------------------------------------------------------------
 
-class ClerkShipmentReadSchema(ma.Schema):
+class ClerkShipmentReadSchema(NamedRefsSchema):
+    parties = {"shipper": lambda s: (s.shipper_kind, s.shipper_id)}
+
     id = Int()
     order_id = Int(allow_none=True)
     shipper_kind = ma.fields.Function(lambda s: s.shipper_kind.value)
     shipper_id = Int()
+    shipper = party_field(metadata={"description": "{kind, id, name} of shipper_kind and shipper_id"})
     status = ma.fields.Function(lambda s: s.status.value)
     items = Int()
     shipped_at = ma.fields.DateTime(allow_none=True)
@@ -113,10 +118,13 @@ class ClerkRewardSchema(ma.Schema):
     withheld = ma.fields.Boolean(metadata={"description": "The rule withholds rewards for units never received"})
 
 
-class ClerkSaleReadSchema(ma.Schema):
+class ClerkSaleReadSchema(ProductNamedSchema):
+    parties = {"store": lambda s: (PartyKind.STORE, s.store_id)}
+
     id = Int()
     code = ma.fields.String()
     store_id = Int()
+    store = party_field()
     product_id = Int()
     lot_id = Int(allow_none=True)
     not_received = ma.fields.Boolean(metadata={"description": "This store never received the unit"})
@@ -213,11 +221,14 @@ class ClerkRankingQuerySchema(ma.Schema):
     top = Int(load_default=10, validate=ma.validate.Range(min=1, max=service.RANKING_MAX))
 
 
-class ClerkRankRowSchema(ma.Schema):
+class ClerkRankRowSchema(NamedRefsSchema):
+    parties = {"store": lambda r: (PartyKind.STORE, r.store_id) if r.store_id is not None else None}
+
     rank = Int()
     id = Int(metadata={"description": "The store's, or the clerk's (app user) id"})
     name = ma.fields.String()
     store_id = Int(allow_none=True)
+    store = party_field(allow_none=True)
     sales = Int()
     points = Int()
     cash = Int()
