@@ -83,6 +83,10 @@ class _Named:
         return extra[name] if name in extra else getattr(self._obj, name)
 
 
+def _party_key(ref: tuple | None) -> tuple[str, int] | None:
+    return None if ref is None else (names.kind_value(ref[0]), ref[1])
+
+
 def _get(obj, name: str):
     return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
 
@@ -92,8 +96,8 @@ class NamedRefsSchema(ma.Schema):
 
     ``parties`` maps an answer field to how to find the party of an object (``(kind, id)`` or None); the
     field is ``{kind, id, name}``. ``product_ref`` names the attribute holding a product's id; the answer
-    then also has ``sku`` and ``product_name`` (``ProductNamedSchema``). The names of every object dumped together (a page of a
-    list) are read at once: one query per kind of party and one for the products.
+    then also has ``sku`` and ``product_name`` (``ProductNamedSchema``). The names of every object dumped
+    together (a page of a list) are read at once: one query per kind of party and one for the products.
     """
 
     parties: ClassVar[dict[str, Callable]] = {}
@@ -102,14 +106,13 @@ class NamedRefsSchema(ma.Schema):
     @ma.pre_dump(pass_collection=True)
     def _with_names(self, data, many: bool, **kwargs):
         items = list(data) if many else [data]
-        refs = [{field: find(item) for field, find in self.parties.items()} for item in items]
+        refs = [{field: _party_key(find(item)) for field, find in self.parties.items()} for item in items]
         parties = names.party_names(ref for found in refs for ref in found.values() if ref is not None)
         products = names.product_names(_get(item, self.product_ref) for item in items) if self.product_ref else {}
         named = []
         for item, found in zip(items, refs):
-            extra = {field: None if ref is None else {
-                "kind": names.kind_value(ref[0]), "id": ref[1], "name": parties.get((names.kind_value(ref[0]), ref[1]))}
-                for field, ref in found.items()}
+            extra = {field: None if ref is None else {"kind": ref[0], "id": ref[1], "name": parties.get(ref)}
+                     for field, ref in found.items()}
             if self.product_ref:
                 product = products.get(_get(item, self.product_ref))
                 extra.update(sku=product.sku if product else None, product_name=product.name if product else None)
