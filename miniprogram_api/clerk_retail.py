@@ -154,7 +154,7 @@ class ClerkSaleResultSchema(ma.Schema):
 class ClerkPointsCashRateSchema(ma.Schema):
     points = Int(metadata={"description": "A conversion is a whole number of these points..."})
     cash_fen = Int(attribute="fen", metadata={"description": "...each paid this many fen"})
-    min_points = Int(metadata={"description": "The smallest conversion (at least one step)"})
+    min_points = Int(attribute="least_points", metadata={"description": "The smallest conversion (at least one step)"})
 
 
 class ClerkBalanceSchema(ma.Schema):

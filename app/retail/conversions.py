@@ -79,7 +79,7 @@ def _by_request(app_user_id: int, request_id: str, *, lock: bool = False) -> Poi
 
 def _amount(rate: PointsCashRate, points: int) -> int:
     """The fen for these points at this rate; 422 when below the minimum or not whole steps."""
-    least = max(rate.min_points, rate.points)
+    least = rate.least_points
     if points < least or points % rate.points:
         message = f"At least {least} points, in steps of {rate.points} ({rate.points} points = {rate.fen} fen)."
         raise rules.ConversionInvalid(message, errors={"points": [message]})

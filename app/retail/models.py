@@ -184,6 +184,11 @@ class PointsCashRate(db.Model):
     created_by: Mapped[str] = mapped_column(sa.String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    @property
+    def least_points(self) -> int:
+        """The smallest conversion clerks can make: the minimum, and at least one step."""
+        return max(self.min_points, self.points)
+
 
 class PointsConversion(db.Model):
     """A clerk's points turned into cash (fen) at a rate: one points debit and one cash credit in the

@@ -95,6 +95,8 @@ def test_a_clerk_turns_points_into_cash_at_the_rate_and_withdraws_it(client, aut
 def test_a_closed_rate_stops_conversion_and_a_new_rate_applies_to_new_ones_only(client, auth, mp):
     headers, _ = clerk_with_points(client, mp, 1_000)
     first = set_rate(client, auth)
+    rate = client.get("/api/clerk/rewards/balance", headers=headers).get_json()["points_to_cash"]
+    assert rate == {"points": 100, "cash_fen": 50, "min_points": 100}  # no minimum set: one step
     assert client.post(CONVERT, json={"points": 200, "request_id": "a"}, headers=headers).get_json()["amount_fen"] == 100
     closed = set_rate(client, auth, enabled=False)
     refused = client.post(CONVERT, json={"points": 200, "request_id": "b"}, headers=headers)
