@@ -11,7 +11,7 @@ from app.db import transaction
 from app.http import SelectPage
 from app.schemas import Int
 from miniprogram_api.schemas import (
-    AppUserReadSchema, BindSchema, MpInvitationReadSchema, MemberReadSchema, PlaceSchema,
+    AppUserReadSchema, BindSchema, MpInvitationReadSchema, MemberReadSchema, MpStoreSchema,
 )
 from miniprogram_api.security import audience, authenticate, current_app_user
 
@@ -26,7 +26,7 @@ class StoreMembershipSchema(ma.Schema):
     id = Int()
     role = ma.fields.Function(lambda m: m.role.value)
     status = ma.fields.Function(lambda m: m.status.value)
-    store = ma.fields.Nested(PlaceSchema)
+    store = ma.fields.Nested(MpStoreSchema)
 
 
 class ClerkMeSchema(ma.Schema):

@@ -1,4 +1,5 @@
-"""The clerk mini-program at work: receiving goods, scanning sales, rewards and withdrawals, rankings, training.
+"""The clerk mini-program at work: receiving goods, scanning sales, rewards, points to cash and withdrawals,
+rankings, training.
 
 The store is the signed-in user's approved store membership (403 ``no_store`` otherwise); rewards
 and withdrawals belong to the user, so a clerk who left a store still sees and withdraws them.
@@ -11,11 +12,13 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from app.accounts.models import AppName
+from app.channel.models import PartyKind
 from app.db import transaction
 from app.http import SelectPage
-from app.retail import service, training
+from app.retail import conversions, service, training
 from app.retail.models import RewardKind, WithdrawalStatus
 from app.schemas import Int, UtcTime
+from miniprogram_api.schemas import NamedRefsSchema, ProductNamedSchema, party_field
 from miniprogram_api.security import audience, authenticate, current_app_user
 
 CLERK = AppName.CLERK
@@ -34,11 +37,14 @@ def _store_id() -> int:
 
 # --- schemas ------------------------------------------------------------------------------------
 
-class ClerkShipmentReadSchema(ma.Schema):
+class ClerkShipmentReadSchema(NamedRefsSchema):
+    parties = {"shipper": lambda s: (s.shipper_kind, s.shipper_id)}
+
     id = Int()
     order_id = Int(allow_none=True)
     shipper_kind = ma.fields.Function(lambda s: s.shipper_kind.value)
     shipper_id = Int()
+    shipper = party_field(metadata={"description": "{kind, id, name} of shipper_kind and shipper_id"})
     status = ma.fields.Function(lambda s: s.status.value)
     items = Int()
     shipped_at = ma.fields.DateTime(allow_none=True)
@@ -112,10 +118,13 @@ class ClerkRewardSchema(ma.Schema):
     withheld = ma.fields.Boolean(metadata={"description": "The rule withholds rewards for units never received"})
 
 
-class ClerkSaleReadSchema(ma.Schema):
+class ClerkSaleReadSchema(ProductNamedSchema):
+    parties = {"store": lambda s: (PartyKind.STORE, s.store_id)}
+
     id = Int()
     code = ma.fields.String()
     store_id = Int()
+    store = party_field()
     product_id = Int()
     lot_id = Int(allow_none=True)
     not_received = ma.fields.Boolean(metadata={"description": "This store never received the unit"})
@@ -142,10 +151,18 @@ class ClerkSaleResultSchema(ma.Schema):
     credited = Int(metadata={"description": "What went to my ledger now (0: no rule, or withheld)"})
 
 
+class ClerkPointsCashRateSchema(ma.Schema):
+    points = Int(metadata={"description": "A conversion is a whole number of these points..."})
+    cash_fen = Int(attribute="fen", metadata={"description": "...each paid this many fen"})
+    min_points = Int(attribute="least_points", metadata={"description": "The smallest conversion (at least one step)"})
+
+
 class ClerkBalanceSchema(ma.Schema):
     points = Int()
     cash = Int(metadata={"description": "Fen"})
     withdrawal_minimum = Int(metadata={"description": "Fen"})
+    points_to_cash = ma.fields.Nested(ClerkPointsCashRateSchema, allow_none=True, metadata={
+        "description": "The brand's rate for turning points into cash; null: closed"})
 
 
 class ClerkLedgerEntrySchema(ma.Schema):
@@ -172,8 +189,24 @@ class ClerkWithdrawalReadSchema(ma.Schema):
     request_id = ma.fields.String()
     amount = Int()
     status = ma.fields.Function(lambda w: w.status.value)
+    payout_id = Int(allow_none=True, metadata={
+        "description": "Its payout: GET /api/clerk/payouts/<payout_id> gives what wx.requestMerchantTransfer needs"})
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
+
+
+class ClerkConversionCreateSchema(ma.Schema):
+    points = Int(required=True, validate=ma.validate.Range(min=1))
+    request_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64), metadata={
+        "description": "Made once per intended conversion and reused on retries: the same id is the same conversion"})
+
+
+class ClerkConversionReadSchema(ma.Schema):
+    id = Int()
+    request_id = ma.fields.String()
+    points = Int(metadata={"description": "Taken from my points"})
+    amount_fen = Int(metadata={"description": "Added to my cash, to withdraw"})
+    created_at = ma.fields.DateTime()
 
 
 class ClerkWithdrawalQuerySchema(ma.Schema):
@@ -188,11 +221,14 @@ class ClerkRankingQuerySchema(ma.Schema):
     top = Int(load_default=10, validate=ma.validate.Range(min=1, max=service.RANKING_MAX))
 
 
-class ClerkRankRowSchema(ma.Schema):
+class ClerkRankRowSchema(NamedRefsSchema):
+    parties = {"store": lambda r: (PartyKind.STORE, r.store_id) if r.store_id is not None else None}
+
     rank = Int()
     id = Int(metadata={"description": "The store's, or the clerk's (app user) id"})
     name = ma.fields.String()
     store_id = Int(allow_none=True)
+    store = party_field(allow_none=True)
     sales = Int()
     points = Int()
     cash = Int()
@@ -299,7 +335,27 @@ def my_sales():
 @blp.response(200, ClerkBalanceSchema)
 def balance():
     """My points and cash (fen) balances"""
-    return {**service.balances(app_user_id=current_app_user().id), "withdrawal_minimum": service.withdrawal_minimum()}
+    return {**service.balances(app_user_id=current_app_user().id), "withdrawal_minimum": service.withdrawal_minimum(),
+            "points_to_cash": conversions.open_rate()}
+
+
+@blp.route("/rewards/conversions", methods=["POST"])
+@audience(CLERK)
+@blp.arguments(ClerkConversionCreateSchema)
+@blp.response(201, ClerkConversionReadSchema)
+def convert_points(body):
+    """Turn points into cash (fen) at the brand's rate; withdraw the cash as any other"""
+    with transaction():
+        return conversions.convert(user=current_app_user(), **body)
+
+
+@blp.route("/rewards/conversions", methods=["GET"])
+@audience(CLERK)
+@blp.response(200, ClerkConversionReadSchema(many=True))
+@blp.paginate(SelectPage)
+def my_conversions():
+    """My points turned into cash, newest first"""
+    return conversions.list_conversions(app_user_id=current_app_user().id)
 
 
 @blp.route("/rewards/ledger", methods=["GET"])

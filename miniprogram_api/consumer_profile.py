@@ -13,8 +13,9 @@ from app.campaigns.models import PrizeKind, RedemptionStatus
 from app.consumers import profiles
 from app.db import transaction
 from app.http import RowPage, SelectPage
-from app.payouts.models import PayoutChannel, PayoutPurpose, PayoutStatus
+from app.payouts.models import PayoutStatus
 from app.schemas import Int, RedemptionSchema
+from miniprogram_api.consumer_payouts import MyPayoutSchema
 from miniprogram_api.security import audience, authenticate, current_app_user
 
 CONSUMER = AppName.CONSUMER
@@ -58,16 +59,6 @@ class MyPrizeSchema(ma.Schema):
     redemption_status = ma.fields.Enum(RedemptionStatus, by_value=True, allow_none=True)
     payout_id = Int(allow_none=True)
     payout_status = ma.fields.Enum(PayoutStatus, by_value=True, allow_none=True)
-
-
-class MyPayoutSchema(ma.Schema):
-    id = Int()
-    purpose = ma.fields.Enum(PayoutPurpose, by_value=True)
-    amount_fen = Int()
-    channel = ma.fields.Enum(PayoutChannel, by_value=True)
-    status = ma.fields.Enum(PayoutStatus, by_value=True, attribute="user_status")
-    created_at = ma.fields.DateTime()
-    finished_at = ma.fields.DateTime(allow_none=True)
 
 
 class MyRedemptionQuerySchema(ma.Schema):

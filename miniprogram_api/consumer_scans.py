@@ -15,6 +15,7 @@ from app.db import transaction
 from app.http import SelectPage, body_documented, parse_body
 from app.inputs import SMALL_BODY_BYTES, body_limit, check_json_text, decodes_own_body, read_body
 from app.schemas import Int
+from miniprogram_api.schemas import ProductNamedSchema
 from miniprogram_api.security import audience, authenticate, current_app_user, revocation_checked_by_view, token_check
 
 CONSUMER = AppName.CONSUMER
@@ -139,7 +140,7 @@ class ConsumerHiddenCodeResultSchema(ma.Schema):
     closed_campaigns = ma.fields.List(ma.fields.Nested(ConsumerClosedCampaignSchema))
 
 
-class MyConsumerScanSchema(ma.Schema):
+class MyConsumerScanSchema(ProductNamedSchema):
     id = Int()
     code = ma.fields.String()
     verdict = ma.fields.Enum(Verdict, by_value=True)

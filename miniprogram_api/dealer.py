@@ -11,7 +11,7 @@ from app.db import transaction
 from app.http import SelectPage
 from app.schemas import Int
 from miniprogram_api.schemas import (
-    AppUserReadSchema, BindSchema, MpInvitationReadSchema, MemberReadSchema, PlaceSchema,
+    AppUserReadSchema, BindSchema, MpInvitationReadSchema, MemberReadSchema, MpDealerSchema,
 )
 from miniprogram_api.security import audience, authenticate, current_app_user
 
@@ -25,7 +25,7 @@ blp.before_request(authenticate(DEALER))
 class DealerMembershipSchema(ma.Schema):
     id = Int()
     role = ma.fields.Function(lambda m: m.role.value)
-    dealer = ma.fields.Nested(PlaceSchema)
+    dealer = ma.fields.Nested(MpDealerSchema)
 
 
 class DealerMeSchema(ma.Schema):

@@ -20,6 +20,7 @@ from app.http import SelectPage
 from app.masterdata.models import Status
 from app.schemas import Int
 from app.units import packing
+from miniprogram_api.schemas import NamedRefsSchema, ProductNamedSchema, party_field
 from miniprogram_api.security import audience, authenticate, current_app_user
 
 DEALER = AppName.DEALER
@@ -62,19 +63,21 @@ class DealerOrderQuerySchema(ma.Schema):
     status = ma.fields.Enum(OrderStatus, by_value=True)
 
 
-class DealerOrderReadSchema(ma.Schema):
+class DealerOrderReadSchema(NamedRefsSchema):
+    parties = {"seller": lambda o: (o.seller_kind, o.seller_id), "buyer": lambda o: (o.buyer_kind, o.buyer_id)}
+
     id = Int()
     order_no = ma.fields.String()
     version = Int()
     status = _enum_field(attr="status")
-    seller = ma.fields.Function(lambda o: {"kind": o.seller_kind.value, "id": o.seller_id})
-    buyer = ma.fields.Function(lambda o: {"kind": o.buyer_kind.value, "id": o.buyer_id})
+    seller = party_field()
+    buyer = party_field()
     note = ma.fields.String()
     ordered_at = ma.fields.AwareDateTime()
     created_at = ma.fields.AwareDateTime()
 
 
-class DealerLineProgressSchema(ma.Schema):
+class DealerLineProgressSchema(ProductNamedSchema):
     id = Int()
     line_no = Int()
     product_id = Int()
@@ -91,12 +94,15 @@ class DealerOrderDetailSchema(DealerOrderReadSchema):
     open_shipment_id = Int(allow_none=True)
 
 
-class DealerShipmentReadSchema(ma.Schema):
+class DealerShipmentReadSchema(NamedRefsSchema):
+    parties = {"shipper": lambda s: (s.shipper_kind, s.shipper_id),
+               "receiver": lambda s: (s.receiver_kind, s.receiver_id)}
+
     id = Int()
     order_id = Int(allow_none=True)
     status = _enum_field(attr="status")
-    shipper = ma.fields.Function(lambda s: {"kind": s.shipper_kind.value, "id": s.shipper_id})
-    receiver = ma.fields.Function(lambda s: {"kind": s.receiver_kind.value, "id": s.receiver_id})
+    shipper = party_field()
+    receiver = party_field()
     items = Int()
     created_at = ma.fields.AwareDateTime()
     shipped_at = ma.fields.AwareDateTime(allow_none=True)
@@ -223,8 +229,11 @@ class DealerPerformanceQuerySchema(ma.Schema):
     to = ma.fields.AwareDateTime(metadata={"description": "Default: next month's start (UTC+8)"})
 
 
-class DealerPerformanceReadSchema(ma.Schema):
+class DealerPerformanceReadSchema(NamedRefsSchema):
+    parties = {"dealer": lambda p: (PartyKind.DEALER, p.dealer_id)}
+
     dealer_id = Int()
+    dealer = party_field()
     starts_at = ma.fields.AwareDateTime()
     ends_at = ma.fields.AwareDateTime()
     shipments = Int()

@@ -10,6 +10,7 @@ from app.http import SelectPage
 from app.rebates import service
 from app.rebates.models import RebateBasis, StatementStatus
 from app.schemas import Int
+from miniprogram_api.schemas import ProductNamedSchema
 from miniprogram_api.security import audience, authenticate, current_app_user
 
 DEALER = AppName.DEALER
@@ -19,7 +20,7 @@ blp = Blueprint("mp_dealer_rebates", __name__, url_prefix="/api/dealer",
 blp.before_request(authenticate(DEALER))
 
 
-class DealerStatementLineSchema(ma.Schema):
+class DealerStatementLineSchema(ProductNamedSchema):
     product_id = Int()
     basis = ma.fields.Enum(RebateBasis, by_value=True)
     quantity = Int(metadata={"description": "Cases received by stores, or units sold"})

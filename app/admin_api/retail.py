@@ -1,6 +1,8 @@
-"""Clerk rewards and training in the back office: reward rules, courses, sale scans, ledgers, withdrawals.
+"""Clerk rewards and training in the back office: reward rules, courses, sale scans, ledgers, withdrawals,
+the rate at which clerks turn points into cash.
 
-Admins and marketers write rules and courses; every back-office role reads.
+Admins and marketers write rules and courses, admins and finance the points-to-cash rate; every
+back-office role reads.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from app.http import (ALL_ROLES, SelectPage, authenticate_back_office, current_a
                       not_regional, regional, roles)
 from app.identity.models import Role
 from app.masterdata.models import Status
-from app.retail import service, training
+from app.retail import conversions, service, training
 from app.retail.models import CourseStatus, RewardKind, WithdrawalStatus
 from app.schemas import Int, UtcTime
 
@@ -22,12 +24,13 @@ rules_blp = Blueprint("admin_reward_rules", __name__, url_prefix="/api/admin/rew
 courses_blp = Blueprint("admin_courses", __name__, url_prefix="/api/admin/courses",
                         description="Training courses for clerks, with quizzes that earn points.")
 retail_blp = Blueprint("admin_retail", __name__, url_prefix="/api/admin/retail",
-                       description="Sale scans, clerks' ledgers and withdrawals.")
+                       description="Sale scans, clerks' ledgers, points turned into cash and withdrawals.")
 BLUEPRINTS = (rules_blp, courses_blp, retail_blp)
 for _blueprint in BLUEPRINTS:
     _blueprint.before_request(authenticate_back_office)
 
 WRITERS = (Role.ADMIN, Role.MARKETER)
+RATE_WRITERS = (Role.ADMIN, Role.FINANCE)  # the rate pays cash out
 ADCODE = ma.validate.Regexp(r"^\d{12}$")
 
 
@@ -198,6 +201,36 @@ class AdminWithdrawalQuerySchema(ma.Schema):
     status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in WithdrawalStatus]))
 
 
+class AdminPointsCashRateSchema(ma.Schema):
+    id = Int(dump_only=True)
+    enabled = ma.fields.Boolean(load_default=True, metadata={
+        "description": "False: clerks can't convert now", "label_zh": "开放兑换"})
+    points = Int(required=True, validate=ma.validate.Range(min=1), metadata={
+        "description": "A conversion is a whole number of these points...", "label_zh": "每档积分"})
+    cash_fen = Int(required=True, attribute="fen", validate=ma.validate.Range(min=1), metadata={
+        "description": "...each paid this many fen", "label_zh": "每档金额"})
+    min_points = Int(load_default=0, validate=ma.validate.Range(min=0), metadata={
+        "description": "The smallest conversion", "label_zh": "最少兑换积分"})
+    created_by = ma.fields.String(dump_only=True)
+    created_at = ma.fields.DateTime(dump_only=True)
+
+
+class AdminConversionReadSchema(ma.Schema):
+    id = Int()
+    app_user_id = Int()
+    request_id = ma.fields.String()
+    rate_id = Int(metadata={"label_zh": "兑换比例编号"})
+    points = Int(metadata={"label_zh": "积分"})
+    amount_fen = Int()
+    created_at = ma.fields.DateTime()
+
+
+class AdminConversionQuerySchema(ma.Schema):
+    app_user_id = Int()
+    from_ = _time(data_key="from")
+    to = _time()
+
+
 # --- reward rules -------------------------------------------------------------------------------
 
 @rules_blp.route("", methods=["GET"])
@@ -331,3 +364,47 @@ def clerk_balance(app_user_id):
 def withdrawals(query):
     """Clerks' withdrawals, newest first"""
     return service.list_withdrawals(**query)
+
+
+# --- points to cash ------------------------------------------------------------------------------
+
+@retail_blp.route("/points-cash-rate", methods=["GET"])
+@roles(*ALL_ROLES)
+@not_regional("the rate is brand configuration")
+@retail_blp.response(200, AdminPointsCashRateSchema)
+def points_cash_rate():
+    """The rate in force for clerks turning points into cash (404 points_cash_rate_not_set before any)"""
+    return conversions.get_rate()
+
+
+@retail_blp.route("/points-cash-rate", methods=["PUT"])
+@roles(*RATE_WRITERS)
+@national_only("brand-wide configuration is written by users who see the whole country")
+@retail_blp.arguments(AdminPointsCashRateSchema)
+@retail_blp.response(200, AdminPointsCashRateSchema)
+def set_points_cash_rate(body):
+    """Set the rate (fen for every so many points, a minimum; enabled false closes conversion)"""
+    with transaction():
+        return conversions.set_rate(actor=current_actor(), **body)
+
+
+@retail_blp.route("/points-cash-rates", methods=["GET"])
+@roles(*ALL_ROLES)
+@not_regional("the rate is brand configuration")
+@retail_blp.response(200, AdminPointsCashRateSchema(many=True))
+@retail_blp.paginate(SelectPage)
+def points_cash_rates():
+    """Every rate set, newest (the one in force) first"""
+    return conversions.list_rates()
+
+
+@retail_blp.route("/points-conversions", methods=["GET"])
+@roles(*ALL_ROLES)
+@national_only("a clerk's money is not split by region yet")
+@retail_blp.arguments(AdminConversionQuerySchema, location="query")
+@retail_blp.response(200, AdminConversionReadSchema(many=True))
+@retail_blp.paginate(SelectPage)
+def points_conversions(query):
+    """Clerks' points turned into cash, newest first"""
+    return conversions.list_conversions(app_user_id=query.get("app_user_id"), since=query.get("from_"),
+                                        until=query.get("to"))

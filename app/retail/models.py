@@ -165,3 +165,44 @@ class QuizAttempt(db.Model):
     score: Mapped[int]  # percent
     passed: Mapped[bool]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PointsCashRate(db.Model):
+    """The brand's rate for clerks turning points into cash: ``fen`` for every ``points``; each change is a
+    new row (the newest is the rate), so a conversion names the rate it was made at."""
+
+    __tablename__ = "points_cash_rates"
+    __table_args__ = (sa.CheckConstraint("points > 0", name="points_positive"),
+                      sa.CheckConstraint("fen > 0", name="fen_positive"),
+                      sa.CheckConstraint("min_points >= 0", name="min_points_not_negative"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    enabled: Mapped[bool] = mapped_column(default=True)  # False: clerks can't convert (the rate is kept)
+    points: Mapped[int] = mapped_column(sa.BigInteger)  # a conversion is a whole number of these steps
+    fen: Mapped[int] = mapped_column(sa.BigInteger)  # paid for each step
+    min_points: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # the smallest conversion
+    created_by: Mapped[str] = mapped_column(sa.String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def least_points(self) -> int:
+        """The smallest conversion clerks can make: the minimum, and at least one step."""
+        return max(self.min_points, self.points)
+
+
+class PointsConversion(db.Model):
+    """A clerk's points turned into cash (fen) at a rate: one points debit and one cash credit in the
+    ledger, both with the source ``points-cash:<id>``; the cash is then withdrawn like any reward."""
+
+    __tablename__ = "points_conversions"
+    __table_args__ = (sa.UniqueConstraint("app_user_id", "request_id"),
+                      sa.CheckConstraint("points > 0", name="points_positive"),
+                      sa.CheckConstraint("amount_fen > 0", name="amount_positive"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    app_user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_users.id"), index=True)
+    request_id: Mapped[str] = mapped_column(RecordId)  # the client's, so a retried request converts once
+    rate_id: Mapped[int] = mapped_column(sa.ForeignKey("points_cash_rates.id"))
+    points: Mapped[int] = mapped_column(sa.BigInteger)
+    amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

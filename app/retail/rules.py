@@ -111,3 +111,28 @@ class AnswersInvalid(ValidationFailed):
 class PeriodInvalid(ValidationFailed):
     code = "period_invalid"
     message = "The period ends before it starts."
+
+
+class ConversionClosed(Conflict):
+    code = "points_conversion_closed"
+    message = "The brand does not convert points to cash now."
+
+
+class ConversionInvalid(ValidationFailed):
+    code = "points_conversion_invalid"
+    message = "The points asked for are below the minimum or not a whole number of the rate's steps."
+
+
+class ConversionRequestReused(Conflict):
+    code = "points_conversion_request_reused"
+    message = "This request_id was used for a conversion of another number of points."
+
+
+class RateInvalid(ValidationFailed):
+    code = "points_cash_rate_invalid"
+    message = "A rate is a positive number of points for a positive number of fen, and a minimum of zero or more."
+
+
+class RateNotSet(NotFound):
+    code = "points_cash_rate_not_set"
+    message = "No rate for turning points into cash was set."

@@ -51,7 +51,7 @@ def test_a_store_receives_a_shipment_then_sells_from_it(client, mp):
 
     assert [s["code"] for s in client.get("/api/clerk/sales", headers=headers).get_json()] == [item]
     balance = client.get("/api/clerk/rewards/balance", headers=headers).get_json()
-    assert balance == {"points": 0, "cash": 20, "withdrawal_minimum": 100}
+    assert balance == {"points": 0, "cash": 20, "withdrawal_minimum": 100, "points_to_cash": None}
     ledger = client.get("/api/clerk/rewards/ledger?kind=cash", headers=headers).get_json()
     assert [e["amount"] for e in ledger] == [20]
 

@@ -53,6 +53,9 @@ def test_a_consumer_sees_only_their_own_scans(client, mp, goods):  # noqa: F811
     assert listed.status_code == 200 and len(listed.json) == 1 and listed.json[0]["code"] == goods["items"][1]
     assert [s["code"] for s in client.get(SCANS, headers=mine).json] == [goods["items"][1], goods["items"][0]]
     assert [s["code"] for s in client.get(SCANS, headers=theirs).json] == [goods["items"][2]]
+    product = goods["product"]  # each scan names its product (issue 16 §1)
+    assert {(s["product_id"], s["sku"], s["product_name"]) for s in client.get(SCANS, headers=mine).json} == {
+        (product.id, product.sku, "Jasmine Tea")}
 
 
 def test_other_mini_programs_and_strangers_are_refused(client, mp, goods):  # noqa: F811

@@ -20,7 +20,7 @@ def test_a_store_owner_binds_with_the_brands_invitation(client, mp):
     owner = _owner(mp, store)
     me = client.get("/api/clerk/me", headers=owner).get_json()
     assert me["membership"] == {"id": me["membership"]["id"], "role": "owner", "status": "approved",
-                                "store": {"id": store.id, "name": store.name}}
+                                "store": {"kind": "store", "id": store.id, "name": store.name}}
 
 
 def test_a_clerk_is_pending_then_approved_then_removed(client, mp):

@@ -23,7 +23,7 @@ def test_a_dealer_user_binds_as_owner_with_an_invitation(client, mp):
     response = client.post("/api/dealer/bind", json={"invitation_code": _invite(dealer, "owner")}, headers=headers)
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["role"] == "owner"
-    assert response.get_json()["dealer"] == {"id": dealer.id, "name": dealer.name}
+    assert response.get_json()["dealer"] == {"kind": "dealer", "id": dealer.id, "name": dealer.name}
     me = client.get("/api/dealer/me", headers=headers).get_json()
     assert me["membership"]["role"] == "owner" and "bind_dealer" not in me["next_steps"]
 
