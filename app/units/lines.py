@@ -32,6 +32,7 @@ from app.codes.service import keyring
 from app.db import utcnow
 from app.extensions import db
 from app.identity.service import Actor
+from app.masterdata import refs
 from app.masterdata.models import Product, ProductionLine, Status
 from app.production.models import LotStatus, ProductionLot
 from app.reports import facts, rollups
@@ -39,6 +40,7 @@ from app.units import rules, store
 from app.units.models import (
     Event, EventKind, LineSession, LocationKind, RejectedRecord, SessionStatus, UnitStatus,
 )
+from app.webhooks.service import emit
 
 log = logging.getLogger(__name__)
 
@@ -299,6 +301,34 @@ def _collector_paused():
             gc.enable()
 
 
+class Scrapped(NamedTuple):
+    """A scrap record applied: its code, the unit it named (and took everything inside), its counts."""
+
+    code: str
+    root: store.UnitState
+    record_id: str
+    at: datetime
+    units: int
+    items: int
+
+
+def emit_scrapped(scraps: list[Scrapped], *, session_id: int, recorded_at: datetime) -> None:
+    """One ``unit.scrapped`` event per scrap record applied (in the upload's transaction)."""
+    products = refs.products(s.root.product_id for s in scraps)
+    places = refs.parties((s.root.location_kind, s.root.location_id) for s in scraps)
+    lots = dict(db.session.execute(sa.select(ProductionLot.id, ProductionLot.lot_no).where(
+        ProductionLot.id.in_({s.root.lot_id for s in scraps if s.root.lot_id is not None}))).all())
+    for scrap in scraps:
+        root = scrap.root
+        emit("unit.scrapped", {
+            "code": scrap.code, "level": root.level.value, "units": scrap.units, "items": scrap.items,
+            "product": products.get(root.product_id),
+            "lot": {"id": root.lot_id, "lot_no": lots.get(root.lot_id)} if root.lot_id is not None else None,
+            "place": places.get((root.location_kind.value, root.location_id)),
+            "session_id": session_id, "record_id": scrap.record_id, "scrapped_at": scrap.at.isoformat(),
+            "recorded_at": recorded_at.isoformat()})
+
+
 class _Engine:
     def __init__(self, session: LineSession, source: str, records: list[Record], meanwhile: store.Meanwhile):
         self.session_id, self.line_id, self.lot_id = session.id, session.line_id, session.lot_id
@@ -319,6 +349,7 @@ class _Engine:
         self.results: list[Result | None] = [None] * len(records)
         self.ranges: dict[int, tuple | str] = {}
         self.outcomes: dict[str, tuple[int, str, str | None]] = {}  # record id -> (index, status, reason)
+        self.scraps: list[Scrapped] = []
 
     # -- prepare: decode, find batches, lock units, read lots, products, prior outcomes ----------
 
@@ -737,10 +768,13 @@ class _Engine:
                 if unit.status is UnitStatus.ACTIVE:
                     doomed.append(unit)
                     stack.append(serial)
+        record_id = self.record_id
         for unit in doomed:
             unit.status = UnitStatus.SCRAPPED
             self._touch(unit)
             self._event(EventKind.SCRAP, unit, unit.parent_serial)
+        self.scraps.append(Scrapped(code=decoded.code, root=root, record_id=record_id, at=self.at,
+                                    units=len(doomed), items=sum(u.level is Level.ITEM for u in doomed)))
         return _ACCEPTED
 
     # -- write: state, events, stock, rejected records, session counts ---------------------------
@@ -748,6 +782,8 @@ class _Engine:
     def write(self) -> None:
         self.meanwhile.submit(store.write_events, self.events)
         self.meanwhile.wait()
+        if self.scraps:
+            emit_scrapped(self.scraps, session_id=self.session_id, recorded_at=self.now)
         rollups.add_all(facts.unit_event_sums(self.tally))
         store.insert_units(self.new.values())
         self._save_changes()
