@@ -316,14 +316,15 @@ def emit_scrapped(scraps: list[Scrapped], *, session_id: int, recorded_at: datet
     """One ``unit.scrapped`` event per scrap record applied (in the upload's transaction)."""
     products = refs.products(s.root.product_id for s in scraps)
     places = refs.parties((s.root.location_kind, s.root.location_id) for s in scraps)
-    lots = dict(db.session.execute(sa.select(ProductionLot.id, ProductionLot.lot_no).where(
-        ProductionLot.id.in_({s.root.lot_id for s in scraps if s.root.lot_id is not None}))).all())
+    lots = {row.id: {"id": row.id, "lot_no": row.lot_no, "external_id": row.external_id}
+            for row in db.session.execute(sa.select(ProductionLot.id, ProductionLot.lot_no, ProductionLot.external_id)
+                                          .where(ProductionLot.id.in_({s.root.lot_id for s in scraps})))}
     for scrap in scraps:
         root = scrap.root
         emit("unit.scrapped", {
             "code": scrap.code, "level": root.level.value, "units": scrap.units, "items": scrap.items,
             "product": products.get(root.product_id),
-            "lot": {"id": root.lot_id, "lot_no": lots.get(root.lot_id)} if root.lot_id is not None else None,
+            "lot": lots.get(root.lot_id),
             "place": places.get((root.location_kind.value, root.location_id)),
             "session_id": session_id, "record_id": scrap.record_id, "scrapped_at": scrap.at.isoformat(),
             "recorded_at": recorded_at.isoformat()})

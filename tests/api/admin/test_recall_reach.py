@@ -208,7 +208,8 @@ def test_the_recall_created_event_reaches_the_webhook_and_the_pull_feed(client, 
     payload = pulled[0]["payload"]
     assert (payload["recall_id"], payload["units"], payload["items"], payload["by_place"]) == \
         (recall["id"], 10, 10, EXPECTED_PLACES)
-    assert payload["origin"] == {"kind": "raw_material_lot", "id": world["raw"].id, "lot_no": world["raw"].lot_no}
+    assert payload["origin"] == {"kind": "raw_material_lot", "id": world["raw"].id, "lot_no": world["raw"].lot_no,
+                                 "external_id": world["raw"].external_id}
     assert [(p["kind"], p["name"], p["held_now"]) for p in payload["parties"]] == \
         [("dealer", "Dealer A", 2), ("dealer", "Dealer B", 0), ("store", "Store S", 1)]
     assert [p["external_id"] for p in payload["parties"]] == ["ERP-DA", "ERP-DB", None]  # the store: none synced

@@ -246,7 +246,8 @@ def test_a_case_scrapped_on_the_line_is_one_event_with_what_it_held(app, client,
     payload = event["payload"]
     assert (payload["code"], payload["level"], payload["units"], payload["items"], payload["record_id"]) == \
         (case, "case", 4, 3, "s1")
-    assert (payload["product"]["external_id"], payload["lot"]["lot_no"]) == ("P-TEA", world["lot"].lot_no)
+    assert (payload["product"]["external_id"], payload["lot"]["lot_no"], payload["lot"]["external_id"]) == \
+        ("P-TEA", world["lot"].lot_no, world["lot"].external_id)
     assert payload["place"]["kind"] == "line" and payload["place"]["id"] == world["line"].id
     assert payload["scrapped_at"].startswith("2026-12-01T08:00:05")
     assert [b["event_id"] for b in posted(app, server, secret)] == [event["event_id"]]
