@@ -30,13 +30,14 @@ accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
-# The payout worker. With REDIS_URL the stack runs `flask payouts work` beside the web process
-# (docker-compose.yml); the embedded default (`make run`) has one web process whose Redis and WeChat
-# sandbox are in-process, so a worker process of its own would pay through a sandbox of its own: the
-# web worker runs the payout worker in a thread instead (PAYOUT_WORKER_THREAD=0 turns it off). (The
-# scan-log worker, `flask consumers persist-scans`, is not needed there: without REDIS_URL a consumer
-# scan writes its own record, CONSUMER_SCAN_WRITER=inline.)
-PAYOUT_INTERVAL_SECONDS = 2.0
+# The background work of the embedded default (app/platform/embedded.py). With REDIS_URL the stack runs
+# `flask payouts work` and `flask webhooks work` beside the web process (docker-compose.yml); the embedded
+# default (`make run`) has one web process whose Redis and WeChat sandbox are in-process, so a worker
+# process of its own would pay through a sandbox of its own: the web worker runs the payout and webhook
+# workers in threads instead (PAYOUT_WORKER_THREAD=0 / WEBHOOK_WORKER_THREAD=0 turn them off), points the
+# sandbox's WeChat Pay callbacks at this server and prints the sandbox's transfers page. (The scan-log
+# worker, `flask consumers persist-scans`, is not needed there: without REDIS_URL a consumer scan writes
+# its own record, CONSUMER_SCAN_WRITER=inline.)
 
 
 def post_worker_init(worker):
@@ -44,19 +45,11 @@ def post_worker_init(worker):
 
     with worker.wsgi.app_context():
         db.engine.dispose(close=False)  # connections forked from the master stay the master's
-    if os.environ.get("REDIS_URL") or os.environ.get("PAYOUT_WORKER_THREAD", "1") == "0":
+    if os.environ.get("REDIS_URL"):
         return
-    import threading
+    from app.platform import embedded
 
-    threading.Thread(target=_pay_forever, args=(worker.wsgi,), name="payout-worker", daemon=True).start()
-
-
-def _pay_forever(app):
-    from app import workers
-    from app.payouts import service
-
-    # The shared worker loop (app.workers): it outlives an outage of the database; it never stops (the
-    # thread dies with the web worker) and installs no signal handlers (not the main thread).
-    with app.app_context():
-        workers.run(lambda: bool(service.work_due().claimed), name="payouts-thread",
-                    idle_seconds=PAYOUT_INTERVAL_SECONDS)
+    embedded.start(worker.wsgi, bind=worker.cfg.bind[0] if worker.cfg.bind else bind,
+                   payouts=os.environ.get("PAYOUT_WORKER_THREAD", "1") != "0",
+                   webhooks=os.environ.get("WEBHOOK_WORKER_THREAD", "1") != "0",
+                   echo=lambda line: print(line, flush=True))

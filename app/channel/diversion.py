@@ -37,7 +37,7 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.identity.scope import NATIONAL, DataScope, scope_of
 from app.identity.service import Actor, audit
-from app.masterdata import region_cache
+from app.masterdata import refs, region_cache
 from app.masterdata.models import (
     Dealer,
     Product,
@@ -50,6 +50,7 @@ from app.production.models import ProductionLot
 from app.reports import facts, rollups
 from app.units import store
 from app.units.models import Event, EventKind, Unit
+from app.webhooks.service import emit
 
 PLACE_KINDS = ("store", "dealer", "region")
 # Ancestors followed for a unit's shipment path (item → case → pallet, with room to spare).
@@ -463,11 +464,42 @@ def _insert_ignoring_duplicates(rows: list[dict]) -> int:
         raised += max(result.rowcount, 0)
     if raised:  # the alerts this call raised (a twin's, skipped, were made at another instant)
         serials = sorted({row["serial"] for row in rows})
+        made = []
         for start in range(0, len(serials), 500):
             for alert in db.session.scalars(sa.select(DiversionAlert).where(
                     DiversionAlert.created_at == now, DiversionAlert.serial.in_(serials[start:start + 500]))):
                 rollups.add_all(facts.diversion_alert(alert))
+                made.append(alert)
+        _emit_raised(made)
     return raised
+
+
+ALERTS_PER_EVENT = 500
+
+
+def _emit_raised(alerts: list[DiversionAlert]) -> None:
+    """``diversion_alert.raised``: one event per dealer and place seen (a pallet seen out of territory is one
+    event, not one per item), listing its alerts, ALERTS_PER_EVENT at most (more make more events)."""
+    alerts.sort(key=lambda a: (a.dealer_id, a.place_key, a.id))
+    products = refs.products(a.product_id for a in alerts)
+    dealers = refs.parties(("dealer", a.dealer_id) for a in alerts)
+    groups: dict[tuple, list[DiversionAlert]] = {}
+    for alert in alerts:
+        groups.setdefault((alert.dealer_id, alert.place_key), []).append(alert)
+    for (dealer_id, _), group in groups.items():
+        seen = group[0].evidence["seen"]
+        place = (refs.party(seen["place_kind"], seen["place_id"]) if seen["place_kind"] != "region" else
+                 {"kind": "region", "id": None, "name": seen["place_name"], "external_id": None})
+        for start in range(0, len(group), ALERTS_PER_EVENT):
+            emit("diversion_alert.raised", {
+                "dealer": dealers["dealer", dealer_id],
+                "seen": {"kind": seen["kind"], "place": place, "region_code": seen["region_code"],
+                         "region_name": seen["region_name"], "by": seen["by"], "at": seen["at"]},
+                "alerts": [{"alert_id": a.id, "code": a.code, "product": products.get(a.product_id),
+                            "lot": a.evidence["unit"]["lot"], "order": a.evidence["order"],
+                            "shipment_id": a.shipment_id}
+                           for a in group[start:start + ALERTS_PER_EVENT]],
+                "count": len(group[start:start + ALERTS_PER_EVENT])})
 
 
 # --- alerts for the back office -----------------------------------------------------------------
@@ -525,4 +557,9 @@ def resolve_alert(*, actor: Actor, alert_id: int, status: str, resolution: str) 
     rollups.add_all(facts.diversion_alert(alert, closed=True))
     audit(actor, f"diversion_alert.{status.value}", alert,
           {"status": [AlertStatus.OPEN, status], "resolution": ["", alert.resolution]})
+    emit("diversion_alert.resolved", {
+        "alert_id": alert.id, "code": alert.code, "status": status.value, "resolution": alert.resolution,
+        "dealer": refs.party("dealer", alert.dealer_id), "product": refs.product(alert.product_id),
+        "seen_kind": alert.seen_kind.value, "region_code": alert.region_code, "resolved_by": alert.resolved_by,
+        "resolved_at": now.isoformat()})
     return alert

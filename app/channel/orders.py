@@ -34,9 +34,11 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.identity.service import Actor, audit
 from app.identity.scope import NATIONAL, DataScope
+from app.masterdata import refs
 from app.masterdata.models import Dealer, Product, Status, Store, Warehouse
 from app.masterdata.service import dealer_ids_in, store_ids_in, warehouse_ids_in
 from app.production.models import ProductionLot
+from app.webhooks.service import emit
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 SELLER_KINDS = (PartyKind.WAREHOUSE, PartyKind.DEALER)
@@ -230,7 +232,28 @@ def refresh_status(order: SalesOrder) -> OrderStatus:
     if status is not order.status:
         order.status = status
         order.closed_at = utcnow() if status is OrderStatus.CLOSED else None
+        if status is OrderStatus.CLOSED:
+            _emit_closed(order)
     return status
+
+
+def _emit_closed(order: SalesOrder) -> None:
+    """The ``order.closed`` event: the order's parties and lines as they closed (received may fall short of
+    shipped: what was missing at a receipt is that receipt's ``receipt.discrepancy``)."""
+    lines = db.session.execute(
+        sa.select(OrderLine.line_no, OrderLine.product_id, OrderLine.quantity, OrderLine.shipped, OrderLine.received,
+                  ProductionLot.lot_no).outerjoin(ProductionLot, ProductionLot.id == OrderLine.lot_id)
+        .where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)).all()
+    named = refs.products(line.product_id for line in lines)
+    who = refs.parties([(order.seller_kind, order.seller_id), (order.buyer_kind, order.buyer_id)])
+    emit("order.closed", {
+        "order_id": order.id, "order_no": order.order_no, "version": order.version,
+        "seller": who[order.seller_kind.value, order.seller_id], "buyer": who[order.buyer_kind.value, order.buyer_id],
+        "lines": [{"line_no": line.line_no, "product": named[line.product_id], "lot_no": line.lot_no,
+                   "quantity": line.quantity, "shipped": line.shipped, "received": line.received}
+                  for line in lines],
+        "totals": {name: sum(getattr(line, name) for line in lines) for name in ("quantity", "shipped", "received")},
+        "closed_at": order.closed_at.isoformat()})
 
 
 # --- writing -----------------------------------------------------------------------------------

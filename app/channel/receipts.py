@@ -23,6 +23,7 @@ from app.codes.service import keyring
 from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
+from app.masterdata import refs
 from app.masterdata.models import Store
 from app.reports import facts, rollups
 from app.units import store
@@ -31,6 +32,7 @@ from app.webhooks.service import emit
 
 MAX_CODES = 5000
 NOTE_MAX = 500
+DISCREPANCIES_LISTED = 1000  # a receipt.discrepancy event lists at most this many codes
 
 
 class ShipmentNotFound(NotFound):
@@ -179,17 +181,35 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
         db.session.execute(sa.insert(Discrepancy), [
             {**row, "receipt_id": receipt.id, "shipment_id": shipment.id, "note": note, "created_at": now}
             for row in rows])
+    who = refs.parties([(receiver_kind, receiver_id), (shipment.shipper_kind, shipment.shipper_id)])
+    parties = {"receiver": who[receiver_kind.value, receiver_id],
+               "shipper": who[shipment.shipper_kind.value, shipment.shipper_id]}
+    counts = {"expected": receipt.expected, "received": receipt.received, "missing": receipt.missing,
+              "extra": receipt.extra, "damaged": receipt.damaged}
+    emit("receipt.confirmed", {**data, "receipt_id": receipt.id, **parties, "mode": mode.value, **counts,
+                               "confirmed_at": now.isoformat()})
+    if rows:
+        _emit_discrepancy(data, receipt, parties, counts, rows, tree, note)
     if shipment.order_id is not None:
-        ship.refresh_order(shipment.order_id)
-
-    emit("receipt.confirmed", {
-        **data, "receipt_id": receipt.id, "receiver": {"kind": receiver_kind.value, "id": receiver_id},
-        "shipper": {"kind": shipment.shipper_kind.value, "id": shipment.shipper_id}, "mode": mode.value,
-        "expected": receipt.expected, "received": receipt.received, "missing": receipt.missing,
-        "extra": receipt.extra, "damaged": receipt.damaged, "confirmed_at": now.isoformat()})
+        ship.refresh_order(shipment.order_id)  # may close the order: order.closed after the receipt's events
     if received:
         _check_diversion(shipment, receiver_kind, receiver_id, [tree[s] for s in sorted(received)], actor_label, now)
     return receipt
+
+
+def _emit_discrepancy(data: dict, receipt: Receipt, parties: dict, counts: dict, rows: list[dict], tree: dict,
+                      note: str) -> None:
+    """The ``receipt.discrepancy`` event: what the receipt found missing, extra or damaged, code by code (the
+    first DISCREPANCIES_LISTED of them; ``listed_all`` says whether that is all)."""
+    listed = rows[:DISCREPANCIES_LISTED]
+    named = refs.products(tree[row["serial"]].product_id for row in listed
+                          if row["serial"] is not None and row["serial"] in tree)
+    emit("receipt.discrepancy", {
+        **data, "receipt_id": receipt.id, **parties, **counts, "note": note,
+        "discrepancies": [{"kind": row["kind"].value, "code": row["code"],
+                           "product": named.get(tree[row["serial"]].product_id)
+                           if row["serial"] is not None and row["serial"] in tree else None} for row in listed],
+        "listed_all": len(rows) <= DISCREPANCIES_LISTED, "confirmed_at": receipt.confirmed_at.isoformat()})
 
 
 def _mark_shipment_units(shipment_id: int, received: set[int]) -> None:

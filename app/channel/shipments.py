@@ -26,6 +26,7 @@ from app.codes.models import Level
 from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
+from app.masterdata import refs
 from app.masterdata.models import Dealer, Status, Store, store_dealers
 from app.units import scan_facts, store
 from app.units.models import EventKind, LocationKind, Unit, UnitStatus
@@ -606,12 +607,31 @@ def ship(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int,
     db.session.flush()
     if shipment.order_id is not None:
         refresh_order(shipment.order_id)
-    emit("shipment.shipped", {
-        **data, "shipper": {"kind": shipment.shipper_kind.value, "id": shipment.shipper_id},
-        "receiver": {"kind": shipment.receiver_kind.value, "id": shipment.receiver_id},
-        "items": shipment.items, "lines": [{"order_line_id": k, "items": v} for k, v in sorted(per_line.items())],
-        "shipped_at": occurred.isoformat()})
+    emit_shipped(shipment, per_line, shipped_at=occurred)
     return shipment
+
+
+def emit_shipped(shipment: Shipment, per_line: dict[int, int], **times) -> None:
+    """The ``shipment.shipped`` event: the parties and products named, the items per order line and product."""
+    order = shipment.order
+    lines = {line.id: line for line in db.session.scalars(
+        sa.select(OrderLine).where(OrderLine.id.in_(per_line)))} if per_line else {}
+    per_product = dict(db.session.execute(
+        sa.select(ShipmentUnit.product_id, sa.func.count()).where(ShipmentUnit.shipment_id == shipment.id)
+        .group_by(ShipmentUnit.product_id)).all())
+    named = refs.products([*per_product, *(line.product_id for line in lines.values())])
+    who = refs.parties([(shipment.shipper_kind, shipment.shipper_id), (shipment.receiver_kind, shipment.receiver_id)])
+    emit("shipment.shipped", {
+        "shipment_id": shipment.id, "order_id": shipment.order_id,
+        "order_no": order.order_no if order is not None else None,
+        "shipper": who[shipment.shipper_kind.value, shipment.shipper_id],
+        "receiver": who[shipment.receiver_kind.value, shipment.receiver_id],
+        "items": shipment.items,
+        "lines": [{"order_line_id": k, "line_no": lines[k].line_no if k in lines else None,
+                   "product": named[lines[k].product_id] if k in lines else None, "items": v}
+                  for k, v in sorted(per_line.items())],
+        "products": [{"product": named[p], "items": n} for p, n in sorted(per_product.items())],
+        **{name: value.isoformat() for name, value in times.items()}})
 
 
 # --- the brand warehouse ------------------------------------------------------------------------
@@ -709,12 +729,5 @@ class WarehouseOrders:
         _grow_shipped(per_line)
         if order is not None:
             refresh_order(order.id)
-        emit("shipment.shipped", {
-            "shipment_id": shipment.id, "order_id": shipment.order_id,
-            "order_no": order.order_no if order else None,
-            "shipper": {"kind": PartyKind.WAREHOUSE.value, "id": shipment.shipper_id},
-            "receiver": {"kind": shipment.receiver_kind.value, "id": shipment.receiver_id},
-            "items": shipment.items,
-            "lines": [{"order_line_id": k, "items": v} for k, v in sorted(per_line.items())],
-            "shipped_at": shipped_at.isoformat(), "recorded_at": now.isoformat()})
+        emit_shipped(shipment, per_line, shipped_at=shipped_at, recorded_at=now)
         return shipment

@@ -15,11 +15,12 @@ from app.channel.models import OrderStatus
 from app.db import transaction
 from app.http import authenticate_machine, current_actor, scopes
 from app.identity.models import Scope
+from app.masterdata import refs
 from app.schemas import Int, OrderLineProgressSchema, OrderTotalsSchema, UtcTime
 from app.webhooks import service as webhooks
 
 blp = Blueprint("integration_orders", __name__, url_prefix="/api/integration",
-                description="ERP: sales orders, and pulls of shipments, receipts and sale scans (scope orders).")
+                description="ERP: sales orders, and pulls of outbound events (scope orders).")
 blp.before_request(authenticate_machine)
 
 ORDER_NO = ma.validate.Length(min=1, max=64)
@@ -66,8 +67,27 @@ class CancelSchema(ma.Schema):
 
 
 class PartySchema(ma.Schema):
-    kind = ma.fields.String()
-    id = Int()
+    """A party as the ERP's events and answers name it (the events' shipper, receiver, seller, buyer...)."""
+
+    kind = ma.fields.String(metadata={"description": "factory, line, warehouse, dealer or store"})
+    id = Int(metadata={"description": "Our id"})
+    name = ma.fields.String(allow_none=True)
+    external_id = ma.fields.String(allow_none=True, metadata={
+        "description": "The ERP's id, as synced through master data (null: not synced from the ERP)"})
+
+
+class ProductRefSchema(ma.Schema):
+    """A product as the ERP's events and answers name it."""
+
+    id = Int(metadata={"description": "Our id"})
+    sku = ma.fields.String(allow_none=True)
+    name = ma.fields.String(allow_none=True)
+    external_id = ma.fields.String(allow_none=True, metadata={"description": "The ERP's id (null: not synced)"})
+    gtin = ma.fields.String(allow_none=True)
+
+
+class ErpOrderLineSchema(OrderLineProgressSchema):
+    product = ma.fields.Nested(ProductRefSchema)
 
 
 class OrderReadSchema(ma.Schema):
@@ -80,7 +100,7 @@ class OrderReadSchema(ma.Schema):
     ordered_at = ma.fields.DateTime(allow_none=True)
     cancelled_at = ma.fields.DateTime(allow_none=True)
     closed_at = ma.fields.DateTime(allow_none=True)
-    lines = ma.fields.List(ma.fields.Nested(OrderLineProgressSchema))
+    lines = ma.fields.List(ma.fields.Nested(ErpOrderLineSchema))
     totals = ma.fields.Nested(OrderTotalsSchema)
 
 
@@ -91,11 +111,14 @@ class OrderUpsertedSchema(OrderReadSchema):
 def order_view(order) -> dict:
     """An order with its progress, in the shape OrderReadSchema reads."""
     progress = orders.order_progress(order)
+    who = refs.parties([(order.seller_kind, order.seller_id), (order.buyer_kind, order.buyer_id)])
+    products = refs.products(line["product_id"] for line in progress["lines"])
     return {"order_no": order.order_no, "version": order.version, "status": order.status.value,
-            "seller": {"kind": order.seller_kind.value, "id": order.seller_id},
-            "buyer": {"kind": order.buyer_kind.value, "id": order.buyer_id}, "note": order.note,
+            "seller": who[order.seller_kind.value, order.seller_id],
+            "buyer": who[order.buyer_kind.value, order.buyer_id], "note": order.note,
             "ordered_at": order.ordered_at, "cancelled_at": order.cancelled_at, "closed_at": order.closed_at,
-            "lines": progress["lines"], "totals": progress["totals"]}
+            "lines": [{**line, "product": products[line["product_id"]]} for line in progress["lines"]],
+            "totals": progress["totals"]}
 
 
 @blp.route("/orders/<string:order_no>", methods=["PUT"])
@@ -164,7 +187,7 @@ def _pull(query: dict, types: tuple[str, ...] | None) -> dict:
 @blp.arguments(EventsQuerySchema, location="query")
 @blp.response(200, EventPageSchema)
 def pull_events(query):
-    """Outbound events after a cursor, oldest first (shipment.shipped, receipt.confirmed, sale.scanned, recall.created)"""
+    """Outbound events after a cursor, oldest first (every type of the webhooks: shipment.shipped, order.closed ...)"""
     return _pull(query, (query["type"],) if query.get("type") else None)
 
 

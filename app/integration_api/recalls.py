@@ -11,6 +11,8 @@ from flask_smorest import Blueprint
 from app.codes.models import Level
 from app.http import SelectPage, authenticate_machine, scopes
 from app.identity.models import Scope
+from app.integration_api.orders import ProductRefSchema
+from app.masterdata import refs
 from app.schemas import Int
 from app.trace import service
 from app.units.models import LocationKind, UnitStatus
@@ -23,7 +25,16 @@ blp.before_request(authenticate_machine)
 class RecalledUnitPage(SelectPage):
     @property
     def items(self):
-        return service.unit_rows(super().items)
+        rows = service.unit_rows(super().items)
+        products = refs.products(row.product_id for row in rows)
+        places = refs.parties((row.location.kind, row.location.id) for row in rows if row.location.kind)
+        return [{"code": row.code, "level": row.level, "status": row.status, "product_id": row.product_id,
+                 "product": products.get(row.product_id), "lot_id": row.lot_id, "in_transit": row.in_transit,
+                 "parent_code": row.parent_code,
+                 "location": {"kind": row.location.kind, "id": row.location.id, "name": row.location.name,
+                              "external_id": (places.get((row.location.kind.value, row.location.id)) or {})
+                              .get("external_id") if row.location.kind else None}}
+                for row in rows]
 
 
 class RecalledUnitPlaceSchema(ma.Schema):
@@ -31,6 +42,7 @@ class RecalledUnitPlaceSchema(ma.Schema):
         "description": "line, warehouse, dealer, store, consumer (sold: id is the store that sold it)"})
     id = Int(allow_none=True)
     name = ma.fields.String(allow_none=True)
+    external_id = ma.fields.String(allow_none=True, metadata={"description": "The ERP's id of the place"})
 
 
 class RecalledUnitSchema(ma.Schema):
@@ -38,6 +50,7 @@ class RecalledUnitSchema(ma.Schema):
     level = ma.fields.Enum(Level, by_value=True)
     status = ma.fields.Enum(UnitStatus, by_value=True)
     product_id = Int(allow_none=True)
+    product = ma.fields.Nested(ProductRefSchema, allow_none=True)
     lot_id = Int(allow_none=True)
     location = ma.fields.Nested(RecalledUnitPlaceSchema)
     in_transit = ma.fields.Boolean(metadata={"description": "Shipped towards location, not yet received"})

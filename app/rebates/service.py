@@ -25,11 +25,13 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.identity.scope import NATIONAL, DataScope, OutsideDataScope, scope_of
 from app.identity.service import Actor, apply_changes, audit
+from app.masterdata import refs
 from app.masterdata.service import dealer_ids_in, dealer_in
 from app.masterdata.models import Dealer, Product, Status
 from app.platform.clock import day_start
 from app.rebates.models import RebateBasis, RebateLine, RebateRule, RebateStatement, StatementStatus
 from app.retail.models import SaleScan
+from app.webhooks.service import emit
 
 MAX_TIER = 99  # a channel is a handful of tiers deep; the column is a plain integer
 RULE_FIELDS = ("name", "tier", "product_id", "basis", "amount_fen", "starts_on", "ends_on", "status")
@@ -304,4 +306,12 @@ def approve_statement(*, actor: Actor, statement_id: int) -> RebateStatement:
     statement.status, statement.approved_by, statement.approved_at = StatementStatus.APPROVED, actor.name, utcnow()
     audit(actor, "rebate_statement.approve", statement,
           {"status": [StatementStatus.DRAFT, StatementStatus.APPROVED], "total_fen": [None, statement.total_fen]})
+    products = refs.products(line.product_id for line in statement.lines)
+    emit("rebate_statement.approved", {
+        "statement_id": statement.id, "dealer": refs.party("dealer", statement.dealer_id),
+        "period_start": statement.period_start.isoformat(), "period_end": statement.period_end.isoformat(),
+        "total_fen": statement.total_fen,
+        "lines": [{"rule_id": line.rule_id, "product": products[line.product_id], "basis": line.basis.value,
+                   "quantity": line.quantity, "amount_fen": line.amount_fen} for line in statement.lines],
+        "approved_by": statement.approved_by, "approved_at": statement.approved_at.isoformat()})
     return statement

@@ -24,6 +24,7 @@ from app.db import insert_once, utcnow
 from app.extensions import db
 from app.identity.scope import NATIONAL, DataScope
 from app.identity.service import Actor, audit
+from app.masterdata import refs
 from app.masterdata.models import Product, Region, RegionLevel, Status, Store
 from app.payouts import service as payouts
 from app.payouts.models import PayoutPurpose, PayoutStatus
@@ -118,13 +119,15 @@ def sale_scan(*, user: AppUser, store_id: int, code: str, scanned_at: datetime |
     if rule and not withheld:
         credited = credit(app_user_id=user.id, kind=rule.kind, amount=rule.amount, source=f"sale:{sale.id}",
                           note=f"Sale of {decoded.code}")
+    product = db.session.get(Product, unit.product_id)
     emit("sale.scanned", {
         "sale_scan_id": sale.id, "code": decoded.code, "serial": unit.serial, "store_id": store_id,
         "app_user_id": user.id, "product_id": unit.product_id, "lot_id": unit.lot_id,
         "region_code": shop.region_code, "not_received": not_received, "scanned_at": scanned_at.isoformat(),
         "reward": {"kind": rule.kind.value, "amount": rule.amount, "withheld": withheld} if rule else None,
+        "store": refs.of_party("store", shop), "product": refs.of_product(product),
     })
-    return SaleResult(sale, db.session.get(Product, unit.product_id), credited)
+    return SaleResult(sale, product, credited)
 
 
 def _lock_unit(serial: int) -> tuple[store.UnitState, store.UnitState | None]:

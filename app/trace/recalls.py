@@ -30,6 +30,7 @@ from app.consumers.models import UnitScanStats
 from app.db import utcnow
 from app.extensions import db
 from app.identity.service import Actor
+from app.masterdata import refs
 from app.masterdata.models import Dealer, Region, Store, dealer_territories
 from app.notices import service as notices
 from app.notices.models import NoticeKind, Recipient
@@ -290,16 +291,24 @@ def announce(found: Reach) -> None:
                  "passed_through": party.passed_through, "held_now": party.held_now,
                  "in_transit_to": party.in_transit_to, "sold": party.sold},
     } for party in found.parties])
-    origin = ({"kind": "raw_material_lot", "id": found.raw_material_lot.id, "lot_no": found.raw_material_lot.lot_no}
-              if found.raw_material_lot is not None else
-              {"kind": "production_lot", "id": recall.lot_id, "lot_no": lot_nos})
+    raw = found.raw_material_lot
+    origin = ({"kind": "raw_material_lot", "id": raw.id, "lot_no": raw.lot_no, "external_id": raw.external_id}
+              if raw is not None else
+              {"kind": "production_lot", "id": recall.lot_id, "lot_no": lot_nos,
+               "external_id": db.session.scalar(sa.select(ProductionLot.external_id)
+                                                .where(ProductionLot.id == recall.lot_id))})
+    products = refs.products(lot.product_id for lot in found.lots)
+    lot_ids = dict(db.session.execute(sa.select(ProductionLot.id, ProductionLot.external_id)
+                                      .where(ProductionLot.id.in_([lot.lot_id for lot in found.lots]))).all())
+    named = refs.parties((p.kind, p.id) for p in found.parties)
     emit("recall.created", {
         "recall_id": recall.id, "reason": recall.reason, "origin": origin,
-        "lots": [{"lot_id": lot.lot_id, "lot_no": lot.lot_no, "product_id": lot.product_id, "units": lot.units}
+        "lots": [{"lot_id": lot.lot_id, "lot_no": lot.lot_no, "external_id": lot_ids.get(lot.lot_id),
+                  "product_id": lot.product_id, "product": products[lot.product_id], "units": lot.units}
                  for lot in found.lots],
         "units": recall.units, "items": found.items, "by_place": found.by_place,
         "scanned_by_consumers": found.scanned_by_consumers,
-        "parties": [{"kind": p.kind, "id": p.id, "passed_through": p.passed_through, "held_now": p.held_now}
-                    for p in found.parties],
+        "parties": [{**named[p.kind, p.id], "passed_through": p.passed_through, "held_now": p.held_now,
+                     "in_transit_to": p.in_transit_to, "sold": p.sold} for p in found.parties],
         "units_url": units_url(recall.id), "created_at": recall.created_at.isoformat(),
     })

@@ -33,6 +33,7 @@ from app.codes.service import keyring
 from app.db import utcnow
 from app.extensions import db
 from app.identity.service import Actor
+from app.masterdata import refs
 from app.masterdata.models import Product, ProductionLine, Status
 from app.production.models import LotStatus, ProductionLot
 from app.reports import facts, rollups
@@ -40,6 +41,7 @@ from app.units import packing, rules, store
 from app.units.models import (
     Event, EventKind, LineSession, LocationKind, RejectedRecord, SessionStatus, UnitStatus,
 )
+from app.webhooks.service import emit
 
 log = logging.getLogger(__name__)
 
@@ -303,6 +305,35 @@ def _collector_paused():
             gc.enable()
 
 
+class Scrapped(NamedTuple):
+    """A scrap record applied: its code, the unit it named (and took everything inside), its counts."""
+
+    code: str
+    root: store.UnitState
+    record_id: str
+    at: datetime
+    units: int
+    items: int
+
+
+def emit_scrapped(scraps: list[Scrapped], *, session_id: int, recorded_at: datetime) -> None:
+    """One ``unit.scrapped`` event per scrap record applied (in the upload's transaction)."""
+    products = refs.products(s.root.product_id for s in scraps)
+    places = refs.parties((s.root.location_kind, s.root.location_id) for s in scraps)
+    lots = {row.id: {"id": row.id, "lot_no": row.lot_no, "external_id": row.external_id}
+            for row in db.session.execute(sa.select(ProductionLot.id, ProductionLot.lot_no, ProductionLot.external_id)
+                                          .where(ProductionLot.id.in_({s.root.lot_id for s in scraps})))}
+    for scrap in scraps:
+        root = scrap.root
+        emit("unit.scrapped", {
+            "code": scrap.code, "level": root.level.value, "units": scrap.units, "items": scrap.items,
+            "product": products.get(root.product_id),
+            "lot": lots.get(root.lot_id),
+            "place": places.get((root.location_kind.value, root.location_id)),
+            "session_id": session_id, "record_id": scrap.record_id, "scrapped_at": scrap.at.isoformat(),
+            "recorded_at": recorded_at.isoformat()})
+
+
 class _Engine:
     def __init__(self, session: LineSession, source: str, records: list[Record], meanwhile: store.Meanwhile):
         self.session_id, self.line_id, self.lot_id = session.id, session.line_id, session.lot_id
@@ -326,6 +357,7 @@ class _Engine:
         self.epcs: dict[str, rfid.Epc | None] = {}  # the records' EPC texts, read (None: not an EPC)
         self.epc_serials: dict[str, int] = {}  # EPC hex -> the serial it is bound to (before and now)
         self.new_epcs: list[dict] = []
+        self.scraps: list[Scrapped] = []
 
     # -- prepare: decode, find batches, lock units, read lots, products, prior outcomes ----------
 
@@ -776,10 +808,13 @@ class _Engine:
                 if unit.status is UnitStatus.ACTIVE:
                     doomed.append(unit)
                     stack.append(serial)
+        record_id = self.record_id
         for unit in doomed:
             unit.status = UnitStatus.SCRAPPED
             self._touch(unit)
             self._event(EventKind.SCRAP, unit, unit.parent_serial)
+        self.scraps.append(Scrapped(code=decoded.code, root=root, record_id=record_id, at=self.at,
+                                    units=len(doomed), items=sum(u.level is Level.ITEM for u in doomed)))
         return _ACCEPTED
 
     # -- write: state, events, stock, rejected records, session counts ---------------------------
@@ -787,6 +822,8 @@ class _Engine:
     def write(self) -> None:
         self.meanwhile.submit(store.write_events, self.events)
         self.meanwhile.wait()
+        if self.scraps:
+            emit_scrapped(self.scraps, session_id=self.session_id, recorded_at=self.now)
         rollups.add_all(facts.unit_event_sums(self.tally))
         store.insert_units(self.new.values())
         store.bind_epcs(self.new_epcs)

@@ -13,7 +13,7 @@ from app.masterdata.models import Status
 
 
 class OutboundEvent(db.Model):
-    """A fact for the ERP (shipment.shipped, receipt.confirmed, sale.scanned, recall.created), written with the fact."""
+    """A fact for the ERP (service.EVENT_TYPES: shipment.shipped, order.closed, ...), written with the fact."""
 
     __tablename__ = "outbound_events"
     __table_args__ = (sa.Index("ix_outbound_events_type_id", "type", "id"),)

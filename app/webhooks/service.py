@@ -38,7 +38,9 @@ from app.webhooks.models import DeliveryStatus, OutboundEvent, WebhookDelivery, 
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = ("shipment.shipped", "receipt.confirmed", "sale.scanned", "recall.created")
+EVENT_TYPES = ("shipment.shipped", "receipt.confirmed", "receipt.discrepancy", "order.closed", "sale.scanned",
+               "recall.created", "unit.scrapped", "diversion_alert.raised", "diversion_alert.resolved",
+               "rebate_statement.approved")
 MAX_PULL = 1000
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_CAP_SECONDS = 6 * 3600

@@ -15,7 +15,7 @@ from app.webhooks import service as webhooks
 from tests.concurrency import at_once, meeting_in
 from tests.masterdata_factories import ACTOR
 from tests.unit.test_orders import channel, order_data, ship  # noqa: F401 (fixture)
-from tests.unit.test_webhooks import Receiver
+from tests.webhook_receiver import Receiver
 
 
 def test_the_same_new_order_sent_twice_at_once_is_created_once(app, mariadb, channel, monkeypatch):

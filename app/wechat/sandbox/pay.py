@@ -451,6 +451,30 @@ CONFIRM_PAGE = """<!doctype html>
 </body></html>"""
 
 
+TRANSFERS_PAGE = """<!doctype html>
+<html lang="zh"><head><meta charset="utf-8"><title>转账单 Transfers (sandbox)</title></head>
+<body style="font-family: sans-serif; max-width: 40rem; margin: 2rem auto">
+<h1>转账单 Transfers</h1>
+<p>The transfer bills this sandbox holds, newest first: open one to confirm or decline it as its user would in
+WeChat.</p>
+<table><tr><th>商家单号 Bill</th><th>金额 Amount</th><th>状态 State</th></tr>
+{% for bill in bills %}<tr><td><a href="{{ url_for('sandbox_pay.transfer_page', out_bill_no=bill.out_bill_no) }}">
+<code>{{ bill.out_bill_no }}</code></a></td><td>¥{{ '%.2f' % (bill.params.transfer_amount / 100) }}</td>
+<td>{{ bill.state }}</td></tr>
+{% else %}<tr><td colspan="3">No transfer bill yet.</td></tr>{% endfor %}
+</table></body></html>"""
+
+
+@blp.get("/__sandbox__/transfers")
+def transfers_page():
+    """Every transfer bill with a link to its confirm page (the page `make run` prints)."""
+    state = _state()
+    close_expired(state, current_app._get_current_object())
+    with state.lock:
+        bills = sorted(pay_state(state).bills.values(), key=lambda bill: bill.created_at, reverse=True)
+    return render_template_string(TRANSFERS_PAGE, bills=bills)
+
+
 @blp.get("/__sandbox__/transfers/<out_bill_no>")
 def transfer_page(out_bill_no: str):
     state = _state()

@@ -37,7 +37,7 @@ DONGCHENG, BEIJING = "110101000000", "110000000000"
 @pytest.fixture
 def world(client, mp):  # noqa: F811
     brand = cf.make_brand()
-    a, b, c = (make_dealer(name=name, territory=[BEIJING]) for name in ("Dealer A", "Dealer B", "Dealer C"))
+    a, b, c = (make_dealer(name=f"Dealer {x}", external_id=f"ERP-D{x}", territory=[BEIJING]) for x in "ABC")
     s, t = cf.make_store_of(a.id, name="Store S"), cf.make_store_of(a.id, name="Store T")
     raw, unused = make_raw_lot(), make_raw_lot()
     with transaction():
@@ -208,11 +208,20 @@ def test_the_recall_created_event_reaches_the_webhook_and_the_pull_feed(client, 
     payload = pulled[0]["payload"]
     assert (payload["recall_id"], payload["units"], payload["items"], payload["by_place"]) == \
         (recall["id"], 10, 10, EXPECTED_PLACES)
-    assert payload["origin"] == {"kind": "raw_material_lot", "id": world["raw"].id, "lot_no": world["raw"].lot_no}
-    assert [(p["kind"], p["held_now"]) for p in payload["parties"]] == [("dealer", 2), ("dealer", 0), ("store", 1)]
+    assert payload["origin"] == {"kind": "raw_material_lot", "id": world["raw"].id, "lot_no": world["raw"].lot_no,
+                                 "external_id": world["raw"].external_id}
+    assert [(p["kind"], p["name"], p["held_now"]) for p in payload["parties"]] == \
+        [("dealer", "Dealer A", 2), ("dealer", "Dealer B", 0), ("store", "Store S", 1)]
+    assert [p["external_id"] for p in payload["parties"]] == ["ERP-DA", "ERP-DB", None]  # the store: none synced
+    assert {lot["product"]["sku"] for lot in payload["lots"]} == {world["brand"].product.sku}
     units = client.get(f"{payload['units_url']}?page_size=100", headers=erp)
     assert units.status_code == 200, units.get_json()
     assert sorted(u["code"] for u in units.get_json()) == sorted(world["items"])
+    by_code = {u["code"]: u for u in units.get_json()}
+    held_by_a = by_code[world["items"][2]]
+    assert held_by_a["product"]["sku"] == world["brand"].product.sku
+    assert (held_by_a["location"]["kind"], held_by_a["location"]["name"], held_by_a["location"]["external_id"]) == \
+        ("dealer", "Dealer A", "ERP-DA")
 
 
 def test_the_reach_costs_the_same_queries_for_a_large_lot_as_for_a_small_one(app, world):

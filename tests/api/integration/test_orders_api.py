@@ -40,7 +40,10 @@ def test_an_order_is_created_retried_updated_and_read_with_its_progress(client, 
     assert created.status_code == 200, created.get_json()
     body = created.get_json()
     assert (body["result"], body["status"], body["version"]) == ("created", "open", 1)
-    assert body["buyer"] == {"kind": "dealer", "id": world.id}
+    assert body["buyer"] == {"kind": "dealer", "id": world.id, "name": world.name, "external_id": "D-1"}
+    assert (body["seller"]["kind"], body["seller"]["external_id"]) == ("warehouse", "WH-1")
+    assert [(line["product"]["sku"], line["product"]["external_id"]) for line in body["lines"]] == \
+        [("TEA-500", "P-TEA"), ("TEA-500", "P-TEA")]
     assert [line["remaining"] for line in body["lines"]] == [120, 24]
     assert body["totals"]["quantity"] == 144
     assert client.put(f"{URL}/orders/SO-1", headers=erp, json=order()).get_json()["result"] == "unchanged"
