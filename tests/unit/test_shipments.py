@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from app.channel import receipts, shipments
+from app.channel import shipments
 from app.channel.models import OrderStatus, SalesOrder, Shipment, ShipmentStatus
 from app.db import transaction
 from app.extensions import db

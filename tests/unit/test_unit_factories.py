@@ -1,7 +1,7 @@
 import sqlalchemy as sa
 from app.extensions import db
 from app.stock.models import StockPosition
-from app.units.models import Unit, Event
+from app.units.models import Unit
 from tests.production_factories import make_production_lot, make_line
 from tests.masterdata_factories import make_factory
 from tests import unit_factories as uf
