@@ -79,6 +79,7 @@ def check_code_keys(config) -> None:
 def register_extensions(app: Flask) -> None:
     from app import wechat
     from app.campaigns import budget, claims
+    from app.epcis import identifiers as epcis_identifiers, rfid_epcs
     from app.units import scan_facts
     from app.db import tune_connections
     from app.extensions import api, db, migrate, redis_ext
@@ -94,6 +95,7 @@ def register_extensions(app: Flask) -> None:
     api.init_app(app, spec_kwargs={"extra_plugins": (HumanTagNames(),)})
     _import_models()
     budget.watch_transactions()
+    epcis_identifiers.register_epc_reader(rfid_epcs.read_sgtin_uri)  # RFID tags in partners' EPCIS documents
     claims.watch_commits()
     scan_facts.watch_commits()
 

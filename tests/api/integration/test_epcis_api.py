@@ -380,3 +380,37 @@ def test_capture_applies_events_in_the_order_they_happened_whatever_their_offset
     too_many = {**document, "epcisBody": {"eventList": [{"type": "ObjectEvent"}] * 1001}}
     refused = client.post(CAPTURE, headers={"X-Api-Key": make_api_key("epcis_capture")}, json=too_many)
     assert (refused.status_code, refused.get_json()["code"]) == (422, "epcis_too_many_events")
+
+
+def test_capture_reads_a_bound_rfid_tag_by_its_sgtin_uris(app, client):
+    """A tag bound at commissioning (the line upload's epc) is named by a partner by its pure identity URI
+    (whatever its filter value) or its tag URI; a URI of an unbound tag, or of the wrong filter, is refused."""
+    from app import rfid
+
+    world = build_world(app)
+    headers = {"X-Api-Key": make_api_key("production", "epcis_capture")}
+    session = client.post(f"{LINE}/sessions", json={"line_id": world.line, "lot_id": world.lot}, headers=headers)
+    tag = rfid.encode_sgtin96(gtin=GTIN, company_prefix_digits=7, serial=41, filter=3)
+    answer = client.post(f"{LINE}/sessions/{session.get_json()['id']}/records", headers=headers, json={"records": [
+        {"type": "commission", "record_id": "c1", "scanned_at": "2026-03-02T08:00:00Z", "code": world.items[0],
+         "epc": tag},
+        {"type": "commission", "record_id": "c2", "scanned_at": "2026-03-02T08:00:01Z", "code": world.items[1]}]})
+    assert answer.get_json()["accepted"] == 2, answer.get_json()
+    assert rfid.decode_sgtin96(tag).uri == "urn:epc:id:sgtin:6901234.056789.41"
+    line = {"id": "https://m.example.com/epcis/loc/line/ext/LINE-1"}
+    case = f"https://m.example.com/c/{world.case}"
+    def packing(minute: int, child: str) -> dict:
+        return {"type": "AggregationEvent", "eventTime": f"2026-03-02T08:0{minute}:00Z", "eventTimeZoneOffset": "+08:00",
+                "parentID": case, "action": "ADD", "bizStep": "packing", "readPoint": line, "childEPCs": [child]}
+    document = {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+                "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-03-03T00:00:00Z",
+                "epcisBody": {"eventList": [packing(1, "urn:epc:id:sgtin:6901234.056789.41"),
+                                            packing(2, "urn:epc:tag:sgtin-96:1.6901234.056789.41"),
+                                            packing(3, "urn:epc:id:sgtin:6901234.056789.42")]}}
+
+    pure, wrong_filter, unbound = client.post(CAPTURE, headers=headers, json=document).get_json()["results"]
+
+    assert (pure["status"], pure["applied"]) == ("accepted", 1), pure  # the tag carries filter 3
+    assert unit_states(world)[world.items[0]][3] == world.case
+    for refused in (wrong_filter, unbound):
+        assert (refused["status"], refused["reason"], refused["applied"]) == ("rejected", "epc_unknown", 0), refused
