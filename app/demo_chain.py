@@ -298,7 +298,7 @@ class _Chain:
 
     def receive_as_dealer(self, headers: dict, shipper: dict) -> dict:
         pending = self.api.get("/api/dealer/receipts/pending?page_size=100", headers=headers)
-        mine = [s for s in pending if s["shipper"] == shipper]
+        mine = [s for s in pending if (s["shipper"]["kind"], s["shipper"]["id"]) == (shipper["kind"], shipper["id"])]
         if not mine:
             raise DemoChainFailed(f"demo chain, step {self.api.step!r}: no pending shipment from {shipper}")
         shipment = max(mine, key=lambda s: s["id"])
