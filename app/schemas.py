@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+import re
 from datetime import UTC
 
 import marshmallow as ma
@@ -13,6 +14,7 @@ from app.identity import personal_data
 from app.points.models import MallOrderStatus
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_DIGITS = re.compile(r"-?[0-9]+")
 
 
 class Int(ma.fields.Integer):
@@ -31,8 +33,8 @@ class Int(ma.fields.Integer):
         super().__init__(validate=validators, **kwargs)
 
     def _validated(self, value):
-        if not isinstance(value, (numbers.Integral, str)):
-            raise self.make_error("invalid", input=value)
+        if not isinstance(value, (numbers.Integral, str)) or isinstance(value, str) and not _DIGITS.fullmatch(value):
+            raise self.make_error("invalid", input=value)  # a string: ASCII digits only, not " 100", "1_00", "１００"
         return super()._validated(value)
 
 

@@ -45,6 +45,7 @@ from app.warehouse import rules as warehouse_rules
 from app.warehouse import service as warehouse
 
 MAX_EVENTS = 1000
+MAX_CONTEXT_ENTRIES = 16  # a context list is a few URIs and prefixes; the schema checks its items pairwise
 _CBV = ("https://ref.gs1.org/cbv/BizStep-", "urn:epcglobal:cbv:bizstep:")
 _LOT_KEYS = ("cbvmda:lotNumber", "urn:epcglobal:cbv:mda#lotNumber", "https://ref.gs1.org/cbv/mda#lotNumber")
 
@@ -72,6 +73,9 @@ def capture(*, actor: Actor, document: dict) -> list[Outcome]:
     body = document.get("epcisBody")
     if isinstance(body, dict) and isinstance(body.get("eventList"), list) and len(body["eventList"]) > MAX_EVENTS:
         raise rules.TooManyEvents()  # before the schema reads them all
+    if _long_context(document, body):  # before the schema compares its items pairwise (its uniqueItems)
+        raise rules.DocumentInvalid(errors={"document": [
+            f"@context: at most {MAX_CONTEXT_ENTRIES} entries, in the document and in each event"]})
     problems = validation.errors(document)
     if document.get("type") != "EPCISDocument":
         problems.insert(0, "type: a capture is an EPCISDocument")
@@ -93,6 +97,12 @@ def capture(*, actor: Actor, document: dict) -> list[Outcome]:
         except _Refused as refusal:
             outcomes[i] = Outcome(i, event_id, "rejected", refusal.reason, refusal.message or REASONS.get(refusal.reason))
     return outcomes
+
+
+def _long_context(document: dict, body) -> bool:
+    events = body.get("eventList") if isinstance(body, dict) else None
+    contexts = [document.get("@context"), *(e.get("@context") for e in events or () if isinstance(e, dict))]
+    return any(isinstance(c, list) and len(c) > MAX_CONTEXT_ENTRIES for c in contexts)
 
 
 def _time_key(event: dict) -> datetime:

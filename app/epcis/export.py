@@ -226,7 +226,9 @@ def _page_token(after: int, fingerprint: str) -> str:
 
 def _read_token(token: str, fingerprint: str) -> int:
     after, _, mac = token.partition(".")
-    if not after.isdigit() or len(after) > 19 or not hmac.compare_digest(mac, _sign(int(after), fingerprint)):
+    # ASCII only: int() refuses some digits str.isdigit() admits ("²"), compare_digest refuses non-ASCII text
+    if (not token.isascii() or not after.isdigit() or len(after) > 19
+            or not hmac.compare_digest(mac, _sign(int(after), fingerprint))):
         raise rules.PageTokenInvalid()
     return int(after)
 

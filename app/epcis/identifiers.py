@@ -148,7 +148,7 @@ def read_place(uri: str) -> tuple[LocationKind, int] | None:
             return None
         place_id = db.session.scalar(sa.select(model.id).where(model.external_id == segments[4]))
     else:
-        if not segments[3].isdigit() or len(segments[3]) > 18:
+        if not (segments[3].isascii() and segments[3].isdigit()) or len(segments[3]) > 18:
             return None
         place_id = db.session.scalar(sa.select(model.id).where(model.id == int(segments[3])))
     return (kind, place_id) if place_id is not None else None

@@ -21,7 +21,9 @@ from app.identity.service import Actor, audit
 from app.retail import rules, service
 from app.retail.models import PointsCashRate, PointsConversion, RewardKind
 
-MAX_FEN = 2**63 - 1
+# The most one conversion (and one rate's step) may pay: 100,000,000 yuan. Far below what a balance column
+# holds, so adding conversions to a balance never overflows it (an int64 sum would be a 500).
+MAX_FEN = 10**10
 
 
 def current_rate() -> PointsCashRate | None:
@@ -41,8 +43,8 @@ def set_rate(*, actor: Actor, points: int, fen: int, min_points: int = 0, enable
     errors = {}
     if points is None or points <= 0:
         errors["points"] = ["A positive number of points."]
-    if fen is None or fen <= 0:
-        errors["fen"] = ["A positive number of fen."]
+    if fen is None or fen <= 0 or fen > MAX_FEN:
+        errors["fen"] = [f"A positive number of fen, at most {MAX_FEN:,}."]
     if min_points is None or min_points < 0:
         errors["min_points"] = ["Zero or more."]
     if errors:
