@@ -35,7 +35,7 @@ from flask import Response, current_app, request
 from flask_smorest import Blueprint
 
 from app import gs1, public_pages
-from app.consumers import service
+from app.consumers import facts, service
 from app.consumers.models import Verdict
 from app.errors import NotFound
 from app.http import public
@@ -71,6 +71,11 @@ class GtinUnknown(NotFound):
 class SerialUnknown(NotFound):
     code = "serial_unknown"
     message = "This serial (AI 21) is not one of our codes for this GTIN."
+
+
+class LotMismatch(NotFound):
+    code = "lot_mismatch"
+    message = "This code belongs to another lot than the link names (AI 10): the label may be a copy."
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,10 @@ def _identify(gtin_text: str, code: str | None, lot: str | None) -> Identified:
     if reading is None or reading.verdict is Verdict.FORGED or reading.product is None \
             or reading.product.id != product.id:
         raise SerialUnknown(errors={"serial": [code[:64]]})
+    if lot is not None and reading.unit is not None and reading.unit.lot_id is not None:
+        made = facts.lot(reading.unit.lot_id)
+        if made is not None and made.lot_no != lot:
+            raise LotMismatch(errors={"lot": [lot[:64]]})
     return Identified(gtin, product, reading.resolution.code, lot, reading)
 
 

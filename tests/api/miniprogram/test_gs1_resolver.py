@@ -154,3 +154,14 @@ def test_the_resolver_is_rate_limited_per_address(app, client, tea, monkeypatch)
 def test_the_resolver_describes_itself(client):
     description = client.get("/.well-known/gs1resolver").get_json()
     assert description["supportedPrimaryKeys"] == ["01"] and description["resolverRoot"] == "https://m.example.com"
+
+
+def test_a_link_naming_another_lot_than_the_units_is_a_404_lot_mismatch(client, tea):
+    """/01/<gtin>/10/<lot>/21/<serial>: a copied QR printed with another lot shows the mismatch (PRODUCT.md)."""
+    code = tea["items"][0]
+    right = client.get(f"/01/{tea['gtin']}/10/L2026-03/21/{code}", headers={"Accept": "application/linkset+json"})
+    assert right.status_code == 200, right.get_data(as_text=True)
+    wrong = client.get(f"/01/{tea['gtin']}/10/SOME-OTHER-LOT/21/{code}", headers={"Accept": "application/linkset+json"})
+    assert (wrong.status_code, wrong.get_json()["code"]) == (404, "lot_mismatch"), wrong.get_data(as_text=True)
+    page = client.get(f"/01/{tea['gtin']}/10/SOME-OTHER-LOT/21/{code}", headers={"Accept": "text/html"})
+    assert page.status_code == 404
