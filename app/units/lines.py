@@ -645,7 +645,8 @@ class _Engine:
         if not fresh:
             if epc is None:
                 return _DUPLICATE
-            self._bind(epc, self.issued[record.code][0].serial)  # commissioned before, tagged now
+            _check_in_factory(self._unit(record.code))  # commissioned before, tagged now: only at the line
+            self._bind(epc, self.issued[record.code][0].serial)
             return _ACCEPTED
         for serial, key_version, batch_id in fresh:
             unit = store.UnitState(
@@ -687,7 +688,8 @@ class _Engine:
         if child.parent_serial == decoded.serial:
             if epc is None:
                 return _DUPLICATE
-            self._bind(epc, decoded.serial)  # packed before, its parent tagged now
+            _check_in_factory(child)  # packed before, its parent tagged now: only at the line
+            self._bind(epc, decoded.serial)
             return _ACCEPTED
         if batch.level is not _PARENT_LEVEL.get(child.level):
             raise _Rejected(rules.WRONG_LEVEL)

@@ -11,6 +11,7 @@ from app.codes import service as codes
 from app.db import transaction
 from app.extensions import db
 from app.masterdata.models import Product
+from app.units import store
 from app.units.models import EpcBinding, Event, EventKind, Unit
 from tests import channel_factories as cf
 from tests import unit_factories as uf
@@ -49,14 +50,13 @@ def upload(client, headers, session_id, *records) -> dict:
     return response.get_json()
 
 
-def tag(client, auth, brand, code: str, tag_epc: str, *, parent_of: str | None = None) -> None:
-    """Bind a tag to a unit made by the factories, through the line API: an item's commission sent again
-    with its EPC, or a case's pack of one of its items sent again with the case's EPC."""
-    headers, session_id = line_session(client, auth, brand)
-    record = ({"type": "pack", "code": parent_of, "parent": code, "parent_epc": tag_epc} if parent_of
-              else {"type": "commission", "code": code, "epc": tag_epc})
-    answer = upload(client, headers, session_id, {"record_id": f"tag-{tag_epc}", "scanned_at": AT, **record})
-    assert answer["results"][0]["status"] == "accepted", answer
+def tag(code: str, tag_epc: str) -> None:
+    """Bind a tag to a unit the factories made as the line would have: the factories make it out of the
+    factory already, where the line no longer tags (test_a_unit_that_left_the_factory_is_not_tagged_late)."""
+    epc_read = rfid.parse_epc(tag_epc)
+    with transaction():
+        store.bind_epcs([{"epc": epc_read.hex, "kind": epc_read.kind, "serial": uf.serial(code), "source": "test",
+                          "bound_at": datetime.now(timezone.utc)}])
 
 
 def bound_serial(hexa: str) -> int | None:
@@ -148,10 +148,7 @@ def test_a_warehouse_ships_a_case_by_its_tag(client, auth):
     brand = tagged_brand()
     dealer = make_dealer()
     case = cf.cases(brand.lot, 1, warehouse_id=brand.warehouse_id)[0]
-    first_item = codes.keyring().encode(
-        db.session.scalar(sa.select(sa.func.min(Unit.serial)).where(Unit.parent_serial == uf.serial(case))),
-        codes.keyring().current)
-    tag(client, auth, brand, case, epc(42), parent_of=first_item)
+    tag(case, epc(42))
 
     headers = auth.key_headers("warehouse")
     response = client.post("/api/integration/warehouse/scans", headers=headers, json={"records": [
@@ -172,11 +169,8 @@ def test_a_dealer_scans_out_and_receives_by_tag(client, auth, mp):
     t1, h1 = cf.dealer_owner(mp)
     t2, h2 = cf.dealer_owner(mp, make_dealer(parent_id=t1.id))
     cases = cf.dealer_stock(brand, t1.id, cases_=1)
-    item = codes.keyring().encode(
-        db.session.scalar(sa.select(sa.func.min(Unit.serial)).where(Unit.parent_serial == uf.serial(cases[0]))),
-        codes.keyring().current)
     tid = "E28011602000ABCDEF012345"
-    tag(client, auth, brand, cases[0], tid, parent_of=item)
+    tag(cases[0], tid)
 
     order = cf.make_order(seller=("dealer", t1.id), buyer=("dealer", t2.id), lines=[(brand.product.id, 24)])
     shipment = client.post(f"/api/dealer/orders/{order.id}/shipments", headers=h1).get_json()
@@ -204,7 +198,7 @@ def test_a_clerk_sells_an_item_by_its_tag(client, auth, mp):
     item = codes.keyring().encode(
         db.session.scalar(sa.select(sa.func.min(Unit.serial)).where(Unit.parent_serial == uf.serial(cases[0]))),
         codes.keyring().current)
-    tag(client, auth, brand, item, epc(99))
+    tag(item, epc(99))
     headers = mp.bound("clerk", make_invitation(kind="store_owner", store_id=store.id).code)
 
     sold = client.post("/api/clerk/sales", json={"code": epc(99)}, headers=headers)
@@ -236,3 +230,19 @@ def test_two_lines_binding_one_epc_to_two_codes_at_once_bind_it_once(app, client
     assert bound_serial(epc(5)) == uf.serial(winner)
     # The loser's item was not commissioned: its record was refused whole.
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Unit)) == 1
+
+
+def test_a_unit_that_left_the_factory_is_not_tagged_late(client, auth):
+    """A commission (or pack) record sent again with a tag binds it at the line only: goods already at a
+    dealer are refused in_transit_or_shipped and no tag is bound (no re-tagging of goods in the market)."""
+    brand = tagged_brand()
+    case = cf.dealer_stock(brand, make_dealer().id, cases_=1, lot=brand.lot)[0]
+    item = uf.contents(case)[0]
+    headers, session_id = line_session(client, auth, brand)
+    answer = upload(client, headers, session_id,
+                    {"type": "commission", "record_id": "late-tag", "scanned_at": AT, "code": item, "epc": epc(99)},
+                    {"type": "pack", "record_id": "late-case-tag", "scanned_at": AT, "code": item, "parent": case,
+                     "parent_epc": epc(98)})
+    assert [(r["status"], r["reason"]) for r in answer["results"]] == [
+        ("rejected", "in_transit_or_shipped"), ("rejected", "in_transit_or_shipped")], answer
+    assert bound_serial(epc(99)) is None and bound_serial(epc(98)) is None
