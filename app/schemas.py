@@ -10,11 +10,19 @@ from flask import g, has_request_context
 from werkzeug.routing import IntegerConverter
 
 from app.campaigns.models import PrizeKind, RedemptionStatus
+from app.platform.ids import CLIENT_ID_PATTERN
 from app.identity import personal_data
 from app.points.models import MallOrderStatus
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _DIGITS = re.compile(r"-?[0-9]+")
+class ClientId(ma.fields.String):
+    """A client's own id of a record or request: 1-64 characters, no space at either end (the database
+    compares ids padding spaces, "r1 " = "r1": an id differing only there would get another's answer)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=[ma.validate.Length(min=1, max=64), ma.validate.Regexp(
+            CLIENT_ID_PATTERN, error="No space at the start or the end of an id.")], **kwargs)
 
 
 class Int(ma.fields.Integer):

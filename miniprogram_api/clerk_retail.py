@@ -17,7 +17,7 @@ from app.db import transaction
 from app.http import SelectPage
 from app.retail import conversions, service, training
 from app.retail.models import RewardKind, WithdrawalStatus
-from app.schemas import Int, UtcTime
+from app.schemas import ClientId, Int, UtcTime
 from miniprogram_api.schemas import NamedRefsSchema, ProductNamedSchema, party_field
 from miniprogram_api.security import audience, authenticate, current_app_user
 
@@ -180,7 +180,7 @@ class ClerkLedgerQuerySchema(ma.Schema):
 
 class ClerkWithdrawalCreateSchema(ma.Schema):
     amount = Int(required=True, validate=ma.validate.Range(min=1), metadata={"description": "Fen"})
-    request_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64), metadata={
+    request_id = ClientId(required=True, metadata={
         "description": "Made once per intended withdrawal and reused on retries: the same id is the same withdrawal"})
 
 
@@ -197,7 +197,7 @@ class ClerkWithdrawalReadSchema(ma.Schema):
 
 class ClerkConversionCreateSchema(ma.Schema):
     points = Int(required=True, validate=ma.validate.Range(min=1))
-    request_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64), metadata={
+    request_id = ClientId(required=True, metadata={
         "description": "Made once per intended conversion and reused on retries: the same id is the same conversion"})
 
 

@@ -15,7 +15,7 @@ from app.http import SelectPage
 from app.idempotency import HEADER
 from app.points import service
 from app.points.models import MallItemKind, MallOrderStatus, PointsKind
-from app.schemas import Int, MallOrderSchema
+from app.schemas import ClientId, Int, MallOrderSchema
 from miniprogram_api.security import audience, authenticate, current_app_user
 
 CONSUMER = AppName.CONSUMER
@@ -73,7 +73,7 @@ class MallAddressSchema(ma.Schema):
 class ConsumerMallOrderCreateSchema(ma.Schema):
     item_id = Int(required=True, validate=ma.validate.Range(min=1))
     quantity = Int(load_default=1, validate=ma.validate.Range(min=1, max=MAX_QUANTITY))
-    request_id = ma.fields.String(validate=ma.validate.Length(min=1, max=64), metadata={
+    request_id = ClientId(metadata={
         "description": "Made once per intended order and reused on retries (or send an Idempotency-Key)"})
     address = ma.fields.Nested(MallAddressSchema, allow_none=True,
                                metadata={"description": "Required for a physical item"})

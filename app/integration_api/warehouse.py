@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 from app.db import transaction
 from app.http import authenticate_machine, current_actor, scopes
 from app.identity.models import Scope
-from app.schemas import Int, UtcTime
+from app.schemas import ClientId, Int, UtcTime
 from app.units import packing
 from app.warehouse import rules, service
 
@@ -28,7 +28,7 @@ SCAN_TIMES = ma.validate.Range(min=datetime(1970, 1, 1, tzinfo=timezone.utc),
 
 
 class ScanRecordSchema(ma.Schema):
-    record_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64), metadata={
+    record_id = ClientId(required=True, metadata={
         "description": "The client's own id of this scan; a retry sends the same id"})
     scanned_at = UtcTime(required=True, validate=SCAN_TIMES)
     action = ma.fields.String(required=True, validate=ma.validate.OneOf([service.INBOUND, service.OUTBOUND]))
@@ -104,7 +104,7 @@ def post_scans(body):
 
 
 class UnpackRecordSchema(ma.Schema):
-    record_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64), metadata={
+    record_id = ClientId(required=True, metadata={
         "description": "The client's own id of this unpack; a retry sends the same id"})
     scanned_at = UtcTime(required=True, validate=SCAN_TIMES)
     warehouse_id = Int(required=True, metadata={"description": "The warehouse that holds the goods and unpacks"})

@@ -35,6 +35,7 @@ from app.extensions import db
 from app.identity.service import Actor
 from app.masterdata import refs
 from app.masterdata.models import Product, ProductionLine, Status
+from app.platform.ids import CLIENT_ID_PATTERN
 from app.production.models import LotStatus, ProductionLot
 from app.reports import facts, rollups
 from app.units import packing, rules, store
@@ -51,7 +52,7 @@ CODES_REPORTED = 20  # failing codes named in the answer to a list or range reco
 
 # --- records ------------------------------------------------------------------------------------
 
-RecordIdText = Annotated[str, Meta(min_length=1, max_length=64)]
+RecordIdText = Annotated[str, Meta(min_length=1, max_length=64, pattern=CLIENT_ID_PATTERN)]
 CodeText = Annotated[str, Meta(min_length=1, max_length=64)]
 EpcText = Annotated[str, Meta(min_length=1, max_length=64)]
 AwareTime = Annotated[datetime, Meta(tz=True)]

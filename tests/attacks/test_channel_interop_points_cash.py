@@ -150,3 +150,14 @@ def test_converted_cash_withdrawn_comes_back_only_on_a_definitive_answer(client,
     assert cash(me) == (1_000 if final in ("failed", "cancelled") else 0), final
     assert service.balances(app_user_id=me)["points"] == 0  # points spent stay spent; the cash came back
     assert ledger_violations() == []
+
+
+def test_an_id_with_a_space_at_either_end_is_refused(client, auth, mp):
+    """The database compares ids padding spaces ("r1 " = "r1"): such an id would get another request's answer."""
+    headers, me = clerk_with_points(client, mp, 1000)
+    set_rate(client, auth)
+    assert client.post(CONVERT, json={"points": 100, "request_id": "r1"}, headers=headers).status_code == 201
+    for padded in ("r1 ", " r1", " "):
+        refused = client.post(CONVERT, json={"points": 200, "request_id": padded}, headers=headers)
+        assert (refused.status_code, refused.get_json()["code"]) == (422, "validation_failed"), refused.get_json()
+    assert client.post(CONVERT, json={"points": 100, "request_id": "R1"}, headers=headers).status_code == 201

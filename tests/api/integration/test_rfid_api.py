@@ -246,3 +246,12 @@ def test_a_unit_that_left_the_factory_is_not_tagged_late(client, auth):
     assert [(r["status"], r["reason"]) for r in answer["results"]] == [
         ("rejected", "in_transit_or_shipped"), ("rejected", "in_transit_or_shipped")], answer
     assert bound_serial(epc(99)) is None and bound_serial(epc(98)) is None
+
+
+def test_a_line_record_id_with_a_space_at_either_end_is_refused(client, auth):
+    brand = tagged_brand()
+    headers, session_id = line_session(client, auth, brand)
+    item = uf.issue(1, product_id=brand.product.id)[0]
+    response = client.post(f"{SESSIONS}/{session_id}/records", headers=headers, json={"records": [
+        {"type": "commission", "record_id": "c1 ", "scanned_at": AT, "code": item}]})
+    assert response.status_code in (400, 422), response.get_json()
