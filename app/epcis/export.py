@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.codes import service as codes
+from app.codes.format import InvalidCode
 from app.codes.models import CodeBatch
 from app.db import utcnow
 from app.epcis import hashing, identifiers, rules
@@ -205,7 +206,7 @@ def _serials_of(epcs: list[str]) -> set[int]:
         if read.code is not None:
             try:
                 serials.add(codes.keyring().decode(read.code).serial)
-            except Exception:  # a malformed or forged code names no event
+            except InvalidCode:  # a malformed or forged code names no event
                 continue
     return serials
 

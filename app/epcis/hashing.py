@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import threading
 from functools import lru_cache
 from importlib import resources
 
 from epcis_event_hash_generator import hash_generator, json_to_py
 from pyld import jsonld
+
+log = logging.getLogger(__name__)
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 # The contexts the package ships a copy of (the 2.0.0 context, and the draft one some partners name).
@@ -70,7 +73,9 @@ def event_ids(context, events: list[dict]) -> list[str]:
         try:
             parsed = json_to_py.event_list_from_epcis_document_json(document)
             prehashes = hash_generator.derive_prehashes_from_events(parsed)
-        except Exception as error:  # a third party's parser: whatever it trips on, the events are unreadable
+        except Exception as error:  # a third party's parser on offline data (no I/O to hide): the events are
+            # unreadable to it, a 422 to the partner; logged, so a fault of the package itself shows
+            log.warning("EPCIS event hashing refused a document", exc_info=True)
             raise HashFailed(f"The events could not be hashed: {str(error)[:200]}") from error
     if len(prehashes) != len(events):  # the package logs and skips an event it cannot read
         raise HashFailed("An event could not be hashed.")
