@@ -19,20 +19,30 @@ PARTY_MODELS = {"factory": Factory, "line": ProductionLine, "warehouse": Warehou
                 "store": Store}
 
 
-def _kind(kind) -> str:
+CHUNK = 1000  # ids in one IN list
+
+
+def kind_value(kind) -> str:
+    """A party kind as its word ("dealer"), whichever enum (or string) it came as."""
     return getattr(kind, "value", kind)
+
+
+def _rows(columns, id_column, ids) -> list:
+    ids = sorted(ids)
+    return [row for start in range(0, len(ids), CHUNK)
+            for row in db.session.execute(sa.select(*columns).where(id_column.in_(ids[start:start + CHUNK])))]
 
 
 def parties(pairs: Iterable[tuple]) -> dict[tuple[str, int], dict]:
     """(kind, id) -> the party's reference, for every pair of a known kind (an unknown id keeps a null name)."""
     wanted: dict[str, set[int]] = {}
     for kind, party_id in pairs:
-        if _kind(kind) in PARTY_MODELS and party_id is not None:
-            wanted.setdefault(_kind(kind), set()).add(int(party_id))
+        if kind_value(kind) in PARTY_MODELS and party_id is not None:
+            wanted.setdefault(kind_value(kind), set()).add(int(party_id))
     found = {}
     for kind, ids in wanted.items():
         model = PARTY_MODELS[kind]
-        for row in db.session.execute(sa.select(model.id, model.name, model.external_id).where(model.id.in_(ids))):
+        for row in _rows((model.id, model.name, model.external_id), model.id, ids):
             found[kind, row.id] = of_party(kind, row)
         for party_id in ids - {i for k, i in found if k == kind}:
             found[kind, party_id] = {"kind": kind, "id": party_id, "name": None, "external_id": None}
@@ -43,7 +53,7 @@ def party(kind, party_id: int | None) -> dict | None:
     """One party's reference (None for no party)."""
     if party_id is None:
         return None
-    kind = _kind(kind)
+    kind = kind_value(kind)
     return parties([(kind, party_id)]).get((kind, party_id), {"kind": kind, "id": party_id, "name": None,
                                                               "external_id": None})
 
@@ -52,8 +62,7 @@ def products(ids: Iterable[int | None]) -> dict[int, dict]:
     """product id -> its reference, for every id given (an unknown id keeps null names)."""
     ids = {int(i) for i in ids if i is not None}
     columns = (Product.id, Product.sku, Product.name, Product.external_id, Product.gtin)
-    found = {row.id: of_product(row)
-             for row in db.session.execute(sa.select(*columns).where(Product.id.in_(ids)))} if ids else {}
+    found = {row.id: of_product(row) for row in _rows(columns, Product.id, ids)}
     for product_id in ids - set(found):
         found[product_id] = {"id": product_id, "sku": None, "name": None, "external_id": None, "gtin": None}
     return found
@@ -61,7 +70,7 @@ def products(ids: Iterable[int | None]) -> dict[int, dict]:
 
 def of_party(kind, row) -> dict:
     """The reference of a party row already loaded (a Dealer, Store, Warehouse...)."""
-    return {"kind": _kind(kind), "id": row.id, "name": row.name, "external_id": row.external_id}
+    return {"kind": kind_value(kind), "id": row.id, "name": row.name, "external_id": row.external_id}
 
 
 def of_product(row: Product) -> dict:
