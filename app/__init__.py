@@ -121,6 +121,7 @@ def _import_models() -> None:
     import app.reports.models  # noqa: F401
     import app.notices.models  # noqa: F401
     import app.exports.models  # noqa: F401
+    import app.epcis.models  # noqa: F401
 
 
 def register_apis(app: Flask) -> None:

@@ -17,8 +17,16 @@ caller's transaction, in eventTime order:
   bizLocation (else readPoint, else destinationList), from a line or, when the sourceList names a
   warehouse, a transfer.
 
+RFID tags: an event may carry ``mt:rfidTags`` (``urn:matong:epcis:rfidTags``), a list of tag EPCs (SGTIN-96
+hex or TIDs, as the line upload's ``epc``): on a commissioning of one EPC they are bound to it at
+commissioning; on an AggregationEvent ADD, to its parent; on an ObjectEvent OBSERVE bizStep encoding
+of one EPC, to a unit commissioned before and still at the line (a tag event). Each tag is one record
+of the line engine (its ``epc`` / ``parent_epc``), refused alone (``epc_taken``, ``epc_mismatch``…).
+
 Idempotent by eventID: an event's records carry ids derived from it (an event without eventID gets
-its event hash), so a second capture of the event answers duplicate and applies nothing. An event
+its event hash), so a second capture of the event answers duplicate and applies nothing. The eventID
+of an event applied is kept with the event's hash (``CapturedEvent``): the same eventID sent with
+other content is refused (``event_id_reused``), never answered as a duplicate of what it isn't. An event
 whose EPCs, places or lot can't be read is rejected whole before anything is applied; past that,
 each EPC is one record of the service, so an event may be rejected for some EPCs (listed) while the
 others are applied — a retry of the event applies only what is still missing.
@@ -31,8 +39,11 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
+from app import rfid
 from app.codes import service as codes
+from app.codes.models import Level
 from app.epcis import hashing, identifiers, rules, validation
+from app.epcis.models import CapturedEvent
 from app.errors import DomainError
 from app.extensions import db
 from app.identity.service import Actor
@@ -47,6 +58,8 @@ from app.warehouse import service as warehouse
 MAX_EVENTS = 1000
 MAX_CONTEXT_ENTRIES = 16  # a context list is a few URIs and prefixes; the schema checks its items pairwise
 _CBV = ("https://ref.gs1.org/cbv/BizStep-", "urn:epcglobal:cbv:bizstep:")
+_TAGS_KEYS = ("mt:rfidTags", "urn:matong:epcis:rfidTags")
+MAX_TAGS = 8  # an item's SGTIN-96 and TID, a few spares: a list longer than this is a mistake
 _LOT_KEYS = ("cbvmda:lotNumber", "urn:epcglobal:cbv:mda#lotNumber", "https://ref.gs1.org/cbv/mda#lotNumber")
 
 
@@ -86,14 +99,16 @@ def capture(*, actor: Actor, document: dict) -> list[Outcome]:
         raise rules.DocumentInvalid(errors={"document": problems})
     events = body.get("eventList") or []
     try:
-        ids = _event_ids(document["@context"], events)
+        contents = hashing.event_ids(document["@context"], events)  # the events' hashes: their content
     except hashing.HashFailed as error:
         raise rules.DocumentInvalid(errors={"document": [str(error)]})
     outcomes: list[Outcome | None] = [None] * len(events)
+    source = store.source_of(actor)
     for i in sorted(range(len(events)), key=lambda i: (_time_key(events[i]), i)):
-        event, event_id = events[i], ids[i]
+        event, content = events[i], contents[i]
+        event_id = event.get("eventID") or content
         try:
-            outcomes[i] = _capture_event(actor, i, event, event_id)
+            outcomes[i] = _capture_once(actor, source, i, event, event_id, content)
         except _Refused as refusal:
             outcomes[i] = Outcome(i, event_id, "rejected", refusal.reason, refusal.message or REASONS.get(refusal.reason))
     return outcomes
@@ -113,13 +128,24 @@ def _time_key(event: dict) -> datetime:
         return datetime.min.replace(tzinfo=timezone.utc)
 
 
-def _event_ids(context, events: list[dict]) -> list[str]:
-    missing = [i for i, e in enumerate(events) if not e.get("eventID")]
-    hashes = hashing.event_ids(context, [events[i] for i in missing]) if missing else []
-    ids = [e.get("eventID") for e in events]
-    for i, value in zip(missing, hashes):
-        ids[i] = value
-    return ids
+def _capture_once(actor: Actor, source: str, index: int, event: dict, event_id: str, content: str) -> Outcome:
+    """Capture an event unless its eventID was applied before with other content; keep the eventID once applied.
+
+    The eventID's row is read with a locking read: two captures of one eventID at once wait for each
+    other (or deadlock and are retried), so the second sees what the first kept.
+    """
+    if len(event_id) > 512:
+        raise _Refused(rules.EVENT_ID_INVALID)
+    key = hashlib.sha256(event_id.encode()).hexdigest()
+    known = db.session.scalar(sa.select(CapturedEvent.content_hash).where(
+        CapturedEvent.source == source, CapturedEvent.event_key == key).with_for_update())
+    if known is not None and known != content:
+        raise _Refused(rules.EVENT_ID_REUSED)
+    outcome = _capture_event(actor, index, event, event_id)
+    if known is None and (outcome.applied or outcome.status == "duplicate"):
+        db.session.add(CapturedEvent(source=source, event_key=key, event_id=event_id, content_hash=content))
+        db.session.flush()
+    return outcome
 
 
 def _record_ids(event_id: str, count: int) -> list[str]:
@@ -181,28 +207,47 @@ def _place(event: dict, *names: str, kinds: tuple[LocationKind, ...]) -> tuple[L
 
 
 def _capture_event(actor: Actor, index: int, event: dict, event_id: str) -> Outcome:
-    if len(event_id) > 512:
-        raise _Refused(rules.EVENT_ID_INVALID)
     kind, action, step = event.get("type"), event.get("action"), _biz_step(event)
     at = _when(event)
+    tags = _tags(event, kind, action, step)
     if kind == "ObjectEvent" and action == "ADD" and step == "commissioning":
-        return _line(actor, index, event_id, *_commission(event, event_id, at))
+        return _line(actor, index, event_id, *_commission(event, event_id, at, tags))
     if kind == "AggregationEvent" and action in ("ADD", "DELETE"):
-        return _line(actor, index, event_id, *_aggregation(event, event_id, at))
+        return _line(actor, index, event_id, *_aggregation(event, event_id, at, tags))
+    if kind == "ObjectEvent" and action == "OBSERVE" and step == "encoding":
+        return _line(actor, index, event_id, *_encoding(event, event_id, at, tags))
     if kind == "ObjectEvent" and action == "DELETE" and step in ("destroying", "decommissioning"):
         epcs = event.get("epcList") or []
         found = [_code(uri) for uri in epcs]
         records = [lines.Scrap(record_id=rid, scanned_at=at, code=code)
                    for rid, (code, _) in zip(_record_ids(event_id, len(found)), found)]
-        return _line(actor, index, event_id, records, epcs, _session_place(event, found))
+        return _line(actor, index, event_id, records, [{"epc": uri} for uri in epcs], _session_place(event, found))
     if kind == "ObjectEvent" and action == "OBSERVE" and step in ("shipping", "receiving"):
         return _warehouse(actor, index, event, event_id, at, step)
     raise _Refused(rules.UNSUPPORTED_EVENT)
 
 
+def _tags(event: dict, kind, action, step) -> list[rfid.Epc]:
+    """The event's ``mt:rfidTags``, read; refused when malformed or on an event that binds no tag."""
+    values = next((event[k] for k in _TAGS_KEYS if k in event), None)
+    if values is None:
+        return []
+    if not isinstance(values, list) or not 1 <= len(values) <= MAX_TAGS or not all(isinstance(v, str) for v in values):
+        raise _Refused(rules.RFID_TAGS_INVALID, f"mt:rfidTags is a list of 1 to {MAX_TAGS} tag EPCs (hex).")
+    single = len(event.get("epcList") or []) == 1
+    if not ((kind == "ObjectEvent" and action == "ADD" and step == "commissioning" and single)
+            or (kind == "AggregationEvent" and action == "ADD")
+            or (kind == "ObjectEvent" and action == "OBSERVE" and step == "encoding" and single)):
+        raise _Refused(rules.RFID_TAGS_INVALID)
+    try:
+        return list({epc.hex: epc for epc in map(rfid.parse_epc, values)}.values())
+    except rfid.EpcInvalid as error:
+        raise _Refused(rules.RFID_TAGS_INVALID, f"mt:rfidTags: {error}.")
+
+
 # --- the line engine ----------------------------------------------------------------------------
 
-def _commission(event: dict, event_id: str, at: datetime):
+def _commission(event: dict, event_id: str, at: datetime, tags: list[rfid.Epc]):
     epcs = event.get("epcList") or []
     if not epcs:
         raise _Refused(rules.UNSUPPORTED_EVENT, "A commissioning event lists its EPCs (epcList).")
@@ -232,30 +277,66 @@ def _commission(event: dict, event_id: str, at: datetime):
     line_id = line[1] if line else lot.line_id
     if line_id is None:
         raise _Refused(rules.LOCATION_UNKNOWN)
-    [record_id] = _record_ids(event_id, 1)
-    record = lines.Commission(record_id=record_id, scanned_at=at, codes=[code for code, _ in found], lot_id=lot.id)
-    return [record], epcs, (line_id, lot.id)
+    if not tags:
+        [record_id] = _record_ids(event_id, 1)
+        record = lines.Commission(record_id=record_id, scanned_at=at, codes=[code for code, _ in found], lot_id=lot.id)
+        return [record], [{"epc": epcs[0]}], (line_id, lot.id)
+    # One EPC, tagged: a record a tag (the first commissions it, the others tag it at once after).
+    [(code, _)] = found
+    records = [lines.Commission(record_id=rid, scanned_at=at, code=code, lot_id=lot.id, epc=tag.hex)
+               for rid, tag in zip(_record_ids(event_id, len(tags)), tags)]
+    return records, [{"epc": epcs[0], "tag": tag.hex} for tag in tags], (line_id, lot.id)
 
 
-def _aggregation(event: dict, event_id: str, at: datetime):
+def _encoding(event: dict, event_id: str, at: datetime, tags: list[rfid.Epc]):
+    """Tags written for a unit commissioned or packed before (ObjectEvent OBSERVE encoding, mt:rfidTags):
+    an item's through commission records, a case's or pallet's through pack records of one of its children."""
+    if not tags:
+        raise _Refused(rules.RFID_TAGS_INVALID, "An encoding event lists the tags it wrote (mt:rfidTags).")
+    [uri] = event["epcList"]
+    code, serial = _code(uri)
+    line_id, lot_id = _session_place(event, [(code, serial)])
+    ids = _record_ids(event_id, len(tags))
+    if db.session.scalar(sa.select(Unit.level).where(Unit.serial == serial)) is Level.ITEM:
+        records = [lines.Commission(record_id=rid, scanned_at=at, code=code, lot_id=lot_id, epc=tag.hex)
+                   for rid, tag in zip(ids, tags)]
+    else:
+        child = db.session.execute(sa.select(Unit.serial, Unit.key_version).where(Unit.parent_serial == serial)
+                                   .order_by(Unit.serial).limit(1)).first()
+        if child is None:
+            raise _Refused(unit_rules.NOT_PACKED)
+        child_code = codes.keyring().encode(child.serial, child.key_version)
+        records = [lines.Pack(record_id=rid, scanned_at=at, code=child_code, parent=code, parent_epc=tag.hex)
+                   for rid, tag in zip(ids, tags)]
+    return records, [{"epc": uri, "tag": tag.hex} for tag in tags], (line_id, lot_id)
+
+
+def _aggregation(event: dict, event_id: str, at: datetime, tags: list[rfid.Epc]):
     parent_uri = event.get("parentID")
     if not parent_uri:
         raise _Refused(rules.UNSUPPORTED_EVENT, "An aggregation names its parent (parentID).")
     parent, _ = _code(parent_uri)
     children_uris = event.get("childEPCs") or []
     children = [_code(uri) for uri in children_uris]
+    labels = [{"epc": uri} for uri in children_uris]
     if event["action"] == "ADD":
         if not children:
             raise _Refused(rules.UNSUPPORTED_EVENT, "Packing lists its children (childEPCs).")
-        records = [lines.Pack(record_id=rid, scanned_at=at, code=code, parent=parent)
-                   for rid, (code, _) in zip(_record_ids(event_id, len(children)), children)]
+        # The parent's tags ride on packs of the first child: the first binds one, the others tag it after.
+        hexes = [tag.hex for tag in tags]
+        packs = [(code, hexes[0] if n == 0 and hexes else None) for n, (code, _) in enumerate(children)]
+        packs += [(children[0][0], tag) for tag in hexes[1:]]
+        labels = [{"epc": children_uris[n] if n < len(children) else parent_uri, **({"tag": tag} if tag else {})}
+                  for n, (_, tag) in enumerate(packs)]
+        records = [lines.Pack(record_id=rid, scanned_at=at, code=code, parent=parent, parent_epc=tag)
+                   for rid, (code, tag) in zip(_record_ids(event_id, len(packs)), packs)]
     elif children:
         records = [lines.Remove(record_id=rid, scanned_at=at, code=code, parent=parent)
                    for rid, (code, _) in zip(_record_ids(event_id, len(children)), children)]
     else:
         records = [lines.Unpack(record_id=_record_ids(event_id, 1)[0], scanned_at=at, code=parent)]
-        children_uris = [parent_uri]
-    return records, children_uris, _session_place(event, children or [_code_and_serial(parent)])
+        labels = [{"epc": parent_uri}]
+    return records, labels, _session_place(event, children or [_code_and_serial(parent)])
 
 
 def _code_and_serial(code: str) -> tuple[str, int]:
@@ -292,10 +373,11 @@ def _session(actor: Actor, line_id: int, lot_id: int) -> int:
         raise _Refused(error.code, error.message)
 
 
-def _line(actor: Actor, index: int, event_id: str, records: list, epcs: list[str], place: tuple[int, int]) -> Outcome:
+def _line(actor: Actor, index: int, event_id: str, records: list, labels: list[dict],
+          place: tuple[int, int]) -> Outcome:
     session_id = _session(actor, *place)
     results = lines.apply_records(actor=actor, session_id=session_id, records=records)
-    return _outcome(index, event_id, [(r.status, r.reason, r.message, r.previously_applied) for r in results], epcs)
+    return _outcome(index, event_id, [(r.status, r.reason, r.message) for r in results], labels)
 
 
 # --- the warehouse ------------------------------------------------------------------------------
@@ -327,17 +409,18 @@ def _warehouse(actor: Actor, index: int, event: dict, event_id: str, at: datetim
     records = [{"record_id": rid, "scanned_at": at, "code": code, **fields}
                for rid, (code, _) in zip(_record_ids(event_id, len(found)), found)]
     results = warehouse.apply_scans(actor=actor, records=records)
-    return _outcome(index, event_id, [(r.status, r.reason, r.message, r.previously_applied) for r in results], epcs)
+    return _outcome(index, event_id, [(r.status, r.reason, r.message) for r in results], [{"epc": uri} for uri in epcs])
 
 
-def _outcome(index: int, event_id: str, results: list[tuple], epcs: list[str]) -> Outcome:
-    """One event's outcome from its records': rejected if any was, duplicate if all were, else accepted."""
+def _outcome(index: int, event_id: str, results: list[tuple], labels: list[dict]) -> Outcome:
+    """One event's outcome from its records' (``labels``: what each record names, its EPC and tag):
+    rejected if any was, duplicate if all were, else accepted."""
     outcome = Outcome(index, event_id, "accepted")
     statuses = [status for status, *_ in results]
     outcome.applied = statuses.count("accepted")
-    for n, (status, reason, message, _) in enumerate(results):
+    for (status, reason, message), label in zip(results, labels):
         if status == "rejected":
-            outcome.rejected_epcs.append({"epc": epcs[n] if n < len(epcs) else epcs[-1], "reason": reason})
+            outcome.rejected_epcs.append({**label, "reason": reason})
             if outcome.status != "rejected":
                 outcome.status, outcome.reason, outcome.message = "rejected", reason, message
     if outcome.status != "rejected" and all(status == "duplicate" for status in statuses):

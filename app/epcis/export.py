@@ -14,6 +14,10 @@ Each ``unit_events`` row is one EPCIS event (CBV 2.0 business steps and disposit
 | sell | ObjectEvent OBSERVE | retail_selling | retail_sold |
 | recall | ObjectEvent OBSERVE | holding | recalled |
 | correct | ObjectEvent OBSERVE (mt:lotNumber: the right lot) | inspecting | — |
+| tag | ObjectEvent OBSERVE (an RFID tag written for a unit made before) | encoding | — |
+
+A unit's RFID tag travels as ``mt:rfidTags`` (its hex EPC or TID): on the commission event of a tagged
+item, on the pack event of a tagged parent (the parentID's tag) and on a tag event; capture binds it back.
 
 A unit's history is its trace timeline (``app.trace.service.timeline_events``): its own events and
 those of the case and pallet it was in while it was inside (a pallet shipped is one event on the
@@ -46,7 +50,7 @@ BIZ_STEPS = {
     EventKind.COMMISSION: "commissioning", EventKind.PACK: "packing", EventKind.UNPACK: "unpacking",
     EventKind.REMOVE: "unpacking", EventKind.REPLACE: "replacing", EventKind.SCRAP: "destroying",
     EventKind.RECEIVE: "receiving", EventKind.SHIP: "shipping", EventKind.SELL: "retail_selling",
-    EventKind.RECALL: "holding", EventKind.CORRECT: "inspecting",
+    EventKind.RECALL: "holding", EventKind.CORRECT: "inspecting", EventKind.TAG: "encoding",
 }
 _CBV_BIZSTEP = "https://ref.gs1.org/cbv/BizStep-"
 _AGGREGATION = (EventKind.PACK, EventKind.UNPACK, EventKind.REMOVE)
@@ -165,6 +169,9 @@ def _epcis_event(event: Event, ctx: _Context) -> dict:
         out["ilmd"] = {"cbvmda:lotNumber": ctx.lots[event.lot_id]}
     if kind is EventKind.CORRECT and data.get("to") in ctx.lots:
         out["mt:lotNumber"] = ctx.lots[data["to"]]
+    tag = data.get("parent_epc") if kind is EventKind.PACK else data.get("epc")
+    if isinstance(tag, str) and kind in (EventKind.COMMISSION, EventKind.PACK, EventKind.TAG):
+        out["mt:rfidTags"] = [tag]
     return out
 
 

@@ -30,6 +30,8 @@ LOT_UNKNOWN = "lot_unknown"
 LOT_AMBIGUOUS = "lot_ambiguous"
 EVENT_ID_INVALID = "event_id_invalid"
 EVENT_TIME_INVALID = "event_time_invalid"
+EVENT_ID_REUSED = "event_id_reused"
+RFID_TAGS_INVALID = "rfid_tags_invalid"
 
 REASONS = {
     UNSUPPORTED_EVENT: "Capture records commissioning (ObjectEvent ADD), packing and unpacking (AggregationEvent "
@@ -43,4 +45,7 @@ REASONS = {
     LOT_AMBIGUOUS: "The lot number belongs to several products: send EPCs that carry the product (GTIN).",
     EVENT_ID_INVALID: "eventID is longer than 512 characters.",
     EVENT_TIME_INVALID: "eventTime is not a date-time with a time zone.",
+    EVENT_ID_REUSED: "This eventID was captured before with other content; a new event needs a new eventID.",
+    RFID_TAGS_INVALID: "mt:rfidTags lists tag EPCs (SGTIN-96 or TID hex) on a commissioning or encoding of one "
+                       "EPC, or on an AggregationEvent ADD (the parent's tags).",
 }

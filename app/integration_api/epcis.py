@@ -72,6 +72,7 @@ class EPCISQueryDocumentSchema(EPCISDocumentSchema):
 
 class RejectedEpcSchema(ma.Schema):
     epc = ma.fields.String()
+    tag = ma.fields.String(metadata={"description": "The RFID tag (mt:rfidTags) the refused record was binding"})
     reason = ma.fields.String()
 
 

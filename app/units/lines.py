@@ -646,9 +646,7 @@ class _Engine:
         if not fresh:
             if epc is None:
                 return _DUPLICATE
-            _check_in_factory(self._unit(record.code))  # commissioned before, tagged now: only at the line
-            self._bind(epc, self.issued[record.code][0].serial)
-            return _ACCEPTED
+            return self._tag_late(self._unit(record.code), epc)  # commissioned before, tagged now
         for serial, key_version, batch_id in fresh:
             unit = store.UnitState(
                 serial, key_version, batch_id, Level.ITEM, lot.product_id, lot.id, UnitStatus.ACTIVE, None, 0,
@@ -680,6 +678,13 @@ class _Engine:
         self.new_epcs.append({"epc": epc.hex, "kind": epc.kind, "serial": serial, "source": self.source,
                               "bound_at": self.now})
 
+    def _tag_late(self, unit: store.UnitState, epc: rfid.Epc) -> str:
+        """Bind a tag to a unit commissioned (or packed) before, only while it is at the line: a tag event."""
+        _check_in_factory(unit)
+        self._bind(epc, unit.serial)
+        self._event(EventKind.TAG, unit, data={"epc": epc.hex})
+        return _ACCEPTED
+
     def _pack(self, record: Pack, i: int) -> str:
         child = self._unit(record.code)
         decoded, batch = self._issued(record.parent)
@@ -689,9 +694,8 @@ class _Engine:
         if child.parent_serial == decoded.serial:
             if epc is None:
                 return _DUPLICATE
-            _check_in_factory(child)  # packed before, its parent tagged now: only at the line
-            self._bind(epc, decoded.serial)
-            return _ACCEPTED
+            _check_in_factory(child)  # packed before, its parent tagged now
+            return self._tag_late(self._unit(record.parent), epc)
         if batch.level is not _PARENT_LEVEL.get(child.level):
             raise _Rejected(rules.WRONG_LEVEL)
         _check_in_factory(child)

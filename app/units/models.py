@@ -51,6 +51,7 @@ class EventKind(str, enum.Enum):
     SELL = "sell"  # sale-scanned at a store (location: the store)
     RECALL = "recall"
     CORRECT = "correct"  # corrects_event_id says which event; data says what was wrong
+    TAG = "tag"  # an RFID tag (data.epc) bound to a unit after its commission or pack, still at the line
 
 
 class Unit(db.Model):

@@ -414,3 +414,160 @@ def test_capture_reads_a_bound_rfid_tag_by_its_sgtin_uris(app, client):
     assert unit_states(world)[world.items[0]][3] == world.case
     for refused in (wrong_filter, unbound):
         assert (refused["status"], refused["reason"], refused["applied"]) == ("rejected", "epc_unknown", 0), refused
+
+
+CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"mt": "urn:matong:epcis:"}]
+LINE_URI = "https://m.example.com/epcis/loc/line/ext/LINE-1"
+
+
+def capture_document(*events: dict) -> dict:
+    return {"@context": CONTEXT, "type": "EPCISDocument", "schemaVersion": "2.0",
+            "creationDate": "2026-03-03T00:00:00Z", "epcisBody": {"eventList": list(events)}}
+
+
+def commissioning(code: str, *, minute: int = 0, lot: str = "LOT-RT", **more) -> dict:
+    return {"type": "ObjectEvent", "eventTime": f"2026-03-02T08:{minute:02d}:00Z", "eventTimeZoneOffset": "+08:00",
+            "epcList": [f"https://id.gs1.org/01/{GTIN}/21/{code}"], "action": "ADD", "bizStep": "commissioning",
+            "readPoint": {"id": LINE_URI}, "ilmd": {"cbvmda:lotNumber": lot}, **more}
+
+
+def test_an_event_id_sent_again_with_other_content_is_refused(app, client):
+    """A retry of an event is a duplicate; its eventID on another event is refused and applies nothing. An
+    event refused whole keeps no eventID (the partner may correct it), and another key has its own eventIDs."""
+    world = build_world(app)
+    headers = {"X-Api-Key": make_api_key("epcis_capture")}
+    event_id = "urn:uuid:6f2c4a1e-0b7d-4c8e-9a51-3d2f1e0c9b8a"
+
+    def post(event: dict, headers=headers) -> dict:
+        answer = client.post(CAPTURE, headers=headers, json=capture_document(event))
+        assert answer.status_code == 200, answer.get_json()
+        return answer.get_json()["results"][0]
+
+    refused = post(commissioning(world.items[0], lot="NO-SUCH-LOT", eventID=event_id))
+    first = post(commissioning(world.items[0], eventID=event_id))
+    again = post(commissioning(world.items[0], eventID=event_id))
+    reused = post(commissioning(world.items[1], eventID=event_id))
+    moved = post(commissioning(world.items[0], minute=5, eventID=event_id))
+    elsewhere = post(commissioning(world.items[2], eventID=event_id),
+                     headers={"X-Api-Key": make_api_key("epcis_capture", name="co-packer")})
+
+    assert (refused["status"], refused["reason"]) == ("rejected", "lot_unknown")
+    assert (first["status"], first["applied"], first["eventID"]) == ("accepted", 1, event_id)
+    assert (again["status"], again["applied"]) == ("duplicate", 0)
+    for other in (reused, moved):
+        assert (other["status"], other["reason"], other["applied"]) == ("rejected", "event_id_reused", 0), other
+    assert (elsewhere["status"], elsewhere["applied"]) == ("accepted", 1)
+    states = unit_states(world)
+    assert states[world.items[1]] is None
+    assert states[world.items[0]][:3] == states[world.items[2]][:3] == ("item", "active", "LOT-RT")
+
+
+def test_two_captures_of_one_event_id_at_once_apply_one_event(app, client, mariadb):
+    """Two partners' requests with one key race on an eventID with different content: one applies, the
+    other is refused (the locking read of the eventID, and a deadlock's retry, order them)."""
+    from tests.concurrency import at_once
+
+    world = build_world(app)
+    headers = {"X-Api-Key": make_api_key("epcis_capture")}
+    event_id = "urn:uuid:0d9e3c1b-5a7f-4e2d-8b6c-1f0a9e8d7c6b"
+
+    def post(code: str):
+        return lambda: app.test_client().post(
+            CAPTURE, headers=headers, json=capture_document(commissioning(code, eventID=event_id))).get_json()
+
+    answers = at_once(app, post(world.items[0]), post(world.items[1]))
+
+    results = sorted((answer["results"][0]["status"], answer["results"][0].get("reason")) for answer in answers)
+    assert results == [("accepted", None), ("rejected", "event_id_reused")], answers
+    states = unit_states(world)
+    assert sum(states[code] is not None for code in world.items[:2]) == 1
+
+
+def test_capture_binds_rfid_tags_at_commissioning_packing_and_encoding(app, client):
+    """mt:rfidTags binds an item's tags at commissioning, a parent's at packing, and tags written later
+    (encoding) as tag events; a tag taken is refused alone, tags on an event that binds none refuse it."""
+    from app import rfid
+    from app.units import store
+    from app.units.models import Event, EventKind
+
+    world = build_world(app)
+    headers = {"X-Api-Key": make_api_key("epcis_capture")}
+    item_tag = rfid.encode_sgtin96(gtin=GTIN, company_prefix_digits=7, serial=7)
+    item_tid, case_tid, late_tid = "E2801160600002084B8C7A1F", "E2801160600002084B8C7A20", "E2801160600002084B8C7A21"
+    case = f"https://m.example.com/c/{world.case}"
+    packing = {"type": "AggregationEvent", "eventTime": "2026-03-02T08:03:00Z", "eventTimeZoneOffset": "+08:00",
+               "parentID": case, "childEPCs": [f"https://id.gs1.org/01/{GTIN}/21/{code}" for code in world.items[:2]],
+               "action": "ADD", "bizStep": "packing", "readPoint": {"id": LINE_URI}, "mt:rfidTags": [case_tid]}
+    encoding = {"type": "ObjectEvent", "eventTime": "2026-03-02T08:04:00Z", "eventTimeZoneOffset": "+08:00",
+                "epcList": [f"https://id.gs1.org/01/{GTIN}/21/{world.items[1]}"], "action": "OBSERVE",
+                "bizStep": "encoding", "readPoint": {"id": LINE_URI}, "mt:rfidTags": [late_tid.lower()]}
+    events = [commissioning(world.items[0], **{"mt:rfidTags": [item_tag, item_tid]}),
+              commissioning(world.items[1], minute=1),
+              commissioning(world.items[2], minute=2, **{"mt:rfidTags": [item_tag]}),
+              packing, encoding,
+              commissioning(world.items[2], minute=6, **{"mt:rfidTags": ["not-hex"]}),
+              {**encoding, "bizStep": "inspecting"}]
+    document = capture_document(*events)
+    assert validation.errors(document) == []
+
+    answer = client.post(CAPTURE, headers=headers, json=document).get_json()
+    again = client.post(CAPTURE, headers=headers, json=document).get_json()
+
+    results = answer["results"]
+    assert [(r["status"], r["applied"]) for r in results[:2]] == [("accepted", 2), ("accepted", 1)], results
+    assert results[2]["rejected_epcs"] == [{"epc": events[2]["epcList"][0], "tag": item_tag, "reason": "epc_taken"}]
+    assert (results[3]["status"], results[3]["applied"], results[4]["status"]) == ("accepted", 2, "accepted")
+    assert [(r["status"], r["reason"]) for r in results[5:]] == [("rejected", "rfid_tags_invalid")] * 2
+    serial = {code: codes.keyring().decode(code).serial for code in [*world.items, world.case]}
+    assert store.epc_bindings([item_tag, item_tid, case_tid, late_tid]) == {
+        item_tag: serial[world.items[0]], item_tid: serial[world.items[0]], case_tid: serial[world.case],
+        late_tid: serial[world.items[1]]}
+    tags = db.session.execute(sa.select(Event.serial, Event.data).where(Event.kind == EventKind.TAG)
+                              .order_by(Event.id)).all()
+    assert [(s, d["epc"]) for s, d in tags] == [(serial[world.items[0]], item_tid), (serial[world.items[1]], late_tid)]
+    assert [r["status"] for r in again["results"][:2]] == ["duplicate", "duplicate"]
+    assert unit_states(world)[world.items[2]] is None
+
+
+def test_a_round_trip_carries_rfid_tags(app, client, auth, second_app):
+    """Tags bound through the line upload (at commissioning, at packing, late) export as mt:rfidTags on
+    their events, valid against the schema, and a capture into another database binds them the same."""
+    from app import rfid
+    from app.units import store
+
+    world = build_world(app)
+    headers = {"X-Api-Key": make_api_key("production")}
+    item_tag = rfid.encode_sgtin96(gtin=GTIN, company_prefix_digits=7, serial=900)
+    pallet_tid, late_tid = "E2801160600002084B8C7B01", "E2801160600002084B8C7B02"
+    session = client.post(f"{LINE}/sessions", json={"line_id": world.line, "lot_id": world.lot}, headers=headers)
+    records = [{"type": "commission", "record_id": "c1", "scanned_at": "2026-03-02T08:00:00Z", "code": world.items[0],
+                "epc": item_tag},
+               {"type": "commission", "record_id": "c2", "scanned_at": "2026-03-02T08:00:01Z", "code": world.items[1]},
+               {"type": "pack", "record_id": "p1", "scanned_at": "2026-03-02T08:01:00Z", "code": world.items[0],
+                "parent": world.case},
+               {"type": "pack", "record_id": "p2", "scanned_at": "2026-03-02T08:02:00Z", "code": world.case,
+                "parent": world.pallet, "parent_epc": pallet_tid},
+               {"type": "commission", "record_id": "t1", "scanned_at": "2026-03-02T08:03:00Z", "code": world.items[1],
+                "epc": late_tid}]
+    answer = client.post(f"{LINE}/sessions/{session.get_json()['id']}/records", json={"records": records},
+                         headers=headers).get_json()
+    assert answer["accepted"] == 5, answer
+    trace = client.get(f"/api/admin/trace/codes/{world.items[1]}", headers=auth.as_admin()).get_json()
+    assert [e["kind"] for e in trace["timeline"]] == ["commission", "tag"]
+    events = all_events(client, {"X-Api-Key": make_api_key("epcis")}, per_page=4)
+    assert [(e["bizStep"], e["mt:rfidTags"]) for e in events if "mt:rfidTags" in e] == [
+        ("commissioning", [item_tag]), ("packing", [pallet_tid]), ("encoding", [late_tid])]
+    tags = [item_tag, pallet_tid, late_tid]
+    expected, bound = unit_states(world), store.epc_bindings(tags)
+
+    with second_app.app_context():
+        other = build_world(second_app)
+        partner = second_app.test_client()
+        captured = partner.post(CAPTURE, json=capture_document(*events),
+                                headers={"X-Api-Key": make_api_key("epcis_capture", name="3pl")}).get_json()
+        states, rebound = unit_states(other), store.epc_bindings(tags)
+        db.session.remove()
+
+    assert (captured["accepted"], captured["rejected"]) == (len(events), 0), captured
+    assert states == expected
+    assert rebound == bound and len(bound) == 3
