@@ -10,6 +10,7 @@ from app.codes import service as codes
 from app.codes.export import MIN_PASSWORD_LENGTH
 from app.codes.format import HIDDEN_DIGITS
 from app.codes.models import BatchStatus, ExportStatus, Level
+from app import rfid
 from app.admin_api.approvals import ApprovalRequestSchema, accepted_or
 from app.approvals import flows
 from app.approvals.models import ApprovalRequest
@@ -138,6 +139,20 @@ class ResolutionSchema(ma.Schema):
     urls = ma.fields.Nested(UrlsSchema, allow_none=True)
 
 
+class EpcBindingSchema(ma.Schema):
+    epc = ma.fields.String(metadata={"description": "Upper-case hex"})
+    kind = ma.fields.String(metadata={"enum": ["sgtin96", "tid"]})
+    uri = ma.fields.Function(lambda b: rfid.decode_sgtin96(b.epc).uri if b.kind == rfid.SGTIN96 else None,
+                             metadata={"description": "An SGTIN's pure identity URI (urn:epc:id:sgtin:...)",
+                                       "type": "string", "nullable": True})
+    bound_at = ma.fields.DateTime()
+
+
+class CodeLookupSchema(ResolutionSchema):
+    epcs = ma.fields.List(ma.fields.Nested(EpcBindingSchema), metadata={
+        "description": "The RFID tags (SGTIN-96 EPCs, TIDs) bound to the code, oldest first"})
+
+
 class QrQuerySchema(ma.Schema):
     form = ma.fields.String(load_default="short", validate=ma.validate.OneOf(["short", "digital_link"]),
                             metadata={"description": "Which label URL the QR holds"})
@@ -245,10 +260,10 @@ def label_sheet(batch_id):
 @lookup.route("/<code>", methods=["GET"])
 @roles(*ALL_ROLES)
 @not_regional("a code's arithmetic and its batch: no place")
-@lookup.response(200, ResolutionSchema)
+@lookup.response(200, CodeLookupSchema)
 def resolve_code(code):
-    """Resolve a code: valid or forged, its batch, product, level and status"""
-    return code_status.resolve_code(code)
+    """Resolve a code: valid or forged, its batch, product, level and status, and the RFID tags bound to it"""
+    return code_status.look_up(code)
 
 
 @lookup.route("/<code>/qr.png", methods=["GET"])

@@ -5,8 +5,7 @@ import marshmallow as ma
 from flask import Response, json
 from flask_smorest import Blueprint
 
-from app import rfid
-from app.admin_api.codes import BatchBriefSchema, ProductBriefSchema
+from app.admin_api.codes import BatchBriefSchema, EpcBindingSchema, ProductBriefSchema
 from app.admin_api.production import ConsumedRawLotSchema, ProductionLotReadSchema, RawMaterialLotReadSchema
 from app.codes.models import Level
 from app.db import transaction
@@ -128,15 +127,6 @@ class TraceDrawSchema(ma.Schema):
     amount = Int(metadata={"description": "Fen or points won (0 otherwise)"})
     app_user_id = Int()
     openid = Masked(OPENID)
-
-
-class EpcBindingSchema(ma.Schema):
-    epc = ma.fields.String(metadata={"description": "Upper-case hex"})
-    kind = ma.fields.String(metadata={"enum": ["sgtin96", "tid"]})
-    uri = ma.fields.Function(lambda b: rfid.decode_sgtin96(b.epc).uri if b.kind == rfid.SGTIN96 else None,
-                             metadata={"description": "An SGTIN's pure identity URI (urn:epc:id:sgtin:...)",
-                                       "type": "string", "nullable": True})
-    bound_at = ma.fields.DateTime()
 
 
 class CodeTraceSchema(ma.Schema):

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from app.codes import service as codes
 from app.codes.models import BatchStatus
 from app.extensions import db
-from app.units.models import Unit, UnitStatus
+from app.units import store
+from app.units.models import EpcBinding, Unit, UnitStatus
 
 REPLACED = "replaced"  # the reason a code of an issued batch reads voided
 
@@ -33,6 +34,24 @@ def resolve_code(code: str) -> codes.Resolution:
         key_version = db.session.scalar(sa.select(Unit.key_version).where(Unit.serial == row.replaced_by_serial))
         replaced_by = codes.keyring().encode(row.replaced_by_serial, key_version)
     return dataclasses.replace(resolution, status="voided", reason=REPLACED, replaced_by=replaced_by)
+
+
+@dataclasses.dataclass(frozen=True)
+class Lookup:
+    """What the back office's code lookup shows: the code's resolution and the RFID tags bound to it."""
+
+    resolution: codes.Resolution
+    epcs: list[EpcBinding]
+
+    def __getattr__(self, name: str):  # the resolution's fields and properties, as its schema reads them
+        return getattr(self.resolution, name)
+
+
+def look_up(code: str) -> Lookup:
+    """A code's resolution (``resolve_code``) with the RFID tags bound to its unit, oldest first."""
+    resolution = resolve_code(code)
+    epcs = store.epcs_of([resolution.serial]).get(resolution.serial, []) if resolution.serial is not None else []
+    return Lookup(resolution, epcs)
 
 
 def unit_status(batch_status: BatchStatus, status: UnitStatus) -> UnitStatus:
