@@ -157,3 +157,47 @@ def test_a_long_context_list_does_not_pin_a_worker(app, client):
     took = time.monotonic() - started
     assert response.status_code < 500
     assert took < 1.0, f"{took:.1f} s for a {len(str(context)) // 1024} KB @context"
+
+
+def post_escaped(client, headers, document):
+    """POST a document as ASCII JSON: a lone surrogate travels as its escape, as a hostile client sends it."""
+    import json
+
+    return client.post(CAPTURE, headers=headers, data=json.dumps(document), content_type="application/json")
+
+
+@pytest.mark.parametrize("tags", [
+    {}, "E2801160600002084B8C7A1F", [1, 2], [["E2801160600002084B8C7A1F"]], [None], [],
+    ["E2" * 500], ["\u0661" * 24], ["30" + "F" * 22], ["E2801160600002084B8C7A1F"] * 9,
+    ["\ud800E2801160600002084B8C7A1F"],
+])
+def test_hostile_rfid_tags_refuse_the_event_alone(app, client, tags):
+    world = build_world(app)
+    headers = {"X-Api-Key": make_api_key("epcis_capture")}
+    events = [commission([world.items[0]], **{"mt:rfidTags": tags}), commission([world.items[1]])]
+    response = post_escaped(client, headers, {**BASE, "epcisBody": {"eventList": events}})
+    assert response.status_code < 500, response.get_data(as_text=True)[:400]
+    if response.status_code == 200:
+        first, second = response.get_json()["results"]
+        assert (first["status"], first["reason"], first["applied"]) == ("rejected", "rfid_tags_invalid", 0), first
+        assert second["status"] == "accepted"
+
+
+@pytest.mark.parametrize("event_id", ["\ud800", "\u00e9" * 512, "x" * 513, "urn:uuid:" + "\x00" * 10])
+def test_a_hostile_event_id_is_answered_and_kept_once(app, client, event_id):
+    world = build_world(app)
+    headers = {"X-Api-Key": make_api_key("epcis_capture")}
+    for _ in range(2):
+        response = post_escaped(client, headers, {**BASE, "epcisBody": {"eventList": [
+            commission([world.items[0]], event_id)]}})
+        assert response.status_code < 500, response.get_data(as_text=True)[:400]
+
+
+def test_tags_on_an_encoding_event_of_two_epcs_refuse_it(app, client):
+    world = build_world(app)
+    headers = {"X-Api-Key": make_api_key("epcis_capture")}
+    encoding = {**commission(world.items[:2]), "action": "OBSERVE", "bizStep": "encoding",
+                "mt:rfidTags": ["E2801160600002084B8C7A1F"]}
+    encoding.pop("ilmd")
+    response = client.post(CAPTURE, headers=headers, json={**BASE, "epcisBody": {"eventList": [encoding]}})
+    assert response.get_json()["results"][0]["reason"] == "rfid_tags_invalid"
