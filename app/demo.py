@@ -30,7 +30,7 @@ from app.masterdata import service as masterdata
 from app.masterdata.models import Product, ProductionLine, Warehouse
 from app.production import service as production
 from app.production.models import ProductionLot
-from app.units import lines
+from app.units import line_engine, line_sessions
 from app.units.models import LineSession, SessionStatus
 from app.warehouse import service as warehouse
 
@@ -212,7 +212,7 @@ def _first_shift(items: CodeBatch) -> dict:
     pallet = ring.encode(pallets.serial_start, pallets.key_version)
     session = db.session.scalar(sa.select(LineSession).where(
         LineSession.line_id == line.id, LineSession.lot_id == lot.id, LineSession.status == SessionStatus.OPEN))
-    session = session or lines.start_session(actor=ACTOR, line_id=line.id, lot_id=lot.id, operator="demo")
+    session = session or line_sessions.start_session(actor=ACTOR, line_id=line.id, lot_id=lot.id, operator="demo")
     tick = iter(range(10**6))
 
     def at():
@@ -225,7 +225,7 @@ def _first_shift(items: CodeBatch) -> dict:
                  and items.count % per_case != 0} for i, code in enumerate(item_codes)]
     records += [{"type": "pack", "record_id": f"demo-palletise-{j}", "scanned_at": at(), "code": code,
                  "parent": pallet} for j, code in enumerate(case_codes)]
-    results = lines.apply_records(actor=ACTOR, session_id=session.id, records=records)
+    results = line_engine.apply_records(actor=ACTOR, session_id=session.id, records=records)
     finished_goods = db.session.scalar(sa.select(Warehouse).where(Warehouse.external_id == "DEMO-WH-HZ"))
     warehouse.apply_scans(actor=ACTOR, records=[{
         "record_id": "demo-inbound-pallet", "scanned_at": at(), "action": "inbound", "code": pallet,

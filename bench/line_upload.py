@@ -74,7 +74,7 @@ def main() -> int:
     from app.extensions import db
     from app.identity import service as identity
     from app.identity.service import Actor
-    from app.units import lines, store
+    from app.units import line_sessions, store
     from app.units.models import EventKind, LocationKind, UnitStatus
 
     actor = Actor.system("bench")
@@ -90,7 +90,7 @@ def main() -> int:
         with transaction():
             product, _, line, lot = product_line_lot(actor, sku="BENCH-24", units_per_case=PER_CASE)
             key, _ = identity.create_api_key(actor=actor, name="bench-line", scopes=["production"])
-            session = lines.start_session(actor=actor, line_id=line.id, lot_id=lot.id)
+            session = line_sessions.start_session(actor=actor, line_id=line.id, lot_id=lot.id)
         product_id, lot_id, line_id, session_id = product.id, lot.id, line.id, session.id
         client = app.test_client()
         headers = {"X-Api-Key": key}

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from app.http import SelectPage, authenticate_back_office, national_only, roles
 from app.identity.models import Role
 from app.schemas import Int, UtcTime
-from app.units import lines, rules
+from app.units import line_sessions, rules
 from app.units.models import SessionStatus
 
 blp = Blueprint("admin_line_sessions", __name__, url_prefix="/api/admin/line-sessions",
@@ -23,7 +23,7 @@ REJECTION_REASONS = sorted({*rules.REASONS, rules.DUPLICATE})
 
 
 def _pass_rate(session):
-    return lines.pass_rate(**{name: ma.utils.get_value(session, name) for name in ("total", "accepted", "duplicate")})
+    return line_sessions.pass_rate(**{name: ma.utils.get_value(session, name) for name in ("total", "accepted", "duplicate")})
 
 
 class LineSessionReadSchema(ma.Schema):
@@ -87,7 +87,7 @@ class RejectedRecordQuerySchema(ma.Schema):
 @blp.paginate(SelectPage)
 def list_line_sessions(query):
     """Line sessions, newest first, by line, lot, product, status and the period they started in"""
-    return lines.list_sessions(**query)
+    return line_sessions.list_sessions(**query)
 
 
 @blp.route("/<int:session_id>", methods=["GET"])
@@ -96,7 +96,7 @@ def list_line_sessions(query):
 @blp.response(200, LineSessionReportSchema)
 def get_line_session(session_id):
     """A line session: totals, pass rate and rejection reasons with counts"""
-    return lines.session_report(lines.get_session(session_id))
+    return line_sessions.session_report(line_sessions.get_session(session_id))
 
 
 @blp.route("/<int:session_id>/rejected-records", methods=["GET"])
@@ -107,4 +107,4 @@ def get_line_session(session_id):
 @blp.paginate(SelectPage)
 def list_rejected_records(query, session_id):
     """A line session's rejected records, latest first"""
-    return lines.rejected_records(session_id=session_id, **query)
+    return line_sessions.rejected_records(session_id=session_id, **query)

@@ -49,7 +49,7 @@ from app.extensions import db
 from app.identity.service import Actor
 from app.masterdata.models import Product
 from app.production.models import ProductionLot
-from app.units import lines, store
+from app.units import line_engine, line_records, line_sessions, store
 from app.units import rules as unit_rules
 from app.units.models import LineSession, LocationKind, SessionStatus, Unit
 from app.warehouse import rules as warehouse_rules
@@ -219,7 +219,7 @@ def _capture_event(actor: Actor, index: int, event: dict, event_id: str) -> Outc
     if kind == "ObjectEvent" and action == "DELETE" and step in ("destroying", "decommissioning"):
         epcs = event.get("epcList") or []
         found = [_code(uri) for uri in epcs]
-        records = [lines.Scrap(record_id=rid, scanned_at=at, code=code)
+        records = [line_records.Scrap(record_id=rid, scanned_at=at, code=code)
                    for rid, (code, _) in zip(_record_ids(event_id, len(found)), found)]
         return _line(actor, index, event_id, records, [{"epc": uri} for uri in epcs], _session_place(event, found))
     if kind == "ObjectEvent" and action == "OBSERVE" and step in ("shipping", "receiving"):
@@ -279,11 +279,11 @@ def _commission(event: dict, event_id: str, at: datetime, tags: list[rfid.Epc]):
         raise _Refused(rules.LOCATION_UNKNOWN)
     if not tags:
         [record_id] = _record_ids(event_id, 1)
-        record = lines.Commission(record_id=record_id, scanned_at=at, codes=[code for code, _ in found], lot_id=lot.id)
+        record = line_records.Commission(record_id=record_id, scanned_at=at, codes=[code for code, _ in found], lot_id=lot.id)
         return [record], [{"epc": epcs[0]}], (line_id, lot.id)
     # One EPC, tagged: a record a tag (the first commissions it, the others tag it at once after).
     [(code, _)] = found
-    records = [lines.Commission(record_id=rid, scanned_at=at, code=code, lot_id=lot.id, epc=tag.hex)
+    records = [line_records.Commission(record_id=rid, scanned_at=at, code=code, lot_id=lot.id, epc=tag.hex)
                for rid, tag in zip(_record_ids(event_id, len(tags)), tags)]
     return records, [{"epc": epcs[0], "tag": tag.hex} for tag in tags], (line_id, lot.id)
 
@@ -298,7 +298,7 @@ def _encoding(event: dict, event_id: str, at: datetime, tags: list[rfid.Epc]):
     line_id, lot_id = _session_place(event, [(code, serial)])
     ids = _record_ids(event_id, len(tags))
     if db.session.scalar(sa.select(Unit.level).where(Unit.serial == serial)) is Level.ITEM:
-        records = [lines.Commission(record_id=rid, scanned_at=at, code=code, lot_id=lot_id, epc=tag.hex)
+        records = [line_records.Commission(record_id=rid, scanned_at=at, code=code, lot_id=lot_id, epc=tag.hex)
                    for rid, tag in zip(ids, tags)]
     else:
         child = db.session.execute(sa.select(Unit.serial, Unit.key_version).where(Unit.parent_serial == serial)
@@ -306,7 +306,7 @@ def _encoding(event: dict, event_id: str, at: datetime, tags: list[rfid.Epc]):
         if child is None:
             raise _Refused(unit_rules.NOT_PACKED)
         child_code = codes.keyring().encode(child.serial, child.key_version)
-        records = [lines.Pack(record_id=rid, scanned_at=at, code=child_code, parent=code, parent_epc=tag.hex)
+        records = [line_records.Pack(record_id=rid, scanned_at=at, code=child_code, parent=code, parent_epc=tag.hex)
                    for rid, tag in zip(ids, tags)]
     return records, [{"epc": uri, "tag": tag.hex} for tag in tags], (line_id, lot_id)
 
@@ -328,13 +328,13 @@ def _aggregation(event: dict, event_id: str, at: datetime, tags: list[rfid.Epc])
         packs += [(children[0][0], tag) for tag in hexes[1:]]
         labels = [{"epc": children_uris[n] if n < len(children) else parent_uri, **({"tag": tag} if tag else {})}
                   for n, (_, tag) in enumerate(packs)]
-        records = [lines.Pack(record_id=rid, scanned_at=at, code=code, parent=parent, parent_epc=tag)
+        records = [line_records.Pack(record_id=rid, scanned_at=at, code=code, parent=parent, parent_epc=tag)
                    for rid, (code, tag) in zip(_record_ids(event_id, len(packs)), packs)]
     elif children:
-        records = [lines.Remove(record_id=rid, scanned_at=at, code=code, parent=parent)
+        records = [line_records.Remove(record_id=rid, scanned_at=at, code=code, parent=parent)
                    for rid, (code, _) in zip(_record_ids(event_id, len(children)), children)]
     else:
-        records = [lines.Unpack(record_id=_record_ids(event_id, 1)[0], scanned_at=at, code=parent)]
+        records = [line_records.Unpack(record_id=_record_ids(event_id, 1)[0], scanned_at=at, code=parent)]
         labels = [{"epc": parent_uri}]
     return records, labels, _session_place(event, children or [_code_and_serial(parent)])
 
@@ -368,7 +368,7 @@ def _session(actor: Actor, line_id: int, lot_id: int) -> int:
     if found is not None:
         return found
     try:
-        return lines.start_session(actor=actor, line_id=line_id, lot_id=lot_id, operator="epcis").id
+        return line_sessions.start_session(actor=actor, line_id=line_id, lot_id=lot_id, operator="epcis").id
     except DomainError as error:
         raise _Refused(error.code, error.message)
 
@@ -376,7 +376,7 @@ def _session(actor: Actor, line_id: int, lot_id: int) -> int:
 def _line(actor: Actor, index: int, event_id: str, records: list, labels: list[dict],
           place: tuple[int, int]) -> Outcome:
     session_id = _session(actor, *place)
-    results = lines.apply_records(actor=actor, session_id=session_id, records=records)
+    results = line_engine.apply_records(actor=actor, session_id=session_id, records=records)
     return _outcome(index, event_id, [(r.status, r.reason, r.message) for r in results], labels)
 
 

@@ -21,7 +21,7 @@ from app.identity.models import Scope
 from app.idempotency import HEADER as IDEMPOTENCY_HEADER
 from app.inputs import decodes_own_body, too_large
 from app.schemas import Int
-from app.units import lines, rules
+from app.units import line_engine, line_records, line_sessions, rules
 from app.units.models import SessionStatus
 
 log = logging.getLogger(__name__)
@@ -32,15 +32,15 @@ blp.before_request(authenticate_machine)
 
 NDJSON = "application/x-ndjson"
 STREAM_CHUNK = 10_000
-_upload_decoder = msgspec.json.Decoder(lines.Upload)
-_record_decoder = msgspec.json.Decoder(lines.Record)
+_upload_decoder = msgspec.json.Decoder(line_records.Upload)
+_record_decoder = msgspec.json.Decoder(line_records.Record)
 _encoder = msgspec.json.Encoder()
 
 
 # --- schemas ------------------------------------------------------------------------------------
 
 def _pass_rate(report):
-    return lines.pass_rate(**{name: ma.utils.get_value(report, name) for name in ("total", "accepted", "duplicate")})
+    return line_sessions.pass_rate(**{name: ma.utils.get_value(report, name) for name in ("total", "accepted", "duplicate")})
 
 
 class SessionCreateSchema(ma.Schema):
@@ -99,13 +99,13 @@ RECORD_SCHEMA = {
     "required": ["type", "record_id", "scanned_at"],
     "additionalProperties": False,
     "properties": {
-        "type": {"type": "string", "enum": list(lines.RECORD_TYPES)},
+        "type": {"type": "string", "enum": list(line_records.RECORD_TYPES)},
         "record_id": {**_RECORD_ID, "description": "The client's own id: unique per API key, a retry reuses it"},
         "scanned_at": {"type": "string", "format": "date-time", "description": "With a time zone"},
         "corrects": {**_RECORD_ID, "description": "record_id of an earlier record this one corrects"},
         "code": {**_CODE, "description": "commission: the item (or a range's first); pack/remove: the child; "
                                          "unpack: the parent; replace: the old label; scrap: the unit"},
-        "codes": {"type": "array", "items": _CODE, "minItems": 1, "maxItems": lines.MAX_CODES_PER_RECORD,
+        "codes": {"type": "array", "items": _CODE, "minItems": 1, "maxItems": line_records.MAX_CODES_PER_RECORD,
                   "description": "commission: a list of items (instead of code)"},
         "last_code": {**_CODE, "description": "commission: the last code of an inclusive range of one batch"},
         "lot_id": {"type": "integer", "minimum": 1, "description": "commission: default the session's lot"},
@@ -123,7 +123,7 @@ UPLOAD_BODY = {
     "content": {
         "application/json": {"schema": {
             "type": "object", "required": ["records"], "additionalProperties": False,
-            "properties": {"records": {"type": "array", "minItems": 1, "maxItems": lines.MAX_RECORDS,
+            "properties": {"records": {"type": "array", "minItems": 1, "maxItems": line_records.MAX_RECORDS,
                                        "items": RECORD_SCHEMA}}}},
         NDJSON: {"schema": {"type": "string", "description": "One record per line (any number); answered as "
                                                              "NDJSON: one result per line, then a summary"}},
@@ -140,8 +140,8 @@ UPLOAD_BODY = {
 def start_session(body):
     """Start a line session on a production lot"""
     with transaction():
-        session = lines.start_session(actor=current_actor(), **body)
-    return lines.session_report(session)
+        session = line_sessions.start_session(actor=current_actor(), **body)
+    return line_sessions.session_report(session)
 
 
 @blp.route("/sessions", methods=["GET"])
@@ -151,7 +151,7 @@ def start_session(body):
 @blp.paginate(SelectPage)
 def list_sessions(query):
     """List line sessions (newest first) with their counts"""
-    return lines.list_sessions(**query)
+    return line_sessions.list_sessions(**query)
 
 
 @blp.route("/sessions/<int:session_id>", methods=["GET"])
@@ -159,7 +159,7 @@ def list_sessions(query):
 @blp.response(200, SessionReportSchema)
 def get_session(session_id):
     """A line session's report: counts, rejections by reason, pass rate"""
-    return lines.session_report(lines.get_session(session_id))
+    return line_sessions.session_report(line_sessions.get_session(session_id))
 
 
 @blp.route("/sessions/<int:session_id>/stop", methods=["POST"])
@@ -168,8 +168,8 @@ def get_session(session_id):
 def stop_session(session_id):
     """Stop a line session (it takes no more records)"""
     with transaction():
-        session = lines.stop_session(actor=current_actor(), session_id=session_id)
-        return lines.session_report(session)
+        session = line_sessions.stop_session(actor=current_actor(), session_id=session_id)
+        return line_sessions.session_report(session)
 
 
 @blp.route("/sessions/<int:session_id>/records", methods=["POST"])
@@ -185,7 +185,7 @@ def upload_records(session_id):
         raise rules.RecordsMediaType()
     records = _decode(request.get_data())
     with transaction():
-        results = lines.apply_records(actor=current_actor(), session_id=session_id, records=records)
+        results = line_engine.apply_records(actor=current_actor(), session_id=session_id, records=records)
     counts = _counts(results)
     return Response(_encoder.encode({**counts, "results": results}), mimetype="application/json")
 
@@ -195,9 +195,9 @@ def _decode(body: bytes) -> list:
         records = _upload_decoder.decode(body).records
     except msgspec.DecodeError as error:
         raise rules.RecordsInvalid(f"The records are malformed: {error}", errors={"json": [str(error)]})
-    if len(records) > lines.MAX_RECORDS:
+    if len(records) > line_records.MAX_RECORDS:
         raise rules.TooManyRecords(
-            f"An upload holds at most {lines.MAX_RECORDS:,} records; this one has {len(records):,}. "
+            f"An upload holds at most {line_records.MAX_RECORDS:,} records; this one has {len(records):,}. "
             f"Send more as NDJSON.")
     return records
 
@@ -211,7 +211,7 @@ def _counts(results) -> dict:
 
 def _stream(session_id: int) -> Response:
     """NDJSON in, NDJSON out: each chunk of 10,000 records is its own transaction."""
-    session = lines.get_session(session_id)
+    session = line_sessions.get_session(session_id)
     if session.status is not SessionStatus.OPEN:
         raise rules.LineSessionStopped()
     actor = current_actor()
@@ -220,7 +220,7 @@ def _stream(session_id: int) -> Response:
 
     def apply(records):
         with transaction():
-            return lines.apply_records(actor=actor, session_id=session_id, records=records)
+            return line_engine.apply_records(actor=actor, session_id=session_id, records=records)
 
     def generate():
         totals = {"records": 0, "accepted": 0, "duplicate": 0, "rejected": 0, "invalid": 0,
@@ -247,7 +247,7 @@ def _stream(session_id: int) -> Response:
                 except msgspec.DecodeError as error:
                     totals["invalid"] += 1
                     totals["rejected"] += 1
-                    yield _encoder.encode(lines.Result(index, "", "rejected", rules.INVALID_RECORD, str(error))) + b"\n"
+                    yield _encoder.encode(line_records.Result(index, "", "rejected", rules.INVALID_RECORD, str(error))) + b"\n"
                     continue
                 chunk.append(record)
                 indexes.append(index)

@@ -2,7 +2,7 @@
 
 A whole unpack (scan the parent) takes every child out of a case or pallet: one UNPACK event per
 child. A partial unpack (scan a child) takes that one child out of its parent: one REMOVE event.
-The rules are the line's (``app.units.lines`` calls the same functions): the unit is active, a parent
+The rules are the line's (``app.units.line_engine`` calls the same functions): the unit is active, a parent
 holds something, a child is in the parent named; only where the unit must be differs — in the
 factory for the line, in the holder's own stock for a warehouse or a dealer (``unpack_held``).
 

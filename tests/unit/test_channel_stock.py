@@ -18,7 +18,7 @@ from app.masterdata.models import Warehouse
 from app.stock import service
 from app.stock.models import HolderKind, StockOutflow, StockPosition
 from app.trace import service as trace
-from app.units import lines, store
+from app.units import line_engine, line_sessions, store
 from tests import channel_factories as cf
 from tests import unit_factories as uf
 from tests.masterdata_factories import ACTOR, DONGCHENG, XIHU, make_dealer
@@ -156,10 +156,10 @@ def test_a_scrap_a_new_label_or_a_lot_correction_is_no_outflow_and_keeps_the_day
     with transaction():
         trace.correct_unit_lot(actor=ACTOR, code=items[0], lot_id=brand.other_lot.id, reason="wrong lot")
     with transaction():
-        session = lines.start_session(actor=ACTOR, line_id=brand.line_id, lot_id=brand.lot.id)
+        session = line_sessions.start_session(actor=ACTOR, line_id=brand.line_id, lot_id=brand.lot.id)
     new_label = uf.issue(1, product_id=brand.product.id).codes[0]
     with transaction():
-        results = lines.apply_records(actor=ACTOR, session_id=session.id, records=[
+        results = line_engine.apply_records(actor=ACTOR, session_id=session.id, records=[
             {"type": "scrap", "record_id": "scrap-1", "scanned_at": utcnow(), "code": items[1]},
             {"type": "replace", "record_id": "label-1", "scanned_at": utcnow(), "code": items[2],
              "new_code": new_label}])

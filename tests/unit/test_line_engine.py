@@ -12,7 +12,7 @@ from app.db import retrying, transaction, utcnow
 from app.extensions import db
 from app.masterdata import service as masterdata
 from app.production import service as production
-from app.units import lines, rules, store
+from app.units import line_engine, line_records, line_sessions, rules, store
 from app.units.models import Event, EventKind, LineSession, LocationKind, RejectedRecord, Unit, UnitStatus
 from app.stock.models import StockPosition
 from tests import unit_factories as uf
@@ -36,7 +36,7 @@ class Line:
 
     def start(self, lot=None, line=None) -> int:
         with transaction():
-            return lines.start_session(actor=ACTOR, line_id=(line or self.line).id, lot_id=(lot or self.lot).id).id
+            return line_sessions.start_session(actor=ACTOR, line_id=(line or self.line).id, lot_id=(lot or self.lot).id).id
 
     def items(self, n: int, product_id=None):
         return uf.issue(n, product_id=product_id or self.product.id)
@@ -44,12 +44,12 @@ class Line:
     def cases(self, n: int, level="case", product_id=None):
         return uf.issue(n, level=level, product_id=product_id or self.product.id)
 
-    def upload(self, *records, session_id=None) -> list[lines.Result]:
+    def upload(self, *records, session_id=None) -> list[line_records.Result]:
         with transaction():
-            return lines.apply_records(actor=ACTOR, session_id=session_id or self.session_id,
+            return line_engine.apply_records(actor=ACTOR, session_id=session_id or self.session_id,
                                        records=list(records))
 
-    def one(self, record) -> lines.Result:
+    def one(self, record) -> line_records.Result:
         return self.upload(record)[0]
 
     def commissioned(self, n: int) -> list[str]:
@@ -86,7 +86,7 @@ def events(code=None, kind=None) -> list[Event]:
     return list(db.session.scalars(query))
 
 
-def outcome(result: lines.Result):
+def outcome(result: line_records.Result):
     return result.status, result.reason
 
 
@@ -469,7 +469,7 @@ def test_a_correction_points_at_the_event_it_corrects(line):
 def test_more_than_100000_records_are_refused_whole(line):
     item = line.items(1)[0]
     with pytest.raises(rules.TooManyRecords):
-        line.upload(*([commission(item)] * (lines.MAX_RECORDS + 1)))
+        line.upload(*([commission(item)] * (line_records.MAX_RECORDS + 1)))
 
 
 # --- sessions -----------------------------------------------------------------------------------
@@ -478,7 +478,7 @@ def test_the_session_report_gives_counts_reasons_and_pass_rate(line):
     items = line.items(3)
     line.upload(*(commission(c) for c in items.codes), commission("forged-code"),
                 commission(items[0]))  # a duplicate by fact
-    report = lines.session_report(line.session())
+    report = line_sessions.session_report(line.session())
     assert (report["total"], report["accepted"], report["duplicate"], report["rejected"]) == (5, 3, 1, 1)
     assert report["rejected_by_reason"] == {"forged": 1}
     assert report["pass_rate"] == 0.75  # 3 / (5 - 1): the duplicate read is no failure
@@ -486,7 +486,7 @@ def test_the_session_report_gives_counts_reasons_and_pass_rate(line):
 
 def test_a_stopped_session_takes_no_records(line):
     with transaction():
-        lines.stop_session(actor=ACTOR, session_id=line.session_id)
+        line_sessions.stop_session(actor=ACTOR, session_id=line.session_id)
     with pytest.raises(rules.LineSessionStopped):
         line.upload(commission(line.items(1)[0]))
 
@@ -517,7 +517,7 @@ def test_two_lines_packing_one_item_into_two_cases_at_once_pack_it_once(app, mar
     def pack_into(session_id, case):
         def run():
             with transaction():
-                return lines.apply_records(actor=ACTOR, session_id=session_id, records=[pack(item, case)])
+                return line_engine.apply_records(actor=ACTOR, session_id=session_id, records=[pack(item, case)])
         return lambda: outcome(retrying(run)[0])
 
     results = at_once(app, pack_into(first_line.session_id, cases[0]), pack_into(second_session, cases[1]))

@@ -22,7 +22,7 @@ from app.reports.service import Period
 from app.retail import service as retail
 from app.retail.models import SaleScan
 from app.trace import service as trace
-from app.units import lines
+from app.units import line_engine, line_sessions
 from app.warehouse import service as warehouse
 from tests import channel_factories as cf
 from tests import unit_factories as uf
@@ -41,9 +41,9 @@ def _record(type_, at, **fields) -> dict:
 
 def _upload(line_id: int, lot_id: int, records: list[dict]) -> None:
     with transaction():
-        session_id = lines.start_session(actor=ACTOR, line_id=line_id, lot_id=lot_id).id
+        session_id = line_sessions.start_session(actor=ACTOR, line_id=line_id, lot_id=lot_id).id
     with transaction():
-        results = lines.apply_records(actor=ACTOR, session_id=session_id, records=records)
+        results = line_engine.apply_records(actor=ACTOR, session_id=session_id, records=records)
     assert all(r.status == "accepted" for r in results), [(r.status, r.reason) for r in results]
 
 

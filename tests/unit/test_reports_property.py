@@ -35,7 +35,7 @@ from app.points import service as points
 from app.retail import service as retail
 from app.reports import rebuild
 from app.trace import service as trace
-from app.units import lines
+from app.units import line_engine, line_sessions
 from app.warehouse import service as warehouse
 from tests import channel_factories as cf
 from tests import unit_factories as uf
@@ -97,7 +97,7 @@ class Workload:
     def upload(self, records: list[dict], lot=None) -> list:
         lot = lot or self.w.brand.lot
         with transaction():
-            return lines.apply_records(actor=ACTOR, session_id=self.w.sessions[lot.id], records=records)
+            return line_engine.apply_records(actor=ACTOR, session_id=self.w.sessions[lot.id], records=records)
 
     def record(self, type_: str, **fields) -> dict:
         return {"type": type_, "record_id": f"p{next(_ids)}", "scanned_at": self.tick(), **fields}
@@ -340,7 +340,7 @@ def make_world(users) -> World:
     sessions = {}
     for lot in (brand.lot, brand.other_lot):
         with transaction():
-            sessions[lot.id] = lines.start_session(actor=ACTOR, line_id=brand.line_id, lot_id=lot.id).id
+            sessions[lot.id] = line_sessions.start_session(actor=ACTOR, line_id=brand.line_id, lot_id=lot.id).id
     now = datetime.now(UTC)
     campaign = open_campaign(starts_at=now - timedelta(days=5), per_user_daily_limit=1000,
                              per_user_total_limit=1000, total_budget_fen=10_000_000, prizes=[

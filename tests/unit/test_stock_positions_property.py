@@ -27,7 +27,7 @@ from app.retail import service as retail
 from app.stock import service as stock
 from app.stock.models import HolderKind, StockOutflow
 from app.trace import service as trace
-from app.units import lines, store
+from app.units import line_engine, line_sessions, store
 from tests import channel_factories as cf
 from tests.concurrency import at_once
 from tests.conftest import wipe_rows
@@ -149,9 +149,9 @@ class ChannelMoves(RuleBasedStateMachine):
         if case is None:
             return
         with transaction():
-            session = lines.start_session(actor=ACTOR, line_id=self.brand.line_id, lot_id=self.brand.lot.id)
+            session = line_sessions.start_session(actor=ACTOR, line_id=self.brand.line_id, lot_id=self.brand.lot.id)
         with transaction():
-            [result] = lines.apply_records(actor=ACTOR, session_id=session.id, records=[
+            [result] = line_engine.apply_records(actor=ACTOR, session_id=session.id, records=[
                 {"type": "scrap", "record_id": f"scrap-{next(_records)}", "scanned_at": utcnow(), "code": case}])
         assert result.status == "accepted", result
         for item in self._in_case(case):

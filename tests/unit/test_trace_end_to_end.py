@@ -6,7 +6,7 @@ from datetime import timedelta
 from app.db import transaction
 from app.masterdata import service as masterdata
 from app.trace import service as trace
-from app.units import lines
+from app.units import line_engine, line_sessions
 from app.warehouse import service as warehouse
 from tests import unit_factories as uf
 from tests.masterdata_factories import ACTOR, make_dealer, make_factory, make_product
@@ -36,9 +36,9 @@ def test_a_relabelled_item_keeps_its_history_and_sees_its_pallet_ship_while_a_re
                {"type": "replace", "record_id": "r", "scanned_at": at(3), "code": items[0], "new_code": fresh},
                {"type": "remove", "record_id": "x", "scanned_at": at(4), "code": items[1]}]
     with transaction():
-        session = lines.start_session(actor=ACTOR, line_id=line.id, lot_id=lot.id)
+        session = line_sessions.start_session(actor=ACTOR, line_id=line.id, lot_id=lot.id)
     with transaction():
-        results = lines.apply_records(actor=ACTOR, session_id=session.id, records=records)
+        results = line_engine.apply_records(actor=ACTOR, session_id=session.id, records=records)
     assert [r.status for r in results] == ["accepted"] * len(records), results
     scans = [{"record_id": "in", "scanned_at": at(10), "action": "inbound", "source": "line", "code": pallet,
               "warehouse_id": store_room.id},

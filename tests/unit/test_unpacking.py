@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from app.channel import shipments, unpacks
 from app.db import transaction, utcnow
 from app.extensions import db
-from app.units import lines, store
+from app.units import line_engine, line_sessions, store
 from app.units.models import Event, EventKind, Unit
 from app.warehouse import service as warehouse
 from tests import channel_factories as cf
@@ -61,8 +61,8 @@ def test_the_line_still_refuses_goods_that_left_the_factory(app):
     dealer = make_dealer()
     pallet = cf.dealer_pallet(brand, dealer.id, cases_=2)
     with transaction():
-        session = lines.start_session(actor=ACTOR, line_id=brand.line_id, lot_id=brand.lot.id)
-        answer = lines.apply_records(actor=ACTOR, session_id=session.id, records=[
+        session = line_sessions.start_session(actor=ACTOR, line_id=brand.line_id, lot_id=brand.lot.id)
+        answer = line_engine.apply_records(actor=ACTOR, session_id=session.id, records=[
             {"type": "unpack", "record_id": "u", "scanned_at": AT.isoformat(), "code": pallet}])
     assert answer[0].reason == "in_transit_or_shipped"
     with transaction():

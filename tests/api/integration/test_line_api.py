@@ -8,7 +8,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.units import lines
+from app.units import line_records
 from app.units.models import Event, Unit
 from tests import unit_factories as uf
 from tests.masterdata_factories import make_factory, make_product
@@ -97,7 +97,7 @@ def test_a_malformed_record_refuses_the_upload_naming_where(client, auth):
 def test_more_than_100000_records_are_refused(client, auth):
     _, _, _, headers, session_id = _setup(client, auth)
     record = {"type": "commission", "record_id": "c", "scanned_at": _at(), "code": "X"}
-    body = json.dumps({"records": [record] * (lines.MAX_RECORDS + 1)})
+    body = json.dumps({"records": [record] * (line_records.MAX_RECORDS + 1)})
     response = client.post(f"{URL}/{session_id}/records", headers=headers, data=body,
                            content_type="application/json")
     assert (response.status_code, response.get_json()["code"]) == (422, "too_many_records")
@@ -152,7 +152,7 @@ def test_an_upload_of_100000_records_fits_the_line_limit_not_the_general_one(cli
     _, _, _, headers, session_id = _setup(client, auth)
     record = {"type": "pack", "record_id": "line-07-2026-03-02-000000001", "scanned_at": _at(),
               "code": "ABCDEFGHJKMNPQRSTV", "parent": "ABCDEFGHJKMNPQRSTV"}
-    body = json.dumps({"records": [record] * (lines.MAX_RECORDS - 1) + [{**record, "type": "sideways"}]})
+    body = json.dumps({"records": [record] * (line_records.MAX_RECORDS - 1) + [{**record, "type": "sideways"}]})
     assert app.config["MAX_CONTENT_LENGTH"] < len(body) < app.config["LINE_UPLOAD_MAX_BYTES"]
     response = client.post(f"{URL}/{session_id}/records", headers=headers, data=body,
                            content_type="application/json")

@@ -1,4 +1,4 @@
-"""Line sessions and the line upload engine: commission, pack, unpack, remove, replace, scrap.
+"""The line upload engine: commission, pack, unpack, remove, replace, scrap (records: ``line_records``).
 
 An upload is applied in one transaction (the caller's): records are sorted by scan time (an
 offline line uploading late is applied in the order things happened), every code is decoded with
@@ -20,12 +20,9 @@ import operator
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Iterable, Literal, NamedTuple, Union
+from typing import NamedTuple
 
-import msgspec
 import sqlalchemy as sa
-from msgspec import Meta
-from sqlalchemy.dialects import mysql, sqlite
 
 from app import rfid
 from app.codes.models import Level
@@ -34,220 +31,21 @@ from app.db import utcnow
 from app.extensions import db
 from app.identity.service import Actor
 from app.masterdata import refs
-from app.masterdata.models import Product, ProductionLine, Status
-from app.platform.ids import CLIENT_ID_PATTERN
+from app.masterdata.models import Product
 from app.production.models import LotStatus, ProductionLot
 from app.reports import facts, rollups
-from app.units import packing, rules, store
+from app.units import line_sessions, packing, rules, store
+from app.units.line_records import (
+    MAX_CODES_PER_RECORD, MAX_RECORDS, Commission, Pack, Record, Remove, Replace, Result, Scrap, Unpack, as_records,
+)
 from app.units.models import (
-    Event, EventKind, LineSession, LocationKind, RejectedRecord, SessionStatus, UnitStatus,
+    Event, EventKind, LineSession, LocationKind, SessionStatus, UnitStatus,
 )
 from app.webhooks.service import emit
 
 log = logging.getLogger(__name__)
 
-MAX_RECORDS = 100_000
-MAX_CODES_PER_RECORD = 100_000  # a list or a range of one commission record
 CODES_REPORTED = 20  # failing codes named in the answer to a list or range record
-
-# --- records ------------------------------------------------------------------------------------
-
-RecordIdText = Annotated[str, Meta(min_length=1, max_length=64, pattern=CLIENT_ID_PATTERN)]
-CodeText = Annotated[str, Meta(min_length=1, max_length=64)]
-EpcText = Annotated[str, Meta(min_length=1, max_length=64)]
-AwareTime = Annotated[datetime, Meta(tz=True)]
-LotId = Annotated[int, Meta(ge=1, le=2**63 - 1)]
-
-
-class _Record(msgspec.Struct, kw_only=True, tag_field="type", forbid_unknown_fields=True, gc=False):
-    """What every record carries: the client's record id, the scan time, optionally what it corrects.
-
-    (gc=False: records hold no cycles, so the garbage collector needn't walk a hundred thousand of them.)
-    """
-
-    record_id: RecordIdText
-    scanned_at: AwareTime
-    corrects: RecordIdText | None = None  # the record id of an earlier record of the same client
-
-
-class Commission(_Record, kw_only=True, tag="commission"):
-    """Items into a production lot: one code, a list, or an inclusive range code..last_code of one batch."""
-
-    code: CodeText | None = None
-    codes: Annotated[list[CodeText], Meta(min_length=1, max_length=MAX_CODES_PER_RECORD)] | None = None
-    last_code: CodeText | None = None
-    lot_id: LotId | None = None  # default: the session's lot
-    epc: EpcText | None = None  # the item's RFID tag (SGTIN-96 hex or TID), bound to its code
-
-    def __post_init__(self):
-        if (self.code is None) == (self.codes is None):
-            raise ValueError("a commission record has either code (with last_code for a range) or codes")
-        if self.last_code is not None and self.code is None:
-            raise ValueError("last_code goes with code (an inclusive range)")
-        if self.epc is not None and (self.code is None or self.last_code is not None):
-            raise ValueError("epc goes with a single code")
-
-
-class Pack(_Record, kw_only=True, tag="pack"):
-    """A child (item or case) into a parent one level above (case or pallet)."""
-
-    code: CodeText
-    parent: CodeText
-    partial: bool = False  # marks the parent partial (sticky): not held to the packaging count
-    parent_epc: EpcText | None = None  # the parent's RFID tag, bound to the parent's code
-
-
-class Unpack(_Record, kw_only=True, tag="unpack"):
-    """Every child out of a parent."""
-
-    code: CodeText
-
-
-class Remove(_Record, kw_only=True, tag="remove"):
-    """One child out of its parent (which, when given, must be the one it is in)."""
-
-    code: CodeText
-    parent: CodeText | None = None
-
-
-class Replace(_Record, kw_only=True, tag="replace"):
-    """A damaged label: new_code takes over the unit, code is voided."""
-
-    code: CodeText
-    new_code: CodeText
-
-
-class Scrap(_Record, kw_only=True, tag="scrap"):
-    """A unit and everything inside it destroyed."""
-
-    code: CodeText
-
-
-Record = Union[Commission, Pack, Unpack, Remove, Replace, Scrap]
-RECORD_TYPES = ("commission", "pack", "unpack", "remove", "replace", "scrap")
-
-
-class Upload(msgspec.Struct, forbid_unknown_fields=True):
-    records: Annotated[list[Record], Meta(min_length=1)]
-
-
-class Result(msgspec.Struct, omit_defaults=True, gc=False):
-    """One record's outcome: accepted, duplicate or rejected (with reason, message, failing codes)."""
-
-    index: int
-    record_id: str
-    status: Literal["accepted", "duplicate", "rejected"]
-    reason: str | None = None
-    message: str | None = None
-    codes: list[str] | None = None
-    previously_applied: bool = False
-
-
-def as_records(records: Iterable) -> list[Record]:
-    """Records as the engine takes them (dicts are validated and converted, structs pass as they are)."""
-    records = list(records)
-    if all(isinstance(r, _Record) for r in records):
-        return records
-    try:
-        return msgspec.convert(records, list[Record])
-    except msgspec.ValidationError as error:
-        raise rules.RecordsInvalid(str(error), errors={"records": [str(error)]})
-
-
-# --- sessions -----------------------------------------------------------------------------------
-
-def start_session(*, actor: Actor, line_id: int, lot_id: int, operator: str = "") -> LineSession:
-    """Open a session of an active line on an open lot (of that line, when the lot names one)."""
-    line = db.session.get(ProductionLine, line_id)
-    if line is None:
-        raise rules.LineUnknown(errors={"line_id": ["unknown"]})
-    if line.status is not Status.ACTIVE:
-        raise rules.LineInactive(f"The production line {line.code} is deactivated.")
-    lot = db.session.get(ProductionLot, lot_id)
-    if lot is None:
-        raise rules.LotUnknown(errors={"lot_id": ["unknown"]})
-    if lot.status is not LotStatus.OPEN:
-        raise rules.LotClosed(f"The production lot {lot.lot_no} is closed; reopen it first.")
-    if lot.line_id is not None and lot.line_id != line.id:
-        raise rules.LotOnAnotherLine(f"The production lot {lot.lot_no} is made on another line.")
-    session = LineSession(line_id=line.id, lot_id=lot.id, source=store.source_of(actor), operator=operator,
-                          status=SessionStatus.OPEN, started_at=utcnow())
-    db.session.add(session)
-    db.session.flush()
-    return session
-
-
-def get_session(session_id: int) -> LineSession:
-    session = db.session.get(LineSession, session_id)
-    if session is None:
-        raise rules.LineSessionNotFound()
-    return session
-
-
-def stop_session(*, actor: Actor, session_id: int) -> LineSession:
-    """Stop a session: it takes no more uploads (stopping twice changes nothing)."""
-    session = db.session.scalar(sa.select(LineSession).where(LineSession.id == session_id).with_for_update())
-    if session is None:
-        raise rules.LineSessionNotFound()
-    if session.status is SessionStatus.OPEN:
-        session.status, session.stopped_at = SessionStatus.STOPPED, utcnow()
-    return session
-
-
-def list_sessions(*, line_id: int | None = None, lot_id: int | None = None, status: str | None = None,
-                  product_id: int | None = None, since: datetime | None = None, until: datetime | None = None):
-    """Sessions, newest first (a select, for paging); ``since``/``until``: started at or after / before."""
-    query = sa.select(LineSession).order_by(LineSession.id.desc())
-    if line_id:
-        query = query.where(LineSession.line_id == line_id)
-    if lot_id:
-        query = query.where(LineSession.lot_id == lot_id)
-    if status:
-        query = query.where(LineSession.status == SessionStatus(status))
-    if product_id:
-        query = query.where(LineSession.lot_id.in_(
-            sa.select(ProductionLot.id).where(ProductionLot.product_id == product_id)))
-    if since is not None:
-        query = query.where(LineSession.started_at >= since)
-    if until is not None:
-        query = query.where(LineSession.started_at < until)
-    return query
-
-
-def pass_rate(*, total: int, accepted: int, duplicate: int) -> float | None:
-    """accepted / (total - duplicate), 4 places; None before the first record that is not a duplicate.
-
-    A duplicate read (a code the line already recorded, scanned again) is harmless: it is neither a
-    pass nor a failure, so it is left out of both sides.
-    """
-    scanned = total - duplicate
-    return round(accepted / scanned, 4) if scanned > 0 else None
-
-
-def session_report(session: LineSession) -> dict:
-    """A session's counts (each record id once, under its latest outcome), reasons and pass rate."""
-    by_reason = dict(db.session.execute(
-        sa.select(RejectedRecord.reason, sa.func.count())
-        .where(RejectedRecord.session_id == session.id, RejectedRecord.reason != rules.DUPLICATE)
-        .group_by(RejectedRecord.reason)).all())
-    return {
-        "id": session.id, "line_id": session.line_id, "lot_id": session.lot_id, "operator": session.operator,
-        "status": session.status.value, "started_at": session.started_at, "stopped_at": session.stopped_at,
-        "total": session.total, "accepted": session.accepted, "duplicate": session.duplicate,
-        "rejected": session.rejected, "rejected_by_reason": dict(sorted(by_reason.items())),
-        "pass_rate": pass_rate(total=session.total, accepted=session.accepted, duplicate=session.duplicate),
-    }
-
-
-def rejected_records(*, session_id: int, reason: str | None = None):
-    """A session's rejected records, latest first (a select, for paging); duplicates only when asked for."""
-    get_session(session_id)
-    query = sa.select(RejectedRecord).where(RejectedRecord.session_id == session_id)
-    query = query.where(RejectedRecord.reason == reason if reason else RejectedRecord.reason != rules.DUPLICATE)
-    return query.order_by(RejectedRecord.id.desc())
-
-
-# --- the engine ---------------------------------------------------------------------------------
 
 class _Batch(NamedTuple):
     """What the engine reads of a code batch, as plain data (not an ORM attribute per record)."""
@@ -488,16 +286,7 @@ class _Engine:
     def _record_outcomes(self, record_ids: set[str]) -> tuple[set[str], dict[str, tuple[int | None, str]]]:
         """The record ids applied before, and the prior outcome of the others (rejected or duplicate)."""
         applied = store.applied_record_ids(self.source, record_ids)
-        return applied, self._prior_outcomes(record_ids - applied)
-
-    def _prior_outcomes(self, record_ids: set[str]) -> dict[str, tuple[int | None, str]]:
-        found = {}
-        for chunk in store.key_chunks(record_ids):
-            for row in db.session.execute(
-                    sa.select(RejectedRecord.record_id, RejectedRecord.session_id, RejectedRecord.reason)
-                    .where(RejectedRecord.source == self.source, store.one_of(RejectedRecord.record_id, chunk))):
-                found[row.record_id] = (row.session_id, row.reason)
-        return found
+        return applied, line_sessions.prior_outcomes(self.source, record_ids - applied)
 
     def _event_ids(self, record_ids: set[str]) -> dict[str, int]:
         found = {}
@@ -852,40 +641,10 @@ class _Engine:
         store.save_units(changed, [name for name in SAVED_FIELDS if name in fields])
 
     def _write_outcomes(self) -> None:
-        counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        kept, dropped = [], []
-        for record_id, (i, status, reason) in self.outcomes.items():
-            mine = counts[self.session_id]
-            prior = self.prior.get(record_id)
-            if prior is not None:
-                prior_session, prior_reason = prior
-                if prior_session is not None:
-                    theirs = counts[prior_session]
-                    theirs["total"] -= 1
-                    theirs["duplicate" if prior_reason == rules.DUPLICATE else "rejected"] -= 1
-            mine["total"] += 1
-            mine[status] += 1
-            if status == _ACCEPTED:
-                if prior is not None:
-                    dropped.append(record_id)
-                continue
-            record = self.records[i]
-            kept.append({"session_id": self.session_id, "source": self.source, "record_id": record_id,
-                         "kind": type(record).__name__.lower(), "code": (record.code or "")[:64] or None,
-                         "reason": reason or rules.DUPLICATE, "scanned_at": record.scanned_at,
-                         "recorded_at": self.now})
-        for chunk in _chunks(dropped):
-            db.session.execute(sa.delete(RejectedRecord).where(
-                RejectedRecord.source == self.source, RejectedRecord.record_id.in_(chunk)))
-        _upsert_rejected(kept)
-        for session_id in sorted(counts):
-            values = {name: getattr(LineSession, name) + delta for name, delta in counts[session_id].items() if delta}
-            if values:
-                db.session.execute(sa.update(LineSession).where(LineSession.id == session_id).values(**values)
-                                   .execution_options(synchronize_session=False))
-        for session in db.session.identity_map.values():
-            if isinstance(session, LineSession) and session.id in counts:
-                db.session.expire(session)
+        line_sessions.keep_outcomes(
+            session_id=self.session_id, source=self.source, prior=self.prior, now=self.now,
+            outcomes=[(record_id, status, reason, self.records[i])
+                      for record_id, (i, status, reason) in self.outcomes.items()])
 
 
 _check_active = packing.check_active
@@ -899,21 +658,3 @@ def _check_in_factory(unit: store.UnitState) -> None:
 def _chunks(values: list, size: int = store.CHUNK):
     for i in range(0, len(values), size):
         yield values[i:i + size]
-
-
-def _upsert_rejected(rows: list[dict]) -> None:
-    """Keep rejected records by (source, record id), the latest reason winning."""
-    if not rows:
-        return
-    fields = ("session_id", "kind", "code", "reason", "scanned_at", "recorded_at")
-    dialect = db.session.get_bind().dialect.name
-    for chunk in _chunks(rows):
-        if dialect in ("mysql", "mariadb"):
-            statement = mysql.insert(RejectedRecord)
-            statement = statement.on_duplicate_key_update({f: statement.inserted[f] for f in fields})
-        else:
-            statement = sqlite.insert(RejectedRecord)
-            statement = statement.on_conflict_do_update(
-                index_elements=[RejectedRecord.source, RejectedRecord.record_id],
-                set_={f: statement.excluded[f] for f in fields})
-        db.session.execute(statement, chunk)
