@@ -7,7 +7,7 @@ import marshmallow as ma
 
 from app.exports import web as exports
 
-from app.http import current_scope
+from app.http import current_scope, regional, roles
 from app.reports.service import Period
 from app.schemas import Int
 
@@ -59,4 +59,20 @@ def exportable(envelope: type[ma.Schema], key: str = "rows", *, name: str):
             return exports.respond(rows, rows_schema(many=True), name=name)
         answer._extra_query_names = frozenset({"format"})  # app.inputs lets it through
         return answer
+    return decorate
+
+
+def report_view(blp, path: str, *, readers, answer: type[ma.Schema], name: str, query: type[ma.Schema] | None = None,
+                key: str = "rows"):
+    """What every report view stacks, in order: a GET route, the roles that may read it, the caller's
+    regions, its query (if any), its answer, and its export (``exportable``: ``key`` is the list exported)."""
+    decorators = [blp.route(path, methods=["GET"]), roles(*readers), regional]
+    if query is not None:
+        decorators.append(blp.arguments(query, location="query"))
+    decorators += [blp.response(200, answer), exportable(answer, key, name=name)]
+
+    def decorate(view):
+        for decorator in reversed(decorators):
+            view = decorator(view)
+        return view
     return decorate

@@ -5,8 +5,8 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from app.admin_api.reports.common import PeriodQuerySchema, ReportReadSchema, caller_regions, exportable, period_of
-from app.http import authenticate_back_office, regional, roles
+from app.admin_api.reports.common import PeriodQuerySchema, ReportReadSchema, caller_regions, period_of, report_view
+from app.http import authenticate_back_office
 from app.identity.models import Role
 from app.reports import campaigns, consumers, service
 from app.schemas import Int
@@ -139,12 +139,7 @@ class SegmentsReportSchema(ReportReadSchema):
 
 # --- views --------------------------------------------------------------------------------------
 
-@blp.route("/campaigns", methods=["GET"])
-@roles(*READERS)
-@regional
-@blp.arguments(PeriodQuerySchema, location="query")
-@blp.response(200, CampaignsReportSchema)
-@exportable(CampaignsReportSchema, name="campaigns")
+@report_view(blp, "/campaigns", readers=READERS, query=PeriodQuerySchema, answer=CampaignsReportSchema, name="campaigns")
 def campaigns_report(query):
     """Every campaign of the period: scans, participants, claims, wins, prizes, payouts, spend and costs"""
     period = period_of(query)
@@ -152,12 +147,7 @@ def campaigns_report(query):
             "rows": campaigns.campaign_rows(period=period, regions=caller_regions())}
 
 
-@blp.route("/campaigns/<int:campaign_id>", methods=["GET"])
-@roles(*READERS)
-@regional
-@blp.arguments(CampaignReportQuerySchema, location="query")
-@blp.response(200, CampaignReportSchema)
-@exportable(CampaignReportSchema, "by_day", name="campaign")
+@report_view(blp, "/campaigns/<int:campaign_id>", readers=READERS, query=CampaignReportQuerySchema, answer=CampaignReportSchema, key="by_day", name="campaign")
 def campaign_report(query, campaign_id):
     """One campaign over the period: totals, by day (with the day's budget) and by province or city"""
     period = period_of(query)
@@ -166,12 +156,7 @@ def campaign_report(query, campaign_id):
     return {"as_of": service.as_of(), "period": period, **vars(report)}
 
 
-@blp.route("/consumers/heat", methods=["GET"])
-@roles(*HEAT_READERS)
-@regional
-@blp.arguments(HeatQuerySchema, location="query")
-@blp.response(200, HeatReportSchema)
-@exportable(HeatReportSchema, name="consumer-heat")
+@report_view(blp, "/consumers/heat", readers=HEAT_READERS, query=HeatQuerySchema, answer=HeatReportSchema, name="consumer-heat")
 def consumer_heat(query):
     """Scans, first scans and consumers per province or city, with centroids for a map"""
     period = period_of(query)
@@ -179,12 +164,7 @@ def consumer_heat(query):
             "rows": consumers.heat(period=period, level=query["level"], regions=caller_regions())}
 
 
-@blp.route("/consumers/segments", methods=["GET"])
-@roles(*READERS)
-@regional
-@blp.arguments(PeriodQuerySchema, location="query")
-@blp.response(200, SegmentsReportSchema)
-@exportable(SegmentsReportSchema, "frequency", name="consumer-segments")
+@report_view(blp, "/consumers/segments", readers=READERS, query=PeriodQuerySchema, answer=SegmentsReportSchema, key="frequency", name="consumer-segments")
 def consumer_segments(query):
     """Consumers by scan frequency in the period; scans by product; consumers and scans by province"""
     period = period_of(query)

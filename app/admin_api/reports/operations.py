@@ -4,8 +4,8 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from app.admin_api.reports.common import PeriodQuerySchema, ReportReadSchema, caller_regions, exportable, period_of
-from app.http import authenticate_back_office, regional, roles
+from app.admin_api.reports.common import PeriodQuerySchema, ReportReadSchema, caller_regions, period_of, report_view
+from app.http import authenticate_back_office
 from app.identity.models import Role
 from app.reports import channel, production
 from app.schemas import Int
@@ -119,67 +119,37 @@ ClerkRankingReadSchema = type("ClerkRankingReadSchema", (ReportReadSchema,),
                               {"rows": ma.fields.List(ma.fields.Nested(ClerkRankSchema))})
 
 
-@blp.route("/production", methods=["GET"])
-@roles(*PRODUCTION_READERS)
-@regional
-@blp.arguments(ProductionQuerySchema, location="query")
-@blp.response(200, ProductionReadSchema)
-@exportable(ProductionReadSchema, name="production")
+@report_view(blp, "/production", readers=PRODUCTION_READERS, query=ProductionQuerySchema, answer=ProductionReadSchema, name="production")
 def production_report(query):
     """Production output by day, line, factory, product or lot (one or two)"""
     return production.production(period=period_of(query), by=query["by"], regions=caller_regions())
 
 
-@blp.route("/channel/flows", methods=["GET"])
-@roles(*CHANNEL_READERS)
-@regional
-@blp.arguments(FlowsQuerySchema, location="query")
-@blp.response(200, FlowsReadSchema)
-@exportable(FlowsReadSchema, name="channel-flows")
+@report_view(blp, "/channel/flows", readers=CHANNEL_READERS, query=FlowsQuerySchema, answer=FlowsReadSchema, name="channel-flows")
 def channel_flows(query):
     """Goods in and out of warehouses, dealers (by tier) and stores, with receipt discrepancies"""
     return channel.flows(period=period_of(query), by=query["by"], regions=caller_regions())
 
 
-@blp.route("/sell-through", methods=["GET"])
-@roles(*CHANNEL_READERS)
-@regional
-@blp.arguments(SellThroughQuerySchema, location="query")
-@blp.response(200, SellThroughReadSchema)
-@exportable(SellThroughReadSchema, name="sell-through")
+@report_view(blp, "/sell-through", readers=CHANNEL_READERS, query=SellThroughQuerySchema, answer=SellThroughReadSchema, name="sell-through")
 def sell_through(query):
     """Sell-through (动销) and case opening (开箱) by region, store, dealer, product or day"""
     return channel.sell_through(period=period_of(query), by=query["by"], regions=caller_regions())
 
 
-@blp.route("/rankings/stores", methods=["GET"])
-@roles(*CHANNEL_READERS)
-@regional
-@blp.arguments(RankingQuerySchema, location="query")
-@blp.response(200, StoreRankingReadSchema)
-@exportable(StoreRankingReadSchema, name="store-ranking")
+@report_view(blp, "/rankings/stores", readers=CHANNEL_READERS, query=RankingQuerySchema, answer=StoreRankingReadSchema, name="store-ranking")
 def store_ranking(query):
     """The stores that sold the most items over the period"""
     return channel.store_ranking(period=period_of(query), top=query["top"], regions=caller_regions())
 
 
-@blp.route("/rankings/clerks", methods=["GET"])
-@roles(*CHANNEL_READERS)
-@regional
-@blp.arguments(RankingQuerySchema, location="query")
-@blp.response(200, ClerkRankingReadSchema)
-@exportable(ClerkRankingReadSchema, name="clerk-ranking")
+@report_view(blp, "/rankings/clerks", readers=CHANNEL_READERS, query=RankingQuerySchema, answer=ClerkRankingReadSchema, name="clerk-ranking")
 def clerk_ranking(query):
     """The clerks with the most sale scans over the period"""
     return channel.clerk_ranking(period=period_of(query), top=query["top"], regions=caller_regions())
 
 
-@blp.route("/diversion", methods=["GET"])
-@roles(*CHANNEL_READERS)
-@regional
-@blp.arguments(DiversionQuerySchema, location="query")
-@blp.response(200, DiversionReadSchema)
-@exportable(DiversionReadSchema, name="diversion")
+@report_view(blp, "/diversion", readers=CHANNEL_READERS, query=DiversionQuerySchema, answer=DiversionReadSchema, name="diversion")
 def diversion(query):
     """Diversion alerts raised, closed and open now by dealer, region (with centroids), product or day"""
     return channel.diversion(period=period_of(query), by=query["by"], regions=caller_regions())

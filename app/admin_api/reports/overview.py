@@ -4,8 +4,8 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from app.admin_api.reports.common import caller_regions, exportable
-from app.http import ALL_ROLES, authenticate_back_office, regional, roles
+from app.admin_api.reports.common import caller_regions, report_view
+from app.http import ALL_ROLES, authenticate_back_office
 from app.reports import service
 from app.schemas import Int
 
@@ -40,11 +40,7 @@ class OverviewReadSchema(ma.Schema):
                                                 "(whole country only)"})
 
 
-@blp.route("/overview", methods=["GET"])
-@roles(*ALL_ROLES)
-@regional
-@blp.response(200, OverviewReadSchema)
-@exportable(OverviewReadSchema, "trend", name="overview")
+@report_view(blp, "/overview", readers=ALL_ROLES, answer=OverviewReadSchema, key="trend", name="overview")
 def overview():
     """KPIs for today, 7 and 30 days, each beside the period before, with daily trends"""
     return service.overview(regions=caller_regions())
