@@ -24,7 +24,7 @@ from app.identity.scope import NATIONAL, DataScope
 from app.extensions import db
 from app.masterdata.models import Product, Region
 from app.masterdata.rules import region_prefix
-from app.payouts.models import Payout, PayoutPurpose, PayoutStatus
+from app.payouts.models import Payout, PayoutPurpose, PayoutRef, PayoutStatus
 from app.points.models import PointsBalance
 
 REGION_LEVELS = {"province": 2, "city": 4}
@@ -269,7 +269,7 @@ def summary(*, app_user: AppUser) -> dict:
 
 
 def _draw_source():
-    return sa.literal("draw:") + sa.cast(Draw.id, sa.String)
+    return PayoutRef.sql_key(PayoutPurpose.PRIZE, Draw.id)
 
 
 def my_prizes(*, app_user: AppUser):

@@ -173,10 +173,9 @@ def payout_region(payout) -> str | None:
     """The region of a prize payout's draw (a withdrawal has none)."""
     from app.campaigns.models import Draw
 
-    kind, _, id_ = (payout.source or "").partition(":")
-    if kind != "draw" or not id_.isdigit():
+    if payout.purpose.value != "prize":
         return None
-    return db.session.scalar(sa.select(Draw.region_code).where(Draw.id == int(id_)))
+    return db.session.scalar(sa.select(Draw.region_code).where(Draw.id == payout.ref.id))
 
 
 def payout(row, *, status=None, finished_at: datetime | None = None, region_code: str | None = None,
