@@ -46,7 +46,7 @@ def main() -> int:
     import app.consumers.service as service
     from app import create_app
     from app.consumers import scan_log
-    from app.consumers.models import UnitScanStats
+    from app.units.models import UnitScanStats
     from app.extensions import db, redis
     from app.flows import consumer_scans as flow
     from app.units import scan_facts

@@ -39,7 +39,7 @@ from app.campaigns.models import (
     Redemption, RedemptionStatus,
 )
 from app.consumers import blacklist, scan_log
-from app.consumers.models import BlockedConsumer, ConsumerScan, HiddenCodeProof, UnitScanStats, Verdict
+from app.consumers.models import BlockedConsumer, ConsumerScan, HiddenCodeProof, Verdict
 from app.consumers.service import rate_limit
 from app.db import insert_once, upsert, utcnow
 from app.errors import Conflict, Forbidden, NotFound
@@ -50,6 +50,7 @@ from app.payouts.models import PayoutPurpose, PayoutRef
 from app.platform.clock import china_day
 from app.points import service as points
 from app.reports import facts as report_facts, rollups
+from app.units.models import UnitScanStats
 
 DRAWABLE = (Verdict.GENUINE, Verdict.SCANNED_BEFORE)
 

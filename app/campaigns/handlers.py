@@ -5,7 +5,11 @@ transaction with the locked payout, whose ``ref`` names the draw it pays.
 """
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from app.campaigns import claims
+from app.campaigns.models import Draw
+from app.extensions import db
 from app.payouts import settlement
 from app.payouts.models import Payout, PayoutPurpose
 
@@ -13,7 +17,7 @@ from app.payouts.models import Payout, PayoutPurpose
 def register(registry: settlement.Registry) -> None:
     """Name the prize's handler in the payouts' registry."""
     registry.register(PayoutPurpose.PRIZE, settlement.Handler(paid=prize_paid, returned=prize_returned,
-                                                              reclaimed=prize_reclaimed))
+                                                              reclaimed=prize_reclaimed, region=prize_region))
 
 
 def prize_paid(payout: Payout) -> None:
@@ -28,3 +32,8 @@ def prize_returned(payout: Payout) -> None:
 def prize_reclaimed(payout: Payout) -> bool:
     """The prize was paid after its money went back: charge the campaign again (False: no room left)."""
     return claims.reclaim_prize(draw_id=payout.ref.id, amount_fen=payout.amount_fen)
+
+
+def prize_region(payout: Payout) -> str | None:
+    """The region of the prize's draw (where the scan that won it was made)."""
+    return db.session.scalar(sa.select(Draw.region_code).where(Draw.id == payout.ref.id))

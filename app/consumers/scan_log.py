@@ -47,7 +47,6 @@ from app.consumers.models import (
     CodeLeakAlert,
     ConsumerScan,
     LeakAlertStatus,
-    UnitScanStats,
     Verdict,
 )
 from app import faults
@@ -57,6 +56,7 @@ from app.errors import NotFound
 from app.extensions import db, redis
 from app.reports import facts as report_facts, rollups
 from app.units import scan_facts, store as unit_store
+from app.units.models import UnitScanStats
 
 log = logging.getLogger(__name__)
 

@@ -477,7 +477,7 @@ def _apply(payout: Payout, status: PayoutStatus, *, state: str | None, transfer_
     payout.wechat_state = state
     if status in FINAL:
         payout.finished_at = now
-        rollups.add_all(facts.payout_moved(payout, was_status=None, was_finished_at=None))
+        _count_ending(payout, was_status=None, was_finished_at=None)
         payout.fail_reason = (fail_reason or None) if status is not PayoutStatus.SUCCEEDED else None
         if status is PayoutStatus.SUCCEEDED:
             _settle_paid(payout)
@@ -500,7 +500,7 @@ def _late_success(payout: Payout, *, state: str | None, now: datetime) -> None:
     was, was_finished_at = payout.status, payout.finished_at
     payout.status, payout.wechat_state, payout.fail_reason, payout.finished_at = (
         PayoutStatus.SUCCEEDED, state, None, now)
-    rollups.add_all(facts.payout_moved(payout, was_status=was, was_finished_at=was_finished_at))
+    _count_ending(payout, was_status=was, was_finished_at=was_finished_at)
     recovered = _reclaim_money(payout)
     audit(Actor.system("payouts"), "payout.late_success", payout,
           {"status": [was.value, payout.status.value], "recovered_fen": [0, payout.amount_fen if recovered else 0]})
@@ -510,6 +510,13 @@ def _late_success(payout: Payout, *, state: str | None, now: datetime) -> None:
         _raise_incident(payout, IncidentKind.UNRECOVERED, payout.amount_fen,
                         f"paid by WeChat Pay after it was {was.value}; the {payout.amount_fen} fen returned "
                         f"could not be taken back ({payout.purpose.value} {payout.source})")
+
+
+def _count_ending(payout: Payout, *, was_status: PayoutStatus | None, was_finished_at: datetime | None) -> None:
+    """Move the payout's fact in the rollups to its new ending, in the region its purpose's handler names."""
+    region = settlement.handler(payout.purpose).region(payout)
+    rollups.add_all(facts.payout_moved(payout, was_status=was_status, was_finished_at=was_finished_at,
+                                       region_code=region))
 
 
 def _settle_paid(payout: Payout) -> None:
@@ -609,7 +616,7 @@ def cancel(*, actor: Actor | None, payout_id: int, reason: str = "cancelled") ->
     if payout.status not in (PayoutStatus.PENDING, PayoutStatus.HELD):
         raise PayoutNotCancellable()
     payout.status, payout.finished_at, payout.fail_reason = PayoutStatus.CANCELLED, utcnow(), reason[:200]
-    rollups.add_all(facts.payout_moved(payout, was_status=None, was_finished_at=None))
+    _count_ending(payout, was_status=None, was_finished_at=None)
     _return_money(payout)
     if actor is not None:
         audit(actor, "payout.cancel", payout, {"reason": reason})

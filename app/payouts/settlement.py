@@ -22,6 +22,7 @@ class Handler:
     paid: Callable[[Payout], None]  # WeChat paid it
     returned: Callable[[Payout], None]  # it failed or was cancelled: its money goes back where it came from
     reclaimed: Callable[[Payout], bool]  # paid after its money went back: take it again; False when gone
+    region: Callable[[Payout], str | None]  # where its money was won, for the rollups (None: nowhere in particular)
 
 
 class HandlersIncomplete(RuntimeError):

@@ -13,7 +13,7 @@ from app.retail import service
 def register(registry: settlement.Registry) -> None:
     """Name the withdrawal's handler in the payouts' registry."""
     registry.register(PayoutPurpose.WITHDRAWAL, settlement.Handler(
-        paid=withdrawal_paid, returned=withdrawal_returned, reclaimed=withdrawal_reclaimed))
+        paid=withdrawal_paid, returned=withdrawal_returned, reclaimed=withdrawal_reclaimed, region=no_region))
 
 
 def withdrawal_paid(payout: Payout) -> None:
@@ -29,3 +29,8 @@ def withdrawal_returned(payout: Payout) -> None:
 def withdrawal_reclaimed(payout: Payout) -> bool:
     """Paid after its cash went back: the cash is taken again (False: the balance no longer holds it)."""
     return service.reclaim_withdrawal(payout_id=payout.id)
+
+
+def no_region(payout: Payout) -> None:
+    """A withdrawal is counted in no region: a clerk's cash is earned across sales, not in one place."""
+    return None

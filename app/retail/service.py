@@ -453,7 +453,7 @@ def cancel_withdrawal(*, user: AppUser, withdrawal_id: int) -> Withdrawal:
         if payout.status not in (PayoutStatus.PENDING, PayoutStatus.HELD):
             raise rules.WithdrawalNotCancellable()
         payout.status, payout.finished_at, payout.fail_reason = PayoutStatus.CANCELLED, utcnow(), "withdrawal cancelled"
-        rollups.add_all(report_facts.payout_moved(payout, was_status=None, was_finished_at=None))
+        rollups.add_all(report_facts.payout_moved(payout, was_status=None, was_finished_at=None, region_code=None))
     withdrawal.status = WithdrawalStatus.CANCELLED
     withdrawal.updated_at = utcnow()
     credit(app_user_id=user.id, kind=RewardKind.CASH, amount=withdrawal.amount,

@@ -10,13 +10,13 @@ from app.accounts.models import AppName, AppUser
 from app.channel.models import DiversionAlert, SeenKind
 from app.codes import service as codes
 from app.consumers import service
-from app.consumers.models import CodeLeakAlert, ConsumerScan, UnitScanStats, Verdict
+from app.consumers.models import CodeLeakAlert, ConsumerScan, Verdict
 from app.db import transaction
 from app.errors import DomainError
 from app.extensions import db
 from app.flows import consumer_scans
 from app.trace import service as trace
-from app.units.models import LocationKind, Unit, UnitStatus
+from app.units.models import LocationKind, Unit, UnitScanStats, UnitStatus
 from tests.masterdata_factories import (
     ACTOR,
     DONGCHENG,

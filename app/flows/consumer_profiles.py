@@ -1,5 +1,8 @@
 """Consumer profiles: what one consumer scanned, where and when, and what they won; segment counts.
 
+A read across domains (consumers' scans, campaigns' draws, payouts, points), so it lives with the flows,
+above all of them.
+
 Every aggregate is one SQL query with GROUP BY (never a loop over rows), portable between SQLite
 and MariaDB. A region is counted at province or city level by the adcode's prefix (2 or 4 digits).
 """
