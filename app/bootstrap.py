@@ -15,7 +15,7 @@ from app.retail import handlers as retail_handlers
 SETTLEMENT_HANDLERS = (campaign_handlers.register, retail_handlers.register)
 
 
-def settlement_registry(registrations=SETTLEMENT_HANDLERS) -> settlement.Registry:
+def settlement_registry(registrations) -> settlement.Registry:
     """A registry filled by each domain's registration, checked to have one handler per payout purpose."""
     registry = settlement.Registry()
     for register in registrations:
@@ -26,5 +26,5 @@ def settlement_registry(registrations=SETTLEMENT_HANDLERS) -> settlement.Registr
 
 def wire() -> None:
     """Register every reaction: the payouts' settlement handlers and what listing an openid does."""
-    settlement.install(settlement_registry())
+    settlement.install(settlement_registry(SETTLEMENT_HANDLERS))
     blacklist.react_to_blocks({"payouts_held": payouts.hold_blacklisted})
