@@ -1,4 +1,8 @@
-"""The Matong application factory."""
+"""The Matong application factory.
+
+Its steps import the app's modules inside them: importing any ``app.<module>`` runs this file first,
+and must not build the whole app.
+"""
 from __future__ import annotations
 
 import logging
@@ -18,6 +22,7 @@ def create_app(config: BaseConfig | str | None = None) -> Flask:
     trust_proxies(app)
     register_extensions(app)
     register_apis(app)
+    wire_reactions(app)
     register_approval_actions(app)
     register_error_handlers(app)
     register_request_hooks(app)
@@ -146,6 +151,14 @@ def register_apis(app: Flask) -> None:
     )
     retry_writes(app)
     exports.install(app, admin_api.BLUEPRINTS)
+
+
+def wire_reactions(app: Flask) -> None:
+    """The domains that react to another's facts, registered with it (app/bootstrap.py); refuses to start
+    when a payout purpose has no settlement handler."""
+    from app import bootstrap
+
+    bootstrap.wire()
 
 
 def register_approval_actions(app: Flask) -> None:

@@ -15,6 +15,7 @@ import click
 from flask import Blueprint, Response, current_app, send_from_directory
 from flask.cli import AppGroup
 
+from app.extensions import api
 from app.http import cacheable, public
 from app.inputs import open_query
 
@@ -75,8 +76,6 @@ console = AppGroup("console", help="The back-office web console.")
 @click.argument("path", type=click.Path(dir_okay=False, writable=True))
 def write_openapi(path: str) -> None:
     """Write the OpenAPI document (what /openapi.json serves) to PATH, for the console's typed client."""
-    from app.extensions import api
-
     Path(path).write_text(json.dumps(api.spec.to_dict(), ensure_ascii=False, indent=1, sort_keys=True) + "\n",
                           encoding="utf-8")
     click.echo(f"wrote {path}")

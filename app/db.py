@@ -101,7 +101,7 @@ def transaction(*, only_if_begun: bool = False):
     began a transaction, saving the commit's hooks and round trip. Not for use cases that only note work
     for the commit's hooks (rollups.add, campaigns_changed): with no statement run they'd be dropped.
     """
-    from app.extensions import db
+    from app.extensions import db  # built from this module's Base: read when called, not imported
 
     try:
         yield db.session
@@ -117,7 +117,7 @@ def transaction(*, only_if_begun: bool = False):
 
 def mysql_like() -> bool:
     """Whether the session's database is MySQL or MariaDB (else SQLite)."""
-    from app.extensions import db
+    from app.extensions import db  # built from this module's Base: read when called, not imported
 
     return db.session.get_bind().dialect.name in ("mysql", "mariadb")
 
@@ -153,7 +153,7 @@ def insert_once(row) -> bool:
     On MySQL/MariaDB inside a savepoint, so the refusal leaves the transaction usable. SQLite
     serialises writers (no twin can slip in) and pysqlite would commit a bare savepoint's release.
     """
-    from app.extensions import db
+    from app.extensions import db  # built from this module's Base: read when called, not imported
 
     if not mysql_like():
         db.session.add(row)
@@ -190,7 +190,7 @@ def retrying(fn: Callable[[], T], *, attempts: int = 4) -> T:
     Only while nothing was committed: once a commit has begun in an attempt, a connection lost leaves
     its outcome unknown, and running it again could do it twice; the error is raised instead.
     """
-    from app.extensions import db
+    from app.extensions import db  # built from this module's Base: read when called, not imported
 
     for attempt in range(1, attempts + 1):
         begun = _commits_begun()

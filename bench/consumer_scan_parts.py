@@ -46,8 +46,9 @@ def main() -> int:
     import app.consumers.service as service
     from app import create_app
     from app.consumers import scan_log
-    from app.consumers.models import UnitScanStats
+    from app.units.models import UnitScanStats
     from app.extensions import db, redis
+    from app.flows import consumer_scans as flow
     from app.units import scan_facts
     from app.units.models import Unit
 
@@ -126,12 +127,12 @@ def main() -> int:
     print(f"  scan / bare-redis: median {ratio:.2f} (per round: {', '.join(f'{r:.2f}' for r in ratios)}); "
           f"target <= 2: {'met' if ratio <= 2 else 'NOT met'}")
 
-    originals = {"scan": timed(service, "scan", "the service (service.scan)")}
+    originals = {"scan": timed(flow, "scan", "the use case (flows.consumer_scans.scan)")}
     timed(accounts, "check_claims", "the token's expiry and audience")
     timed(accounts, "authenticate", "the token from the database")
     timed(service, "_unit_from_database", "  the unit from the database (in the service)")
     timed(scan_log, "count_and_log", "  the script (in the service)")
-    timed(service.claims, "open_campaigns", "  the campaigns (in the service)")
+    timed(flow.claims, "open_campaigns", "  the campaigns (in the use case)")
     timed(Session, "commit", "the commit")
     start = next(fresh)
     parted = scan_all(codes[start:start + args.scans])
@@ -142,15 +143,15 @@ def main() -> int:
 
     canned = []
 
-    def canned_scan(**kw):  # the real service once, then its answer again
+    def canned_scan(**kw):  # the real use case once, then its answer again
         if not canned:
             canned.append(originals["scan"](**kw))
         return canned[0]
 
-    service.scan = canned_scan
+    flow.scan = canned_scan
     start = next(fresh)
     stubbed = scan_all(codes[start:start + args.scans])
-    print(f"  {'the view with the service stubbed':<36}{stubbed:8.0f}  (the app's plumbing for the view)")
+    print(f"  {'the view with the use case stubbed':<36}{stubbed:8.0f}  (the app's plumbing for the view)")
     bare_app.redis_client().delete(bare_app.BARE_STREAM)
     return 0
 

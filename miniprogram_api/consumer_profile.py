@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from app.accounts.models import AppName
 from app.campaigns import redemptions
 from app.campaigns.models import PrizeKind, RedemptionStatus
-from app.consumers import profiles
+from app.flows import consumer_profiles as profiles
 from app.db import transaction
 from app.http import RowPage, SelectPage
 from app.payouts.models import PayoutStatus

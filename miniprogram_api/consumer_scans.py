@@ -12,6 +12,7 @@ from app.accounts.models import AppName
 from app.consumers import service
 from app.consumers.models import Verdict
 from app.db import transaction
+from app.flows import consumer_scans
 from app.http import SelectPage, body_documented, parse_body
 from app.inputs import SMALL_BODY_BYTES, body_limit, check_json_text, decodes_own_body, read_body
 from app.schemas import Int
@@ -209,7 +210,7 @@ def scan():
     """Verify a scanned code: the verdict, product and lot, the story (429 rate_limited when too fast)"""
     body = _scan_body()
     with transaction(only_if_begun=True):
-        result = service.scan(user=current_app_user(), text=body.get("url") or body.get("code"),
+        result = consumer_scans.scan(user=current_app_user(), text=body.get("url") or body.get("code"),
                               hidden_code=body.get("hidden_code"), latitude=body.get("latitude"),
                               longitude=body.get("longitude"), ip=request.remote_addr, token=token_check(),
                               # counted once if the view is run again (kept in the request: g is the app
@@ -230,8 +231,8 @@ def prove_hidden_code(body, scan_id):
     first-scan-only campaign's draw. 404 scan_not_found, 409 no_hidden_code, 429 too_many_attempts.
     """
     with transaction():
-        return service.prove_hidden_code(user=current_app_user(), scan_id=scan_id, hidden_code=body["hidden_code"],
-                                         ip=request.remote_addr)
+        return consumer_scans.prove_hidden_code(user=current_app_user(), scan_id=scan_id,
+                                                hidden_code=body["hidden_code"], ip=request.remote_addr)
 
 
 @blp.route("", methods=["GET"])

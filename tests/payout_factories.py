@@ -12,7 +12,7 @@ from app.accounts.models import AppName, AppUser, Person
 from app.db import transaction, utcnow
 from app.extensions import db
 from app.payouts import service
-from app.payouts.models import Payout
+from app.payouts.models import Payout, PayoutPurpose, PayoutRef
 from app.retail import service as retail
 from app.retail.models import (
     RewardBalance,
@@ -25,6 +25,7 @@ from tests.money_invariants import RETURNED, ledger_violations
 
 NOTIFY = "/api/payouts/wechat/notify"
 _names = itertools.count(1)
+_draw_ids = itertools.count(10 ** 12)  # draws no test makes: a prize payout of its own for each
 
 
 class Killed(BaseException):
@@ -56,10 +57,10 @@ def make_user(app: AppName = AppName.CONSUMER) -> AppUser:
     return user
 
 
-def prize(user: AppUser, amount: int = 88, source: str | None = None, **kwargs) -> Payout:
+def prize(user: AppUser, amount: int = 88, draw_id: int | None = None, **kwargs) -> Payout:
     with transaction():
-        return service.enqueue(purpose="prize", source=source or f"draw:{user.id}-{next(_names)}", app_user=user,
-                               amount_fen=amount, **kwargs)
+        source = PayoutRef(PayoutPurpose.PRIZE, next(_draw_ids) if draw_id is None else draw_id)
+        return service.enqueue(source=source, app_user=user, amount_fen=amount, **kwargs)
 
 
 def withdrawal(amount: int = 300, cash: int = 500, request_id: str = "w-1") -> Withdrawal:

@@ -6,7 +6,8 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from app.accounts.models import AppUserStatus
-from app.consumers import blacklist, profiles
+from app.consumers import blacklist
+from app.flows import consumer_profiles as profiles
 from app.db import transaction
 from app.http import (ALL_ROLES, RowPage, authenticate_back_office, current_actor, current_scope, national_only,
                       regional, roles)

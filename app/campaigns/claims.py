@@ -16,7 +16,8 @@ Decisions (docs/api.md, "Claims"):
 - Cash → a payout queued in the same transaction (source "draw:<id>"), held for review when a velocity
   rule fires; points → the points ledger; a coupon or a gift → a redemption record.
 - A payout that fails or is cancelled returns its money (and the prize) to the campaign
-  (``return_prize``, called by the payout queue inside its transaction).
+  (``return_prize``, called through the prize's settlement handler, app/campaigns/handlers.py, by the
+  payout queue inside its transaction).
 """
 from __future__ import annotations
 
@@ -32,18 +33,24 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import AppUser
 from app.campaigns import budget
+from app.campaigns.rules import CampaignNotFound
 from app.campaigns.models import (
     PPM, Campaign, CampaignDay, CampaignStatus, ClaimVelocity, Draw, DrawOutcome, Entries, Prize, PrizeKind,
     Redemption, RedemptionStatus,
 )
 from app.consumers import blacklist, scan_log
-from app.consumers.models import BlockedConsumer, ConsumerScan, HiddenCodeProof, UnitScanStats, Verdict
+from app.consumers.models import BlockedConsumer, ConsumerScan, HiddenCodeProof, Verdict
+from app.consumers.service import rate_limit
 from app.db import insert_once, upsert, utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.masterdata.rules import region_prefix
+from app.payouts import service as payouts
+from app.payouts.models import PayoutPurpose, PayoutRef
 from app.platform.clock import china_day
+from app.points import service as points
 from app.reports import facts as report_facts, rollups
+from app.units.models import UnitScanStats
 
 DRAWABLE = (Verdict.GENUINE, Verdict.SCANNED_BEFORE)
 
@@ -359,8 +366,6 @@ class ClaimResult:
 
 def limit_rate(*, user: AppUser, ip: str | None) -> None:
     """Claims per minute per openid and per IP (429 rate_limited); counted once per request, before any retry."""
-    from app.consumers.service import rate_limit
-
     rate_limit(f"consumer:claims:user:{user.openid}", _setting("CLAIMS_PER_MINUTE_USER"))
     if ip:
         rate_limit(f"consumer:claims:ip:{ip}", _setting("CLAIMS_PER_MINUTE_IP"))
@@ -421,9 +426,7 @@ def _draw_of(serial: int, *, lock: bool = False) -> Draw | None:
 def _repeat(draw: Draw, user: AppUser) -> ClaimResult:
     if draw.app_user_id != user.id:
         raise UnitAlreadyDrawn()
-    from app.payouts import service as payouts
-
-    payout = payouts.payout_by_source(f"draw:{draw.id}")
+    payout = payouts.payout_by_source(PayoutRef(PayoutPurpose.PRIZE, draw.id))
     redemption = db.session.scalar(sa.select(Redemption.id).where(Redemption.draw_id == draw.id))
     return ClaimResult(draw=draw, repeat=True, payout_id=payout.id if payout else None, redemption_id=redemption)
 
@@ -432,8 +435,6 @@ def _chosen_campaign(scan: ConsumerScan, user: AppUser, campaign_id: int | None,
     if campaign_id is not None:
         campaign = db.session.get(Campaign, campaign_id)
         if campaign is None:
-            from app.campaigns.rules import CampaignNotFound
-
             raise CampaignNotFound()
         reason = refusal(campaign, scan, user, now)
         if reason:
@@ -541,16 +542,11 @@ def _deliver(result: ClaimResult, campaign: Campaign, prize: Prize, user: AppUse
              now: datetime) -> None:
     draw = result.draw
     if prize.kind is PrizeKind.CASH:
-        from app.payouts import service as payouts
-        from app.payouts.models import PayoutPurpose
-
         draw.held_reason = _velocity_hold(velocity, draw)
-        payout = payouts.enqueue(purpose=PayoutPurpose.PRIZE, source=f"draw:{draw.id}", app_user=user,
+        payout = payouts.enqueue(source=PayoutRef(PayoutPurpose.PRIZE, draw.id), app_user=user,
                                  amount_fen=prize.amount, campaign_id=campaign.id, hold_reason=draw.held_reason)
         result.payout_id = payout.id
     elif prize.kind is PrizeKind.POINTS:
-        from app.points import service as points
-
         points.earn(app_user_id=user.id, points=prize.amount, source=f"draw:{draw.id}",
                     note=f"{campaign.name}: {prize.name}"[:200], now=now)
     else:
@@ -606,7 +602,8 @@ def _velocity_hold(velocity: ClaimVelocity, draw: Draw) -> str | None:
 def return_prize(*, draw_id: int, amount_fen: int) -> None:
     """A cash prize's payout failed or was cancelled: its money and its prize go back to the campaign.
 
-    Called by the payout queue inside its transaction, once per payout (it only reaches a final state once).
+    Called through the prize's settlement handler by the payout queue inside its transaction, once per
+    payout (it only reaches a final state once).
     """
     draw = db.session.get(Draw, draw_id)
     if draw is None or draw.prize_id is None:

@@ -34,7 +34,7 @@ from app.extensions import db
 from app.identity.scope import NATIONAL, DataScope, OutsideDataScope, scope_of
 from app.identity.service import Actor, audit
 from app.masterdata.models import Region
-from app.payouts.models import Payout, PayoutPurpose
+from app.payouts.models import Payout, PayoutPurpose, PayoutRef
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")  # a mainland mobile number
 ADDRESS_OPEN = (RedemptionStatus.AWAITING_ADDRESS, RedemptionStatus.TO_SHIP)
@@ -204,7 +204,7 @@ class DrawNotFound(NotFound):
 
 
 def _draw_rows():
-    source = sa.literal("draw:") + sa.cast(Draw.id, sa.String)
+    source = PayoutRef.sql_key(PayoutPurpose.PRIZE, Draw.id)
     return (sa.select(Draw, Campaign.name.label("campaign_name"), Redemption.id.label("redemption_id"),
                       Redemption.status.label("redemption_status"), Payout.id.label("payout_id"),
                       Payout.status.label("payout_status"))

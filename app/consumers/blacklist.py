@@ -2,8 +2,12 @@
 
 Listing an openid twice is refused (409 ``consumer_already_blacklisted``): the unique openid decides,
 so two people listing it at once get one entry and one refusal. Adding and removing are audited.
+Other domains react to a listing through ``react_to_blocks`` (payouts holds the openid's payouts), wired
+by ``app.bootstrap``: this module imports none of them.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import sqlalchemy as sa
 
@@ -13,6 +17,16 @@ from app.db import insert_once
 from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.identity.service import Actor, audit
+
+
+# What other domains do when an openid is listed, by the name their count has in the audit record.
+_reactions: dict[str, Callable[..., int]] = {}
+
+
+def react_to_blocks(reactions: dict[str, Callable[..., int]]) -> None:
+    """Say what runs, in the listing's transaction, when an openid is listed: {audit name: f(*, openid) -> count}."""
+    _reactions.clear()
+    _reactions.update(reactions)
 
 
 class AlreadyBlacklisted(Conflict):
@@ -50,18 +64,16 @@ def get_entry(entry_id: int):
 
 
 def block(*, actor: Actor, openid: str, reason: str = "") -> BlockedConsumer:
-    """Put an openid on the blacklist (409 when already there); its payouts not yet with WeChat Pay are held."""
+    """Put an openid on the blacklist (409 when already there); the domains that react do so (its payouts
+    not yet with WeChat Pay are held)."""
     openid = openid.strip()
     if is_blocked(openid):
         raise AlreadyBlacklisted()
     entry = BlockedConsumer(openid=openid, reason=reason, created_by=actor.name)
     if not insert_once(entry):
         raise AlreadyBlacklisted()
-    from app.payouts import service as payouts
-
-    held = payouts.hold_blacklisted(openid=openid)
-    audit(actor, "consumer_blacklist.add", entry, {"openid": [None, openid], "reason": [None, reason],
-                                                    "payouts_held": [None, held]})
+    reacted = {name: [None, react(openid=openid)] for name, react in _reactions.items()}
+    audit(actor, "consumer_blacklist.add", entry, {"openid": [None, openid], "reason": [None, reason], **reacted})
     return entry
 
 

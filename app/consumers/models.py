@@ -47,19 +47,6 @@ class ConsumerScan(db.Model):
     scanned_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class UnitScanStats(db.Model):
-    """A unit's consumer scans at a glance (changed by atomic SQL with each scan)."""
-
-    __tablename__ = "unit_scan_stats"
-
-    serial: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
-    scans: Mapped[int] = mapped_column(sa.BigInteger, default=0)
-    first_scanned_at: Mapped[datetime]
-    first_app_user_id: Mapped[int] = mapped_column(sa.BigInteger)
-    first_region_code: Mapped[str | None] = mapped_column(sa.String(12))
-    last_scanned_at: Mapped[datetime]
-
-
 class HiddenCodeProof(db.Model):
     """The first consumer who proved a unit's hidden code (the scratched-off digits): they hold the item.
 

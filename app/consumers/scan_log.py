@@ -47,16 +47,17 @@ from app.consumers.models import (
     CodeLeakAlert,
     ConsumerScan,
     LeakAlertStatus,
-    UnitScanStats,
     Verdict,
 )
 from app import faults
 from app.accounts.models import AppName
+from app.accounts.service import TokenInvalid
 from app.db import greatest, insert_ignore, mysql_like, upsert
 from app.errors import NotFound
 from app.extensions import db, redis
 from app.reports import facts as report_facts, rollups
 from app.units import scan_facts, store as unit_store
+from app.units.models import UnitScanStats
 
 log = logging.getLogger(__name__)
 
@@ -301,8 +302,6 @@ def count_and_log(record: dict, *, limits: list[tuple[str, int]], unit: UnitSlot
     if status == -2:
         raise TokenUnknown()
     if status == -3:
-        from app.accounts.service import TokenInvalid
-
         raise TokenInvalid()
     if status == -5:
         raise UnitUnknown(_str(answer[1]))

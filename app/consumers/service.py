@@ -37,7 +37,6 @@ from flask import current_app
 from app import ratelimit
 from app.accounts import tokens
 from app.accounts.models import AppUser
-from app.campaigns import claims
 from app.channel import diversion
 from app.codes import service as codes
 from app.codes.format import CODE_LENGTH, InvalidCode, normalise
@@ -356,9 +355,11 @@ class ScanResult:
     story: dict | None = None
     scans: dict = field(default_factory=lambda: {"count": 0, "first_at": None, "first_city": None})
     hidden_code: dict = field(default_factory=lambda: {"required": False, "ok": None, "locked": False})
-    # The campaigns this scan can claim now, and those closed to it with why (where that helps).
+    # The campaigns this scan can claim now, and those closed to it with why (where that helps): filled
+    # by the scan's flow (app.flows.consumer_scans), which offers them.
     campaigns: list = field(default_factory=list)
     closed_campaigns: list = field(default_factory=list)
+    first_scanner: int | None = None  # the unit's first consumer scanner, as this scan counted it
 
     @property
     def scan_id(self) -> int:
@@ -533,7 +534,8 @@ def scan(*, user: AppUser | tokens.Holder, text: str, hidden_code: str | None = 
                       product_id=counted.product_id, lot_id=counted.lot_id, latitude=latitude, longitude=longitude,
                       region_code=region_code, ip=ip, scanned_at=now)
     result = ScanResult(scan=scan, verdict=verdict, message=MESSAGES[verdict],
-                        product=_product(facts.product(counted.product_id)), hidden_code=hidden)
+                        product=_product(facts.product(counted.product_id)), hidden_code=hidden,
+                        first_scanner=counted.first_user)
     if counted.facts:
         unit = scan_facts.decode(resolution.serial, counted.facts)
         lot = facts.lot(unit.lot_id)
@@ -547,8 +549,6 @@ def scan(*, user: AppUser | tokens.Holder, text: str, hidden_code: str | None = 
     result.message = _with_hidden_note(result.message, hidden)
     if hidden["ok"]:
         _note_proof(serial=resolution.serial, user=user, scan_id=counted.scan_id, now=now)
-    result.campaigns, result.closed_campaigns = claims.open_campaigns(
-        scan=scan, user=user, now=now, first_scanner=counted.first_user)
     return result
 
 
@@ -635,10 +635,8 @@ def prove_hidden_code(*, user: AppUser, scan_id: int, hidden_code: str, ip: str 
             set_committed_value(scan, "hidden_code_ok", standing)
         if hidden["ok"]:
             _note_proof(serial=scan.serial, user=user, scan_id=scan.id, now=now)
-    result = HiddenCodeResult(scan=scan, message=_with_hidden_note(MESSAGES[scan.verdict], hidden),
-                              hidden_code=hidden)
-    result.campaigns, result.closed_campaigns = claims.open_campaigns(scan=scan, user=user, now=now)
-    return result
+    return HiddenCodeResult(scan=scan, message=_with_hidden_note(MESSAGES[scan.verdict], hidden),
+                            hidden_code=hidden)
 
 
 def my_scans(*, user: AppUser):

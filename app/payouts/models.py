@@ -6,6 +6,7 @@ retried or restarted worker asks WeChat about the same bill instead of making a 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -19,6 +20,40 @@ from app.extensions import db
 class PayoutPurpose(str, enum.Enum):
     PRIZE = "prize"  # a consumer's cash prize (campaigns)
     WITHDRAWAL = "withdrawal"  # a clerk's withdrawal of accrued rewards
+
+
+# How ``payouts.source`` names the row each purpose pays ("draw:<id>", "withdrawal:<id>").
+_SOURCE_PREFIX = {PayoutPurpose.PRIZE: "draw", PayoutPurpose.WITHDRAWAL: "withdrawal"}
+
+
+@dataclass(frozen=True)
+class PayoutRef:
+    """What a payout pays: its purpose and the id of its source row (a draw, a withdrawal).
+
+    The column ``source`` keeps it as a string (its unique key pays each source once); this is the one
+    place that string is built and read back.
+    """
+
+    purpose: PayoutPurpose
+    id: int
+
+    @property
+    def key(self) -> str:
+        """The ``source`` column's value: "draw:<id>", "withdrawal:<id>"."""
+        return f"{_SOURCE_PREFIX[self.purpose]}:{self.id}"
+
+    @classmethod
+    def parse(cls, purpose: PayoutPurpose, source: str) -> PayoutRef:
+        """Read a stored ``source`` back; a source that does not name its purpose's row is refused."""
+        prefix, _, id_ = source.partition(":")
+        if prefix != _SOURCE_PREFIX[purpose] or not id_.isdigit():
+            raise ValueError(f"payout source {source!r} does not name a {purpose.value}'s row")
+        return cls(purpose, int(id_))
+
+    @classmethod
+    def sql_key(cls, purpose: PayoutPurpose, id_column):
+        """``key`` as a SQL expression over a column of ids (to join payouts to their source rows)."""
+        return sa.literal(f"{_SOURCE_PREFIX[purpose]}:") + sa.cast(id_column, sa.String)
 
 
 class PayoutChannel(str, enum.Enum):
@@ -50,7 +85,7 @@ class Payout(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     purpose: Mapped[PayoutPurpose] = mapped_column(enum_type(PayoutPurpose))
-    # What it pays, once: "draw:<id>", "withdrawal:<id>".
+    # What it pays, once: ``PayoutRef.key`` ("draw:<id>", "withdrawal:<id>"); read it as ``ref``.
     source: Mapped[str] = mapped_column(sa.String(64), unique=True)
     app_user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_users.id"), index=True)
     app: Mapped[AppName] = mapped_column(enum_type(AppName))  # whose appid pays (the user's mini-program)
@@ -77,6 +112,11 @@ class Payout(db.Model):
     finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def ref(self) -> PayoutRef:
+        """The source row this payout pays, typed."""
+        return PayoutRef.parse(self.purpose, self.source)
 
     @property
     def user_status(self) -> PayoutStatus:

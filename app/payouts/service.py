@@ -49,11 +49,12 @@ from app.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.extensions import db
 from app.identity.service import Actor, audit
 from app.reports import facts, rollups
+from app.payouts import settlement
 from app.payouts.models import (
-    IncidentKind, Payout, PayoutChannel, PayoutIncident, PayoutNotification, PayoutPurpose, PayoutStatus,
+    IncidentKind, Payout, PayoutChannel, PayoutIncident, PayoutNotification, PayoutPurpose, PayoutRef, PayoutStatus,
     Reconciliation,
 )
-from app.wechat import pay, redpack
+from app.wechat import pay, redpack, runtime
 
 log = logging.getLogger(__name__)
 
@@ -129,21 +130,22 @@ def _by_source(source: str, *, lock: bool = False) -> Payout | None:
     return db.session.scalar(query.with_for_update() if lock else query)
 
 
-def enqueue(*, purpose: PayoutPurpose | str, source: str, app_user: AppUser, amount_fen: int,
+def enqueue(*, source: PayoutRef, app_user: AppUser, amount_fen: int,
             campaign_id: int | None = None, channel: PayoutChannel | str | None = None,
             hold_reason: str | None = None) -> Payout:
     """Queue a payout, once per source (the same source answers the payout queued before).
 
-    Call it inside the transaction of what it pays; the worker pays it after the commit.
+    Call it inside the transaction of what it pays; the worker pays it after the commit, and its
+    purpose's settlement handler hears how it ended (app.payouts.settlement).
     """
-    existing = _by_source(source)
+    existing = _by_source(source.key)
     if existing is None:
         if amount_fen <= 0:
             raise ValidationFailed("A payout is a positive amount of fen.", code="payout_amount_invalid")
         chosen = PayoutChannel(channel) if channel else default_channel()
         if hold_reason is None and blacklist.is_blocked(app_user.openid):
             hold_reason = BLACKLISTED
-        payout = Payout(purpose=PayoutPurpose(purpose), source=source, app_user_id=app_user.id, app=app_user.app,
+        payout = Payout(purpose=source.purpose, source=source.key, app_user_id=app_user.id, app=app_user.app,
                         openid=app_user.openid, amount_fen=amount_fen, channel=chosen, campaign_id=campaign_id,
                         status=PayoutStatus.HELD if hold_reason else PayoutStatus.PENDING,
                         hold_reason=hold_reason, next_attempt_at=utcnow())
@@ -151,7 +153,7 @@ def enqueue(*, purpose: PayoutPurpose | str, source: str, app_user: AppUser, amo
             payout.out_bill_no = bill_number(payout.id, chosen)
             db.session.flush()
             return payout
-        existing = _by_source(source, lock=True)
+        existing = _by_source(source.key, lock=True)
     if existing.app_user_id != app_user.id or existing.amount_fen != amount_fen:
         raise PayoutSourceReused()
     return existing
@@ -303,8 +305,6 @@ def _step(job: _Job, now: datetime) -> _Outcome:
 
 def _appid(app: AppName) -> str:
     """The appid a user's openid belongs to: transfers to a clerk go under the clerk app's."""
-    from app.wechat import runtime
-
     return runtime().app_credentials(app.value)[0]
 
 
@@ -477,7 +477,7 @@ def _apply(payout: Payout, status: PayoutStatus, *, state: str | None, transfer_
     payout.wechat_state = state
     if status in FINAL:
         payout.finished_at = now
-        rollups.add_all(facts.payout_moved(payout, was_status=None, was_finished_at=None))
+        _count_ending(payout, was_status=None, was_finished_at=None)
         payout.fail_reason = (fail_reason or None) if status is not PayoutStatus.SUCCEEDED else None
         if status is PayoutStatus.SUCCEEDED:
             _settle_paid(payout)
@@ -500,7 +500,7 @@ def _late_success(payout: Payout, *, state: str | None, now: datetime) -> None:
     was, was_finished_at = payout.status, payout.finished_at
     payout.status, payout.wechat_state, payout.fail_reason, payout.finished_at = (
         PayoutStatus.SUCCEEDED, state, None, now)
-    rollups.add_all(facts.payout_moved(payout, was_status=was, was_finished_at=was_finished_at))
+    _count_ending(payout, was_status=was, was_finished_at=was_finished_at)
     recovered = _reclaim_money(payout)
     audit(Actor.system("payouts"), "payout.late_success", payout,
           {"status": [was.value, payout.status.value], "recovered_fen": [0, payout.amount_fen if recovered else 0]})
@@ -512,42 +512,27 @@ def _late_success(payout: Payout, *, state: str | None, now: datetime) -> None:
                         f"could not be taken back ({payout.purpose.value} {payout.source})")
 
 
-def _settle_paid(payout: Payout) -> None:
-    """What a paid payout settles: a withdrawal becomes paid (a prize needs nothing more)."""
-    if payout.purpose is PayoutPurpose.WITHDRAWAL:
-        from app.retail import service as retail
+def _count_ending(payout: Payout, *, was_status: PayoutStatus | None, was_finished_at: datetime | None) -> None:
+    """Move the payout's fact in the rollups to its new ending, in the region its purpose's handler names."""
+    region = settlement.handler(payout.purpose).region(payout)
+    rollups.add_all(facts.payout_moved(payout, was_status=was_status, was_finished_at=was_finished_at,
+                                       region_code=region))
 
-        retail.settle_withdrawal(payout_id=payout.id, paid=True)
+
+def _settle_paid(payout: Payout) -> None:
+    """What a paid payout settles, said by its purpose's handler (a withdrawal becomes paid)."""
+    settlement.handler(payout.purpose).paid(payout)
 
 
 def _return_money(payout: Payout) -> None:
-    """The money of a payout that failed or was cancelled goes back where it came from, in this transaction.
-
-    - A withdrawal: the withdrawal fails and the cash is credited back to the clerk's balance
-      (ledger source "withdrawal-return:<withdrawal id>", once).
-    - A prize: its amount returns to the campaign's budget (and its day's), the prize to its stock.
-    """
-    if payout.purpose is PayoutPurpose.WITHDRAWAL:
-        from app.retail import service as retail
-
-        retail.settle_withdrawal(payout_id=payout.id, paid=False)
-    elif payout.purpose is PayoutPurpose.PRIZE and payout.source.startswith("draw:"):
-        from app.campaigns import claims
-
-        claims.return_prize(draw_id=int(payout.source.split(":", 1)[1]), amount_fen=payout.amount_fen)
+    """The money of a payout that failed or was cancelled goes back where it came from, in this transaction:
+    its purpose's handler returns it (a withdrawal to the clerk's balance, a prize to its campaign)."""
+    settlement.handler(payout.purpose).returned(payout)
 
 
 def _reclaim_money(payout: Payout) -> bool:
     """Undo ``_return_money`` for a payout paid after all; False when the money is no longer there."""
-    if payout.purpose is PayoutPurpose.WITHDRAWAL:
-        from app.retail import service as retail
-
-        return retail.reclaim_withdrawal(payout_id=payout.id)
-    if payout.purpose is PayoutPurpose.PRIZE and payout.source.startswith("draw:"):
-        from app.campaigns import claims
-
-        return claims.reclaim_prize(draw_id=int(payout.source.split(":", 1)[1]), amount_fen=payout.amount_fen)
-    return False
+    return settlement.handler(payout.purpose).reclaimed(payout)
 
 
 # --- WeChat's callback ------------------------------------------------------------------------
@@ -588,8 +573,8 @@ def get_user_payout(*, app_user: AppUser, payout_id: int) -> Payout:
     return payout
 
 
-def payout_by_source(source: str) -> Payout | None:
-    return _by_source(source)
+def payout_by_source(source: PayoutRef) -> Payout | None:
+    return _by_source(source.key)
 
 
 def list_payouts(*, status: str | None = None, purpose: str | None = None, app_user_id: int | None = None,
@@ -631,7 +616,7 @@ def cancel(*, actor: Actor | None, payout_id: int, reason: str = "cancelled") ->
     if payout.status not in (PayoutStatus.PENDING, PayoutStatus.HELD):
         raise PayoutNotCancellable()
     payout.status, payout.finished_at, payout.fail_reason = PayoutStatus.CANCELLED, utcnow(), reason[:200]
-    rollups.add_all(facts.payout_moved(payout, was_status=None, was_finished_at=None))
+    _count_ending(payout, was_status=None, was_finished_at=None)
     _return_money(payout)
     if actor is not None:
         audit(actor, "payout.cancel", payout, {"reason": reason})
@@ -758,8 +743,6 @@ def resolve_incident(*, actor: Actor, incident_id: int, resolution: str) -> Payo
 
 def confirm_request(payout: Payout) -> dict:
     """What the mini-program's wx.requestMerchantTransfer needs for this payout (package while waiting)."""
-    from app.wechat import runtime
-
     settings = runtime().pay_settings()
     # In doubt while waiting, the bill may still be confirmed: its money is still out, so paying it is right.
     waiting = payout.user_status is PayoutStatus.WAITING and payout.channel is PayoutChannel.TRANSFER

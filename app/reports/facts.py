@@ -37,6 +37,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.masterdata.models import Store, Warehouse
 from app.platform.clock import china_day
 from app.reports.rollups import Sums, key
 
@@ -45,8 +46,6 @@ PLACE_TABLES = {"warehouse": "warehouses", "store": "stores"}  # holders with on
 
 def place_regions(places: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
     """The region of each (kind, id) place that has one (warehouses, stores)."""
-    from app.masterdata.models import Store, Warehouse
-
     wanted: dict[str, set[int]] = {}
     for kind, id_ in places:
         if kind in PLACE_TABLES and id_:
@@ -169,16 +168,6 @@ def draw(row, *, product_id: int | None, first_in_campaign: bool, first_of_day: 
 PAYOUT_FACTS = {"succeeded": "payout.paid", "failed": "payout.failed", "cancelled": "payout.failed"}
 
 
-def payout_region(payout) -> str | None:
-    """The region of a prize payout's draw (a withdrawal has none)."""
-    from app.campaigns.models import Draw
-
-    kind, _, id_ = (payout.source or "").partition(":")
-    if kind != "draw" or not id_.isdigit():
-        return None
-    return db.session.scalar(sa.select(Draw.region_code).where(Draw.id == int(id_)))
-
-
 def payout(row, *, status=None, finished_at: datetime | None = None, region_code: str | None = None,
            sign: int = 1) -> Sums:
     """A payout that ended (status and time as given, else its own); sign -1 takes an earlier ending back."""
@@ -191,12 +180,14 @@ def payout(row, *, status=None, finished_at: datetime | None = None, region_code
     return sums
 
 
-def payout_moved(row, *, was_status, was_finished_at: datetime | None) -> Sums:
-    """A payout's ending changed (an ending, or a late answer after one): the old fact out, the new one in."""
-    region = payout_region(row)
-    sums = payout(row, region_code=region)
+def payout_moved(row, *, was_status, was_finished_at: datetime | None, region_code: str | None) -> Sums:
+    """A payout's ending changed (an ending, or a late answer after one): the old fact out, the new one in.
+
+    ``region_code``: where its money was won (a prize's draw; its settlement handler says), else None.
+    """
+    sums = payout(row, region_code=region_code)
     if was_status is not None:
-        sums.update(payout(row, status=was_status, finished_at=was_finished_at, region_code=region, sign=-1))
+        sums.update(payout(row, status=was_status, finished_at=was_finished_at, region_code=region_code, sign=-1))
     return sums
 
 

@@ -18,6 +18,7 @@ from app.channel.models import DiversionAlert, Receipt
 from app.codes.models import CodeBatch
 from app.consumers.models import CodeLeakAlert, ConsumerScan
 from app.extensions import db
+from app.payouts import settlement
 from app.payouts.models import Payout, PayoutStatus
 from app.platform.clock import china_day, day_start
 from app.points.models import PointsEntry
@@ -156,7 +157,7 @@ def _payouts(starts, ends) -> rollups.Sums:
     query = sa.select(Payout).where(_in(Payout.finished_at, starts, ends), Payout.status.in_(
         [PayoutStatus.SUCCEEDED, PayoutStatus.FAILED, PayoutStatus.CANCELLED]))
     for payout in db.session.scalars(query):
-        sums.update(facts.payout(payout, region_code=facts.payout_region(payout)))
+        sums.update(facts.payout(payout, region_code=settlement.handler(payout.purpose).region(payout)))
     return sums
 
 

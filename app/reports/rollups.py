@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.db import greatest, upsert
+from app.extensions import db
 from app.platform.clock import china_day
 from app.reports.models import ConsumerDay, ConsumerTotal, DailyFact
 
@@ -254,8 +255,6 @@ def add_to_totals(added: dict[int, tuple[int, date]], *, session: Session) -> No
 
 
 def _session() -> Session:
-    from app.extensions import db
-
     return db.session()
 
 

@@ -18,10 +18,12 @@ from typing import Iterable, NamedTuple
 import sqlalchemy as sa
 
 from app import faults
+from app.consumers import scan_log
 from app.db import mysql_like, utcnow
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.masterdata import region_cache
+from app.payouts.models import Payout, PayoutStatus
 from app.platform.clock import china_day
 from app.reports import rollups
 from app.reports.models import ConsumerDay, DailyFact
@@ -73,8 +75,6 @@ def as_of() -> datetime:
 
 def scans_pending() -> int:
     """Consumer scans logged but not yet written (their figures come when the scan-log worker writes them)."""
-    from app.consumers import scan_log
-
     try:
         return scan_log.pending()
     except Exception as error:  # noqa: BLE001 - told apart below: only an outage is answered
@@ -277,8 +277,6 @@ def overview(*, regions: Iterable[str] | None = None, today: date | None = None)
 
 def _payouts_in_doubt(regions) -> dict:
     """Payouts in doubt now (a state, not a daily fact): how many and how much."""
-    from app.payouts.models import Payout, PayoutStatus
-
     if regions is not None:
         return {}  # a payout has no region of its own: the whole-country figure is not a regional user's
     count, fen = db.session.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Payout.amount_fen), 0))

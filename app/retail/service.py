@@ -27,7 +27,7 @@ from app.identity.service import Actor, audit
 from app.masterdata import refs
 from app.masterdata.models import Product, Region, RegionLevel, Status, Store
 from app.payouts import service as payouts
-from app.payouts.models import PayoutPurpose, PayoutStatus
+from app.payouts.models import PayoutPurpose, PayoutRef, PayoutStatus
 from app.reports import facts as report_facts, rollups
 from app.retail import rules
 from app.retail.models import (
@@ -421,7 +421,7 @@ def request_withdrawal(*, user: AppUser, amount: int, request_id: str) -> Withdr
         else:
             debit(app_user_id=user.id, kind=RewardKind.CASH, amount=amount, source=f"withdrawal:{withdrawal.id}",
                   note="Withdrawal requested")
-            withdrawal.payout_id = payouts.enqueue(purpose=PayoutPurpose.WITHDRAWAL, source=f"withdrawal:{withdrawal.id}",
+            withdrawal.payout_id = payouts.enqueue(source=PayoutRef(PayoutPurpose.WITHDRAWAL, withdrawal.id),
                                                    app_user=user, amount_fen=amount).id
             return withdrawal
     if existing.amount != amount:
@@ -453,7 +453,7 @@ def cancel_withdrawal(*, user: AppUser, withdrawal_id: int) -> Withdrawal:
         if payout.status not in (PayoutStatus.PENDING, PayoutStatus.HELD):
             raise rules.WithdrawalNotCancellable()
         payout.status, payout.finished_at, payout.fail_reason = PayoutStatus.CANCELLED, utcnow(), "withdrawal cancelled"
-        rollups.add_all(report_facts.payout_moved(payout, was_status=None, was_finished_at=None))
+        rollups.add_all(report_facts.payout_moved(payout, was_status=None, was_finished_at=None, region_code=None))
     withdrawal.status = WithdrawalStatus.CANCELLED
     withdrawal.updated_at = utcnow()
     credit(app_user_id=user.id, kind=RewardKind.CASH, amount=withdrawal.amount,
@@ -462,7 +462,8 @@ def cancel_withdrawal(*, user: AppUser, withdrawal_id: int) -> Withdrawal:
 
 
 def settle_withdrawal(*, payout_id: int, paid: bool) -> Withdrawal | None:
-    """The payout queue settles a withdrawal (inside its transaction): paid, or failed with the cash back."""
+    """The payout queue settles a withdrawal (inside its transaction, through app/retail/handlers.py): paid, or
+    failed with the cash back."""
     withdrawal = db.session.scalar(sa.select(Withdrawal).where(Withdrawal.payout_id == payout_id).with_for_update())
     if withdrawal is None or withdrawal.status is not WithdrawalStatus.REQUESTED:
         return withdrawal

@@ -26,7 +26,6 @@ import sqlalchemy as sa
 
 from app.channel.models import PartyKind, Shipment, ShipmentStatus, ShipmentUnit
 from app.codes.models import Level
-from app.consumers.models import UnitScanStats
 from app.db import utcnow
 from app.extensions import db
 from app.identity.service import Actor
@@ -36,7 +35,7 @@ from app.notices import service as notices
 from app.notices.models import NoticeKind, Recipient
 from app.production.models import ProductionLot, RawMaterialLot
 from app.units import scan_facts, store
-from app.units.models import EventKind, LocationKind, Recall, RecallLot, Unit, UnitStatus
+from app.units.models import EventKind, LocationKind, Recall, RecallLot, Unit, UnitScanStats, UnitStatus
 from app.webhooks.service import emit
 
 PLACES = ("line", "warehouse", "dealer", "store", "in_transit", "sold", "scrapped", "voided")

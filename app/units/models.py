@@ -217,3 +217,17 @@ class EpcBinding(db.Model):
     serial: Mapped[int] = mapped_column(sa.BigInteger, index=True)
     source: Mapped[str] = mapped_column(sa.String(64))
     bound_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UnitScanStats(db.Model):
+    """A unit's consumer scans at a glance (changed by atomic SQL with each scan); beside its facts in
+    app.units.scan_facts, whose counter it backs."""
+
+    __tablename__ = "unit_scan_stats"
+
+    serial: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    scans: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    first_scanned_at: Mapped[datetime]
+    first_app_user_id: Mapped[int] = mapped_column(sa.BigInteger)
+    first_region_code: Mapped[str | None] = mapped_column(sa.String(12))
+    last_scanned_at: Mapped[datetime]

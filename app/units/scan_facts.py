@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from app.codes.models import Level
 from app.extensions import db, redis
-from app.units.models import LocationKind, Unit, UnitStatus
+from app.units.models import LocationKind, Unit, UnitScanStats, UnitStatus
 
 log = logging.getLogger(__name__)
 
@@ -217,8 +217,6 @@ _READ = None
 def read_statement():
     global _READ
     if _READ is None:
-        from app.consumers.models import UnitScanStats
-
         _READ = (sa.select(Unit.serial, *(Unit.__table__.c[name] for name in FACT_COLUMNS), UnitScanStats.scans,
                            UnitScanStats.first_scanned_at, UnitScanStats.first_app_user_id,
                            UnitScanStats.first_region_code)

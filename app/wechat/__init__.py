@@ -58,6 +58,7 @@ class WeChatRuntime:
         """The in-process sandbox (started on first use)."""
         with self._lock:
             if self._server is None:
+                # Loaded only where the sandbox stands in for WeChat: production never imports it.
                 from app.wechat.sandbox import SandboxServer, create_sandbox_app
 
                 self._server = SandboxServer(create_sandbox_app()).start()

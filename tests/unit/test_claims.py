@@ -10,7 +10,7 @@ from app.accounts.models import AppName, AppUser
 from app.campaigns import budget, claims
 from app.campaigns import service as campaigns
 from app.campaigns.models import Campaign, CampaignDay, Draw, DrawOutcome, Prize, Redemption, RedemptionStatus
-from app.consumers import service as consumers
+from app.flows import consumer_scans as consumers
 from app.consumers.models import BlockedConsumer
 from app.db import retrying, transaction
 from app.errors import DomainError

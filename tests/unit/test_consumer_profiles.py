@@ -16,7 +16,8 @@ from app.campaigns.models import (
     Redemption,
     RedemptionStatus,
 )
-from app.consumers import blacklist, profiles
+from app.consumers import blacklist
+from app.flows import consumer_profiles as profiles
 from app.consumers.models import ConsumerScan, Verdict
 from app.db import transaction
 from app.errors import DomainError

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from app.campaigns import claims
 from app.channel.models import DiversionAlert
 from app.consumers import facts, service
-from app.consumers.models import UnitScanStats
+from app.units.models import UnitScanStats
 from app.db import transaction
 from app.errors import DomainError
 from app.extensions import db

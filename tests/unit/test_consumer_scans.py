@@ -10,12 +10,13 @@ from app.accounts.models import AppName, AppUser
 from app.channel.models import DiversionAlert, SeenKind
 from app.codes import service as codes
 from app.consumers import service
-from app.consumers.models import CodeLeakAlert, ConsumerScan, UnitScanStats, Verdict
+from app.consumers.models import CodeLeakAlert, ConsumerScan, Verdict
 from app.db import transaction
 from app.errors import DomainError
 from app.extensions import db
+from app.flows import consumer_scans
 from app.trace import service as trace
-from app.units.models import LocationKind, Unit, UnitStatus
+from app.units.models import LocationKind, Unit, UnitScanStats, UnitStatus
 from tests.masterdata_factories import (
     ACTOR,
     DONGCHENG,
@@ -64,7 +65,7 @@ def goods():
 def scan(user, text, **kw):
     kw.setdefault("now", NOW)
     with transaction():
-        return service.scan(user=user, text=text, **kw)
+        return consumer_scans.scan(user=user, text=text, **kw)
 
 
 def short(code):
@@ -259,7 +260,7 @@ def _hidden_code_campaign(**data):
 def prove(user, scan_id, digits, **kw):
     kw.setdefault("now", NOW)
     with transaction():
-        return service.prove_hidden_code(user=user, scan_id=scan_id, hidden_code=digits, **kw)
+        return consumer_scans.prove_hidden_code(user=user, scan_id=scan_id, hidden_code=digits, **kw)
 
 
 def test_the_hidden_code_is_a_step_on_the_scan_made_not_another_scan(app, hidden, users):

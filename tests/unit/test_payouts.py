@@ -47,12 +47,12 @@ from tests.wechat.test_pay import receiver  # noqa: F401 - the fixture
 
 def test_enqueue_is_once_per_source_with_a_bill_number_from_the_id(app):
     user = make_user()
-    first = prize(user, source="draw:1")
-    again = prize(user, source="draw:1")
+    first = prize(user, draw_id=1)
+    again = prize(user, draw_id=1)
     assert first.id == again.id and first.out_bill_no == f"MT{first.id:020d}"
     assert first.status is PayoutStatus.PENDING and first.channel is PayoutChannel.TRANSFER
     with pytest.raises(DomainError) as error:
-        prize(user, amount=99, source="draw:1")
+        prize(user, amount=99, draw_id=1)
     assert error.value.code == "payout_source_reused"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Payout)) == 1
 

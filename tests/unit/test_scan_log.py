@@ -17,11 +17,11 @@ from app.campaigns import claims
 from app.channel.models import DiversionAlert
 from app.codes.models import BatchStatus, CodeBatch
 from app.consumers import facts, scan_log
-from app.consumers.models import CodeLeakAlert, ConsumerScan, UnitScanStats, Verdict
+from app.consumers.models import CodeLeakAlert, ConsumerScan, Verdict
 from app.db import transaction
 from app.errors import DomainError
 from app.extensions import db, redis
-from app.units.models import Unit
+from app.units.models import Unit, UnitScanStats
 from tests.masterdata_factories import HANGZHOU, make_dealer
 from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.unit.test_claims import NOW as CLAIM_NOW

@@ -13,6 +13,7 @@ import threading
 from flask import Flask
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from app.wechat.sandbox import blueprints
 from app.wechat.sandbox.credentials import SandboxCredentials
 from app.wechat.sandbox.state import SandboxState
 
@@ -21,8 +22,6 @@ log = logging.getLogger(__name__)
 
 def create_sandbox_app(credentials: SandboxCredentials | None = None) -> Flask:
     """The sandbox WSGI app, with fresh state and the given (or freshly generated) credentials."""
-    from app.wechat.sandbox import blueprints
-
     sandbox = Flask("wechat_sandbox")
     sandbox.config["SANDBOX_CREDENTIALS"] = credentials or SandboxCredentials.generate()
     sandbox.extensions["sandbox_state"] = SandboxState()

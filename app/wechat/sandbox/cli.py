@@ -38,6 +38,7 @@ def sandbox_request(url: str | None, method: str, path: str, **kwargs) -> reques
 @click.option("--port", default=8900, show_default=True, type=int)
 def run(host, port):
     """Serve a standalone sandbox (fresh credentials, in-memory state) until stopped."""
+    # The sandbox's app and server, loaded only when it is run (not by every `flask` command).
     from app.wechat.sandbox import PathOnlyLog, create_sandbox_app
 
     url = f"http://{host}:{port}"

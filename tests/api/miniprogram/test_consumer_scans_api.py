@@ -105,8 +105,8 @@ def test_the_scans_fast_encoder_answers_what_its_schema_documents(app, users, go
 
     from flask import json as flask_json
 
-    from app.consumers import service
     from app.db import transaction, utcnow
+    from app.flows import consumer_scans as service
     from miniprogram_api.consumer_scans import ConsumerScanResultSchema, _encode, scan_answer
     from tests.unit.test_claims import open_campaign
 

@@ -5,6 +5,7 @@ from app.accounts.models import AppUser
 from app.db import transaction
 from app.extensions import db
 from app.payouts import service
+from app.payouts.models import PayoutPurpose, PayoutRef
 from app.retail import service as retail
 from app.retail.models import Withdrawal
 from app.wechat import runtime
@@ -23,7 +24,7 @@ def test_a_consumer_reads_the_package_of_their_own_payout_only(client, mp, sandb
     headers, user = signed_in(mp)
     other_headers, _ = signed_in(mp)
     with transaction():
-        payout = service.enqueue(purpose="prize", source="draw:7", app_user=user, amount_fen=88)
+        payout = service.enqueue(source=PayoutRef(PayoutPurpose.PRIZE, 7), app_user=user, amount_fen=88)
     pending = client.get(f"/api/consumer/payouts/{payout.id}", headers=headers)
     assert pending.status_code == 200 and pending.get_json()["status"] == "pending"
     assert pending.get_json()["package"] is None
@@ -41,7 +42,7 @@ def test_a_clerk_reads_their_withdrawals_payout_and_a_consumer_token_is_refused(
     headers, user = signed_in(mp, "clerk")
     consumer_headers, _ = signed_in(mp)
     with transaction():
-        payout = service.enqueue(purpose="withdrawal", source="withdrawal:9", app_user=user, amount_fen=300)
+        payout = service.enqueue(source=PayoutRef(PayoutPurpose.WITHDRAWAL, 9), app_user=user, amount_fen=300)
     assert client.get(f"/api/clerk/payouts/{payout.id}", headers=headers).get_json()["status"] == "pending"
     assert client.get(f"/api/clerk/payouts/{payout.id}", headers=consumer_headers).status_code in (401, 403)
     assert client.get(f"/api/consumer/payouts/{payout.id}", headers=headers).status_code in (401, 403)

@@ -1,5 +1,8 @@
 """Consumer profiles: what one consumer scanned, where and when, and what they won; segment counts.
 
+A read across domains (consumers' scans, campaigns' draws, payouts, points), so it lives with the flows,
+above all of them.
+
 Every aggregate is one SQL query with GROUP BY (never a loop over rows), portable between SQLite
 and MariaDB. A region is counted at province or city level by the adcode's prefix (2 or 4 digits).
 """
@@ -24,7 +27,7 @@ from app.identity.scope import NATIONAL, DataScope
 from app.extensions import db
 from app.masterdata.models import Product, Region
 from app.masterdata.rules import region_prefix
-from app.payouts.models import Payout, PayoutPurpose, PayoutStatus
+from app.payouts.models import Payout, PayoutPurpose, PayoutRef, PayoutStatus
 from app.points.models import PointsBalance
 
 REGION_LEVELS = {"province": 2, "city": 4}
@@ -269,7 +272,7 @@ def summary(*, app_user: AppUser) -> dict:
 
 
 def _draw_source():
-    return sa.literal("draw:") + sa.cast(Draw.id, sa.String)
+    return PayoutRef.sql_key(PayoutPurpose.PRIZE, Draw.id)
 
 
 def my_prizes(*, app_user: AppUser):
