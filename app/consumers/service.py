@@ -62,6 +62,7 @@ from app.masterdata.models import (
     RegionLevel,
 )
 from app.masterdata.rules import region_prefix
+from app.platform.settings import setting
 from app.units.models import LocationKind, Recall, Unit, UnitStatus
 
 _CODE_CHARS = re.compile(r"^[0-9A-Z]+$")
@@ -112,11 +113,6 @@ class LeakAlertNotFound(NotFound):
 class LeakAlertClosed(Conflict):
     code = "code_leak_alert_closed"
     message = "The alert is already resolved."
-
-
-def _setting(name: str) -> int:
-    """A consumer-scan threshold from the settings (config/__init__.py declares each with its default)."""
-    return current_app.config[name]
 
 
 # --- reading the text -------------------------------------------------------------------------
@@ -200,9 +196,9 @@ def _ip_failures_key(ip: str) -> str:
 
 def _guesser_throttled(user: AppUser, ip: str | None) -> None:
     """429 too_many_attempts when this openid or IP has had its wrong guesses for the hour."""
-    checks = [(_user_failures_key(user.id), _setting("HIDDEN_CODE_MAX_FAILURES_PER_USER"))]
+    checks = [(_user_failures_key(user.id), setting("HIDDEN_CODE_MAX_FAILURES_PER_USER"))]
     if ip:
-        checks.append((_ip_failures_key(ip), _setting("HIDDEN_CODE_MAX_FAILURES_PER_IP")))
+        checks.append((_ip_failures_key(ip), setting("HIDDEN_CODE_MAX_FAILURES_PER_IP")))
     for key, limit in checks:
         failures, ttl = ratelimit.count(key)
         if failures >= limit:
@@ -215,11 +211,11 @@ def _shut_out(serial: int, user: AppUser) -> bool:
     pipe.get(_code_failures_key(serial))
     pipe.sismember(_code_guessers_key(serial), user.id)
     failures, guessed_wrong = pipe.execute()
-    return int(failures or 0) >= _setting("HIDDEN_CODE_MAX_FAILURES_PER_CODE") and bool(guessed_wrong)
+    return int(failures or 0) >= setting("HIDDEN_CODE_MAX_FAILURES_PER_CODE") and bool(guessed_wrong)
 
 
 def _count_wrong_guess(serial: int, user: AppUser, ip: str | None) -> None:
-    window = _setting("HIDDEN_CODE_LOCK_HOURS") * 3600
+    window = setting("HIDDEN_CODE_LOCK_HOURS") * 3600
     ratelimit.hit(_code_failures_key(serial), window)
     pipe = redis.pipeline()
     pipe.sadd(_code_guessers_key(serial), user.id)
