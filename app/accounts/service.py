@@ -23,6 +23,7 @@ from app.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthori
 from app.extensions import db, redis
 from app.identity.service import Actor, audit
 from app.masterdata.models import Dealer, Status, Store, store_dealers
+from app.platform import ratelimit
 from app.platform.settings import setting
 from app.wechat import miniprogram
 
@@ -173,16 +174,8 @@ class TokenPair:
 
 
 def _hit(key: str, limit: int) -> None:
-    """Count one login against a Redis counter of the current window; over the limit is a 429."""
-    window = setting("MP_LOGIN_WINDOW_SECONDS")
-    pipe = redis.pipeline()
-    pipe.set(key, 0, ex=window, nx=True)  # the first hit of a window starts its expiry
-    pipe.incr(key)
-    pipe.ttl(key)
-    _, count, ttl = pipe.execute()
-    if count > limit:
-        retry_after = max(1, int(ttl))
-        raise TooManyLogins(errors={"retry_after": retry_after}, headers={"Retry-After": str(retry_after)})
+    """Count one login in its window (MP_LOGIN_WINDOW_SECONDS); over the limit is a 429."""
+    ratelimit.enforce([(key, limit)], window=setting("MP_LOGIN_WINDOW_SECONDS"), refuse=TooManyLogins)
 
 
 def _session_key_name(app: AppName, openid: str) -> str:

@@ -34,7 +34,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 from flask import current_app
 
-from app import ratelimit
 from app.accounts import tokens
 from app.accounts.models import AppUser
 from app.campaigns import claims
@@ -62,6 +61,7 @@ from app.masterdata.models import (
     RegionLevel,
 )
 from app.masterdata.rules import region_prefix
+from app.platform import ratelimit
 from app.platform.settings import setting
 from app.units.models import LocationKind, Recall, Unit, UnitStatus
 
@@ -160,12 +160,10 @@ def rate_limit(key: str, limit: int) -> None:
     rate_limits([(key, limit)])
 
 
-def rate_limits(limits: list[tuple[str, int]], window: int = 60) -> None:
+def rate_limits(limits: list[tuple[str, int]]) -> None:
     """rate_limit for each (key, limit) in turn, in one Redis round trip: the first one past its limit
     answers 429 (keys after it are not counted, as with separate calls)."""
-    index, ttl = ratelimit.check(limits, window)
-    if index:
-        raise RateLimited(**ratelimit.retry_after(ttl))
+    ratelimit.enforce(limits, refuse=RateLimited)
 
 
 # Hidden codes. A guess is throttled by who makes it, not by the code: a stranger's wrong guesses must
@@ -491,8 +489,7 @@ def _count_scan(*, user, scanned, resolution, verdict, batch_product, hidden_cod
     counted = _count(record, limits=limits, slot=scan_log.UnitSlot(resolution.serial) if verdict is None else None,
                      token=token)
     if isinstance(counted, tuple):
-        ttl = counted[1]
-        raise RateLimited(errors={"retry_after": ttl}, headers={"Retry-After": str(ttl)})
+        raise RateLimited(**ratelimit.retry_after(counted[1]))
     return hidden, record, counted
 
 

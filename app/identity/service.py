@@ -15,12 +15,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
 from app.db import utcnow
-from app import ratelimit
 from app.errors import Conflict, NotFound, TooManyRequests, Unauthorized, ValidationFailed
 from app.extensions import db
 from app.identity.models import AdminToken, AdminUser, ApiKey, AuditRecord, Role, Scope, admin_user_regions
 from app.identity.scope import scope_of
 from app.masterdata.rules import RegionUnknown
+from app.platform import ratelimit
 
 _hasher = PasswordHasher()
 # Verified when the username is unknown, so a wrong name costs as much time as a wrong password.
