@@ -26,6 +26,7 @@ from app.identity import service as identity
 from app.identity.models import Role
 from app.identity.service import Actor, audit
 from app.platform import heartbeat
+from app.platform.clock import BUSINESS_TZ
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,7 @@ def download(*, actor: Actor, job_id: int) -> tuple[Path, str]:
         raise ExportNotReady()
     audit(actor, "export.download", job, {"rows": [None, job.rows_done], "list": [None, job.path],
                                           "filters": [None, job.filters]})
-    stamp = job.finished_at.astimezone(sheet.CHINA).strftime("%Y%m%d-%H%M")
+    stamp = job.finished_at.astimezone(BUSINESS_TZ).strftime("%Y%m%d-%H%M")
     return Path(job.file_path), f"{job.name}-{stamp}.{job.format.value}"
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from app.platform.clock import BUSINESS_TZ as CHINA
 from tests import channel_factories as cf
 from tests.masterdata_factories import make_dealer
 from tests.mp_factories import make_invitation, mp  # noqa: F401
 from tests.unit.test_retail import items_of
-
-CHINA = timezone(timedelta(hours=8))
 
 
 def _ok(response, status=200):
