@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from app import workers
+from app.platform import workers
 from app.consumers import scan_log
 from app.extensions import redis
 

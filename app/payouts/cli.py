@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import click
 from flask.cli import AppGroup
 
-from app import workers
+from app.platform import workers
 from app.payouts import service
 
 payouts = AppGroup("payouts", help="The payout queue (WeChat Pay transfers and red packets).")

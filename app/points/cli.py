@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import click
 from flask.cli import AppGroup
 
-from app import workers
+from app.platform import workers
 from app.db import retrying
 from app.points import service
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from app import workers
+from app.platform import workers
 from app.db import retried_transaction, transaction
 from app.stock import service
 
