@@ -171,7 +171,7 @@ def _forget_throttles(username: str) -> None:
 
 
 def unlock_user(*, actor: Actor, user_id: int) -> AdminUser:
-    """Lift the login throttles on this account (the account's own, and each address's on it)."""
+    """Lift the login throttles on this account (the account's own, and each address's on it) once the unlock commits."""
     user = get_user(user_id)
     after_commit.on_commit(functools.partial(_forget_throttles, user.username))
     changes = apply_changes(user, {"failed_logins": 0, "locked_until": None})
