@@ -83,12 +83,13 @@ def check_code_keys(config) -> None:
 
 def register_extensions(app: Flask) -> None:
     from app import wechat
-    from app.campaigns import budget, claims
+    from app.campaigns import claims
     from app.epcis import identifiers as epcis_identifiers, rfid_epcs
     from app.units import scan_facts
     from app.db import tune_connections
     from app.extensions import api, db, migrate, redis_ext
     from app.openapi_tags import HumanTagNames
+    from app.platform import after_commit
 
     db.init_app(app)
     with app.app_context():
@@ -99,7 +100,7 @@ def register_extensions(app: Flask) -> None:
     wechat.init_app(app)
     api.init_app(app, spec_kwargs={"extra_plugins": (HumanTagNames(),)})
     _import_models()
-    budget.watch_transactions()
+    after_commit.install()
     epcis_identifiers.register_epc_reader(rfid_epcs.read_sgtin_uri)  # RFID tags in partners' EPCIS documents
     claims.watch_commits()
     scan_facts.watch_commits()

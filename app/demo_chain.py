@@ -40,10 +40,10 @@ from werkzeug.serving import make_server
 from app.extensions import db
 from app.masterdata.models import Dealer, Product, ProductionLine, Store, Warehouse
 from app.payouts import service as payouts
+from app.platform.clock import BUSINESS_TZ
 from app.production.models import ProductionLot
 from app.wechat import runtime
 
-CHINA = timezone(timedelta(hours=8))
 LOT_PREFIX = "DEMO-CHAIN-"
 ITEMS = 24  # one full case of the demo tea
 SOLD = 12  # bottles the clerk sells: the consumers' bottles
@@ -246,7 +246,7 @@ class _Chain:
 
     def produce(self, ops: dict, *, line_key: dict) -> None:
         self.step("issue codes")
-        today = datetime.now(CHINA).date()
+        today = datetime.now(BUSINESS_TZ).date()
         lot = self.api.post("/api/admin/production-lots", headers=ops, json={
             "external_id": f"{LOT_PREFIX}{self.n:04d}", "lot_no": f"{today:%Y%m%d}D{self.n:03d}",
             "product_id": self.ids["product"], "production_date": today.isoformat(),

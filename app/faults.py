@@ -4,7 +4,7 @@ Three kinds, each with its answer:
 
 - an outage (the server is down, unreachable, restarting or out of connections): a request answers
   503 `service_unavailable` with Retry-After (app.errors); a worker backs off and carries on
-  (app.workers); the scan-log writer keeps its batch in the stream (app.consumers.scan_log);
+  (app.platform.workers); the scan-log writer keeps its batch in the stream (app.consumers.scan_log);
 - a use case the database stopped half-way and rolled back (a deadlock victim, a lock wait timed out,
   a connection lost before the commit, an auto-increment value it could not read after a restart):
   it may simply run again (app.db.retrying; every write endpoint through app.http.retry_writes);

@@ -229,7 +229,7 @@ class Base:
         self.BRAND_REPORT_URL = env("BRAND_REPORT_URL", "")
         _check_brand_contacts(self)
 
-        # Workers (app.workers): where each writes its liveness file (<dir>/<name>, written at least
+        # Workers (app.platform.workers): where each writes its liveness file (<dir>/<name>, written at least
         # every WORKER_HEARTBEAT_SECONDS, also while it waits out an outage), and the longest pause
         # between two tries while the database or Redis is down.
         self.WORKER_HEARTBEAT_DIR = env("WORKER_HEARTBEAT_DIR", str(ROOT / "var" / "heartbeats"))

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts import tokens
@@ -24,6 +23,8 @@ from app.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthori
 from app.extensions import db, redis
 from app.identity.service import Actor, audit
 from app.masterdata.models import Dealer, Status, Store, store_dealers
+from app.platform import ratelimit
+from app.platform.settings import setting
 from app.wechat import miniprogram
 
 INVITATION_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -154,10 +155,6 @@ class OwnerCannotBeRemoved(Forbidden):
     message = "An owner is removed by the brand's back office only."
 
 
-def _setting(name: str) -> int:
-    return int(current_app.config[name])
-
-
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -177,16 +174,8 @@ class TokenPair:
 
 
 def _hit(key: str, limit: int) -> None:
-    """Count one login against a Redis counter of the current window; over the limit is a 429."""
-    window = _setting("MP_LOGIN_WINDOW_SECONDS")
-    pipe = redis.pipeline()
-    pipe.set(key, 0, ex=window, nx=True)  # the first hit of a window starts its expiry
-    pipe.incr(key)
-    pipe.ttl(key)
-    _, count, ttl = pipe.execute()
-    if count > limit:
-        retry_after = max(1, int(ttl))
-        raise TooManyLogins(errors={"retry_after": retry_after}, headers={"Retry-After": str(retry_after)})
+    """Count one login in its window (MP_LOGIN_WINDOW_SECONDS); over the limit is a 429."""
+    ratelimit.enforce([(key, limit)], window=setting("MP_LOGIN_WINDOW_SECONDS"), refuse=TooManyLogins)
 
 
 def _session_key_name(app: AppName, openid: str) -> str:
@@ -196,11 +185,11 @@ def _session_key_name(app: AppName, openid: str) -> str:
 def login(*, app: AppName | str, code: str, ip: str) -> TokenPair:
     """Exchange a wx.login code for our tokens; create the app user (and link its person) on first login."""
     app = AppName(app)
-    _hit(f"mp:login:ip:{app.value}:{ip}", _setting("MP_LOGIN_LIMIT_PER_IP"))
+    _hit(f"mp:login:ip:{app.value}:{ip}", setting("MP_LOGIN_LIMIT_PER_IP"))
     session = _wechat(app).code_to_session(code)
-    _hit(f"mp:login:openid:{app.value}:{session.openid}", _setting("MP_LOGIN_LIMIT_PER_OPENID"))
+    _hit(f"mp:login:openid:{app.value}:{session.openid}", setting("MP_LOGIN_LIMIT_PER_OPENID"))
     redis.set(_session_key_name(app, session.openid), session.session_key,
-              ex=_setting("MP_SESSION_KEY_TTL_SECONDS"))
+              ex=setting("MP_SESSION_KEY_TTL_SECONDS"))
     user = _app_user(app, session.openid, session.unionid)
     if user.status is not AppUserStatus.ACTIVE:
         raise AccountDisabled()
@@ -249,7 +238,7 @@ def _person(unionid: str | None) -> Person:
 
 def _issue(user: AppUser, *, family: str) -> TokenPair:
     now = utcnow()
-    ttl = _setting("MP_ACCESS_TOKEN_TTL_SECONDS")
+    ttl = setting("MP_ACCESS_TOKEN_TTL_SECONDS")
     expires_at = now + timedelta(seconds=ttl)
     if user.id is None:
         db.session.flush()  # the token names the user
@@ -260,7 +249,7 @@ def _issue(user: AppUser, *, family: str) -> TokenPair:
     tokens.issued(_sha256(raw_access), ttl)
     db.session.add(RefreshToken(
         token_hash=_sha256(raw_refresh), app_user=user, audience=user.app, family=family, created_at=now,
-        expires_at=now + timedelta(seconds=_setting("MP_REFRESH_TOKEN_TTL_SECONDS")),
+        expires_at=now + timedelta(seconds=setting("MP_REFRESH_TOKEN_TTL_SECONDS")),
     ))
     return TokenPair(token=raw_access, refresh_token=raw_refresh, expires_in=ttl, user=user)
 
@@ -299,7 +288,7 @@ def refresh(*, app: AppName | str, refresh_token: str) -> TokenPair:
 def _revoke_access_tokens(family: str, now: datetime) -> None:
     live = sa.and_(AccessToken.family == family, AccessToken.revoked_at.is_(None), AccessToken.expires_at > now)
     tokens.revoke(list(db.session.scalars(sa.select(AccessToken.token_hash).where(live))),
-                  _setting("MP_ACCESS_TOKEN_TTL_SECONDS"))
+                  setting("MP_ACCESS_TOKEN_TTL_SECONDS"))
     db.session.execute(sa.update(AccessToken).where(AccessToken.family == family, AccessToken.revoked_at.is_(None))
                        .values(revoked_at=now).execution_options(synchronize_session=False))
 

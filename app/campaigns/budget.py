@@ -8,8 +8,8 @@ there, so a Redis that was flushed, restarted or wrong can never make the campai
 - A missing key is seeded from the database (SET NX: the first seeder wins) with an expiry, so the
   mirror heals itself: whatever drift a crash left behind is gone within ``MIRROR_SECONDS``.
 - A reservation the database then refuses is handed back at once (``release``); one whose transaction
-  rolls back for any reason (an error, a deadlock, a retry) is handed back by a session hook
-  (``watch_transactions``), so a failed claim never leaves Redis charged.
+  rolls back for any reason (an error, a deadlock, a retry) is handed back after the rollback
+  (``hold_until_commit``, app.platform.after_commit), so a failed claim never leaves Redis charged.
 - A mirror that over-counts only says "no" too early (a prize not given); it never says "yes" to money
   the database lacks, because the database is asked every time the answer is "yes". With rollbacks
   handed back, over-counting needs a process killed mid-claim, and lasts until the keys expire.
@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from datetime import date
 
 import redis as redis_lib
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from app.extensions import redis
+from app.platform import after_commit
 
 MIRROR_SECONDS = 60
 
@@ -98,38 +97,19 @@ def take(request: Request, seed) -> Answer:
 
 
 def hold_until_commit(session, request: Request) -> None:
-    """A reservation lives as long as the transaction that took it: a rollback hands it back."""
-    session.info.setdefault(_HELD, []).append(request)
+    """A reservation lives as long as the transaction that took it: a rollback hands it back (a savepoint
+    released inside it, insert_once of the delivery, is not its commit)."""
+    after_commit.on_rollback(lambda: release(request), key=_held(request), session=session)
 
 
-_HELD = "budget_reservations"
+def _held(request: Request) -> tuple[str, int]:
+    return "budget_reservation", id(request)  # this reservation, not an equal one taken beside it
 
 
 def hand_back(session, request: Request) -> None:
     """Release a reservation now (the database refused it), and stop holding it for the transaction."""
-    held = session.info.get(_HELD, [])
-    if request in held:
-        held.remove(request)
+    after_commit.drop(_held(request), session=session)
     release(request)
-
-
-def _kept(session) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint released (insert_once of the delivery): the claim may still roll back
-    session.info.pop(_HELD, None)
-
-
-def _rolled_back(session, previous_transaction) -> None:
-    if previous_transaction.parent is None:  # the whole transaction, not a savepoint inside it
-        for request in session.info.pop(_HELD, []):
-            release(request)
-
-
-def watch_transactions() -> None:
-    """Hook every session's commit and rollback (once per process), for ``hold_until_commit``."""
-    if not sa.event.contains(Session, "after_commit", _kept):
-        sa.event.listen(Session, "after_commit", _kept)
-        sa.event.listen(Session, "after_soft_rollback", _rolled_back)
 
 
 def release(request: Request) -> None:

@@ -48,6 +48,7 @@ from app.masterdata.rules import region_prefix
 from app.payouts import service as payouts
 from app.payouts.models import PayoutPurpose, PayoutRef
 from app.platform.clock import china_day
+from app.platform.settings import setting
 from app.points import service as points
 from app.reports import facts as report_facts, rollups
 from app.units.models import UnitScanStats
@@ -97,10 +98,6 @@ class LimitReached(Conflict):
 class ConsumerBlocked(Forbidden):
     code = "consumer_blocked"
     message = "This account cannot take part in campaigns."
-
-
-def _setting(name: str) -> int:
-    return current_app.config[name]
 
 
 # --- who may enter what ---------------------------------------------------------------------------
@@ -228,7 +225,7 @@ def watch_commits() -> None:
 def _listed_campaigns() -> list[_Listed]:
     """The active campaigns, read at most every CAMPAIGN_CACHE_SECONDS per process (scans are many)."""
     cached = current_app.extensions.get("listed_campaigns")
-    if cached is not None and time.monotonic() - cached[0] < _setting("CAMPAIGN_CACHE_SECONDS"):
+    if cached is not None and time.monotonic() - cached[0] < setting("CAMPAIGN_CACHE_SECONDS"):
         return cached[1]
     campaigns = list(db.session.scalars(sa.select(Campaign).where(Campaign.status == CampaignStatus.ACTIVE)
                                         .order_by(Campaign.ends_at, Campaign.id)))
@@ -366,9 +363,9 @@ class ClaimResult:
 
 def limit_rate(*, user: AppUser, ip: str | None) -> None:
     """Claims per minute per openid and per IP (429 rate_limited); counted once per request, before any retry."""
-    rate_limit(f"consumer:claims:user:{user.openid}", _setting("CLAIMS_PER_MINUTE_USER"))
+    rate_limit(f"consumer:claims:user:{user.openid}", setting("CLAIMS_PER_MINUTE_USER"))
     if ip:
-        rate_limit(f"consumer:claims:ip:{ip}", _setting("CLAIMS_PER_MINUTE_IP"))
+        rate_limit(f"consumer:claims:ip:{ip}", setting("CLAIMS_PER_MINUTE_IP"))
 
 
 def claim(*, user: AppUser, scan_id: int, campaign_id: int | None = None, now: datetime | None = None) -> ClaimResult:
@@ -384,7 +381,7 @@ def claim(*, user: AppUser, scan_id: int, campaign_id: int | None = None, now: d
     db.session.execute(sa.select(AppUser.id).where(AppUser.id == user.id).with_for_update())
     if blacklist.is_blocked(user.openid):
         raise ConsumerBlocked()
-    if now - scan.scanned_at > timedelta(hours=_setting("CLAIM_WINDOW_HOURS")):
+    if now - scan.scanned_at > timedelta(hours=setting("CLAIM_WINDOW_HOURS")):
         raise ClaimWindowPassed()
     campaign = _chosen_campaign(scan, user, campaign_id, now)
     prizes = list(db.session.scalars(sa.select(Prize).where(Prize.campaign_id == campaign.id).order_by(Prize.id)))
@@ -575,7 +572,7 @@ def _velocity_of(user_id: int) -> ClaimVelocity:
 
 def _note_claim(velocity: ClaimVelocity, draw: Draw, now: datetime) -> None:
     """Remember where this claim came from (cities older than the velocity window are forgotten)."""
-    since = now - timedelta(hours=_setting("CLAIM_VELOCITY_HOURS"))
+    since = now - timedelta(hours=setting("CLAIM_VELOCITY_HOURS"))
     cities = {city: at for city, at in (velocity.cities or {}).items() if datetime.fromisoformat(at) >= since}
     if draw.region_code:
         cities[draw.region_code[:4]] = now.isoformat()
@@ -590,10 +587,10 @@ def _velocity_hold(velocity: ClaimVelocity, draw: Draw) -> str | None:
     won_today = (velocity.cash_won_fen if velocity.day == draw.day else 0) + draw.amount
     velocity.day, velocity.cash_won_fen = draw.day, won_today
     cities = len(velocity.cities or {})
-    if cities >= _setting("CLAIM_VELOCITY_CITIES"):
-        return f"claims from {cities} cities within {_setting('CLAIM_VELOCITY_HOURS')} h"
-    if won_today > _setting("CLAIM_HOLD_DAILY_FEN"):
-        return f"{won_today} fen won today, above {_setting('CLAIM_HOLD_DAILY_FEN')}"
+    if cities >= setting("CLAIM_VELOCITY_CITIES"):
+        return f"claims from {cities} cities within {setting('CLAIM_VELOCITY_HOURS')} h"
+    if won_today > setting("CLAIM_HOLD_DAILY_FEN"):
+        return f"{won_today} fen won today, above {setting('CLAIM_HOLD_DAILY_FEN')}"
     return None
 
 

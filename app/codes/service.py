@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from app import workers
 from app.codes import export as packs
 from app.codes.format import MAX_SERIAL, CodeKeyring, InvalidCode
 from app.codes.models import BatchStatus, CodeBatch, CodeCounter, ExportJob, ExportStatus, Level
@@ -20,7 +19,7 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db, redis
 from app.identity.service import Actor, audit
 from app.masterdata.models import Product, Status
-from app.platform import heartbeat
+from app.platform import leases, workers
 from app.reports import facts, rollups
 
 log = logging.getLogger(__name__)
@@ -398,40 +397,18 @@ def download_export(*, actor: Actor, job_id: int) -> tuple[Path, str]:
     return Path(job.file_path), f"codes-{job.batch.batch_no}-{job.id}.zip"
 
 
+_JOBS = leases.Jobs(ExportJob, queued=ExportStatus.QUEUED, running=ExportStatus.RUNNING, worker="codes")
+
+
 def dispatch_export(*, job_id: int, password: str | None = None) -> None:
     """Run a committed export job the configured way: inline, in a thread, or leave it to a worker."""
-    runner = current_app.config["CODE_EXPORT_RUNNER"]
-    if runner == "inline":
-        run_export(job_id=job_id, password=password)
-    elif runner == "thread":
-        app = current_app._get_current_object()
-        threading.Thread(target=_run_in_thread, args=(app, job_id, password),
-                         name=f"code-export-{job_id}", daemon=True).start()
-    elif runner != "worker":
-        raise RuntimeError(f"CODE_EXPORT_RUNNER must be inline, thread or worker, not {runner!r}")
-
-
-def _run_in_thread(app, job_id: int, password: str | None) -> None:
-    with app.app_context():
-        try:
-            run_export(job_id=job_id, password=password)
-        finally:
-            db.session.remove()
+    leases.dispatch(lambda: run_export(job_id=job_id, password=password), setting="CODE_EXPORT_RUNNER",
+                    thread_name=f"code-export-{job_id}")
 
 
 def claim_export(job_id: int) -> int | None:
     """Take a queued job (atomically: only one runner wins); its attempt number, or None; commits."""
-    with transaction():
-        now = utcnow()
-        claimed = db.session.execute(
-            sa.update(ExportJob).where(ExportJob.id == job_id, ExportJob.status == ExportStatus.QUEUED)
-            .values(status=ExportStatus.RUNNING, started_at=now, heartbeat_at=now,
-                    attempt=ExportJob.attempt + 1)
-            .execution_options(synchronize_session=False)
-        ).rowcount == 1
-        if not claimed:
-            return None
-        return db.session.scalar(sa.select(ExportJob.attempt).where(ExportJob.id == job_id))
+    return _JOBS.claim(job_id)
 
 
 def run_export(*, job_id: int, password: str | None = None) -> bool:
@@ -464,23 +441,12 @@ def perform_export(*, job_id: int, attempt: int, password: str | None) -> None:
             file_size=result.size, sha256=result.sha256)
 
 
-def _mine(job_id: int, attempt: int):
-    return sa.update(ExportJob).where(ExportJob.id == job_id, ExportJob.attempt == attempt,
-                                      ExportJob.status == ExportStatus.RUNNING)
-
-
 def _set_progress(job_id: int, attempt: int, rows: int) -> None:
-    heartbeat.beat("codes")  # a long export is the worker at work, not a stopped loop
-    with transaction():
-        db.session.execute(_mine(job_id, attempt).values(rows_done=rows, heartbeat_at=utcnow())
-                           .execution_options(synchronize_session=False))
+    _JOBS.update(job_id, attempt, rows_done=rows)
 
 
 def _finish(job_id: int, attempt: int, **values) -> None:
-    with transaction():
-        db.session.execute(_mine(job_id, attempt).values(finished_at=utcnow(), **values)
-                           .execution_options(synchronize_session=False))
-    db.session.expire_all()
+    _JOBS.finish(job_id, attempt, **values)
 
 
 def recover_stale_exports(*, stale_after: timedelta) -> int:
@@ -488,15 +454,10 @@ def recover_stale_exports(*, stale_after: timedelta) -> int:
 
     An encrypted job fails instead: its password was handed to the dead runner and is gone.
     """
-    stale = sa.and_(ExportJob.status == ExportStatus.RUNNING,
-                    ExportJob.heartbeat_at < utcnow() - stale_after)
     with transaction():
-        requeued = db.session.execute(
-            sa.update(ExportJob).where(stale, ExportJob.encrypted.is_(False))
-            .values(status=ExportStatus.QUEUED, rows_done=0, started_at=None, heartbeat_at=None)
-            .execution_options(synchronize_session=False)).rowcount
+        requeued = _JOBS.requeue_stale(stale_after, ExportJob.encrypted.is_(False))
         failed = db.session.execute(
-            sa.update(ExportJob).where(stale, ExportJob.encrypted.is_(True))
+            sa.update(ExportJob).where(_JOBS.stale(stale_after), ExportJob.encrypted.is_(True))
             .values(status=ExportStatus.FAILED, finished_at=utcnow(),
                     error="the export stopped (its worker died); request a new export")
             .execution_options(synchronize_session=False)).rowcount
@@ -509,11 +470,8 @@ def run_queued_exports() -> int:
     """One step of the export worker: requeue exports whose runner died, then run the queued ones,
     oldest first; returns how many ran."""
     recover_stale_exports(stale_after=timedelta(seconds=current_app.config["CODE_EXPORT_STALE_SECONDS"]))
-    queued = db.session.scalars(sa.select(ExportJob.id).where(ExportJob.status == ExportStatus.QUEUED)
-                                .order_by(ExportJob.id)).all()
-    db.session.rollback()  # don't sit in a transaction (and its snapshot) while exporting
     done = 0
-    for job_id in queued:
+    for job_id in _JOBS.queued_ids():
         attempt = claim_export(job_id)
         if attempt is None:
             continue
@@ -525,7 +483,7 @@ def run_queued_exports() -> int:
 
 
 def work(*, once: bool = False, poll_seconds: float = 2.0, stop: threading.Event | None = None) -> int:
-    """The worker of `flask codes work` (app.workers' loop over run_queued_exports); returns jobs run."""
+    """The worker of `flask codes work` (app.platform.workers' loop over run_queued_exports); returns jobs run."""
     packs.tune_interpreter_for_exports()  # this process only exports
     done = 0
 

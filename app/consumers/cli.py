@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from app import workers
 from app.consumers import scan_log
 from app.extensions import redis
+from app.platform import workers
 
 consumers = AppGroup("consumers", help="Consumer scans.")
 

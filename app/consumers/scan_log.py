@@ -55,6 +55,7 @@ from app.accounts.service import TokenInvalid
 from app.db import greatest, insert_ignore, mysql_like, upsert
 from app.errors import NotFound
 from app.extensions import db, redis
+from app.platform import ratelimit
 from app.reports import facts as report_facts, rollups
 from app.units import scan_facts, store as unit_store
 from app.units.models import UnitScanStats
@@ -112,11 +113,7 @@ if mode == 'u' then
     counter = p['counter']
   end
 end
-for i, limit in ipairs(p['limits']) do
-  local key = KEYS[6 + i]
-  redis.call('SET', key, 0, 'EX', p['window'], 'NX')
-  if redis.call('INCR', key) > limit then return {i, redis.call('TTL', key)} end
-end
+""" + ratelimit.windows_lua(key="KEYS[6 + i]", limits="p['limits']", window="p['window']") + """
 if mode == 'u' and p['seed'] == '1' then
   local there = redis.call('HGET', KEYS[3], facts_field)
   if (p['expect'] == '' and not there) or there == p['expect'] then
@@ -282,7 +279,7 @@ def count_and_log(record: dict, *, limits: list[tuple[str, int]], unit: UnitSlot
     bucket, facts_field, _ = scan_facts.slot(serial) if serial is not None else ("", "f", "")
     keys = [IDS, STREAM, bucket, f"consumer:unit:{serial}:users", f"consumer:unit:{serial}:regions",
             token_key or "", *(key for key, _ in limits)]
-    params = {"limits": [limit for _, limit in limits], "window": 60,
+    params = {"limits": [limit for _, limit in limits], "window": ratelimit.WINDOW_SECONDS,
               "mode": "u" if unit is not None else "f" if serial is not None else "0",
               "copy": [config["CONSUMER_COPY_WINDOW_HOURS"] * 3600 * 1_000_000, config["CONSUMER_COPY_USERS"],
                        config["CONSUMER_COPY_REGIONS"]],

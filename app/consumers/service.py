@@ -34,7 +34,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 from flask import current_app
 
-from app import ratelimit
 from app.accounts import tokens
 from app.accounts.models import AppUser
 from app.channel import diversion
@@ -61,6 +60,8 @@ from app.masterdata.models import (
     RegionLevel,
 )
 from app.masterdata.rules import region_prefix
+from app.platform import ratelimit
+from app.platform.settings import setting
 from app.units.models import LocationKind, Recall, Unit, UnitStatus
 
 _CODE_CHARS = re.compile(r"^[0-9A-Z]+$")
@@ -113,11 +114,6 @@ class LeakAlertClosed(Conflict):
     message = "The alert is already resolved."
 
 
-def _setting(name: str) -> int:
-    """A consumer-scan threshold from the settings (config/__init__.py declares each with its default)."""
-    return current_app.config[name]
-
-
 # --- reading the text -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -163,12 +159,10 @@ def rate_limit(key: str, limit: int) -> None:
     rate_limits([(key, limit)])
 
 
-def rate_limits(limits: list[tuple[str, int]], window: int = 60) -> None:
+def rate_limits(limits: list[tuple[str, int]]) -> None:
     """rate_limit for each (key, limit) in turn, in one Redis round trip: the first one past its limit
     answers 429 (keys after it are not counted, as with separate calls)."""
-    index, ttl = ratelimit.check(limits, window)
-    if index:
-        raise RateLimited(**ratelimit.retry_after(ttl))
+    ratelimit.enforce(limits, refuse=RateLimited)
 
 
 # Hidden codes. A guess is throttled by who makes it, not by the code: a stranger's wrong guesses must
@@ -199,9 +193,9 @@ def _ip_failures_key(ip: str) -> str:
 
 def _guesser_throttled(user: AppUser, ip: str | None) -> None:
     """429 too_many_attempts when this openid or IP has had its wrong guesses for the hour."""
-    checks = [(_user_failures_key(user.id), _setting("HIDDEN_CODE_MAX_FAILURES_PER_USER"))]
+    checks = [(_user_failures_key(user.id), setting("HIDDEN_CODE_MAX_FAILURES_PER_USER"))]
     if ip:
-        checks.append((_ip_failures_key(ip), _setting("HIDDEN_CODE_MAX_FAILURES_PER_IP")))
+        checks.append((_ip_failures_key(ip), setting("HIDDEN_CODE_MAX_FAILURES_PER_IP")))
     for key, limit in checks:
         failures, ttl = ratelimit.count(key)
         if failures >= limit:
@@ -214,11 +208,11 @@ def _shut_out(serial: int, user: AppUser) -> bool:
     pipe.get(_code_failures_key(serial))
     pipe.sismember(_code_guessers_key(serial), user.id)
     failures, guessed_wrong = pipe.execute()
-    return int(failures or 0) >= _setting("HIDDEN_CODE_MAX_FAILURES_PER_CODE") and bool(guessed_wrong)
+    return int(failures or 0) >= setting("HIDDEN_CODE_MAX_FAILURES_PER_CODE") and bool(guessed_wrong)
 
 
 def _count_wrong_guess(serial: int, user: AppUser, ip: str | None) -> None:
-    window = _setting("HIDDEN_CODE_LOCK_HOURS") * 3600
+    window = setting("HIDDEN_CODE_LOCK_HOURS") * 3600
     ratelimit.hit(_code_failures_key(serial), window)
     pipe = redis.pipeline()
     pipe.sadd(_code_guessers_key(serial), user.id)
@@ -496,8 +490,7 @@ def _count_scan(*, user, scanned, resolution, verdict, batch_product, hidden_cod
     counted = _count(record, limits=limits, slot=scan_log.UnitSlot(resolution.serial) if verdict is None else None,
                      token=token)
     if isinstance(counted, tuple):
-        ttl = counted[1]
-        raise RateLimited(errors={"retry_after": ttl}, headers={"Retry-After": str(ttl)})
+        raise RateLimited(**ratelimit.retry_after(counted[1]))
     return hidden, record, counted
 
 

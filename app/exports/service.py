@@ -16,7 +16,7 @@ import marshmallow as ma
 import sqlalchemy as sa
 from flask import current_app
 
-from app import faults, workers
+from app import faults
 from app.db import transaction, utcnow
 from app.errors import DomainError, NotFound, ValidationFailed
 from app.exports import sheet
@@ -25,7 +25,8 @@ from app.extensions import db
 from app.identity import service as identity
 from app.identity.models import Role
 from app.identity.service import Actor, audit
-from app.platform import heartbeat
+from app.platform import leases, workers
+from app.platform.clock import BUSINESS_TZ
 
 log = logging.getLogger(__name__)
 
@@ -168,44 +169,23 @@ def download(*, actor: Actor, job_id: int) -> tuple[Path, str]:
         raise ExportNotReady()
     audit(actor, "export.download", job, {"rows": [None, job.rows_done], "list": [None, job.path],
                                           "filters": [None, job.filters]})
-    stamp = job.finished_at.astimezone(sheet.CHINA).strftime("%Y%m%d-%H%M")
+    stamp = job.finished_at.astimezone(BUSINESS_TZ).strftime("%Y%m%d-%H%M")
     return Path(job.file_path), f"{job.name}-{stamp}.{job.format.value}"
 
 
 # --- running jobs ----------------------------------------------------------------------------------
 
+_JOBS = leases.Jobs(DataExportJob, queued=ExportStatus.QUEUED, running=ExportStatus.RUNNING, worker="exports")
+
+
 def dispatch(*, job_id: int) -> None:
     """Run a committed job the configured way: inline, in a thread, or leave it to `flask exports work`."""
-    runner = current_app.config["EXPORT_RUNNER"]
-    if runner == "inline":
-        run_job(job_id=job_id)
-    elif runner == "thread":
-        app = current_app._get_current_object()
-        threading.Thread(target=_run_in_thread, args=(app, job_id), name=f"export-{job_id}", daemon=True).start()
-    elif runner != "worker":
-        raise RuntimeError(f"EXPORT_RUNNER must be inline, thread or worker, not {runner!r}")
-
-
-def _run_in_thread(app, job_id: int) -> None:
-    with app.app_context():
-        try:
-            run_job(job_id=job_id)
-        finally:
-            db.session.remove()
+    leases.dispatch(lambda: run_job(job_id=job_id), setting="EXPORT_RUNNER", thread_name=f"export-{job_id}")
 
 
 def claim(job_id: int) -> int | None:
     """Take a queued job (atomically: only one runner wins); its attempt number, or None; commits."""
-    with transaction():
-        now = utcnow()
-        claimed = db.session.execute(
-            sa.update(DataExportJob).where(DataExportJob.id == job_id, DataExportJob.status == ExportStatus.QUEUED)
-            .values(status=ExportStatus.RUNNING, started_at=now, heartbeat_at=now, rows_done=0,
-                    attempt=DataExportJob.attempt + 1)
-            .execution_options(synchronize_session=False)).rowcount == 1
-        if not claimed:
-            return None
-        return db.session.scalar(sa.select(DataExportJob.attempt).where(DataExportJob.id == job_id))
+    return _JOBS.claim(job_id, rows_done=0)
 
 
 def run_job(*, job_id: int) -> bool:
@@ -247,39 +227,20 @@ def perform(*, job_id: int, attempt: int) -> None:
             # again once the database or Redis is back (the worker's loop waits out the outage).
             raise
         log.exception("export %s failed", job_id)
-        _finish(job_id, attempt, status=ExportStatus.FAILED, error=str(exc)[:1000] or type(exc).__name__)
+        _JOBS.finish(job_id, attempt, status=ExportStatus.FAILED, error=str(exc)[:1000] or type(exc).__name__)
         return
-    _finish(job_id, attempt, status=ExportStatus.DONE, rows_done=written.rows, rows_total=written.rows,
+    _JOBS.finish(job_id, attempt, status=ExportStatus.DONE, rows_done=written.rows, rows_total=written.rows,
             file_path=str(path), file_size=written.size)
 
 
-def _mine(job_id: int, attempt: int):
-    return sa.update(DataExportJob).where(DataExportJob.id == job_id, DataExportJob.attempt == attempt,
-                                          DataExportJob.status == ExportStatus.RUNNING)
-
-
 def _update(job_id: int, attempt: int, **values) -> None:
-    heartbeat.beat("exports")  # a long export is the worker at work, not a stopped loop
-    with transaction():
-        db.session.execute(_mine(job_id, attempt).values(heartbeat_at=utcnow(), **values)
-                           .execution_options(synchronize_session=False))
-
-
-def _finish(job_id: int, attempt: int, **values) -> None:
-    with transaction():
-        db.session.execute(_mine(job_id, attempt).values(finished_at=utcnow(), **values)
-                           .execution_options(synchronize_session=False))
-    db.session.expire_all()
+    _JOBS.update(job_id, attempt, **values)
 
 
 def recover_stale(*, stale_after: timedelta) -> int:
     """Jobs whose runner stopped beating (a crashed worker) are queued again; returns how many."""
     with transaction():
-        requeued = db.session.execute(
-            sa.update(DataExportJob).where(DataExportJob.status == ExportStatus.RUNNING,
-                                           DataExportJob.heartbeat_at < utcnow() - stale_after)
-            .values(status=ExportStatus.QUEUED, rows_done=0, started_at=None, heartbeat_at=None)
-            .execution_options(synchronize_session=False)).rowcount
+        requeued = _JOBS.requeue_stale(stale_after)
     if requeued:
         log.warning("exports whose worker stopped, queued again: %s", requeued)
     return requeued
@@ -314,14 +275,11 @@ def run_queued() -> int:
     queued jobs, oldest first; returns how many ran."""
     recover_stale(stale_after=timedelta(seconds=current_app.config["EXPORT_STALE_SECONDS"]))
     purge_expired()
-    queued = db.session.scalars(sa.select(DataExportJob.id).where(DataExportJob.status == ExportStatus.QUEUED)
-                                .order_by(DataExportJob.id)).all()
-    db.session.rollback()  # don't sit in a transaction (and its snapshot) while exporting
-    return sum(run_job(job_id=job_id) for job_id in queued)
+    return sum(run_job(job_id=job_id) for job_id in _JOBS.queued_ids())
 
 
 def work(*, once: bool = False, poll_seconds: float = 2.0, stop: threading.Event | None = None) -> int:
-    """The worker of `flask exports work` (app.workers' loop over run_queued); returns jobs run."""
+    """The worker of `flask exports work` (app.platform.workers' loop over run_queued); returns jobs run."""
     done = 0
 
     def step() -> bool:

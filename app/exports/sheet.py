@@ -12,15 +12,15 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import marshmallow as ma
 import xlsxwriter
 
 from app.exports.labels import label_of
+from app.platform.clock import BUSINESS_TZ
 
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 # An .xlsx sheet holds 1,048,576 rows, the header included.
 XLSX_MAX_ROWS = 1_048_575
 # Excel keeps 15 significant digits: larger integers (a code's serial) are written as text.
@@ -127,7 +127,7 @@ def china_time(value: str | datetime) -> datetime:
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(CHINA).replace(tzinfo=None, microsecond=0)
+    return moment.astimezone(BUSINESS_TZ).replace(tzinfo=None, microsecond=0)
 
 
 def yuan_text(fen: int) -> str:
@@ -170,7 +170,7 @@ def csv_value(column: Column, value) -> str:
     if kind is Kind.MONEY:
         return yuan_text(value)
     if kind is Kind.DATETIME:
-        return value.replace(tzinfo=CHINA).isoformat()
+        return value.replace(tzinfo=BUSINESS_TZ).isoformat()
     if kind is Kind.DATE:
         return value.isoformat()
     if kind is Kind.BOOL:

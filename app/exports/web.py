@@ -27,6 +27,7 @@ from app.exports.models import ExportFormat, ExportStatus
 from app.exports.service import Source
 from app.extensions import db
 from app.http import LIST_EXPORTER, SORT, current_actor, view_function
+from app.platform.clock import BUSINESS_TZ
 from app.schemas import Int
 
 FORMATS = ("json",) + tuple(f.value for f in ExportFormat)
@@ -108,7 +109,7 @@ def _answer(source: Source, fmt: ExportFormat, name: str):
     with open(path, "rb") as fh:
         data = io.BytesIO(fh.read())
     path.unlink(missing_ok=True)
-    stamp = utcnow().astimezone(sheet.CHINA).strftime("%Y%m%d-%H%M")
+    stamp = utcnow().astimezone(BUSINESS_TZ).strftime("%Y%m%d-%H%M")
     return send_file(data, mimetype=sheet_mimetype(fmt), as_attachment=True,
                      download_name=f"{name}-{stamp}.{fmt.value}", max_age=0)
 

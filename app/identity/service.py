@@ -1,6 +1,7 @@
 """Identity use cases: log in and out, resolve tokens and API keys, manage users and keys, audit."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -15,12 +16,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
 from app.db import utcnow
-from app import ratelimit
 from app.errors import Conflict, NotFound, TooManyRequests, Unauthorized, ValidationFailed
 from app.extensions import db
 from app.identity.models import AdminToken, AdminUser, ApiKey, AuditRecord, Role, Scope, admin_user_regions
 from app.identity.scope import scope_of
 from app.masterdata.rules import RegionUnknown
+from app.platform import after_commit, ratelimit
 
 _hasher = PasswordHasher()
 # Verified when the username is unknown, so a wrong name costs as much time as a wrong password.
@@ -164,11 +165,15 @@ def update_user(*, actor: Actor, user_id: int, changes: dict) -> AdminUser:
     return user
 
 
+def _forget_throttles(username: str) -> None:
+    ratelimit.forget(_login_key("account", username))
+    ratelimit.forget_prefix(f"{_login_key('pair', username)}:")
+
+
 def unlock_user(*, actor: Actor, user_id: int) -> AdminUser:
-    """Lift the login throttles on this account (the account's own, and each address's on it)."""
+    """Lift the login throttles on this account (the account's own, and each address's on it) once the unlock commits."""
     user = get_user(user_id)
-    ratelimit.forget(_login_key("account", user.username))
-    ratelimit.forget_prefix(f"{_login_key('pair', user.username)}:")
+    after_commit.on_commit(functools.partial(_forget_throttles, user.username))
     changes = apply_changes(user, {"failed_logins": 0, "locked_until": None})
     audit(actor, "user.unlock", user, changes)
     return user

@@ -10,6 +10,7 @@ from app.extensions import db
 from app.identity.service import Actor, apply_changes, audit
 from app.masterdata import region_cache
 from app.masterdata.models import Region, RegionLevel
+from app.platform import after_commit
 
 
 def read_dataset() -> list[dict]:
@@ -40,7 +41,7 @@ def load_regions(*, actor: Actor) -> dict[str, int]:
             counts["unchanged"] += 1
     if counts["created"] or counts["updated"]:
         # Every process's region cache reloads once this transaction commits.
-        sa.event.listen(db.session(), "after_commit", lambda _session: region_cache.changed(), once=True)
+        after_commit.on_commit(region_cache.changed, key="region_cache")
         audit(actor, "regions.load", None, {"created": [None, counts["created"]],
                                             "updated": [None, counts["updated"]]},
               entity_type="regions", entity_id="dataset")

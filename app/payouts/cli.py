@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 import click
 from flask.cli import AppGroup
 
-from app import workers
 from app.payouts import service
+from app.platform import workers
 
 payouts = AppGroup("payouts", help="The payout queue (WeChat Pay transfers and red packets).")
 

@@ -48,6 +48,7 @@ from app.db import insert_once, retrying, transaction, utcnow
 from app.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.extensions import db
 from app.identity.service import Actor, audit
+from app.platform import leases
 from app.reports import facts, rollups
 from app.payouts import settlement
 from app.payouts.models import (
@@ -209,19 +210,15 @@ class _Outcome:
 
 def _claim(payout_id: int, status: PayoutStatus, now: datetime, *, creates: bool) -> bool:
     """Take a due payout for this worker (an atomic UPDATE); a PENDING one becomes CREATING in it."""
-    values = {"next_attempt_at": now + timedelta(seconds=LEASE_SECONDS),
-              "lease_until": now + timedelta(seconds=LEASE_SECONDS)}
+    values = {"lease_until": now + timedelta(seconds=LEASE_SECONDS)}
     if status is PayoutStatus.PENDING:
         values["status"] = PayoutStatus.CREATING  # committed BEFORE the bill is created
     if creates:
         # Committed before the create is sent: a worker killed after sending it leaves this behind, and
         # a later refused create cannot prove no bill will appear until this is PAYOUT_CREATE_SETTLE_MINUTES old.
         values["last_create_at"] = now
-    with transaction():
-        claimed = db.session.execute(sa.update(Payout).where(
-            Payout.id == payout_id, Payout.status == status, Payout.next_attempt_at <= now)
-            .values(**values)).rowcount
-    return claimed == 1
+    return leases.take(Payout, payout_id, now=now, seconds=LEASE_SECONDS, where=(Payout.status == status,),
+                       **values) is not None
 
 
 def hold_blacklisted(*, openid: str | None = None) -> int:

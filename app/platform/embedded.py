@@ -3,7 +3,7 @@
 Without REDIS_URL the stack is one web process whose Redis and WeChat sandbox live in that process, so a
 worker process of its own would pay through a sandbox of its own. The web worker therefore runs, in
 daemon threads, what docker-compose runs as worker processes: the payout worker and the webhook worker
-(each on the shared loop, app.workers). It also starts the sandbox and, unless WECHATPAY_NOTIFY_URL is
+(each on the shared loop, app.platform.workers). It also starts the sandbox and, unless WECHATPAY_NOTIFY_URL is
 set, points WeChat Pay's callbacks at this server's own notify path, so a transfer the user confirms in
 the sandbox is settled by its callback within a second instead of by the next query (every 10 minutes
 for a bill waiting for the user). Then it prints where the sandbox is and its transfers page, where a
@@ -94,7 +94,7 @@ def _deliver_step() -> bool:
 
 def _thread(app: Flask, stop: threading.Event, name: str, step, idle_seconds: float) -> threading.Thread:
     def loop():
-        from app import workers
+        from app.platform import workers
 
         # The shared worker loop: it outlives an outage of the database, installs no signal handlers (not
         # the main thread) and, under gunicorn, never stops: the thread dies with the web worker.

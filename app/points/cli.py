@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 import click
 from flask.cli import AppGroup
 
-from app import workers
 from app.db import retrying
+from app.platform import workers
 from app.points import service
 
 points = AppGroup("points", help="Consumers' points.")

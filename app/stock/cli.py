@@ -4,8 +4,8 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from app import workers
 from app.db import retried_transaction, transaction
+from app.platform import workers
 from app.stock import service
 
 stock = AppGroup("stock", help="Channel stock (warehouses, dealers, stores).")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from app import workers
+from app.platform import workers
 from app.webhooks import service
 
 webhooks = AppGroup("webhooks", help="Outbound webhooks.")

@@ -33,6 +33,7 @@ from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.identity.service import Actor, audit
 from app.masterdata.models import Status
+from app.platform import leases
 from app.webhooks import targets
 from app.webhooks.models import DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookEndpoint
 
@@ -267,12 +268,8 @@ class WorkReport:
 
 def _claim(delivery_id: int, now: datetime) -> datetime | None:
     """Take a due delivery for this worker (an atomic UPDATE); the lease's end, or None if taken."""
-    lease = now + timedelta(seconds=LEASE_SECONDS)
-    with transaction():
-        claimed = db.session.execute(sa.update(WebhookDelivery).where(
-            WebhookDelivery.id == delivery_id, WebhookDelivery.status == DeliveryStatus.PENDING,
-            WebhookDelivery.next_attempt_at <= now).values(next_attempt_at=lease)).rowcount
-    return lease if claimed == 1 else None
+    return leases.take(WebhookDelivery, delivery_id, now=now, seconds=LEASE_SECONDS,
+                       where=(WebhookDelivery.status == DeliveryStatus.PENDING,))
 
 
 @dataclass(frozen=True)
@@ -308,8 +305,7 @@ def _post(post: _Post, timeout: float, allow_private: bool = False) -> str | Non
 def _record(delivery_id: int, lease: datetime, error: str | None, now: datetime, max_attempts: int,
             report: WorkReport) -> None:
     """Write the attempt's outcome, unless the lease ran out and another worker took the delivery."""
-    mine = (WebhookDelivery.id == delivery_id, WebhookDelivery.status == DeliveryStatus.PENDING,
-            WebhookDelivery.next_attempt_at == lease)
+    mine = (*leases.held(WebhookDelivery, delivery_id, lease), WebhookDelivery.status == DeliveryStatus.PENDING)
     with transaction():
         delivery = db.session.scalar(sa.select(WebhookDelivery).where(*mine).with_for_update()
                                      .execution_options(populate_existing=True))

@@ -4,15 +4,14 @@ holds the statement's lines."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import openpyxl
 import requests
 
+from app.platform.clock import BUSINESS_TZ as CHINA
 from tests.browser.conftest import shot, sign_in
 from tests.browser.test_channel_journey import api_token
-
-CHINA = timezone(timedelta(hours=8))
 
 
 def draft_statement(server) -> dict:

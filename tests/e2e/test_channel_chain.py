@@ -12,13 +12,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from app import rfid
+from app.platform.clock import BUSINESS_TZ as CHINA
 from tests import channel_factories as cf
 from tests import unit_factories as uf
 from tests.masterdata_factories import make_dealer
 from tests.mp_factories import make_invitation, mp  # noqa: F401
 from tests.unit.test_retail import items_of
 
-CHINA = timezone(timedelta(hours=8))
 GTIN = "06901234567892"
 CASE_TAG = rfid.encode_sgtin96(gtin=GTIN, company_prefix_digits=7, serial=1001, filter=2)
 BOTTLE_TID = "E2003412B802011526511234"  # a bottle's chip, by its TID

@@ -75,7 +75,7 @@ def test_the_web_app_is_checked_for_readiness_and_each_worker_by_its_heartbeat()
 def test_each_heartbeat_checked_is_one_a_worker_writes():
     """A health check reading a heartbeat no loop writes would fail for ever (or, worse, be dropped)."""
     sources = "\n".join(path.read_text() for path in (ROOT / "app").rglob("*.py"))
-    # Written by the shared loop (app.workers.run(..., name="...")) or by a direct beat.
+    # Written by the shared loop (app.platform.workers.run(..., name="...")) or by a direct beat.
     written = set(re.findall(r'heartbeat\.beat\("([a-z0-9_-]+)"', sources))
     written |= set(re.findall(r'workers\.run\([^)]*?name="([a-z0-9_-]+)"', sources, re.S))
     for name in APP_SERVICES:

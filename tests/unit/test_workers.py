@@ -1,4 +1,4 @@
-"""The one worker loop (app.workers): it outlives an outage of the database or Redis, backs off, carries on
+"""The one worker loop (app.platform.workers): it outlives an outage of the database or Redis, backs off, carries on
 when the server is back, stops on SIGTERM between two steps and keeps a liveness file fresh."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from app import workers
+from app.platform import workers
 from app.extensions import db, redis
 
 
@@ -35,7 +35,7 @@ def test_a_worker_waits_out_an_outage_and_works_when_the_server_is_back(app, out
             stop.set()
         return True
 
-    with caplog.at_level(logging.INFO, logger="app.workers"):
+    with caplog.at_level(logging.INFO, logger="app.platform.workers"):
         done = fast(step, stop=stop)
 
     assert len(tries) == 7 and done == 3 and worked == [1, 2, 3]
@@ -54,7 +54,7 @@ def test_a_bug_in_a_step_is_logged_and_the_worker_goes_on(app, caplog):
         stop.set()
         return False
 
-    with caplog.at_level(logging.ERROR, logger="app.workers"):
+    with caplog.at_level(logging.ERROR, logger="app.platform.workers"):
         assert fast(step, stop=stop) == 1
     assert any(record.exc_info for record in caplog.records)
 

@@ -47,7 +47,7 @@ PENDING_STATES = ("ACCEPTED", "WAIT_USER_CONFIRM")
 CALLBACK_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
 CALLBACK_TIMEOUT_SECONDS = 5
 DECLINED_REASON = "TRANSFER_REJECTED"  # the sandbox's fail_reason when the user declines
-CHINA = timezone(timedelta(hours=8))
+CHINA = timezone(timedelta(hours=8))  # WeChat Pay's clock (Beijing time), not our business day: the sandbox stands alone
 
 
 # --- state -------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def test_wrong_passwords_from_one_address_throttle_that_address_not_the_account(
 
 
 def test_delays_grow_with_each_failure_up_to_the_cap(app):
-    from app import ratelimit
+    from app.platform import ratelimit
 
     delays = [ratelimit.fail("test:login", window=900, free=3, cap=10) for _ in range(9)]
     assert delays == [0, 0, 0, 1, 2, 4, 8, 10, 10]

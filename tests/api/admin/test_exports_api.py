@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from app.db import transaction
 from app.exports import rows, service
 from app.exports.models import DataExportJob, ExportStatus
-from app.exports.sheet import CHINA
+from app.platform.clock import BUSINESS_TZ as CHINA
 from app.extensions import db
 from app.identity.models import AdminUser, AuditRecord, Role
 from app.payouts.models import Payout

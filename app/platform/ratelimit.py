@@ -2,12 +2,18 @@
 
 A window's counter is created with its expiry and incremented atomically (SET NX EX, then INCR), so
 concurrent hits are all counted and a window always ends. ``check`` counts several keys in one round
-trip. ``fail`` / ``waiting`` throttle whoever keeps failing (a login, a guess): a few failures are
-free, then each one makes the key wait twice as long as the last, up to a cap.
+trip and ``enforce`` refuses past a limit (consumer scans and claims, the GS1 resolver, mini-program
+logins); the consumer scan's own script counts its windows with the same Lua (``windows_lua``), in its
+single round trip. ``fail`` / ``waiting`` throttle whoever keeps failing (a back-office login, a hidden
+code guessed wrong): a few failures are free, then each one makes the key wait twice as long as the
+last, up to a cap.
 """
 from __future__ import annotations
 
+from app.errors import TooManyRequests
 from app.extensions import redis
+
+WINDOW_SECONDS = 60  # the window of the per-minute limits
 
 
 def hit(key: str, window: int) -> tuple[int, int]:
@@ -29,25 +35,39 @@ def count(key: str) -> tuple[int, int]:
     return int(value or 0), max(1, int(ttl or 1))
 
 
-# In order, each window counted (SET NX with expiry, INCR) until one is past its limit, which answers
-# its 1-based index and seconds left; {0, 0} when none is.
-_CHECK_LUA = """
-for i = 1, #KEYS do
-  redis.call('SET', KEYS[i], 0, 'EX', ARGV[1], 'NX')
-  if redis.call('INCR', KEYS[i]) > tonumber(ARGV[i + 1]) then
-    return {i, redis.call('TTL', KEYS[i])}
-  end
+def windows_lua(*, key: str, limits: str, window: str) -> str:
+    """Lua that counts a hit in each window in turn (SET NX with expiry, INCR) and returns, from the first
+    one past its limit, {its 1-based index, seconds left}; keys after it are not counted.
+
+    ``key`` is the Lua expression of the i-th key, ``limits`` of the table of limits, ``window`` of the
+    window's seconds: the consumer scan's script embeds the same counting in its own round trip.
+    """
+    return f"""
+for i, limit in ipairs({limits}) do
+  local key = {key}
+  redis.call('SET', key, 0, 'EX', {window}, 'NX')
+  if redis.call('INCR', key) > tonumber(limit) then return {{i, redis.call('TTL', key)}} end
 end
-return {0, 0}
 """
 
 
-def check(limits: list[tuple[str, int]], window: int = 60) -> tuple[int, int]:
+_CHECK_LUA = "local limits = {unpack(ARGV, 2)}" + windows_lua(key="KEYS[i]", limits="limits", window="ARGV[1]") \
+    + "return {0, 0}"
+
+
+def check(limits: list[tuple[str, int]], window: int = WINDOW_SECONDS) -> tuple[int, int]:
     """Count a hit under each (key, limit) in one round trip; (1-based index of the first past its
     limit, seconds left), or (0, 0). Keys after the first past its limit are not counted."""
     index, ttl = redis.eval(_CHECK_LUA, len(limits), *(key for key, _ in limits), window,
                             *(limit for _, limit in limits))
     return int(index), max(1, int(ttl)) if int(index) else 0
+
+
+def enforce(limits: list[tuple[str, int]], *, refuse: type[TooManyRequests], window: int = WINDOW_SECONDS) -> None:
+    """``check``, raising ``refuse`` (429 with Retry-After) when a window is past its limit."""
+    index, ttl = check(limits, window)
+    if index:
+        raise refuse(**retry_after(ttl))
 
 
 def retry_after(seconds: int) -> dict:
