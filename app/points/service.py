@@ -23,6 +23,7 @@ from app.db import insert_once, transaction, upsert, utcnow
 from app.extensions import db
 from app.identity.service import Actor, audit
 from app.masterdata.models import Region
+from app.platform.filters import Filters
 from app.points import rules
 from app.reports import facts, rollups
 from app.points.models import (
@@ -355,15 +356,16 @@ def update_item(*, actor: Actor, item_id: int, changes: dict) -> MallItem:
     return item
 
 
+_ITEM_FILTERS = Filters(
+    active=lambda value: MallItem.active == value,
+    kind=lambda value: MallItem.kind == MallItemKind(value),
+    q=lambda value: MallItem.name.contains(value, autoescape=True),
+)
+
+
 def list_items(*, active: bool | None = None, kind: str | None = None, q: str | None = None):
-    query = sa.select(MallItem)
-    if active is not None:
-        query = query.where(MallItem.active == active)
-    if kind:
-        query = query.where(MallItem.kind == MallItemKind(kind))
-    if q:
-        query = query.where(MallItem.name.contains(q, autoescape=True))
-    return query.order_by(MallItem.id.desc())
+    """Mall items, newest first, narrowed by the filters given."""
+    return _ITEM_FILTERS.apply(sa.select(MallItem), active=active, kind=kind, q=q).order_by(MallItem.id.desc())
 
 
 def available_items(*, kind: str | None = None):
