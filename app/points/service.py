@@ -21,7 +21,7 @@ from app.accounts.models import AppUser
 from app.consumers import blacklist
 from app.db import insert_once, transaction, upsert, utcnow
 from app.extensions import db
-from app.identity.service import Actor, audit
+from app.identity.service import Actor, apply_changes, audit
 from app.masterdata.models import Region
 from app.platform.filters import Filters
 from app.points import rules
@@ -310,23 +310,18 @@ def _check_item(item: MallItem) -> None:
         raise rules.MallItemInvalid(errors=errors)
 
 
-def _apply_item(item: MallItem, values: dict) -> dict:
-    changes = {}
-    for name in ITEM_FIELDS:
-        if name in values:
-            value = values[name]
-            if name == "kind" and value is not None:
-                value = MallItemKind(value)
-            if getattr(item, name) != value:
-                changes[name] = [getattr(item, name), value]
-                setattr(item, name, value)
-    return changes
+def _item_values(values: dict) -> dict:
+    """An item's fields among ``values``, its kind as the enum."""
+    picked = {name: values[name] for name in ITEM_FIELDS if name in values}
+    if picked.get("kind") is not None:
+        picked["kind"] = MallItemKind(picked["kind"])
+    return picked
 
 
 def create_item(*, actor: Actor, data: dict) -> MallItem:
     item = MallItem(sold=0, active=True, description="")
     with db.session.no_autoflush:
-        changes = _apply_item(item, data)
+        changes = apply_changes(item, _item_values(data))
         _check_item(item)
     db.session.add(item)
     db.session.flush()
@@ -348,7 +343,7 @@ def update_item(*, actor: Actor, item_id: int, changes: dict) -> MallItem:
     """Change an item (audited); the stock never goes below what was sold (the row is locked)."""
     item = get_item(item_id, lock=True)
     with db.session.no_autoflush:
-        done = _apply_item(item, changes)
+        done = apply_changes(item, _item_values(changes))
         _check_item(item)
     if done:
         item.updated_at = utcnow()

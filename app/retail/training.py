@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from app.accounts.models import AppUser
 from app.extensions import db
-from app.identity.service import Actor, audit
+from app.identity.service import Actor, apply_changes, audit
 from app.retail import rules, service
 from app.retail.models import Course, CourseStatus, QuizAttempt, QuizQuestion, RewardKind
 
@@ -88,12 +88,8 @@ def get_course(course_id: int) -> CourseView:
 
 def update_course(*, actor: Actor, course_id: int, changes: dict) -> CourseView:
     view = get_course(course_id)
-    course, changed = view.course, {}
-    changes = {**changes, **_values(changes)}
-    for name in COURSE_FIELDS:
-        if name in changes and getattr(course, name) != changes[name]:
-            changed[name] = [getattr(course, name), changes[name]]
-            setattr(course, name, changes[name])
+    course = view.course
+    changed = apply_changes(course, _values(changes))
     if "questions" in changes:
         _set_questions(course, changes["questions"])
         changed["questions"] = [len(view.questions), len(changes["questions"])]
