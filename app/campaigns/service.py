@@ -13,6 +13,7 @@ from app.db import utcnow
 from app.extensions import db
 from app.identity.service import Actor, apply_changes, audit, list_audit
 from app.masterdata.models import Product, Region
+from app.platform.filters import Filters
 from app.production.models import ProductionLot
 
 FIELDS = ("name", "starts_at", "ends_at", "total_budget_fen", "daily_budget_fen", "per_user_daily_limit",
@@ -131,13 +132,14 @@ def pays_cash(campaign: Campaign) -> bool:
     return any(prize.kind is PrizeKind.CASH for prize in prizes_of(campaign.id))
 
 
+_CAMPAIGN_FILTERS = Filters(
+    status=lambda value: Campaign.status == CampaignStatus(value),
+    q=lambda value: Campaign.name.contains(value, autoescape=True),
+)
+
+
 def list_campaigns(*, status=None, q=None):
-    query = sa.select(Campaign).order_by(Campaign.id.desc())
-    if status:
-        query = query.where(Campaign.status == CampaignStatus(status))
-    if q:
-        query = query.where(Campaign.name.contains(q, autoescape=True))
-    return query
+    return _CAMPAIGN_FILTERS.apply(sa.select(Campaign).order_by(Campaign.id.desc()), status=status, q=q)
 
 
 def _reset_daily_budgets(campaign: Campaign) -> None:

@@ -142,6 +142,7 @@ def get_user(user_id: int) -> AdminUser:
 
 
 _USER_FILTERS = Filters(
+    falsy_is_any=True,
     role=lambda value: AdminUser.role == Role(value),
     q=lambda value: AdminUser.username.contains(value, autoescape=True),
 )
@@ -368,6 +369,7 @@ def audit(actor: Actor, action: str, entity, changes: dict | None = None, *,
 
 
 _AUDIT_FILTERS = Filters(
+    falsy_is_any=True,
     entity_type=lambda value: AuditRecord.entity_type == value,
     entity_id=lambda value: AuditRecord.entity_id == str(value),
     actor_id=lambda value: sa.and_(AuditRecord.actor_type == "user", AuditRecord.actor_id == value),
@@ -380,7 +382,5 @@ _AUDIT_FILTERS = Filters(
 def list_audit(*, entity_type=None, entity_id=None, actor_id=None, action=None,
                since=None, until=None):
     """Audit records, newest first, narrowed by the filters given."""
-    # No user has id 0: an actor_id of 0 has always meant any actor.
     return _AUDIT_FILTERS.apply(sa.select(AuditRecord).order_by(AuditRecord.id.desc()), entity_type=entity_type,
-                                entity_id=entity_id, actor_id=actor_id or None, action=action, since=since,
-                                until=until)
+                                entity_id=entity_id, actor_id=actor_id, action=action, since=since, until=until)

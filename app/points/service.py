@@ -472,20 +472,21 @@ def get_my_order(*, app_user: AppUser, order_id: int) -> MallOrder:
     return order
 
 
+_ORDER_FILTERS = Filters(
+    falsy_is_any=True,
+    status=lambda value: MallOrder.status == MallOrderStatus(value),
+    app_user_id=lambda value: MallOrder.app_user_id == value,
+    item_id=lambda value: MallOrder.item_id == value,
+    since=lambda value: MallOrder.created_at >= value,
+    until=lambda value: MallOrder.created_at < value,
+)
+
+
 def list_orders(*, status: str | None = None, app_user_id: int | None = None, item_id: int | None = None,
                 since: datetime | None = None, until: datetime | None = None):
-    query = sa.select(MallOrder)
-    if status:
-        query = query.where(MallOrder.status == MallOrderStatus(status))
-    if app_user_id:
-        query = query.where(MallOrder.app_user_id == app_user_id)
-    if item_id:
-        query = query.where(MallOrder.item_id == item_id)
-    if since:
-        query = query.where(MallOrder.created_at >= since)
-    if until:
-        query = query.where(MallOrder.created_at < until)
-    return query.order_by(MallOrder.id.desc())
+    """Mall orders, newest first, narrowed by the filters given."""
+    return _ORDER_FILTERS.apply(sa.select(MallOrder), status=status, app_user_id=app_user_id, item_id=item_id,
+                                since=since, until=until).order_by(MallOrder.id.desc())
 
 
 def get_order(order_id: int, *, lock: bool = False) -> MallOrder:
