@@ -55,12 +55,12 @@ bench-line: install
 ## make bench-pallet: the outbound scan of a 1,200-item pallet, 50 runs, vs a bare UPDATE (MariaDB;
 ## DATABASE_URL must name a database of its own, e.g. .../matong_bench: it is wiped).
 bench-pallet: install
-	$(BIN)/python bench/pallet_move.py
+	$(BIN)/python bench/pallet_scan.py --by warehouse
 
 ## make bench-dealer: a dealer scanning a 1,200-item pallet code against an order, 50 runs, vs a bare
 ## SELECT + INSERT (MariaDB; DATABASE_URL must name a database of its own, e.g. .../matong_bench: it is wiped).
 bench-dealer: install
-	$(BIN)/python bench/dealer_pallet_scan.py
+	$(BIN)/python bench/pallet_scan.py --by dealer
 
 ## make bench-consumer: POST /api/consumer/scans under gunicorn, 64 clients (wrk: apt-get install wrk), vs
 ## bare Flask endpoints; then the scans at a fixed rate, half the rate reached, in an open loop (bench/open_loop.py:

@@ -24,6 +24,7 @@ from app.extensions import db, redis
 from app.identity.service import Actor, audit
 from app.masterdata.models import Dealer, Status, Store, store_dealers
 from app.platform import ratelimit
+from app.platform.filters import Filters
 from app.platform.settings import setting
 from app.wechat import miniprogram
 
@@ -488,15 +489,17 @@ def get_invitation(invitation_id: int) -> Invitation:
     return invitation
 
 
+_INVITATION_FILTERS = Filters(
+    falsy_is_any=True,
+    kind=lambda value: Invitation.kind == InvitationKind(value),
+    dealer_id=lambda value: Invitation.dealer_id == value,
+    store_id=lambda value: Invitation.store_id == value,
+)
+
+
 def list_invitations(*, kind=None, dealer_id=None, store_id=None):
-    query = sa.select(Invitation).order_by(Invitation.id.desc())
-    if kind:
-        query = query.where(Invitation.kind == InvitationKind(kind))
-    if dealer_id:
-        query = query.where(Invitation.dealer_id == dealer_id)
-    if store_id:
-        query = query.where(Invitation.store_id == store_id)
-    return query
+    return _INVITATION_FILTERS.apply(sa.select(Invitation).order_by(Invitation.id.desc()), kind=kind,
+                                     dealer_id=dealer_id, store_id=store_id)
 
 
 def revoke_invitation(*, actor: Actor, invitation_id: int) -> Invitation:

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import marshmallow as ma
-import sqlalchemy as sa
 from flask_smorest import Blueprint
 
 from app.db import transaction
 from app.http import SelectPage, authenticate_back_office, current_actor, national_only, roles
 from app.identity import service as identity
-from app.identity.models import ApiKey, Role, Scope
+from app.identity.models import Role, Scope
 from app.schemas import Int
 
 blp = Blueprint("admin_api_keys", __name__, url_prefix="/api/admin/api-keys",
@@ -45,7 +44,7 @@ class ApiKeyCreateSchema(ma.Schema):
 @blp.paginate(SelectPage)
 def list_keys():
     """List API keys (without the keys themselves)"""
-    return sa.select(ApiKey).order_by(ApiKey.id)
+    return identity.list_api_keys()
 
 
 @blp.route("", methods=["POST"])

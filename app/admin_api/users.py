@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import marshmallow as ma
-import sqlalchemy as sa
 from flask_smorest import Blueprint
 
 from app.db import transaction
 from app.http import SelectPage, authenticate_back_office, current_actor, national_only, roles
 from app.identity import service as identity
-from app.identity.models import AdminUser, Role
+from app.identity.models import Role
 from app.schemas import Int
 
 blp = Blueprint("admin_users", __name__, url_prefix="/api/admin/users",
@@ -70,12 +69,7 @@ class UserQuerySchema(ma.Schema):
 @blp.paginate(SelectPage)
 def list_users(query):
     """List users"""
-    select = sa.select(AdminUser).order_by(AdminUser.id)
-    if query.get("role"):
-        select = select.where(AdminUser.role == Role(query["role"]))
-    if query.get("q"):
-        select = select.where(AdminUser.username.contains(query["q"], autoescape=True))
-    return select
+    return identity.list_users(**query)
 
 
 @blp.route("", methods=["POST"])

@@ -35,6 +35,7 @@ from app.identity.scope import NATIONAL, DataScope, OutsideDataScope, scope_of
 from app.identity.service import Actor, audit
 from app.masterdata.models import Region
 from app.payouts.models import Payout, PayoutPurpose, PayoutRef
+from app.platform.filters import Filters
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")  # a mainland mobile number
 ADDRESS_OPEN = (RedemptionStatus.AWAITING_ADDRESS, RedemptionStatus.TO_SHIP)
@@ -102,25 +103,24 @@ def get_user_redemption(*, app_user: AppUser, redemption_id: int, lock: bool = F
     return redemption
 
 
+_REDEMPTION_FILTERS = Filters(
+    status=lambda value: Redemption.status == RedemptionStatus(value),
+    kind=lambda value: Redemption.kind == PrizeKind(value),
+    campaign_id=lambda value: Redemption.campaign_id == value,
+    app_user_id=lambda value: Redemption.app_user_id == value,
+    since=lambda value: Redemption.created_at >= value,
+    until=lambda value: Redemption.created_at < value,
+)
+
+
 def list_redemptions(*, status: str | None = None, kind: str | None = None, campaign_id: int | None = None,
                      app_user_id: int | None = None, since: datetime | None = None, until: datetime | None = None,
                      scope: DataScope = NATIONAL):
     query = sa.select(Redemption).order_by(Redemption.id.desc())
     if not scope.national:
         query = query.where(Redemption.draw_id.in_(_draw_ids_in(scope)))
-    if status:
-        query = query.where(Redemption.status == RedemptionStatus(status))
-    if kind:
-        query = query.where(Redemption.kind == PrizeKind(kind))
-    if campaign_id is not None:
-        query = query.where(Redemption.campaign_id == campaign_id)
-    if app_user_id is not None:
-        query = query.where(Redemption.app_user_id == app_user_id)
-    if since is not None:
-        query = query.where(Redemption.created_at >= since)
-    if until is not None:
-        query = query.where(Redemption.created_at < until)
-    return query
+    return _REDEMPTION_FILTERS.apply(query, status=status, kind=kind, campaign_id=campaign_id,
+                                     app_user_id=app_user_id, since=since, until=until)
 
 
 def _move(actor: Actor, redemption: Redemption, status: RedemptionStatus, action: str, *, noted: dict | None = None,
@@ -213,24 +213,23 @@ def _draw_rows():
             .outerjoin(Payout, sa.and_(Payout.purpose == PayoutPurpose.PRIZE, Payout.source == source)))
 
 
+_DRAW_FILTERS = Filters(
+    campaign_id=lambda value: Draw.campaign_id == value,
+    outcome=lambda value: Draw.outcome == DrawOutcome(value),
+    app_user_id=lambda value: Draw.app_user_id == value,
+    prize_kind=lambda value: Draw.prize_kind == PrizeKind(value),
+    since=lambda value: Draw.drawn_at >= value,
+    until=lambda value: Draw.drawn_at < value,
+)
+
+
 def list_draws(*, campaign_id: int | None = None, outcome: str | None = None, app_user_id: int | None = None,
                prize_kind: str | None = None, since: datetime | None = None, until: datetime | None = None,
                scope: DataScope = NATIONAL):
     """Draws, newest first (entities: their redemption and payout are on the draw's own page)."""
     query = sa.select(Draw).where(scope.filter(Draw.region_code)).order_by(Draw.id.desc())
-    if campaign_id is not None:
-        query = query.where(Draw.campaign_id == campaign_id)
-    if outcome:
-        query = query.where(Draw.outcome == DrawOutcome(outcome))
-    if app_user_id is not None:
-        query = query.where(Draw.app_user_id == app_user_id)
-    if prize_kind:
-        query = query.where(Draw.prize_kind == PrizeKind(prize_kind))
-    if since is not None:
-        query = query.where(Draw.drawn_at >= since)
-    if until is not None:
-        query = query.where(Draw.drawn_at < until)
-    return query
+    return _DRAW_FILTERS.apply(query, campaign_id=campaign_id, outcome=outcome, app_user_id=app_user_id,
+                               prize_kind=prize_kind, since=since, until=until)
 
 
 def get_draw(draw_id: int, *, scope: DataScope = NATIONAL) -> dict:

@@ -11,8 +11,9 @@ from app.campaigns import claims, rules
 from app.campaigns.models import PPM, Campaign, CampaignDay, CampaignStatus, Prize, PrizeKind
 from app.db import utcnow
 from app.extensions import db
-from app.identity.service import Actor, audit, list_audit
+from app.identity.service import Actor, apply_changes, audit, list_audit
 from app.masterdata.models import Product, Region
+from app.platform.filters import Filters
 from app.production.models import ProductionLot
 
 FIELDS = ("name", "starts_at", "ends_at", "total_budget_fen", "daily_budget_fen", "per_user_daily_limit",
@@ -36,7 +37,7 @@ def create_campaign(*, actor: Actor, data: dict) -> Campaign:
     campaign = Campaign(status=CampaignStatus.DRAFT, spent_fen=0, per_user_daily_limit=1, per_user_total_limit=1,
                         hidden_code_required=False, first_scan_only=True, product_ids=[], lot_ids=[],
                         region_codes=[], blacklist=[], created_by=actor.name)
-    _apply(campaign, data)
+    apply_changes(campaign, _values(data))
     prizes = [_prize(values) for values in data.get("prizes", [])]
     _check(campaign, prizes)
     db.session.add(campaign)
@@ -71,7 +72,7 @@ def update_campaign(*, actor: Actor, campaign_id: int, changes: dict) -> Campaig
     if campaign.status == CampaignStatus.ENDED:
         raise rules.CampaignEnded()
     with db.session.no_autoflush:  # the database's own checks would refuse a bad change with a 500
-        changed = _apply(campaign, changes)
+        changed = apply_changes(campaign, _values(changes))
         current = prizes_of(campaign.id)
         prizes = current
         if "prizes" in changes:
@@ -131,13 +132,14 @@ def pays_cash(campaign: Campaign) -> bool:
     return any(prize.kind is PrizeKind.CASH for prize in prizes_of(campaign.id))
 
 
+_CAMPAIGN_FILTERS = Filters(
+    status=lambda value: Campaign.status == CampaignStatus(value),
+    q=lambda value: Campaign.name.contains(value, autoescape=True),
+)
+
+
 def list_campaigns(*, status=None, q=None):
-    query = sa.select(Campaign).order_by(Campaign.id.desc())
-    if status:
-        query = query.where(Campaign.status == CampaignStatus(status))
-    if q:
-        query = query.where(Campaign.name.contains(q, autoescape=True))
-    return query
+    return _CAMPAIGN_FILTERS.apply(sa.select(Campaign).order_by(Campaign.id.desc()), status=status, q=q)
 
 
 def _reset_daily_budgets(campaign: Campaign) -> None:
@@ -162,17 +164,10 @@ def _check_can_run(campaign: Campaign) -> None:
 
 # --- validation ---------------------------------------------------------------------------------
 
-def _apply(campaign: Campaign, values: dict) -> dict:
-    changes = {}
-    for name in FIELDS:
-        if name in values:
-            value = values[name]
-            if isinstance(value, list):
-                value = list(dict.fromkeys(value))  # duplicates say nothing more
-            if getattr(campaign, name) != value:
-                changes[name] = [getattr(campaign, name), value]
-                setattr(campaign, name, value)
-    return changes
+def _values(values: dict) -> dict:
+    """A campaign's fields among ``values``; lists without their duplicates (they say nothing more)."""
+    return {name: list(dict.fromkeys(values[name])) if isinstance(values[name], list) else values[name]
+            for name in FIELDS if name in values}
 
 
 def _prize(values: dict) -> Prize:

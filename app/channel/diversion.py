@@ -46,6 +46,7 @@ from app.masterdata.models import (
     dealer_territories,
 )
 from app.masterdata.rules import region_prefix
+from app.platform.filters import Filters
 from app.production.models import ProductionLot
 from app.reports import facts, rollups
 from app.units import store
@@ -504,6 +505,17 @@ def _emit_raised(alerts: list[DiversionAlert]) -> None:
 
 # --- alerts for the back office -----------------------------------------------------------------
 
+_ALERT_FILTERS = Filters(
+    status=lambda value: DiversionAlert.status == AlertStatus(value),
+    dealer_id=lambda value: DiversionAlert.dealer_id == value,
+    product_id=lambda value: DiversionAlert.product_id == value,
+    region_code=lambda value: DiversionAlert.region_code.like(region_prefix(value) + "%"),
+    seen_kind=lambda value: DiversionAlert.seen_kind == SeenKind(value),
+    seen_from=lambda value: DiversionAlert.seen_at >= value,
+    seen_to=lambda value: DiversionAlert.seen_at < value,
+)
+
+
 def list_alerts(*, status=None, dealer_id=None, product_id=None, region_code=None, seen_kind=None,
                 seen_from: datetime | None = None, seen_to: datetime | None = None, scope: DataScope = NATIONAL):
     """A select of alerts, newest first; region_code matches the region or any region inside it.
@@ -511,21 +523,8 @@ def list_alerts(*, status=None, dealer_id=None, product_id=None, region_code=Non
     The data scope goes by where the unit was seen (the alert's region), not by the dealer's territory.
     """
     query = sa.select(DiversionAlert).where(scope.filter(DiversionAlert.region_code)).order_by(DiversionAlert.id.desc())
-    if status:
-        query = query.where(DiversionAlert.status == AlertStatus(status))
-    if dealer_id is not None:
-        query = query.where(DiversionAlert.dealer_id == dealer_id)
-    if product_id is not None:
-        query = query.where(DiversionAlert.product_id == product_id)
-    if region_code:
-        query = query.where(DiversionAlert.region_code.like(region_prefix(region_code) + "%"))
-    if seen_kind:
-        query = query.where(DiversionAlert.seen_kind == SeenKind(seen_kind))
-    if seen_from is not None:
-        query = query.where(DiversionAlert.seen_at >= seen_from)
-    if seen_to is not None:
-        query = query.where(DiversionAlert.seen_at < seen_to)
-    return query
+    return _ALERT_FILTERS.apply(query, status=status, dealer_id=dealer_id, product_id=product_id,
+                                region_code=region_code, seen_kind=seen_kind, seen_from=seen_from, seen_to=seen_to)
 
 
 def get_alert(alert_id: int, *, scope: DataScope = NATIONAL) -> DiversionAlert:

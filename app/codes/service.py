@@ -20,6 +20,7 @@ from app.extensions import db, redis
 from app.identity.service import Actor, audit
 from app.masterdata.models import Product, Status
 from app.platform import leases, workers
+from app.platform.filters import Filters
 from app.reports import facts, rollups
 
 log = logging.getLogger(__name__)
@@ -248,16 +249,17 @@ def get_batch(batch_id: int) -> CodeBatch:
     return batch
 
 
+_BATCH_FILTERS = Filters(
+    product_id=lambda value: CodeBatch.product_id == value,
+    level=lambda value: CodeBatch.level == Level(value),
+    status=lambda value: CodeBatch.status == BatchStatus(value),
+)
+
+
 def list_batches(*, product_id: int | None = None, level: str | None = None, status: str | None = None):
     """A select of batches, newest first, for the paginator."""
-    query = sa.select(CodeBatch).order_by(CodeBatch.id.desc())
-    if product_id is not None:
-        query = query.where(CodeBatch.product_id == product_id)
-    if level:
-        query = query.where(CodeBatch.level == Level(level))
-    if status:
-        query = query.where(CodeBatch.status == BatchStatus(status))
-    return query
+    return _BATCH_FILTERS.apply(sa.select(CodeBatch).order_by(CodeBatch.id.desc()), product_id=product_id,
+                                level=level, status=status)
 
 
 def void_batch(*, actor: Actor, batch_id: int, reason: str) -> CodeBatch:

@@ -28,6 +28,7 @@ from app.extensions import db
 from app.masterdata.models import Product, Region
 from app.masterdata.rules import region_prefix
 from app.payouts.models import Payout, PayoutPurpose, PayoutRef, PayoutStatus
+from app.platform.filters import Filters
 from app.points.models import PointsBalance
 
 REGION_LEVELS = {"province": 2, "city": 4}
@@ -66,6 +67,20 @@ def _count_where(condition):
 
 # --- the list and one profile ------------------------------------------------------------------
 
+def _nickname_or_openid_like(q: str):
+    pattern = f"%{q.strip()}%"
+    return sa.or_(AppUser.nickname.like(pattern), AppUser.openid.like(pattern))
+
+
+_PROFILE_FILTERS = Filters(
+    region_code=lambda value: sa.exists().where(ConsumerScan.app_user_id == AppUser.id,
+                                                _in_region(ConsumerScan.region_code, value)),
+    product_id=lambda value: sa.exists().where(ConsumerScan.app_user_id == AppUser.id,
+                                               ConsumerScan.product_id == value),
+    q=_nickname_or_openid_like,
+)
+
+
 def list_profiles(*, region_code: str | None = None, product_id: int | None = None, q: str | None = None,
                   scope: DataScope = NATIONAL):
     """Consumers with their scan count and first and last scan, last seen first (rows, for paging).
@@ -86,16 +101,7 @@ def list_profiles(*, region_code: str | None = None, product_id: int | None = No
              .order_by(stats.c.last_seen_at.desc(), AppUser.id.desc()))
     if not scope.national:
         query = query.where(stats.c.app_user_id.is_not(None))
-    if region_code:
-        query = query.where(sa.exists().where(ConsumerScan.app_user_id == AppUser.id,
-                                              _in_region(ConsumerScan.region_code, region_code)))
-    if product_id is not None:
-        query = query.where(sa.exists().where(ConsumerScan.app_user_id == AppUser.id,
-                                              ConsumerScan.product_id == product_id))
-    if q:
-        pattern = f"%{q.strip()}%"
-        query = query.where(sa.or_(AppUser.nickname.like(pattern), AppUser.openid.like(pattern)))
-    return query
+    return _PROFILE_FILTERS.apply(query, region_code=region_code, product_id=product_id, q=q)
 
 
 def get_consumer(app_user_id: int) -> AppUser:

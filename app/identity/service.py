@@ -22,6 +22,7 @@ from app.identity.models import AdminToken, AdminUser, ApiKey, AuditRecord, Role
 from app.identity.scope import scope_of
 from app.masterdata.rules import RegionUnknown
 from app.platform import after_commit, ratelimit
+from app.platform.filters import Filters
 
 _hasher = PasswordHasher()
 # Verified when the username is unknown, so a wrong name costs as much time as a wrong password.
@@ -139,6 +140,18 @@ def get_user(user_id: int) -> AdminUser:
     if user is None:
         raise NotFound("No such user.", code="user_not_found")
     return user
+
+
+_USER_FILTERS = Filters(
+    falsy_is_any=True,
+    role=lambda value: AdminUser.role == Role(value),
+    q=lambda value: AdminUser.username.contains(value, autoescape=True),
+)
+
+
+def list_users(*, role: str | None = None, q: str | None = None) -> sa.Select:
+    """Users by id, of a role and with a part of the username when given."""
+    return _USER_FILTERS.apply(sa.select(AdminUser).order_by(AdminUser.id), role=role, q=q)
 
 
 def update_user(*, actor: Actor, user_id: int, changes: dict) -> AdminUser:
@@ -300,6 +313,11 @@ def revoke_api_key(*, actor: Actor, key_id: int) -> ApiKey:
     return key
 
 
+def list_api_keys() -> sa.Select:
+    """Every API key (revoked ones too), by id."""
+    return sa.select(ApiKey).order_by(ApiKey.id)
+
+
 # Don't write last_used_at on every call of a busy line client: once a minute is enough.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
@@ -355,19 +373,19 @@ def audit(actor: Actor, action: str, entity, changes: dict | None = None, *,
     return record
 
 
+_AUDIT_FILTERS = Filters(
+    falsy_is_any=True,
+    entity_type=lambda value: AuditRecord.entity_type == value,
+    entity_id=lambda value: AuditRecord.entity_id == str(value),
+    actor_id=lambda value: sa.and_(AuditRecord.actor_type == "user", AuditRecord.actor_id == value),
+    action=lambda value: AuditRecord.action == value,
+    since=lambda value: AuditRecord.created_at >= value,
+    until=lambda value: AuditRecord.created_at < value,
+)
+
+
 def list_audit(*, entity_type=None, entity_id=None, actor_id=None, action=None,
                since=None, until=None):
-    query = sa.select(AuditRecord).order_by(AuditRecord.id.desc())
-    if entity_type:
-        query = query.where(AuditRecord.entity_type == entity_type)
-    if entity_id:
-        query = query.where(AuditRecord.entity_id == str(entity_id))
-    if actor_id:
-        query = query.where(AuditRecord.actor_type == "user", AuditRecord.actor_id == actor_id)
-    if action:
-        query = query.where(AuditRecord.action == action)
-    if since:
-        query = query.where(AuditRecord.created_at >= since)
-    if until:
-        query = query.where(AuditRecord.created_at < until)
-    return query
+    """Audit records, newest first, narrowed by the filters given."""
+    return _AUDIT_FILTERS.apply(sa.select(AuditRecord).order_by(AuditRecord.id.desc()), entity_type=entity_type,
+                                entity_id=entity_id, actor_id=actor_id, action=action, since=since, until=until)

@@ -14,14 +14,14 @@ from flask import Response, current_app, request, stream_with_context
 from flask_smorest import Blueprint
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.db import retrying, transaction
+from app.db import transaction
 from app.errors import DomainError
 from app.http import SelectPage, authenticate_machine, current_actor, scopes
 from app.identity.models import Scope
 from app.idempotency import HEADER as IDEMPOTENCY_HEADER
 from app.inputs import decodes_own_body, too_large
 from app.schemas import Int
-from app.units import line_engine, line_records, line_sessions, rules
+from app.units import line_engine, line_records, line_sessions, line_uploads, rules
 from app.units.models import SessionStatus
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,7 @@ blp = Blueprint("integration_line", __name__, url_prefix="/api/integration/line"
 blp.before_request(authenticate_machine)
 
 NDJSON = "application/x-ndjson"
-STREAM_CHUNK = 10_000
 _upload_decoder = msgspec.json.Decoder(line_records.Upload)
-_record_decoder = msgspec.json.Decoder(line_records.Record)
 _encoder = msgspec.json.Encoder()
 
 
@@ -211,50 +209,15 @@ def _counts(results) -> dict:
 
 def _stream(session_id: int) -> Response:
     """NDJSON in, NDJSON out: each chunk of 10,000 records is its own transaction."""
-    session = line_sessions.get_session(session_id)
-    if session.status is not SessionStatus.OPEN:
-        raise rules.LineSessionStopped()
-    actor = current_actor()
+    line_uploads.open_session(session_id)
+    upload = line_uploads.StreamedUpload(actor=current_actor(), session_id=session_id)
     # The idempotency check has already read a body it fingerprinted; otherwise read as it comes.
     body = io.BytesIO(request.get_data()) if request.headers.get(IDEMPOTENCY_HEADER) else request.stream
 
-    def apply(records):
-        with transaction():
-            return line_engine.apply_records(actor=actor, session_id=session_id, records=records)
-
     def generate():
-        totals = {"records": 0, "accepted": 0, "duplicate": 0, "rejected": 0, "invalid": 0,
-                  "chunks_committed": 0}
-        chunk, indexes = [], []
-
-        def flush():
-            # Sent as it goes, the stream can't be run again as a whole (app.http.retry_writes): each
-            # chunk is, before its answer is sent.
-            results = retrying(lambda: apply(chunk))
-            totals["chunks_committed"] += 1
-            for index, result in zip(indexes, results):
-                result.index = index
-                totals[result.status] += 1
-                yield _encoder.encode(result) + b"\n"
-            chunk.clear()
-            indexes.clear()
-
         try:
-            for index, line in enumerate(_lines(body)):
-                totals["records"] += 1
-                try:
-                    record = _record_decoder.decode(line)
-                except msgspec.DecodeError as error:
-                    totals["invalid"] += 1
-                    totals["rejected"] += 1
-                    yield _encoder.encode(line_records.Result(index, "", "rejected", rules.INVALID_RECORD, str(error))) + b"\n"
-                    continue
-                chunk.append(record)
-                indexes.append(index)
-                if len(chunk) == STREAM_CHUNK:
-                    yield from flush()
-            if chunk:
-                yield from flush()
+            for result in upload.results(body):
+                yield _encoder.encode(result) + b"\n"
         except (DomainError, RequestEntityTooLarge) as error:
             # A stream without Content-Length is cut off at the limit; the chunks before it stay applied.
             if isinstance(error, RequestEntityTooLarge):
@@ -262,18 +225,12 @@ def _stream(session_id: int) -> Response:
             yield _encoder.encode({"error": {"code": error.code, "status": error.status,
                                              "message": error.message}}) + b"\n"
         except Exception:
+            # The 200 and earlier results are sent: no error handler can answer any more, so any failure is told here.
             log.exception("NDJSON line upload failed")
             yield _encoder.encode({"error": {"code": "internal_error", "status": 500, "message":
                                              "An unexpected error occurred; the chunk was rolled back."}}) + b"\n"
-        yield _encoder.encode({"summary": totals}) + b"\n"
+        yield _encoder.encode({"summary": upload.totals}) + b"\n"
 
     response = Response(stream_with_context(generate()), mimetype=NDJSON)
     response.direct_passthrough = True  # streamed: never buffered (nor kept for Idempotency-Key replays)
     return response
-
-
-def _lines(body):
-    for line in body:
-        line = line.strip()
-        if line:
-            yield line

@@ -29,6 +29,7 @@ from app.masterdata.models import (
     Dealer, Factory, LineMode, Product, ProductionLine, Region, RegionLevel, Status, Store, Warehouse,
     dealer_territories,
 )
+from app.platform.filters import Filters, containing
 
 # --- shared steps -----------------------------------------------------------------------------
 
@@ -190,10 +191,6 @@ def dealer_ids_in(scope: DataScope):
     return sa.select(dealer_territories.c.dealer_id).where(scope.overlaps(dealer_territories.c.region_code))
 
 
-def _contains(column, q: str | None):
-    return column.contains(q.strip(), autoescape=True) if q and q.strip() else None
-
-
 # --- products ---------------------------------------------------------------------------------
 
 PRODUCT_TEXT = ("sku", "name", "specification", "description")
@@ -251,21 +248,25 @@ def reactivate_product(*, actor: Actor, product_id: int) -> Product:
     return _set_status(actor, get_product(product_id), Status.ACTIVE)
 
 
+def _as_gtin14(gtin: str) -> str:
+    try:
+        return rules.gtin14(gtin)
+    except rules.GtinInvalid:
+        return gtin  # no product has an invalid GTIN: the exact match finds nothing
+
+
+_PRODUCT_FILTERS = Filters(
+    falsy_is_any=True,
+    status=lambda value: Product.status == Status(value),
+    q=lambda value: containing(value, Product.name, Product.sku),
+    gtin=lambda value: Product.gtin == _as_gtin14(value),
+    external_id=lambda value: Product.external_id == value,
+)
+
+
 def list_products(*, status=None, q=None, gtin=None, external_id=None):
-    query = sa.select(Product).order_by(Product.id)
-    if status:
-        query = query.where(Product.status == Status(status))
-    if q and q.strip():
-        query = query.where(sa.or_(_contains(Product.name, q), _contains(Product.sku, q)))
-    if gtin:
-        try:
-            gtin = rules.gtin14(gtin)
-        except rules.GtinInvalid:
-            pass  # no product has an invalid GTIN: the exact match finds nothing
-        query = query.where(Product.gtin == gtin)
-    if external_id:
-        query = query.where(Product.external_id == external_id)
-    return query
+    return _PRODUCT_FILTERS.apply(sa.select(Product).order_by(Product.id), status=status, q=q, gtin=gtin,
+                                  external_id=external_id)
 
 
 # --- factories, production lines, warehouses ------------------------------------------------------
@@ -308,17 +309,18 @@ def reactivate_factory(*, actor: Actor, factory_id: int) -> Factory:
     return _set_status(actor, factory, Status.ACTIVE)
 
 
+_FACTORY_FILTERS = Filters(
+    falsy_is_any=True,
+    status=lambda value: Factory.status == Status(value),
+    q=lambda value: containing(value, Factory.name),
+    region_code=lambda value: Factory.region_code.startswith(rules.region_prefix(value)),
+    external_id=lambda value: Factory.external_id == value,
+)
+
+
 def list_factories(*, status=None, q=None, region_code=None, external_id=None, scope: DataScope = NATIONAL):
     query = sa.select(Factory).where(scope.filter(Factory.region_code)).order_by(Factory.id)
-    if status:
-        query = query.where(Factory.status == Status(status))
-    if q and q.strip():
-        query = query.where(_contains(Factory.name, q))
-    if region_code:
-        query = query.where(Factory.region_code.startswith(rules.region_prefix(region_code)))
-    if external_id:
-        query = query.where(Factory.external_id == external_id)
-    return query
+    return _FACTORY_FILTERS.apply(query, status=status, q=q, region_code=region_code, external_id=external_id)
 
 
 def _line_values(data: dict, line: ProductionLine | None) -> dict:
@@ -370,19 +372,20 @@ def reactivate_production_line(*, actor: Actor, line_id: int) -> ProductionLine:
     return _set_status(actor, get_production_line(line_id), Status.ACTIVE)
 
 
+_LINE_FILTERS = Filters(
+    falsy_is_any=True,
+    factory_id=lambda value: ProductionLine.factory_id == value,
+    status=lambda value: ProductionLine.status == Status(value),
+    mode=lambda value: ProductionLine.mode == LineMode(value),
+    q=lambda value: containing(value, ProductionLine.name, ProductionLine.code),
+)
+
+
 def list_production_lines(*, factory_id=None, status=None, q=None, mode=None, scope: DataScope = NATIONAL):
     query = sa.select(ProductionLine).order_by(ProductionLine.id)
     if not scope.national:
         query = query.where(ProductionLine.factory_id.in_(factory_ids_in(scope)))
-    if factory_id:
-        query = query.where(ProductionLine.factory_id == factory_id)
-    if status:
-        query = query.where(ProductionLine.status == Status(status))
-    if mode:
-        query = query.where(ProductionLine.mode == LineMode(mode))
-    if q and q.strip():
-        query = query.where(sa.or_(_contains(ProductionLine.name, q), _contains(ProductionLine.code, q)))
-    return query
+    return _LINE_FILTERS.apply(query, factory_id=factory_id, status=status, mode=mode, q=q)
 
 
 def _warehouse_values(data: dict, warehouse: Warehouse | None) -> dict:
@@ -427,20 +430,21 @@ def reactivate_warehouse(*, actor: Actor, warehouse_id: int) -> Warehouse:
     return _set_status(actor, warehouse, Status.ACTIVE)
 
 
+_WAREHOUSE_FILTERS = Filters(
+    falsy_is_any=True,
+    status=lambda value: Warehouse.status == Status(value),
+    q=lambda value: containing(value, Warehouse.name),
+    factory_id=lambda value: Warehouse.factory_id == value,
+    region_code=lambda value: Warehouse.region_code.startswith(rules.region_prefix(value)),
+    external_id=lambda value: Warehouse.external_id == value,
+)
+
+
 def list_warehouses(*, status=None, q=None, factory_id=None, region_code=None, external_id=None,
                     scope: DataScope = NATIONAL):
     query = sa.select(Warehouse).where(scope.filter(Warehouse.region_code)).order_by(Warehouse.id)
-    if status:
-        query = query.where(Warehouse.status == Status(status))
-    if q and q.strip():
-        query = query.where(_contains(Warehouse.name, q))
-    if factory_id:
-        query = query.where(Warehouse.factory_id == factory_id)
-    if region_code:
-        query = query.where(Warehouse.region_code.startswith(rules.region_prefix(region_code)))
-    if external_id:
-        query = query.where(Warehouse.external_id == external_id)
-    return query
+    return _WAREHOUSE_FILTERS.apply(query, status=status, q=q, factory_id=factory_id, region_code=region_code,
+                                    external_id=external_id)
 
 
 # --- regions ----------------------------------------------------------------------------------
@@ -452,15 +456,16 @@ def get_region(code: str) -> Region:
     return region
 
 
+_REGION_FILTERS = Filters(
+    falsy_is_any=True,
+    level=lambda value: Region.level == RegionLevel(value),
+    parent_code=lambda value: Region.parent_code == value,
+    q=lambda value: containing(value, Region.name),
+)
+
+
 def list_regions(*, level=None, parent_code=None, q=None):
-    query = sa.select(Region).order_by(Region.code)
-    if level:
-        query = query.where(Region.level == RegionLevel(level))
-    if parent_code:
-        query = query.where(Region.parent_code == parent_code)
-    if q and q.strip():
-        query = query.where(_contains(Region.name, q))
-    return query
+    return _REGION_FILTERS.apply(sa.select(Region).order_by(Region.code), level=level, parent_code=parent_code, q=q)
 
 
 # --- dealers ----------------------------------------------------------------------------------
@@ -601,25 +606,25 @@ def reactivate_dealer(*, actor: Actor, dealer_id: int) -> Dealer:
     return _set_status(actor, dealer, Status.ACTIVE)
 
 
+_DEALER_FILTERS = Filters(
+    falsy_is_any=True,
+    status=lambda value: Dealer.status == Status(value),
+    q=lambda value: containing(value, Dealer.name),
+    tier=lambda value: Dealer.tier == value,
+    parent_id=lambda value: Dealer.parent_id == value,
+    region_code=lambda value: Dealer.territory.any(Region.code.in_(rules.region_ancestors(value))),
+    external_id=lambda value: Dealer.external_id == value,
+)
+
+
 def list_dealers(*, status=None, q=None, tier=None, parent_id=None, region_code=None, external_id=None,
                  scope: DataScope = NATIONAL):
     """Dealers; region_code finds those whose territory covers the region (it or an ancestor)."""
     query = sa.select(Dealer).options(selectinload(Dealer.territory)).order_by(Dealer.id)
     if not scope.national:
         query = query.where(Dealer.id.in_(dealer_ids_in(scope)))
-    if status:
-        query = query.where(Dealer.status == Status(status))
-    if q and q.strip():
-        query = query.where(_contains(Dealer.name, q))
-    if tier:
-        query = query.where(Dealer.tier == tier)
-    if parent_id:
-        query = query.where(Dealer.parent_id == parent_id)
-    if region_code:
-        query = query.where(Dealer.territory.any(Region.code.in_(rules.region_ancestors(region_code))))
-    if external_id:
-        query = query.where(Dealer.external_id == external_id)
-    return query
+    return _DEALER_FILTERS.apply(query, status=status, q=q, tier=tier, parent_id=parent_id, region_code=region_code,
+                                 external_id=external_id)
 
 
 # --- stores -----------------------------------------------------------------------------------
@@ -691,22 +696,23 @@ def reactivate_store(*, actor: Actor, store_id: int) -> Store:
     return _set_status(actor, store, Status.ACTIVE)
 
 
+_STORE_FILTERS = Filters(
+    falsy_is_any=True,
+    status=lambda value: Store.status == Status(value),
+    q=lambda value: containing(value, Store.name, Store.address),
+    region_code=lambda value: Store.region_code.startswith(rules.region_prefix(value)),
+    dealer_id=lambda value: Store.dealers.any(Dealer.id == value),
+    external_id=lambda value: Store.external_id == value,
+)
+
+
 def list_stores(*, status=None, q=None, region_code=None, dealer_id=None, external_id=None,
                 scope: DataScope = NATIONAL):
     """Stores; region_code matches the region and everything inside it."""
     query = (sa.select(Store).options(selectinload(Store.dealers)).where(scope.filter(Store.region_code))
              .order_by(Store.id))
-    if status:
-        query = query.where(Store.status == Status(status))
-    if q and q.strip():
-        query = query.where(sa.or_(_contains(Store.name, q), _contains(Store.address, q)))
-    if region_code:
-        query = query.where(Store.region_code.startswith(rules.region_prefix(region_code)))
-    if dealer_id:
-        query = query.where(Store.dealers.any(Dealer.id == dealer_id))
-    if external_id:
-        query = query.where(Store.external_id == external_id)
-    return query
+    return _STORE_FILTERS.apply(query, status=status, q=q, region_code=region_code, dealer_id=dealer_id,
+                                external_id=external_id)
 
 
 # --- ERP bulk upsert --------------------------------------------------------------------------

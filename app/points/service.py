@@ -21,8 +21,9 @@ from app.accounts.models import AppUser
 from app.consumers import blacklist
 from app.db import insert_once, transaction, upsert, utcnow
 from app.extensions import db
-from app.identity.service import Actor, audit
+from app.identity.service import Actor, apply_changes, audit
 from app.masterdata.models import Region
+from app.platform.filters import Filters
 from app.points import rules
 from app.reports import facts, rollups
 from app.points.models import (
@@ -309,23 +310,18 @@ def _check_item(item: MallItem) -> None:
         raise rules.MallItemInvalid(errors=errors)
 
 
-def _apply_item(item: MallItem, values: dict) -> dict:
-    changes = {}
-    for name in ITEM_FIELDS:
-        if name in values:
-            value = values[name]
-            if name == "kind" and value is not None:
-                value = MallItemKind(value)
-            if getattr(item, name) != value:
-                changes[name] = [getattr(item, name), value]
-                setattr(item, name, value)
-    return changes
+def _item_values(values: dict) -> dict:
+    """An item's fields among ``values``, its kind as the enum."""
+    picked = {name: values[name] for name in ITEM_FIELDS if name in values}
+    if picked.get("kind") is not None:
+        picked["kind"] = MallItemKind(picked["kind"])
+    return picked
 
 
 def create_item(*, actor: Actor, data: dict) -> MallItem:
     item = MallItem(sold=0, active=True, description="")
     with db.session.no_autoflush:
-        changes = _apply_item(item, data)
+        changes = apply_changes(item, _item_values(data))
         _check_item(item)
     db.session.add(item)
     db.session.flush()
@@ -347,7 +343,7 @@ def update_item(*, actor: Actor, item_id: int, changes: dict) -> MallItem:
     """Change an item (audited); the stock never goes below what was sold (the row is locked)."""
     item = get_item(item_id, lock=True)
     with db.session.no_autoflush:
-        done = _apply_item(item, changes)
+        done = apply_changes(item, _item_values(changes))
         _check_item(item)
     if done:
         item.updated_at = utcnow()
@@ -355,15 +351,16 @@ def update_item(*, actor: Actor, item_id: int, changes: dict) -> MallItem:
     return item
 
 
+_ITEM_FILTERS = Filters(
+    active=lambda value: MallItem.active == value,
+    kind=lambda value: MallItem.kind == MallItemKind(value),
+    q=lambda value: MallItem.name.contains(value, autoescape=True),
+)
+
+
 def list_items(*, active: bool | None = None, kind: str | None = None, q: str | None = None):
-    query = sa.select(MallItem)
-    if active is not None:
-        query = query.where(MallItem.active == active)
-    if kind:
-        query = query.where(MallItem.kind == MallItemKind(kind))
-    if q:
-        query = query.where(MallItem.name.contains(q, autoescape=True))
-    return query.order_by(MallItem.id.desc())
+    """Mall items, newest first, narrowed by the filters given."""
+    return _ITEM_FILTERS.apply(sa.select(MallItem), active=active, kind=kind, q=q).order_by(MallItem.id.desc())
 
 
 def available_items(*, kind: str | None = None):
@@ -475,20 +472,21 @@ def get_my_order(*, app_user: AppUser, order_id: int) -> MallOrder:
     return order
 
 
+_ORDER_FILTERS = Filters(
+    falsy_is_any=True,
+    status=lambda value: MallOrder.status == MallOrderStatus(value),
+    app_user_id=lambda value: MallOrder.app_user_id == value,
+    item_id=lambda value: MallOrder.item_id == value,
+    since=lambda value: MallOrder.created_at >= value,
+    until=lambda value: MallOrder.created_at < value,
+)
+
+
 def list_orders(*, status: str | None = None, app_user_id: int | None = None, item_id: int | None = None,
                 since: datetime | None = None, until: datetime | None = None):
-    query = sa.select(MallOrder)
-    if status:
-        query = query.where(MallOrder.status == MallOrderStatus(status))
-    if app_user_id:
-        query = query.where(MallOrder.app_user_id == app_user_id)
-    if item_id:
-        query = query.where(MallOrder.item_id == item_id)
-    if since:
-        query = query.where(MallOrder.created_at >= since)
-    if until:
-        query = query.where(MallOrder.created_at < until)
-    return query.order_by(MallOrder.id.desc())
+    """Mall orders, newest first, narrowed by the filters given."""
+    return _ORDER_FILTERS.apply(sa.select(MallOrder), status=status, app_user_id=app_user_id, item_id=item_id,
+                                since=since, until=until).order_by(MallOrder.id.desc())
 
 
 def get_order(order_id: int, *, lock: bool = False) -> MallOrder:

@@ -27,6 +27,7 @@ from app.masterdata import rules as masterdata_rules
 from app.masterdata.models import Factory, Product, ProductionLine, Status
 from app.identity.scope import NATIONAL, DataScope
 from app.masterdata.service import common_values, factory_ids_in, factory_in, flush_or_conflict
+from app.platform.filters import Filters, containing
 from app.production import rules
 from app.production.models import (
     InspectionResult, LotConsumption, LotStatus, Material, ProductionLot, RawMaterialLot, Supplier,
@@ -144,6 +145,19 @@ def reopen_production_lot(*, actor: Actor, lot_id: int) -> ProductionLot:
     return lot
 
 
+_LOT_FILTERS = Filters(
+    falsy_is_any=True,
+    product_id=lambda value: ProductionLot.product_id == value,
+    factory_id=lambda value: ProductionLot.factory_id == value,
+    line_id=lambda value: ProductionLot.line_id == value,
+    lot_no=lambda value: ProductionLot.lot_no == value,
+    external_id=lambda value: ProductionLot.external_id == value,
+    status=lambda value: ProductionLot.status == LotStatus(value),
+    produced_from=lambda value: ProductionLot.production_date >= value,
+    produced_to=lambda value: ProductionLot.production_date <= value,
+)
+
+
 def list_production_lots(*, product_id=None, factory_id=None, line_id=None, status=None,
                          produced_from: date | None = None, produced_to: date | None = None,
                          lot_no=None, external_id=None, scope: DataScope = NATIONAL):
@@ -151,18 +165,9 @@ def list_production_lots(*, product_id=None, factory_id=None, line_id=None, stat
     query = sa.select(ProductionLot).order_by(ProductionLot.production_date.desc(), ProductionLot.id.desc())
     if not scope.national:
         query = query.where(ProductionLot.factory_id.in_(factory_ids_in(scope)))
-    for column, value in ((ProductionLot.product_id, product_id), (ProductionLot.factory_id, factory_id),
-                          (ProductionLot.line_id, line_id), (ProductionLot.lot_no, lot_no),
-                          (ProductionLot.external_id, external_id)):
-        if value:
-            query = query.where(column == value)
-    if status:
-        query = query.where(ProductionLot.status == LotStatus(status))
-    if produced_from:
-        query = query.where(ProductionLot.production_date >= produced_from)
-    if produced_to:
-        query = query.where(ProductionLot.production_date <= produced_to)
-    return query
+    return _LOT_FILTERS.apply(query, product_id=product_id, factory_id=factory_id, line_id=line_id, lot_no=lot_no,
+                              external_id=external_id, status=status, produced_from=produced_from,
+                              produced_to=produced_to)
 
 
 # --- materials and suppliers --------------------------------------------------------------------
@@ -196,16 +201,16 @@ def update_material(*, actor: Actor, material_id: int, changes: dict) -> Materia
     return material
 
 
+_MATERIAL_FILTERS = Filters(
+    falsy_is_any=True,
+    status=lambda value: Material.status == Status(value),
+    q=lambda value: containing(value, Material.name, Material.code),
+    code=lambda value: Material.code == value,
+)
+
+
 def list_materials(*, status=None, q=None, code=None):
-    query = sa.select(Material).order_by(Material.id)
-    if status:
-        query = query.where(Material.status == Status(status))
-    if q and q.strip():
-        query = query.where(sa.or_(Material.name.contains(q.strip(), autoescape=True),
-                                   Material.code.contains(q.strip(), autoescape=True)))
-    if code:
-        query = query.where(Material.code == code)
-    return query
+    return _MATERIAL_FILTERS.apply(sa.select(Material).order_by(Material.id), status=status, q=q, code=code)
 
 
 def create_supplier(*, actor: Actor, data: dict) -> Supplier:
@@ -222,15 +227,17 @@ def update_supplier(*, actor: Actor, supplier_id: int, changes: dict) -> Supplie
     return supplier
 
 
+_SUPPLIER_FILTERS = Filters(
+    falsy_is_any=True,
+    status=lambda value: Supplier.status == Status(value),
+    q=lambda value: containing(value, Supplier.name),
+    external_id=lambda value: Supplier.external_id == value,
+)
+
+
 def list_suppliers(*, status=None, q=None, external_id=None):
-    query = sa.select(Supplier).order_by(Supplier.id)
-    if status:
-        query = query.where(Supplier.status == Status(status))
-    if q and q.strip():
-        query = query.where(Supplier.name.contains(q.strip(), autoescape=True))
-    if external_id:
-        query = query.where(Supplier.external_id == external_id)
-    return query
+    return _SUPPLIER_FILTERS.apply(sa.select(Supplier).order_by(Supplier.id), status=status, q=q,
+                                   external_id=external_id)
 
 
 # --- raw-material lots --------------------------------------------------------------------------
@@ -314,16 +321,21 @@ def record_inspection(*, actor: Actor, raw_lot_id: int, result, note: str | None
     return raw
 
 
+_RAW_LOT_FILTERS = Filters(
+    falsy_is_any=True,
+    material_id=lambda value: RawMaterialLot.material_id == value,
+    supplier_id=lambda value: RawMaterialLot.supplier_id == value,
+    lot_no=lambda value: RawMaterialLot.lot_no == value,
+    external_id=lambda value: RawMaterialLot.external_id == value,
+    inspection_result=lambda value: RawMaterialLot.inspection_result == InspectionResult(value),
+)
+
+
 def list_raw_material_lots(*, material_id=None, supplier_id=None, inspection_result=None,
                            lot_no=None, external_id=None):
     query = sa.select(RawMaterialLot).order_by(RawMaterialLot.received_at.desc(), RawMaterialLot.id.desc())
-    for column, value in ((RawMaterialLot.material_id, material_id), (RawMaterialLot.supplier_id, supplier_id),
-                          (RawMaterialLot.lot_no, lot_no), (RawMaterialLot.external_id, external_id)):
-        if value:
-            query = query.where(column == value)
-    if inspection_result:
-        query = query.where(RawMaterialLot.inspection_result == InspectionResult(inspection_result))
-    return query
+    return _RAW_LOT_FILTERS.apply(query, material_id=material_id, supplier_id=supplier_id, lot_no=lot_no,
+                                  external_id=external_id, inspection_result=inspection_result)
 
 
 # --- consumption and trace ----------------------------------------------------------------------

@@ -29,6 +29,7 @@ from app.masterdata import refs
 from app.masterdata.service import dealer_ids_in, dealer_in
 from app.masterdata.models import Dealer, Product, Status
 from app.platform.clock import day_start
+from app.platform.filters import Filters
 from app.rebates.models import RebateBasis, RebateLine, RebateRule, RebateStatement, StatementStatus
 from app.retail.models import SaleScan
 from app.webhooks.service import emit
@@ -133,17 +134,18 @@ def update_rule(*, actor: Actor, rule_id: int, changes: dict) -> RebateRule:
     return rule
 
 
+_RULE_FILTERS = Filters(
+    status=lambda value: RebateRule.status == Status(value),
+    product_id=lambda value: RebateRule.product_id == value,
+    tier=lambda value: RebateRule.tier == value,
+    basis=lambda value: RebateRule.basis == RebateBasis(value),
+)
+
+
 def list_rules(*, status=None, product_id=None, tier=None, basis=None):
-    query = sa.select(RebateRule).order_by(RebateRule.id.desc())
-    if status:
-        query = query.where(RebateRule.status == Status(status))
-    if product_id is not None:
-        query = query.where(RebateRule.product_id == product_id)
-    if tier is not None:
-        query = query.where(RebateRule.tier == tier)
-    if basis:
-        query = query.where(RebateRule.basis == RebateBasis(basis))
-    return query
+    """Rebate rules, newest first, narrowed by the filters given."""
+    return _RULE_FILTERS.apply(sa.select(RebateRule).order_by(RebateRule.id.desc()), status=status,
+                               product_id=product_id, tier=tier, basis=basis)
 
 
 # --- flows --------------------------------------------------------------------------------------
@@ -277,21 +279,22 @@ def get_statement(statement_id: int, *, dealer_id: int | None = None,
     return statement
 
 
+_STATEMENT_FILTERS = Filters(
+    dealer_id=lambda value: RebateStatement.dealer_id == value,
+    status=lambda value: RebateStatement.status == StatementStatus(value),
+    period_from=lambda value: RebateStatement.period_end >= value,
+    period_to=lambda value: RebateStatement.period_start <= value,
+)
+
+
 def list_statements(*, dealer_id=None, status=None, period_from: date | None = None, period_to: date | None = None,
                     scope: DataScope = NATIONAL):
     """Statements, newest period first; period_from/period_to keep those overlapping those days."""
     query = sa.select(RebateStatement).order_by(RebateStatement.period_start.desc(), RebateStatement.id.desc())
     if not scope.national:
         query = query.where(RebateStatement.dealer_id.in_(dealer_ids_in(scope)))
-    if dealer_id is not None:
-        query = query.where(RebateStatement.dealer_id == dealer_id)
-    if status:
-        query = query.where(RebateStatement.status == StatementStatus(status))
-    if period_from is not None:
-        query = query.where(RebateStatement.period_end >= period_from)
-    if period_to is not None:
-        query = query.where(RebateStatement.period_start <= period_to)
-    return query
+    return _STATEMENT_FILTERS.apply(query, dealer_id=dealer_id, status=status, period_from=period_from,
+                                    period_to=period_to)
 
 
 def approve_statement(*, actor: Actor, statement_id: int) -> RebateStatement:

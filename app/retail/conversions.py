@@ -18,6 +18,7 @@ from app.accounts.models import AppUser
 from app.db import insert_once
 from app.extensions import db
 from app.identity.service import Actor, audit
+from app.platform.filters import Filters
 from app.retail import rules, service
 from app.retail.models import PointsCashRate, PointsConversion, RewardKind
 
@@ -121,12 +122,14 @@ def convert(*, user: AppUser, points: int, request_id: str) -> PointsConversion:
     return existing
 
 
+_CONVERSION_FILTERS = Filters(
+    app_user_id=lambda value: PointsConversion.app_user_id == value,
+    since=lambda value: PointsConversion.created_at >= value,
+    until=lambda value: PointsConversion.created_at < value,
+)
+
+
 def list_conversions(*, app_user_id: int | None = None, since=None, until=None):
-    query = sa.select(PointsConversion).order_by(PointsConversion.id.desc())
-    if app_user_id is not None:
-        query = query.where(PointsConversion.app_user_id == app_user_id)
-    if since is not None:
-        query = query.where(PointsConversion.created_at >= since)
-    if until is not None:
-        query = query.where(PointsConversion.created_at < until)
-    return query
+    """Conversions of points to cash, newest first, narrowed by the filters given."""
+    return _CONVERSION_FILTERS.apply(sa.select(PointsConversion).order_by(PointsConversion.id.desc()),
+                                     app_user_id=app_user_id, since=since, until=until)

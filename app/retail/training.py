@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from app.accounts.models import AppUser
 from app.extensions import db
-from app.identity.service import Actor, audit
+from app.identity.service import Actor, apply_changes, audit
+from app.platform.filters import Filters, containing
 from app.retail import rules, service
 from app.retail.models import Course, CourseStatus, QuizAttempt, QuizQuestion, RewardKind
 
@@ -88,12 +89,8 @@ def get_course(course_id: int) -> CourseView:
 
 def update_course(*, actor: Actor, course_id: int, changes: dict) -> CourseView:
     view = get_course(course_id)
-    course, changed = view.course, {}
-    changes = {**changes, **_values(changes)}
-    for name in COURSE_FIELDS:
-        if name in changes and getattr(course, name) != changes[name]:
-            changed[name] = [getattr(course, name), changes[name]]
-            setattr(course, name, changes[name])
+    course = view.course
+    changed = apply_changes(course, _values(changes))
     if "questions" in changes:
         _set_questions(course, changes["questions"])
         changed["questions"] = [len(view.questions), len(changes["questions"])]
@@ -102,13 +99,14 @@ def update_course(*, actor: Actor, course_id: int, changes: dict) -> CourseView:
     return CourseView(course, _questions_of(course.id))
 
 
+_COURSE_FILTERS = Filters(
+    status=lambda value: Course.status == CourseStatus(value),
+    q=lambda value: containing(value, Course.title),
+)
+
+
 def list_courses(*, status: str | None = None, q: str | None = None):
-    query = sa.select(Course).order_by(Course.id.desc())
-    if status:
-        query = query.where(Course.status == CourseStatus(status))
-    if q and q.strip():
-        query = query.where(Course.title.contains(q.strip(), autoescape=True))
-    return query
+    return _COURSE_FILTERS.apply(sa.select(Course).order_by(Course.id.desc()), status=status, q=q)
 
 
 def list_published():

@@ -33,6 +33,7 @@ from app.masterdata import refs
 from app.masterdata.models import Dealer, Region, Store, dealer_territories
 from app.notices import service as notices
 from app.notices.models import NoticeKind, Recipient
+from app.platform.filters import Filters
 from app.production.models import ProductionLot, RawMaterialLot
 from app.units import scan_facts, store
 from app.units.models import EventKind, LocationKind, Recall, RecallLot, Unit, UnitScanStats, UnitStatus
@@ -258,16 +259,20 @@ def preview(*, lots: list[ProductionLot], lot_id: int | None = None, raw_materia
                    items=sum(by_place.values()), by_place=by_place, scanned_by_consumers=scanned, parties=parties)
 
 
+UNIT_FILTERS = Filters(
+    location_kind=lambda value: Unit.location_kind == LocationKind(value),
+    location_id=lambda value: Unit.location_id == value,
+    status=lambda value: Unit.status == UnitStatus(value),
+    in_transit=lambda value: Unit.in_transit == bool(value),
+    recalled=lambda value: Unit.recall_id.is_not(None) if value else Unit.recall_id.is_(None),
+)
+
+
 def recalled_units(*, recall_id: int, level=None, location_kind=None, in_transit=None, status=None):
     """A select of a recall's units (items unless ``level`` says otherwise), in serial order, for paging."""
     query = sa.select(Unit).where(Unit.recall_id == recall_id, Unit.level == Level(level or Level.ITEM))
-    if location_kind:
-        query = query.where(Unit.location_kind == LocationKind(location_kind))
-    if in_transit is not None:
-        query = query.where(Unit.in_transit == bool(in_transit))
-    if status:
-        query = query.where(Unit.status == UnitStatus(status))
-    return query.order_by(Unit.serial)
+    return UNIT_FILTERS.apply(query, location_kind=location_kind, in_transit=in_transit,
+                              status=status).order_by(Unit.serial)
 
 
 # --- telling the channel and the ERP ------------------------------------------------------------

@@ -40,6 +40,7 @@ from app.identity.service import Actor, audit
 from app.masterdata import region_cache
 from app.masterdata import rules as masterdata_rules
 from app.masterdata.models import Dealer, Product, ProductionLine, Store, Warehouse
+from app.platform.filters import Filters
 from app.production import rules as production_rules
 from app.production import service as production
 from app.production.models import LotConsumption, LotStatus, ProductionLot, RawMaterialLot
@@ -538,17 +539,8 @@ def _lot(lot_id: int) -> ProductionLot:
 def _units_query(lot_ids, *, level=None, location_kind=None, location_id=None, status=None,
                  in_transit=None, recalled=None):
     query = sa.select(Unit).where(Unit.lot_id.in_(lot_ids), Unit.level == Level(level or Level.ITEM))
-    if location_kind:
-        query = query.where(Unit.location_kind == LocationKind(location_kind))
-    if location_id is not None:
-        query = query.where(Unit.location_id == location_id)
-    if status:
-        query = query.where(Unit.status == UnitStatus(status))
-    if in_transit is not None:
-        query = query.where(Unit.in_transit == bool(in_transit))
-    if recalled is not None:
-        query = query.where(Unit.recall_id.is_not(None) if recalled else Unit.recall_id.is_(None))
-    return query.order_by(Unit.serial)
+    return recalls.UNIT_FILTERS.apply(query, location_kind=location_kind, location_id=location_id, status=status,
+                                      in_transit=in_transit, recalled=recalled).order_by(Unit.serial)
 
 
 def lot_units(*, lot_id: int, level=None, location_kind=None, location_id=None, status=None,
@@ -721,14 +713,16 @@ def recalled_units(*, recall_id: int, **filters):
     return recalls.recalled_units(recall_id=recall_id, **filters)
 
 
+_RECALL_FILTERS = Filters(
+    lot_id=lambda value: sa.exists().where(RecallLot.recall_id == Recall.id, RecallLot.lot_id == value),
+    raw_material_lot_id=lambda value: Recall.raw_material_lot_id == value,
+)
+
+
 def list_recalls(*, lot_id: int | None = None, raw_material_lot_id: int | None = None):
     """Recalls, newest first; ``lot_id``: those covering the production lot (by lot or raw material)."""
-    query = sa.select(Recall).order_by(Recall.id.desc())
-    if lot_id is not None:
-        query = query.where(sa.exists().where(RecallLot.recall_id == Recall.id, RecallLot.lot_id == lot_id))
-    if raw_material_lot_id is not None:
-        query = query.where(Recall.raw_material_lot_id == raw_material_lot_id)
-    return query
+    return _RECALL_FILTERS.apply(sa.select(Recall).order_by(Recall.id.desc()), lot_id=lot_id,
+                                 raw_material_lot_id=raw_material_lot_id)
 
 
 # --- raw-material trace -------------------------------------------------------------------------

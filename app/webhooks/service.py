@@ -31,7 +31,7 @@ from flask import current_app
 from app.db import transaction, utcnow
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
-from app.identity.service import Actor, audit
+from app.identity.service import Actor, apply_changes, audit
 from app.masterdata.models import Status
 from app.platform import leases
 from app.webhooks import targets
@@ -201,10 +201,7 @@ def update_endpoint(*, actor: Actor, endpoint_id: int, changes: dict) -> Webhook
         values["event_types"] = _event_types(changes["event_types"])
     if "status" in changes:
         values["status"] = Status(changes["status"])
-    diff = {name: [getattr(endpoint, name), value] for name, value in values.items()
-            if getattr(endpoint, name) != value}
-    for name, (_, value) in diff.items():
-        setattr(endpoint, name, value)
+    diff = apply_changes(endpoint, values)
     if diff:
         audit(actor, "webhook_endpoint.update", endpoint, diff)
     return endpoint

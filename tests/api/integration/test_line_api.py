@@ -126,9 +126,9 @@ def test_a_session_refuses_a_closed_or_unknown_lot(client, auth):
 
 
 def test_ndjson_streams_one_result_per_record_and_a_summary(client, auth, monkeypatch):
-    from app.integration_api import line as view
+    from app.units import line_uploads
 
-    monkeypatch.setattr(view, "STREAM_CHUNK", 2)
+    monkeypatch.setattr(line_uploads, "STREAM_CHUNK", 2)
     product, _, _, headers, session_id = _setup(client, auth)
     items = uf.issue(3, product_id=product.id)
     records = [{"type": "commission", "record_id": f"c{i}", "scanned_at": _at(), "code": c}
