@@ -10,7 +10,6 @@ from collections import Counter
 
 from app import demo
 from app.wechat.sandbox import pay as sandbox_pay
-from tests.wechat.conftest import sandbox  # noqa: F401 - a fresh sandbox per test (bill numbers restart)
 
 
 def _ok(response, status=200):

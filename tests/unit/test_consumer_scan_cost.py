@@ -27,17 +27,10 @@ from app.masterdata import region_cache
 from app.masterdata.models import Region
 from app.masterdata.regions import load_regions
 from app.units.models import LocationKind, Unit
+from tests.campaign_factories import open_campaign
+from tests.consumer_factories import BEIJING_POS, HANGZHOU_POS, NOW, scan, short
 from tests.masterdata_factories import HANGZHOU, XIHU, make_dealer, make_store
 from tests.mp_factories import mp  # noqa: F401 - the fixture
-from tests.unit.test_consumer_scans import (  # noqa: F401
-    BEIJING_POS,
-    HANGZHOU_POS,
-    NOW,
-    goods,
-    scan,
-    short,
-    users,
-)
 from tests.unit_factories import serial, set_units
 
 SCANS = "/api/consumer/scans"
@@ -115,8 +108,6 @@ def test_a_located_first_scan_over_http_reads_no_database_and_makes_one_redis_ro
 
 
 def test_with_a_campaign_open_to_it_a_scan_makes_one_statement(app, client, mp, shelved, monkeypatch):  # noqa: F811
-    from tests.unit.test_claims import open_campaign
-
     monkeypatch.setitem(app.config, "SCAN_CACHE_SECONDS", 60)
     monkeypatch.setitem(app.config, "CAMPAIGN_CACHE_SECONDS", 60)
     monkeypatch.setitem(app.config, "CONSUMER_SCAN_WRITER", "stream")  # as deployed: the worker writes

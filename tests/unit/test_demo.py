@@ -9,7 +9,6 @@ from app.masterdata.models import Dealer, Factory, Product, Store, Warehouse
 from app.payouts.models import Payout, PayoutNotification, PayoutStatus
 from app.units.models import Event, Unit
 from app.stock.models import HolderKind, StockPosition
-from tests.wechat.conftest import sandbox  # noqa: F401 - a fresh sandbox per test (bill numbers restart)
 
 
 def _counts(*models):

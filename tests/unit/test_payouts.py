@@ -40,7 +40,7 @@ from tests.payout_factories import (  # noqa: F401 - notify_to is a fixture
     withdrawal,
     worker_killed_after_create,
 )
-from tests.wechat.conftest import sandbox  # noqa: F401 - the fixture
+from tests.conftest import sandbox  # noqa: F401 - tests/attacks/test_channel_interop_points_cash.py imports it from here
 from tests.wechat.test_pay import receiver  # noqa: F401 - the fixture
 
 # --- the queue ------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from app.payouts.models import PayoutStatus
 from app.wechat import pay
 from app.wechat.sandbox import faults
 from tests.payout_factories import bills, cash, fresh, later, money_violations, withdrawal
-from tests.wechat.conftest import sandbox  # noqa: F401 - the fixture
 
 
 def test_a_refused_create_after_a_create_whose_outcome_is_unknown_does_not_return_the_money(

@@ -34,7 +34,6 @@ from tests.payout_factories import (  # noqa: F401 - notify_to is a fixture
     withdrawal,
     worker_killed_after_create,
 )
-from tests.wechat.conftest import sandbox  # noqa: F401 - the fixture
 from tests.wechat.test_pay import receiver  # noqa: F401 - the fixture
 
 # 4xx answers that are not about the bill: WeChat refused the call, not the transfer.

@@ -24,7 +24,6 @@ from tests.payout_factories import later, user_acts
 from tests.production_factories import make_production_lot
 from tests.report_checks import rollup_differences
 from tests.unit_factories import commission
-from tests.wechat.conftest import sandbox  # noqa: F401 - the fixture
 
 # Noon in China of today's China day: the payouts settle at the real time, whose China day must be the
 # report's last day D2, whatever the hour the suite runs (a fixed 10:00 UTC fell on the day before

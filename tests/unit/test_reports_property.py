@@ -39,14 +39,13 @@ from app.units import lines
 from app.warehouse import service as warehouse
 from tests import channel_factories as cf
 from tests import unit_factories as uf
+from tests.campaign_factories import open_campaign
 from tests.concurrency import at_once
 from tests.masterdata_factories import ACTOR, BEIJING, DONGCHENG, make_dealer
 from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.payout_factories import user_acts
 from tests.report_checks import rollup_differences
-from tests.unit.test_claims import open_campaign
 from tests.unit.test_retail import make_clerk
-from tests.wechat.conftest import sandbox  # noqa: F401 - the fixture
 
 HANGZHOU_POS = (30.26, 120.13)  # outside the dealer's territory (Beijing)
 BEIJING_POS = (39.93, 116.42)

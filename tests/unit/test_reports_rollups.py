@@ -8,7 +8,6 @@ from app.reports import rollups, service
 from app.identity.models import Role
 from tests.factories import PASSWORD
 from tests.report_checks import figure, rollup_differences
-from tests.wechat.conftest import sandbox  # noqa: F401 - a fresh sandbox per test
 
 
 def test_the_whole_chain_is_counted_as_it_happens_and_a_rebuild_finds_the_same(app, sandbox):  # noqa: F811

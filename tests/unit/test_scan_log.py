@@ -22,19 +22,11 @@ from app.db import transaction
 from app.errors import DomainError
 from app.extensions import db, redis
 from app.units.models import Unit
+from tests.campaign_factories import NOW as CLAIM_NOW
+from tests.campaign_factories import open_campaign
+from tests.consumer_factories import BEIJING_POS, HANGZHOU_POS, NOW, scan, short
 from tests.masterdata_factories import HANGZHOU, make_dealer
 from tests.mp_factories import mp  # noqa: F401 - the fixture
-from tests.unit.test_claims import NOW as CLAIM_NOW
-from tests.unit.test_claims import open_campaign
-from tests.unit.test_consumer_scans import (  # noqa: F401 - fixtures
-    BEIJING_POS,
-    HANGZHOU_POS,
-    NOW,
-    goods,
-    scan,
-    short,
-    users,
-)
 from tests.unit_factories import issue, serial, set_units
 
 

@@ -1,8 +1,9 @@
 """Consumer scans over HTTP: POST a scanned URL or code, the answer's shape, my scans only, errors."""
 from __future__ import annotations
 
+from tests.campaign_factories import open_campaign
+from tests.consumer_factories import short
 from tests.mp_factories import mp  # noqa: F401 - the fixture
-from tests.unit.test_consumer_scans import goods, hidden, short, users  # noqa: F401 - the fixtures
 
 SCANS = "/api/consumer/scans"
 
@@ -108,7 +109,6 @@ def test_the_scans_fast_encoder_answers_what_its_schema_documents(app, users, go
     from app.consumers import service
     from app.db import transaction, utcnow
     from miniprogram_api.consumer_scans import ConsumerScanResultSchema, _encode, scan_answer
-    from tests.unit.test_claims import open_campaign
 
     open_campaign(ends_at=utcnow() + timedelta(days=3))
     open_campaign(name="Zhejiang", region_codes=["330000000000"])

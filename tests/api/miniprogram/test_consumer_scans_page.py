@@ -11,7 +11,6 @@ from app.extensions import db
 from app.trace import service as trace
 from app.units.models import Unit, UnitStatus
 from tests.masterdata_factories import ACTOR, make_product
-from tests.unit.test_consumer_scans import goods  # noqa: F401 - the fixture
 from tests.unit_factories import issue, serial, set_units
 
 INVITATIONS = ("参与活动", "campaign", "Open in WeChat", "在微信中打开")
