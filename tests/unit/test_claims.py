@@ -418,7 +418,7 @@ def test_points_won_and_spent_in_the_mall_at_once_keep_the_ledger_exact(app, mar
     (a deadlock victim runs again), and the ledger ends exact."""
     from app.points import service as points
     from tests.concurrency import at_once, results_and_errors
-    from tests.unit.test_points_ledger import check_invariants
+    from tests.points_factories import check_invariants
 
     open_campaign(prizes=[{"kind": "points", "name": "Points", "amount": 40, "probability_ppm": 1_000_000}])
     user = users()

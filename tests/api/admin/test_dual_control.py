@@ -26,7 +26,7 @@ from app.rebates.models import RebateStatement
 from tests.api.admin.test_codes import issue, make_product as make_coded_product
 from tests.concurrency import at_once, results_and_errors
 from tests.factories import make_user
-from tests.unit.test_points_ledger import make_consumer
+from tests.points_factories import make_consumer
 from tests.unit.test_rebates import shipment_to_store, world  # noqa: F401 (fixture)
 
 APPROVALS = "/api/admin/approvals"

@@ -18,8 +18,7 @@ from app.identity.service import Actor
 from app.masterdata import service as masterdata
 from tests.campaign_factories import ADDRESS
 from tests.masterdata_factories import make_dealer
-from tests.unit.test_points_ledger import earn
-from tests.unit.test_points_mall import make_item, redeem
+from tests.points_factories import earn, make_item, redeem
 
 OPENID_VALUE = "o6_bWnK2hJx9LmQpXk2"
 PHONE_VALUE = ADDRESS["phone"]  # 13800138000
