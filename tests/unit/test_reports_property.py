@@ -45,7 +45,7 @@ from tests.masterdata_factories import ACTOR, BEIJING, DONGCHENG, make_dealer
 from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.payout_factories import user_acts
 from tests.report_checks import rollup_differences
-from tests.unit.test_retail import make_clerk
+from tests.retail_factories import make_clerk
 
 HANGZHOU_POS = (30.26, 120.13)  # outside the dealer's territory (Beijing)
 BEIJING_POS = (39.93, 116.42)
