@@ -32,6 +32,8 @@ pytest_plugins = (
     "tests.mp_factories",
     "tests.campaign_factories",
     "tests.consumer_factories",
+    "tests.rebate_factories",
+    "tests.recall_factories",
 )
 
 # Rows that migrations load (reference data) survive between tests.
