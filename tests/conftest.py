@@ -32,6 +32,7 @@ pytest_plugins = (
     "tests.mp_factories",
     "tests.campaign_factories",
     "tests.consumer_factories",
+    "tests.diversion_factories",
     "tests.rebate_factories",
     "tests.recall_factories",
 )

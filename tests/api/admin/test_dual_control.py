@@ -23,7 +23,8 @@ from app.identity.models import AuditRecord, Role
 from app.identity.service import Actor
 from app.points import service as points
 from app.rebates.models import RebateStatement
-from tests.api.admin.test_codes import issue, make_product as make_coded_product
+from tests.code_factories import issue
+from tests.code_factories import make_product as make_coded_product
 from tests.concurrency import at_once, results_and_errors
 from tests.factories import make_user
 from tests.points_factories import make_consumer

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tests.api.admin.test_exports_api import payouts, small_inline_limit  # noqa: F401 (fixtures)
-
 
 def test_an_export_jobs_expiry_is_an_iso_time_its_retention_after_it_finished(
         client, auth, app, payouts, small_inline_limit):  # noqa: F811

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from app.identity.models import Role
-from tests.api.admin.test_exports_api import csv_of, sheet_of
+from tests.export_readers import csv_of, sheet_of
 from tests.rebate_factories import shipment_to_store
 
 STATEMENTS = "/api/admin/rebate-statements"
