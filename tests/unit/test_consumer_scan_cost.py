@@ -7,11 +7,9 @@ round trip (app.consumers.scan_log).
 """
 from __future__ import annotations
 
-import contextlib
 from datetime import timedelta
 
 import pytest
-import redis.connection
 import sqlalchemy as sa
 
 from app.campaigns import claims
@@ -31,34 +29,10 @@ from tests.campaign_factories import open_campaign
 from tests.consumer_factories import BEIJING_POS, HANGZHOU_POS, NOW, scan, short
 from tests.masterdata_factories import HANGZHOU, XIHU, make_dealer, make_store
 from tests.mp_factories import mp  # noqa: F401 - the fixture
+from tests.round_trips import counting
 from tests.unit_factories import serial, set_units
 
 SCANS = "/api/consumer/scans"
-
-
-@contextlib.contextmanager
-def counting():
-    """The SQL statements run (and the Redis commands sent) inside the block."""
-    statements: list[str] = []
-    commands: list[bytes] = []
-
-    def on_statement(conn, cursor, statement, parameters, context, executemany):
-        statements.append(" ".join(statement.split()))
-
-    engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", on_statement)
-    send = redis.connection.Connection.send_packed_command
-
-    def counting_send(self, command, check_health=True):
-        commands.append(command)
-        return send(self, command, check_health)
-
-    redis.connection.Connection.send_packed_command = counting_send
-    try:
-        yield statements, commands
-    finally:
-        redis.connection.Connection.send_packed_command = send
-        sa.event.remove(engine, "before_cursor_execute", on_statement)
 
 
 @pytest.fixture
