@@ -30,6 +30,7 @@ from tests.factories import AuthActions
 # The factory modules whose fixtures every test may ask for (a test module never imports a fixture).
 pytest_plugins = (
     "tests.mp_factories",
+    "tests.payout_factories",
     "tests.campaign_factories",
     "tests.consumer_factories",
     "tests.diversion_factories",
