@@ -9,8 +9,7 @@ from datetime import datetime, timedelta, timezone
 import openpyxl
 import requests
 
-from tests.browser.conftest import shot, sign_in
-from tests.browser.test_channel_journey import api_token
+from tests.browser.actions import api_token, shot, sign_in
 
 CHINA = timezone(timedelta(hours=8))
 
