@@ -17,7 +17,7 @@ def _ok(response, status=200):
     return response.get_json()
 
 
-def test_the_played_chain_adds_up_in_the_back_office_and_at_wechat_pay(client, auth, sandbox):  # noqa: F811
+def test_the_played_chain_adds_up_in_the_back_office_and_at_wechat_pay(client, auth, sandbox):
     result = demo.seed()
     facts = result["chain"].facts
     token = _ok(auth.login("demo-auditor", result["password"]))["token"]

@@ -574,7 +574,7 @@ def test_the_first_scanner_can_scan_again_once_the_claim_window_passed(app, good
 
 # --- a late truth from WeChat Pay ------------------------------------------------------------------
 
-def won_and_waiting(user, unit, sandbox) -> Payout:  # noqa: F811
+def won_and_waiting(user, unit, sandbox) -> Payout:
     result = claim(user, scan(user, unit).scan_id)
     payouts.work_due()
     payout = fresh(Payout, result.payout_id)

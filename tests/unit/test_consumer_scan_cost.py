@@ -36,7 +36,7 @@ SCANS = "/api/consumer/scans"
 
 
 @pytest.fixture
-def shelved(goods):  # noqa: F811
+def shelved(goods):
     """Goods sold at a store in Hangzhou by a dealer whose territory is Hangzhou."""
     dealer = make_dealer(territory=[HANGZHOU])
     shop = make_store(name="West Lake Mart", region_code=XIHU)
@@ -113,7 +113,7 @@ def test_a_unit_redis_has_not_got_is_read_from_the_database_once_and_put_back(
     assert not [s for s in statements if " FROM units " in s], statements
 
 
-def test_a_repeat_scan_answers_where_first_without_reading_the_database_counter(app, shelved, users):  # noqa: F811
+def test_a_repeat_scan_answers_where_first_without_reading_the_database_counter(app, shelved, users):
     user = users()
     item = shelved["items"][2]
     scan(user, short(item), latitude=BEIJING_POS[0], longitude=BEIJING_POS[1])
@@ -123,7 +123,7 @@ def test_a_repeat_scan_answers_where_first_without_reading_the_database_counter(
     assert not [s for s in statements if s.startswith("SELECT unit_scan_stats")], statements
 
 
-def test_the_first_scan_answers_what_the_counter_holds(app, shelved, users):  # noqa: F811
+def test_the_first_scan_answers_what_the_counter_holds(app, shelved, users):
     user = users()
     result = scan(user, short(shelved["items"][3]), latitude=HANGZHOU_POS[0], longitude=HANGZHOU_POS[1])
     stats = db.session.scalar(sa.select(UnitScanStats).execution_options(populate_existing=True))
@@ -133,7 +133,7 @@ def test_the_first_scan_answers_what_the_counter_holds(app, shelved, users):  # 
     assert result.scans["first_at"].utcoffset() == timedelta(0)
 
 
-def test_a_scan_outside_the_territory_still_raises_a_diversion_alert(app, shelved, users):  # noqa: F811
+def test_a_scan_outside_the_territory_still_raises_a_diversion_alert(app, shelved, users):
     scan(users(), short(shelved["items"][4]), latitude=BEIJING_POS[0], longitude=BEIJING_POS[1])
     alert = db.session.scalar(sa.select(DiversionAlert))
     assert alert is not None and alert.serial == serial(shelved["items"][4])
@@ -154,7 +154,7 @@ def test_the_rate_limit_windows_stop_at_the_first_one_past_its_limit(app):
 
 # --- the region table ---------------------------------------------------------------------------
 
-def test_the_region_table_is_read_once_and_renewed_when_the_regions_change(app, shelved, users):  # noqa: F811
+def test_the_region_table_is_read_once_and_renewed_when_the_regions_change(app, shelved, users):
     region_cache.forget()
     first = region_cache.table()
     assert region_cache.table() is first and first.rows[XIHU].name == "西湖区"

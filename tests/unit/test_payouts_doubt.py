@@ -38,7 +38,7 @@ from tests.payout_factories import (
 NOT_ABOUT_THE_BILL = [(403, "NO_AUTH"), (401, "SIGN_ERROR"), (400, "PARAM_ERROR")]
 
 
-def waiting_withdrawal(sandbox):  # noqa: F811
+def waiting_withdrawal(sandbox):
     requested = withdrawal()
     service.work_due()
     payout = fresh(requested.payout_id)

@@ -69,7 +69,7 @@ def claim(user, scanned, *, at, campaign_id=None):
 
 
 @pytest.fixture
-def world(app, users, sandbox):  # noqa: F811
+def world(app, users, sandbox):
     """Campaign A (tea, Zhejiang, 100 fen to every claim) and B (Beijing, no claims); six consumers.
 
     Yesterday (D1): u1 scans tea 0 in Hangzhou and claims, then scans it again; u2 scans tea 1 in

@@ -273,7 +273,7 @@ class Workload:
                 except DomainError:
                     db.session.rollback()
 
-    def pay(self, sandbox):  # noqa: F811
+    def pay(self, sandbox):
         """The payout worker runs; each bill waiting for its user then ends one way or another."""
         payouts.work_due()
         waiting = db.session.scalars(sa.select(Payout).where(Payout.status == PayoutStatus.WAITING)).all()
@@ -360,7 +360,7 @@ def consumer_users(mp):  # noqa: F811
 
 
 @pytest.mark.parametrize("seed", [13, 2026])
-def test_random_workloads_keep_the_rollups_equal_to_a_rebuild(app, sandbox, consumer_users, monkeypatch,  # noqa: F811
+def test_random_workloads_keep_the_rollups_equal_to_a_rebuild(app, sandbox, consumer_users, monkeypatch,
                                                                seed):
     rng = random.Random(seed)
     world = make_world(consumer_users)

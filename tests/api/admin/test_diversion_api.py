@@ -9,12 +9,12 @@ from tests.masterdata_factories import DONGCHENG, make_store
 ALERTS = "/api/admin/diversion-alerts"
 
 
-def raise_alert(dealer_goods) -> None:  # noqa: F811
+def raise_alert(dealer_goods) -> None:
     store = make_store(region_code=DONGCHENG)
     check([dealer_goods["items"][3]], place_id=store.id, region_code=DONGCHENG, seen_kind=SeenKind.SALE)
 
 
-def test_alerts_are_listed_with_filters_and_shown_with_their_evidence(client, auth, dealer_goods):  # noqa: F811
+def test_alerts_are_listed_with_filters_and_shown_with_their_evidence(client, auth, dealer_goods):
     raise_alert(dealer_goods)
     headers = auth.headers_for(Role.AUDITOR)
 
@@ -31,7 +31,7 @@ def test_alerts_are_listed_with_filters_and_shown_with_their_evidence(client, au
     assert client.get(f"{ALERTS}/{alert['id'] + 999}", headers=headers).status_code == 404
 
 
-def test_ops_resolve_an_alert_once_and_other_roles_may_not(client, auth, dealer_goods):  # noqa: F811
+def test_ops_resolve_an_alert_once_and_other_roles_may_not(client, auth, dealer_goods):
     raise_alert(dealer_goods)
     alert_id = client.get(ALERTS, headers=auth.headers_for(Role.OPS)).json[0]["id"]
     body = {"status": "dismissed", "resolution": "Territory to correct: the store moved"}

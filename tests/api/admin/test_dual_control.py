@@ -76,14 +76,14 @@ def approve(client, who: Person, request_id: int):
 
 # --- rebate statements --------------------------------------------------------------------------
 
-def draft_statement(client, who: Person, rebate_world) -> dict:  # noqa: F811
+def draft_statement(client, who: Person, rebate_world) -> dict:
     shipment_to_store(rebate_world["dealer"].id, rebate_world["store"].id, rebate_world["product"].id, received=12)
     computed = client.post(STATEMENTS, json={"dealer_id": rebate_world["dealer"].id, **MARCH}, headers=who.headers)
     assert computed.status_code == 200, computed.get_json()
     return computed.get_json()
 
 
-def test_a_rebate_statement_is_approved_by_a_second_finance_user(client, person, rebate_world, dual_control):  # noqa: F811
+def test_a_rebate_statement_is_approved_by_a_second_finance_user(client, person, rebate_world, dual_control):
     alice, bob, marketer = person(Role.FINANCE), person(Role.FINANCE), person(Role.MARKETER)
     statement = draft_statement(client, alice, rebate_world)
 
@@ -120,7 +120,7 @@ def test_a_rebate_statement_is_approved_by_a_second_finance_user(client, person,
     assert (late.status_code, late.get_json()["code"]) == (409, "statement_approved")
 
 
-def test_a_statement_recomputed_after_the_request_is_not_approved_blind(client, person, rebate_world, dual_control):  # noqa: F811
+def test_a_statement_recomputed_after_the_request_is_not_approved_blind(client, person, rebate_world, dual_control):
     alice, bob = person(Role.FINANCE), person(Role.ADMIN)
     statement = draft_statement(client, alice, rebate_world)
     request = client.post(f"{STATEMENTS}/{statement['id']}/approve", headers=alice.headers).get_json()
@@ -135,7 +135,7 @@ def test_a_statement_recomputed_after_the_request_is_not_approved_blind(client, 
     assert client.get(f"{APPROVALS}/{request['id']}", headers=bob.headers).get_json()["status"] == "pending"
 
 
-def test_without_dual_control_one_finance_user_approves_alone(client, person, rebate_world):  # noqa: F811
+def test_without_dual_control_one_finance_user_approves_alone(client, person, rebate_world):
     alice = person(Role.FINANCE)
     statement = draft_statement(client, alice, rebate_world)
     approved = client.post(f"{STATEMENTS}/{statement['id']}/approve", headers=alice.headers)
@@ -351,7 +351,7 @@ def test_another_users_request_for_the_same_action_is_refused_while_one_is_open(
 
 # --- races (MariaDB) ----------------------------------------------------------------------------
 
-def test_concurrent_approvals_run_the_action_once(app, client, person, rebate_world, dual_control, mariadb):  # noqa: F811
+def test_concurrent_approvals_run_the_action_once(app, client, person, rebate_world, dual_control, mariadb):
     alice = person(Role.FINANCE)
     statement = draft_statement(client, alice, rebate_world)
     rebate = client.post(f"{STATEMENTS}/{statement['id']}/approve", headers=alice.headers).get_json()

@@ -35,7 +35,7 @@ def test_masks_keep_the_ends_only():
 
 
 @pytest.fixture
-def consumer(claims):  # noqa: F811
+def consumer(claims):
     """A consumer with a cash prize paid out, a gift awaiting shipment, a mall order, on the blacklist,
     on a campaign's blacklist; and a dealer with a contact."""
     user = claims.consumer("Lin", openid=OPENID_VALUE)

@@ -11,7 +11,7 @@ STATEMENTS = "/api/admin/rebate-statements"
 MARCH = {"period_start": "2026-03-01", "period_end": "2026-03-31"}
 
 
-def test_finance_writes_rules_others_read_them(client, auth, rebate_world):  # noqa: F811
+def test_finance_writes_rules_others_read_them(client, auth, rebate_world):
     rule = {"name": "Per case", "basis": "case_to_store", "amount_fen": 300, "product_id": rebate_world["product"].id,
             "tier": 1, "starts_on": "2026-03-01", "ends_on": "2026-03-31"}
     assert client.post(RULES, json=rule, headers=auth.headers_for(Role.OPS)).status_code == 403
@@ -32,7 +32,7 @@ def test_finance_writes_rules_others_read_them(client, auth, rebate_world):  # n
     assert [r["id"] for r in listed.json] == [created.json["id"]]
 
 
-def test_finance_computes_and_approves_a_statement_then_it_is_frozen(client, auth, rebate_world):  # noqa: F811
+def test_finance_computes_and_approves_a_statement_then_it_is_frozen(client, auth, rebate_world):
     dealer, store, product = rebate_world["dealer"], rebate_world["store"], rebate_world["product"]
     shipment_to_store(dealer.id, store.id, product.id, received=12)
     body = {"dealer_id": dealer.id, **MARCH}

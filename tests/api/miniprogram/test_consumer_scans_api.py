@@ -99,7 +99,7 @@ def test_the_hidden_code_step_over_http(client, mp, hidden):  # noqa: F811
     assert client.post(step, json={"hidden_code": hidden["right"]}).status_code == 401
 
 
-def test_the_scans_fast_encoder_answers_what_its_schema_documents(app, users, goods, hidden):  # noqa: F811
+def test_the_scans_fast_encoder_answers_what_its_schema_documents(app, users, goods, hidden):
     """The scan's answer is encoded by msgspec for speed; it must be what the OpenAPI schema's dump is."""
     import json
     from datetime import timedelta
