@@ -15,6 +15,7 @@ import tempfile
 import fakeredis
 import pytest
 import redis as redis_lib
+import requests
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
@@ -22,8 +23,20 @@ from app import create_app
 from app.campaigns import claims
 from app.extensions import db, redis
 from app.units import scan_facts
+from app.wechat import runtime
 from tests import database_guard
 from tests.factories import AuthActions
+
+# The factory modules whose fixtures every test may ask for (a test module never imports a fixture).
+pytest_plugins = (
+    "tests.mp_factories",
+    "tests.payout_factories",
+    "tests.campaign_factories",
+    "tests.consumer_factories",
+    "tests.diversion_factories",
+    "tests.rebate_factories",
+    "tests.recall_factories",
+)
 
 # Rows that migrations load (reference data) survive between tests.
 REFERENCE_TABLES = {"alembic_version", "regions"}
@@ -142,6 +155,14 @@ def client(app):
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+@pytest.fixture
+def sandbox(app):
+    """The in-process WeChat sandbox, reset after the test (tokens, sessions, bills, faults)."""
+    server = runtime().sandbox_server()
+    yield server
+    requests.post(server.url + "/__sandbox__/reset", timeout=5)
 
 
 class Outage:

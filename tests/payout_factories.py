@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import datetime, timedelta
 
 import pytest
 import requests
 import sqlalchemy as sa
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
 from app.accounts.models import AppName, AppUser, Person
 from app.db import transaction, utcnow
@@ -94,15 +97,53 @@ def user_acts(sandbox, out_bill_no: str, action: str = "confirm") -> None:
     assert response.status_code == 200, response.text
 
 
+class NotifyReceiver:
+    """Our notify_url in a test: a werkzeug server on loopback that records every callback."""
+
+    def __init__(self):
+        self.received: list[tuple[dict, bytes]] = []
+        self.answers: list[int] = []  # statuses to answer, in turn; then 200
+        self._cond = threading.Condition()
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/notify"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @Request.application
+    def _wsgi(self, request: Request) -> Response:
+        with self._cond:
+            self.received.append((dict(request.headers), request.get_data()))
+            status = self.answers.pop(0) if self.answers else 200
+            self._cond.notify_all()
+        return Response(status=status)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[dict, bytes]]:
+        """The callbacks received once there are <count> of them (or the timeout passed)."""
+        with self._cond:
+            self._cond.wait_for(lambda: len(self.received) >= count, timeout=timeout)
+            return list(self.received)
+
+    def stop(self):
+        self._server.shutdown()
+
+
+@pytest.fixture
+def notify_receiver():
+    """Our notify_url, served on loopback for the test."""
+    server = NotifyReceiver()
+    yield server
+    server.stop()
+
+
 def forward(client, received) -> list[int]:
     """Post the callbacks the sandbox sent to our notify endpoint, as WeChat would; their statuses."""
     return [client.post(NOTIFY, data=body, headers=headers).status_code for headers, body in received]
 
 
 @pytest.fixture
-def notify_to(app, receiver, monkeypatch):
-    monkeypatch.setitem(app.config, "WECHATPAY_NOTIFY_URL", receiver.url)
-    return receiver
+def notify_to(app, notify_receiver, monkeypatch):
+    """WeChat Pay's callbacks go to the notify receiver; it."""
+    monkeypatch.setitem(app.config, "WECHATPAY_NOTIFY_URL", notify_receiver.url)
+    return notify_receiver
 
 
 # --- the invariants every fault scenario ends with -------------------------------------------------

@@ -29,7 +29,6 @@ from tests.masterdata_factories import (
 )
 from tests.mp_factories import MiniProgramActions
 from tests.production_factories import make_production_lot
-from tests.unit.test_consumer_scans import hidden  # noqa: F401 - the fixture
 from tests.unit_factories import commission, serial, set_units
 
 METHODS = ("get", "put", "post", "patch", "delete")

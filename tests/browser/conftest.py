@@ -22,9 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.live import CHROMIUM, FLAGS, ROOT, Server, served
-
-SCREENSHOTS = Path(os.environ.get("MATONG_SCREENSHOTS", ROOT / "var" / "screenshots"))
+from tests.browser.live import CHROMIUM, FLAGS, served
 
 
 def _why_not() -> str | None:
@@ -114,19 +112,3 @@ def context(browser, server, watch):
 @pytest.fixture
 def page(context):
     return context.new_page()
-
-
-def shot(page, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def sign_in(page, server: Server, role: str, *, username: str | None = None, password: str | None = None) -> None:
-    """Sign in through the form as demo-<role> (or the user given) and wait for the dashboard or first screen."""
-    page.goto("/console/login")
-    page.get_by_test_id("username").fill(username or f"demo-{role}")
-    page.get_by_test_id("password").fill(password or server.password)
-    page.get_by_test_id("submit").click()
-    page.wait_for_url(re.compile(r"/console/(?!login)"))

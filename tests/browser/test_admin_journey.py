@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.browser.conftest import shot, sign_in
+from tests.browser.actions import shot, sign_in
 
 
 def test_an_administrator_manages_users_keys_webhooks_and_reads_the_audit(page, server):

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import shot, sign_in
+from tests.browser.actions import shot, sign_in
 
 SCREENS = [
     # (menu route name, path, detail route's path pattern or None)

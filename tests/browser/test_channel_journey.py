@@ -8,14 +8,8 @@ import sys
 
 import requests
 
-from tests.browser.conftest import ROOT, shot, sign_in
-
-
-def api_token(server, role: str) -> dict:
-    answer = requests.post(f"{server.url}/api/admin/auth/login", json={"username": f"demo-{role}", "password": server.password},
-                           timeout=10)
-    answer.raise_for_status()
-    return {"Authorization": f"Bearer {answer.json()['token']}"}
+from tests.browser.actions import api_token, shot, sign_in
+from tests.browser.live import ROOT
 
 
 def raise_alert(server, district: str = "110101000000") -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.browser.conftest import shot, sign_in
+from tests.browser.actions import shot, sign_in
 
 
 def test_an_administrator_signs_in_and_sees_the_dashboard(page, server):

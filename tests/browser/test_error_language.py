@@ -3,7 +3,7 @@ error's code (with the API's own sentence and the code in small print), and mars
 beside the fields, their numbers kept. After the switch to English, the same form speaks English."""
 from __future__ import annotations
 
-from tests.browser.conftest import shot, sign_in
+from tests.browser.actions import shot, sign_in
 
 BLACKLIST = r"422 POST .*/api/admin/consumer-profiles/blacklist$"
 

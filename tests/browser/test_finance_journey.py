@@ -10,8 +10,7 @@ import openpyxl
 import requests
 
 from app.platform.clock import BUSINESS_TZ as CHINA
-from tests.browser.conftest import shot, sign_in
-from tests.browser.test_channel_journey import api_token
+from tests.browser.actions import api_token, shot, sign_in
 
 
 def draft_statement(server) -> dict:

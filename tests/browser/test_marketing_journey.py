@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import shot, sign_in
+from tests.browser.actions import shot, sign_in
 
 
 def test_a_marketer_creates_activates_and_watches_a_campaign(page, server, watch):

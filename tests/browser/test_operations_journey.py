@@ -9,7 +9,7 @@ import zipfile
 
 import requests
 
-from tests.browser.conftest import shot, sign_in
+from tests.browser.actions import shot, sign_in
 
 
 def _api(server, role: str):

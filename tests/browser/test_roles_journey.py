@@ -7,7 +7,7 @@ import re
 
 import requests
 
-from tests.browser.conftest import shot, sign_in
+from tests.browser.actions import shot, sign_in
 
 # What an auditor must never be offered (the write buttons of the dashboard and administration screens).
 WRITE_BUTTONS = ("[data-test^='create-'], [data-test='edit-user'], [data-test='revoke-key'], [data-test='edit-endpoint'], "

@@ -10,7 +10,6 @@ from collections import Counter
 
 from app import demo
 from app.wechat.sandbox import pay as sandbox_pay
-from tests.wechat.conftest import sandbox  # noqa: F401 - a fresh sandbox per test (bill numbers restart)
 
 
 def _ok(response, status=200):
@@ -18,7 +17,7 @@ def _ok(response, status=200):
     return response.get_json()
 
 
-def test_the_played_chain_adds_up_in_the_back_office_and_at_wechat_pay(client, auth, sandbox):  # noqa: F811
+def test_the_played_chain_adds_up_in_the_back_office_and_at_wechat_pay(client, auth, sandbox):
     result = demo.seed()
     facts = result["chain"].facts
     token = _ok(auth.login("demo-auditor", result["password"]))["token"]

@@ -16,7 +16,7 @@ from app.units.models import LocationKind, Unit
 from tests import channel_factories as cf
 from tests import unit_factories as uf
 from tests.masterdata_factories import ACTOR, make_dealer
-from tests.unit.test_retail import make_shop, sell
+from tests.retail_factories import make_shop, sell
 
 
 def _unit(code: str) -> Unit:

@@ -22,7 +22,7 @@ from app.units import line_engine, line_sessions, store
 from tests import channel_factories as cf
 from tests import unit_factories as uf
 from tests.masterdata_factories import ACTOR, DONGCHENG, XIHU, make_dealer
-from tests.unit.test_retail import items_of, make_clerk, sell
+from tests.retail_factories import items_of, make_clerk, sell
 
 D1 = date(2026, 1, 1)
 D2 = D1 + timedelta(days=40)  # 2026-02-10

@@ -1,7 +1,7 @@
 """Claims: one draw per unit, ever; limits; odds; stock and budget taken atomically; money back on failure."""
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -17,19 +17,17 @@ from app.errors import DomainError
 from app.extensions import db, redis
 from app.payouts import service as payouts
 from app.payouts.models import IncidentKind, Payout, PayoutIncident, PayoutStatus
+from tests.campaign_factories import CASH, NOW, open_campaign
 from tests.masterdata_factories import ACTOR, DONGCHENG, XIHU, gtin13, make_factory, make_product
 from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.payout_factories import later, money_violations, user_acts
 from tests.production_factories import make_production_lot
 from tests.unit_factories import commission, serial
-from tests.wechat.conftest import sandbox  # noqa: F401 - the fixture
 
-NOW = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0)  # a campaign must be running to start
 TODAY = claims.china_day(NOW)
 HANGZHOU_POS = (30.26, 120.13)  # West Lake
 BEIJING_POS = (39.93, 116.42)  # Dongcheng
 SHANGHAI_POS = (31.23, 121.47)
-CASH = {"kind": "cash", "name": "Red packet", "amount": 100, "probability_ppm": 1_000_000}
 
 
 @pytest.fixture
@@ -47,16 +45,6 @@ def goods():
     product = make_product(name="Jasmine Tea", specification="250 g", gtin=gtin13(4343))
     lot = make_production_lot(product_id=product.id, factory_id=make_factory(region_code=XIHU).id, lot_no="L-C1")
     return {"product": product, "lot": lot, "items": commission(lot, 30)}
-
-
-def open_campaign(**data) -> Campaign:
-    values = {"name": "Spring", "starts_at": NOW - timedelta(days=1), "ends_at": NOW + timedelta(days=30),
-              "total_budget_fen": 100_000, "per_user_daily_limit": 50, "per_user_total_limit": 50,
-              "first_scan_only": False, "prizes": [CASH], **data}
-    with transaction():
-        created = campaigns.create_campaign(actor=ACTOR, data=values)
-    with transaction():
-        return campaigns.change_status(actor=ACTOR, campaign_id=created.id, action="activate")
 
 
 def scan(user, code, *, now=NOW, position=None, **kw):
@@ -430,7 +418,7 @@ def test_points_won_and_spent_in_the_mall_at_once_keep_the_ledger_exact(app, mar
     (a deadlock victim runs again), and the ledger ends exact."""
     from app.points import service as points
     from tests.concurrency import at_once, results_and_errors
-    from tests.unit.test_points_ledger import check_invariants
+    from tests.points_factories import check_invariants
 
     open_campaign(prizes=[{"kind": "points", "name": "Points", "amount": 40, "probability_ppm": 1_000_000}])
     user = users()
@@ -586,7 +574,7 @@ def test_the_first_scanner_can_scan_again_once_the_claim_window_passed(app, good
 
 # --- a late truth from WeChat Pay ------------------------------------------------------------------
 
-def won_and_waiting(user, unit, sandbox) -> Payout:  # noqa: F811
+def won_and_waiting(user, unit, sandbox) -> Payout:
     result = claim(user, scan(user, unit).scan_id)
     payouts.work_due()
     payout = fresh(Payout, result.payout_id)

@@ -7,11 +7,9 @@ round trip (app.consumers.scan_log).
 """
 from __future__ import annotations
 
-import contextlib
 from datetime import timedelta
 
 import pytest
-import redis.connection
 import sqlalchemy as sa
 
 from app.campaigns import claims
@@ -27,49 +25,18 @@ from app.masterdata import region_cache
 from app.masterdata.models import Region
 from app.masterdata.regions import load_regions
 from app.units.models import LocationKind, Unit
+from tests.campaign_factories import open_campaign
+from tests.consumer_factories import BEIJING_POS, HANGZHOU_POS, NOW, scan, short
 from tests.masterdata_factories import HANGZHOU, XIHU, make_dealer, make_store
 from tests.mp_factories import mp  # noqa: F401 - the fixture
-from tests.unit.test_consumer_scans import (  # noqa: F401
-    BEIJING_POS,
-    HANGZHOU_POS,
-    NOW,
-    goods,
-    scan,
-    short,
-    users,
-)
+from tests.round_trips import counting
 from tests.unit_factories import serial, set_units
 
 SCANS = "/api/consumer/scans"
 
 
-@contextlib.contextmanager
-def counting():
-    """The SQL statements run (and the Redis commands sent) inside the block."""
-    statements: list[str] = []
-    commands: list[bytes] = []
-
-    def on_statement(conn, cursor, statement, parameters, context, executemany):
-        statements.append(" ".join(statement.split()))
-
-    engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", on_statement)
-    send = redis.connection.Connection.send_packed_command
-
-    def counting_send(self, command, check_health=True):
-        commands.append(command)
-        return send(self, command, check_health)
-
-    redis.connection.Connection.send_packed_command = counting_send
-    try:
-        yield statements, commands
-    finally:
-        redis.connection.Connection.send_packed_command = send
-        sa.event.remove(engine, "before_cursor_execute", on_statement)
-
-
 @pytest.fixture
-def shelved(goods):  # noqa: F811
+def shelved(goods):
     """Goods sold at a store in Hangzhou by a dealer whose territory is Hangzhou."""
     dealer = make_dealer(territory=[HANGZHOU])
     shop = make_store(name="West Lake Mart", region_code=XIHU)
@@ -115,8 +82,6 @@ def test_a_located_first_scan_over_http_reads_no_database_and_makes_one_redis_ro
 
 
 def test_with_a_campaign_open_to_it_a_scan_makes_one_statement(app, client, mp, shelved, monkeypatch):  # noqa: F811
-    from tests.unit.test_claims import open_campaign
-
     monkeypatch.setitem(app.config, "SCAN_CACHE_SECONDS", 60)
     monkeypatch.setitem(app.config, "CAMPAIGN_CACHE_SECONDS", 60)
     monkeypatch.setitem(app.config, "CONSUMER_SCAN_WRITER", "stream")  # as deployed: the worker writes
@@ -148,7 +113,7 @@ def test_a_unit_redis_has_not_got_is_read_from_the_database_once_and_put_back(
     assert not [s for s in statements if " FROM units " in s], statements
 
 
-def test_a_repeat_scan_answers_where_first_without_reading_the_database_counter(app, shelved, users):  # noqa: F811
+def test_a_repeat_scan_answers_where_first_without_reading_the_database_counter(app, shelved, users):
     user = users()
     item = shelved["items"][2]
     scan(user, short(item), latitude=BEIJING_POS[0], longitude=BEIJING_POS[1])
@@ -158,7 +123,7 @@ def test_a_repeat_scan_answers_where_first_without_reading_the_database_counter(
     assert not [s for s in statements if s.startswith("SELECT unit_scan_stats")], statements
 
 
-def test_the_first_scan_answers_what_the_counter_holds(app, shelved, users):  # noqa: F811
+def test_the_first_scan_answers_what_the_counter_holds(app, shelved, users):
     user = users()
     result = scan(user, short(shelved["items"][3]), latitude=HANGZHOU_POS[0], longitude=HANGZHOU_POS[1])
     stats = db.session.scalar(sa.select(UnitScanStats).execution_options(populate_existing=True))
@@ -168,7 +133,7 @@ def test_the_first_scan_answers_what_the_counter_holds(app, shelved, users):  # 
     assert result.scans["first_at"].utcoffset() == timedelta(0)
 
 
-def test_a_scan_outside_the_territory_still_raises_a_diversion_alert(app, shelved, users):  # noqa: F811
+def test_a_scan_outside_the_territory_still_raises_a_diversion_alert(app, shelved, users):
     scan(users(), short(shelved["items"][4]), latitude=BEIJING_POS[0], longitude=BEIJING_POS[1])
     alert = db.session.scalar(sa.select(DiversionAlert))
     assert alert is not None and alert.serial == serial(shelved["items"][4])
@@ -189,7 +154,7 @@ def test_the_rate_limit_windows_stop_at_the_first_one_past_its_limit(app):
 
 # --- the region table ---------------------------------------------------------------------------
 
-def test_the_region_table_is_read_once_and_renewed_when_the_regions_change(app, shelved, users):  # noqa: F811
+def test_the_region_table_is_read_once_and_renewed_when_the_regions_change(app, shelved, users):
     region_cache.forget()
     first = region_cache.table()
     assert region_cache.table() is first and first.rows[XIHU].name == "西湖区"

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.models import AppName, AppUser
+from app.accounts.models import AppUser
 from app.channel.models import DiversionAlert, SeenKind
 from app.codes import service as codes
 from app.consumers import service
@@ -17,6 +17,16 @@ from app.extensions import db
 from app.flows import consumer_scans
 from app.trace import service as trace
 from app.units.models import LocationKind, Unit, UnitScanStats, UnitStatus
+from tests.consumer_factories import (  # noqa: F401 - goods, hidden and users: tests/attacks import them from here
+    BEIJING_POS,
+    HANGZHOU_POS,
+    NOW,
+    goods,
+    hidden,
+    scan,
+    short,
+    users,
+)
 from tests.masterdata_factories import (
     ACTOR,
     DONGCHENG,
@@ -24,52 +34,10 @@ from tests.masterdata_factories import (
     XIHU,
     gtin13,
     make_dealer,
-    make_factory,
     make_product,
     make_store,
 )
-from tests.mp_factories import mp  # noqa: F401 - the fixture
-from tests.production_factories import make_production_lot
-from tests.unit_factories import commission, issue, serial, set_units
-
-NOW = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
-BEIJING_POS = (39.93, 116.42)  # Dongcheng
-HANGZHOU_POS = (30.26, 120.13)  # West Lake
-
-
-@pytest.fixture
-def users(mp):  # noqa: F811
-    made = []
-
-    def make():
-        name = mp.new_name()
-        mp.sign_in("consumer", name)
-        user = db.session.scalar(sa.select(AppUser).where(AppUser.app == AppName.CONSUMER,
-                                                          AppUser.openid == mp.openid("consumer", name)))
-        made.append(user)
-        return user
-    return make
-
-
-@pytest.fixture
-def goods():
-    product = make_product(name="Jasmine Tea", specification="250 g", gtin=gtin13(4242),
-                           image_url="https://img.example.com/tea.png")
-    factory = make_factory(region_code=XIHU)
-    lot = make_production_lot(product_id=product.id, factory_id=factory.id, lot_no="L2026-03",
-                              expiry_date=date(2027, 3, 2))
-    items = commission(lot, 6)
-    return {"product": product, "lot": lot, "items": items}
-
-
-def scan(user, text, **kw):
-    kw.setdefault("now", NOW)
-    with transaction():
-        return consumer_scans.scan(user=user, text=text, **kw)
-
-
-def short(code):
-    return f"https://m.example.com/c/{code}"
+from tests.unit_factories import issue, serial, set_units
 
 
 def error_of(fn) -> DomainError:
@@ -209,25 +177,6 @@ def test_voided_scrapped_and_recalled(app, goods, users):
 
 
 # --- hidden codes ---------------------------------------------------------------------------------
-
-@pytest.fixture
-def hidden(app):
-    product = make_product()
-    lot = make_production_lot(product_id=product.id)
-    with transaction():
-        batch, _ = codes.issue_batch(actor=ACTOR, product_id=product.id, level="item", count=2, hidden_code_digits=6)
-    ring = codes.keyring()
-    code = ring.encode(batch.serial_start, batch.key_version)
-    other = ring.encode(batch.serial_start + 1, batch.key_version)
-    from app.codes.models import Level
-    from app.units import store
-    from tests.unit_factories import _state
-    with transaction():
-        store.insert_units([_state(batch, c, level=Level.ITEM, product_id=product.id, lot_id=lot.id,
-                                   location_kind=LocationKind.LINE, location_id=None, at=NOW) for c in (code, other)])
-    return {"code": code, "other": other, "right": ring.hidden_code(batch.serial_start, 6),
-            "right_other": ring.hidden_code(batch.serial_start + 1, 6)}
-
 
 def wrong(right: str) -> str:
     return "000000" if right != "000000" else "111111"

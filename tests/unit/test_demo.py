@@ -9,7 +9,6 @@ from app.masterdata.models import Dealer, Factory, Product, Store, Warehouse
 from app.payouts.models import Payout, PayoutNotification, PayoutStatus
 from app.units.models import Event, Unit
 from app.stock.models import HolderKind, StockPosition
-from tests.wechat.conftest import sandbox  # noqa: F401 - a fresh sandbox per test (bill numbers restart)
 
 
 def _counts(*models):
@@ -34,7 +33,7 @@ def _stock():
         .group_by(StockPosition.holder_id, StockPosition.lot_id).order_by(StockPosition.holder_id, StockPosition.lot_id))]
 
 
-def test_the_demo_seeds_a_brand_with_two_tiers_in_two_provinces(app, auth, sandbox):  # noqa: F811
+def test_the_demo_seeds_a_brand_with_two_tiers_in_two_provinces(app, auth, sandbox):
     result = demo.seed()
     # 1,000 items packed 24 to a case into 42 cases (the last one partial), on one pallet; the chain's
     # play: 24 more items in one case, from two batches of its own.
@@ -51,7 +50,7 @@ def test_the_demo_seeds_a_brand_with_two_tiers_in_two_provinces(app, auth, sandb
         assert auth.login(username, result["password"]).status_code == 200
 
 
-def test_the_demo_plays_the_whole_chain_and_pays_the_prize(app, sandbox):  # noqa: F811
+def test_the_demo_plays_the_whole_chain_and_pays_the_prize(app, sandbox):
     chain = demo.seed()["chain"]
     facts = chain.facts
     assert chain.play == 1
@@ -78,7 +77,7 @@ def test_the_demo_plays_the_whole_chain_and_pays_the_prize(app, sandbox):  # noq
     assert f"http://127.0.0.1:8000/api/admin/payouts/{cash[0]['payout_id']}" in summary
 
 
-def test_seeding_twice_plays_the_chain_again_with_fresh_codes_and_changes_nothing_else(app, sandbox):  # noqa: F811
+def test_seeding_twice_plays_the_chain_again_with_fresh_codes_and_changes_nothing_else(app, sandbox):
     first = demo.seed()
     before, stock = _seeded_once(), _stock()
     second = demo.seed()
@@ -95,7 +94,7 @@ def test_seeding_twice_plays_the_chain_again_with_fresh_codes_and_changes_nothin
 
 
 def test_the_demo_password_is_made_for_this_database_kept_private_and_printed_again(
-        app, auth, sandbox, tmp_path, monkeypatch):  # noqa: F811
+        app, auth, sandbox, tmp_path, monkeypatch):
     monkeypatch.setitem(app.config, "VAR_DIR", str(tmp_path))
     monkeypatch.delenv("DEMO_PASSWORD", raising=False)
     first = demo.seed()
@@ -117,7 +116,7 @@ def test_the_demo_password_is_made_for_this_database_kept_private_and_printed_ag
     assert auth.login("demo-marketer", reset).status_code == 200
 
 
-def test_under_dual_control_the_demo_admin_approves_what_the_chain_asks(app, sandbox, monkeypatch):  # noqa: F811
+def test_under_dual_control_the_demo_admin_approves_what_the_chain_asks(app, sandbox, monkeypatch):
     from app.approvals.models import ApprovalRequest, ApprovalStatus
 
     # As in development and production: packs of hidden codes, and here every cash campaign, need a second person.

@@ -2,170 +2,109 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
 
 from app.channel import diversion
-from app.channel.models import (AlertStatus, DiversionAlert, PartyKind, SalesOrder, SeenKind, Shipment,
-                                ShipmentScan, ShipmentStatus, ShipmentUnit)
-from app.codes.models import Level
+from app.channel.models import AlertStatus, DiversionAlert, SeenKind
 from app.db import transaction
 from app.extensions import db
 from app.identity.models import AuditRecord
-from app.units import store
-from app.units.models import EventKind, LocationKind, Unit
 from tests.concurrency import at_once, results_and_errors
+from tests.diversion_factories import SEEN, check, ship_to_dealer, units_of
 from tests.masterdata_factories import ACTOR, DONGCHENG, HANGZHOU, XIHU, ZHEJIANG, make_dealer, make_store
-from tests.production_factories import make_production_lot
-from tests.unit_factories import SOURCE, commission, pack, serial, set_units
-
-SEEN = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)
-
-
-def ship_to_dealer(codes: list[str], dealer_id: int, *, order_no: str | None = None) -> Shipment:
-    """What a warehouse outbound to a dealer leaves behind: a shipment, SHIP events, the last dealer."""
-    roots = [serial(c) for c in codes]
-    with transaction():
-        units = store.load_units(roots)
-        units.update(store.subtree(roots))
-        order = None
-        if order_no:
-            order = SalesOrder(order_no=order_no, seller_kind=PartyKind.WAREHOUSE, seller_id=1,
-                               buyer_kind=PartyKind.DEALER, buyer_id=dealer_id)
-            db.session.add(order)
-            db.session.flush()
-        shipment = Shipment(order_id=order.id if order else None, shipper_kind=PartyKind.WAREHOUSE, shipper_id=1,
-                            receiver_kind=PartyKind.DEALER, receiver_id=dealer_id, status=ShipmentStatus.SHIPPED,
-                            created_by="tests", shipped_at=SEEN, items=0)
-        db.session.add(shipment)
-        db.session.flush()
-        scan = ShipmentScan(shipment_id=shipment.id, code=codes[0], serial=roots[0], level=Level.ITEM, items=0,
-                            scanned_by="tests")
-        db.session.add(scan)
-        db.session.flush()
-        for unit in units.values():
-            if unit.level is Level.ITEM:
-                db.session.add(ShipmentUnit(shipment_id=shipment.id, scan_id=scan.id, serial=unit.serial,
-                                            product_id=unit.product_id, lot_id=unit.lot_id))
-        set_units(Unit.serial.in_(list(units)), last_dealer_id=dealer_id, location_kind=LocationKind.DEALER,
-                                   location_id=dealer_id, in_transit=True)
-        store.write_events([store.event_row(
-            kind=EventKind.SHIP, serial=s, occurred_at=SEEN, recorded_at=SEEN, location_kind=LocationKind.DEALER,
-            location_id=dealer_id, source=SOURCE, data={"shipment_id": shipment.id}) for s in roots])
-    return shipment
-
-
-@pytest.fixture
-def goods():
-    """A Hangzhou dealer holding a case of 3 items, a loose item, and an item never shipped to a dealer."""
-    lot = make_production_lot()
-    items = commission(lot, 6)
-    case = pack(items[:3])
-    dealer = make_dealer(territory=[HANGZHOU])
-    shipment = ship_to_dealer([case, items[3]], dealer.id, order_no="SO-1")
-    return {"lot": lot, "items": items, "case": case, "dealer": dealer, "shipment": shipment}
-
-
-def units_of(codes: list[str]) -> list[store.UnitState]:
-    return list(store.load_units([serial(c) for c in codes], lock=False).values())
-
-
-def check(codes, *, place_kind="store", place_id=None, region_code=None, seen_kind=SeenKind.RECEIPT, **kw):
-    with transaction():
-        return diversion.check(units=units_of(codes), seen_kind=seen_kind, place_kind=place_kind, place_id=place_id,
-                               region_code=region_code, seen_by="clerk:1", seen_at=SEEN, **kw)
+from tests.unit_factories import serial
 
 
 def alerts():
     return db.session.scalars(sa.select(DiversionAlert).order_by(DiversionAlert.serial)).all()
 
 
-def test_a_case_received_by_a_store_outside_the_territory_alerts_each_item_with_its_evidence(goods):
+def test_a_case_received_by_a_store_outside_the_territory_alerts_each_item_with_its_evidence(dealer_goods):
     beijing_store = make_store(region_code=DONGCHENG, name="Dongcheng Mart")
 
-    raised = check([goods["case"]], place_id=beijing_store.id, region_code=DONGCHENG,
-                   shipment_id=goods["shipment"].id, order_id=goods["shipment"].order_id)
+    raised = check([dealer_goods["case"]], place_id=beijing_store.id, region_code=DONGCHENG,
+                   shipment_id=dealer_goods["shipment"].id, order_id=dealer_goods["shipment"].order_id)
 
     assert raised == 3
     found = alerts()
-    assert [a.serial for a in found] == sorted(serial(c) for c in goods["items"][:3])
+    assert [a.serial for a in found] == sorted(serial(c) for c in dealer_goods["items"][:3])
     alert = found[0]
     assert (alert.dealer_id, alert.place_key, alert.region_code, alert.seen_kind, alert.status) == (
-        goods["dealer"].id, f"store:{beijing_store.id}", DONGCHENG, SeenKind.RECEIPT, AlertStatus.OPEN)
-    assert alert.product_id == goods["lot"].product_id and alert.lot_id == goods["lot"].id
+        dealer_goods["dealer"].id, f"store:{beijing_store.id}", DONGCHENG, SeenKind.RECEIPT, AlertStatus.OPEN)
+    assert alert.product_id == dealer_goods["lot"].product_id and alert.lot_id == dealer_goods["lot"].id
     evidence = alert.evidence
     assert evidence["unit"]["code"] == alert.code
-    assert evidence["unit"]["lot"]["lot_no"] == goods["lot"].lot_no
-    assert evidence["dealer"]["id"] == goods["dealer"].id
+    assert evidence["unit"]["lot"]["lot_no"] == dealer_goods["lot"].lot_no
+    assert evidence["dealer"]["id"] == dealer_goods["dealer"].id
     assert evidence["dealer"]["territory"][0]["code"] == HANGZHOU
     assert evidence["order"]["order_no"] == "SO-1"
     assert evidence["seen"]["place_name"] == "Dongcheng Mart"
     assert evidence["seen"]["region_name"].endswith("东城区")
     assert evidence["seen"]["by"] == "clerk:1"
     # The path: the case's SHIP to the dealer, and the shipment it travelled in.
-    assert [(step["kind"], step["serial"]) for step in evidence["path"]] == [("ship", serial(goods["case"]))]
-    assert evidence["shipments"][0]["receiver"] == {"kind": "dealer", "id": goods["dealer"].id}
+    assert [(step["kind"], step["serial"]) for step in evidence["path"]] == [("ship", serial(dealer_goods["case"]))]
+    assert evidence["shipments"][0]["receiver"] == {"kind": "dealer", "id": dealer_goods["dealer"].id}
 
 
-def test_a_store_inside_the_territory_raises_nothing(goods):
+def test_a_store_inside_the_territory_raises_nothing(dealer_goods):
     xihu_store = make_store(region_code=XIHU)  # a district of the territory's city
 
-    assert check([goods["case"], goods["items"][3]], place_id=xihu_store.id, region_code=XIHU) == 0
+    assert check([dealer_goods["case"], dealer_goods["items"][3]], place_id=xihu_store.id, region_code=XIHU) == 0
     assert alerts() == []
 
 
-def test_a_store_known_by_a_coarser_region_than_the_territory_is_not_outside_for_certain(goods):
+def test_a_store_known_by_a_coarser_region_than_the_territory_is_not_outside_for_certain(dealer_goods):
     dealer = make_dealer(territory=[XIHU])
-    ship_to_dealer([goods["items"][4]], dealer.id)
+    ship_to_dealer([dealer_goods["items"][4]], dealer.id)
     zhejiang_store = make_store(region_code=HANGZHOU)
 
-    assert check([goods["items"][4]], place_id=zhejiang_store.id, region_code=HANGZHOU) == 0
+    assert check([dealer_goods["items"][4]], place_id=zhejiang_store.id, region_code=HANGZHOU) == 0
 
 
-def test_the_same_unit_seen_at_the_same_place_twice_is_one_alert(goods):
+def test_the_same_unit_seen_at_the_same_place_twice_is_one_alert(dealer_goods):
     beijing_store = make_store(region_code=DONGCHENG)
 
-    assert check([goods["case"]], place_id=beijing_store.id, region_code=DONGCHENG) == 3
+    assert check([dealer_goods["case"]], place_id=beijing_store.id, region_code=DONGCHENG) == 3
     # The store then sale-scans one of those items: already alerted there.
-    assert check([goods["items"][0]], place_id=beijing_store.id, region_code=DONGCHENG,
+    assert check([dealer_goods["items"][0]], place_id=beijing_store.id, region_code=DONGCHENG,
                  seen_kind=SeenKind.SALE) == 0
     assert len(alerts()) == 3
 
 
-def test_a_unit_with_no_last_dealer_is_never_an_alert(goods):
+def test_a_unit_with_no_last_dealer_is_never_an_alert(dealer_goods):
     beijing_store = make_store(region_code=DONGCHENG)
 
-    assert check([goods["items"][5]], place_id=beijing_store.id, region_code=DONGCHENG) == 0
+    assert check([dealer_goods["items"][5]], place_id=beijing_store.id, region_code=DONGCHENG) == 0
     assert alerts() == []
 
 
-def test_a_dealer_without_a_territory_is_not_restricted(goods):
+def test_a_dealer_without_a_territory_is_not_restricted(dealer_goods):
     free = make_dealer()
-    ship_to_dealer([goods["items"][5]], free.id)
+    ship_to_dealer([dealer_goods["items"][5]], free.id)
 
-    assert check([goods["items"][5]], place_id=make_store(region_code=DONGCHENG).id, region_code=DONGCHENG) == 0
+    assert check([dealer_goods["items"][5]], place_id=make_store(region_code=DONGCHENG).id, region_code=DONGCHENG) == 0
 
 
-def test_a_sale_scan_outside_the_territory_alerts(goods):
+def test_a_sale_scan_outside_the_territory_alerts(dealer_goods):
     beijing_store = make_store(region_code=DONGCHENG)
 
-    raised = check([goods["items"][3]], place_id=beijing_store.id, region_code=DONGCHENG, seen_kind=SeenKind.SALE)
+    raised = check([dealer_goods["items"][3]], place_id=beijing_store.id, region_code=DONGCHENG, seen_kind=SeenKind.SALE)
 
     assert raised == 1
     (alert,) = alerts()
     assert alert.seen_kind is SeenKind.SALE
     # Without the caller's shipment, the alert points at the one that brought it to its dealer.
-    assert alert.shipment_id == goods["shipment"].id and alert.order_id == goods["shipment"].order_id
+    assert alert.shipment_id == dealer_goods["shipment"].id and alert.order_id == dealer_goods["shipment"].order_id
 
 
-def test_a_consumer_scan_located_outside_the_territory_alerts(goods):
+def test_a_consumer_scan_located_outside_the_territory_alerts(dealer_goods):
     # Issue 6 will call it this way: a consumer's position, mapped to a district offline.
     region = diversion.region_of(39.93, 116.42)  # Dongcheng, Beijing
     assert region == DONGCHENG
 
-    raised = check([goods["items"][3]], place_kind="region", place_id=None, region_code=region,
+    raised = check([dealer_goods["items"][3]], place_kind="region", place_id=None, region_code=region,
                    seen_kind=SeenKind.CONSUMER_SCAN)
 
     assert raised == 1
@@ -174,22 +113,22 @@ def test_a_consumer_scan_located_outside_the_territory_alerts(goods):
     assert alert.evidence["seen"]["place_name"].endswith("东城区")
 
 
-def test_a_consumer_scan_inside_the_territory_or_nowhere_known_raises_nothing(goods):
+def test_a_consumer_scan_inside_the_territory_or_nowhere_known_raises_nothing(dealer_goods):
     inside = diversion.region_of(30.26, 120.13)  # West Lake, Hangzhou
     assert inside is not None and inside.startswith("3301")
     for region in (inside, diversion.region_of(0.0, 0.0)):
-        assert check([goods["items"][3]], place_kind="region", region_code=region,
+        assert check([dealer_goods["items"][3]], place_kind="region", region_code=region,
                      seen_kind=SeenKind.CONSUMER_SCAN) == 0
 
 
-def test_a_dealer_receiving_its_own_goods_is_not_an_alert_but_a_dealer_outside_the_territory_is(goods):
-    assert check([goods["case"]], place_kind="dealer", place_id=goods["dealer"].id, region_code="") == 0
+def test_a_dealer_receiving_its_own_goods_is_not_an_alert_but_a_dealer_outside_the_territory_is(dealer_goods):
+    assert check([dealer_goods["case"]], place_kind="dealer", place_id=dealer_goods["dealer"].id, region_code="") == 0
 
     inside = make_dealer(territory=[XIHU])
-    assert check([goods["case"]], place_kind="dealer", place_id=inside.id, region_code="") == 0
+    assert check([dealer_goods["case"]], place_kind="dealer", place_id=inside.id, region_code="") == 0
 
     outside = make_dealer(territory=[XIHU, DONGCHENG])
-    assert check([goods["case"]], place_kind="dealer", place_id=outside.id, region_code="") == 3
+    assert check([dealer_goods["case"]], place_kind="dealer", place_id=outside.id, region_code="") == 3
     assert {a.region_code for a in alerts()} == {DONGCHENG}
 
 
@@ -202,22 +141,22 @@ def test_region_of_finds_the_district_of_known_centroids():
     assert diversion.region_of(48.85, 2.35) is None  # Paris
 
 
-def test_alerts_filter_by_dealer_region_and_status(goods):
+def test_alerts_filter_by_dealer_region_and_status(dealer_goods):
     beijing_store = make_store(region_code=DONGCHENG)
-    check([goods["items"][3]], place_id=beijing_store.id, region_code=DONGCHENG, seen_kind=SeenKind.SALE)
+    check([dealer_goods["items"][3]], place_id=beijing_store.id, region_code=DONGCHENG, seen_kind=SeenKind.SALE)
 
     def found(**filters):
         return db.session.scalars(diversion.list_alerts(**filters)).all()
 
-    assert len(found(dealer_id=goods["dealer"].id)) == 1
+    assert len(found(dealer_id=dealer_goods["dealer"].id)) == 1
     assert len(found(region_code="110000000000")) == 1  # Beijing holds Dongcheng
     assert found(region_code=ZHEJIANG) == []
     assert len(found(status="open", seen_kind="sale")) == 1
     assert found(status="resolved") == []
 
 
-def test_resolving_an_alert_is_audited_and_happens_once(goods):
-    check([goods["items"][3]], place_id=make_store(region_code=DONGCHENG).id, region_code=DONGCHENG)
+def test_resolving_an_alert_is_audited_and_happens_once(dealer_goods):
+    check([dealer_goods["items"][3]], place_id=make_store(region_code=DONGCHENG).id, region_code=DONGCHENG)
     (alert,) = alerts()
 
     with transaction():
@@ -236,12 +175,12 @@ def test_resolving_an_alert_is_audited_and_happens_once(goods):
         diversion.get_alert(alert.id + 1000)
 
 
-def test_two_scans_of_one_unit_at_one_place_at_once_raise_one_alert(app, mariadb, goods):
+def test_two_scans_of_one_unit_at_one_place_at_once_raise_one_alert(app, mariadb, dealer_goods):
     place = make_store(region_code=DONGCHENG).id
     ready = threading.Barrier(2, timeout=10)
 
     def scan():
-        units = units_of([goods["items"][3]])
+        units = units_of([dealer_goods["items"][3]])
         ready.wait()
         return diversion.check(units=units, seen_kind=SeenKind.SALE, place_kind="store", place_id=place,
                                region_code=DONGCHENG, seen_by="clerk:1", seen_at=SEEN)

@@ -1,7 +1,6 @@
 """The line upload engine: every rule of commissioning and packing, retries, scan-time order, sessions."""
 from __future__ import annotations
 
-import itertools
 from datetime import timedelta
 
 import pytest
@@ -13,64 +12,13 @@ from app.extensions import db
 from app.masterdata import service as masterdata
 from app.production import service as production
 from app.units import line_engine, line_records, line_sessions, rules, store
-from app.units.models import Event, EventKind, LineSession, LocationKind, RejectedRecord, Unit, UnitStatus
+from app.units.models import Event, EventKind, LocationKind, RejectedRecord, Unit, UnitStatus
 from app.stock.models import StockPosition
 from tests import unit_factories as uf
 from tests.concurrency import at_once
-from tests.masterdata_factories import ACTOR, make_factory, make_product
+from tests.line_factories import T0, Line, commission, outcome, pack, record
+from tests.masterdata_factories import ACTOR, make_product
 from tests.production_factories import make_line, make_production_lot
-
-T0 = uf.SCANNED
-_ids = itertools.count(1)
-
-
-class Line:
-    """A factory line making one product (cases of 2, pallets of 2 cases) on an open lot, with a session."""
-
-    def __init__(self, *, units_per_case=2, cases_per_pallet=2):
-        self.product = make_product(units_per_case=units_per_case, cases_per_pallet=cases_per_pallet)
-        self.factory = make_factory()
-        self.line = make_line(self.factory.id)
-        self.lot = make_production_lot(product_id=self.product.id, factory_id=self.factory.id, line_id=self.line.id)
-        self.session_id = self.start()
-
-    def start(self, lot=None, line=None) -> int:
-        with transaction():
-            return line_sessions.start_session(actor=ACTOR, line_id=(line or self.line).id, lot_id=(lot or self.lot).id).id
-
-    def items(self, n: int, product_id=None):
-        return uf.issue(n, product_id=product_id or self.product.id)
-
-    def cases(self, n: int, level="case", product_id=None):
-        return uf.issue(n, level=level, product_id=product_id or self.product.id)
-
-    def upload(self, *records, session_id=None) -> list[line_records.Result]:
-        with transaction():
-            return line_engine.apply_records(actor=ACTOR, session_id=session_id or self.session_id,
-                                       records=list(records))
-
-    def one(self, record) -> line_records.Result:
-        return self.upload(record)[0]
-
-    def commissioned(self, n: int) -> list[str]:
-        items = self.items(n)
-        self.upload(*(commission(c) for c in items))
-        return items.codes
-
-    def session(self, session_id=None) -> LineSession:
-        return db.session.get(LineSession, session_id or self.session_id, populate_existing=True)
-
-
-def record(type_, at=None, record_id=None, **fields) -> dict:
-    return {"type": type_, "record_id": record_id or f"r{next(_ids)}", "scanned_at": at or T0, **fields}
-
-
-def commission(code, **fields):
-    return record("commission", code=code, **fields)
-
-
-def pack(code, parent, **fields):
-    return record("pack", code=code, parent=parent, **fields)
 
 
 def unit(code) -> Unit:
@@ -84,10 +32,6 @@ def events(code=None, kind=None) -> list[Event]:
     if kind is not None:
         query = query.where(Event.kind == kind)
     return list(db.session.scalars(query))
-
-
-def outcome(result: line_records.Result):
-    return result.status, result.reason
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.webhooks import service as webhooks
 from tests.concurrency import at_once, meeting_in
 from tests.masterdata_factories import ACTOR
-from tests.unit.test_orders import channel, order_data, ship  # noqa: F401 (fixture)
+from tests.order_factories import order_data, ship
 from tests.webhook_receiver import Receiver
 
 

@@ -26,7 +26,7 @@ from app.retail.models import LedgerEntry, Withdrawal, WithdrawalStatus
 from app.wechat import pay
 from app.wechat.sandbox import faults
 from app.wechat.sandbox import pay as sandbox_pay
-from tests.payout_factories import (  # noqa: F401 - notify_to is a fixture
+from tests.payout_factories import (
     NOTIFY,
     bills,
     cash,
@@ -34,14 +34,12 @@ from tests.payout_factories import (  # noqa: F401 - notify_to is a fixture
     fresh,
     later,
     make_user,
-    notify_to,
     prize,
     user_acts,
     withdrawal,
     worker_killed_after_create,
 )
-from tests.wechat.conftest import sandbox  # noqa: F401 - the fixture
-from tests.wechat.test_pay import receiver  # noqa: F401 - the fixture
+from tests.conftest import sandbox  # noqa: F401 - tests/attacks/test_channel_interop_points_cash.py imports it from here
 
 # --- the queue ------------------------------------------------------------------------------------
 

@@ -9,11 +9,10 @@ from app.payouts.models import PayoutStatus
 from app.wechat import pay
 from app.wechat.sandbox import faults
 from tests.payout_factories import bills, cash, fresh, later, money_violations, withdrawal
-from tests.wechat.conftest import sandbox  # noqa: F401 - the fixture
 
 
 def test_a_refused_create_after_a_create_whose_outcome_is_unknown_does_not_return_the_money(
-        app, sandbox, monkeypatch):  # noqa: F811
+        app, sandbox, monkeypatch):
     """Finding 1. A create that timed out may still be made by WeChat Pay after we gave up on it. The
     next run queries (no bill yet), creates again and is refused (403 NO_AUTH), queries again (still no
     bill) and took that as proof that nothing was made: FAILED, money back. Then the first create lands:
@@ -48,7 +47,7 @@ def test_a_refused_create_after_a_create_whose_outcome_is_unknown_does_not_retur
 
 
 def test_once_an_unanswered_create_is_settled_a_refused_create_with_no_bill_fails_the_payout(
-        app, sandbox, monkeypatch):  # noqa: F811
+        app, sandbox, monkeypatch):
     requested = withdrawal()
 
     def timed_out(**kwargs):  # the request may have reached WeChat Pay; it never makes the bill
@@ -64,7 +63,7 @@ def test_once_an_unanswered_create_is_settled_a_refused_create_with_no_bill_fail
     assert cash(requested.app_user_id) == 500 and money_violations(sandbox) == []
 
 
-def test_a_worker_killed_after_sending_a_create_leaves_it_unsettled(app, sandbox, monkeypatch):  # noqa: F811
+def test_a_worker_killed_after_sending_a_create_leaves_it_unsettled(app, sandbox, monkeypatch):
     requested = withdrawal()
 
     class Killed(BaseException):

@@ -12,7 +12,7 @@ from app.payouts.models import Payout, PayoutStatus
 from app.wechat import pay
 from app.wechat.sandbox import pay as sandbox_pay
 from tests.concurrency import at_once
-from tests.unit.test_payouts import make_user, prize, sandbox  # noqa: F401
+from tests.payout_factories import cash, make_user, prize, withdrawal
 
 
 def test_two_workers_on_the_same_due_payouts_create_each_bill_once(app, mariadb, sandbox, monkeypatch):
@@ -41,7 +41,6 @@ def test_a_clerk_cancelling_while_the_worker_claims_either_cancels_or_is_refused
     from app.errors import DomainError
     from app.retail import service as retail
     from app.retail.models import Withdrawal, WithdrawalStatus
-    from tests.unit.test_payouts import cash, withdrawal
 
     for _ in range(5):
         requested = withdrawal()

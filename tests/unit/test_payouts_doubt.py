@@ -19,7 +19,7 @@ from app.retail.models import LedgerEntry, Withdrawal, WithdrawalStatus
 from app.wechat import pay
 from app.wechat.sandbox import faults
 from app.wechat.sandbox import pay as sandbox_pay
-from tests.payout_factories import (  # noqa: F401 - notify_to is a fixture
+from tests.payout_factories import (
     Killed,
     bills,
     cash,
@@ -28,20 +28,17 @@ from tests.payout_factories import (  # noqa: F401 - notify_to is a fixture
     later,
     make_user,
     money_violations,
-    notify_to,
     prize,
     user_acts,
     withdrawal,
     worker_killed_after_create,
 )
-from tests.wechat.conftest import sandbox  # noqa: F401 - the fixture
-from tests.wechat.test_pay import receiver  # noqa: F401 - the fixture
 
 # 4xx answers that are not about the bill: WeChat refused the call, not the transfer.
 NOT_ABOUT_THE_BILL = [(403, "NO_AUTH"), (401, "SIGN_ERROR"), (400, "PARAM_ERROR")]
 
 
-def waiting_withdrawal(sandbox):  # noqa: F811
+def waiting_withdrawal(sandbox):
     requested = withdrawal()
     service.work_due()
     payout = fresh(requested.payout_id)

@@ -1,65 +1,17 @@
 """Consumers' points ledger: earn, spend, expire, adjust; idempotent by source, never negative."""
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.models import AppName, AppUser, Person
 from app.db import transaction
-from app.errors import DomainError
 from app.extensions import db
 from app.identity.models import AuditRecord
-from app.identity.service import Actor
 from app.points import service
 from app.points.models import PointsEntry, PointsKind
-
-NOW = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
-ACTOR = Actor(kind="user", id=1, name="admin")
-
-
-def make_consumer() -> int:
-    with transaction():
-        person = Person()
-        db.session.add(person)
-        db.session.flush()
-        user = AppUser(app=AppName.CONSUMER, openid=f"o-{uuid.uuid4().hex[:20]}", person_id=person.id)
-        db.session.add(user)
-        db.session.flush()
-        return user.id
-
-
-def earn(user_id, points, source, now=NOW):
-    with transaction():
-        return service.earn(app_user_id=user_id, points=points, source=source, now=now)
-
-
-def spend(user_id, points, source, now=NOW):
-    with transaction():
-        return service.spend(app_user_id=user_id, points=points, source=source, now=now)
-
-
-def error_of(fn) -> DomainError:
-    with pytest.raises(DomainError) as caught:
-        fn()
-    return caught.value
-
-
-def entries(user_id) -> list[PointsEntry]:
-    return list(db.session.scalars(sa.select(PointsEntry).where(PointsEntry.app_user_id == user_id)
-                                   .order_by(PointsEntry.id)))
-
-
-def check_invariants(user_id) -> None:
-    rows = entries(user_id)
-    balance = service.balance_of(user_id)
-    assert balance >= 0
-    assert balance == sum(e.points for e in rows)
-    assert balance == sum(e.remaining for e in rows)
-    if rows:
-        assert rows[-1].balance_after == balance
+from tests.points_factories import ACTOR, NOW, check_invariants, earn, entries, error_of, make_consumer, spend
 
 
 @pytest.fixture

@@ -22,33 +22,17 @@ from app.points.models import (
     PointsKind,
 )
 from tests.concurrency import at_once, results_and_errors
-from tests.masterdata_factories import DONGCHENG
-from tests.unit.test_points_ledger import (
+from tests.points_factories import (
     ACTOR,
+    ADDRESS,
     NOW,
     check_invariants,
     error_of,
     make_consumer,
+    make_item,
+    redeem,
+    user_of,
 )
-
-ADDRESS = {"name": "Li Lei", "phone": "13800138000", "region_code": DONGCHENG, "detail": "1 Wangfujing St"}
-
-
-def make_item(**data) -> MallItem:
-    values = {"name": "Tea cup", "kind": "physical", "points_price": 100, "stock": 5, **data}
-    with transaction():
-        return service.create_item(actor=ACTOR, data=values)
-
-
-def user_of(user_id: int) -> AppUser:
-    return db.session.get(AppUser, user_id)
-
-
-def redeem(user_id, item_id, request_id="r1", quantity=1, address=ADDRESS):
-    with transaction():
-        return service.redeem(app_user=user_of(user_id), item_id=item_id, quantity=quantity,
-                              request_id=request_id, address=address)
-
 
 @pytest.fixture
 def rich(app):

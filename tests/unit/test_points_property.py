@@ -30,7 +30,7 @@ from app.extensions import db
 from app.points import service
 from app.points.models import MallItem, PointsEntry
 from tests.conftest import wipe_rows
-from tests.unit.test_points_ledger import ACTOR, NOW, check_invariants, make_consumer
+from tests.points_factories import ACTOR, NOW, check_invariants, make_consumer
 
 DAYS = 365
 

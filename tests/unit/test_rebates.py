@@ -1,77 +1,20 @@
 """Rebates: rules, and statements computed from verified flows only (received by stores, or sold)."""
 from __future__ import annotations
 
-import itertools
 from datetime import date, datetime, timezone
 
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.models import AppName, AppUser, Person
-from app.channel.models import (PartyKind, Receipt, ReceiptMode, Shipment, ShipmentScan, ShipmentStatus,
-                                ShipmentUnit)
-from app.codes.models import Level
+from app.channel.models import PartyKind
 from app.db import transaction
 from app.extensions import db
 from app.identity.models import AuditRecord
 from app.rebates import service
 from app.rebates.models import RebateBasis, StatementStatus
-from app.retail.models import SaleScan
 from tests.concurrency import at_once, meeting_in, results_and_errors
-from tests.masterdata_factories import ACTOR, DONGCHENG, make_dealer, make_product, make_store
-
-MARCH = (date(2026, 3, 1), date(2026, 3, 31))
-_serials = itertools.count(10_000)
-
-
-def at(day: int, hour: int = 12, month: int = 3) -> datetime:
-    return datetime(2026, month, day, hour, 0, tzinfo=timezone.utc)
-
-
-def shipment_to_store(dealer_id: int, store_id: int, product_id: int, *, received: int, missing: int = 0,
-                      confirmed_at: datetime | None = at(10), shipper_kind=PartyKind.DEALER) -> list[int]:
-    """A shipment of `received + missing` items from a dealer to a store, confirmed with `missing` not found."""
-    serials = [next(_serials) for _ in range(received + missing)]
-    with transaction():
-        shipment = Shipment(shipper_kind=shipper_kind, shipper_id=dealer_id, receiver_kind=PartyKind.STORE,
-                            receiver_id=store_id, created_by="tests", items=len(serials),
-                            status=ShipmentStatus.RECEIVED if confirmed_at else ShipmentStatus.SHIPPED,
-                            shipped_at=at(1), received_at=confirmed_at)
-        db.session.add(shipment)
-        db.session.flush()
-        scan = ShipmentScan(shipment_id=shipment.id, code="X", serial=serials[0], level=Level.ITEM,
-                            items=len(serials), scanned_by="tests")
-        db.session.add(scan)
-        db.session.flush()
-        for i, serial in enumerate(serials):
-            db.session.add(ShipmentUnit(shipment_id=shipment.id, scan_id=scan.id, serial=serial,
-                                        product_id=product_id,
-                                        received=(i < received) if confirmed_at else None))
-        if confirmed_at:
-            db.session.add(Receipt(shipment_id=shipment.id, receiver_kind=PartyKind.STORE, receiver_id=store_id,
-                                   mode=ReceiptMode.SCANNED, expected=len(serials), received=received,
-                                   missing=missing, confirmed_by="clerk", confirmed_at=confirmed_at))
-    return serials
-
-
-def sold(serials: list[int], store_id: int, product_id: int, *, scanned_at: datetime = at(20)) -> None:
-    with transaction():
-        person = Person()
-        db.session.add(person)
-        db.session.flush()
-        clerk = AppUser(app=AppName.CLERK, openid=f"o-{next(_serials)}", person_id=person.id)
-        db.session.add(clerk)
-        db.session.flush()
-        clerk_id = clerk.id
-        for serial in serials:
-            db.session.add(SaleScan(serial=serial, code=str(serial), store_id=store_id, app_user_id=clerk_id,
-                                    product_id=product_id, region_code=DONGCHENG, scanned_at=scanned_at))
-
-
-def make_rule(**data):
-    with transaction():
-        return service.create_rule(actor=ACTOR, data={"name": "Rule", "starts_on": MARCH[0], "ends_on": MARCH[1],
-                                                      **data})
+from tests.masterdata_factories import ACTOR, make_dealer
+from tests.rebate_factories import MARCH, at, make_rule, shipment_to_store, sold
 
 
 def compute(dealer_id, period=MARCH):
@@ -80,18 +23,8 @@ def compute(dealer_id, period=MARCH):
                                          period_end=period[1])
 
 
-@pytest.fixture
-def world():
-    product = make_product(units_per_case=6)
-    dealer = make_dealer()
-    store = make_store()
-    make_rule(basis="case_to_store", product_id=product.id, amount_fen=500)
-    make_rule(basis="unit_sold", amount_fen=20)  # any product
-    return {"product": product, "dealer": dealer, "store": store}
-
-
-def test_the_worked_example_pays_1700_fen(world):
-    dealer, store, product = world["dealer"], world["store"], world["product"]
+def test_the_worked_example_pays_1700_fen(rebate_world):
+    dealer, store, product = rebate_world["dealer"], rebate_world["store"], rebate_world["product"]
     # Received by stores in March: 12 + 8 items found (20 items = 3 whole cases of 6, the 2 left over
     # don't make a case); the 4 missing from the second receipt don't count.
     first = shipment_to_store(dealer.id, store.id, product.id, received=12)
@@ -117,16 +50,16 @@ def test_the_worked_example_pays_1700_fen(world):
     assert statement.status is StatementStatus.DRAFT
 
 
-def test_sold_items_count_even_when_the_store_never_confirmed_the_receipt(world):
-    dealer, store, product = world["dealer"], world["store"], world["product"]
+def test_sold_items_count_even_when_the_store_never_confirmed_the_receipt(rebate_world):
+    dealer, store, product = rebate_world["dealer"], rebate_world["store"], rebate_world["product"]
     unconfirmed = shipment_to_store(dealer.id, store.id, product.id, received=3, confirmed_at=None)
     sold(unconfirmed, store.id, product.id)
 
     assert compute(dealer.id).total_fen == 3 * 20
 
 
-def test_business_days_are_china_time(world):
-    dealer, store, product = world["dealer"], world["store"], world["product"]
+def test_business_days_are_china_time(rebate_world):
+    dealer, store, product = rebate_world["dealer"], rebate_world["store"], rebate_world["product"]
     # 31 March 17:00 UTC is 1 April 01:00 in Beijing: outside March.
     shipment_to_store(dealer.id, store.id, product.id, received=6, confirmed_at=at(31, hour=17))
     # 28 February 16:30 UTC is 1 March 00:30 in Beijing: inside.
@@ -135,8 +68,8 @@ def test_business_days_are_china_time(world):
     assert compute(dealer.id).total_fen == 500
 
 
-def test_rules_pay_only_flows_inside_their_own_dates_and_their_tier(world):
-    dealer, store, product = world["dealer"], world["store"], world["product"]
+def test_rules_pay_only_flows_inside_their_own_dates_and_their_tier(rebate_world):
+    dealer, store, product = rebate_world["dealer"], rebate_world["store"], rebate_world["product"]
     make_rule(basis="case_to_store", amount_fen=1000, starts_on=date(2026, 3, 12), ends_on=date(2026, 4, 30))
     make_rule(basis="case_to_store", amount_fen=7000, tier=2)  # tier-2 dealers only
     shipment_to_store(dealer.id, store.id, product.id, received=6, confirmed_at=at(10))  # before the 12th
@@ -149,8 +82,8 @@ def test_rules_pay_only_flows_inside_their_own_dates_and_their_tier(world):
     assert statement.total_fen == 2000
 
 
-def test_recomputing_a_draft_gives_the_same_figures_and_picks_up_new_flows(world):
-    dealer, store, product = world["dealer"], world["store"], world["product"]
+def test_recomputing_a_draft_gives_the_same_figures_and_picks_up_new_flows(rebate_world):
+    dealer, store, product = rebate_world["dealer"], rebate_world["store"], rebate_world["product"]
     shipment_to_store(dealer.id, store.id, product.id, received=12)
     first = compute(dealer.id)
     first_id, first_lines = first.id, [(ln.rule_id, ln.quantity, ln.amount_fen) for ln in first.lines]
@@ -165,8 +98,8 @@ def test_recomputing_a_draft_gives_the_same_figures_and_picks_up_new_flows(world
     assert db.session.scalar(sa.select(sa.func.count()).select_from(service.RebateLine)) == 1
 
 
-def test_an_approved_statement_is_frozen(world):
-    dealer, store, product = world["dealer"], world["store"], world["product"]
+def test_an_approved_statement_is_frozen(rebate_world):
+    dealer, store, product = rebate_world["dealer"], rebate_world["store"], rebate_world["product"]
     shipment_to_store(dealer.id, store.id, product.id, received=6)
     statement_id = compute(dealer.id).id
 
@@ -186,7 +119,7 @@ def test_an_approved_statement_is_frozen(world):
     assert actions == ["rebate_statement.compute", "rebate_statement.approve"]
 
 
-def test_rules_are_validated(world):
+def test_rules_are_validated(rebate_world):
     bad = {"amount_fen": 0, "ends_on": date(2026, 2, 1), "product_id": 999_999, "tier": 0}
     with pytest.raises(service.RuleInvalid) as caught, transaction():
         service.create_rule(actor=ACTOR, data={"name": "Bad", "basis": "unit_sold", "starts_on": MARCH[0], **bad})
@@ -200,15 +133,15 @@ def test_rules_are_validated(world):
     assert service.get_rule(rule.id).amount_fen == 8
 
 
-def test_a_statement_needs_a_dealer_and_a_period_in_order(world):
+def test_a_statement_needs_a_dealer_and_a_period_in_order(rebate_world):
     with pytest.raises(service.DealerNotFound), transaction():
         compute(999_999)
     with pytest.raises(service.PeriodInvalid), transaction():
-        compute(world["dealer"].id, period=(date(2026, 3, 2), date(2026, 3, 1)))
+        compute(rebate_world["dealer"].id, period=(date(2026, 3, 2), date(2026, 3, 1)))
 
 
-def test_two_computations_of_one_statement_at_once_make_one_statement(app, mariadb, world):
-    dealer, store, product = world["dealer"], world["store"], world["product"]
+def test_two_computations_of_one_statement_at_once_make_one_statement(app, mariadb, rebate_world):
+    dealer, store, product = rebate_world["dealer"], rebate_world["store"], rebate_world["product"]
     shipment_to_store(dealer.id, store.id, product.id, received=6)
 
     def run():

@@ -12,11 +12,10 @@ from app.errors import DomainError
 from app.extensions import db
 from app.identity.models import AuditRecord
 from app.identity.service import Actor
+from tests.campaign_factories import ADDRESS, Claims
 from tests.concurrency import at_once
-from tests.unit.test_consumer_profiles import Claims, claims  # noqa: F401 - the fixture
 
 ACTOR = Actor.system("tests")
-ADDRESS = {"name": "林小姐", "phone": "13800138000", "region_code": "110101000000", "detail": "东直门大街 1 号"}
 
 
 def refused(call, code: str, status: int = 409) -> DomainError:

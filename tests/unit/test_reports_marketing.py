@@ -24,7 +24,6 @@ from tests.payout_factories import later, user_acts
 from tests.production_factories import make_production_lot
 from tests.report_checks import rollup_differences
 from tests.unit_factories import commission
-from tests.wechat.conftest import sandbox  # noqa: F401 - the fixture
 
 # Noon in China of today's China day: the payouts settle at the real time, whose China day must be the
 # report's last day D2, whatever the hour the suite runs (a fixed 10:00 UTC fell on the day before
@@ -70,7 +69,7 @@ def claim(user, scanned, *, at, campaign_id=None):
 
 
 @pytest.fixture
-def world(app, users, sandbox):  # noqa: F811
+def world(app, users, sandbox):
     """Campaign A (tea, Zhejiang, 100 fen to every claim) and B (Beijing, no claims); six consumers.
 
     Yesterday (D1): u1 scans tea 0 in Hangzhou and claims, then scans it again; u2 scans tea 1 in

@@ -39,14 +39,13 @@ from app.units import line_engine, line_sessions
 from app.warehouse import service as warehouse
 from tests import channel_factories as cf
 from tests import unit_factories as uf
+from tests.campaign_factories import open_campaign
 from tests.concurrency import at_once
 from tests.masterdata_factories import ACTOR, BEIJING, DONGCHENG, make_dealer
 from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.payout_factories import user_acts
 from tests.report_checks import rollup_differences
-from tests.unit.test_claims import open_campaign
-from tests.unit.test_retail import make_clerk
-from tests.wechat.conftest import sandbox  # noqa: F401 - the fixture
+from tests.retail_factories import make_clerk
 
 HANGZHOU_POS = (30.26, 120.13)  # outside the dealer's territory (Beijing)
 BEIJING_POS = (39.93, 116.42)
@@ -274,7 +273,7 @@ class Workload:
                 except DomainError:
                     db.session.rollback()
 
-    def pay(self, sandbox):  # noqa: F811
+    def pay(self, sandbox):
         """The payout worker runs; each bill waiting for its user then ends one way or another."""
         payouts.work_due()
         waiting = db.session.scalars(sa.select(Payout).where(Payout.status == PayoutStatus.WAITING)).all()
@@ -361,7 +360,7 @@ def consumer_users(mp):  # noqa: F811
 
 
 @pytest.mark.parametrize("seed", [13, 2026])
-def test_random_workloads_keep_the_rollups_equal_to_a_rebuild(app, sandbox, consumer_users, monkeypatch,  # noqa: F811
+def test_random_workloads_keep_the_rollups_equal_to_a_rebuild(app, sandbox, consumer_users, monkeypatch,
                                                                seed):
     rng = random.Random(seed)
     world = make_world(consumer_users)

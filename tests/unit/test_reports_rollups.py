@@ -8,10 +8,9 @@ from app.reports import rollups, service
 from app.identity.models import Role
 from tests.factories import PASSWORD
 from tests.report_checks import figure, rollup_differences
-from tests.wechat.conftest import sandbox  # noqa: F401 - a fresh sandbox per test
 
 
-def test_the_whole_chain_is_counted_as_it_happens_and_a_rebuild_finds_the_same(app, sandbox):  # noqa: F811
+def test_the_whole_chain_is_counted_as_it_happens_and_a_rebuild_finds_the_same(app, sandbox):
     seeded = demo.seed()
     facts = seeded["chain"].facts
     cash = [d for d in facts["draws"] if d["prize"]["kind"] == "cash"]
@@ -34,7 +33,7 @@ def test_the_whole_chain_is_counted_as_it_happens_and_a_rebuild_finds_the_same(a
     assert rollup_differences() == {}
 
 
-def test_the_overview_answers_the_chain_s_figures_today_and_beside_the_day_before(app, sandbox, auth, client):  # noqa: F811
+def test_the_overview_answers_the_chain_s_figures_today_and_beside_the_day_before(app, sandbox, auth, client):
     seeded = demo.seed()
     answer = client.get("/api/admin/reports/overview", headers=auth.headers_for(Role.MARKETER))
     assert answer.status_code == 200, answer.json
@@ -50,7 +49,7 @@ def test_the_overview_answers_the_chain_s_figures_today_and_beside_the_day_befor
     assert sum(point["consumer_scans"] for point in answer.json["trend"]) == today["values"]["consumer_scans"] > 0
 
 
-def test_a_regional_user_s_overview_counts_only_their_regions_rows(app, sandbox, auth, client):  # noqa: F811
+def test_a_regional_user_s_overview_counts_only_their_regions_rows(app, sandbox, auth, client):
     chain = demo.seed()["chain"]
     def today(regions):
         with transaction():
@@ -117,7 +116,7 @@ def test_figures_by_product_for_the_whole_country_come_from_the_product_rows_and
     assert regional == {1: 1, 2: 1, 0: 1}
 
 
-def test_every_report_exports_its_rows_as_a_sheet_with_chinese_headers(app, sandbox, auth, client):  # noqa: F811
+def test_every_report_exports_its_rows_as_a_sheet_with_chinese_headers(app, sandbox, auth, client):
     import io
 
     import openpyxl

@@ -9,7 +9,7 @@ from app.retail import service
 from app.retail.models import LedgerEntry, SaleScan, Withdrawal
 from app.units import store
 from tests.concurrency import at_once, meeting_in, results_and_errors
-from tests.unit.test_retail import make_clerk, make_shop, rule, store_items
+from tests.retail_factories import make_clerk, make_shop, rule, store_items
 
 
 def _race(app, calls) -> tuple[list, list]:

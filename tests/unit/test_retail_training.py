@@ -7,7 +7,7 @@ from app.db import transaction
 from app.errors import DomainError
 from app.retail import service, training
 from tests.masterdata_factories import ACTOR
-from tests.unit.test_retail import make_clerk, make_shop
+from tests.retail_factories import make_clerk, make_shop
 
 QUESTIONS = [
     {"question": "Serve it at?", "options": ["4°C", "20°C", "60°C"], "answer": 0},

@@ -16,12 +16,12 @@ from app.extensions import db, redis
 from app.trace import service as trace
 from app.units import scan_facts
 from app.units.models import Unit, UnitStatus
+from tests.consumer_factories import scan, short
+from tests.line_factories import Line, outcome, record
 from tests.masterdata_factories import ACTOR
 from tests.mp_factories import mp  # noqa: F401 - the fixture
-from tests.unit.test_consumer_scan_cost import counting
-from tests.unit.test_consumer_scans import goods, scan, short, users  # noqa: F401 - the fixtures
-from tests.unit.test_line_engine import Line, outcome, record
-from tests.unit.test_retail import make_shop, rule, sell, store_items
+from tests.retail_factories import make_shop, rule, sell, store_items
+from tests.round_trips import counting
 from tests.unit_factories import serial
 
 SCANS = "/api/consumer/scans"
@@ -64,7 +64,7 @@ def test_a_unit_scrapped_on_the_line_is_scrapped_at_its_next_scan(app, mp, users
     assert scanned_without_reading_units(consumer, item).verdict is Verdict.SCRAPPED
 
 
-def test_a_writer_cannot_commit_while_redis_is_away(app, goods, outage):  # noqa: F811
+def test_a_writer_cannot_commit_while_redis_is_away(app, goods, outage):
     code = goods["items"][0]
     outage.redis()
     with pytest.raises(Exception), transaction():
@@ -73,7 +73,7 @@ def test_a_writer_cannot_commit_while_redis_is_away(app, goods, outage):  # noqa
     assert db.session.get(Unit, serial(code), populate_existing=True).status is UnitStatus.ACTIVE
 
 
-def test_redis_that_lost_everything_still_answers_right_and_is_filled_again(app, goods, users):  # noqa: F811
+def test_redis_that_lost_everything_still_answers_right_and_is_filled_again(app, goods, users):
     user = users()
     items = goods["items"]
     assert scan(user, short(items[0])).verdict is Verdict.GENUINE
@@ -90,7 +90,7 @@ def test_redis_that_lost_everything_still_answers_right_and_is_filled_again(app,
     assert scanned_without_reading_units(user, items[2]).verdict is Verdict.GENUINE
 
 
-def test_a_scan_puts_back_what_it_read_only_over_what_it_saw_and_never_over_a_young_mark(app, goods):  # noqa: F811
+def test_a_scan_puts_back_what_it_read_only_over_what_it_saw_and_never_over_a_young_mark(app, goods):
     unit = db.session.get(Unit, serial(goods["items"][0]))
     key, field, _ = scan_facts.slot(unit.serial)
     stale = scan_facts.encode(unit)
@@ -114,7 +114,7 @@ def _row(unit: Unit):
     return row
 
 
-def test_a_transaction_names_the_units_it_changes_and_marks_them_before_it_commits(app, goods):  # noqa: F811
+def test_a_transaction_names_the_units_it_changes_and_marks_them_before_it_commits(app, goods):
     code = goods["items"][0]
     seen = []
     real = scan_facts.refresh
@@ -167,7 +167,7 @@ def test_a_token_whose_mac_is_wrong_is_refused(app, client, mp, goods):  # noqa:
     assert other.status_code == 403
 
 
-def test_the_scan_script_refuses_before_counting_anything(app, goods):  # noqa: F811
+def test_the_scan_script_refuses_before_counting_anything(app, goods):
     record = {name: None for name in scan_log._FIELDS}
     record.update(serial=serial(goods["items"][0]), code=goods["items"][0], app_user_id=1, verdict=Verdict.GENUINE,
                   scanned_at=utcnow())
@@ -203,7 +203,7 @@ def test_a_token_of_the_older_opaque_form_is_still_checked_in_the_database(app, 
 
 # --- savepoints ------------------------------------------------------------------------------------
 
-def test_a_sale_that_credits_the_clerk_in_a_savepoint_is_sold_at_the_next_scan(app, users):  # noqa: F811
+def test_a_sale_that_credits_the_clerk_in_a_savepoint_is_sold_at_the_next_scan(app, users):
     """A savepoint released inside the sale's transaction (the reward's insert_once on MariaDB) is not its
     commit: the units the sale changed before it are still marked at the real commit, and refreshed after."""
     shop = make_shop()
@@ -215,7 +215,7 @@ def test_a_sale_that_credits_the_clerk_in_a_savepoint_is_sold_at_the_next_scan(a
     assert scan(consumer, short(code)).story["store"]["sold"] is True
 
 
-def test_a_savepoint_rolled_back_keeps_the_units_changed_before_it_named(app, goods, users):  # noqa: F811
+def test_a_savepoint_rolled_back_keeps_the_units_changed_before_it_named(app, goods, users):
     code = goods["items"][0]
     consumer = users()
     assert scan(consumer, short(code)).verdict is Verdict.GENUINE
@@ -229,7 +229,7 @@ def test_a_savepoint_rolled_back_keeps_the_units_changed_before_it_named(app, go
 
 # --- races ---------------------------------------------------------------------------------------
 
-def test_a_writer_whose_change_is_flushed_at_its_commit_marks_after_it_holds_the_unit(app, mariadb, goods, users):  # noqa: F811
+def test_a_writer_whose_change_is_flushed_at_its_commit_marks_after_it_holds_the_unit(app, mariadb, goods, users):
     """Two writers of one unit: the first holds its row lock; the second's ORM change is flushed only by its
     commit. Were the second to mark before its flush waits for the lock, the first would commit, find its
     own mark over the second's and refresh the unit with its facts; the second's refresh would then find

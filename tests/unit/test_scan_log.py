@@ -22,19 +22,11 @@ from app.db import transaction
 from app.errors import DomainError
 from app.extensions import db, redis
 from app.units.models import Unit, UnitScanStats
+from tests.campaign_factories import NOW as CLAIM_NOW
+from tests.campaign_factories import open_campaign
+from tests.consumer_factories import BEIJING_POS, HANGZHOU_POS, NOW, scan, short
 from tests.masterdata_factories import HANGZHOU, make_dealer
 from tests.mp_factories import mp  # noqa: F401 - the fixture
-from tests.unit.test_claims import NOW as CLAIM_NOW
-from tests.unit.test_claims import open_campaign
-from tests.unit.test_consumer_scans import (  # noqa: F401 - fixtures
-    BEIJING_POS,
-    HANGZHOU_POS,
-    NOW,
-    goods,
-    scan,
-    short,
-    users,
-)
 from tests.unit_factories import issue, serial, set_units
 
 
@@ -57,7 +49,7 @@ def _persist_all() -> int:
     return scan_log.persist(limit=500)
 
 
-def test_a_scan_is_answered_before_it_is_written_and_the_worker_writes_it(app, goods, users, streamed):  # noqa: F811
+def test_a_scan_is_answered_before_it_is_written_and_the_worker_writes_it(app, goods, users, streamed):
     first, second = users(), users()
     item = goods["items"][0]
     one = scan(first, short(item), latitude=HANGZHOU_POS[0], longitude=HANGZHOU_POS[1])
@@ -80,7 +72,7 @@ def test_a_scan_is_answered_before_it_is_written_and_the_worker_writes_it(app, g
     assert _persist_all() == 0
 
 
-def test_an_entry_delivered_twice_is_written_once(app, goods, users, streamed, monkeypatch):  # noqa: F811
+def test_an_entry_delivered_twice_is_written_once(app, goods, users, streamed, monkeypatch):
     user = users()
     item = goods["items"][1]
     for minutes in range(3):
@@ -100,7 +92,7 @@ def test_an_entry_delivered_twice_is_written_once(app, goods, users, streamed, m
     assert scan_log.pending() == 0
 
 
-def test_a_claim_writes_its_own_scan_when_the_worker_has_not(app, goods, users, streamed):  # noqa: F811
+def test_a_claim_writes_its_own_scan_when_the_worker_has_not(app, goods, users, streamed):
     campaign = open_campaign()
     user = users()
     result = scan(user, short(goods["items"][2]), now=CLAIM_NOW)
@@ -114,7 +106,7 @@ def test_a_claim_writes_its_own_scan_when_the_worker_has_not(app, goods, users, 
     assert len(_rows()) == 1 and _stats(goods["items"][2]).scans == 1
 
 
-def test_a_claim_that_fails_leaves_its_scan_to_the_worker(app, goods, users, streamed):  # noqa: F811
+def test_a_claim_that_fails_leaves_its_scan_to_the_worker(app, goods, users, streamed):
     user = users()
     result = scan(user, short(goods["items"][3]), now=CLAIM_NOW)
     with pytest.raises(DomainError) as caught, transaction():
@@ -125,14 +117,14 @@ def test_a_claim_that_fails_leaves_its_scan_to_the_worker(app, goods, users, str
     assert _persist_all() == 1 and [r.id for r in _rows()] == [result.scan_id]
 
 
-def test_a_claim_of_someone_elses_unwritten_scan_is_not_found(app, goods, users, streamed):  # noqa: F811
+def test_a_claim_of_someone_elses_unwritten_scan_is_not_found(app, goods, users, streamed):
     owner, other = users(), users()
     result = scan(owner, short(goods["items"][3]))
     with pytest.raises(scan_log.ScanNotFound), transaction():
         claims.claim(user=other, scan_id=result.scan_id, now=NOW)
 
 
-def test_a_flushed_redis_seeds_ids_and_counters_from_the_database(app, goods, users, streamed):  # noqa: F811
+def test_a_flushed_redis_seeds_ids_and_counters_from_the_database(app, goods, users, streamed):
     first, second = users(), users()
     item = goods["items"][4]
     one = scan(first, short(item), latitude=BEIJING_POS[0], longitude=BEIJING_POS[1])
@@ -147,7 +139,7 @@ def test_a_flushed_redis_seeds_ids_and_counters_from_the_database(app, goods, us
     assert (stats.scans, stats.first_app_user_id) == (2, first.id)
 
 
-def test_copies_are_counted_across_users_and_regions_in_redis(app, goods, users, streamed, monkeypatch):  # noqa: F811
+def test_copies_are_counted_across_users_and_regions_in_redis(app, goods, users, streamed, monkeypatch):
     monkeypatch.setitem(app.config, "CONSUMER_COPY_USERS", 3)
     monkeypatch.setitem(app.config, "CONSUMER_COPY_REGIONS", 2)
     item, other = goods["items"][5], goods["items"][0]
@@ -164,7 +156,7 @@ def test_copies_are_counted_across_users_and_regions_in_redis(app, goods, users,
     assert [r.verdict for r in _rows() if r.serial == serial(item)] == verdicts
 
 
-def test_a_rate_limited_scan_counts_and_logs_nothing(app, goods, users, streamed, monkeypatch):  # noqa: F811
+def test_a_rate_limited_scan_counts_and_logs_nothing(app, goods, users, streamed, monkeypatch):
     monkeypatch.setitem(app.config, "CONSUMER_SCANS_PER_MINUTE_USER", 1)
     user = users()
     scan(user, short(goods["items"][0]))
@@ -174,7 +166,7 @@ def test_a_rate_limited_scan_counts_and_logs_nothing(app, goods, users, streamed
     assert scan_log.pending() == 1 and not redis.exists(f"consumer:unit:{serial(goods['items'][1])}")
 
 
-def test_concurrent_scans_of_one_unit_count_each_once(app, goods, users, streamed):  # noqa: F811
+def test_concurrent_scans_of_one_unit_count_each_once(app, goods, users, streamed):
     people = [users() for _ in range(8)]
     item = goods["items"][0]
     results, errors = [], []
@@ -206,7 +198,7 @@ def test_concurrent_scans_of_one_unit_count_each_once(app, goods, users, streame
     assert _stats(item).scans == 8 and len(_rows()) == 8
 
 
-def test_cached_batches_show_a_void_within_the_cache_time(app, goods, users, monkeypatch):  # noqa: F811
+def test_cached_batches_show_a_void_within_the_cache_time(app, goods, users, monkeypatch):
     monkeypatch.setitem(app.config, "SCAN_CACHE_SECONDS", 60)
     with app.test_request_context():
         facts.forget()
@@ -223,7 +215,7 @@ def test_cached_batches_show_a_void_within_the_cache_time(app, goods, users, mon
 
 # --- the writer's alerts, its failures, and the claim's view of a scan written meanwhile -------------
 
-def test_the_writer_raises_the_leak_and_diversion_alerts_once(app, goods, users, streamed):  # noqa: F811
+def test_the_writer_raises_the_leak_and_diversion_alerts_once(app, goods, users, streamed):
     leaked = issue(1).codes[0]
     dealer = make_dealer(territory=[HANGZHOU])
     item = goods["items"][1]
@@ -251,7 +243,7 @@ def test_the_writer_raises_the_leak_and_diversion_alerts_once(app, goods, users,
 
 
 def test_a_record_no_write_takes_goes_to_the_dead_letters_and_the_rest_are_written(
-        app, goods, users, streamed, monkeypatch):  # noqa: F811
+        app, goods, users, streamed, monkeypatch):
     user = users()
     scans = [scan(user, short(goods["items"][i]), now=NOW + timedelta(minutes=i)) for i in range(3)]
     poisoned = scans[1].scan_id
@@ -269,7 +261,7 @@ def test_a_record_no_write_takes_goes_to_the_dead_letters_and_the_rest_are_writt
     assert scan_log.pending() == 0
 
 
-def test_a_batch_the_database_refuses_whole_stays_in_the_log(app, goods, users, streamed, monkeypatch):  # noqa: F811
+def test_a_batch_the_database_refuses_whole_stays_in_the_log(app, goods, users, streamed, monkeypatch):
     user = users()
     scan(user, short(goods["items"][0]))
     monkeypatch.setattr(scan_log, "write", lambda records: (_ for _ in ()).throw(ConnectionError("database down")))
@@ -281,7 +273,7 @@ def test_a_batch_the_database_refuses_whole_stays_in_the_log(app, goods, users, 
 
 
 def test_an_id_the_database_already_holds_for_another_scan_is_not_lost_silently(
-        app, goods, users, streamed):  # noqa: F811
+        app, goods, users, streamed):
     user = users()
     first = scan(user, short(goods["items"][0]))
     _persist_all()
@@ -297,7 +289,7 @@ def test_an_id_the_database_already_holds_for_another_scan_is_not_lost_silently(
 
 
 @pytest.mark.usefixtures("mariadb")
-def test_a_claim_finds_a_scan_the_worker_wrote_after_the_claim_began(app, goods, users, streamed):  # noqa: F811
+def test_a_claim_finds_a_scan_the_worker_wrote_after_the_claim_began(app, goods, users, streamed):
     campaign = open_campaign()
     user = users()
     result = scan(user, short(goods["items"][4]), now=CLAIM_NOW)
@@ -327,7 +319,7 @@ def _deadlock() -> sa.exc.OperationalError:
 
 
 def test_a_connection_lost_in_the_one_by_one_fallback_dead_letters_nothing(
-        app, goods, users, streamed, monkeypatch, outage):  # noqa: F811
+        app, goods, users, streamed, monkeypatch, outage):
     user = users()
     scans = [scan(user, short(goods["items"][i]), now=NOW + timedelta(minutes=i)) for i in range(3)]
     real_write, calls = scan_log.write, []
@@ -351,7 +343,7 @@ def test_a_connection_lost_in_the_one_by_one_fallback_dead_letters_nothing(
     assert [r.id for r in _rows()] == [s.scan_id for s in scans] and redis.llen(scan_log.DEAD) == 0
 
 
-def _dead_letter_one(user, goods, monkeypatch, *, when_written: bool = False):  # noqa: F811
+def _dead_letter_one(user, goods, monkeypatch, *, when_written: bool = False):
     """A scan refused by the database once (dead-lettered), then the refusal fixed."""
     record = scan(user, short(goods["items"][0]))
     real_write = scan_log.write
@@ -365,7 +357,7 @@ def _dead_letter_one(user, goods, monkeypatch, *, when_written: bool = False):  
     return record
 
 
-def test_dead_scans_list_shows_each_record_and_why(app, goods, users, streamed, monkeypatch):  # noqa: F811
+def test_dead_scans_list_shows_each_record_and_why(app, goods, users, streamed, monkeypatch):
     record = _dead_letter_one(users(), goods, monkeypatch)
     result = app.test_cli_runner().invoke(args=["consumers", "dead-scans", "list"])
     assert result.exit_code == 0, result.output
@@ -373,7 +365,7 @@ def test_dead_scans_list_shows_each_record_and_why(app, goods, users, streamed, 
     assert "1 dead-lettered scan(s)" in result.output
 
 
-def test_dead_scans_replay_writes_a_record_once_even_run_twice(app, goods, users, streamed, monkeypatch):  # noqa: F811
+def test_dead_scans_replay_writes_a_record_once_even_run_twice(app, goods, users, streamed, monkeypatch):
     record = _dead_letter_one(users(), goods, monkeypatch)
     redis.rpush(scan_log.DEAD, redis.lindex(scan_log.DEAD, 0))  # listed twice (a replay cut short)
     runner = app.test_cli_runner()
@@ -388,7 +380,7 @@ def test_dead_scans_replay_writes_a_record_once_even_run_twice(app, goods, users
     assert redis.llen(scan_log.DEAD) == 0
 
 
-def test_a_record_refused_again_stays_in_the_dead_letters(app, goods, users, streamed, monkeypatch):  # noqa: F811
+def test_a_record_refused_again_stays_in_the_dead_letters(app, goods, users, streamed, monkeypatch):
     _dead_letter_one(users(), goods, monkeypatch)
     monkeypatch.setattr(scan_log, "write", lambda records: (_ for _ in ()).throw(ValueError("still bad")))
     result = app.test_cli_runner().invoke(args=["consumers", "dead-scans", "replay"])

@@ -32,7 +32,7 @@ from tests import channel_factories as cf
 from tests.concurrency import at_once
 from tests.conftest import wipe_rows
 from tests.masterdata_factories import ACTOR, make_dealer
-from tests.unit.test_retail import items_of, make_clerk, sell
+from tests.retail_factories import items_of, make_clerk, sell
 
 D0 = date(2026, 1, 1)
 PER_CASE, CASES = 3, 4

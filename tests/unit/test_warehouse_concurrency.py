@@ -11,7 +11,7 @@ from app.warehouse import service
 from tests import unit_factories as uf
 from tests.concurrency import at_once, meeting_in, results_and_errors
 from tests.masterdata_factories import ACTOR, make_dealer
-from tests.unit.test_warehouse_scans import make_world, outbound, stock_of
+from tests.warehouse_factories import make_world, outbound, stock_of
 
 
 def _race(app, records: list[dict]) -> list:

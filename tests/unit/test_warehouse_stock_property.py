@@ -34,7 +34,7 @@ from app.stock.models import HolderKind, StockPosition
 from app.warehouse.service import Place
 from tests import unit_factories as uf
 from tests.conftest import wipe_rows
-from tests.unit.test_warehouse_scans import LATER, apply, inbound, make_world, outbound
+from tests.warehouse_factories import LATER, apply, inbound, make_world, outbound
 
 MOVES = ("in_line", "in_transfer", "out_dealer", "out_transfer")
 # The world's shape (fixed, so rules can draw unit indexes before it exists).

@@ -3,13 +3,10 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import time
 
 import pytest
 import requests
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from app.wechat import pay
 from app.wechat.sandbox import faults
@@ -17,41 +14,6 @@ from app.wechat.sandbox import pay as sandbox_pay
 from app.wechat.sandbox.credentials import SandboxCredentials
 
 OPENID = "o-sandbox-transfer-user"
-
-
-class NotifyReceiver:
-    """Our notify_url in a test: a werkzeug server on loopback that records every callback."""
-
-    def __init__(self):
-        self.received: list[tuple[dict, bytes]] = []
-        self.answers: list[int] = []  # statuses to answer, in turn; then 200
-        self._cond = threading.Condition()
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}/notify"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    @Request.application
-    def _wsgi(self, request: Request) -> Response:
-        with self._cond:
-            self.received.append((dict(request.headers), request.get_data()))
-            status = self.answers.pop(0) if self.answers else 200
-            self._cond.notify_all()
-        return Response(status=status)
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[dict, bytes]]:
-        with self._cond:
-            self._cond.wait_for(lambda: len(self.received) >= count, timeout=timeout)
-            return list(self.received)
-
-    def stop(self):
-        self._server.shutdown()
-
-
-@pytest.fixture
-def receiver():
-    server = NotifyReceiver()
-    yield server
-    server.stop()
 
 
 def bill_no() -> str:
@@ -124,11 +86,11 @@ def test_a_cancelled_bill_ends_cancelled_and_a_paid_one_cannot_be_cancelled(sand
         pay.cancel_transfer(out_bill_no=paid)
 
 
-def test_the_user_confirms_and_the_signed_encrypted_callback_says_success(sandbox, receiver):
+def test_the_user_confirms_and_the_signed_encrypted_callback_says_success(sandbox, notify_receiver):
     number = bill_no()
-    create(number, notify_url=receiver.url)
+    create(number, notify_url=notify_receiver.url)
     assert user_confirms(sandbox, number)["state"] == "SUCCESS"
-    headers, body = receiver.wait_for(1)[0]
+    headers, body = notify_receiver.wait_for(1)[0]
     notification = pay.parse_transfer_callback(headers, body)
     assert notification.event_type == "MCHTRANSFER.BILL.FINISHED"
     assert (notification.bill.out_bill_no, notification.bill.state, notification.bill.transfer_amount) == (
@@ -137,25 +99,25 @@ def test_the_user_confirms_and_the_signed_encrypted_callback_says_success(sandbo
     assert pay.query_transfer(out_bill_no=number).state == "SUCCESS"
 
 
-def test_the_user_declines_and_the_bill_fails(sandbox, receiver):
+def test_the_user_declines_and_the_bill_fails(sandbox, notify_receiver):
     number = bill_no()
-    create(number, notify_url=receiver.url)
+    create(number, notify_url=notify_receiver.url)
     user_confirms(sandbox, number, "decline")
-    notification = pay.parse_transfer_callback(*receiver.wait_for(1)[0])
+    notification = pay.parse_transfer_callback(*notify_receiver.wait_for(1)[0])
     assert notification.bill.state == "FAIL" and notification.bill.fail_reason
     assert pay.query_transfer(out_bill_no=number).state == "FAIL"
 
 
-def test_a_bill_left_unconfirmed_for_24_hours_is_closed(sandbox, receiver):
+def test_a_bill_left_unconfirmed_for_24_hours_is_closed(sandbox, notify_receiver):
     number = bill_no()
-    create(number, notify_url=receiver.url)
+    create(number, notify_url=notify_receiver.url)
     clock = f"{sandbox.url}/__sandbox__/pay/clock"
     assert requests.post(clock, json={"advance_seconds": 23 * 3600}, timeout=5).json()["closed"] == []
     assert pay.query_transfer(out_bill_no=number).state == "WAIT_USER_CONFIRM"
     try:
         assert number in requests.post(clock, json={"advance_seconds": 3600}, timeout=5).json()["closed"]
         assert pay.query_transfer(out_bill_no=number).state == "CANCELLED"
-        assert pay.parse_transfer_callback(*receiver.wait_for(1)[0]).bill.state == "CANCELLED"
+        assert pay.parse_transfer_callback(*notify_receiver.wait_for(1)[0]).bill.state == "CANCELLED"
     finally:
         requests.post(clock, json={"advance_seconds": -24 * 3600}, timeout=5)
 
@@ -228,40 +190,40 @@ def test_a_create_that_timed_out_is_found_by_querying_the_same_out_bill_no(app, 
     assert create(number).transfer_bill_no == found.transfer_bill_no  # a retry is the same bill
 
 
-def test_a_duplicated_callback_arrives_twice_and_says_the_same(sandbox, receiver):
+def test_a_duplicated_callback_arrives_twice_and_says_the_same(sandbox, notify_receiver):
     number = bill_no()
-    create(number, notify_url=receiver.url)
+    create(number, notify_url=notify_receiver.url)
     faults.inject(sandbox.state, "callback", faults.DUPLICATE)
     user_confirms(sandbox, number)
-    first, second = [pay.parse_transfer_callback(*c) for c in receiver.wait_for(2)[:2]]
+    first, second = [pay.parse_transfer_callback(*c) for c in notify_receiver.wait_for(2)[:2]]
     assert first == second and first.bill.state == "SUCCESS"
 
 
-def test_a_callback_that_never_comes_leaves_the_query(sandbox, receiver):
+def test_a_callback_that_never_comes_leaves_the_query(sandbox, notify_receiver):
     number = bill_no()
-    create(number, notify_url=receiver.url)
+    create(number, notify_url=notify_receiver.url)
     faults.inject(sandbox.state, "callback", faults.NEVER)
     user_confirms(sandbox, number)
-    assert receiver.wait_for(1, timeout=0.5) == []
+    assert notify_receiver.wait_for(1, timeout=0.5) == []
     assert pay.query_transfer(out_bill_no=number).state == "SUCCESS"
 
 
-def test_callbacks_can_arrive_out_of_order(sandbox, receiver):
+def test_callbacks_can_arrive_out_of_order(sandbox, notify_receiver):
     early, late = bill_no(), bill_no()
-    create(early, notify_url=receiver.url), create(late, notify_url=receiver.url)
+    create(early, notify_url=notify_receiver.url), create(late, notify_url=notify_receiver.url)
     faults.inject(sandbox.state, "callback", faults.OUT_OF_ORDER)
     user_confirms(sandbox, early)
     user_confirms(sandbox, late, "decline")
-    order = [pay.parse_transfer_callback(*c).bill.out_bill_no for c in receiver.wait_for(2)]
+    order = [pay.parse_transfer_callback(*c).bill.out_bill_no for c in notify_receiver.wait_for(2)]
     assert order == [late, early]
 
 
-def test_a_refused_callback_is_retried_until_acknowledged(sandbox, receiver):
+def test_a_refused_callback_is_retried_until_acknowledged(sandbox, notify_receiver):
     number = bill_no()
-    create(number, notify_url=receiver.url)
-    receiver.answers = [500, 500]
+    create(number, notify_url=notify_receiver.url)
+    notify_receiver.answers = [500, 500]
     user_confirms(sandbox, number)
-    received = receiver.wait_for(3)
+    received = notify_receiver.wait_for(3)
     assert len(received) == 3 and received[0][1] == received[2][1]
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import threading
 import xml.etree.ElementTree as ET
 import zipfile
@@ -19,24 +18,9 @@ from app.codes.models import CodeBatch, CodeCounter, ExportJob
 from app.db import transaction, utcnow
 from app.extensions import db
 from app.identity.models import AuditRecord, Role
-from app.masterdata.models import Product, Status
+from app.masterdata.models import Status
+from tests.code_factories import GTIN, issue, make_product
 from tests.concurrency import at_once, results_and_errors
-
-GTIN = "06912345678900"[:13] + str(gs1.check_digit("06912345678900"[:13]))
-_numbers = itertools.count(1)
-
-
-def make_product(*, gtin: str | None = GTIN, status: Status = Status.ACTIVE) -> Product:
-    n = next(_numbers)
-    with transaction():
-        product = Product(sku=f"CODES-{n}", name=f"Product {n}", gtin=gtin, status=status)
-        db.session.add(product)
-    return product
-
-
-def issue(client, headers, **body):
-    return client.post("/api/admin/code-batches", json={"level": "item", "count": 10, **body},
-                       headers=headers)
 
 
 def download(client, headers, job_id) -> bytes:

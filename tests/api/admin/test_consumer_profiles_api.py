@@ -9,13 +9,7 @@ from app.extensions import db
 from app.identity.models import Role
 from app.identity.personal_data import mask_openid
 from app.payouts.models import Payout, PayoutStatus
-from tests.unit.test_consumer_profiles import (  # noqa: F401
-    DONGCHENG,
-    T0,
-    TIANHE,
-    a_rich_consumer,
-    claims,
-)
+from tests.campaign_factories import DONGCHENG, T0, TIANHE, a_rich_consumer
 
 URL = "/api/admin/consumer-profiles"
 

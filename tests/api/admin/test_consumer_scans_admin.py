@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.identity.models import Role
+from tests.consumer_factories import NOW, short
 from tests.mp_factories import mp  # noqa: F401 - the fixture
-from tests.unit.test_consumer_scans import NOW, goods, short  # noqa: F401 - the fixture
 from tests.unit_factories import issue
 
 LEAKS = "/api/admin/code-leak-alerts"

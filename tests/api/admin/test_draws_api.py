@@ -7,8 +7,7 @@ from app.campaigns.models import DrawOutcome, PrizeKind
 from app.db import transaction
 from app.extensions import db
 from app.identity.models import Role
-from tests.unit.test_consumer_profiles import claims  # noqa: F401 - the fixture
-from tests.unit.test_redemptions import ADDRESS
+from tests.campaign_factories import ADDRESS
 
 URL = "/api/admin/draws"
 

@@ -23,11 +23,12 @@ from app.identity.models import AuditRecord, Role
 from app.identity.service import Actor
 from app.points import service as points
 from app.rebates.models import RebateStatement
-from tests.api.admin.test_codes import issue, make_product as make_coded_product
+from tests.code_factories import issue
+from tests.code_factories import make_product as make_coded_product
 from tests.concurrency import at_once, results_and_errors
 from tests.factories import make_user
-from tests.unit.test_points_ledger import make_consumer
-from tests.unit.test_rebates import shipment_to_store, world  # noqa: F401 (fixture)
+from tests.points_factories import make_consumer
+from tests.rebate_factories import shipment_to_store
 
 APPROVALS = "/api/admin/approvals"
 STATEMENTS = "/api/admin/rebate-statements"
@@ -75,16 +76,16 @@ def approve(client, who: Person, request_id: int):
 
 # --- rebate statements --------------------------------------------------------------------------
 
-def draft_statement(client, who: Person, world) -> dict:  # noqa: F811
-    shipment_to_store(world["dealer"].id, world["store"].id, world["product"].id, received=12)
-    computed = client.post(STATEMENTS, json={"dealer_id": world["dealer"].id, **MARCH}, headers=who.headers)
+def draft_statement(client, who: Person, rebate_world) -> dict:
+    shipment_to_store(rebate_world["dealer"].id, rebate_world["store"].id, rebate_world["product"].id, received=12)
+    computed = client.post(STATEMENTS, json={"dealer_id": rebate_world["dealer"].id, **MARCH}, headers=who.headers)
     assert computed.status_code == 200, computed.get_json()
     return computed.get_json()
 
 
-def test_a_rebate_statement_is_approved_by_a_second_finance_user(client, person, world, dual_control):  # noqa: F811
+def test_a_rebate_statement_is_approved_by_a_second_finance_user(client, person, rebate_world, dual_control):
     alice, bob, marketer = person(Role.FINANCE), person(Role.FINANCE), person(Role.MARKETER)
-    statement = draft_statement(client, alice, world)
+    statement = draft_statement(client, alice, rebate_world)
 
     asked = client.post(f"{STATEMENTS}/{statement['id']}/approve", headers=alice.headers)
     assert asked.status_code == 202, asked.get_json()
@@ -119,12 +120,12 @@ def test_a_rebate_statement_is_approved_by_a_second_finance_user(client, person,
     assert (late.status_code, late.get_json()["code"]) == (409, "statement_approved")
 
 
-def test_a_statement_recomputed_after_the_request_is_not_approved_blind(client, person, world, dual_control):  # noqa: F811
+def test_a_statement_recomputed_after_the_request_is_not_approved_blind(client, person, rebate_world, dual_control):
     alice, bob = person(Role.FINANCE), person(Role.ADMIN)
-    statement = draft_statement(client, alice, world)
+    statement = draft_statement(client, alice, rebate_world)
     request = client.post(f"{STATEMENTS}/{statement['id']}/approve", headers=alice.headers).get_json()
-    shipment_to_store(world["dealer"].id, world["store"].id, world["product"].id, received=6)
-    assert client.post(STATEMENTS, json={"dealer_id": world["dealer"].id, **MARCH},
+    shipment_to_store(rebate_world["dealer"].id, rebate_world["store"].id, rebate_world["product"].id, received=6)
+    assert client.post(STATEMENTS, json={"dealer_id": rebate_world["dealer"].id, **MARCH},
                        headers=alice.headers).get_json()["total_fen"] == 1500
 
     stale = approve(client, bob, request["id"])
@@ -134,9 +135,9 @@ def test_a_statement_recomputed_after_the_request_is_not_approved_blind(client, 
     assert client.get(f"{APPROVALS}/{request['id']}", headers=bob.headers).get_json()["status"] == "pending"
 
 
-def test_without_dual_control_one_finance_user_approves_alone(client, person, world):  # noqa: F811
+def test_without_dual_control_one_finance_user_approves_alone(client, person, rebate_world):
     alice = person(Role.FINANCE)
-    statement = draft_statement(client, alice, world)
+    statement = draft_statement(client, alice, rebate_world)
     approved = client.post(f"{STATEMENTS}/{statement['id']}/approve", headers=alice.headers)
     assert approved.status_code == 200 and approved.get_json()["status"] == "approved"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ApprovalRequest)) == 0
@@ -350,9 +351,9 @@ def test_another_users_request_for_the_same_action_is_refused_while_one_is_open(
 
 # --- races (MariaDB) ----------------------------------------------------------------------------
 
-def test_concurrent_approvals_run_the_action_once(app, client, person, world, dual_control, mariadb):  # noqa: F811
+def test_concurrent_approvals_run_the_action_once(app, client, person, rebate_world, dual_control, mariadb):
     alice = person(Role.FINANCE)
-    statement = draft_statement(client, alice, world)
+    statement = draft_statement(client, alice, rebate_world)
     rebate = client.post(f"{STATEMENTS}/{statement['id']}/approve", headers=alice.headers).get_json()
     user = make_consumer()
     adjustment = client.post(f"/api/admin/points/consumers/{user}/adjustments",

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tests.api.admin.test_exports_api import payouts, small_inline_limit  # noqa: F401 (fixtures)
-
 
 def test_an_export_jobs_expiry_is_an_iso_time_its_retention_after_it_finished(
-        client, auth, app, payouts, small_inline_limit):  # noqa: F811
+        client, auth, app, payouts, small_inline_limit):
     headers = auth.as_admin()
     job = client.get("/api/admin/payouts?format=xlsx", headers=headers).get_json()
     for answer in (job, client.get(f"/api/admin/exports/{job['id']}", headers=headers).get_json(),
@@ -18,7 +16,7 @@ def test_an_export_jobs_expiry_is_an_iso_time_its_retention_after_it_finished(
         assert expires - finished == timedelta(hours=app.config["EXPORT_RETENTION_HOURS"])
 
 
-def test_a_job_not_finished_has_no_expiry(client, auth, payouts, small_inline_limit, app, monkeypatch):  # noqa: F811
+def test_a_job_not_finished_has_no_expiry(client, auth, payouts, small_inline_limit, app, monkeypatch):
     monkeypatch.setitem(app.config, "EXPORT_RUNNER", "worker")  # queued: nobody runs it in the test
     job = client.get("/api/admin/payouts?format=csv", headers=auth.as_admin()).get_json()
     assert job["status"] == "queued" and job["expires_at"] is None

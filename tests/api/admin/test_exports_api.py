@@ -2,14 +2,11 @@
 small exports in the response, large ones as jobs with progress, download, ownership and retention."""
 from __future__ import annotations
 
-import csv
-import io
 import os
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import openpyxl
 import pytest
 import sqlalchemy as sa
 
@@ -20,22 +17,7 @@ from app.platform.clock import BUSINESS_TZ as CHINA
 from app.extensions import db
 from app.identity.models import AdminUser, AuditRecord, Role
 from app.payouts.models import Payout
-from tests.payout_factories import make_user as make_app_user
-from tests.payout_factories import prize
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def sheet_of(response):
-    assert response.status_code == 200, response.get_data(as_text=True)[:500]
-    assert response.mimetype == XLSX
-    return openpyxl.load_workbook(io.BytesIO(response.data)).active
-
-
-def csv_of(response) -> list[list[str]]:
-    assert response.status_code == 200, response.get_data(as_text=True)[:500]
-    assert response.data.startswith("\ufeff".encode())  # UTF-8 with a BOM: Excel shows the Chinese
-    return list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+from tests.export_readers import csv_of, sheet_of
 
 
 def column(header_row, name: str) -> int:
@@ -44,12 +26,6 @@ def column(header_row, name: str) -> int:
     matches = [i for i, h in enumerate(headers) if h.split(" ")[-1] == name]
     assert matches, headers
     return matches[0]
-
-
-@pytest.fixture
-def payouts():
-    user = make_app_user()
-    return [prize(user, amount=amount) for amount in (1234, 5, 100000)]
 
 
 def test_a_list_exports_every_matching_row_to_xlsx_with_typed_cells(client, auth, payouts):
@@ -125,11 +101,6 @@ def test_an_export_over_the_maximum_is_refused_before_any_work(client, auth, pay
     response = client.get("/api/admin/payouts?format=csv", headers=auth.as_admin())
     assert response.status_code == 422 and response.get_json()["code"] == "export_too_large"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(DataExportJob)) == 0
-
-
-@pytest.fixture
-def small_inline_limit(app, monkeypatch):
-    monkeypatch.setitem(app.config, "EXPORT_INLINE_MAX_ROWS", 2)
 
 
 def test_an_export_over_the_inline_limit_runs_as_a_job_with_progress_and_a_download(

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from app.identity.models import Role
 from app.payouts.models import PayoutStatus
-from tests.unit.test_payouts import make_user, prize, sandbox, withdrawal  # noqa: F401
+from tests.payout_factories import make_user, prize, withdrawal
 
 
 def test_finance_lists_releases_and_cancels_payouts(client, auth, sandbox):

@@ -16,11 +16,9 @@ from app.identity.models import Role
 from app.identity.personal_data import FULL_VIEW, OPENID, PHONE, mask_openid, mask_phone, shown
 from app.identity.service import Actor
 from app.masterdata import service as masterdata
+from tests.campaign_factories import ADDRESS
 from tests.masterdata_factories import make_dealer
-from tests.unit.test_consumer_profiles import claims  # noqa: F401 - the fixture
-from tests.unit.test_points_ledger import earn
-from tests.unit.test_points_mall import make_item, redeem
-from tests.unit.test_redemptions import ADDRESS
+from tests.points_factories import earn, make_item, redeem
 
 OPENID_VALUE = "o6_bWnK2hJx9LmQpXk2"
 PHONE_VALUE = ADDRESS["phone"]  # 13800138000
@@ -37,7 +35,7 @@ def test_masks_keep_the_ends_only():
 
 
 @pytest.fixture
-def consumer(claims):  # noqa: F811
+def consumer(claims):
     """A consumer with a cash prize paid out, a gift awaiting shipment, a mall order, on the blacklist,
     on a campaign's blacklist; and a dealer with a contact."""
     user = claims.consumer("Lin", openid=OPENID_VALUE)

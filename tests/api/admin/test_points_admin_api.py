@@ -8,8 +8,7 @@ from app.extensions import db
 from app.identity.models import Role
 from app.points import service
 from app.points.models import MallOrder
-from tests.unit.test_points_ledger import make_consumer
-from tests.unit.test_points_mall import ADDRESS, user_of
+from tests.points_factories import ADDRESS, make_consumer, user_of
 
 URL = "/api/admin/points"
 ITEM = {"name": "Tea cup", "kind": "physical", "points_price": 100, "stock": 5,

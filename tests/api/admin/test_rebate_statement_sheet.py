@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from app.identity.models import Role
-from tests.api.admin.test_exports_api import csv_of, sheet_of
-from tests.unit.test_rebates import shipment_to_store, world  # noqa: F401 (fixture)
+from tests.export_readers import csv_of, sheet_of
+from tests.rebate_factories import shipment_to_store
 
 STATEMENTS = "/api/admin/rebate-statements"
 
 
-def computed_statement(client, auth, world) -> dict:  # noqa: F811
-    dealer, store, product = world["dealer"], world["store"], world["product"]
+def computed_statement(client, auth, rebate_world) -> dict:
+    dealer, store, product = rebate_world["dealer"], rebate_world["store"], rebate_world["product"]
     shipment_to_store(dealer.id, store.id, product.id, received=12)
     answer = client.post(STATEMENTS, json={"dealer_id": dealer.id, "period_start": "2026-03-01",
                                            "period_end": "2026-03-31"}, headers=auth.headers_for(Role.FINANCE))
@@ -17,8 +17,8 @@ def computed_statement(client, auth, world) -> dict:  # noqa: F811
     return answer.json
 
 
-def test_a_statement_exports_its_lines_as_a_sheet_with_money_in_yuan(client, auth, world):  # noqa: F811
-    statement = computed_statement(client, auth, world)
+def test_a_statement_exports_its_lines_as_a_sheet_with_money_in_yuan(client, auth, rebate_world):
+    statement = computed_statement(client, auth, rebate_world)
     url = f"{STATEMENTS}/{statement['id']}"
 
     sheet = sheet_of(client.get(url, query_string={"format": "xlsx"}, headers=auth.headers_for(Role.AUDITOR)))
@@ -38,6 +38,6 @@ def test_a_statement_exports_its_lines_as_a_sheet_with_money_in_yuan(client, aut
     assert bad.status_code == 422 and bad.json["code"]
 
 
-def test_a_missing_statement_has_no_sheet(client, auth, world):  # noqa: F811
+def test_a_missing_statement_has_no_sheet(client, auth, rebate_world):
     missing = client.get(f"{STATEMENTS}/999999", query_string={"format": "xlsx"}, headers=auth.headers_for(Role.FINANCE))
     assert missing.status_code == 404

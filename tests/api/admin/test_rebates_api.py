@@ -4,15 +4,15 @@ from __future__ import annotations
 from app.identity.models import Role
 from tests.masterdata_factories import make_dealer
 from tests.mp_factories import make_invitation, mp  # noqa: F401 (fixture)
-from tests.unit.test_rebates import shipment_to_store, world  # noqa: F401 (fixture)
+from tests.rebate_factories import shipment_to_store
 
 RULES = "/api/admin/rebate-rules"
 STATEMENTS = "/api/admin/rebate-statements"
 MARCH = {"period_start": "2026-03-01", "period_end": "2026-03-31"}
 
 
-def test_finance_writes_rules_others_read_them(client, auth, world):  # noqa: F811
-    rule = {"name": "Per case", "basis": "case_to_store", "amount_fen": 300, "product_id": world["product"].id,
+def test_finance_writes_rules_others_read_them(client, auth, rebate_world):
+    rule = {"name": "Per case", "basis": "case_to_store", "amount_fen": 300, "product_id": rebate_world["product"].id,
             "tier": 1, "starts_on": "2026-03-01", "ends_on": "2026-03-31"}
     assert client.post(RULES, json=rule, headers=auth.headers_for(Role.OPS)).status_code == 403
 
@@ -32,8 +32,8 @@ def test_finance_writes_rules_others_read_them(client, auth, world):  # noqa: F8
     assert [r["id"] for r in listed.json] == [created.json["id"]]
 
 
-def test_finance_computes_and_approves_a_statement_then_it_is_frozen(client, auth, world):  # noqa: F811
-    dealer, store, product = world["dealer"], world["store"], world["product"]
+def test_finance_computes_and_approves_a_statement_then_it_is_frozen(client, auth, rebate_world):
+    dealer, store, product = rebate_world["dealer"], rebate_world["store"], rebate_world["product"]
     shipment_to_store(dealer.id, store.id, product.id, received=12)
     body = {"dealer_id": dealer.id, **MARCH}
 
@@ -61,8 +61,8 @@ def test_finance_computes_and_approves_a_statement_then_it_is_frozen(client, aut
     assert missing_dealer.status_code == 404
 
 
-def test_a_dealer_owner_sees_only_its_own_approved_statements(client, auth, mp, world):  # noqa: F811
-    dealer, store, product = world["dealer"], world["store"], world["product"]
+def test_a_dealer_owner_sees_only_its_own_approved_statements(client, auth, mp, rebate_world):  # noqa: F811
+    dealer, store, product = rebate_world["dealer"], rebate_world["store"], rebate_world["product"]
     shipment_to_store(dealer.id, store.id, product.id, received=6)
     finance = auth.headers_for(Role.FINANCE)
     mine = client.post(STATEMENTS, json={"dealer_id": dealer.id, **MARCH}, headers=finance).json

@@ -7,7 +7,7 @@ from app.db import transaction
 from app.identity.models import Role
 from app.retail import service
 from tests.masterdata_factories import HANGZHOU, make_product
-from tests.unit.test_retail import make_clerk, make_shop, rule, sell, store_items
+from tests.retail_factories import make_clerk, make_shop, rule, sell, store_items
 
 RULE = {"name": "Spring", "starts_at": "2026-03-01T00:00:00Z", "ends_at": "2026-06-01T00:00:00Z",
         "kind": "points", "amount": 10}

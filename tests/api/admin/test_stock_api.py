@@ -10,7 +10,7 @@ from app.units import store
 from tests import channel_factories as cf
 from tests import unit_factories as uf
 from tests.masterdata_factories import DONGCHENG, make_dealer
-from tests.unit.test_warehouse_scans import make_world
+from tests.warehouse_factories import make_world
 
 TODAY = date(2026, 4, 11)
 

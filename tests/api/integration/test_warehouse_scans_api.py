@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.units.models import Event, RejectedRecord
 from tests import unit_factories as uf
-from tests.unit.test_warehouse_scans import make_world, stock_of
+from tests.warehouse_factories import make_world, stock_of
 
 URL = "/api/integration/warehouse/scans"
 AT = "2026-03-02T09:00:00Z"

@@ -6,7 +6,7 @@ from app.retail import service, training
 from tests import channel_factories as cf
 from tests.masterdata_factories import ACTOR, make_dealer
 from tests.mp_factories import make_invitation, mp  # noqa: F401
-from tests.unit.test_retail import items_of, rule
+from tests.retail_factories import items_of, rule
 
 
 def owner_of(mp, store_id):

@@ -9,7 +9,6 @@ from app.campaigns import service as campaigns
 from app.db import transaction
 from tests.masterdata_factories import ACTOR
 from tests.mp_factories import mp  # noqa: F401 - the fixture
-from tests.unit.test_consumer_scans import goods  # noqa: F401 - the fixture
 
 SCANS = "/api/consumer/scans"
 

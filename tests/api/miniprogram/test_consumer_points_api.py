@@ -10,7 +10,7 @@ from app.db import transaction, utcnow
 from app.points import service
 from tests.masterdata_factories import DONGCHENG
 from tests.mp_factories import mp  # noqa: F401 - the fixture
-from tests.unit.test_points_ledger import ACTOR
+from tests.points_factories import ACTOR
 
 ADDRESS = {"name": "Li Lei", "phone": "13800138000", "region_code": DONGCHENG, "detail": "1 Wangfujing St"}
 URL = "/api/consumer/points"

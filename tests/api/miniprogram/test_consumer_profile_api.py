@@ -11,11 +11,9 @@ from app.db import transaction
 from app.extensions import db
 from app.identity.models import Role
 from app.identity.service import Actor
+from tests.campaign_factories import ADDRESS
 from tests.masterdata_factories import ACTOR
 from tests.mp_factories import mp  # noqa: F401
-from tests.unit.test_consumer_profiles import claims  # noqa: F401 - the fixture
-from tests.unit.test_consumer_scans import goods  # noqa: F401 - the fixture
-from tests.unit.test_redemptions import ADDRESS
 
 ME = "/api/consumer/me"
 

@@ -1,8 +1,9 @@
 """Consumer scans over HTTP: POST a scanned URL or code, the answer's shape, my scans only, errors."""
 from __future__ import annotations
 
+from tests.campaign_factories import open_campaign
+from tests.consumer_factories import short
 from tests.mp_factories import mp  # noqa: F401 - the fixture
-from tests.unit.test_consumer_scans import goods, hidden, short, users  # noqa: F401 - the fixtures
 
 SCANS = "/api/consumer/scans"
 
@@ -98,7 +99,7 @@ def test_the_hidden_code_step_over_http(client, mp, hidden):  # noqa: F811
     assert client.post(step, json={"hidden_code": hidden["right"]}).status_code == 401
 
 
-def test_the_scans_fast_encoder_answers_what_its_schema_documents(app, users, goods, hidden):  # noqa: F811
+def test_the_scans_fast_encoder_answers_what_its_schema_documents(app, users, goods, hidden):
     """The scan's answer is encoded by msgspec for speed; it must be what the OpenAPI schema's dump is."""
     import json
     from datetime import timedelta
@@ -108,7 +109,6 @@ def test_the_scans_fast_encoder_answers_what_its_schema_documents(app, users, go
     from app.db import transaction, utcnow
     from app.flows import consumer_scans as service
     from miniprogram_api.consumer_scans import ConsumerScanResultSchema, _encode, scan_answer
-    from tests.unit.test_claims import open_campaign
 
     open_campaign(ends_at=utcnow() + timedelta(days=3))
     open_campaign(name="Zhejiang", region_codes=["330000000000"])

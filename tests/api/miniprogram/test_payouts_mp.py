@@ -12,7 +12,6 @@ from app.wechat import runtime
 from tests import channel_factories as cf
 from tests.masterdata_factories import make_dealer
 from tests.mp_factories import make_invitation, mp  # noqa: F401
-from tests.unit.test_payouts import sandbox  # noqa: F401
 
 
 def signed_in(mp, app="consumer"):
