@@ -15,6 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
 
+from app.channel import rules as channel_rules
 from app.channel import shipments as channel_shipments
 from app.codes.models import Level
 from app.db import utcnow
@@ -25,6 +26,7 @@ from app.units import rules as unit_rules
 from app.units import packing, scan_facts, store
 from app.units.models import EventKind, LocationKind, RejectedRecord, Unit, UnitStatus
 from app.warehouse import rules
+from app.warehouse.orders import WarehouseOrders
 
 MAX_RECORDS = 10_000
 INBOUND, OUTBOUND = "inbound", "outbound"
@@ -78,7 +80,7 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
     A record: ``record_id``, ``scanned_at``, ``action`` (inbound | outbound), ``code``,
     ``warehouse_id``; inbound: ``source`` (line | transfer); outbound: exactly one of
     ``to_dealer_id`` / ``to_warehouse_id``; optional ``order_no``: an outbound scan with one lands in
-    a shipment of that order (``channel.shipments.WarehouseOrders``), refused when it doesn't fit.
+    a shipment of that order (``app.warehouse.orders.WarehouseOrders``), refused when it doesn't fit.
     """
     _check_shapes(records)
     source, now = store.source_of(actor), utcnow()
@@ -128,7 +130,7 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
     children = store.children_map(units.values())
     before = {s: store.stock_key(u) for s, u in units.items()}
 
-    orders = channel_shipments.WarehouseOrders(
+    orders = WarehouseOrders(
         actor_label=source, records=[records[i] for i in ready if records[i]["action"] == OUTBOUND])
     changed: dict[int, store.UnitState] = {}
     events: list[dict] = []
@@ -325,7 +327,7 @@ def _write_places(units) -> None:
 
 
 def _rejected(index: int, record: dict, reason: str) -> Result:
-    message = rules.REASONS.get(reason) or channel_shipments.REASONS[reason]
+    message = rules.REASONS.get(reason) or channel_rules.REASONS[reason]
     return Result(index, record["record_id"], rules.REJECTED, reason, message)
 
 

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
-from app.channel import orders, shipments
+from app.channel import errors as channel_errors
+from app.channel import order_lines, orders
 from app.channel.models import (OrderLine, OrderStatus, PartyKind, SalesOrder, Shipment, ShipmentScan,
                                 ShipmentStatus)
 from app.codes.models import Level
@@ -71,7 +72,7 @@ def ship(order_id: int, line_no: int, n: int, *, ready=None):
             ready()
         line = db.session.scalar(sa.select(OrderLine).where(OrderLine.order_id == order_id,
                                                             OrderLine.line_no == line_no))
-        shipments.lock_lines_of(order_id)
+        order_lines.lock_lines_of(order_id)
         shipment = Shipment(order_id=order_id, shipper_kind=PartyKind.WAREHOUSE, shipper_id=1,
                             receiver_kind=PartyKind.DEALER, receiver_id=1, status=ShipmentStatus.SHIPPED,
                             items=n, created_by="tests")
@@ -247,19 +248,19 @@ def test_a_cancelled_order_refuses_an_older_version(channel):
 def test_an_order_with_shipments_cannot_be_cancelled(channel):
     order_id, _ = upsert(order_data(channel))
     ship(order_id, 1, 1)
-    with pytest.raises(orders.OrderHasShipments):
+    with pytest.raises(channel_errors.OrderHasShipments):
         cancel()
     assert orders.get_order(order_id=order_id).status is OrderStatus.SHIPPING
 
 
 def test_an_unknown_order_cannot_be_cancelled(channel):
-    with pytest.raises(orders.OrderNotFound):
+    with pytest.raises(channel_errors.OrderNotFound):
         cancel("nope")
 
 
 def test_a_stale_cancellation_is_refused(channel):
     upsert(order_data(channel, version=4))
-    with pytest.raises(orders.VersionStale):
+    with pytest.raises(channel_errors.VersionStale):
         cancel(version=3)
 
 
