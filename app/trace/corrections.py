@@ -9,7 +9,7 @@ from app.codes.models import Level
 from app.db import utcnow
 from app.extensions import db
 from app.identity.service import Actor, audit
-from app.production import rules as production_rules
+from app.production.errors import ProductionLotClosed
 from app.production.models import LotStatus, ProductionLot
 from app.trace.errors import (CorrectionItemsOnly, CorrectionWrongProduct, LotUnchanged, LotUnknown,
                               UnitNotCommissioned, UnitVoided)
@@ -44,7 +44,7 @@ def correct_unit_lot(*, actor: Actor, code: str, lot_id: int, reason: str) -> Co
     if lot.id == unit.lot_id:
         raise LotUnchanged()
     if lot.status is LotStatus.CLOSED:
-        raise production_rules.ProductionLotClosed(f"The production lot {lot.lot_no} is closed; reopen it first.")
+        raise ProductionLotClosed(f"The production lot {lot.lot_no} is closed; reopen it first.")
     commissioned = db.session.scalar(
         sa.select(Event).where(Event.serial.in_(label_chain(unit.serial, forward=False)),
                                Event.kind == EventKind.COMMISSION).order_by(Event.id.desc()).limit(1))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.codes import service as codes
+from app.codes.errors import CodeNotFound
 from app.codes.models import CodeBatch
 from app.extensions import db
 from app.masterdata.models import Dealer, ProductionLine, Store, Warehouse
@@ -94,5 +95,5 @@ def issued_resolution(code: str):
         reasons = {"forged": "The code fails its check: it is forged or mistyped.",
                    "malformed": "This is not a code.",
                    "not_issued": "The code verifies but was never issued."}
-        raise codes.CodeNotFound(reasons.get(resolution.status), errors={"code": [resolution.status]})
+        raise CodeNotFound(reasons.get(resolution.status), errors={"code": [resolution.status]})
     return resolution

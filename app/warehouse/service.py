@@ -26,6 +26,7 @@ from app.units import rules as unit_rules
 from app.units import packing, scan_facts, store
 from app.units.models import EventKind, LocationKind, RejectedRecord, Unit, UnitStatus
 from app.warehouse import rules
+from app.warehouse.errors import ScanRecordsInvalid
 from app.warehouse.orders import WarehouseOrders
 
 MAX_RECORDS = 10_000
@@ -194,7 +195,7 @@ def apply_unpacks(*, actor: Actor, records: list[dict]) -> list[packing.Result]:
     optionally ``parent`` (partial: the parent the child must be in).
     """
     if not 1 <= len(records) <= MAX_RECORDS:
-        raise rules.ScanRecordsInvalid(f"An unpack upload holds 1 to {MAX_RECORDS:,} records.")
+        raise ScanRecordsInvalid(f"An unpack upload holds 1 to {MAX_RECORDS:,} records.")
     records = packing.holder_records(records)
     source = store.source_of(actor)
     warehouses = set(db.session.scalars(sa.select(Warehouse.id).where(
@@ -218,7 +219,7 @@ def _check_shapes(records: list[dict]) -> None:
     """Refuse the whole request when a record lacks what its action needs (the HTTP schema checks too)."""
     errors: dict[int, list[str]] = {}
     if not 1 <= len(records) <= MAX_RECORDS:
-        raise rules.ScanRecordsInvalid(f"A scan upload holds 1 to {MAX_RECORDS:,} records.")
+        raise ScanRecordsInvalid(f"A scan upload holds 1 to {MAX_RECORDS:,} records.")
     for i, record in enumerate(records):
         problems = []
         action = record.get("action")
@@ -240,7 +241,7 @@ def _check_shapes(records: list[dict]) -> None:
         if problems:
             errors[i] = problems
     if errors:
-        raise rules.ScanRecordsInvalid(errors=errors)
+        raise ScanRecordsInvalid(errors=errors)
 
 
 def _active_places(records) -> tuple[set[int], set[int]]:
