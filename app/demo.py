@@ -20,6 +20,7 @@ from flask import current_app
 from datetime import date, datetime, timedelta, timezone
 
 from app import demo_chain
+from app.codes import export_jobs
 from app.codes import service as codes
 from app.codes.models import CodeBatch, Level
 from app.db import transaction
@@ -152,7 +153,7 @@ def seed() -> dict:
         masterdata.bulk_upsert_stores(actor=ACTOR, records=STORES)
         batch, job = _demo_batch()
     if job is not None:
-        codes.run_export(job_id=job.id)
+        export_jobs.run_export(job_id=job.id)
     with transaction():
         factory_run = _first_shift(batch)
     sample = next(iter(codes.sample_labels(actor=ACTOR, batch_id=batch.id, limit=1)[1]), None)

@@ -44,7 +44,7 @@ def measure(count: int, runs: int, hidden_digits: int | None, file_rows: int,
 
     from app import gs1
     from app.codes import export as packs
-    from app.codes import service
+    from app.codes import export_jobs, service
     from app.codes.models import ExportJob
     from app.db import transaction
     from app.extensions import db
@@ -77,7 +77,7 @@ def measure(count: int, runs: int, hidden_digits: int | None, file_rows: int,
             issue = time.perf_counter() - started
 
             started = time.perf_counter()
-            service.run_export(job_id=job.id)
+            export_jobs.run_export(job_id=job.id)
             export = time.perf_counter() - started
             done = db.session.get(ExportJob, job.id, populate_existing=True)
             assert done.status.value == "done" and done.rows_done == count, (done.status, done.error)

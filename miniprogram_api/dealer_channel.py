@@ -12,7 +12,7 @@ from flask_smorest import Blueprint, Page
 
 from app.accounts import service as accounts
 from app.accounts.models import AppName
-from app.channel import orders, receipts, shipments, stock, unpacks
+from app.channel import order_lines, orders, receipts, rules, shipments, stock, unpacks
 from app.channel.models import OrderStatus, PartyKind, ShipmentStatus
 from app.db import transaction
 from app.errors import Forbidden
@@ -156,7 +156,7 @@ class DealerShipmentCreateSchema(ma.Schema):
 
 class DealerScanCreateSchema(ma.Schema):
     codes = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=200)), required=True,
-                           validate=ma.validate.Length(min=1, max=shipments.MAX_CODES))
+                           validate=ma.validate.Length(min=1, max=rules.MAX_SCAN_CODES))
 
 
 class DealerScanResultSchema(ma.Schema):
@@ -184,7 +184,7 @@ class DealerUnpackCreateSchema(ma.Schema):
         "description": "whole: each code is a case or pallet, every child comes out; partial: each code is a "
                        "child (item or case) that leaves its parent"})
     codes = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=200)), required=True,
-                           validate=ma.validate.Length(min=1, max=unpacks.MAX_CODES))
+                           validate=ma.validate.Length(min=1, max=rules.MAX_SCAN_CODES))
 
 
 class DealerUnpackResultSchema(ma.Schema):
@@ -205,9 +205,9 @@ class DealerUnpackOutcomeSchema(ma.Schema):
 
 class DealerReceiptCreateSchema(ma.Schema):
     codes = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=200)), allow_none=True,
-                           validate=ma.validate.Length(min=1, max=receipts.MAX_CODES))
+                           validate=ma.validate.Length(min=1, max=rules.MAX_RECEIPT_CODES))
     damaged = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=200)),
-                             load_default=list, validate=ma.validate.Length(max=receipts.MAX_CODES))
+                             load_default=list, validate=ma.validate.Length(max=rules.MAX_RECEIPT_CODES))
     note = ma.fields.String(load_default="", validate=ma.validate.Length(max=receipts.NOTE_MAX))
 
 
@@ -270,7 +270,7 @@ def _order_detail(order, dealer_id: int) -> dict:
     detail = {name: getattr(order, name) for name in (
         "id", "order_no", "version", "status", "seller_kind", "seller_id", "buyer_kind", "buyer_id", "note",
         "ordered_at", "created_at")}
-    return SimpleNamespace(**detail, lines=shipments.progress(order),
+    return SimpleNamespace(**detail, lines=order_lines.progress(order),
                 open_shipment_id=shipments.open_shipment_of(order_id=order.id, shipper_kind=PartyKind.DEALER,
                                                             shipper_id=dealer_id))
 
@@ -323,7 +323,7 @@ def _shipment_detail(shipment):
         "id", "order_id", "status", "shipper_kind", "shipper_id", "receiver_kind", "receiver_id", "items",
         "created_at", "shipped_at", "received_at", "cancelled_at")}
     return SimpleNamespace(**detail, scans=shipments.shipment_scans(shipment_id=shipment.id),
-                           lines=shipments.progress(shipment.order) if shipment.order is not None else [],
+                           lines=order_lines.progress(shipment.order) if shipment.order is not None else [],
                            receipt=receipts.get_receipt(shipment_id=shipment.id),
                            discrepancies=receipts.first_discrepancies(shipment_id=shipment.id))
 

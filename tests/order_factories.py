@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from app.channel import orders, shipments
+from app.channel import order_lines, orders
 from app.channel.models import OrderLine, PartyKind, Shipment, ShipmentScan, ShipmentStatus
 from app.codes.models import Level
 from app.db import transaction
@@ -45,7 +45,7 @@ def ship(order_id: int, line_no: int, n: int, *, ready=None):
             ready()
         line = db.session.scalar(sa.select(OrderLine).where(OrderLine.order_id == order_id,
                                                             OrderLine.line_no == line_no))
-        shipments.lock_lines_of(order_id)
+        order_lines.lock_lines_of(order_id)
         shipment = Shipment(order_id=order_id, shipper_kind=PartyKind.WAREHOUSE, shipper_id=1,
                             receiver_kind=PartyKind.DEALER, receiver_id=1, status=ShipmentStatus.SHIPPED,
                             items=n, created_by="tests")

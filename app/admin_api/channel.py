@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from app.channel import orders
+from app.channel import brand_shipments, orders
 from app.channel.models import DiscrepancyKind, OrderStatus, PartyKind, ReceiptMode, ShipmentStatus
 from app.db import transaction
 from app.http import (ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor,
@@ -169,7 +169,7 @@ class DiscrepancySchema(ma.Schema):
 @shipments_blp.paginate(SelectPage)
 def list_shipments(query):
     """List shipments, newest first (filter by status, order, shipper, receiver)"""
-    return orders.list_shipments(**query, scope=current_scope())
+    return brand_shipments.list_shipments(**query, scope=current_scope())
 
 
 @shipments_blp.route("/<int:shipment_id>", methods=["GET"])
@@ -178,9 +178,9 @@ def list_shipments(query):
 @shipments_blp.response(200, ShipmentDetailSchema)
 def get_shipment(shipment_id):
     """A shipment with its receipt's counts (expected, received, missing, extra, damaged)"""
-    shipment = orders.get_shipment(shipment_id, scope=current_scope())
+    shipment = brand_shipments.get_shipment(shipment_id, scope=current_scope())
     return _fields(shipment, ShipmentSummarySchema, order=shipment.order,
-                   receipt=orders.shipment_receipt(shipment_id))
+                   receipt=brand_shipments.shipment_receipt(shipment_id))
 
 
 @shipments_blp.route("/<int:shipment_id>/discrepancies", methods=["GET"])
@@ -191,7 +191,7 @@ def get_shipment(shipment_id):
 @shipments_blp.paginate(SelectPage)
 def list_discrepancies(query, shipment_id):
     """What the shipment's receipt found wrong: missing, extra and damaged units"""
-    return orders.shipment_discrepancies(shipment_id=shipment_id, **query, scope=current_scope())
+    return brand_shipments.shipment_discrepancies(shipment_id=shipment_id, **query, scope=current_scope())
 
 
 # --- webhook endpoints -------------------------------------------------------------------------

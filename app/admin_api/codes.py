@@ -5,7 +5,7 @@ import marshmallow as ma
 from flask import Response, send_file
 from flask_smorest import Blueprint
 
-from app.codes import labels
+from app.codes import export_jobs, labels
 from app.codes import service as codes
 from app.codes.export import MIN_PASSWORD_LENGTH
 from app.codes.format import HIDDEN_DIGITS
@@ -168,7 +168,7 @@ def issue_batch(body):
     password = body.pop("export_password")
     with transaction():
         batch, job = codes.issue_batch(actor=current_actor(), export_password=password, **body)
-    codes.dispatch_export(job_id=job.id, password=password)
+    export_jobs.dispatch_export(job_id=job.id, password=password)
     return {"batch": batch, "export": job}
 
 
@@ -212,8 +212,8 @@ def request_export(body, batch_id):
     """Export the batch's code pack again, optionally encrypted"""
     with transaction():
         job = codes.request_export(actor=current_actor(), batch_id=batch_id, password=body["password"])
-    codes.dispatch_export(job_id=job.id, password=body["password"])
-    return codes.get_export(job.id)
+    export_jobs.dispatch_export(job_id=job.id, password=body["password"])
+    return export_jobs.get_export(job.id)
 
 
 @batches.route("/exports/<int:job_id>", methods=["GET"])
@@ -222,7 +222,7 @@ def request_export(body, batch_id):
 @batches.response(200, ExportReadSchema)
 def get_export(job_id):
     """Progress of a code pack export"""
-    return codes.get_export(job_id)
+    return export_jobs.get_export(job_id)
 
 
 @batches.route("/exports/<int:job_id>/download", methods=["GET"])

@@ -14,8 +14,8 @@ from app.http import (ALL_ROLES, SelectPage, WRITERS_OF_MASTER_DATA, authenticat
                       national_only, roles)
 from app.identity.personal_data import OPENID
 from app.schemas import Int, Masked
+from app.trace import code_trace, corrections, lots, reach
 from app.trace import recalls as recalls_service
-from app.trace import service
 from app.units.models import EventKind, LocationKind, UnitStatus
 
 blp = Blueprint("admin_trace", __name__, url_prefix="/api/admin/trace",
@@ -34,7 +34,7 @@ class UnitPage(SelectPage):
     """A page of units, answered as rows with their codes and place names."""
 
     def present(self, items):
-        return service.unit_rows(items)
+        return lots.unit_rows(items)
 
 
 # --- schemas ------------------------------------------------------------------------------------
@@ -143,12 +143,12 @@ class CodeTraceSchema(ma.Schema):
     ancestors = ma.fields.List(ma.fields.Nested(UnitRefSchema), metadata={"description": "Parent first"})
     children = ma.fields.List(ma.fields.Nested(TreeNodeSchema))
     tree_size = Int()
-    truncated = ma.fields.Boolean(metadata={"description": f"The tree was cut at {service.TREE_CAP} nodes"})
+    truncated = ma.fields.Boolean(metadata={"description": f"The tree was cut at {code_trace.TREE_CAP} nodes"})
     replaces = ma.fields.String(allow_none=True, metadata={"description": "The code whose label this one replaced"})
     replaced_by = ma.fields.String(allow_none=True)
     timeline = ma.fields.List(ma.fields.Nested(TimelineEntrySchema))
     consumer_scans = ma.fields.List(ma.fields.Nested(TraceConsumerScanSchema), metadata={
-        "description": f"Consumer scans of the code, oldest first (the first {service.CONSUMER_CAP})"})
+        "description": f"Consumer scans of the code, oldest first (the first {code_trace.CONSUMER_CAP})"})
     consumer_scans_total = Int()
     draws = ma.fields.List(ma.fields.Nested(TraceDrawSchema), metadata={
         "description": "Draws made on the code's scans (one per unit, ever), with campaign and prize"})
@@ -273,7 +273,7 @@ class RecallReachSchema(ma.Schema):
     lots = ma.fields.List(ma.fields.Nested(RecallLotSchema))
     items = Int(metadata={"description": "Recalled items (the sum of by_place)"})
     by_place = ma.fields.Dict(keys=ma.fields.String(), values=Int(), metadata={
-        "description": "Recalled items by where they are now: " + ", ".join(recalls_service.PLACES)})
+        "description": "Recalled items by where they are now: " + ", ".join(reach.PLACES)})
     scanned_by_consumers = Int(metadata={"description": "Recalled items a consumer has scanned (any place)"})
     dealers = Int()
     stores = Int()
@@ -288,7 +288,7 @@ class RecallPreviewSchema(ma.Schema):
     lots = ma.fields.List(ma.fields.Nested(RecallLotSchema))
     items = Int(metadata={"description": "Items the recall would mark (the sum of by_place)"})
     by_place = ma.fields.Dict(keys=ma.fields.String(), values=Int(), metadata={
-        "description": "Those items by where they are now: " + ", ".join(recalls_service.PLACES)})
+        "description": "Those items by where they are now: " + ", ".join(reach.PLACES)})
     scanned_by_consumers = Int()
     dealers = Int()
     stores = Int()
@@ -319,7 +319,7 @@ class CorrectionReadSchema(ma.Schema):
 @blp.response(200, CodeTraceSchema)
 def trace_code(code):
     """Trace a code (or an RFID tag bound to one): product, lot, raw materials, place, parents, children, timeline"""
-    return service.trace_code(code)
+    return code_trace.trace_code(code)
 
 
 @blp.route("/codes/<code>/epcis", methods=["GET"])
@@ -347,7 +347,7 @@ def document_code(code: str) -> str:
 def correct_unit_lot(body, code):
     """Correct the lot of an item commissioned into the wrong one (a CORRECT event)"""
     with transaction():
-        return service.correct_unit_lot(actor=current_actor(), code=code, **body)
+        return corrections.correct_unit_lot(actor=current_actor(), code=code, **body)
 
 
 # --- production lots ----------------------------------------------------------------------------
@@ -358,7 +358,7 @@ def correct_unit_lot(body, code):
 @blp.response(200, LotSummarySchema)
 def lot_summary(lot_id):
     """Where a lot's items are: counts by place, in transit, scrapped, recalled"""
-    return service.lot_summary(lot_id)
+    return lots.lot_summary(lot_id)
 
 
 @blp.route("/lots/<int:lot_id>/units", methods=["GET"])
@@ -369,7 +369,7 @@ def lot_summary(lot_id):
 @blp.paginate(UnitPage)
 def lot_units(query, lot_id):
     """The recall view: the lot's items (or cases, pallets) and where each is now"""
-    return service.lot_units(lot_id=lot_id, **query)
+    return lots.lot_units(lot_id=lot_id, **query)
 
 
 @blp.route("/lots/<int:lot_id>/recall", methods=["POST"])
@@ -380,8 +380,8 @@ def lot_units(query, lot_id):
 def recall_lot(body, lot_id):
     """Recall a lot: mark its active units recalled (again: only those not yet recalled); answer its reach"""
     with transaction():
-        recall = service.recall_lot(actor=current_actor(), lot_id=lot_id, **body)
-    return service.recall_reach(recall.id)
+        recall = recalls_service.recall_lot(actor=current_actor(), lot_id=lot_id, **body)
+    return recalls_service.recall_reach(recall.id)
 
 
 @blp.route("/lots/<int:lot_id>/recall-preview", methods=["GET"])
@@ -390,7 +390,7 @@ def recall_lot(body, lot_id):
 @blp.response(200, RecallPreviewSchema)
 def preview_lot_recall(lot_id):
     """What recalling a lot would reach now (items by place, every dealer and store), before confirming it"""
-    return service.preview_lot_recall(lot_id)
+    return recalls_service.preview_lot_recall(lot_id)
 
 
 # --- raw-material lots --------------------------------------------------------------------------
@@ -401,7 +401,7 @@ def preview_lot_recall(lot_id):
 @blp.response(200, RawMaterialTraceSchema)
 def raw_material_trace(raw_lot_id):
     """Trace a raw-material lot forward: the production lots that used it and where their items are"""
-    return service.raw_material_trace(raw_lot_id)
+    return lots.raw_material_trace(raw_lot_id)
 
 
 @blp.route("/raw-material-lots/<int:raw_lot_id>/recall", methods=["POST"])
@@ -412,8 +412,8 @@ def raw_material_trace(raw_lot_id):
 def recall_raw_material_lot(body, raw_lot_id):
     """Recall every production lot that consumed a raw-material lot, as one recall; answer its reach"""
     with transaction():
-        recall = service.recall_raw_material_lot(actor=current_actor(), raw_lot_id=raw_lot_id, **body)
-    return service.recall_reach(recall.id)
+        recall = recalls_service.recall_raw_material_lot(actor=current_actor(), raw_lot_id=raw_lot_id, **body)
+    return recalls_service.recall_reach(recall.id)
 
 
 @blp.route("/raw-material-lots/<int:raw_lot_id>/recall-preview", methods=["GET"])
@@ -422,7 +422,7 @@ def recall_raw_material_lot(body, raw_lot_id):
 @blp.response(200, RecallPreviewSchema)
 def preview_raw_material_recall(raw_lot_id):
     """What recalling a raw-material lot would reach now (every lot that consumed it), before confirming it"""
-    return service.preview_raw_material_recall(raw_lot_id)
+    return recalls_service.preview_raw_material_recall(raw_lot_id)
 
 
 @blp.route("/raw-material-lots/<int:raw_lot_id>/units", methods=["GET"])
@@ -433,7 +433,7 @@ def preview_raw_material_recall(raw_lot_id):
 @blp.paginate(UnitPage)
 def units_using(query, raw_lot_id):
     """The units of every production lot that used a raw-material lot"""
-    return service.units_using(raw_lot_id=raw_lot_id, **query)
+    return lots.units_using(raw_lot_id=raw_lot_id, **query)
 
 
 # --- recalls ------------------------------------------------------------------------------------
@@ -446,7 +446,7 @@ def units_using(query, raw_lot_id):
 @recalls.paginate(SelectPage)
 def list_recalls(query):
     """List recalls (newest first)"""
-    return service.list_recalls(**query)
+    return recalls_service.list_recalls(**query)
 
 
 @recalls.route("/<int:recall_id>", methods=["GET"])
@@ -455,7 +455,7 @@ def list_recalls(query):
 @recalls.response(200, RecallReachSchema)
 def get_recall(recall_id):
     """Get a recall with its reach: items by place now, every dealer and store they passed through"""
-    return service.recall_reach(recall_id)
+    return recalls_service.recall_reach(recall_id)
 
 
 @recalls.route("/<int:recall_id>", methods=["PATCH"])
@@ -466,7 +466,7 @@ def get_recall(recall_id):
 def set_recall_public_notice(body, recall_id):
     """Change what a recalled unit's printed URL tells the public"""
     with transaction():
-        return service.set_recall_public_notice(actor=current_actor(), recall_id=recall_id, **body)
+        return recalls_service.set_recall_public_notice(actor=current_actor(), recall_id=recall_id, **body)
 
 
 @recalls.route("/<int:recall_id>/units", methods=["GET"])
@@ -477,4 +477,4 @@ def set_recall_public_notice(body, recall_id):
 @recalls.paginate(UnitPage)
 def recalled_units(query, recall_id):
     """The recall's units (items by default) and where each is now"""
-    return service.recalled_units(recall_id=recall_id, **query)
+    return recalls_service.recalled_units(recall_id=recall_id, **query)

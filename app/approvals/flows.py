@@ -12,7 +12,7 @@ from app.approvals import service as approvals
 from app.approvals.models import ApprovalRequest
 from app.campaigns import service as campaigns
 from app.campaigns.models import CampaignStatus
-from app.codes import service as codes
+from app.codes import export_jobs
 from app.errors import Conflict
 from app.identity.models import Role
 from app.identity.service import Actor
@@ -136,11 +136,11 @@ def download_code_pack(*, actor: Actor, job_id: int):
     """A code pack's file to download, or, for a pack of hidden codes (DUAL_CONTROL_CODE_PACK_HIDDEN),
     a request a second person approves: the approval lets the requester download it once, for
     APPROVAL_GRANT_MINUTES."""
-    job = codes.get_export(job_id)
-    if not (current_app.config["DUAL_CONTROL_CODE_PACK_HIDDEN"] and codes.holds_hidden_codes(job)):
-        return codes.download_export(actor=actor, job_id=job_id)
+    job = export_jobs.get_export(job_id)
+    if not (current_app.config["DUAL_CONTROL_CODE_PACK_HIDDEN"] and export_jobs.holds_hidden_codes(job)):
+        return export_jobs.download_export(actor=actor, job_id=job_id)
     if approvals.use_grant(actor=actor, kind=CODE_PACK_DOWNLOAD, target_id=job.id):
-        return codes.download_export(actor=actor, job_id=job_id)
-    codes.check_downloadable(job)
+        return export_jobs.download_export(actor=actor, job_id=job_id)
+    export_jobs.check_downloadable(job)
     return approvals.request(actor=actor, kind=CODE_PACK_DOWNLOAD, target_id=job.id,
                              params={"batch_id": job.batch_id, "sha256": job.sha256})

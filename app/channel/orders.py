@@ -18,19 +18,22 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
+from app.channel.errors import (
+    LineBelowShipped, LineHasShipments, LinesInvalid, LotUnknown, OrderCancelled, OrderHasShipments, OrderNotFound,
+    PartiesLocked, PartyInactive, PartyKindInvalid, PartyUnknown, ProductUnknown, SellerNotParent, StoreNotServed,
+    VersionConflict, VersionStale,
+)
 from app.channel.models import (
-    Discrepancy,
     OrderLine,
     OrderStatus,
     PartyKind,
-    Receipt,
     SalesOrder,
     Shipment,
     ShipmentScan,
     ShipmentStatus,
 )
 from app.db import utcnow
-from app.errors import Conflict, NotFound, ValidationFailed
+from app.errors import ValidationFailed
 from app.extensions import db
 from app.identity.service import Actor, audit
 from app.identity.scope import NATIONAL, DataScope
@@ -46,90 +49,6 @@ BUYER_KINDS = (PartyKind.DEALER, PartyKind.STORE)
 MAX_LINES = 1000
 
 
-# --- errors ------------------------------------------------------------------------------------
-
-class OrderNotFound(NotFound):
-    code = "order_not_found"
-    message = "No order has this number."
-
-
-class VersionConflict(Conflict):
-    code = "order_version_conflict"
-    message = "This version of the order was received before with other content; send a new version."
-
-
-class VersionStale(Conflict):
-    code = "order_version_stale"
-    message = "A newer version of this order was received already; this one is refused."
-
-
-class LineBelowShipped(Conflict):
-    code = "order_line_below_shipped"
-    message = "A line's quantity cannot go below what was shipped against it."
-
-
-class LineHasShipments(Conflict):
-    code = "order_line_has_shipments"
-    message = "A line that goods were scanned against cannot be removed or change its product or lot."
-
-
-class PartiesLocked(Conflict):
-    code = "order_parties_locked"
-    message = "The seller and buyer of an order with shipments cannot change."
-
-
-class OrderCancelled(Conflict):
-    code = "order_cancelled"
-    message = "The order is cancelled."
-
-
-class OrderHasShipments(Conflict):
-    code = "order_has_shipments"
-    message = "Goods were shipped or are being scanned against this order; it cannot be cancelled."
-
-
-class PartyUnknown(ValidationFailed):
-    code = "order_party_unknown"
-    message = "The seller or buyer is unknown."
-
-
-class PartyInactive(ValidationFailed):
-    code = "order_party_inactive"
-    message = "The seller or buyer is inactive."
-
-
-class PartyKindInvalid(ValidationFailed):
-    code = "order_party_kind_invalid"
-    message = "The seller is a warehouse or a dealer; the buyer a dealer or a store."
-
-
-class SellerNotParent(ValidationFailed):
-    code = "order_seller_not_parent"
-    message = "A dealer buys from the brand or from its parent dealer only."
-
-
-class StoreNotServed(ValidationFailed):
-    code = "order_store_not_served"
-    message = "The selling dealer does not serve this store."
-
-
-class ProductUnknown(ValidationFailed):
-    code = "order_product_unknown"
-    message = "A line names a product that doesn't exist or is inactive."
-
-
-class LotUnknown(ValidationFailed):
-    code = "order_lot_unknown"
-    message = "A line names a lot that isn't a production lot of its product."
-
-
-class LinesInvalid(ValidationFailed):
-    code = "order_lines_invalid"
-    message = "The lines are not valid."
-
-
-# --- reading -----------------------------------------------------------------------------------
-
 def party_in(scope: DataScope, kind_column, id_column):
     """SQL: the party named by kind and id (a warehouse, dealer or store) lies inside the data scope."""
     return sa.or_(sa.and_(kind_column == PartyKind.WAREHOUSE, id_column.in_(warehouse_ids_in(scope))),
@@ -143,14 +62,6 @@ def _order_in(scope: DataScope):
         return sa.true()
     return sa.or_(party_in(scope, SalesOrder.seller_kind, SalesOrder.seller_id),
                   party_in(scope, SalesOrder.buyer_kind, SalesOrder.buyer_id))
-
-
-def _shipment_in(scope: DataScope):
-    """A shipment is in a data scope when its shipper or its receiver is."""
-    if scope.national:
-        return sa.true()
-    return sa.or_(party_in(scope, Shipment.shipper_kind, Shipment.shipper_id),
-                  party_in(scope, Shipment.receiver_kind, Shipment.receiver_id))
 
 
 def get_order(*, order_id: int | None = None, order_no: str | None = None, for_update: bool = False,
@@ -255,8 +166,6 @@ def _emit_closed(order: SalesOrder) -> None:
         "totals": {name: sum(getattr(line, name) for line in lines) for name in ("quantity", "shipped", "received")},
         "closed_at": order.closed_at.isoformat()})
 
-
-# --- writing -----------------------------------------------------------------------------------
 
 @dataclass
 class Upserted:
@@ -516,42 +425,3 @@ def cancel_order(*, actor: Actor, order_no: str, version: int | None = None) -> 
     order.status, order.cancelled_at = OrderStatus.CANCELLED, utcnow()
     audit(actor, "order.cancel", order, changes)
     return order
-
-
-# --- the brand's view of shipments (written by the shipment and receipt services) ---------------
-
-class ShipmentNotFound(NotFound):
-    code = "shipment_not_found"
-    message = "No shipment has this id."
-
-
-def list_shipments(*, status=None, order_id=None, shipper_kind=None, shipper_id=None, receiver_kind=None,
-                   receiver_id=None, scope: DataScope = NATIONAL):
-    """A select of shipments, newest first."""
-    query = sa.select(Shipment).where(_shipment_in(scope)).order_by(Shipment.id.desc())
-    for column, value in ((Shipment.status, status), (Shipment.order_id, order_id),
-                          (Shipment.shipper_kind, shipper_kind), (Shipment.shipper_id, shipper_id),
-                          (Shipment.receiver_kind, receiver_kind), (Shipment.receiver_id, receiver_id)):
-        if value is not None:
-            query = query.where(column == value)
-    return query
-
-
-def get_shipment(shipment_id: int, *, scope: DataScope = NATIONAL) -> Shipment:
-    """A shipment (404 ``shipment_not_found``, also outside the data scope)."""
-    shipment = db.session.get(Shipment, shipment_id)
-    if shipment is None or not (scope.national or db.session.scalar(
-            sa.select(Shipment.id).where(Shipment.id == shipment_id, _shipment_in(scope)))):
-        raise ShipmentNotFound()
-    return shipment
-
-
-def shipment_receipt(shipment_id: int) -> Receipt | None:
-    return db.session.scalar(sa.select(Receipt).where(Receipt.shipment_id == shipment_id))
-
-
-def shipment_discrepancies(*, shipment_id: int, kind=None, scope: DataScope = NATIONAL):
-    """A select of what the shipment's receipt found wrong (missing, extra, damaged)."""
-    get_shipment(shipment_id, scope=scope)
-    query = sa.select(Discrepancy).where(Discrepancy.shipment_id == shipment_id).order_by(Discrepancy.id)
-    return query.where(Discrepancy.kind == kind) if kind is not None else query

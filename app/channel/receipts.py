@@ -14,14 +14,16 @@ import sqlalchemy as sa
 
 from app.channel import diversion
 from app.channel import shipments as ship
+from app.channel.errors import ReceiptCodesInvalid, ShipmentAlreadyReceived, ShipmentNotFound
 from app.channel.models import (
     Discrepancy, DiscrepancyKind, OrderLine, PartyKind, Receipt, ReceiptMode, SeenKind, Shipment, ShipmentScan,
     ShipmentStatus, ShipmentUnit,
 )
+from app.channel.order_lines import lock_lines_of, refresh_order
+from app.channel.rules import MAX_RECEIPT_CODES
 from app.codes.models import Level
 from app.codes.service import keyring
 from app.db import utcnow
-from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.masterdata import refs
 from app.masterdata.models import Store
@@ -30,24 +32,8 @@ from app.units import store
 from app.units.models import EventKind, UnitStatus
 from app.webhooks.service import emit
 
-MAX_CODES = 5000
 NOTE_MAX = 500
 DISCREPANCIES_LISTED = 1000  # a receipt.discrepancy event lists at most this many codes
-
-
-class ShipmentNotFound(NotFound):
-    code = "shipment_not_found"
-    message = "No such shipment for you to receive."
-
-
-class ShipmentAlreadyReceived(Conflict):
-    code = "shipment_already_received"
-    message = "This shipment was already received."
-
-
-class ReceiptCodesInvalid(ValidationFailed):
-    code = "receipt_codes_invalid"
-    message = f"A receipt scans 1 to {MAX_CODES:,} codes (and as many damaged ones)."
 
 
 def pending_receipts(*, receiver_kind, receiver_id: int) -> sa.Select:
@@ -68,7 +54,7 @@ def get_receivable(*, receiver_kind, receiver_id: int, shipment_id: int, lock: b
         query = query.with_for_update()
     shipment = db.session.scalar(query)
     if shipment is None:
-        raise ShipmentNotFound()
+        raise ShipmentNotFound("No such shipment for you to receive.")
     return shipment
 
 
@@ -77,7 +63,7 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
     """Confirm a shipment: the whole of it (codes None) or the codes scanned in; record what differs."""
     receiver_kind = PartyKind(receiver_kind)
     damaged = list(damaged or ())
-    if (codes is not None and not 1 <= len(codes) <= MAX_CODES) or len(damaged) > MAX_CODES:
+    if (codes is not None and not 1 <= len(codes) <= MAX_RECEIPT_CODES) or len(damaged) > MAX_RECEIPT_CODES:
         raise ReceiptCodesInvalid()
     shipment = get_receivable(receiver_kind=receiver_kind, receiver_id=receiver_id, shipment_id=shipment_id,
                               lock=True)
@@ -156,7 +142,7 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
     _mark_shipment_units(shipment.id, received)
     per_line = Counter(expected[s] for s in received if expected[s] is not None)
     if shipment.order_id is not None:
-        ship.lock_lines_of(shipment.order_id)
+        lock_lines_of(shipment.order_id)
     for line_id, count in sorted(per_line.items()):
         db.session.execute(sa.update(OrderLine).where(
             OrderLine.id == line_id, OrderLine.received + count <= OrderLine.shipped)
@@ -191,7 +177,7 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
     if rows:
         _emit_discrepancy(data, receipt, parties, counts, rows, tree, note)
     if shipment.order_id is not None:
-        ship.refresh_order(shipment.order_id)  # may close the order: order.closed after the receipt's events
+        refresh_order(shipment.order_id)  # may close the order: order.closed after the receipt's events
     if received:
         _check_diversion(shipment, receiver_kind, receiver_id, [tree[s] for s in sorted(received)], actor_label, now)
     return receipt

@@ -18,13 +18,17 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from app.channel import orders
+from app.channel.errors import (
+    OrderNotFound, OrderNotShippable, ReceiverNotFound, ScanCodesInvalid, ScanNotFound, ShipmentCancelled,
+    ShipmentContentsChanged, ShipmentEmpty, ShipmentNotFound, ShipmentNotOpen,
+)
 from app.channel.models import (
     OrderLine, OrderStatus, PartyKind, SalesOrder, Shipment, ShipmentScan, ShipmentStatus, ShipmentUnit,
 )
+from app.channel.order_lines import LineProgress, grow_shipped, line_for, lock_lines_of, progress, refresh_order
+from app.channel.rules import MAX_SCAN_CODES, REASONS, Refused
 from app.codes.models import Level
 from app.db import utcnow
-from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.masterdata import refs
 from app.masterdata.models import Dealer, Status, Store, store_dealers
@@ -32,89 +36,10 @@ from app.units import scan_facts, store
 from app.units.models import EventKind, LocationKind, Unit, UnitStatus
 from app.webhooks.service import emit
 
-MAX_CODES = 1000
+# The not-found errors' messages in a party's own words: none of its orders or shipments has that id.
+NOT_YOUR_ORDER = "No such order of yours."
+NOT_YOUR_SHIPMENT = "No such shipment of yours."
 
-# Why a code is refused (machine reason → sentence for people).
-REASONS = {
-    "forged": "This is not a code of ours.",
-    "unknown": "This code was never issued.",
-    store.EPC_UNKNOWN: store.EPC_UNKNOWN_MESSAGE,
-    "voided": "This code's batch was voided.",
-    "not_commissioned": "This code was never put on a product.",
-    "not_in_my_stock": "This is not in your stock (elsewhere, in transit, or packed inside a case or pallet: "
-                       "scan that one).",
-    "wrong_sku": "No line of this order is for this product.",
-    "wrong_lot": "The order line asks for another lot.",
-    "line_complete": "The order line has no room for everything inside this code.",
-    "already_shipped": "You have already shipped this.",
-    "already_scanned": "This is already in an open shipment.",
-    "scrapped": "This was scrapped.",
-    "recalled": "This is under recall and can't be shipped.",
-    "mixed": "This case or pallet holds several products; against an order, scan them one by one.",
-    "empty": "Nothing is inside this case or pallet.",
-    "order_mismatch": "This order is not from this warehouse to this dealer.",
-    "order_not_shippable": "This order is cancelled, closed or already shipped in full.",
-}
-
-
-# --- errors -------------------------------------------------------------------------------------
-
-class OrderNotFound(NotFound):
-    code = "order_not_found"
-    message = "No such order of yours."
-
-
-class ShipmentNotFound(NotFound):
-    code = "shipment_not_found"
-    message = "No such shipment of yours."
-
-
-class ScanNotFound(NotFound):
-    code = "scan_not_found"
-    message = "No such scan in this shipment."
-
-
-class ReceiverNotFound(NotFound):
-    code = "receiver_not_found"
-    message = "No such store you serve, nor sub-dealer of yours."
-
-
-class OrderNotShippable(Conflict):
-    code = "order_not_shippable"
-    message = "This order is cancelled, closed or already shipped in full."
-
-
-class ShipmentNotOpen(Conflict):
-    code = "shipment_not_open"
-    message = "This shipment is no longer open."
-
-
-class ShipmentEmpty(Conflict):
-    code = "shipment_empty"
-    message = "Nothing was scanned into this shipment."
-
-
-class ShipmentCancelled(Conflict):
-    code = "shipment_cancelled"
-    message = "This shipment was cancelled."
-
-
-class ShipmentContentsChanged(Conflict):
-    code = "shipment_contents_changed"
-    message = "Goods scanned into this shipment changed since (recalled, sold or moved): undo those scans first."
-
-
-class LineOverShipped(Conflict):
-    code = "line_complete"
-    message = "An order line would be shipped beyond its quantity; undo a scan."
-
-
-class ScanCodesInvalid(ValidationFailed):
-    code = "scan_codes_invalid"
-    message = f"A scan sends 1 to {MAX_CODES:,} codes."
-
-
-# --- results ------------------------------------------------------------------------------------
 
 @dataclass(slots=True)
 class ScanResult:
@@ -132,29 +57,11 @@ class ScanResult:
 
 
 @dataclass(slots=True)
-class LineProgress:
-    id: int
-    line_no: int
-    product_id: int
-    lot_id: int | None
-    quantity: int
-    shipped: int
-    picked: int  # scanned into an open shipment, not yet shipped
-    received: int
-
-    @property
-    def remaining(self) -> int:
-        return self.quantity - self.shipped - self.picked
-
-
-@dataclass(slots=True)
 class ScanOutcome:
     shipment: Shipment
     results: list[ScanResult]
     progress: list[LineProgress] = field(default_factory=list)
 
-
-# --- shared helpers (receipts use them too) -----------------------------------------------------
 
 _LOCATION = {PartyKind.WAREHOUSE: LocationKind.WAREHOUSE, PartyKind.DEALER: LocationKind.DEALER,
              PartyKind.STORE: LocationKind.STORE}
@@ -164,48 +71,6 @@ def location_of(kind: PartyKind) -> LocationKind:
     return _LOCATION[PartyKind(kind)]
 
 
-def lock_lines_of(order_id: int) -> None:
-    """Lock all an order's lines, the way every writer of lines takes them: by order, in id order.
-
-    It reads a column outside the order_id index on purpose: the same access path as the other
-    writers' locking reads, so all of them lock the same records in the same order.
-    """
-    db.session.execute(sa.select(OrderLine.id, OrderLine.shipped).where(OrderLine.order_id == order_id)
-                       .order_by(OrderLine.id).with_for_update())
-
-
-def _grow_shipped(per_line: dict[int, int]) -> None:
-    """Add each line's newly shipped items atomically, in line id order; none may pass its quantity."""
-    for line_id, count in sorted(per_line.items()):
-        updated = db.session.execute(sa.update(OrderLine).where(
-            OrderLine.id == line_id, OrderLine.shipped + count <= OrderLine.quantity)
-            .values(shipped=OrderLine.shipped + count)).rowcount
-        if updated != 1:
-            raise LineOverShipped()
-
-
-def refresh_order(order_id: int) -> SalesOrder:
-    """Set an order's status from its lines and shipments (locked: receipts of two shipments agree)."""
-    order = db.session.scalar(sa.select(SalesOrder).where(SalesOrder.id == order_id).with_for_update())
-    orders.refresh_status(order)
-    return order
-
-
-def progress(order: SalesOrder) -> list[LineProgress]:
-    """Each line of the order: ordered, shipped, picked (in open shipments) and received."""
-    picked = dict(db.session.execute(
-        sa.select(ShipmentUnit.order_line_id, sa.func.count())
-        .join(Shipment, Shipment.id == ShipmentUnit.shipment_id)
-        .where(Shipment.order_id == order.id, Shipment.status == ShipmentStatus.OPEN)
-        .group_by(ShipmentUnit.order_line_id)).all())
-    lines = db.session.scalars(sa.select(OrderLine).where(OrderLine.order_id == order.id)
-                               .order_by(OrderLine.line_no)).all()
-    return [LineProgress(line.id, line.line_no, line.product_id, line.lot_id, line.quantity, line.shipped,
-                         picked.get(line.id, 0), line.received) for line in lines]
-
-
-# --- reading ------------------------------------------------------------------------------------
-
 def party_order(*, party_kind, party_id: int, order_id: int) -> SalesOrder:
     """An order this party sells or buys (404 otherwise)."""
     kind = PartyKind(party_kind)
@@ -213,7 +78,7 @@ def party_order(*, party_kind, party_id: int, order_id: int) -> SalesOrder:
         sa.and_(SalesOrder.seller_kind == kind, SalesOrder.seller_id == party_id),
         sa.and_(SalesOrder.buyer_kind == kind, SalesOrder.buyer_id == party_id))))
     if order is None:
-        raise OrderNotFound()
+        raise OrderNotFound(NOT_YOUR_ORDER)
     return order
 
 
@@ -235,7 +100,7 @@ def get_shipment(*, party_kind, party_id: int, shipment_id: int, lock: bool = Fa
         query = query.with_for_update()
     shipment = db.session.scalar(query)
     if shipment is None:
-        raise ShipmentNotFound()
+        raise ShipmentNotFound(NOT_YOUR_SHIPMENT)
     return shipment
 
 
@@ -264,7 +129,7 @@ def _shipper_shipment(shipper_kind, shipper_id: int, shipment_id: int) -> Shipme
         Shipment.id == shipment_id, Shipment.shipper_kind == PartyKind(shipper_kind),
         Shipment.shipper_id == shipper_id).with_for_update())
     if shipment is None:
-        raise ShipmentNotFound()
+        raise ShipmentNotFound(NOT_YOUR_SHIPMENT)
     return shipment
 
 
@@ -274,8 +139,6 @@ def _open_shipment(shipper_kind, shipper_id: int, shipment_id: int) -> Shipment:
         raise ShipmentNotOpen()
     return shipment
 
-
-# --- use cases ----------------------------------------------------------------------------------
 
 def open_shipment(*, actor_label: str, shipper_kind, shipper_id: int, order_id: int | None = None,
                   receiver_kind=None, receiver_id: int | None = None) -> Shipment:
@@ -287,7 +150,7 @@ def open_shipment(*, actor_label: str, shipper_kind, shipper_id: int, order_id: 
             SalesOrder.id == order_id, SalesOrder.seller_kind == shipper_kind,
             SalesOrder.seller_id == shipper_id).with_for_update())
         if order is None:
-            raise OrderNotFound()
+            raise OrderNotFound(NOT_YOUR_ORDER)
         if order.status in (OrderStatus.CANCELLED, OrderStatus.CLOSED, OrderStatus.SHIPPED):
             raise OrderNotShippable()
         # A locking read, under the order's lock: it sees a twin request's shipment committed a moment
@@ -321,15 +184,10 @@ def open_shipment(*, actor_label: str, shipper_kind, shipper_id: int, order_id: 
     return shipment
 
 
-class _Refused(Exception):
-    def __init__(self, reason: str):
-        self.reason = reason
-
-
 def scan(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int, codes: list[str],
          shipment: Shipment | None = None) -> ScanOutcome:
     """Scan codes into an open shipment: an answer per code (all or nothing per code) and the progress."""
-    if not 1 <= len(codes) <= MAX_CODES:
+    if not 1 <= len(codes) <= MAX_SCAN_CODES:
         raise ScanCodesInvalid()
     shipper_kind = PartyKind(shipper_kind)
     if shipment is None:
@@ -375,15 +233,15 @@ def scan(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int, c
         unit = units.get(code.serial)
         try:
             if unit is None:
-                raise _Refused("not_commissioned")
+                raise Refused("not_commissioned")
             moved = _check_unit(unit, children, place)
             items = [u for u in moved if u.level is Level.ITEM]
             if not items:
-                raise _Refused("empty")
+                raise Refused("empty")
             if any(u.serial in taken for u in items):
-                raise _Refused("already_scanned")
-            line_id = _line_for(items, lines, room) if shipment.order_id is not None else None
-        except _Refused as refusal:
+                raise Refused("already_scanned")
+            line_id = line_for(items, lines, room) if shipment.order_id is not None else None
+        except Refused as refusal:
             reason = refusal.reason
             if reason == "not_in_my_stock" and unit is not None and _shipped_by(shipper_kind, shipper_id, unit):
                 reason = "already_shipped"
@@ -406,7 +264,7 @@ def scan(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int, c
         rows += [{"shipment_id": shipment.id, "scan_id": scan_row.id, "serial": u.serial,
                   "product_id": u.product_id, "lot_id": u.lot_id, "order_line_id": line_id,
                   "open_serial": u.serial} for u in items]
-    _insert_shipment_units(rows)
+    insert_shipment_units(rows)
     if rows:
         db.session.execute(sa.update(Shipment).where(Shipment.id == shipment.id)
                            .values(items=Shipment.items + len(rows)))
@@ -417,16 +275,16 @@ def scan(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int, c
 
 def _check_unit(unit: store.UnitState, children, place) -> list[store.UnitState]:
     if unit.status is UnitStatus.SCRAPPED:
-        raise _Refused("scrapped")
+        raise Refused("scrapped")
     if unit.status is UnitStatus.VOIDED:
-        raise _Refused("voided")
+        raise Refused("voided")
     if unit.parent_serial is not None or (unit.location_kind, unit.location_id, unit.in_transit) != place:
-        raise _Refused("not_in_my_stock")
+        raise Refused("not_in_my_stock")
     moved = store.with_contents(unit, children)
     if any(u.recall_id is not None for u in moved):
-        raise _Refused("recalled")
+        raise Refused("recalled")
     if any((u.location_kind, u.location_id, u.in_transit) != place for u in moved):
-        raise _Refused("not_in_my_stock")
+        raise Refused("not_in_my_stock")
     return moved
 
 
@@ -447,35 +305,14 @@ def _check_still_shippable(shipment: Shipment, scans: list[ShipmentScan], units:
         root = units.get(scan_row.serial)
         try:
             if root is None:
-                raise _Refused("not_in_my_stock")
+                raise Refused("not_in_my_stock")
             contents = {u.serial for u in _check_unit(root, children, place) if u.level is Level.ITEM}
             if not held.get(scan_row.id, set()) <= contents:
-                raise _Refused("not_in_my_stock")
-        except _Refused as refused:
+                raise Refused("not_in_my_stock")
+        except Refused as refused:
             changed[str(scan_row.id)] = [f"{scan_row.code}: {refused.reason}"]
     if changed:
         raise ShipmentContentsChanged(errors={"scans": changed})
-
-
-def _line_for(items: list[store.UnitState], lines: list[OrderLine], room: dict[int, int]) -> int:
-    """The order line these items go to, or the reason none can take them all."""
-    products = {u.product_id for u in items}
-    if len(products) > 1:
-        raise _Refused("mixed")
-    product = products.pop()
-    candidates = [line for line in lines if line.product_id == product]
-    if not candidates:
-        raise _Refused("wrong_sku")
-    lots = {u.lot_id for u in items}
-    fitting = [line for line in candidates if line.lot_id is None or lots == {line.lot_id}]
-    if not fitting:
-        raise _Refused("wrong_lot")
-    # A line naming this lot first, then any-lot lines.
-    fitting.sort(key=lambda line: (line.lot_id is None, line.line_no))
-    for line in fitting:
-        if room[line.id] >= len(items):
-            return line.id
-    raise _Refused("line_complete")
 
 
 def _shipped_by(shipper_kind: PartyKind, shipper_id: int, unit: store.UnitState) -> bool:
@@ -497,7 +334,7 @@ def open_serials(serials: list[int]) -> set[int]:
     return found
 
 
-def _insert_shipment_units(rows: list[dict]) -> None:
+def insert_shipment_units(rows: list[dict]) -> None:
     if not rows:
         return
     table = ShipmentUnit.__table__
@@ -568,7 +405,7 @@ def ship(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int,
         .group_by(ShipmentUnit.order_line_id)).all())
     if shipment.order_id is not None:
         lock_lines_of(shipment.order_id)
-    _grow_shipped(per_line)
+    grow_shipped(per_line)
 
     held = set(db.session.scalars(sa.select(ShipmentUnit.serial).where(ShipmentUnit.shipment_id == shipment.id)))
     moved: dict[int, store.UnitState] = {}
@@ -634,100 +471,3 @@ def emit_shipped(shipment: Shipment, per_line: dict[int, int], **times) -> None:
         **{name: value.isoformat() for name, value in times.items()}})
 
 
-# --- the brand warehouse ------------------------------------------------------------------------
-
-class WarehouseOrders:
-    """Warehouse outbound scans to dealers, recorded as shipments shipped at once (the warehouse scan
-    has moved the units), so the dealer has something to receive. A scan carrying the number of an
-    ERP order we know is checked against the order's lines and lands in one shipment per order; the
-    others (no order number, or one the ERP hasn't sent: kept on the event, unchecked) land in one
-    shipment without an order per warehouse and dealer. Transfers between warehouses are not
-    shipments: the receiving warehouse scans them in.
-
-    Orders are read without a lock (the guarded UPDATE of the lines refuses over-shipping), so the
-    lock order stays that of receipts: units, order lines, then the order.
-    """
-
-    def __init__(self, *, actor_label: str, records: list[dict]):
-        self.actor_label = actor_label
-        numbers = sorted({r["order_no"] for r in records if r.get("order_no")})
-        self.orders = {o.order_no: o for o in db.session.scalars(
-            sa.select(SalesOrder).where(SalesOrder.order_no.in_(numbers)))} if numbers else {}
-        self.lines: dict[int, list[OrderLine]] = {}
-        self.room: dict[int, int] = {}
-        self.taken: dict[int, list[tuple]] = {}
-        self.loose: dict[tuple[int, int], list[tuple]] = {}
-
-    def take(self, record: dict, code: str, unit: store.UnitState, moved: list[store.UnitState]) -> str | None:
-        """Hold this scan's items on a line of the record's order; the refusal reason otherwise."""
-        if record.get("to_dealer_id") is None:
-            return None
-        order = self.orders.get(record["order_no"]) if record.get("order_no") else None
-        if order is None:
-            items = [u for u in moved if u.level is Level.ITEM]
-            self.loose.setdefault((record["warehouse_id"], record["to_dealer_id"]), []).append(
-                (None, code, unit, items, None, record))
-            return None
-        if (order.seller_kind is not PartyKind.WAREHOUSE
-                or order.seller_id != record["warehouse_id"] or order.buyer_kind is not PartyKind.DEALER
-                or order.buyer_id != record.get("to_dealer_id")):
-            return "order_mismatch"
-        if order.status in (OrderStatus.CANCELLED, OrderStatus.CLOSED, OrderStatus.SHIPPED):
-            return "order_not_shippable"
-        if order.id not in self.lines:
-            self.lines[order.id] = list(db.session.scalars(
-                sa.select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)))
-            self.room.update({line.id: line.quantity - line.shipped for line in self.lines[order.id]})
-        items = [u for u in moved if u.level is Level.ITEM]
-        if not items:
-            return "empty"
-        try:
-            line_id = _line_for(items, self.lines[order.id], self.room)
-        except _Refused as refusal:
-            return refusal.reason
-        self.room[line_id] -= len(items)
-        self.taken.setdefault(order.id, []).append((order, code, unit, items, line_id, record))
-        return None
-
-    def ship(self) -> list[Shipment]:
-        """Write the shipped shipments of the scans taken (per order, and per dealer without an order)."""
-        done = [self._shipment(taken[0][0], taken[0][5]["warehouse_id"], taken[0][0].buyer_id, taken)
-                for _, taken in sorted(self.taken.items())]
-        done += [self._shipment(None, warehouse_id, dealer_id, taken)
-                 for (warehouse_id, dealer_id), taken in sorted(self.loose.items())]
-        return done
-
-    def _shipment(self, order: SalesOrder | None, warehouse_id: int, dealer_id: int, taken: list[tuple]) -> Shipment:
-        """One shipped shipment of these scans; with an order, its lines' shipped grow."""
-        now = utcnow()
-        shipped_at = max(record["scanned_at"] for *_, record in taken)
-        # Lock the lines before the scans' foreign keys take shared locks on them: a shared lock
-        # upgraded to the update's exclusive one deadlocks with an ERP update waiting on the line.
-        if order is not None:
-            lock_lines_of(order.id)
-        shipment = Shipment(order_id=order.id if order else None, shipper_kind=PartyKind.WAREHOUSE,
-                            shipper_id=warehouse_id, receiver_kind=PartyKind.DEALER, receiver_id=dealer_id,
-                            status=ShipmentStatus.SHIPPED, items=sum(len(items) for _, _, _, items, _, _ in taken),
-                            created_by=self.actor_label[:128], shipped_at=shipped_at,
-                            shipped_by=self.actor_label[:128])
-        db.session.add(shipment)
-        db.session.flush()
-        scans = [ShipmentScan(shipment_id=shipment.id, code=code, serial=unit.serial, level=unit.level,
-                              items=len(items), order_line_id=line_id, scanned_at=record["scanned_at"],
-                              scanned_by=self.actor_label[:128])
-                 for _, code, unit, items, line_id, record in taken]
-        db.session.add_all(scans)
-        db.session.flush()
-        _insert_shipment_units([
-            {"shipment_id": shipment.id, "scan_id": scan_row.id, "serial": u.serial, "product_id": u.product_id,
-             "lot_id": u.lot_id, "order_line_id": line_id, "open_serial": None}
-            for scan_row, (_, _, _, items, line_id, _) in zip(scans, taken) for u in items])
-        per_line: dict[int, int] = {}
-        for _, _, _, items, line_id, _ in taken:
-            if line_id is not None:
-                per_line[line_id] = per_line.get(line_id, 0) + len(items)
-        _grow_shipped(per_line)
-        if order is not None:
-            refresh_order(order.id)
-        emit_shipped(shipment, per_line, shipped_at=shipped_at, recorded_at=now)
-        return shipment

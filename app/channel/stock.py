@@ -11,20 +11,15 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from app.channel.errors import PeriodInvalid
 from app.channel.models import PartyKind, Receipt, Shipment, ShipmentStatus, ShipmentUnit
 from app.db import utcnow
-from app.errors import ValidationFailed
 from app.extensions import db
 from app.masterdata.models import Product
 from app.platform.clock import month_span
 from app.production.models import ProductionLot
 from app.retail.models import SaleScan
 from app.stock.models import HolderKind, StockPosition
-
-
-class PeriodInvalid(ValidationFailed):
-    code = "period_invalid"
-    message = "The period ends after it starts."
 
 
 @dataclass(frozen=True, slots=True)

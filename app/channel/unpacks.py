@@ -7,21 +7,21 @@ doesn't move. Retries: the request's Idempotency-Key; a parent already unpacked 
 """
 from __future__ import annotations
 
-from app.channel import shipments
+from app.channel import rules, shipments
+from app.channel.errors import ScanCodesInvalid
 from app.db import utcnow
 from app.units import packing
 from app.units.models import LocationKind
 
-MAX_CODES = shipments.MAX_CODES
 NOT_IN_MY_STOCK = "not_in_my_stock"
 REASONS = {NOT_IN_MY_STOCK: "This is not in your stock (elsewhere, or still on its way: receive it first).",
-           "forged": shipments.REASONS["forged"], "unknown": shipments.REASONS["unknown"]}
+           "forged": rules.REASONS["forged"], "unknown": rules.REASONS["unknown"]}
 
 
 def unpack(*, actor_label: str, dealer_id: int, mode: str, codes: list[str]) -> list[packing.Result]:
     """Unpack these codes (whole: parents; partial: children) in the dealer's stock; an answer per code."""
-    if not 1 <= len(codes) <= MAX_CODES:
-        raise shipments.ScanCodesInvalid()
+    if not 1 <= len(codes) <= rules.MAX_SCAN_CODES:
+        raise ScanCodesInvalid()
     mine = (LocationKind.DEALER, dealer_id, False)
 
     def where(record: dict, unit) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from app.codes import service
+from app.codes import export_jobs
 
 codes = AppGroup("codes", help="Code issuance: the code pack export worker.")
 
@@ -15,5 +15,5 @@ codes = AppGroup("codes", help="Code issuance: the code pack export worker.")
               help="Seconds between looks for queued exports.")
 def work(once, poll_seconds):
     """Run queued code pack exports (CODE_EXPORT_RUNNER=worker)."""
-    done = service.work(once=once, poll_seconds=poll_seconds)
+    done = export_jobs.work(once=once, poll_seconds=poll_seconds)
     click.echo(f"ran {done} export(s)")

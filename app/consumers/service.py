@@ -36,7 +36,7 @@ from flask import current_app
 
 from app.accounts import tokens
 from app.accounts.models import AppUser
-from app.channel import diversion
+from app.channel import geolocation
 from app.codes import service as codes
 from app.codes.format import CODE_LENGTH, InvalidCode, normalise
 from app.consumers import facts, scan_log
@@ -486,7 +486,7 @@ def _count_scan(*, user, scanned, resolution, verdict, batch_product, hidden_cod
         "verdict": verdict or Verdict.GENUINE,  # a unit's facts decide it in Redis
         "hidden_code_ok": hidden["ok"], "product_id": batch_product.id if batch_product is not None else None,
         "lot_id": None, "latitude": latitude, "longitude": longitude,
-        "region_code": diversion.region_of(latitude, longitude), "ip": ip, "scanned_at": now, "check_diversion": ""}
+        "region_code": geolocation.region_of(latitude, longitude), "ip": ip, "scanned_at": now, "check_diversion": ""}
     counted = _count(record, limits=limits, slot=scan_log.UnitSlot(resolution.serial) if verdict is None else None,
                      token=token)
     if isinstance(counted, tuple):

@@ -19,7 +19,7 @@ Each ``unit_events`` row is one EPCIS event (CBV 2.0 business steps and disposit
 A unit's RFID tag travels as ``mt:rfidTags`` (its hex EPC or TID): on the commission event of a tagged
 item, on the pack event of a tagged parent (the parentID's tag) and on a tag event; capture binds it back.
 
-A unit's history is its trace timeline (``app.trace.service.timeline_events``): its own events and
+A unit's history is its trace timeline (``app.trace.timeline.timeline_events``): its own events and
 those of the case and pallet it was in while it was inside (a pallet shipped is one event on the
 pallet's SSCC). eventIDs are the event hashes (``app.epcis.hashing``).
 """
@@ -39,7 +39,8 @@ from app.db import utcnow
 from app.epcis import hashing, identifiers, rules
 from app.extensions import db
 from app.production.models import ProductionLot
-from app.trace import service as trace
+from app.trace.resolution import issued_resolution
+from app.trace.timeline import timeline_events
 from app.units.models import Event, EventKind, LocationKind, Unit
 
 CONTEXT = [hashing.EPCIS_CONTEXT, {"mt": "urn:matong:epcis:"}]
@@ -190,9 +191,9 @@ def _document(events: list[dict]) -> dict:
 
 def unit_document(code: str) -> dict:
     """A unit's history as an EPCIS document (no events for a code never commissioned)."""
-    resolution = trace.issued_resolution(code)
+    resolution = issued_resolution(code)
     exists = db.session.scalar(sa.select(Unit.serial).where(Unit.serial == resolution.serial))
-    events = [event for event, _ in trace.timeline_events(resolution.serial)] if exists is not None else []
+    events = [event for event, _ in timeline_events(resolution.serial)] if exists is not None else []
     return _document(epcis_events(events))
 
 

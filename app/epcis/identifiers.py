@@ -28,7 +28,7 @@ from app import gs1
 from app.codes import service as codes
 from app.codes.models import CodeBatch
 from app.extensions import db
-from app.trace import service as trace
+from app.trace import resolution
 from app.units.models import LocationKind
 
 # An EPC reader takes an EPC URI and answers the code it stands for, or None when it is not its kind.
@@ -125,7 +125,7 @@ def place_uri(kind: LocationKind, place_id: int | None, external_id: str | None)
 def place_uris(places) -> dict[tuple, str]:
     """URIs of (kind, id) places: one query per kind for their external ids."""
     return {(kind, place_id): place_uri(kind, place_id, row.external_id)
-            for (kind, place_id), row in trace.place_rows(places, "external_id").items()}
+            for (kind, place_id), row in resolution.place_rows(places, "external_id").items()}
 
 
 def read_place(uri: str) -> tuple[LocationKind, int] | None:
@@ -140,7 +140,7 @@ def read_place(uri: str) -> tuple[LocationKind, int] | None:
         kind = LocationKind(segments[2])
     except ValueError:
         return None
-    model = trace.PLACE_MODELS.get(kind)
+    model = resolution.PLACE_MODELS.get(kind)
     if model is None:
         return None
     if len(segments) == 5:

@@ -14,7 +14,7 @@ from app.db import transaction
 from app.http import authenticate_machine, current_actor, scopes
 from app.identity.models import Scope
 from app.integration_api.batch import UpsertResultSchema, answer, batch_of
-from app.production import service
+from app.production import sync
 from app.production.models import InspectionResult
 from app.schemas import UtcTime
 
@@ -77,7 +77,7 @@ ConsumptionBatchSchema = batch_of(ConsumptionItemSchema)
 def upsert_production_lots(body):
     """Create or update production lots by external id"""
     with transaction():
-        return answer(service.bulk_upsert_production_lots(actor=current_actor(), records=body["items"]))
+        return answer(sync.bulk_upsert_production_lots(actor=current_actor(), records=body["items"]))
 
 
 @blp.route("/raw-material-lots", methods=["PUT"])
@@ -87,7 +87,7 @@ def upsert_production_lots(body):
 def upsert_raw_material_lots(body):
     """Create or update raw-material lots by external id (material by code, supplier by external id)"""
     with transaction():
-        return answer(service.bulk_upsert_raw_material_lots(actor=current_actor(), records=body["items"]))
+        return answer(sync.bulk_upsert_raw_material_lots(actor=current_actor(), records=body["items"]))
 
 
 @blp.route("/lots/<string:external_id>/consumptions", methods=["POST"])
@@ -97,5 +97,5 @@ def upsert_raw_material_lots(body):
 def record_consumptions(body, external_id):
     """Record the raw-material lots (by external id) a production lot used; a retry changes nothing"""
     with transaction():
-        return answer(service.record_consumptions(actor=current_actor(), lot_external_id=external_id,
+        return answer(sync.record_consumptions(actor=current_actor(), lot_external_id=external_id,
                                                   items=body["items"]))

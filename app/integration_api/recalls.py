@@ -14,7 +14,8 @@ from app.identity.models import Scope
 from app.integration_api.orders import ProductRefSchema
 from app.masterdata import refs
 from app.schemas import Int
-from app.trace import service
+from app.trace import lots
+from app.trace import recalls as recalls_service
 from app.units.models import LocationKind, UnitStatus
 
 blp = Blueprint("integration_recalls", __name__, url_prefix="/api/integration/recalls",
@@ -25,7 +26,7 @@ blp.before_request(authenticate_machine)
 class RecalledUnitPage(SelectPage):
     @property
     def items(self):
-        rows = service.unit_rows(super().items)
+        rows = lots.unit_rows(super().items)
         products = refs.products(row.product_id for row in rows)
         places = refs.parties((row.location.kind, row.location.id) for row in rows if row.location.kind)
         return [{"code": row.code, "level": row.level, "status": row.status, "product_id": row.product_id,
@@ -70,4 +71,4 @@ class RecalledUnitQuerySchema(ma.Schema):
 @blp.paginate(RecalledUnitPage)
 def recalled_units(query, recall_id):
     """A recall's units (items by default), in serial order, and where each is now"""
-    return service.recalled_units(recall_id=recall_id, **query)
+    return recalls_service.recalled_units(recall_id=recall_id, **query)

@@ -19,7 +19,6 @@ from datetime import date, timedelta, timezone
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from app.bulk import ItemResult, saver, upsert_batch
 from app.db import utcnow
 from app.extensions import db
 from app.identity.service import Actor, apply_changes, audit
@@ -28,7 +27,7 @@ from app.masterdata.models import Factory, Product, ProductionLine, Status
 from app.identity.scope import NATIONAL, DataScope
 from app.masterdata.service import common_values, factory_ids_in, factory_in, flush_or_conflict
 from app.platform.filters import Filters, containing
-from app.production import rules
+from app.production import errors, rules
 from app.production.models import (
     InspectionResult, LotConsumption, LotStatus, Material, ProductionLot, RawMaterialLot, Supplier,
 )
@@ -75,12 +74,12 @@ def _lot_values(data: dict, lot: ProductionLot | None) -> dict:
                      required=("product_id", "lot_no", "production_date", "factory_id"))
     values.pop("status", None)  # open/closed changes only through close and reopen
     if "product_id" in data:
-        values["product_id"] = _referenced(Product, data["product_id"], "product_id", rules.ProductUnknown).id
+        values["product_id"] = _referenced(Product, data["product_id"], "product_id", errors.ProductUnknown).id
     if "factory_id" in data:
-        values["factory_id"] = _referenced(Factory, data["factory_id"], "factory_id", rules.FactoryUnknown).id
+        values["factory_id"] = _referenced(Factory, data["factory_id"], "factory_id", errors.FactoryUnknown).id
     if "line_id" in data:
         values["line_id"] = data["line_id"] and _referenced(
-            ProductionLine, data["line_id"], "line_id", rules.LineUnknown).id
+            ProductionLine, data["line_id"], "line_id", errors.LineUnknown).id
     if "production_date" in data:
         values["production_date"] = rules.plausible(data["production_date"], "production_date")
     if "expiry_date" in data:
@@ -91,23 +90,23 @@ def _lot_values(data: dict, lot: ProductionLot | None) -> dict:
 
     line_id, factory_id = final("line_id"), final("factory_id")
     if line_id and db.session.get(ProductionLine, line_id).factory_id != factory_id:
-        raise rules.LineNotInFactory(errors={"line_id": ["not a line of this factory"]})
+        raise errors.LineNotInFactory(errors={"line_id": ["not a line of this factory"]})
     product = db.session.get(Product, final("product_id"))
     if final("expiry_date") is None and product.shelf_life_days:
         values["expiry_date"] = final("production_date") + timedelta(days=product.shelf_life_days)
     if final("expiry_date") is not None and final("expiry_date") <= final("production_date"):
-        raise rules.ExpiryBeforeProduction(errors={"expiry_date": ["after the production date"]})
+        raise errors.ExpiryBeforeProduction(errors={"expiry_date": ["after the production date"]})
     taken = db.session.scalar(sa.select(ProductionLot.id).where(
         ProductionLot.product_id == product.id, ProductionLot.lot_no == final("lot_no"),
         ProductionLot.id != (lot.id if lot else -1)))
     if taken is not None:
-        raise rules.LotNoTaken(f"The product already has a lot {final('lot_no')!r}.", errors={"lot_no": ["taken"]})
+        raise errors.LotNoTaken(f"The product already has a lot {final('lot_no')!r}.", errors={"lot_no": ["taken"]})
     return values
 
 
 def _open(lot: ProductionLot) -> ProductionLot:
     if lot.status is LotStatus.CLOSED:
-        raise rules.ProductionLotClosed(f"The production lot {lot.lot_no} is closed; reopen it first.")
+        raise errors.ProductionLotClosed(f"The production lot {lot.lot_no} is closed; reopen it first.")
     return lot
 
 
@@ -128,6 +127,14 @@ def update_production_lot(*, actor: Actor, lot_id: int, changes: dict) -> Produc
     lot = _open(get_production_lot(lot_id))
     _update(actor, lot, _lot_values(changes, lot))
     return lot
+
+
+def save_synced_lot(actor: Actor, lot: ProductionLot, data: dict) -> bool:
+    """Apply a machine's record (internal ids) to a production lot: a closed lot refuses any change."""
+    values = _lot_values(data, lot)
+    if lot.status is LotStatus.CLOSED and any(getattr(lot, k) != v for k, v in values.items()):
+        raise errors.ProductionLotClosed(f"The production lot {lot.lot_no} is closed; reopen it first.")
+    return _update(actor, lot, values)
 
 
 def close_production_lot(*, actor: Actor, lot_id: int) -> ProductionLot:
@@ -180,7 +187,7 @@ def _material_values(data: dict, material: Material | None) -> dict:
             sa.func.lower(Material.code) == values["code"].lower(),
             Material.id != (material.id if material else -1)))
         if taken is not None:
-            raise rules.MaterialCodeTaken(f"The material code {values['code']!r} is taken.",
+            raise errors.MaterialCodeTaken(f"The material code {values['code']!r} is taken.",
                                           errors={"code": ["taken"]})
     if material is None and not values.get("unit"):
         values["unit"] = "kg"
@@ -246,7 +253,7 @@ def _inspection(value) -> InspectionResult:
     try:
         return InspectionResult(value)
     except ValueError:
-        raise rules.InspectionResultInvalid(errors={"inspection_result": [", ".join(r.value for r in InspectionResult)]})
+        raise errors.InspectionResultInvalid(errors={"inspection_result": [", ".join(r.value for r in InspectionResult)]})
 
 
 def _raw_lot_values(data: dict, raw: RawMaterialLot | None) -> dict:
@@ -254,9 +261,9 @@ def _raw_lot_values(data: dict, raw: RawMaterialLot | None) -> dict:
                      required=("material_id", "supplier_id", "lot_no", "received_at"))
     values.pop("status", None)
     if "material_id" in data:
-        values["material_id"] = _referenced(Material, data["material_id"], "material_id", rules.MaterialUnknown).id
+        values["material_id"] = _referenced(Material, data["material_id"], "material_id", errors.MaterialUnknown).id
     if "supplier_id" in data:
-        values["supplier_id"] = _referenced(Supplier, data["supplier_id"], "supplier_id", rules.SupplierUnknown).id
+        values["supplier_id"] = _referenced(Supplier, data["supplier_id"], "supplier_id", errors.SupplierUnknown).id
     if "received_at" in data:
         # Kept in UTC in memory too, so the answer shows what the database holds.
         values["received_at"] = rules.plausible(data["received_at"], "received_at").astimezone(timezone.utc)
@@ -273,7 +280,7 @@ def _raw_lot_values(data: dict, raw: RawMaterialLot | None) -> dict:
         RawMaterialLot.material_id == final("material_id"), RawMaterialLot.supplier_id == final("supplier_id"),
         RawMaterialLot.lot_no == final("lot_no"), RawMaterialLot.id != (raw.id if raw else -1)))
     if taken is not None:
-        raise rules.LotNoTaken(f"The supplier already delivered a lot {final('lot_no')!r} of this material.",
+        raise errors.LotNoTaken(f"The supplier already delivered a lot {final('lot_no')!r} of this material.",
                                errors={"lot_no": ["taken"]})
     return values
 
@@ -302,11 +309,11 @@ def get_raw_material_lot(raw_lot_id: int) -> RawMaterialLot:
 
 def update_raw_material_lot(*, actor: Actor, raw_lot_id: int, changes: dict) -> RawMaterialLot:
     raw = get_raw_material_lot(raw_lot_id)
-    _save_raw_lot(actor, raw, changes)
+    save_raw_lot(actor, raw, changes)
     return raw
 
 
-def _save_raw_lot(actor: Actor, raw: RawMaterialLot, changes: dict) -> bool:
+def save_raw_lot(actor: Actor, raw: RawMaterialLot, changes: dict) -> bool:
     changed = _update(actor, raw, _raw_lot_values(changes, raw))
     if "inspection_result" in changes:
         changed |= _update(actor, raw, _inspection_values(
@@ -348,12 +355,12 @@ def _consumption(lot_id: int, raw_lot_id: int) -> LotConsumption | None:
 def add_consumption(*, actor: Actor, lot_id: int, raw_lot_id: int, quantity=None) -> tuple[LotConsumption, str]:
     """Record that a production lot used a raw-material lot; the same pair again updates its quantity."""
     lot = _open(get_production_lot(lot_id))
-    raw = _referenced(RawMaterialLot, raw_lot_id, "raw_material_lot_id", rules.RawMaterialLotUnknown)
+    raw = _referenced(RawMaterialLot, raw_lot_id, "raw_material_lot_id", errors.RawMaterialLotUnknown)
     if raw.inspection_result is InspectionResult.FAILED:
-        raise rules.RawMaterialLotFailedInspection(
+        raise errors.RawMaterialLotFailedInspection(
             f"The raw-material lot {raw.lot_no} failed inspection.", errors={"raw_material_lot_id": [raw.id]})
     if raw.inspection_result not in CONSUMABLE:
-        raise rules.RawMaterialLotNotInspected(
+        raise errors.RawMaterialLotNotInspected(
             f"The raw-material lot {raw.lot_no} is pending inspection.", errors={"raw_material_lot_id": [raw.id]})
     quantity = rules.quantity(quantity)
     if quantity is not None and raw.quantity is not None:
@@ -379,7 +386,7 @@ def _check_remaining(raw: RawMaterialLot, lot_id: int, quantity) -> None:
         LotConsumption.raw_material_lot_id == raw.id, LotConsumption.production_lot_id != lot_id))
     if used + quantity > raw.quantity:
         left = max(raw.quantity - used, 0)
-        raise rules.QuantityExceedsLot(
+        raise errors.QuantityExceedsLot(
             f"The raw-material lot {raw.lot_no} has {left} {raw.material.unit} left; {quantity} was asked.",
             errors={"quantity": [f"at most {left}"]})
 
@@ -389,7 +396,7 @@ def remove_consumption(*, actor: Actor, lot_id: int, raw_lot_id: int) -> None:
     lot = _open(get_production_lot(lot_id))
     link = _consumption(lot.id, raw_lot_id)
     if link is None:
-        raise rules.ConsumptionUnknown(errors={"raw_material_lot_id": [raw_lot_id]})
+        raise errors.ConsumptionUnknown(errors={"raw_material_lot_id": [raw_lot_id]})
     audit(actor, "production_lot.unconsume", lot, {"raw_material_lot_id": [raw_lot_id, None],
                                                     "quantity": [link.quantity, None]})
     db.session.delete(link)
@@ -418,79 +425,3 @@ def production_lot_ids_using(raw_lot_ids: list[int]) -> list[int]:
     """Ids of every production lot that consumed any of these raw-material lots."""
     return list(db.session.scalars(sa.select(LotConsumption.production_lot_id).distinct()
                                    .where(LotConsumption.raw_material_lot_id.in_(raw_lot_ids))))
-
-
-# --- machine sync (line controllers, ERP) -------------------------------------------------------
-
-def _by_external_id(model, external_id, field: str, error):
-    obj = db.session.scalar(sa.select(model).where(model.external_id == external_id)) if external_id else None
-    if obj is None:
-        raise error(f"No record has the external id {external_id!r}.", errors={field: [external_id]})
-    return obj
-
-
-def _translate_lot(record: dict) -> dict:
-    record = dict(record)
-    if "product_external_id" in record:
-        record["product_id"] = _by_external_id(Product, record.pop("product_external_id"),
-                                               "product_external_id", rules.ProductUnknown).id
-    if "factory_external_id" in record:
-        record["factory_id"] = _by_external_id(Factory, record.pop("factory_external_id"),
-                                               "factory_external_id", rules.FactoryUnknown).id
-    if "line_external_id" in record:
-        ext = record.pop("line_external_id")
-        record["line_id"] = _by_external_id(ProductionLine, ext, "line_external_id", rules.LineUnknown).id \
-            if ext else None
-    return record
-
-
-def _save_lot_from_sync(actor: Actor, lot: ProductionLot, record: dict) -> bool:
-    values = _lot_values(_translate_lot(record), lot)
-    if lot.status is LotStatus.CLOSED and any(getattr(lot, k) != v for k, v in values.items()):
-        raise rules.ProductionLotClosed(f"The production lot {lot.lot_no} is closed; reopen it first.")
-    return _update(actor, lot, values)
-
-
-def bulk_upsert_production_lots(*, actor: Actor, records: list[dict]) -> list[ItemResult]:
-    """Production lots by external id; product, factory and line by their external ids."""
-    return upsert_batch(records=records, model=ProductionLot, save=saver(
-        actor, lambda *, actor, data: create_production_lot(actor=actor, data=_translate_lot(data)),
-        _save_lot_from_sync))
-
-
-def _translate_raw_lot(record: dict) -> dict:
-    record = dict(record)
-    if "material_code" in record:
-        code = record.pop("material_code")
-        material = db.session.scalar(sa.select(Material).where(Material.code == code))
-        if material is None:
-            raise rules.MaterialUnknown(f"No material has the code {code!r}.", errors={"material_code": [code]})
-        record["material_id"] = material.id
-    if "supplier_external_id" in record:
-        record["supplier_id"] = _by_external_id(Supplier, record.pop("supplier_external_id"),
-                                                "supplier_external_id", rules.SupplierUnknown).id
-    return record
-
-
-def bulk_upsert_raw_material_lots(*, actor: Actor, records: list[dict]) -> list[ItemResult]:
-    """Raw-material lots by external id; material by code, supplier by external id."""
-    return upsert_batch(records=records, model=RawMaterialLot, save=saver(
-        actor, lambda *, actor, data: create_raw_material_lot(actor=actor, data=_translate_raw_lot(data)),
-        lambda a, raw, r: _save_raw_lot(a, raw, _translate_raw_lot(r))))
-
-
-def record_consumptions(*, actor: Actor, lot_external_id: str, items: list[dict]) -> list[ItemResult]:
-    """A line reports the raw-material lots (by external id) a production lot used; all or nothing."""
-    lot = db.session.scalar(sa.select(ProductionLot).where(ProductionLot.external_id == lot_external_id))
-    if lot is None:
-        raise masterdata_rules.not_found("production_lot")
-
-    def save(raw, item):
-        if raw is None:
-            raise rules.RawMaterialLotUnknown(f"No raw-material lot has the external id {item['external_id']!r}.",
-                                              errors={"external_id": [item["external_id"]]})
-        return add_consumption(actor=actor, lot_id=lot.id, raw_lot_id=raw.id, quantity=item.get("quantity"))
-
-    # Items are keyed by the raw-material lot's external id, so the batch rules (no duplicates,
-    # all or nothing, a retry answers "unchanged") are the bulk upsert's.
-    return upsert_batch(records=items, model=RawMaterialLot, save=save)

@@ -1,98 +1,42 @@
-"""A recall's work and its reach: mark the units of the lots it covers, then say who holds them.
+"""Recalls: recall a production lot, or every production lot that consumed a raw-material lot; preview,
+read and list recalls.
 
-A recall covers one production lot, or every production lot that consumed a raw-material lot.
-Marking writes ``units.recall_id`` and one ``recall`` event per unit. The reach is read back in
-set-based SQL over the marked units, whatever their number (a lot of 100,000 units is a handful
-of GROUP BY queries, never a Python loop over its units):
+A recall marks every active unit whose lot is a recalled lot — items and the cases and pallets whose
+lot it is — so a consumer scanning any of them is told: ``units.recall_id`` and one ``recall`` event
+per unit. Scrapped and voided units are not marked. Recalling a lot again marks only units not yet
+recalled (those commissioned since); when there are none, it is refused (409 ``lot_already_recalled``).
+A raw-material lot's recall is one recall of every production lot that consumed it, under the same rules.
 
-- ``by_place``: the recalled ITEMS by where they are now (line, warehouse, dealer, store, in
-  transit, sold, and scrapped/voided since); ``scanned_by_consumers`` counts those a consumer has
-  scanned (across places: a unit sold or still on a shelf may have been scanned).
-- ``parties``: every dealer and store the items passed through — receivers and shippers of the
-  shipments they were in (shipped or received; an open or cancelled shipment moved nothing),
-  where they are now (held or on their way), and, for a store, sold there — each with its name,
-  region(s) and counts: passed through, held now, in transit to it, sold there.
-
-The same transaction posts a notice to each of those dealers and stores and emits one
-``recall.created`` event with the counts (not one event per unit: a large lot would flood the
-ERP's feed; the ERP pages the units at ``units_url``).
+The same transaction posts a notice to each dealer and store the recall reaches (``app.trace.reach``)
+and emits one ``recall.created`` event with the counts (not one event per unit: a large lot would flood
+the ERP's feed; the ERP pages the units at ``units_url``).
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from app.channel.models import PartyKind, Shipment, ShipmentStatus, ShipmentUnit
 from app.codes.models import Level
 from app.db import utcnow
+from app.errors import Conflict
 from app.extensions import db
-from app.identity.service import Actor
+from app.identity.service import Actor, audit
 from app.masterdata import refs
-from app.masterdata.models import Dealer, Region, Store, dealer_territories
+from app.masterdata import rules as masterdata_rules
 from app.notices import service as notices
 from app.notices.models import NoticeKind, Recipient
 from app.platform.filters import Filters
+from app.production import service as production
 from app.production.models import ProductionLot, RawMaterialLot
+from app.trace import lots
+from app.trace.reach import Preview, Reach, preview, reach
+from app.trace.errors import (LotAlreadyRecalled, RawMaterialLotAlreadyRecalled, RawMaterialLotNotConsumed,
+                              RecallNotFound)
 from app.units import scan_facts, store
-from app.units.models import EventKind, LocationKind, Recall, RecallLot, Unit, UnitScanStats, UnitStatus
+from app.units.models import EventKind, Recall, RecallLot, Unit, UnitStatus
 from app.webhooks.service import emit
 
-PLACES = ("line", "warehouse", "dealer", "store", "in_transit", "sold", "scrapped", "voided")
-_MOVED = (ShipmentStatus.SHIPPED, ShipmentStatus.RECEIVED)
-
-
-@dataclass
-class LotShare:
-    lot_id: int
-    lot_no: str
-    product_id: int
-    units: int  # units this recall marked in the lot (items, cases, pallets)
-
-
-@dataclass
-class Party:
-    """A dealer or store the recalled goods passed through, with its counts of recalled items."""
-
-    kind: str
-    id: int
-    name: str | None = None
-    tier: int | None = None  # dealers
-    regions: list[dict] = field(default_factory=list)  # a store's region; a dealer's territory
-    passed_through: int = 0
-    held_now: int = 0
-    in_transit_to: int = 0
-    sold: int = 0  # stores: sale-scanned there
-
-
-@dataclass
-class Spread:
-    """Where recalled goods went: the lots and their items, by place now, scanned by consumers, and the
-    dealers and stores they passed through (a recall's reach, or a preview's)."""
-
-    lots: list[LotShare]
-    items: int  # recalled items (the units a shelf holds; cases and pallets are counted in the units)
-    by_place: dict[str, int]
-    scanned_by_consumers: int
-    parties: list[Party]
-
-    @property
-    def dealers(self) -> int:
-        return sum(1 for p in self.parties if p.kind == "dealer")
-
-    @property
-    def stores(self) -> int:
-        return sum(1 for p in self.parties if p.kind == "store")
-
-
-@dataclass(kw_only=True)
-class Reach(Spread):
-    recall: Recall
-    raw_material_lot: RawMaterialLot | None
-
-
-# --- marking ------------------------------------------------------------------------------------
 
 def recallable(lot_ids: list[int]) -> list[store.UnitState]:
     """The units a recall of these lots would mark (active, not yet recalled), locked."""
@@ -121,161 +65,6 @@ def mark(*, actor: Actor, recall: Recall, lots: list[ProductionLot], units: list
     db.session.add_all([RecallLot(recall_id=recall.id, lot_id=lot.id, units=per_lot[lot.id]) for lot in lots])
     db.session.flush()
 
-
-# --- reach --------------------------------------------------------------------------------------
-
-def _items(recall_id: int):
-    return (Unit.recall_id == recall_id, Unit.level == Level.ITEM)
-
-
-def _would_recall(lot_ids: list[int]):
-    """The items a recall of these lots would mark now (``recallable``'s filter, as SQL), for its preview."""
-    return (Unit.lot_id.in_(lot_ids), Unit.status == UnitStatus.ACTIVE, Unit.recall_id.is_(None),
-            Unit.level == Level.ITEM)
-
-
-def _by_place(items: tuple) -> dict[str, int]:
-    counts = dict.fromkeys(PLACES, 0)
-    rows = db.session.execute(sa.select(Unit.status, Unit.location_kind, Unit.in_transit, sa.func.count())
-                              .where(*items)
-                              .group_by(Unit.status, Unit.location_kind, Unit.in_transit)).all()
-    for status, kind, in_transit, count in rows:
-        if status is not UnitStatus.ACTIVE:
-            place = status.value
-        elif in_transit:
-            place = "in_transit"
-        else:
-            place = "sold" if kind is LocationKind.CONSUMER else kind.value
-        counts[place] += count
-    return counts
-
-
-def _parties(items: tuple) -> dict[tuple[str, int], Party]:
-    """Every dealer and store the items (``_items`` or ``_would_recall``) passed through, with their counts
-    (set-based)."""
-    kind = sa.String(16)
-    moved = (sa.select(ShipmentUnit.serial, Shipment.shipper_kind, Shipment.shipper_id, Shipment.receiver_kind,
-                       Shipment.receiver_id)
-             .join(Shipment, Shipment.id == ShipmentUnit.shipment_id)
-             .join(Unit, Unit.serial == ShipmentUnit.serial)
-             .where(*items, Shipment.status.in_(_MOVED)).subquery())
-    parties = (PartyKind.DEALER.value, PartyKind.STORE.value)
-    received = sa.select(sa.cast(moved.c.receiver_kind, kind).label("kind"), moved.c.receiver_id.label("id"),
-                         moved.c.serial).where(moved.c.receiver_kind.in_([PartyKind.DEALER, PartyKind.STORE]))
-    sent = sa.select(sa.cast(moved.c.shipper_kind, kind), moved.c.shipper_id, moved.c.serial).where(
-        moved.c.shipper_kind.in_([PartyKind.DEALER, PartyKind.STORE]))
-    here = sa.select(sa.cast(Unit.location_kind, kind), Unit.location_id, Unit.serial).where(
-        *items, Unit.location_kind.in_([LocationKind.DEALER, LocationKind.STORE]))
-    # A sold unit's location id is the store that sold it.
-    sold_at = sa.select(sa.literal(PartyKind.STORE.value, kind), Unit.location_id, Unit.serial).where(
-        *items, Unit.location_kind == LocationKind.CONSUMER, Unit.location_id.is_not(None))
-    passed = sa.union(received, sent, here, sold_at).subquery()  # UNION: each item once per party
-    found: dict[tuple[str, int], Party] = {}
-    for party_kind, party_id, count in db.session.execute(
-            sa.select(passed.c.kind, passed.c.id, sa.func.count()).group_by(passed.c.kind, passed.c.id)):
-        if party_kind in parties and party_id is not None:
-            found[(party_kind, party_id)] = Party(kind=party_kind, id=party_id, passed_through=count)
-    for location_kind, place_id, in_transit, count in db.session.execute(
-            sa.select(Unit.location_kind, Unit.location_id, Unit.in_transit, sa.func.count())
-            .where(*items, Unit.status == UnitStatus.ACTIVE,
-                   Unit.location_kind.in_([LocationKind.DEALER, LocationKind.STORE, LocationKind.CONSUMER]))
-            .group_by(Unit.location_kind, Unit.location_id, Unit.in_transit)):
-        party_kind = PartyKind.STORE.value if location_kind is LocationKind.CONSUMER else location_kind.value
-        party = found.get((party_kind, place_id))
-        if party is None:
-            continue
-        if location_kind is LocationKind.CONSUMER:
-            party.sold += count
-        elif in_transit:
-            party.in_transit_to += count
-        else:
-            party.held_now += count
-    _describe(found)
-    return found
-
-
-def _describe(found: dict[tuple[str, int], Party]) -> None:
-    """Names, tiers and regions of the parties: a few queries for all of them."""
-    dealer_ids = [i for k, i in found if k == "dealer"]
-    store_ids = [i for k, i in found if k == "store"]
-    for start in range(0, max(len(dealer_ids), len(store_ids)), store.CHUNK):
-        dealers, stores = dealer_ids[start:start + store.CHUNK], store_ids[start:start + store.CHUNK]
-        for dealer_id, name, tier in db.session.execute(
-                sa.select(Dealer.id, Dealer.name, Dealer.tier).where(Dealer.id.in_(dealers))):
-            found[("dealer", dealer_id)].name, found[("dealer", dealer_id)].tier = name, tier
-        for dealer_id, code, name in db.session.execute(
-                sa.select(dealer_territories.c.dealer_id, Region.code, Region.name)
-                .join(Region, Region.code == dealer_territories.c.region_code)
-                .where(dealer_territories.c.dealer_id.in_(dealers)).order_by(Region.code)):
-            found[("dealer", dealer_id)].regions.append({"code": code, "name": name})
-        for store_id, name, code, region_name in db.session.execute(
-                sa.select(Store.id, Store.name, Store.region_code, Region.name)
-                .outerjoin(Region, Region.code == Store.region_code).where(Store.id.in_(stores))):
-            found[("store", store_id)].name = name
-            found[("store", store_id)].regions = [{"code": code, "name": region_name}]
-
-
-def reach(recall: Recall) -> Reach:
-    """Where a recall's items are now and every dealer and store they passed through."""
-    lots = [LotShare(lot_id, lot_no, product_id, units) for lot_id, lot_no, product_id, units in db.session.execute(
-        sa.select(RecallLot.lot_id, ProductionLot.lot_no, ProductionLot.product_id, RecallLot.units)
-        .join(ProductionLot, ProductionLot.id == RecallLot.lot_id)
-        .where(RecallLot.recall_id == recall.id).order_by(RecallLot.lot_id))]
-    by_place, scanned, parties = _spread(_items(recall.id))
-    raw = db.session.get(RawMaterialLot, recall.raw_material_lot_id) if recall.raw_material_lot_id else None
-    return Reach(recall=recall, raw_material_lot=raw, lots=lots, items=sum(by_place.values()), by_place=by_place,
-                 scanned_by_consumers=scanned, parties=parties)
-
-
-def _spread(items: tuple) -> tuple[dict[str, int], int, list[Party]]:
-    """Where the items are now, how many a consumer scanned, and every dealer and store they passed through."""
-    by_place = _by_place(items)
-    scanned = db.session.scalar(sa.select(sa.func.count()).select_from(Unit)
-                                .join(UnitScanStats, UnitScanStats.serial == Unit.serial).where(*items))
-    parties = sorted(_parties(items).values(), key=lambda p: (p.kind, -p.passed_through, p.id))
-    return by_place, scanned or 0, parties
-
-
-@dataclass(kw_only=True)
-class Preview(Spread):
-    """What a recall of these lots would reach if it were made now: the same counts as its ``Reach``, read
-    without marking anything, so a person sees the dealers and stores involved before confirming."""
-
-    lot_id: int | None
-    raw_material_lot_id: int | None
-    units: int  # units the recall would mark (items, cases, pallets)
-
-
-def preview(*, lots: list[ProductionLot], lot_id: int | None = None, raw_material_lot_id: int | None = None) -> Preview:
-    """The reach a recall of ``lots`` would have now (read only: nothing is marked, nobody is told)."""
-    lot_ids = [lot.id for lot in lots]
-    marked = dict(db.session.execute(
-        sa.select(Unit.lot_id, sa.func.count()).where(Unit.lot_id.in_(lot_ids), Unit.status == UnitStatus.ACTIVE,
-                                                      Unit.recall_id.is_(None)).group_by(Unit.lot_id)).all())
-    shares = [LotShare(lot.id, lot.lot_no, lot.product_id, marked.get(lot.id, 0))
-              for lot in sorted(lots, key=lambda lot: lot.id)]
-    by_place, scanned, parties = _spread(_would_recall(lot_ids))
-    return Preview(lot_id=lot_id, raw_material_lot_id=raw_material_lot_id, units=sum(marked.values()), lots=shares,
-                   items=sum(by_place.values()), by_place=by_place, scanned_by_consumers=scanned, parties=parties)
-
-
-UNIT_FILTERS = Filters(
-    location_kind=lambda value: Unit.location_kind == LocationKind(value),
-    location_id=lambda value: Unit.location_id == value,
-    status=lambda value: Unit.status == UnitStatus(value),
-    in_transit=lambda value: Unit.in_transit == bool(value),
-    recalled=lambda value: Unit.recall_id.is_not(None) if value else Unit.recall_id.is_(None),
-)
-
-
-def recalled_units(*, recall_id: int, level=None, location_kind=None, in_transit=None, status=None):
-    """A select of a recall's units (items unless ``level`` says otherwise), in serial order, for paging."""
-    query = sa.select(Unit).where(Unit.recall_id == recall_id, Unit.level == Level(level or Level.ITEM))
-    return UNIT_FILTERS.apply(query, location_kind=location_kind, in_transit=in_transit,
-                              status=status).order_by(Unit.serial)
-
-
-# --- telling the channel and the ERP ------------------------------------------------------------
 
 def units_url(recall_id: int) -> str:
     return f"/api/integration/recalls/{recall_id}/units"
@@ -316,3 +105,111 @@ def announce(found: Reach) -> None:
                      "in_transit_to": p.in_transit_to, "sold": p.sold} for p in found.parties],
         "units_url": units_url(recall.id), "created_at": recall.created_at.isoformat(),
     })
+
+
+def _recall(*, actor: Actor, lots: list[ProductionLot], reason: str, public_notice: str | None, already: Conflict,
+            lot_id: int | None = None, raw_material_lot_id: int | None = None) -> Recall:
+    """Mark the lots' active units not yet recalled, tell the dealers and stores reached and the ERP."""
+    units = recallable([lot.id for lot in lots])
+    if not units and db.session.scalar(sa.select(RecallLot.recall_id)
+                                       .where(RecallLot.lot_id.in_([lot.id for lot in lots])).limit(1)):
+        raise already
+    recall = Recall(lot_id=lot_id, raw_material_lot_id=raw_material_lot_id, reason=reason,
+                    public_notice=public_notice, units=len(units), created_by=actor.name, created_at=utcnow())
+    db.session.add(recall)
+    db.session.flush()
+    mark(actor=actor, recall=recall, lots=lots, units=units)
+    announce(reach(recall))
+    audit(actor, "recall.create", recall, {"lot_id": [None, lot_id], "raw_material_lot_id": [None, raw_material_lot_id],
+                                           "reason": [None, reason], "public_notice": [None, public_notice],
+                                           "units": [None, len(units)]})
+    return recall
+
+
+def recall_lot(*, actor: Actor, lot_id: int, reason: str, public_notice: str | None = None) -> Recall:
+    """Recall a lot: mark its active units (items, and parents whose lot it is) and write a RECALL each."""
+    lot = db.session.scalar(sa.select(ProductionLot).where(ProductionLot.id == lot_id).with_for_update())
+    if lot is None:
+        raise masterdata_rules.not_found("production_lot")
+    return _recall(actor=actor, lots=[lot], reason=reason, public_notice=public_notice, lot_id=lot.id,
+                   already=LotAlreadyRecalled(f"Every unit of lot {lot.lot_no} is already recalled."))
+
+
+def recall_raw_material_lot(*, actor: Actor, raw_lot_id: int, reason: str,
+                            public_notice: str | None = None) -> Recall:
+    """Recall every production lot that consumed a raw-material lot, as one recall."""
+    raw = db.session.scalar(sa.select(RawMaterialLot).where(RawMaterialLot.id == raw_lot_id).with_for_update())
+    if raw is None:
+        raise masterdata_rules.not_found("raw_material_lot")
+    lot_ids = production.production_lot_ids_using([raw.id])
+    if not lot_ids:
+        raise RawMaterialLotNotConsumed(f"No production lot consumed raw-material lot {raw.lot_no}.")
+    # Locked in id order, as a recall of one lot locks it: two recalls of overlapping lots queue.
+    lots = list(db.session.scalars(sa.select(ProductionLot).where(ProductionLot.id.in_(lot_ids))
+                                   .order_by(ProductionLot.id).with_for_update()))
+    return _recall(actor=actor, lots=lots, reason=reason, public_notice=public_notice, raw_material_lot_id=raw.id,
+                   already=RawMaterialLotAlreadyRecalled(
+                       f"Every unit of the lots that consumed raw-material lot {raw.lot_no} is already recalled."))
+
+
+def preview_lot_recall(lot_id: int) -> Preview:
+    """What recalling a lot would reach now: the step a person reads before confirming the recall."""
+    lot = db.session.get(ProductionLot, lot_id)
+    if lot is None:
+        raise masterdata_rules.not_found("production_lot")
+    return preview(lots=[lot], lot_id=lot.id)
+
+
+def preview_raw_material_recall(raw_lot_id: int) -> Preview:
+    """What recalling a raw-material lot would reach now (every production lot that consumed it)."""
+    raw = db.session.get(RawMaterialLot, raw_lot_id)
+    if raw is None:
+        raise masterdata_rules.not_found("raw_material_lot")
+    lot_ids = production.production_lot_ids_using([raw.id])
+    if not lot_ids:
+        raise RawMaterialLotNotConsumed(f"No production lot consumed raw-material lot {raw.lot_no}.")
+    lots = list(db.session.scalars(sa.select(ProductionLot).where(ProductionLot.id.in_(lot_ids))))
+    return preview(lots=lots, raw_material_lot_id=raw.id)
+
+
+def get_recall(recall_id: int) -> Recall:
+    recall = db.session.get(Recall, recall_id)
+    if recall is None:
+        raise RecallNotFound()
+    return recall
+
+
+def set_recall_public_notice(*, actor: Actor, recall_id: int, public_notice: str | None) -> Recall:
+    """Change what a recalled unit's printed URL tells the public (None: the general steps only)."""
+    recall = db.session.scalar(sa.select(Recall).where(Recall.id == recall_id).with_for_update())
+    if recall is None:
+        raise RecallNotFound()
+    audit(actor, "recall.public_notice", recall, {"public_notice": [recall.public_notice, public_notice]})
+    recall.public_notice = public_notice
+    return recall
+
+
+def recall_reach(recall_id: int) -> Reach:
+    """A recall with its reach: items by place now, every dealer and store they passed through."""
+    return reach(get_recall(recall_id))
+
+
+def recalled_units(*, recall_id: int, level=None, location_kind=None, in_transit=None, status=None):
+    """A select of a recall's units (items unless ``level`` says otherwise), in serial order (page it, then
+    ``lots.unit_rows``)."""
+    get_recall(recall_id)
+    query = sa.select(Unit).where(Unit.recall_id == recall_id, Unit.level == Level(level or Level.ITEM))
+    return lots.UNIT_FILTERS.apply(query, location_kind=location_kind, in_transit=in_transit,
+                                   status=status).order_by(Unit.serial)
+
+
+_RECALL_FILTERS = Filters(
+    lot_id=lambda value: sa.exists().where(RecallLot.recall_id == Recall.id, RecallLot.lot_id == value),
+    raw_material_lot_id=lambda value: Recall.raw_material_lot_id == value,
+)
+
+
+def list_recalls(*, lot_id: int | None = None, raw_material_lot_id: int | None = None):
+    """Recalls, newest first; ``lot_id``: those covering the production lot (by lot or raw material)."""
+    return _RECALL_FILTERS.apply(sa.select(Recall).order_by(Recall.id.desc()), lot_id=lot_id,
+                                 raw_material_lot_id=raw_material_lot_id)

@@ -1,7 +1,6 @@
-"""Warehouse rules: why a scan is refused (machine code + a sentence), and the whole-request refusals."""
+"""Warehouse rules: why a scan is refused (machine code + a sentence)."""
 from __future__ import annotations
 
-from app.errors import ValidationFailed
 from app.units import store
 
 # --- per-record reasons (a scan upload answers them per record; the request itself succeeds) -----
@@ -41,9 +40,3 @@ REASONS = {
 DUPLICATE = "duplicate"
 ACCEPTED = "accepted"
 REJECTED = "rejected"
-
-# --- whole-request refusals ----------------------------------------------------------------------
-
-class ScanRecordsInvalid(ValidationFailed):
-    code = "invalid_scan_records"
-    message = "The scan records are malformed; see errors for each record."

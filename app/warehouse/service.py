@@ -15,6 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
 
+from app.channel import rules as channel_rules
 from app.channel import shipments as channel_shipments
 from app.codes.models import Level
 from app.db import utcnow
@@ -25,6 +26,8 @@ from app.units import rules as unit_rules
 from app.units import packing, scan_facts, store
 from app.units.models import EventKind, LocationKind, RejectedRecord, Unit, UnitStatus
 from app.warehouse import rules
+from app.warehouse.errors import ScanRecordsInvalid
+from app.warehouse.orders import WarehouseOrders
 
 MAX_RECORDS = 10_000
 INBOUND, OUTBOUND = "inbound", "outbound"
@@ -78,7 +81,7 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
     A record: ``record_id``, ``scanned_at``, ``action`` (inbound | outbound), ``code``,
     ``warehouse_id``; inbound: ``source`` (line | transfer); outbound: exactly one of
     ``to_dealer_id`` / ``to_warehouse_id``; optional ``order_no``: an outbound scan with one lands in
-    a shipment of that order (``channel.shipments.WarehouseOrders``), refused when it doesn't fit.
+    a shipment of that order (``app.warehouse.orders.WarehouseOrders``), refused when it doesn't fit.
     """
     _check_shapes(records)
     source, now = store.source_of(actor), utcnow()
@@ -128,7 +131,7 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
     children = store.children_map(units.values())
     before = {s: store.stock_key(u) for s, u in units.items()}
 
-    orders = channel_shipments.WarehouseOrders(
+    orders = WarehouseOrders(
         actor_label=source, records=[records[i] for i in ready if records[i]["action"] == OUTBOUND])
     changed: dict[int, store.UnitState] = {}
     events: list[dict] = []
@@ -192,7 +195,7 @@ def apply_unpacks(*, actor: Actor, records: list[dict]) -> list[packing.Result]:
     optionally ``parent`` (partial: the parent the child must be in).
     """
     if not 1 <= len(records) <= MAX_RECORDS:
-        raise rules.ScanRecordsInvalid(f"An unpack upload holds 1 to {MAX_RECORDS:,} records.")
+        raise ScanRecordsInvalid(f"An unpack upload holds 1 to {MAX_RECORDS:,} records.")
     records = packing.holder_records(records)
     source = store.source_of(actor)
     warehouses = set(db.session.scalars(sa.select(Warehouse.id).where(
@@ -216,7 +219,7 @@ def _check_shapes(records: list[dict]) -> None:
     """Refuse the whole request when a record lacks what its action needs (the HTTP schema checks too)."""
     errors: dict[int, list[str]] = {}
     if not 1 <= len(records) <= MAX_RECORDS:
-        raise rules.ScanRecordsInvalid(f"A scan upload holds 1 to {MAX_RECORDS:,} records.")
+        raise ScanRecordsInvalid(f"A scan upload holds 1 to {MAX_RECORDS:,} records.")
     for i, record in enumerate(records):
         problems = []
         action = record.get("action")
@@ -238,7 +241,7 @@ def _check_shapes(records: list[dict]) -> None:
         if problems:
             errors[i] = problems
     if errors:
-        raise rules.ScanRecordsInvalid(errors=errors)
+        raise ScanRecordsInvalid(errors=errors)
 
 
 def _active_places(records) -> tuple[set[int], set[int]]:
@@ -325,7 +328,7 @@ def _write_places(units) -> None:
 
 
 def _rejected(index: int, record: dict, reason: str) -> Result:
-    message = rules.REASONS.get(reason) or channel_shipments.REASONS[reason]
+    message = rules.REASONS.get(reason) or channel_rules.REASONS[reason]
     return Result(index, record["record_id"], rules.REJECTED, reason, message)
 
 

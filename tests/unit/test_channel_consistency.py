@@ -11,7 +11,7 @@ from app.db import transaction
 from app.errors import DomainError
 from app.extensions import db
 from app.rebates import service as rebates
-from app.trace import service as trace
+from app.trace import recalls
 from app.units.models import LocationKind, Unit
 from tests import channel_factories as cf
 from tests import unit_factories as uf
@@ -45,7 +45,7 @@ def test_a_lot_recalled_between_scan_and_ship_stops_the_shipment():
     case = cf.dealer_stock(brand, dealer.id, cases_=1)
     shipment = _open_with(dealer.id, store.id, case)
     with transaction():
-        trace.recall_lot(actor=ACTOR, lot_id=brand.lot.id, reason="seal fault")
+        recalls.recall_lot(actor=ACTOR, lot_id=brand.lot.id, reason="seal fault")
     error = _ship_refused(dealer.id, shipment.id)
     assert error.code == "shipment_contents_changed" and "recalled" in str(error.errors)
     assert (_unit(case[0]).location_kind, _unit(case[0]).in_transit) == (LocationKind.DEALER, False)

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.masterdata.models import Warehouse
 from app.stock import service
 from app.stock.models import HolderKind, StockOutflow, StockPosition
-from app.trace import service as trace
+from app.trace import corrections
 from app.units import line_engine, line_sessions, store
 from tests import channel_factories as cf
 from tests import unit_factories as uf
@@ -154,7 +154,7 @@ def test_a_scrap_a_new_label_or_a_lot_correction_is_no_outflow_and_keeps_the_day
     items = uf.commission(brand.lot, 3, warehouse_id=brand.warehouse_id)
     on_day(D2)
     with transaction():
-        trace.correct_unit_lot(actor=ACTOR, code=items[0], lot_id=brand.other_lot.id, reason="wrong lot")
+        corrections.correct_unit_lot(actor=ACTOR, code=items[0], lot_id=brand.other_lot.id, reason="wrong lot")
     with transaction():
         session = line_sessions.start_session(actor=ACTOR, line_id=brand.line_id, lot_id=brand.lot.id)
     new_label = uf.issue(1, product_id=brand.product.id).codes[0]

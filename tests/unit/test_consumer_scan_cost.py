@@ -195,9 +195,9 @@ def test_region_of_answers_the_nearest_centroid_of_all(app):
     import math
     import random
 
-    from app.channel import diversion
+    from app.channel import geolocation
 
-    _, centroids = diversion._district_centroids()
+    _, centroids = geolocation._district_centroids()
     in_table_order = sorted(centroids, key=lambda c: c[1])
 
     def brute(latitude, longitude):
@@ -208,10 +208,10 @@ def test_region_of_answers_the_nearest_centroid_of_all(app):
             distance = x * x + (lat - d_lat) ** 2
             if distance < best:
                 best, code = distance, c
-        return None if code is None or math.sqrt(best) * 6371.0 > diversion.MAX_DISTANCE_KM else code
+        return None if code is None or math.sqrt(best) * 6371.0 > geolocation.MAX_DISTANCE_KM else code
 
     rng = random.Random(6)
     points = [(rng.uniform(10, 60), rng.uniform(65, 145)) for _ in range(300)] + [
         (30.26, 120.13), (39.93, 116.42), (0.0, 0.0), (53.5, 123.3), (18.2, 109.5), (-89.9, 179.9)]
-    assert [diversion.region_of(*p) for p in points] == [brute(*p) for p in points]
-    assert diversion.region_of(30.26, 120.13) == XIHU
+    assert [geolocation.region_of(*p) for p in points] == [brute(*p) for p in points]
+    assert geolocation.region_of(30.26, 120.13) == XIHU

@@ -15,7 +15,7 @@ from app.db import transaction
 from app.errors import DomainError
 from app.extensions import db
 from app.flows import consumer_scans
-from app.trace import service as trace
+from app.trace import recalls
 from app.units.models import LocationKind, Unit, UnitScanStats, UnitStatus
 from tests.consumer_factories import (  # noqa: F401 - goods, hidden and users: tests/attacks import them from here
     BEIJING_POS,
@@ -170,7 +170,7 @@ def test_voided_scrapped_and_recalled(app, goods, users):
     assert scan(user, short(items[0])).verdict is Verdict.SCRAPPED
     assert scan(user, short(items[1])).verdict is Verdict.VOIDED
     with transaction():
-        trace.recall_lot(actor=ACTOR, lot_id=goods["lot"].id, reason="contamination")
+        recalls.recall_lot(actor=ACTOR, lot_id=goods["lot"].id, reason="contamination")
     result = scan(user, short(items[2]))
     assert result.verdict is Verdict.RECALLED and result.product["name"] == "Jasmine Tea"
     assert "召回" in result.message

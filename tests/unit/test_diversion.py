@@ -6,7 +6,8 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from app.channel import diversion
+from app.channel import diversion, geolocation
+from app.channel import errors as channel_errors
 from app.channel.models import AlertStatus, DiversionAlert, SeenKind
 from app.db import transaction
 from app.extensions import db
@@ -101,7 +102,7 @@ def test_a_sale_scan_outside_the_territory_alerts(dealer_goods):
 
 def test_a_consumer_scan_located_outside_the_territory_alerts(dealer_goods):
     # Issue 6 will call it this way: a consumer's position, mapped to a district offline.
-    region = diversion.region_of(39.93, 116.42)  # Dongcheng, Beijing
+    region = geolocation.region_of(39.93, 116.42)  # Dongcheng, Beijing
     assert region == DONGCHENG
 
     raised = check([dealer_goods["items"][3]], place_kind="region", place_id=None, region_code=region,
@@ -114,9 +115,9 @@ def test_a_consumer_scan_located_outside_the_territory_alerts(dealer_goods):
 
 
 def test_a_consumer_scan_inside_the_territory_or_nowhere_known_raises_nothing(dealer_goods):
-    inside = diversion.region_of(30.26, 120.13)  # West Lake, Hangzhou
+    inside = geolocation.region_of(30.26, 120.13)  # West Lake, Hangzhou
     assert inside is not None and inside.startswith("3301")
-    for region in (inside, diversion.region_of(0.0, 0.0)):
+    for region in (inside, geolocation.region_of(0.0, 0.0)):
         assert check([dealer_goods["items"][3]], place_kind="region", region_code=region,
                      seen_kind=SeenKind.CONSUMER_SCAN) == 0
 
@@ -134,11 +135,11 @@ def test_a_dealer_receiving_its_own_goods_is_not_an_alert_but_a_dealer_outside_t
 
 def test_region_of_finds_the_district_of_known_centroids():
     # The bundled dataset's centroids map to themselves.
-    assert diversion.region_of(39.928341, 116.41649) == DONGCHENG
-    assert diversion.region_of(30.259463, 120.130194) == XIHU
-    assert diversion.region_of(None, 120.0) is None
-    assert diversion.region_of(95.0, 120.0) is None
-    assert diversion.region_of(48.85, 2.35) is None  # Paris
+    assert geolocation.region_of(39.928341, 116.41649) == DONGCHENG
+    assert geolocation.region_of(30.259463, 120.130194) == XIHU
+    assert geolocation.region_of(None, 120.0) is None
+    assert geolocation.region_of(95.0, 120.0) is None
+    assert geolocation.region_of(48.85, 2.35) is None  # Paris
 
 
 def test_alerts_filter_by_dealer_region_and_status(dealer_goods):
@@ -167,11 +168,11 @@ def test_resolving_an_alert_is_audited_and_happens_once(dealer_goods):
     assert db.session.scalar(sa.select(AuditRecord.action).where(AuditRecord.entity_type == "diversion_alerts")) \
         == "diversion_alert.resolved"
 
-    with pytest.raises(diversion.AlertAlreadyClosed), transaction():
+    with pytest.raises(channel_errors.AlertAlreadyClosed), transaction():
         diversion.resolve_alert(actor=ACTOR, alert_id=alert.id, status="dismissed", resolution="again")
-    with pytest.raises(diversion.ResolutionInvalid), transaction():
+    with pytest.raises(channel_errors.ResolutionInvalid), transaction():
         diversion.resolve_alert(actor=ACTOR, alert_id=alert.id, status="open", resolution="x")
-    with pytest.raises(diversion.AlertNotFound):
+    with pytest.raises(channel_errors.AlertNotFound):
         diversion.get_alert(alert.id + 1000)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from app.channel import errors as channel_errors
 from app.channel import orders
 from app.channel.models import (OrderLine, OrderStatus, PartyKind, SalesOrder, Shipment, ShipmentScan,
                                 ShipmentStatus)
@@ -184,19 +185,19 @@ def test_a_cancelled_order_refuses_an_older_version(channel):
 def test_an_order_with_shipments_cannot_be_cancelled(channel):
     order_id, _ = upsert(order_data(channel))
     ship(order_id, 1, 1)
-    with pytest.raises(orders.OrderHasShipments):
+    with pytest.raises(channel_errors.OrderHasShipments):
         cancel()
     assert orders.get_order(order_id=order_id).status is OrderStatus.SHIPPING
 
 
 def test_an_unknown_order_cannot_be_cancelled(channel):
-    with pytest.raises(orders.OrderNotFound):
+    with pytest.raises(channel_errors.OrderNotFound):
         cancel("nope")
 
 
 def test_a_stale_cancellation_is_refused(channel):
     upsert(order_data(channel, version=4))
-    with pytest.raises(orders.VersionStale):
+    with pytest.raises(channel_errors.VersionStale):
         cancel(version=3)
 
 

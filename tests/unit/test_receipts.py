@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from app.channel import errors as channel_errors
 from app.channel import receipts
 from app.channel.models import (
     DiscrepancyKind, DiversionAlert, OrderLine, OrderStatus, SalesOrder, ShipmentUnit,
@@ -34,7 +35,7 @@ def test_a_scanned_receipt_records_missing_extra_and_damaged():
                           order_id=order.id)
     assert db.session.scalars(receipts.pending_receipts(receiver_kind="dealer", receiver_id=dealer.id)).all() \
         == [shipment]
-    with pytest.raises(receipts.ShipmentNotFound):
+    with pytest.raises(channel_errors.ShipmentNotFound):
         _confirm(shipment.id, ("dealer", other.id))
 
     receipt = _confirm(shipment.id, ("dealer", dealer.id), codes=[codes[0], stray[0], "NOT-A-CODE"],
@@ -62,7 +63,7 @@ def test_a_scanned_receipt_records_missing_extra_and_damaged():
     assert db.session.scalar(sa.select(OutboundEvent).where(OutboundEvent.type == "receipt.confirmed")) \
         .payload["missing"] == 24
 
-    with pytest.raises(receipts.ShipmentAlreadyReceived):
+    with pytest.raises(channel_errors.ShipmentAlreadyReceived):
         _confirm(shipment.id, ("dealer", dealer.id))
 
 

@@ -21,7 +21,7 @@ from app.reports import channel as channel_reports
 from app.reports.service import Period
 from app.retail import service as retail
 from app.retail.models import SaleScan
-from app.trace import service as trace
+from app.trace import recalls
 from app.units import line_engine, line_sessions
 from app.warehouse import service as warehouse
 from tests import channel_factories as cf
@@ -118,7 +118,7 @@ def play() -> World:
     _upload(line_bj.id, lot_b.id, [_record("commission", at2, code=code)
                                    for code in uf.issue(3, product_id=product.id).codes])
     with transaction():
-        trace.recall_lot(actor=ACTOR, lot_id=lot_b.id, reason="tests")
+        recalls.recall_lot(actor=ACTOR, lot_id=lot_b.id, reason="tests")
 
     with transaction():
         warehouse_id = masterdata.create_warehouse(actor=ACTOR, data={

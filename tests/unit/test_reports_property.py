@@ -34,7 +34,7 @@ from app.payouts.models import Payout, PayoutStatus
 from app.points import service as points
 from app.retail import service as retail
 from app.reports import rebuild
-from app.trace import service as trace
+from app.trace import recalls
 from app.units import line_engine, line_sessions
 from app.warehouse import service as warehouse
 from tests import channel_factories as cf
@@ -315,7 +315,7 @@ class Workload:
 
     def recall(self):
         with transaction():
-            trace.recall_lot(actor=ACTOR, lot_id=self.w.brand.other_lot.id, reason="a bad seal")
+            recalls.recall_lot(actor=ACTOR, lot_id=self.w.brand.other_lot.id, reason="a bad seal")
         self.w.recalled.add("recalled")
         for pool in (self.w.line_cases, self.w.warehouse_cases, self.w.dealer_cases):
             for code in [c for c in pool if c in self.w.recalled]:

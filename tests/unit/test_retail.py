@@ -13,7 +13,7 @@ from app.errors import DomainError
 from app.extensions import db
 from app.retail import service
 from app.retail.models import LedgerEntry, RewardBalance, RewardKind, SaleScan, WithdrawalStatus
-from app.trace import service as trace
+from app.trace import recalls
 from app.units import store
 from app.units.models import Event, EventKind, LocationKind, Unit, UnitStatus
 from app.webhooks.models import OutboundEvent
@@ -132,7 +132,7 @@ def test_codes_that_cannot_be_sold(kind):
         code, status = warehouse_items(shop, 1)[0], 409
         if kind == "recalled":
             with transaction():
-                trace.recall_lot(actor=ACTOR, lot_id=shop.brand.lot.id, reason="test")
+                recalls.recall_lot(actor=ACTOR, lot_id=shop.brand.lot.id, reason="test")
         else:
             with transaction():
                 unit = store.load_units([uf.serial(code)])[uf.serial(code)]

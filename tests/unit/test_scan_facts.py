@@ -13,7 +13,7 @@ from app.consumers.models import Verdict
 from app.db import transaction, utcnow
 from app.errors import DomainError
 from app.extensions import db, redis
-from app.trace import service as trace
+from app.trace import recalls
 from app.units import scan_facts
 from app.units.models import Unit, UnitStatus
 from tests.consumer_factories import scan, short
@@ -51,7 +51,7 @@ def test_every_writer_puts_its_change_where_the_next_scan_reads_it(app, users):
     sell(shop.clerk, shop.store_id, code)
     assert scanned_without_reading_units(consumer, code).story["store"]["sold"] is True
     with transaction():
-        trace.recall_lot(actor=ACTOR, lot_id=shop.brand.lot.id, reason="contamination")
+        recalls.recall_lot(actor=ACTOR, lot_id=shop.brand.lot.id, reason="contamination")
     assert scanned_without_reading_units(consumer, code).verdict is Verdict.RECALLED
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from app.channel import errors as channel_errors
 from app.channel import shipments
 from app.channel.models import OrderStatus, SalesOrder, Shipment, ShipmentStatus
 from app.db import transaction
@@ -124,7 +125,7 @@ def test_undo_frees_the_code_and_the_line():
     assert _reasons(outcome) == [None] and outcome.progress[0].picked == 24
     with transaction():
         shipments.ship(actor_label="t", shipper_kind="dealer", shipper_id=dealer.id, shipment_id=shipment.id)
-    with pytest.raises(shipments.ShipmentNotOpen):
+    with pytest.raises(channel_errors.ShipmentNotOpen):
         with transaction():
             shipments.undo_scan(actor_label="t", shipper_kind="dealer", shipper_id=dealer.id,
                                 shipment_id=shipment.id, scan_id=outcome.results[0].scan_id)
@@ -140,11 +141,11 @@ def test_undo_frees_the_code_and_the_line():
 def test_an_order_is_shipped_only_by_its_seller_and_not_when_cancelled():
     brand, dealer, sub = _world()
     order = cf.make_order(seller=("dealer", sub.id), buyer=("dealer", dealer.id), lines=[(brand.product.id, 24)])
-    with pytest.raises(shipments.OrderNotFound):
+    with pytest.raises(channel_errors.OrderNotFound):
         _open(dealer.id, order_id=order.id)
     with transaction():
         db.session.get(SalesOrder, order.id).status = OrderStatus.CANCELLED
-    with pytest.raises(shipments.OrderNotShippable):
+    with pytest.raises(channel_errors.OrderNotShippable):
         _open(sub.id, order_id=order.id)
 
 
@@ -162,7 +163,7 @@ def test_shipping_never_goes_beyond_a_lines_quantity():
     _scan(dealer.id, second.id, [codes[1]])
     with transaction():
         shipments.ship(actor_label="t", shipper_kind="dealer", shipper_id=dealer.id, shipment_id=first.id)
-    with pytest.raises(shipments.LineOverShipped):
+    with pytest.raises(channel_errors.LineOverShipped):
         with transaction():
             shipments.ship(actor_label="t", shipper_kind="dealer", shipper_id=dealer.id, shipment_id=second.id)
     assert db.session.get(Shipment, second.id).status is ShipmentStatus.OPEN

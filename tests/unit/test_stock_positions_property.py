@@ -26,7 +26,7 @@ from app.extensions import db
 from app.retail import service as retail
 from app.stock import service as stock
 from app.stock.models import HolderKind, StockOutflow
-from app.trace import service as trace
+from app.trace import corrections
 from app.units import line_engine, line_sessions, store
 from tests import channel_factories as cf
 from tests.concurrency import at_once
@@ -140,7 +140,7 @@ class ChannelMoves(RuleBasedStateMachine):
         code, item = live[index % len(live)]
         other = self.brand.other_lot.id if item.lot_id == self.brand.lot.id else self.brand.lot.id
         with transaction():
-            trace.correct_unit_lot(actor=ACTOR, code=code, lot_id=other, reason="wrong lot")
+            corrections.correct_unit_lot(actor=ACTOR, code=code, lot_id=other, reason="wrong lot")
         item.lot_id = other  # same holder, same day received
 
     @rule(index=st.integers(0, 99))

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from app.db import transaction
 from app.masterdata import service as masterdata
-from app.trace import service as trace
+from app.trace import code_trace
 from app.units import line_engine, line_sessions
 from app.warehouse import service as warehouse
 from tests import unit_factories as uf
@@ -48,14 +48,14 @@ def test_a_relabelled_item_keeps_its_history_and_sees_its_pallet_ship_while_a_re
         results = warehouse.apply_scans(actor=ACTOR, records=scans)
     assert [r.status for r in results] == ["accepted", "accepted"], results
 
-    relabelled = trace.trace_code(fresh)
+    relabelled = code_trace.trace_code(fresh)
     assert relabelled.replaces == items[0]
     assert [(e.kind.value, e.code) for e in relabelled.timeline if e.via is None] == [
         ("commission", items[0]), ("pack", items[0]), ("replace", fresh)]
     assert [(e.kind.value, e.via) for e in relabelled.timeline if e.via] == [
         ("pack", case), ("receive", pallet), ("ship", pallet)]
     assert (relabelled.location.kind.value, relabelled.location.in_transit) == ("dealer", True)
-    removed = trace.trace_code(items[1])
+    removed = code_trace.trace_code(items[1])
     assert [(e.kind.value, e.via) for e in removed.timeline] == [
         ("commission", None), ("pack", None), ("pack", case), ("remove", None)]
     assert removed.location.kind.value == "line"

@@ -19,7 +19,7 @@ from app.extensions import db
 from app.identity.models import AuditRecord
 from app.masterdata import service as masterdata
 from app.production import service as production
-from app.trace import service as trace
+from app.trace import code_trace, corrections, lots, recalls
 from app.units import store
 from app.units.models import Event, EventKind, LocationKind, Unit, UnitStatus
 from app.stock.models import HolderKind, StockPosition
@@ -168,7 +168,7 @@ def stock_of(lot_id: int) -> int:
 
 def test_a_code_trace_shows_product_lot_materials_place_tree_and_ancestors(app):
     world = build_world()
-    item = trace.trace_code(world.items[0].lower())  # codes are read case-insensitively
+    item = code_trace.trace_code(world.items[0].lower())  # codes are read case-insensitively
     assert (item.code, item.commissioned, item.level, item.status) == \
         (world.items[0], True, Level.ITEM, UnitStatus.ACTIVE)
     assert (item.product.id, item.lot.id, item.lot.line_id) == (world.product.id, world.lot.id, world.line.id)
@@ -177,7 +177,7 @@ def test_a_code_trace_shows_product_lot_materials_place_tree_and_ancestors(app):
         (LocationKind.WAREHOUSE, world.warehouse.id, "Main", False)
     assert [(a.code, a.level) for a in item.ancestors] == [(world.cases[0], Level.CASE),
                                                            (world.pallet, Level.PALLET)]
-    pallet = trace.trace_code(world.pallet)
+    pallet = code_trace.trace_code(world.pallet)
     assert pallet.ancestors == [] and (pallet.tree_size, pallet.truncated) == (6, False)
     assert [(c.code, [g.code for g in c.children]) for c in pallet.children] == \
         [(world.cases[0], world.items[:2]), (world.cases[1], world.items[2:])]
@@ -185,8 +185,8 @@ def test_a_code_trace_shows_product_lot_materials_place_tree_and_ancestors(app):
 
 def test_a_large_tree_is_cut_and_says_so(app, monkeypatch):
     world = build_world()
-    monkeypatch.setattr(trace, "TREE_CAP", 3)
-    pallet = trace.trace_code(world.pallet)
+    monkeypatch.setattr(code_trace, "TREE_CAP", 3)
+    pallet = code_trace.trace_code(world.pallet)
     assert (pallet.tree_size, pallet.truncated) == (3, True)
 
 
@@ -194,31 +194,31 @@ def test_the_timeline_has_the_pallets_events_while_the_item_was_inside_and_not_a
     world = build_world()
     remove(world.items[1], at=minutes(10))
     ship(world.pallet, dealer_id=world.dealer.id, at=minutes(20))
-    stayed = trace.trace_code(world.items[0]).timeline
+    stayed = code_trace.trace_code(world.items[0]).timeline
     assert kinds(stayed) == ["commission", "pack"]
     assert kinds(stayed, via=world.cases[0]) == ["pack"]  # the case onto the pallet
     assert kinds(stayed, via=world.pallet) == ["receive", "ship"]
     assert [e.occurred_at for e in stayed] == sorted(e.occurred_at for e in stayed)
     pack = stayed[1]
     assert (pack.code, pack.parent_code, pack.location.kind) == (world.items[0], world.cases[0], LocationKind.LINE)
-    left = trace.trace_code(world.items[1])
+    left = code_trace.trace_code(world.items[1])
     assert kinds(left.timeline) == ["commission", "pack", "remove"]
     assert kinds(left.timeline, via=world.pallet) == ["receive"]  # not the ship after it was removed
     assert left.ancestors == [] and left.location.kind is LocationKind.WAREHOUSE
-    assert trace.trace_code(world.items[0]).location.kind is LocationKind.DEALER
+    assert code_trace.trace_code(world.items[0]).location.kind is LocationKind.DEALER
 
 
 def test_a_replaced_label_carries_the_old_codes_history(app):
     world = build_world()
     fresh = replace(world.items[0], at=minutes(10))
     ship(world.pallet, dealer_id=world.dealer.id, at=minutes(20))
-    new = trace.trace_code(fresh)
+    new = code_trace.trace_code(fresh)
     assert (new.replaces, new.replaced_by, new.status) == (world.items[0], None, UnitStatus.ACTIVE)
     own = [(e.kind.value, e.code) for e in new.timeline if e.via is None]
     assert own == [("commission", world.items[0]), ("pack", world.items[0]), ("replace", fresh)]
     assert kinds(new.timeline, via=world.pallet) == ["receive", "ship"]
     assert [a.code for a in new.ancestors] == [world.cases[0], world.pallet]
-    old = trace.trace_code(world.items[0])
+    old = code_trace.trace_code(world.items[0])
     assert (old.status, old.replaced_by) == (UnitStatus.VOIDED, fresh)
     assert stock_of(world.lot.id) == 0  # shipped
 
@@ -227,7 +227,7 @@ def test_an_item_keeps_its_cases_history_when_the_case_label_is_replaced(app):
     world = build_world()
     new_case = replace(world.cases[0], at=minutes(10))
     ship(world.pallet, dealer_id=world.dealer.id, at=minutes(20))
-    item = trace.trace_code(world.items[0])
+    item = code_trace.trace_code(world.items[0])
     assert [a.code for a in item.ancestors] == [new_case, world.pallet]
     assert [(e.kind.value, e.via) for e in item.timeline if e.via] == [
         ("pack", world.cases[0]), ("receive", world.pallet), ("replace", world.cases[0]),
@@ -237,7 +237,7 @@ def test_an_item_keeps_its_cases_history_when_the_case_label_is_replaced(app):
 def test_a_code_issued_but_never_commissioned_has_a_bare_trace(app):
     product = make_product()
     code = uf.issue(1, product_id=product.id)[0]
-    result = trace.trace_code(code)
+    result = code_trace.trace_code(code)
     assert (result.commissioned, result.level, result.product.id, result.timeline) == \
         (False, Level.ITEM, product.id, [])
 
@@ -245,14 +245,14 @@ def test_a_code_issued_but_never_commissioned_has_a_bare_trace(app):
 @pytest.mark.parametrize("text, reason", [("not a code", "malformed"), ("0" * 18, "forged")])
 def test_forged_and_malformed_codes_are_not_found(app, text, reason):
     with pytest.raises(DomainError) as caught:
-        trace.trace_code(text)
+        code_trace.trace_code(text)
     assert (caught.value.status, caught.value.code, caught.value.errors) == (404, "code_not_found", {"code": [reason]})
 
 
 def test_an_item_scrapped_with_its_case_shows_the_scrap(app):
     world = build_world()
     scrap(world.cases[1], at=minutes(5))
-    item = trace.trace_code(world.items[2])
+    item = code_trace.trace_code(world.items[2])
     assert item.status is UnitStatus.SCRAPPED and kinds(item.timeline)[-1] == "scrap"
     assert stock_of(world.lot.id) == 2
 
@@ -265,18 +265,18 @@ def test_the_recall_view_counts_items_by_place(app):
     remove(world.items[1], at=minutes(10))
     ship(world.pallet, dealer_id=world.dealer.id, at=minutes(20))
     scrap(on_line[2], at=minutes(30))
-    summary = trace.lot_summary(world.lot.id)
+    summary = lots.lot_summary(world.lot.id)
     assert (summary.units, summary.active, summary.in_transit, summary.scrapped, summary.recalled) == (7, 6, 3, 1, 0)
     assert summary.by_kind == {"dealer": 3, "line": 2, "warehouse": 1}
     assert [(p.kind.value, p.id, p.name, p.in_transit, p.units) for p in summary.by_location] == [
         ("dealer", world.dealer.id, world.dealer.name, True, 3),
         ("line", world.line.id, world.line.name, False, 2),
         ("warehouse", world.warehouse.id, "Main", False, 1)]
-    rows = trace.unit_rows(db.session.scalars(trace.lot_units(lot_id=world.lot.id, location_kind="dealer")))
+    rows = lots.unit_rows(db.session.scalars(lots.lot_units(lot_id=world.lot.id, location_kind="dealer")))
     assert sorted(r.code for r in rows) == sorted([world.items[0], *world.items[2:]])
     assert {(r.location.name, r.in_transit) for r in rows} == {(world.dealer.name, True)}
     assert {r.parent_code for r in rows} == set(world.cases)
-    cases = db.session.scalars(trace.lot_units(lot_id=world.lot.id, level="case")).all()
+    cases = db.session.scalars(lots.lot_units(lot_id=world.lot.id, level="case")).all()
     assert len(cases) == 2
 
 
@@ -285,7 +285,7 @@ def test_a_recall_marks_the_lots_active_units_and_writes_an_event_each(app):
     scrap(world.cases[1], at=minutes(5))
     other = uf.commission(make_production_lot(product_id=world.product.id), 1)
     with transaction():
-        recall = trace.recall_lot(actor=ACTOR, lot_id=world.lot.id, reason="sorghum moisture")
+        recall = recalls.recall_lot(actor=ACTOR, lot_id=world.lot.id, reason="sorghum moisture")
     # two items + their case + the pallet (whose lot is its first child's); the scrapped case is left
     marked = db.session.scalars(sa.select(Unit.serial).where(Unit.recall_id == recall.id)).all()
     assert sorted(marked) == sorted(uf.serial(c) for c in (*world.items[:2], world.cases[0], world.pallet))
@@ -293,10 +293,10 @@ def test_a_recall_marks_the_lots_active_units_and_writes_an_event_each(app):
     events = db.session.scalars(sa.select(Event).where(Event.kind == EventKind.RECALL)).all()
     assert sorted(e.serial for e in events) == sorted(marked)
     assert events[0].data == {"recall_id": recall.id, "reason": "sorghum moisture"}
-    item = trace.trace_code(world.items[0])
+    item = code_trace.trace_code(world.items[0])
     assert item.recall.id == recall.id
     assert kinds(item.timeline)[-1] == "recall" and kinds(item.timeline, via=world.pallet)[-1] == "recall"
-    assert trace.lot_summary(world.lot.id).recalled == 2
+    assert lots.lot_summary(world.lot.id).recalled == 2
     assert db.session.scalar(sa.select(AuditRecord.action).where(AuditRecord.entity_type == "recalls")) == \
         "recall.create"
 
@@ -304,22 +304,22 @@ def test_a_recall_marks_the_lots_active_units_and_writes_an_event_each(app):
 def test_recalling_again_marks_only_units_not_yet_recalled_and_refuses_when_there_are_none(app):
     world = build_world()
     with transaction():
-        first = trace.recall_lot(actor=ACTOR, lot_id=world.lot.id, reason="first")
+        first = recalls.recall_lot(actor=ACTOR, lot_id=world.lot.id, reason="first")
     with pytest.raises(DomainError) as caught, transaction():
-        trace.recall_lot(actor=ACTOR, lot_id=world.lot.id, reason="again")
+        recalls.recall_lot(actor=ACTOR, lot_id=world.lot.id, reason="again")
     assert (caught.value.status, caught.value.code) == (409, "lot_already_recalled")
     late = uf.commission(world.lot, 2)
     with transaction():
-        second = trace.recall_lot(actor=ACTOR, lot_id=world.lot.id, reason="late units")
+        second = recalls.recall_lot(actor=ACTOR, lot_id=world.lot.id, reason="late units")
     assert (first.units, second.units) == (7, 2)
     assert {_unit(c, lock=False).recall_id for c in late} == {second.id}
     assert _unit(world.items[0], lock=False).recall_id == first.id
-    assert [r.id for r in trace.lot_summary(world.lot.id).recalls] == [first.id, second.id]
+    assert [r.id for r in lots.lot_summary(world.lot.id).recalls] == [first.id, second.id]
 
 
 def test_a_recall_of_an_unknown_lot_is_not_found(app):
     with pytest.raises(DomainError) as caught, transaction():
-        trace.recall_lot(actor=ACTOR, lot_id=987654, reason="x")
+        recalls.recall_lot(actor=ACTOR, lot_id=987654, reason="x")
     assert (caught.value.status, caught.value.code) == (404, "production_lot_not_found")
 
 
@@ -332,13 +332,13 @@ def test_a_raw_material_lot_leads_to_every_lot_and_unit_that_used_it(app):
         production.add_consumption(actor=ACTOR, lot_id=second.id, raw_lot_id=world.raw.id)
     uf.commission(second, 3)
     uf.commission(make_production_lot(product_id=world.product.id), 5)  # did not use it
-    result = trace.raw_material_trace(world.raw.id)
+    result = lots.raw_material_trace(world.raw.id)
     assert [(u.consumption.production_lot_id, u.summary.units, u.summary.by_kind) for u in result.lots] == [
         (world.lot.id, 4, {"warehouse": 4}), (second.id, 3, {"line": 3})]
     assert result.units == 7
-    units = db.session.scalars(trace.units_using(raw_lot_id=world.raw.id)).all()
+    units = db.session.scalars(lots.units_using(raw_lot_id=world.raw.id)).all()
     assert len(units) == 7 and {u.lot_id for u in units} == {world.lot.id, second.id}
-    assert len(db.session.scalars(trace.units_using(raw_lot_id=world.raw.id, location_kind="line")).all()) == 3
+    assert len(db.session.scalars(lots.units_using(raw_lot_id=world.raw.id, location_kind="line")).all()) == 3
 
 
 # --- corrections --------------------------------------------------------------------------------
@@ -347,7 +347,7 @@ def test_a_lot_correction_moves_stock_and_points_at_the_commission(app):
     world = build_world()
     right = make_production_lot(product_id=world.product.id, factory_id=world.factory.id)
     with transaction():
-        correction = trace.correct_unit_lot(actor=ACTOR, code=world.items[0], lot_id=right.id,
+        correction = corrections.correct_unit_lot(actor=ACTOR, code=world.items[0], lot_id=right.id,
                                             reason="operator picked the wrong lot")
     commission = db.session.scalar(sa.select(Event).where(
         Event.serial == uf.serial(world.items[0]), Event.kind == EventKind.COMMISSION))
@@ -356,7 +356,7 @@ def test_a_lot_correction_moves_stock_and_points_at_the_commission(app):
     assert event.data == {"field": "lot_id", "from": world.lot.id, "to": right.id,
                           "reason": "operator picked the wrong lot"}
     assert (stock_of(world.lot.id), stock_of(right.id)) == (3, 1)
-    item = trace.trace_code(world.items[0])
+    item = code_trace.trace_code(world.items[0])
     assert item.lot.id == right.id
     entries = {e.id: e for e in item.timeline}
     assert entries[commission.id].corrected_by == [event.id]
@@ -369,7 +369,7 @@ def test_a_correction_of_a_replaced_label_points_at_the_old_codes_commission(app
     fresh = replace(world.items[0], at=minutes(10))
     right = make_production_lot(product_id=world.product.id, factory_id=world.factory.id)
     with transaction():
-        correction = trace.correct_unit_lot(actor=ACTOR, code=fresh, lot_id=right.id, reason="x")
+        correction = corrections.correct_unit_lot(actor=ACTOR, code=fresh, lot_id=right.id, reason="x")
     commission = db.session.scalar(sa.select(Event.id).where(
         Event.serial == uf.serial(world.items[0]), Event.kind == EventKind.COMMISSION))
     assert correction.event.corrects_event_id == commission
@@ -387,7 +387,7 @@ def test_a_correction_is_refused_for_another_product_a_case_the_same_lot_or_an_u
              ("0" * 18, world.lot.id, 404, "code_not_found")]
     for code, lot_id, status, error in cases:
         with pytest.raises(DomainError) as caught, transaction():
-            trace.correct_unit_lot(actor=ACTOR, code=code, lot_id=lot_id, reason="x")
+            corrections.correct_unit_lot(actor=ACTOR, code=code, lot_id=lot_id, reason="x")
         assert (caught.value.status, caught.value.code) == (status, error)
     assert stock_of(world.lot.id) == 4
     assert db.session.scalar(sa.select(sa.func.count()).where(Event.kind == EventKind.CORRECT)) == 0
@@ -397,7 +397,7 @@ def test_two_recalls_of_one_lot_at_once_mark_each_unit_once(app, mariadb):
     world = build_world()
 
     def recall(reason):
-        return lambda: trace.recall_lot(actor=ACTOR, lot_id=world.lot.id, reason=reason).units
+        return lambda: recalls.recall_lot(actor=ACTOR, lot_id=world.lot.id, reason=reason).units
 
     outcomes = at_once(app, recall("a"), recall("b"), each_in_transaction=True)
     assert sorted((o.code if isinstance(o, DomainError) else o for o in outcomes), key=str) == \

@@ -23,6 +23,7 @@ from app.stock import service as stock
 from app.stock.models import HolderKind, StockPosition
 from app.units import store
 from app.warehouse import rules
+from app.warehouse.errors import ScanRecordsInvalid
 from app.warehouse.cli import warehouse as warehouse_cli
 from tests import unit_factories as uf
 from tests.masterdata_factories import ACTOR, make_dealer
@@ -266,14 +267,14 @@ def test_rejected_records_are_kept_with_their_reason_without_a_line_session(worl
 
 def test_a_malformed_record_refuses_the_whole_request(world):
     item = uf.commission(world.lot, 1)[0]
-    with pytest.raises(rules.ScanRecordsInvalid) as refused:
+    with pytest.raises(ScanRecordsInvalid) as refused:
         apply(inbound(item, world.a), outbound(item, world.a))  # outbound to nowhere
     assert list(refused.value.errors) == [1]
-    with pytest.raises(rules.ScanRecordsInvalid):
+    with pytest.raises(ScanRecordsInvalid):
         apply(outbound(item, world.a, to_dealer_id=world.dealer, to_warehouse_id=world.b))
-    with pytest.raises(rules.ScanRecordsInvalid):
+    with pytest.raises(ScanRecordsInvalid):
         apply(record(item, "inbound", world.a))  # no source
-    with pytest.raises(rules.ScanRecordsInvalid):
+    with pytest.raises(ScanRecordsInvalid):
         apply()
     assert unit(item).location_kind is LocationKind.LINE
 

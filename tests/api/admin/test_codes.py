@@ -13,8 +13,9 @@ import pyzipper
 import sqlalchemy as sa
 
 from app import gs1
+from app.codes import export_jobs
 from app.codes import service as codes
-from app.codes.models import CodeBatch, CodeCounter, ExportJob
+from app.codes.models import CodeBatch, CodeCounter, ExportJob, ExportStatus
 from app.db import transaction, utcnow
 from app.extensions import db
 from app.identity.models import AuditRecord, Role
@@ -290,9 +291,9 @@ def test_a_worker_runs_queued_exports_and_takes_the_password_from_redis(client, 
     assert client.get(f"/api/admin/code-batches/exports/{job_id}/download",
                       headers=headers).get_json()["code"] == "export_not_ready"
 
-    assert codes.work(once=True) == 1
+    assert export_jobs.work(once=True) == 1
     assert redis.get(codes.PASSWORD_KEY.format(job_id=job_id)) is None  # deleted on pickup
-    assert codes.work(once=True) == 0
+    assert export_jobs.work(once=True) == 0
     with pyzipper.AESZipFile(io.BytesIO(download(client, headers, job_id))) as archive:
         archive.setpassword(b"a worker password")
         assert len(csv_rows(archive)) == 12
@@ -305,7 +306,7 @@ def test_an_encrypted_export_whose_password_expired_fails_instead_of_writing_pla
     headers = auth.as_admin()
     job_id = issue(client, headers, count=3, export_password="a worker password").get_json()["export"]["id"]
     redis.delete(codes.PASSWORD_KEY.format(job_id=job_id))
-    codes.work(once=True)
+    export_jobs.work(once=True)
     job = client.get(f"/api/admin/code-batches/exports/{job_id}", headers=headers).get_json()
     assert job["status"] == "failed" and "password" in job["error"]
 
@@ -313,9 +314,9 @@ def test_an_encrypted_export_whose_password_expired_fails_instead_of_writing_pla
 def test_a_job_is_claimed_by_one_runner_only(client, auth, app, monkeypatch):
     monkeypatch.setitem(app.config, "CODE_EXPORT_RUNNER", "worker")
     job_id = issue(client, auth.as_admin(), count=3).get_json()["export"]["id"]
-    assert codes.claim_export(job_id) == 1
-    assert codes.claim_export(job_id) is None
-    assert codes.run_export(job_id=job_id) is False
+    assert export_jobs.claim_export(job_id) == 1
+    assert export_jobs.claim_export(job_id) is None
+    assert export_jobs.run_export(job_id=job_id) is False
 
 
 def _age_heartbeat(job_id, seconds):
@@ -329,12 +330,12 @@ def test_a_job_whose_worker_died_is_taken_over_and_the_dead_runner_cannot_overwr
     monkeypatch.setitem(app.config, "CODE_EXPORT_RUNNER", "worker")
     headers = auth.as_admin()
     job_id = issue(client, headers, count=5).get_json()["export"]["id"]
-    dead_attempt = codes.claim_export(job_id)  # a worker claims it, then dies
+    dead_attempt = export_jobs.claim_export(job_id)  # a worker claims it, then dies
     _age_heartbeat(job_id, app.config["CODE_EXPORT_STALE_SECONDS"] + 1)
-    assert codes.work(once=True) == 1
+    assert export_jobs.work(once=True) == 1
     job = client.get(f"/api/admin/code-batches/exports/{job_id}", headers=headers).get_json()
     assert job["status"] == "done" and job["rows_done"] == 5
-    codes._finish(job_id, dead_attempt, status=codes.ExportStatus.FAILED, error="late")  # it wakes up
+    export_jobs._finish(job_id, dead_attempt, status=ExportStatus.FAILED, error="late")  # it wakes up
     job = client.get(f"/api/admin/code-batches/exports/{job_id}", headers=headers).get_json()
     assert job["status"] == "done"
 
@@ -342,8 +343,8 @@ def test_a_job_whose_worker_died_is_taken_over_and_the_dead_runner_cannot_overwr
 def test_a_live_job_is_not_taken_over(client, auth, app, monkeypatch):
     monkeypatch.setitem(app.config, "CODE_EXPORT_RUNNER", "worker")
     job_id = issue(client, auth.as_admin(), count=5).get_json()["export"]["id"]
-    codes.claim_export(job_id)
-    assert codes.recover_stale_exports(stale_after=timedelta(seconds=60)) == 0
+    export_jobs.claim_export(job_id)
+    assert export_jobs.recover_stale_exports(stale_after=timedelta(seconds=60)) == 0
     assert db.session.get(ExportJob, job_id, populate_existing=True).status.value == "running"
 
 
@@ -351,9 +352,9 @@ def test_an_encrypted_job_whose_worker_died_fails_as_its_password_is_gone(client
     monkeypatch.setitem(app.config, "CODE_EXPORT_RUNNER", "worker")
     job_id = issue(client, auth.as_admin(), count=5,
                    export_password="a worker password").get_json()["export"]["id"]
-    codes.claim_export(job_id)
+    export_jobs.claim_export(job_id)
     _age_heartbeat(job_id, 3600)
-    assert codes.recover_stale_exports(stale_after=timedelta(seconds=60)) == 1
+    assert export_jobs.recover_stale_exports(stale_after=timedelta(seconds=60)) == 1
     job = db.session.get(ExportJob, job_id, populate_existing=True)
     assert job.status.value == "failed" and "request a new export" in job.error
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from app.db import transaction
 from app.extensions import db
 from app.notices.models import Notice
-from app.trace import recalls
+from app.trace import reach, recalls
 from app.units.models import Recall
 from app.webhooks.models import OutboundEvent, WebhookDelivery
 from tests import channel_factories as cf
@@ -185,11 +185,10 @@ def test_the_reach_costs_the_same_queries_for_a_large_lot_as_for_a_small_one(app
     to_s = cf.ship_to(cases[:4], shipper=("dealer", a), receiver=("store", s))
     cf.receive(to_s.id, receiver=("store", s))
     cf.ship_to(cases[10:11], shipper=("warehouse", brand.warehouse_id), receiver=("dealer", b))
-    from app.trace import service as trace
 
     with transaction():
-        small = trace.recall_lot(actor=ACTOR, lot_id=brand.lot.id, reason="x")
-        large = trace.recall_lot(actor=ACTOR, lot_id=brand.other_lot.id, reason="x")
+        small = recalls.recall_lot(actor=ACTOR, lot_id=brand.lot.id, reason="x")
+        large = recalls.recall_lot(actor=ACTOR, lot_id=brand.other_lot.id, reason="x")
     counts, reaches = [], []
     for recall in (small, large):
         statements = []
@@ -199,12 +198,12 @@ def test_the_reach_costs_the_same_queries_for_a_large_lot_as_for_a_small_one(app
 
         sa.event.listen(db.engine, "before_cursor_execute", listener)
         try:
-            reaches.append(recalls.reach(db.session.get(Recall, recall.id)))
+            reaches.append(reach.reach(db.session.get(Recall, recall.id)))
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", listener)
         counts.append(len(statements))
     large_reach = reaches[1]
-    assert large_reach.by_place == {**dict.fromkeys(recalls.PLACES, 0), "warehouse": 336, "dealer": 144,
+    assert large_reach.by_place == {**dict.fromkeys(reach.PLACES, 0), "warehouse": 336, "dealer": 144,
                                     "store": 96, "in_transit": 24}
     assert [(p.kind, p.id, p.passed_through, p.held_now, p.in_transit_to) for p in large_reach.parties] == \
         [("dealer", a, 240, 144, 0), ("dealer", b, 24, 0, 24), ("store", s, 96, 96, 0)]

@@ -8,7 +8,7 @@ from app.codes import service as codes
 from app.consumers.models import ConsumerScan
 from app.db import transaction
 from app.extensions import db
-from app.trace import service as trace
+from app.trace import recalls
 from app.units.models import Unit, UnitStatus
 from tests.masterdata_factories import ACTOR, make_product
 from tests.unit_factories import issue, serial, set_units
@@ -80,7 +80,7 @@ def _scrapped(goods):
 
 def _recalled(goods):
     with transaction():
-        trace.recall_lot(actor=ACTOR, lot_id=goods["lot"].id, reason="contamination")
+        recalls.recall_lot(actor=ACTOR, lot_id=goods["lot"].id, reason="contamination")
     return goods["items"][0]
 
 
@@ -131,7 +131,7 @@ def test_brand_contacts_not_configured_are_left_out(client):
 def test_a_recall_page_shows_the_recalls_public_notice_and_never_its_internal_reason(client, goods):
     items = goods["items"]
     with transaction():
-        trace.recall_lot(actor=ACTOR, lot_id=goods["lot"].id, reason="supplier R-88 aflatoxin, see QA-17",
+        recalls.recall_lot(actor=ACTOR, lot_id=goods["lot"].id, reason="supplier R-88 aflatoxin, see QA-17",
                          public_notice="请将产品退回购买门店，凭瓶盖全额退款。<Refund at the store>")
     page = client.get(f"/c/{items[0]}").get_data(as_text=True)
     assert "请将产品退回购买门店，凭瓶盖全额退款。&lt;Refund at the store&gt;" in page
@@ -140,7 +140,7 @@ def test_a_recall_page_shows_the_recalls_public_notice_and_never_its_internal_re
 
 def test_a_recall_without_a_public_notice_shows_the_general_steps_only(client, goods):
     with transaction():
-        trace.recall_lot(actor=ACTOR, lot_id=goods["lot"].id, reason="internal: line 3 seal")
+        recalls.recall_lot(actor=ACTOR, lot_id=goods["lot"].id, reason="internal: line 3 seal")
     page = client.get(f"/c/{goods['items'][0]}").get_data(as_text=True)
     assert "line 3 seal" not in page and "召回说明" not in page and "停止食用" in page
 
