@@ -188,7 +188,7 @@ def pallet(actor, *, product_id: int, lot_id: int, location_kind, location_id: i
     from app.codes import service as codes
     from app.codes.models import Level
     from app.db import transaction
-    from app.units import store
+    from app.units import unit_rows
     from app.units.models import UnitStatus
 
     with transaction():
@@ -197,7 +197,7 @@ def pallet(actor, *, product_id: int, lot_id: int, location_kind, location_id: i
         pallets, _ = codes.issue_batch(actor=actor, product_id=product_id, level="pallet", count=1)
 
     def unit(batch, i, level, parent, children):
-        return store.UnitState(
+        return unit_rows.UnitState(
             batch.serial_start + i, batch.key_version, batch.id, level, product_id, lot_id,
             UnitStatus.ACTIVE, parent, children, False, location_kind, location_id, False,
             None, None, None, at)
@@ -213,12 +213,12 @@ def write_commissioned(units: list, *, lot_id: int, line_id: int, at) -> None:
     """Write the units and a COMMISSION event on the line for each item, in the caller's transaction."""
     from app.codes.models import Level
     from app.db import utcnow
-    from app.units import store
+    from app.units import unit_rows
     from app.units.models import EventKind, LocationKind
 
     now = utcnow()
-    store.insert_units(units)
-    store.write_events([store.event_row(
+    unit_rows.insert_units(units)
+    unit_rows.write_events([unit_rows.event_row(
         kind=EventKind.COMMISSION, serial=u.serial, lot_id=lot_id, occurred_at=at, recorded_at=now,
         location_kind=LocationKind.LINE, location_id=line_id, source="bench")
         for u in units if u.level is Level.ITEM])

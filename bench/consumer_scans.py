@@ -406,7 +406,7 @@ def set_up(count: int) -> list[str]:
     from app.extensions import db
     from app.identity.service import Actor
     from app.masterdata import service as masterdata
-    from app.units import store
+    from app.units import unit_rows
     from app.units.models import EventKind, LocationKind, Unit, UnitStatus
     from bench.common import product_line_lot, wipe_and_migrate
 
@@ -429,12 +429,12 @@ def set_up(count: int) -> list[str]:
         now = utcnow()
         chunk = 20000
         for start in range(0, count, chunk):
-            units = [store.UnitState(batch.serial_start + i, batch.key_version, batch.id, Level.ITEM, product.id,
+            units = [unit_rows.UnitState(batch.serial_start + i, batch.key_version, batch.id, Level.ITEM, product.id,
                                      lot.id, UnitStatus.ACTIVE, None, 0, False, LocationKind.STORE, shop.id, False,
                                      None, None, None, at) for i in range(start, min(count, start + chunk))]
             with transaction():
-                store.insert_units(units)
-                store.write_events([store.event_row(
+                unit_rows.insert_units(units)
+                unit_rows.write_events([unit_rows.event_row(
                     kind=EventKind.COMMISSION, serial=u.serial, lot_id=lot.id, occurred_at=at, recorded_at=now,
                     location_kind=LocationKind.LINE, location_id=line.id, source="bench") for u in units])
         with transaction():

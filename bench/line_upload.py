@@ -74,7 +74,7 @@ def main() -> int:
     from app.extensions import db
     from app.identity import service as identity
     from app.identity.service import Actor
-    from app.units import line_sessions, store
+    from app.units import line_sessions, unit_rows
     from app.units.models import EventKind, LocationKind, UnitStatus
 
     actor = Actor.system("bench")
@@ -107,11 +107,11 @@ def main() -> int:
             case_codes = [ring.encode(parents.serial_start + i, parents.key_version) for i in range(cases)]
             now = utcnow()
             with transaction():
-                store.insert_units(store.UnitState(
+                unit_rows.insert_units(unit_rows.UnitState(
                     items.serial_start + i, items.key_version, items.id, Level.ITEM, product_id, lot_id,
                     UnitStatus.ACTIVE, None, 0, False, LocationKind.LINE, line_id, False, None, None, None, at)
                     for i in range(args.records))
-                store.write_events([store.event_row(
+                unit_rows.write_events([unit_rows.event_row(
                     kind=EventKind.COMMISSION, serial=items.serial_start + i, lot_id=lot_id, occurred_at=at,
                     recorded_at=now, location_kind=LocationKind.LINE, location_id=line_id, source="bench")
                     for i in range(args.records)])

@@ -79,7 +79,7 @@ def make_prizes(count: int, app_url: str, budget_prizes: int | None = None) -> N
     from app.extensions import db
     from app.identity.service import Actor
     from app.masterdata import service as masterdata
-    from app.units import store
+    from app.units import unit_rows
     from app.units.models import EventKind, LocationKind, Unit, UnitStatus
     from bench.common import product_line_lot
 
@@ -97,12 +97,12 @@ def make_prizes(count: int, app_url: str, budget_prizes: int | None = None) -> N
         with transaction():
             batch, _ = codes.issue_batch(actor=actor, product_id=product.id, level="item", count=count)
         keyring = codes.keyring()
-        units = [store.UnitState(batch.serial_start + i, batch.key_version, batch.id, Level.ITEM, product.id,
+        units = [unit_rows.UnitState(batch.serial_start + i, batch.key_version, batch.id, Level.ITEM, product.id,
                                  lot.id, UnitStatus.ACTIVE, None, 0, False, LocationKind.STORE, shop.id, False,
                                  None, None, None, at) for i in range(count)]
         with transaction():
-            store.insert_units(units)
-            store.write_events([store.event_row(
+            unit_rows.insert_units(units)
+            unit_rows.write_events([unit_rows.event_row(
                 kind=EventKind.COMMISSION, serial=u.serial, lot_id=lot.id, occurred_at=at, recorded_at=utcnow(),
                 location_kind=LocationKind.LINE, location_id=line.id, source="attack") for u in units])
         with transaction():

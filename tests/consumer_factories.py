@@ -12,7 +12,7 @@ from app.codes.models import Level
 from app.flows import consumer_scans
 from app.db import transaction
 from app.extensions import db
-from app.units import store
+from app.units import unit_rows
 from app.units.models import LocationKind
 from tests.masterdata_factories import ACTOR, XIHU, gtin13, make_factory, make_product
 from tests.production_factories import make_production_lot
@@ -73,7 +73,7 @@ def hidden(app):
     code = ring.encode(batch.serial_start, batch.key_version)
     other = ring.encode(batch.serial_start + 1, batch.key_version)
     with transaction():
-        store.insert_units([_state(batch, c, level=Level.ITEM, product_id=product.id, lot_id=lot.id,
+        unit_rows.insert_units([_state(batch, c, level=Level.ITEM, product_id=product.id, lot_id=lot.id,
                                    location_kind=LocationKind.LINE, location_id=None, at=NOW) for c in (code, other)])
     return {"code": code, "other": other, "right": ring.hidden_code(batch.serial_start, 6),
             "right_other": ring.hidden_code(batch.serial_start + 1, 6)}

@@ -10,7 +10,7 @@ from app.channel.models import PartyKind, SalesOrder, SeenKind, Shipment, Shipme
 from app.codes.models import Level
 from app.db import transaction
 from app.extensions import db
-from app.units import store
+from app.units import unit_rows
 from app.units.models import EventKind, LocationKind, Unit
 from tests.masterdata_factories import HANGZHOU, make_dealer
 from tests.production_factories import make_production_lot
@@ -23,8 +23,8 @@ def ship_to_dealer(codes: list[str], dealer_id: int, *, order_no: str | None = N
     """What a warehouse outbound to a dealer leaves behind: a shipment, SHIP events, the last dealer."""
     roots = [serial(c) for c in codes]
     with transaction():
-        units = store.load_units(roots)
-        units.update(store.subtree(roots))
+        units = unit_rows.load_units(roots)
+        units.update(unit_rows.subtree(roots))
         order = None
         if order_no:
             order = SalesOrder(order_no=order_no, seller_kind=PartyKind.WAREHOUSE, seller_id=1,
@@ -46,7 +46,7 @@ def ship_to_dealer(codes: list[str], dealer_id: int, *, order_no: str | None = N
                                             product_id=unit.product_id, lot_id=unit.lot_id))
         set_units(Unit.serial.in_(list(units)), last_dealer_id=dealer_id, location_kind=LocationKind.DEALER,
                                    location_id=dealer_id, in_transit=True)
-        store.write_events([store.event_row(
+        unit_rows.write_events([unit_rows.event_row(
             kind=EventKind.SHIP, serial=s, occurred_at=SEEN, recorded_at=SEEN, location_kind=LocationKind.DEALER,
             location_id=dealer_id, source=SOURCE, data={"shipment_id": shipment.id}) for s in roots])
     return shipment
@@ -63,9 +63,9 @@ def dealer_goods():
     return {"lot": lot, "items": items, "case": case, "dealer": dealer, "shipment": shipment}
 
 
-def units_of(codes: list[str]) -> list[store.UnitState]:
+def units_of(codes: list[str]) -> list[unit_rows.UnitState]:
     """The units of the codes, as the diversion check reads them."""
-    return list(store.load_units([serial(c) for c in codes], lock=False).values())
+    return list(unit_rows.load_units([serial(c) for c in codes], lock=False).values())
 
 
 def check(codes, *, place_kind="store", place_id=None, region_code=None, seen_kind=SeenKind.RECEIPT, **kw):

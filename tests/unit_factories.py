@@ -14,11 +14,11 @@ from app.codes import service as codes
 from app.codes.models import CodeBatch, Level
 from app.db import transaction, utcnow
 from app.extensions import db
-from app.units import scan_facts, store
+from app.units import scan_facts, unit_rows
 from app.units.models import EventKind, LocationKind, Unit, UnitStatus
 from tests.masterdata_factories import ACTOR
 
-SOURCE = store.source_of(ACTOR)
+SOURCE = unit_rows.source_of(ACTOR)
 SCANNED = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 
 
@@ -49,9 +49,9 @@ def serial(code: str) -> int:
 
 
 def _state(batch: CodeBatch, code: str, *, level: Level, product_id, lot_id, location_kind, location_id,
-           at: datetime) -> store.UnitState:
+           at: datetime) -> unit_rows.UnitState:
     decoded = codes.keyring().decode(code)
-    return store.UnitState(
+    return unit_rows.UnitState(
         serial=decoded.serial, key_version=decoded.key_version, batch_id=batch.id, level=level,
         product_id=product_id, lot_id=lot_id, status=UnitStatus.ACTIVE, parent_serial=None, child_count=0,
         partial=False, location_kind=location_kind, location_id=location_id, in_transit=False,
@@ -70,8 +70,8 @@ def commission(lot, count: int, *, line_id: int | None = None, warehouse_id: int
     with transaction():
         units = [_state(issued.batch, c, level=Level.ITEM, product_id=lot.product_id, lot_id=lot.id,
                         location_kind=LocationKind.LINE, location_id=line_id, at=at) for c in issued.codes]
-        store.insert_units(units)
-        store.write_events([store.event_row(
+        unit_rows.insert_units(units)
+        unit_rows.write_events([unit_rows.event_row(
             kind=EventKind.COMMISSION, serial=u.serial, lot_id=lot.id, occurred_at=at, recorded_at=now,
             location_kind=LocationKind.LINE, location_id=line_id, source=SOURCE) for u in units])
     if warehouse_id is not None:
@@ -84,18 +84,18 @@ def pack(children: list[str], *, level: str = "case", at: datetime = SCANNED + t
     child_serials = [serial(c) for c in children]
     now = utcnow()
     with transaction():
-        kids = store.load_units(child_serials)
+        kids = unit_rows.load_units(child_serials)
         first = kids[child_serials[0]]
         issued = issue(1, level=level, product_id=first.product_id)
         parent = _state(issued.batch, issued[0], level=Level(level), product_id=first.product_id,
                         lot_id=first.lot_id, location_kind=first.location_kind, location_id=first.location_id,
                         at=at)
         parent.child_count = len(kids)
-        store.insert_units([parent])
+        unit_rows.insert_units([parent])
         for kid in kids.values():
             kid.parent_serial = parent.serial
-        store.save_units(kids.values(), ["parent_serial"])
-        store.write_events([store.event_row(
+        unit_rows.save_units(kids.values(), ["parent_serial"])
+        unit_rows.write_events([unit_rows.event_row(
             kind=EventKind.PACK, serial=s, parent_serial=parent.serial, occurred_at=at, recorded_at=now,
             location_kind=first.location_kind, location_id=first.location_id, source=SOURCE)
             for s in child_serials])
@@ -107,21 +107,21 @@ def receive(codes_: list[str], *, warehouse_id: int, at: datetime = SCANNED + ti
     roots = [serial(c) for c in codes_]
     now = utcnow()
     with transaction():
-        units = store.load_units(roots)
-        units.update(store.subtree(roots))
-        before = {s: store.stock_key(u) for s, u in units.items()}
+        units = unit_rows.load_units(roots)
+        units.update(unit_rows.subtree(roots))
+        before = {s: unit_rows.stock_key(u) for s, u in units.items()}
         for unit in units.values():
             unit.location_kind, unit.location_id, unit.in_transit = LocationKind.WAREHOUSE, warehouse_id, False
-        store.save_units(units.values(), ["location_kind", "location_id", "in_transit"])
-        store.adjust_stock(store.stock_deltas(before, units.values()))
-        store.write_events([store.event_row(
+        unit_rows.save_units(units.values(), ["location_kind", "location_id", "in_transit"])
+        unit_rows.adjust_stock(unit_rows.stock_deltas(before, units.values()))
+        unit_rows.write_events([unit_rows.event_row(
             kind=EventKind.RECEIVE, serial=s, occurred_at=at, recorded_at=now,
             location_kind=LocationKind.WAREHOUSE, location_id=warehouse_id, source=SOURCE) for s in roots])
 
 
 def contents(code: str) -> list[str]:
     """The codes directly inside a case or pallet, in serial order."""
-    children = store.children_of([serial(code)], lock=False)
+    children = unit_rows.children_of([serial(code)], lock=False)
     ring = codes.keyring()
     return [ring.encode(u.serial, u.key_version) for u in sorted(children.values(), key=lambda u: u.serial)]
 

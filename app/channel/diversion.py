@@ -47,7 +47,7 @@ from app.masterdata.rules import region_prefix
 from app.platform.filters import Filters
 from app.production.models import ProductionLot
 from app.reports import facts, rollups
-from app.units import store
+from app.units import unit_rows
 from app.units.models import Event, EventKind, Unit
 from app.webhooks.service import emit
 
@@ -111,31 +111,31 @@ class _Territories:
         return self._codes[dealer_id]
 
 
-def _items_of(units: list[store.UnitState]) -> list[store.UnitState]:
+def _items_of(units: list[unit_rows.UnitState]) -> list[unit_rows.UnitState]:
     items = {u.serial: u for u in units if u.level is Level.ITEM}
     containers = [u.serial for u in units if u.level is not Level.ITEM]
     if containers:
-        for serial, unit in store.subtree(containers, lock=False).items():
+        for serial, unit in unit_rows.subtree(containers, lock=False).items():
             if unit.level is Level.ITEM:
                 items.setdefault(serial, unit)
     return [items[s] for s in sorted(items)]
 
 
-def _last_dealers(items: list[store.UnitState], known: dict[int, int | None] | None = None) -> dict[int, int]:
+def _last_dealers(items: list[unit_rows.UnitState], known: dict[int, int | None] | None = None) -> dict[int, int]:
     """serial -> the dealer each item was last shipped to (items without one are left out).
 
     `known`: serial -> last dealer (or None) already read by the caller in this transaction.
     """
-    if "last_dealer_id" in store.UnitState.__struct_fields__:
+    if "last_dealer_id" in unit_rows.UnitState.__struct_fields__:
         return {u.serial: u.last_dealer_id for u in items if u.last_dealer_id is not None}
     known = known or {}
     serials = {u.serial for u in items}
     found = {serial: dealer_id for serial, dealer_id in known.items() if dealer_id is not None and serial in serials}
     todo = [u.serial for u in items if u.serial not in known]
-    for chunk in store.key_chunks(todo):
+    for chunk in unit_rows.key_chunks(todo):
         for serial, dealer_id in db.session.execute(
                 sa.select(Unit.serial, Unit.last_dealer_id)
-                .where(store.one_of(Unit.serial, chunk), Unit.last_dealer_id.is_not(None))):
+                .where(unit_rows.one_of(Unit.serial, chunk), Unit.last_dealer_id.is_not(None))):
             found[serial] = dealer_id
     return found
 
@@ -171,7 +171,7 @@ def _place_name(place_kind: str, place_id: int | None, region_code: str | None, 
     return regions.name(region_code)
 
 
-def _ancestors(items: list[store.UnitState]) -> dict[int, list[int]]:
+def _ancestors(items: list[unit_rows.UnitState]) -> dict[int, list[int]]:
     """serial -> its current parents, nearest first (up to _PATH_DEPTH)."""
     parent_of = {u.serial: u.parent_serial for u in items}
     todo = {p for p in parent_of.values() if p is not None}
@@ -197,9 +197,9 @@ def _ancestors(items: list[store.UnitState]) -> dict[int, list[int]]:
 def _moves(serials: set[int]) -> dict[int, list[Event]]:
     """SHIP and RECEIVE events by serial."""
     moves: dict[int, list[Event]] = {}
-    for chunk in store.key_chunks(sorted(serials)):
+    for chunk in unit_rows.key_chunks(sorted(serials)):
         for event in db.session.scalars(sa.select(Event).where(
-                store.one_of(Event.serial, chunk), Event.kind.in_((EventKind.SHIP, EventKind.RECEIVE)))):
+                unit_rows.one_of(Event.serial, chunk), Event.kind.in_((EventKind.SHIP, EventKind.RECEIVE)))):
             moves.setdefault(event.serial, []).append(event)
     return moves
 
@@ -207,10 +207,10 @@ def _moves(serials: set[int]) -> dict[int, list[Event]]:
 def _shipments(serials: list[int]) -> dict[int, list[tuple[Shipment, ShipmentUnit]]]:
     """The shipments each item travelled in, oldest first."""
     found: dict[int, list[tuple[Shipment, ShipmentUnit]]] = {}
-    for chunk in store.key_chunks(serials):
+    for chunk in unit_rows.key_chunks(serials):
         rows = db.session.execute(
             sa.select(Shipment, ShipmentUnit).join(ShipmentUnit, ShipmentUnit.shipment_id == Shipment.id)
-            .where(store.one_of(ShipmentUnit.serial, chunk)).order_by(Shipment.id)).all()
+            .where(unit_rows.one_of(ShipmentUnit.serial, chunk)).order_by(Shipment.id)).all()
         for shipment, unit in rows:
             found.setdefault(unit.serial, []).append((shipment, unit))
     return found
@@ -220,7 +220,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def check(*, units: list[store.UnitState], seen_kind: SeenKind, place_kind: str, place_id: int | None,
+def check(*, units: list[unit_rows.UnitState], seen_kind: SeenKind, place_kind: str, place_id: int | None,
           region_code: str | None, seen_by: str, seen_at: datetime, shipment_id: int | None = None,
           order_id: int | None = None, last_dealers: dict[int, int | None] | None = None,
           territories: dict[int, set[str]] | None = None) -> int:

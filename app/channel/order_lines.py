@@ -15,7 +15,7 @@ from app.channel.errors import LineOverShipped
 from app.channel.models import OrderLine, SalesOrder, Shipment, ShipmentStatus, ShipmentUnit
 from app.channel.rules import Refused
 from app.extensions import db
-from app.units import store
+from app.units import unit_rows
 
 
 @dataclass(slots=True)
@@ -74,7 +74,7 @@ def progress(order: SalesOrder) -> list[LineProgress]:
                          picked.get(line.id, 0), line.received) for line in lines]
 
 
-def line_for(items: list[store.UnitState], lines: list[OrderLine], room: dict[int, int]) -> int:
+def line_for(items: list[unit_rows.UnitState], lines: list[OrderLine], room: dict[int, int]) -> int:
     """The order line these items go to, or the reason none can take them all."""
     products = {u.product_id for u in items}
     if len(products) > 1:

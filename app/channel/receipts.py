@@ -28,7 +28,7 @@ from app.extensions import db
 from app.masterdata import refs
 from app.masterdata.models import Store
 from app.reports import facts, rollups
-from app.units import store
+from app.units import unit_rows
 from app.units.models import EventKind, UnitStatus
 from app.webhooks.service import emit
 
@@ -75,9 +75,9 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
         sa.select(ShipmentUnit.serial, ShipmentUnit.order_line_id).where(ShipmentUnit.shipment_id == shipment.id)).all())
     roots = list(db.session.scalars(sa.select(ShipmentScan.serial).where(
         ShipmentScan.shipment_id == shipment.id, ShipmentScan.undone_at.is_(None)).order_by(ShipmentScan.id)))
-    tree = store.load_units(roots)
-    tree.update(store.subtree(roots))
-    children = store.children_map(tree.values())
+    tree = unit_rows.load_units(roots)
+    tree.update(unit_rows.subtree(roots))
+    children = unit_rows.children_map(tree.values())
 
     extra: list[tuple[int | None, str]] = []
     damaged_found: list[tuple[int, str, list[int]]] = []
@@ -85,7 +85,7 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
         mode, scanned_roots = ReceiptMode.WHOLE, [s for s in roots if s in tree]
     else:
         mode, scanned_roots = ReceiptMode.SCANNED, []
-    reader = store.CodeReader()
+    reader = unit_rows.CodeReader()
     reader.prefetch(str(text) for text in [*(codes or ()), *damaged])
     seen: set[int] = set()
     for text, is_damaged in [*((c, False) for c in (codes or ())), *((c, True) for c in damaged)]:
@@ -95,7 +95,7 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
                 extra.append((None if isinstance(decoded, str) else decoded.serial, str(text)[:64]))
             continue
         if is_damaged:
-            damaged_found.append((decoded.serial, decoded.code, store.items_under(tree[decoded.serial], children)))
+            damaged_found.append((decoded.serial, decoded.code, unit_rows.items_under(tree[decoded.serial], children)))
         if decoded.serial not in seen:
             seen.add(decoded.serial)
             if codes is not None:
@@ -104,15 +104,15 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
 
     place = ship.location_of(receiver_kind)
 
-    def arriving(unit: store.UnitState) -> bool:
+    def arriving(unit: unit_rows.UnitState) -> bool:
         # Only what is still on its way here arrives: a unit sold, scrapped or moved on since it
         # was shipped is missing from this receipt, never brought back into anyone's stock.
         return (unit.status is UnitStatus.ACTIVE and unit.in_transit and unit.location_kind is place
                 and unit.location_id == receiver_id)
 
-    covered: dict[int, store.UnitState] = {}
+    covered: dict[int, unit_rows.UnitState] = {}
     for root in scanned_roots:
-        for unit in store.with_contents(tree[root], children):
+        for unit in unit_rows.with_contents(tree[root], children):
             covered[unit.serial] = unit
     received = {s for s, u in covered.items() if u.level is Level.ITEM and s in expected and arriving(u)}
     if codes is not None:
@@ -125,18 +125,18 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
 
     # The received units (and the cases and pallets they came in) are now the receiver's.
     moved = [u for u in covered.values() if u.serial in received or u.level is not Level.ITEM and arriving(u)]
-    before = {u.serial: store.stock_key(u) for u in moved}
+    before = {u.serial: unit_rows.stock_key(u) for u in moved}
     for unit in moved:
         unit.location_kind, unit.location_id, unit.in_transit = place, receiver_id, False
-    store.save_units(moved, ["location_kind", "location_id", "in_transit"])
-    store.adjust_stock(store.stock_deltas(before, moved))
+    unit_rows.save_units(moved, ["location_kind", "location_id", "in_transit"])
+    unit_rows.adjust_stock(unit_rows.stock_deltas(before, moved))
     order = shipment.order
     data = {"shipment_id": shipment.id, "order_id": shipment.order_id,
             "order_no": order.order_no if order is not None else None}
-    store.write_events([store.event_row(
+    unit_rows.write_events([unit_rows.event_row(
         kind=EventKind.RECEIVE, serial=root, lot_id=tree[root].lot_id, occurred_at=now, recorded_at=now,
         location_kind=place, location_id=receiver_id, source=actor_label[:64],
-        data={**data, "units": sum(1 for s in store.items_under(tree[root], children) if s in received)})
+        data={**data, "units": sum(1 for s in unit_rows.items_under(tree[root], children) if s in received)})
         for root in dict.fromkeys(scanned_roots)], units=tree)
 
     _mark_shipment_units(shipment.id, received)
@@ -201,9 +201,9 @@ def _emit_discrepancy(data: dict, receipt: Receipt, parties: dict, counts: dict,
 def _mark_shipment_units(shipment_id: int, received: set[int]) -> None:
     db.session.execute(sa.update(ShipmentUnit).where(ShipmentUnit.shipment_id == shipment_id)
                        .values(received=False))
-    for chunk in store.key_chunks(received):
+    for chunk in unit_rows.key_chunks(received):
         db.session.execute(sa.update(ShipmentUnit).where(
-            ShipmentUnit.shipment_id == shipment_id, store.one_of(ShipmentUnit.serial, chunk)).values(received=True))
+            ShipmentUnit.shipment_id == shipment_id, unit_rows.one_of(ShipmentUnit.serial, chunk)).values(received=True))
 
 
 def _check_diversion(shipment: Shipment, receiver_kind: PartyKind, receiver_id: int, units: list,

@@ -32,7 +32,7 @@ from app.db import utcnow
 from app.extensions import db
 from app.masterdata import refs
 from app.masterdata.models import Dealer, Status, Store, store_dealers
-from app.units import scan_facts, store
+from app.units import scan_facts, unit_rows
 from app.units.models import EventKind, LocationKind, Unit, UnitStatus
 from app.webhooks.service import emit
 
@@ -195,25 +195,25 @@ def scan(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int, c
     now = utcnow()
     results: list[ScanResult | None] = [None] * len(codes)
 
-    reader = store.CodeReader()
+    reader = unit_rows.CodeReader()
     reader.prefetch(str(text) for text in codes)
-    decoded: dict[int, store.Decoded] = {}
+    decoded: dict[int, unit_rows.Decoded] = {}
     for i, text in enumerate(codes):
         code = reader.read(str(text))
         if isinstance(code, str):
             results[i] = _refused(i, str(text), code)
         else:
             decoded[i] = code
-    batches = store.BatchIndex.covering(d.serial for d in decoded.values())
+    batches = unit_rows.BatchIndex.covering(d.serial for d in decoded.values())
     for i in list(decoded):
-        reason = store.issue_reason(batches.batch_of(decoded[i]))
+        reason = unit_rows.issue_reason(batches.batch_of(decoded[i]))
         if reason:
             results[i] = _refused(i, decoded.pop(i).code, reason)
 
-    scanned = store.load_units(d.serial for d in decoded.values())
-    units = store.subtree(s for s, u in scanned.items() if u.level is not Level.ITEM)
+    scanned = unit_rows.load_units(d.serial for d in decoded.values())
+    units = unit_rows.subtree(s for s, u in scanned.items() if u.level is not Level.ITEM)
     units.update(scanned)
-    children = store.children_map(units.values())
+    children = unit_rows.children_map(units.values())
     # Locking read: sees the rows of a shipment that committed while we waited for the units' locks.
     taken = open_serials([s for s, u in units.items() if u.level is Level.ITEM])
 
@@ -228,7 +228,7 @@ def scan(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int, c
         room = {line.id: line.quantity - line.shipped - picked.get(line.id, 0) for line in lines}
     place = (location_of(shipper_kind), shipper_id, False)
 
-    accepted: list[tuple[int, store.UnitState, list[store.UnitState], int | None]] = []
+    accepted: list[tuple[int, unit_rows.UnitState, list[unit_rows.UnitState], int | None]] = []
     for i, code in decoded.items():
         unit = units.get(code.serial)
         try:
@@ -273,14 +273,14 @@ def scan(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int, c
     return ScanOutcome(shipment, results, progress(order) if order is not None else [])
 
 
-def _check_unit(unit: store.UnitState, children, place) -> list[store.UnitState]:
+def _check_unit(unit: unit_rows.UnitState, children, place) -> list[unit_rows.UnitState]:
     if unit.status is UnitStatus.SCRAPPED:
         raise Refused("scrapped")
     if unit.status is UnitStatus.VOIDED:
         raise Refused("voided")
     if unit.parent_serial is not None or (unit.location_kind, unit.location_id, unit.in_transit) != place:
         raise Refused("not_in_my_stock")
-    moved = store.with_contents(unit, children)
+    moved = unit_rows.with_contents(unit, children)
     if any(u.recall_id is not None for u in moved):
         raise Refused("recalled")
     if any((u.location_kind, u.location_id, u.in_transit) != place for u in moved):
@@ -288,7 +288,7 @@ def _check_unit(unit: store.UnitState, children, place) -> list[store.UnitState]
     return moved
 
 
-def _check_still_shippable(shipment: Shipment, scans: list[ShipmentScan], units: dict[int, store.UnitState],
+def _check_still_shippable(shipment: Shipment, scans: list[ShipmentScan], units: dict[int, unit_rows.UnitState],
                            children) -> None:
     """Refuse to ship when what a scan holds changed since it was scanned (the units are locked now).
 
@@ -315,7 +315,7 @@ def _check_still_shippable(shipment: Shipment, scans: list[ShipmentScan], units:
         raise ShipmentContentsChanged(errors={"scans": changed})
 
 
-def _shipped_by(shipper_kind: PartyKind, shipper_id: int, unit: store.UnitState) -> bool:
+def _shipped_by(shipper_kind: PartyKind, shipper_id: int, unit: unit_rows.UnitState) -> bool:
     """Whether this shipper already shipped this unit (so "not in my stock" is "already shipped")."""
     return db.session.scalar(
         sa.select(ShipmentUnit.id).join(Shipment, Shipment.id == ShipmentUnit.shipment_id).where(
@@ -328,9 +328,9 @@ def _shipped_by(shipper_kind: PartyKind, shipper_id: int, unit: store.UnitState)
 def open_serials(serials: list[int]) -> set[int]:
     """Which of these items are scanned into an open shipment (a locking read: it sees one just committed)."""
     found: set[int] = set()
-    for chunk in store.key_chunks(serials):
+    for chunk in unit_rows.key_chunks(serials):
         found.update(db.session.scalars(sa.select(ShipmentUnit.open_serial).where(
-            store.one_of(ShipmentUnit.open_serial, chunk)).with_for_update()))
+            unit_rows.one_of(ShipmentUnit.open_serial, chunk)).with_for_update()))
     return found
 
 
@@ -339,10 +339,10 @@ def insert_shipment_units(rows: list[dict]) -> None:
         return
     table = ShipmentUnit.__table__
     if db.session.get_bind().dialect.name in ("mysql", "mariadb"):
-        store._insert(table, rows)
+        unit_rows._insert(table, rows)
         return
-    for start in range(0, len(rows), store.CHUNK):
-        db.session.execute(sa.insert(table), rows[start:start + store.CHUNK])
+    for start in range(0, len(rows), unit_rows.CHUNK):
+        db.session.execute(sa.insert(table), rows[start:start + unit_rows.CHUNK])
 
 
 def _refused(index: int, code: str, reason: str) -> ScanResult:
@@ -395,9 +395,9 @@ def ship(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int,
 
     scans = shipment_scans(shipment_id=shipment.id)
     roots = [s.serial for s in scans]
-    units = store.load_units(roots)
-    units.update(store.subtree(roots))
-    children = store.children_map(units.values())
+    units = unit_rows.load_units(roots)
+    units.update(unit_rows.subtree(roots))
+    children = unit_rows.children_map(units.values())
     _check_still_shippable(shipment, scans, units, children)
     per_line = dict(db.session.execute(
         sa.select(ShipmentUnit.order_line_id, sa.func.count()).where(
@@ -408,7 +408,7 @@ def ship(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int,
     grow_shipped(per_line)
 
     held = set(db.session.scalars(sa.select(ShipmentUnit.serial).where(ShipmentUnit.shipment_id == shipment.id)))
-    moved: dict[int, store.UnitState] = {}
+    moved: dict[int, unit_rows.UnitState] = {}
     events = []
     target = location_of(shipment.receiver_kind)
     origin = location_of(shipment.shipper_kind)
@@ -419,25 +419,25 @@ def ship(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int,
         root = units.get(scan_row.serial)
         if root is None:
             continue
-        for unit in store.with_contents(root, children):
+        for unit in unit_rows.with_contents(root, children):
             if unit.level is not Level.ITEM or unit.serial in held:
                 moved[unit.serial] = unit
-        events.append(store.event_row(
+        events.append(unit_rows.event_row(
             kind=EventKind.SHIP, serial=root.serial, lot_id=root.lot_id, occurred_at=occurred, recorded_at=now,
             location_kind=origin, location_id=shipment.shipper_id, source=actor_label[:64],
             data={**data, "to": {"kind": target.value, "id": shipment.receiver_id, "in_transit": True},
                   "units": scan_row.items}))
-    before = {s: store.stock_key(u) for s, u in moved.items()}
+    before = {s: unit_rows.stock_key(u) for s, u in moved.items()}
     for unit in moved.values():
         unit.location_kind, unit.location_id, unit.in_transit = target, shipment.receiver_id, True
-    store.save_units(moved.values(), ["location_kind", "location_id", "in_transit"])
+    unit_rows.save_units(moved.values(), ["location_kind", "location_id", "in_transit"])
     if shipment.receiver_kind is PartyKind.DEALER:
         scan_facts.changed(moved)
-        for chunk in store.key_chunks(moved):
-            db.session.execute(sa.update(Unit).where(store.one_of(Unit.serial, chunk))
+        for chunk in unit_rows.key_chunks(moved):
+            db.session.execute(sa.update(Unit).where(unit_rows.one_of(Unit.serial, chunk))
                                .values(last_dealer_id=shipment.receiver_id))
-    store.adjust_stock(store.stock_deltas(before, moved.values()))
-    store.write_events(events, units=units)
+    unit_rows.adjust_stock(unit_rows.stock_deltas(before, moved.values()))
+    unit_rows.write_events(events, units=units)
     db.session.execute(sa.update(ShipmentUnit).where(ShipmentUnit.shipment_id == shipment.id)
                        .values(open_serial=None))
     shipment.status, shipment.shipped_at, shipment.shipped_by = ShipmentStatus.SHIPPED, occurred, actor_label[:128]

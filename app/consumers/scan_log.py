@@ -57,7 +57,7 @@ from app.errors import NotFound
 from app.extensions import db, redis
 from app.platform import ratelimit
 from app.reports import facts as report_facts, rollups
-from app.units import scan_facts, store as unit_store
+from app.units import scan_facts, unit_rows
 from app.units.models import UnitScanStats
 
 log = logging.getLogger(__name__)
@@ -411,7 +411,7 @@ def write(records: list[dict]) -> None:
         row["_check_diversion"].startswith("d") and not diversion.outside_territory(
             row["region_code"], facts.territory(int(row["_check_diversion"][1:]))))]
     if diverted:
-        units = unit_store.load_units({row["serial"] for row in diverted}, lock=False)
+        units = unit_rows.load_units({row["serial"] for row in diverted}, lock=False)
         for row in diverted:
             if row["serial"] in units:  # one alert per unit and region: a second check raises nothing
                 diversion.check(units=[units[row["serial"]]], seen_kind=SeenKind.CONSUMER_SCAN, place_kind="region",

@@ -49,7 +49,7 @@ from app.extensions import db
 from app.identity.service import Actor
 from app.masterdata.models import Product
 from app.production.models import ProductionLot
-from app.units import line_engine, line_records, line_sessions, store
+from app.units import line_engine, line_records, line_sessions, unit_rows
 from app.units import rules as unit_rules
 from app.units.models import LineSession, LocationKind, SessionStatus, Unit
 from app.warehouse import rules as warehouse_rules
@@ -103,7 +103,7 @@ def capture(*, actor: Actor, document: dict) -> list[Outcome]:
     except hashing.HashFailed as error:
         raise rules.DocumentInvalid(errors={"document": [str(error)]})
     outcomes: list[Outcome | None] = [None] * len(events)
-    source = store.source_of(actor)
+    source = unit_rows.source_of(actor)
     for i in sorted(range(len(events)), key=lambda i: (_time_key(events[i]), i)):
         event, content = events[i], contents[i]
         event_id = event.get("eventID") or content
@@ -361,7 +361,7 @@ def _session_place(event: dict, found: list[tuple[str, int]]) -> tuple[int, int]
 
 def _session(actor: Actor, line_id: int, lot_id: int) -> int:
     """The open capture session of this key on (line, lot), started when there is none."""
-    source = store.source_of(actor)
+    source = unit_rows.source_of(actor)
     found = db.session.scalar(sa.select(LineSession.id).where(
         LineSession.source == source, LineSession.line_id == line_id, LineSession.lot_id == lot_id,
         LineSession.status == SessionStatus.OPEN, LineSession.operator == "epcis").order_by(LineSession.id).limit(1))

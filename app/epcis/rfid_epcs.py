@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from app import gs1, rfid
 from app.codes import service as codes
 from app.extensions import db
-from app.units import store
+from app.units import unit_rows
 from app.units.models import Unit
 
 PURE = "urn:epc:id:sgtin:"
@@ -39,7 +39,7 @@ def read_sgtin_uri(uri: str) -> str | None:
                                     serial=int(serial), filter=int(f)) for f in filters]
     except ValueError:  # EpcInvalid too: a prefix of the wrong length, a serial out of range
         return None
-    serials = set(store.epc_bindings(tags).values())
+    serials = set(unit_rows.epc_bindings(tags).values())
     if len(serials) != 1:
         return None  # bound to nothing (or, with two filters, to two codes: no answer rather than a guess)
     serial_number = serials.pop()

@@ -72,7 +72,7 @@ UNIT_EVENT_FACTS = {"commission": "unit.commissioned", "pack": "unit.packed", "u
 
 
 def unit_events(events: Iterable[Mapping], units: Mapping[int, object], lots: Mapping[int, int] | None = None) -> Sums:
-    """Facts of unit events (rows as ``units.store.event_row`` makes them). ``units``: serial -> an object
+    """Facts of unit events (rows as ``units.unit_rows.event_row`` makes them). ``units``: serial -> an object
     with ``level`` and ``product_id`` (a UnitState); ``lots``: lot id -> product id, for a unit not given."""
     tally: Counter = Counter()
     for event in events:

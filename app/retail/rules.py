@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from app.units.store import EPC_UNKNOWN, EPC_UNKNOWN_MESSAGE
+from app.units.unit_rows import EPC_UNKNOWN, EPC_UNKNOWN_MESSAGE
 
 # Sale-scan refusals by reason: (HTTP error class, sentence).
 FORGED = "forged"

@@ -34,7 +34,7 @@ from app.retail.models import (
     LedgerEntry, RewardBalance, RewardKind, RewardRule, SaleScan, Withdrawal, WithdrawalStatus,
 )
 from app.units import rules as unit_rules
-from app.units import store
+from app.units import unit_rows
 from app.units.models import EventKind, LocationKind, UnitStatus
 from app.webhooks.service import emit
 
@@ -81,10 +81,10 @@ def sale_scan(*, user: AppUser, store_id: int, code: str, scanned_at: datetime |
     if unit_rules.scan_time_invalid(scanned_at, now) or scanned_at < now - SALE_MAX_AGE:
         raise rules.refuse_sale(rules.SCAN_TIME_INVALID)
 
-    decoded = store.CodeReader().read(code)
+    decoded = unit_rows.CodeReader().read(code)
     if isinstance(decoded, str):
         raise rules.refuse_sale(decoded)
-    reason = store.issue_reason(store.BatchIndex.covering([decoded.serial]).batch_of(decoded))
+    reason = unit_rows.issue_reason(unit_rows.BatchIndex.covering([decoded.serial]).batch_of(decoded))
     if reason:
         raise rules.refuse_sale(reason)
 
@@ -130,17 +130,17 @@ def sale_scan(*, user: AppUser, store_id: int, code: str, scanned_at: datetime |
     return SaleResult(sale, product, credited)
 
 
-def _lock_unit(serial: int) -> tuple[store.UnitState, store.UnitState | None]:
+def _lock_unit(serial: int) -> tuple[unit_rows.UnitState, unit_rows.UnitState | None]:
     """The unit (and the case it is packed in, if any), locked in serial order."""
-    peek = store.load_units([serial], lock=False).get(serial)
+    peek = unit_rows.load_units([serial], lock=False).get(serial)
     if peek is None:
         raise rules.refuse_sale(rules.NOT_COMMISSIONED)
     wanted = {serial} | ({peek.parent_serial} if peek.parent_serial is not None else set())
-    locked = store.load_units(wanted)
+    locked = unit_rows.load_units(wanted)
     unit = locked[serial]
     if unit.parent_serial is not None and unit.parent_serial not in locked:
         # Repacked between the two reads (rare): lock the new parent too.
-        locked.update(store.load_units([unit.parent_serial]))
+        locked.update(unit_rows.load_units([unit.parent_serial]))
     return unit, locked.get(unit.parent_serial) if unit.parent_serial is not None else None
 
 
@@ -151,7 +151,7 @@ def _already_sold(serial: int) -> bool:
     return db.session.scalar(sa.select(SaleScan.id).where(SaleScan.serial == serial)) is not None
 
 
-def _check_sellable(unit: store.UnitState) -> None:
+def _check_sellable(unit: unit_rows.UnitState) -> None:
     if unit.level is not Level.ITEM:
         raise rules.refuse_sale(rules.WRONG_LEVEL)
     if unit.status is UnitStatus.SCRAPPED:
@@ -162,27 +162,27 @@ def _check_sellable(unit: store.UnitState) -> None:
         raise rules.refuse_sale(rules.RECALLED)
 
 
-def _move_to_consumer(unit: store.UnitState, parent: store.UnitState | None, *, store_id: int,
+def _move_to_consumer(unit: unit_rows.UnitState, parent: unit_rows.UnitState | None, *, store_id: int,
                       sale: SaleScan, origin: dict, now: datetime, source: str) -> None:
     """The unit leaves for a consumer (taken out of its case if packed), with its SELL event."""
-    before = {unit.serial: store.stock_key(unit)}
+    before = {unit.serial: unit_rows.stock_key(unit)}
     events = []
     if parent is not None:
-        events.append(store.event_row(
+        events.append(unit_rows.event_row(
             kind=EventKind.REMOVE, serial=unit.serial, parent_serial=parent.serial, occurred_at=sale.scanned_at,
             recorded_at=now, location_kind=LocationKind.STORE, location_id=store_id, source=source,
             data={"why": "sold", "sale_scan_id": sale.id}))
         parent.child_count = max(parent.child_count - 1, 0)
-        store.save_units([parent], ["child_count"])
+        unit_rows.save_units([parent], ["child_count"])
         unit.parent_serial = None
     unit.location_kind, unit.location_id, unit.in_transit = LocationKind.CONSUMER, store_id, False
-    store.save_units([unit], ["location_kind", "location_id", "in_transit", "parent_serial"])
-    store.adjust_stock(store.stock_deltas(before, [unit]))
-    events.append(store.event_row(
+    unit_rows.save_units([unit], ["location_kind", "location_id", "in_transit", "parent_serial"])
+    unit_rows.adjust_stock(unit_rows.stock_deltas(before, [unit]))
+    events.append(unit_rows.event_row(
         kind=EventKind.SELL, serial=unit.serial, lot_id=unit.lot_id, occurred_at=sale.scanned_at, recorded_at=now,
         location_kind=LocationKind.STORE, location_id=store_id, source=source,
         data={"sale_scan_id": sale.id, "from": origin, "not_received": sale.not_received}))
-    store.write_events(events, units={unit.serial: unit})
+    unit_rows.write_events(events, units={unit.serial: unit})
 
 
 def region_chain(region_code: str) -> list[str]:

@@ -21,7 +21,7 @@ from app.production import service as production
 from app.production.models import LotConsumption, ProductionLot
 from app.trace.resolution import Place, SerialCodes, issued_resolution, place_names
 from app.trace.timeline import ANCESTOR_DEPTH, TimelineEntry, entries_of, label_chain, timeline_events
-from app.units import code_status, store
+from app.units import code_status, unit_rows
 from app.units.models import Recall, Unit, UnitStatus
 
 TREE_CAP = 5000  # nodes of a code's children tree before it is cut (``truncated``)
@@ -100,7 +100,7 @@ def trace_code(code: str) -> CodeTrace:
     """Everything known about a code: unit, product, lot, materials, place, tree and timeline."""
     resolution = issued_resolution(code)
     batch = resolution.batch
-    unit = store.load_units([resolution.serial], lock=False).get(resolution.serial)
+    unit = unit_rows.load_units([resolution.serial], lock=False).get(resolution.serial)
     if unit is None:
         trace = CodeTrace(code=resolution.code, commissioned=False, level=batch.level, batch=batch,
                           product=batch.product)
@@ -120,7 +120,7 @@ def trace_code(code: str) -> CodeTrace:
     trace.ancestors = _ancestors(unit, encode)
     trace.children, trace.tree_size, trace.truncated = _tree(unit.serial, encode)
     trace.timeline = _timeline(unit, encode)
-    trace.epcs = store.epcs_of([unit.serial]).get(unit.serial, [])
+    trace.epcs = unit_rows.epcs_of([unit.serial]).get(unit.serial, [])
     _consumers(trace, label_chain(unit.serial, forward=False), encode)
     return trace
 
@@ -150,11 +150,11 @@ def _consumers(trace: CodeTrace, serials: list[int], encode: SerialCodes) -> Non
             amount=draw.amount, app_user_id=draw.app_user_id, openid=openid))
 
 
-def _ancestors(unit: store.UnitState, encode: SerialCodes) -> list[UnitRef]:
+def _ancestors(unit: unit_rows.UnitState, encode: SerialCodes) -> list[UnitRef]:
     chain, seen, parent = [], {unit.serial}, unit.parent_serial
     while parent is not None and parent not in seen and len(chain) < ANCESTOR_DEPTH:
         seen.add(parent)
-        row = store.load_units([parent], lock=False).get(parent)
+        row = unit_rows.load_units([parent], lock=False).get(parent)
         if row is None:
             break
         encode.learn([row])
@@ -171,10 +171,10 @@ def _tree(root: int, encode: SerialCodes) -> tuple[list[TreeNode], int, bool]:
     while parents and not truncated:
         room = TREE_CAP - len(nodes)
         rows = []
-        for i in range(0, len(parents), store.CHUNK):
+        for i in range(0, len(parents), unit_rows.CHUNK):
             rows += db.session.execute(
                 sa.select(Unit.serial, Unit.key_version, Unit.level, Unit.status, Unit.parent_serial)
-                .where(Unit.parent_serial.in_(parents[i:i + store.CHUNK]))
+                .where(Unit.parent_serial.in_(parents[i:i + unit_rows.CHUNK]))
                 .order_by(Unit.parent_serial, Unit.serial).limit(room + 1)).all()
             if len(rows) > room:
                 break
@@ -194,5 +194,5 @@ def _tree(root: int, encode: SerialCodes) -> tuple[list[TreeNode], int, bool]:
     return top, len(nodes), truncated
 
 
-def _timeline(unit: store.UnitState, encode: SerialCodes) -> list[TimelineEntry]:
+def _timeline(unit: unit_rows.UnitState, encode: SerialCodes) -> list[TimelineEntry]:
     return entries_of(timeline_events(unit.serial), encode)

@@ -15,7 +15,7 @@ from app.trace.errors import (CorrectionItemsOnly, CorrectionWrongProduct, LotUn
                               UnitNotCommissioned, UnitVoided)
 from app.trace.resolution import SerialCodes, issued_resolution
 from app.trace.timeline import TimelineEntry, entries_of, label_chain
-from app.units import store
+from app.units import unit_rows
 from app.units.models import Event, EventKind, UnitStatus
 
 
@@ -29,7 +29,7 @@ class Correction:
 def correct_unit_lot(*, actor: Actor, code: str, lot_id: int, reason: str) -> Correction:
     """Move an item commissioned into the wrong lot: a CORRECT event pointing at its COMMISSION."""
     resolution = issued_resolution(code)
-    unit = store.load_units([resolution.serial]).get(resolution.serial)
+    unit = unit_rows.load_units([resolution.serial]).get(resolution.serial)
     if unit is None:
         raise UnitNotCommissioned()
     if unit.level is not Level.ITEM:
@@ -48,15 +48,15 @@ def correct_unit_lot(*, actor: Actor, code: str, lot_id: int, reason: str) -> Co
     commissioned = db.session.scalar(
         sa.select(Event).where(Event.serial.in_(label_chain(unit.serial, forward=False)),
                                Event.kind == EventKind.COMMISSION).order_by(Event.id.desc()).limit(1))
-    before = {unit.serial: store.stock_key(unit)}
+    before = {unit.serial: unit_rows.stock_key(unit)}
     old_lot = unit.lot_id
     unit.lot_id = lot.id
-    store.save_units([unit], ["lot_id"])
-    store.adjust_stock(store.stock_deltas(before, [unit]))
+    unit_rows.save_units([unit], ["lot_id"])
+    unit_rows.adjust_stock(unit_rows.stock_deltas(before, [unit]))
     now = utcnow()
-    event = Event(**store.event_row(
+    event = Event(**unit_rows.event_row(
         kind=EventKind.CORRECT, serial=unit.serial, lot_id=lot.id, occurred_at=now, recorded_at=now,
-        source=store.source_of(actor), location_kind=unit.location_kind, location_id=unit.location_id,
+        source=unit_rows.source_of(actor), location_kind=unit.location_kind, location_id=unit.location_id,
         corrects_event_id=commissioned.id if commissioned is not None else None,
         data={"field": "lot_id", "from": old_lot, "to": lot.id, "reason": reason}))
     db.session.add(event)

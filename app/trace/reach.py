@@ -24,7 +24,7 @@ from app.codes.models import Level
 from app.extensions import db
 from app.masterdata.models import Dealer, Region, Store, dealer_territories
 from app.production.models import ProductionLot, RawMaterialLot
-from app.units import store
+from app.units import unit_rows
 from app.units.models import LocationKind, Recall, RecallLot, Unit, UnitScanStats, UnitStatus
 
 PLACES = ("line", "warehouse", "dealer", "store", "in_transit", "sold", "scrapped", "voided")
@@ -154,8 +154,8 @@ def _describe(found: dict[tuple[str, int], Party]) -> None:
     """Names, tiers and regions of the parties: a few queries for all of them."""
     dealer_ids = [i for k, i in found if k == "dealer"]
     store_ids = [i for k, i in found if k == "store"]
-    for start in range(0, max(len(dealer_ids), len(store_ids)), store.CHUNK):
-        dealers, stores = dealer_ids[start:start + store.CHUNK], store_ids[start:start + store.CHUNK]
+    for start in range(0, max(len(dealer_ids), len(store_ids)), unit_rows.CHUNK):
+        dealers, stores = dealer_ids[start:start + unit_rows.CHUNK], store_ids[start:start + unit_rows.CHUNK]
         for dealer_id, name, tier in db.session.execute(
                 sa.select(Dealer.id, Dealer.name, Dealer.tier).where(Dealer.id.in_(dealers))):
             found[("dealer", dealer_id)].name, found[("dealer", dealer_id)].tier = name, tier

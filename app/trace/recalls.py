@@ -33,29 +33,29 @@ from app.trace import lots
 from app.trace.reach import Preview, Reach, preview, reach
 from app.trace.errors import (LotAlreadyRecalled, RawMaterialLotAlreadyRecalled, RawMaterialLotNotConsumed,
                               RecallNotFound)
-from app.units import scan_facts, store
+from app.units import scan_facts, unit_rows
 from app.units.models import EventKind, Recall, RecallLot, Unit, UnitStatus
 from app.webhooks.service import emit
 
 
-def recallable(lot_ids: list[int]) -> list[store.UnitState]:
+def recallable(lot_ids: list[int]) -> list[unit_rows.UnitState]:
     """The units a recall of these lots would mark (active, not yet recalled), locked."""
     candidates = db.session.scalars(sa.select(Unit.serial).where(
         Unit.lot_id.in_(lot_ids), Unit.status == UnitStatus.ACTIVE, Unit.recall_id.is_(None))).all()
     wanted = set(lot_ids)
-    return [u for u in store.load_units(candidates).values()
+    return [u for u in unit_rows.load_units(candidates).values()
             if u.lot_id in wanted and u.status is UnitStatus.ACTIVE and u.recall_id is None]
 
 
-def mark(*, actor: Actor, recall: Recall, lots: list[ProductionLot], units: list[store.UnitState]) -> None:
+def mark(*, actor: Actor, recall: Recall, lots: list[ProductionLot], units: list[unit_rows.UnitState]) -> None:
     """Mark the units recalled, with a ``recall`` event each, and record the lots the recall covers."""
     serials = [u.serial for u in units]
     scan_facts.changed(serials)
-    for i in range(0, len(serials), store.CHUNK):
-        db.session.execute(sa.update(Unit).where(Unit.serial.in_(serials[i:i + store.CHUNK]))
+    for i in range(0, len(serials), unit_rows.CHUNK):
+        db.session.execute(sa.update(Unit).where(Unit.serial.in_(serials[i:i + unit_rows.CHUNK]))
                            .values(recall_id=recall.id, updated_at=utcnow()))
-    now, source = utcnow(), store.source_of(actor)
-    store.write_events([store.event_row(
+    now, source = utcnow(), unit_rows.source_of(actor)
+    unit_rows.write_events([unit_rows.event_row(
         kind=EventKind.RECALL, serial=u.serial, lot_id=u.lot_id, occurred_at=now, recorded_at=now, source=source,
         location_kind=u.location_kind, location_id=u.location_id,
         data={"recall_id": recall.id, "reason": recall.reason}) for u in units], units={u.serial: u for u in units})

@@ -11,7 +11,7 @@ from app.codes.errors import CodeNotFound
 from app.codes.models import CodeBatch
 from app.extensions import db
 from app.masterdata.models import Dealer, ProductionLine, Store, Warehouse
-from app.units import store
+from app.units import unit_rows
 from app.units.models import LocationKind, Unit
 
 
@@ -26,7 +26,7 @@ class Place:
 class SerialCodes:
     """Encodes serials as codes (key version from the unit row, else from the batch)."""
 
-    def __init__(self, units: dict[int, store.UnitState] | None = None):
+    def __init__(self, units: dict[int, unit_rows.UnitState] | None = None):
         self._ring = codes.keyring()
         self._versions = {s: u.key_version for s, u in (units or {}).items()}
 
@@ -55,8 +55,8 @@ class SerialCodes:
     def many(self, serials) -> None:
         """Learn the key versions of many serials in one query."""
         serials = [s for s in set(serials) if s is not None and s not in self._versions]
-        for i in range(0, len(serials), store.CHUNK):
-            self._fill(serials[i:i + store.CHUNK])
+        for i in range(0, len(serials), unit_rows.CHUNK):
+            self._fill(serials[i:i + unit_rows.CHUNK])
 
 
 PLACE_MODELS = {LocationKind.LINE: ProductionLine, LocationKind.WAREHOUSE: Warehouse,
@@ -88,8 +88,8 @@ def issued_resolution(code: str):
     forged, malformed or never issued code, or a tag bound to none."""
     resolution = codes.resolve_code(code)
     if resolution.status in ("malformed", "forged"):
-        bound = store.CodeReader().read(code)
-        if isinstance(bound, store.Decoded):
+        bound = unit_rows.CodeReader().read(code)
+        if isinstance(bound, unit_rows.Decoded):
             resolution = codes.resolve_code(bound.code)
     if resolution.batch is None:
         reasons = {"forged": "The code fails its check: it is forged or mistyped.",

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from app.codes import service as codes
 from app.codes.models import BatchStatus
 from app.extensions import db
-from app.units import store
+from app.units import unit_rows
 from app.units.models import EpcBinding, Unit, UnitStatus
 
 REPLACED = "replaced"  # the reason a code of an issued batch reads voided
@@ -50,7 +50,7 @@ class Lookup:
 def look_up(code: str) -> Lookup:
     """A code's resolution (``resolve_code``) with the RFID tags bound to its unit, oldest first."""
     resolution = resolve_code(code)
-    epcs = store.epcs_of([resolution.serial]).get(resolution.serial, []) if resolution.serial is not None else []
+    epcs = unit_rows.epcs_of([resolution.serial]).get(resolution.serial, []) if resolution.serial is not None else []
     return Lookup(resolution, epcs)
 
 

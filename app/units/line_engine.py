@@ -34,7 +34,7 @@ from app.masterdata import refs
 from app.masterdata.models import Product
 from app.production.models import LotStatus, ProductionLot
 from app.reports import facts, rollups
-from app.units import line_sessions, packing, rules, store
+from app.units import line_sessions, packing, rules, unit_rows
 from app.units.line_records import (
     MAX_CODES_PER_RECORD, MAX_RECORDS, Commission, Pack, Record, Remove, Replace, Result, Scrap, Unpack, as_records,
 )
@@ -77,8 +77,8 @@ def apply_records(*, actor: Actor, session_id: int, records: list) -> list[Resul
         raise rules.LineSessionNotFound()
     if session.status is not SessionStatus.OPEN:
         raise rules.LineSessionStopped()
-    with _collector_paused(), store.Meanwhile() as meanwhile:
-        engine = _Engine(session, store.source_of(actor), records, meanwhile)
+    with _collector_paused(), unit_rows.Meanwhile() as meanwhile:
+        engine = _Engine(session, unit_rows.source_of(actor), records, meanwhile)
         engine.prepare()
         engine.apply()
         engine.write()
@@ -108,7 +108,7 @@ class Scrapped(NamedTuple):
     """A scrap record applied: its code, the unit it named (and took everything inside), its counts."""
 
     code: str
-    root: store.UnitState
+    root: unit_rows.UnitState
     record_id: str
     at: datetime
     units: int
@@ -134,19 +134,19 @@ def emit_scrapped(scraps: list[Scrapped], *, session_id: int, recorded_at: datet
 
 
 class _Engine:
-    def __init__(self, session: LineSession, source: str, records: list[Record], meanwhile: store.Meanwhile):
+    def __init__(self, session: LineSession, source: str, records: list[Record], meanwhile: unit_rows.Meanwhile):
         self.session_id, self.line_id, self.lot_id = session.id, session.line_id, session.lot_id
         # The record-id checks run while the codes are decoded, the events are inserted while the
         # records are applied: neither needs the other's result until write().
         self.meanwhile = meanwhile
         self.source, self.records, self.now = source, records, utcnow()
-        self.reader = store.CodeReader(epcs=False)  # records name codes; EPCs only as epc/parent_epc
+        self.reader = unit_rows.CodeReader(epcs=False)  # records name codes; EPCs only as epc/parent_epc
         self.issued: dict[str, tuple | str] = {}
         self.plain_batches: dict = {}  # CodeBatch -> _Batch
-        self.units: dict[int, store.UnitState] = {}
+        self.units: dict[int, unit_rows.UnitState] = {}
         self.before: dict[int, tuple | None] = {}
-        self.new: dict[int, store.UnitState] = {}
-        self.changed: dict[int, store.UnitState] = {}
+        self.new: dict[int, unit_rows.UnitState] = {}
+        self.changed: dict[int, unit_rows.UnitState] = {}
         self.children: dict[int, set[int]] = defaultdict(set)
         self.events: list[dict] = []
         self.tally: dict[tuple, int] = {}  # the events' facts for the reports (facts.event_tally_key)
@@ -201,10 +201,10 @@ class _Engine:
         # Each distinct code is decoded once, then checked against its batch once.
         read = self.reader.read
         decoded = {text: read(text) for text in texts}
-        serials = {code.serial for code in decoded.values() if type(code) is store.Decoded}
+        serials = {code.serial for code in decoded.values() if type(code) is unit_rows.Decoded}
         self.meanwhile.wait()  # the database is ours again
         self.applied, self.prior = outcomes.result()
-        self.batches = store.BatchIndex.covering(serials)
+        self.batches = unit_rows.BatchIndex.covering(serials)
         issue = self._issue
         self.issued = {text: issue(code) for text, code in decoded.items()}
         roots_with_children = self._serials(roots_with_children, decoded)
@@ -216,21 +216,21 @@ class _Engine:
                     serials.update(range(found[1], found[2] + 1))
 
         units = self.units
-        units.update(store.load_units(serials))
+        units.update(unit_rows.load_units(serials))
         if scrap_roots:
             # A scrap takes everything inside: what is inside now, and what this upload packs first.
             scrap_roots.update(s for s, u in units.items() if u.level is not Level.ITEM)
-            for serial, unit in store.subtree(scrap_roots).items():
+            for serial, unit in unit_rows.subtree(scrap_roots).items():
                 units.setdefault(serial, unit)
         if roots_with_children:
-            for serial, unit in store.children_of(roots_with_children).items():
+            for serial, unit in unit_rows.children_of(roots_with_children).items():
                 units.setdefault(serial, unit)
         parents = {u.parent_serial for u in units.values() if u.parent_serial is not None} - units.keys()
         if parents:
-            units.update(store.load_units(parents))
+            units.update(unit_rows.load_units(parents))
         self.saved = {serial: _saved(unit) for serial, unit in units.items()}
         for serial, unit in units.items():
-            self.before[serial] = store.stock_key(unit)
+            self.before[serial] = unit_rows.stock_key(unit)
             if unit.parent_serial is not None:
                 self.children[unit.parent_serial].add(serial)
 
@@ -248,17 +248,17 @@ class _Engine:
             self.capacity[row.id, Level.PALLET] = row.cases_per_pallet
             self.gtins[row.id] = row.gtin
         if self.epcs:
-            self.epc_serials = store.epc_bindings(e.hex for e in self.epcs.values() if e is not None)
+            self.epc_serials = unit_rows.epc_bindings(e.hex for e in self.epcs.values() if e is not None)
 
         corrected = {r.corrects for r in self.records if r.corrects is not None}
         self.corrected = self._event_ids(corrected) if corrected else {}
 
-    def _issue(self, decoded: store.Decoded | str) -> tuple[store.Decoded, _Batch] | str:
+    def _issue(self, decoded: unit_rows.Decoded | str) -> tuple[unit_rows.Decoded, _Batch] | str:
         """A decoded code with its batch, or why it can't be used (forged, unknown, voided)."""
-        if type(decoded) is not store.Decoded:
+        if type(decoded) is not unit_rows.Decoded:
             return rules.FORGED
         batch = self.batches.batch_of(decoded)
-        reason = store.issue_reason(batch)
+        reason = unit_rows.issue_reason(batch)
         if reason:
             return reason
         plain = self.plain_batches.get(batch)
@@ -268,14 +268,14 @@ class _Engine:
 
     @staticmethod
     def _serials(texts: set[str], decoded: dict) -> set[int]:
-        return {code.serial for text in texts if type(code := decoded[text]) is store.Decoded}
+        return {code.serial for text in texts if type(code := decoded[text]) is unit_rows.Decoded}
 
     def _range(self, record: Commission) -> tuple | str:
         first, last = self.reader.read(record.code), self.reader.read(record.last_code)
-        if type(first) is not store.Decoded or type(last) is not store.Decoded:
+        if type(first) is not unit_rows.Decoded or type(last) is not unit_rows.Decoded:
             return rules.FORGED
         batch = self.batches.batch_of(first)
-        reason = store.issue_reason(batch)
+        reason = unit_rows.issue_reason(batch)
         if reason:
             return reason
         if (not batch.holds(last.serial) or last.key_version != first.key_version
@@ -285,7 +285,7 @@ class _Engine:
 
     def _record_outcomes(self, record_ids: set[str]) -> tuple[set[str], dict[str, tuple[int | None, str]]]:
         """The record ids applied before, and the prior outcome of the others (rejected or duplicate)."""
-        applied = store.applied_record_ids(self.source, record_ids)
+        applied = unit_rows.applied_record_ids(self.source, record_ids)
         return applied, line_sessions.prior_outcomes(self.source, record_ids - applied)
 
     def _event_ids(self, record_ids: set[str]) -> dict[str, int]:
@@ -337,7 +337,7 @@ class _Engine:
             if results[i] is None:
                 results[i] = Result(i, record.record_id, _DUPLICATE)
 
-    def _event(self, kind: EventKind, unit: store.UnitState, parent_serial: int | None = None,
+    def _event(self, kind: EventKind, unit: unit_rows.UnitState, parent_serial: int | None = None,
                data: dict | None = None) -> None:
         """Append an event; the first event of a record carries its record id (and what it corrects)."""
         self.events.append({
@@ -349,18 +349,18 @@ class _Engine:
         tally = (kind, self.at, unit.lot_id, unit.location_kind, unit.location_id, unit.level, unit.product_id, None)
         self.tally[tally] = self.tally.get(tally, 0) + 1
         self.record_id = self.corrects = None
-        if len(self.events) == store.JSON_CHUNK:  # events are final once made: insert them meanwhile
-            self.meanwhile.submit(store.write_events, self.events)
+        if len(self.events) == unit_rows.JSON_CHUNK:  # events are final once made: insert them meanwhile
+            self.meanwhile.submit(unit_rows.write_events, self.events)
             self.events = []
 
-    def _issued(self, text: str) -> tuple[store.Decoded, _Batch]:
+    def _issued(self, text: str) -> tuple[unit_rows.Decoded, _Batch]:
         """(decoded code, its batch) of an issued code; rejected when forged, unknown or voided."""
         found = self.issued[text]  # prepare() resolved every code the records name
         if type(found) is str:
             raise _Rejected(found)
         return found
 
-    def _unit(self, text: str) -> store.UnitState:
+    def _unit(self, text: str) -> unit_rows.UnitState:
         """The commissioned unit of a code, active."""
         decoded, _ = self._issued(text)
         unit = self.units.get(decoded.serial)
@@ -369,7 +369,7 @@ class _Engine:
         _check_active(unit)
         return unit
 
-    def _touch(self, unit: store.UnitState) -> None:
+    def _touch(self, unit: unit_rows.UnitState) -> None:
         if unit.serial not in self.new:
             self.changed[unit.serial] = unit
 
@@ -437,7 +437,7 @@ class _Engine:
                 return _DUPLICATE
             return self._tag_late(self._unit(record.code), epc)  # commissioned before, tagged now
         for serial, key_version, batch_id in fresh:
-            unit = store.UnitState(
+            unit = unit_rows.UnitState(
                 serial, key_version, batch_id, Level.ITEM, lot.product_id, lot.id, UnitStatus.ACTIVE, None, 0,
                 False, LocationKind.LINE, self.line_id, False, None, None, None, self.at)
             units[serial] = self.new[serial] = unit
@@ -467,7 +467,7 @@ class _Engine:
         self.new_epcs.append({"epc": epc.hex, "kind": epc.kind, "serial": serial, "source": self.source,
                               "bound_at": self.now})
 
-    def _tag_late(self, unit: store.UnitState, epc: rfid.Epc) -> str:
+    def _tag_late(self, unit: unit_rows.UnitState, epc: rfid.Epc) -> str:
         """Bind a tag to a unit commissioned (or packed) before, only while it is at the line: a tag event."""
         _check_in_factory(unit)
         self._bind(epc, unit.serial)
@@ -494,7 +494,7 @@ class _Engine:
             raise _Rejected(rules.WRONG_PRODUCT)
         parent = self.units.get(decoded.serial)
         if parent is None:
-            parent = store.UnitState(
+            parent = unit_rows.UnitState(
                 decoded.serial, decoded.key_version, batch.id, batch.level, child.product_id, child.lot_id,
                 UnitStatus.ACTIVE, None, 0, record.partial, child.location_kind, child.location_id, False,
                 None, None, None, self.at)
@@ -541,7 +541,7 @@ class _Engine:
         self._event(EventKind.REMOVE, child, parent.serial)
         return _ACCEPTED
 
-    def _detach(self, child: store.UnitState) -> None:
+    def _detach(self, child: unit_rows.UnitState) -> None:
         parent = self.units[child.parent_serial]
         packing.detach(child, parent, self.children)
         self._touch(parent)
@@ -562,7 +562,7 @@ class _Engine:
             raise _Rejected(rules.WRONG_PRODUCT)
         if decoded.serial in self.units:
             raise _Rejected(rules.COMMISSIONED_ELSEWHERE)
-        new = store.UnitState(
+        new = unit_rows.UnitState(
             decoded.serial, decoded.key_version, batch.id, old.level, old.product_id, old.lot_id, UnitStatus.ACTIVE,
             old.parent_serial, old.child_count, old.partial, old.location_kind, old.location_id, old.in_transit,
             old.serial, None, old.recall_id, old.commissioned_at, old.received_on)
@@ -616,15 +616,15 @@ class _Engine:
     # -- write: state, events, stock, rejected records, session counts ---------------------------
 
     def write(self) -> None:
-        self.meanwhile.submit(store.write_events, self.events)
+        self.meanwhile.submit(unit_rows.write_events, self.events)
         self.meanwhile.wait()
         if self.scraps:
             emit_scrapped(self.scraps, session_id=self.session_id, recorded_at=self.now)
         rollups.add_all(facts.unit_event_sums(self.tally))
-        store.insert_units(self.new.values())
-        store.bind_epcs(self.new_epcs)
+        unit_rows.insert_units(self.new.values())
+        unit_rows.bind_epcs(self.new_epcs)
         self._save_changes()
-        store.adjust_stock(store.stock_deltas(self.before, [*self.changed.values(), *self.new.values()]))
+        unit_rows.adjust_stock(unit_rows.stock_deltas(self.before, [*self.changed.values(), *self.new.values()]))
         self._write_outcomes()
 
     def _save_changes(self) -> None:
@@ -638,7 +638,7 @@ class _Engine:
             elif now != then:
                 changed.append(unit)
                 fields.update(name for name, a, b in zip(SAVED_FIELDS, now, then) if a != b)
-        store.save_units(changed, [name for name in SAVED_FIELDS if name in fields])
+        unit_rows.save_units(changed, [name for name in SAVED_FIELDS if name in fields])
 
     def _write_outcomes(self) -> None:
         line_sessions.keep_outcomes(
@@ -650,11 +650,11 @@ class _Engine:
 _check_active = packing.check_active
 
 
-def _check_in_factory(unit: store.UnitState) -> None:
+def _check_in_factory(unit: unit_rows.UnitState) -> None:
     if unit.in_transit or unit.location_kind not in _IN_FACTORY:
         raise _Rejected(rules.IN_TRANSIT_OR_SHIPPED)
 
 
-def _chunks(values: list, size: int = store.CHUNK):
+def _chunks(values: list, size: int = unit_rows.CHUNK):
     for i in range(0, len(values), size):
         yield values[i:i + size]

@@ -16,7 +16,7 @@ from app.extensions import db
 from app.identity.service import Actor
 from app.masterdata.models import ProductionLine, Status
 from app.production.models import LotStatus, ProductionLot
-from app.units import rules, store
+from app.units import rules, unit_rows
 from app.units.models import LineSession, RejectedRecord, SessionStatus
 
 ACCEPTED = "accepted"
@@ -35,7 +35,7 @@ def start_session(*, actor: Actor, line_id: int, lot_id: int, operator: str = ""
         raise rules.LotClosed(f"The production lot {lot.lot_no} is closed; reopen it first.")
     if lot.line_id is not None and lot.line_id != line.id:
         raise rules.LotOnAnotherLine(f"The production lot {lot.lot_no} is made on another line.")
-    session = LineSession(line_id=line.id, lot_id=lot.id, source=store.source_of(actor), operator=operator,
+    session = LineSession(line_id=line.id, lot_id=lot.id, source=unit_rows.source_of(actor), operator=operator,
                           status=SessionStatus.OPEN, started_at=utcnow())
     db.session.add(session)
     db.session.flush()
@@ -117,10 +117,10 @@ def rejected_records(*, session_id: int, reason: str | None = None):
 def prior_outcomes(source: str, record_ids: set[str]) -> dict[str, tuple[int | None, str]]:
     """The earlier outcome (session, reason) of a client's records kept as rejected or duplicate."""
     found = {}
-    for chunk in store.key_chunks(record_ids):
+    for chunk in unit_rows.key_chunks(record_ids):
         for row in db.session.execute(
                 sa.select(RejectedRecord.record_id, RejectedRecord.session_id, RejectedRecord.reason)
-                .where(RejectedRecord.source == source, store.one_of(RejectedRecord.record_id, chunk))):
+                .where(RejectedRecord.source == source, unit_rows.one_of(RejectedRecord.record_id, chunk))):
             found[row.record_id] = (row.session_id, row.reason)
     return found
 
@@ -181,6 +181,6 @@ def _upsert_rejected(rows: list[dict]) -> None:
         db.session.execute(statement, chunk)
 
 
-def _chunks(values: list, size: int = store.CHUNK):
+def _chunks(values: list, size: int = unit_rows.CHUNK):
     for i in range(0, len(values), size):
         yield values[i:i + size]

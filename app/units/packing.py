@@ -7,7 +7,7 @@ holds something, a child is in the parent named; only where the unit must be dif
 factory for the line, in the holder's own stock for a warehouse or a dealer (``unpack_held``).
 
 Packing is not a consumer scan's fact and stock counts items wherever they are packed, so unpacking
-moves no stock and needs no Redis refresh (``store.save_units`` names the units to
+moves no stock and needs no Redis refresh (``unit_rows.save_units`` names the units to
 ``app.units.scan_facts`` if a watched column ever changes).
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from app.codes.models import Level
 from app.db import utcnow
-from app.units import rules, store
+from app.units import rules, unit_rows
 from app.units.models import EventKind, UnitStatus
 
 WHOLE, PARTIAL = "whole", "partial"
@@ -36,15 +36,15 @@ class Refused(Exception):
 
 # --- the rules ------------------------------------------------------------------------------------
 
-def check_active(unit: store.UnitState) -> None:
+def check_active(unit: unit_rows.UnitState) -> None:
     if unit.status is UnitStatus.SCRAPPED:
         raise Refused(rules.SCRAPPED)
     if unit.status is UnitStatus.VOIDED:
         raise Refused(rules.VOIDED)
 
 
-def take_all_out(parent: store.UnitState, children: dict[int, set[int]], units: Mapping[int, store.UnitState],
-                 *, where: Callable[[store.UnitState], None]) -> list[store.UnitState]:
+def take_all_out(parent: unit_rows.UnitState, children: dict[int, set[int]], units: Mapping[int, unit_rows.UnitState],
+                 *, where: Callable[[unit_rows.UnitState], None]) -> list[unit_rows.UnitState]:
     """Every child out of an active parent (``where`` refuses a parent in the wrong place); the children
     released, in serial order. ``children``: parent serial -> its children's serials, kept in step."""
     if parent.level is Level.ITEM:
@@ -60,8 +60,8 @@ def take_all_out(parent: store.UnitState, children: dict[int, set[int]], units: 
     return released
 
 
-def take_out(child: store.UnitState, children: dict[int, set[int]], units: Mapping[int, store.UnitState], *,
-             parent_serial: int | None = None, where: Callable[[store.UnitState], None]) -> store.UnitState:
+def take_out(child: unit_rows.UnitState, children: dict[int, set[int]], units: Mapping[int, unit_rows.UnitState], *,
+             parent_serial: int | None = None, where: Callable[[unit_rows.UnitState], None]) -> unit_rows.UnitState:
     """One active child out of its parent (which, when given, must be the one it is in); the parent."""
     if child.parent_serial is None or (parent_serial is not None and parent_serial != child.parent_serial):
         raise Refused(rules.NOT_PACKED)
@@ -71,7 +71,7 @@ def take_out(child: store.UnitState, children: dict[int, set[int]], units: Mappi
     return parent
 
 
-def detach(child: store.UnitState, parent: store.UnitState, children: dict[int, set[int]]) -> None:
+def detach(child: unit_rows.UnitState, parent: unit_rows.UnitState, children: dict[int, set[int]]) -> None:
     parent.child_count -= 1
     children[parent.serial].discard(child.serial)
     child.parent_serial = None
@@ -94,7 +94,7 @@ class Result:
 
 
 def unpack_held(*, source: str, records: list[dict],
-                where: Callable[[dict, store.UnitState], str | None],
+                where: Callable[[dict, unit_rows.UnitState], str | None],
                 busy: Callable[[list[int]], set[int]] = lambda serials: set(),
                 messages: Mapping[str, str] | None = None) -> list[Result]:
     """Apply unpack records of a holder of goods in the caller's transaction; an answer per record.
@@ -109,38 +109,38 @@ def unpack_held(*, source: str, records: list[dict],
     messages = {**rules.REASONS, **REASONS, **(messages or {})}
     now = utcnow()
     results: list[Result | None] = [None] * len(records)
-    applied = store.applied_record_ids(source, [r["record_id"] for r in records if r.get("record_id")])
-    reader = store.CodeReader()
+    applied = unit_rows.applied_record_ids(source, [r["record_id"] for r in records if r.get("record_id")])
+    reader = unit_rows.CodeReader()
     texts = {r["code"] for r in records} | {r["parent"] for r in records if r.get("parent")}
     decoded = {text: reader.read(text) for text in texts}
-    batches = store.BatchIndex.covering(d.serial for d in decoded.values() if type(d) is store.Decoded)
+    batches = unit_rows.BatchIndex.covering(d.serial for d in decoded.values() if type(d) is unit_rows.Decoded)
 
     def serial_of(text: str) -> int:
         code = decoded[text]
-        if type(code) is not store.Decoded:
+        if type(code) is not unit_rows.Decoded:
             raise Refused(code)
-        reason = store.issue_reason(batches.batch_of(code))
+        reason = unit_rows.issue_reason(batches.batch_of(code))
         if reason:
             raise Refused(reason)
         return code.serial
 
     # Lock the scanned units, then what the whole unpacks take out and the parents partial ones leave.
-    wanted = {d.serial for d in decoded.values() if type(d) is store.Decoded}
-    units = store.load_units(wanted)
+    wanted = {d.serial for d in decoded.values() if type(d) is unit_rows.Decoded}
+    units = unit_rows.load_units(wanted)
     parents = {u.parent_serial for u in units.values() if u.parent_serial is not None}
-    units.update(store.load_units(parents - units.keys()))
-    units.update(store.children_of(s for s, u in units.items() if u.level is not Level.ITEM))
+    units.update(unit_rows.load_units(parents - units.keys()))
+    units.update(unit_rows.children_of(s for s, u in units.items() if u.level is not Level.ITEM))
     children: dict[int, set[int]] = {}
     for unit in units.values():
         if unit.parent_serial is not None:
             children.setdefault(unit.parent_serial, set()).add(unit.serial)
     # Everything inside (read again, the rows locked): which items an open shipment holds, and what each
     # unit holds as this request unpacks (``contents``, kept in step below).
-    everything = {**store.subtree(s for s, u in units.items() if u.level is not Level.ITEM), **units}
+    everything = {**unit_rows.subtree(s for s, u in units.items() if u.level is not Level.ITEM), **units}
     held = busy(sorted(s for s, u in everything.items() if u.level is Level.ITEM))
-    contents = store.children_map(everything.values())
+    contents = unit_rows.children_map(everything.values())
 
-    changed: dict[int, store.UnitState] = {}
+    changed: dict[int, unit_rows.UnitState] = {}
     events: list[dict] = []
     seen: dict[str, int] = {}
     for i in sorted(range(len(records)), key=lambda i: (records[i]["scanned_at"], i)):
@@ -161,11 +161,11 @@ def unpack_held(*, source: str, records: list[dict],
                 raise Refused(rules.NOT_COMMISSIONED)
             check_active(unit)
 
-            def here(each: store.UnitState) -> None:
+            def here(each: unit_rows.UnitState) -> None:
                 reason = where(record, each)
                 if reason:
                     raise Refused(reason)
-                items = store.items_under(each, contents)
+                items = unit_rows.items_under(each, contents)
                 if held.intersection(items):
                     raise Refused(IN_OPEN_SHIPMENT)
 
@@ -186,15 +186,15 @@ def unpack_held(*, source: str, records: list[dict],
         contents[parent.serial] = [each for each in contents.get(parent.serial, ()) if each.serial not in out]
         for n, (child, kind) in enumerate(moved):
             changed[child.serial] = child
-            events.append(store.event_row(
+            events.append(unit_rows.event_row(
                 kind=kind, serial=child.serial, parent_serial=parent.serial, lot_id=child.lot_id,
                 occurred_at=record["scanned_at"], recorded_at=now, location_kind=child.location_kind,
                 location_id=child.location_id, source=source, record_id=record_id if n == 0 else None,
                 data={"mode": record["mode"]}))
         results[i] = Result(i, record["code"], ACCEPTED, record_id, released=len(moved))
 
-    store.save_units(changed.values(), ["parent_serial", "child_count"])
-    store.write_events(events, units=units)
+    unit_rows.save_units(changed.values(), ["parent_serial", "child_count"])
+    unit_rows.write_events(events, units=units)
     for i, record in enumerate(records):
         if results[i] is None:
             first = results[seen[record["record_id"]]]

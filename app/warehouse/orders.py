@@ -15,7 +15,7 @@ from app.channel.shipments import emit_shipped, insert_shipment_units
 from app.codes.models import Level
 from app.db import utcnow
 from app.extensions import db
-from app.units import store
+from app.units import unit_rows
 
 
 class WarehouseOrders:
@@ -40,7 +40,7 @@ class WarehouseOrders:
         self.taken: dict[int, list[tuple]] = {}
         self.loose: dict[tuple[int, int], list[tuple]] = {}
 
-    def take(self, record: dict, code: str, unit: store.UnitState, moved: list[store.UnitState]) -> str | None:
+    def take(self, record: dict, code: str, unit: unit_rows.UnitState, moved: list[unit_rows.UnitState]) -> str | None:
         """Hold this scan's items on a line of the record's order; the refusal reason otherwise."""
         if record.get("to_dealer_id") is None:
             return None

@@ -4,7 +4,7 @@ A scan moves the scanned code and everything inside it, with ONE event for the s
 units inside read it in their timelines through their packing intervals). Scans are applied in
 scan-time order, each against the state the previous ones left; the units' rows, the events and
 the stock change in one transaction. Stock counts items that are active, at a holder and not in
-transit (``store.stock_key``), so every move adjusts it from the units' keys before and after
+transit (``unit_rows.stock_key``), so every move adjusts it from the units' keys before and after
 (``app.stock`` reads it).
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from app.extensions import db
 from app.identity.service import Actor
 from app.masterdata.models import Dealer, Status, Warehouse
 from app.units import rules as unit_rules
-from app.units import packing, scan_facts, store
+from app.units import packing, scan_facts, unit_rows
 from app.units.models import EventKind, LocationKind, RejectedRecord, Unit, UnitStatus
 from app.warehouse import rules
 from app.warehouse.errors import ScanRecordsInvalid
@@ -57,7 +57,7 @@ class Place:
     in_transit: bool
 
     @classmethod
-    def of(cls, unit: store.UnitState) -> "Place":
+    def of(cls, unit: unit_rows.UnitState) -> "Place":
         return cls(unit.location_kind, unit.location_id, unit.in_transit)
 
     def as_data(self) -> dict:
@@ -84,17 +84,17 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
     a shipment of that order (``app.warehouse.orders.WarehouseOrders``), refused when it doesn't fit.
     """
     _check_shapes(records)
-    source, now = store.source_of(actor), utcnow()
+    source, now = unit_rows.source_of(actor), utcnow()
     results: list[Result | None] = [None] * len(records)
-    applied = store.applied_record_ids(source, (r["record_id"] for r in records))
+    applied = unit_rows.applied_record_ids(source, (r["record_id"] for r in records))
 
     # The same record id twice in one request is one record: the later copies answer as the first.
     first_index: dict[str, int] = {}
     copies: list[tuple[int, int]] = []
     candidates: list[int] = []
-    reader = store.CodeReader()
+    reader = unit_rows.CodeReader()
     reader.prefetch(r["code"] for r in records)
-    decoded: dict[int, store.Decoded] = {}
+    decoded: dict[int, unit_rows.Decoded] = {}
     for i, record in enumerate(records):
         record_id = record["record_id"]
         if record_id in applied:
@@ -114,26 +114,26 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
             decoded[i] = code
             candidates.append(i)
 
-    batches = store.BatchIndex.covering(d.serial for d in decoded.values())
+    batches = unit_rows.BatchIndex.covering(d.serial for d in decoded.values())
     warehouses, dealers = _active_places(records[i] for i in candidates)
     ready: list[int] = []
     for i in candidates:
-        reason = store.issue_reason(batches.batch_of(decoded[i])) or _place_reason(records[i], warehouses, dealers)
+        reason = unit_rows.issue_reason(batches.batch_of(decoded[i])) or _place_reason(records[i], warehouses, dealers)
         if reason:
             results[i] = _rejected(i, records[i], reason)
         else:
             ready.append(i)
 
     # Lock the scanned units, then everything inside them (each in serial order).
-    scanned = store.load_units(decoded[i].serial for i in ready)
-    units = store.subtree(s for s, u in scanned.items() if u.level is not Level.ITEM)
+    scanned = unit_rows.load_units(decoded[i].serial for i in ready)
+    units = unit_rows.subtree(s for s, u in scanned.items() if u.level is not Level.ITEM)
     units.update(scanned)
-    children = store.children_map(units.values())
-    before = {s: store.stock_key(u) for s, u in units.items()}
+    children = unit_rows.children_map(units.values())
+    before = {s: unit_rows.stock_key(u) for s, u in units.items()}
 
     orders = WarehouseOrders(
         actor_label=source, records=[records[i] for i in ready if records[i]["action"] == OUTBOUND])
-    changed: dict[int, store.UnitState] = {}
+    changed: dict[int, unit_rows.UnitState] = {}
     events: list[dict] = []
     for i in sorted(ready, key=lambda i: (records[i]["scanned_at"], i)):
         record = records[i]
@@ -158,7 +158,7 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
             each.location_kind, each.location_id, each.in_transit = target.kind, target.id, target.in_transit
             changed[each.serial] = each
         items = sum(1 for each in moved if each.level is Level.ITEM)
-        events.append(store.event_row(
+        events.append(unit_rows.event_row(
             kind=EventKind.RECEIVE if record["action"] == INBOUND else EventKind.SHIP, serial=unit.serial,
             lot_id=unit.lot_id, occurred_at=record["scanned_at"], recorded_at=now,
             location_kind=LocationKind.WAREHOUSE, location_id=record["warehouse_id"], source=source,
@@ -168,8 +168,8 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
         results[i] = Result(i, record["record_id"], rules.ACCEPTED, units=items)
 
     _write_places(changed.values())
-    store.adjust_stock(store.stock_deltas(before, changed.values()))
-    store.write_events(events, units=units)
+    unit_rows.adjust_stock(unit_rows.stock_deltas(before, changed.values()))
+    unit_rows.write_events(events, units=units)
     orders.ship()
     _keep_rejections(source, records, results)
 
@@ -197,11 +197,11 @@ def apply_unpacks(*, actor: Actor, records: list[dict]) -> list[packing.Result]:
     if not 1 <= len(records) <= MAX_RECORDS:
         raise ScanRecordsInvalid(f"An unpack upload holds 1 to {MAX_RECORDS:,} records.")
     records = packing.holder_records(records)
-    source = store.source_of(actor)
+    source = unit_rows.source_of(actor)
     warehouses = set(db.session.scalars(sa.select(Warehouse.id).where(
         Warehouse.id.in_({r["warehouse_id"] for r in records}), Warehouse.status == Status.ACTIVE)))
 
-    def where(record: dict, unit: store.UnitState) -> str | None:
+    def where(record: dict, unit: unit_rows.UnitState) -> str | None:
         if record["warehouse_id"] not in warehouses:
             return rules.WAREHOUSE_UNKNOWN
         if Place.of(unit) != Place(LocationKind.WAREHOUSE, record["warehouse_id"], False):
@@ -292,8 +292,8 @@ def _may_leave(record: dict, place: Place) -> bool:
     return place == Place(LocationKind.WAREHOUSE, warehouse_id, True)
 
 
-def _check_move(record: dict, unit: store.UnitState,
-                children: dict[int, list[store.UnitState]]) -> tuple[list[store.UnitState], Place]:
+def _check_move(record: dict, unit: unit_rows.UnitState,
+                children: dict[int, list[unit_rows.UnitState]]) -> tuple[list[unit_rows.UnitState], Place]:
     """The units this scan moves (the scanned one and the active ones inside it) and where to."""
     if unit.status is UnitStatus.VOIDED:
         raise _Refused(rules.VOIDED)
@@ -306,7 +306,7 @@ def _check_move(record: dict, unit: store.UnitState,
         raise _AlreadyThere()
     if not _may_leave(record, place):
         raise _Refused(rules.WRONG_LOCATION)
-    moved = store.with_contents(unit, children)
+    moved = unit_rows.with_contents(unit, children)
     if record["action"] == OUTBOUND and any(each.recall_id is not None for each in moved):
         raise _Refused(rules.RECALLED)
     return moved, target
@@ -320,10 +320,10 @@ def _write_places(units) -> None:
     for place, serials in by_place.items():
         serials.sort()
         scan_facts.changed(serials)
-        for start in range(0, len(serials), store.CHUNK):
+        for start in range(0, len(serials), unit_rows.CHUNK):
             # Shipped to a dealer: the dealer whose territory the anti-diversion check compares against.
             dealer = {"last_dealer_id": place.id} if place.kind is LocationKind.DEALER else {}
-            db.session.execute(sa.update(Unit).where(Unit.serial.in_(serials[start:start + store.CHUNK])).values(
+            db.session.execute(sa.update(Unit).where(Unit.serial.in_(serials[start:start + unit_rows.CHUNK])).values(
                 location_kind=place.kind, location_id=place.id, in_transit=place.in_transit, **dealer))
 
 

@@ -13,7 +13,7 @@ from app.channel import diversion
 from app.channel.models import SeenKind, Shipment, ShipmentUnit
 from app.db import transaction, utcnow
 from app.extensions import db
-from app.units import store
+from app.units import unit_rows
 
 DONGCHENG = "110101000000"
 
@@ -26,7 +26,7 @@ def main(region_code: str = DONGCHENG) -> None:
                                           .order_by(Shipment.id.desc()).limit(1)).one()
             serial = db.session.scalars(sa.select(ShipmentUnit.serial).where(ShipmentUnit.shipment_id == shipment.id)
                                         .order_by(ShipmentUnit.serial).limit(1)).one()
-            units = list(store.load_units([serial], lock=False).values())
+            units = list(unit_rows.load_units([serial], lock=False).values())
             print(diversion.check(units=units, seen_kind=SeenKind.CONSUMER_SCAN, place_kind="region", place_id=None,
                                   region_code=region_code, seen_by="consumer:demo", seen_at=utcnow()))
 

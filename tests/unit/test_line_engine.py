@@ -11,7 +11,7 @@ from app.db import retrying, transaction, utcnow
 from app.extensions import db
 from app.masterdata import service as masterdata
 from app.production import service as production
-from app.units import line_engine, line_records, line_sessions, rules, store
+from app.units import line_engine, line_records, line_sessions, rules, unit_rows
 from app.units.models import Event, EventKind, LocationKind, RejectedRecord, Unit, UnitStatus
 from app.stock.models import StockPosition
 from tests import unit_factories as uf
@@ -255,10 +255,10 @@ def test_a_unit_that_left_the_factory_can_not_be_packed_or_unpacked(line):
     case = line.cases(1)[0]
     line.one(pack(items[0], case))
     with transaction():
-        units = store.load_units([uf.serial(items[1]), uf.serial(case)])
+        units = unit_rows.load_units([uf.serial(items[1]), uf.serial(case)])
         for row in units.values():
             row.location_kind, row.location_id, row.in_transit = LocationKind.DEALER, 1, True
-        store.save_units(units.values(), ["location_kind", "location_id", "in_transit"])
+        unit_rows.save_units(units.values(), ["location_kind", "location_id", "in_transit"])
     other_case = line.cases(1)[0]
     assert outcome(line.one(pack(items[1], other_case))) == ("rejected", "in_transit_or_shipped")
     assert outcome(line.one(record("unpack", code=case))) == ("rejected", "in_transit_or_shipped")

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.retail import service
 from app.retail.models import LedgerEntry, RewardBalance, RewardKind, SaleScan, WithdrawalStatus
 from app.trace import recalls
-from app.units import store
+from app.units import unit_rows
 from app.units.models import Event, EventKind, LocationKind, Unit, UnitStatus
 from app.webhooks.models import OutboundEvent
 from tests import channel_factories as cf
@@ -135,9 +135,9 @@ def test_codes_that_cannot_be_sold(kind):
                 recalls.recall_lot(actor=ACTOR, lot_id=shop.brand.lot.id, reason="test")
         else:
             with transaction():
-                unit = store.load_units([uf.serial(code)])[uf.serial(code)]
+                unit = unit_rows.load_units([uf.serial(code)])[uf.serial(code)]
                 unit.status = UnitStatus.SCRAPPED
-                store.save_units([unit], ["status"])
+                unit_rows.save_units([unit], ["status"])
     error = refusal(shop.clerk, shop.store_id, code)
     assert (error.status, error.code) == (status, kind)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SaleScan)) == 0

@@ -7,7 +7,7 @@ from app.db import transaction
 from app.extensions import db
 from app.retail import service
 from app.retail.models import LedgerEntry, SaleScan, Withdrawal
-from app.units import store
+from app.units import unit_rows
 from tests.concurrency import at_once, meeting_in, results_and_errors
 from tests.retail_factories import make_clerk, make_shop, rule, store_items
 
@@ -32,7 +32,7 @@ def test_two_clerks_scanning_one_unit_at_once_sell_it_once_and_are_rewarded_once
             return service.sale_scan(user=db.session.get(AppUser, user_id), store_id=shop.store_id, code=code).sale.id
         return call
 
-    with meeting_in(store, "load_units"):
+    with meeting_in(unit_rows, "load_units"):
         results, errors = _race(app, [scan_as(i) for i in ids])
 
     assert sorted(e.code for e in errors if e) == ["already_sold"], errors
@@ -50,8 +50,8 @@ def test_the_unique_serial_settles_a_race_the_locks_miss(app, mariadb, monkeypat
     second = make_clerk(shop.store_id)
     ids = [shop.clerk.id, second.id]
     db.session.remove()
-    load_units = store.load_units
-    monkeypatch.setattr(store, "load_units", lambda serials, lock=True: load_units(serials, lock=False))
+    load_units = unit_rows.load_units
+    monkeypatch.setattr(unit_rows, "load_units", lambda serials, lock=True: load_units(serials, lock=False))
     monkeypatch.setattr(service, "_already_sold", lambda serial: False)
 
     def scan_as(user_id):

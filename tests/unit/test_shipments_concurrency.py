@@ -9,7 +9,7 @@ from app.channel import shipments
 from app.channel.models import OrderLine, Shipment, ShipmentStatus, ShipmentUnit
 from app.db import retrying, transaction
 from app.extensions import db
-from app.units import store
+from app.units import unit_rows
 from tests import channel_factories as cf
 from tests.concurrency import at_once, meeting_in, results_and_errors
 from tests.masterdata_factories import make_dealer
@@ -17,7 +17,7 @@ from tests.masterdata_factories import make_dealer
 
 def _race(app, calls) -> tuple[list, list]:
     """Run each call in its own thread and transaction; all reach the units' locks together."""
-    with meeting_in(store, "load_units", len(calls)):
+    with meeting_in(unit_rows, "load_units", len(calls)):
         return results_and_errors(at_once(app, *calls, each_in_transaction=True))
 
 

@@ -20,7 +20,7 @@ from app.identity.models import AuditRecord
 from app.masterdata import service as masterdata
 from app.production import service as production
 from app.trace import code_trace, corrections, lots, recalls
-from app.units import store
+from app.units import unit_rows
 from app.units.models import Event, EventKind, LocationKind, Unit, UnitStatus
 from app.stock.models import HolderKind, StockPosition
 from tests import unit_factories as uf
@@ -72,20 +72,20 @@ def build_world() -> World:
 
 # --- events the factories don't write -----------------------------------------------------------
 
-def _unit(code: str, *, lock: bool = True) -> store.UnitState:
+def _unit(code: str, *, lock: bool = True) -> unit_rows.UnitState:
     serial = uf.serial(code)
-    return store.load_units([serial], lock=lock)[serial]
+    return unit_rows.load_units([serial], lock=lock)[serial]
 
 
 def remove(child: str, *, at) -> None:
     """Take one child out of its parent (REMOVE)."""
     kid = _unit(child, lock=False)
     with transaction():
-        units = store.load_units([kid.serial, kid.parent_serial])
+        units = unit_rows.load_units([kid.serial, kid.parent_serial])
         kid, parent = units[kid.serial], units[kid.parent_serial]
         kid.parent_serial, parent.child_count = None, parent.child_count - 1
-        store.save_units([kid, parent], ["parent_serial", "child_count"])
-        store.write_events([store.event_row(
+        unit_rows.save_units([kid, parent], ["parent_serial", "child_count"])
+        unit_rows.write_events([unit_rows.event_row(
             kind=EventKind.REMOVE, serial=kid.serial, parent_serial=parent.serial, occurred_at=at,
             recorded_at=utcnow(), location_kind=kid.location_kind, location_id=kid.location_id,
             source=uf.SOURCE)])
@@ -95,15 +95,15 @@ def ship(code: str, *, dealer_id: int, at) -> None:
     """Ship a code and everything inside it to a dealer: one SHIP event on the scanned code."""
     root = uf.serial(code)
     with transaction():
-        units = store.load_units([root])
-        units.update(store.subtree([root]))
-        before = {s: store.stock_key(u) for s, u in units.items()}
+        units = unit_rows.load_units([root])
+        units.update(unit_rows.subtree([root]))
+        before = {s: unit_rows.stock_key(u) for s, u in units.items()}
         origin = units[root].location_id
         for unit in units.values():
             unit.location_kind, unit.location_id, unit.in_transit = LocationKind.DEALER, dealer_id, True
-        store.save_units(units.values(), ["location_kind", "location_id", "in_transit"])
-        store.adjust_stock(store.stock_deltas(before, units.values()))
-        store.write_events([store.event_row(
+        unit_rows.save_units(units.values(), ["location_kind", "location_id", "in_transit"])
+        unit_rows.adjust_stock(unit_rows.stock_deltas(before, units.values()))
+        unit_rows.write_events([unit_rows.event_row(
             kind=EventKind.SHIP, serial=root, occurred_at=at, recorded_at=utcnow(),
             location_kind=LocationKind.WAREHOUSE, location_id=origin, source=uf.SOURCE,
             data={"to": {"kind": "dealer", "id": dealer_id}})])
@@ -115,19 +115,19 @@ def replace(old_code: str, *, at) -> str:
     new_serial = uf.serial(fresh)
     with transaction():
         old = _unit(old_code)
-        children = store.children_of([old.serial])
-        before = {old.serial: store.stock_key(old)}
-        new = store.UnitState(**{**old.as_row(), "serial": new_serial, "batch_id": _batch_id(fresh),
+        children = unit_rows.children_of([old.serial])
+        before = {old.serial: unit_rows.stock_key(old)}
+        new = unit_rows.UnitState(**{**old.as_row(), "serial": new_serial, "batch_id": _batch_id(fresh),
                                  "replaces_serial": old.serial})
         old.status, old.replaced_by_serial = UnitStatus.VOIDED, new_serial
-        store.insert_units([new])
-        store.save_units([old], ["status", "replaced_by_serial"])
+        unit_rows.insert_units([new])
+        unit_rows.save_units([old], ["status", "replaced_by_serial"])
         for child in children.values():
             child.parent_serial = new_serial
-        store.save_units(children.values(), ["parent_serial"])
-        store.adjust_stock(store.stock_deltas(before, [old, new]))
+        unit_rows.save_units(children.values(), ["parent_serial"])
+        unit_rows.adjust_stock(unit_rows.stock_deltas(before, [old, new]))
         data = {"old_serial": old.serial, "new_serial": new_serial}
-        store.write_events([store.event_row(
+        unit_rows.write_events([unit_rows.event_row(
             kind=EventKind.REPLACE, serial=s, occurred_at=at, recorded_at=utcnow(), source=uf.SOURCE,
             location_kind=old.location_kind, location_id=old.location_id, data=data)
             for s in (old.serial, new_serial)])
@@ -143,14 +143,14 @@ def scrap(code: str, *, at) -> None:
     """Scrap a unit and everything inside it (one SCRAP event per unit)."""
     root = uf.serial(code)
     with transaction():
-        units = store.load_units([root])
-        units.update(store.subtree([root]))
-        before = {s: store.stock_key(u) for s, u in units.items()}
+        units = unit_rows.load_units([root])
+        units.update(unit_rows.subtree([root]))
+        before = {s: unit_rows.stock_key(u) for s, u in units.items()}
         for unit in units.values():
             unit.status = UnitStatus.SCRAPPED
-        store.save_units(units.values(), ["status"])
-        store.adjust_stock(store.stock_deltas(before, units.values()))
-        store.write_events([store.event_row(
+        unit_rows.save_units(units.values(), ["status"])
+        unit_rows.adjust_stock(unit_rows.stock_deltas(before, units.values()))
+        unit_rows.write_events([unit_rows.event_row(
             kind=EventKind.SCRAP, serial=s, occurred_at=at, recorded_at=utcnow(), source=uf.SOURCE,
             location_kind=u.location_kind, location_id=u.location_id) for s, u in units.items()])
 

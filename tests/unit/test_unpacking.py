@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from app.channel import shipments, unpacks
 from app.db import transaction, utcnow
 from app.extensions import db
-from app.units import line_engine, line_sessions, store
+from app.units import line_engine, line_sessions, unit_rows
 from app.units.models import Event, EventKind, Unit
 from app.warehouse import service as warehouse
 from tests import channel_factories as cf
@@ -86,13 +86,13 @@ def test_a_partial_unpack_refuses_an_item_or_a_child_in_no_parent(app):
 def _race(app, monkeypatch, calls) -> tuple[list, list]:
     """Each call in its own thread and transaction; all read their codes' batches together, then go for
     the units' locks (an unpack locks in several steps: a meeting at each would hold up the winner)."""
-    ready, covering = threading.Barrier(len(calls), timeout=10), store.BatchIndex.covering
+    ready, covering = threading.Barrier(len(calls), timeout=10), unit_rows.BatchIndex.covering
 
     def together(serials):
         ready.wait()
         return covering(serials)
 
-    monkeypatch.setattr(store.BatchIndex, "covering", together)  # undone as the classmethod it was
+    monkeypatch.setattr(unit_rows.BatchIndex, "covering", together)  # undone as the classmethod it was
     return results_and_errors(at_once(app, *calls, each_in_transaction=True))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.units import store
+from app.units import unit_rows
 from app.units.models import Event, EventKind, LocationKind, Unit
 from app.stock import service as stock
 from app.warehouse import service
@@ -19,7 +19,7 @@ def _race(app, records: list[dict]) -> list:
     def apply(record):
         return lambda: service.apply_scans(actor=ACTOR, records=[record])[0]
 
-    with meeting_in(store, "load_units", len(records)):
+    with meeting_in(unit_rows, "load_units", len(records)):
         results, errors = results_and_errors(at_once(app, *map(apply, records), each_in_transaction=True))
     assert errors == [None] * len(records), errors
     return results

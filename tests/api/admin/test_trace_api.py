@@ -11,7 +11,7 @@ from app.extensions import db
 from app.identity.models import AuditRecord
 from app.masterdata import service as masterdata
 from app.production import service as production
-from app.units import store
+from app.units import unit_rows
 from app.units.models import EventKind, LocationKind
 from tests import unit_factories as uf
 from tests.masterdata_factories import ACTOR, make_dealer, make_factory, make_product
@@ -44,14 +44,14 @@ def ship(code: str, *, dealer_id: int) -> None:
     """The pallet leaves for a dealer: one SHIP event on its code, everything inside moves (in transit)."""
     root = uf.serial(code)
     with transaction():
-        units = store.load_units([root])
-        units.update(store.subtree([root]))
-        before = {s: store.stock_key(u) for s, u in units.items()}
+        units = unit_rows.load_units([root])
+        units.update(unit_rows.subtree([root]))
+        before = {s: unit_rows.stock_key(u) for s, u in units.items()}
         for unit in units.values():
             unit.location_kind, unit.location_id, unit.in_transit = LocationKind.DEALER, dealer_id, True
-        store.save_units(units.values(), ["location_kind", "location_id", "in_transit"])
-        store.adjust_stock(store.stock_deltas(before, units.values()))
-        store.write_events([store.event_row(
+        unit_rows.save_units(units.values(), ["location_kind", "location_id", "in_transit"])
+        unit_rows.adjust_stock(unit_rows.stock_deltas(before, units.values()))
+        unit_rows.write_events([unit_rows.event_row(
             kind=EventKind.SHIP, serial=root, occurred_at=T0 + timedelta(hours=1), recorded_at=utcnow(),
             location_kind=LocationKind.WAREHOUSE, location_id=units[root].location_id, source=uf.SOURCE)])
 

@@ -487,7 +487,7 @@ def test_capture_binds_rfid_tags_at_commissioning_packing_and_encoding(app, clie
     """mt:rfidTags binds an item's tags at commissioning, a parent's at packing, and tags written later
     (encoding) as tag events; a tag taken is refused alone, tags on an event that binds none refuse it."""
     from app import rfid
-    from app.units import store
+    from app.units import unit_rows
     from app.units.models import Event, EventKind
 
     world = build_world(app)
@@ -519,7 +519,7 @@ def test_capture_binds_rfid_tags_at_commissioning_packing_and_encoding(app, clie
     assert (results[3]["status"], results[3]["applied"], results[4]["status"]) == ("accepted", 2, "accepted")
     assert [(r["status"], r["reason"]) for r in results[5:]] == [("rejected", "rfid_tags_invalid")] * 2
     serial = {code: codes.keyring().decode(code).serial for code in [*world.items, world.case]}
-    assert store.epc_bindings([item_tag, item_tid, case_tid, late_tid]) == {
+    assert unit_rows.epc_bindings([item_tag, item_tid, case_tid, late_tid]) == {
         item_tag: serial[world.items[0]], item_tid: serial[world.items[0]], case_tid: serial[world.case],
         late_tid: serial[world.items[1]]}
     tags = db.session.execute(sa.select(Event.serial, Event.data).where(Event.kind == EventKind.TAG)
@@ -533,7 +533,7 @@ def test_a_round_trip_carries_rfid_tags(app, client, auth, second_app):
     """Tags bound through the line upload (at commissioning, at packing, late) export as mt:rfidTags on
     their events, valid against the schema, and a capture into another database binds them the same."""
     from app import rfid
-    from app.units import store
+    from app.units import unit_rows
 
     world = build_world(app)
     headers = {"X-Api-Key": make_api_key("production")}
@@ -558,14 +558,14 @@ def test_a_round_trip_carries_rfid_tags(app, client, auth, second_app):
     assert [(e["bizStep"], e["mt:rfidTags"]) for e in events if "mt:rfidTags" in e] == [
         ("commissioning", [item_tag]), ("packing", [pallet_tid]), ("encoding", [late_tid])]
     tags = [item_tag, pallet_tid, late_tid]
-    expected, bound = unit_states(world), store.epc_bindings(tags)
+    expected, bound = unit_states(world), unit_rows.epc_bindings(tags)
 
     with second_app.app_context():
         other = build_world(second_app)
         partner = second_app.test_client()
         captured = partner.post(CAPTURE, json=capture_document(*events),
                                 headers={"X-Api-Key": make_api_key("epcis_capture", name="3pl")}).get_json()
-        states, rebound = unit_states(other), store.epc_bindings(tags)
+        states, rebound = unit_states(other), unit_rows.epc_bindings(tags)
         db.session.remove()
 
     assert (captured["accepted"], captured["rejected"]) == (len(events), 0), captured

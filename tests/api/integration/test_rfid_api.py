@@ -11,7 +11,7 @@ from app.codes import service as codes
 from app.db import transaction
 from app.extensions import db
 from app.masterdata.models import Product
-from app.units import store
+from app.units import unit_rows
 from app.units.models import EpcBinding, Event, EventKind, Unit
 from tests import channel_factories as cf
 from tests import unit_factories as uf
@@ -55,7 +55,7 @@ def tag(code: str, tag_epc: str) -> None:
     factory already, where the line no longer tags (test_a_unit_that_left_the_factory_is_not_tagged_late)."""
     epc_read = rfid.parse_epc(tag_epc)
     with transaction():
-        store.bind_epcs([{"epc": epc_read.hex, "kind": epc_read.kind, "serial": uf.serial(code), "source": "test",
+        unit_rows.bind_epcs([{"epc": epc_read.hex, "kind": epc_read.kind, "serial": uf.serial(code), "source": "test",
                           "bound_at": datetime.now(timezone.utc)}])
 
 
