@@ -15,6 +15,7 @@ from app.db import utcnow
 from app.extensions import db
 from app.identity.service import Actor
 from app.masterdata.models import ProductionLine, Status
+from app.platform.filters import Filters
 from app.production.models import LotStatus, ProductionLot
 from app.units import rules, unit_rows
 from app.units.models import LineSession, RejectedRecord, SessionStatus
@@ -59,24 +60,24 @@ def stop_session(*, actor: Actor, session_id: int) -> LineSession:
     return session
 
 
+_SESSION_FILTERS = Filters(
+    falsy_is_any=True,
+    line_id=lambda value: LineSession.line_id == value,
+    lot_id=lambda value: LineSession.lot_id == value,
+    status=lambda value: LineSession.status == SessionStatus(value),
+    product_id=lambda value: LineSession.lot_id.in_(
+        sa.select(ProductionLot.id).where(ProductionLot.product_id == value)),
+)
+_STARTED = Filters(  # times: None is "any" (an id of 0 or a blank status is "any" above)
+    since=lambda value: LineSession.started_at >= value, until=lambda value: LineSession.started_at < value)
+
+
 def list_sessions(*, line_id: int | None = None, lot_id: int | None = None, status: str | None = None,
                   product_id: int | None = None, since: datetime | None = None, until: datetime | None = None):
     """Sessions, newest first (a select, for paging); ``since``/``until``: started at or after / before."""
-    query = sa.select(LineSession).order_by(LineSession.id.desc())
-    if line_id:
-        query = query.where(LineSession.line_id == line_id)
-    if lot_id:
-        query = query.where(LineSession.lot_id == lot_id)
-    if status:
-        query = query.where(LineSession.status == SessionStatus(status))
-    if product_id:
-        query = query.where(LineSession.lot_id.in_(
-            sa.select(ProductionLot.id).where(ProductionLot.product_id == product_id)))
-    if since is not None:
-        query = query.where(LineSession.started_at >= since)
-    if until is not None:
-        query = query.where(LineSession.started_at < until)
-    return query
+    query = _SESSION_FILTERS.apply(sa.select(LineSession).order_by(LineSession.id.desc()), line_id=line_id,
+                                   lot_id=lot_id, status=status, product_id=product_id)
+    return _STARTED.apply(query, since=since, until=until)
 
 
 def pass_rate(*, total: int, accepted: int, duplicate: int) -> float | None:
