@@ -49,7 +49,7 @@ from app.payouts import queue
 from app.payouts.models import PayoutPurpose, PayoutRef
 from app.platform.clock import china_day
 from app.platform.settings import setting
-from app.points import service as points
+from app.points import ledger
 from app.reports import facts as report_facts, rollups
 from app.units.models import UnitScanStats
 
@@ -544,7 +544,7 @@ def _deliver(result: ClaimResult, campaign: Campaign, prize: Prize, user: AppUse
                                amount_fen=prize.amount, campaign_id=campaign.id, hold_reason=draw.held_reason)
         result.payout_id = payout.id
     elif prize.kind is PrizeKind.POINTS:
-        points.earn(app_user_id=user.id, points=prize.amount, source=f"draw:{draw.id}",
+        ledger.earn(app_user_id=user.id, points=prize.amount, source=f"draw:{draw.id}",
                     note=f"{campaign.name}: {prize.name}"[:200], now=now)
     else:
         redemption = Redemption(

@@ -416,7 +416,7 @@ def test_points_won_and_spent_in_the_mall_at_once_keep_the_ledger_exact(app, mar
     """A claim locks its consumer's row before the points ledger; a mall redemption and a back-office
     adjustment lock the ledger and then (a foreign key) the consumer's row: each runs as its view does
     (a deadlock victim runs again), and the ledger ends exact."""
-    from app.points import service as points
+    from app.points import ledger, mall
     from tests.concurrency import at_once, results_and_errors
     from tests.points_factories import check_invariants
 
@@ -424,10 +424,10 @@ def test_points_won_and_spent_in_the_mall_at_once_keep_the_ledger_exact(app, mar
     user = users()
     user_id = user.id
     with transaction():
-        points.earn(app_user_id=user_id, points=200, source="seed:1", now=NOW)
+        ledger.earn(app_user_id=user_id, points=200, source="seed:1", now=NOW)
     with transaction():
-        item = points.create_item(actor=ACTOR, data={"name": "Cup", "kind": "coupon", "points_price": 30,
-                                                     "stock": 50}).id
+        item = mall.create_item(actor=ACTOR, data={"name": "Cup", "kind": "coupon", "points_price": 30,
+                                                   "stock": 50}).id
     scans = [scan(user, goods["items"][i]).scan_id for i in range(6)]
 
     def retried(fn):
@@ -438,16 +438,16 @@ def test_points_won_and_spent_in_the_mall_at_once_keep_the_ledger_exact(app, mar
 
     calls = [retried(lambda i=i: claims.claim(user=db.session.get(AppUser, user_id), scan_id=scans[i],
                                               now=NOW).draw.amount) for i in range(6)]
-    calls += [retried(lambda i=i: points.redeem(app_user=db.session.get(AppUser, user_id), item_id=item,
-                                                request_id=f"r{i}").id) for i in range(6)]
-    calls += [retried(lambda i=i: points.adjust(actor=ACTOR, app_user_id=user_id, points=5, reason="goodwill",
+    calls += [retried(lambda i=i: mall.redeem(app_user=db.session.get(AppUser, user_id), item_id=item,
+                                              request_id=f"r{i}").id) for i in range(6)]
+    calls += [retried(lambda i=i: ledger.adjust(actor=ACTOR, app_user_id=user_id, points=5, reason="goodwill",
                                                 key=f"k{i}", now=NOW).id) for i in range(2)]
     results, errors = results_and_errors(at_once(app, *calls))
     assert errors == [None] * len(calls)
     assert results[:6] == [40] * 6
     db.session.rollback()
     check_invariants(user_id)
-    assert points.balance_of(user_id) == 200 + 6 * 40 + 2 * 5 - 6 * 30
+    assert ledger.balance_of(user_id) == 200 + 6 * 40 + 2 * 5 - 6 * 30
 
 
 def test_one_user_claiming_many_units_at_once_stays_within_the_limit(app, mariadb, goods, users):

@@ -31,7 +31,7 @@ from app.errors import DomainError
 from app.extensions import db, redis
 from app.payouts import reconciliation, service as payouts, transitions, worker
 from app.payouts.models import Payout, PayoutStatus
-from app.points import service as points
+from app.points import ledger
 from app.retail import service as retail
 from app.reports import rebuild
 from app.trace import recalls
@@ -299,9 +299,9 @@ class Workload:
         try:
             with transaction():
                 if self.rng.random() < 0.6:
-                    points.earn(app_user_id=user.id, points=self.rng.randint(1, 50), source=f"test:{next(_ids)}")
+                    ledger.earn(app_user_id=user.id, points=self.rng.randint(1, 50), source=f"test:{next(_ids)}")
                 else:
-                    points.spend(app_user_id=user.id, points=self.rng.randint(1, 30), source=f"test:{next(_ids)}")
+                    ledger.spend(app_user_id=user.id, points=self.rng.randint(1, 30), source=f"test:{next(_ids)}")
         except DomainError:
             db.session.rollback()  # not enough points
 
