@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from app.campaigns import handlers as campaign_handlers
 from app.consumers import blacklist
-from app.payouts import service as payouts, settlement
+from app.payouts import queue, settlement
 from app.retail import handlers as retail_handlers
 
 # Each domain that queues payouts registers the handler of its purpose.
@@ -27,4 +27,4 @@ def settlement_registry(registrations) -> settlement.Registry:
 def wire() -> None:
     """Register every reaction: the payouts' settlement handlers and what listing an openid does."""
     settlement.install(settlement_registry(SETTLEMENT_HANDLERS))
-    blacklist.react_to_blocks({"payouts_held": payouts.hold_blacklisted})
+    blacklist.react_to_blocks({"payouts_held": queue.hold_blacklisted})

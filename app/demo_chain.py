@@ -39,7 +39,7 @@ from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.masterdata.models import Dealer, Product, ProductionLine, Store, Warehouse
-from app.payouts import service as payouts
+from app.payouts import worker
 from app.platform.clock import BUSINESS_TZ
 from app.production.models import ProductionLot
 from app.wechat import runtime
@@ -457,7 +457,7 @@ class _Chain:
         self.finance = self.back_office("finance")
         winners = [c for c in consumers if c["draw"]["payout_id"]]
         with _notify_endpoint():
-            report = payouts.work_due()
+            report = worker.work_due()
             worked = ", ".join(f"{n} {status}" for status, n in sorted(report.changed.items())) or "no change"
             self.step("winners confirm the transfer in WeChat")
             for consumer in winners:

@@ -20,7 +20,7 @@ percentiles and the answers' statuses, and beside them the same number of reques
 bench/bare_app.py's ``/bare-db`` (the floor of a request that writes) under the same settings; meanwhile a thread reads the campaign's spent_fen every 20 ms
 (the highest it saw must not pass the budget). Then checked and printed: exactly 300 won draws and 1,700
 budget-exhausted ones, 300 payouts of 100 fen, the campaign's (and its day's) spent_fen == 30,000, no
-duplicate out_bill_no; the payout worker (``app.payouts.service.work_due``, as ``flask payouts work``
+duplicate out_bill_no; the payout worker (``app.payouts.worker.work_due``, as ``flask payouts work``
 runs it) until nothing is due, timed; the sandbox holds exactly the 300 bills, one per payout, none
 twice; a second pass of the worker creates none. The per-IP rate limits are raised through the
 environment (every client is 127.0.0.1); the per-user ones keep their defaults.
@@ -299,13 +299,13 @@ def run_worker(expected: int) -> list[tuple[bool, str]]:
     import sqlalchemy as sa
 
     from app.extensions import db
-    from app.payouts import service as payouts
+    from app.payouts import worker
     from app.payouts.models import Payout
 
     with bench_app().app_context():
         started, passes, claimed, changed = time.perf_counter(), 0, 0, {}
         while True:
-            report = payouts.work_due(limit=100)
+            report = worker.work_due(limit=100)
             passes += 1
             claimed += report.claimed
             for status, n in report.changed.items():
@@ -313,7 +313,7 @@ def run_worker(expected: int) -> list[tuple[bool, str]]:
             if report.claimed == 0:
                 break
         elapsed = time.perf_counter() - started
-        again = payouts.work_due(limit=100)
+        again = worker.work_due(limit=100)
         statuses = dict(db.session.execute(sa.select(Payout.status, sa.func.count()).group_by(Payout.status)).all())
         db.session.remove()
     print(f"payout worker: {passes} passes, {claimed} payouts stepped in {elapsed:.1f} s; changed to {changed}; "

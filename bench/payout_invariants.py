@@ -172,7 +172,7 @@ def make_due(age_hours: float) -> None:
     from app.db import transaction, utcnow
     from app.extensions import db
     from app.payouts.models import Payout
-    from app.payouts.service import ACTIVE
+    from app.payouts.worker import ACTIVE
 
     with app().app_context(), transaction():
         values = {"next_attempt_at": utcnow() - timedelta(seconds=1)}
@@ -206,7 +206,7 @@ def violations() -> tuple[list[str], dict]:
             found.append(f"payout {payout.id} is {payout.status.value} (money returned) but its bill is {state}")
     for stray in range(top + 1, top + 21):  # a bill under a number no payout has yet
         from app.payouts.models import PayoutChannel
-        from app.payouts.service import bill_number
+        from app.payouts.queue import bill_number
 
         if bill_state(bill_number(stray, PayoutChannel.TRANSFER)) is not None:
             found.append(f"bill {bill_number(stray, PayoutChannel.TRANSFER)}: no payout has this number")

@@ -13,7 +13,7 @@ from app.db import transaction
 from app.errors import ValidationFailed
 from app.http import SelectPage
 from app.idempotency import HEADER
-from app.points import service
+from app.points import ledger, mall
 from app.points.models import MallItemKind, MallOrderStatus, PointsKind
 from app.schemas import ClientId, Int, MallOrderSchema
 from miniprogram_api.security import audience, authenticate, current_app_user
@@ -100,8 +100,8 @@ class ConsumerMallOrderQuerySchema(ma.Schema):
 def my_points():
     """My points balance and what of it expires within 30 days"""
     user = current_app_user()
-    soon = service.expiring(user.id)
-    return {"balance": service.balance_of(user.id), "expiring_points": soon["points"],
+    soon = ledger.expiring(user.id)
+    return {"balance": ledger.balance_of(user.id), "expiring_points": soon["points"],
             "expiring_first_at": soon["first_at"]}
 
 
@@ -112,7 +112,7 @@ def my_points():
 @blp.paginate(SelectPage)
 def my_ledger(query):
     """My points movements, newest first"""
-    return service.list_ledger(app_user_id=current_app_user().id, **query)
+    return ledger.list_ledger(app_user_id=current_app_user().id, **query)
 
 
 @blp.route("/mall/items", methods=["GET"])
@@ -122,7 +122,7 @@ def my_ledger(query):
 @blp.paginate(SelectPage)
 def mall_items(query):
     """What the mall has in stock, cheapest first"""
-    return service.available_items(**query)
+    return mall.available_items(**query)
 
 
 @blp.route("/mall/orders", methods=["POST"])
@@ -137,7 +137,7 @@ def redeem(body):
     if len(request_id) > 64:
         raise ValidationFailed(errors={"request_id": ["At most 64 characters."]})
     with transaction():
-        return service.redeem(app_user=current_app_user(), request_id=request_id, **body)
+        return mall.redeem(app_user=current_app_user(), request_id=request_id, **body)
 
 
 @blp.route("/mall/orders", methods=["GET"])
@@ -147,7 +147,7 @@ def redeem(body):
 @blp.paginate(SelectPage)
 def my_orders(query):
     """My mall orders, newest first"""
-    return service.list_my_orders(app_user_id=current_app_user().id, **query)
+    return mall.list_my_orders(app_user_id=current_app_user().id, **query)
 
 
 @blp.route("/mall/orders/<int:order_id>", methods=["GET"])
@@ -155,4 +155,4 @@ def my_orders(query):
 @blp.response(200, ConsumerMallOrderSchema)
 def my_order(order_id):
     """One of my mall orders (another's answers 404)"""
-    return service.get_my_order(app_user=current_app_user(), order_id=order_id)
+    return mall.get_my_order(app_user=current_app_user(), order_id=order_id)

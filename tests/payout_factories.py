@@ -14,7 +14,7 @@ from werkzeug.wrappers import Request, Response
 from app.accounts.models import AppName, AppUser, Person
 from app.db import transaction, utcnow
 from app.extensions import db
-from app.payouts import service
+from app.payouts import queue, worker
 from app.payouts.models import Payout, PayoutPurpose, PayoutRef
 from app.retail import service as retail
 from app.retail.models import (
@@ -45,7 +45,7 @@ def worker_killed_after_create(monkeypatch) -> None:
 
     monkeypatch.setattr(pay, "create_transfer", created_then_killed)
     with pytest.raises(Killed):
-        service.work_due()
+        worker.work_due()
     monkeypatch.undo()  # the worker restarts
     db.session.rollback()
 
@@ -63,7 +63,7 @@ def make_user(app: AppName = AppName.CONSUMER) -> AppUser:
 def prize(user: AppUser, amount: int = 88, draw_id: int | None = None, **kwargs) -> Payout:
     with transaction():
         source = PayoutRef(PayoutPurpose.PRIZE, next(_draw_ids) if draw_id is None else draw_id)
-        return service.enqueue(source=source, app_user=user, amount_fen=amount, **kwargs)
+        return queue.enqueue(source=source, app_user=user, amount_fen=amount, **kwargs)
 
 
 def withdrawal(amount: int = 300, cash: int = 500, request_id: str = "w-1") -> Withdrawal:

@@ -12,7 +12,7 @@ from app.db import transaction
 from app.errors import DomainError
 from app.extensions import db
 from app.identity.service import Actor
-from app.points import service
+from app.points import ledger, mall
 from app.points.models import MallItem, PointsEntry
 from tests.masterdata_factories import DONGCHENG
 
@@ -35,12 +35,12 @@ def make_consumer() -> int:
 
 def earn(user_id, points, source, now=NOW):
     with transaction():
-        return service.earn(app_user_id=user_id, points=points, source=source, now=now)
+        return ledger.earn(app_user_id=user_id, points=points, source=source, now=now)
 
 
 def spend(user_id, points, source, now=NOW):
     with transaction():
-        return service.spend(app_user_id=user_id, points=points, source=source, now=now)
+        return ledger.spend(app_user_id=user_id, points=points, source=source, now=now)
 
 
 def error_of(fn) -> DomainError:
@@ -57,7 +57,7 @@ def entries(user_id) -> list[PointsEntry]:
 def check_invariants(user_id) -> None:
     """The ledger adds up: the balance is never negative and equals the entries' points and what remains of them."""
     rows = entries(user_id)
-    balance = service.balance_of(user_id)
+    balance = ledger.balance_of(user_id)
     assert balance >= 0
     assert balance == sum(e.points for e in rows)
     assert balance == sum(e.remaining for e in rows)
@@ -71,7 +71,7 @@ def check_invariants(user_id) -> None:
 def make_item(**data) -> MallItem:
     values = {"name": "Tea cup", "kind": "physical", "points_price": 100, "stock": 5, **data}
     with transaction():
-        return service.create_item(actor=ACTOR, data=values)
+        return mall.create_item(actor=ACTOR, data=values)
 
 
 def user_of(user_id: int) -> AppUser:
@@ -80,5 +80,5 @@ def user_of(user_id: int) -> AppUser:
 
 def redeem(user_id, item_id, request_id="r1", quantity=1, address=ADDRESS):
     with transaction():
-        return service.redeem(app_user=user_of(user_id), item_id=item_id, quantity=quantity,
-                              request_id=request_id, address=address)
+        return mall.redeem(app_user=user_of(user_id), item_id=item_id, quantity=quantity,
+                           request_id=request_id, address=address)

@@ -14,7 +14,7 @@ from flask_smorest import Blueprint
 from app.db import transaction
 from app.http import ALL_ROLES, SelectPage, authenticate_back_office, current_actor, national_only, public, roles
 from app.identity.models import Role
-from app.payouts import callbacks, service
+from app.payouts import callbacks, incidents, reconciliation, service
 from app.identity.personal_data import OPENID
 from app.payouts.models import IncidentKind, PayoutChannel, PayoutPurpose, PayoutStatus
 from app.schemas import Int, Masked, UtcTime
@@ -131,7 +131,7 @@ def list_payouts(query):
 @blp.paginate(SelectPage)
 def list_reconciliations():
     """Daily reconciliations with WeChat Pay, newest day first"""
-    return service.list_reconciliations()
+    return reconciliation.list_reconciliations()
 
 
 @blp.route("/incidents", methods=["GET"])
@@ -142,7 +142,7 @@ def list_reconciliations():
 @blp.paginate(SelectPage)
 def list_incidents(query):
     """Payouts that need a person (in doubt too long, money not recovered, unreconciled), newest first"""
-    return service.list_incidents(open_only=query["state"] == "open", kind=query.get("kind"))
+    return incidents.list_incidents(open_only=query["state"] == "open", kind=query.get("kind"))
 
 
 @blp.route("/incidents/<int:incident_id>/resolve", methods=["POST"])
@@ -153,8 +153,8 @@ def list_incidents(query):
 def resolve_incident(body, incident_id):
     """Close an incident, saying what was done"""
     with transaction():
-        return service.resolve_incident(actor=current_actor(), incident_id=incident_id,
-                                        resolution=body["resolution"])
+        return incidents.resolve_incident(actor=current_actor(), incident_id=incident_id,
+                                          resolution=body["resolution"])
 
 
 @blp.route("/<int:payout_id>", methods=["GET"])

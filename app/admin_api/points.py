@@ -21,7 +21,7 @@ from app.http import (
     roles,
 )
 from app.identity.models import Role
-from app.points import service
+from app.points import ledger, mall
 from app.points.models import MallItemKind, MallOrderStatus, PointsKind
 from app.identity.personal_data import PHONE
 from app.schemas import Int, MallOrderSchema, MaskedWithin, UtcTime
@@ -134,8 +134,8 @@ class AdminMallCancelSchema(ma.Schema):
 @blp.response(200, AdminPointsBalanceSchema)
 def consumer_balance(app_user_id):
     """A consumer's points balance and what of it expires within 30 days"""
-    soon = service.expiring(app_user_id)
-    return {"app_user_id": app_user_id, "balance": service.balance_of(app_user_id),
+    soon = ledger.expiring(app_user_id)
+    return {"app_user_id": app_user_id, "balance": ledger.balance_of(app_user_id),
             "expiring_points": soon["points"], "expiring_first_at": soon["first_at"]}
 
 
@@ -147,7 +147,7 @@ def consumer_balance(app_user_id):
 @blp.paginate(SelectPage)
 def consumer_ledger(query, app_user_id):
     """A consumer's points movements, newest first"""
-    return service.list_ledger(app_user_id=app_user_id, **query)
+    return ledger.list_ledger(app_user_id=app_user_id, **query)
 
 
 @blp.route("/consumers/<int:app_user_id>/adjustments", methods=["POST"])
@@ -174,7 +174,7 @@ def adjust(body, app_user_id):
 @blp.paginate(SelectPage)
 def list_items(query):
     """Mall items, newest first"""
-    return service.list_items(**query)
+    return mall.list_items(**query)
 
 
 @blp.route("/mall/items", methods=["POST"])
@@ -185,7 +185,7 @@ def list_items(query):
 def create_item(body):
     """Add a mall item (active)"""
     with transaction():
-        return service.create_item(actor=current_actor(), data=body)
+        return mall.create_item(actor=current_actor(), data=body)
 
 
 @blp.route("/mall/items/<int:item_id>", methods=["GET"])
@@ -194,7 +194,7 @@ def create_item(body):
 @blp.response(200, AdminMallItemSchema)
 def get_item(item_id):
     """A mall item"""
-    return service.get_item(item_id)
+    return mall.get_item(item_id)
 
 
 @blp.route("/mall/items/<int:item_id>", methods=["PATCH"])
@@ -205,7 +205,7 @@ def get_item(item_id):
 def update_item(body, item_id):
     """Change a mall item (audited); active=false takes it off the shelf"""
     with transaction():
-        return service.update_item(actor=current_actor(), item_id=item_id, changes=body)
+        return mall.update_item(actor=current_actor(), item_id=item_id, changes=body)
 
 
 # --- the mall: orders ----------------------------------------------------------------------------
@@ -218,7 +218,7 @@ def update_item(body, item_id):
 @blp.paginate(SelectPage)
 def list_orders(query):
     """Mall orders, newest first"""
-    return service.list_orders(**query)
+    return mall.list_orders(**query)
 
 
 @blp.route("/mall/orders/<int:order_id>", methods=["GET"])
@@ -227,7 +227,7 @@ def list_orders(query):
 @blp.response(200, AdminMallOrderSchema)
 def get_order(order_id):
     """A mall order"""
-    return service.get_order(order_id)
+    return mall.get_order(order_id)
 
 
 @blp.route("/mall/orders/<int:order_id>/ship", methods=["POST"])
@@ -238,7 +238,7 @@ def get_order(order_id):
 def ship_order(body, order_id):
     """Ship a placed physical order with its tracking number"""
     with transaction():
-        return service.ship(actor=current_actor(), order_id=order_id, **body)
+        return mall.ship(actor=current_actor(), order_id=order_id, **body)
 
 
 @blp.route("/mall/orders/<int:order_id>/deliver", methods=["POST"])
@@ -248,7 +248,7 @@ def ship_order(body, order_id):
 def deliver_order(order_id):
     """Mark a shipped order delivered"""
     with transaction():
-        return service.deliver(actor=current_actor(), order_id=order_id)
+        return mall.deliver(actor=current_actor(), order_id=order_id)
 
 
 @blp.route("/mall/orders/<int:order_id>/cancel", methods=["POST"])
@@ -259,4 +259,4 @@ def deliver_order(order_id):
 def cancel_order(body, order_id):
     """Cancel an order: its points and its stock go back, once"""
     with transaction():
-        return service.cancel(actor=current_actor(), order_id=order_id, **body)
+        return mall.cancel(actor=current_actor(), order_id=order_id, **body)

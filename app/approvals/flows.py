@@ -16,7 +16,7 @@ from app.codes import export_jobs
 from app.errors import Conflict
 from app.identity.models import Role
 from app.identity.service import Actor
-from app.points import service as ledger
+from app.points import ledger
 from app.rebates import service as rebates
 from app.rebates.models import StatementStatus
 

@@ -45,11 +45,11 @@ from app.db import insert_once, upsert, utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.masterdata.rules import region_prefix
-from app.payouts import service as payouts
+from app.payouts import queue
 from app.payouts.models import PayoutPurpose, PayoutRef
 from app.platform.clock import china_day
 from app.platform.settings import setting
-from app.points import service as points
+from app.points import ledger
 from app.reports import facts as report_facts, rollups
 from app.units.models import UnitScanStats
 
@@ -423,7 +423,7 @@ def _draw_of(serial: int, *, lock: bool = False) -> Draw | None:
 def _repeat(draw: Draw, user: AppUser) -> ClaimResult:
     if draw.app_user_id != user.id:
         raise UnitAlreadyDrawn()
-    payout = payouts.payout_by_source(PayoutRef(PayoutPurpose.PRIZE, draw.id))
+    payout = queue.payout_by_source(PayoutRef(PayoutPurpose.PRIZE, draw.id))
     redemption = db.session.scalar(sa.select(Redemption.id).where(Redemption.draw_id == draw.id))
     return ClaimResult(draw=draw, repeat=True, payout_id=payout.id if payout else None, redemption_id=redemption)
 
@@ -540,11 +540,11 @@ def _deliver(result: ClaimResult, campaign: Campaign, prize: Prize, user: AppUse
     draw = result.draw
     if prize.kind is PrizeKind.CASH:
         draw.held_reason = _velocity_hold(velocity, draw)
-        payout = payouts.enqueue(source=PayoutRef(PayoutPurpose.PRIZE, draw.id), app_user=user,
-                                 amount_fen=prize.amount, campaign_id=campaign.id, hold_reason=draw.held_reason)
+        payout = queue.enqueue(source=PayoutRef(PayoutPurpose.PRIZE, draw.id), app_user=user,
+                               amount_fen=prize.amount, campaign_id=campaign.id, hold_reason=draw.held_reason)
         result.payout_id = payout.id
     elif prize.kind is PrizeKind.POINTS:
-        points.earn(app_user_id=user.id, points=prize.amount, source=f"draw:{draw.id}",
+        ledger.earn(app_user_id=user.id, points=prize.amount, source=f"draw:{draw.id}",
                     note=f"{campaign.name}: {prize.name}"[:200], now=now)
     else:
         redemption = Redemption(

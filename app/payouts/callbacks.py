@@ -3,13 +3,19 @@ from __future__ import annotations
 
 import json
 
-from app.payouts import service
+import sqlalchemy as sa
+
+from app.db import insert_once
+from app.extensions import db
+from app.payouts.models import Payout, PayoutNotification
+from app.payouts.transitions import _apply
+from app.payouts.wechat_calls import TRANSFER_STATES
 from app.wechat import pay
 
 
 def receive_transfer_callback(*, notification: pay.TransferNotification, body: bytes) -> bool:
     """Keep a verified callback and apply it once; False for a duplicate or an unknown bill (no change)."""
-    return service.receive_notification(notification=notification, payload=_kept(notification, body))
+    return receive_notification(notification=notification, payload=_kept(notification, body))
 
 
 def _kept(notification: pay.TransferNotification, body: bytes) -> dict:
@@ -28,3 +34,21 @@ def _envelope(body: bytes) -> dict:
         return json.loads(body)
     except ValueError:
         return {}
+
+
+def receive_notification(*, notification: pay.TransferNotification, payload: dict) -> bool:
+    """Keep a verified callback once and apply it; False for a duplicate or an unknown bill (no change)."""
+    bill = notification.bill
+    if db.session.scalar(sa.select(PayoutNotification.id).where(
+            PayoutNotification.notification_id == notification.id)) is not None:
+        return False
+    kept = PayoutNotification(notification_id=notification.id[:64], out_bill_no=bill.out_bill_no[:32],
+                              state=bill.state[:32], payload=payload)
+    if not insert_once(kept):
+        return False
+    payout = db.session.scalar(sa.select(Payout).where(Payout.out_bill_no == bill.out_bill_no).with_for_update())
+    status = TRANSFER_STATES.get(bill.state)
+    if payout is None or status is None:
+        return False
+    return _apply(payout, status, state=bill.state, transfer_bill_no=bill.transfer_bill_no,
+                  fail_reason=bill.fail_reason)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import click
 from flask.cli import AppGroup
 
-from app.payouts import service
+from app.payouts import reconciliation, worker
 from app.platform import workers
 
 payouts = AppGroup("payouts", help="The payout queue (WeChat Pay transfers and red packets).")
@@ -19,7 +19,7 @@ payouts = AppGroup("payouts", help="The payout queue (WeChat Pay transfers and r
 def work(once, interval, batch):
     """Create, query, cancel and settle due payouts (run as many workers as you like)."""
     def step() -> bool:
-        report = service.work_due(limit=batch)
+        report = worker.work_due(limit=batch)
         if report.claimed:
             changed = ", ".join(f"{status} {n}" for status, n in sorted(report.changed.items())) or "none"
             click.echo(f"worked {report.claimed}: changed {changed}; in doubt, asked again later {report.retried}")
@@ -39,7 +39,7 @@ def reconcile(day):
             moment = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc)
         except ValueError as exc:
             raise click.BadParameter("YYYY-MM-DD", param_hint="--day") from exc
-    result = service.reconcile(moment)
+    result = reconciliation.reconcile(moment)
     click.echo(f"{result.day:%Y-%m-%d}: checked {result.checked}, mismatches {len(result.mismatches)}")
     for item in result.mismatches:
         click.echo(f"  payout {item['payout_id']} {item['out_bill_no']}: ours {item['ours']}, "

@@ -81,9 +81,9 @@ def start(app: Flask, *, bind: str, payouts: bool = True, webhooks: bool = True,
 
 
 def _pay_step() -> bool:
-    from app.payouts import service
+    from app.payouts import worker
 
-    return bool(service.work_due().claimed)
+    return bool(worker.work_due().claimed)
 
 
 def _deliver_step() -> bool:

@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 
 from app.db import retrying
 from app.platform import workers
-from app.points import service
+from app.points import ledger
 
 points = AppGroup("points", help="Consumers' points.")
 
@@ -27,7 +27,7 @@ def expire(at, batch):
         if now.tzinfo is None:
             now = now.replace(tzinfo=UTC)
     def step() -> bool:
-        report = retrying(lambda: service.expire(now, batch=batch))
+        report = retrying(lambda: ledger.expire(now, batch=batch))
         click.echo(f"expired {report['points']} points of {report['consumers']} consumers")
         return False
 

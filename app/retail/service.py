@@ -26,7 +26,7 @@ from app.identity.scope import NATIONAL, DataScope
 from app.identity.service import Actor, audit
 from app.masterdata import refs
 from app.masterdata.models import Product, Region, RegionLevel, Status, Store
-from app.payouts import service as payouts
+from app.payouts import queue, service as payouts
 from app.payouts.models import PayoutPurpose, PayoutRef, PayoutStatus
 from app.reports import facts as report_facts, rollups
 from app.retail import rules
@@ -421,8 +421,8 @@ def request_withdrawal(*, user: AppUser, amount: int, request_id: str) -> Withdr
         else:
             debit(app_user_id=user.id, kind=RewardKind.CASH, amount=amount, source=f"withdrawal:{withdrawal.id}",
                   note="Withdrawal requested")
-            withdrawal.payout_id = payouts.enqueue(source=PayoutRef(PayoutPurpose.WITHDRAWAL, withdrawal.id),
-                                                   app_user=user, amount_fen=amount).id
+            withdrawal.payout_id = queue.enqueue(source=PayoutRef(PayoutPurpose.WITHDRAWAL, withdrawal.id),
+                                                 app_user=user, amount_fen=amount).id
             return withdrawal
     if existing.amount != amount:
         raise rules.WithdrawalRequestReused()

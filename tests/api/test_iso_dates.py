@@ -15,7 +15,7 @@ import pytest
 
 from app.campaigns import service as campaigns
 from app.db import transaction, utcnow
-from app.points import service as points
+from app.points import ledger, mall
 from app.units.models import LocationKind, Unit
 from tests.masterdata_factories import (
     ACTOR,
@@ -366,9 +366,9 @@ def world(client, hidden):
     w.ids["payout"] = w.call("GET", f"{CONSUMER}/draws/{w.ids['cash_draw']}").json["payout_id"]
     w.ids["gift"] = w.call("GET", f"{CONSUMER}/me/prizes").json[0]["redemption_id"]
     with transaction():
-        points.earn(app_user_id=login["user"]["id"], points=500, source="tests:welcome",
+        ledger.earn(app_user_id=login["user"]["id"], points=500, source="tests:welcome",
                     now=utcnow() - timedelta(days=340))
-        w.ids["mall_item"] = points.create_item(actor=ACTOR, data={
+        w.ids["mall_item"] = mall.create_item(actor=ACTOR, data={
             "name": "Tea cup", "kind": "physical", "points_price": 100, "stock": 5}).id
     w.ids["mall_order"] = w.call("POST", f"{CONSUMER}/points/mall/orders", json={
         "item_id": w.ids["mall_item"], "request_id": "order-0", "address": ADDRESS}).json["id"]

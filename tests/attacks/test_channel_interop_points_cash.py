@@ -121,7 +121,7 @@ def test_another_clerks_withdrawal_and_payout_are_404(client, auth, mp):
 
 
 def test_converted_cash_withdrawn_comes_back_only_on_a_definitive_answer(client, auth, mp, sandbox, monkeypatch):
-    from app.payouts import service as payouts
+    from app.payouts import worker
     from app.wechat import pay
     from tests.payout_factories import cash, fresh, user_acts
 
@@ -135,16 +135,16 @@ def test_converted_cash_withdrawn_comes_back_only_on_a_definitive_answer(client,
         raise pay.WeChatPayUnavailable("timeout")
 
     monkeypatch.setattr(pay, "create_transfer", no_answer)
-    payouts.work_due()
+    worker.work_due()
     monkeypatch.undo()
     assert cash(me) == 0 and fresh(w["payout_id"]).status.value not in ("failed", "cancelled")  # no answer: nothing back
     # a retried cancel while a bill may exist is refused, nothing returned
-    payouts.work_due(now=__import__("tests.payout_factories", fromlist=["later"]).later(hours=1))
+    worker.work_due(now=__import__("tests.payout_factories", fromlist=["later"]).later(hours=1))
     payout = fresh(w["payout_id"])
     if payout.status.value == "waiting":
         assert client.post(f"{WITHDRAW}/{w['id']}/cancel", headers=headers).status_code == 409
         user_acts(sandbox, payout.out_bill_no, "decline")
-        payouts.work_due(now=__import__("tests.payout_factories", fromlist=["later"]).later(hours=2))
+        worker.work_due(now=__import__("tests.payout_factories", fromlist=["later"]).later(hours=2))
     assert fresh(w["payout_id"]).status.value in ("failed", "cancelled", "waiting", "creating", "processing")
     final = fresh(w["payout_id"]).status.value
     assert cash(me) == (1_000 if final in ("failed", "cancelled") else 0), final

@@ -15,7 +15,7 @@ from app.consumers.models import BlockedConsumer
 from app.db import retrying, transaction
 from app.errors import DomainError
 from app.extensions import db, redis
-from app.payouts import service as payouts
+from app.payouts import reconciliation, service as payouts, transitions, worker
 from app.payouts.models import IncidentKind, Payout, PayoutIncident, PayoutStatus
 from tests.campaign_factories import CASH, NOW, open_campaign
 from tests.masterdata_factories import ACTOR, DONGCHENG, XIHU, gtin13, make_factory, make_product
@@ -416,7 +416,7 @@ def test_points_won_and_spent_in_the_mall_at_once_keep_the_ledger_exact(app, mar
     """A claim locks its consumer's row before the points ledger; a mall redemption and a back-office
     adjustment lock the ledger and then (a foreign key) the consumer's row: each runs as its view does
     (a deadlock victim runs again), and the ledger ends exact."""
-    from app.points import service as points
+    from app.points import ledger, mall
     from tests.concurrency import at_once, results_and_errors
     from tests.points_factories import check_invariants
 
@@ -424,10 +424,10 @@ def test_points_won_and_spent_in_the_mall_at_once_keep_the_ledger_exact(app, mar
     user = users()
     user_id = user.id
     with transaction():
-        points.earn(app_user_id=user_id, points=200, source="seed:1", now=NOW)
+        ledger.earn(app_user_id=user_id, points=200, source="seed:1", now=NOW)
     with transaction():
-        item = points.create_item(actor=ACTOR, data={"name": "Cup", "kind": "coupon", "points_price": 30,
-                                                     "stock": 50}).id
+        item = mall.create_item(actor=ACTOR, data={"name": "Cup", "kind": "coupon", "points_price": 30,
+                                                   "stock": 50}).id
     scans = [scan(user, goods["items"][i]).scan_id for i in range(6)]
 
     def retried(fn):
@@ -438,16 +438,16 @@ def test_points_won_and_spent_in_the_mall_at_once_keep_the_ledger_exact(app, mar
 
     calls = [retried(lambda i=i: claims.claim(user=db.session.get(AppUser, user_id), scan_id=scans[i],
                                               now=NOW).draw.amount) for i in range(6)]
-    calls += [retried(lambda i=i: points.redeem(app_user=db.session.get(AppUser, user_id), item_id=item,
-                                                request_id=f"r{i}").id) for i in range(6)]
-    calls += [retried(lambda i=i: points.adjust(actor=ACTOR, app_user_id=user_id, points=5, reason="goodwill",
+    calls += [retried(lambda i=i: mall.redeem(app_user=db.session.get(AppUser, user_id), item_id=item,
+                                              request_id=f"r{i}").id) for i in range(6)]
+    calls += [retried(lambda i=i: ledger.adjust(actor=ACTOR, app_user_id=user_id, points=5, reason="goodwill",
                                                 key=f"k{i}", now=NOW).id) for i in range(2)]
     results, errors = results_and_errors(at_once(app, *calls))
     assert errors == [None] * len(calls)
     assert results[:6] == [40] * 6
     db.session.rollback()
     check_invariants(user_id)
-    assert points.balance_of(user_id) == 200 + 6 * 40 + 2 * 5 - 6 * 30
+    assert ledger.balance_of(user_id) == 200 + 6 * 40 + 2 * 5 - 6 * 30
 
 
 def test_one_user_claiming_many_units_at_once_stays_within_the_limit(app, mariadb, goods, users):
@@ -555,7 +555,7 @@ def test_a_blacklisted_winner_is_not_paid(app, goods, users):
     late = claim(after, scan(after, goods["items"][1]).scan_id)
     with transaction():  # listed straight in the table, after the claim: the worker still holds it
         db.session.add(BlockedConsumer(openid=after.openid, reason="farm", created_by="test"))
-    payouts.work_due()
+    worker.work_due()
     assert fresh(Payout, late.payout_id).status is PayoutStatus.HELD
 
 
@@ -576,7 +576,7 @@ def test_the_first_scanner_can_scan_again_once_the_claim_window_passed(app, good
 
 def won_and_waiting(user, unit, sandbox) -> Payout:
     result = claim(user, scan(user, unit).scan_id)
-    payouts.work_due()
+    worker.work_due()
     payout = fresh(Payout, result.payout_id)
     assert payout.status is PayoutStatus.WAITING
     return payout
@@ -585,7 +585,7 @@ def won_and_waiting(user, unit, sandbox) -> Payout:
 def made_final_as_failed(payout_id: int) -> None:
     """As an earlier bug did on a refused query: final as failed, the prize's money back in the budget."""
     with transaction():
-        payouts._apply(payouts.get_payout(payout_id, lock=True), PayoutStatus.FAILED, state="FAIL")
+        transitions._apply(payouts.get_payout(payout_id, lock=True), PayoutStatus.FAILED, state="FAIL")
 
 
 def test_a_prize_paid_after_its_money_went_back_is_charged_to_the_budget_again(app, goods, users, sandbox):
@@ -594,7 +594,7 @@ def test_a_prize_paid_after_its_money_went_back_is_charged_to_the_budget_again(a
     made_final_as_failed(payout.id)
     assert spent_of(campaign.id) == 0
     user_acts(sandbox, payout.out_bill_no)  # the user confirms the bill that was still payable
-    payouts.reconcile(later())  # the callback was lost; the daily reconciliation sees the SUCCESS
+    reconciliation.reconcile(later())  # the callback was lost; the daily reconciliation sees the SUCCESS
     assert fresh(Payout, payout.id).status is PayoutStatus.SUCCEEDED
     assert spent_of(campaign.id) == 100
     assert db.session.get(CampaignDay, (campaign.id, TODAY)).spent_fen == 100
@@ -609,7 +609,7 @@ def test_a_prize_paid_after_its_budget_went_to_another_is_an_incident(app, goods
     other = users()
     assert claim(other, scan(other, goods["items"][1]).scan_id).draw.outcome is DrawOutcome.WON  # the 100 again
     user_acts(sandbox, payout.out_bill_no)
-    payouts.reconcile(later())
+    reconciliation.reconcile(later())
     assert fresh(Payout, payout.id).status is PayoutStatus.SUCCEEDED
     assert spent_of(campaign.id) == 100  # never over the budget, even for the truth
     [incident] = db.session.scalars(sa.select(PayoutIncident).where(PayoutIncident.payout_id == payout.id)).all()

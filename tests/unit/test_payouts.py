@@ -13,7 +13,8 @@ from app.db import transaction, utcnow
 from app.errors import DomainError
 from app.extensions import db
 from app.identity.models import AuditRecord
-from app.payouts import service
+from app.identity.service import Actor
+from app.payouts import reconciliation, service, transitions, worker
 from app.payouts.models import (
     Payout,
     PayoutChannel,
@@ -66,7 +67,7 @@ def test_a_withdrawal_is_queued_as_a_payout(app):
 
 def test_a_payout_waits_for_the_user_then_the_callback_pays_it(app, client, sandbox, notify_to):
     requested = withdrawal()
-    report = service.work_due()
+    report = worker.work_due()
     payout = fresh(requested.payout_id)
     assert report.claimed == 1 and payout.status is PayoutStatus.WAITING and payout.package_info
     assert payout.transfer_bill_no and payout.wechat_state == "WAIT_USER_CONFIRM"
@@ -83,7 +84,7 @@ def test_a_payout_waits_for_the_user_then_the_callback_pays_it(app, client, sand
 
 def test_a_declined_bill_fails_and_the_withdrawal_cash_comes_back_once(app, client, sandbox, notify_to):
     requested = withdrawal()
-    service.work_due()
+    worker.work_due()
     payout = fresh(requested.payout_id)
     user_acts(sandbox, payout.out_bill_no, "decline")
     received = notify_to.wait_for(1)
@@ -103,8 +104,8 @@ def test_a_worker_killed_after_the_bill_was_made_queries_it_and_the_sandbox_hold
     payout = prize(user)
     worker_killed_after_create(monkeypatch)
     assert fresh(payout.id).status is PayoutStatus.CREATING  # committed before the call
-    assert service.work_due().claimed == 0  # its lease still runs
-    report = service.work_due(later(seconds=service.LEASE_SECONDS + 1))
+    assert worker.work_due().claimed == 0  # its lease still runs
+    report = worker.work_due(later(seconds=worker.LEASE_SECONDS + 1))
     payout = fresh(payout.id)
     assert report.claimed == 1 and payout.status is PayoutStatus.WAITING and payout.package_info
     assert len(bills(sandbox, user.openid)) == 1
@@ -116,12 +117,12 @@ def test_a_create_that_timed_out_is_queried_later_under_the_same_number(app, san
     user = make_user()
     payout = prize(user)
     faults.inject(sandbox.state, "transfer_bills.create", faults.TIMEOUT, delay=1.0)
-    report = service.work_due()
+    report = worker.work_due()
     stuck = fresh(payout.id)
     assert report.retried == 1 and stuck.last_error
     assert (stuck.status, stuck.doubt_from) == (PayoutStatus.IN_DOUBT, PayoutStatus.CREATING)
     time.sleep(0.8)  # the sandbox finishes the call it stalled
-    service.work_due(later(hours=1))
+    worker.work_due(later(hours=1))
     assert fresh(payout.id).status is PayoutStatus.WAITING and len(bills(sandbox, user.openid)) == 1
 
 
@@ -130,19 +131,19 @@ def test_a_busy_wechat_pay_leaves_it_in_doubt_and_the_retry_creates_one_bill(app
     user = make_user()
     payout = prize(user)
     faults.inject(sandbox.state, "transfer_bills.create", kind)
-    assert service.work_due().retried == 1
+    assert worker.work_due().retried == 1
     stuck = fresh(payout.id)
     assert stuck.status is PayoutStatus.IN_DOUBT and stuck.doubt_from is PayoutStatus.CREATING
     assert stuck.attempts == 1
-    assert service.work_due().claimed == 0  # retried later, not at once
-    service.work_due(later(hours=1))  # query: no bill, so it is created, same number
+    assert worker.work_due().claimed == 0  # retried later, not at once
+    worker.work_due(later(hours=1))  # query: no bill, so it is created, same number
     assert fresh(payout.id).status is PayoutStatus.WAITING and len(bills(sandbox, user.openid)) == 1
 
 
 def test_a_refused_transfer_fails_and_the_money_returns(app, sandbox):
     requested = withdrawal()
     faults.inject(sandbox.state, "transfer_bills.create", faults.FAIL, errcode="NOT_ENOUGH")
-    service.work_due()
+    worker.work_due()
     payout = fresh(requested.payout_id)
     assert payout.status is PayoutStatus.FAILED and payout.fail_reason == "NOT_ENOUGH"
     assert db.session.get(Withdrawal, requested.id).status is WithdrawalStatus.FAILED
@@ -151,18 +152,18 @@ def test_a_refused_transfer_fails_and_the_money_returns(app, sandbox):
 
 def test_a_lost_callback_is_made_up_by_the_periodic_query(app, sandbox):
     requested = withdrawal()
-    service.work_due()
+    worker.work_due()
     payout = fresh(requested.payout_id)
     user_acts(sandbox, payout.out_bill_no)  # no notify_url: the callback never comes
-    assert service.work_due().claimed == 0  # not due yet
-    service.work_due(later(seconds=service.QUERY_WAITING_SECONDS + 1))
+    assert worker.work_due().claimed == 0  # not due yet
+    worker.work_due(later(seconds=worker.QUERY_WAITING_SECONDS + 1))
     assert fresh(payout.id).status is PayoutStatus.SUCCEEDED
     assert db.session.get(Withdrawal, requested.id).status is WithdrawalStatus.PAID
 
 
 def test_callbacks_out_of_order_and_a_late_processing_change_nothing_backwards(app, client, sandbox, notify_to):
     early, late = withdrawal(), withdrawal()
-    service.work_due()
+    worker.work_due()
     early_p, late_p = fresh(early.payout_id), fresh(late.payout_id)
     faults.inject(sandbox.state, "callback", faults.OUT_OF_ORDER)
     user_acts(sandbox, early_p.out_bill_no)
@@ -173,13 +174,13 @@ def test_callbacks_out_of_order_and_a_late_processing_change_nothing_backwards(a
     # A stale PROCESSING after SUCCESS: nothing moves back.
     with transaction():
         locked = db.session.get(Payout, early_p.id)
-        assert service._apply(locked, PayoutStatus.PROCESSING, state="PROCESSING") is False
+        assert transitions._apply(locked, PayoutStatus.PROCESSING, state="PROCESSING") is False
     assert fresh(early_p.id).status is PayoutStatus.SUCCEEDED
 
 
 def test_a_duplicated_callback_is_applied_once(app, client, sandbox, notify_to):
     requested = withdrawal()
-    service.work_due()
+    worker.work_due()
     faults.inject(sandbox.state, "callback", faults.DUPLICATE)
     user_acts(sandbox, fresh(requested.payout_id).out_bill_no)
     assert forward(client, notify_to.wait_for(2)[:2]) == [204, 204]
@@ -189,7 +190,7 @@ def test_a_duplicated_callback_is_applied_once(app, client, sandbox, notify_to):
 
 def test_a_callback_with_a_bad_signature_is_refused(app, client, sandbox, notify_to):
     requested = withdrawal()
-    service.work_due()
+    worker.work_due()
     user_acts(sandbox, fresh(requested.payout_id).out_bill_no)
     headers, body = notify_to.wait_for(1)[0]
     response = client.post(NOTIFY, data=body.replace(b"MCHTRANSFER", b"MCHTRANSFEX"), headers=headers)
@@ -200,12 +201,12 @@ def test_a_callback_with_a_bad_signature_is_refused(app, client, sandbox, notify
 
 def test_an_unconfirmed_bill_is_cancelled_after_24_hours_and_the_money_returns(app, sandbox):
     requested = withdrawal()
-    service.work_due()
+    worker.work_due()
     payout = fresh(requested.payout_id)
     assert payout.status is PayoutStatus.WAITING
-    service.work_due(later(hours=23))  # queried, still waiting
+    worker.work_due(later(hours=23))  # queried, still waiting
     assert fresh(payout.id).status is PayoutStatus.WAITING
-    service.work_due(later(hours=24, seconds=1))
+    worker.work_due(later(hours=24, seconds=1))
     payout = fresh(payout.id)
     assert payout.status is PayoutStatus.CANCELLED and payout.wechat_state == "CANCELLED"
     assert sandbox_pay.pay_state(sandbox.state).bills[payout.out_bill_no].state == "CANCELLED"
@@ -215,10 +216,10 @@ def test_an_unconfirmed_bill_is_cancelled_after_24_hours_and_the_money_returns(a
 
 def test_a_bill_confirmed_at_the_last_moment_is_paid_not_cancelled(app, sandbox):
     requested = withdrawal()
-    service.work_due()
+    worker.work_due()
     payout = fresh(requested.payout_id)
     user_acts(sandbox, payout.out_bill_no)  # confirmed; the callback lost; the cancel will be refused
-    service.work_due(later(hours=24, seconds=1))
+    worker.work_due(later(hours=24, seconds=1))
     assert fresh(payout.id).status is PayoutStatus.SUCCEEDED
     assert db.session.get(Withdrawal, requested.id).status is WithdrawalStatus.PAID
     assert cash(requested.app_user_id) == 200
@@ -234,22 +235,22 @@ def test_an_unexpected_error_is_retried_later_and_the_other_payouts_go_on(app, s
         return real(**kwargs)
 
     monkeypatch.setattr(pay, "create_transfer", broken_once)
-    report = service.work_due()
+    report = worker.work_due()
     assert report.claimed == 2 and report.retried == 1
     assert fresh(first.id).status is PayoutStatus.IN_DOUBT and "surprise" in fresh(first.id).last_error
     assert fresh(second.id).status is PayoutStatus.WAITING
     monkeypatch.undo()
-    service.work_due(later(hours=1))
+    worker.work_due(later(hours=1))
     assert fresh(first.id).status is PayoutStatus.WAITING
 
 
 def test_a_held_payout_waits_for_release_and_a_pending_one_can_be_cancelled(app, sandbox):
     user = make_user()
     held = prize(user, hold_reason="many cities")
-    assert held.status is PayoutStatus.HELD and service.work_due().claimed == 0
+    assert held.status is PayoutStatus.HELD and worker.work_due().claimed == 0
     with transaction():
-        service.release(actor=service.Actor.system("tests"), payout_id=held.id)
-    assert service.work_due().claimed == 1 and fresh(held.id).status is PayoutStatus.WAITING
+        service.release(actor=Actor.system("tests"), payout_id=held.id)
+    assert worker.work_due().claimed == 1 and fresh(held.id).status is PayoutStatus.WAITING
     requested = withdrawal()
     with transaction():
         service.cancel(actor=None, payout_id=requested.payout_id)
@@ -262,7 +263,7 @@ def test_a_held_payout_waits_for_release_and_a_pending_one_can_be_cancelled(app,
 
 def test_a_clerk_cannot_cancel_a_withdrawal_whose_bill_exists(app, sandbox):
     requested = withdrawal()
-    service.work_due()
+    worker.work_due()
     user = db.session.get(AppUser, requested.app_user_id)
     with pytest.raises(DomainError) as error, transaction():
         retail.cancel_withdrawal(user=user, withdrawal_id=requested.id)
@@ -273,7 +274,7 @@ def test_a_clerk_cannot_cancel_a_withdrawal_whose_bill_exists(app, sandbox):
         retail.cancel_withdrawal(user=other_user, withdrawal_id=other.id)
     assert fresh(other.payout_id).status is PayoutStatus.CANCELLED
     assert cash(other.app_user_id) == 500  # credited once (withdrawal-cancel), not again
-    assert service.work_due().claimed == 0
+    assert worker.work_due().claimed == 0
 
 
 # --- the red packet channel -----------------------------------------------------------------------
@@ -284,12 +285,12 @@ def test_a_red_packet_is_sent_once_and_received(app, sandbox, monkeypatch):
     payout = prize(user, amount=200)
     assert payout.channel is PayoutChannel.REDPACK and payout.out_bill_no == f"MTR{payout.id:018d}"
     faults.inject(sandbox.state, "redpack.send", faults.SYSTEM_ERROR)
-    assert service.work_due().retried == 1
-    service.work_due(later(hours=1))
+    assert worker.work_due().retried == 1
+    worker.work_due(later(hours=1))
     assert fresh(payout.id).status is PayoutStatus.WAITING
     assert list(sandbox_pay.pay_state(sandbox.state).redpacks) == [payout.out_bill_no]
     requests.post(f"{sandbox.url}/__sandbox__/redpacks/{payout.out_bill_no}/receive", timeout=5)
-    service.work_due(later(hours=2))
+    worker.work_due(later(hours=2))
     assert fresh(payout.id).status is PayoutStatus.SUCCEEDED
 
 
@@ -297,9 +298,9 @@ def test_a_red_packet_is_sent_once_and_received(app, sandbox, monkeypatch):
 
 def test_reconciliation_repairs_what_wechat_says_otherwise_with_an_audit_record(app, sandbox):
     first, second = withdrawal(), withdrawal()
-    service.work_due()
+    worker.work_due()
     user_acts(sandbox, fresh(first.payout_id).out_bill_no)  # paid at WeChat; our callback lost
-    result = service.reconcile(utcnow())
+    result = reconciliation.reconcile(utcnow())
     assert result.checked == 2
     assert [(m["payout_id"], m["ours"], m["wechat"], m["repaired"]) for m in result.mismatches] == [
         (first.payout_id, "waiting", "SUCCESS", True)]
@@ -307,11 +308,11 @@ def test_reconciliation_repairs_what_wechat_says_otherwise_with_an_audit_record(
     assert db.session.get(Withdrawal, first.id).status is WithdrawalStatus.PAID
     [record] = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.action == "payout.repair")).all()
     assert (record.entity_id, record.changes) == (str(first.payout_id), {"status": ["waiting", "succeeded"]})
-    again = service.reconcile(utcnow())
+    again = reconciliation.reconcile(utcnow())
     assert again.id == result.id and again.checked == 2 and again.mismatches == []
     # Open payouts are asked about whatever their day; another day's finished ones are not.
     day = datetime.now(timezone.utc) - timedelta(days=3)
-    assert service.reconcile(day).checked == 1 and fresh(second.payout_id).status is PayoutStatus.WAITING
+    assert reconciliation.reconcile(day).checked == 1 and fresh(second.payout_id).status is PayoutStatus.WAITING
 
 
 # --- the commands -------------------------------------------------------------------------------

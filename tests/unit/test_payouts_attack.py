@@ -4,7 +4,7 @@ Each scenario ends with the money invariants (tests/payout_factories.py::money_v
 """
 from __future__ import annotations
 
-from app.payouts import service
+from app.payouts import wechat_calls, worker
 from app.payouts.models import PayoutStatus
 from app.wechat import pay
 from app.wechat.sandbox import faults
@@ -27,20 +27,20 @@ def test_a_refused_create_after_a_create_whose_outcome_is_unknown_does_not_retur
         raise pay.WeChatPayUnavailable()
 
     monkeypatch.setattr(pay, "create_transfer", timed_out)
-    service.work_due()
+    worker.work_due()
     monkeypatch.undo()
     doubted = fresh(requested.payout_id)
     assert (doubted.status, doubted.doubt_from) == (PayoutStatus.IN_DOUBT, PayoutStatus.CREATING)
 
     faults.inject(sandbox.state, "transfer_bills.create", faults.FAIL, errcode="NO_AUTH")
-    service.work_due(later(hours=1))  # query: no bill yet; create: refused; query: still no bill
+    worker.work_due(later(hours=1))  # query: no bill yet; create: refused; query: still no bill
     after = fresh(requested.payout_id)
     # The first create's outcome is still unknown: nothing proves no bill will exist under this number.
     assert after.status is not PayoutStatus.FAILED, "money returned while a create of ours was unanswered"
     assert cash(requested.app_user_id) == 200
 
     real(**in_flight[0])  # WeChat Pay makes the bill of the create that timed out
-    service.work_due(later(hours=2))
+    worker.work_due(later(hours=2))
     assert fresh(requested.payout_id).status is PayoutStatus.WAITING
     assert len(bills(sandbox, after.openid)) == 1
     assert money_violations(sandbox) == []
@@ -54,10 +54,10 @@ def test_once_an_unanswered_create_is_settled_a_refused_create_with_no_bill_fail
         raise pay.WeChatPayUnavailable()
 
     monkeypatch.setattr(pay, "create_transfer", timed_out)
-    service.work_due()
+    worker.work_due()
     monkeypatch.undo()
     faults.inject(sandbox.state, "transfer_bills.create", faults.FAIL, errcode="NOT_ENOUGH")
-    service.work_due(later(minutes=service.create_settle_window().total_seconds() / 60 + 1))
+    worker.work_due(later(minutes=wechat_calls.create_settle_window().total_seconds() / 60 + 1))
     failed = fresh(requested.payout_id)
     assert (failed.status, failed.fail_reason) == (PayoutStatus.FAILED, "NOT_ENOUGH")
     assert cash(requested.app_user_id) == 500 and money_violations(sandbox) == []
@@ -74,10 +74,10 @@ def test_a_worker_killed_after_sending_a_create_leaves_it_unsettled(app, sandbox
 
     monkeypatch.setattr(pay, "create_transfer", sent_then_killed)
     try:
-        service.work_due()
+        worker.work_due()
     except Killed:
         pass
     monkeypatch.undo()
     faults.inject(sandbox.state, "transfer_bills.create", faults.FAIL, errcode="NO_AUTH")
-    service.work_due(later(seconds=service.LEASE_SECONDS + 1))  # refused, no bill: the killed one may land
+    worker.work_due(later(seconds=worker.LEASE_SECONDS + 1))  # refused, no bill: the killed one may land
     assert fresh(requested.payout_id).status is PayoutStatus.IN_DOUBT and cash(requested.app_user_id) == 200

@@ -7,7 +7,7 @@ from collections import Counter
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.payouts import service
+from app.payouts import worker
 from app.payouts.models import Payout, PayoutStatus
 from app.wechat import pay
 from app.wechat.sandbox import pay as sandbox_pay
@@ -25,7 +25,7 @@ def test_two_workers_on_the_same_due_payouts_create_each_bill_once(app, mariadb,
         return real(**kwargs)
 
     monkeypatch.setattr(pay, "create_transfer", counted)
-    reports = at_once(app, service.work_due, service.work_due, service.work_due)
+    reports = at_once(app, worker.work_due, worker.work_due, worker.work_due)
     assert not [r for r in reports if isinstance(r, Exception)], reports
     assert sum(r.claimed for r in reports) == 12
     assert set(created.values()) == {1} and len(created) == 12
@@ -54,7 +54,7 @@ def test_a_clerk_cancelling_while_the_worker_claims_either_cancels_or_is_refused
                                                     withdrawal_id=withdrawal_id)
             return retrying(once)
 
-        cancelled, _worked = at_once(app, cancel, service.work_due)
+        cancelled, _worked = at_once(app, cancel, worker.work_due)
         db.session.rollback()  # read what the two committed, not an older snapshot
         payout = db.session.get(Payout, requested.payout_id)
         status = db.session.get(Withdrawal, requested.id).status

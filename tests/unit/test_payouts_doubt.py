@@ -12,7 +12,7 @@ from app.accounts.models import AppUser
 from app.db import transaction
 from app.extensions import db
 from app.identity.models import AuditRecord
-from app.payouts import service
+from app.payouts import reconciliation, service, transitions, worker
 from app.payouts.models import IncidentKind, PayoutIncident, PayoutStatus
 from app.retail import service as retail
 from app.retail.models import LedgerEntry, Withdrawal, WithdrawalStatus
@@ -40,7 +40,7 @@ NOT_ABOUT_THE_BILL = [(403, "NO_AUTH"), (401, "SIGN_ERROR"), (400, "PARAM_ERROR"
 
 def waiting_withdrawal(sandbox):
     requested = withdrawal()
-    service.work_due()
+    worker.work_due()
     payout = fresh(requested.payout_id)
     assert payout.status is PayoutStatus.WAITING and cash(requested.app_user_id) == 200
     return requested, payout
@@ -62,7 +62,7 @@ def test_a_query_refused_for_another_reason_leaves_the_payout_in_doubt_and_the_c
         app, client, sandbox, notify_to, status, code):
     requested, payout = waiting_withdrawal(sandbox)
     faults.inject(sandbox.state, "transfer_bills.query", faults.FAIL, errcode=code, http_status=status)
-    report = service.work_due(later(seconds=service.QUERY_WAITING_SECONDS + 1))
+    report = worker.work_due(later(seconds=worker.QUERY_WAITING_SECONDS + 1))
     doubted = fresh(payout.id)
     assert report.retried == 1 and code in doubted.last_error
     assert (doubted.status, doubted.doubt_from) == (PayoutStatus.IN_DOUBT, PayoutStatus.WAITING)
@@ -86,10 +86,10 @@ def test_an_expired_bill_whose_cancel_and_query_are_refused_is_not_cancelled(app
     requested, payout = waiting_withdrawal(sandbox)
     faults.inject(sandbox.state, "transfer_bills.cancel", faults.FAIL, errcode="NO_AUTH")
     faults.inject(sandbox.state, "transfer_bills.query", faults.FAIL, errcode="NO_AUTH")
-    service.work_due(later(hours=24, seconds=1))
+    worker.work_due(later(hours=24, seconds=1))
     assert fresh(payout.id).status is PayoutStatus.IN_DOUBT and cash(requested.app_user_id) == 200
     # The next attempt cancels it for real: a definitive CANCELLED, and only now the money goes back.
-    service.work_due(later(hours=26))
+    worker.work_due(later(hours=26))
     cancelled = fresh(payout.id)
     assert cancelled.status is PayoutStatus.CANCELLED and cancelled.wechat_state == "CANCELLED"
     assert cash(requested.app_user_id) == 500
@@ -99,9 +99,9 @@ def test_an_expired_bill_whose_cancel_and_query_are_refused_is_not_cancelled(app
 def test_a_definitive_answer_in_doubt_puts_it_back_on_its_step(app, sandbox):
     requested, payout = waiting_withdrawal(sandbox)
     faults.inject(sandbox.state, "transfer_bills.query", faults.SYSTEM_ERROR)
-    service.work_due(later(seconds=service.QUERY_WAITING_SECONDS + 1))
+    worker.work_due(later(seconds=worker.QUERY_WAITING_SECONDS + 1))
     assert fresh(payout.id).status is PayoutStatus.IN_DOUBT
-    service.work_due(later(hours=1))  # still WAIT_USER_CONFIRM at WeChat
+    worker.work_due(later(hours=1))  # still WAIT_USER_CONFIRM at WeChat
     back = fresh(payout.id)
     assert (back.status, back.doubt_from, back.last_error) == (PayoutStatus.WAITING, None, None)
 
@@ -112,10 +112,10 @@ def test_a_refused_create_after_an_earlier_create_made_the_bill_is_not_failed(ap
     worker_killed_after_create(monkeypatch)
     # The worker's next run finds the bill, but WeChat refuses the create it makes for the package.
     faults.inject(sandbox.state, "transfer_bills.create", faults.FAIL, errcode="NO_AUTH")
-    service.work_due(later(seconds=service.LEASE_SECONDS + 1))
+    worker.work_due(later(seconds=worker.LEASE_SECONDS + 1))
     doubted = fresh(payout.id)
     assert (doubted.status, doubted.doubt_from) == (PayoutStatus.IN_DOUBT, PayoutStatus.CREATING)
-    service.work_due(later(hours=1))
+    worker.work_due(later(hours=1))
     waiting = fresh(payout.id)
     assert waiting.status is PayoutStatus.WAITING and waiting.package_info
     assert len(bills(sandbox, user.openid)) == 1
@@ -132,13 +132,13 @@ def test_a_refused_create_whose_number_has_no_bill_fails_but_not_if_the_query_is
 
     monkeypatch.setattr(pay, "create_transfer", refused_and_then_the_query_too)
     faults.inject(sandbox.state, "transfer_bills.create", faults.FAIL, errcode="NOT_ENOUGH")
-    service.work_due()  # query: no bill; create: refused; query: refused — nothing proves no bill
+    worker.work_due()  # query: no bill; create: refused; query: refused — nothing proves no bill
     doubted = fresh(requested.payout_id)
     assert (doubted.status, doubted.doubt_from) == (PayoutStatus.IN_DOUBT, PayoutStatus.CREATING)
     assert cash(requested.app_user_id) == 200
     monkeypatch.undo()
     faults.inject(sandbox.state, "transfer_bills.create", faults.FAIL, errcode="NOT_ENOUGH")
-    service.work_due(later(hours=1))  # query: no bill; create: refused; query: no bill — so it made nothing
+    worker.work_due(later(hours=1))  # query: no bill; create: refused; query: no bill — so it made nothing
     failed = fresh(requested.payout_id)
     assert (failed.status, failed.fail_reason) == (PayoutStatus.FAILED, "NOT_ENOUGH")
     assert cash(requested.app_user_id) == 500 and bills(sandbox, failed.openid) == []
@@ -148,9 +148,9 @@ def test_a_refused_create_whose_number_has_no_bill_fails_but_not_if_the_query_is
 def test_a_long_doubt_is_listed_for_people_and_cleared_by_the_answer(app, client, sandbox, auth):
     requested, payout = waiting_withdrawal(sandbox)
     faults.inject(sandbox.state, "transfer_bills.query", faults.HTTP_500, times=3)
-    service.work_due(later(seconds=service.QUERY_WAITING_SECONDS + 1))
+    worker.work_due(later(seconds=worker.QUERY_WAITING_SECONDS + 1))
     assert incidents(payout.id) == {}  # not yet: doubts are normal for a while
-    service.work_due(later(hours=2))
+    worker.work_due(later(hours=2))
     [incident] = incidents(payout.id).values()
     assert incident.kind is IncidentKind.IN_DOUBT and incident.amount_fen == 300 and incident.resolved_at is None
     headers = auth.headers_for("finance")
@@ -158,9 +158,9 @@ def test_a_long_doubt_is_listed_for_people_and_cleared_by_the_answer(app, client
     assert listed.status_code == 200
     assert [(i["payout_id"], i["kind"], i["amount_fen"]) for i in listed.get_json()] == [
         (payout.id, "in_doubt", 300)]
-    service.work_due(later(hours=4))  # still failing: the same incident, not a second
+    worker.work_due(later(hours=4))  # still failing: the same incident, not a second
     assert len(incidents(payout.id)) == 1
-    service.work_due(later(hours=6))  # WeChat answers
+    worker.work_due(later(hours=6))  # WeChat answers
     cleared = incidents(payout.id)[IncidentKind.IN_DOUBT]
     assert cleared.resolved_by == "worker" and "WAIT_USER_CONFIRM" in cleared.resolution
     assert client.get("/api/admin/payouts/incidents", headers=headers).get_json() == []
@@ -172,7 +172,7 @@ def thought_failed(payout_id: int) -> None:
     """Make a waiting payout final as failed, as an earlier bug (or a person) did, its money returned."""
     with transaction():
         payout = service.get_payout(payout_id, lock=True)
-        assert service._apply(payout, PayoutStatus.FAILED, state="FAIL", fail_reason="thought so")
+        assert transitions._apply(payout, PayoutStatus.FAILED, state="FAIL", fail_reason="thought so")
 
 
 def test_a_late_success_after_we_failed_it_takes_the_withdrawal_back(app, client, sandbox, notify_to):
@@ -212,7 +212,7 @@ def test_reconciliation_applies_a_late_success_and_cancels_a_payable_bill_of_a_r
     for _requested, payout in (paid_late, payable):
         thought_failed(payout.id)
     user_acts(sandbox, paid_late[1].out_bill_no)  # the callback is lost
-    result = service.reconcile(later())
+    result = reconciliation.reconcile(later())
     notes = {m["payout_id"]: m for m in result.mismatches}
     assert notes[paid_late[1].id]["repaired"] and notes[paid_late[1].id]["wechat"] == "SUCCESS"
     assert fresh(paid_late[1].id).status is PayoutStatus.SUCCEEDED and cash(paid_late[0].app_user_id) == 200
@@ -250,7 +250,7 @@ def test_workers_killed_among_wechat_pay_faults_never_pay_twice_or_return_unpaid
 
     moment = later()
     for _round in range(30):
-        moment += timedelta(seconds=rng.choice([service.QUERY_WAITING_SECONDS + 1, 3600, 6 * 3600]))
+        moment += timedelta(seconds=rng.choice([worker.QUERY_WAITING_SECONDS + 1, 3600, 6 * 3600]))
         for _ in range(rng.randint(0, 3)):
             kind, extra = rng.choice(kinds)
             faults.inject(sandbox.state, rng.choice(operations), kind, **extra)
@@ -258,14 +258,14 @@ def test_workers_killed_among_wechat_pay_faults_never_pay_twice_or_return_unpaid
             name = rng.choice(list(real))
             monkeypatch.setattr(pay, name, killed_after(name))
             try:
-                service.work_due(moment)
+                worker.work_due(moment)
             except Killed:
                 pass
             monkeypatch.undo()
             db.session.rollback()
-            moment += timedelta(seconds=service.LEASE_SECONDS + 1)
+            moment += timedelta(seconds=worker.LEASE_SECONDS + 1)
         else:
-            service.work_due(moment)
+            worker.work_due(moment)
         for bill in list(sandbox_pay.pay_state(sandbox.state).bills.values()):
             if bill.state == "WAIT_USER_CONFIRM" and rng.random() < 0.3:
                 user_acts(sandbox, bill.out_bill_no, rng.choice(["confirm", "confirm", "decline"]))
@@ -274,7 +274,7 @@ def test_workers_killed_among_wechat_pay_faults_never_pay_twice_or_return_unpaid
     faults.clear_faults(sandbox.state)
     for _ in range(4):  # no more faults: everything settles
         moment += timedelta(hours=25)
-        service.work_due(moment)
+        worker.work_due(moment)
     forward(client, new_callbacks())
     statuses = {fresh(r.payout_id).status for r in requested}
     assert statuses <= {PayoutStatus.SUCCEEDED, PayoutStatus.FAILED, PayoutStatus.CANCELLED}

@@ -27,7 +27,7 @@ from app.accounts.models import AppUser
 from app.db import transaction
 from app.errors import DomainError
 from app.extensions import db
-from app.points import service
+from app.points import ledger, mall
 from app.points.models import MallItem, PointsEntry
 from tests.conftest import wipe_rows
 from tests.points_factories import ACTOR, NOW, check_invariants, make_consumer
@@ -44,8 +44,8 @@ class PointsLedger(RuleBasedStateMachine):
         # The model: per user, its earnings as [expires_at, remaining].
         self.earnings: list[list[list]] = [[], []]
         self.counter = 0
-        self.item = service.create_item(actor=ACTOR, data={"name": "Coupon", "kind": "coupon", "points_price": 40,
-                                                           "stock": 10_000}).id
+        self.item = mall.create_item(actor=ACTOR, data={"name": "Coupon", "kind": "coupon", "points_price": 40,
+                                                        "stock": 10_000}).id
         db.session.commit()
         self.orders: list[tuple[int, int, int]] = []  # (order id, user index, points)
         self.cancelled: set[int] = set()
@@ -79,7 +79,7 @@ class PointsLedger(RuleBasedStateMachine):
     def earn(self, u, points):
         source = self._new_source("draw")
         with transaction():
-            entry = service.earn(app_user_id=self.users[u], points=points, source=source, now=self.clock)
+            entry = ledger.earn(app_user_id=self.users[u], points=points, source=source, now=self.clock)
         assert entry.points == points
         self.sources[source] = (u, points)
         self.earnings[u].append([self.clock + timedelta(days=DAYS), points])
@@ -90,7 +90,7 @@ class PointsLedger(RuleBasedStateMachine):
         expected = self._take(u, points)
         try:
             with transaction():
-                service.spend(app_user_id=self.users[u], points=points, source=source, now=self.clock)
+                ledger.spend(app_user_id=self.users[u], points=points, source=source, now=self.clock)
         except DomainError as error:
             assert not expected and error.code == "points_insufficient"
             # The refused spend rolled back, but the model swept this user's overdue earnings:
@@ -109,8 +109,8 @@ class PointsLedger(RuleBasedStateMachine):
             expected = self._take(u, -points)
         try:
             with transaction():
-                service.adjust(actor=ACTOR, app_user_id=self.users[u], points=points, reason="test", key=key,
-                               now=self.clock)
+                ledger.adjust(actor=ACTOR, app_user_id=self.users[u], points=points, reason="test", key=key,
+                              now=self.clock)
         except DomainError as error:
             assert not expected and error.code == "points_insufficient"
         else:
@@ -123,8 +123,8 @@ class PointsLedger(RuleBasedStateMachine):
         expected = self._take(u, 40 * quantity)
         try:
             with transaction():
-                order = service.redeem(app_user=db.session.get(AppUser, self.users[u]), item_id=self.item,
-                                       quantity=quantity, request_id=request_id, now=self.clock)
+                order = mall.redeem(app_user=db.session.get(AppUser, self.users[u]), item_id=self.item,
+                                    quantity=quantity, request_id=request_id, now=self.clock)
         except DomainError as error:
             assert not expected and error.code == "points_insufficient"
         else:
@@ -138,7 +138,7 @@ class PointsLedger(RuleBasedStateMachine):
             return
         order_id, u, points = data.draw(st.sampled_from(self.orders))
         with transaction():
-            service.cancel(actor=ACTOR, order_id=order_id, reason="test", now=self.clock)
+            mall.cancel(actor=ACTOR, order_id=order_id, reason="test", now=self.clock)
         if order_id not in self.cancelled:  # refunded once
             self.cancelled.add(order_id)
             self.earnings[u].append([self.clock + timedelta(days=DAYS), points])
@@ -148,11 +148,11 @@ class PointsLedger(RuleBasedStateMachine):
 
     @rule()
     def sweep(self):
-        service.expire(self.clock)
+        ledger.expire(self.clock)
         for u in (0, 1):
             self._expire_model(u)
         for u, user in enumerate(self.users):
-            assert service.balance_of(user) == self._balance(u)
+            assert ledger.balance_of(user) == self._balance(u)
 
     @rule(days=st.sampled_from([1, 30, 200, 364, 366, 400]))
     def time_passes(self, days):
@@ -167,12 +167,12 @@ class PointsLedger(RuleBasedStateMachine):
         before = db.session.scalar(sa.select(sa.func.count()).select_from(PointsEntry))
         with transaction():
             if source.startswith("adjust:"):
-                entry = service.adjust(actor=ACTOR, app_user_id=self.users[u], points=points, reason="again",
-                                       key=source.removeprefix("adjust:"), now=self.clock)
+                entry = ledger.adjust(actor=ACTOR, app_user_id=self.users[u], points=points, reason="again",
+                                      key=source.removeprefix("adjust:"), now=self.clock)
             elif points > 0:
-                entry = service.earn(app_user_id=self.users[u], points=points, source=source, now=self.clock)
+                entry = ledger.earn(app_user_id=self.users[u], points=points, source=source, now=self.clock)
             else:
-                entry = service.spend(app_user_id=self.users[u], points=-points, source=source, now=self.clock)
+                entry = ledger.spend(app_user_id=self.users[u], points=-points, source=source, now=self.clock)
         assert entry.source == source and entry.points == points
         assert db.session.scalar(sa.select(sa.func.count()).select_from(PointsEntry)) == before
 
@@ -184,11 +184,11 @@ class PointsLedger(RuleBasedStateMachine):
         for u, user in enumerate(self.users):
             check_invariants(user)
             # What the database counts is the model plus what the model swept early (never less).
-            assert service.balance_of(user) >= self._balance(u)
+            assert ledger.balance_of(user) >= self._balance(u)
             overdue = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(PointsEntry.remaining), 0)).where(
                 PointsEntry.app_user_id == user, PointsEntry.expires_at <= self.clock))
             live = sum(e[1] for e in self.earnings[u] if e[0] > self.clock)
-            assert service.balance_of(user) - overdue == live
+            assert ledger.balance_of(user) - overdue == live
 
 
 def test_random_movements_keep_the_ledger_consistent(app):

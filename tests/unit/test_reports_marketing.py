@@ -16,7 +16,7 @@ from app.db import transaction
 from app.extensions import db
 from app.platform.clock import china_day, day_start
 from app.identity.models import Role
-from app.payouts import service as payouts
+from app.payouts import reconciliation, service as payouts, worker
 from app.payouts.models import Payout
 from tests.masterdata_factories import ACTOR, BEIJING, XIHU, ZHEJIANG, gtin13, make_factory, make_product
 from tests.mp_factories import mp  # noqa: F401 - the fixture
@@ -101,9 +101,9 @@ def world(app, users, sandbox):
     scan(u5, teas[11], at=NOW)
     with transaction():
         payouts.cancel(actor=ACTOR, payout_id=cancelled.payout_id, reason="test")
-    payouts.work_due()
+    worker.work_due()
     user_acts(sandbox, db.session.get(Payout, first.payout_id).out_bill_no)
-    payouts.reconcile(later())
+    reconciliation.reconcile(later())
     db.session.rollback()
     return {"a": a, "b": b, "tea": tea, "coffee": coffee, "teas": teas, "users": (u1, u2, u3, u4, u5)}
 

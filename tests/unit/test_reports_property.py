@@ -29,9 +29,9 @@ from app.consumers import service as consumers
 from app.db import transaction, utcnow
 from app.errors import DomainError
 from app.extensions import db, redis
-from app.payouts import service as payouts
+from app.payouts import reconciliation, service as payouts, transitions, worker
 from app.payouts.models import Payout, PayoutStatus
-from app.points import service as points
+from app.points import ledger
 from app.retail import service as retail
 from app.reports import rebuild
 from app.trace import recalls
@@ -275,7 +275,7 @@ class Workload:
 
     def pay(self, sandbox):
         """The payout worker runs; each bill waiting for its user then ends one way or another."""
-        payouts.work_due()
+        worker.work_due()
         waiting = db.session.scalars(sa.select(Payout).where(Payout.status == PayoutStatus.WAITING)).all()
         db.session.rollback()
         for payout in waiting:
@@ -287,21 +287,21 @@ class Workload:
             elif roll < 0.75:
                 with transaction():  # we failed it (a person, an earlier bug); the user confirms late
                     locked = payouts.get_payout(payout.id, lock=True)
-                    payouts._apply(locked, PayoutStatus.FAILED, state="FAIL", fail_reason="thought so")
+                    transitions._apply(locked, PayoutStatus.FAILED, state="FAIL", fail_reason="thought so")
                 user_acts(sandbox, payout.out_bill_no, "confirm")
-                payouts.reconcile(utcnow())
-        payouts.work_due(utcnow() + timedelta(seconds=payouts.QUERY_WAITING_SECONDS + 1))
+                reconciliation.reconcile(utcnow())
+        worker.work_due(utcnow() + timedelta(seconds=worker.QUERY_WAITING_SECONDS + 1))
         if self.rng.random() < 0.3:  # the rest expire unconfirmed and are cancelled
-            payouts.work_due(utcnow() + timedelta(hours=24, seconds=1))
+            worker.work_due(utcnow() + timedelta(hours=24, seconds=1))
 
     def points(self):
         user = self.rng.choice(self.w.consumers)
         try:
             with transaction():
                 if self.rng.random() < 0.6:
-                    points.earn(app_user_id=user.id, points=self.rng.randint(1, 50), source=f"test:{next(_ids)}")
+                    ledger.earn(app_user_id=user.id, points=self.rng.randint(1, 50), source=f"test:{next(_ids)}")
                 else:
-                    points.spend(app_user_id=user.id, points=self.rng.randint(1, 30), source=f"test:{next(_ids)}")
+                    ledger.spend(app_user_id=user.id, points=self.rng.randint(1, 30), source=f"test:{next(_ids)}")
         except DomainError:
             db.session.rollback()  # not enough points
 

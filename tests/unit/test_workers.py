@@ -107,7 +107,7 @@ def test_the_liveness_file_is_touched_while_working_and_while_waiting(app, outag
 # --- every worker command runs the loop ----------------------------------------------------------------
 
 WORKERS = [  # the command, the function its step calls first, the dependency that function meets first
-    (["payouts", "work"], "app.payouts.service", "work_due", "database"),
+    (["payouts", "work"], "app.payouts.worker", "work_due", "database"),
     (["webhooks", "work"], "app.webhooks.service", "deliver_due", "database"),
     (["codes", "work"], "app.codes.export_jobs", "recover_stale_exports", "database"),
     (["consumers", "persist-scans"], "app.consumers.scan_log", "persist", "redis"),

@@ -21,7 +21,7 @@ from app.db import retried_transaction, transaction, utcnow
 from app.extensions import db
 from app.identity.models import AuditRecord, Role
 from app.identity.service import Actor
-from app.points import service as points
+from app.points import ledger
 from app.rebates.models import RebateStatement
 from tests.code_factories import issue
 from tests.code_factories import make_product as make_coded_product
@@ -217,17 +217,17 @@ def test_a_large_points_adjustment_is_made_by_a_second_user(client, person, dual
     request = asked.get_json()
     assert (request["kind"], request["target_type"], request["target_id"], request["params"]) == (
         "points.adjust", "app_users", user, body)
-    assert points.balance_of(user) == 0
+    assert ledger.balance_of(user) == 0
     assert client.post(url, json=body, headers=alice.headers).get_json()["id"] == request["id"]  # same key
     other = client.post(url, json={**body, "key": "big-2"}, headers=alice.headers)
     assert other.status_code == 202 and other.get_json()["id"] != request["id"]  # another adjustment waits too
     assert approve(client, alice, request["id"]).get_json()["code"] == "approval_by_requester"
     assert approve(client, finance, request["id"]).get_json()["code"] == "approval_role_forbidden"
-    assert points.balance_of(user) == 0
+    assert ledger.balance_of(user) == 0
 
     approved = approve(client, bob, request["id"])
     assert approved.status_code == 200 and approved.get_json()["status"] == "executed"
-    assert points.balance_of(user) == 5_000
+    assert ledger.balance_of(user) == 5_000
     entry = client.post(url, json=body, headers=alice.headers)  # the key again: the adjustment it made
     assert entry.status_code == 201
     assert (entry.get_json()["points"], entry.get_json()["balance_after"]) == (5_000, 5_000)
@@ -331,7 +331,7 @@ def test_pending_requests_are_listed_rejected_and_expire(client, person, dual_co
     assert [r["id"] for r in client.get(APPROVALS, query_string={"status": "expired"},
                                         headers=auditor.headers).get_json()] == [second["id"]]
     assert client.get(APPROVALS, query_string={"status": "pending"}, headers=auditor.headers).get_json() == []
-    assert points.balance_of(user) == 0
+    assert ledger.balance_of(user) == 0
     again = client.post(url, json={"points": 3_000, "reason": "b", "key": "b"}, headers=alice.headers)
     assert again.status_code == 202 and again.get_json()["id"] != second["id"]
     assert client.get(f"{APPROVALS}/999999", headers=auditor.headers).status_code == 404
@@ -370,7 +370,7 @@ def test_concurrent_approvals_run_the_action_once(app, client, person, rebate_wo
         assert done.count("executed") == 1, (done, errors)
         assert sorted(type(e).__name__ for e in errors if e) == ["ApprovalNotPending"] * 3
     assert len(audited("rebate_statement.approve", "rebate_statements", statement["id"])) == 1
-    assert points.balance_of(user) == 5_000
+    assert ledger.balance_of(user) == 5_000
     assert len(db.session.scalars(sa.select(AuditRecord).where(AuditRecord.action == "points.adjust")).all()) == 1
 
 

@@ -29,14 +29,14 @@ def test_finance_lists_releases_and_cancels_payouts(client, auth, sandbox):
 
 def test_a_payout_with_a_bill_cannot_be_cancelled_and_reconciliations_are_listed(client, auth, sandbox):
     from app.db import utcnow
-    from app.payouts import service
+    from app.payouts import reconciliation, worker
 
     finance = auth.headers_for(Role.FINANCE)
     requested = withdrawal()
-    service.work_due()
+    worker.work_due()
     refused = client.post(f"/api/admin/payouts/{requested.payout_id}/cancel", json={}, headers=finance)
     assert refused.status_code == 409 and refused.get_json()["code"] == "payout_not_cancellable"
-    service.reconcile(utcnow())
+    reconciliation.reconcile(utcnow())
     listed = client.get("/api/admin/payouts/reconciliations", headers=finance)
     assert listed.status_code == 200 and listed.get_json()[0]["checked"] == 1
     assert listed.get_json()[0]["mismatches"] == []

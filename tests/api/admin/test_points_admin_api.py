@@ -6,7 +6,7 @@ import pytest
 from app.db import transaction
 from app.extensions import db
 from app.identity.models import Role
-from app.points import service
+from app.points import ledger, mall
 from app.points.models import MallOrder
 from tests.points_factories import ADDRESS, make_consumer, user_of
 
@@ -52,8 +52,8 @@ def test_stock_below_sold_is_refused(client, auth):
     item = client.post(f"{URL}/mall/items", json=ITEM, headers=headers).get_json()
     user = make_consumer()
     with transaction():
-        service.earn(app_user_id=user, points=1000, source="draw:1")
-        service.redeem(app_user=user_of(user), item_id=item["id"], quantity=3, request_id="r", address=ADDRESS)
+        ledger.earn(app_user_id=user, points=1000, source="draw:1")
+        mall.redeem(app_user=user_of(user), item_id=item["id"], quantity=3, request_id="r", address=ADDRESS)
     response = client.patch(f"{URL}/mall/items/{item['id']}", json={"stock": 2}, headers=headers)
     assert response.status_code == 422 and response.get_json()["code"] == "mall_item_invalid"
     assert client.get(f"{URL}/mall/items/999999", headers=headers).status_code == 404
@@ -64,9 +64,9 @@ def test_orders_are_shipped_delivered_or_cancelled(client, auth):
     item = client.post(f"{URL}/mall/items", json=ITEM, headers=admin).get_json()
     user = make_consumer()
     with transaction():
-        service.earn(app_user_id=user, points=1000, source="draw:1")
-        first = service.redeem(app_user=user_of(user), item_id=item["id"], request_id="a", address=ADDRESS).id
-        second = service.redeem(app_user=user_of(user), item_id=item["id"], request_id="b", address=ADDRESS).id
+        ledger.earn(app_user_id=user, points=1000, source="draw:1")
+        first = mall.redeem(app_user=user_of(user), item_id=item["id"], request_id="a", address=ADDRESS).id
+        second = mall.redeem(app_user=user_of(user), item_id=item["id"], request_id="b", address=ADDRESS).id
     ops = auth.headers_for(Role.OPS)
     listed = client.get(f"{URL}/mall/orders?status=placed&app_user_id={user}", headers=ops).get_json()
     assert sorted(o["id"] for o in listed) == sorted([first, second])
@@ -80,7 +80,7 @@ def test_orders_are_shipped_delivered_or_cancelled(client, auth):
     cancelled = client.post(f"{URL}/mall/orders/{second}/cancel", json={"reason": "no stock"}, headers=ops)
     assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
     assert client.post(f"{URL}/mall/orders/{second}/cancel", json={}, headers=ops).status_code == 200
-    assert service.balance_of(user) == 900
+    assert ledger.balance_of(user) == 900
     assert client.get(f"{URL}/mall/items/{item['id']}", headers=ops).get_json()["sold"] == 1
     assert client.get(f"{URL}/mall/orders/999999", headers=ops).status_code == 404
     assert db.session.get(MallOrder, first) is not None

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from app.db import transaction, utcnow
-from app.points import service
+from app.points import ledger as points_ledger, mall
 from tests.masterdata_factories import DONGCHENG
 from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.points_factories import ACTOR
@@ -23,8 +23,8 @@ def consumer(mp):  # noqa: F811
         user_id = body["user"]["id"]
         if points:
             with transaction():
-                service.earn(app_user_id=user_id, points=points, source=f"draw:{user_id}",
-                             now=utcnow() - timedelta(days=340))
+                points_ledger.earn(app_user_id=user_id, points=points, source=f"draw:{user_id}",
+                                   now=utcnow() - timedelta(days=340))
         return headers, user_id
     return make
 
@@ -32,13 +32,13 @@ def consumer(mp):  # noqa: F811
 def make_item(**data):
     values = {"name": "Tea cup", "kind": "physical", "points_price": 100, "stock": 5, **data}
     with transaction():
-        return service.create_item(actor=ACTOR, data=values).id
+        return mall.create_item(actor=ACTOR, data=values).id
 
 
 def test_my_points_and_ledger(client, consumer):
     headers, user_id = consumer(500)
     with transaction():
-        service.earn(app_user_id=user_id, points=20, source="draw:fresh")
+        points_ledger.earn(app_user_id=user_id, points=20, source="draw:fresh")
     body = client.get(URL, headers=headers).get_json()
     assert body["balance"] == 520 and body["expiring_points"] == 500 and body["expiring_first_at"]
     ledger = client.get(f"{URL}/ledger?page_size=1", headers=headers)

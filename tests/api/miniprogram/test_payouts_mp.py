@@ -4,7 +4,7 @@ from __future__ import annotations
 from app.accounts.models import AppUser
 from app.db import transaction
 from app.extensions import db
-from app.payouts import service
+from app.payouts import queue, worker
 from app.payouts.models import PayoutPurpose, PayoutRef
 from app.retail import service as retail
 from app.retail.models import Withdrawal
@@ -23,11 +23,11 @@ def test_a_consumer_reads_the_package_of_their_own_payout_only(client, mp, sandb
     headers, user = signed_in(mp)
     other_headers, _ = signed_in(mp)
     with transaction():
-        payout = service.enqueue(source=PayoutRef(PayoutPurpose.PRIZE, 7), app_user=user, amount_fen=88)
+        payout = queue.enqueue(source=PayoutRef(PayoutPurpose.PRIZE, 7), app_user=user, amount_fen=88)
     pending = client.get(f"/api/consumer/payouts/{payout.id}", headers=headers)
     assert pending.status_code == 200 and pending.get_json()["status"] == "pending"
     assert pending.get_json()["package"] is None
-    service.work_due()
+    worker.work_due()
     body = client.get(f"/api/consumer/payouts/{payout.id}", headers=headers).get_json()
     settings = runtime().pay_settings()
     assert body["status"] == "waiting" and body["package"]
@@ -41,7 +41,7 @@ def test_a_clerk_reads_their_withdrawals_payout_and_a_consumer_token_is_refused(
     headers, user = signed_in(mp, "clerk")
     consumer_headers, _ = signed_in(mp)
     with transaction():
-        payout = service.enqueue(source=PayoutRef(PayoutPurpose.WITHDRAWAL, 9), app_user=user, amount_fen=300)
+        payout = queue.enqueue(source=PayoutRef(PayoutPurpose.WITHDRAWAL, 9), app_user=user, amount_fen=300)
     assert client.get(f"/api/clerk/payouts/{payout.id}", headers=headers).get_json()["status"] == "pending"
     assert client.get(f"/api/clerk/payouts/{payout.id}", headers=consumer_headers).status_code in (401, 403)
     assert client.get(f"/api/consumer/payouts/{payout.id}", headers=headers).status_code in (401, 403)
@@ -84,7 +84,7 @@ def test_a_clerks_withdrawal_names_its_payout_and_the_clerk_lists_only_their_own
     consumer_headers, _ = signed_in(mp)
     assert client.get("/api/clerk/payouts", headers=consumer_headers).status_code in (401, 403)
 
-    service.work_due()  # the bills are made: the app fetches what wx.requestMerchantTransfer needs
+    worker.work_due()  # the bills are made: the app fetches what wx.requestMerchantTransfer needs
     confirm = client.get(f"/api/clerk/payouts/{payout_id}", headers=headers).get_json()
     assert confirm["status"] == "waiting" and confirm["package"] and confirm["amount_fen"] == 300
     assert {p["status"] for p in client.get("/api/clerk/payouts", headers=headers).get_json()} == {"waiting"}
