@@ -14,7 +14,7 @@ from app.db import transaction
 from app.http import RowPage
 from app.notices import service
 from app.notices.models import NoticeKind, Recipient
-from app.retail import service as retail
+from app.retail import stores
 from app.schemas import Int
 from miniprogram_api.security import audience, authenticate, current_app_user
 
@@ -35,7 +35,7 @@ def _my_dealer() -> tuple[Recipient, int]:
 
 
 def _my_store() -> tuple[Recipient, int]:
-    return Recipient.STORE, retail.current_store(user=current_app_user()).store_id
+    return Recipient.STORE, stores.current_store(user=current_app_user()).store_id
 
 
 class NoticeReadSchema(ma.Schema):
