@@ -8,7 +8,8 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from app.accounts import service as accounts
+from app.accounts import profiles
+from app.accounts.errors import NotBound
 from app.accounts.models import AppName
 from app.db import transaction
 from app.http import RowPage
@@ -28,9 +29,9 @@ BLUEPRINTS = (dealer_blp, clerk_blp)
 
 
 def _my_dealer() -> tuple[Recipient, int]:
-    membership = accounts.dealer_membership(current_app_user())
+    membership = profiles.dealer_membership(current_app_user())
     if membership is None:
-        raise accounts.NotBound()
+        raise NotBound()
     return Recipient.DEALER, membership.dealer_id
 
 

@@ -159,9 +159,9 @@ def test_two_dealers_scanning_out_at_once_answer_no_500(app, client, mp, mariadb
 def test_a_login_run_again_after_a_lost_connection_does_not_spend_the_wx_login_code_twice(
         app, client, mp, monkeypatch):  # noqa: F811
     """The drill's finding: the retried login exchanged its one-time wx.login code again and answered 401."""
-    from app.accounts import service as accounts
+    from app.accounts import logins
 
-    real, calls = accounts._issue, []
+    real, calls = logins._issue, []
 
     def lost_once(user, **kwargs):
         calls.append(1)
@@ -170,7 +170,7 @@ def test_a_login_run_again_after_a_lost_connection_does_not_spend_the_wx_login_c
             raise database_error(2013, "Lost connection to server during query")
         return real(user, **kwargs)
 
-    monkeypatch.setattr(accounts, "_issue", lost_once)
+    monkeypatch.setattr(logins, "_issue", lost_once)
     response = mp.login("consumer")
     assert response.status_code == 200, response.get_json()
     assert len(calls) == 2 and response.get_json()["token"]
