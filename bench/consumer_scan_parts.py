@@ -42,7 +42,7 @@ def main() -> int:
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
-    import app.accounts.service as accounts
+    from app.accounts import logins
     import app.consumers.service as service
     from app import create_app
     from app.consumers import scan_log
@@ -98,7 +98,7 @@ def main() -> int:
     from bench import bare_app
 
     with app.app_context():
-        user = accounts.authenticate(token=token, app="consumer")
+        user = logins.authenticate(token=token, app="consumer")
         redis.set("bench:token:" + hashlib.sha256(token.encode()).hexdigest(), user.id)
         db.session.expunge(user)
     bare = bare_app.app.test_client()
@@ -128,8 +128,8 @@ def main() -> int:
           f"target <= 2: {'met' if ratio <= 2 else 'NOT met'}")
 
     originals = {"scan": timed(flow, "scan", "the use case (flows.consumer_scans.scan)")}
-    timed(accounts, "check_claims", "the token's expiry and audience")
-    timed(accounts, "authenticate", "the token from the database")
+    timed(logins, "check_claims", "the token's expiry and audience")
+    timed(logins, "authenticate", "the token from the database")
     timed(service, "_unit_from_database", "  the unit from the database (in the service)")
     timed(scan_log, "count_and_log", "  the script (in the service)")
     timed(flow.claims, "open_campaigns", "  the campaigns (in the use case)")

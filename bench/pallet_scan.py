@@ -150,7 +150,7 @@ class DealerScan:
                              sa.Column("open_serial", sa.BigInteger, unique=True))
 
     def set_up(self, actor, *, product, dealer, **_) -> None:
-        from app.accounts import service as accounts
+        from app.accounts import logins
         from app.accounts.models import AppName, AppUser, DealerMembership, MemberRole, Person
         from app.channel import shipments
         from app.channel.models import OrderLine, PartyKind, SalesOrder
@@ -166,7 +166,7 @@ class DealerScan:
         db.session.add(user)
         db.session.flush()
         db.session.add(DealerMembership(dealer_id=dealer.id, app_user_id=user.id, role=MemberRole.OWNER))
-        token = accounts._issue(user, family="bench").token
+        token = logins._issue(user, family="bench").token
         shipment = shipments.open_shipment(actor_label=f"app_user:{user.id}", shipper_kind=PartyKind.DEALER,
                                            shipper_id=dealer.id, order_id=order.id)
         self.place_id, self.shipment_id = dealer.id, shipment.id

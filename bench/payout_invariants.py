@@ -146,7 +146,7 @@ def make_withdrawals(count: int) -> None:
     from app.accounts.models import AppName, AppUser, Person
     from app.db import transaction
     from app.extensions import db
-    from app.retail import service as retail
+    from app.retail import ledger, withdrawals
 
     made = []
     with app().app_context():
@@ -158,9 +158,9 @@ def make_withdrawals(count: int) -> None:
                 user = AppUser(app=AppName.CLERK, openid=f"o-attack-clerk-{uuid.uuid4().hex[:12]}", person_id=person.id)
                 db.session.add(user)
                 db.session.flush()
-                retail.credit(app_user_id=user.id, kind="cash", amount=EARNED_FEN, source=f"adjust:attack-{user.id}")
+                ledger.credit(app_user_id=user.id, kind="cash", amount=EARNED_FEN, source=f"adjust:attack-{user.id}")
             with transaction():
-                withdrawal = retail.request_withdrawal(user=user, amount=WITHDRAW_FEN, request_id=uuid.uuid4().hex)
+                withdrawal = withdrawals.request_withdrawal(user=user, amount=WITHDRAW_FEN, request_id=uuid.uuid4().hex)
                 made.append(withdrawal.id)
     print(f"{len(made)} withdrawals of {WITHDRAW_FEN} fen requested")
 

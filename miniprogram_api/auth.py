@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import request
 from flask_smorest import Blueprint
 
-from app.accounts import service as accounts
+from app.accounts import logins, profiles
 from app.accounts.models import AppName
 from app.db import transaction
 from app.http import bearer_token, public
@@ -13,9 +13,9 @@ from miniprogram_api.schemas import MpLoginSchema, PhoneSchema, RefreshSchema, S
 from miniprogram_api.security import audience, authenticate, current_app_user
 
 
-def _session(pair: accounts.TokenPair) -> dict:
+def _session(pair: logins.TokenPair) -> dict:
     return {"token": pair.token, "refresh_token": pair.refresh_token, "expires_in": pair.expires_in,
-            "user": pair.user, "next_steps": accounts.next_steps(pair.user)}
+            "user": pair.user, "next_steps": profiles.next_steps(pair.user)}
 
 
 def auth_blueprint(app: AppName) -> Blueprint:
@@ -32,7 +32,7 @@ def auth_blueprint(app: AppName) -> Blueprint:
     def login(body):
         """Log in with a wx.login code; the WeChat session key stays on the server"""
         with transaction():
-            return _session(accounts.login(app=app, code=body["code"], ip=request.remote_addr or "-"))
+            return _session(logins.login(app=app, code=body["code"], ip=request.remote_addr or "-"))
 
     @blp.route("/refresh", methods=["POST"])
     @public
@@ -42,7 +42,7 @@ def auth_blueprint(app: AppName) -> Blueprint:
     def refresh(body):
         """Trade a refresh token (single use) for a new token pair"""
         with transaction():
-            return _session(accounts.refresh(app=app, refresh_token=body["refresh_token"]))
+            return _session(logins.refresh(app=app, refresh_token=body["refresh_token"]))
 
     @blp.route("/logout", methods=["POST"])
     @audience(app)
@@ -50,7 +50,7 @@ def auth_blueprint(app: AppName) -> Blueprint:
     def logout():
         """Log out: revoke this token and its refresh token"""
         with transaction():
-            accounts.logout(token=bearer_token())
+            logins.logout(token=bearer_token())
 
     @blp.route("/phone", methods=["POST"])
     @audience(app)
@@ -59,7 +59,7 @@ def auth_blueprint(app: AppName) -> Blueprint:
     def phone(body):
         """Bind the phone number: {code} from getPhoneNumber, or legacy {encrypted_data, iv}"""
         with transaction():
-            user = accounts.bind_phone(user=current_app_user(), **body)
-            return {"user": user, "next_steps": accounts.next_steps(user)}
+            user = profiles.bind_phone(user=current_app_user(), **body)
+            return {"user": user, "next_steps": profiles.next_steps(user)}
 
     return blp

@@ -5,7 +5,7 @@ import marshmallow as ma
 from flask import Response
 from flask_smorest import Blueprint
 
-from app.accounts import service as accounts
+from app.accounts import invitations, members, profiles
 from app.accounts.models import AppName
 from app.db import transaction
 from app.http import SelectPage
@@ -36,9 +36,9 @@ class ClerkMeSchema(ma.Schema):
 
 
 class ClerkInvitationCreateSchema(ma.Schema):
-    max_uses = Int(load_default=1, validate=ma.validate.Range(min=1, max=accounts.INVITATION_MAX_USES))
+    max_uses = Int(load_default=1, validate=ma.validate.Range(min=1, max=invitations.INVITATION_MAX_USES))
     expires_in_days = Int(load_default=7,
-                                        validate=ma.validate.Range(min=1, max=accounts.INVITATION_MAX_DAYS))
+                                        validate=ma.validate.Range(min=1, max=invitations.INVITATION_MAX_DAYS))
 
 
 @blp.route("/me", methods=["GET"])
@@ -47,7 +47,7 @@ class ClerkInvitationCreateSchema(ma.Schema):
 def me():
     """The signed-in clerk-app user, its store and role, and what to do next"""
     user = current_app_user()
-    return {"user": user, "next_steps": accounts.next_steps(user), "membership": accounts.store_membership(user)}
+    return {"user": user, "next_steps": profiles.next_steps(user), "membership": profiles.store_membership(user)}
 
 
 @blp.route("/bind", methods=["POST"])
@@ -57,7 +57,7 @@ def me():
 def bind(body):
     """Bind to a store: as its owner (brand or dealer invitation) or as a clerk (pending the owner)"""
     with transaction():
-        return accounts.bind_store(user=current_app_user(), code=body["invitation_code"])
+        return invitations.bind_store(user=current_app_user(), code=body["invitation_code"])
 
 
 @blp.route("/invitations", methods=["POST"])
@@ -67,7 +67,7 @@ def bind(body):
 def invite_clerk(body):
     """Invite clerks to my store (owner only)"""
     with transaction():
-        return accounts.create_clerk_invitation(user=current_app_user(), **body)
+        return members.create_clerk_invitation(user=current_app_user(), **body)
 
 
 @blp.route("/clerks", methods=["GET"])
@@ -76,7 +76,7 @@ def invite_clerk(body):
 @blp.paginate(SelectPage)
 def list_clerks():
     """The clerks of my store, pending and approved (owner only)"""
-    return accounts.list_clerks(user=current_app_user())
+    return members.list_clerks(user=current_app_user())
 
 
 @blp.route("/clerks/<int:member_id>/approve", methods=["POST"])
@@ -85,7 +85,7 @@ def list_clerks():
 def approve_clerk(member_id):
     """Approve a pending clerk (owner only)"""
     with transaction():
-        return accounts.approve_clerk(user=current_app_user(), member_id=member_id)
+        return members.approve_clerk(user=current_app_user(), member_id=member_id)
 
 
 @blp.route("/clerks/<int:member_id>", methods=["DELETE"])
@@ -94,7 +94,7 @@ def approve_clerk(member_id):
 def remove_clerk(member_id):
     """Remove a clerk from my store (owner only)"""
     with transaction():
-        accounts.remove_clerk(user=current_app_user(), member_id=member_id)
+        members.remove_clerk(user=current_app_user(), member_id=member_id)
 
 
 @blp.route("/invitations/<int:invitation_id>/wxacode.png", methods=["GET"])
@@ -102,5 +102,5 @@ def remove_clerk(member_id):
 @blp.response(200, content_type="image/png", description="A mini-program code image (PNG)")
 def invitation_wxacode(invitation_id):
     """The mini-program code of an invitation I created, to show to the invitee"""
-    return Response(accounts.my_invitation_wxacode(user=current_app_user(), invitation_id=invitation_id),
+    return Response(invitations.my_invitation_wxacode(user=current_app_user(), invitation_id=invitation_id),
                     mimetype="image/png")

@@ -15,7 +15,9 @@ from app.accounts.models import AppName
 from app.channel.models import PartyKind
 from app.db import transaction
 from app.http import SelectPage
-from app.retail import conversions, service, training
+from app.retail import conversions, rankings, stores, training, withdrawals
+from app.retail import ledger as ledger_service
+from app.retail import sales as sales_service
 from app.retail.models import RewardKind, WithdrawalStatus
 from app.schemas import ClientId, Int, UtcTime
 from miniprogram_api.schemas import NamedRefsSchema, ProductNamedSchema, party_field
@@ -32,7 +34,7 @@ MAX_RECEIPT_CODES = 10_000
 
 
 def _store_id() -> int:
-    return service.current_store(user=current_app_user()).store_id
+    return stores.current_store(user=current_app_user()).store_id
 
 
 # --- schemas ------------------------------------------------------------------------------------
@@ -218,7 +220,7 @@ class ClerkRankingQuerySchema(ma.Schema):
     to = UtcTime()
     region_code = ma.fields.String(validate=ma.validate.Regexp(r"^\d{12}$"), metadata={
         "description": "A province, city or district adcode (12 digits)"})
-    top = Int(load_default=10, validate=ma.validate.Range(min=1, max=service.RANKING_MAX))
+    top = Int(load_default=10, validate=ma.validate.Range(min=1, max=rankings.RANKING_MAX))
 
 
 class ClerkRankRowSchema(NamedRefsSchema):
@@ -282,7 +284,7 @@ class ClerkAttemptResultSchema(ma.Schema):
 @blp.paginate(SelectPage)
 def pending_receipts():
     """Shipments on their way to my store"""
-    return service.pending_receipts(store_id=_store_id())
+    return stores.pending_receipts(store_id=_store_id())
 
 
 @blp.route("/receipts/<int:shipment_id>", methods=["GET"])
@@ -290,7 +292,7 @@ def pending_receipts():
 @blp.response(200, ClerkShipmentContentsSchema)
 def receivable(shipment_id):
     """A shipment to my store and what it should hold"""
-    return service.receivable(store_id=_store_id(), shipment_id=shipment_id)
+    return stores.receivable(store_id=_store_id(), shipment_id=shipment_id)
 
 
 @blp.route("/receipts/<int:shipment_id>", methods=["POST"])
@@ -300,8 +302,8 @@ def receivable(shipment_id):
 def confirm_receipt(body, shipment_id):
     """Confirm a shipment to my store: the whole of it, or the codes scanned in (discrepancies recorded)"""
     with transaction():
-        receipt, found = service.confirm_store_receipt(user=current_app_user(), store_id=_store_id(),
-                                                       shipment_id=shipment_id, **body)
+        receipt, found = stores.confirm_store_receipt(user=current_app_user(), store_id=_store_id(),
+                                                      shipment_id=shipment_id, **body)
         return {"receipt": receipt, "discrepancies": found}
 
 
@@ -314,7 +316,7 @@ def confirm_receipt(body, shipment_id):
 def sale_scan(body):
     """Scan a unit sold in my store: it is sold here, and I earn what the reward rules say"""
     with transaction():
-        result = service.sale_scan(user=current_app_user(), store_id=_store_id(), **body)
+        result = sales_service.sale_scan(user=current_app_user(), store_id=_store_id(), **body)
         return {"sale": result.sale, "product": result.product,
                 "credited": result.credited.amount if result.credited else 0}
 
@@ -325,7 +327,7 @@ def sale_scan(body):
 @blp.paginate(SelectPage)
 def my_sales():
     """My sale scans, newest first"""
-    return service.list_my_sales(user=current_app_user())
+    return sales_service.list_my_sales(user=current_app_user())
 
 
 # --- rewards and withdrawals ---------------------------------------------------------------------
@@ -335,8 +337,8 @@ def my_sales():
 @blp.response(200, ClerkBalanceSchema)
 def balance():
     """My points and cash (fen) balances"""
-    return {**service.balances(app_user_id=current_app_user().id), "withdrawal_minimum": service.withdrawal_minimum(),
-            "points_to_cash": conversions.open_rate()}
+    return {**ledger_service.balances(app_user_id=current_app_user().id),
+            "withdrawal_minimum": withdrawals.withdrawal_minimum(), "points_to_cash": conversions.open_rate()}
 
 
 @blp.route("/rewards/conversions", methods=["POST"])
@@ -365,7 +367,7 @@ def my_conversions():
 @blp.paginate(SelectPage)
 def ledger(query):
     """My ledger: what I earned and withdrew, newest first"""
-    return service.list_ledger(app_user_id=current_app_user().id, **query)
+    return ledger_service.list_ledger(app_user_id=current_app_user().id, **query)
 
 
 @blp.route("/withdrawals", methods=["POST"])
@@ -375,7 +377,7 @@ def ledger(query):
 def request_withdrawal(body):
     """Withdraw accrued cash (fen); it waits for the payout queue"""
     with transaction():
-        return service.request_withdrawal(user=current_app_user(), **body)
+        return withdrawals.request_withdrawal(user=current_app_user(), **body)
 
 
 @blp.route("/withdrawals", methods=["GET"])
@@ -385,7 +387,7 @@ def request_withdrawal(body):
 @blp.paginate(SelectPage)
 def my_withdrawals(query):
     """My withdrawals, newest first"""
-    return service.list_withdrawals(app_user_id=current_app_user().id, **query)
+    return withdrawals.list_withdrawals(app_user_id=current_app_user().id, **query)
 
 
 @blp.route("/withdrawals/<int:withdrawal_id>/cancel", methods=["POST"])
@@ -394,7 +396,7 @@ def my_withdrawals(query):
 def cancel_withdrawal(withdrawal_id):
     """Cancel a withdrawal not yet paid: the cash returns to my balance"""
     with transaction():  # it races the payout worker for the same rows: app.http.retry_writes runs it again
-        return service.cancel_withdrawal(user=current_app_user(), withdrawal_id=withdrawal_id)
+        return withdrawals.cancel_withdrawal(user=current_app_user(), withdrawal_id=withdrawal_id)
 
 
 # --- rankings -----------------------------------------------------------------------------------
@@ -405,8 +407,8 @@ def cancel_withdrawal(withdrawal_id):
 @blp.response(200, ClerkRankingSchema)
 def store_ranking(query):
     """Stores by sale scans in a period and region, and my store's rank"""
-    return service.store_ranking(since=query.get("from_"), until=query.get("to"),
-                                 region_code=query.get("region_code"), top=query["top"], my_store_id=_store_id())
+    return rankings.store_ranking(since=query.get("from_"), until=query.get("to"),
+                                  region_code=query.get("region_code"), top=query["top"], my_store_id=_store_id())
 
 
 @blp.route("/rankings/clerks", methods=["GET"])
@@ -416,9 +418,9 @@ def store_ranking(query):
 def clerk_ranking(query):
     """Clerks by sale scans in a period and region, and my rank"""
     _store_id()
-    return service.clerk_ranking(since=query.get("from_"), until=query.get("to"),
-                                 region_code=query.get("region_code"), top=query["top"],
-                                 my_user_id=current_app_user().id)
+    return rankings.clerk_ranking(since=query.get("from_"), until=query.get("to"),
+                                  region_code=query.get("region_code"), top=query["top"],
+                                  my_user_id=current_app_user().id)
 
 
 # --- training -----------------------------------------------------------------------------------

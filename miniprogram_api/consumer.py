@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from app.accounts import service as accounts
+from app.accounts import profiles
 from app.accounts.models import AppName
 from app.db import transaction
 from miniprogram_api.schemas import SessionUserSchema
@@ -18,8 +18,8 @@ blp.before_request(authenticate(CONSUMER))
 
 
 class ProfileUpdateSchema(ma.Schema):
-    nickname = ma.fields.String(validate=ma.validate.Length(max=accounts.NICKNAME_MAX))
-    avatar_url = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=accounts.AVATAR_URL_MAX))
+    nickname = ma.fields.String(validate=ma.validate.Length(max=profiles.NICKNAME_MAX))
+    avatar_url = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=profiles.AVATAR_URL_MAX))
 
 
 @blp.route("/me", methods=["GET"])
@@ -28,7 +28,7 @@ class ProfileUpdateSchema(ma.Schema):
 def me():
     """The signed-in consumer and what to do next"""
     user = current_app_user()
-    return {"user": user, "next_steps": accounts.next_steps(user)}
+    return {"user": user, "next_steps": profiles.next_steps(user)}
 
 
 @blp.route("/me", methods=["PATCH"])
@@ -38,5 +38,5 @@ def me():
 def update_me(body):
     """Set my nickname and avatar"""
     with transaction():
-        user = accounts.update_profile(user=current_app_user(), changes=body)
-        return {"user": user, "next_steps": accounts.next_steps(user)}
+        user = profiles.update_profile(user=current_app_user(), changes=body)
+        return {"user": user, "next_steps": profiles.next_steps(user)}

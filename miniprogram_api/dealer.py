@@ -5,7 +5,7 @@ import marshmallow as ma
 from flask import Response
 from flask_smorest import Blueprint
 
-from app.accounts import service as accounts
+from app.accounts import invitations, members, profiles
 from app.accounts.models import AppName
 from app.db import transaction
 from app.http import SelectPage
@@ -44,7 +44,7 @@ class StoreInvitationCreateSchema(ma.Schema):
 def me():
     """The signed-in dealer user, its dealer and role, and what to do next"""
     user = current_app_user()
-    return {"user": user, "next_steps": accounts.next_steps(user), "membership": accounts.dealer_membership(user)}
+    return {"user": user, "next_steps": profiles.next_steps(user), "membership": profiles.dealer_membership(user)}
 
 
 @blp.route("/bind", methods=["POST"])
@@ -54,7 +54,7 @@ def me():
 def bind(body):
     """Bind to a dealer with an invitation code, as owner or staff"""
     with transaction():
-        return accounts.bind_dealer(user=current_app_user(), code=body["invitation_code"])
+        return invitations.bind_dealer(user=current_app_user(), code=body["invitation_code"])
 
 
 @blp.route("/staff", methods=["GET"])
@@ -63,7 +63,7 @@ def bind(body):
 @blp.paginate(SelectPage)
 def list_staff():
     """The members of my dealer"""
-    return accounts.list_my_dealer_staff(user=current_app_user())
+    return members.list_my_dealer_staff(user=current_app_user())
 
 
 @blp.route("/staff/<int:member_id>", methods=["DELETE"])
@@ -72,7 +72,7 @@ def list_staff():
 def remove_staff(member_id):
     """Unbind a staff member of my dealer (owner only)"""
     with transaction():
-        accounts.remove_dealer_staff(user=current_app_user(), member_id=member_id)
+        members.remove_dealer_staff(user=current_app_user(), member_id=member_id)
 
 
 @blp.route("/store-invitations", methods=["POST"])
@@ -82,7 +82,7 @@ def remove_staff(member_id):
 def invite_store_owner(body):
     """Invite the owner of a store my dealer serves (owner only)"""
     with transaction():
-        return accounts.create_store_owner_invitation(user=current_app_user(), store_id=body["store_id"])
+        return members.create_store_owner_invitation(user=current_app_user(), store_id=body["store_id"])
 
 
 @blp.route("/store-invitations/<int:invitation_id>/wxacode.png", methods=["GET"])
@@ -90,5 +90,5 @@ def invite_store_owner(body):
 @blp.response(200, content_type="image/png", description="A mini-program code image (PNG)")
 def invitation_wxacode(invitation_id):
     """The mini-program code of an invitation I created, to show to the invitee"""
-    return Response(accounts.my_invitation_wxacode(user=current_app_user(), invitation_id=invitation_id),
+    return Response(invitations.my_invitation_wxacode(user=current_app_user(), invitation_id=invitation_id),
                     mimetype="image/png")

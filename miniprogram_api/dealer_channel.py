@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import marshmallow as ma
 from flask_smorest import Blueprint, Page
 
-from app.accounts import service as accounts
+from app.accounts import profiles
 from app.accounts.models import AppName
 from app.channel import order_lines, orders, receipts, rules, shipments, stock, unpacks
 from app.channel.models import OrderStatus, PartyKind, ShipmentStatus
@@ -41,7 +41,7 @@ class DealerInactive(Forbidden):
 
 
 def _dealer_id() -> int:
-    membership = accounts.dealer_membership(current_app_user())
+    membership = profiles.dealer_membership(current_app_user())
     if membership is None:
         raise NoDealer()
     if membership.dealer.status is not Status.ACTIVE:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from app.accounts import service as accounts
+from app.accounts import profiles
+from app.accounts.errors import NotBound, OwnerOnly
 from app.accounts.models import AppName, MemberRole
 from app.http import SelectPage
 from app.rebates import service
@@ -41,11 +42,11 @@ class DealerStatementSchema(DealerStatementBriefSchema):
 
 def _dealer_id() -> int:
     """My dealer; rebates are money, so only its owner sees them."""
-    membership = accounts.dealer_membership(current_app_user())
+    membership = profiles.dealer_membership(current_app_user())
     if membership is None:
-        raise accounts.NotBound()
+        raise NotBound()
     if membership.role is not MemberRole.OWNER:
-        raise accounts.OwnerOnly()
+        raise OwnerOnly()
     return membership.dealer_id
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from app.accounts import service as accounts
+from app.accounts import profiles
+from app.accounts.errors import NotBound
 from app.accounts.models import AppName
 from app.db import transaction
 from app.http import RowPage
 from app.notices import service
 from app.notices.models import NoticeKind, Recipient
-from app.retail import service as retail
+from app.retail import stores
 from app.schemas import Int
 from miniprogram_api.security import audience, authenticate, current_app_user
 
@@ -28,14 +29,14 @@ BLUEPRINTS = (dealer_blp, clerk_blp)
 
 
 def _my_dealer() -> tuple[Recipient, int]:
-    membership = accounts.dealer_membership(current_app_user())
+    membership = profiles.dealer_membership(current_app_user())
     if membership is None:
-        raise accounts.NotBound()
+        raise NotBound()
     return Recipient.DEALER, membership.dealer_id
 
 
 def _my_store() -> tuple[Recipient, int]:
-    return Recipient.STORE, retail.current_store(user=current_app_user()).store_id
+    return Recipient.STORE, stores.current_store(user=current_app_user()).store_id
 
 
 class NoticeReadSchema(ma.Schema):

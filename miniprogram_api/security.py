@@ -10,7 +10,7 @@ import functools
 from flask import g, request
 
 from app import idempotency
-from app.accounts import service as accounts, tokens
+from app.accounts import logins, tokens
 from app.accounts.models import AppName, AppUser
 from app.errors import Forbidden
 from app.http import add_to_operation_doc, bearer_token, view_function
@@ -50,11 +50,11 @@ def authenticate(app: AppName):
         token = bearer_token()
         claims = tokens.verify(token) if getattr(view, "_revocation_checked_by_view", False) else None
         if claims is not None:
-            accounts.check_claims(claims, app=app)
+            logins.check_claims(claims, app=app)
             g.app_user = tokens.Holder(claims.user_id, claims.openid, app)
-            g.token_check = tokens.Check(claims.key, functools.partial(accounts.confirm, token=token, app=app))
+            g.token_check = tokens.Check(claims.key, functools.partial(logins.confirm, token=token, app=app))
         else:
-            g.app_user, g.token_check = accounts.authenticate(token=token, app=app), None
+            g.app_user, g.token_check = logins.authenticate(token=token, app=app), None
         if _role(app) not in (getattr(view, "_allowed_roles", None) or ()):
             raise Forbidden("This view is not open to this mini-program.", code="audience_forbidden")
         return idempotency.begin(principal=f"app_user:{g.app_user.id}")

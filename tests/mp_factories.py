@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from app.accounts import service as accounts
+from app.accounts import invitations
 from app.db import transaction
 from app.identity.service import Actor
 from app.wechat import runtime
@@ -16,7 +16,7 @@ ACTOR = Actor.system("tests")
 
 def make_invitation(**data):
     with transaction():
-        return accounts.create_invitation(created_by=ACTOR, **data)
+        return invitations.create_invitation(created_by=ACTOR, **data)
 
 
 class MiniProgramActions:

@@ -16,7 +16,7 @@ from app.db import transaction, utcnow
 from app.extensions import db
 from app.payouts import queue, worker
 from app.payouts.models import Payout, PayoutPurpose, PayoutRef
-from app.retail import service as retail
+from app.retail import ledger, withdrawals
 from app.retail.models import (
     RewardBalance,
     RewardKind,
@@ -69,8 +69,8 @@ def prize(user: AppUser, amount: int = 88, draw_id: int | None = None, **kwargs)
 def withdrawal(amount: int = 300, cash: int = 500, request_id: str = "w-1") -> Withdrawal:
     user = make_user(AppName.CLERK)
     with transaction():
-        retail.credit(app_user_id=user.id, kind="cash", amount=cash, source=f"adjust:{user.id}")
-        return retail.request_withdrawal(user=user, amount=amount, request_id=request_id)
+        ledger.credit(app_user_id=user.id, kind="cash", amount=cash, source=f"adjust:{user.id}")
+        return withdrawals.request_withdrawal(user=user, amount=amount, request_id=request_id)
 
 
 def cash(app_user_id: int) -> int:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from app.accounts.models import AppName, AppUser, MemberRole, MembershipStatus, Person, StoreMembership
 from app.db import transaction, utcnow
 from app.extensions import db
-from app.retail import service
+from app.retail import reward_rules, sales
 from app.units.models import Unit
 from tests import channel_factories as cf
 from tests import unit_factories as uf
@@ -80,10 +80,10 @@ def rule(**data):
     """A points reward rule, valid 2026-2030, paying 10 a sale unless told otherwise."""
     values = {"name": "Rule", "starts_at": START, "ends_at": END, "kind": "points", "amount": 10, **data}
     with transaction():
-        return service.create_reward_rule(actor=ACTOR, data=values)
+        return reward_rules.create_reward_rule(actor=ACTOR, data=values)
 
 
-def sell(user: AppUser, store_id: int, code: str, **kwargs) -> service.SaleResult:
+def sell(user: AppUser, store_id: int, code: str, **kwargs) -> sales.SaleResult:
     """A clerk's sale scan, committed."""
     with transaction():
-        return service.sale_scan(user=user, store_id=store_id, code=code, **kwargs)
+        return sales.sale_scan(user=user, store_id=store_id, code=code, **kwargs)

@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask import Response
 from flask_smorest import Blueprint
 
-from app.accounts import service as accounts
+from app.accounts import invitations, members
 from app.accounts.models import InvitationKind, MemberRole
 from app.db import transaction
 from app.http import SelectPage, authenticate_back_office, current_actor, national_only, roles
@@ -33,8 +33,8 @@ class InvitationCreateSchema(ma.Schema):
     role = ma.fields.String(validate=ma.validate.OneOf([MemberRole.OWNER.value, MemberRole.STAFF.value]),
                             metadata={"description": "owner or staff (dealer_member); owner (store_owner)"})
     expires_in_days = Int(load_default=7, validate=ma.validate.Range(
-        min=1, max=accounts.INVITATION_MAX_DAYS))
-    max_uses = Int(load_default=1, validate=ma.validate.Range(min=1, max=accounts.INVITATION_MAX_USES))
+        min=1, max=invitations.INVITATION_MAX_DAYS))
+    max_uses = Int(load_default=1, validate=ma.validate.Range(min=1, max=invitations.INVITATION_MAX_USES))
 
 
 class InvitationQuerySchema(ma.Schema):
@@ -80,7 +80,7 @@ class DealerMemberReadSchema(ma.Schema):
 def create_invitation(body):
     """Invite a dealer's owner or staff, or a store's owner"""
     with transaction():
-        return accounts.create_invitation(created_by=current_actor(), **body)
+        return invitations.create_invitation(created_by=current_actor(), **body)
 
 
 @blp.route("", methods=["GET"])
@@ -91,7 +91,7 @@ def create_invitation(body):
 @blp.paginate(SelectPage)
 def list_invitations(query):
     """List invitations, newest first"""
-    return accounts.list_invitations(**query)
+    return invitations.list_invitations(**query)
 
 
 @blp.route("/<int:invitation_id>", methods=["GET"])
@@ -100,7 +100,7 @@ def list_invitations(query):
 @blp.response(200, InvitationReadSchema)
 def get_invitation(invitation_id):
     """One invitation"""
-    return accounts.get_invitation(invitation_id)
+    return invitations.get_invitation(invitation_id)
 
 
 @blp.route("/<int:invitation_id>/revoke", methods=["POST"])
@@ -110,7 +110,7 @@ def get_invitation(invitation_id):
 def revoke_invitation(invitation_id):
     """Revoke an invitation: it binds nobody any more"""
     with transaction():
-        return accounts.revoke_invitation(actor=current_actor(), invitation_id=invitation_id)
+        return invitations.revoke_invitation(actor=current_actor(), invitation_id=invitation_id)
 
 
 @blp.route("/<int:invitation_id>/wxacode.png", methods=["GET"])
@@ -119,7 +119,7 @@ def revoke_invitation(invitation_id):
 @blp.response(200, content_type="image/png", description="A mini-program code image (PNG)")
 def invitation_wxacode(invitation_id):
     """The mini-program code that opens the right mini-program with this invitation"""
-    return Response(accounts.invitation_wxacode(invitation_id=invitation_id), mimetype="image/png")
+    return Response(invitations.invitation_wxacode(invitation_id=invitation_id), mimetype="image/png")
 
 
 @members_blp.route("/<int:dealer_id>/members", methods=["GET"])
@@ -129,7 +129,7 @@ def invitation_wxacode(invitation_id):
 @members_blp.paginate(SelectPage)
 def list_dealer_members(dealer_id):
     """The users bound to a dealer"""
-    return accounts.list_dealer_members(dealer_id=dealer_id)
+    return members.list_dealer_members(dealer_id=dealer_id)
 
 
 @members_blp.route("/<int:dealer_id>/members/<int:member_id>", methods=["DELETE"])
@@ -139,4 +139,4 @@ def list_dealer_members(dealer_id):
 def remove_dealer_member(dealer_id, member_id):
     """Unbind a user from a dealer"""
     with transaction():
-        accounts.admin_remove_dealer_member(actor=current_actor(), dealer_id=dealer_id, member_id=member_id)
+        members.admin_remove_dealer_member(actor=current_actor(), dealer_id=dealer_id, member_id=member_id)

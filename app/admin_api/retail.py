@@ -15,7 +15,8 @@ from app.http import (ALL_ROLES, SelectPage, authenticate_back_office, current_a
                       not_regional, regional, roles)
 from app.identity.models import Role
 from app.masterdata.models import Status
-from app.retail import conversions, service, training
+from app.retail import conversions, ledger, reward_rules, sales, training
+from app.retail import withdrawals as withdrawals_service
 from app.retail.models import CourseStatus, RewardKind, WithdrawalStatus
 from app.schemas import Int, UtcTime
 
@@ -241,7 +242,7 @@ class AdminConversionQuerySchema(ma.Schema):
 @rules_blp.paginate(SelectPage)
 def list_rules(query):
     """Reward rules, newest first"""
-    return service.list_reward_rules(**query)
+    return reward_rules.list_reward_rules(**query)
 
 
 @rules_blp.route("", methods=["POST"])
@@ -252,7 +253,7 @@ def list_rules(query):
 def create_rule(body):
     """Create a reward rule"""
     with transaction():
-        return service.create_reward_rule(actor=current_actor(), data=body)
+        return reward_rules.create_reward_rule(actor=current_actor(), data=body)
 
 
 @rules_blp.route("/<int:rule_id>", methods=["GET"])
@@ -261,7 +262,7 @@ def create_rule(body):
 @rules_blp.response(200, AdminRewardRuleReadSchema)
 def get_rule(rule_id):
     """A reward rule"""
-    return service.get_reward_rule(rule_id)
+    return reward_rules.get_reward_rule(rule_id)
 
 
 @rules_blp.route("/<int:rule_id>", methods=["PATCH"])
@@ -272,7 +273,7 @@ def get_rule(rule_id):
 def update_rule(body, rule_id):
     """Change a reward rule (status inactive retires it; scans already rewarded keep their reward)"""
     with transaction():
-        return service.update_reward_rule(actor=current_actor(), rule_id=rule_id, changes=body)
+        return reward_rules.update_reward_rule(actor=current_actor(), rule_id=rule_id, changes=body)
 
 
 # --- courses ------------------------------------------------------------------------------------
@@ -329,10 +330,10 @@ def update_course(body, course_id):
 @retail_blp.paginate(SelectPage)
 def sale_scans(query):
     """Sale scans, newest first, by store, product, clerk, not-received flag and period"""
-    return service.list_sale_scans(store_id=query.get("store_id"), product_id=query.get("product_id"),
-                                   app_user_id=query.get("app_user_id"), not_received=query.get("not_received"),
-                                   since=query.get("from_"), until=query.get("to"),
-                                   scope=current_scope())
+    return sales.list_sale_scans(store_id=query.get("store_id"), product_id=query.get("product_id"),
+                                 app_user_id=query.get("app_user_id"), not_received=query.get("not_received"),
+                                 since=query.get("from_"), until=query.get("to"),
+                                 scope=current_scope())
 
 
 @retail_blp.route("/clerks/<int:app_user_id>/ledger", methods=["GET"])
@@ -343,7 +344,7 @@ def sale_scans(query):
 @retail_blp.paginate(SelectPage)
 def clerk_ledger(query, app_user_id):
     """A clerk's ledger, newest first"""
-    return service.list_ledger(app_user_id=app_user_id, **query)
+    return ledger.list_ledger(app_user_id=app_user_id, **query)
 
 
 @retail_blp.route("/clerks/<int:app_user_id>/balance", methods=["GET"])
@@ -352,7 +353,7 @@ def clerk_ledger(query, app_user_id):
 @retail_blp.response(200, AdminBalanceSchema)
 def clerk_balance(app_user_id):
     """A clerk's points and cash (fen) balances"""
-    return service.balances(app_user_id=app_user_id)
+    return ledger.balances(app_user_id=app_user_id)
 
 
 @retail_blp.route("/withdrawals", methods=["GET"])
@@ -363,7 +364,7 @@ def clerk_balance(app_user_id):
 @retail_blp.paginate(SelectPage)
 def withdrawals(query):
     """Clerks' withdrawals, newest first"""
-    return service.list_withdrawals(**query)
+    return withdrawals_service.list_withdrawals(**query)
 
 
 # --- points to cash ------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ from app.consumers.models import (
 )
 from app import faults
 from app.accounts.models import AppName
-from app.accounts.service import TokenInvalid
+from app.accounts.errors import TokenInvalid
 from app.db import greatest, insert_ignore, mysql_like, upsert
 from app.errors import NotFound
 from app.extensions import db, redis

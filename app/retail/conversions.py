@@ -3,7 +3,7 @@
 A conversion is one points debit and one cash credit in the clerk's ledger, in one transaction and
 under one source (``points-cash:<conversion id>``; the ledger's key is kind and source), so the ledger
 rules hold as for every other movement: each cause counts once, a balance never goes below zero (the
-guarded UPDATE of ``service.debit`` and the CHECK behind it). The cash then leaves through a withdrawal
+guarded UPDATE of ``ledger.debit`` and the CHECK behind it). The cash then leaves through a withdrawal
 and the payout queue, with its minimum, review and WeChat Pay handling.
 
 The rate is set in the back office; each change is a new row, and a conversion names the rate it
@@ -19,7 +19,8 @@ from app.db import insert_once
 from app.extensions import db
 from app.identity.service import Actor, audit
 from app.platform.filters import Filters
-from app.retail import rules, service
+from app.retail import ledger
+from app.retail.errors import ConversionClosed, ConversionInvalid, ConversionRequestReused, RateInvalid, RateNotSet
 from app.retail.models import PointsCashRate, PointsConversion, RewardKind
 
 # The most one conversion (and one rate's step) may pay: 100,000,000 yuan. Far below what a balance column
@@ -49,7 +50,7 @@ def set_rate(*, actor: Actor, points: int, fen: int, min_points: int = 0, enable
     if min_points is None or min_points < 0:
         errors["min_points"] = ["Zero or more."]
     if errors:
-        raise rules.RateInvalid(errors=errors)
+        raise RateInvalid(errors=errors)
     was = current_rate()
     if was is not None and (was.points, was.fen, was.min_points, was.enabled) == (points, fen, min_points, enabled):
         return was  # the same rate again (a retry): nothing changes
@@ -66,7 +67,7 @@ def set_rate(*, actor: Actor, points: int, fen: int, min_points: int = 0, enable
 def get_rate() -> PointsCashRate:
     rate = current_rate()
     if rate is None:
-        raise rules.RateNotSet()
+        raise RateNotSet()
     return rate
 
 
@@ -85,10 +86,10 @@ def _amount(rate: PointsCashRate, points: int) -> int:
     least = rate.least_points
     if points < least or points % rate.points:
         message = f"At least {least} points, in steps of {rate.points} ({rate.points} points = {rate.fen} fen)."
-        raise rules.ConversionInvalid(message, errors={"points": [message]})
+        raise ConversionInvalid(message, errors={"points": [message]})
     amount = points // rate.points * rate.fen
     if amount > MAX_FEN:
-        raise rules.ConversionInvalid(errors={"points": ["Too many points for one conversion."]})
+        raise ConversionInvalid(errors={"points": ["Too many points for one conversion."]})
     return amount
 
 
@@ -100,25 +101,25 @@ def convert(*, user: AppUser, points: int, request_id: str) -> PointsConversion:
     beyond the points balance. The same request_id again answers the same conversion (nothing moves
     twice); with another number of points it is 409 ``points_conversion_request_reused``.
     """
-    existing = _by_request(user.id, request_id)  # plain read: no gap lock (see service._entry)
+    existing = _by_request(user.id, request_id)  # plain read: no gap lock (see ledger._entry)
     if existing is None:
         rate = open_rate()
         if rate is None:
-            raise rules.ConversionClosed()
+            raise ConversionClosed()
         amount = _amount(rate, points)
         conversion = PointsConversion(app_user_id=user.id, request_id=request_id, rate_id=rate.id, points=points,
                                       amount_fen=amount)
         if insert_once(conversion):
             # Points first, then cash: every use case that moves both takes the two balance rows in this order.
             source = f"points-cash:{conversion.id}"
-            service.debit(app_user_id=user.id, kind=RewardKind.POINTS, amount=points, source=source,
-                          note=f"Converted to {amount} fen")
-            service.credit(app_user_id=user.id, kind=RewardKind.CASH, amount=amount, source=source,
-                           note=f"From {points} points")
+            ledger.debit(app_user_id=user.id, kind=RewardKind.POINTS, amount=points, source=source,
+                         note=f"Converted to {amount} fen")
+            ledger.credit(app_user_id=user.id, kind=RewardKind.CASH, amount=amount, source=source,
+                          note=f"From {points} points")
             return conversion
         existing = _by_request(user.id, request_id, lock=True)  # the same request sent twice at once
     if existing.points != points:
-        raise rules.ConversionRequestReused()
+        raise ConversionRequestReused()
     return existing
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from app.payouts import settlement
 from app.payouts.models import Payout, PayoutPurpose
-from app.retail import service
+from app.retail import withdrawals
 
 
 def register(registry: settlement.Registry) -> None:
@@ -18,17 +18,17 @@ def register(registry: settlement.Registry) -> None:
 
 def withdrawal_paid(payout: Payout) -> None:
     """WeChat paid the withdrawal: it becomes paid."""
-    service.settle_withdrawal(payout_id=payout.id, paid=True)
+    withdrawals.settle_withdrawal(payout_id=payout.id, paid=True)
 
 
 def withdrawal_returned(payout: Payout) -> None:
     """The withdrawal was not paid: it fails and its cash goes back to the clerk's balance."""
-    service.settle_withdrawal(payout_id=payout.id, paid=False)
+    withdrawals.settle_withdrawal(payout_id=payout.id, paid=False)
 
 
 def withdrawal_reclaimed(payout: Payout) -> bool:
     """Paid after its cash went back: the cash is taken again (False: the balance no longer holds it)."""
-    return service.reclaim_withdrawal(payout_id=payout.id)
+    return withdrawals.reclaim_withdrawal(payout_id=payout.id)
 
 
 def no_region(payout: Payout) -> None:

@@ -15,7 +15,8 @@ from app.accounts.models import AppUser
 from app.extensions import db
 from app.identity.service import Actor, apply_changes, audit
 from app.platform.filters import Filters, containing
-from app.retail import rules, service
+from app.retail import ledger
+from app.retail.errors import AnswersInvalid, CourseInvalid, CourseNotFound
 from app.retail.models import Course, CourseStatus, QuizAttempt, QuizQuestion, RewardKind
 
 MAX_QUESTIONS = 50
@@ -40,7 +41,7 @@ class CourseView:
 def _check_questions(questions: list[dict]) -> None:
     errors = {}
     if len(questions) > MAX_QUESTIONS:
-        raise rules.CourseInvalid(errors={"questions": [f"At most {MAX_QUESTIONS} questions."]})
+        raise CourseInvalid(errors={"questions": [f"At most {MAX_QUESTIONS} questions."]})
     for i, q in enumerate(questions):
         options = q.get("options") or []
         if not 2 <= len(options) <= MAX_OPTIONS:
@@ -48,7 +49,7 @@ def _check_questions(questions: list[dict]) -> None:
         elif not 0 <= q.get("answer", -1) < len(options):
             errors[str(i)] = ["answer is the index of the right option."]
     if errors:
-        raise rules.CourseInvalid(errors={"questions": errors})
+        raise CourseInvalid(errors={"questions": errors})
 
 
 def _set_questions(course: Course, questions: list[dict]) -> None:
@@ -83,7 +84,7 @@ def create_course(*, actor: Actor, data: dict) -> CourseView:
 def get_course(course_id: int) -> CourseView:
     course = db.session.get(Course, course_id)
     if course is None:
-        raise rules.CourseNotFound()
+        raise CourseNotFound()
     return CourseView(course, _questions_of(course.id))
 
 
@@ -117,7 +118,7 @@ def get_published(course_id: int) -> CourseView:
     """A course a clerk may read (published), 404 otherwise."""
     view = get_course(course_id)
     if view.course.status is not CourseStatus.PUBLISHED:
-        raise rules.CourseNotFound()
+        raise CourseNotFound()
     return view
 
 
@@ -133,7 +134,7 @@ def submit_attempt(*, user: AppUser, course_id: int, answers: list[int]) -> Atte
     """Score a clerk's answers; the first pass credits the course's points."""
     view = get_published(course_id)
     if len(answers) != len(view.questions):
-        raise rules.AnswersInvalid(errors={"answers": [f"{len(view.questions)} answers expected."]})
+        raise AnswersInvalid(errors={"answers": [f"{len(view.questions)} answers expected."]})
     correct = sum(1 for q, a in zip(view.questions, answers) if q.answer == a)
     score = round(100 * correct / len(view.questions)) if view.questions else 100
     passed = score >= view.course.pass_score
@@ -143,8 +144,8 @@ def submit_attempt(*, user: AppUser, course_id: int, answers: list[int]) -> Atte
     db.session.flush()
     credited = 0
     if passed and view.course.points > 0:
-        entry = service.credit_if_new(app_user_id=user.id, kind=RewardKind.POINTS, amount=view.course.points,
-                                      source=f"course:{course_id}:{user.id}",
-                                      note=f"Course passed: {view.course.title}")
+        entry = ledger.credit_if_new(app_user_id=user.id, kind=RewardKind.POINTS, amount=view.course.points,
+                                     source=f"course:{course_id}:{user.id}",
+                                     note=f"Course passed: {view.course.title}")
         credited = entry.amount if entry is not None else 0
     return AttemptResult(attempt, len(view.questions), correct, credited)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.db import transaction
 from app.extensions import db
 from app.payouts.models import Payout
-from app.retail import service
+from app.retail import ledger, withdrawals
 from app.retail.models import Withdrawal
 from tests import channel_factories as cf
 from tests.concurrency import at_once
@@ -31,7 +31,7 @@ def clerk_with_cash(client, mp, cash: int = 1000):  # noqa: F811
     headers = mp.bound("clerk", make_invitation(kind="store_owner", store_id=store.id).code)
     me = client.get("/api/clerk/me", headers=headers).get_json()["user"]["id"]
     with transaction():
-        service.credit(app_user_id=me, kind="cash", amount=cash, source="adjust:retries")
+        ledger.credit(app_user_id=me, kind="cash", amount=cash, source="adjust:retries")
     return headers, me
 
 
@@ -39,7 +39,7 @@ def failing_once_after_its_writes(monkeypatch, error):
     """request_withdrawal does its writes, then the database rolls them back with `error`, once (None:
     never); the calls made."""
     calls = []
-    real = service.request_withdrawal
+    real = withdrawals.request_withdrawal
 
     def flaky(**kwargs):
         calls.append(1)
@@ -49,7 +49,7 @@ def failing_once_after_its_writes(monkeypatch, error):
             raise error
         return result
 
-    monkeypatch.setattr(service, "request_withdrawal", flaky)
+    monkeypatch.setattr(withdrawals, "request_withdrawal", flaky)
     return calls
 
 
@@ -73,7 +73,7 @@ def test_a_write_the_database_rolled_back_runs_again_and_takes_effect_once(clien
     assert response.status_code == 201, response.get_json()
     assert len(calls) == 2
     assert count(Withdrawal) == 1 and count(Payout) == 1
-    assert service.balances(app_user_id=me)["cash"] == 700
+    assert ledger.balances(app_user_id=me)["cash"] == 700
 
 
 def test_a_connection_lost_during_the_commit_is_not_run_again(client, mp, monkeypatch):  # noqa: F811
@@ -101,7 +101,7 @@ def test_a_connection_lost_during_the_commit_is_not_run_again(client, mp, monkey
     assert len(commits) == 1 and len(calls) == 1
     again = client.post(WITHDRAWALS, json={"amount": 300, "request_id": "commit"}, headers=headers)
     assert again.status_code == 201 and count(Withdrawal) == 1 and len(calls) == 2
-    assert service.balances(app_user_id=me)["cash"] == 700
+    assert ledger.balances(app_user_id=me)["cash"] == 700
 
 
 def test_a_deadlock_that_lasts_answers_503_not_500(client, mp, monkeypatch):  # noqa: F811
@@ -110,7 +110,7 @@ def test_a_deadlock_that_lasts_answers_503_not_500(client, mp, monkeypatch):  # 
     def always(**kwargs):
         raise database_error(1213, "Deadlock found when trying to get lock; try restarting transaction")
 
-    monkeypatch.setattr(service, "request_withdrawal", always)
+    monkeypatch.setattr(withdrawals, "request_withdrawal", always)
     response = client.post(WITHDRAWALS, json={"amount": 300, "request_id": "stuck"}, headers=headers)
     assert response.status_code == 503 and response.get_json()["code"] == "service_unavailable"
     assert count(Withdrawal) == 0
@@ -129,7 +129,7 @@ def test_many_withdrawals_of_one_balance_at_once_answer_no_500(app, client, mp, 
     statuses = at_once(app, *(withdraw(n) for n in range(12)))
 
     assert sorted(statuses) == [201] * 10 + [409] * 2, statuses
-    assert service.balances(app_user_id=me)["cash"] == 0 and count(Withdrawal) == 10
+    assert ledger.balances(app_user_id=me)["cash"] == 0 and count(Withdrawal) == 10
 
 
 def test_two_dealers_scanning_out_at_once_answer_no_500(app, client, mp, mariadb):  # noqa: F811
@@ -159,9 +159,9 @@ def test_two_dealers_scanning_out_at_once_answer_no_500(app, client, mp, mariadb
 def test_a_login_run_again_after_a_lost_connection_does_not_spend_the_wx_login_code_twice(
         app, client, mp, monkeypatch):  # noqa: F811
     """The drill's finding: the retried login exchanged its one-time wx.login code again and answered 401."""
-    from app.accounts import service as accounts
+    from app.accounts import logins
 
-    real, calls = accounts._issue, []
+    real, calls = logins._issue, []
 
     def lost_once(user, **kwargs):
         calls.append(1)
@@ -170,7 +170,7 @@ def test_a_login_run_again_after_a_lost_connection_does_not_spend_the_wx_login_c
             raise database_error(2013, "Lost connection to server during query")
         return real(user, **kwargs)
 
-    monkeypatch.setattr(accounts, "_issue", lost_once)
+    monkeypatch.setattr(logins, "_issue", lost_once)
     response = mp.login("consumer")
     assert response.status_code == 200, response.get_json()
     assert len(calls) == 2 and response.get_json()["token"]

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from app.db import transaction
 from app.extensions import db
 from app.identity.models import Role
-from app.retail import service
+from app.retail import ledger
 from app.retail.models import LedgerEntry, PointsConversion, RewardKind, Withdrawal
 from tests.api.miniprogram.test_clerk_points_cash import CONVERT, clerk_with_points, set_rate
 from tests.concurrency import at_once
@@ -30,7 +30,7 @@ def test_a_rate_past_the_largest_conversion_is_refused_and_balances_cannot_overf
     for request_id in "abc":
         answer = client.post(CONVERT, json={"points": 1, "request_id": request_id}, headers=headers)
         assert answer.status_code == 201, answer.get_json()
-    assert service.balances(app_user_id=me) == {"points": 7, "cash": 3 * MAX_FEN}
+    assert ledger.balances(app_user_id=me) == {"points": 7, "cash": 3 * MAX_FEN}
 
 
 def test_bad_amounts_are_422(client, auth, mp):
@@ -42,7 +42,7 @@ def test_bad_amounts_are_422(client, auth, mp):
     for rid in ("", "x" * 65, None, 5):
         response = client.post(CONVERT, json={"points": 100, "request_id": rid}, headers=headers)
         assert response.status_code == 422, (rid, response.get_json())
-    assert service.balances(app_user_id=me) == {"points": 1000, "cash": 0}
+    assert ledger.balances(app_user_id=me) == {"points": 1000, "cash": 0}
 
 
 def test_money_as_text_with_spaces_or_non_ascii_digits_is_refused(client, auth, mp):
@@ -62,7 +62,7 @@ def test_conversions_withdrawals_and_cancels_racing_one_balance(app, client, aut
     headers, me = clerk_with_points(client, mp, 10_000)
     set_rate(client, auth, points=100, cash_fen=100)  # 1 point = 1 fen
     with transaction():
-        service.credit(app_user_id=me, kind="cash", amount=500, source=f"seed:{me}")
+        ledger.credit(app_user_id=me, kind="cash", amount=500, source=f"seed:{me}")
     first = client.post(WITHDRAW, json={"amount": 100, "request_id": "w-pre"}, headers=headers).get_json()
     db.session.remove()
 
@@ -75,7 +75,7 @@ def test_conversions_withdrawals_and_cancels_racing_one_balance(app, client, aut
     calls += [post(CONVERT, {"points": 1000, "request_id": "twin"}) for _ in range(2)]
     statuses = at_once(app, *calls)
     assert all(isinstance(s, int) and s < 500 for s in statuses), statuses
-    balances = service.balances(app_user_id=me)
+    balances = ledger.balances(app_user_id=me)
     assert balances["points"] >= 0 and balances["cash"] >= 0, balances
     for kind in RewardKind:
         total = db.session.scalar(sa.select(sa.func.sum(LedgerEntry.amount)).where(
@@ -148,7 +148,7 @@ def test_converted_cash_withdrawn_comes_back_only_on_a_definitive_answer(client,
     assert fresh(w["payout_id"]).status.value in ("failed", "cancelled", "waiting", "creating", "processing")
     final = fresh(w["payout_id"]).status.value
     assert cash(me) == (1_000 if final in ("failed", "cancelled") else 0), final
-    assert service.balances(app_user_id=me)["points"] == 0  # points spent stay spent; the cash came back
+    assert ledger.balances(app_user_id=me)["points"] == 0  # points spent stay spent; the cash came back
     assert ledger_violations() == []
 
 

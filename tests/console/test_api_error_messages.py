@@ -31,7 +31,7 @@ ENTITY_NOT_FOUND = re.compile(r"""\b(?:not_found|_check_active)\(.*?["']([a-z_]+
 # (_dynamic_codes). A new such place fails test_codes_made_at_run_time_are_known until taught here.
 DYNAMIC_SITES = {
     ("app/masterdata/rules.py", "not_found"),
-    ("app/accounts/service.py", "_check_active"),
+    ("app/accounts/invitations.py", "_check_active"),
     ("app/retail/rules.py", "refuse_sale"),
 }
 # vue-i18n reads these as syntax (interpolation, linked messages, plurals): a message holding one breaks.

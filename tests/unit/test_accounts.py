@@ -6,7 +6,8 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from app.accounts import service as accounts
+from app.accounts import invitations, logins
+from app.accounts.errors import InvitationUsedUp, RefreshTokenReused
 from app.accounts.models import AppName, AppUser, DealerMembership, Invitation, Person
 from app.db import transaction
 from app.extensions import db
@@ -30,13 +31,13 @@ class FakeWeChat:
 def wechat(monkeypatch):
     fake = FakeWeChat()
     fake.sessions = {}
-    monkeypatch.setattr(accounts, "_wechat", lambda app: fake)
+    monkeypatch.setattr(logins, "_wechat", lambda app: fake)
     return fake
 
 
 def _login(app, code):
     with transaction():
-        return accounts.login(app=app, code=code, ip="127.0.0.1").user
+        return logins.login(app=app, code=code, ip="127.0.0.1").user
 
 
 def test_a_unionid_that_arrives_later_joins_the_person_of_the_other_apps(wechat):
@@ -59,9 +60,9 @@ def test_a_person_gets_the_unionid_when_no_one_else_has_it(wechat):
 def test_tokens_are_stored_as_hashes_only(wechat):
     wechat.sessions = {"a": ("o-1", None)}
     with transaction():
-        pair = accounts.login(app="consumer", code="a", ip="127.0.0.1")
+        pair = logins.login(app="consumer", code="a", ip="127.0.0.1")
     stored = db.session.execute(sa.text("SELECT token_hash FROM app_access_tokens")).scalars().all()
-    assert pair.token not in stored and accounts._sha256(pair.token) in stored
+    assert pair.token not in stored and logins._sha256(pair.token) in stored
 
 
 def _users(n):
@@ -76,7 +77,7 @@ def test_an_invitation_of_one_use_bound_by_two_users_at_once_binds_exactly_one(a
     code = make_invitation(kind="dealer_member", dealer_id=make_dealer().id).code
     user_ids = _users(2)
     both_checked = threading.Barrier(2, timeout=10)
-    check = accounts._usable_invitation
+    check = invitations._usable_invitation
 
     def checked_then_wait(app_name, invitation_code):
         invitation = check(app_name, invitation_code)
@@ -86,14 +87,14 @@ def test_an_invitation_of_one_use_bound_by_two_users_at_once_binds_exactly_one(a
 
     def bind(user_id):
         def call():
-            accounts.bind_dealer(user=db.session.get(AppUser, user_id), code=code)
+            invitations.bind_dealer(user=db.session.get(AppUser, user_id), code=code)
             return "bound"
         return call
 
-    monkeypatch.setattr(accounts, "_usable_invitation", checked_then_wait)
+    monkeypatch.setattr(invitations, "_usable_invitation", checked_then_wait)
     results, errors = results_and_errors(at_once(app, *map(bind, user_ids), each_in_transaction=True))
     assert [r for r in results if r] == ["bound"]
-    assert [type(e) for e in errors if e] == [accounts.InvitationUsedUp]
+    assert [type(e) for e in errors if e] == [InvitationUsedUp]
     assert db.session.scalar(sa.select(Invitation.used_count).where(Invitation.code == code)) == 1
     assert db.session.scalar(sa.select(sa.func.count()).select_from(DealerMembership)) == 1
 
@@ -101,11 +102,11 @@ def test_an_invitation_of_one_use_bound_by_two_users_at_once_binds_exactly_one(a
 def test_two_refreshes_with_one_token_at_once_give_one_new_pair(app, mariadb, wechat):
     wechat.sessions = {"a": ("o-1", None)}
     with transaction():
-        pair = accounts.login(app="dealer", code="a", ip="127.0.0.1")
+        pair = logins.login(app="dealer", code="a", ip="127.0.0.1")
 
     def refresh():
-        return accounts.refresh(app="dealer", refresh_token=pair.refresh_token)
+        return logins.refresh(app="dealer", refresh_token=pair.refresh_token)
 
     results, errors = results_and_errors(at_once(app, refresh, refresh, each_in_transaction=True))
     assert len([r for r in results if r]) == 1
-    assert [type(e) for e in errors if e] == [accounts.RefreshTokenReused]
+    assert [type(e) for e in errors if e] == [RefreshTokenReused]

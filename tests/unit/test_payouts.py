@@ -22,7 +22,7 @@ from app.payouts.models import (
     PayoutPurpose,
     PayoutStatus,
 )
-from app.retail import service as retail
+from app.retail import withdrawals
 from app.retail.models import LedgerEntry, Withdrawal, WithdrawalStatus
 from app.wechat import pay
 from app.wechat.sandbox import faults
@@ -266,12 +266,12 @@ def test_a_clerk_cannot_cancel_a_withdrawal_whose_bill_exists(app, sandbox):
     worker.work_due()
     user = db.session.get(AppUser, requested.app_user_id)
     with pytest.raises(DomainError) as error, transaction():
-        retail.cancel_withdrawal(user=user, withdrawal_id=requested.id)
+        withdrawals.cancel_withdrawal(user=user, withdrawal_id=requested.id)
     assert error.value.code == "withdrawal_not_cancellable"
     other = withdrawal()
     other_user = db.session.get(AppUser, other.app_user_id)
     with transaction():
-        retail.cancel_withdrawal(user=other_user, withdrawal_id=other.id)
+        withdrawals.cancel_withdrawal(user=other_user, withdrawal_id=other.id)
     assert fresh(other.payout_id).status is PayoutStatus.CANCELLED
     assert cash(other.app_user_id) == 500  # credited once (withdrawal-cancel), not again
     assert worker.work_due().claimed == 0

@@ -39,7 +39,7 @@ def test_a_clerk_cancelling_while_the_worker_claims_either_cancels_or_is_refused
     from app.accounts.models import AppUser
     from app.db import retrying, transaction
     from app.errors import DomainError
-    from app.retail import service as retail
+    from app.retail import withdrawals
     from app.retail.models import Withdrawal, WithdrawalStatus
 
     for _ in range(5):
@@ -50,8 +50,8 @@ def test_a_clerk_cancelling_while_the_worker_claims_either_cancels_or_is_refused
         def cancel(user_id=user.id, withdrawal_id=requested.id):  # as the clerk's view does it
             def once():
                 with transaction():
-                    return retail.cancel_withdrawal(user=db.session.get(AppUser, user_id),
-                                                    withdrawal_id=withdrawal_id)
+                    return withdrawals.cancel_withdrawal(user=db.session.get(AppUser, user_id),
+                                                         withdrawal_id=withdrawal_id)
             return retrying(once)
 
         cancelled, _worked = at_once(app, cancel, worker.work_due)

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.identity.models import AuditRecord
 from app.payouts import reconciliation, service, transitions, worker
 from app.payouts.models import IncidentKind, PayoutIncident, PayoutStatus
-from app.retail import service as retail
+from app.retail import withdrawals
 from app.retail.models import LedgerEntry, Withdrawal, WithdrawalStatus
 from app.wechat import pay
 from app.wechat.sandbox import faults
@@ -196,7 +196,7 @@ def test_a_late_success_whose_money_is_gone_raises_an_incident_with_the_amount(a
     thought_failed(payout.id)
     clerk = db.session.get(AppUser, requested.app_user_id)
     with transaction():  # the clerk withdraws the returned cash again before the truth arrives
-        retail.request_withdrawal(user=clerk, amount=400, request_id="w-2")
+        withdrawals.request_withdrawal(user=clerk, amount=400, request_id="w-2")
     user_acts(sandbox, payout.out_bill_no)
     assert forward(client, notify_to.wait_for(1)) == [204]
     assert fresh(payout.id).status is PayoutStatus.SUCCEEDED

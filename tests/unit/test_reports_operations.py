@@ -19,7 +19,7 @@ from app.masterdata import service as masterdata
 from app.platform.clock import china_day, day_start
 from app.reports import channel as channel_reports
 from app.reports.service import Period
-from app.retail import service as retail
+from app.retail import sales
 from app.retail.models import SaleScan
 from app.trace import recalls
 from app.units import line_engine, line_sessions
@@ -150,7 +150,7 @@ def play() -> World:
     for clerk, store_id, code in ((clerk_bj, store_bj.id, items[0]), (clerk_bj, store_bj.id, items[1]),
                                   (clerk_zj, store_zj.id, items[4])):
         with transaction():
-            retail.sale_scan(user=clerk, store_id=store_id, code=code)
+            sales.sale_scan(user=clerk, store_id=store_id, code=code)
     return World(today, day1, day2, product, factory_zj, factory_bj, line_zj, line_bj, lot_a, lot_b, warehouse_id,
                  dealer1, dealer2, store_bj, store_zj, store_idle, clerk_bj, clerk_zj)
 

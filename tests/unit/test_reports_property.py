@@ -32,7 +32,7 @@ from app.extensions import db, redis
 from app.payouts import reconciliation, service as payouts, transitions, worker
 from app.payouts.models import Payout, PayoutStatus
 from app.points import ledger
-from app.retail import service as retail
+from app.retail import sales
 from app.reports import rebuild
 from app.trace import recalls
 from app.units import line_engine, line_sessions
@@ -206,7 +206,7 @@ class Workload:
             return
         code = self.pick(self.w.store_items)
         with transaction():
-            retail.sale_scan(user=self.w.clerk, store_id=self.w.store_id, code=code, scanned_at=self.tick())
+            sales.sale_scan(user=self.w.clerk, store_id=self.w.store_id, code=code, scanned_at=self.tick())
 
     # --- consumers ------------------------------------------------------------------------------
 

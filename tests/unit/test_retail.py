@@ -11,8 +11,8 @@ from app.accounts.models import AppUser, MembershipStatus
 from app.db import transaction, utcnow
 from app.errors import DomainError
 from app.extensions import db
-from app.retail import service
-from app.retail.models import LedgerEntry, RewardBalance, RewardKind, SaleScan, WithdrawalStatus
+from app.retail import ledger, rankings, reward_rules, withdrawals
+from app.retail.models import LedgerEntry, RewardBalance, RewardKind, SaleScan, Withdrawal, WithdrawalStatus
 from app.trace import recalls
 from app.units import unit_rows
 from app.units.models import Event, EventKind, LocationKind, Unit, UnitStatus
@@ -39,7 +39,7 @@ def refusal(user, store_id, code, **kwargs) -> DomainError:
 
 
 def balance(user: AppUser, kind: str = "points") -> int:
-    return service.balances(app_user_id=user.id)[kind]
+    return ledger.balances(app_user_id=user.id)[kind]
 
 
 # --- sale scans ---------------------------------------------------------------------------------
@@ -166,19 +166,19 @@ def test_the_most_specific_rule_wins_then_the_highest_amount():
     product = shop.brand.product.id
     now = utcnow()
     anywhere = rule(amount=1)
-    assert service.best_rule(product_id=product, region_code=XIHU, at=now).id == anywhere.id
+    assert reward_rules.best_rule(product_id=product, region_code=XIHU, at=now).id == anywhere.id
     richer_anywhere = rule(amount=2)
-    assert service.best_rule(product_id=product, region_code=XIHU, at=now).id == richer_anywhere.id
+    assert reward_rules.best_rule(product_id=product, region_code=XIHU, at=now).id == richer_anywhere.id
     in_region = rule(amount=1, region_code=HANGZHOU)
-    assert service.best_rule(product_id=product, region_code=XIHU, at=now).id == in_region.id
+    assert reward_rules.best_rule(product_id=product, region_code=XIHU, at=now).id == in_region.id
     for_product = rule(amount=1, product_id=product)
-    assert service.best_rule(product_id=product, region_code=XIHU, at=now).id == for_product.id
+    assert reward_rules.best_rule(product_id=product, region_code=XIHU, at=now).id == for_product.id
     both = rule(amount=1, product_id=product, region_code=HANGZHOU)
-    assert service.best_rule(product_id=product, region_code=XIHU, at=now).id == both.id
+    assert reward_rules.best_rule(product_id=product, region_code=XIHU, at=now).id == both.id
     # Rules of another product or another region never apply.
     other_product = make_product().id
-    assert service.best_rule(product_id=other_product, region_code=XIHU, at=now).id == in_region.id
-    assert service.best_rule(product_id=product, region_code="110101000000", at=now).id == for_product.id
+    assert reward_rules.best_rule(product_id=other_product, region_code=XIHU, at=now).id == in_region.id
+    assert reward_rules.best_rule(product_id=product, region_code="110101000000", at=now).id == for_product.id
 
 
 def test_a_rule_applies_within_its_period_and_while_active():
@@ -187,12 +187,12 @@ def test_a_rule_applies_within_its_period_and_while_active():
     june = rule(amount=9, starts_at=datetime(2026, 6, 1, tzinfo=timezone.utc),
                 ends_at=datetime(2026, 7, 1, tzinfo=timezone.utc))
     at = datetime(2026, 6, 15, tzinfo=timezone.utc)
-    assert service.best_rule(product_id=product, region_code="110101000000", at=at).id == june.id
-    assert service.best_rule(product_id=product, region_code="110101000000",
-                             at=datetime(2026, 7, 1, tzinfo=timezone.utc)) is None
+    assert reward_rules.best_rule(product_id=product, region_code="110101000000", at=at).id == june.id
+    assert reward_rules.best_rule(product_id=product, region_code="110101000000",
+                                  at=datetime(2026, 7, 1, tzinfo=timezone.utc)) is None
     with transaction():
-        service.update_reward_rule(actor=ACTOR, rule_id=june.id, changes={"status": "inactive"})
-    assert service.best_rule(product_id=product, region_code="110101000000", at=at) is None
+        reward_rules.update_reward_rule(actor=ACTOR, rule_id=june.id, changes={"status": "inactive"})
+    assert reward_rules.best_rule(product_id=product, region_code="110101000000", at=at) is None
 
 
 def test_a_rule_is_validated():
@@ -209,11 +209,11 @@ def test_a_rule_is_validated():
 def test_a_credit_is_once_per_source_and_a_debit_never_takes_the_balance_below_zero():
     user = make_clerk(make_shop().store_id)
     with transaction():
-        first = service.credit(app_user_id=user.id, kind="cash", amount=300, source="adjust:1")
-        again = service.credit(app_user_id=user.id, kind="cash", amount=300, source="adjust:1")
+        first = ledger.credit(app_user_id=user.id, kind="cash", amount=300, source="adjust:1")
+        again = ledger.credit(app_user_id=user.id, kind="cash", amount=300, source="adjust:1")
     assert first.id == again.id and balance(user, "cash") == 300
     with pytest.raises(DomainError) as error, transaction():
-        service.debit(app_user_id=user.id, kind="cash", amount=301, source="adjust:2")
+        ledger.debit(app_user_id=user.id, kind="cash", amount=301, source="adjust:2")
     assert error.value.code == "insufficient_balance"
     assert balance(user, "cash") == 300
     assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)) == 1
@@ -222,13 +222,13 @@ def test_a_credit_is_once_per_source_and_a_debit_never_takes_the_balance_below_z
 def _funded(cash: int) -> AppUser:
     user = make_clerk(make_shop().store_id)
     with transaction():
-        service.credit(app_user_id=user.id, kind="cash", amount=cash, source=f"adjust:{user.id}")
+        ledger.credit(app_user_id=user.id, kind="cash", amount=cash, source=f"adjust:{user.id}")
     return user
 
 
 def withdraw(user, amount, request_id="w-1"):
     with transaction():
-        return service.request_withdrawal(user=user, amount=amount, request_id=request_id)
+        return withdrawals.request_withdrawal(user=user, amount=amount, request_id=request_id)
 
 
 def test_a_withdrawal_is_idempotent_by_request_id():
@@ -251,7 +251,7 @@ def test_a_withdrawal_needs_the_minimum_and_the_balance():
         withdraw(user, 501)
     assert error.value.code == "insufficient_balance"
     assert balance(user, "cash") == 500 and db.session.scalar(sa.select(sa.func.count()).select_from(
-        service.Withdrawal)) == 0
+        Withdrawal)) == 0
 
 
 def test_a_cancelled_withdrawal_returns_the_cash_once():
@@ -260,7 +260,7 @@ def test_a_cancelled_withdrawal_returns_the_cash_once():
     assert balance(user, "cash") == 0
     for _ in range(2):
         with transaction():
-            cancelled = service.cancel_withdrawal(user=user, withdrawal_id=withdrawal.id)
+            cancelled = withdrawals.cancel_withdrawal(user=user, withdrawal_id=withdrawal.id)
     assert cancelled.status is WithdrawalStatus.CANCELLED and balance(user, "cash") == 500
     sources = db.session.scalars(sa.select(LedgerEntry.source).where(LedgerEntry.app_user_id == user.id)
                                  .order_by(LedgerEntry.id)).all()
@@ -271,7 +271,7 @@ def test_another_users_withdrawal_is_not_found():
     user, other = _funded(500), _funded(500)
     withdrawal = withdraw(user, 200)
     with pytest.raises(DomainError) as error, transaction():
-        service.cancel_withdrawal(user=other, withdrawal_id=withdrawal.id)
+        withdrawals.cancel_withdrawal(user=other, withdrawal_id=withdrawal.id)
     assert (error.value.status, error.value.code) == (404, "withdrawal_not_found")
 
 
@@ -279,9 +279,9 @@ def test_a_paid_withdrawal_cannot_be_cancelled():
     user = _funded(500)
     withdrawal = withdraw(user, 200)
     with transaction():
-        db.session.get(service.Withdrawal, withdrawal.id).status = WithdrawalStatus.PAID
+        db.session.get(Withdrawal, withdrawal.id).status = WithdrawalStatus.PAID
     with pytest.raises(DomainError) as error, transaction():
-        service.cancel_withdrawal(user=user, withdrawal_id=withdrawal.id)
+        withdrawals.cancel_withdrawal(user=user, withdrawal_id=withdrawal.id)
     assert error.value.code == "withdrawal_not_cancellable"
 
 
@@ -321,24 +321,24 @@ def test_rankings_on_a_worked_example():
         _scan(a.id, a1.id, datetime(2026, 4, 2, tzinfo=timezone.utc), region_code=XIHU, serial=next(serials))
     period = {"since": datetime(2026, 3, 1, tzinfo=timezone.utc), "until": datetime(2026, 4, 1, tzinfo=timezone.utc)}
 
-    everywhere = service.store_ranking(**period, my_store_id=b.id)
+    everywhere = rankings.store_ranking(**period, my_store_id=b.id)
     assert [(r.rank, r.id, r.sales) for r in everywhere.top] == [(1, c.id, 5), (2, a.id, 4), (3, b.id, 2)]
     assert (everywhere.me.rank, everywhere.me.sales, everywhere.me.cash) == (3, 2, 50)
 
-    zhejiang = service.store_ranking(**period, region_code="330000000000", my_store_id=a.id)
+    zhejiang = rankings.store_ranking(**period, region_code="330000000000", my_store_id=a.id)
     assert [(r.rank, r.id, r.points) for r in zhejiang.top] == [(1, a.id, 30), (2, b.id, 0)]
     assert zhejiang.me.rank == 1
-    assert [r.id for r in service.store_ranking(**period, region_code=HANGZHOU).top] == [a.id, b.id]
-    assert [r.id for r in service.store_ranking(**period, region_code="110000000000").top] == [c.id]
+    assert [r.id for r in rankings.store_ranking(**period, region_code=HANGZHOU).top] == [a.id, b.id]
+    assert [r.id for r in rankings.store_ranking(**period, region_code="110000000000").top] == [c.id]
 
-    clerks = service.clerk_ranking(**period, region_code=XIHU, top=2, my_user_id=a2.id)
+    clerks = rankings.clerk_ranking(**period, region_code=XIHU, top=2, my_user_id=a2.id)
     assert [(r.rank, r.id, r.sales, r.store_id) for r in clerks.top] == [(1, a1.id, 3, a.id), (2, b1.id, 2, b.id)]
     assert (clerks.me.rank, clerks.me.sales) == (3, 1)
-    nobody = service.clerk_ranking(**period, region_code=XIHU, my_user_id=c1.id)
+    nobody = rankings.clerk_ranking(**period, region_code=XIHU, my_user_id=c1.id)
     assert (nobody.me.rank, nobody.me.sales) == (4, 0)  # no sales there: after everyone who sold
 
     with pytest.raises(DomainError) as error:
-        service.store_ranking(region_code="999999000000")
+        rankings.store_ranking(region_code="999999000000")
     assert error.value.code == "region_unknown"
 
 

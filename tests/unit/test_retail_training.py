@@ -5,7 +5,7 @@ import pytest
 
 from app.db import transaction
 from app.errors import DomainError
-from app.retail import service, training
+from app.retail import ledger, training
 from tests.masterdata_factories import ACTOR
 from tests.retail_factories import make_clerk, make_shop
 
@@ -39,7 +39,7 @@ def test_a_quiz_is_scored_and_the_first_pass_earns_the_points_once():
     assert (passed.attempt.score, passed.attempt.passed, passed.points_credited) == (75, True, 50)
     again = attempt(clerk, course.id, [0, 1, 0, 0])
     assert (again.attempt.score, again.points_credited) == (100, 0)
-    assert service.balances(app_user_id=clerk.id)["points"] == 50
+    assert ledger.balances(app_user_id=clerk.id)["points"] == 50
 
 
 def test_each_clerk_earns_a_courses_points():
@@ -48,7 +48,7 @@ def test_each_clerk_earns_a_courses_points():
     course = make_course()
     for user in (first, second):
         assert attempt(user, course.id, [0, 1, 0, 0]).points_credited == 50
-        assert service.balances(app_user_id=user.id)["points"] == 50
+        assert ledger.balances(app_user_id=user.id)["points"] == 50
 
 
 def test_answers_must_match_the_questions():

@@ -23,7 +23,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from app.channel import receipts
 from app.db import retried_transaction, transaction, utcnow
 from app.extensions import db
-from app.retail import service as retail
+from app.retail import sales
 from app.stock import service as stock
 from app.stock.models import HolderKind, StockOutflow
 from app.trace import corrections
@@ -203,7 +203,7 @@ def test_different_units_moved_into_one_holder_at_once_all_count(app, mariadb):
     items = [items_of(case)[0] for case in cases]
 
     def sale(clerk, code):
-        return lambda: retried_transaction(lambda: retail.sale_scan(user=clerk, store_id=shop.id, code=code))
+        return lambda: retried_transaction(lambda: sales.sale_scan(user=clerk, store_id=shop.id, code=code))
     outcomes = at_once(app, *(sale(c, code) for c, code in zip(clerks, items)))
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
 

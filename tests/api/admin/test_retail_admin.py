@@ -5,7 +5,7 @@ import pytest
 
 from app.db import transaction
 from app.identity.models import Role
-from app.retail import service
+from app.retail import withdrawals as withdrawals_service
 from tests.masterdata_factories import HANGZHOU, make_product
 from tests.retail_factories import make_clerk, make_shop, rule, sell, store_items
 
@@ -70,7 +70,7 @@ def test_sale_scans_ledgers_and_withdrawals_in_the_back_office(client, auth):
     for code in store_items(shop, 2):
         sell(shop.clerk, shop.store_id, code)
     with transaction():
-        service.request_withdrawal(user=shop.clerk, amount=200, request_id="r1")
+        withdrawals_service.request_withdrawal(user=shop.clerk, amount=200, request_id="r1")
     headers = auth.headers_for(Role.FINANCE)
 
     scans = client.get(f"/api/admin/retail/sale-scans?store_id={shop.store_id}&not_received=false", headers=headers)

@@ -11,7 +11,7 @@ from app.db import transaction
 from app.extensions import db
 from app.identity.models import AuditRecord, Role
 from app.payouts import service as payouts
-from app.retail import service
+from app.retail import ledger as ledger_service
 from app.retail.models import LedgerEntry, PointsConversion, RewardKind
 from tests import channel_factories as cf
 from tests.concurrency import at_once
@@ -30,7 +30,7 @@ def clerk_with_points(client, mp, points: int):  # noqa: F811
     me = client.get("/api/clerk/me", headers=headers).get_json()["user"]["id"]
     if points:
         with transaction():
-            service.credit(app_user_id=me, kind="points", amount=points, source=f"course:1:{me}")
+            ledger_service.credit(app_user_id=me, kind="points", amount=points, source=f"course:1:{me}")
     return headers, me
 
 
@@ -154,11 +154,11 @@ def test_clerks_converting_one_balance_at_once_never_spend_more_than_it_holds(ap
     twin_made = any(c.request_id == "twin" for c in made)
     assert statuses[10] == statuses[11] == (201 if twin_made else 409), statuses  # the twins are one request
     assert statuses.count(201) == 3 + twin_made and statuses.count(409) == 12 - 3 - twin_made, statuses
-    assert service.balances(app_user_id=me) == {"points": 100, "cash": 3 * 150}
+    assert ledger_service.balances(app_user_id=me) == {"points": 100, "cash": 3 * 150}
     for kind in RewardKind:
         total = db.session.scalar(sa.select(sa.func.sum(LedgerEntry.amount)).where(
             LedgerEntry.app_user_id == me, LedgerEntry.kind == kind))
-        assert total == service.balances(app_user_id=me)[kind.value]
+        assert total == ledger_service.balances(app_user_id=me)[kind.value]
     assert ledger_violations() == []
 
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from app.db import transaction
-from app.retail import service, training
+from app.retail import training
+from app.retail import ledger as ledger_service
 from tests import channel_factories as cf
 from tests.masterdata_factories import ACTOR, make_dealer
 from tests.mp_factories import make_invitation, mp  # noqa: F401
@@ -86,7 +87,7 @@ def test_withdrawals_over_http(client, mp):
     headers = setup(mp)[3]
     me = client.get("/api/clerk/me", headers=headers).get_json()["user"]["id"]
     with transaction():
-        service.credit(app_user_id=me, kind="cash", amount=500, source="adjust:http")
+        ledger_service.credit(app_user_id=me, kind="cash", amount=500, source="adjust:http")
 
     first = client.post("/api/clerk/withdrawals", json={"amount": 300, "request_id": "req-1"}, headers=headers)
     retry = client.post("/api/clerk/withdrawals", json={"amount": 300, "request_id": "req-1"}, headers=headers)

@@ -6,7 +6,7 @@ from app.db import transaction
 from app.extensions import db
 from app.payouts import queue, worker
 from app.payouts.models import PayoutPurpose, PayoutRef
-from app.retail import service as retail
+from app.retail import ledger
 from app.retail.models import Withdrawal
 from app.wechat import runtime
 from tests import channel_factories as cf
@@ -58,8 +58,8 @@ def test_a_clerks_withdrawal_names_its_payout_and_the_clerk_lists_only_their_own
     headers, user = clerk_of_a_store(mp)
     other_headers, other = clerk_of_a_store(mp)
     with transaction():
-        retail.credit(app_user_id=user.id, kind="cash", amount=1_000, source="adjust:payouts-list")
-        retail.credit(app_user_id=other.id, kind="cash", amount=1_000, source="adjust:payouts-list-2")
+        ledger.credit(app_user_id=user.id, kind="cash", amount=1_000, source="adjust:payouts-list")
+        ledger.credit(app_user_id=other.id, kind="cash", amount=1_000, source="adjust:payouts-list-2")
     first = client.post("/api/clerk/withdrawals", json={"amount": 300, "request_id": "w-1"}, headers=headers)
     second = client.post("/api/clerk/withdrawals", json={"amount": 200, "request_id": "w-2"}, headers=headers)
     theirs = client.post("/api/clerk/withdrawals", json={"amount": 400, "request_id": "w-1"}, headers=other_headers)
