@@ -160,3 +160,15 @@ def a_rich_consumer(claims: Claims):
     return user, {"tea": tea, "wine": wine, "campaign": campaign, "gift": gift, "gift_redemption": gift_redemption,
                   "cash": cash, "waiting": waiting}
 
+
+@pytest.fixture
+def campaign(app):
+    """An active campaign of one cash prize that always wins, first scans only, running now."""
+    now = datetime.now(UTC)
+    with transaction():
+        created = campaigns.create_campaign(actor=ACTOR, data={
+            "name": "Spring", "starts_at": now - timedelta(days=1), "ends_at": now + timedelta(days=1),
+            "total_budget_fen": 10_000, "first_scan_only": True,
+            "prizes": [{"kind": "cash", "name": "Red packet", "amount": 88, "probability_ppm": 1_000_000}]})
+    with transaction():
+        return campaigns.change_status(actor=ACTOR, campaign_id=created.id, action="activate")

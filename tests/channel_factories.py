@@ -8,6 +8,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+import pytest
+
 from app.channel import receipts, shipments
 from app.channel.models import OrderLine, PartyKind, SalesOrder
 from app.db import transaction
@@ -148,3 +150,28 @@ def warehouse_outbound(codes: list[str], *, warehouse_id: int, dealer_id: int, o
         return warehouse.apply_scans(actor=ACTOR, records=[
             {"record_id": f"out-{next(_order_numbers)}", "scanned_at": at, "action": "outbound", "code": code,
              "warehouse_id": warehouse_id, "to_dealer_id": dealer_id, "order_no": order_no} for code in codes])
+
+
+# --- a two-tier chain for the dealer app's tests -----------------------------------------------------
+
+@dataclass
+class Chain:
+    brand: Brand
+    t1: object
+    h1: dict
+    t2: object
+    h2: dict
+    store: object
+
+
+@pytest.fixture
+def chain(mp):
+    brand = make_brand()
+    t1, h1 = dealer_owner(mp)
+    t2, h2 = dealer_owner(mp, make_dealer(parent_id=t1.id))
+    return Chain(brand, t1, h1, t2, h2, make_store_of(t2.id))
+
+
+def dealer_unpack(client, headers, mode, codes, **kw):
+    """POST /api/dealer/unpacks: ``mode`` whole or partial, the codes scanned."""
+    return client.post("/api/dealer/unpacks", json={"mode": mode, "codes": codes}, headers=headers, **kw)

@@ -1,17 +1,18 @@
 """Consumer scans for tests: signed-in consumers, commissioned goods, hidden-code units, and the scan call."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import AppName, AppUser
+from app.campaigns import service as campaigns
 from app.codes import service as codes
 from app.codes.models import Level
-from app.flows import consumer_scans
 from app.db import transaction
 from app.extensions import db
+from app.flows import consumer_scans
 from app.units import unit_rows
 from app.units.models import LocationKind
 from tests.masterdata_factories import ACTOR, XIHU, gtin13, make_factory, make_product
@@ -78,3 +79,22 @@ def hidden(app):
     return {"code": code, "other": other, "right": ring.hidden_code(batch.serial_start, 6),
             "right_other": ring.hidden_code(batch.serial_start + 1, 6)}
 
+
+def hidden_code_campaign(**data):
+    """An active campaign whose draws need the hidden code (one cash prize that always wins)."""
+    with transaction():
+        created = campaigns.create_campaign(actor=ACTOR, data={
+            "name": "Scratch and win", "starts_at": NOW - timedelta(days=1),
+            "ends_at": datetime.now(UTC) + timedelta(days=30), "total_budget_fen": 10_000,
+            "per_user_daily_limit": 5, "per_user_total_limit": 5, "first_scan_only": False,
+            "hidden_code_required": True,
+            "prizes": [{"kind": "cash", "name": "Red packet", "amount": 88, "probability_ppm": 1_000_000}], **data})
+    with transaction():
+        return campaigns.change_status(actor=ACTOR, campaign_id=created.id, action="activate")
+
+
+def prove(user, scan_id, digits, **kw):
+    """A consumer's hidden-code step on a scan made, at NOW unless told, committed."""
+    kw.setdefault("now", NOW)
+    with transaction():
+        return consumer_scans.prove_hidden_code(user=user, scan_id=scan_id, hidden_code=digits, **kw)

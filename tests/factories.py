@@ -45,3 +45,9 @@ class AuthActions:
 
     def key_headers(self, *scopes: str) -> dict:
         return {"X-Api-Key": make_api_key(*scopes)}
+
+
+def ok(response, status: int = 200):
+    """The JSON of a response that has the status expected (the body shown when it has not)."""
+    assert response.status_code == status, response.get_json()
+    return response.get_json()

@@ -10,11 +10,13 @@ import sqlalchemy as sa
 from app.accounts.models import AppName, AppUser, MemberRole, MembershipStatus, Person, StoreMembership
 from app.db import transaction, utcnow
 from app.extensions import db
-from app.retail import reward_rules, sales
+from app.identity.models import Role
+from app.retail import ledger, reward_rules, sales
 from app.units.models import Unit
 from tests import channel_factories as cf
 from tests import unit_factories as uf
 from tests.masterdata_factories import ACTOR, make_dealer
+from tests.mp_factories import make_invitation
 
 _names = itertools.count(1)
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -87,3 +89,26 @@ def sell(user: AppUser, store_id: int, code: str, **kwargs) -> sales.SaleResult:
     """A clerk's sale scan, committed."""
     with transaction():
         return sales.sale_scan(user=user, store_id=store_id, code=code, **kwargs)
+
+
+# --- points to cash (the clerk app and the back office) ---------------------------------------------
+
+RATE = "/api/admin/retail/points-cash-rate"
+CONVERT = "/api/clerk/rewards/conversions"
+
+
+def clerk_with_points(client, mp, points: int):
+    """Headers of a store owner in the clerk app holding `points` points (earned as a course would), and their id."""
+    store = cf.make_store_of(make_dealer().id)
+    headers = mp.bound("clerk", make_invitation(kind="store_owner", store_id=store.id).code)
+    me = client.get("/api/clerk/me", headers=headers).get_json()["user"]["id"]
+    if points:
+        with transaction():
+            ledger.credit(app_user_id=me, kind="points", amount=points, source=f"course:1:{me}")
+    return headers, me
+
+
+def set_rate(client, auth, **rate):
+    response = client.put(RATE, json={"points": 100, "cash_fen": 50, **rate}, headers=auth.headers_for(Role.FINANCE))
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()

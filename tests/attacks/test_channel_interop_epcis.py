@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from tests.api.integration.test_epcis_api import CAPTURE, GTIN, QUERY, build_world
+from tests.epcis_factories import CAPTURE, GTIN, QUERY, build_world
 from tests.factories import make_api_key
 
 BASE = {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],

@@ -8,11 +8,10 @@ from app.extensions import db
 from app.identity.models import Role
 from app.retail import ledger
 from app.retail.models import LedgerEntry, PointsConversion, RewardKind, Withdrawal
-from tests.api.miniprogram.test_clerk_points_cash import CONVERT, clerk_with_points, set_rate
+from tests.retail_factories import CONVERT, clerk_with_points, set_rate
 from tests.concurrency import at_once
 from tests.money_invariants import ledger_violations
 from tests.mp_factories import mp  # noqa: F401 - the fixture
-from tests.unit.test_payouts import sandbox  # noqa: F401 - the fixture
 
 WITHDRAW = "/api/clerk/withdrawals"
 
@@ -21,7 +20,7 @@ def test_a_rate_past_the_largest_conversion_is_refused_and_balances_cannot_overf
     """A (mistyped) huge rate would take a balance past BIGINT on its second conversion (a 500): a rate's
     fen, and so one conversion, is at most conversions.MAX_FEN."""
     from app.retail.conversions import MAX_FEN
-    from tests.api.miniprogram.test_clerk_points_cash import RATE
+    from tests.retail_factories import RATE
 
     headers, me = clerk_with_points(client, mp, 10)
     refused = client.put(RATE, json={"points": 1, "cash_fen": 2**62}, headers=auth.headers_for(Role.FINANCE))

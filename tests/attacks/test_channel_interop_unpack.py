@@ -7,24 +7,25 @@ from app.extensions import db
 from app.units.models import Event, EventKind
 from tests import channel_factories as cf
 from tests import unit_factories as uf
-from tests.api.miniprogram.test_dealer_channel import _ok, _unpack, chain  # noqa: F401 - the fixture
+from tests.channel_factories import chain, dealer_unpack  # noqa: F401 - the fixture
+from tests.factories import ok
 from tests.mp_factories import mp  # noqa: F401 - the fixture
 
 
 def _stock(client, headers):
-    return sorted((r["lot_id"], r["quantity"]) for r in _ok(client.get("/api/dealer/stock", headers=headers)))
+    return sorted((r["lot_id"], r["quantity"]) for r in ok(client.get("/api/dealer/stock", headers=headers)))
 
 
 def test_an_item_deep_in_a_pallet_scanned_into_an_open_shipment_stays_put(client, chain):
     pallet = cf.dealer_pallet(chain.brand, chain.t1.id, cases_=2, per_case=3)
     case = uf.contents(pallet)[0]
     item = uf.contents(case)[0]
-    shipment = _ok(client.post("/api/dealer/shipments", json={"receiver_kind": "dealer", "receiver_id": chain.t2.id},
+    shipment = ok(client.post("/api/dealer/shipments", json={"receiver_kind": "dealer", "receiver_id": chain.t2.id},
                                headers=chain.h1), 201)
-    assert _ok(client.post(f"/api/dealer/shipments/{shipment['id']}/scans", json={"codes": [pallet]},
+    assert ok(client.post(f"/api/dealer/shipments/{shipment['id']}/scans", json={"codes": [pallet]},
                            headers=chain.h1))["accepted"] == 1
     for mode, code in (("partial", item), ("partial", case), ("whole", case), ("whole", pallet)):
-        answer = _ok(_unpack(client, chain.h1, mode, [code]))
+        answer = ok(dealer_unpack(client, chain.h1, mode, [code]))
         assert answer["results"][0]["reason"] == "in_open_shipment", (mode, answer)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Event).where(
         Event.kind.in_([EventKind.UNPACK, EventKind.REMOVE]))) == 0
@@ -32,12 +33,12 @@ def test_an_item_deep_in_a_pallet_scanned_into_an_open_shipment_stays_put(client
 
 def test_goods_shipped_on_to_the_sub_dealer_and_in_transit_are_nobodys_to_unpack(client, chain):
     pallet = cf.dealer_pallet(chain.brand, chain.t1.id, cases_=2, per_case=3)
-    shipment = _ok(client.post("/api/dealer/shipments", json={"receiver_kind": "dealer", "receiver_id": chain.t2.id},
+    shipment = ok(client.post("/api/dealer/shipments", json={"receiver_kind": "dealer", "receiver_id": chain.t2.id},
                                headers=chain.h1), 201)
-    _ok(client.post(f"/api/dealer/shipments/{shipment['id']}/scans", json={"codes": [pallet]}, headers=chain.h1))
-    _ok(client.post(f"/api/dealer/shipments/{shipment['id']}/ship", headers=chain.h1))
+    ok(client.post(f"/api/dealer/shipments/{shipment['id']}/scans", json={"codes": [pallet]}, headers=chain.h1))
+    ok(client.post(f"/api/dealer/shipments/{shipment['id']}/ship", headers=chain.h1))
     for headers in (chain.h1, chain.h2):
-        answer = _ok(_unpack(client, headers, "whole", [pallet]))
+        answer = ok(dealer_unpack(client, headers, "whole", [pallet]))
         assert answer["results"][0]["reason"] == "not_in_my_stock", answer
 
 
@@ -45,13 +46,13 @@ def test_repeated_and_mixed_codes_in_one_request_and_stock_unchanged(client, cha
     pallet = cf.dealer_pallet(chain.brand, chain.t1.id, cases_=2, per_case=3)
     cases = uf.contents(pallet)
     before = _stock(client, chain.h1)
-    answer = _ok(_unpack(client, chain.h1, "whole", [pallet, pallet, cases[0], cases[0], "x" * 64, " ", pallet.lower()]))
+    answer = ok(dealer_unpack(client, chain.h1, "whole", [pallet, pallet, cases[0], cases[0], "x" * 64, " ", pallet.lower()]))
     statuses = [(r["status"], r["reason"], r.get("released")) for r in answer["results"]]
     assert statuses[0] == ("accepted", None, 2) and statuses[1][1] == "not_packed", statuses
     assert statuses[2] == ("accepted", None, 3) and statuses[3][1] == "not_packed", statuses
     assert statuses[6][1] == "not_packed", statuses
     assert _stock(client, chain.h1) == before
-    trace = _ok(client.get("/api/dealer/stock", headers=chain.h1))
+    trace = ok(client.get("/api/dealer/stock", headers=chain.h1))
     assert trace
 
 
@@ -67,7 +68,7 @@ def test_a_partial_unpack_of_a_deep_item_racing_a_pallet_scan(app, mariadb, monk
     from app.channel import shipments, unpacks
     from app.db import transaction
     from tests.masterdata_factories import make_dealer
-    from tests.unit.test_unpacking import _race
+    from tests.concurrency import race_reading_batches
 
     brand = cf.make_brand()
     dealer = make_dealer()
@@ -85,7 +86,7 @@ def test_a_partial_unpack_of_a_deep_item_racing_a_pallet_scan(app, mariadb, monk
         return shipments.scan(actor_label="a", shipper_kind="dealer", shipper_id=dealer.id, shipment_id=shipment.id,
                               codes=[pallet]).results[0].reason
 
-    results, errors = _race(app, monkeypatch, [unpack, scan])
+    results, errors = race_reading_batches(app, monkeypatch, [unpack, scan])
     assert errors == [None, None], errors
     # Either the item left first (the pallet ships 5) or the scan held it (the unpack refused).
     assert results in ([None, None], ["in_open_shipment", None]), results

@@ -9,7 +9,7 @@ from app.consumers.models import HiddenCodeProof
 from app.extensions import db
 from tests.concurrency import at_once
 from tests.mp_factories import mp  # noqa: F401 - the fixture
-from tests.unit.test_consumer_scans import goods, hidden, short, users  # noqa: F401 - the fixtures
+from tests.consumer_factories import short
 
 SCANS = "/api/consumer/scans"
 
@@ -58,10 +58,10 @@ def test_a_scan_without_the_hidden_code_uses_up_no_draw_through_another_campaign
     the hidden-code campaign's draw."""
     from app.campaigns import claims
     from app.db import transaction
-    from tests.unit.test_consumer_scans import NOW, _hidden_code_campaign, prove, scan
+    from tests.consumer_factories import NOW, hidden_code_campaign, prove, scan
 
-    scratch = _hidden_code_campaign(first_scan_only=True)
-    points = _hidden_code_campaign(name="Everyday points", hidden_code_required=False,
+    scratch = hidden_code_campaign(first_scan_only=True)
+    points = hidden_code_campaign(name="Everyday points", hidden_code_required=False,
                           prizes=[{"kind": "points", "name": "10 points", "amount": 10, "probability_ppm": 1_000_000}])
     stranger, buyer = users(), users()
     peek = scan(stranger, short(hidden["code"]))  # the shelf's bottle, no digits

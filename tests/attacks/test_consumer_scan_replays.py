@@ -5,9 +5,7 @@ import sqlalchemy as sa
 
 from app.extensions import db, redis
 from app.payouts.models import Payout, PayoutStatus
-from tests.api.miniprogram.test_consumer_claims_api import campaign  # noqa: F401 - the fixture
 from tests.mp_factories import mp  # noqa: F401 - the fixture
-from tests.unit.test_consumer_scans import goods  # noqa: F401 - the fixture
 
 SCANS = "/api/consumer/scans"
 

@@ -11,7 +11,7 @@ from app.consumers.models import ConsumerScan
 from app.db import transaction
 from app.extensions import db, redis
 from tests.mp_factories import mp  # noqa: F401 - the fixture
-from tests.unit.test_consumer_scans import NOW, goods, scan, short, users  # noqa: F401 - the fixtures
+from tests.consumer_factories import NOW, scan, short
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_a_scan_whose_database_read_is_retried_is_counted_once(app, client, mp, 
     import pymysql
 
     from app.campaigns import claims
-    from tests.unit.test_claims import open_campaign
+    from tests.campaign_factories import open_campaign
 
     open_campaign()
     original, failed = claims.open_campaigns, []

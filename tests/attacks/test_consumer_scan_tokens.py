@@ -6,7 +6,6 @@ from __future__ import annotations
 from app.accounts import tokens
 from app.extensions import redis
 from tests.mp_factories import mp  # noqa: F401 - the fixture
-from tests.unit.test_consumer_scans import goods  # noqa: F401 - the fixture
 
 SCANS = "/api/consumer/scans"
 

@@ -17,7 +17,7 @@ from tests import channel_factories as cf
 from tests import unit_factories as uf
 from tests.masterdata_factories import make_dealer
 from tests.mp_factories import make_invitation, mp  # noqa: F401
-from tests.unit.test_retail import items_of
+from tests.retail_factories import items_of
 
 GTIN = "06901234567892"
 CASE_TAG = rfid.encode_sgtin96(gtin=GTIN, company_prefix_digits=7, serial=1001, filter=2)

@@ -1,7 +1,7 @@
 """Consumer scans: URL forms, every verdict, scanned-before answers, suspected copies, hidden codes, limits."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -14,19 +14,9 @@ from app.consumers.models import CodeLeakAlert, ConsumerScan, Verdict
 from app.db import transaction
 from app.errors import DomainError
 from app.extensions import db
-from app.flows import consumer_scans
 from app.trace import recalls
 from app.units.models import LocationKind, Unit, UnitScanStats, UnitStatus
-from tests.consumer_factories import (  # noqa: F401 - goods, hidden and users: tests/attacks import them from here
-    BEIJING_POS,
-    HANGZHOU_POS,
-    NOW,
-    goods,
-    hidden,
-    scan,
-    short,
-    users,
-)
+from tests.consumer_factories import BEIJING_POS, HANGZHOU_POS, NOW, hidden_code_campaign, prove, scan, short
 from tests.masterdata_factories import (
     ACTOR,
     DONGCHENG,
@@ -192,26 +182,6 @@ def test_a_hidden_code_is_required_and_checked(app, hidden, users):
     assert wrongly.hidden_code["ok"] is False and "wrong" in wrongly.message
 
 
-def _hidden_code_campaign(**data):
-    from app.campaigns import service as campaigns
-
-    with transaction():
-        created = campaigns.create_campaign(actor=ACTOR, data={
-            "name": "Scratch and win", "starts_at": NOW - timedelta(days=1),
-            "ends_at": datetime.now(UTC) + timedelta(days=30), "total_budget_fen": 10_000,
-            "per_user_daily_limit": 5, "per_user_total_limit": 5, "first_scan_only": False,
-            "hidden_code_required": True,
-            "prizes": [{"kind": "cash", "name": "Red packet", "amount": 88, "probability_ppm": 1_000_000}], **data})
-    with transaction():
-        return campaigns.change_status(actor=ACTOR, campaign_id=created.id, action="activate")
-
-
-def prove(user, scan_id, digits, **kw):
-    kw.setdefault("now", NOW)
-    with transaction():
-        return consumer_scans.prove_hidden_code(user=user, scan_id=scan_id, hidden_code=digits, **kw)
-
-
 def test_the_hidden_code_is_a_step_on_the_scan_made_not_another_scan(app, hidden, users):
     buyer = users()
     first = scan(buyer, short(hidden["code"]))
@@ -277,7 +247,7 @@ def test_a_first_scan_only_hidden_code_draw_goes_to_the_first_who_proves_the_cod
     from app.campaigns import claims
     from app.campaigns.models import DrawOutcome
 
-    campaign = _hidden_code_campaign(first_scan_only=True)
+    campaign = hidden_code_campaign(first_scan_only=True)
     stranger, buyer = users(), users()
     # A stranger scans the shelf's bottle first and guesses wrong: nothing of the bottle's is used up.
     peek = scan(stranger, short(hidden["code"]), hidden_code=wrong(hidden["right"]))
@@ -303,7 +273,7 @@ def test_a_first_scan_only_hidden_code_draw_goes_to_the_first_who_proves_the_cod
 
 
 def test_a_right_code_sent_with_the_scan_proves_it_first_too(app, hidden, users):
-    campaign = _hidden_code_campaign(first_scan_only=True)
+    campaign = hidden_code_campaign(first_scan_only=True)
     first, second = users(), users()
     assert [c["id"] for c in scan(first, short(hidden["code"]), hidden_code=hidden["right"]).campaigns] == [campaign.id]
     other = scan(second, short(hidden["code"]), hidden_code=hidden["right"])
@@ -315,7 +285,7 @@ def test_strangers_guessing_wrong_never_lock_out_the_buyer_who_holds_the_code(ap
     from app.campaigns.models import DrawOutcome
 
     monkeypatch.setitem(app.config, "HIDDEN_CODE_MAX_FAILURES_PER_CODE", 3)  # five strangers go past it
-    campaign = _hidden_code_campaign()
+    campaign = hidden_code_campaign()
     for n in range(5):
         guess = scan(users(), short(hidden["code"]), hidden_code=wrong(hidden["right"]), ip=f"203.0.113.{n}")
         assert guess.hidden_code["ok"] is False

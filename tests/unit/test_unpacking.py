@@ -2,7 +2,6 @@
 scan-time order, record ids, and races with a second unpack or a shipment scan."""
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -10,12 +9,12 @@ import sqlalchemy as sa
 from app.channel import shipments, unpacks
 from app.db import transaction, utcnow
 from app.extensions import db
-from app.units import line_engine, line_sessions, unit_rows
+from app.units import line_engine, line_sessions
 from app.units.models import Event, EventKind, Unit
 from app.warehouse import service as warehouse
 from tests import channel_factories as cf
 from tests import unit_factories as uf
-from tests.concurrency import at_once, results_and_errors
+from tests.concurrency import race_reading_batches
 from tests.masterdata_factories import ACTOR, make_dealer
 
 AT = utcnow() - timedelta(minutes=10)
@@ -83,19 +82,6 @@ def test_a_partial_unpack_refuses_an_item_or_a_child_in_no_parent(app):
     assert results[0].reason == "not_packed"
 
 
-def _race(app, monkeypatch, calls) -> tuple[list, list]:
-    """Each call in its own thread and transaction; all read their codes' batches together, then go for
-    the units' locks (an unpack locks in several steps: a meeting at each would hold up the winner)."""
-    ready, covering = threading.Barrier(len(calls), timeout=10), unit_rows.BatchIndex.covering
-
-    def together(serials):
-        ready.wait()
-        return covering(serials)
-
-    monkeypatch.setattr(unit_rows.BatchIndex, "covering", together)  # undone as the classmethod it was
-    return results_and_errors(at_once(app, *calls, each_in_transaction=True))
-
-
 def test_two_staff_unpacking_one_pallet_at_once_unpack_it_once(app, mariadb, monkeypatch):
     brand = cf.make_brand()
     dealer = make_dealer()
@@ -105,7 +91,7 @@ def test_two_staff_unpacking_one_pallet_at_once_unpack_it_once(app, mariadb, mon
         return [(r.status, r.reason) for r in unpacks.unpack(actor_label="app_user:1", dealer_id=dealer.id,
                                                              mode="whole", codes=[pallet])]
 
-    results, errors = _race(app, monkeypatch, [unpack, unpack])
+    results, errors = race_reading_batches(app, monkeypatch, [unpack, unpack])
     assert errors == [None, None]
     assert sorted(r[0] for r in results) == [("accepted", None), ("rejected", "not_packed")]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Event)
@@ -128,6 +114,6 @@ def test_an_unpack_and_a_shipment_scan_of_one_pallet_at_once_never_both_hold(app
         return shipments.scan(actor_label="a", shipper_kind="dealer", shipper_id=dealer.id, shipment_id=shipment.id,
                               codes=[pallet]).results[0].reason
 
-    results, errors = _race(app, monkeypatch, [unpack, scan])
+    results, errors = race_reading_batches(app, monkeypatch, [unpack, scan])
     assert errors == [None, None]
     assert results in ([None, "empty"], ["in_open_shipment", None]), results

@@ -7,37 +7,16 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from app.db import transaction
 from app.extensions import db
 from app.identity.models import AuditRecord, Role
 from app.payouts import service as payouts
 from app.retail import ledger as ledger_service
 from app.retail.models import LedgerEntry, PointsConversion, RewardKind
-from tests import channel_factories as cf
 from tests.concurrency import at_once
-from tests.masterdata_factories import make_dealer
 from tests.money_invariants import ledger_violations
 from tests.mp_factories import make_invitation, mp  # noqa: F401 - the fixture
+from tests.retail_factories import CONVERT, RATE, clerk_with_points, set_rate
 
-RATE = "/api/admin/retail/points-cash-rate"
-CONVERT = "/api/clerk/rewards/conversions"
-
-
-def clerk_with_points(client, mp, points: int):  # noqa: F811
-    """Headers of a store owner in the clerk app holding `points` points (earned as a course would), and their id."""
-    store = cf.make_store_of(make_dealer().id)
-    headers = mp.bound("clerk", make_invitation(kind="store_owner", store_id=store.id).code)
-    me = client.get("/api/clerk/me", headers=headers).get_json()["user"]["id"]
-    if points:
-        with transaction():
-            ledger_service.credit(app_user_id=me, kind="points", amount=points, source=f"course:1:{me}")
-    return headers, me
-
-
-def set_rate(client, auth, **rate):
-    response = client.put(RATE, json={"points": 100, "cash_fen": 50, **rate}, headers=auth.headers_for(Role.FINANCE))
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
 
 
 def test_a_clerk_turns_points_into_cash_at_the_rate_and_withdraws_it(client, auth, mp):

@@ -1,28 +1,12 @@
 """Claims over HTTP: a scan lists its campaigns, the claim draws once (201, then 200), errors have codes."""
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 
-import pytest
 
-from app.campaigns import service as campaigns
-from app.db import transaction
-from tests.masterdata_factories import ACTOR
+from tests.campaign_factories import campaign  # noqa: F401 - the fixture
 from tests.mp_factories import mp  # noqa: F401 - the fixture
 
 SCANS = "/api/consumer/scans"
-
-
-@pytest.fixture
-def campaign(app):
-    now = datetime.now(UTC)
-    with transaction():
-        created = campaigns.create_campaign(actor=ACTOR, data={
-            "name": "Spring", "starts_at": now - timedelta(days=1), "ends_at": now + timedelta(days=1),
-            "total_budget_fen": 10_000, "first_scan_only": True,
-            "prizes": [{"kind": "cash", "name": "Red packet", "amount": 88, "probability_ppm": 1_000_000}]})
-    with transaction():
-        return campaigns.change_status(actor=ACTOR, campaign_id=created.id, action="activate")
 
 
 def test_a_scan_lists_the_campaign_and_the_claim_wins_once(client, mp, goods, campaign):  # noqa: F811

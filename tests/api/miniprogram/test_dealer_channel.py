@@ -1,9 +1,7 @@
 """The dealer mini-program's channel over HTTP: orders, scanning out, shipping, receiving, stock, performance."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
-import pytest
 import sqlalchemy as sa
 
 from app.channel import receipts
@@ -11,29 +9,11 @@ from app.channel.models import Shipment
 from app.db import transaction
 from app.extensions import db
 from tests import channel_factories as cf
+from tests.channel_factories import chain  # noqa: F401 - the fixture
 from tests import unit_factories as uf
-from tests.masterdata_factories import make_dealer
 from tests.mp_factories import mp  # noqa: F401
 
 PERIOD = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
-
-
-@dataclass
-class Chain:
-    brand: cf.Brand
-    t1: object
-    h1: dict
-    t2: object
-    h2: dict
-    store: object
-
-
-@pytest.fixture
-def chain(mp):
-    brand = cf.make_brand()
-    t1, h1 = cf.dealer_owner(mp)
-    t2, h2 = cf.dealer_owner(mp, make_dealer(parent_id=t1.id))
-    return Chain(brand, t1, h1, t2, h2, cf.make_store_of(t2.id))
 
 
 def _ok(response, status=200):
@@ -223,10 +203,6 @@ def test_a_deactivated_dealers_users_are_403_until_it_is_reactivated(client, cha
     assert client.get("/api/dealer/orders", headers=chain.h1).status_code == 200
 
 
-def _unpack(client, headers, mode, codes, **kw):
-    return client.post("/api/dealer/unpacks", json={"mode": mode, "codes": codes}, headers=headers, **kw)
-
-
 def test_a_dealer_unpacks_a_received_pallet_and_ships_two_cases_against_an_order(client, chain, auth):
     brand, t1 = chain.brand, chain.t1
     pallet = cf.pallet(brand.lot, cases_=4, warehouse_id=brand.warehouse_id)
@@ -237,7 +213,7 @@ def test_a_dealer_unpacks_a_received_pallet_and_ships_two_cases_against_an_order
     assert _ok(sent)["accepted"] == 1
     inbound = _ok(client.get("/api/dealer/receipts/pending", headers=chain.h1))[0]
     # On its way, the pallet isn't the dealer's to break yet.
-    early = _ok(_unpack(client, chain.h1, "whole", [pallet]))
+    early = _ok(cf.dealer_unpack(client, chain.h1, "whole", [pallet]))
     assert (early["refused"], early["results"][0]["reason"]) == (1, "not_in_my_stock")
     _ok(client.post(f"/api/dealer/shipments/{inbound['id']}/receipt", json={}, headers=chain.h1), 201)
 
@@ -247,17 +223,17 @@ def test_a_dealer_unpacks_a_received_pallet_and_ships_two_cases_against_an_order
                              headers=chain.h1))
     assert {r["reason"] for r in packed["results"]} == {"not_in_my_stock"}
 
-    unpacked = _ok(_unpack(client, chain.h1, "whole", [pallet]))
+    unpacked = _ok(cf.dealer_unpack(client, chain.h1, "whole", [pallet]))
     assert unpacked["accepted"] == 1 and unpacked["results"][0] == {
         "index": 0, "code": pallet, "status": "accepted", "reason": None, "message": None, "released": 4}
-    again = _ok(_unpack(client, chain.h1, "whole", [pallet]))
+    again = _ok(cf.dealer_unpack(client, chain.h1, "whole", [pallet]))
     assert again["results"][0]["reason"] == "not_packed"
 
     scanned = _ok(client.post(f"/api/dealer/shipments/{shipment['id']}/scans", json={"codes": case_codes[:2]},
                               headers=chain.h1))
     assert scanned["accepted"] == 2 and scanned["lines"][0]["remaining"] == 0
     # A case scanned into the open shipment can't be broken under it.
-    busy = _ok(_unpack(client, chain.h1, "whole", [case_codes[0]]))
+    busy = _ok(cf.dealer_unpack(client, chain.h1, "whole", [case_codes[0]]))
     assert busy["results"][0]["reason"] == "in_open_shipment"
     shipped = _ok(client.post(f"/api/dealer/shipments/{shipment['id']}/ship", headers=chain.h1))
     assert (shipped["status"], shipped["items"]) == ("shipped", 48)
@@ -287,7 +263,7 @@ def test_a_dealer_takes_one_item_out_of_a_case_and_ships_it_alone(client, chain)
                               headers=chain.h1), 201)
     assert _ok(client.post(f"/api/dealer/shipments/{refused['id']}/scans", json={"codes": [item]},
                            headers=chain.h1))["results"][0]["reason"] == "not_in_my_stock"
-    taken = _ok(_unpack(client, chain.h1, "partial", [item, "NOT-A-CODE"]))
+    taken = _ok(cf.dealer_unpack(client, chain.h1, "partial", [item, "NOT-A-CODE"]))
     assert [(r["status"], r["released"], r["reason"]) for r in taken["results"]] == [
         ("accepted", 1, None), ("refused", None, "forged")]
     scanned = _ok(client.post(f"/api/dealer/shipments/{refused['id']}/scans", json={"codes": [item, codes[0]]},
@@ -298,12 +274,12 @@ def test_a_dealer_takes_one_item_out_of_a_case_and_ships_it_alone(client, chain)
 def test_a_dealer_unpacks_only_its_own_stock_and_a_retry_with_its_key_answers_the_same(client, chain, mp):
     codes = cf.dealer_stock(chain.brand, chain.t1.id, cases_=1)
     other, other_headers = cf.dealer_owner(mp)
-    theirs = _ok(_unpack(client, other_headers, "whole", codes))
+    theirs = _ok(cf.dealer_unpack(client, other_headers, "whole", codes))
     assert (theirs["refused"], theirs["results"][0]["reason"]) == (1, "not_in_my_stock")
-    assert _ok(_unpack(client, chain.h2, "whole", codes))["results"][0]["reason"] == "not_in_my_stock"
+    assert _ok(cf.dealer_unpack(client, chain.h2, "whole", codes))["results"][0]["reason"] == "not_in_my_stock"
     key = {**chain.h1, "Idempotency-Key": "unpack-case-0001"}
-    first = _unpack(client, key, "whole", codes)
-    retry = _unpack(client, key, "whole", codes)
+    first = cf.dealer_unpack(client, key, "whole", codes)
+    retry = cf.dealer_unpack(client, key, "whole", codes)
     assert _ok(first)["results"][0]["released"] == 24
     assert retry.headers.get("Idempotent-Replayed") == "true" and _ok(retry) == _ok(first)
     for body in ({"mode": "all", "codes": codes}, {"mode": "whole", "codes": []}, {"mode": "whole"}):

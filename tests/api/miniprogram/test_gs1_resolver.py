@@ -2,34 +2,20 @@
 for machines, 404s with a JSON body for what is not ours, and its rate limit."""
 from __future__ import annotations
 
-from datetime import date
 from urllib.parse import urlsplit
 
-import pytest
 import sqlalchemy as sa
 
-from app import gs1
 from app.consumers.models import ConsumerScan
 from app.db import transaction
 from app.extensions import db
 from app.units.models import Unit, UnitStatus
 from tests.masterdata_factories import make_factory, make_product
 from tests.production_factories import make_production_lot
+from tests.resolver_factories import BROWSER, LINKSET, tea  # noqa: F401 - the fixture
 from tests.unit_factories import commission, issue, serial, set_units
 
-BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
-LINKSET = {"Accept": "application/linkset+json"}
 VOC = "https://gs1.org/voc/"
-
-
-@pytest.fixture
-def tea():
-    body = "690123456789"  # a GTIN-13 without its check digit
-    gtin13 = body + str(gs1.check_digit(body))
-    product = make_product(name="Jasmine Tea", specification="250 g", gtin=gtin13)
-    lot = make_production_lot(product_id=product.id, factory_id=make_factory(region_code="330106000000").id,
-                              lot_no="L2026-03", expiry_date=date(2027, 3, 2))
-    return {"gtin13": gtin13, "gtin": "0" + gtin13, "product": product, "items": commission(lot, 2)}
 
 
 def path_of(response) -> str:
