@@ -91,9 +91,9 @@ class WarehouseMove:
     def stock(self, units: list) -> None:
         """Count a new pallet in warehouse A's stock (dated today) and write its bare rows."""
         from app.extensions import db
-        from app.units import unit_rows
+        from app.units import stock_moves
 
-        unit_rows.adjust_stock(unit_rows.stock_deltas({}, units))
+        stock_moves.adjust_stock(stock_moves.stock_deltas({}, units))
         db.session.execute(self.bare.insert(), [
             {"serial": u.serial, "location_kind": "warehouse", "location_id": self.place_id, "in_transit": False}
             for u in units])

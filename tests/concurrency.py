@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from app.db import transaction
 from app.extensions import db
-from app.units import unit_rows
+from app.units import code_reader
 
 
 def at_once(app, *calls: Callable, each_in_transaction: bool = False) -> list:
@@ -64,11 +64,11 @@ def meeting_in(module, name: str, parties: int = 2) -> Iterator[None]:
 def race_reading_batches(app, monkeypatch, calls) -> tuple[list, list]:
     """Each call in its own thread and transaction; all read their codes' batches together, then go for
     the units' locks (an unpack locks in several steps: a meeting at each would hold up the winner)."""
-    ready, covering = threading.Barrier(len(calls), timeout=10), unit_rows.BatchIndex.covering
+    ready, covering = threading.Barrier(len(calls), timeout=10), code_reader.BatchIndex.covering
 
     def together(serials):
         ready.wait()
         return covering(serials)
 
-    monkeypatch.setattr(unit_rows.BatchIndex, "covering", together)  # undone as the classmethod it was
+    monkeypatch.setattr(code_reader.BatchIndex, "covering", together)  # undone as the classmethod it was
     return results_and_errors(at_once(app, *calls, each_in_transaction=True))

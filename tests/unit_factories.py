@@ -14,7 +14,7 @@ from app.codes import service as codes
 from app.codes.models import CodeBatch, Level
 from app.db import transaction, utcnow
 from app.extensions import db
-from app.units import scan_facts, unit_rows
+from app.units import scan_facts, stock_moves, unit_rows
 from app.units.models import EventKind, LocationKind, Unit, UnitStatus
 from tests.masterdata_factories import ACTOR
 
@@ -109,11 +109,11 @@ def receive(codes_: list[str], *, warehouse_id: int, at: datetime = SCANNED + ti
     with transaction():
         units = unit_rows.load_units(roots)
         units.update(unit_rows.subtree(roots))
-        before = {s: unit_rows.stock_key(u) for s, u in units.items()}
+        before = {s: stock_moves.stock_key(u) for s, u in units.items()}
         for unit in units.values():
             unit.location_kind, unit.location_id, unit.in_transit = LocationKind.WAREHOUSE, warehouse_id, False
         unit_rows.save_units(units.values(), ["location_kind", "location_id", "in_transit"])
-        unit_rows.adjust_stock(unit_rows.stock_deltas(before, units.values()))
+        stock_moves.adjust_stock(stock_moves.stock_deltas(before, units.values()))
         unit_rows.write_events([unit_rows.event_row(
             kind=EventKind.RECEIVE, serial=s, occurred_at=at, recorded_at=now,
             location_kind=LocationKind.WAREHOUSE, location_id=warehouse_id, source=SOURCE) for s in roots])

@@ -28,7 +28,7 @@ from app.extensions import db
 from app.masterdata import refs
 from app.masterdata.models import Store
 from app.reports import facts, rollups
-from app.units import unit_rows
+from app.units import code_reader, stock_moves, unit_rows
 from app.units.models import EventKind, UnitStatus
 from app.webhooks.service import emit
 
@@ -85,7 +85,7 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
         mode, scanned_roots = ReceiptMode.WHOLE, [s for s in roots if s in tree]
     else:
         mode, scanned_roots = ReceiptMode.SCANNED, []
-    reader = unit_rows.CodeReader()
+    reader = code_reader.CodeReader()
     reader.prefetch(str(text) for text in [*(codes or ()), *damaged])
     seen: set[int] = set()
     for text, is_damaged in [*((c, False) for c in (codes or ())), *((c, True) for c in damaged)]:
@@ -125,11 +125,11 @@ def confirm_receipt(*, actor_label: str, receiver_kind, receiver_id: int, shipme
 
     # The received units (and the cases and pallets they came in) are now the receiver's.
     moved = [u for u in covered.values() if u.serial in received or u.level is not Level.ITEM and arriving(u)]
-    before = {u.serial: unit_rows.stock_key(u) for u in moved}
+    before = {u.serial: stock_moves.stock_key(u) for u in moved}
     for unit in moved:
         unit.location_kind, unit.location_id, unit.in_transit = place, receiver_id, False
     unit_rows.save_units(moved, ["location_kind", "location_id", "in_transit"])
-    unit_rows.adjust_stock(unit_rows.stock_deltas(before, moved))
+    stock_moves.adjust_stock(stock_moves.stock_deltas(before, moved))
     order = shipment.order
     data = {"shipment_id": shipment.id, "order_id": shipment.order_id,
             "order_no": order.order_no if order is not None else None}

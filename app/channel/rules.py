@@ -2,7 +2,7 @@
 sentence for people)."""
 from __future__ import annotations
 
-from app.units import unit_rows
+from app.units import code_reader
 
 MAX_SCAN_CODES = 1000  # codes a shipment scan (or a dealer's unpack) sends
 MAX_RECEIPT_CODES = 5000  # codes a receipt scans (and as many damaged ones)
@@ -11,7 +11,7 @@ MAX_RECEIPT_CODES = 5000  # codes a receipt scans (and as many damaged ones)
 REASONS = {
     "forged": "This is not a code of ours.",
     "unknown": "This code was never issued.",
-    unit_rows.EPC_UNKNOWN: unit_rows.EPC_UNKNOWN_MESSAGE,
+    code_reader.EPC_UNKNOWN: code_reader.EPC_UNKNOWN_MESSAGE,
     "voided": "This code's batch was voided.",
     "not_commissioned": "This code was never put on a product.",
     "not_in_my_stock": "This is not in your stock (elsewhere, in transit, or packed inside a case or pallet: "

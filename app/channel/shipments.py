@@ -32,7 +32,7 @@ from app.db import utcnow
 from app.extensions import db
 from app.masterdata import refs
 from app.masterdata.models import Dealer, Status, Store, store_dealers
-from app.units import scan_facts, unit_rows
+from app.units import code_reader, scan_facts, stock_moves, unit_rows
 from app.units.models import EventKind, LocationKind, Unit, UnitStatus
 from app.webhooks.service import emit
 
@@ -195,18 +195,18 @@ def scan(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int, c
     now = utcnow()
     results: list[ScanResult | None] = [None] * len(codes)
 
-    reader = unit_rows.CodeReader()
+    reader = code_reader.CodeReader()
     reader.prefetch(str(text) for text in codes)
-    decoded: dict[int, unit_rows.Decoded] = {}
+    decoded: dict[int, code_reader.Decoded] = {}
     for i, text in enumerate(codes):
         code = reader.read(str(text))
         if isinstance(code, str):
             results[i] = _refused(i, str(text), code)
         else:
             decoded[i] = code
-    batches = unit_rows.BatchIndex.covering(d.serial for d in decoded.values())
+    batches = code_reader.BatchIndex.covering(d.serial for d in decoded.values())
     for i in list(decoded):
-        reason = unit_rows.issue_reason(batches.batch_of(decoded[i]))
+        reason = code_reader.issue_reason(batches.batch_of(decoded[i]))
         if reason:
             results[i] = _refused(i, decoded.pop(i).code, reason)
 
@@ -427,7 +427,7 @@ def ship(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int,
             location_kind=origin, location_id=shipment.shipper_id, source=actor_label[:64],
             data={**data, "to": {"kind": target.value, "id": shipment.receiver_id, "in_transit": True},
                   "units": scan_row.items}))
-    before = {s: unit_rows.stock_key(u) for s, u in moved.items()}
+    before = {s: stock_moves.stock_key(u) for s, u in moved.items()}
     for unit in moved.values():
         unit.location_kind, unit.location_id, unit.in_transit = target, shipment.receiver_id, True
     unit_rows.save_units(moved.values(), ["location_kind", "location_id", "in_transit"])
@@ -436,7 +436,7 @@ def ship(*, actor_label: str, shipper_kind, shipper_id: int, shipment_id: int,
         for chunk in unit_rows.key_chunks(moved):
             db.session.execute(sa.update(Unit).where(unit_rows.one_of(Unit.serial, chunk))
                                .values(last_dealer_id=shipment.receiver_id))
-    unit_rows.adjust_stock(unit_rows.stock_deltas(before, moved.values()))
+    stock_moves.adjust_stock(stock_moves.stock_deltas(before, moved.values()))
     unit_rows.write_events(events, units=units)
     db.session.execute(sa.update(ShipmentUnit).where(ShipmentUnit.shipment_id == shipment.id)
                        .values(open_serial=None))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from app.retail.errors import SaleCodeInvalid, SaleRefused
-from app.units.unit_rows import EPC_UNKNOWN, EPC_UNKNOWN_MESSAGE
+from app.units.code_reader import EPC_UNKNOWN, EPC_UNKNOWN_MESSAGE
 
 # Sale-scan refusals by reason: (HTTP error class, sentence).
 FORGED = "forged"

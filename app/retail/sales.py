@@ -30,7 +30,7 @@ from app.retail.models import LedgerEntry, SaleScan
 from app.retail.reward_rules import best_rule
 from app.retail.stores import actor_label, current_store
 from app.units import rules as unit_rules
-from app.units import unit_rows
+from app.units import code_reader, stock_moves, unit_rows
 from app.units.models import EventKind, LocationKind, UnitStatus
 from app.webhooks.service import emit
 
@@ -57,10 +57,10 @@ def sale_scan(*, user: AppUser, store_id: int, code: str, scanned_at: datetime |
     if unit_rules.scan_time_invalid(scanned_at, now) or scanned_at < now - SALE_MAX_AGE:
         raise rules.refuse_sale(rules.SCAN_TIME_INVALID)
 
-    decoded = unit_rows.CodeReader().read(code)
+    decoded = code_reader.CodeReader().read(code)
     if isinstance(decoded, str):
         raise rules.refuse_sale(decoded)
-    reason = unit_rows.issue_reason(unit_rows.BatchIndex.covering([decoded.serial]).batch_of(decoded))
+    reason = code_reader.issue_reason(code_reader.BatchIndex.covering([decoded.serial]).batch_of(decoded))
     if reason:
         raise rules.refuse_sale(reason)
 
@@ -141,7 +141,7 @@ def _check_sellable(unit: unit_rows.UnitState) -> None:
 def _move_to_consumer(unit: unit_rows.UnitState, parent: unit_rows.UnitState | None, *, store_id: int,
                       sale: SaleScan, origin: dict, now: datetime, source: str) -> None:
     """The unit leaves for a consumer (taken out of its case if packed), with its SELL event."""
-    before = {unit.serial: unit_rows.stock_key(unit)}
+    before = {unit.serial: stock_moves.stock_key(unit)}
     events = []
     if parent is not None:
         events.append(unit_rows.event_row(
@@ -153,7 +153,7 @@ def _move_to_consumer(unit: unit_rows.UnitState, parent: unit_rows.UnitState | N
         unit.parent_serial = None
     unit.location_kind, unit.location_id, unit.in_transit = LocationKind.CONSUMER, store_id, False
     unit_rows.save_units([unit], ["location_kind", "location_id", "in_transit", "parent_serial"])
-    unit_rows.adjust_stock(unit_rows.stock_deltas(before, [unit]))
+    stock_moves.adjust_stock(stock_moves.stock_deltas(before, [unit]))
     events.append(unit_rows.event_row(
         kind=EventKind.SELL, serial=unit.serial, lot_id=unit.lot_id, occurred_at=sale.scanned_at, recorded_at=now,
         location_kind=LocationKind.STORE, location_id=store_id, source=source,

@@ -1,7 +1,7 @@
 """Stock positions of every holder (warehouse, dealer, store) and their daily outflow.
 
 Both tables are changed only by atomic increments in the transaction that moves the units
-(``app.units.unit_rows.adjust_stock``), in key order: positions first, then outflow, each sorted.
+(``app.units.stock_moves.adjust_stock``), in key order: positions first, then outflow, each sorted.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class HolderKind(str, enum.Enum):
 class StockPosition(db.Model):
     """How many items of a lot a holder received on a day and holds now: always the count of such units.
 
-    An item counts when it is active, at the holder and not in transit (``unit_rows.stock_key``);
+    An item counts when it is active, at the holder and not in transit (``stock_moves.stock_key``);
     ``received_on`` is the China day it arrived at this holder (``units.received_on``), for ageing.
     """
 

@@ -1,7 +1,7 @@
 """Reading channel stock (positions with their age and days of stock), and checking or rebuilding it from the units.
 
-The positions are kept by the writers that move units (``app.units.unit_rows.adjust_stock``); these
-reads never count units. Ages and the outflow window are in China days (``unit_rows.today``).
+The positions are kept by the writers that move units (``app.units.stock_moves.adjust_stock``); these
+reads never count units. Ages and the outflow window are in China days (``stock_moves.today``).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from app.masterdata.rules import region_prefix
 from app.masterdata.service import dealer_ids_in, store_ids_in, warehouse_ids_in
 from app.production.models import ProductionLot
 from app.stock.models import HolderKind, StockOutflow, StockPosition
-from app.units import unit_rows
+from app.units import stock_moves
 from app.units.models import LocationKind, Unit, UnitStatus
 
 DEFAULT_DAYS, MAX_DAYS = 30, 365
@@ -167,7 +167,7 @@ def positions(*, wanted: Filters, days: int = DEFAULT_DAYS, today: date | None =
     its end; names, regions and the outflow are looked up for that page's rows only.
     """
     _check_days(days)
-    today = today or unit_rows.today()
+    today = today or stock_moves.today()
     select = (sa.select(*_KEY, *_figures(today))
               .where(StockPosition.quantity > 0, *_keyed(StockPosition, wanted))
               .group_by(*_KEY).order_by(*_KEY))
@@ -234,7 +234,7 @@ def summary(*, wanted: Filters, group: str, days: int = DEFAULT_DAYS, region_lev
     if errors:
         raise StockQueryInvalid(errors=errors)
     _check_days(days)
-    today = today or unit_rows.today()
+    today = today or stock_moves.today()
     # SQL sums at the answer's level: per holder (and product, when grouping by it) inside, then by the
     # group around it, counting the holders; a region's groups are folded here from the holders' rows.
     # Never a row per holder, product and lot back to Python.
@@ -313,7 +313,7 @@ _HOLDING = (LocationKind.WAREHOUSE, LocationKind.DEALER, LocationKind.STORE)
 
 
 def _in_stock():
-    """The units ``unit_rows.stock_key`` counts, as SQL."""
+    """The units ``stock_moves.stock_key`` counts, as SQL."""
     return (Unit.level == Level.ITEM, Unit.status == UnitStatus.ACTIVE, Unit.in_transit.is_(False),
             Unit.location_kind.in_(_HOLDING), Unit.lot_id.is_not(None))
 
@@ -363,7 +363,7 @@ def _sortable(key: tuple) -> tuple:
 def date_undated(*, today: date | None = None) -> int:
     """Date today the items in stock without a day received (moved before the days were kept); how many."""
     return db.session.execute(sa.update(Unit).where(*_in_stock(), Unit.received_on.is_(None))
-                              .values(received_on=today or unit_rows.today())).rowcount
+                              .values(received_on=today or stock_moves.today())).rowcount
 
 
 def lock_for_rebuild() -> None:

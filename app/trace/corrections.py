@@ -15,7 +15,7 @@ from app.trace.errors import (CorrectionItemsOnly, CorrectionWrongProduct, LotUn
                               UnitNotCommissioned, UnitVoided)
 from app.trace.resolution import SerialCodes, issued_resolution
 from app.trace.timeline import TimelineEntry, entries_of, label_chain
-from app.units import unit_rows
+from app.units import stock_moves, unit_rows
 from app.units.models import Event, EventKind, UnitStatus
 
 
@@ -48,11 +48,11 @@ def correct_unit_lot(*, actor: Actor, code: str, lot_id: int, reason: str) -> Co
     commissioned = db.session.scalar(
         sa.select(Event).where(Event.serial.in_(label_chain(unit.serial, forward=False)),
                                Event.kind == EventKind.COMMISSION).order_by(Event.id.desc()).limit(1))
-    before = {unit.serial: unit_rows.stock_key(unit)}
+    before = {unit.serial: stock_moves.stock_key(unit)}
     old_lot = unit.lot_id
     unit.lot_id = lot.id
     unit_rows.save_units([unit], ["lot_id"])
-    unit_rows.adjust_stock(unit_rows.stock_deltas(before, [unit]))
+    stock_moves.adjust_stock(stock_moves.stock_deltas(before, [unit]))
     now = utcnow()
     event = Event(**unit_rows.event_row(
         kind=EventKind.CORRECT, serial=unit.serial, lot_id=lot.id, occurred_at=now, recorded_at=now,

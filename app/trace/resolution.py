@@ -11,7 +11,7 @@ from app.codes.errors import CodeNotFound
 from app.codes.models import CodeBatch
 from app.extensions import db
 from app.masterdata.models import Dealer, ProductionLine, Store, Warehouse
-from app.units import unit_rows
+from app.units import code_reader, unit_rows
 from app.units.models import LocationKind, Unit
 
 
@@ -88,8 +88,8 @@ def issued_resolution(code: str):
     forged, malformed or never issued code, or a tag bound to none."""
     resolution = codes.resolve_code(code)
     if resolution.status in ("malformed", "forged"):
-        bound = unit_rows.CodeReader().read(code)
-        if isinstance(bound, unit_rows.Decoded):
+        bound = code_reader.CodeReader().read(code)
+        if isinstance(bound, code_reader.Decoded):
             resolution = codes.resolve_code(bound.code)
     if resolution.batch is None:
         reasons = {"forged": "The code fails its check: it is forged or mistyped.",

@@ -34,7 +34,7 @@ from app.masterdata import refs
 from app.masterdata.models import Product
 from app.production.models import LotStatus, ProductionLot
 from app.reports import facts, rollups
-from app.units import line_sessions, packing, rules, unit_rows
+from app.units import code_reader, line_sessions, packing, rules, stock_moves, unit_rows
 from app.units.line_records import (
     MAX_CODES_PER_RECORD, MAX_RECORDS, Commission, Pack, Record, Remove, Replace, Result, Scrap, Unpack, as_records,
 )
@@ -140,7 +140,7 @@ class _Engine:
         # records are applied: neither needs the other's result until write().
         self.meanwhile = meanwhile
         self.source, self.records, self.now = source, records, utcnow()
-        self.reader = unit_rows.CodeReader(epcs=False)  # records name codes; EPCs only as epc/parent_epc
+        self.reader = code_reader.CodeReader(epcs=False)  # records name codes; EPCs only as epc/parent_epc
         self.issued: dict[str, tuple | str] = {}
         self.plain_batches: dict = {}  # CodeBatch -> _Batch
         self.units: dict[int, unit_rows.UnitState] = {}
@@ -201,10 +201,10 @@ class _Engine:
         # Each distinct code is decoded once, then checked against its batch once.
         read = self.reader.read
         decoded = {text: read(text) for text in texts}
-        serials = {code.serial for code in decoded.values() if type(code) is unit_rows.Decoded}
+        serials = {code.serial for code in decoded.values() if type(code) is code_reader.Decoded}
         self.meanwhile.wait()  # the database is ours again
         self.applied, self.prior = outcomes.result()
-        self.batches = unit_rows.BatchIndex.covering(serials)
+        self.batches = code_reader.BatchIndex.covering(serials)
         issue = self._issue
         self.issued = {text: issue(code) for text, code in decoded.items()}
         roots_with_children = self._serials(roots_with_children, decoded)
@@ -230,7 +230,7 @@ class _Engine:
             units.update(unit_rows.load_units(parents))
         self.saved = {serial: _saved(unit) for serial, unit in units.items()}
         for serial, unit in units.items():
-            self.before[serial] = unit_rows.stock_key(unit)
+            self.before[serial] = stock_moves.stock_key(unit)
             if unit.parent_serial is not None:
                 self.children[unit.parent_serial].add(serial)
 
@@ -253,12 +253,12 @@ class _Engine:
         corrected = {r.corrects for r in self.records if r.corrects is not None}
         self.corrected = self._event_ids(corrected) if corrected else {}
 
-    def _issue(self, decoded: unit_rows.Decoded | str) -> tuple[unit_rows.Decoded, _Batch] | str:
+    def _issue(self, decoded: code_reader.Decoded | str) -> tuple[code_reader.Decoded, _Batch] | str:
         """A decoded code with its batch, or why it can't be used (forged, unknown, voided)."""
-        if type(decoded) is not unit_rows.Decoded:
+        if type(decoded) is not code_reader.Decoded:
             return rules.FORGED
         batch = self.batches.batch_of(decoded)
-        reason = unit_rows.issue_reason(batch)
+        reason = code_reader.issue_reason(batch)
         if reason:
             return reason
         plain = self.plain_batches.get(batch)
@@ -268,14 +268,14 @@ class _Engine:
 
     @staticmethod
     def _serials(texts: set[str], decoded: dict) -> set[int]:
-        return {code.serial for text in texts if type(code := decoded[text]) is unit_rows.Decoded}
+        return {code.serial for text in texts if type(code := decoded[text]) is code_reader.Decoded}
 
     def _range(self, record: Commission) -> tuple | str:
         first, last = self.reader.read(record.code), self.reader.read(record.last_code)
-        if type(first) is not unit_rows.Decoded or type(last) is not unit_rows.Decoded:
+        if type(first) is not code_reader.Decoded or type(last) is not code_reader.Decoded:
             return rules.FORGED
         batch = self.batches.batch_of(first)
-        reason = unit_rows.issue_reason(batch)
+        reason = code_reader.issue_reason(batch)
         if reason:
             return reason
         if (not batch.holds(last.serial) or last.key_version != first.key_version
@@ -353,7 +353,7 @@ class _Engine:
             self.meanwhile.submit(unit_rows.write_events, self.events)
             self.events = []
 
-    def _issued(self, text: str) -> tuple[unit_rows.Decoded, _Batch]:
+    def _issued(self, text: str) -> tuple[code_reader.Decoded, _Batch]:
         """(decoded code, its batch) of an issued code; rejected when forged, unknown or voided."""
         found = self.issued[text]  # prepare() resolved every code the records name
         if type(found) is str:
@@ -624,7 +624,7 @@ class _Engine:
         unit_rows.insert_units(self.new.values())
         unit_rows.bind_epcs(self.new_epcs)
         self._save_changes()
-        unit_rows.adjust_stock(unit_rows.stock_deltas(self.before, [*self.changed.values(), *self.new.values()]))
+        stock_moves.adjust_stock(stock_moves.stock_deltas(self.before, [*self.changed.values(), *self.new.values()]))
         self._write_outcomes()
 
     def _save_changes(self) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from app.codes.models import Level
 from app.db import utcnow
-from app.units import rules, unit_rows
+from app.units import code_reader, rules, unit_rows
 from app.units.models import EventKind, UnitStatus
 
 WHOLE, PARTIAL = "whole", "partial"
@@ -110,22 +110,22 @@ def unpack_held(*, source: str, records: list[dict],
     now = utcnow()
     results: list[Result | None] = [None] * len(records)
     applied = unit_rows.applied_record_ids(source, [r["record_id"] for r in records if r.get("record_id")])
-    reader = unit_rows.CodeReader()
+    reader = code_reader.CodeReader()
     texts = {r["code"] for r in records} | {r["parent"] for r in records if r.get("parent")}
     decoded = {text: reader.read(text) for text in texts}
-    batches = unit_rows.BatchIndex.covering(d.serial for d in decoded.values() if type(d) is unit_rows.Decoded)
+    batches = code_reader.BatchIndex.covering(d.serial for d in decoded.values() if type(d) is code_reader.Decoded)
 
     def serial_of(text: str) -> int:
         code = decoded[text]
-        if type(code) is not unit_rows.Decoded:
+        if type(code) is not code_reader.Decoded:
             raise Refused(code)
-        reason = unit_rows.issue_reason(batches.batch_of(code))
+        reason = code_reader.issue_reason(batches.batch_of(code))
         if reason:
             raise Refused(reason)
         return code.serial
 
     # Lock the scanned units, then what the whole unpacks take out and the parents partial ones leave.
-    wanted = {d.serial for d in decoded.values() if type(d) is unit_rows.Decoded}
+    wanted = {d.serial for d in decoded.values() if type(d) is code_reader.Decoded}
     units = unit_rows.load_units(wanted)
     parents = {u.parent_serial for u in units.values() if u.parent_serial is not None}
     units.update(unit_rows.load_units(parents - units.keys()))

@@ -1,180 +1,37 @@
-"""Bulk reads and writes every unit use case shares: decode codes, lock units, write events and state.
+"""Bulk reads and writes of unit rows every unit use case shares: lock units, write events and state.
 
 The line upload moves a hundred thousand records per request, so these work on plain rows in
 chunks (Core statements, no ORM objects): one locking read per chunk, one multi-row insert of
 events, one multi-row upsert of unit state. Units are always locked in serial order, so two
-transactions that touch the same units queue up instead of deadlocking.
+transactions that touch the same units queue up instead of deadlocking. Codes are read by
+``app.units.code_reader``; the stock the units' moves change is kept by ``app.units.stock_moves``.
 """
 from __future__ import annotations
 
-import bisect
 import contextvars
 import enum
-import hmac
 import operator
-import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime, timezone
-from typing import Callable, Iterable, Mapping, NamedTuple
+from typing import Callable, Iterable, Mapping
 
 import msgspec
 import sqlalchemy as sa
 
-from app import rfid
-from app.codes.format import ALPHABET, CODE_LENGTH, MAC_BITS, MAX_SERIAL, SERIAL_BITS, normalise
-from app.codes.models import BatchStatus, CodeBatch, Level
-from app.codes.service import keyring
-from app.db import upsert, utcnow
+from app.codes.models import Level
+from app.db import utcnow
 from app.extensions import db
 from app.identity.service import Actor
 from app.reports import facts, rollups
 from app.units import scan_facts
 from app.units.models import EpcBinding, Event, LocationKind, Unit, UnitStatus
-from app.platform.clock import china_day
-from app.stock.models import HolderKind, StockOutflow, StockPosition
 
 CHUNK = 5000
-_CODE = re.compile(f"[{ALPHABET}]{{{CODE_LENGTH}}}")
-# Crockford digits to the digits int(x, 32) reads: the parse runs in C.
-_TO_BASE32 = str.maketrans(ALPHABET, "0123456789abcdefghijklmnopqrstuv")
-_MAC_MASK = (1 << MAC_BITS) - 1
-EPC_UNKNOWN = "epc_unknown"  # a read of an RFID tag (EPC or TID) that is bound to no code
-EPC_UNKNOWN_MESSAGE = "This RFID tag (EPC or TID) is bound to no code."
 
 
 def source_of(actor: Actor) -> str:
     """The events' ``source`` for an actor: the namespace of its record ids."""
     return f"{actor.kind}:{actor.id if actor.id is not None else actor.name}"
-
-
-# --- codes --------------------------------------------------------------------------------------
-
-class Decoded(msgspec.Struct, frozen=True, gc=False):
-    """A code that verifies: its canonical text, key version and serial."""
-
-    code: str
-    key_version: int
-    serial: int
-
-
-class CodeReader:
-    """Decodes many codes fast, remembering each (a parent code is scanned once per child).
-
-    An RFID read (an SGTIN-96 EPC or a TID, as hex) reads as the code it is bound to: every scan
-    path that reads codes through here takes EPCs too. ``epcs=False`` reads codes only, without the
-    database (the line engine decodes while its database work runs in another thread).
-    """
-
-    def __init__(self, *, epcs: bool = True):
-        self._ring = keyring()
-        self._versions = self._ring.versions
-        self._seen: dict[str, Decoded | str] = {}
-        self._epcs = epcs
-
-    def read(self, text: str) -> Decoded | str:
-        """The decoded code, or the reason it is refused: "forged" (malformed, unknown key, bad MAC),
-        "epc_unknown" (an EPC or TID bound to no code)."""
-        known = self._seen.get(text)
-        if known is not None:
-            return known
-        # Printed codes arrive canonical; only a code typed by a person needs normalising. Whether
-        # it did is a flag, not `code is not text`: normalising "!" can give back the same object.
-        canonical = _CODE.fullmatch(text) is not None
-        code = text if canonical else normalise(text)
-        if not canonical and not _CODE.fullmatch(code):
-            result: Decoded | str = "forged"
-        else:
-            value = int(code.translate(_TO_BASE32), 32)
-            version, serial = value >> (SERIAL_BITS + MAC_BITS), (value >> MAC_BITS) & MAX_SERIAL
-            if version not in self._versions or not hmac.compare_digest(
-                    self._ring.mac(version, serial).to_bytes(6, "big"), (value & _MAC_MASK).to_bytes(6, "big")):
-                result = "forged"
-            else:
-                result = Decoded(code, version, serial)
-        if result == "forged" and self._epcs and rfid.looks_like_epc(text):
-            result = self._bound(text)
-        if len(self._seen) < 1_000_000:
-            self._seen[text] = result
-        return result
-
-    def prefetch(self, texts: Iterable[str]) -> None:
-        """Resolve the EPCs among many texts in one query per chunk (the scans of an RFID portal)."""
-        if not self._epcs:
-            return
-        wanted: dict[str, list[str]] = {}
-        for text in texts:
-            # What has a code's shape is read as a code first (read() tries it as a tag if it fails).
-            if text not in self._seen and rfid.looks_like_epc(text) and not _CODE.fullmatch(normalise(text)):
-                try:
-                    wanted.setdefault(rfid.parse_epc(text).hex, []).append(text)
-                except rfid.EpcInvalid:
-                    pass  # read() refuses it as forged
-        for chunk in _chunks(sorted(wanted)):
-            for epc, serial, version in db.session.execute(
-                    sa.select(EpcBinding.epc, Unit.serial, Unit.key_version)
-                    .join(Unit, Unit.serial == EpcBinding.serial).where(EpcBinding.epc.in_(chunk))):
-                for text in wanted.pop(epc, ()):
-                    self._seen[text] = self._decoded(serial, version)
-        for texts_left in wanted.values():
-            for text in texts_left:
-                self._seen[text] = EPC_UNKNOWN
-
-    def _bound(self, text: str) -> Decoded | str:
-        try:
-            epc = rfid.parse_epc(text)
-        except rfid.EpcInvalid:
-            return "forged"
-        row = db.session.execute(sa.select(Unit.serial, Unit.key_version)
-                                 .join(EpcBinding, EpcBinding.serial == Unit.serial)
-                                 .where(EpcBinding.epc == epc.hex)).first()
-        return EPC_UNKNOWN if row is None else self._decoded(*row)
-
-    def _decoded(self, serial: int, version: int) -> Decoded | str:
-        if version not in self._versions:
-            return "forged"  # its key was retired: its code no longer verifies either
-        return Decoded(self._ring.encode(serial, version), version, serial)
-
-
-class BatchIndex:
-    """The code batches holding a set of serials, found by bisection (batches are serial ranges)."""
-
-    def __init__(self, batches: list[CodeBatch] | None = None):
-        self.batches = batches or []
-        # Plain lists: a hundred thousand look-ups shouldn't each go through ORM attributes.
-        self.starts = [b.serial_start for b in self.batches]
-        self._ends = [b.serial_start + b.count for b in self.batches]
-        self._versions = [b.key_version for b in self.batches]
-
-    @classmethod
-    def covering(cls, serials: Iterable[int]) -> "BatchIndex":
-        serials = list(serials)
-        if not serials:
-            return cls()
-        low, high = min(serials), max(serials)
-        floor = db.session.scalar(sa.select(sa.func.max(CodeBatch.serial_start))
-                                  .where(CodeBatch.serial_start <= low))
-        batches = list(db.session.scalars(
-            sa.select(CodeBatch).where(CodeBatch.serial_start >= (floor if floor is not None else low),
-                                       CodeBatch.serial_start <= high)
-            .order_by(CodeBatch.serial_start)))
-        return cls(batches)
-
-    def batch_of(self, decoded: Decoded) -> CodeBatch | None:
-        """The batch that issued this code (same key version), or None: the code was never issued."""
-        serial = decoded.serial
-        i = bisect.bisect_right(self.starts, serial) - 1
-        if i < 0 or serial >= self._ends[i] or self._versions[i] != decoded.key_version:
-            return None
-        return self.batches[i]
-
-
-def issue_reason(batch: CodeBatch | None) -> str | None:
-    """Why an issued code can't be used at all: "unknown" (never issued), "voided" (batch voided)."""
-    if batch is None:
-        return "unknown"
-    if batch.status is BatchStatus.VOIDED:
-        return "voided"
-    return None
 
 
 # --- units --------------------------------------------------------------------------------------
@@ -223,7 +80,8 @@ class UnitState(msgspec.Struct, array_like=True, gc=False):
 assert UnitState.__struct_fields__ == UNIT_FIELDS
 
 
-def _chunks(values: list, size: int = CHUNK):
+def chunks(values: list, size: int = CHUNK):
+    """The values in lists of at most ``size`` (statements' parameters stay bounded)."""
     for i in range(0, len(values), size):
         yield values[i:i + size]
 
@@ -243,13 +101,13 @@ def _select_units(column, keys: list[int], lock: bool) -> dict[int, UnitState]:
             f" WHERE {column.key} IN (SELECT k FROM JSON_TABLE(:keys, '$[*]' COLUMNS (k BIGINT PATH '$')) AS j)"
             + (" FOR UPDATE" if lock else ""))
         rows: list[UnitState] = []
-        for chunk in _chunks(keys, JSON_CHUNK):
+        for chunk in chunks(keys, JSON_CHUNK):
             document = db.session.scalar(statement, {"keys": _encode(chunk)})
             if document:
                 rows += _decode_units(document)
         rows.sort(key=_by_serial)
         return {row.serial: row for row in rows}
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         query = sa.select(*UNIT_COLUMNS).where(column.in_(chunk)).order_by(Unit.serial)
         if lock:
             query = query.with_for_update()
@@ -327,12 +185,12 @@ def save_units(units: Iterable[UnitState], fields: Iterable[str]) -> None:
             f" SET {', '.join(f'u.`{f}` = j.`{f}`' for f in fields)}, u.updated_at = :now"
         ).bindparams(sa.bindparam("now", now, type_=table.c.updated_at.type))
         row = _json_row(columns)
-        for chunk in _chunks(units, JSON_CHUNK):
+        for chunk in chunks(units, JSON_CHUNK):
             db.session.execute(statement, {"rows": _encode([row(u) for u in chunk])})
         return
     statement = (sa.update(Unit).where(Unit.serial == sa.bindparam("b_serial"))
                  .values({**{f: sa.bindparam(f"b_{f}") for f in fields}, "updated_at": now}))
-    for chunk in _chunks(units):
+    for chunk in chunks(units):
         db.session.connection().execute(
             statement, [{"b_serial": u.serial, **{f"b_{f}": getattr(u, f) for f in fields}} for u in chunk])
 
@@ -483,7 +341,7 @@ def _insert(table: sa.Table, rows: list[dict]) -> None:
     if not rows:
         return
     if not _mysql():
-        for chunk in _chunks(rows):
+        for chunk in chunks(rows):
             db.session.connection().execute(sa.insert(table), chunk)
         return
     columns = [table.c[name] for name in rows[0]]
@@ -491,7 +349,7 @@ def _insert(table: sa.Table, rows: list[dict]) -> None:
     defaults = {c: c.default.arg(None) if c.default.is_callable else c.default.arg
                 for c in table.columns
                 if c.key not in rows[0] and c.default is not None and (c.default.is_scalar or c.default.is_callable)}
-    for chunk in _chunks(rows, JSON_CHUNK):
+    for chunk in chunks(rows, JSON_CHUNK):
         first = chunk[0]
         same = [c for c in columns if _all_equal(list(map(operator.itemgetter(c.key), chunk)))]
         varying = [c for c in columns if c not in same] or [same.pop(0)]  # one row per row, always
@@ -513,7 +371,7 @@ def _insert(table: sa.Table, rows: list[dict]) -> None:
 def epc_bindings(epcs: Iterable[str]) -> dict[str, int]:
     """The serial each of these EPCs (canonical hex) is bound to, for those that are bound."""
     found: dict[str, int] = {}
-    for chunk in _chunks(sorted(set(epcs))):
+    for chunk in chunks(sorted(set(epcs))):
         found.update(db.session.execute(
             sa.select(EpcBinding.epc, EpcBinding.serial).where(EpcBinding.epc.in_(chunk))).all())
     return found
@@ -528,7 +386,7 @@ def bind_epcs(rows: list[dict]) -> None:
 def epcs_of(serials: Iterable[int]) -> dict[int, list[EpcBinding]]:
     """The EPC bindings of these serials, oldest first."""
     found: dict[int, list[EpcBinding]] = {}
-    for chunk in _chunks(sorted(set(serials))):
+    for chunk in chunks(sorted(set(serials))):
         for binding in db.session.scalars(sa.select(EpcBinding).where(EpcBinding.serial.in_(chunk))
                                           .order_by(EpcBinding.bound_at, EpcBinding.epc)):
             found.setdefault(binding.serial, []).append(binding)
@@ -571,7 +429,7 @@ def one_of(column, keys: list):
 
 def key_chunks(keys: Iterable) -> Iterable[list]:
     """Sorted distinct keys in chunks sized for ``one_of``."""
-    return _chunks(sorted(set(keys)), JSON_CHUNK if _mysql() else CHUNK)
+    return chunks(sorted(set(keys)), JSON_CHUNK if _mysql() else CHUNK)
 
 
 def applied_record_ids(source: str, record_ids: Iterable[str]) -> set[str]:
@@ -581,109 +439,3 @@ def applied_record_ids(source: str, record_ids: Iterable[str]) -> set[str]:
         found.update(db.session.scalars(
             sa.select(Event.record_id).where(Event.source == source, one_of(Event.record_id, chunk))))
     return found
-
-
-# --- stock --------------------------------------------------------------------------------------
-
-_HOLDERS = {LocationKind.WAREHOUSE: HolderKind.WAREHOUSE, LocationKind.DEALER: HolderKind.DEALER,
-            LocationKind.STORE: HolderKind.STORE}
-
-
-class StockKey(NamedTuple):
-    """The stock position an item counts in: who holds it, what it is, the day it arrived there."""
-
-    holder_kind: HolderKind
-    holder_id: int
-    product_id: int
-    lot_id: int
-    received_on: date | None
-
-
-def stock_key(unit: UnitState) -> StockKey | None:
-    """The position an item counts in, or None (not an item, not at a holder, in transit, gone)."""
-    holder = _HOLDERS.get(unit.location_kind)
-    if (holder is None or unit.level is not Level.ITEM or unit.status is not UnitStatus.ACTIVE
-            or unit.in_transit or unit.lot_id is None):
-        return None
-    return StockKey(holder, unit.location_id, unit.product_id, unit.lot_id, unit.received_on)
-
-
-def today() -> date:
-    """The China day stock moves are dated by (received, outflow)."""
-    return china_day(utcnow())
-
-
-class StockMoves:
-    """What a move of units does to stock: positions and outflow to add to, items dated as received.
-
-    ``stock_deltas`` makes it, ``adjust_stock`` writes it in the mover's transaction.
-    """
-
-    def __init__(self):
-        self.positions: dict[StockKey, int] = {}
-        self.outflow: dict[tuple, int] = {}  # (holder kind, holder id, product, lot, day) -> items
-        self.arrived: list[UnitState] = []  # items whose received_on was set: written back
-
-    def add(self, key: StockKey, delta: int) -> None:
-        self.positions[key] = self.positions.get(key, 0) + delta
-
-
-def stock_deltas(before: dict[int, StockKey | None], after: Iterable[UnitState], *,
-                 on: date | None = None) -> StockMoves:
-    """The stock changes between units' keys before (serial -> stock_key) and their states now.
-
-    An item that arrives at a holder (it counted nowhere, or at another holder) is dated ``on``
-    (today): the day it was received, for ageing. One that stays keeps its day (packed, unpacked, its
-    lot corrected; a replacing label takes the replaced one's key in ``before``). An item that leaves
-    a holder's stock in transit (shipped) or to a consumer (sold) counts in that holder's outflow; one
-    scrapped or voided does not. Leaving, an item keeps its old day: nothing reads it until it arrives.
-    """
-    moves = StockMoves()
-    for unit in after:
-        old, new = before.get(unit.serial), stock_key(unit)
-        if new is not None and (old is None or old[:2] != new[:2]):
-            unit.received_on = on = on or today()
-            moves.arrived.append(unit)
-            new = stock_key(unit)
-        if old == new:
-            continue
-        if old is not None:
-            moves.add(old, -1)
-            if new is None and unit.status is UnitStatus.ACTIVE and (
-                    unit.in_transit or unit.location_kind is LocationKind.CONSUMER):
-                on = on or today()
-                day = (old.holder_kind, old.holder_id, old.product_id, old.lot_id, on)
-                moves.outflow[day] = moves.outflow.get(day, 0) + 1
-        if new is not None:
-            moves.add(new, 1)
-    return moves
-
-
-def adjust_stock(moves: StockMoves) -> None:
-    """Write a move's stock changes with atomic SQL, in key order (no deadlocks): the arrivals' day
-    received, then the positions, then the outflow.
-
-    The check constraints refuse a negative quantity, so a bug can't hide as negative stock.
-    """
-    if moves.arrived:
-        save_units(moves.arrived, ["received_on"])
-    for key, delta in sorted(moves.positions.items()):
-        if delta:
-            _add(StockPosition, dict(key._asdict()), delta)
-    for (kind, holder_id, product_id, lot_id, day), delta in sorted(moves.outflow.items()):
-        _add(StockOutflow, {"holder_kind": kind, "holder_id": holder_id, "product_id": product_id,
-                            "lot_id": lot_id, "day": day}, delta)
-
-
-def _add(model, key: dict, delta: int) -> None:
-    table = model.__table__
-    if delta < 0:
-        # The row exists (the units were counted in it). An upsert would check the negative
-        # insert value against the constraint before reaching its update, on both backends.
-        result = db.session.execute(sa.update(table).where(*(table.c[k] == v for k, v in key.items()))
-                                    .values(quantity=table.c.quantity + delta))
-        if result.rowcount != 1:
-            raise RuntimeError(f"{table.name} {tuple(key.values())} was never counted; can't take {-delta}")
-        return
-    statement = upsert(table, list(key), lambda t, proposed: {"quantity": t.c.quantity + proposed.quantity})
-    db.session.execute(statement, {**key, "quantity": delta})

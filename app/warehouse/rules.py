@@ -1,7 +1,7 @@
 """Warehouse rules: why a scan is refused (machine code + a sentence)."""
 from __future__ import annotations
 
-from app.units import unit_rows
+from app.units import code_reader
 
 # --- per-record reasons (a scan upload answers them per record; the request itself succeeds) -----
 
@@ -33,7 +33,7 @@ REASONS = {
     DESTINATION_UNKNOWN: "The dealer or warehouse shipped to does not exist or is deactivated.",
     SAME_WAREHOUSE: "A transfer goes to another warehouse than the one it leaves.",
     SCAN_TIME_INVALID: "The scan time is more than 5 minutes in the future or before 2000.",
-    unit_rows.EPC_UNKNOWN: unit_rows.EPC_UNKNOWN_MESSAGE,
+    code_reader.EPC_UNKNOWN: code_reader.EPC_UNKNOWN_MESSAGE,
 }
 
 # Not a rejection: the record was applied before, or the units are already where it puts them.

@@ -4,7 +4,7 @@ A scan moves the scanned code and everything inside it, with ONE event for the s
 units inside read it in their timelines through their packing intervals). Scans are applied in
 scan-time order, each against the state the previous ones left; the units' rows, the events and
 the stock change in one transaction. Stock counts items that are active, at a holder and not in
-transit (``unit_rows.stock_key``), so every move adjusts it from the units' keys before and after
+transit (``stock_moves.stock_key``), so every move adjusts it from the units' keys before and after
 (``app.stock`` reads it).
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from app.extensions import db
 from app.identity.service import Actor
 from app.masterdata.models import Dealer, Status, Warehouse
 from app.units import rules as unit_rules
-from app.units import packing, scan_facts, unit_rows
+from app.units import code_reader, packing, scan_facts, stock_moves, unit_rows
 from app.units.models import EventKind, LocationKind, RejectedRecord, Unit, UnitStatus
 from app.warehouse import rules
 from app.warehouse.errors import ScanRecordsInvalid
@@ -92,9 +92,9 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
     first_index: dict[str, int] = {}
     copies: list[tuple[int, int]] = []
     candidates: list[int] = []
-    reader = unit_rows.CodeReader()
+    reader = code_reader.CodeReader()
     reader.prefetch(r["code"] for r in records)
-    decoded: dict[int, unit_rows.Decoded] = {}
+    decoded: dict[int, code_reader.Decoded] = {}
     for i, record in enumerate(records):
         record_id = record["record_id"]
         if record_id in applied:
@@ -114,11 +114,11 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
             decoded[i] = code
             candidates.append(i)
 
-    batches = unit_rows.BatchIndex.covering(d.serial for d in decoded.values())
+    batches = code_reader.BatchIndex.covering(d.serial for d in decoded.values())
     warehouses, dealers = _active_places(records[i] for i in candidates)
     ready: list[int] = []
     for i in candidates:
-        reason = unit_rows.issue_reason(batches.batch_of(decoded[i])) or _place_reason(records[i], warehouses, dealers)
+        reason = code_reader.issue_reason(batches.batch_of(decoded[i])) or _place_reason(records[i], warehouses, dealers)
         if reason:
             results[i] = _rejected(i, records[i], reason)
         else:
@@ -129,7 +129,7 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
     units = unit_rows.subtree(s for s, u in scanned.items() if u.level is not Level.ITEM)
     units.update(scanned)
     children = unit_rows.children_map(units.values())
-    before = {s: unit_rows.stock_key(u) for s, u in units.items()}
+    before = {s: stock_moves.stock_key(u) for s, u in units.items()}
 
     orders = WarehouseOrders(
         actor_label=source, records=[records[i] for i in ready if records[i]["action"] == OUTBOUND])
@@ -168,7 +168,7 @@ def apply_scans(*, actor: Actor, records: list[dict]) -> list[Result]:
         results[i] = Result(i, record["record_id"], rules.ACCEPTED, units=items)
 
     _write_places(changed.values())
-    unit_rows.adjust_stock(unit_rows.stock_deltas(before, changed.values()))
+    stock_moves.adjust_stock(stock_moves.stock_deltas(before, changed.values()))
     unit_rows.write_events(events, units=units)
     orders.ship()
     _keep_rejections(source, records, results)

@@ -1,6 +1,6 @@
 """Channel stock: every holder's items by product, lot and day received, their age and days of stock.
 
-A small world moved through the real services on days of our choosing (``unit_rows.today``), with the
+A small world moved through the real services on days of our choosing (``stock_moves.today``), with the
 expected figures worked out by hand below.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from app.masterdata.models import Warehouse
 from app.stock import service
 from app.stock.models import HolderKind, StockOutflow, StockPosition
 from app.trace import corrections
-from app.units import line_engine, line_sessions, unit_rows
+from app.units import line_engine, line_sessions, stock_moves
 from tests import channel_factories as cf
 from tests import unit_factories as uf
 from tests.masterdata_factories import ACTOR, DONGCHENG, XIHU, make_dealer
@@ -34,7 +34,7 @@ TODAY = D1 + timedelta(days=100)  # 2026-04-11
 def on_day(monkeypatch):
     """Set the China day the moves are dated by (and the reads count ages from)."""
     def set_day(day: date) -> None:
-        monkeypatch.setattr(unit_rows, "today", lambda: day)
+        monkeypatch.setattr(stock_moves, "today", lambda: day)
     return set_day
 
 

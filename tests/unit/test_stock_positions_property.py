@@ -27,7 +27,7 @@ from app.retail import sales
 from app.stock import service as stock
 from app.stock.models import HolderKind, StockOutflow
 from app.trace import corrections
-from app.units import line_engine, line_sessions, unit_rows
+from app.units import line_engine, line_sessions, stock_moves
 from tests import channel_factories as cf
 from tests.concurrency import at_once
 from tests.conftest import wipe_rows
@@ -180,7 +180,7 @@ class ChannelMoves(RuleBasedStateMachine):
 
 
 def test_random_channel_moves_keep_the_positions_equal_to_the_units(app, monkeypatch):
-    monkeypatch.setattr(unit_rows, "today", lambda: _clock["day"])
+    monkeypatch.setattr(stock_moves, "today", lambda: _clock["day"])
     run_state_machine_as_test(ChannelMoves, settings=settings(
         max_examples=15, stateful_step_count=20, deadline=None, database=None, phases=PHASES,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]))
@@ -209,7 +209,7 @@ def test_different_units_moved_into_one_holder_at_once_all_count(app, mariadb):
 
     db.session.rollback()  # a fresh snapshot: what the threads committed
     assert stock.check() == []
-    today = unit_rows.today()
+    today = stock_moves.today()
     assert stock.kept()[(HolderKind.STORE, shop.id, brand.product.id, brand.lot.id, today)] == 96 - 4
     assert db.session.scalar(sa.select(StockOutflow.quantity).where(
         StockOutflow.holder_kind == HolderKind.STORE, StockOutflow.holder_id == shop.id)) == 4

@@ -20,7 +20,7 @@ from app.identity.models import AuditRecord
 from app.masterdata import service as masterdata
 from app.production import service as production
 from app.trace import code_trace, corrections, lots, recalls
-from app.units import unit_rows
+from app.units import stock_moves, unit_rows
 from app.units.models import Event, EventKind, LocationKind, Unit, UnitStatus
 from app.stock.models import HolderKind, StockPosition
 from tests import unit_factories as uf
@@ -97,12 +97,12 @@ def ship(code: str, *, dealer_id: int, at) -> None:
     with transaction():
         units = unit_rows.load_units([root])
         units.update(unit_rows.subtree([root]))
-        before = {s: unit_rows.stock_key(u) for s, u in units.items()}
+        before = {s: stock_moves.stock_key(u) for s, u in units.items()}
         origin = units[root].location_id
         for unit in units.values():
             unit.location_kind, unit.location_id, unit.in_transit = LocationKind.DEALER, dealer_id, True
         unit_rows.save_units(units.values(), ["location_kind", "location_id", "in_transit"])
-        unit_rows.adjust_stock(unit_rows.stock_deltas(before, units.values()))
+        stock_moves.adjust_stock(stock_moves.stock_deltas(before, units.values()))
         unit_rows.write_events([unit_rows.event_row(
             kind=EventKind.SHIP, serial=root, occurred_at=at, recorded_at=utcnow(),
             location_kind=LocationKind.WAREHOUSE, location_id=origin, source=uf.SOURCE,
@@ -116,7 +116,7 @@ def replace(old_code: str, *, at) -> str:
     with transaction():
         old = _unit(old_code)
         children = unit_rows.children_of([old.serial])
-        before = {old.serial: unit_rows.stock_key(old)}
+        before = {old.serial: stock_moves.stock_key(old)}
         new = unit_rows.UnitState(**{**old.as_row(), "serial": new_serial, "batch_id": _batch_id(fresh),
                                  "replaces_serial": old.serial})
         old.status, old.replaced_by_serial = UnitStatus.VOIDED, new_serial
@@ -125,7 +125,7 @@ def replace(old_code: str, *, at) -> str:
         for child in children.values():
             child.parent_serial = new_serial
         unit_rows.save_units(children.values(), ["parent_serial"])
-        unit_rows.adjust_stock(unit_rows.stock_deltas(before, [old, new]))
+        stock_moves.adjust_stock(stock_moves.stock_deltas(before, [old, new]))
         data = {"old_serial": old.serial, "new_serial": new_serial}
         unit_rows.write_events([unit_rows.event_row(
             kind=EventKind.REPLACE, serial=s, occurred_at=at, recorded_at=utcnow(), source=uf.SOURCE,
@@ -145,11 +145,11 @@ def scrap(code: str, *, at) -> None:
     with transaction():
         units = unit_rows.load_units([root])
         units.update(unit_rows.subtree([root]))
-        before = {s: unit_rows.stock_key(u) for s, u in units.items()}
+        before = {s: stock_moves.stock_key(u) for s, u in units.items()}
         for unit in units.values():
             unit.status = UnitStatus.SCRAPPED
         unit_rows.save_units(units.values(), ["status"])
-        unit_rows.adjust_stock(unit_rows.stock_deltas(before, units.values()))
+        stock_moves.adjust_stock(stock_moves.stock_deltas(before, units.values()))
         unit_rows.write_events([unit_rows.event_row(
             kind=EventKind.SCRAP, serial=s, occurred_at=at, recorded_at=utcnow(), source=uf.SOURCE,
             location_kind=u.location_kind, location_id=u.location_id) for s, u in units.items()])

@@ -21,7 +21,7 @@ from app.units.models import (
 )
 from app.stock import service as stock
 from app.stock.models import HolderKind, StockPosition
-from app.units import unit_rows
+from app.units import stock_moves
 from app.warehouse import rules
 from app.warehouse.errors import ScanRecordsInvalid
 from app.warehouse.cli import warehouse as warehouse_cli
@@ -351,7 +351,7 @@ def test_check_stock_finds_a_stock_row_that_differs_from_its_units(app, world):
     with transaction():
         db.session.execute(sa.update(StockPosition).values(quantity=StockPosition.quantity + 1))
     assert stock.check() == [stock.Mismatch(HolderKind.WAREHOUSE, world.a, world.lot.product_id, world.lot.id,
-                                            unit_rows.today(), 4, 3)]
+                                            stock_moves.today(), 4, 3)]
     result = runner.invoke(warehouse_cli, ["check-stock"])
     assert result.exit_code == 1
     assert "stock 4, units 3" in result.output

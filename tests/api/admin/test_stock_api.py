@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pytest
 
 from app.identity.models import Role
-from app.units import unit_rows
+from app.units import stock_moves
 from tests import channel_factories as cf
 from tests import unit_factories as uf
 from tests.masterdata_factories import DONGCHENG, make_dealer
@@ -50,7 +50,7 @@ def test_stock_needs_a_back_office_login(client):
 def dated(monkeypatch):
     """Moves dated by a day of our choosing (then today)."""
     def set_day(day: date) -> None:
-        monkeypatch.setattr(unit_rows, "today", lambda: day)
+        monkeypatch.setattr(stock_moves, "today", lambda: day)
     return set_day
 
 

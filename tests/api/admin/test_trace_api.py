@@ -11,7 +11,7 @@ from app.extensions import db
 from app.identity.models import AuditRecord
 from app.masterdata import service as masterdata
 from app.production import service as production
-from app.units import unit_rows
+from app.units import stock_moves, unit_rows
 from app.units.models import EventKind, LocationKind
 from tests import unit_factories as uf
 from tests.masterdata_factories import ACTOR, make_dealer, make_factory, make_product
@@ -46,11 +46,11 @@ def ship(code: str, *, dealer_id: int) -> None:
     with transaction():
         units = unit_rows.load_units([root])
         units.update(unit_rows.subtree([root]))
-        before = {s: unit_rows.stock_key(u) for s, u in units.items()}
+        before = {s: stock_moves.stock_key(u) for s, u in units.items()}
         for unit in units.values():
             unit.location_kind, unit.location_id, unit.in_transit = LocationKind.DEALER, dealer_id, True
         unit_rows.save_units(units.values(), ["location_kind", "location_id", "in_transit"])
-        unit_rows.adjust_stock(unit_rows.stock_deltas(before, units.values()))
+        stock_moves.adjust_stock(stock_moves.stock_deltas(before, units.values()))
         unit_rows.write_events([unit_rows.event_row(
             kind=EventKind.SHIP, serial=root, occurred_at=T0 + timedelta(hours=1), recorded_at=utcnow(),
             location_kind=LocationKind.WAREHOUSE, location_id=units[root].location_id, source=uf.SOURCE)])
