@@ -38,13 +38,22 @@ from app.codes.models import CodeBatch
 from app.db import utcnow
 from app.epcis import hashing, identifiers, rules
 from app.extensions import db
+from app.platform.clock import BUSINESS_TZ
 from app.production.models import ProductionLot
 from app.trace.resolution import issued_resolution
 from app.trace.timeline import timeline_events
 from app.units.models import Event, EventKind, LocationKind, Unit
 
 CONTEXT = [hashing.EPCIS_CONTEXT, {"mt": "urn:matong:epcis:"}]
-TIME_ZONE_OFFSET = "+08:00"  # the business time zone (app.platform.clock.BUSINESS_TZ)
+
+
+def _offset_text(zone) -> str:
+    """A fixed time zone's offset as EPCIS writes it ("+08:00")."""
+    minutes = int(zone.utcoffset(None).total_seconds()) // 60
+    return f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+TIME_ZONE_OFFSET = _offset_text(BUSINESS_TZ)  # every event is written in the business time zone
 PER_PAGE, MAX_PER_PAGE = 30, 100
 
 BIZ_STEPS = {
