@@ -40,7 +40,7 @@ from app.campaigns.models import (
 )
 from app.consumers import blacklist, scan_log
 from app.consumers.models import BlockedConsumer, ConsumerScan, HiddenCodeProof, Verdict
-from app.consumers.service import rate_limit
+from app.consumers.counters import rate_limit
 from app.db import insert_once, upsert, utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db

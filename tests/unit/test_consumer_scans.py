@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from app.accounts.models import AppUser
 from app.channel.models import DiversionAlert, SeenKind
 from app.codes import service as codes
-from app.consumers import service
+from app.consumers import scan_text
 from app.consumers.models import CodeLeakAlert, ConsumerScan, Verdict
 from app.db import transaction
 from app.errors import DomainError
@@ -55,7 +55,7 @@ def test_the_url_forms_all_read_the_same_code(app, goods, users):
              f"http://M.EXAMPLE.COM/01/{gtin}/21/{code}", f"https://m.example.com/01/{gtin}/10/L2026-03/21/{code}",
              f"m.example.com/c/{code}/"]
     for text in forms:
-        assert service.parse_text(text).code == code, text
+        assert scan_text.parse_text(text).code == code, text
 
 
 @pytest.mark.parametrize("text", ["", "hello", "https://evil.example.com/c/0123456789ABCDEFGH",
