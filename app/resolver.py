@@ -96,7 +96,7 @@ def _base() -> str:
 
 def _limit() -> None:
     counters.rate_limit(f"gs1:resolver:ip:{request.remote_addr or '-'}",
-                       current_app.config["GS1_RESOLVER_PER_MINUTE_IP"])
+                        current_app.config["GS1_RESOLVER_PER_MINUTE_IP"])
 
 
 def _gtin(text: str) -> tuple[str, object]:

@@ -91,9 +91,9 @@ def make_prizes(count: int, app_url: str, budget_prizes: int | None = None) -> N
         with transaction():
             product, _factory, line, lot = product_line_lot(actor, sku=f"ATK-{tag}", specification="1")
             dealer = dealers.create_dealer(actor=actor, data={"name": f"Attack dealer {tag}",
-                                                                 "territory": ["330100000000"]})
+                                                              "territory": ["330100000000"]})
             shop = stores.create_store(actor=actor, data={"name": f"Attack store {tag}",
-                                                              "region_code": "330106000000"})
+                                                          "region_code": "330106000000"})
         with transaction():
             batch, _ = codes.issue_batch(actor=actor, product_id=product.id, level="item", count=count)
         keyring = codes.keyring()

@@ -126,7 +126,7 @@ def dealer_pallet(brand: Brand, dealer_id: int, *, cases_: int = 50, per_case: i
 def make_store_of(dealer_id: int, **data):
     with transaction():
         return stores.create_store(actor=ACTOR, data={"name": "Store", "region_code": "110101000000",
-                                                          "dealer_ids": [dealer_id], **data})
+                                                      "dealer_ids": [dealer_id], **data})
 
 
 def dealer_owner(mp, dealer=None, *, role: str = "owner"):

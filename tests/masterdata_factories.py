@@ -45,4 +45,4 @@ def make_dealer(**data):
 def make_store(**data):
     with transaction():
         return stores.create_store(actor=ACTOR, data={"name": f"Store {next(_counter)}",
-                                                       "region_code": DONGCHENG, **data})
+                                                      "region_code": DONGCHENG, **data})

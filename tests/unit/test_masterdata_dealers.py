@@ -105,7 +105,7 @@ def test_a_dealer_keeps_its_links_when_its_parent_is_deactivated_later(app):
     child = make_dealer(parent_id=parent.id)
     with transaction():
         store = stores.create_store(actor=ACTOR, data={"name": "Shop", "region_code": XIHU,
-                                                        "dealer_ids": [parent.id]})
+                                                       "dealer_ids": [parent.id]})
         dealers.deactivate_dealer(actor=ACTOR, dealer_id=parent.id)
     with transaction():
         dealers.update_dealer(actor=ACTOR, dealer_id=child.id, changes={"name": "Renamed",

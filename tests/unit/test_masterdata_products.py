@@ -57,7 +57,7 @@ def test_an_update_audits_only_the_fields_that_changed(app):
     product = make_product(units_per_case=12, cases_per_pallet=40)
     with transaction():
         masterdata_products.update_product(actor=ACTOR, product_id=product.id,
-                               changes={"units_per_case": 24, "cases_per_pallet": 40, "name": product.name})
+                                           changes={"units_per_case": 24, "cases_per_pallet": 40, "name": product.name})
     record = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.action == "product.update")).one()
     assert record.changes == {"units_per_case": [12, 24]}
     assert record.entity_type == "products" and record.entity_id == str(product.id)

@@ -30,7 +30,7 @@ def test_a_store_sits_in_a_city_or_district(app):
 @pytest.mark.parametrize("longitude, latitude", [(181, 30), (120, -91), (120, None), (float("nan"), 3)])
 def test_coordinates_come_in_pairs_and_in_range(app, longitude, latitude):
     error = _refused(stores.create_store, data={"name": "s", "region_code": XIHU,
-                                                 "longitude": longitude, "latitude": latitude})
+                                                "longitude": longitude, "latitude": latitude})
     assert (error.status, error.code) == (422, "coordinates_invalid")
 
 

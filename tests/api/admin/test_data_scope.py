@@ -65,10 +65,10 @@ def _place(name: str, province: str, district: str, product, campaign_id: int) -
     factory = masterdata_places.create_factory(actor=ACTOR, data={"name": f"{name} factory", "region_code": province})
     db.session.flush()
     warehouse = masterdata_places.create_warehouse(actor=ACTOR, data={"name": f"{name} DC", "region_code": district,
-                                                               "factory_id": factory.id})
+                                                                      "factory_id": factory.id})
     dealer = masterdata_dealers.create_dealer(actor=ACTOR, data={"name": f"{name} dealer", "territory": [province]})
     store = masterdata_stores.create_store(actor=ACTOR, data={"name": f"{name} store", "region_code": district,
-                                                       "dealer_ids": [dealer.id]})
+                                                              "dealer_ids": [dealer.id]})
     person = Person()
     db.session.add(person)
     db.session.flush()

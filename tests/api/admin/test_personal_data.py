@@ -51,7 +51,7 @@ def consumer(claims):
     dealer = make_dealer(contacts=[{"name": "王经理", "phone": PHONE_VALUE}])
     with transaction():
         masterdata_dealers.update_dealer(actor=Actor.system("tests"), dealer_id=dealer.id,
-                                 changes={"contacts": [{"name": "李经理", "phone": CONTACT_PHONE}]})
+                                         changes={"contacts": [{"name": "李经理", "phone": CONTACT_PHONE}]})
     return {"user": user.id, "campaign": campaign.id, "payout": payout.id, "gift": gift.id, "entry": entry.id,
             "order": order.id, "dealer": dealer.id}
 

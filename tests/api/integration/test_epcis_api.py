@@ -48,12 +48,12 @@ def build_world(app) -> World:
     app.config["GS1_COMPANY_PREFIX"] = "6901234"
     with transaction():
         product = products.create_product(actor=ACTOR, data={"sku": "RT-1", "name": "Round trip", "gtin": GTIN,
-                                                               "units_per_case": 2, "cases_per_pallet": 2})
+                                                             "units_per_case": 2, "cases_per_pallet": 2})
         factory = masterdata_places.create_factory(actor=ACTOR, data={"name": "F"})
         line = masterdata_places.create_production_line(actor=ACTOR, data={"factory_id": factory.id, "code": "L-RT",
-                                                                    "name": "Line", "external_id": "LINE-1"})
+                                                                           "name": "Line", "external_id": "LINE-1"})
         warehouse = masterdata_places.create_warehouse(actor=ACTOR, data={"name": "W", "factory_id": factory.id,
-                                                                   "external_id": "WH-1"})
+                                                                          "external_id": "WH-1"})
         dealer = dealers.create_dealer(actor=ACTOR, data={"name": "D", "external_id": "DL-1"})
     with transaction():
         lot = production.create_production_lot(actor=ACTOR, data={
