@@ -38,7 +38,7 @@ from app.campaigns.models import (
     PPM, Campaign, CampaignDay, CampaignStatus, ClaimVelocity, Draw, DrawOutcome, Entries, Prize, PrizeKind,
     Redemption, RedemptionStatus,
 )
-from app.consumers import blacklist, scan_log
+from app.consumers import blacklist, scan_writer
 from app.consumers.models import BlockedConsumer, ConsumerScan, HiddenCodeProof, Verdict
 from app.consumers.counters import rate_limit
 from app.db import insert_once, upsert, utcnow
@@ -371,7 +371,7 @@ def limit_rate(*, user: AppUser, ip: str | None) -> None:
 def claim(*, user: AppUser, scan_id: int, campaign_id: int | None = None, now: datetime | None = None) -> ClaimResult:
     """Draw for the unit of the user's scan, once ever; take the prize's money and stock; queue what it wins."""
     now = now or utcnow()
-    scan = scan_log.own_scan(scan_id, user)
+    scan = scan_writer.own_scan(scan_id, user)
     if scan.serial is None or not drawable(scan):
         raise ScanNotEligible(errors={"reason": f"verdict_{scan.verdict.value}"})
     earlier = _draw_of(scan.serial)

@@ -32,3 +32,8 @@ class LeakAlertNotFound(NotFound):
 class LeakAlertClosed(Conflict):
     code = "code_leak_alert_closed"
     message = "The alert is already resolved."
+
+
+class ScanNotFound(NotFound):
+    code = "scan_not_found"
+    message = "No such scan."

@@ -37,7 +37,7 @@ from app.accounts.models import AppUser
 from app.channel import geolocation
 from app.codes import service as codes
 from app.codes.format import InvalidCode
-from app.consumers import facts, scan_log
+from app.consumers import facts, scan_log, scan_writer
 from app.consumers.counters import _check_hidden, rate_limits
 from app.consumers.errors import NoHiddenCode, RateLimited
 from app.consumers.models import ConsumerScan, HiddenCodeProof, Verdict
@@ -288,7 +288,7 @@ def scan(*, user: AppUser | tokens.Holder, text: str, hidden_code: str | None = 
     hidden, record, counted = once["hidden"], once["record"], once["counted"]
     now, region_code = record["scanned_at"], record["region_code"]
     if scan_log.inline():
-        scan_log.write([scan_log.record_fields(record, counted)])
+        scan_writer.write([scan_writer.record_fields(record, counted)])
     verdict = counted.verdict
     scan = ScanRecord(id=counted.scan_id, serial=record["serial"], code=record["code"], app_user_id=user.id,
                       verdict=verdict, scan_number=max(counted.count, 1), hidden_code_ok=hidden["ok"],
@@ -374,7 +374,7 @@ def prove_hidden_code(*, user: AppUser, scan_id: int, hidden_code: str, ip: str 
     same throttles as a hidden code sent with the scan (per openid, IP and code).
     """
     now = now or utcnow()
-    scan = scan_log.own_scan(scan_id, user)
+    scan = scan_writer.own_scan(scan_id, user)
     batch = facts.batch_holding(scan.serial) if scan.serial is not None else None
     if batch is None or not batch.hidden_code_digits:
         raise NoHiddenCode()

@@ -233,18 +233,18 @@ def test_the_hidden_code_is_a_step_on_the_scan_made_not_another_scan(app, hidden
 def test_a_wrong_guess_racing_the_right_code_never_undoes_the_proof(app, hidden, users, monkeypatch):
     from sqlalchemy.orm.attributes import set_committed_value
 
-    from app.consumers import scan_log
+    from app.consumers import scan_writer
 
     buyer = users()
     made = scan(buyer, short(hidden["code"]))
     assert prove(buyer, made.scan_id, hidden["right"]).hidden_code["ok"] is True
-    own_scan = scan_log.own_scan
+    own_scan = scan_writer.own_scan
 
     def read_before_the_proof(scan_id, user):  # this request read the row before the right code committed
         row = own_scan(scan_id, user)
         set_committed_value(row, "hidden_code_ok", None)
         return row
-    monkeypatch.setattr(scan_log, "own_scan", read_before_the_proof)
+    monkeypatch.setattr(scan_writer, "own_scan", read_before_the_proof)
     late = prove(buyer, made.scan_id, wrong(hidden["right"]))
     assert late.hidden_code["ok"] is False  # this guess was wrong...
     db.session.expire_all()
