@@ -51,18 +51,18 @@ def test_a_scan_whose_database_read_is_retried_is_counted_once(app, client, mp, 
     first scan is answered 'scanned before'."""
     import pymysql
 
-    from app.campaigns import claims
+    from app.campaigns import eligibility
     from tests.unit.test_claims import open_campaign
 
     open_campaign()
-    original, failed = claims.open_campaigns, []
+    original, failed = eligibility.open_campaigns, []
 
     def lose_the_connection_once(**kwargs):
         if not failed:
             failed.append(True)
             raise sa.exc.OperationalError("SELECT ...", {}, pymysql.err.OperationalError(2013, "Lost connection"))
         return original(**kwargs)
-    monkeypatch.setattr(claims, "open_campaigns", lose_the_connection_once)
+    monkeypatch.setattr(eligibility, "open_campaigns", lose_the_connection_once)
     headers, _ = mp.sign_in("consumer")
     response = client.post("/api/consumer/scans", json={"code": goods["items"][0]}, headers=headers)
     assert failed and response.status_code == 201, response.json

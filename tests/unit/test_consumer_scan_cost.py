@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.campaigns import claims
+from app.campaigns import eligibility
 from app.channel.models import DiversionAlert
 from app.consumers import counters, facts, story
 from app.units.models import UnitScanStats
@@ -50,7 +50,7 @@ def no_listed_campaigns(app):
     """Campaigns an earlier test listed in this process are not this test's (the listing is cached), nor
     are the batches, products and territories an earlier test's scans cached."""
     with app.test_request_context():
-        claims.forget_listed_campaigns()
+        eligibility.forget_listed_campaigns()
         facts.forget()
 
 
