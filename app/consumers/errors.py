@@ -1,4 +1,5 @@
-"""What consumer scans refuse: texts that are not ours, too many scans or wrong hidden codes, closed leak alerts."""
+"""What the consumers domain refuses: texts that are not ours, too many scans or wrong hidden codes, scans and
+leak alerts not found or closed, blacklist entries."""
 from __future__ import annotations
 
 from app.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
@@ -37,3 +38,13 @@ class LeakAlertClosed(Conflict):
 class ScanNotFound(NotFound):
     code = "scan_not_found"
     message = "No such scan."
+
+
+class AlreadyBlacklisted(Conflict):
+    code = "consumer_already_blacklisted"
+    message = "This openid is on the blacklist already."
+
+
+class BlacklistEntryNotFound(NotFound):
+    code = "blacklist_entry_not_found"
+    message = "No such blacklist entry."
