@@ -27,7 +27,7 @@ from app.db import transaction
 from app.extensions import db
 from app.identity import service as identity
 from app.identity.models import AdminUser, Role
-from app.masterdata import service as masterdata
+from app.masterdata import bulk_upserts, places
 from app.masterdata.models import Product, ProductionLine, Warehouse
 from app.production import service as production
 from app.production.models import ProductionLot
@@ -141,16 +141,16 @@ def seed() -> dict:
     password, new_password = demo_password()
     with transaction():
         users = [_demo_user(role, password) for role in Role]
-        masterdata.bulk_upsert_products(actor=ACTOR, records=PRODUCTS)
-        masterdata.bulk_upsert_factories(actor=ACTOR, records=FACTORIES)
-        factory = masterdata.list_factories(external_id="DEMO-FAC-HZ")
+        bulk_upserts.bulk_upsert_products(actor=ACTOR, records=PRODUCTS)
+        bulk_upserts.bulk_upsert_factories(actor=ACTOR, records=FACTORIES)
+        factory = places.list_factories(external_id="DEMO-FAC-HZ")
         factory_id = db.session.scalars(factory).one().id
-        if not db.session.scalars(masterdata.list_production_lines(factory_id=factory_id)).first():
-            masterdata.create_production_line(actor=ACTOR, data={
+        if not db.session.scalars(places.list_production_lines(factory_id=factory_id)).first():
+            places.create_production_line(actor=ACTOR, data={
                 "factory_id": factory_id, "code": "L1", "name": "灌装一线", "mode": "auto"})
-        masterdata.bulk_upsert_warehouses(actor=ACTOR, records=WAREHOUSES)
-        masterdata.bulk_upsert_dealers(actor=ACTOR, records=DEALERS)
-        masterdata.bulk_upsert_stores(actor=ACTOR, records=STORES)
+        bulk_upserts.bulk_upsert_warehouses(actor=ACTOR, records=WAREHOUSES)
+        bulk_upserts.bulk_upsert_dealers(actor=ACTOR, records=DEALERS)
+        bulk_upserts.bulk_upsert_stores(actor=ACTOR, records=STORES)
         batch, job = _demo_batch()
     if job is not None:
         export_jobs.run_export(job_id=job.id)

@@ -16,7 +16,7 @@ from html import escape
 from flask import Response, current_app
 from flask_smorest import Blueprint
 
-from app.consumers import service
+from app.consumers import errors, service
 from app.consumers.models import Verdict
 from app.http import public
 from app.inputs import open_query
@@ -108,7 +108,7 @@ def _advice(reading: service.Reading, verdict: Verdict) -> str:
 def _render(url: str, code: str) -> Response:
     try:
         reading = service.preview(url)
-    except service.ScanTextInvalid:
+    except errors.ScanTextInvalid:
         reading = service.Reading(Verdict.FORGED)
     return page(reading, code)
 

@@ -35,7 +35,8 @@ from flask import Response, current_app, request
 from flask_smorest import Blueprint
 
 from app import gs1, public_pages
-from app.consumers import facts, service
+from app.consumers import counters, facts, scan_text, service
+from app.consumers import errors as consumer_errors
 from app.consumers.models import Verdict
 from app.errors import NotFound
 from app.http import public
@@ -94,8 +95,8 @@ def _base() -> str:
 
 
 def _limit() -> None:
-    service.rate_limit(f"gs1:resolver:ip:{request.remote_addr or '-'}",
-                       current_app.config["GS1_RESOLVER_PER_MINUTE_IP"])
+    counters.rate_limit(f"gs1:resolver:ip:{request.remote_addr or '-'}",
+                        current_app.config["GS1_RESOLVER_PER_MINUTE_IP"])
 
 
 def _gtin(text: str) -> tuple[str, object]:
@@ -114,8 +115,8 @@ def _identify(gtin_text: str, code: str | None, lot: str | None) -> Identified:
     if code is None:
         return Identified(gtin, product)
     try:
-        reading = service.read(service.parse_text(code))
-    except service.ScanTextInvalid:
+        reading = service.read(scan_text.parse_text(code))
+    except consumer_errors.ScanTextInvalid:
         reading = None
     if reading is None or reading.verdict is Verdict.FORGED or reading.product is None \
             or reading.product.id != product.id:

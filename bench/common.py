@@ -168,12 +168,12 @@ def product_line_lot(actor, **product):
     """A bench product (the given fields), factory, line B1 and lot BENCH, in the caller's transaction."""
     from datetime import date
 
-    from app.masterdata import service as masterdata
+    from app.masterdata import places, products
     from app.production import service as production
 
-    product = masterdata.create_product(actor=actor, data={"name": "Bench product", **product})
-    factory = masterdata.create_factory(actor=actor, data={"name": "Bench factory"})
-    line = masterdata.create_production_line(actor=actor, data={
+    product = products.create_product(actor=actor, data={"name": "Bench product", **product})
+    factory = places.create_factory(actor=actor, data={"name": "Bench factory"})
+    line = places.create_production_line(actor=actor, data={
         "factory_id": factory.id, "code": "B1", "name": "Bench line"})
     lot = production.create_production_lot(actor=actor, data={
         "product_id": product.id, "factory_id": factory.id, "line_id": line.id, "lot_no": "BENCH",

@@ -132,7 +132,7 @@ def main() -> int:
     timed(logins, "authenticate", "the token from the database")
     timed(service, "_unit_from_database", "  the unit from the database (in the service)")
     timed(scan_log, "count_and_log", "  the script (in the service)")
-    timed(flow.claims, "open_campaigns", "  the campaigns (in the use case)")
+    timed(flow.eligibility, "open_campaigns", "  the campaigns (in the use case)")
     timed(Session, "commit", "the commit")
     start = next(fresh)
     parted = scan_all(codes[start:start + args.scans])

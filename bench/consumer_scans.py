@@ -405,7 +405,7 @@ def set_up(count: int) -> list[str]:
     from app.db import transaction, utcnow
     from app.extensions import db
     from app.identity.service import Actor
-    from app.masterdata import service as masterdata
+    from app.masterdata import dealers, stores
     from app.units import unit_rows
     from app.units.models import EventKind, LocationKind, Unit, UnitStatus
     from bench.common import product_line_lot, wipe_and_migrate
@@ -421,8 +421,8 @@ def set_up(count: int) -> list[str]:
             product, factory, line, lot = product_line_lot(actor, sku="BENCH-SCAN", gtin="6901234567892",
                                                            specification="500 ml")
             factory.region_code = XIHU
-            dealer = masterdata.create_dealer(actor=actor, data={"name": "Bench dealer", "territory": [HANGZHOU]})
-            shop = masterdata.create_store(actor=actor, data={"name": "Bench store", "region_code": XIHU})
+            dealer = dealers.create_dealer(actor=actor, data={"name": "Bench dealer", "territory": [HANGZHOU]})
+            shop = stores.create_store(actor=actor, data={"name": "Bench store", "region_code": XIHU})
         with transaction():
             batch, _ = codes.issue_batch(actor=actor, product_id=product.id, level="item", count=count)
         keyring = codes.keyring()

@@ -81,10 +81,10 @@ class WarehouseMove:
 
     def set_up(self, actor, *, factory, dealer, **_) -> None:
         from app.identity import service as identity
-        from app.masterdata import service as masterdata
+        from app.masterdata import places
 
-        warehouse = masterdata.create_warehouse(actor=actor, data={"name": "Bench A", "factory_id": factory.id})
-        masterdata.create_warehouse(actor=actor, data={"name": "Bench B", "factory_id": factory.id})
+        warehouse = places.create_warehouse(actor=actor, data={"name": "Bench A", "factory_id": factory.id})
+        places.create_warehouse(actor=actor, data={"name": "Bench B", "factory_id": factory.id})
         key, _ = identity.create_api_key(actor=actor, name="bench-pda", scopes=["warehouse"])
         self.place_id, self.dealer_id, self.headers = warehouse.id, dealer.id, {"X-Api-Key": key}
 
@@ -155,9 +155,9 @@ class DealerScan:
         from app.channel import shipments
         from app.channel.models import OrderLine, PartyKind, SalesOrder
         from app.extensions import db
-        from app.masterdata import service as masterdata
+        from app.masterdata import dealers
 
-        sub = masterdata.create_dealer(actor=actor, data={"name": "Bench sub-dealer", "parent_id": dealer.id})
+        sub = dealers.create_dealer(actor=actor, data={"name": "Bench sub-dealer", "parent_id": dealer.id})
         order = SalesOrder(order_no="BENCH-SO-1", seller_kind=PartyKind.DEALER, seller_id=dealer.id,
                            buyer_kind=PartyKind.DEALER, buyer_id=sub.id)
         order.lines.append(OrderLine(line_no=1, product_id=product.id, quantity=ITEMS, shipped=0, received=0))
@@ -229,7 +229,7 @@ def main() -> int:
 
     from app.db import transaction
     from app.identity.service import Actor
-    from app.masterdata import service as masterdata
+    from app.masterdata import dealers
     from app.units.models import LocationKind
 
     actor = Actor.system("bench")
@@ -244,7 +244,7 @@ def main() -> int:
         with transaction():
             product, factory, line, lot = product_line_lot(
                 actor, sku="BENCH-1200", units_per_case=PER_CASE, cases_per_pallet=CASES)
-            dealer = masterdata.create_dealer(actor=actor, data={"name": "Bench dealer"})
+            dealer = dealers.create_dealer(actor=actor, data={"name": "Bench dealer"})
             scenario.set_up(actor, product=product, factory=factory, dealer=dealer)
         lot_id, line_id, product_id = lot.id, line.id, product.id
 

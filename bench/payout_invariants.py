@@ -78,7 +78,7 @@ def make_prizes(count: int, app_url: str, budget_prizes: int | None = None) -> N
     from app.db import transaction, utcnow
     from app.extensions import db
     from app.identity.service import Actor
-    from app.masterdata import service as masterdata
+    from app.masterdata import dealers, stores
     from app.units import unit_rows
     from app.units.models import EventKind, LocationKind, Unit, UnitStatus
     from bench.common import product_line_lot
@@ -90,10 +90,10 @@ def make_prizes(count: int, app_url: str, budget_prizes: int | None = None) -> N
     with app().app_context():
         with transaction():
             product, _factory, line, lot = product_line_lot(actor, sku=f"ATK-{tag}", specification="1")
-            dealer = masterdata.create_dealer(actor=actor, data={"name": f"Attack dealer {tag}",
-                                                                 "territory": ["330100000000"]})
-            shop = masterdata.create_store(actor=actor, data={"name": f"Attack store {tag}",
-                                                              "region_code": "330106000000"})
+            dealer = dealers.create_dealer(actor=actor, data={"name": f"Attack dealer {tag}",
+                                                              "territory": ["330100000000"]})
+            shop = stores.create_store(actor=actor, data={"name": f"Attack store {tag}",
+                                                          "region_code": "330106000000"})
         with transaction():
             batch, _ = codes.issue_batch(actor=actor, product_id=product.id, level="item", count=count)
         keyring = codes.keyring()

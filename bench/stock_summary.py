@@ -38,22 +38,23 @@ def seed(rng: random.Random) -> tuple[int, int]:
     from app.db import transaction
     from app.extensions import db
     from app.identity.service import Actor
-    from app.masterdata import service as masterdata
+    from app.masterdata import places
+    from app.masterdata import products as masterdata_products
     from app.masterdata.models import Dealer, Region, RegionLevel, Store, dealer_territories
     from app.production import service as production
     from app.stock.models import HolderKind, StockOutflow, StockPosition
 
     actor = Actor.system("bench")
     with transaction():
-        factory = masterdata.create_factory(actor=actor, data={"name": "Bench factory"})
+        factory = places.create_factory(actor=actor, data={"name": "Bench factory"})
         districts = db.session.scalars(sa.select(Region.code).where(Region.level == RegionLevel.DISTRICT)
                                        .order_by(Region.code)).all()
-        warehouses = [masterdata.create_warehouse(actor=actor, data={
+        warehouses = [places.create_warehouse(actor=actor, data={
             "name": f"W{i}", "factory_id": factory.id, "region_code": rng.choice(districts)}).id
             for i in range(WAREHOUSES)]
         lots = []
         for p in range(PRODUCTS):
-            product = masterdata.create_product(actor=actor, data={"sku": f"B-{p}", "name": f"Bench {p}"})
+            product = masterdata_products.create_product(actor=actor, data={"sku": f"B-{p}", "name": f"Bench {p}"})
             for n in range(LOTS_EACH):
                 lot = production.create_production_lot(actor=actor, data={
                     "product_id": product.id, "factory_id": factory.id, "lot_no": f"B{p}-{n}",

@@ -14,7 +14,7 @@ from app.channel import receipts, shipments
 from app.channel.models import OrderLine, PartyKind, SalesOrder
 from app.db import transaction
 from app.extensions import db
-from app.masterdata import service as masterdata
+from app.masterdata import places, stores
 from tests import unit_factories as uf
 from tests.masterdata_factories import ACTOR, make_dealer, make_factory, make_product
 from tests.mp_factories import make_invitation
@@ -39,7 +39,7 @@ def make_brand() -> Brand:
     factory = make_factory()
     line = make_line(factory.id)
     with transaction():
-        warehouse = masterdata.create_warehouse(actor=ACTOR, data={"name": "Brand DC", "factory_id": factory.id})
+        warehouse = places.create_warehouse(actor=ACTOR, data={"name": "Brand DC", "factory_id": factory.id})
     product = make_product(units_per_case=24, cases_per_pallet=50)
     lot = make_production_lot(product_id=product.id, factory_id=factory.id, line_id=line.id)
     other = make_production_lot(product_id=product.id, factory_id=factory.id, line_id=line.id)
@@ -127,8 +127,8 @@ def dealer_pallet(brand: Brand, dealer_id: int, *, cases_: int = 50, per_case: i
 
 def make_store_of(dealer_id: int, **data):
     with transaction():
-        return masterdata.create_store(actor=ACTOR, data={"name": "Store", "region_code": "110101000000",
-                                                          "dealer_ids": [dealer_id], **data})
+        return stores.create_store(actor=ACTOR, data={"name": "Store", "region_code": "110101000000",
+                                                      "dealer_ids": [dealer_id], **data})
 
 
 def dealer_owner(mp, dealer=None, *, role: str = "owner"):

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from app import create_app
-from app.campaigns import claims
+from app.campaigns import eligibility
 from app.extensions import db, redis
 from app.units import scan_facts
 from app.wechat import runtime
@@ -119,7 +119,7 @@ def clean_state(app):
     yield
     wipe_rows()
     redis.flushdb()
-    claims.forget_listed_campaigns()  # the per-process list of campaigns the scans answer with
+    eligibility.forget_listed_campaigns()  # the per-process list of campaigns the scans answer with
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from datetime import date
 
 from app.codes import service as codes
 from app.db import transaction
-from app.masterdata import service as masterdata
+from app.masterdata import dealers, products
+from app.masterdata import places as masterdata_places
 from app.production import service as production
 from tests.masterdata_factories import ACTOR
 
@@ -33,14 +34,14 @@ def build_world(app) -> World:
     """The same master data and code batches in any database: places carry external ids, the lot its number."""
     app.config["GS1_COMPANY_PREFIX"] = "6901234"
     with transaction():
-        product = masterdata.create_product(actor=ACTOR, data={"sku": "RT-1", "name": "Round trip", "gtin": GTIN,
+        product = products.create_product(actor=ACTOR, data={"sku": "RT-1", "name": "Round trip", "gtin": GTIN,
                                                                "units_per_case": 2, "cases_per_pallet": 2})
-        factory = masterdata.create_factory(actor=ACTOR, data={"name": "F"})
-        line = masterdata.create_production_line(actor=ACTOR, data={"factory_id": factory.id, "code": "L-RT",
+        factory = masterdata_places.create_factory(actor=ACTOR, data={"name": "F"})
+        line = masterdata_places.create_production_line(actor=ACTOR, data={"factory_id": factory.id, "code": "L-RT",
                                                                     "name": "Line", "external_id": "LINE-1"})
-        warehouse = masterdata.create_warehouse(actor=ACTOR, data={"name": "W", "factory_id": factory.id,
+        warehouse = masterdata_places.create_warehouse(actor=ACTOR, data={"name": "W", "factory_id": factory.id,
                                                                    "external_id": "WH-1"})
-        dealer = masterdata.create_dealer(actor=ACTOR, data={"name": "D", "external_id": "DL-1"})
+        dealer = dealers.create_dealer(actor=ACTOR, data={"name": "D", "external_id": "DL-1"})
     with transaction():
         lot = production.create_production_lot(actor=ACTOR, data={
             "product_id": product.id, "factory_id": factory.id, "line_id": line.id, "lot_no": "LOT-RT",

@@ -6,7 +6,7 @@ import itertools
 from app.db import transaction
 from app.gs1 import check_digit
 from app.identity.service import Actor
-from app.masterdata import service
+from app.masterdata import dealers, places, products, stores
 
 ACTOR = Actor.system("tests")
 _counter = itertools.count(1)
@@ -29,20 +29,20 @@ def gtin13(n: int) -> str:
 def make_product(**data):
     n = next(_counter)
     with transaction():
-        return service.create_product(actor=ACTOR, data={"sku": f"SKU-{n}", "name": f"Product {n}", **data})
+        return products.create_product(actor=ACTOR, data={"sku": f"SKU-{n}", "name": f"Product {n}", **data})
 
 
 def make_factory(**data):
     with transaction():
-        return service.create_factory(actor=ACTOR, data={"name": f"Factory {next(_counter)}", **data})
+        return places.create_factory(actor=ACTOR, data={"name": f"Factory {next(_counter)}", **data})
 
 
 def make_dealer(**data):
     with transaction():
-        return service.create_dealer(actor=ACTOR, data={"name": f"Dealer {next(_counter)}", **data})
+        return dealers.create_dealer(actor=ACTOR, data={"name": f"Dealer {next(_counter)}", **data})
 
 
 def make_store(**data):
     with transaction():
-        return service.create_store(actor=ACTOR, data={"name": f"Store {next(_counter)}",
-                                                       "region_code": DONGCHENG, **data})
+        return stores.create_store(actor=ACTOR, data={"name": f"Store {next(_counter)}",
+                                                      "region_code": DONGCHENG, **data})

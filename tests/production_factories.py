@@ -5,7 +5,7 @@ import itertools
 from datetime import date, datetime, timezone
 
 from app.db import transaction
-from app.masterdata import service as masterdata
+from app.masterdata import places
 from app.production import service
 from tests.masterdata_factories import ACTOR, make_factory, make_product
 
@@ -15,7 +15,7 @@ RECEIVED = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
 
 def make_line(factory_id: int, **data):
     with transaction():
-        return masterdata.create_production_line(actor=ACTOR, data={
+        return places.create_production_line(actor=ACTOR, data={
             "factory_id": factory_id, "code": f"L{next(_counter)}", "name": "Line", **data})
 
 

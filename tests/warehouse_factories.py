@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from app.db import transaction
 from app.extensions import db
-from app.masterdata import service as masterdata
+from app.masterdata import places
 from app.stock.models import HolderKind, StockPosition
 from app.warehouse import service
 from tests import unit_factories as uf
@@ -36,8 +36,8 @@ def make_world() -> World:
     factory = make_factory()
     line = make_line(factory.id)
     with transaction():
-        a = masterdata.create_warehouse(actor=ACTOR, data={"name": "A", "factory_id": factory.id})
-        b = masterdata.create_warehouse(actor=ACTOR, data={"name": "B", "factory_id": factory.id})
+        a = places.create_warehouse(actor=ACTOR, data={"name": "A", "factory_id": factory.id})
+        b = places.create_warehouse(actor=ACTOR, data={"name": "B", "factory_id": factory.id})
     product = make_product(units_per_case=24, cases_per_pallet=50)
     lot = make_production_lot(product_id=product.id, factory_id=factory.id, line_id=line.id)
     other = make_production_lot(product_id=product.id, factory_id=factory.id, line_id=line.id)

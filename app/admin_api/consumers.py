@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from app.consumers import service
+from app.consumers import back_office
 from app.consumers.models import LeakAlertStatus, Verdict
 from app.db import transaction
 from app.http import (ALL_ROLES, SelectPage, authenticate_back_office, current_actor, current_scope, national_only,
@@ -83,7 +83,7 @@ class ScanQuerySchema(ma.Schema):
 @leaks_blp.paginate(SelectPage)
 def list_leak_alerts(query):
     """List code-leak alerts (newest first)"""
-    return service.list_leak_alerts(**query)
+    return back_office.list_leak_alerts(**query)
 
 
 @leaks_blp.route("/<int:alert_id>/resolve", methods=["POST"])
@@ -94,7 +94,7 @@ def list_leak_alerts(query):
 def resolve_leak_alert(body, alert_id):
     """Resolve an open code-leak alert; a resolved one answers 409"""
     with transaction():
-        return service.resolve_leak_alert(actor=current_actor(), alert_id=alert_id, **body)
+        return back_office.resolve_leak_alert(actor=current_actor(), alert_id=alert_id, **body)
 
 
 @scans_blp.route("", methods=["GET"])
@@ -105,7 +105,7 @@ def resolve_leak_alert(body, alert_id):
 @scans_blp.paginate(SelectPage)
 def list_scans(query):
     """List consumer scans (newest first)"""
-    return service.list_scans(**query, scope=current_scope())
+    return back_office.list_scans(**query, scope=current_scope())
 
 
 BLUEPRINTS = (leaks_blp, scans_blp)

@@ -20,6 +20,9 @@ import sqlalchemy as sa
 
 from app.accounts.models import AppUser
 from app.campaigns import claims
+from app.campaigns.errors import (
+    AddressClosed, AddressInvalid, DrawNotFound, NotCancellable, NotRedeemable, NotShippable, RedemptionNotFound,
+)
 from app.campaigns.models import (
     Campaign,
     Draw,
@@ -29,7 +32,6 @@ from app.campaigns.models import (
     RedemptionStatus,
 )
 from app.db import utcnow
-from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.identity.scope import NATIONAL, DataScope, OutsideDataScope, scope_of
 from app.identity.service import Actor, audit
@@ -40,36 +42,6 @@ from app.platform.filters import Filters
 PHONE = re.compile(r"^1[3-9]\d{9}$")  # a mainland mobile number
 ADDRESS_OPEN = (RedemptionStatus.AWAITING_ADDRESS, RedemptionStatus.TO_SHIP)
 CANCELLABLE = (RedemptionStatus.ISSUED, RedemptionStatus.AWAITING_ADDRESS, RedemptionStatus.TO_SHIP)
-
-
-class RedemptionNotFound(NotFound):
-    code = "redemption_not_found"
-    message = "No such redemption."
-
-
-class NotShippable(Conflict):
-    code = "redemption_not_shippable"
-    message = "Only a gift with an address that is not yet shipped (to_ship) can be shipped."
-
-
-class NotRedeemable(Conflict):
-    code = "redemption_not_redeemable"
-    message = "Only an issued coupon or a shipped gift can be marked redeemed."
-
-
-class NotCancellable(Conflict):
-    code = "redemption_not_cancellable"
-    message = "Only a redemption not yet shipped, redeemed or cancelled can be cancelled."
-
-
-class AddressClosed(Conflict):
-    code = "redemption_address_closed"
-    message = "The address can be given only for a gift not yet shipped."
-
-
-class AddressInvalid(ValidationFailed):
-    code = "address_invalid"
-    message = "The address is not valid; see errors."
 
 
 def _draw_ids_in(scope: DataScope):
@@ -197,11 +169,6 @@ def my_redemptions(*, app_user: AppUser, status: str | None = None):
 
 
 # --- draws, read in the back office (app.campaigns.claims makes them) --------------------------
-
-class DrawNotFound(NotFound):
-    code = "draw_not_found"
-    message = "No such draw."
-
 
 def _draw_rows():
     source = PayoutRef.sql_key(PayoutPurpose.PRIZE, Draw.id)

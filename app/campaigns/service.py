@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.campaigns import claims, rules
+from app.campaigns import claims, eligibility
+from app.campaigns.errors import CampaignEnded, CampaignInvalid, CampaignNotFound, PrizesAwarded, TransitionRefused
 from app.campaigns.models import PPM, Campaign, CampaignDay, CampaignStatus, Prize, PrizeKind
 from app.db import utcnow
 from app.extensions import db
@@ -46,7 +47,7 @@ def create_campaign(*, actor: Actor, data: dict) -> Campaign:
         prize.campaign_id = campaign.id
         db.session.add(prize)
     db.session.flush()
-    claims.campaigns_changed(db.session())
+    eligibility.campaigns_changed(db.session())
     audit(actor, "campaign.create", campaign, {"status": [None, campaign.status.value],
                                                "total_budget_fen": [None, campaign.total_budget_fen],
                                                "prizes": [None, _prize_summary(prizes)]})
@@ -59,7 +60,7 @@ def get_campaign(campaign_id: int, *, lock: bool = False) -> Campaign:
         query = query.with_for_update().execution_options(populate_existing=True)
     campaign = db.session.scalars(query).first()
     if campaign is None:
-        raise rules.CampaignNotFound()
+        raise CampaignNotFound()
     return campaign
 
 
@@ -70,14 +71,14 @@ def update_campaign(*, actor: Actor, campaign_id: int, changes: dict) -> Campaig
         CampaignDay.campaign_id == campaign_id, CampaignDay.day >= claims.china_day(utcnow())).with_for_update())
     campaign = get_campaign(campaign_id, lock=True)
     if campaign.status == CampaignStatus.ENDED:
-        raise rules.CampaignEnded()
+        raise CampaignEnded()
     with db.session.no_autoflush:  # the database's own checks would refuse a bad change with a 500
         changed = apply_changes(campaign, _values(changes))
         current = prizes_of(campaign.id)
         prizes = current
         if "prizes" in changes:
             if any(prize.awarded for prize in current):
-                raise rules.PrizesAwarded()
+                raise PrizesAwarded()
             prizes = [_prize(values) for values in changes["prizes"]]
             if _prize_summary(prizes) != _prize_summary(current):
                 changed["prizes"] = [_prize_summary(current), _prize_summary(prizes)]
@@ -93,7 +94,7 @@ def update_campaign(*, actor: Actor, campaign_id: int, changes: dict) -> Campaig
         _reset_daily_budgets(campaign)
     if changed:
         db.session.flush()
-        claims.campaigns_changed(db.session())
+        eligibility.campaigns_changed(db.session())
         audit(actor, "campaign.update", campaign, {**changed, "status_at_change": [None, campaign.status.value]})
     return campaign
 
@@ -105,7 +106,7 @@ def change_status(*, actor: Actor, campaign_id: int, action: str) -> Campaign:
     before = campaign.status
     campaign.status = target
     db.session.flush()
-    claims.campaigns_changed(db.session())
+    eligibility.campaigns_changed(db.session())
     audit(actor, f"campaign.{action}", campaign, {"status": [before.value, target.value]})
     return campaign
 
@@ -120,7 +121,7 @@ def check_transition(campaign: Campaign, action: str) -> CampaignStatus:
     """The status the action leads to, if the campaign may take it now (else TransitionRefused, CampaignInvalid)."""
     sources, target = TRANSITIONS[action]
     if campaign.status not in sources:
-        raise rules.TransitionRefused(
+        raise TransitionRefused(
             f"A {campaign.status.value} campaign cannot {action}.",
             errors={"status": [campaign.status.value], "allowed_from": sorted(s.value for s in sources)})
     if target is CampaignStatus.ACTIVE:
@@ -159,7 +160,7 @@ def _check_can_run(campaign: Campaign) -> None:
     if not prizes or not any(prize.probability_ppm for prize in prizes):
         errors["prizes"] = ["A campaign needs a prize with odds above zero to run."]
     if errors:
-        raise rules.CampaignInvalid(errors=errors)
+        raise CampaignInvalid(errors=errors)
 
 
 # --- validation ---------------------------------------------------------------------------------
@@ -202,7 +203,7 @@ def _check(campaign: Campaign, prizes: list[Prize]) -> None:
     _check_prizes(campaign, prizes, errors)
     _check_references(campaign, errors)
     if errors:
-        raise rules.CampaignInvalid(errors=errors)
+        raise CampaignInvalid(errors=errors)
 
 
 def _check_prizes(campaign: Campaign, prizes: list[Prize], errors: dict) -> None:

@@ -39,7 +39,7 @@ from app.identity.service import Actor, audit
 from app.identity.scope import NATIONAL, DataScope
 from app.masterdata import refs
 from app.masterdata.models import Dealer, Product, Status, Store, Warehouse
-from app.masterdata.service import dealer_ids_in, store_ids_in, warehouse_ids_in
+from app.masterdata.scope_ids import dealer_ids_in, store_ids_in, warehouse_ids_in
 from app.production.models import ProductionLot
 from app.webhooks.service import emit
 

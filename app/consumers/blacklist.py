@@ -12,9 +12,9 @@ from typing import Callable
 import sqlalchemy as sa
 
 from app.accounts.models import AppName, AppUser
+from app.consumers.errors import AlreadyBlacklisted, BlacklistEntryNotFound
 from app.consumers.models import BlockedConsumer
 from app.db import insert_once
-from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.identity.service import Actor, audit
 
@@ -27,16 +27,6 @@ def react_to_blocks(reactions: dict[str, Callable[..., int]]) -> None:
     """Say what runs, in the listing's transaction, when an openid is listed: {audit name: f(*, openid) -> count}."""
     _reactions.clear()
     _reactions.update(reactions)
-
-
-class AlreadyBlacklisted(Conflict):
-    code = "consumer_already_blacklisted"
-    message = "This openid is on the blacklist already."
-
-
-class BlacklistEntryNotFound(NotFound):
-    code = "blacklist_entry_not_found"
-    message = "No such blacklist entry."
 
 
 def is_blocked(openid: str) -> bool:

@@ -1,11 +1,11 @@
-"""`flask consumers persist-scans` (the scan-log worker, app.consumers.scan_log) and `flask consumers dead-scans
+"""`flask consumers persist-scans` (the scan-log worker, app.consumers.scan_worker) and `flask consumers dead-scans
 list|replay` (its dead letters)."""
 from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
 
-from app.consumers import scan_log
+from app.consumers import scan_worker
 from app.extensions import redis
 from app.platform import workers
 
@@ -18,18 +18,18 @@ consumers = AppGroup("consumers", help="Consumer scans.")
 @click.option("--interval", default=0.5, show_default=True, help="Seconds to wait when a batch was not full.")
 def persist_scans(once, batch, interval):
     """Write logged consumer scans to the database in batches (run one or more; each batch is idempotent)."""
-    consumer, handled = scan_log.consumer_name(), []
+    consumer, handled = scan_worker.consumer_name(), []
 
     def step() -> bool:
-        handled.append(scan_log.persist(limit=batch, consumer=consumer))
+        handled.append(scan_worker.persist(limit=batch, consumer=consumer))
         return handled[-1] >= batch
 
     workers.run(step, name="persist-scans", idle_seconds=interval, once=once)
     if not once:
         click.echo(f"stopped; handled {sum(handled)} logged scans")
         return
-    click.echo(f"handled {sum(handled)} logged scans; {scan_log.pending()} still logged; "
-               f"{redis.llen(scan_log.DEAD)} in {scan_log.DEAD}")
+    click.echo(f"handled {sum(handled)} logged scans; {scan_worker.pending()} still logged; "
+               f"{redis.llen(scan_worker.DEAD)} in {scan_worker.DEAD}")
 
 
 @consumers.group("dead-scans")
@@ -40,21 +40,21 @@ def dead_scans():
 @dead_scans.command("list")
 def list_dead_scans():
     """List the dead-lettered scans with why each was refused."""
-    letters = scan_log.dead_letters()
+    letters = scan_worker.dead_letters()
     for fields in letters:
         click.echo(f"scan {fields['id']} code {fields.get('code', '?')} user {fields.get('app_user_id', '?')} "
                    f"at {fields.get('scanned_at', '?')}: {fields.get('error', '')}")
-    click.echo(f"{len(letters)} dead-lettered scan(s) in {scan_log.DEAD}")
+    click.echo(f"{len(letters)} dead-lettered scan(s) in {scan_worker.DEAD}")
 
 
 @dead_scans.command("replay")
 def replay_dead_scans():
     """Write the dead-lettered scans again through the writer (safe to run twice: a scan is written once)."""
-    replayed = scan_log.replay_dead_letters()
+    replayed = scan_worker.replay_dead_letters()
     for item in replayed:
         click.echo(f"scan {item.scan_id}: {item.outcome.replace('_', ' ')}{': ' + item.error if item.error else ''}")
     counts = {kind: sum(1 for item in replayed if item.outcome == kind)
               for kind in ("written", "already_written", "refused")}
     click.echo(f"replayed {len(replayed)}: written {counts['written']}, already written "
-               f"{counts['already_written']}, refused again {counts['refused']} (left in {scan_log.DEAD})")
+               f"{counts['already_written']}, refused again {counts['refused']} (left in {scan_worker.DEAD})")
 

@@ -25,10 +25,8 @@ Decisions (docs/api.md, "Consumer scans"):
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
@@ -38,35 +36,20 @@ from app.accounts import tokens
 from app.accounts.models import AppUser
 from app.channel import geolocation
 from app.codes import service as codes
-from app.codes.format import CODE_LENGTH, InvalidCode, normalise
-from app.consumers import facts, scan_log
-from app.consumers.models import (
-    CodeLeakAlert,
-    ConsumerScan,
-    HiddenCodeProof,
-    LeakAlertStatus,
-    Verdict,
-)
+from app.codes.format import InvalidCode
+from app.consumers import facts, scan_log, scan_writer
+from app.consumers.counters import _check_hidden, rate_limits
+from app.consumers.errors import NoHiddenCode, RateLimited
+from app.consumers.models import ConsumerScan, HiddenCodeProof, Verdict
+from app.consumers.scan_text import ScannedText, parse_text
+from app.consumers.story import _at_store, _lot, _product, _story, city_of
 from app.db import insert_ignore, utcnow
-from app.errors import Conflict, NotFound, ServiceUnavailable, TooManyRequests, ValidationFailed
-from app.extensions import db, redis
+from app.errors import ServiceUnavailable
+from app.extensions import db
 from app.units import scan_facts
-from app.identity.scope import NATIONAL, DataScope
-from app.identity.service import Actor, audit
-from app.masterdata import region_cache
-from app.masterdata.models import (
-    Product,
-    Region,
-    RegionLevel,
-)
-from app.masterdata.rules import region_prefix
+from app.masterdata.models import Product
 from app.platform import ratelimit
-from app.platform.settings import setting
-from app.units.models import LocationKind, Recall, Unit, UnitStatus
-
-_CODE_CHARS = re.compile(r"^[0-9A-Z]+$")
-_TEXT_MAX = 500
-_PLACEHOLDER_CITIES = {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"}
+from app.units.models import Recall, Unit, UnitStatus
 
 MESSAGES = {
     Verdict.GENUINE: "正品，首次查询。Genuine: this is the first scan.",
@@ -82,200 +65,6 @@ LOCKED_MESSAGE = "暗码错误次数过多，已锁定。Too many wrong hidden c
 HIDDEN_NEEDED_MESSAGE = "请刮开涂层输入暗码完成验证。Scratch off and enter the hidden code to complete the check."
 HIDDEN_WRONG_MESSAGE = "暗码错误。The hidden code is wrong."
 HIDDEN_RIGHT_MESSAGE = "暗码正确。The hidden code is right."
-
-
-class ScanTextInvalid(ValidationFailed):
-    code = "scan_text_invalid"
-    message = "This is not one of our label URLs or codes."
-
-
-class RateLimited(TooManyRequests):
-    code = "rate_limited"
-    message = "Too many scans; try again shortly."
-
-
-class TooManyAttempts(TooManyRequests):
-    code = "too_many_attempts"
-    message = "Too many wrong hidden codes; try again later."
-
-
-class NoHiddenCode(Conflict):
-    code = "no_hidden_code"
-    message = "This scan's code has no hidden code to check."
-
-
-class LeakAlertNotFound(NotFound):
-    code = "code_leak_alert_not_found"
-    message = "No such code-leak alert."
-
-
-class LeakAlertClosed(Conflict):
-    code = "code_leak_alert_closed"
-    message = "The alert is already resolved."
-
-
-# --- reading the text -------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ScannedText:
-    code: str  # normalised
-    gtin: str | None = None  # from a Digital Link
-    from_url: bool = False
-
-
-def parse_text(text: str) -> ScannedText:
-    """The code a scanned text carries; ScanTextInvalid when it is not one of our forms."""
-    text = (text or "").strip()
-    if not text or len(text) > _TEXT_MAX:
-        raise ScanTextInvalid()
-    if "/" not in text:
-        code = normalise(text)
-        if len(code) != CODE_LENGTH or not _CODE_CHARS.match(code):
-            raise ScanTextInvalid()
-        return ScannedText(code)
-    if "://" not in text:
-        text = "https://" + text
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        raise ScanTextInvalid() from None
-    config = current_app.config
-    if parts.scheme.lower() not in ("http", "https") or \
-            (parts.hostname or "").lower() != str(config["LABEL_DOMAIN"]).lower():
-        raise ScanTextInvalid()
-    segments = [unquote(s) for s in parts.path.split("/") if s]
-    prefix = str(config["LABEL_PREFIX"])
-    if len(segments) == 2 and segments[0] == prefix:
-        return ScannedText(normalise(segments[1]), from_url=True)
-    if len(segments) >= 4 and segments[0] == "01" and segments[-2] == "21" and len(segments) % 2 == 0:
-        return ScannedText(normalise(segments[-1]), gtin=segments[1], from_url=True)
-    raise ScanTextInvalid()
-
-
-# --- Redis counters -----------------------------------------------------------------------------
-
-def rate_limit(key: str, limit: int) -> None:
-    """At most ``limit`` hits a minute under this key (429 rate_limited with Retry-After past it)."""
-    rate_limits([(key, limit)])
-
-
-def rate_limits(limits: list[tuple[str, int]]) -> None:
-    """rate_limit for each (key, limit) in turn, in one Redis round trip: the first one past its limit
-    answers 429 (keys after it are not counted, as with separate calls)."""
-    ratelimit.enforce(limits, refuse=RateLimited)
-
-
-# Hidden codes. A guess is throttled by who makes it, not by the code: a stranger's wrong guesses must
-# never stop the buyer, who holds the scratched-off code. Each openid and each IP gets a few wrong
-# guesses an hour (then 429). The code itself counts wrong guesses too: past its cap
-# (HIDDEN_CODE_MAX_FAILURES_PER_CODE in HIDDEN_CODE_LOCK_HOURS, 20 a day) only a guesser who has not yet
-# guessed wrong on it is still checked, so each further guess costs the attacker another WeChat
-# account that is not throttled. Why brute force stays hopeless: a 6-digit hidden code is one of 10^6;
-# at 20 free wrong guesses a day, finding it takes 25,000 days on average, and past the cap the
-# expected 500,000 guesses each burn an account (and every IP is capped too). The buyer, with the right
-# digits and no wrong guess of their own on the code, always passes.
-
-def _code_failures_key(serial: int) -> str:
-    return f"consumer:hidden:fail:code:{serial}"
-
-
-def _code_guessers_key(serial: int) -> str:
-    return f"consumer:hidden:guessers:code:{serial}"
-
-
-def _user_failures_key(user_id: int) -> str:
-    return f"consumer:hidden:fail:user:{user_id}"
-
-
-def _ip_failures_key(ip: str) -> str:
-    return f"consumer:hidden:fail:ip:{ip}"
-
-
-def _guesser_throttled(user: AppUser, ip: str | None) -> None:
-    """429 too_many_attempts when this openid or IP has had its wrong guesses for the hour."""
-    checks = [(_user_failures_key(user.id), setting("HIDDEN_CODE_MAX_FAILURES_PER_USER"))]
-    if ip:
-        checks.append((_ip_failures_key(ip), setting("HIDDEN_CODE_MAX_FAILURES_PER_IP")))
-    for key, limit in checks:
-        failures, ttl = ratelimit.count(key)
-        if failures >= limit:
-            raise TooManyAttempts(**ratelimit.retry_after(ttl))
-
-
-def _shut_out(serial: int, user: AppUser) -> bool:
-    """Past the code's cap on wrong guesses, and this user has already guessed wrong on it."""
-    pipe = redis.pipeline()
-    pipe.get(_code_failures_key(serial))
-    pipe.sismember(_code_guessers_key(serial), user.id)
-    failures, guessed_wrong = pipe.execute()
-    return int(failures or 0) >= setting("HIDDEN_CODE_MAX_FAILURES_PER_CODE") and bool(guessed_wrong)
-
-
-def _count_wrong_guess(serial: int, user: AppUser, ip: str | None) -> None:
-    window = setting("HIDDEN_CODE_LOCK_HOURS") * 3600
-    ratelimit.hit(_code_failures_key(serial), window)
-    pipe = redis.pipeline()
-    pipe.sadd(_code_guessers_key(serial), user.id)
-    pipe.expire(_code_guessers_key(serial), window, nx=True)
-    pipe.execute()
-    ratelimit.hit(_user_failures_key(user.id), 3600)
-    if ip:
-        ratelimit.hit(_ip_failures_key(ip), 3600)
-
-
-def _check_hidden(*, user: AppUser, resolution, given: str | None, ip: str | None = None) -> dict:
-    digits = resolution.batch.hidden_code_digits if resolution.batch is not None else None
-    answer = {"required": bool(digits), "ok": None, "locked": False}
-    if not digits or given is None or not str(given).strip():
-        return answer
-    _guesser_throttled(user, ip)
-    if _shut_out(resolution.serial, user):
-        answer["locked"] = True
-        return answer
-    ok = codes.keyring().check_hidden_code(codes.keyring().decode(resolution.code), digits, str(given))
-    answer["ok"] = ok
-    if not ok:
-        _count_wrong_guess(resolution.serial, user, ip)
-        answer["locked"] = _shut_out(resolution.serial, user)
-    return answer
-
-
-# --- the story ----------------------------------------------------------------------------------
-
-def _region_names(code: str | None) -> list[tuple[str, RegionLevel, str]]:
-    """The region and its ancestors: (code, level, name), the region first (from the process's region table)."""
-    return region_cache.table().chain(code)
-
-
-def city_of(code: str | None) -> str | None:
-    """The name of the city a region lies in (a province-level city for municipalities)."""
-    chain = _region_names(code)
-    for i, (_, level, name) in enumerate(chain):
-        if level is RegionLevel.CITY:
-            if name in _PLACEHOLDER_CITIES and i + 1 < len(chain):
-                return chain[i + 1][2]  # a municipality's 市辖区: the municipality itself
-            return name
-    return chain[0][2] if chain else None
-
-
-def _product(product: facts.ProductFacts | None) -> dict | None:
-    if product is None:
-        return None
-    return {"id": product.id, "name": product.name, "specification": product.specification,
-            "image_url": product.image_url, "gtin": product.gtin}
-
-
-def _lot(lot: facts.LotFacts | None) -> dict | None:
-    if lot is None:
-        return None
-    return {"lot_no": lot.lot_no, "production_date": lot.production_date, "expiry_date": lot.expiry_date}
-
-
-def _at_store(unit) -> bool:
-    """Whether the unit's story names a store: sold there, or on its shelf (not in transit)."""
-    at_store = unit.location_kind is LocationKind.CONSUMER or (
-        unit.location_kind is LocationKind.STORE and not unit.in_transit)
-    return at_store and unit.location_id is not None
 
 
 _UNIT_FOR_SCAN = None
@@ -294,27 +83,6 @@ def _unit_from_database(serial: int, found: str) -> tuple[scan_facts.UnitFacts |
     return scan_facts.decode(serial, value), scan_log.UnitSlot(
         serial, counter=scan_facts.counter_of(row), facts=value, seed=scan_facts.seedable(found or None),
         expect=found)
-
-
-def _region_name_list(codes: set[str]) -> list[str]:
-    regions = region_cache.table()
-    names = [regions.rows[code].name for code in codes if code in regions.rows]
-    missing = [code for code in codes if code not in regions.rows]  # newer than this process's copy
-    if missing:
-        names += db.session.scalars(sa.select(Region.name).where(Region.code.in_(missing)))
-    return sorted(names)
-
-
-def _story(unit, lot: facts.LotFacts | None, factory_region: str | None, shop: tuple[str, str | None] | None,
-           territory: set[str]) -> dict:
-    made = None
-    if lot is not None:
-        made = {"city": city_of(factory_region), "date": lot.production_date}
-    dealer_regions = _region_name_list(territory) if unit.last_dealer_id is not None else []
-    sold_at = None
-    if shop is not None:
-        sold_at = {"name": shop[0], "city": city_of(shop[1]), "sold": unit.location_kind is LocationKind.CONSUMER}
-    return {"made": made, "dealer_regions": dealer_regions, "store": sold_at}
 
 
 # --- the scan ------------------------------------------------------------------------------------
@@ -520,7 +288,7 @@ def scan(*, user: AppUser | tokens.Holder, text: str, hidden_code: str | None = 
     hidden, record, counted = once["hidden"], once["record"], once["counted"]
     now, region_code = record["scanned_at"], record["region_code"]
     if scan_log.inline():
-        scan_log.write([scan_log.record_fields(record, counted)])
+        scan_writer.write([scan_writer.record_fields(record, counted)])
     verdict = counted.verdict
     scan = ScanRecord(id=counted.scan_id, serial=record["serial"], code=record["code"], app_user_id=user.id,
                       verdict=verdict, scan_number=max(counted.count, 1), hidden_code_ok=hidden["ok"],
@@ -606,7 +374,7 @@ def prove_hidden_code(*, user: AppUser, scan_id: int, hidden_code: str, ip: str 
     same throttles as a hidden code sent with the scan (per openid, IP and code).
     """
     now = now or utcnow()
-    scan = scan_log.own_scan(scan_id, user)
+    scan = scan_writer.own_scan(scan_id, user)
     batch = facts.batch_holding(scan.serial) if scan.serial is not None else None
     if batch is None or not batch.hidden_code_digits:
         raise NoHiddenCode()
@@ -636,42 +404,3 @@ def my_scans(*, user: AppUser):
     """A select of a consumer's own scans, newest first."""
     return (sa.select(ConsumerScan).where(ConsumerScan.app_user_id == user.id)
             .order_by(ConsumerScan.id.desc()))
-
-
-# --- back office ---------------------------------------------------------------------------------
-
-def list_scans(*, verdict: str | None = None, product_id: int | None = None, region_code: str | None = None,
-               scanned_from: datetime | None = None, scanned_to: datetime | None = None,
-               scope: DataScope = NATIONAL):
-    """Consumer scans, newest first, located in the scope (a scan without a place: national users only)."""
-    query = sa.select(ConsumerScan).where(scope.filter(ConsumerScan.region_code)).order_by(ConsumerScan.id.desc())
-    if verdict:
-        query = query.where(ConsumerScan.verdict == Verdict(verdict))
-    if product_id is not None:
-        query = query.where(ConsumerScan.product_id == product_id)
-    if region_code:
-        query = query.where(ConsumerScan.region_code.like(region_prefix(region_code) + "%"))
-    if scanned_from is not None:
-        query = query.where(ConsumerScan.scanned_at >= scanned_from)
-    if scanned_to is not None:
-        query = query.where(ConsumerScan.scanned_at < scanned_to)
-    return query
-
-
-def list_leak_alerts(*, status: str | None = None):
-    query = sa.select(CodeLeakAlert).order_by(CodeLeakAlert.id.desc())
-    if status:
-        query = query.where(CodeLeakAlert.status == LeakAlertStatus(status))
-    return query
-
-
-def resolve_leak_alert(*, actor: Actor, alert_id: int, resolution: str) -> CodeLeakAlert:
-    alert = db.session.scalar(sa.select(CodeLeakAlert).where(CodeLeakAlert.id == alert_id).with_for_update())
-    if alert is None:
-        raise LeakAlertNotFound()
-    if alert.status is LeakAlertStatus.RESOLVED:
-        raise LeakAlertClosed()
-    alert.status, alert.resolved_by, alert.resolved_at, alert.resolution = (
-        LeakAlertStatus.RESOLVED, actor.name, utcnow(), resolution)
-    audit(actor, "code_leak_alert.resolve", alert, {"status": ["open", "resolved"], "resolution": [None, resolution]})
-    return alert

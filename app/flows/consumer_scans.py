@@ -9,7 +9,7 @@ from datetime import datetime
 
 from app.accounts import tokens
 from app.accounts.models import AppUser
-from app.campaigns import claims
+from app.campaigns import eligibility
 from app.consumers import service as consumers
 from app.db import utcnow
 
@@ -18,7 +18,7 @@ def scan(*, user: AppUser | tokens.Holder, text: str, **scan_args) -> consumers.
     """A consumer scans a printed URL or code (``consumers.service.scan``, same arguments), and is offered the
     campaigns the scan opens."""
     result = consumers.scan(user=user, text=text, **scan_args)
-    result.campaigns, result.closed_campaigns = claims.open_campaigns(
+    result.campaigns, result.closed_campaigns = eligibility.open_campaigns(
         scan=result.scan, user=user, now=result.scan.scanned_at, first_scanner=result.first_scanner)
     return result
 
@@ -29,5 +29,5 @@ def prove_hidden_code(*, user: AppUser, scan_id: int, hidden_code: str, ip: str 
     the scan opens now (a right code opens those that need it)."""
     now = now or utcnow()
     result = consumers.prove_hidden_code(user=user, scan_id=scan_id, hidden_code=hidden_code, ip=ip, now=now)
-    result.campaigns, result.closed_campaigns = claims.open_campaigns(scan=result.scan, user=user, now=now)
+    result.campaigns, result.closed_campaigns = eligibility.open_campaigns(scan=result.scan, user=user, now=now)
     return result

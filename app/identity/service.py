@@ -20,7 +20,7 @@ from app.errors import Conflict, NotFound, TooManyRequests, Unauthorized, Valida
 from app.extensions import db
 from app.identity.models import AdminToken, AdminUser, ApiKey, AuditRecord, Role, Scope, admin_user_regions
 from app.identity.scope import scope_of
-from app.masterdata.rules import RegionUnknown
+from app.masterdata.errors import RegionUnknown
 from app.platform import after_commit, ratelimit
 from app.platform.filters import Filters
 

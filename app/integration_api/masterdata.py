@@ -16,7 +16,7 @@ from app.db import transaction
 from app.http import authenticate_machine, current_actor, scopes
 from app.identity.models import Scope
 from app.integration_api.batch import UpsertResultSchema, answer, batch_of
-from app.masterdata import service
+from app.masterdata import bulk_upserts
 from app.masterdata.models import Status
 from app.schemas import Int
 
@@ -96,7 +96,7 @@ StoreBatchSchema = batch_of(StoreItemSchema)
 def upsert_products(body):
     """Create or update products by external id"""
     with transaction():
-        return answer(service.bulk_upsert_products(actor=current_actor(), records=body["items"]))
+        return answer(bulk_upserts.bulk_upsert_products(actor=current_actor(), records=body["items"]))
 
 
 @blp.route("/factories", methods=["PUT"])
@@ -106,7 +106,7 @@ def upsert_products(body):
 def upsert_factories(body):
     """Create or update factories by external id"""
     with transaction():
-        return answer(service.bulk_upsert_factories(actor=current_actor(), records=body["items"]))
+        return answer(bulk_upserts.bulk_upsert_factories(actor=current_actor(), records=body["items"]))
 
 
 @blp.route("/warehouses", methods=["PUT"])
@@ -116,7 +116,7 @@ def upsert_factories(body):
 def upsert_warehouses(body):
     """Create or update warehouses by external id (factory by factory_external_id)"""
     with transaction():
-        return answer(service.bulk_upsert_warehouses(actor=current_actor(), records=body["items"]))
+        return answer(bulk_upserts.bulk_upsert_warehouses(actor=current_actor(), records=body["items"]))
 
 
 @blp.route("/dealers", methods=["PUT"])
@@ -126,7 +126,7 @@ def upsert_warehouses(body):
 def upsert_dealers(body):
     """Create or update dealers by external id (parent by parent_external_id, territory by region codes)"""
     with transaction():
-        return answer(service.bulk_upsert_dealers(actor=current_actor(), records=body["items"]))
+        return answer(bulk_upserts.bulk_upsert_dealers(actor=current_actor(), records=body["items"]))
 
 
 @blp.route("/stores", methods=["PUT"])
@@ -136,4 +136,4 @@ def upsert_dealers(body):
 def upsert_stores(body):
     """Create or update stores by external id (dealers by dealer_external_ids)"""
     with transaction():
-        return answer(service.bulk_upsert_stores(actor=current_actor(), records=body["items"]))
+        return answer(bulk_upserts.bulk_upsert_stores(actor=current_actor(), records=body["items"]))

@@ -25,7 +25,8 @@ from app.identity.service import Actor, apply_changes, audit
 from app.masterdata import rules as masterdata_rules
 from app.masterdata.models import Factory, Product, ProductionLine, Status
 from app.identity.scope import NATIONAL, DataScope
-from app.masterdata.service import common_values, factory_ids_in, factory_in, flush_or_conflict
+from app.masterdata.records import common_values, flush_or_conflict
+from app.masterdata.scope_ids import factory_ids_in, factory_in
 from app.platform.filters import Filters, containing
 from app.production import errors, rules
 from app.production.models import (

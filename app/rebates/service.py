@@ -26,7 +26,7 @@ from app.extensions import db
 from app.identity.scope import NATIONAL, DataScope, OutsideDataScope, scope_of
 from app.identity.service import Actor, apply_changes, audit
 from app.masterdata import refs
-from app.masterdata.service import dealer_ids_in, dealer_in
+from app.masterdata.scope_ids import dealer_ids_in, dealer_in
 from app.masterdata.models import Dealer, Product, Status
 from app.platform.clock import day_start
 from app.platform.filters import Filters

@@ -18,7 +18,7 @@ from typing import Iterable, NamedTuple
 import sqlalchemy as sa
 
 from app import faults
-from app.consumers import scan_log
+from app.consumers import scan_worker
 from app.db import mysql_like, utcnow
 from app.errors import ValidationFailed
 from app.extensions import db
@@ -76,7 +76,7 @@ def as_of() -> datetime:
 def scans_pending() -> int:
     """Consumer scans logged but not yet written (their figures come when the scan-log worker writes them)."""
     try:
-        return scan_log.pending()
+        return scan_worker.pending()
     except Exception as error:  # noqa: BLE001 - told apart below: only an outage is answered
         if not faults.is_outage(error):
             raise

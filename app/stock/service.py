@@ -17,7 +17,7 @@ from app.extensions import db
 from app.identity.scope import NATIONAL, DataScope
 from app.masterdata.models import Dealer, Product, Region, Store, Warehouse, dealer_territories
 from app.masterdata.rules import region_prefix
-from app.masterdata.service import dealer_ids_in, store_ids_in, warehouse_ids_in
+from app.masterdata.scope_ids import dealer_ids_in, store_ids_in, warehouse_ids_in
 from app.production.models import ProductionLot
 from app.stock.models import HolderKind, StockOutflow, StockPosition
 from app.units import stock_moves

@@ -57,6 +57,7 @@ def test_a_scan_without_the_hidden_code_uses_up_no_draw_through_another_campaign
     campaign on the same product, running alongside), and the buyer, who proves the code first, is refused
     the hidden-code campaign's draw."""
     from app.campaigns import claims
+    from app.campaigns.errors import NoCampaign, ScanNotEligible
     from app.db import transaction
     from tests.consumer_factories import NOW, hidden_code_campaign, prove, scan
 
@@ -65,9 +66,9 @@ def test_a_scan_without_the_hidden_code_uses_up_no_draw_through_another_campaign
                           prizes=[{"kind": "points", "name": "10 points", "amount": 10, "probability_ppm": 1_000_000}])
     stranger, buyer = users(), users()
     peek = scan(stranger, short(hidden["code"]))  # the shelf's bottle, no digits
-    with pytest.raises(claims.NoCampaign), transaction():  # the unit's draw waits for whoever proves the code
+    with pytest.raises(NoCampaign), transaction():  # the unit's draw waits for whoever proves the code
         claims.claim(user=stranger, scan_id=peek.scan_id, now=NOW)
-    with pytest.raises(claims.ScanNotEligible) as refused, transaction():
+    with pytest.raises(ScanNotEligible) as refused, transaction():
         claims.claim(user=stranger, scan_id=peek.scan_id, campaign_id=points.id, now=NOW)
     assert refused.value.errors["reason"] == "hidden_code_needed"
     bought = scan(buyer, short(hidden["code"]))

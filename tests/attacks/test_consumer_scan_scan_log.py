@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.consumers import scan_log
+from app.consumers import scan_worker, scan_writer
 from app.consumers.models import ConsumerScan
 from app.db import transaction
 from app.extensions import db, redis
@@ -29,15 +29,15 @@ def test_after_a_flush_the_workers_end_of_batch_never_sets_the_id_sequence_below
     scan(buyer, short(goods["items"][0]))
     later = scan(other, short(goods["items"][1]), now=NOW + timedelta(seconds=1))
     with transaction():  # the other consumer's claim (or hidden-code step) writes their scan itself
-        assert scan_log.persist_one(later.scan_id)
-    original = scan_log._commit
+        assert scan_writer.persist_one(later.scan_id)
+    original = scan_worker._commit
 
     def commit_then_flush(records):
         original(records)
         redis.flushdb()  # Redis restarts without persistence / is flushed while the batch is in flight
-    monkeypatch.setattr(scan_log, "_commit", commit_then_flush)
-    assert scan_log.persist(limit=1) == 1  # the batch of the first scan
-    monkeypatch.setattr(scan_log, "_commit", original)
+    monkeypatch.setattr(scan_worker, "_commit", commit_then_flush)
+    assert scan_worker.persist(limit=1) == 1  # the batch of the first scan
+    monkeypatch.setattr(scan_worker, "_commit", original)
     third = scan(buyer, short(goods["items"][2]), now=NOW + timedelta(seconds=2))
     in_db = db.session.get(ConsumerScan, third.scan_id)
     assert in_db is None, (f"scan {third.scan_id} was handed an id the database holds for user "
@@ -51,23 +51,23 @@ def test_a_scan_whose_database_read_is_retried_is_counted_once(app, client, mp, 
     first scan is answered 'scanned before'."""
     import pymysql
 
-    from app.campaigns import claims
+    from app.campaigns import eligibility
     from tests.campaign_factories import open_campaign
 
     open_campaign()
-    original, failed = claims.open_campaigns, []
+    original, failed = eligibility.open_campaigns, []
 
     def lose_the_connection_once(**kwargs):
         if not failed:
             failed.append(True)
             raise sa.exc.OperationalError("SELECT ...", {}, pymysql.err.OperationalError(2013, "Lost connection"))
         return original(**kwargs)
-    monkeypatch.setattr(claims, "open_campaigns", lose_the_connection_once)
+    monkeypatch.setattr(eligibility, "open_campaigns", lose_the_connection_once)
     headers, _ = mp.sign_in("consumer")
     response = client.post("/api/consumer/scans", json={"code": goods["items"][0]}, headers=headers)
     assert failed and response.status_code == 201, response.json
     assert (response.json["verdict"], response.json["scans"]["count"]) == ("genuine", 1), response.json["scans"]
-    assert scan_log.pending() == 1, f"{scan_log.pending()} records logged for one scan"
+    assert scan_worker.pending() == 1, f"{scan_worker.pending()} records logged for one scan"
 
 
 def test_a_record_the_database_refuses_is_dead_lettered_not_dropped_by_insert_ignore(
@@ -84,8 +84,8 @@ def test_a_record_the_database_refuses_is_dead_lettered_not_dropped_by_insert_ig
         db.session.execute(sa.delete(model).where(model.app_user_id == gone.id))
     db.session.execute(sa.delete(AppUser).where(AppUser.id == gone.id))
     db.session.commit()
-    assert scan_log.persist(limit=1) == 1  # the deleted consumer's scan, alone in its batch
-    assert scan_log.persist(limit=10) == 1
+    assert scan_worker.persist(limit=1) == 1  # the deleted consumer's scan, alone in its batch
+    assert scan_worker.persist(limit=10) == 1
     written = db.session.get(ConsumerScan, lost.scan_id) is not None
-    dead = [int(d["id"]) for d in scan_log.dead_letters()]
+    dead = [int(d["id"]) for d in scan_worker.dead_letters()]
     assert written or lost.scan_id in dead, "the scan is neither written nor dead-lettered: lost silently"

@@ -61,7 +61,7 @@ def _dynamic_codes() -> set[str]:
     entities = set()
     for _, text in _sources():
         entities.update(ENTITY_NOT_FOUND.findall(text))
-    for module in ("app.masterdata.service", "app.production.service"):
+    for module in ("app.masterdata.records", "app.production.service"):
         entities.update(importlib.import_module(module)._ENTITY_NAMES.values())
     refusals = set(importlib.import_module("app.retail.rules").SALE_REFUSALS)
     return {f"{entity}_not_found" for entity in entities} | refusals

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from app.db import transaction
-from app.masterdata import service as masterdata
+from app.masterdata import places
 from tests.masterdata_factories import ACTOR, make_dealer, make_product, make_store
 from tests.order_factories import Channel
 from tests.production_factories import make_production_lot
@@ -14,7 +14,7 @@ from tests.production_factories import make_production_lot
 def channel(app) -> Channel:
     """A brand warehouse, a two-tier dealer chain with its stores, and two products (see Channel)."""
     with transaction():
-        warehouse = masterdata.create_warehouse(actor=ACTOR, data={"name": "Brand DC", "external_id": "WH-1"})
+        warehouse = places.create_warehouse(actor=ACTOR, data={"name": "Brand DC", "external_id": "WH-1"})
     province = make_dealer(external_id="D-PROV")
     city = make_dealer(parent_id=province.id, external_id="D-CITY")
     other_city = make_dealer(parent_id=make_dealer().id)

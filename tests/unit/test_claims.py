@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import AppName, AppUser
-from app.campaigns import budget, claims
+from app.campaigns import budget, claims, eligibility
 from app.campaigns import service as campaigns
 from app.campaigns.models import Campaign, CampaignDay, Draw, DrawOutcome, Prize, Redemption, RedemptionStatus
 from app.flows import consumer_scans as consumers
@@ -484,7 +484,7 @@ def test_scans_list_campaigns_from_a_short_cache_but_a_claim_reads_the_database(
     lagging = scan(user, goods["items"][1])
     assert [c["id"] for c in lagging.campaigns] == [campaign.id]
     assert refused(claim, user, lagging.scan_id).code == "no_campaign"
-    claims.forget_listed_campaigns()
+    eligibility.forget_listed_campaigns()
     assert scan(user, goods["items"][2]).campaigns == []
 
 

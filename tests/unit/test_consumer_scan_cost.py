@@ -12,9 +12,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.campaigns import claims
+from app.campaigns import eligibility
 from app.channel.models import DiversionAlert
-from app.consumers import facts, service
+from app.consumers import counters, facts, story
 from app.units.models import UnitScanStats
 from app.db import transaction
 from app.errors import DomainError
@@ -50,7 +50,7 @@ def no_listed_campaigns(app):
     """Campaigns an earlier test listed in this process are not this test's (the listing is cached), nor
     are the batches, products and territories an earlier test's scans cached."""
     with app.test_request_context():
-        claims.forget_listed_campaigns()
+        eligibility.forget_listed_campaigns()
         facts.forget()
 
 
@@ -143,12 +143,12 @@ def test_a_scan_outside_the_territory_still_raises_a_diversion_alert(app, shelve
 
 def test_the_rate_limit_windows_stop_at_the_first_one_past_its_limit(app):
     with pytest.raises(DomainError) as caught:
-        service.rate_limits([("t:a", 5), ("t:b", 0), ("t:c", 5)])
+        counters.rate_limits([("t:a", 5), ("t:b", 0), ("t:c", 5)])
     assert caught.value.status == 429 and caught.value.code == "rate_limited"
     assert 1 <= int(caught.value.headers["Retry-After"]) <= 60
     assert (app_redis.get("t:a"), app_redis.get("t:b"), app_redis.get("t:c")) == (b"1", b"1", None)
     assert 0 < app_redis.ttl("t:a") <= 60
-    service.rate_limits([("t:a", 5)])
+    counters.rate_limits([("t:a", 5)])
     assert app_redis.get("t:a") == b"2"
 
 
@@ -159,13 +159,13 @@ def test_the_region_table_is_read_once_and_renewed_when_the_regions_change(app, 
     first = region_cache.table()
     assert region_cache.table() is first and first.rows[XIHU].name == "西湖区"
     with counting() as (statements, _):
-        assert service.city_of(XIHU) == "杭州市"
+        assert story.city_of(XIHU) == "杭州市"
     assert statements == []
     try:
         with transaction():
             db.session.get(Region, HANGZHOU).name = "杭州"
             load_regions(actor=Actor.system("tests"))  # repairs the drift: the cache is dropped after the commit
-        assert region_cache.table() is not first and service.city_of(XIHU) == "杭州市"
+        assert region_cache.table() is not first and story.city_of(XIHU) == "杭州市"
         before = app_redis.get(region_cache.VERSION_KEY)
         with transaction():
             db.session.get(Region, HANGZHOU).name = "杭州"
@@ -173,14 +173,14 @@ def test_the_region_table_is_read_once_and_renewed_when_the_regions_change(app, 
         app_redis.set(region_cache.VERSION_KEY, "another process's version")
         assert app_redis.get(region_cache.VERSION_KEY) != before
         region_cache._holder().checked_at -= region_cache.CHECK_SECONDS
-        assert service.city_of(XIHU) == "杭州"
+        assert story.city_of(XIHU) == "杭州"
         app_redis.flushdb()  # Redis lost its data: the next change still makes a version never seen before
         region_cache.changed()
         assert app_redis.get(region_cache.VERSION_KEY) not in (None, before, b"1")
     finally:
         with transaction():
             load_regions(actor=Actor.system("tests"))
-    assert service.city_of(XIHU) == "杭州市"
+    assert story.city_of(XIHU) == "杭州市"
 
 
 def test_loading_unchanged_regions_keeps_the_table(app):

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from app.accounts.models import AppUser
 from app.channel.models import DiversionAlert, SeenKind
 from app.codes import service as codes
-from app.consumers import service
+from app.consumers import scan_text
 from app.consumers.models import CodeLeakAlert, ConsumerScan, Verdict
 from app.db import transaction
 from app.errors import DomainError
@@ -45,7 +45,7 @@ def test_the_url_forms_all_read_the_same_code(app, goods, users):
              f"http://M.EXAMPLE.COM/01/{gtin}/21/{code}", f"https://m.example.com/01/{gtin}/10/L2026-03/21/{code}",
              f"m.example.com/c/{code}/"]
     for text in forms:
-        assert service.parse_text(text).code == code, text
+        assert scan_text.parse_text(text).code == code, text
 
 
 @pytest.mark.parametrize("text", ["", "hello", "https://evil.example.com/c/0123456789ABCDEFGH",
@@ -203,18 +203,18 @@ def test_the_hidden_code_is_a_step_on_the_scan_made_not_another_scan(app, hidden
 def test_a_wrong_guess_racing_the_right_code_never_undoes_the_proof(app, hidden, users, monkeypatch):
     from sqlalchemy.orm.attributes import set_committed_value
 
-    from app.consumers import scan_log
+    from app.consumers import scan_writer
 
     buyer = users()
     made = scan(buyer, short(hidden["code"]))
     assert prove(buyer, made.scan_id, hidden["right"]).hidden_code["ok"] is True
-    own_scan = scan_log.own_scan
+    own_scan = scan_writer.own_scan
 
     def read_before_the_proof(scan_id, user):  # this request read the row before the right code committed
         row = own_scan(scan_id, user)
         set_committed_value(row, "hidden_code_ok", None)
         return row
-    monkeypatch.setattr(scan_log, "own_scan", read_before_the_proof)
+    monkeypatch.setattr(scan_writer, "own_scan", read_before_the_proof)
     late = prove(buyer, made.scan_id, wrong(hidden["right"]))
     assert late.hidden_code["ok"] is False  # this guess was wrong...
     db.session.expire_all()

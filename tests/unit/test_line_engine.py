@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from app.codes import service as codes
 from app.db import retrying, transaction, utcnow
 from app.extensions import db
-from app.masterdata import service as masterdata
+from app.masterdata import places
 from app.production import service as production
 from app.units import line_engine, line_records, line_sessions, rules, unit_rows
 from app.units.models import Event, EventKind, LocationKind, RejectedRecord, Unit, UnitStatus
@@ -242,7 +242,7 @@ def test_a_scrapped_case_takes_no_more_items(line):
 
 def test_an_item_and_a_case_in_different_places_are_a_location_mismatch(line):
     with transaction():
-        warehouse = masterdata.create_warehouse(actor=ACTOR, data={"name": "W", "factory_id": line.factory.id})
+        warehouse = places.create_warehouse(actor=ACTOR, data={"name": "W", "factory_id": line.factory.id})
     items = line.commissioned(2)
     case = line.cases(1)[0]
     line.one(pack(items[0], case))
@@ -335,7 +335,7 @@ def test_a_replacement_label_must_be_fresh_and_of_the_same_level(line):
 
 def test_scrapping_a_case_in_a_warehouse_scraps_its_items_and_takes_them_out_of_stock(line):
     with transaction():
-        warehouse = masterdata.create_warehouse(actor=ACTOR, data={"name": "W", "factory_id": line.factory.id})
+        warehouse = places.create_warehouse(actor=ACTOR, data={"name": "W", "factory_id": line.factory.id})
     items = line.commissioned(4)
     cases = line.cases(2)
     pallet = line.cases(1, level="pallet")[0]
@@ -440,7 +440,7 @@ def test_a_session_needs_an_active_line_and_an_open_lot_of_that_line(line):
     with pytest.raises(rules.LotOnAnotherLine):
         line.start(line=other_line)
     with transaction():
-        masterdata.deactivate_production_line(actor=ACTOR, line_id=other_line.id)
+        places.deactivate_production_line(actor=ACTOR, line_id=other_line.id)
     free_lot = make_production_lot(product_id=line.product.id, factory_id=line.factory.id)
     with pytest.raises(rules.LineInactive):
         line.start(lot=free_lot, line=other_line)

@@ -5,7 +5,7 @@ from app.db import transaction
 from app.errors import DomainError
 from app.extensions import db
 from app.identity.models import AuditRecord
-from app.masterdata import service
+from app.masterdata import bulk_upserts
 from app.masterdata.models import Dealer, Product, Store
 from tests.masterdata_factories import ACTOR, DONGCHENG, XIHU, ZHEJIANG, gtin13, make_dealer
 
@@ -32,17 +32,17 @@ PRODUCTS = [
 
 
 def test_upserting_the_same_products_twice_changes_nothing_the_second_time(app):
-    assert _upsert(service.bulk_upsert_products, PRODUCTS) == [("P1", "created"), ("P2", "created")]
+    assert _upsert(bulk_upserts.bulk_upsert_products, PRODUCTS) == [("P1", "created"), ("P2", "created")]
     audits = _count(AuditRecord)
-    assert _upsert(service.bulk_upsert_products, PRODUCTS) == [("P1", "unchanged"), ("P2", "unchanged")]
+    assert _upsert(bulk_upserts.bulk_upsert_products, PRODUCTS) == [("P1", "unchanged"), ("P2", "unchanged")]
     assert _count(AuditRecord) == audits == 2
     changed = [{**PRODUCTS[0], "units_per_case": 8}, PRODUCTS[1]]
-    assert _upsert(service.bulk_upsert_products, changed) == [("P1", "updated"), ("P2", "unchanged")]
+    assert _upsert(bulk_upserts.bulk_upsert_products, changed) == [("P1", "updated"), ("P2", "unchanged")]
 
 
 def test_one_bad_item_rejects_the_batch_and_nothing_is_written(app):
     bad = [PRODUCTS[0], {**PRODUCTS[1], "gtin": "6900000000000"}, {"external_id": "P3", "sku": "S1", "name": "x"}]
-    error = _rejected(service.bulk_upsert_products, bad)
+    error = _rejected(bulk_upserts.bulk_upsert_products, bad)
     assert (error.status, error.code) == (422, "batch_rejected")
     assert error.errors["items"] == [
         {"index": 1, "external_id": "P2", "code": "gtin_invalid", "message": error.errors["items"][0]["message"]},
@@ -52,7 +52,7 @@ def test_one_bad_item_rejects_the_batch_and_nothing_is_written(app):
 
 
 def test_the_same_external_id_twice_in_a_batch_is_refused(app):
-    error = _rejected(service.bulk_upsert_products, [PRODUCTS[0], {**PRODUCTS[1], "external_id": "P1"}])
+    error = _rejected(bulk_upserts.bulk_upsert_products, [PRODUCTS[0], {**PRODUCTS[1], "external_id": "P1"}])
     assert (error.status, error.code) == (422, "external_id_duplicate")
 
 
@@ -62,17 +62,17 @@ def test_dealers_may_name_a_parent_that_comes_later_in_the_batch(app):
         {"external_id": "D2", "name": "City dealer", "parent_external_id": "D1", "territory": [XIHU]},
         {"external_id": "D1", "name": "Provincial dealer", "territory": [ZHEJIANG]},
     ]
-    assert _upsert(service.bulk_upsert_dealers, records) == [("D3", "created"), ("D2", "created"), ("D1", "created")]
+    assert _upsert(bulk_upserts.bulk_upsert_dealers, records) == [("D3", "created"), ("D2", "created"), ("D1", "created")]
     tiers = dict(db.session.execute(sa.select(Dealer.external_id, Dealer.tier)).all())
     assert tiers == {"D1": 1, "D2": 2, "D3": 3}
-    assert [r for _, r in _upsert(service.bulk_upsert_dealers, records)] == ["unchanged"] * 3
+    assert [r for _, r in _upsert(bulk_upserts.bulk_upsert_dealers, records)] == ["unchanged"] * 3
 
 
 def test_a_loop_of_parents_inside_a_batch_is_refused(app):
     records = [{"external_id": "A", "name": "A", "parent_external_id": "B"},
                {"external_id": "B", "name": "B", "parent_external_id": "A"},
                {"external_id": "C", "name": "C"}]
-    error = _rejected(service.bulk_upsert_dealers, records)
+    error = _rejected(bulk_upserts.bulk_upsert_dealers, records)
     assert [(i["external_id"], i["code"]) for i in error.errors["items"]] == [
         ("A", "dealer_parent_cycle"), ("B", "dealer_parent_cycle")]
     assert _count(Dealer) == 0
@@ -81,7 +81,7 @@ def test_a_loop_of_parents_inside_a_batch_is_refused(app):
 def test_a_batch_cannot_close_a_loop_with_dealers_already_stored(app):
     top = make_dealer(external_id="TOP")
     make_dealer(external_id="MID", parent_id=top.id)
-    error = _rejected(service.bulk_upsert_dealers,
+    error = _rejected(bulk_upserts.bulk_upsert_dealers,
                       [{"external_id": "TOP", "name": top.name, "parent_external_id": "MID"}])
     assert error.errors["items"][0]["code"] == "dealer_parent_cycle"
 
@@ -89,16 +89,16 @@ def test_a_batch_cannot_close_a_loop_with_dealers_already_stored(app):
 def test_stores_name_their_dealers_by_external_id(app):
     make_dealer(external_id="D1")
     records = [{"external_id": "S1", "name": "Shop", "region_code": DONGCHENG, "dealer_external_ids": ["D1"]}]
-    assert _upsert(service.bulk_upsert_stores, records) == [("S1", "created")]
+    assert _upsert(bulk_upserts.bulk_upsert_stores, records) == [("S1", "created")]
     assert [d.external_id for d in db.session.scalar(sa.select(Store)).dealers] == ["D1"]
-    assert _upsert(service.bulk_upsert_stores, records) == [("S1", "unchanged")]
-    error = _rejected(service.bulk_upsert_stores, [{**records[0], "dealer_external_ids": ["D1", "NOPE"]}])
+    assert _upsert(bulk_upserts.bulk_upsert_stores, records) == [("S1", "unchanged")]
+    error = _rejected(bulk_upserts.bulk_upsert_stores, [{**records[0], "dealer_external_ids": ["D1", "NOPE"]}])
     assert error.errors["items"][0]["code"] == "dealer_unknown"
 
 
 def test_external_ids_match_exactly_even_where_the_database_ignores_case(app):
     records = [{"external_id": "erp-1", "sku": "S1", "name": "lower"},
                {"external_id": "ERP-1", "sku": "S2", "name": "upper"}]
-    assert _upsert(service.bulk_upsert_products, records) == [("erp-1", "created"), ("ERP-1", "created")]
+    assert _upsert(bulk_upserts.bulk_upsert_products, records) == [("erp-1", "created"), ("ERP-1", "created")]
     names = dict(db.session.execute(sa.select(Product.external_id, Product.name)).all())
     assert names == {"erp-1": "lower", "ERP-1": "upper"}

@@ -5,7 +5,7 @@ from app.db import transaction
 from app.errors import DomainError
 from app.extensions import db
 from app.identity.models import AuditRecord
-from app.masterdata import service
+from app.masterdata import places, stores
 from tests.masterdata_factories import (
     ACTOR, BEIJING, DONGCHENG, HANGZHOU, XIHU, ZHEJIANG, make_dealer, make_factory, make_store,
 )
@@ -20,34 +20,34 @@ def _refused(fn, **kwargs) -> DomainError:
 
 def test_a_store_sits_in_a_city_or_district(app):
     assert make_store(region_code=HANGZHOU).region_code == HANGZHOU
-    error = _refused(service.create_store, data={"name": "s", "region_code": BEIJING})
+    error = _refused(stores.create_store, data={"name": "s", "region_code": BEIJING})
     assert (error.status, error.code) == (422, "region_level_invalid")
-    error = _refused(service.create_store, data={"name": "s", "region_code": "110199000000"})
+    error = _refused(stores.create_store, data={"name": "s", "region_code": "110199000000"})
     assert (error.status, error.code) == (422, "region_unknown")
-    assert _refused(service.create_store, data={"name": "s"}).code == "field_required"
+    assert _refused(stores.create_store, data={"name": "s"}).code == "field_required"
 
 
 @pytest.mark.parametrize("longitude, latitude", [(181, 30), (120, -91), (120, None), (float("nan"), 3)])
 def test_coordinates_come_in_pairs_and_in_range(app, longitude, latitude):
-    error = _refused(service.create_store, data={"name": "s", "region_code": XIHU,
-                                                 "longitude": longitude, "latitude": latitude})
+    error = _refused(stores.create_store, data={"name": "s", "region_code": XIHU,
+                                                "longitude": longitude, "latitude": latitude})
     assert (error.status, error.code) == (422, "coordinates_invalid")
 
 
 def test_changing_one_coordinate_keeps_the_other(app):
     store = make_store(longitude=116.4, latitude=39.9)
     with transaction():
-        service.update_store(actor=ACTOR, store_id=store.id, changes={"latitude": 39.95})
+        stores.update_store(actor=ACTOR, store_id=store.id, changes={"latitude": 39.95})
     assert (store.longitude, store.latitude) == (116.4, 39.95)
 
 
 def test_a_store_is_served_by_existing_dealers(app):
     first, second = make_dealer(), make_dealer()
     store = make_store(dealer_ids=[first.id])
-    error = _refused(service.update_store, store_id=store.id, changes={"dealer_ids": [second.id, 4242]})
+    error = _refused(stores.update_store, store_id=store.id, changes={"dealer_ids": [second.id, 4242]})
     assert (error.status, error.code) == (422, "dealer_unknown")
     with transaction():
-        service.update_store(actor=ACTOR, store_id=store.id, changes={"dealer_ids": [second.id, first.id]})
+        stores.update_store(actor=ACTOR, store_id=store.id, changes={"dealer_ids": [second.id, first.id]})
     assert sorted(d.id for d in store.dealers) == sorted([first.id, second.id])
     record = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.action == "store.update")).one()
     assert record.changes == {"dealer_ids": [[first.id], sorted([first.id, second.id])]}
@@ -59,7 +59,7 @@ def test_stores_are_listed_by_region_inside_and_by_dealer(app):
     in_hangzhou = make_store(region_code=HANGZHOU)
     make_store(region_code=DONGCHENG)
     def ids(**filters):
-        return [s.id for s in db.session.scalars(service.list_stores(**filters))]
+        return [s.id for s in db.session.scalars(stores.list_stores(**filters))]
     assert ids(region_code=ZHEJIANG) == [in_xihu.id, in_hangzhou.id]
     assert ids(region_code=HANGZHOU) == [in_xihu.id, in_hangzhou.id]
     assert ids(region_code=XIHU) == [in_xihu.id]
@@ -69,20 +69,20 @@ def test_stores_are_listed_by_region_inside_and_by_dealer(app):
 def test_production_line_codes_are_unique_per_factory(app):
     factory, other = make_factory(), make_factory()
     with transaction():
-        service.create_production_line(actor=ACTOR, data={"factory_id": factory.id, "code": "L1", "name": "Line 1"})
-        service.create_production_line(actor=ACTOR, data={"factory_id": other.id, "code": "L1", "name": "Line 1"})
-    error = _refused(service.create_production_line, data={"factory_id": factory.id, "code": "L1", "name": "x"})
+        places.create_production_line(actor=ACTOR, data={"factory_id": factory.id, "code": "L1", "name": "Line 1"})
+        places.create_production_line(actor=ACTOR, data={"factory_id": other.id, "code": "L1", "name": "Line 1"})
+    error = _refused(places.create_production_line, data={"factory_id": factory.id, "code": "L1", "name": "x"})
     assert (error.status, error.code) == (422, "line_code_taken")
-    error = _refused(service.create_production_line, data={"factory_id": 999, "code": "L2", "name": "x"})
+    error = _refused(places.create_production_line, data={"factory_id": 999, "code": "L2", "name": "x"})
     assert error.code == "factory_unknown"
 
 
 def test_a_warehouse_belongs_to_an_existing_factory_or_none(app):
     factory = make_factory(region_code=HANGZHOU)
     with transaction():
-        warehouse = service.create_warehouse(actor=ACTOR, data={"name": "W", "factory_id": factory.id})
+        warehouse = places.create_warehouse(actor=ACTOR, data={"name": "W", "factory_id": factory.id})
     assert warehouse.factory_id == factory.id
-    error = _refused(service.update_warehouse, warehouse_id=warehouse.id, changes={"factory_id": 999})
+    error = _refused(places.update_warehouse, warehouse_id=warehouse.id, changes={"factory_id": 999})
     assert error.code == "factory_unknown"
-    error = _refused(service.update_warehouse, warehouse_id=warehouse.id, changes={"region_code": "1"})
+    error = _refused(places.update_warehouse, warehouse_id=warehouse.id, changes={"region_code": "1"})
     assert error.code == "region_unknown"

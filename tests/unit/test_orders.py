@@ -12,7 +12,7 @@ from app.db import transaction
 from app.errors import DomainError
 from app.extensions import db
 from app.identity.models import AuditRecord
-from app.masterdata import service as masterdata
+from app.masterdata import places
 from tests.masterdata_factories import ACTOR
 from tests.order_factories import order_data, ship
 
@@ -239,7 +239,7 @@ def test_unknown_or_wrong_parties_are_refused(channel, seller, buyer, code):
 
 def test_an_inactive_seller_is_refused(channel):
     with transaction():
-        masterdata.deactivate_warehouse(actor=ACTOR, warehouse_id=channel.warehouse)
+        places.deactivate_warehouse(actor=ACTOR, warehouse_id=channel.warehouse)
     refused("order_party_inactive", order_data(channel))
 
 

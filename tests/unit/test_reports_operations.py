@@ -15,7 +15,7 @@ from app.channel.models import AlertStatus, DiversionAlert
 from app.db import transaction, utcnow
 from app.extensions import db
 from app.identity.models import Role
-from app.masterdata import service as masterdata
+from app.masterdata import places
 from app.platform.clock import china_day, day_start
 from app.reports import channel as channel_reports
 from app.reports.service import Period
@@ -121,7 +121,7 @@ def play() -> World:
         recalls.recall_lot(actor=ACTOR, lot_id=lot_b.id, reason="tests")
 
     with transaction():
-        warehouse_id = masterdata.create_warehouse(actor=ACTOR, data={
+        warehouse_id = places.create_warehouse(actor=ACTOR, data={
             "name": "Hangzhou DC", "factory_id": factory_zj.id, "region_code": XIHU}).id
     with transaction():
         results = warehouse.apply_scans(actor=ACTOR, records=[

@@ -24,7 +24,7 @@ from app.accounts.models import AppName, AppUser
 from app.campaigns import claims
 from app.channel import diversion
 from app.channel.models import AlertStatus, DiversionAlert
-from app.consumers import scan_log
+from app.consumers import scan_log, scan_worker, scan_writer
 from app.consumers import service as consumers
 from app.db import transaction, utcnow
 from app.errors import DomainError
@@ -236,21 +236,21 @@ class Workload:
             self.w.scans.append((user, result.scan_id, self.clock))
 
     def persist(self):
-        scan_log.persist(limit=self.rng.randint(1, 20))
+        scan_worker.persist(limit=self.rng.randint(1, 20))
 
     def persist_delivered_twice(self, monkeypatch):
         """A worker writes a batch and dies before acknowledging it; the next one takes it over."""
-        scan_log._ensure_group()
+        scan_worker._ensure_group()
         delivered = redis.xreadgroup(scan_log.GROUP, "dead-worker", {scan_log.STREAM: ">"}, count=5)
         if not delivered:
             return
-        records = [{**scan_log._decoded(redis.hgetall(f"consumer:scan:{int(f[b'id'])}")), "id": f[b"id"].decode()}
+        records = [{**scan_writer._decoded(redis.hgetall(f"consumer:scan:{int(f[b'id'])}")), "id": f[b"id"].decode()}
                    for _, f in delivered[0][1]]
         with transaction():
-            scan_log.write([r for r in records if "code" in r])
+            scan_writer.write([r for r in records if "code" in r])
         with monkeypatch.context() as patch:
-            patch.setattr(scan_log, "CLAIM_IDLE_MS", 0)
-            scan_log.persist(limit=500)
+            patch.setattr(scan_worker, "CLAIM_IDLE_MS", 0)
+            scan_worker.persist(limit=500)
 
     def claim(self):
         """Claims of scans not yet claimed, all at once from threads (MariaDB), else one after another."""
@@ -382,7 +382,7 @@ def test_random_workloads_keep_the_rollups_equal_to_a_rebuild(app, sandbox, cons
         else:
             step()
         done.append(name)
-    scan_log.persist(limit=10_000)
+    scan_worker.persist(limit=10_000)
     monkeypatch.setattr(rebuild, "CHUNK", 7)  # the rebuild reads in many pages, as it does a year of scans
     # The workload did what it is meant to (else the property proves little).
     assert {"make_cases", "consumer_scan", "claim", "pay", "sell", "ship_to_store"} <= set(done)

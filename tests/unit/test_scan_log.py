@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from app.campaigns import claims
 from app.channel.models import DiversionAlert
 from app.codes.models import BatchStatus, CodeBatch
-from app.consumers import facts, scan_log
+from app.consumers import facts, scan_log, scan_worker, scan_writer
+from app.consumers.errors import ScanNotFound
 from app.consumers.models import CodeLeakAlert, ConsumerScan, Verdict
 from app.db import transaction
 from app.errors import DomainError
@@ -46,7 +47,7 @@ def _stats(item: str) -> UnitScanStats | None:
 
 
 def _persist_all() -> int:
-    return scan_log.persist(limit=500)
+    return scan_worker.persist(limit=500)
 
 
 def test_a_scan_is_answered_before_it_is_written_and_the_worker_writes_it(app, goods, users, streamed):
@@ -56,7 +57,7 @@ def test_a_scan_is_answered_before_it_is_written_and_the_worker_writes_it(app, g
     two = scan(second, short(item), now=NOW + timedelta(minutes=5))
     assert (one.verdict, two.verdict) == (Verdict.GENUINE, Verdict.SCANNED_BEFORE)
     assert two.scans["count"] == 2 and two.scans["first_at"] == NOW and two.scans["first_city"] == "杭州市"
-    assert _rows() == [] and _stats(item) is None and scan_log.pending() == 2
+    assert _rows() == [] and _stats(item) is None and scan_worker.pending() == 2
 
     assert _persist_all() == 2
     rows = _rows()
@@ -68,7 +69,7 @@ def test_a_scan_is_answered_before_it_is_written_and_the_worker_writes_it(app, g
     assert (stats.scans, stats.first_scanned_at, stats.first_app_user_id, stats.last_scanned_at) == \
         (2, NOW, first.id, NOW + timedelta(minutes=5))
     # Written once: the stream and the records are gone, a second pass has nothing to do.
-    assert scan_log.pending() == 0 and not redis.exists(f"consumer:scan:{one.scan_id}")
+    assert scan_worker.pending() == 0 and not redis.exists(f"consumer:scan:{one.scan_id}")
     assert _persist_all() == 0
 
 
@@ -78,18 +79,18 @@ def test_an_entry_delivered_twice_is_written_once(app, goods, users, streamed, m
     for minutes in range(3):
         scan(user, short(item), now=NOW + timedelta(minutes=minutes))
     # A worker reads the batch, writes and commits it, and dies before acknowledging it.
-    scan_log._ensure_group()
+    scan_worker._ensure_group()
     delivered = redis.xreadgroup(scan_log.GROUP, "dead-worker", {scan_log.STREAM: ">"}, count=10)[0][1]
-    records = [{**scan_log._decoded(redis.hgetall(f"consumer:scan:{int(f[b'id'])}")), "id": f[b"id"].decode()}
+    records = [{**scan_writer._decoded(redis.hgetall(f"consumer:scan:{int(f[b'id'])}")), "id": f[b"id"].decode()}
                for _, f in delivered]
     with transaction():
-        scan_log.write(records)
+        scan_writer.write(records)
     assert len(_rows()) == 3 and _stats(item).scans == 3
     # The next worker takes the entries over once they have been idle long enough, and writes nothing twice.
-    monkeypatch.setattr(scan_log, "CLAIM_IDLE_MS", 0)
+    monkeypatch.setattr(scan_worker, "CLAIM_IDLE_MS", 0)
     assert _persist_all() == 3
     assert [r.scan_number for r in _rows()] == [1, 2, 3] and _stats(item).scans == 3
-    assert scan_log.pending() == 0
+    assert scan_worker.pending() == 0
 
 
 def test_a_claim_writes_its_own_scan_when_the_worker_has_not(app, goods, users, streamed):
@@ -120,7 +121,7 @@ def test_a_claim_that_fails_leaves_its_scan_to_the_worker(app, goods, users, str
 def test_a_claim_of_someone_elses_unwritten_scan_is_not_found(app, goods, users, streamed):
     owner, other = users(), users()
     result = scan(owner, short(goods["items"][3]))
-    with pytest.raises(scan_log.ScanNotFound), transaction():
+    with pytest.raises(ScanNotFound), transaction():
         claims.claim(user=other, scan_id=result.scan_id, now=NOW)
 
 
@@ -163,7 +164,7 @@ def test_a_rate_limited_scan_counts_and_logs_nothing(app, goods, users, streamed
     with pytest.raises(Exception) as caught:
         scan(user, short(goods["items"][1]))
     assert getattr(caught.value, "code", None) == "rate_limited"
-    assert scan_log.pending() == 1 and not redis.exists(f"consumer:unit:{serial(goods['items'][1])}")
+    assert scan_worker.pending() == 1 and not redis.exists(f"consumer:unit:{serial(goods['items'][1])}")
 
 
 def test_concurrent_scans_of_one_unit_count_each_once(app, goods, users, streamed):
@@ -226,7 +227,7 @@ def test_the_writer_raises_the_leak_and_diversion_alerts_once(app, goods, users,
                scan(user, short(item), latitude=BEIJING_POS[0], longitude=BEIJING_POS[1])]
     assert results[0].verdict is Verdict.NOT_COMMISSIONED
     assert db.session.scalar(sa.select(CodeLeakAlert)) is None and db.session.scalar(sa.select(DiversionAlert)) is None
-    records = [{**scan_log._decoded(redis.hgetall(f"consumer:scan:{r.scan_id}")), "id": str(r.scan_id)}
+    records = [{**scan_writer._decoded(redis.hgetall(f"consumer:scan:{r.scan_id}")), "id": str(r.scan_id)}
                for r in results]
     assert _persist_all() == 3
     alert = db.session.scalar(sa.select(CodeLeakAlert))
@@ -236,7 +237,7 @@ def test_the_writer_raises_the_leak_and_diversion_alerts_once(app, goods, users,
     assert diverted.serial == serial(item) and diverted.dealer_id == dealer.id
     # Written again (a redelivered batch): nothing counts twice.
     with transaction():
-        scan_log.write(records)
+        scan_writer.write(records)
     db.session.expire_all()
     assert db.session.scalar(sa.select(CodeLeakAlert.scans)) == 2
     assert db.session.scalar(sa.select(sa.func.count()).select_from(DiversionAlert)) == 1
@@ -247,29 +248,29 @@ def test_a_record_no_write_takes_goes_to_the_dead_letters_and_the_rest_are_writt
     user = users()
     scans = [scan(user, short(goods["items"][i]), now=NOW + timedelta(minutes=i)) for i in range(3)]
     poisoned = scans[1].scan_id
-    real_write = scan_log.write
+    real_write = scan_writer.write
 
     def write(records):
         if any(int(fields["id"]) == poisoned for fields in records):
             raise ValueError("bad record")
         real_write(records)
-    monkeypatch.setattr(scan_log, "write", write)
+    monkeypatch.setattr(scan_writer, "write", write)
     assert _persist_all() == 3
     assert [r.id for r in _rows()] == [scans[0].scan_id, scans[2].scan_id]
-    dead = [json.loads(entry) for entry in redis.lrange(scan_log.DEAD, 0, -1)]
+    dead = [json.loads(entry) for entry in redis.lrange(scan_worker.DEAD, 0, -1)]
     assert [(int(d["id"]), d["error"]) for d in dead] == [(poisoned, "bad record")]
-    assert scan_log.pending() == 0
+    assert scan_worker.pending() == 0
 
 
 def test_a_batch_the_database_refuses_whole_stays_in_the_log(app, goods, users, streamed, monkeypatch):
     user = users()
     scan(user, short(goods["items"][0]))
-    monkeypatch.setattr(scan_log, "write", lambda records: (_ for _ in ()).throw(ConnectionError("database down")))
+    monkeypatch.setattr(scan_writer, "write", lambda records: (_ for _ in ()).throw(ConnectionError("database down")))
     with pytest.raises(ConnectionError):
-        scan_log.persist(consumer="w1")
+        scan_worker.persist(consumer="w1")
     monkeypatch.undo()
     # The same worker reads its own unacknowledged entry again at once (no idle time to wait out).
-    assert scan_log.persist(consumer="w1") == 1 and len(_rows()) == 1 and redis.llen(scan_log.DEAD) == 0
+    assert scan_worker.persist(consumer="w1") == 1 and len(_rows()) == 1 and redis.llen(scan_worker.DEAD) == 0
 
 
 def test_an_id_the_database_already_holds_for_another_scan_is_not_lost_silently(
@@ -282,7 +283,7 @@ def test_an_id_the_database_already_holds_for_another_scan_is_not_lost_silently(
     assert clash.scan_id == first.scan_id
     assert _persist_all() == 1
     assert [r.serial for r in _rows()] == [serial(goods["items"][0])]
-    dead = [json.loads(entry) for entry in redis.lrange(scan_log.DEAD, 0, -1)]
+    dead = [json.loads(entry) for entry in redis.lrange(scan_worker.DEAD, 0, -1)]
     assert [int(d["serial"]) for d in dead] == [serial(goods["items"][1])] and "another scan" in dead[0]["error"]
     after = scan(user, short(goods["items"][2]), now=NOW + timedelta(minutes=2))
     assert after.scan_id > first.scan_id  # the sequence was put back above the database
@@ -297,7 +298,7 @@ def test_a_claim_finds_a_scan_the_worker_wrote_after_the_claim_began(app, goods,
 
     def worker():
         with app.app_context():
-            assert scan_log.persist(consumer="worker") == 1
+            assert scan_worker.persist(consumer="worker") == 1
             db.session.remove()
 
     with transaction():
@@ -322,7 +323,7 @@ def test_a_connection_lost_in_the_one_by_one_fallback_dead_letters_nothing(
         app, goods, users, streamed, monkeypatch, outage):
     user = users()
     scans = [scan(user, short(goods["items"][i]), now=NOW + timedelta(minutes=i)) for i in range(3)]
-    real_write, calls = scan_log.write, []
+    real_write, calls = scan_writer.write, []
 
     def write(records):
         calls.append(len(records))
@@ -331,29 +332,29 @@ def test_a_connection_lost_in_the_one_by_one_fallback_dead_letters_nothing(
         if len(calls) == 3:
             outage.database()  # the database goes away after the first record
         real_write(records)
-    monkeypatch.setattr(scan_log, "write", write)
+    monkeypatch.setattr(scan_writer, "write", write)
 
     with pytest.raises(sa.exc.DBAPIError):
         _persist_all()
 
-    assert redis.llen(scan_log.DEAD) == 0 and scan_log.pending() == 3
+    assert redis.llen(scan_worker.DEAD) == 0 and scan_worker.pending() == 3
     outage.end()
-    monkeypatch.setattr(scan_log, "write", real_write)
-    assert scan_log.persist(limit=500, consumer=scan_log.consumer_name()) == 3
-    assert [r.id for r in _rows()] == [s.scan_id for s in scans] and redis.llen(scan_log.DEAD) == 0
+    monkeypatch.setattr(scan_writer, "write", real_write)
+    assert scan_worker.persist(limit=500, consumer=scan_worker.consumer_name()) == 3
+    assert [r.id for r in _rows()] == [s.scan_id for s in scans] and redis.llen(scan_worker.DEAD) == 0
 
 
 def _dead_letter_one(user, goods, monkeypatch, *, when_written: bool = False):
     """A scan refused by the database once (dead-lettered), then the refusal fixed."""
     record = scan(user, short(goods["items"][0]))
-    real_write = scan_log.write
+    real_write = scan_writer.write
 
     def refuse(records):
         raise sa.exc.IntegrityError("INSERT", {}, Exception("CHECK constraint failed"))
-    monkeypatch.setattr(scan_log, "write", refuse)
+    monkeypatch.setattr(scan_writer, "write", refuse)
     _persist_all()
-    monkeypatch.setattr(scan_log, "write", real_write)
-    assert redis.llen(scan_log.DEAD) == 1 and _rows() == []
+    monkeypatch.setattr(scan_writer, "write", real_write)
+    assert redis.llen(scan_worker.DEAD) == 1 and _rows() == []
     return record
 
 
@@ -367,7 +368,7 @@ def test_dead_scans_list_shows_each_record_and_why(app, goods, users, streamed, 
 
 def test_dead_scans_replay_writes_a_record_once_even_run_twice(app, goods, users, streamed, monkeypatch):
     record = _dead_letter_one(users(), goods, monkeypatch)
-    redis.rpush(scan_log.DEAD, redis.lindex(scan_log.DEAD, 0))  # listed twice (a replay cut short)
+    redis.rpush(scan_worker.DEAD, redis.lindex(scan_worker.DEAD, 0))  # listed twice (a replay cut short)
     runner = app.test_cli_runner()
 
     first = runner.invoke(args=["consumers", "dead-scans", "replay"])
@@ -377,12 +378,12 @@ def test_dead_scans_replay_writes_a_record_once_even_run_twice(app, goods, users
     assert f"scan {record.scan_id}: written" in first.output and "already written 1" in first.output
     assert "replayed 0" in second.output
     assert [r.id for r in _rows()] == [record.scan_id] and _stats(goods["items"][0]).scans == 1
-    assert redis.llen(scan_log.DEAD) == 0
+    assert redis.llen(scan_worker.DEAD) == 0
 
 
 def test_a_record_refused_again_stays_in_the_dead_letters(app, goods, users, streamed, monkeypatch):
     _dead_letter_one(users(), goods, monkeypatch)
-    monkeypatch.setattr(scan_log, "write", lambda records: (_ for _ in ()).throw(ValueError("still bad")))
+    monkeypatch.setattr(scan_writer, "write", lambda records: (_ for _ in ()).throw(ValueError("still bad")))
     result = app.test_cli_runner().invoke(args=["consumers", "dead-scans", "replay"])
     assert "refused again 1" in result.output and "still bad" in result.output
-    assert redis.llen(scan_log.DEAD) == 1
+    assert redis.llen(scan_worker.DEAD) == 1

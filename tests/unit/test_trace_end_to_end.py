@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.db import transaction
-from app.masterdata import service as masterdata
+from app.masterdata import places
 from app.trace import code_trace
 from app.units import line_engine, line_sessions
 from app.warehouse import service as warehouse
@@ -23,7 +23,7 @@ def test_a_relabelled_item_keeps_its_history_and_sees_its_pallet_ship_while_a_re
     factory, product = make_factory(), make_product(units_per_case=3, cases_per_pallet=1)
     line = make_line(factory.id)
     with transaction():
-        store_room = masterdata.create_warehouse(actor=ACTOR, data={"name": "Main", "factory_id": factory.id})
+        store_room = places.create_warehouse(actor=ACTOR, data={"name": "Main", "factory_id": factory.id})
     dealer = make_dealer()
     lot = make_production_lot(product_id=product.id, factory_id=factory.id, line_id=line.id)
     items = uf.issue(3, product_id=product.id)

@@ -17,7 +17,7 @@ from app.db import transaction, utcnow
 from app.errors import DomainError
 from app.extensions import db
 from app.identity.models import AuditRecord
-from app.masterdata import service as masterdata
+from app.masterdata import places
 from app.production import service as production
 from app.trace import code_trace, corrections, lots, recalls
 from app.units import stock_moves, unit_rows
@@ -53,7 +53,7 @@ class World:
 
 def make_warehouse(factory_id: int, name: str = "Main"):
     with transaction():
-        return masterdata.create_warehouse(actor=ACTOR, data={"name": name, "factory_id": factory_id})
+        return places.create_warehouse(actor=ACTOR, data={"name": name, "factory_id": factory_id})
 
 
 def build_world() -> World:

@@ -5,14 +5,14 @@ from app.units.models import Unit
 from tests.production_factories import make_production_lot, make_line
 from tests.masterdata_factories import make_factory
 from tests import unit_factories as uf
-from app.masterdata import service as md
+from app.masterdata import places
 from app.db import transaction
 
 def test_factories(app):
     f = make_factory()
     line = make_line(f.id)
     with transaction():
-        wh = md.create_warehouse(actor=uf.ACTOR, data={"name": "W", "factory_id": f.id})
+        wh = places.create_warehouse(actor=uf.ACTOR, data={"name": "W", "factory_id": f.id})
     lot = make_production_lot(factory_id=f.id, line_id=line.id)
     items = uf.commission(lot, 48)
     c1 = uf.pack(items[:24]); c2 = uf.pack(items[24:])

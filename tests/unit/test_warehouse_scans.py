@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from app.codes import service as codes
 from app.db import transaction, utcnow
 from app.extensions import db
-from app.masterdata import service as masterdata
+from app.masterdata import dealers
+from app.masterdata import places as masterdata_places
 from app.units.models import (
     Event,
     EventKind,
@@ -220,8 +221,8 @@ def test_unknown_or_inactive_destinations_are_refused(world):
     items = uf.commission(world.lot, 1, warehouse_id=world.a)
     inactive_dealer = make_dealer()
     with transaction():
-        masterdata.deactivate_dealer(actor=ACTOR, dealer_id=inactive_dealer.id)
-        masterdata.deactivate_warehouse(actor=ACTOR, warehouse_id=world.b)
+        dealers.deactivate_dealer(actor=ACTOR, dealer_id=inactive_dealer.id)
+        masterdata_places.deactivate_warehouse(actor=ACTOR, warehouse_id=world.b)
     for destination in ({"to_dealer_id": 999_999}, {"to_dealer_id": inactive_dealer.id},
                         {"to_warehouse_id": 999_999}, {"to_warehouse_id": world.b}):
         assert apply_one(outbound(items[0], world.a, **destination)).reason == "destination_unknown"
@@ -232,7 +233,7 @@ def test_an_unknown_or_inactive_scanning_warehouse_is_refused(world):
     item = uf.commission(world.lot, 1)[0]
     assert apply_one(inbound(item, 999_999)).reason == "warehouse_unknown"
     with transaction():
-        masterdata.deactivate_warehouse(actor=ACTOR, warehouse_id=world.a)
+        masterdata_places.deactivate_warehouse(actor=ACTOR, warehouse_id=world.a)
     assert apply_one(inbound(item, world.a)).reason == "warehouse_unknown"
 
 

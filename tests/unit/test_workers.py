@@ -110,7 +110,7 @@ WORKERS = [  # the command, the function its step calls first, the dependency th
     (["payouts", "work"], "app.payouts.worker", "work_due", "database"),
     (["webhooks", "work"], "app.webhooks.service", "deliver_due", "database"),
     (["codes", "work"], "app.codes.export_jobs", "recover_stale_exports", "database"),
-    (["consumers", "persist-scans"], "app.consumers.scan_log", "persist", "redis"),
+    (["consumers", "persist-scans"], "app.consumers.scan_worker", "persist", "redis"),
 ]
 
 

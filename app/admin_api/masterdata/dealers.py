@@ -8,7 +8,7 @@ from app.admin_api.masterdata.fields import external_id, status, status_filter, 
 from app.db import transaction
 from app.http import (ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor,
                       current_scope, regional, roles)
-from app.masterdata import service
+from app.masterdata import dealers as masterdata_dealers
 from app.identity.personal_data import PHONE
 from app.schemas import Int, Masked
 
@@ -75,7 +75,7 @@ class DealerQuerySchema(ma.Schema):
 @blp.paginate(SelectPage)
 def list_dealers(query):
     """List dealers"""
-    return service.list_dealers(**query, scope=current_scope())
+    return masterdata_dealers.list_dealers(**query, scope=current_scope())
 
 
 @blp.route("", methods=["POST"])
@@ -86,7 +86,7 @@ def list_dealers(query):
 def create_dealer(body):
     """Create a dealer"""
     with transaction():
-        return service.create_dealer(actor=current_actor(), data=body)
+        return masterdata_dealers.create_dealer(actor=current_actor(), data=body)
 
 
 @blp.route("/<int:dealer_id>", methods=["GET"])
@@ -95,7 +95,7 @@ def create_dealer(body):
 @blp.response(200, DealerReadSchema)
 def get_dealer(dealer_id):
     """Get a dealer"""
-    return service.get_dealer(dealer_id, scope=current_scope())
+    return masterdata_dealers.get_dealer(dealer_id, scope=current_scope())
 
 
 @blp.route("/<int:dealer_id>", methods=["PATCH"])
@@ -106,7 +106,7 @@ def get_dealer(dealer_id):
 def update_dealer(body, dealer_id):
     """Change a dealer (a new parent re-tiers its sub-dealers)"""
     with transaction():
-        return service.update_dealer(actor=current_actor(), dealer_id=dealer_id, changes=body)
+        return masterdata_dealers.update_dealer(actor=current_actor(), dealer_id=dealer_id, changes=body)
 
 
 @blp.route("/<int:dealer_id>/deactivate", methods=["POST"])
@@ -116,7 +116,7 @@ def update_dealer(body, dealer_id):
 def deactivate_dealer(dealer_id):
     """Deactivate a dealer"""
     with transaction():
-        return service.deactivate_dealer(actor=current_actor(), dealer_id=dealer_id)
+        return masterdata_dealers.deactivate_dealer(actor=current_actor(), dealer_id=dealer_id)
 
 
 @blp.route("/<int:dealer_id>/reactivate", methods=["POST"])
@@ -126,4 +126,4 @@ def deactivate_dealer(dealer_id):
 def reactivate_dealer(dealer_id):
     """Reactivate a dealer"""
     with transaction():
-        return service.reactivate_dealer(actor=current_actor(), dealer_id=dealer_id)
+        return masterdata_dealers.reactivate_dealer(actor=current_actor(), dealer_id=dealer_id)

@@ -8,7 +8,7 @@ from app.admin_api.masterdata.fields import external_id, status, status_filter, 
 from app.db import transaction
 from app.http import (ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor,
                       current_scope, national_only, regional, roles)
-from app.masterdata import service
+from app.masterdata import places
 from app.masterdata.models import LineMode
 from app.schemas import Int
 
@@ -112,7 +112,7 @@ class WarehouseQuerySchema(PlaceQuerySchema):
 @factories.paginate(SelectPage)
 def list_factories(query):
     """List factories"""
-    return service.list_factories(**query, scope=current_scope())
+    return places.list_factories(**query, scope=current_scope())
 
 
 @factories.route("", methods=["POST"])
@@ -123,7 +123,7 @@ def list_factories(query):
 def create_factory(body):
     """Create a factory"""
     with transaction():
-        return service.create_factory(actor=current_actor(), data=body)
+        return places.create_factory(actor=current_actor(), data=body)
 
 
 @factories.route("/<int:factory_id>", methods=["GET"])
@@ -132,7 +132,7 @@ def create_factory(body):
 @factories.response(200, FactoryReadSchema)
 def get_factory(factory_id):
     """Get a factory"""
-    return service.get_factory(factory_id, scope=current_scope())
+    return places.get_factory(factory_id, scope=current_scope())
 
 
 @factories.route("/<int:factory_id>", methods=["PATCH"])
@@ -143,7 +143,7 @@ def get_factory(factory_id):
 def update_factory(body, factory_id):
     """Change a factory"""
     with transaction():
-        return service.update_factory(actor=current_actor(), factory_id=factory_id, changes=body)
+        return places.update_factory(actor=current_actor(), factory_id=factory_id, changes=body)
 
 
 @factories.route("/<int:factory_id>/deactivate", methods=["POST"])
@@ -153,7 +153,7 @@ def update_factory(body, factory_id):
 def deactivate_factory(factory_id):
     """Deactivate a factory"""
     with transaction():
-        return service.deactivate_factory(actor=current_actor(), factory_id=factory_id)
+        return places.deactivate_factory(actor=current_actor(), factory_id=factory_id)
 
 
 @factories.route("/<int:factory_id>/reactivate", methods=["POST"])
@@ -163,7 +163,7 @@ def deactivate_factory(factory_id):
 def reactivate_factory(factory_id):
     """Reactivate a factory"""
     with transaction():
-        return service.reactivate_factory(actor=current_actor(), factory_id=factory_id)
+        return places.reactivate_factory(actor=current_actor(), factory_id=factory_id)
 
 
 # --- production lines -------------------------------------------------------------------------
@@ -176,7 +176,7 @@ def reactivate_factory(factory_id):
 @lines.paginate(SelectPage)
 def list_lines(query):
     """List production lines"""
-    return service.list_production_lines(**query, scope=current_scope())
+    return places.list_production_lines(**query, scope=current_scope())
 
 
 @lines.route("", methods=["POST"])
@@ -187,7 +187,7 @@ def list_lines(query):
 def create_line(body):
     """Create a production line in a factory"""
     with transaction():
-        return service.create_production_line(actor=current_actor(), data=body)
+        return places.create_production_line(actor=current_actor(), data=body)
 
 
 @lines.route("/<int:line_id>", methods=["GET"])
@@ -196,7 +196,7 @@ def create_line(body):
 @lines.response(200, LineReadSchema)
 def get_line(line_id):
     """Get a production line"""
-    return service.get_production_line(line_id, scope=current_scope())
+    return places.get_production_line(line_id, scope=current_scope())
 
 
 @lines.route("/<int:line_id>", methods=["PATCH"])
@@ -207,7 +207,7 @@ def get_line(line_id):
 def update_line(body, line_id):
     """Change a production line"""
     with transaction():
-        return service.update_production_line(actor=current_actor(), line_id=line_id, changes=body)
+        return places.update_production_line(actor=current_actor(), line_id=line_id, changes=body)
 
 
 @lines.route("/<int:line_id>/deactivate", methods=["POST"])
@@ -217,7 +217,7 @@ def update_line(body, line_id):
 def deactivate_line(line_id):
     """Deactivate a production line"""
     with transaction():
-        return service.deactivate_production_line(actor=current_actor(), line_id=line_id)
+        return places.deactivate_production_line(actor=current_actor(), line_id=line_id)
 
 
 @lines.route("/<int:line_id>/reactivate", methods=["POST"])
@@ -227,7 +227,7 @@ def deactivate_line(line_id):
 def reactivate_line(line_id):
     """Reactivate a production line"""
     with transaction():
-        return service.reactivate_production_line(actor=current_actor(), line_id=line_id)
+        return places.reactivate_production_line(actor=current_actor(), line_id=line_id)
 
 
 # --- warehouses -------------------------------------------------------------------------------
@@ -240,7 +240,7 @@ def reactivate_line(line_id):
 @warehouses.paginate(SelectPage)
 def list_warehouses(query):
     """List warehouses"""
-    return service.list_warehouses(**query, scope=current_scope())
+    return places.list_warehouses(**query, scope=current_scope())
 
 
 @warehouses.route("", methods=["POST"])
@@ -251,7 +251,7 @@ def list_warehouses(query):
 def create_warehouse(body):
     """Create a warehouse"""
     with transaction():
-        return service.create_warehouse(actor=current_actor(), data=body)
+        return places.create_warehouse(actor=current_actor(), data=body)
 
 
 @warehouses.route("/<int:warehouse_id>", methods=["GET"])
@@ -260,7 +260,7 @@ def create_warehouse(body):
 @warehouses.response(200, WarehouseReadSchema)
 def get_warehouse(warehouse_id):
     """Get a warehouse"""
-    return service.get_warehouse(warehouse_id, scope=current_scope())
+    return places.get_warehouse(warehouse_id, scope=current_scope())
 
 
 @warehouses.route("/<int:warehouse_id>", methods=["PATCH"])
@@ -271,7 +271,7 @@ def get_warehouse(warehouse_id):
 def update_warehouse(body, warehouse_id):
     """Change a warehouse"""
     with transaction():
-        return service.update_warehouse(actor=current_actor(), warehouse_id=warehouse_id, changes=body)
+        return places.update_warehouse(actor=current_actor(), warehouse_id=warehouse_id, changes=body)
 
 
 @warehouses.route("/<int:warehouse_id>/deactivate", methods=["POST"])
@@ -281,7 +281,7 @@ def update_warehouse(body, warehouse_id):
 def deactivate_warehouse(warehouse_id):
     """Deactivate a warehouse"""
     with transaction():
-        return service.deactivate_warehouse(actor=current_actor(), warehouse_id=warehouse_id)
+        return places.deactivate_warehouse(actor=current_actor(), warehouse_id=warehouse_id)
 
 
 @warehouses.route("/<int:warehouse_id>/reactivate", methods=["POST"])
@@ -291,4 +291,4 @@ def deactivate_warehouse(warehouse_id):
 def reactivate_warehouse(warehouse_id):
     """Reactivate a warehouse"""
     with transaction():
-        return service.reactivate_warehouse(actor=current_actor(), warehouse_id=warehouse_id)
+        return places.reactivate_warehouse(actor=current_actor(), warehouse_id=warehouse_id)

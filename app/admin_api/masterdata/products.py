@@ -8,7 +8,7 @@ from app.admin_api.masterdata.fields import external_id, status, status_filter, 
 from app.db import transaction
 from app.http import (ALL_ROLES, SelectPage, WRITERS_OF_MASTER_DATA, authenticate_back_office, current_actor,
                       national_only, not_regional, roles)
-from app.masterdata import service
+from app.masterdata import products as masterdata_products
 from app.schemas import Int
 
 blp = Blueprint("admin_products", __name__, url_prefix="/api/admin/products",
@@ -66,7 +66,7 @@ class ProductQuerySchema(ma.Schema):
 @blp.paginate(SelectPage)
 def list_products(query):
     """List products"""
-    return service.list_products(**query)
+    return masterdata_products.list_products(**query)
 
 
 @blp.route("", methods=["POST"])
@@ -77,7 +77,7 @@ def list_products(query):
 def create_product(body):
     """Create a product"""
     with transaction():
-        return service.create_product(actor=current_actor(), data=body)
+        return masterdata_products.create_product(actor=current_actor(), data=body)
 
 
 @blp.route("/<int:product_id>", methods=["GET"])
@@ -86,7 +86,7 @@ def create_product(body):
 @blp.response(200, ProductReadSchema)
 def get_product(product_id):
     """Get a product"""
-    return service.get_product(product_id)
+    return masterdata_products.get_product(product_id)
 
 
 @blp.route("/<int:product_id>", methods=["PATCH"])
@@ -97,7 +97,7 @@ def get_product(product_id):
 def update_product(body, product_id):
     """Change a product"""
     with transaction():
-        return service.update_product(actor=current_actor(), product_id=product_id, changes=body)
+        return masterdata_products.update_product(actor=current_actor(), product_id=product_id, changes=body)
 
 
 @blp.route("/<int:product_id>/deactivate", methods=["POST"])
@@ -107,7 +107,7 @@ def update_product(body, product_id):
 def deactivate_product(product_id):
     """Deactivate a product"""
     with transaction():
-        return service.deactivate_product(actor=current_actor(), product_id=product_id)
+        return masterdata_products.deactivate_product(actor=current_actor(), product_id=product_id)
 
 
 @blp.route("/<int:product_id>/reactivate", methods=["POST"])
@@ -117,4 +117,4 @@ def deactivate_product(product_id):
 def reactivate_product(product_id):
     """Reactivate a product"""
     with transaction():
-        return service.reactivate_product(actor=current_actor(), product_id=product_id)
+        return masterdata_products.reactivate_product(actor=current_actor(), product_id=product_id)

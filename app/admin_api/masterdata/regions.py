@@ -5,7 +5,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from app.http import ALL_ROLES, SelectPage, authenticate_back_office, not_regional, roles
-from app.masterdata import service
+from app.masterdata import places
 from app.masterdata.models import RegionLevel
 
 blp = Blueprint("admin_regions", __name__, url_prefix="/api/admin/regions",
@@ -36,7 +36,7 @@ class RegionQuerySchema(ma.Schema):
 @blp.paginate(SelectPage)
 def list_regions(query):
     """List regions"""
-    return service.list_regions(**query)
+    return places.list_regions(**query)
 
 
 @blp.route("/<code>", methods=["GET"])
@@ -45,4 +45,4 @@ def list_regions(query):
 @blp.response(200, RegionReadSchema)
 def get_region(code):
     """Get a region by its adcode"""
-    return service.get_region(code)
+    return places.get_region(code)

@@ -8,7 +8,7 @@ from app.admin_api.masterdata.fields import external_id, status, status_filter, 
 from app.db import transaction
 from app.http import (ALL_ROLES, WRITERS_OF_MASTER_DATA, SelectPage, authenticate_back_office, current_actor,
                       current_scope, regional, roles)
-from app.masterdata import service
+from app.masterdata import stores as masterdata_stores
 from app.schemas import Int
 
 blp = Blueprint("admin_stores", __name__, url_prefix="/api/admin/stores",
@@ -61,7 +61,7 @@ class StoreQuerySchema(ma.Schema):
 @blp.paginate(SelectPage)
 def list_stores(query):
     """List stores"""
-    return service.list_stores(**query, scope=current_scope())
+    return masterdata_stores.list_stores(**query, scope=current_scope())
 
 
 @blp.route("", methods=["POST"])
@@ -72,7 +72,7 @@ def list_stores(query):
 def create_store(body):
     """Create a store"""
     with transaction():
-        return service.create_store(actor=current_actor(), data=body)
+        return masterdata_stores.create_store(actor=current_actor(), data=body)
 
 
 @blp.route("/<int:store_id>", methods=["GET"])
@@ -81,7 +81,7 @@ def create_store(body):
 @blp.response(200, StoreReadSchema)
 def get_store(store_id):
     """Get a store"""
-    return service.get_store(store_id, scope=current_scope())
+    return masterdata_stores.get_store(store_id, scope=current_scope())
 
 
 @blp.route("/<int:store_id>", methods=["PATCH"])
@@ -92,7 +92,7 @@ def get_store(store_id):
 def update_store(body, store_id):
     """Change a store"""
     with transaction():
-        return service.update_store(actor=current_actor(), store_id=store_id, changes=body)
+        return masterdata_stores.update_store(actor=current_actor(), store_id=store_id, changes=body)
 
 
 @blp.route("/<int:store_id>/deactivate", methods=["POST"])
@@ -102,7 +102,7 @@ def update_store(body, store_id):
 def deactivate_store(store_id):
     """Deactivate a store"""
     with transaction():
-        return service.deactivate_store(actor=current_actor(), store_id=store_id)
+        return masterdata_stores.deactivate_store(actor=current_actor(), store_id=store_id)
 
 
 @blp.route("/<int:store_id>/reactivate", methods=["POST"])
@@ -112,4 +112,4 @@ def deactivate_store(store_id):
 def reactivate_store(store_id):
     """Reactivate a store"""
     with transaction():
-        return service.reactivate_store(actor=current_actor(), store_id=store_id)
+        return masterdata_stores.reactivate_store(actor=current_actor(), store_id=store_id)

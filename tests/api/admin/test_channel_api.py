@@ -10,7 +10,7 @@ from app.channel.models import (Discrepancy, DiscrepancyKind, PartyKind, Receipt
 from app.db import transaction
 from app.extensions import db
 from app.identity.models import Role
-from app.masterdata import service as masterdata
+from app.masterdata import places
 from app.webhooks import service as webhooks
 from tests.masterdata_factories import ACTOR, make_dealer, make_product
 
@@ -20,7 +20,7 @@ URL = "/api/admin"
 @pytest.fixture
 def an_order(app):
     with transaction():
-        warehouse = masterdata.create_warehouse(actor=ACTOR, data={"name": "Brand DC"})
+        warehouse = places.create_warehouse(actor=ACTOR, data={"name": "Brand DC"})
     dealer = make_dealer()
     product = make_product()
     with transaction():

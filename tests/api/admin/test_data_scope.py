@@ -22,7 +22,9 @@ from app.extensions import db
 from app.identity import service as identity
 from app.identity.models import AuditRecord, Role
 from app.identity.scope import DataScope
-from app.masterdata import service as masterdata
+from app.masterdata import dealers as masterdata_dealers
+from app.masterdata import places as masterdata_places
+from app.masterdata import stores as masterdata_stores
 from app.rebates.models import RebateStatement
 from app.retail.models import SaleScan
 from app.stock.models import HolderKind, StockPosition
@@ -60,13 +62,13 @@ _serials = iter(range(10_000, 20_000))
 
 
 def _place(name: str, province: str, district: str, product, campaign_id: int) -> Place:
-    factory = masterdata.create_factory(actor=ACTOR, data={"name": f"{name} factory", "region_code": province})
+    factory = masterdata_places.create_factory(actor=ACTOR, data={"name": f"{name} factory", "region_code": province})
     db.session.flush()
-    warehouse = masterdata.create_warehouse(actor=ACTOR, data={"name": f"{name} DC", "region_code": district,
-                                                               "factory_id": factory.id})
-    dealer = masterdata.create_dealer(actor=ACTOR, data={"name": f"{name} dealer", "territory": [province]})
-    store = masterdata.create_store(actor=ACTOR, data={"name": f"{name} store", "region_code": district,
-                                                       "dealer_ids": [dealer.id]})
+    warehouse = masterdata_places.create_warehouse(actor=ACTOR, data={"name": f"{name} DC", "region_code": district,
+                                                                      "factory_id": factory.id})
+    dealer = masterdata_dealers.create_dealer(actor=ACTOR, data={"name": f"{name} dealer", "territory": [province]})
+    store = masterdata_stores.create_store(actor=ACTOR, data={"name": f"{name} store", "region_code": district,
+                                                              "dealer_ids": [dealer.id]})
     person = Person()
     db.session.add(person)
     db.session.flush()
@@ -135,7 +137,7 @@ def world(app):
         db.session.flush()
         db.session.add(ConsumerScan(serial=None, code="NOT-OURS", app_user_id=nowhere.id, verdict=Verdict.FORGED,
                                     region_code=None, scanned_at=AT))
-        masterdata.create_factory(actor=ACTOR, data={"name": "factory without a region"})
+        masterdata_places.create_factory(actor=ACTOR, data={"name": "factory without a region"})
     return World(beijing=places[0], zhejiang=places[1], product_id=product.id)
 
 

@@ -15,7 +15,7 @@ from app.extensions import db
 from app.identity.models import Role
 from app.identity.personal_data import FULL_VIEW, OPENID, PHONE, mask_openid, mask_phone, shown
 from app.identity.service import Actor
-from app.masterdata import service as masterdata
+from app.masterdata import dealers as masterdata_dealers
 from tests.campaign_factories import ADDRESS
 from tests.masterdata_factories import make_dealer
 from tests.points_factories import earn, make_item, redeem
@@ -50,8 +50,8 @@ def consumer(claims):
         db.session.get(Campaign, campaign.id).blacklist = [OPENID_VALUE]
     dealer = make_dealer(contacts=[{"name": "王经理", "phone": PHONE_VALUE}])
     with transaction():
-        masterdata.update_dealer(actor=Actor.system("tests"), dealer_id=dealer.id,
-                                 changes={"contacts": [{"name": "李经理", "phone": CONTACT_PHONE}]})
+        masterdata_dealers.update_dealer(actor=Actor.system("tests"), dealer_id=dealer.id,
+                                         changes={"contacts": [{"name": "李经理", "phone": CONTACT_PHONE}]})
     return {"user": user.id, "campaign": campaign.id, "payout": payout.id, "gift": gift.id, "entry": entry.id,
             "order": order.id, "dealer": dealer.id}
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from app.db import transaction, utcnow
 from app.extensions import db
 from app.identity.models import AuditRecord
-from app.masterdata import service as masterdata
+from app.masterdata import places
 from app.production import service as production
 from app.units import stock_moves, unit_rows
 from app.units.models import EventKind, LocationKind
@@ -27,7 +27,7 @@ def world():
     factory, product = make_factory(), make_product()
     line = make_line(factory.id)
     with transaction():
-        warehouse = masterdata.create_warehouse(actor=ACTOR, data={"name": "Main", "factory_id": factory.id})
+        warehouse = places.create_warehouse(actor=ACTOR, data={"name": "Main", "factory_id": factory.id})
     dealer, raw = make_dealer(), make_raw_lot()
     lot = make_production_lot(product_id=product.id, factory_id=factory.id, line_id=line.id)
     with transaction():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from app.db import transaction
-from app.masterdata import service as masterdata
+from app.masterdata import places
 from app.webhooks import service as webhooks
 from tests.masterdata_factories import ACTOR, make_dealer, make_product, make_store
 
@@ -14,7 +14,7 @@ URL = "/api/integration"
 @pytest.fixture
 def world(app):
     with transaction():
-        masterdata.create_warehouse(actor=ACTOR, data={"name": "Brand DC", "external_id": "WH-1"})
+        places.create_warehouse(actor=ACTOR, data={"name": "Brand DC", "external_id": "WH-1"})
     dealer = make_dealer(external_id="D-1")
     make_store(dealer_ids=[dealer.id], external_id="S-1")
     make_product(sku="TEA-500", external_id="P-TEA")

@@ -191,15 +191,15 @@ def test_performance_without_a_period_is_this_business_month(client, chain):
 
 
 def test_a_deactivated_dealers_users_are_403_until_it_is_reactivated(client, chain):
-    from app.masterdata import service as masterdata
+    from app.masterdata import dealers
     from tests.masterdata_factories import ACTOR
 
     with transaction():
-        masterdata.deactivate_dealer(actor=ACTOR, dealer_id=chain.t1.id)
+        dealers.deactivate_dealer(actor=ACTOR, dealer_id=chain.t1.id)
     response = client.get("/api/dealer/orders", headers=chain.h1)
     assert response.status_code == 403 and response.get_json()["code"] == "dealer_inactive"
     with transaction():
-        masterdata.reactivate_dealer(actor=ACTOR, dealer_id=chain.t1.id)
+        dealers.reactivate_dealer(actor=ACTOR, dealer_id=chain.t1.id)
     assert client.get("/api/dealer/orders", headers=chain.h1).status_code == 200
 
 

@@ -162,13 +162,13 @@ def test_a_dealer_owner_invites_the_owner_of_a_store_it_serves(client, mp):
 
 def test_an_invitation_to_an_inactive_dealer_binds_nobody(client, mp):
     from app.db import transaction
-    from app.masterdata import service as masterdata
+    from app.masterdata import dealers as masterdata_dealers
     from tests.masterdata_factories import ACTOR
 
     dealer = make_dealer()
     code = _invite(dealer)
     with transaction():
-        masterdata.deactivate_dealer(actor=ACTOR, dealer_id=dealer.id)
+        masterdata_dealers.deactivate_dealer(actor=ACTOR, dealer_id=dealer.id)
     headers, _ = mp.sign_in("dealer")
     response = client.post("/api/dealer/bind", json={"invitation_code": code}, headers=headers)
     assert response.status_code == 422 and response.get_json()["code"] == "invitation_target_inactive"
