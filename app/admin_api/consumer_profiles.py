@@ -35,13 +35,18 @@ class ProfileQuerySchema(ma.Schema):
         "description": "Part of the nickname or openid"})
 
 
-class ProfileRowSchema(ma.Schema):
+class _ConsumerSchema(ma.Schema):
+    """What every view of a consumer shows first."""
+
     app_user_id = Int()
     openid = Masked(OPENID)
     nickname = ma.fields.String()
     avatar_url = ma.fields.String(allow_none=True)
     status = ma.fields.Enum(AppUserStatus, by_value=True)
     created_at = ma.fields.DateTime()
+
+
+class ProfileRowSchema(_ConsumerSchema):
     scans = Int()
     first_seen_at = ma.fields.DateTime(allow_none=True)
     last_seen_at = ma.fields.DateTime(allow_none=True)
@@ -81,13 +86,7 @@ class ProfilePayoutTotalsSchema(ma.Schema):
     waiting = Int(metadata={"description": "Bills waiting for the user's confirmation"})
 
 
-class ProfileSchema(ma.Schema):
-    app_user_id = Int()
-    openid = Masked(OPENID)
-    nickname = ma.fields.String()
-    avatar_url = ma.fields.String(allow_none=True)
-    status = ma.fields.Enum(AppUserStatus, by_value=True)
-    created_at = ma.fields.DateTime()
+class ProfileSchema(_ConsumerSchema):
     last_login_at = ma.fields.DateTime(allow_none=True)
     scans = ma.fields.Nested(ProfileScanCountsSchema)
     first_seen_at = ma.fields.DateTime(allow_none=True)
