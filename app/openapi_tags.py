@@ -5,7 +5,7 @@ Redoc show tags as they are named, so the names here replace those in every oper
 installed before any blueprint registers its views) and in the tag list, which keeps each blueprint's
 description. The groups go out as ``x-tagGroups`` (Redoc's extension; Swagger UI ignores it and lists
 the tags in the groups' order). A blueprint missing from AUDIENCES keeps its own name and no group,
-which tests/api/test_service.py refuses: name it here when you add one.
+which tests/http/test_service.py refuses: name it here when you add one.
 """
 from __future__ import annotations
 

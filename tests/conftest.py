@@ -30,6 +30,7 @@ from tests.factories import AuthActions
 # The factory modules whose fixtures every test may ask for (a test module never imports a fixture).
 pytest_plugins = (
     "tests.mp_factories",
+    "tests.order_factories",
     "tests.payout_factories",
     "tests.campaign_factories",
     "tests.consumer_factories",
@@ -210,3 +211,9 @@ def outage(app):
     taken = Outage(app)
     yield taken
     taken.end()
+
+
+@pytest.fixture
+def small_inline_limit(app, monkeypatch):
+    """Exports of more than 2 rows run as jobs."""
+    monkeypatch.setitem(app.config, "EXPORT_INLINE_MAX_ROWS", 2)

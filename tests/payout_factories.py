@@ -66,6 +66,13 @@ def prize(user: AppUser, amount: int = 88, draw_id: int | None = None, **kwargs)
         return queue.enqueue(source=source, app_user=user, amount_fen=amount, **kwargs)
 
 
+@pytest.fixture
+def payouts():
+    """Three prize payouts of one consumer: 12.34, 0.05 and 1000.00 yuan."""
+    user = make_user()
+    return [prize(user, amount=amount) for amount in (1234, 5, 100000)]
+
+
 def withdrawal(amount: int = 300, cash: int = 500, request_id: str = "w-1") -> Withdrawal:
     user = make_user(AppName.CLERK)
     with transaction():

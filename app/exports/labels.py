@@ -1,7 +1,7 @@
 """Chinese column headers of exports, for the field names the back-office lists share.
 
 A schema field names its own label with ``metadata={"label_zh": ...}``; this dictionary is the
-fallback for the common names. Every exported column needs one (tests/unit/test_exports.py walks
+fallback for the common names. Every exported column needs one (tests/exports/test_exports.py walks
 every list schema), so a new field without a label fails a test instead of shipping an English header.
 """
 from __future__ import annotations

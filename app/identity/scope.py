@@ -24,7 +24,7 @@ How to apply it (reports, lists, details, writes):
   lies inside the scope (the row's current region and its new one).
 - Each back-office view declares how it meets the scope (``app.http.regional``, ``not_regional``,
   ``national_only``); a view that declares nothing refuses regional users (fail closed), and
-  tests/api/admin/test_data_scope.py lists every regional view with the rows it must hide.
+  tests/identity/test_data_scope.py lists every regional view with the rows it must hide.
 """
 from __future__ import annotations
 

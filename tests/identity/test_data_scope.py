@@ -209,15 +209,15 @@ SCOPED_DETAILS = [
 
 # Regional reads that are neither a list of rows nor a detail: checked by their own test below.
 SCOPED_OTHER = {"/api/admin/consumer-profiles/segments",
-                "/api/admin/reports/overview",  # tests/unit/test_reports_rollups.py
-                # tests/unit/test_reports_marketing.py::test_a_regional_user_sees_only_their_regions
+                "/api/admin/reports/overview",  # tests/reports/test_reports_rollups.py
+                # tests/reports/test_reports_marketing.py::test_a_regional_user_sees_only_their_regions
                 "/api/admin/reports/campaigns", "/api/admin/reports/campaigns/{id}",
                 "/api/admin/reports/consumers/heat", "/api/admin/reports/consumers/segments",
-                # tests/unit/test_reports_operations.py::test_a_regional_user_*
+                # tests/reports/test_reports_operations.py::test_a_regional_user_*
                 "/api/admin/reports/production", "/api/admin/reports/channel/flows", "/api/admin/reports/sell-through",
                 "/api/admin/reports/rankings/stores", "/api/admin/reports/rankings/clerks",
                 "/api/admin/reports/diversion",
-                "/api/admin/stock/summary"}  # tests/unit/test_channel_stock.py
+                "/api/admin/stock/summary"}  # tests/channel/test_channel_stock.py
 
 
 def _all_rows(client, path: str, headers: dict) -> list[dict]:

@@ -46,7 +46,7 @@ def test_the_suite_stops_before_connecting_to_a_database_not_named_for_tests():
     env = {**os.environ, "DATABASE_URL": "mysql+pymysql://matong:secret@127.0.0.1:9/matong?charset=utf8mb4",
            "MATONG_ENV": "testing"}
     env.pop("MATONG_TEST_ALLOW_ANY_DB", None)
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit/test_gs1.py"],
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/gs1/test_gs1.py"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 4, run.stdout + run.stderr  # a usage error: no test ran, nothing was wiped
     assert "refusing to run the tests" in run.stderr
