@@ -18,6 +18,7 @@ from app.payouts.errors import PayoutNotCancellable, PayoutNotFound, PayoutNotHe
 from app.payouts.models import Payout, PayoutChannel, PayoutPurpose, PayoutStatus
 from app.payouts.transitions import _count_ending, _return_money
 from app.payouts.wechat_calls import _appid
+from app.platform.filters import Filters
 from app.wechat import runtime
 
 
@@ -37,25 +38,24 @@ def get_user_payout(*, app_user: AppUser, payout_id: int) -> Payout:
     return payout
 
 
+_PAYOUT_FILTERS = Filters(
+    status=lambda value: Payout.status == PayoutStatus(value),
+    purpose=lambda value: Payout.purpose == PayoutPurpose(value),
+    channel=lambda value: Payout.channel == PayoutChannel(value),
+    app_user_id=lambda value: Payout.app_user_id == value,
+    campaign_id=lambda value: Payout.campaign_id == value,
+    since=lambda value: Payout.created_at >= value,
+    until=lambda value: Payout.created_at < value,
+)
+
+
 def list_payouts(*, status: str | None = None, purpose: str | None = None, app_user_id: int | None = None,
                  campaign_id: int | None = None, channel: str | None = None, since: datetime | None = None,
                  until: datetime | None = None):
-    query = sa.select(Payout).order_by(Payout.id.desc())
-    if status:
-        query = query.where(Payout.status == PayoutStatus(status))
-    if purpose:
-        query = query.where(Payout.purpose == PayoutPurpose(purpose))
-    if channel:
-        query = query.where(Payout.channel == PayoutChannel(channel))
-    if app_user_id is not None:
-        query = query.where(Payout.app_user_id == app_user_id)
-    if campaign_id is not None:
-        query = query.where(Payout.campaign_id == campaign_id)
-    if since is not None:
-        query = query.where(Payout.created_at >= since)
-    if until is not None:
-        query = query.where(Payout.created_at < until)
-    return query
+    """The back office's payout list, newest first, narrowed by the filters given."""
+    return _PAYOUT_FILTERS.apply(sa.select(Payout).order_by(Payout.id.desc()), status=status, purpose=purpose,
+                                 channel=channel, app_user_id=app_user_id, campaign_id=campaign_id,
+                                 since=since, until=until)
 
 
 def release(*, actor: Actor, payout_id: int) -> Payout:

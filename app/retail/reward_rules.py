@@ -7,11 +7,10 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.identity.service import Actor, audit
+from app.identity.service import Actor, apply_changes, audit
 from app.masterdata.models import Product, Region, Status
 from app.retail.errors import RewardRuleInvalid, RewardRuleNotFound
 from app.retail.models import RewardKind, RewardRule
-
 
 RULE_FIELDS = ("name", "product_id", "region_code", "starts_at", "ends_at", "kind", "amount",
                "withhold_not_received", "status")
@@ -37,18 +36,11 @@ def _check_rule_values(rule: RewardRule) -> None:
 
 
 def _apply_rule(rule: RewardRule, values: dict) -> dict:
-    changes = {}
-    for name in RULE_FIELDS:
-        if name in values:
-            value = values[name]
-            if name == "kind" and value is not None:
-                value = RewardKind(value)
-            if name == "status" and value is not None:
-                value = Status(value)
-            if getattr(rule, name) != value:
-                changes[name] = [getattr(rule, name), value]
-                setattr(rule, name, value)
-    return changes
+    """Set the rule's fields given in values; {field: [old, new]} of those that changed."""
+    enums = {"kind": RewardKind, "status": Status}
+    return apply_changes(rule, {
+        name: enums[name](values[name]) if name in enums and values[name] is not None else values[name]
+        for name in RULE_FIELDS if name in values})
 
 
 def create_reward_rule(*, actor: Actor, data: dict) -> RewardRule:
