@@ -83,7 +83,6 @@ def check_code_keys(config) -> None:
 
 def register_extensions(app: Flask) -> None:
     from app import wechat
-    from app.campaigns import eligibility
     from app.epcis import identifiers as epcis_identifiers, rfid_epcs
     from app.units import scan_facts
     from app.db import tune_connections
@@ -102,7 +101,6 @@ def register_extensions(app: Flask) -> None:
     _import_models()
     after_commit.install()
     epcis_identifiers.register_epc_reader(rfid_epcs.read_sgtin_uri)  # RFID tags in partners' EPCIS documents
-    eligibility.watch_commits()
     scan_facts.watch_commits()
 
 

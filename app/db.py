@@ -99,7 +99,7 @@ def transaction(*, only_if_begun: bool = False):
 
     ``only_if_begun``: a use case that may touch nothing (the consumer scan's hot path) commits only if it
     began a transaction, saving the commit's hooks and round trip. Not for use cases that only note work
-    for the commit's hooks (rollups.add, campaigns_changed): with no statement run they'd be dropped.
+    for the commit's hooks (rollups.add, after_commit.on_commit): with no statement run they'd be dropped.
     """
     from app.extensions import db  # built from this module's Base: read when called, not imported
 

@@ -9,7 +9,6 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Session
 
 from app.accounts.models import AppUser
 from app.campaigns.models import Campaign, CampaignStatus, Draw, Entries, Prize
@@ -17,6 +16,7 @@ from app.consumers.models import BlockedConsumer, ConsumerScan, HiddenCodeProof,
 from app.db import utcnow
 from app.extensions import db
 from app.masterdata.rules import region_prefix
+from app.platform import after_commit
 from app.platform.clock import china_day
 from app.platform.settings import setting
 from app.units.models import UnitScanStats
@@ -134,23 +134,7 @@ def campaigns_changed(session) -> None:
     """Campaigns changed in this transaction: once it commits, this process lists them afresh (other
     processes within CAMPAIGN_CACHE_SECONDS). Not before the commit: a scan in between would read and
     keep the old rows."""
-    session.info[_CHANGED] = True
-
-
-_CHANGED = "campaigns_changed"
-
-
-def _after_commit(session) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint released: the transaction has not committed yet
-    if session.info.pop(_CHANGED, False):
-        forget_listed_campaigns()
-
-
-def watch_commits() -> None:
-    """Hook every session's commit (once per process), for ``campaigns_changed``."""
-    if not sa.event.contains(Session, "after_commit", _after_commit):
-        sa.event.listen(Session, "after_commit", _after_commit)
+    after_commit.on_commit(forget_listed_campaigns, key="campaigns_changed", session=session)
 
 
 def _listed_campaigns() -> list[_Listed]:
