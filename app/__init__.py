@@ -92,7 +92,7 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     with app.app_context():
-        tune_connections(db.engine)
+        tune_connections(db.engine, sync_wait=app.config["DATABASE_SYNC_WAIT"])
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", "migrations")),
                      render_as_batch=True)
     redis_ext.init_app(app)

@@ -76,8 +76,9 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-def tune_connections(engine) -> None:
-    """Per-connection settings the bulk paths rely on, set once as each connection opens."""
+def tune_connections(engine, *, sync_wait: int = 1) -> None:
+    """Per-connection settings the bulk paths and a Galera cluster rely on, set once as each connection
+    opens; ``sync_wait`` is the Galera causality check of reads (DATABASE_SYNC_WAIT)."""
     if engine.dialect.name not in ("mysql", "mariadb"):
         return
 
@@ -91,6 +92,13 @@ def tune_connections(engine) -> None:
             # take the database's. Made equal, an expression compares with a column whatever the
             # server's defaults (MySQL 8's utf8mb4_0900_ai_ci, a database created utf8mb4_unicode_ci).
             cursor.execute("SET SESSION collation_connection = @@collation_database")
+            # On a Galera node, reads wait until the node has applied what other nodes committed before
+            # them: a request routed to another node than the one its previous request wrote on reads that
+            # write (docs/galera.md). MySQL and a MariaDB without Galera have no wsrep_on: nothing to set.
+            cursor.execute("SHOW VARIABLES LIKE 'wsrep_on'")
+            row = cursor.fetchone()
+            if row and str(row[1]).upper() == "ON":
+                cursor.execute("SET SESSION wsrep_sync_wait = %s", (sync_wait,))
 
 
 @contextlib.contextmanager
@@ -169,7 +177,7 @@ def insert_once(row) -> bool:
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-_commits = threading.local()  # commits begun by this thread: a use case that began one is not run again
+_commits = threading.local()  # commits begun and done by this thread: decides whether a use case may run again
 
 
 @sa.event.listens_for(Session, "before_commit")
@@ -178,26 +186,38 @@ def _count_commit(session) -> None:
         _commits.begun = getattr(_commits, "begun", 0) + 1
 
 
-def _commits_begun() -> int:
-    return getattr(_commits, "begun", 0)
+@sa.event.listens_for(Session, "after_commit")
+def _count_commit_done(session) -> None:
+    if not session.in_nested_transaction():
+        _commits.done = getattr(_commits, "done", 0) + 1
+
+
+def _commits_so_far() -> tuple[int, int]:
+    return getattr(_commits, "begun", 0), getattr(_commits, "done", 0)
 
 
 def retrying(fn: Callable[[], T], *, attempts: int = 4) -> T:
     """Run a use case (its own transaction) again when the database rolled it back (app.faults): a
     deadlock victim, a lock wait timed out, a duplicate key lost to a twin, a connection lost before the
-    commit, an auto-increment value unreadable after a restart.
+    commit, an auto-increment value unreadable after a restart, a Galera node's commit that lost its
+    certification to another node's.
 
-    Only while nothing was committed: once a commit has begun in an attempt, a connection lost leaves
-    its outcome unknown, and running it again could do it twice; the error is raised instead.
+    Only while nothing was committed. A commit that answered a rollback (Galera reports a conflict with
+    another node's commit as a deadlock, 1213, at COMMIT) did not happen: the use case runs again. One whose
+    connection was lost has an unknown outcome, and running it again could do it twice: the error is
+    raised instead, as it is once any commit of the attempt went through.
     """
     from app.extensions import db  # built from this module's Base: read when called, not imported
 
     for attempt in range(1, attempts + 1):
-        begun = _commits_begun()
+        begun, done = _commits_so_far()
         try:
             return fn()
         except DBAPIError as error:
-            if attempt == attempts or not faults.may_run_again(error) or _commits_begun() != begun:
+            now_begun, now_done = _commits_so_far()
+            commit_in_doubt = now_begun != begun and not faults.rolled_back(error)
+            if (attempt == attempts or not faults.may_run_again(error) or now_done != done
+                    or commit_in_doubt):
                 raise
             db.session.rollback()
             log.info("use case run again after database error %s (attempt %d)",

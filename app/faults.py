@@ -20,6 +20,7 @@ from sqlalchemy import exc as sa_errors
 # MySQL/MariaDB client and server errors that mean the server can't be used right now.
 UNREACHABLE = frozenset({
     1040,  # too many connections
+    1047,  # a Galera node not (yet) part of the primary component: "WSREP has not yet prepared node"
     1053,  # server shutdown in progress
     1158, 1159, 1160, 1161,  # network read/write error or timeout
     1927,  # connection killed (MariaDB)
@@ -88,6 +89,13 @@ def is_outage(error: BaseException) -> bool:
 def is_busy(error: BaseException) -> bool:
     """The database gave up on this use case for others' sake (deadlock, lock wait, restart)."""
     return isinstance(error, sa_errors.DBAPIError) and mysql_error_number(error) in BUSY
+
+
+def rolled_back(error: BaseException) -> bool:
+    """The server answered that it rolled the transaction back: nothing of it was committed, even when the
+    answer came to a COMMIT (a Galera certification failure)."""
+    return isinstance(error, sa_errors.DBAPIError) and mysql_error_number(error) in ROLLED_BACK and not (
+        error.connection_invalidated)
 
 
 def may_run_again(error: BaseException) -> bool:

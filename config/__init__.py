@@ -147,6 +147,9 @@ class Base:
         self.SECRET_KEY = env("SECRET_KEY")
         self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL")
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # On a Galera cluster: which reads wait for the node to apply others' commits first (wsrep_sync_wait;
+        # 1: reads, so a request reads what an earlier one wrote on another node). Ignored elsewhere.
+        self.DATABASE_SYNC_WAIT = env_int("DATABASE_SYNC_WAIT", 1)
         self.REDIS_URL = env("REDIS_URL")
         # Request bodies above this many bytes are refused (413 payload_too_large) before they are
         # read; the line upload, whose 100,000 records take 17 to 43 MB, has a limit of its own.
@@ -322,6 +325,9 @@ class Base:
         self.WECHATPAY_V2_KEY_PATH = env("WECHATPAY_V2_KEY_PATH")
 
     def validate(self) -> None:
+        if not 0 <= self.DATABASE_SYNC_WAIT <= 15:
+            raise ConfigError(f"DATABASE_SYNC_WAIT is {self.DATABASE_SYNC_WAIT}: Galera's wsrep_sync_wait is a "
+                              "bit mask from 0 to 15 (1: reads wait for the cluster's earlier commits)")
         missing = [name for name in self.REQUIRED_ENV if env(name) is None]
         if missing:
             raise ConfigError(

@@ -20,11 +20,12 @@ import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from app import create_app
+from config import get_config
 from app.campaigns import eligibility
 from app.extensions import db, redis
 from app.units import scan_facts
 from app.wechat import runtime
-from tests import database_guard
+from tests import database_guard, galera
 from tests.factories import AuthActions
 
 # The factory modules whose fixtures every test may ask for (a test module never imports a fixture).
@@ -62,7 +63,7 @@ def app():
     os.environ.setdefault("CODE_EXPORT_DIR", f"{tmp.name}/exports")
     os.environ.setdefault("MATONG_VAR_DIR", f"{tmp.name}/var")  # the demo's kept password, not the repo's var/
     os.environ.setdefault("WORKER_HEARTBEAT_DIR", f"{tmp.name}/heartbeats")  # worker loops under test beat here
-    app = create_app("testing")
+    app = create_app(_config())
     with app.app_context():
         if db.engine.dialect.name != "sqlite":
             downgrade(revision="base")  # a previous run may have left a schema behind
@@ -71,6 +72,16 @@ def app():
         yield app
         db.session.remove()
     tmp.cleanup()
+
+
+def _config():
+    """The testing settings; on a Galera cluster (tests/galera.py), connections spread over its nodes."""
+    config = get_config("testing")
+    nodes = galera.node_urls()
+    if nodes:
+        config.SQLALCHEMY_DATABASE_URI = nodes[0]
+        config.SQLALCHEMY_ENGINE_OPTIONS = galera.engine_options(nodes)
+    return config
 
 
 # A statement that writes the units table's scan facts (app.units.scan_facts) in a transaction that did not

@@ -12,9 +12,20 @@ MARK = "test"
 
 
 def refusal(environ) -> str | None:
-    """Why the suite must not run against DATABASE_URL (None: it may)."""
-    url = environ.get("DATABASE_URL", "").strip()
-    if not url or environ.get(ALLOW, "").strip().lower() in {"1", "true", "yes"}:
+    """Why the suite must not run against DATABASE_URL, or one of the Galera nodes it names instead
+    (MATONG_TEST_DATABASE_NODES, tests/galera.py) (None: it may)."""
+    if environ.get(ALLOW, "").strip().lower() in {"1", "true", "yes"}:
+        return None
+    nodes = [url.strip() for url in environ.get("MATONG_TEST_DATABASE_NODES", "").split(",") if url.strip()]
+    for url in [environ.get("DATABASE_URL", "").strip(), *nodes]:
+        reason = _refusal(url)
+        if reason:
+            return reason
+    return None
+
+
+def _refusal(url: str) -> str | None:
+    if not url:
         return None  # unset: a temporary SQLite file of the suite's own
     try:
         parsed = make_url(url)

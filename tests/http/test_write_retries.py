@@ -104,6 +104,33 @@ def test_a_connection_lost_during_the_commit_is_not_run_again(client, mp, monkey
     assert ledger.balances(app_user_id=me)["cash"] == 700
 
 
+def test_a_commit_another_galera_node_won_runs_again_and_takes_effect_once(client, mp, monkeypatch):  # noqa: F811
+    # Galera certifies a transaction at COMMIT: when another node committed a conflicting write first, the
+    # COMMIT itself answers 1213 and nothing was committed, so the use case runs again (unlike a connection
+    # lost during the commit, above).
+    headers, me = clerk_with_cash(client, mp)
+    calls = failing_once_after_its_writes(monkeypatch, None)
+    commits = []
+
+    def certification_failed(session):
+        if session.in_nested_transaction():
+            return
+        commits.append(1)
+        if len(commits) == 1:
+            raise database_error(1213, "Deadlock found when trying to get lock; try restarting transaction")
+
+    sa.event.listen(Session, "before_commit", certification_failed)
+    try:
+        response = client.post(WITHDRAWALS, json={"amount": 300, "request_id": "galera"}, headers=headers)
+    finally:
+        sa.event.remove(Session, "before_commit", certification_failed)
+
+    assert response.status_code == 201, response.get_json()
+    assert len(commits) == 2 and len(calls) == 2
+    assert count(Withdrawal) == 1 and count(Payout) == 1
+    assert ledger.balances(app_user_id=me)["cash"] == 700
+
+
 def test_a_deadlock_that_lasts_answers_503_not_500(client, mp, monkeypatch):  # noqa: F811
     headers, _ = clerk_with_cash(client, mp)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 from app.db import retrying
@@ -56,3 +57,21 @@ def test_a_retried_transaction_commits_each_attempt_on_its_own(app):
 
     use_case, calls = flaky(failure(1213))
     assert retried_transaction(use_case) == "done" and len(calls) == 2
+
+
+def test_a_use_case_that_committed_once_is_not_run_again(app):
+    # Its first transaction went through; a deadlock in its second must not do the first one twice.
+    from app.db import transaction
+    from app.extensions import db
+
+    calls = []
+
+    def two_commits():
+        calls.append(1)
+        with transaction():
+            db.session.execute(sa.text("SELECT 1"))
+        raise failure(1213)
+
+    with pytest.raises(OperationalError):
+        retrying(two_commits)
+    assert len(calls) == 1
