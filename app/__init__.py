@@ -32,6 +32,7 @@ def create_app(config: BaseConfig | str | None = None) -> Flask:
 
 def configure(app: Flask, config) -> None:
     from app.http import JSONProvider
+    from app.platform import logs
 
     if config is None or isinstance(config, str):
         config = get_config(config)
@@ -40,7 +41,7 @@ def configure(app: Flask, config) -> None:
     check_code_keys(app.config)
     app.json = JSONProvider(app)
     app.session_interface = NoCookieSessions()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(app.config["LOG_FORMAT"])
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
@@ -129,7 +130,7 @@ def _import_models() -> None:
 
 
 def register_apis(app: Flask) -> None:
-    from app import admin_api, console, health, integration_api
+    from app import admin_api, console, health, integration_api, metrics
     from app.exports import web as exports
     from app.extensions import api
     from app.http import retry_writes
@@ -144,6 +145,7 @@ def register_apis(app: Flask) -> None:
     api.spec.options["security"] = [{"bearerAuth": []}]
     name_tags(api.spec, blueprints)
     app.register_blueprint(console.blp)
+    app.register_blueprint(metrics.blp)  # Prometheus text, not JSON: outside the OpenAPI document
     app.register_blueprint(
         get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "Matong API"}),
         url_prefix="/docs",
@@ -175,8 +177,13 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_request_hooks(app: Flask) -> None:
     from app import idempotency, inputs
+    from app.extensions import db
     from app.http import forbid_storing
+    from app.platform import logs, request_metrics
 
+    logs.init_app(app)  # first: every later hook's log line carries the request id
+    with app.app_context():
+        request_metrics.init_app(app, db.engine)
     inputs.init_app(app)  # first: nothing reads a body before its size and JSON are checked
     idempotency.init_app(app)
     app.after_request(forbid_storing)

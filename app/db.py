@@ -76,9 +76,9 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-def tune_connections(engine, *, sync_wait: int = 1) -> None:
+def tune_connections(engine, *, sync_wait: int = 7) -> None:
     """Per-connection settings the bulk paths and a Galera cluster rely on, set once as each connection
-    opens; ``sync_wait`` is the Galera causality check of reads (DATABASE_SYNC_WAIT)."""
+    opens; ``sync_wait`` is the Galera causality check (DATABASE_SYNC_WAIT)."""
     if engine.dialect.name not in ("mysql", "mariadb"):
         return
 
@@ -92,9 +92,9 @@ def tune_connections(engine, *, sync_wait: int = 1) -> None:
             # take the database's. Made equal, an expression compares with a column whatever the
             # server's defaults (MySQL 8's utf8mb4_0900_ai_ci, a database created utf8mb4_unicode_ci).
             cursor.execute("SET SESSION collation_connection = @@collation_database")
-            # On a Galera node, reads wait until the node has applied what other nodes committed before
-            # them: a request routed to another node than the one its previous request wrote on reads that
-            # write (docs/galera.md). MySQL and a MariaDB without Galera have no wsrep_on: nothing to set.
+            # On a Galera node, statements wait until the node has applied what other nodes committed before
+            # them: a request routed to another node than the one its previous request wrote on sees that
+            # write, and its foreign keys find their rows (docs/galera.md). MySQL and a MariaDB without Galera have no wsrep_on: nothing to set.
             cursor.execute("SHOW VARIABLES LIKE 'wsrep_on'")
             row = cursor.fetchone()
             if row and str(row[1]).upper() == "ON":

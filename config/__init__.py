@@ -147,10 +147,15 @@ class Base:
         self.SECRET_KEY = env("SECRET_KEY")
         self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL")
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
-        # On a Galera cluster: which reads wait for the node to apply others' commits first (wsrep_sync_wait;
-        # 1: reads, so a request reads what an earlier one wrote on another node). Ignored elsewhere.
-        self.DATABASE_SYNC_WAIT = env_int("DATABASE_SYNC_WAIT", 1)
+        # On a Galera cluster: which statements wait for the node to apply others' commits first
+        # (wsrep_sync_wait; 7: reads, updates and deletes, inserts), so a request sees what an earlier one
+        # wrote on another node, its foreign keys included (docs/galera.md). Ignored elsewhere.
+        self.DATABASE_SYNC_WAIT = env_int("DATABASE_SYNC_WAIT", 7)
         self.REDIS_URL = env("REDIS_URL")
+        # /metrics answers a scrape that sends this as a bearer token (unset: /metrics is off).
+        self.METRICS_TOKEN = env("METRICS_TOKEN")
+        # One JSON object per log line (json: what a log collector reads) or plain text (text).
+        self.LOG_FORMAT = env("LOG_FORMAT", "text")
         # Request bodies above this many bytes are refused (413 payload_too_large) before they are
         # read; the line upload, whose 100,000 records take 17 to 43 MB, has a limit of its own.
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
@@ -327,7 +332,11 @@ class Base:
     def validate(self) -> None:
         if not 0 <= self.DATABASE_SYNC_WAIT <= 15:
             raise ConfigError(f"DATABASE_SYNC_WAIT is {self.DATABASE_SYNC_WAIT}: Galera's wsrep_sync_wait is a "
-                              "bit mask from 0 to 15 (1: reads wait for the cluster's earlier commits)")
+                              "bit mask from 0 to 15 (7: reads, updates, deletes and inserts wait for the cluster's earlier commits)")
+        if self.LOG_FORMAT not in ("json", "text"):
+            raise ConfigError(f"LOG_FORMAT is {self.LOG_FORMAT!r}: json or text")
+        if self.METRICS_TOKEN is not None and len(self.METRICS_TOKEN) < 24:
+            raise ConfigError("METRICS_TOKEN is shorter than 24 characters: anyone could guess it")
         missing = [name for name in self.REQUIRED_ENV if env(name) is None]
         if missing:
             raise ConfigError(
@@ -383,6 +392,7 @@ class Production(Base):
         super().__init__()
         self.CODE_EXPORT_RUNNER = env("CODE_EXPORT_RUNNER", "worker")
         self.EXPORT_RUNNER = env("EXPORT_RUNNER", "worker")
+        self.LOG_FORMAT = env("LOG_FORMAT", "json")
         self.WEBHOOK_HTTPS_ONLY = env_bool("WEBHOOK_HTTPS_ONLY", True)
         self.WECHAT_API_BASE = env("WECHAT_API_BASE", "https://api.weixin.qq.com")
         self.WECHATPAY_API_BASE = env("WECHATPAY_API_BASE", "https://api.mch.weixin.qq.com")

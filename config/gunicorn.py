@@ -1,6 +1,7 @@
 """gunicorn settings: `gunicorn -c config/gunicorn.py wsgi:app`."""
 import multiprocessing
 import os
+import tempfile
 
 # Loopback unless told otherwise: `make run` serves the demo (known users, the sandbox) to this machine
 # only. A container, or a host behind its own proxy, sets BIND=0.0.0.0:8000 (the Dockerfile does).
@@ -40,11 +41,33 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # its own record, CONSUMER_SCAN_WRITER=inline.)
 
 
+# Each worker counts its requests in files here; a scrape of /metrics adds every worker's up (app.metrics).
+# Made before the app is preloaded; emptied once the master starts, before it forks a worker: the files of a
+# previous run's workers would count again.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"matong-metrics-{os.getpid()}"))
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+
+def on_starting(server):
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    for name in os.listdir(directory):
+        if name.endswith(".db"):
+            os.remove(os.path.join(directory, name))
+
+
+def child_exit(server, worker):
+    from app.platform import request_metrics
+
+    request_metrics.worker_exited(worker.pid)
+
+
 def post_worker_init(worker):
     from app.extensions import db
+    from app.platform import request_metrics
 
     with worker.wsgi.app_context():
         db.engine.dispose(close=False)  # connections forked from the master stay the master's
+        request_metrics.worker_started(db.engine)
     if os.environ.get("REDIS_URL"):
         return
     from app.platform import embedded

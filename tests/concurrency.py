@@ -5,14 +5,18 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from app.db import transaction
+from app.db import retried_transaction, retrying
 from app.extensions import db
 from app.units import code_reader
 
 
 def at_once(app, *calls: Callable, each_in_transaction: bool = False) -> list:
     """Start every call together, each in its own thread and app context (and transaction, if asked);
-    what each returned or raised, by position."""
+    what each returned or raised, by position.
+
+    Each call runs again when the database rolled it back (app.db.retrying), as a request or a worker's use
+    case would: on a Galera cluster (tests/galera.py) two racers on two nodes meet only at COMMIT, where the
+    loser is rolled back rather than made to wait for the winner's lock."""
     start = threading.Barrier(len(calls), timeout=10)
     outcomes: list = [None] * len(calls)
 
@@ -20,11 +24,7 @@ def at_once(app, *calls: Callable, each_in_transaction: bool = False) -> list:
         with app.app_context():
             try:
                 start.wait()
-                if each_in_transaction:
-                    with transaction():
-                        outcomes[i] = calls[i]()
-                else:
-                    outcomes[i] = calls[i]()
+                outcomes[i] = retried_transaction(calls[i]) if each_in_transaction else retrying(calls[i])
             except Exception as exc:  # noqa: BLE001 - the test looks at it
                 outcomes[i] = exc
             finally:
@@ -44,14 +44,27 @@ def results_and_errors(outcomes: list) -> tuple[list, list]:
     return [None if error else outcome for outcome, error in zip(outcomes, errors)], errors
 
 
+def once_per_thread(wait: Callable[[], object]) -> Callable[[], None]:
+    """``wait()`` the first time each thread calls it; a use case run again after a rollback goes straight on
+    (its racer may be done and would never come to a second meeting)."""
+    met = threading.local()
+
+    def first_time() -> None:
+        if not getattr(met, "done", False):
+            met.done = True
+            wait()
+    return first_time
+
+
 @contextmanager
 def meeting_in(module, name: str, parties: int = 2) -> Iterator[None]:
-    """Make module.name wait until `parties` threads have called it, so they take its locks together."""
-    ready = threading.Barrier(parties, timeout=10)
+    """Make module.name wait until `parties` threads have called it, so they take its locks together (once:
+    a call run again after a rollback goes straight on)."""
+    meet = once_per_thread(threading.Barrier(parties, timeout=10).wait)
     original = getattr(module, name)
 
     def when_all_are_ready(*args, **kwargs):
-        ready.wait()
+        meet()
         return original(*args, **kwargs)
 
     setattr(module, name, when_all_are_ready)
@@ -64,10 +77,10 @@ def meeting_in(module, name: str, parties: int = 2) -> Iterator[None]:
 def race_reading_batches(app, monkeypatch, calls) -> tuple[list, list]:
     """Each call in its own thread and transaction; all read their codes' batches together, then go for
     the units' locks (an unpack locks in several steps: a meeting at each would hold up the winner)."""
-    ready, covering = threading.Barrier(len(calls), timeout=10), code_reader.BatchIndex.covering
+    meet, covering = once_per_thread(threading.Barrier(len(calls), timeout=10).wait), code_reader.BatchIndex.covering
 
     def together(serials):
-        ready.wait()
+        meet()
         return covering(serials)
 
     monkeypatch.setattr(code_reader.BatchIndex, "covering", together)  # undone as the classmethod it was

@@ -29,8 +29,9 @@ from tests import database_guard, galera
 from tests.factories import AuthActions
 
 # The factory modules whose fixtures every test may ask for (a test module never imports a fixture).
-pytest_plugins = (
+pytest_plugins = (  # a module before the plugins that import it (so pytest can rewrite its asserts)
     "tests.mp_factories",
+    "tests.channel_factories",
     "tests.order_factories",
     "tests.payout_factories",
     "tests.campaign_factories",
@@ -38,6 +39,8 @@ pytest_plugins = (
     "tests.diversion_factories",
     "tests.rebate_factories",
     "tests.recall_factories",
+    "tests.resolver_factories",
+    "tests.webhook_receiver",
 )
 
 # Rows that migrations load (reference data) survive between tests.

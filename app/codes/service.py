@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 
 from app.codes import export as packs
 from app.codes.errors import (
@@ -15,7 +14,7 @@ from app.codes.errors import (
 )
 from app.codes.format import MAX_SERIAL, CodeKeyring, InvalidCode
 from app.codes.models import BatchStatus, CodeBatch, CodeCounter, ExportJob, Level
-from app.db import utcnow
+from app.db import upsert, utcnow
 from app.errors import Conflict
 from app.extensions import db, redis
 from app.identity.service import Actor, audit
@@ -88,38 +87,17 @@ def pack_spec(batch: CodeBatch) -> packs.PackSpec:
 def _reserve(name: str, amount: int, *, first: int = 1) -> int:
     """Reserve `amount` consecutive values of a named counter; return the first.
 
-    The counter row is locked (SELECT ... FOR UPDATE) until the transaction ends, so concurrent
-    reservations queue up and never overlap. The value is selected as a column, never as an
+    One statement creates the counter (from `first`) or moves it on, and holds the row's lock until the
+    transaction ends: concurrent reservations queue up and never overlap (on a Galera cluster, of two
+    nodes' reservations one is rolled back at COMMIT and runs again). No read comes first: a plain read
+    would begin a snapshot that a counter another connection created could be missing from, and locking
+    a missing row would take a gap lock on InnoDB. The value is read back as a column, never as an
     entity, so a stale object in the session can't hand out a value twice.
     """
-    # A plain read first: locking a missing row would take a gap lock on InnoDB.
-    if db.session.scalar(sa.select(CodeCounter.name).where(CodeCounter.name == name)) is None:
-        _create_counter(name, first)
-    start = db.session.scalar(
-        sa.select(CodeCounter.next_value).where(CodeCounter.name == name).with_for_update()
-    )
-    db.session.execute(sa.update(CodeCounter).where(CodeCounter.name == name)
-                       .values(next_value=start + amount)
-                       .execution_options(synchronize_session=False))
-    return start
-
-
-def _create_counter(name: str, first: int) -> None:
-    """Create a missing counter row, committed on its own connection.
-
-    Inserting it inside the use case could deadlock on InnoDB: two transactions that both find
-    it missing and insert it hold locks the other's insert waits for. SQLite has one writer
-    at a time, so there it is inserted in the session (a second connection would wait on it).
-    """
-    if db.engine.dialect.name == "sqlite":
-        with db.session.begin_nested():
-            db.session.execute(sa.insert(CodeCounter).values(name=name, next_value=first))
-        return
-    try:
-        with db.engine.begin() as connection:
-            connection.execute(sa.insert(CodeCounter).values(name=name, next_value=first))
-    except IntegrityError:
-        pass  # another transaction created it first
+    db.session.execute(upsert(CodeCounter.__table__, ["name"],
+                              lambda table, _new: {"next_value": table.c.next_value + amount})
+                       .values(name=name, next_value=first + amount))
+    return db.session.scalar(sa.select(CodeCounter.next_value).where(CodeCounter.name == name)) - amount
 
 
 def issue_batch(*, actor: Actor, product_id: int | None, level: str, count: int,

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.accounts.models import AppUser
-from app.db import insert_once, transaction, upsert, utcnow
+from app.db import insert_once, retried_transaction, upsert, utcnow
 from app.extensions import db
 from app.identity.service import Actor, audit
 from app.points.errors import AdjustmentInvalid, InsufficientPoints, SourceReused
@@ -241,8 +241,8 @@ def expire(now: datetime | None = None, *, batch: int = 500) -> dict:
         if not due:
             break
         for app_user_id in due:
-            with transaction():
-                expired = expire_user(app_user_id=app_user_id, now=now)
+            # Run again if the database rolls it back (a Galera node's commit lost to another's sweep).
+            expired = retried_transaction(lambda user=app_user_id: expire_user(app_user_id=user, now=now))
             users += bool(expired)
             points += expired
         after = due[-1]

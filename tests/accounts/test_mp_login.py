@@ -10,7 +10,6 @@ from app.accounts.models import AccessToken, AppUser, Person, RefreshToken
 from app.db import utcnow
 from app.extensions import db, redis
 from app.wechat import runtime
-from tests.mp_factories import mp  # noqa: F401
 
 APPS = ("dealer", "clerk", "consumer")
 

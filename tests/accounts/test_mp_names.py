@@ -13,7 +13,7 @@ from app.extensions import db
 from app.rebates import service as rebates
 from tests import channel_factories as cf
 from tests.masterdata_factories import ACTOR, make_dealer
-from tests.mp_factories import make_invitation, mp  # noqa: F401 - the fixture
+from tests.mp_factories import make_invitation
 from tests.retail_factories import items_of, rule
 
 

@@ -11,7 +11,6 @@ from app.retail.models import LedgerEntry, PointsConversion, RewardKind, Withdra
 from tests.retail_factories import CONVERT, clerk_with_points, set_rate
 from tests.concurrency import at_once
 from tests.money_invariants import ledger_violations
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 
 WITHDRAW = "/api/clerk/withdrawals"
 

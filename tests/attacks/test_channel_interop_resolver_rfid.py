@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from app import gs1, rfid
-from tests.resolver_factories import BROWSER, LINKSET, tea  # noqa: F401 - the fixture
+from tests.resolver_factories import BROWSER, LINKSET
 
 
 @pytest.mark.parametrize("gtin", ["\u00b2" * 14, "\uff10\uff16\uff19" + "0" * 11, "\u0660" * 14, "1" * 14,

@@ -7,9 +7,8 @@ from app.extensions import db
 from app.units.models import Event, EventKind
 from tests import channel_factories as cf
 from tests import unit_factories as uf
-from tests.channel_factories import chain, dealer_unpack  # noqa: F401 - the fixture
+from tests.channel_factories import dealer_unpack
 from tests.factories import ok
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 
 
 def _stock(client, headers):

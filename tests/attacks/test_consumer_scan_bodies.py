@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 
 SCANS = "/api/consumer/scans"
 MB = 1024 * 1024

@@ -8,7 +8,6 @@ import pytest
 from app.consumers.models import HiddenCodeProof
 from app.extensions import db
 from tests.concurrency import at_once
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.consumer_factories import short
 
 SCANS = "/api/consumer/scans"

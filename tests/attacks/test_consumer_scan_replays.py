@@ -5,7 +5,6 @@ import sqlalchemy as sa
 
 from app.extensions import db, redis
 from app.payouts.models import Payout, PayoutStatus
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 
 SCANS = "/api/consumer/scans"
 

@@ -10,7 +10,6 @@ from app.consumers import scan_worker, scan_writer
 from app.consumers.models import ConsumerScan
 from app.db import transaction
 from app.extensions import db, redis
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.consumer_factories import NOW, scan, short
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from app.accounts import tokens
 from app.extensions import redis
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 
 SCANS = "/api/consumer/scans"
 

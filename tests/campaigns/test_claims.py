@@ -19,7 +19,6 @@ from app.payouts import reconciliation, service as payouts, transitions, worker
 from app.payouts.models import IncidentKind, Payout, PayoutIncident, PayoutStatus
 from tests.campaign_factories import CASH, NOW, open_campaign
 from tests.masterdata_factories import ACTOR, DONGCHENG, XIHU, gtin13, make_factory, make_product
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.payout_factories import later, money_violations, user_acts
 from tests.production_factories import make_production_lot
 from tests.unit_factories import commission, serial

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 
 
-from tests.campaign_factories import campaign  # noqa: F401 - the fixture
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 
 SCANS = "/api/consumer/scans"
 

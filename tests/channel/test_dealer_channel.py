@@ -9,9 +9,7 @@ from app.channel.models import Shipment
 from app.db import transaction
 from app.extensions import db
 from tests import channel_factories as cf
-from tests.channel_factories import chain  # noqa: F401 - the fixture
 from tests import unit_factories as uf
-from tests.mp_factories import mp  # noqa: F401
 
 PERIOD = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
 

@@ -9,7 +9,7 @@ from app.accounts.models import Invitation
 from app.db import utcnow
 from app.extensions import db
 from tests.masterdata_factories import make_dealer, make_store
-from tests.mp_factories import make_invitation, mp  # noqa: F401
+from tests.mp_factories import make_invitation
 
 
 def _invite(dealer, role="staff", **data):

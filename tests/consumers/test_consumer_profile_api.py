@@ -13,7 +13,6 @@ from app.identity.models import Role
 from app.identity.service import Actor
 from tests.campaign_factories import ADDRESS
 from tests.masterdata_factories import ACTOR
-from tests.mp_factories import mp  # noqa: F401
 
 ME = "/api/consumer/me"
 

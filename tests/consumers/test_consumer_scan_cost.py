@@ -28,7 +28,6 @@ from app.units.models import LocationKind, Unit
 from tests.campaign_factories import open_campaign
 from tests.consumer_factories import BEIJING_POS, HANGZHOU_POS, NOW, scan, short
 from tests.masterdata_factories import HANGZHOU, XIHU, make_dealer, make_store
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.round_trips import counting
 from tests.unit_factories import serial, set_units
 

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 from app.identity.models import Role
 from tests.consumer_factories import NOW, short
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.unit_factories import issue
 
 LEAKS = "/api/admin/code-leak-alerts"

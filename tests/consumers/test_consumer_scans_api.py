@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from tests.campaign_factories import open_campaign
 from tests.consumer_factories import short
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 
 SCANS = "/api/consumer/scans"
 

@@ -1,7 +1,6 @@
 """The consumer mini-program: a profile of nickname and avatar; no binding."""
 from __future__ import annotations
 
-from tests.mp_factories import mp  # noqa: F401
 
 
 def test_a_consumer_sets_nickname_and_avatar(client, mp):

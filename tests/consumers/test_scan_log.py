@@ -27,7 +27,6 @@ from tests.campaign_factories import NOW as CLAIM_NOW
 from tests.campaign_factories import open_campaign
 from tests.consumer_factories import BEIJING_POS, HANGZHOU_POS, NOW, scan, short
 from tests.masterdata_factories import HANGZHOU, make_dealer
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.unit_factories import issue, serial, set_units
 
 

@@ -16,7 +16,7 @@ from app.platform.clock import BUSINESS_TZ as CHINA
 from tests import channel_factories as cf
 from tests import unit_factories as uf
 from tests.masterdata_factories import make_dealer
-from tests.mp_factories import make_invitation, mp  # noqa: F401
+from tests.mp_factories import make_invitation
 from tests.retail_factories import items_of
 
 GTIN = "06901234567892"

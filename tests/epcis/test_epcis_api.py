@@ -19,7 +19,7 @@ from tests import channel_factories as cf
 from tests.factories import make_api_key
 from tests.masterdata_factories import ACTOR, make_dealer
 from tests.epcis_factories import CAPTURE, GTIN, LINE, QUERY, SCANS, World, build_world
-from tests.mp_factories import make_invitation, mp  # noqa: F401
+from tests.mp_factories import make_invitation
 
 def run_chain(client, world: World) -> None:
     """Commission, pack item -> case -> pallet, scan the pallet into the warehouse and out to the dealer."""

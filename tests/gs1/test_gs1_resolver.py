@@ -12,7 +12,7 @@ from app.extensions import db
 from app.units.models import Unit, UnitStatus
 from tests.masterdata_factories import make_factory, make_product
 from tests.production_factories import make_production_lot
-from tests.resolver_factories import BROWSER, LINKSET, tea  # noqa: F401 - the fixture
+from tests.resolver_factories import BROWSER, LINKSET
 from tests.unit_factories import commission, issue, serial, set_units
 
 VOC = "https://gs1.org/voc/"

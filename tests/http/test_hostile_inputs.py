@@ -9,7 +9,7 @@ import pytest
 from app.codes.format import CODE_LENGTH
 from tests import channel_factories as cf
 from tests.masterdata_factories import make_dealer
-from tests.mp_factories import make_invitation, mp  # noqa: F401
+from tests.mp_factories import make_invitation
 
 # One character normalising to itself, and a code-length run of characters no code has.
 NOT_CODES = ("!", "!" * CODE_LENGTH)

@@ -5,7 +5,6 @@ import pytest
 
 from tests import channel_factories as cf
 from tests.masterdata_factories import make_dealer
-from tests.mp_factories import mp  # noqa: F401
 
 
 def test_a_method_not_allowed_says_which_are(client):

@@ -4,7 +4,6 @@ import sqlalchemy as sa
 from app.codes.models import CodeBatch
 from app.extensions import db, redis
 from app.identity.models import Role
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 
 
 def _batches():

@@ -8,7 +8,6 @@ import pytest
 
 from tests import channel_factories as cf
 from tests.factories import make_user
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.unit_factories import commission
 
 

@@ -16,7 +16,7 @@ from app.retail.models import Withdrawal
 from tests import channel_factories as cf
 from tests.concurrency import at_once
 from tests.masterdata_factories import make_dealer
-from tests.mp_factories import make_invitation, mp  # noqa: F401 - the fixture
+from tests.mp_factories import make_invitation
 
 WITHDRAWALS = "/api/clerk/withdrawals"
 

@@ -40,7 +40,6 @@ from tests.payout_factories import (
     withdrawal,
     worker_killed_after_create,
 )
-from tests.conftest import sandbox  # noqa: F401 - tests/attacks/test_channel_interop_points_cash.py imports it from here
 
 # --- the queue ------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from app.retail.models import Withdrawal
 from app.wechat import runtime
 from tests import channel_factories as cf
 from tests.masterdata_factories import make_dealer
-from tests.mp_factories import make_invitation, mp  # noqa: F401
+from tests.mp_factories import make_invitation
 
 
 def signed_in(mp, app="consumer"):

@@ -22,7 +22,6 @@ from app.wechat import runtime
 from app.webhooks import service as webhooks
 from tests.masterdata_factories import ACTOR
 from tests.payout_factories import fresh, user_acts, withdrawal
-from tests.webhook_receiver import receiver  # noqa: F401 - the fixture
 
 
 @pytest.fixture

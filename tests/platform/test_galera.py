@@ -47,6 +47,6 @@ def test_a_races_sessions_land_on_different_nodes(app, galera):
     assert len(set(names)) >= 2, names
 
 
-def test_reads_wait_for_what_other_nodes_committed(app, galera):
+def test_statements_wait_for_what_other_nodes_committed(app, galera):
     row = db.session.execute(sa.text("SELECT @@wsrep_on, @@wsrep_sync_wait")).one()
-    assert row[0] == 1 and row[1] == app.config["DATABASE_SYNC_WAIT"] == 1
+    assert row[0] == 1 and row[1] == app.config["DATABASE_SYNC_WAIT"] == 7

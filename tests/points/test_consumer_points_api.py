@@ -9,7 +9,6 @@ import pytest
 from app.db import transaction, utcnow
 from app.points import ledger as points_ledger, mall
 from tests.masterdata_factories import DONGCHENG
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.points_factories import ACTOR
 
 ADDRESS = {"name": "Li Lei", "phone": "13800138000", "region_code": DONGCHENG, "detail": "1 Wangfujing St"}

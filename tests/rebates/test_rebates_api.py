@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from app.identity.models import Role
 from tests.masterdata_factories import make_dealer
-from tests.mp_factories import make_invitation, mp  # noqa: F401 (fixture)
+from tests.mp_factories import make_invitation
 from tests.rebate_factories import shipment_to_store
 
 RULES = "/api/admin/rebate-rules"

@@ -19,7 +19,6 @@ from app.identity.models import Role
 from app.payouts import reconciliation, service as payouts, worker
 from app.payouts.models import Payout
 from tests.masterdata_factories import ACTOR, BEIJING, XIHU, ZHEJIANG, gtin13, make_factory, make_product
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.payout_factories import later, user_acts
 from tests.production_factories import make_production_lot
 from tests.report_checks import rollup_differences

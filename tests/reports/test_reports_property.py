@@ -42,7 +42,6 @@ from tests import unit_factories as uf
 from tests.campaign_factories import open_campaign
 from tests.concurrency import at_once
 from tests.masterdata_factories import ACTOR, BEIJING, DONGCHENG, make_dealer
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.payout_factories import user_acts
 from tests.report_checks import rollup_differences
 from tests.retail_factories import make_clerk

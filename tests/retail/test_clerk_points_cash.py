@@ -14,7 +14,6 @@ from app.retail import ledger as ledger_service
 from app.retail.models import LedgerEntry, PointsConversion, RewardKind
 from tests.concurrency import at_once
 from tests.money_invariants import ledger_violations
-from tests.mp_factories import make_invitation, mp  # noqa: F401 - the fixture
 from tests.retail_factories import CONVERT, RATE, clerk_with_points, set_rate
 
 

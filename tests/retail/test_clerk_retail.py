@@ -6,7 +6,7 @@ from app.retail import training
 from app.retail import ledger as ledger_service
 from tests import channel_factories as cf
 from tests.masterdata_factories import ACTOR, make_dealer
-from tests.mp_factories import make_invitation, mp  # noqa: F401
+from tests.mp_factories import make_invitation
 from tests.retail_factories import items_of, rule
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from tests.masterdata_factories import make_store
-from tests.mp_factories import make_invitation, mp  # noqa: F401
+from tests.mp_factories import make_invitation
 
 
 def _owner(mp, store):

@@ -20,9 +20,8 @@ from app.webhooks.models import OutboundEvent
 from tests import channel_factories as cf
 from tests import unit_factories as uf
 from tests.masterdata_factories import ACTOR, HANGZHOU, XIHU, make_dealer, make_product
-from tests.retail_factories import (  # noqa: F401 - items_of: tests/e2e/test_channel_chain.py imports it from here
+from tests.retail_factories import (
     START,
-    items_of,
     make_clerk,
     make_shop,
     rule,

@@ -10,7 +10,6 @@ from app.notices.models import Notice
 from app.units.models import Recall, Unit
 from app.webhooks.models import OutboundEvent
 from tests import unit_factories as uf
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.recall_factories import EXPECTED_PLACES, TRACE, parties_of
 
 SAME = ("units", "lots", "items", "by_place", "scanned_by_consumers", "dealers", "stores", "parties")

@@ -18,7 +18,6 @@ from app.webhooks.models import OutboundEvent, WebhookDelivery
 from tests import channel_factories as cf
 from tests import unit_factories as uf
 from tests.masterdata_factories import ACTOR
-from tests.mp_factories import make_invitation, mp  # noqa: F401 - the fixture
 from tests.recall_factories import BEIJING, DONGCHENG, EXPECTED_PLACES, TRACE, parties_of
 
 

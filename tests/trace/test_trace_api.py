@@ -15,7 +15,6 @@ from app.units import stock_moves, unit_rows
 from app.units.models import EventKind, LocationKind
 from tests import unit_factories as uf
 from tests.masterdata_factories import ACTOR, make_dealer, make_factory, make_product
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.production_factories import make_line, make_production_lot, make_raw_lot
 
 TRACE = "/api/admin/trace"

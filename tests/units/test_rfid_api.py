@@ -17,7 +17,7 @@ from tests import channel_factories as cf
 from tests import unit_factories as uf
 from tests.concurrency import at_once
 from tests.masterdata_factories import make_dealer
-from tests.mp_factories import make_invitation, mp  # noqa: F401
+from tests.mp_factories import make_invitation
 
 GTIN = "80614141123458"  # the GTIN of the GS1 Tag Data Standard's SGTIN-96 example
 OTHER_GTIN = "04006381333931"

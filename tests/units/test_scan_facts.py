@@ -19,7 +19,6 @@ from app.units.models import Unit, UnitStatus
 from tests.consumer_factories import scan, short
 from tests.line_factories import Line, outcome, record
 from tests.masterdata_factories import ACTOR
-from tests.mp_factories import mp  # noqa: F401 - the fixture
 from tests.retail_factories import make_shop, rule, sell, store_items
 from tests.round_trips import counting
 from tests.unit_factories import serial

@@ -12,19 +12,19 @@ from app.db import retrying, transaction
 from app.errors import DomainError
 from app.extensions import db
 from app.webhooks import service as webhooks
-from tests.concurrency import at_once, meeting_in
+from tests.concurrency import at_once, meeting_in, once_per_thread
 from tests.masterdata_factories import ACTOR
 from tests.order_factories import order_data, ship
 from tests.webhook_receiver import Receiver
 
 
 def test_the_same_new_order_sent_twice_at_once_is_created_once(app, mariadb, channel, monkeypatch):
-    ready = threading.Barrier(2, timeout=10)
+    meet = once_per_thread(threading.Barrier(2, timeout=10).wait)
     lines = orders._lines
 
     def lines_when_both_are_ready(raw):
         result = lines(raw)
-        ready.wait()
+        meet()
         return result
 
     monkeypatch.setattr(orders, "_lines", lines_when_both_are_ready)
@@ -41,17 +41,17 @@ def test_the_same_new_order_sent_twice_at_once_is_created_once(app, mariadb, cha
 def test_an_erp_update_and_a_dealer_scan_at_once_never_ship_past_the_quantity(app, mariadb, channel, monkeypatch):
     with transaction():
         order_id = orders.upsert_order(actor=ACTOR, data=order_data(channel)).order.id
-    ready = threading.Barrier(2, timeout=10)
+    meet = once_per_thread(threading.Barrier(2, timeout=10).wait)
 
     def update():
         with transaction():
-            ready.wait()
+            meet()
             return orders.upsert_order(actor=ACTOR, data=order_data(channel, version=2, lines=[
                 {"line_no": 1, "sku": channel.sku, "quantity": 50},
                 {"line_no": 2, "sku": channel.sku2, "quantity": 50}])).result
 
     def scan():
-        ship(order_id, 1, 60, ready=ready.wait)
+        ship(order_id, 1, 60, ready=meet)
         return "shipped"
 
     updated, shipped = at_once(app, update, scan)

@@ -22,9 +22,8 @@ from app.webhooks.cli import webhooks as webhooks_cli
 from tests import channel_factories as cf
 from tests import unit_factories as uf
 from tests.masterdata_factories import make_factory
-from tests.mp_factories import make_invitation, mp  # noqa: F401 - the fixture
+from tests.mp_factories import make_invitation
 from tests.production_factories import make_line, make_production_lot
-from tests.webhook_receiver import receiver  # noqa: F401 - the fixture
 
 URL = "/api/integration"
 BEIJING, DONGCHENG, HUANGPU = "110000000000", "110101000000", "310101000000"

@@ -13,7 +13,6 @@ from app.webhooks import service
 from app.webhooks.cli import webhooks as webhooks_cli
 from app.webhooks.models import DeliveryStatus, WebhookDelivery
 from tests.masterdata_factories import ACTOR
-from tests.webhook_receiver import receiver  # noqa: F401 - the fixture
 
 
 def endpoint(url: str, event_types=()):
