@@ -123,6 +123,22 @@ def transaction(*, only_if_begun: bool = False):
         raise
 
 
+def certify_lock(row) -> None:
+    """Make the row's lock hold across a Galera cluster: write it (its updated_at).
+
+    SELECT ... FOR UPDATE locks on one node only; Galera certifies writes. A use case that locks a parent
+    row only to decide whether to add a child (open the order's one shipment) writes the parent too, so a
+    twin on another node conflicts with it at COMMIT and runs again (app.db.retrying), and then finds the
+    child. On a single server it costs one UPDATE of a row already locked.
+    """
+    from app.extensions import db  # built from this module's Base: read when called, not imported
+
+    table = type(row).__table__
+    key = [table.c[column.name] == getattr(row, column.key) for column in table.primary_key.columns]
+    db.session.execute(sa.update(table).where(*key).values(updated_at=utcnow())
+                       .execution_options(synchronize_session=False))
+
+
 def mysql_like() -> bool:
     """Whether the session's database is MySQL or MariaDB (else SQLite)."""
     from app.extensions import db  # built from this module's Base: read when called, not imported

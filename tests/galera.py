@@ -12,6 +12,8 @@ import threading
 import pymysql
 from sqlalchemy.engine import make_url
 
+from app import faults
+
 NODES_ENV = "MATONG_TEST_DATABASE_NODES"
 
 
@@ -34,3 +36,14 @@ def round_robin(urls: list[str]):
 
 def engine_options(urls: list[str]) -> dict:
     return {"pool_pre_ping": True, "creator": round_robin(urls)}
+
+
+def on_galera() -> bool:
+    """Whether the suite runs on a Galera cluster: there a hot row contended from several nodes may lose
+    every retry, and the request is refused as busy (503, Retry-After) rather than made to wait."""
+    return len(node_urls()) > 1
+
+
+def refused_as_busy(error: BaseException) -> bool:
+    """A use case that lost every retry on a Galera cluster (never accepted on one server)."""
+    return on_galera() and faults.is_busy(error)

@@ -28,7 +28,7 @@ from app.channel.models import (
 from app.channel.order_lines import LineProgress, grow_shipped, line_for, lock_lines_of, progress, refresh_order
 from app.channel.rules import MAX_SCAN_CODES, REASONS, Refused
 from app.codes.models import Level
-from app.db import utcnow
+from app.db import certify_lock, utcnow
 from app.extensions import db
 from app.masterdata import refs
 from app.masterdata.models import Dealer, Status, Store, store_dealers
@@ -153,6 +153,7 @@ def open_shipment(*, actor_label: str, shipper_kind, shipper_id: int, order_id: 
             raise OrderNotFound(NOT_YOUR_ORDER)
         if order.status in (OrderStatus.CANCELLED, OrderStatus.CLOSED, OrderStatus.SHIPPED):
             raise OrderNotShippable()
+        certify_lock(order)  # two nodes' twins conflict at COMMIT, not only two sessions on one node
         # A locking read, under the order's lock: it sees a twin request's shipment committed a moment
         # ago, which the transaction's snapshot (taken at its first plain read) would not.
         existing = db.session.scalar(sa.select(Shipment).where(

@@ -11,17 +11,19 @@ from datetime import timedelta
 import pytest
 import pyzipper
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 
 from app import gs1
 from app.codes import export_jobs
 from app.codes import service as codes
 from app.codes.models import CodeBatch, CodeCounter, ExportJob, ExportStatus
-from app.db import transaction, utcnow
+from app.db import retried_transaction, utcnow
 from app.extensions import db
 from app.identity.models import AuditRecord, Role
 from app.masterdata.models import Status
 from tests.code_factories import GTIN, issue, make_product
 from tests.concurrency import at_once, results_and_errors
+from tests.galera import refused_as_busy
 
 
 def download(client, headers, job_id) -> bytes:
@@ -375,11 +377,20 @@ def test_concurrent_issues_get_disjoint_serial_ranges(app, mariadb):
 
     app.config["CODE_EXPORT_RUNNER"] = "worker"  # issue only; no export needed
 
+    refused = []
+
     def issue_some():
         issued = []
         for _ in range(5):
-            with transaction():
-                batch, _ = codes.issue_batch(actor=Actor.system("race"), product_id=None, level="item", count=1000)
+            # As the endpoint does (app.http.retry_writes): run again when the database rolled it back.
+            try:
+                batch, _ = retried_transaction(lambda: codes.issue_batch(
+                    actor=Actor.system("race"), product_id=None, level="item", count=1000))
+            except OperationalError as error:
+                if refused_as_busy(error):  # answered 503 busy: the client asks again later
+                    refused.append(error)
+                    continue
+                raise
             issued.append((batch.serial_start, batch.serial_end, batch.batch_no))
         return issued
 
@@ -389,7 +400,7 @@ def test_concurrent_issues_get_disjoint_serial_ranges(app, mariadb):
         app.config["CODE_EXPORT_RUNNER"] = "inline"
     assert errors == [None] * 8, errors
     results = [r for some in issued for r in some]
-    assert len(results) == 40 and len({no for _, _, no in results}) == 40
+    assert len(results) + len(refused) == 40 and len({no for _, _, no in results}) == len(results) > 0
     ranges = sorted(results)
     for (_, end, _), (start, _, _) in zip(ranges, ranges[1:]):
         assert start > end

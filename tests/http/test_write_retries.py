@@ -15,6 +15,7 @@ from app.retail import ledger, withdrawals
 from app.retail.models import Withdrawal
 from tests import channel_factories as cf
 from tests.concurrency import at_once
+from tests.galera import on_galera
 from tests.masterdata_factories import make_dealer
 from tests.mp_factories import make_invitation
 
@@ -155,8 +156,13 @@ def test_many_withdrawals_of_one_balance_at_once_answer_no_500(app, client, mp, 
 
     statuses = at_once(app, *(withdraw(n) for n in range(12)))
 
-    assert sorted(statuses) == [201] * 10 + [409] * 2, statuses
-    assert ledger.balances(app_user_id=me)["cash"] == 0 and count(Withdrawal) == 10
+    if on_galera():  # some may be refused as busy; the money still adds up exactly
+        assert set(statuses) <= {201, 409, 503} and statuses.count(201) <= 10, statuses
+        assert ledger.balances(app_user_id=me)["cash"] == 1000 - 100 * statuses.count(201)
+        assert count(Withdrawal) == statuses.count(201)
+    else:
+        assert sorted(statuses) == [201] * 10 + [409] * 2, statuses
+        assert ledger.balances(app_user_id=me)["cash"] == 0 and count(Withdrawal) == 10
 
 
 def test_two_dealers_scanning_out_at_once_answer_no_500(app, client, mp, mariadb):  # noqa: F811
