@@ -76,6 +76,14 @@ def public(fn):
     return fn
 
 
+def own_credential(what: str):
+    """This view checks a credential of its own (``what``), not a user's token or an API key."""
+    def decorate(fn):
+        fn._own_credential = what
+        return fn
+    return decorate
+
+
 def _data_scope(stance: str, reason: str | None = None):
     def decorate(fn):
         fn._data_scope = stance

@@ -22,6 +22,7 @@ from app.db import utcnow
 from app.errors import error_response
 from app.exports.models import DataExportJob, ExportStatus
 from app.extensions import db, redis
+from app.http import own_credential
 from app.payouts.models import Payout, PayoutStatus
 from app.payouts.worker import ACTIVE as PAYOUTS_WORKED
 from app.platform import request_metrics
@@ -33,6 +34,7 @@ blp = Blueprint("metrics", __name__)
 
 
 @blp.route("/metrics", methods=["GET"])
+@own_credential("METRICS_TOKEN as a bearer token")
 def metrics():
     token = current_app.config.get("METRICS_TOKEN")
     if not token:

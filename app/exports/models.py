@@ -49,6 +49,7 @@ class DataExportJob(db.Model):
     file_path: Mapped[str | None] = mapped_column(sa.String(500))
     file_size: Mapped[int | None] = mapped_column(sa.BigInteger)
     error: Mapped[str | None] = mapped_column(sa.String(1000))
+    request_id: Mapped[str | None] = mapped_column(sa.String(64))  # of the request that queued it (logs)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

@@ -25,7 +25,7 @@ from app.extensions import db
 from app.identity import service as identity
 from app.identity.models import Role
 from app.identity.service import Actor, audit
-from app.platform import leases, workers
+from app.platform import leases, logs, workers
 from app.platform.clock import BUSINESS_TZ
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,8 @@ def request_job(*, actor: Actor, fmt: ExportFormat, name: str, endpoint: str, pa
     """Queue an export too large to answer in the response; audited with its filters."""
     job = DataExportJob(format=fmt, name=name[:100], endpoint=endpoint, path=path, query_string=query_string,
                         view_args=view_args, filters=filters, requested_by_id=actor.id, requested_by=actor.name,
-                        rows_total=rows_total, status=ExportStatus.QUEUED, rows_done=0, attempt=0)
+                        rows_total=rows_total, status=ExportStatus.QUEUED, rows_done=0, attempt=0,
+                        request_id=logs.current())
     db.session.add(job)
     db.session.flush()
     audit(actor, "export.request", job, _changes(fmt=fmt, path=path, filters=filters, rows=rows_total))
@@ -193,7 +194,10 @@ def run_job(*, job_id: int) -> bool:
     attempt = claim(job_id)
     if attempt is None:
         return False
-    perform(job_id=job_id, attempt=attempt)
+    request_id = db.session.scalar(sa.select(DataExportJob.request_id).where(DataExportJob.id == job_id))
+    db.session.rollback()
+    with logs.bound(request_id):  # its log lines name the request that asked for it
+        perform(job_id=job_id, attempt=attempt)
     return True
 
 

@@ -107,6 +107,7 @@ class Payout(db.Model):
     bill_created_at: Mapped[datetime | None]
     doubt_from: Mapped[PayoutStatus | None] = mapped_column(enum_type(PayoutStatus))  # the step it was on
     in_doubt_since: Mapped[datetime | None]
+    request_id: Mapped[str | None] = mapped_column(sa.String(64))  # of the request that queued it (logs)
     # When a create was last sent with no definitive answer yet (set before sending, undone once answered).
     last_create_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

@@ -18,6 +18,7 @@ from app.errors import ValidationFailed
 from app.extensions import db
 from app.payouts.errors import PayoutSourceReused
 from app.payouts.models import Payout, PayoutChannel, PayoutRef, PayoutStatus
+from app.platform import logs
 
 BLACKLISTED = "blacklisted"
 
@@ -52,6 +53,7 @@ def enqueue(*, source: PayoutRef, app_user: AppUser, amount_fen: int,
         if hold_reason is None and blacklist.is_blocked(app_user.openid):
             hold_reason = BLACKLISTED
         payout = Payout(purpose=source.purpose, source=source.key, app_user_id=app_user.id, app=app_user.app,
+                        request_id=logs.current(),
                         openid=app_user.openid, amount_fen=amount_fen, channel=chosen, campaign_id=campaign_id,
                         status=PayoutStatus.HELD if hold_reason else PayoutStatus.PENDING,
                         hold_reason=hold_reason, next_attempt_at=utcnow())

@@ -35,7 +35,7 @@ from app.payouts.models import IncidentKind, Payout, PayoutChannel, PayoutStatus
 from app.payouts.queue import hold_blacklisted
 from app.payouts.transitions import FINAL, _apply
 from app.payouts.wechat_calls import _Job, _Outcome, _step, confirm_window
-from app.platform import leases
+from app.platform import leases, logs
 
 log = logging.getLogger(__name__)
 
@@ -99,28 +99,36 @@ def work_due(now: datetime | None = None, *, limit: int = 100) -> WorkReport:
     fixed = now
     now = now or utcnow()
     retrying(_hold_all_blacklisted)  # nothing is paid to a blacklisted openid, whenever it was listed
-    due = db.session.execute(sa.select(Payout.id, Payout.status, Payout.doubt_from, Payout.last_create_at).where(
+    due = db.session.execute(sa.select(Payout.id, Payout.status, Payout.doubt_from, Payout.last_create_at,
+                                       Payout.request_id).where(
         Payout.status.in_(ACTIVE), Payout.next_attempt_at <= now)
         .order_by(Payout.next_attempt_at, Payout.id).limit(limit)).all()
     db.session.rollback()
     report = WorkReport()
-    for payout_id, status, doubt_from, earlier_create_at in due:
-        moment = fixed or utcnow()
-        creates = _step_of(status, doubt_from) is PayoutStatus.CREATING
-        # Claims and records race the clerk's cancel and the callback for the same rows: a
-        # deadlock victim runs its short transaction again.
-        if not retrying(lambda: _claim(payout_id, status, moment, creates=creates)):
-            continue
-        report.claimed += 1
-        job = _job(db.session.get(Payout, payout_id), earlier_create_at)
-        db.session.rollback()  # no transaction stays open while WeChat is waited on
-        try:
-            outcome = _step(job, moment)
-        except Exception as exc:  # noqa: BLE001 - one payout's surprise must not stop the others
-            log.exception("payout %s: unexpected error; retried later under the same bill number", job.id)
-            outcome = _Outcome(error=f"{type(exc).__name__}: {exc}"[:500], create_uncertain=job.creates)
-        retrying(lambda: _record(job, outcome, fixed or utcnow(), report))
+    for payout_id, status, doubt_from, earlier_create_at, request_id in due:
+        with logs.bound(request_id):  # its log lines name the request that queued it
+            _work_one(payout_id, status, doubt_from, earlier_create_at, fixed, report)
     return report
+
+
+def _work_one(payout_id: int, status: PayoutStatus, doubt_from: PayoutStatus | None,
+              earlier_create_at: datetime | None, fixed: datetime | None, report: WorkReport) -> None:
+    """Claim one due payout, take its step with WeChat Pay, record the outcome."""
+    moment = fixed or utcnow()
+    creates = _step_of(status, doubt_from) is PayoutStatus.CREATING
+    # Claims and records race the clerk's cancel and the callback for the same rows: a
+    # deadlock victim runs its short transaction again.
+    if not retrying(lambda: _claim(payout_id, status, moment, creates=creates)):
+        return
+    report.claimed += 1
+    job = _job(db.session.get(Payout, payout_id), earlier_create_at)
+    db.session.rollback()  # no transaction stays open while WeChat is waited on
+    try:
+        outcome = _step(job, moment)
+    except Exception as exc:  # noqa: BLE001 - one payout's surprise must not stop the others
+        log.exception("payout %s: unexpected error; retried later under the same bill number", job.id)
+        outcome = _Outcome(error=f"{type(exc).__name__}: {exc}"[:500], create_uncertain=job.creates)
+    retrying(lambda: _record(job, outcome, fixed or utcnow(), report))
 
 
 def _retry_delay(attempts: int) -> timedelta:

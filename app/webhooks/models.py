@@ -23,6 +23,7 @@ class OutboundEvent(db.Model):
     type: Mapped[str] = mapped_column(sa.String(32))
     payload: Mapped[dict] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    request_id: Mapped[str | None] = mapped_column(sa.String(64))  # of the request that queued it (logs)
 
 
 class WebhookEndpoint(TimestampMixin, db.Model):

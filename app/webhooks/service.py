@@ -33,7 +33,7 @@ from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.identity.service import Actor, apply_changes, audit
 from app.masterdata.models import Status
-from app.platform import leases
+from app.platform import leases, logs
 from app.webhooks import targets
 from app.webhooks.models import DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookEndpoint
 
@@ -53,7 +53,7 @@ def emit(type_: str, payload: dict) -> OutboundEvent:
     """Record an outbound event (and its pending deliveries) in the current transaction."""
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown outbound event type {type_!r}")
-    event = OutboundEvent(event_id=str(uuid.uuid4()), type=type_, payload=payload)
+    event = OutboundEvent(event_id=str(uuid.uuid4()), type=type_, payload=payload, request_id=logs.current())
     db.session.add(event)
     db.session.flush()
     for endpoint in db.session.scalars(sa.select(WebhookEndpoint).where(WebhookEndpoint.status == Status.ACTIVE)):
@@ -349,7 +349,9 @@ def deliver_due(now: datetime | None = None, *, limit: int = 100) -> WorkReport:
         event = db.session.get(OutboundEvent, delivery.event_id)
         post = _Post(url=endpoint.url, secret=endpoint.secret, event_id=event.event_id, type=event.type,
                      body=body_of(event))
+        request_id = event.request_id
         db.session.rollback()  # no transaction stays open while the network is waited on
-        error = _post(post, timeout, allow_private=config["WEBHOOK_ALLOW_PRIVATE"])
-        _record(delivery_id, lease, error, fixed or utcnow(), max_attempts, report)
+        with logs.bound(request_id):  # its log lines name the request whose fact it carries
+            error = _post(post, timeout, allow_private=config["WEBHOOK_ALLOW_PRIVATE"])
+            _record(delivery_id, lease, error, fixed or utcnow(), max_attempts, report)
     return report

@@ -49,7 +49,7 @@ def test_openapi_documents_who_may_call_what(client):
 
 
 def test_every_view_declares_who_may_call_it(app):
-    """Authenticated by default: a view without roles, scopes or @public would be refused."""
+    """Authenticated by default: a view without roles, scopes, @public or its own credential would be refused."""
     undeclared = []
     for endpoint, view in app.view_functions.items():
         if endpoint == "static" or endpoint.startswith(("api-docs", "swagger_ui")):
@@ -57,7 +57,7 @@ def test_every_view_declares_who_may_call_it(app):
         functions = ([getattr(view.view_class, m.lower()) for m in view.view_class.methods]
                      if hasattr(view, "view_class") else [view])
         for fn in functions:
-            if not any(hasattr(fn, a) for a in ("_allowed_roles", "_needed_scopes", "_public")):
+            if not any(hasattr(fn, a) for a in ("_allowed_roles", "_needed_scopes", "_public", "_own_credential")):
                 undeclared.append(endpoint)
     assert undeclared == []
 

@@ -143,7 +143,8 @@ def test_production_accepts_https_wechat_bases(production_env):
     assert get_config("production").WECHATPAY_API_BASE == "https://api2.mch.weixin.qq.com"
 
 
-def test_gunicorn_listens_on_loopback_unless_told_otherwise(monkeypatch):
+def test_gunicorn_listens_on_loopback_unless_told_otherwise(monkeypatch, tmp_path):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # the file sets it; this process stays single
     monkeypatch.delenv("BIND", raising=False)
     assert runpy.run_path(str(ROOT / "config" / "gunicorn.py"))["bind"] == "127.0.0.1:8000"
     monkeypatch.setenv("BIND", "0.0.0.0:8000")
