@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test console bench bench-line bench-pallet bench-dealer bench-consumer bench-claims bench-scan-facts bench-reports bench-exports install clean-db
+.PHONY: run test test-galera console bench bench-line bench-pallet bench-dealer bench-consumer bench-claims bench-scan-facts bench-reports bench-exports install clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,19 @@ run: install console
 ## database and FLUSHES that Redis database (a database whose name lacks "test" is refused).
 test: install
 	MATONG_ENV=testing $(BIN)/pytest -q
+
+## make test-galera: the money and race tests with their sessions spread over a Galera cluster's nodes
+## (docs/galera.md): `.ci/galera start` first, then DATABASE_URL (one node), MATONG_TEST_DATABASE_NODES (all
+## of them, comma separated) and REDIS_URL as .ci/run sets them.
+GALERA_TESTS := tests/platform/test_galera.py tests/campaigns/test_claims.py tests/campaigns/test_redemptions.py \
+	tests/payouts/test_payouts_concurrency.py tests/retail/test_retail_concurrency.py \
+	tests/retail/test_clerk_points_cash.py tests/points tests/channel/test_shipments_concurrency.py \
+	tests/warehouse/test_warehouse_concurrency.py tests/warehouse/test_orders_concurrency.py \
+	tests/consumers/test_scan_log.py tests/http/test_write_retries.py tests/codes/test_codes.py \
+	tests/platform/test_db_retrying.py
+test-galera: install
+	@test -n "$$MATONG_TEST_DATABASE_NODES" || { echo "set MATONG_TEST_DATABASE_NODES (.ci/galera start prints them)"; exit 2; }
+	MATONG_ENV=testing $(BIN)/pytest -q $(GALERA_TESTS)
 
 ## make bench: the benchmarks in bench/ (figures go to docs/benchmarks.md).
 bench: install
