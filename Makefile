@@ -51,7 +51,7 @@ GALERA_TESTS := tests/platform/test_galera.py tests/campaigns/test_claims.py tes
 	tests/retail/test_clerk_points_cash.py tests/points tests/channel/test_shipments_concurrency.py \
 	tests/warehouse/test_warehouse_concurrency.py tests/warehouse/test_orders_concurrency.py \
 	tests/consumers/test_scan_log.py tests/http/test_write_retries.py tests/codes/test_codes.py \
-	tests/platform/test_db_retrying.py
+	tests/platform/test_db_retrying.py tests/rebates/test_rebates.py tests/production/test_production.py
 test-galera: install
 	@test -n "$$MATONG_TEST_DATABASE_NODES" || { echo "set MATONG_TEST_DATABASE_NODES (.ci/galera start prints them)"; exit 2; }
 	MATONG_ENV=testing $(BIN)/pytest -q $(GALERA_TESTS)

@@ -24,6 +24,16 @@ duplicate out_bill_no; the payout worker (``app.payouts.worker.work_due``, as ``
 runs it) until nothing is due, timed; the sandbox holds exactly the 300 bills, one per payout, none
 twice; a second pass of the worker creates none. The per-IP rate limits are raised through the
 environment (every client is 127.0.0.1); the per-user ones keep their defaults.
+
+Beyond one machine (issue 18): ``--nodes 2`` serves the app from two gunicorn instances (two "app nodes",
+each with the same workers and threads) behind haproxy on loopback, which spreads the connections round
+robin; ``--node-databases URL1,URL2`` points each node at its own database server, e.g. two nodes of the
+Galera cluster of .ci/galera (the set-up, the watcher and the payout worker use DATABASE_URL). Then the
+bare-db comparison is left out, and haproxy's own counts say how the storm was split (each node must
+have taken at least a quarter). CI runs it that way on the Galera cluster:
+
+    eval "$(bash .ci/galera env)"; REDIS_URL=redis://127.0.0.1:6379/2 .venv/bin/python bench/claim_storm.py \\
+        --nodes 2 --node-databases "$NODE1,$NODE2" --clients 400 --prizes 100 --wipe
 """
 from __future__ import annotations
 
@@ -57,8 +67,6 @@ from bench.consumer_scans import (
 )
 
 PRIZE_FEN = 100
-BUDGET_FEN = 30_000
-PRIZES = BUDGET_FEN // PRIZE_FEN
 
 
 def main() -> int:
@@ -66,8 +74,17 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=2000, help="consumers claiming at once (one unit each)")
     parser.add_argument("--workers", type=int, default=shipped_gunicorn()["workers"])
     parser.add_argument("--threads", type=int, default=shipped_gunicorn()["threads"])
+    parser.add_argument("--prizes", type=int, default=300, help=f"cash prizes of {PRIZE_FEN} fen in the budget")
+    parser.add_argument("--nodes", type=int, default=1, help="app nodes (gunicorn instances) behind haproxy")
+    parser.add_argument("--node-databases", default="",
+                        help="comma-separated DATABASE_URLs, one per node (default: DATABASE_URL for all)")
     parser.add_argument("--wipe", action="store_true", help="wipe a database whose name lacks 'bench'")
     args = parser.parse_args()
+    node_databases = [url for url in args.node_databases.split(",") if url] or [os.environ["DATABASE_URL"]] * args.nodes
+    if len(node_databases) != args.nodes:
+        print(f"--node-databases names {len(node_databases)} databases for {args.nodes} nodes", file=sys.stderr)
+        return 2
+    budget_fen = args.prizes * PRIZE_FEN
     if not may_wipe_bench_database(args.wipe):
         return 2
     redis_url = bench_redis_url()
@@ -89,24 +106,37 @@ def main() -> int:
     print(f"commit: {git_head()}")
     started = time.perf_counter()
     codes = set_up(args.clients)
-    campaign_id = make_campaign()
-    print(f"set-up: {args.clients:,} commissioned units, campaign {campaign_id} ({PRIZES} prizes of {PRIZE_FEN} fen, "
-          f"budget {BUDGET_FEN:,} fen) in {time.perf_counter() - started:.1f} s (untimed)", flush=True)
+    campaign_id = make_campaign(budget_fen)
+    print(f"set-up: {args.clients:,} commissioned units, campaign {campaign_id} ({args.prizes} prizes of {PRIZE_FEN} "
+          f"fen, budget {budget_fen:,} fen) in {time.perf_counter() - started:.1f} s (untimed)", flush=True)
 
-    server = None
+    servers: list[subprocess.Popen] = []
+    balancer = None
+    split: list[tuple[str, int]] = []
     try:
-        port = free_port()
         env = {**os.environ, **RAISED_LIMITS, "MATONG_ENV": "development", "REDIS_URL": redis_url,
                "WECHAT_API_BASE": "sandbox", "WECHATPAY_API_BASE": "sandbox", "WECHAT_SANDBOX_URL": sandbox.url,
                "CODE_EXPORT_RUNNER": "worker", "WEB_CONCURRENCY": str(args.workers),
-               "GUNICORN_THREADS": str(args.threads), "BIND": f"127.0.0.1:{port}", "PYTHONUNBUFFERED": "1"}
+               "GUNICORN_THREADS": str(args.threads), "PYTHONUNBUFFERED": "1"}
         env.pop("FLASK_DEBUG", None)
         log = open(work / "app.log", "w")  # noqa: SIM115 - open while the server runs
-        server = subprocess.Popen([str(BIN / "gunicorn"), "-c", "config/gunicorn.py", "--access-logfile", "/dev/null",
-                                   "wsgi:app"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        wait_for(port, server, "gunicorn")
+        node_ports = []
+        for database_url in node_databases:
+            node_ports.append(free_port())
+            servers.append(subprocess.Popen(
+                [str(BIN / "gunicorn"), "-c", "config/gunicorn.py", "--access-logfile", "/dev/null", "wsgi:app"],
+                cwd=ROOT, env={**env, "DATABASE_URL": database_url, "BIND": f"127.0.0.1:{node_ports[-1]}"},
+                stdout=log, stderr=subprocess.STDOUT))
+        for node_port, server in zip(node_ports, servers, strict=True):
+            wait_for(node_port, server, "gunicorn")
+        port = node_ports[0]
+        if args.nodes > 1:
+            balancer = Balancer(node_ports, work)
+            port = balancer.port
         app_url = f"http://127.0.0.1:{port}"
-        print(f"gunicorn: {args.workers} workers x {args.threads} threads (gthread), config/gunicorn.py", flush=True)
+        print(f"gunicorn: {args.workers} workers x {args.threads} threads (gthread), config/gunicorn.py"
+              + (f"; {args.nodes} nodes behind haproxy ({', '.join(short_url(u) for u in node_databases)})"
+                 if balancer else ""), flush=True)
 
         started = time.perf_counter()
         tokens = sign_in(app_url, args.clients)
@@ -119,26 +149,36 @@ def main() -> int:
         requests = [(f"/api/consumer/scans/{scan_id}/claim", token, body)
                     for scan_id, token in zip(scan_ids, tokens, strict=True)]
         watcher = SpentWatcher(campaign_id)
+        before = balancer.sessions() if balancer else {}
         watcher.start()
         try:
-            wall, answers = asyncio.run(storm(port, requests))
+            wall, answers, retried = asyncio.run(storm(port, requests, retry_busy=balancer is not None))
         finally:
             watcher.stop()
-        server.terminate()
-        server.wait(timeout=30)
-        # Beside it, in the same run: the floor of any request that writes (bench/bare_app.py's /bare-db: the
-        # token looked up, one row inserted, a commit), the same number at once under the same settings.
-        bare_port = free_port()
-        server = subprocess.Popen([str(BIN / "gunicorn"), "-c", "bench/gunicorn_bare.py", "--access-logfile",
-                                   "/dev/null", "bench.bare_app:app"], cwd=ROOT, env={**env, "BIND": f"127.0.0.1:{bare_port}"},
-                                  stdout=log, stderr=subprocess.STDOUT)
-        wait_for(bare_port, server, "gunicorn (bare)")
-        bare_wall, bare_answers = asyncio.run(storm(bare_port, [("/bare-db", token, json.dumps({"url": "x"}))
-                                                                for token in tokens]))
-    finally:
-        if server is not None:
+        if balancer:
+            split = [(node, n - before.get(node, 0)) for node, n in balancer.sessions().items()]
+        for server in servers:
             server.terminate()
             server.wait(timeout=30)
+        servers.clear()
+        bare_answers: list = []
+        if balancer is None:
+            # Beside it, in the same run: the floor of any request that writes (bench/bare_app.py's /bare-db: the
+        # token looked up, one row inserted, a commit), the same number at once under the same settings.
+            bare_port = free_port()
+            servers.append(subprocess.Popen(
+                [str(BIN / "gunicorn"), "-c", "bench/gunicorn_bare.py", "--access-logfile", "/dev/null",
+                 "bench.bare_app:app"], cwd=ROOT, env={**env, "BIND": f"127.0.0.1:{bare_port}"},
+                stdout=log, stderr=subprocess.STDOUT))
+            wait_for(bare_port, servers[-1], "gunicorn (bare)")
+            bare_wall, bare_answers, _ = asyncio.run(storm(bare_port, [("/bare-db", token, json.dumps({"url": "x"}))
+                                                                    for token in tokens]))
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
+        if balancer is not None:
+            balancer.stop()
 
     latencies = sorted(a[1] for a in answers)
     statuses: dict[int, int] = {}
@@ -149,19 +189,25 @@ def main() -> int:
           f"wall {wall:.2f} s ({len(requests) / wall:.0f} claims/s)")
     print(f"  claim latency p50 {pct(latencies, 50):.0f} ms  p95 {pct(latencies, 95):.0f} ms  "
           f"p99 {pct(latencies, 99):.0f} ms  max {latencies[-1]:.0f} ms")
-    print(f"  answers: {', '.join(f'{n:,} x {s}' for s, n in sorted(statuses.items()))}; {won_answers} said won")
-    bare_ok = sum(1 for status, _, _ in bare_answers if status == 201)
-    print(f"beside it, bare-db (bench/bare_app.py): {len(bare_answers):,} at once: wall {bare_wall:.2f} s "
-          f"({len(bare_answers) / bare_wall:.0f} requests/s; {bare_ok:,} x 201); claims / bare-db: "
-          f"{(len(requests) / wall) / (len(bare_answers) / bare_wall):.2f}")
+    print(f"  answers: {', '.join(f'{n:,} x {s}' for s, n in sorted(statuses.items()))}; {won_answers} said won"
+          + (f"; {retried:,} claims refused as busy (503) and sent again after Retry-After" if balancer else ""))
+    if bare_answers:
+        bare_ok = sum(1 for status, _, _ in bare_answers if status == 201)
+        print(f"beside it, bare-db (bench/bare_app.py): {len(bare_answers):,} at once: wall {bare_wall:.2f} s "
+              f"({len(bare_answers) / bare_wall:.0f} requests/s; {bare_ok:,} x 201); claims / bare-db: "
+              f"{(len(requests) / wall) / (len(bare_answers) / bare_wall):.2f}")
     problems = [text[:300] for status, _, text in answers if status != 201][:3]
     for text in problems:
         print(f"  e.g. {text}")
 
-    expected = min(PRIZES, args.clients)  # fewer clients than prizes (a trial run): each wins
+    expected = min(args.prizes, args.clients)  # fewer clients than prizes (a trial run): each wins
     watched = (f"campaign spent_fen read {watcher.reads:,} times during the storm: highest {watcher.highest:,} "
-               f"(budget {BUDGET_FEN:,})")
-    checks = [(watcher.highest <= BUDGET_FEN, watched)]
+               f"(budget {budget_fen:,})")
+    checks = [(watcher.highest <= budget_fen, watched)]
+    if split:
+        fair = len(requests) / len(split) / 2
+        checks.append((all(n >= fair for _, n in split),
+                       "haproxy split the storm: " + ", ".join(f"{node} {n:,}" for node, n in split)))
     checks += check_money(campaign_id, expected, args.clients)
     checks += run_worker(expected)
     checks += check_sandbox(sandbox, expected)
@@ -177,8 +223,13 @@ def pct(values: list[float], p: float) -> float:
     return values[max(0, math.ceil(p / 100 * len(values)) - 1)]
 
 
-async def storm(port: int, requests: list[tuple[str, str, str]]) -> tuple[float, list[tuple[int, float, str]]]:
-    """Open one connection per request, then send them all at once; (wall seconds, [(status, ms, body)])."""
+async def storm(port: int, requests: list[tuple[str, str, str]], *, retry_busy: bool = False
+                ) -> tuple[float, list[tuple[int, float, str]], int]:
+    """Open one connection per request, then send them all at once; (wall seconds, [(status, ms, body)], resends).
+
+    With retry_busy, a 503 is sent again after its Retry-After (at most 2 s), on a new connection, as the
+    mini-program does: the latency is then until the last answer."""
+    retried = 0
     semaphore = asyncio.Semaphore(200)  # connect in waves: a burst of 2,000 SYNs would overflow the backlog
 
     async def connect():
@@ -189,13 +240,23 @@ async def storm(port: int, requests: list[tuple[str, str, str]]) -> tuple[float,
     go = asyncio.Event()
 
     async def one(connection, request) -> tuple[int, float, str]:
-        reader, writer = connection
+        nonlocal retried
         path, token, body = request
         payload = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
                    f"{body}").encode()
         await go.wait()
         started = time.perf_counter()
+        while True:
+            status, wait, text = await send(connection, payload)
+            if not (retry_busy and status == 503):
+                return status, (time.perf_counter() - started) * 1000, text
+            retried += 1
+            await asyncio.sleep(min(wait, 2.0))
+            connection = await asyncio.open_connection("127.0.0.1", port)
+
+    async def send(connection, payload: bytes) -> tuple[int, float, str]:
+        reader, writer = connection
         writer.write(payload)
         await writer.drain()
         head = await reader.readuntil(b"\r\n\r\n")
@@ -204,16 +265,79 @@ async def storm(port: int, requests: list[tuple[str, str, str]]) -> tuple[float,
         length = next((int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:")),
                       None)
         text = (await reader.readexactly(length) if length is not None else await reader.read()).decode()
-        elapsed = (time.perf_counter() - started) * 1000
+        retry_after = next((float(line.split(":", 1)[1]) for line in lines if line.lower().startswith("retry-after:")),
+                           1.0)
         writer.close()
-        return status, elapsed, text
+        return status, retry_after, text
 
     tasks = [asyncio.create_task(one(c, r)) for c, r in zip(connections, requests, strict=True)]
     await asyncio.sleep(0.5)  # every task waits at the gate
     started = time.perf_counter()
     go.set()
     answers = await asyncio.gather(*tasks)
-    return time.perf_counter() - started, answers
+    return time.perf_counter() - started, answers, retried
+
+
+class Balancer:
+    """haproxy on loopback in front of the app nodes: round robin over new connections, its counts per node."""
+
+    def __init__(self, node_ports: list[int], work: Path):
+        self.port, self.stats_port = free_port(), free_port()
+        servers = "\n".join(f"    server node{i} 127.0.0.1:{p} check inter 1s maxconn 256"
+                            for i, p in enumerate(node_ports, 1))
+        config = work / "haproxy.cfg"
+        config.write_text(f"""global
+    maxconn 8000
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 180s
+    timeout server 180s
+    timeout queue 180s
+frontend storm
+    bind 127.0.0.1:{self.port}
+    maxconn 8000
+    default_backend nodes
+backend nodes
+    balance roundrobin
+    option httpchk GET /readyz
+{servers}
+listen stats
+    bind 127.0.0.1:{self.stats_port}
+    stats enable
+    stats uri /stats
+""")
+        self.process = subprocess.Popen(["haproxy", "-db", "-f", str(config)], stdout=open(work / "haproxy.log", "w"),
+                                        stderr=subprocess.STDOUT)
+        wait_for(self.port, self.process, "haproxy")
+        deadline = time.monotonic() + 30
+        while len([n for n, up in self._rows(status=True).items() if up]) < len(node_ports):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"haproxy does not see every node up: {self._rows(status=True)}")
+            time.sleep(0.5)
+
+    def _rows(self, status: bool = False) -> dict:
+        import csv
+        import io
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.stats_port}/stats;csv", timeout=5) as answer:
+            rows = csv.DictReader(io.StringIO(answer.read().decode().lstrip("# ")))
+            return {row["svname"]: (row["status"] == "UP" if status else int(row["stot"] or 0))
+                    for row in rows if row["pxname"] == "nodes" and row["svname"] not in ("FRONTEND", "BACKEND")}
+
+    def sessions(self) -> dict[str, int]:
+        """Connections each node has taken so far."""
+        return self._rows()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def short_url(url: str) -> str:
+    """host:port/database of a database URL, without its credentials."""
+    return url.split("@", 1)[-1].split("?", 1)[0]
 
 
 class SpentWatcher(threading.Thread):
@@ -243,8 +367,8 @@ class SpentWatcher(threading.Thread):
         self.join()
 
 
-def make_campaign() -> int:
-    """An active campaign: one cash prize of PRIZE_FEN at 1,000,000 ppm, BUDGET_FEN in all."""
+def make_campaign(budget_fen: int) -> int:
+    """An active campaign: one cash prize of PRIZE_FEN at 1,000,000 ppm, budget_fen in all."""
     from app.campaigns import service as campaigns
     from app.db import transaction
     from app.identity.service import Actor
@@ -255,7 +379,7 @@ def make_campaign() -> int:
         with transaction():
             created = campaigns.create_campaign(actor=actor, data={
                 "name": "Bench storm", "starts_at": now - timedelta(hours=1), "ends_at": now + timedelta(days=1),
-                "total_budget_fen": BUDGET_FEN, "per_user_daily_limit": 1, "per_user_total_limit": 1,
+                "total_budget_fen": budget_fen, "per_user_daily_limit": 1, "per_user_total_limit": 1,
                 "first_scan_only": True,
                 "prizes": [{"kind": "cash", "name": "Red packet", "amount": PRIZE_FEN, "probability_ppm": 1_000_000}]})
         with transaction():

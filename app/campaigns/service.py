@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from app.campaigns import claims, eligibility
 from app.campaigns.errors import CampaignEnded, CampaignInvalid, CampaignNotFound, PrizesAwarded, TransitionRefused
 from app.campaigns.models import PPM, Campaign, CampaignDay, CampaignStatus, Prize, PrizeKind
-from app.db import utcnow
+from app.db import certify_lock, utcnow
 from app.extensions import db
 from app.identity.service import Actor, apply_changes, audit, list_audit
 from app.masterdata.models import Product, Region
@@ -84,6 +84,7 @@ def update_campaign(*, actor: Actor, campaign_id: int, changes: dict) -> Campaig
                 changed["prizes"] = [_prize_summary(current), _prize_summary(prizes)]
         _check(campaign, prizes)
     if "prizes" in changed:
+        certify_lock(campaign)  # two prize sets written on two Galera nodes conflict, even with none before
         for prize in current:
             db.session.delete(prize)
         db.session.flush()

@@ -14,6 +14,7 @@ from app.channel import orders
 from app.channel.errors import LineOverShipped
 from app.channel.models import OrderLine, SalesOrder, Shipment, ShipmentStatus, ShipmentUnit
 from app.channel.rules import Refused
+from app.db import certify_lock
 from app.extensions import db
 from app.units import unit_rows
 
@@ -57,6 +58,7 @@ def grow_shipped(per_line: dict[int, int]) -> None:
 def refresh_order(order_id: int) -> SalesOrder:
     """Set an order's status from its lines and shipments (locked: receipts of two shipments agree)."""
     order = db.session.scalar(sa.select(SalesOrder).where(SalesOrder.id == order_id).with_for_update())
+    certify_lock(order)  # the receipts of two shipments on two Galera nodes conflict: the later sees both
     orders.refresh_status(order)
     return order
 

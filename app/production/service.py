@@ -19,7 +19,7 @@ from datetime import date, timedelta, timezone
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from app.db import utcnow
+from app.db import certify_lock, utcnow
 from app.extensions import db
 from app.identity.service import Actor, apply_changes, audit
 from app.masterdata import rules as masterdata_rules
@@ -384,12 +384,14 @@ def _check_remaining(raw: RawMaterialLot, lot_id: int, quantity) -> None:
     """Refuse consuming more of a raw-material lot than it holds (the row is locked: no race past it)."""
     db.session.refresh(raw, with_for_update=True)
     used = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(LotConsumption.quantity), 0)).where(
-        LotConsumption.raw_material_lot_id == raw.id, LotConsumption.production_lot_id != lot_id))
+        LotConsumption.raw_material_lot_id == raw.id, LotConsumption.production_lot_id != lot_id)
+        .with_for_update(read=True))  # a locking read: the latest consumptions, not the transaction's snapshot
     if used + quantity > raw.quantity:
         left = max(raw.quantity - used, 0)
         raise errors.QuantityExceedsLot(
             f"The raw-material lot {raw.lot_no} has {left} {raw.material.unit} left; {quantity} was asked.",
             errors={"quantity": [f"at most {left}"]})
+    certify_lock(raw)  # a twin consuming the same lot on another Galera node conflicts at COMMIT
 
 
 def remove_consumption(*, actor: Actor, lot_id: int, raw_lot_id: int) -> None:

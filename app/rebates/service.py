@@ -20,7 +20,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from app.channel.models import PartyKind, Receipt, Shipment, ShipmentStatus, ShipmentUnit
-from app.db import utcnow
+from app.db import certify_lock, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.identity.scope import NATIONAL, DataScope, OutsideDataScope, scope_of
@@ -239,14 +239,16 @@ def compute_statement(*, actor: Actor, dealer_id: int, period_start: date, perio
         raise PeriodInvalid(errors={"period_end": ["Must not be before period_start."]})
     require_dealer_in_scope(actor, dealer_id)
     dealer = _dealer_for_update(dealer_id)
-    # Periods never overlap (checked under the dealer's lock): each flow is paid by one statement.
+    # Periods never overlap (checked under the dealer's lock, by a locking read: the latest statements, not
+    # the transaction's snapshot): each flow is paid by one statement.
     overlapping = db.session.scalar(sa.select(RebateStatement.id).where(
         RebateStatement.dealer_id == dealer_id, RebateStatement.period_start <= period_end,
         RebateStatement.period_end >= period_start,
         sa.not_(sa.and_(RebateStatement.period_start == period_start, RebateStatement.period_end == period_end)))
-        .limit(1))
+        .limit(1).with_for_update(read=True))
     if overlapping is not None:
         raise StatementPeriodOverlaps(errors={"statement_id": [overlapping]})
+    certify_lock(dealer)  # a twin computing an overlapping period on another Galera node conflicts at COMMIT
     statement = _statement_for_update(dealer_id, period_start, period_end)
     if statement.status is StatementStatus.APPROVED:
         raise StatementApproved()

@@ -18,7 +18,7 @@ from collections import defaultdict
 import sqlalchemy as sa
 
 from app.codes.models import Level
-from app.db import utcnow
+from app.db import certify_lock, utcnow
 from app.errors import Conflict
 from app.extensions import db
 from app.identity.service import Actor, audit
@@ -110,6 +110,8 @@ def announce(found: Reach) -> None:
 def _recall(*, actor: Actor, lots: list[ProductionLot], reason: str, public_notice: str | None, already: Conflict,
             lot_id: int | None = None, raw_material_lot_id: int | None = None) -> Recall:
     """Mark the lots' active units not yet recalled, tell the dealers and stores reached and the ERP."""
+    for lot in lots:
+        certify_lock(lot)  # two recalls of a lot on two Galera nodes conflict, even with no unit to mark
     units = recallable([lot.id for lot in lots])
     if not units and db.session.scalar(sa.select(RecallLot.recall_id)
                                        .where(RecallLot.lot_id.in_([lot.id for lot in lots])).limit(1)):

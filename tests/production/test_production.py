@@ -10,6 +10,7 @@ from app.extensions import db
 from app.identity.models import AuditRecord
 from app.production import service
 from app.production.models import InspectionResult, LotStatus
+from tests.concurrency import at_once, meeting_in, results_and_errors
 from tests.masterdata_factories import ACTOR, make_factory, make_product
 from tests.production_factories import (
     make_line, make_material, make_production_lot, make_raw_lot, make_supplier,
@@ -187,3 +188,16 @@ def test_consumptions_cannot_use_more_of_a_raw_lot_than_it_holds():
         # Restating lot A's own quantity is measured against what the others used, not against itself.
         service.add_consumption(actor=ACTOR, lot_id=lot_a.id, raw_lot_id=sugar.id, quantity=Decimal("70"))
     assert sum(c.quantity for c in service.consumptions_of_raw_material_lot(sugar.id)) == Decimal("100")
+
+
+def test_two_lots_consuming_the_last_of_a_raw_lot_at_once_never_use_more_than_it_holds(app, mariadb):
+    sugar = make_raw_lot(quantity="100")
+    lot_a, lot_b = make_production_lot(), make_production_lot()
+
+    def consume(lot):
+        return lambda: service.add_consumption(actor=ACTOR, lot_id=lot.id, raw_lot_id=sugar.id, quantity=Decimal("60"))
+
+    with meeting_in(service, "_check_remaining"):
+        _, errors = results_and_errors(at_once(app, consume(lot_a), consume(lot_b), each_in_transaction=True))
+    assert sorted(getattr(error, "code", repr(error)) for error in errors if error) == ["quantity_exceeds_lot"]
+    assert sum(c.quantity for c in service.consumptions_of_raw_material_lot(sugar.id)) == Decimal("60")

@@ -152,3 +152,21 @@ def test_two_computations_of_one_statement_at_once_make_one_statement(app, maria
     assert errors == [None, None], errors
     assert totals == [500, 500]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(service.RebateStatement)) == 1
+
+
+def test_two_overlapping_periods_computed_at_once_make_one_statement(app, mariadb, rebate_world):
+    # Each flow is paid by one statement: of two overlapping periods computed together (on a Galera
+    # cluster, on two nodes), one is refused, whichever loses.
+    dealer, store, product = rebate_world["dealer"], rebate_world["store"], rebate_world["product"]
+    shipment_to_store(dealer.id, store.id, product.id, received=6)
+
+    def march():
+        return compute(dealer.id)
+
+    def mid_march_to_mid_april():
+        return compute(dealer.id, period=(date(2026, 3, 15), date(2026, 4, 14)))
+
+    with meeting_in(service, "_dealer_for_update"):
+        made, errors = results_and_errors(at_once(app, march, mid_march_to_mid_april))
+    assert sorted(type(error).__name__ for error in errors if error) == ["StatementPeriodOverlaps"], errors
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(service.RebateStatement)) == 1
