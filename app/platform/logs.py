@@ -16,12 +16,13 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
 
 HEADER = "X-Request-Id"
 _SAFE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+# A worker's item (``bound``); a request keeps its own id in flask.g, so none outlives its request.
+_bound: contextvars.ContextVar[str | None] = contextvars.ContextVar("bound_request_id", default=None)
 _TEXT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 
 
@@ -29,7 +30,7 @@ class _RequestId(logging.Filter):
     """Gives every record the request id of its context ('-': none)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _request_id.get() or "-"
+        record.request_id = current() or "-"
         return True
 
 
@@ -63,28 +64,29 @@ def init_app(app: Flask) -> None:
     """Name each request (X-Request-Id) for its log lines and its answer."""
     app.before_request(_begin)
     app.after_request(_echo)
-    app.teardown_request(_end)
 
 
 def current() -> str | None:
-    """The request id of this context (a request, or a worker's item): None outside both."""
-    return _request_id.get()
+    """The request id of this context (a worker's item, or a request): None outside both."""
+    bound_id = _bound.get()
+    if bound_id is not None:
+        return bound_id
+    return g.get("request_id") if has_request_context() else None
 
 
 @contextlib.contextmanager
 def bound(request_id: str | None) -> Iterator[None]:
     """Log under request_id (a worker on an item a request queued) until the block ends."""
-    token = _request_id.set(request_id)
+    token = _bound.set(request_id)
     try:
         yield
     finally:
-        _request_id.reset(token)
+        _bound.reset(token)
 
 
 def _begin() -> None:
     given = request.headers.get(HEADER, "")
     g.request_id = given if _SAFE.fullmatch(given) else uuid.uuid4().hex
-    g.request_id_token = _request_id.set(g.request_id)
 
 
 def _echo(response):
@@ -92,8 +94,3 @@ def _echo(response):
         response.headers[HEADER] = g.request_id
     return response
 
-
-def _end(_error) -> None:
-    token = g.pop("request_id_token", None)
-    if token is not None:
-        _request_id.reset(token)
