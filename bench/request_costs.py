@@ -21,7 +21,7 @@ it, without the HTTP parsing), ``count`` times per round, ``rounds`` rounds, med
 - **line record**: ``POST /api/integration/line/sessions/<id>/records``, uploads of 500 pack records
   (item into case), per record;
 - **dealer scan**: ``POST /api/dealer/shipments/<id>/scans`` of one case code (24 items) against an
-  order line;
+  order line, 200 cases a shipment;
 - baseline: ``GET /healthz``, the floor of a request through Flask and the test client.
 
 For each: this process's CPU (``time.process_time``), the Redis server's CPU (``INFO cpu``), the MariaDB
@@ -52,6 +52,7 @@ from bench.common import machine, may_wipe_bench_database
 
 LINE_UPLOAD = 500  # pack records per upload
 CASES, PER_CASE = 50, 24  # a dealer's pallet
+SHIPMENT_CASES = 200  # a dealer's shipment: a truck's worth
 
 
 @dataclass
@@ -142,6 +143,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--wipe", action="store_true", help="wipe a database whose name lacks 'bench'")
     parser.add_argument("--show", action="store_true", help="also list each operation's statements and commands")
+    parser.add_argument("--profile", metavar="FILE", help="profile the claims of the last round (cProfile) into FILE")
     args = parser.parse_args()
     if not may_wipe_bench_database(args.wipe):
         return 2
@@ -223,6 +225,8 @@ def run(args) -> int:
                 claim(client, token, scan_id, campaign_id)
             return len(mine)
 
+        if args.profile and round_no == args.rounds:
+            claims = profiled(claims, args.profile)
         costs = [meter.measure(work) for work in (healthz, scans, written, claims,
                                                   lambda: line.upload(args.count // 10 or 1),
                                                   lambda: dealer.scan(args.count))]
@@ -235,6 +239,18 @@ def run(args) -> int:
     sandbox.stop()
     report(list(figures.values()), args)
     return 0
+
+
+def profiled(work: Callable[[], int], path: str) -> Callable[[], int]:
+    """work under cProfile, written to path (its time in the figures is the profiler's too)."""
+    def run() -> int:
+        import cProfile
+
+        profile = cProfile.Profile()
+        done = profile.runcall(work)
+        profile.dump_stats(path)
+        return done
+    return run
 
 
 def local_mariadb_pid() -> int | None:
@@ -359,18 +375,23 @@ class DealerCases:
                                                      cases_per_pallet=CASES)
             dealer = dealers.create_dealer(actor=actor, data={"name": "Costs dealer"})
             sub = dealers.create_dealer(actor=actor, data={"name": "Costs sub-dealer", "parent_id": dealer.id})
-            order = SalesOrder(order_no="COSTS-SO-1", seller_kind=PartyKind.DEALER, seller_id=dealer.id,
-                               buyer_kind=PartyKind.DEALER, buyer_id=sub.id)
-            order.lines.append(OrderLine(line_no=1, product_id=product.id, quantity=cases * PER_CASE, shipped=0,
-                                         received=0))
-            db.session.add(order)
             user = AppUser(app=AppName.DEALER, openid="costs-dealer-owner", person=Person())
             db.session.add(user)
             db.session.flush()
             db.session.add(DealerMembership(dealer_id=dealer.id, app_user_id=user.id, role=MemberRole.OWNER))
             token = logins._issue(user, family="costs").token
-            shipment = shipments.open_shipment(actor_label=f"app_user:{user.id}", shipper_kind=PartyKind.DEALER,
-                                               shipper_id=dealer.id, order_id=order.id)
+            # A truck's worth a shipment: an order of SHIPMENT_CASES cases each, its shipment open.
+            self.shipments = []
+            for n in range(-(-cases // SHIPMENT_CASES)):
+                order = SalesOrder(order_no=f"COSTS-SO-{n}", seller_kind=PartyKind.DEALER, seller_id=dealer.id,
+                                   buyer_kind=PartyKind.DEALER, buyer_id=sub.id)
+                order.lines.append(OrderLine(line_no=1, product_id=product.id, quantity=SHIPMENT_CASES * PER_CASE,
+                                             shipped=0, received=0))
+                db.session.add(order)
+                db.session.flush()
+                self.shipments.append(shipments.open_shipment(
+                    actor_label=f"app_user:{user.id}", shipper_kind=PartyKind.DEALER, shipper_id=dealer.id,
+                    order_id=order.id).id)
         ring = codes.keyring()
         self.cases: list[str] = []
         for _ in range(-(-cases // CASES)):
@@ -381,14 +402,15 @@ class DealerCases:
             with transaction():
                 write_commissioned(units, lot_id=lot.id, line_id=line.id, at=at)
             self.cases += [ring.encode(u.serial, u.key_version) for u in units if u.level.value == "case"]
-        self.client, self.url = client, f"/api/dealer/shipments/{shipment.id}/scans"
+        self.client = client
         self.headers = {"Authorization": f"Bearer {token}"}
         self.next = 0
 
     def scan(self, count: int) -> int:
-        """count case scans against the order: the scans made."""
-        for code in self.cases[self.next:self.next + count]:
-            response = self.client.post(self.url, json={"codes": [code]}, headers=self.headers)
+        """count case scans, each against its order's shipment: the scans made."""
+        for n in range(self.next, self.next + count):
+            url = f"/api/dealer/shipments/{self.shipments[n // SHIPMENT_CASES]}/scans"
+            response = self.client.post(url, json={"codes": [self.cases[n]]}, headers=self.headers)
             answer = response.get_json()
             assert response.status_code == 200 and answer["results"][0]["items"] == PER_CASE, answer
         self.next += count
