@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test test-galera console bench bench-line bench-pallet bench-dealer bench-consumer bench-claims bench-scan-facts bench-reports bench-exports install clean-db
+.PHONY: run test test-galera console bench bench-line bench-pallet bench-dealer bench-consumer bench-claims bench-scan-facts bench-reports bench-exports bench-costs install clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,12 @@ bench-dealer: install
 ## of its own: both wiped).
 bench-consumer: install
 	$(BIN)/python bench/consumer_scans.py
+
+## make bench-costs: what a scan, a claim, a line record and a dealer scan cost each tier (app, Redis and
+## MariaDB CPU, statements, Redis calls) beside GET /healthz; docs/scaling.md sizes the fleet with them
+## (DATABASE_URL must name a database of its own, e.g. .../matong_bench_costs: it is wiped).
+bench-costs: install
+	$(BIN)/python bench/request_costs.py --count 400 --rounds 3
 
 ## make bench-claims: 2,000 consumers claim at once for 300 cash prizes; money, payouts and bills checked
 ## (MariaDB and Redis; DATABASE_URL and REDIS_URL name databases of its own: both wiped).
