@@ -26,6 +26,28 @@ def test_production_starts_with_its_secrets(production_env):
     assert get_config("production").SECRET_KEY == production_env.secrets["SECRET_KEY"]
 
 
+def test_production_takes_a_redis_cluster_instead_of_a_redis_server(production_env):
+    production_env.delenv("REDIS_URL")
+    production_env.setenv("REDIS_CLUSTER_NODES", "10.0.0.5:6379, 10.0.0.6:6379,[fd00::7]:6380")
+    config = get_config("production")
+    assert config.REDIS_CLUSTER_NODES == [("10.0.0.5", 6379), ("10.0.0.6", 6379), ("fd00::7", 6380)]
+    assert config.CONSUMER_SCAN_WRITER == "stream"
+
+
+def test_production_without_redis_names_both_settings(production_env):
+    production_env.delenv("REDIS_URL")
+    with pytest.raises(ConfigError, match="REDIS_URL is not set \\(nor REDIS_CLUSTER_NODES\\)"):
+        get_config("production")
+
+
+@pytest.mark.parametrize("nodes", ["10.0.0.5", "10.0.0.5:", "10.0.0.5:0", "10.0.0.5:70000", ":6379",
+                                   "10.0.0.5:6379,redis://10.0.0.6:6379", "10.0.0.5:63x9"])
+def test_a_malformed_cluster_node_stops_start_up_and_is_named(monkeypatch, nodes):
+    monkeypatch.setenv("REDIS_CLUSTER_NODES", nodes)
+    with pytest.raises(ConfigError, match="REDIS_CLUSTER_NODES holds .*host:port"):
+        get_config("testing")
+
+
 def test_development_has_safe_defaults(monkeypatch, tmp_path):
     for name in CORE_SECRETS:
         monkeypatch.delenv(name, raising=False)
