@@ -61,3 +61,9 @@ def by_slot(keys):
     for key in keys:
         groups.setdefault(key_slot(key.encode() if isinstance(key, str) else key), []).append(key)
     return list(groups.values())
+
+
+def pipeline_eval(pipe, script: str, keys, *args) -> None:
+    """Queue a script in a pipeline, on a server or a cluster (redis-py's cluster pipeline has no eval())."""
+    keys = list(keys)
+    pipe.execute_command("EVAL", script, len(keys), *keys, *args)

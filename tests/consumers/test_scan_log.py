@@ -68,7 +68,7 @@ def test_a_scan_is_answered_before_it_is_written_and_the_worker_writes_it(app, g
     assert (stats.scans, stats.first_scanned_at, stats.first_app_user_id, stats.last_scanned_at) == \
         (2, NOW, first.id, NOW + timedelta(minutes=5))
     # Written once: the stream and the records are gone, a second pass has nothing to do.
-    assert scan_worker.pending() == 0 and not redis.exists(f"consumer:scan:{one.scan_id}")
+    assert scan_worker.pending() == 0 and not redis.exists(scan_log._record_key(one.scan_id))
     assert _persist_all() == 0
 
 
@@ -80,7 +80,7 @@ def test_an_entry_delivered_twice_is_written_once(app, goods, users, streamed, m
     # A worker reads the batch, writes and commits it, and dies before acknowledging it.
     scan_worker._ensure_group()
     delivered = redis.xreadgroup(scan_log.GROUP, "dead-worker", {scan_log.STREAM: ">"}, count=10)[0][1]
-    records = [{**scan_writer._decoded(redis.hgetall(f"consumer:scan:{int(f[b'id'])}")), "id": f[b"id"].decode()}
+    records = [{**scan_writer._decoded(redis.hgetall(scan_log._record_key(int(f[b'id'])))), "id": f[b"id"].decode()}
                for _, f in delivered]
     with transaction():
         scan_writer.write(records)
@@ -163,7 +163,7 @@ def test_a_rate_limited_scan_counts_and_logs_nothing(app, goods, users, streamed
     with pytest.raises(Exception) as caught:
         scan(user, short(goods["items"][1]))
     assert getattr(caught.value, "code", None) == "rate_limited"
-    assert scan_worker.pending() == 1 and not redis.exists(f"consumer:unit:{serial(goods['items'][1])}")
+    assert scan_worker.pending() == 1 and not redis.exists(*scan_log.copy_keys(serial(goods['items'][1])))
 
 
 def test_concurrent_scans_of_one_unit_count_each_once(app, goods, users, streamed):
@@ -226,7 +226,7 @@ def test_the_writer_raises_the_leak_and_diversion_alerts_once(app, goods, users,
                scan(user, short(item), latitude=BEIJING_POS[0], longitude=BEIJING_POS[1])]
     assert results[0].verdict is Verdict.NOT_COMMISSIONED
     assert db.session.scalar(sa.select(CodeLeakAlert)) is None and db.session.scalar(sa.select(DiversionAlert)) is None
-    records = [{**scan_writer._decoded(redis.hgetall(f"consumer:scan:{r.scan_id}")), "id": str(r.scan_id)}
+    records = [{**scan_writer._decoded(redis.hgetall(scan_log._record_key(r.scan_id))), "id": str(r.scan_id)}
                for r in results]
     assert _persist_all() == 3
     alert = db.session.scalar(sa.select(CodeLeakAlert))
@@ -305,7 +305,7 @@ def test_a_claim_finds_a_scan_the_worker_wrote_after_the_claim_began(app, goods,
         thread = threading.Thread(target=worker)
         thread.start()
         thread.join()
-        assert not redis.exists(f"consumer:scan:{result.scan_id}")  # written and dropped from the log
+        assert not redis.exists(scan_log._record_key(result.scan_id))  # written and dropped from the log
         won = claims.claim(user=claimant, scan_id=result.scan_id, campaign_id=campaign.id,
                            now=CLAIM_NOW + timedelta(minutes=1))
     assert won.draw.serial == serial(goods["items"][4])
