@@ -6,9 +6,9 @@ import logging
 import fakeredis
 import redis as redis_lib
 from flask import current_app
-from redis.cluster import ClusterNode, RedisCluster, key_slot
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from redis.cluster import ClusterNode, RedisCluster, key_slot
 from werkzeug.local import LocalProxy
 
 from app.db import Base

@@ -41,10 +41,10 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app import faults
-from app.consumers import legacy_keys
-from app.consumers.models import ConsumerScan, Verdict
 from app.accounts import tokens
 from app.accounts.errors import TokenInvalid
+from app.consumers import legacy_keys
+from app.consumers.models import ConsumerScan, Verdict
 from app.extensions import db, is_cluster, redis
 from app.platform import ratelimit
 from app.units import scan_facts

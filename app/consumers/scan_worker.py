@@ -20,13 +20,12 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from app import faults
 from app.consumers import legacy_keys, scan_writer
 from app.consumers.models import ConsumerScan
 from app.consumers.scan_log import GROUP, ID_MARGIN, IDS, STREAM, _record_key
 from app.consumers.scan_writer import REFUSED, IdCollision, _decoded
-from app import faults
 from app.extensions import by_slot, db, pipeline_eval, redis
-
 
 log = logging.getLogger(__name__)
 

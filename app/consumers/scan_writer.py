@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from app.accounts.models import AppName
 from app.channel import diversion
 from app.channel.models import SeenKind
-from app.consumers import facts
+from app.consumers import facts, legacy_keys
 from app.consumers.errors import ScanNotFound
 from app.consumers.models import CodeLeakAlert, ConsumerScan, LeakAlertStatus, Verdict
-from app.consumers import legacy_keys
 from app.consumers.scan_log import _moment, _record_key
-from app.accounts.models import AppName
 from app.db import greatest, insert_ignore, mysql_like, upsert
 from app.extensions import db, redis
 from app.reports import facts as report_facts, rollups

@@ -3,11 +3,12 @@
 A window's counter is created with its expiry and incremented atomically (SET NX EX, then INCR), so
 concurrent hits are all counted and a window always ends. ``check`` counts several keys in one round
 trip (on a Redis Cluster, whose keys of one call must share a hash slot, one atomic call per key, in
-the same order: no key ever lets more through than its limit) and ``enforce`` refuses past a limit (consumer scans and claims, the GS1 resolver, mini-program
-logins); the consumer scan's own script counts its windows with the same Lua (``windows_lua``), in its
-single round trip. ``fail`` / ``waiting`` throttle whoever keeps failing (a back-office login, a hidden
-code guessed wrong): a few failures are free, then each one makes the key wait twice as long as the
-last, up to a cap.
+the same order: no key ever lets more through than its limit) and ``enforce`` refuses past a limit
+(consumer scans and claims, the GS1 resolver, mini-program logins); the consumer scan's own script
+counts its windows with the same Lua (``windows_lua``), in its single round trip on one server.
+``fail`` / ``waiting`` throttle whoever keeps failing (a back-office login, a hidden code guessed
+wrong): a few failures are free, then each one makes the key wait twice as long as the last, up to a
+cap.
 """
 from __future__ import annotations
 
