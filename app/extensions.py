@@ -52,6 +52,16 @@ def is_cluster(client=None) -> bool:
     return isinstance(client if client is not None else redis._get_current_object(), RedisCluster)
 
 
+def script(source: str):
+    """A Lua script registered once per Redis client: sent by EVALSHA, its text only when the server lacks it."""
+    client = redis._get_current_object()
+    scripts = client.__dict__.setdefault("_matong_scripts", {})
+    found = scripts.get(source)
+    if found is None:
+        found = scripts[source] = client.register_script(source)
+    return found
+
+
 def by_slot(keys):
     """The keys grouped as one call may take them: by hash slot on a cluster, all together on one server."""
     keys = list(keys)

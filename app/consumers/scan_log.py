@@ -45,7 +45,7 @@ from app.accounts import tokens
 from app.accounts.errors import TokenInvalid
 from app.consumers import legacy_keys
 from app.consumers.models import ConsumerScan, Verdict
-from app.extensions import db, is_cluster, redis
+from app.extensions import db, is_cluster, redis, script
 from app.platform import ratelimit
 from app.units import scan_facts
 
@@ -431,12 +431,5 @@ def _str(value) -> str:
 
 
 def _script(name: str):
-    """One of the scan's scripts, registered once per Redis client (EVALSHA: its text is not sent each time)."""
-    client = redis._get_current_object()
-    scripts = getattr(client, "_matong_scan_scripts", None)
-    if scripts is None:
-        scripts = client._matong_scan_scripts = {}
-    script = scripts.get(name)
-    if script is None:
-        script = scripts[name] = client.register_script(SCRIPTS[name])
-    return script
+    """One of the scan's scripts (EVALSHA: its text is not sent each time)."""
+    return script(SCRIPTS[name])

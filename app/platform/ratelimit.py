@@ -13,7 +13,7 @@ cap.
 from __future__ import annotations
 
 from app.errors import TooManyRequests
-from app.extensions import is_cluster, redis
+from app.extensions import is_cluster, redis, script
 
 WINDOW_SECONDS = 60  # the window of the per-minute limits
 
@@ -62,8 +62,7 @@ def check(limits: list[tuple[str, int]], window: int = WINDOW_SECONDS) -> tuple[
     limit, seconds left), or (0, 0). Keys after the first past its limit are not counted."""
     if is_cluster():
         return _check_each(limits, window)
-    index, ttl = redis.eval(_CHECK_LUA, len(limits), *(key for key, _ in limits), window,
-                            *(limit for _, limit in limits))
+    index, ttl = script(_CHECK_LUA)(keys=[key for key, _ in limits], args=[window, *(limit for _, limit in limits)])
     return int(index), max(1, int(ttl)) if int(index) else 0
 
 
@@ -74,7 +73,7 @@ def _check_each(limits: list[tuple[str, int]], window: int) -> tuple[int, int]:
     through than its limit; and, as in the single script, the keys before the refusing one are counted,
     those after it are not."""
     for index, (key, limit) in enumerate(limits, 1):
-        refused, ttl = redis.eval(_CHECK_LUA, 1, key, window, limit)
+        refused, ttl = script(_CHECK_LUA)(keys=[key], args=[window, limit])
         if int(refused):
             return index, max(1, int(ttl))
     return 0, 0
