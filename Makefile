@@ -61,10 +61,10 @@ test-galera: install
 ## `.ci/redis-cluster start` first, then REDIS_CLUSTER_NODES as `.ci/redis-cluster env` prints it (every master
 ## is FLUSHED after each test), and DATABASE_URL as for make test.
 REDIS_CLUSTER_TESTS := tests/platform/test_redis_cluster.py tests/consumers tests/units/test_scan_facts.py \
-	tests/campaigns/test_claims.py tests/campaigns/test_consumer_claims_api.py tests/accounts/test_mp_login.py \
-	tests/identity/test_auth.py tests/gs1/test_gs1_resolver.py tests/http/test_idempotency.py \
-	tests/attacks/test_consumer_scan_tokens.py tests/attacks/test_consumer_scan_replays.py \
-	tests/attacks/test_consumer_scan_hidden_code.py tests/wechat/test_miniprogram.py tests/platform/test_metrics.py
+	tests/campaigns tests/accounts/test_mp_login.py tests/identity/test_auth.py tests/gs1/test_gs1_resolver.py \
+	tests/http/test_idempotency.py tests/http/test_outages.py tests/attacks/test_consumer_scan_tokens.py \
+	tests/attacks/test_consumer_scan_replays.py tests/attacks/test_consumer_scan_hidden_code.py \
+	tests/attacks/test_consumer_scan_scan_log.py tests/wechat/test_miniprogram.py tests/platform/test_metrics.py
 test-redis-cluster: install
 	@test -n "$$REDIS_CLUSTER_NODES" || { echo "set REDIS_CLUSTER_NODES (.ci/redis-cluster start; eval \"\$$(.ci/redis-cluster env)\")"; exit 2; }
 	MATONG_ENV=testing $(BIN)/pytest -q $(REDIS_CLUSTER_TESTS)
