@@ -173,6 +173,18 @@ def test_gunicorn_listens_on_loopback_unless_told_otherwise(monkeypatch, tmp_pat
     assert runpy.run_path(str(ROOT / "config" / "gunicorn.py"))["bind"] == "0.0.0.0:8000"
 
 
+@pytest.mark.parametrize("shared", [{}, {"REDIS_URL": "redis://10.0.0.5:6379/0"},
+                                    {"REDIS_CLUSTER_NODES": "10.0.0.5:6379,10.0.0.6:6379"}])
+def test_gunicorn_runs_several_workers_only_on_a_shared_redis(monkeypatch, tmp_path, shared):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.setenv("WEB_CONCURRENCY", "5")
+    for name in ("REDIS_URL", "REDIS_CLUSTER_NODES"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in shared.items():
+        monkeypatch.setenv(name, value)
+    assert runpy.run_path(str(ROOT / "config" / "gunicorn.py"))["workers"] == (5 if shared else 1)
+
+
 def test_no_key_secret_or_password_is_fixed_outside_the_tests():
     # What issue 12 found committed and used: none of it may come back in the code that runs.
     fixed = ['"11" * 32', "dev-only-secret-key", "matong-demo-2026"]
