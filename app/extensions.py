@@ -73,7 +73,7 @@ def by_slot(keys):
     return list(groups.values())
 
 
-def pipeline_eval(pipe, script: str, keys, *args) -> None:
+def pipeline_eval(pipe, source: str, keys, *args) -> None:
     """Queue a script in a pipeline, on a server or a cluster (redis-py's cluster pipeline has no eval())."""
     keys = list(keys)
-    pipe.execute_command("EVAL", script, len(keys), *keys, *args)
+    pipe.execute_command("EVAL", source, len(keys), *keys, *args)
