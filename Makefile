@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test test-galera console bench bench-line bench-pallet bench-dealer bench-consumer bench-claims bench-scan-facts bench-reports bench-exports bench-costs install clean-db
+.PHONY: run test test-galera test-redis-cluster console bench bench-line bench-pallet bench-dealer bench-consumer bench-claims bench-scan-facts bench-reports bench-exports bench-costs install clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,19 @@ GALERA_TESTS := tests/platform/test_galera.py tests/campaigns/test_claims.py tes
 test-galera: install
 	@test -n "$$MATONG_TEST_DATABASE_NODES" || { echo "set MATONG_TEST_DATABASE_NODES (.ci/galera start prints them)"; exit 2; }
 	MATONG_ENV=testing $(BIN)/pytest -q $(GALERA_TESTS)
+
+## make test-redis-cluster: the Redis-dependent suites (consumer scans, the scan log and its counters, claims
+## and budgets, rate limits, idempotency, tokens) against a Redis Cluster (docs/redis-cluster.md):
+## `.ci/redis-cluster start` first, then REDIS_CLUSTER_NODES as `.ci/redis-cluster env` prints it (every master
+## is FLUSHED after each test), and DATABASE_URL as for make test.
+REDIS_CLUSTER_TESTS := tests/platform/test_redis_cluster.py tests/consumers tests/units/test_scan_facts.py \
+	tests/campaigns tests/accounts/test_mp_login.py tests/identity/test_auth.py tests/gs1/test_gs1_resolver.py \
+	tests/http/test_idempotency.py tests/http/test_outages.py tests/attacks/test_consumer_scan_tokens.py \
+	tests/attacks/test_consumer_scan_replays.py tests/attacks/test_consumer_scan_hidden_code.py \
+	tests/attacks/test_consumer_scan_scan_log.py tests/wechat/test_miniprogram.py tests/platform/test_metrics.py
+test-redis-cluster: install
+	@test -n "$$REDIS_CLUSTER_NODES" || { echo "set REDIS_CLUSTER_NODES (.ci/redis-cluster start; eval \"\$$(.ci/redis-cluster env)\")"; exit 2; }
+	MATONG_ENV=testing $(BIN)/pytest -q $(REDIS_CLUSTER_TESTS)
 
 ## make bench: the benchmarks in bench/ (figures go to docs/benchmarks.md).
 bench: install

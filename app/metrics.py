@@ -99,11 +99,13 @@ class Backlogs:
 
     def _redis(self) -> list | None:
         try:
-            pipe = redis.pipeline(transaction=False)
+            pipe = redis.pipeline(transaction=False)  # keys of several hash slots on a cluster
             pipe.xlen(scan_log.STREAM)
+            pipe.xlen(scan_worker.LEGACY.stream)  # the release before the hash tags left it: drained, then gone
             pipe.llen(scan_worker.DEAD)
-            length, dead = pipe.execute()
-            pending = _pending(scan_log.STREAM, scan_log.GROUP)
+            length, legacy, dead = pipe.execute()
+            length += legacy
+            pending = sum(_pending(stream, scan_log.GROUP) for stream in (scan_log.STREAM, scan_worker.LEGACY.stream))
         except Exception as exc:  # noqa: BLE001 - as above, for Redis
             log.warning("metrics: redis unreadable: %s", exc)
             return None

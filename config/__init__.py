@@ -92,6 +92,22 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def redis_cluster_nodes(value: str | None) -> list[tuple[str, int]]:
+    """REDIS_CLUSTER_NODES as (host, port) pairs: `host:port` entries, comma separated ([::1]:7001 for IPv6)."""
+    nodes = []
+    for entry in (value or "").split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        host, _, port = entry.rpartition(":")
+        host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        if not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c in host for c in "/@[] "):
+            raise ConfigError(f"REDIS_CLUSTER_NODES holds {entry!r}: each entry is host:port "
+                              "(e.g. 10.0.0.5:6379), entries comma separated")
+        nodes.append((host, int(port)))
+    return nodes
+
+
 def var_dir() -> Path:
     """Where the embedded default keeps its files: the SQLite database, its generated secrets."""
     return Path(env("MATONG_VAR_DIR", str(ROOT / "var")))
@@ -152,6 +168,9 @@ class Base:
         # wrote on another node, its foreign keys included (docs/galera.md). Ignored elsewhere.
         self.DATABASE_SYNC_WAIT = env_int("DATABASE_SYNC_WAIT", 7)
         self.REDIS_URL = env("REDIS_URL")
+        # A Redis Cluster instead (docs/redis-cluster.md): some of its nodes, `host:port` comma separated (the
+        # client learns the others from them). Set, it wins over REDIS_URL.
+        self.REDIS_CLUSTER_NODES = redis_cluster_nodes(env("REDIS_CLUSTER_NODES"))
         # /metrics answers a scrape that sends this as a bearer token (unset: /metrics is off).
         self.METRICS_TOKEN = env("METRICS_TOKEN")
         # One JSON object per log line (json: what a log collector reads) or plain text (text).
@@ -279,7 +298,8 @@ class Base:
         # "stream": a scan's record goes to a Redis stream, written to the database in batches by
         # `flask consumers persist-scans`; "inline": the request writes it (tests, and the embedded
         # default, whose in-process Redis would lose the log with the process).
-        self.CONSUMER_SCAN_WRITER = env("CONSUMER_SCAN_WRITER", "stream" if self.REDIS_URL else "inline")
+        self.CONSUMER_SCAN_WRITER = env("CONSUMER_SCAN_WRITER",
+                                        "stream" if self.REDIS_URL or self.REDIS_CLUSTER_NODES else "inline")
         if self.CONSUMER_SCAN_WRITER not in ("stream", "inline"):
             raise RuntimeError("CONSUMER_SCAN_WRITER must be stream or inline")
         self.CLAIMS_PER_MINUTE_USER = env_int("CLAIMS_PER_MINUTE_USER", 10)
@@ -386,7 +406,7 @@ class Testing(Base):
 
 class Production(Base):
     ENV_NAME = "production"
-    REQUIRED_ENV = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CODE_KEYS")
+    REQUIRED_ENV = ("SECRET_KEY", "DATABASE_URL", "CODE_KEYS")
 
     def __init__(self) -> None:
         super().__init__()
@@ -399,6 +419,9 @@ class Production(Base):
 
     def validate(self) -> None:
         super().validate()
+        if self.REDIS_URL is None and not self.REDIS_CLUSTER_NODES:
+            raise ConfigError("REDIS_URL is not set (nor REDIS_CLUSTER_NODES): production refuses to start without "
+                              "a Redis server or cluster (the in-process one would lose scans with the process)")
         if len(self.SECRET_KEY) < MIN_SECRET_KEY_CHARS or self.SECRET_KEY in KNOWN_SECRET_KEYS:
             raise ConfigError(f"SECRET_KEY is shorter than {MIN_SECRET_KEY_CHARS} characters or committed to the "
                               "Matong repository: production needs a random one of its own")

@@ -7,7 +7,10 @@ import tempfile
 # only. A container, or a host behind its own proxy, sets BIND=0.0.0.0:8000 (the Dockerfile does).
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 
-if os.environ.get("REDIS_URL"):
+# A shared Redis: a server (REDIS_URL) or a cluster (REDIS_CLUSTER_NODES); else the embedded default's in-process one.
+SHARED_REDIS = bool(os.environ.get("REDIS_URL", "").strip() or os.environ.get("REDIS_CLUSTER_NODES", "").strip())
+
+if SHARED_REDIS:
     # A shared Redis server: one worker per core and one more, as gunicorn advises.
     workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 else:
@@ -68,7 +71,7 @@ def post_worker_init(worker):
     with worker.wsgi.app_context():
         db.engine.dispose(close=False)  # connections forked from the master stay the master's
         request_metrics.worker_started(db.engine)
-    if os.environ.get("REDIS_URL"):
+    if SHARED_REDIS:
         return
     from app.platform import embedded
 

@@ -156,7 +156,7 @@ def production_env(monkeypatch, tmp_path):
     values["WECHATPAY_PRIVATE_KEY_PATH"] = values["WECHATPAY_PUBLIC_KEY_PATH"] = str(tmp_path / "key.pem")
     for name, value in values.items():
         monkeypatch.setenv(name, value)
-    for name in ("WECHAT_API_BASE", "WECHATPAY_API_BASE", "WECHAT_SANDBOX_URL"):
+    for name in ("WECHAT_API_BASE", "WECHATPAY_API_BASE", "WECHAT_SANDBOX_URL", "REDIS_CLUSTER_NODES"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.secrets = values
     return monkeypatch

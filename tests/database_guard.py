@@ -49,9 +49,11 @@ def describe(environ) -> str:
     """The line the test run's header prints: what it will wipe."""
     database = environ.get("DATABASE_URL", "").strip()
     redis = environ.get("REDIS_URL", "").strip()
+    cluster = environ.get("REDIS_CLUSTER_NODES", "").strip()
     try:
         shown = make_url(database).render_as_string(hide_password=True) if database else "a temporary SQLite file"
     except ArgumentError:
         shown = "(not a database URL)"
-    return (f"wiped by these tests: database {shown}; "
-            f"Redis {'database ' + redis if redis else 'in-process (fakeredis)'} (FLUSHDB after every test)")
+    flushed = (f"the Redis Cluster of {cluster} (FLUSHDB on every master" if cluster
+               else f"Redis database {redis} (FLUSHDB" if redis else "Redis in-process (fakeredis) (FLUSHDB")
+    return f"wiped by these tests: database {shown}; {flushed} after every test)"

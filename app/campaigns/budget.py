@@ -1,7 +1,9 @@
 """The Redis fast path for a campaign's money and prize stock: say "no" early without touching the database.
 
 Redis mirrors what was taken: a campaign's spent fen, its spent fen per China day, a prize's awarded
-count. One Lua script checks every limit that applies and takes from all of them, or from none. The
+count. One Lua script checks every limit that applies and takes from all of them, or from none. The keys
+carry the campaign as hash tag (`campaign:{<id>}:...`), so on a Redis Cluster they share a slot and the
+script, the seeding and the release stay one atomic call each. The
 database stays the source of truth: a "yes" here is followed by the guarded UPDATEs and the CHECKs
 there, so a Redis that was flushed, restarted or wrong can never make the campaign overspend.
 
@@ -50,6 +52,14 @@ return 1
 """
 
 
+# KEYS as _TAKE's. ARGV: what the prize took from each (0: nothing).
+_RELEASE = """
+for i = 1, 3 do
+  if tonumber(ARGV[i]) > 0 and redis.call('EXISTS', KEYS[i]) == 1 then redis.call('DECRBY', KEYS[i], ARGV[i]) end
+end
+"""
+
+
 class Answer(enum.IntEnum):
     TAKEN = 1
     BUDGET = 0
@@ -70,8 +80,8 @@ class Request:
 
     @property
     def keys(self) -> tuple[str, str, str]:
-        return (f"campaign:{self.campaign_id}:spent", f"campaign:{self.campaign_id}:day:{self.day:%Y%m%d}:spent",
-                f"campaign:{self.campaign_id}:prize:{self.prize_id}:awarded")
+        tag = f"campaign:{{{self.campaign_id}}}"  # one hash slot per campaign
+        return f"{tag}:spent", f"{tag}:day:{self.day:%Y%m%d}:spent", f"{tag}:prize:{self.prize_id}:awarded"
 
     @property
     def steps(self) -> tuple[int, int, int]:
@@ -86,7 +96,7 @@ def take(request: Request, seed) -> Answer:
         answer = _run(request)
         if answer is Answer.UNKNOWN:
             spent, day_spent, awarded = seed()
-            pipe = redis.pipeline()
+            pipe = redis.pipeline(transaction=True)
             for key, value in zip(request.keys, (spent, day_spent, awarded)):
                 pipe.set(key, value, nx=True, ex=MIRROR_SECONDS)
             pipe.execute()
@@ -115,12 +125,7 @@ def hand_back(session, request: Request) -> None:
 def release(request: Request) -> None:
     """Hand back what a reservation (or a prize whose money returned) took; keys that expired are left alone."""
     try:
-        pipe = redis.pipeline()
-        for key, step in zip(request.keys, request.steps):
-            if step:
-                pipe.eval("if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECRBY', KEYS[1], ARGV[1]) end",
-                          1, key, step)
-        pipe.execute()
+        redis.eval(_RELEASE, 3, *request.keys, *request.steps)
     except redis_lib.RedisError:
         pass  # the mirror expires and is seeded again from the database
 

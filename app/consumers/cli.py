@@ -1,11 +1,12 @@
-"""`flask consumers persist-scans` (the scan-log worker, app.consumers.scan_worker) and `flask consumers dead-scans
-list|replay` (its dead letters)."""
+"""`flask consumers persist-scans` (the scan-log worker, app.consumers.scan_worker), `flask consumers dead-scans
+list|replay` (its dead letters) and `flask consumers move-copy-windows` (once, after the deploy that gave the
+scan log's keys their hash tags: app.consumers.legacy_keys)."""
 from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
 
-from app.consumers import scan_worker
+from app.consumers import legacy_keys, scan_worker
 from app.extensions import redis
 from app.platform import workers
 
@@ -30,6 +31,12 @@ def persist_scans(once, batch, interval):
         return
     click.echo(f"handled {sum(handled)} logged scans; {scan_worker.pending()} still logged; "
                f"{redis.llen(scan_worker.DEAD)} in {scan_worker.DEAD}")
+
+
+@consumers.command("move-copy-windows")
+def move_copy_windows():
+    """Merge the units' copy windows kept under their names before the hash tags into the new keys (once)."""
+    click.echo(f"moved {legacy_keys.move_copy_windows()} copy windows to their new keys")
 
 
 @consumers.group("dead-scans")

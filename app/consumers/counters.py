@@ -59,7 +59,7 @@ def _guesser_throttled(user: AppUser, ip: str | None) -> None:
 
 def _shut_out(serial: int, user: AppUser) -> bool:
     """Past the code's cap on wrong guesses, and this user has already guessed wrong on it."""
-    pipe = redis.pipeline()
+    pipe = redis.pipeline(transaction=False)  # two reads, of keys in two hash slots on a cluster
     pipe.get(_code_failures_key(serial))
     pipe.sismember(_code_guessers_key(serial), user.id)
     failures, guessed_wrong = pipe.execute()
@@ -69,7 +69,7 @@ def _shut_out(serial: int, user: AppUser) -> bool:
 def _count_wrong_guess(serial: int, user: AppUser, ip: str | None) -> None:
     window = setting("HIDDEN_CODE_LOCK_HOURS") * 3600
     ratelimit.hit(_code_failures_key(serial), window)
-    pipe = redis.pipeline()
+    pipe = redis.pipeline(transaction=True)
     pipe.sadd(_code_guessers_key(serial), user.id)
     pipe.expire(_code_guessers_key(serial), window, nx=True)
     pipe.execute()

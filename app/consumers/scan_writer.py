@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from app.accounts.models import AppName
 from app.channel import diversion
 from app.channel.models import SeenKind
-from app.consumers import facts
+from app.consumers import facts, legacy_keys
 from app.consumers.errors import ScanNotFound
 from app.consumers.models import CodeLeakAlert, ConsumerScan, LeakAlertStatus, Verdict
-from app.consumers.scan_log import _FIELDS, Counted, _moment, _record_key, _text
-from app.accounts.models import AppName
+from app.consumers.scan_log import _moment, _record_key
 from app.db import greatest, insert_ignore, mysql_like, upsert
 from app.extensions import db, redis
 from app.reports import facts as report_facts, rollups
@@ -40,17 +40,6 @@ def _row(fields: dict) -> dict:
         "_first_region": fields.get("first_region") or None,
         "_check_diversion": "" if fields.get("check_diversion", "") in ("", "0") else fields["check_diversion"],
     }
-
-
-def record_fields(record: dict, counted: Counted) -> dict:
-    """A record built in the request as the text fields Redis would keep (for the inline writer)."""
-    fields = {name: _text(record[name]) for name in _FIELDS}
-    fields.update(id=str(counted.scan_id), scan_number=str(max(counted.count, 1)),
-                  first_at=_text(counted.first_at), first_user=_text(counted.first_user),
-                  first_region=counted.first_region or "", verdict=counted.verdict.value,
-                  product_id=_text(counted.product_id), lot_id=_text(counted.lot_id),
-                  check_diversion=_text(counted.check_diversion))
-    return fields
 
 
 def write(records: list[dict]) -> None:
@@ -173,8 +162,9 @@ def _decoded(raw: dict) -> dict:
 
 
 def persist_one(scan_id: int) -> bool:
-    """Write one scan not yet written (a claim's), in the caller's transaction; False when Redis has no record."""
-    fields = _decoded(redis.hgetall(_record_key(scan_id)))
+    """Write one scan not yet written (a claim's), in the caller's transaction; False when Redis has no record
+    (under its name, or the name the release before the hash tags gave it)."""
+    fields = _decoded(redis.hgetall(_record_key(scan_id))) or _decoded(redis.hgetall(legacy_keys.record_key(scan_id)))
     if not fields:
         return False
     fields["id"] = str(scan_id)

@@ -7,7 +7,8 @@ Decisions (docs/api.md, "Consumer scans"):
   A URL of our forms whose code does not verify is forged; anything else is scan_text_invalid.
 - Forged codes (malformed, failing the MAC, or never issued) are recorded with serial None.
 - A unit's consumer scans are counted in Redis, atomically with the scan's rate limits and its
-  record (app.consumers.scan_log): the first scan sets first_*, later ones only the count. The
+  record on one server, by calls each atomic on a cluster (app.consumers.scan_log): the first scan
+  sets first_*, later ones only the count. The
   scan-log worker writes the records to consumer_scans and the counts to unit_scan_stats.
 - Suspected copy: within CONSUMER_COPY_WINDOW_HOURS, CONSUMER_COPY_USERS distinct users or
   CONSUMER_COPY_REGIONS distinct regions scanned the unit (sets in Redis, in the same round trip).
@@ -287,8 +288,8 @@ def scan(*, user: AppUser | tokens.Holder, text: str, hidden_code: str | None = 
             token=token)
     hidden, record, counted = once["hidden"], once["record"], once["counted"]
     now, region_code = record["scanned_at"], record["region_code"]
-    if scan_log.inline():
-        scan_writer.write([scan_writer.record_fields(record, counted)])
+    if scan_log.inline() or not counted.logged:
+        scan_writer.write([scan_log.record_fields(record, counted)])
     verdict = counted.verdict
     scan = ScanRecord(id=counted.scan_id, serial=record["serial"], code=record["code"], app_user_id=user.id,
                       verdict=verdict, scan_number=max(counted.count, 1), hidden_code_ok=hidden["ok"],
@@ -322,6 +323,8 @@ def _count(record: dict, *, limits, slot: scan_log.UnitSlot | None, token: token
         except scan_log.TokenUnknown:
             token.confirm()  # raises when the database refuses the token too
         except scan_log.UnitUnknown as unknown:
+            if unknown.limits_counted:
+                limits = []  # a cluster counted them before it read the unit: once is enough
             unit, slot = _unit_from_database(record["serial"], unknown.found)
             if unit is None:
                 record["verdict"] = Verdict.NOT_COMMISSIONED  # issued, never put on a product

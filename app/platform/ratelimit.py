@@ -2,23 +2,25 @@
 
 A window's counter is created with its expiry and incremented atomically (SET NX EX, then INCR), so
 concurrent hits are all counted and a window always ends. ``check`` counts several keys in one round
-trip and ``enforce`` refuses past a limit (consumer scans and claims, the GS1 resolver, mini-program
-logins); the consumer scan's own script counts its windows with the same Lua (``windows_lua``), in its
-single round trip. ``fail`` / ``waiting`` throttle whoever keeps failing (a back-office login, a hidden
-code guessed wrong): a few failures are free, then each one makes the key wait twice as long as the
-last, up to a cap.
+trip (on a Redis Cluster, whose keys of one call must share a hash slot, one atomic call per key, in
+the same order: no key ever lets more through than its limit) and ``enforce`` refuses past a limit
+(consumer scans and claims, the GS1 resolver, mini-program logins); the consumer scan's own script
+counts its windows with the same Lua (``windows_lua``), in its single round trip on one server.
+``fail`` / ``waiting`` throttle whoever keeps failing (a back-office login, a hidden code guessed
+wrong): a few failures are free, then each one makes the key wait twice as long as the last, up to a
+cap.
 """
 from __future__ import annotations
 
 from app.errors import TooManyRequests
-from app.extensions import redis
+from app.extensions import is_cluster, redis, script
 
 WINDOW_SECONDS = 60  # the window of the per-minute limits
 
 
 def hit(key: str, window: int) -> tuple[int, int]:
     """Count one hit in the key's window; (hits so far, seconds left in the window)."""
-    pipe = redis.pipeline()
+    pipe = redis.pipeline(transaction=True)  # one key: a MULTI on a cluster too (its default is none)
     pipe.set(key, 0, ex=window, nx=True)
     pipe.incr(key)
     pipe.ttl(key)
@@ -28,7 +30,7 @@ def hit(key: str, window: int) -> tuple[int, int]:
 
 def count(key: str) -> tuple[int, int]:
     """(hits so far, seconds left) of the key's window, counting nothing."""
-    pipe = redis.pipeline()
+    pipe = redis.pipeline(transaction=True)
     pipe.get(key)
     pipe.ttl(key)
     value, ttl = pipe.execute()
@@ -58,9 +60,23 @@ _CHECK_LUA = "local limits = {unpack(ARGV, 2)}" + windows_lua(key="KEYS[i]", lim
 def check(limits: list[tuple[str, int]], window: int = WINDOW_SECONDS) -> tuple[int, int]:
     """Count a hit under each (key, limit) in one round trip; (1-based index of the first past its
     limit, seconds left), or (0, 0). Keys after the first past its limit are not counted."""
-    index, ttl = redis.eval(_CHECK_LUA, len(limits), *(key for key, _ in limits), window,
-                            *(limit for _, limit in limits))
+    if is_cluster():
+        return _check_each(limits, window)
+    index, ttl = script(_CHECK_LUA)(keys=[key for key, _ in limits], args=[window, *(limit for _, limit in limits)])
     return int(index), max(1, int(ttl)) if int(index) else 0
+
+
+def _check_each(limits: list[tuple[str, int]], window: int) -> tuple[int, int]:
+    """``check`` on a Redis Cluster: the keys (of several owners: an openid, an address, a code) lie in
+    different hash slots, so each is counted by its own atomic call, in turn, stopping at the first past its
+    limit. Each key's count still moves only by its own atomic SET NX + INCR, so no key lets more hits
+    through than its limit; and, as in the single script, the keys before the refusing one are counted,
+    those after it are not."""
+    for index, (key, limit) in enumerate(limits, 1):
+        refused, ttl = script(_CHECK_LUA)(keys=[key], args=[window, limit])
+        if int(refused):
+            return index, max(1, int(ttl))
+    return 0, 0
 
 
 def enforce(limits: list[tuple[str, int]], *, refuse: type[TooManyRequests], window: int = WINDOW_SECONDS) -> None:
@@ -81,7 +97,7 @@ def _wait_key(key: str) -> str:
 
 def waiting(*keys: str) -> int:
     """Seconds until none of these keys is made to wait any longer (0: go ahead)."""
-    pipe = redis.pipeline()
+    pipe = redis.pipeline(transaction=False)  # reads of keys in any slots
     for key in keys:
         pipe.ttl(_wait_key(key))
     return max([0, *(int(ttl) for ttl in pipe.execute())])
@@ -99,7 +115,7 @@ def fail(key: str, *, window: int, free: int, cap: int) -> int:
 
 
 def forget(*keys: str) -> None:
-    """Drop the keys' counts and waits (an admin lifted them)."""
+    """Drop the keys' counts and waits (an admin lifted them); on a cluster, one DEL per hash slot."""
     redis.delete(*keys, *(_wait_key(key) for key in keys))
 
 

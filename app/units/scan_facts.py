@@ -10,6 +10,9 @@ for Redis's compact encoding), two fields a unit:
 - `c<r>`: the counter, `<scans>|<first at, µs>|<first user>|<first region>` (`0|||`: never scanned), moved
   by the scan's script (app.consumers.scan_log) and written by the scan-log worker to unit_scan_stats.
 
+The bucket's key has no braces, so on a Redis Cluster it hashes whole, and the copy windows of its units
+(app.consumers.scan_log.copy_keys) carry it as their hash tag: the scan's call on a unit stays in one slot.
+
 Kept in step (`changed`): a transaction that changes a unit's facts names it (ORM changes to Unit rows
 are found by a flush hook; bulk writers call `changed`). Before it commits, each unit's facts field is
 overwritten with the transaction's mark (Redis down: the commit fails, nothing is half-kept). After it
@@ -36,7 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.codes.models import Level
-from app.extensions import db, redis
+from app.extensions import by_slot, db, pipeline_eval, redis
 from app.units.models import LocationKind, Unit, UnitScanStats, UnitStatus
 
 log = logging.getLogger(__name__)
@@ -195,8 +198,9 @@ def watch_commits() -> None:
             sa.event.listen(Session, name, hook)
 
 
-# KEYS: buckets. ARGV[1]: the mark the facts must still hold ('' : the field must be empty), then per unit:
-# the bucket's index in KEYS, r, the facts ('' : the unit is gone), the counter. Answers how many were set.
+# KEYS: buckets (on a cluster, of one hash slot). ARGV[1]: the mark the facts must still hold ('' : the field
+# must be empty), then per unit: the bucket's index in KEYS, r, the facts ('' : the unit is gone), the counter.
+# Answers how many were set.
 _PUT_LUA = """
 local set = 0
 for i = 2, #ARGV, 4 do
@@ -247,16 +251,26 @@ def refresh(serials: list[int], *, mark: str = "", chunk: int = 1000) -> int:
 
 
 def put(serials: list[int], rows: dict, *, expect: str) -> int:
-    keys: dict[str, int] = {}
-    args: list = [expect]
+    """Put these units' facts (rows: serial -> row; a serial without one is gone) where their fields hold
+    `expect`, and their counters where none is; one script per hash slot (one call on a single server)."""
+    units: dict[str, list[int]] = {}
     for serial in serials:
-        key, facts_field, _ = slot(serial)
-        row = rows.get(serial)
-        args += [keys.setdefault(key, len(keys) + 1), facts_field[1:], encode(row) if row is not None else "",
-                 counter_of(row) if row is not None else NEVER_SCANNED]
-    if len(args) == 1:
-        return 0
-    return int(redis.eval(_PUT_LUA, len(keys), *keys, *args))
+        units.setdefault(slot(serial)[0], []).append(serial)
+    calls = []
+    for keys in by_slot(units):  # a cluster: the buckets of each slot together (each unit is its own check)
+        args: list = [expect]
+        for index, key in enumerate(keys, 1):
+            for serial in units[key]:
+                row = rows.get(serial)
+                args += [index, slot(serial)[1][1:], encode(row) if row is not None else "",
+                         counter_of(row) if row is not None else NEVER_SCANNED]
+        calls.append((keys, args))
+    if len(calls) <= 1:
+        return sum(int(redis.eval(_PUT_LUA, len(keys), *keys, *args)) for keys, args in calls)
+    pipe = redis.pipeline(transaction=False)
+    for keys, args in calls:
+        pipeline_eval(pipe, _PUT_LUA, keys, *args)
+    return sum(int(done) for done in pipe.execute())
 
 
 def warm(*, batch: int = 5000, after: int = 0) -> int:

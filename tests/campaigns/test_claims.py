@@ -294,7 +294,7 @@ def test_a_redis_that_says_yes_wrongly_is_overruled_by_the_database_and_put_righ
     campaign = open_campaign(total_budget_fen=100)
     user = users()
     claim(user, scan(user, goods["items"][0]).scan_id)
-    key = f"campaign:{campaign.id}:spent"
+    key = f"campaign:{{{campaign.id}}}:spent"
     redis.set(key, 0)  # drifted: Redis believes nothing was spent
     assert claim(user, scan(user, goods["items"][1]).scan_id).draw.outcome is DrawOutcome.BUDGET_EXHAUSTED
     assert int(redis.get(key)) == 0  # the reservation was handed back
@@ -320,7 +320,7 @@ def test_a_cancelled_prize_payout_returns_its_money_and_prize(app, goods, users)
     assert spent_of(campaign.id) == 0
     assert db.session.get(Prize, result.draw.prize_id).awarded == 0
     assert db.session.get(CampaignDay, (campaign.id, TODAY)).spent_fen == 0
-    assert int(redis.get(f"campaign:{campaign.id}:spent")) == 0
+    assert int(redis.get(f"campaign:{{{campaign.id}}}:spent")) == 0
     assert claim(user, scan(user, goods["items"][1]).scan_id).draw.outcome is DrawOutcome.WON
 
 
@@ -408,7 +408,7 @@ def test_the_budget_holds_when_many_claim_at_once(app, mariadb, goods, users):
     db.session.rollback()
     assert spent_of(campaign.id) == 500
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Payout)) == 5
-    assert int(redis.get(f"campaign:{campaign.id}:spent")) == 500
+    assert int(redis.get(f"campaign:{{{campaign.id}}}:spent")) == 500
 
 
 def test_points_won_and_spent_in_the_mall_at_once_keep_the_ledger_exact(app, mariadb, goods, users):
@@ -471,7 +471,7 @@ def test_the_mirror_keys_expire_so_drift_heals(app, goods, users):
     campaign = open_campaign()
     user = users()
     claim(user, scan(user, goods["items"][0]).scan_id)
-    assert 0 < redis.ttl(f"campaign:{campaign.id}:spent") <= budget.MIRROR_SECONDS
+    assert 0 < redis.ttl(f"campaign:{{{campaign.id}}}:spent") <= budget.MIRROR_SECONDS
 
 
 def test_scans_list_campaigns_from_a_short_cache_but_a_claim_reads_the_database(app, goods, users):
@@ -498,7 +498,7 @@ def test_a_claim_that_fails_after_taking_from_redis_hands_it_back(app, goods, us
     with pytest.raises(RuntimeError):
         claim(first, broken.scan_id)
     db.session.rollback()
-    assert int(redis.get(f"campaign:{campaign.id}:spent")) == 0 and spent_of(campaign.id) == 0
+    assert int(redis.get(f"campaign:{{{campaign.id}}}:spent")) == 0 and spent_of(campaign.id) == 0
     monkeypatch.undo()
     won = [claim(u, scan(u, item).scan_id).draw.outcome for u, item in ((second, goods["items"][1]),
                                                                        (third, goods["items"][2]))]

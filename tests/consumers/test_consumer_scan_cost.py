@@ -18,7 +18,7 @@ from app.consumers import counters, facts, story
 from app.units.models import UnitScanStats
 from app.db import transaction
 from app.errors import DomainError
-from app.extensions import db
+from app.extensions import db, is_cluster
 from app.extensions import redis as app_redis
 from app.identity.service import Actor
 from app.masterdata import region_cache
@@ -75,9 +75,12 @@ def test_a_located_first_scan_over_http_reads_no_database_and_makes_one_redis_ro
     # the batch, product, lot, store and territory come from the process's caches (the first scan read
     # them); nothing is written, so no commit: the database is not touched at all.
     assert statements == [], "\n".join(statements)
-    if commands:  # a real Redis server: the token's revocation, the unit's facts and counter, the rate
-        # limits, the copy check and the record in one script
+    if commands and not is_cluster():  # a real Redis server: the token's revocation, the unit's facts and
+        # counter, the rate limits, the copy check and the record in one script
         assert len(commands) == 1 and b"EVALSHA" in commands[0][0], commands
+    elif commands:  # a Redis Cluster (docs/redis-cluster.md): the token, each of the 3 rate limits (openid,
+        # address, code), the id, the unit, the record: one call each, each atomic
+        assert [c[0].split(b"\r\n")[2] for c in commands] == [b"GET", *[b"EVALSHA"] * 6], commands
 
 
 def test_with_a_campaign_open_to_it_a_scan_makes_one_statement(app, client, mp, shelved, monkeypatch):  # noqa: F811

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from app.campaigns import claims
 from app.channel.models import DiversionAlert
 from app.codes.models import BatchStatus, CodeBatch
-from app.consumers import facts, scan_log, scan_worker, scan_writer
+from app.consumers import facts, legacy_keys, scan_log, scan_worker, scan_writer
 from app.consumers.errors import ScanNotFound
 from app.consumers.models import CodeLeakAlert, ConsumerScan, Verdict
 from app.db import transaction
@@ -68,7 +68,7 @@ def test_a_scan_is_answered_before_it_is_written_and_the_worker_writes_it(app, g
     assert (stats.scans, stats.first_scanned_at, stats.first_app_user_id, stats.last_scanned_at) == \
         (2, NOW, first.id, NOW + timedelta(minutes=5))
     # Written once: the stream and the records are gone, a second pass has nothing to do.
-    assert scan_worker.pending() == 0 and not redis.exists(f"consumer:scan:{one.scan_id}")
+    assert scan_worker.pending() == 0 and not redis.exists(scan_log._record_key(one.scan_id))
     assert _persist_all() == 0
 
 
@@ -80,7 +80,7 @@ def test_an_entry_delivered_twice_is_written_once(app, goods, users, streamed, m
     # A worker reads the batch, writes and commits it, and dies before acknowledging it.
     scan_worker._ensure_group()
     delivered = redis.xreadgroup(scan_log.GROUP, "dead-worker", {scan_log.STREAM: ">"}, count=10)[0][1]
-    records = [{**scan_writer._decoded(redis.hgetall(f"consumer:scan:{int(f[b'id'])}")), "id": f[b"id"].decode()}
+    records = [{**scan_writer._decoded(redis.hgetall(scan_log._record_key(int(f[b'id'])))), "id": f[b"id"].decode()}
                for _, f in delivered]
     with transaction():
         scan_writer.write(records)
@@ -163,7 +163,7 @@ def test_a_rate_limited_scan_counts_and_logs_nothing(app, goods, users, streamed
     with pytest.raises(Exception) as caught:
         scan(user, short(goods["items"][1]))
     assert getattr(caught.value, "code", None) == "rate_limited"
-    assert scan_worker.pending() == 1 and not redis.exists(f"consumer:unit:{serial(goods['items'][1])}")
+    assert scan_worker.pending() == 1 and not redis.exists(*scan_log.copy_keys(serial(goods['items'][1])))
 
 
 def test_concurrent_scans_of_one_unit_count_each_once(app, goods, users, streamed):
@@ -226,7 +226,7 @@ def test_the_writer_raises_the_leak_and_diversion_alerts_once(app, goods, users,
                scan(user, short(item), latitude=BEIJING_POS[0], longitude=BEIJING_POS[1])]
     assert results[0].verdict is Verdict.NOT_COMMISSIONED
     assert db.session.scalar(sa.select(CodeLeakAlert)) is None and db.session.scalar(sa.select(DiversionAlert)) is None
-    records = [{**scan_writer._decoded(redis.hgetall(f"consumer:scan:{r.scan_id}")), "id": str(r.scan_id)}
+    records = [{**scan_writer._decoded(redis.hgetall(scan_log._record_key(r.scan_id))), "id": str(r.scan_id)}
                for r in results]
     assert _persist_all() == 3
     alert = db.session.scalar(sa.select(CodeLeakAlert))
@@ -305,7 +305,7 @@ def test_a_claim_finds_a_scan_the_worker_wrote_after_the_claim_began(app, goods,
         thread = threading.Thread(target=worker)
         thread.start()
         thread.join()
-        assert not redis.exists(f"consumer:scan:{result.scan_id}")  # written and dropped from the log
+        assert not redis.exists(scan_log._record_key(result.scan_id))  # written and dropped from the log
         won = claims.claim(user=claimant, scan_id=result.scan_id, campaign_id=campaign.id,
                            now=CLAIM_NOW + timedelta(minutes=1))
     assert won.draw.serial == serial(goods["items"][4])
@@ -386,3 +386,64 @@ def test_a_record_refused_again_stays_in_the_dead_letters(app, goods, users, str
     result = app.test_cli_runner().invoke(args=["consumers", "dead-scans", "replay"])
     assert "refused again 1" in result.output and "still bad" in result.output
     assert redis.llen(scan_worker.DEAD) == 1
+
+
+# --- the deploy that gave the scan log's keys their hash tags (app.consumers.legacy_keys) -------------------
+
+def _as_logged_by_the_release_before(result) -> None:
+    """Move a logged scan to the stream and record key the release before the hash tags wrote."""
+    fields = scan_writer._decoded(redis.hgetall(scan_log._record_key(result.scan_id)))
+    redis.hset(legacy_keys.record_key(result.scan_id), mapping=fields)
+    redis.xadd(legacy_keys.STREAM, {"id": result.scan_id})
+    redis.delete(scan_log._record_key(result.scan_id), scan_log.STREAM)
+
+
+def test_scans_logged_under_the_old_names_are_written_and_the_old_stream_goes(app, goods, users, streamed):
+    user = users()
+    old = scan(user, short(goods["items"][0]))
+    _as_logged_by_the_release_before(old)
+    new = scan(user, short(goods["items"][1]), now=NOW + timedelta(minutes=1))
+    assert scan_worker.pending() == 2
+
+    assert _persist_all() == 2
+    assert [(r.id, r.serial) for r in _rows()] == [(old.scan_id, serial(goods["items"][0])),
+                                                   (new.scan_id, serial(goods["items"][1]))]
+    assert _persist_all() == 0  # drained: the old stream is deleted
+    assert not redis.exists(legacy_keys.STREAM) and not redis.exists(legacy_keys.record_key(old.scan_id))
+    assert scan_worker.pending() == 0
+
+
+def test_a_claim_finds_its_scan_logged_under_the_old_names(app, goods, users, streamed):
+    open_campaign()
+    user = users()
+    result = scan(user, short(goods["items"][2]), now=CLAIM_NOW)
+    _as_logged_by_the_release_before(result)
+    with transaction():
+        claims.claim(user=user, scan_id=result.scan_id, now=CLAIM_NOW)
+    assert [r.id for r in _rows()] == [result.scan_id]
+
+
+def test_the_new_id_sequence_starts_far_above_the_old_one(app, goods, users, streamed):
+    redis.set(legacy_keys.IDS, 5000)  # old processes may go on taking ids from it for a while
+    assert scan(users(), short(goods["items"][0])).scan_id == 5000 + legacy_keys.ID_GAP + 1
+
+
+def test_copy_windows_under_the_old_names_move_to_the_new_keys(app, goods, users, streamed):
+    item = goods["items"][3]
+    early, late, third = users(), users(), users()
+    since = scan_log._micros(NOW)
+    redis.zadd(f"consumer:unit:{serial(item)}:users", {str(early.id): since, str(late.id): since})
+    redis.expire(f"consumer:unit:{serial(item)}:users", 3600)
+    redis.zadd(f"consumer:unit:{serial(item)}:regions", {"330106000000": since})
+    redis.expire(f"consumer:unit:{serial(item)}:regions", 3600)
+    scan(late, short(item), now=NOW + timedelta(minutes=5))  # after the deploy: into the new key only
+
+    result = app.test_cli_runner().invoke(args=["consumers", "move-copy-windows"])
+
+    assert result.exit_code == 0 and "moved 2 copy windows" in result.output, result.output
+    users_seen, regions_seen = scan_log.copy_keys(serial(item))
+    assert redis.zscore(users_seen, str(early.id)) == since
+    assert redis.zscore(users_seen, str(late.id)) == scan_log._micros(NOW + timedelta(minutes=5))  # the later stays
+    assert redis.zcard(regions_seen) == 1 and 3000 < redis.ttl(regions_seen) <= 3600
+    assert not redis.exists(f"consumer:unit:{serial(item)}:users", f"consumer:unit:{serial(item)}:regions")
+    assert scan(third, short(item), now=NOW + timedelta(minutes=6)).verdict is Verdict.SUSPECTED_COPY

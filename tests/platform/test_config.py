@@ -26,6 +26,28 @@ def test_production_starts_with_its_secrets(production_env):
     assert get_config("production").SECRET_KEY == production_env.secrets["SECRET_KEY"]
 
 
+def test_production_takes_a_redis_cluster_instead_of_a_redis_server(production_env):
+    production_env.delenv("REDIS_URL")
+    production_env.setenv("REDIS_CLUSTER_NODES", "10.0.0.5:6379, 10.0.0.6:6379,[fd00::7]:6380")
+    config = get_config("production")
+    assert config.REDIS_CLUSTER_NODES == [("10.0.0.5", 6379), ("10.0.0.6", 6379), ("fd00::7", 6380)]
+    assert config.CONSUMER_SCAN_WRITER == "stream"
+
+
+def test_production_without_redis_names_both_settings(production_env):
+    production_env.delenv("REDIS_URL")
+    with pytest.raises(ConfigError, match="REDIS_URL is not set \\(nor REDIS_CLUSTER_NODES\\)"):
+        get_config("production")
+
+
+@pytest.mark.parametrize("nodes", ["10.0.0.5", "10.0.0.5:", "10.0.0.5:0", "10.0.0.5:70000", ":6379",
+                                   "10.0.0.5:6379,redis://10.0.0.6:6379", "10.0.0.5:63x9"])
+def test_a_malformed_cluster_node_stops_start_up_and_is_named(monkeypatch, nodes):
+    monkeypatch.setenv("REDIS_CLUSTER_NODES", nodes)
+    with pytest.raises(ConfigError, match="REDIS_CLUSTER_NODES holds .*host:port"):
+        get_config("testing")
+
+
 def test_development_has_safe_defaults(monkeypatch, tmp_path):
     for name in CORE_SECRETS:
         monkeypatch.delenv(name, raising=False)
@@ -149,6 +171,18 @@ def test_gunicorn_listens_on_loopback_unless_told_otherwise(monkeypatch, tmp_pat
     assert runpy.run_path(str(ROOT / "config" / "gunicorn.py"))["bind"] == "127.0.0.1:8000"
     monkeypatch.setenv("BIND", "0.0.0.0:8000")
     assert runpy.run_path(str(ROOT / "config" / "gunicorn.py"))["bind"] == "0.0.0.0:8000"
+
+
+@pytest.mark.parametrize("shared", [{}, {"REDIS_URL": "redis://10.0.0.5:6379/0"},
+                                    {"REDIS_CLUSTER_NODES": "10.0.0.5:6379,10.0.0.6:6379"}])
+def test_gunicorn_runs_several_workers_only_on_a_shared_redis(monkeypatch, tmp_path, shared):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.setenv("WEB_CONCURRENCY", "5")
+    for name in ("REDIS_URL", "REDIS_CLUSTER_NODES"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in shared.items():
+        monkeypatch.setenv(name, value)
+    assert runpy.run_path(str(ROOT / "config" / "gunicorn.py"))["workers"] == (5 if shared else 1)
 
 
 def test_no_key_secret_or_password_is_fixed_outside_the_tests():

@@ -243,7 +243,7 @@ class Workload:
         delivered = redis.xreadgroup(scan_log.GROUP, "dead-worker", {scan_log.STREAM: ">"}, count=5)
         if not delivered:
             return
-        records = [{**scan_writer._decoded(redis.hgetall(f"consumer:scan:{int(f[b'id'])}")), "id": f[b"id"].decode()}
+        records = [{**scan_writer._decoded(redis.hgetall(scan_log._record_key(int(f[b'id'])))), "id": f[b"id"].decode()}
                    for _, f in delivered[0][1]]
         with transaction():
             scan_writer.write([r for r in records if "code" in r])
