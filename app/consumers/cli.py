@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from app.consumers import legacy_keys, scan_worker
+from app.consumers import legacy_keys, scan_log, scan_worker
 from app.extensions import redis
 from app.platform import workers
 
@@ -36,7 +36,7 @@ def persist_scans(once, batch, interval):
 @consumers.command("move-copy-windows")
 def move_copy_windows():
     """Merge the units' copy windows kept under their names before the hash tags into the new keys (once)."""
-    click.echo(f"moved {legacy_keys.move_copy_windows()} copy windows to their new keys")
+    click.echo(f"moved {legacy_keys.move_copy_windows(scan_log.copy_keys)} copy windows to their new keys")
 
 
 @consumers.group("dead-scans")

@@ -16,6 +16,7 @@ names still hold when the new release starts:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from app.extensions import redis
 
@@ -40,11 +41,10 @@ if redis.call('TTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS
 _CHUNK = 500  # members merged per call (Lua's unpack takes a few thousand values at most)
 
 
-def move_copy_windows() -> int:
-    """Merge every copy window under its old name into its new key and delete the old one (safe to run again,
-    and while scans go on: they write only the new keys). The number of windows moved."""
-    from app.consumers.scan_log import copy_keys
-
+def move_copy_windows(copy_keys: Callable[[int], tuple[str, str]]) -> int:
+    """Merge every copy window under its old name into its new key (``copy_keys(serial)``: the users' and the
+    regions' windows, app.consumers.scan_log) and delete the old one (safe to run again, and while scans go on:
+    they write only the new keys). The number of windows moved."""
     moved = 0
     for name in redis.scan_iter(match="consumer:unit:[0-9]*", count=1000):
         found = _COPY_WINDOW.match(name.decode() if isinstance(name, bytes) else name)
