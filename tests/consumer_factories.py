@@ -98,3 +98,17 @@ def prove(user, scan_id, digits, **kw):
     kw.setdefault("now", NOW)
     with transaction():
         return consumer_scans.prove_hidden_code(user=user, scan_id=scan_id, hidden_code=digits, **kw)
+
+
+@pytest.fixture
+def streamed(app, monkeypatch):
+    """Scans go to the Redis stream and the scan-log worker writes them, as with a Redis server."""
+    monkeypatch.setitem(app.config, "CONSUMER_SCAN_WRITER", "stream")
+
+
+def written_scans() -> list:
+    """The consumer scans in the database, by id (read afresh)."""
+    from app.consumers.models import ConsumerScan
+
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(ConsumerScan).order_by(ConsumerScan.id)))

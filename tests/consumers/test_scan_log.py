@@ -18,26 +18,16 @@ from app.channel.models import DiversionAlert
 from app.codes.models import BatchStatus, CodeBatch
 from app.consumers import facts, legacy_keys, scan_log, scan_worker, scan_writer
 from app.consumers.errors import ScanNotFound
-from app.consumers.models import CodeLeakAlert, ConsumerScan, Verdict
+from app.consumers.models import CodeLeakAlert, Verdict
 from app.db import transaction
 from app.errors import DomainError
 from app.extensions import db, redis
 from app.units.models import Unit, UnitScanStats
 from tests.campaign_factories import NOW as CLAIM_NOW
 from tests.campaign_factories import open_campaign
-from tests.consumer_factories import BEIJING_POS, HANGZHOU_POS, NOW, scan, short
+from tests.consumer_factories import BEIJING_POS, HANGZHOU_POS, NOW, scan, short, written_scans
 from tests.masterdata_factories import HANGZHOU, make_dealer
 from tests.unit_factories import issue, serial, set_units
-
-
-@pytest.fixture
-def streamed(app, monkeypatch):
-    monkeypatch.setitem(app.config, "CONSUMER_SCAN_WRITER", "stream")
-
-
-def _rows() -> list[ConsumerScan]:
-    db.session.expire_all()
-    return list(db.session.scalars(sa.select(ConsumerScan).order_by(ConsumerScan.id)))
 
 
 def _stats(item: str) -> UnitScanStats | None:
@@ -56,10 +46,10 @@ def test_a_scan_is_answered_before_it_is_written_and_the_worker_writes_it(app, g
     two = scan(second, short(item), now=NOW + timedelta(minutes=5))
     assert (one.verdict, two.verdict) == (Verdict.GENUINE, Verdict.SCANNED_BEFORE)
     assert two.scans["count"] == 2 and two.scans["first_at"] == NOW and two.scans["first_city"] == "杭州市"
-    assert _rows() == [] and _stats(item) is None and scan_worker.pending() == 2
+    assert written_scans() == [] and _stats(item) is None and scan_worker.pending() == 2
 
     assert _persist_all() == 2
-    rows = _rows()
+    rows = written_scans()
     assert [(r.id, r.app_user_id, r.verdict, r.scan_number) for r in rows] == [
         (one.scan_id, first.id, Verdict.GENUINE, 1), (two.scan_id, second.id, Verdict.SCANNED_BEFORE, 2)]
     assert rows[0].scanned_at == NOW and rows[0].region_code is not None and rows[1].region_code is None
@@ -84,11 +74,11 @@ def test_an_entry_delivered_twice_is_written_once(app, goods, users, streamed, m
                for _, f in delivered]
     with transaction():
         scan_writer.write(records)
-    assert len(_rows()) == 3 and _stats(item).scans == 3
+    assert len(written_scans()) == 3 and _stats(item).scans == 3
     # The next worker takes the entries over once they have been idle long enough, and writes nothing twice.
     monkeypatch.setattr(scan_worker, "CLAIM_IDLE_MS", 0)
     assert _persist_all() == 3
-    assert [r.scan_number for r in _rows()] == [1, 2, 3] and _stats(item).scans == 3
+    assert [r.scan_number for r in written_scans()] == [1, 2, 3] and _stats(item).scans == 3
     assert scan_worker.pending() == 0
 
 
@@ -96,14 +86,14 @@ def test_a_claim_writes_its_own_scan_when_the_worker_has_not(app, goods, users, 
     campaign = open_campaign()
     user = users()
     result = scan(user, short(goods["items"][2]), now=CLAIM_NOW)
-    assert [c["id"] for c in result.campaigns] == [campaign.id] and _rows() == []
+    assert [c["id"] for c in result.campaigns] == [campaign.id] and written_scans() == []
     with transaction():
         won = claims.claim(user=user, scan_id=result.scan_id, now=CLAIM_NOW + timedelta(minutes=1))
     assert won.draw.serial == serial(goods["items"][2]) and won.payout_id is not None
-    assert [(r.id, r.app_user_id, r.scan_number) for r in _rows()] == [(result.scan_id, user.id, 1)]
+    assert [(r.id, r.app_user_id, r.scan_number) for r in written_scans()] == [(result.scan_id, user.id, 1)]
     assert _stats(goods["items"][2]).first_app_user_id == user.id
     assert _persist_all() == 1  # the worker's write of it changes nothing
-    assert len(_rows()) == 1 and _stats(goods["items"][2]).scans == 1
+    assert len(written_scans()) == 1 and _stats(goods["items"][2]).scans == 1
 
 
 def test_a_claim_that_fails_leaves_its_scan_to_the_worker(app, goods, users, streamed):
@@ -113,8 +103,8 @@ def test_a_claim_that_fails_leaves_its_scan_to_the_worker(app, goods, users, str
         claims.claim(user=user, scan_id=result.scan_id, now=CLAIM_NOW)  # no campaign is running
     assert caught.value.status == 409 or caught.value.status == 404
     db.session.remove()
-    assert _rows() == []  # rolled back with the claim
-    assert _persist_all() == 1 and [r.id for r in _rows()] == [result.scan_id]
+    assert written_scans() == []  # rolled back with the claim
+    assert _persist_all() == 1 and [r.id for r in written_scans()] == [result.scan_id]
 
 
 def test_a_claim_of_someone_elses_unwritten_scan_is_not_found(app, goods, users, streamed):
@@ -153,7 +143,7 @@ def test_copies_are_counted_across_users_and_regions_in_redis(app, goods, users,
     later = scan(user, short(other), now=NOW + timedelta(hours=app.config["CONSUMER_COPY_WINDOW_HOURS"], minutes=5))
     assert later.verdict is Verdict.SCANNED_BEFORE and later.scans["count"] == 3
     _persist_all()
-    assert [r.verdict for r in _rows() if r.serial == serial(item)] == verdicts
+    assert [r.verdict for r in written_scans() if r.serial == serial(item)] == verdicts
 
 
 def test_a_rate_limited_scan_counts_and_logs_nothing(app, goods, users, streamed, monkeypatch):
@@ -195,7 +185,7 @@ def test_concurrent_scans_of_one_unit_count_each_once(app, goods, users, streame
     first = next(r for r in results if r.scans["count"] == 1)
     assert {r.scans["first_at"] for r in results} == {first.scan.scanned_at}
     _persist_all()
-    assert _stats(item).scans == 8 and len(_rows()) == 8
+    assert _stats(item).scans == 8 and len(written_scans()) == 8
 
 
 def test_cached_batches_show_a_void_within_the_cache_time(app, goods, users, monkeypatch):
@@ -255,7 +245,7 @@ def test_a_record_no_write_takes_goes_to_the_dead_letters_and_the_rest_are_writt
         real_write(records)
     monkeypatch.setattr(scan_writer, "write", write)
     assert _persist_all() == 3
-    assert [r.id for r in _rows()] == [scans[0].scan_id, scans[2].scan_id]
+    assert [r.id for r in written_scans()] == [scans[0].scan_id, scans[2].scan_id]
     dead = [json.loads(entry) for entry in redis.lrange(scan_worker.DEAD, 0, -1)]
     assert [(int(d["id"]), d["error"]) for d in dead] == [(poisoned, "bad record")]
     assert scan_worker.pending() == 0
@@ -269,7 +259,7 @@ def test_a_batch_the_database_refuses_whole_stays_in_the_log(app, goods, users, 
         scan_worker.persist(consumer="w1")
     monkeypatch.undo()
     # The same worker reads its own unacknowledged entry again at once (no idle time to wait out).
-    assert scan_worker.persist(consumer="w1") == 1 and len(_rows()) == 1 and redis.llen(scan_worker.DEAD) == 0
+    assert scan_worker.persist(consumer="w1") == 1 and len(written_scans()) == 1 and redis.llen(scan_worker.DEAD) == 0
 
 
 def test_an_id_the_database_already_holds_for_another_scan_is_not_lost_silently(
@@ -281,7 +271,7 @@ def test_an_id_the_database_already_holds_for_another_scan_is_not_lost_silently(
     clash = scan(user, short(goods["items"][1]), now=NOW + timedelta(minutes=1))
     assert clash.scan_id == first.scan_id
     assert _persist_all() == 1
-    assert [r.serial for r in _rows()] == [serial(goods["items"][0])]
+    assert [r.serial for r in written_scans()] == [serial(goods["items"][0])]
     dead = [json.loads(entry) for entry in redis.lrange(scan_worker.DEAD, 0, -1)]
     assert [int(d["serial"]) for d in dead] == [serial(goods["items"][1])] and "another scan" in dead[0]["error"]
     after = scan(user, short(goods["items"][2]), now=NOW + timedelta(minutes=2))
@@ -340,7 +330,7 @@ def test_a_connection_lost_in_the_one_by_one_fallback_dead_letters_nothing(
     outage.end()
     monkeypatch.setattr(scan_writer, "write", real_write)
     assert scan_worker.persist(limit=500, consumer=scan_worker.consumer_name()) == 3
-    assert [r.id for r in _rows()] == [s.scan_id for s in scans] and redis.llen(scan_worker.DEAD) == 0
+    assert [r.id for r in written_scans()] == [s.scan_id for s in scans] and redis.llen(scan_worker.DEAD) == 0
 
 
 def _dead_letter_one(user, goods, monkeypatch, *, when_written: bool = False):
@@ -353,7 +343,7 @@ def _dead_letter_one(user, goods, monkeypatch, *, when_written: bool = False):
     monkeypatch.setattr(scan_writer, "write", refuse)
     _persist_all()
     monkeypatch.setattr(scan_writer, "write", real_write)
-    assert redis.llen(scan_worker.DEAD) == 1 and _rows() == []
+    assert redis.llen(scan_worker.DEAD) == 1 and written_scans() == []
     return record
 
 
@@ -376,7 +366,7 @@ def test_dead_scans_replay_writes_a_record_once_even_run_twice(app, goods, users
     assert first.exit_code == 0 and second.exit_code == 0, (first.output, second.output)
     assert f"scan {record.scan_id}: written" in first.output and "already written 1" in first.output
     assert "replayed 0" in second.output
-    assert [r.id for r in _rows()] == [record.scan_id] and _stats(goods["items"][0]).scans == 1
+    assert [r.id for r in written_scans()] == [record.scan_id] and _stats(goods["items"][0]).scans == 1
     assert redis.llen(scan_worker.DEAD) == 0
 
 
@@ -406,7 +396,7 @@ def test_scans_logged_under_the_old_names_are_written_and_the_old_stream_goes(ap
     assert scan_worker.pending() == 2
 
     assert _persist_all() == 2
-    assert [(r.id, r.serial) for r in _rows()] == [(old.scan_id, serial(goods["items"][0])),
+    assert [(r.id, r.serial) for r in written_scans()] == [(old.scan_id, serial(goods["items"][0])),
                                                    (new.scan_id, serial(goods["items"][1]))]
     assert _persist_all() == 0  # drained: the old stream is deleted
     assert not redis.exists(legacy_keys.STREAM) and not redis.exists(legacy_keys.record_key(old.scan_id))
@@ -420,7 +410,7 @@ def test_a_claim_finds_its_scan_logged_under_the_old_names(app, goods, users, st
     _as_logged_by_the_release_before(result)
     with transaction():
         claims.claim(user=user, scan_id=result.scan_id, now=CLAIM_NOW)
-    assert [r.id for r in _rows()] == [result.scan_id]
+    assert [r.id for r in written_scans()] == [result.scan_id]
 
 
 def test_the_new_id_sequence_starts_far_above_the_old_one(app, goods, users, streamed):

@@ -22,7 +22,7 @@ from app.accounts.models import AppUser
 from app.campaigns import budget, claims
 from app.campaigns.models import DrawOutcome, Prize
 from app.consumers import scan_log, scan_worker
-from app.consumers.models import ConsumerScan, Verdict
+from app.consumers.models import Verdict
 from app.db import retrying, transaction, utcnow
 from app.extensions import db, is_cluster, redis
 from app.platform import ratelimit
@@ -31,7 +31,7 @@ from app.units.models import UnitScanStats
 from app.wechat import tokens as wechat_tokens
 from tests.campaign_factories import CASH, open_campaign
 from tests.campaign_factories import NOW as CLAIM_NOW
-from tests.consumer_factories import NOW, scan, short
+from tests.consumer_factories import NOW, scan, short, written_scans
 from tests.unit_factories import serial
 
 on_cluster = pytest.mark.skipif(not os.environ.get("REDIS_CLUSTER_NODES", "").strip(),
@@ -237,24 +237,14 @@ def test_concurrent_scans_by_many_users_count_once_each_and_call_the_copy(app, g
     assert redis.zcard(users_seen) == 8
 
 
-@pytest.fixture
-def streamed(app, monkeypatch):
-    monkeypatch.setitem(app.config, "CONSUMER_SCAN_WRITER", "stream")
-
-
-def _scans() -> list[ConsumerScan]:
-    db.session.expire_all()
-    return list(db.session.scalars(sa.select(ConsumerScan).order_by(ConsumerScan.id)))
-
-
 @on_cluster
 def test_logged_scans_reach_the_database_through_the_worker(app, goods, users, streamed):
     people = [users() for _ in range(3)]
     done = [scan(person, short(item), now=NOW + timedelta(minutes=n))
             for n, (person, item) in enumerate(zip(people * 2, goods["items"]))]
-    assert scan_worker.pending() == 6 and _scans() == []
+    assert scan_worker.pending() == 6 and written_scans() == []
     assert scan_worker.persist(limit=500) == 6
-    assert [s.id for s in _scans()] == sorted(r.scan_id for r in done) and scan_worker.pending() == 0
+    assert [s.id for s in written_scans()] == sorted(r.scan_id for r in done) and scan_worker.pending() == 0
     assert not any(redis.exists(scan_log._record_key(r.scan_id)) for r in done)
 
 
@@ -277,10 +267,10 @@ def test_a_scan_whose_record_cannot_be_logged_is_written_by_its_request_and_coun
     first = scan(user, short(item))
     monkeypatch.setattr(scan_log, "_script", real)
     assert first.scans["count"] == 1 and scan_worker.pending() == 0
-    assert [(s.id, s.scan_number) for s in _scans()] == [(first.scan_id, 1)]
+    assert [(s.id, s.scan_number) for s in written_scans()] == [(first.scan_id, 1)]
     second = scan(user, short(item), now=NOW + timedelta(minutes=1))
     assert second.scans["count"] == 2 and scan_worker.persist(limit=500) == 1
-    assert [s.scan_number for s in _scans()] == [1, 2]
+    assert [s.scan_number for s in written_scans()] == [1, 2]
     db.session.expire_all()
     assert db.session.get(UnitScanStats, serial(item)).scans == 2
 
