@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from app.consumers import scan_worker, scan_writer
@@ -11,11 +10,6 @@ from app.consumers.models import ConsumerScan
 from app.db import transaction
 from app.extensions import db, redis
 from tests.consumer_factories import NOW, scan, short
-
-
-@pytest.fixture
-def streamed(app, monkeypatch):
-    monkeypatch.setitem(app.config, "CONSUMER_SCAN_WRITER", "stream")
 
 
 def test_after_a_flush_the_workers_end_of_batch_never_sets_the_id_sequence_below_the_database(
